@@ -1,0 +1,43 @@
+//===- KilnDialect.cpp - kiln dialect registration ------------------------===//
+//
+// Registers the kiln ops, enums, attributes and interfaces, and materializes
+// folded constants as kiln.constant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/KilnDialect.h"
+#include "ir/KilnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+#include "ir/KilnDialect.cpp.inc"
+#include "ir/KilnEnums.cpp.inc"
+#include "ir/KilnInterfaces.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "ir/KilnAttrs.cpp.inc"
+
+void KilnDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "ir/KilnOps.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "ir/KilnAttrs.cpp.inc"
+      >();
+}
+
+Operation *KilnDialect::materializeConstant(OpBuilder &builder,
+                                            Attribute value, Type type,
+                                            Location loc) {
+  auto elements = dyn_cast<ElementsAttr>(value);
+  if (!elements || elements.getType() != type)
+    return nullptr;
+  return builder.create<ConstantOp>(loc, type, elements);
+}

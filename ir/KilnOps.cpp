@@ -1,0 +1,415 @@
+//===- KilnOps.cpp - kiln op verifiers, type inference and folds ----------===//
+//
+// The C++ hooks of the ops declared in KilnOps.td: result-type inference and
+// verifiers (both delegate the shape rules to ShapeInference.h), folders for
+// algebraic identities, and the activation interface.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/KilnOps.h"
+#include "ir/ShapeInference.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Reports a failed shape rule from a type-inference hook as
+/// "'kiln.<op>' op [label] message" at `loc` (when there is one).
+template <typename OpTy>
+LogicalResult emitRuleError(std::optional<Location> loc, llvm::Error error) {
+  std::string message = llvm::toString(std::move(error));
+  return emitOptionalError(loc, "'", OpTy::getOperationName(), "' op ",
+                           message);
+}
+
+/// Same as emitRuleError with a message built here.
+template <typename OpTy, typename... Args>
+LogicalResult emitLabeledError(std::optional<Location> loc, const char *label,
+                               Args &&...args) {
+  return emitOptionalError(loc, "'", OpTy::getOperationName(), "' op [",
+                           label, "] ", std::forward<Args>(args)...);
+}
+
+RankedTensorType tensorType(Value value) {
+  return cast<RankedTensorType>(value.getType());
+}
+
+/// Builds the inferred result type `shape x elementType`, or reports `error`.
+template <typename OpTy>
+LogicalResult inferred(std::optional<Location> loc,
+                       llvm::Expected<Shape> shape, Type elementType,
+                       SmallVectorImpl<Type> &inferredReturnTypes) {
+  if (!shape)
+    return emitRuleError<OpTy>(loc, shape.takeError());
+  inferredReturnTypes.push_back(RankedTensorType::get(*shape, elementType));
+  return success();
+}
+
+/// True when `attr` is a splat floating-point constant equal to `value`.
+bool isSplatFloat(Attribute attr, double value) {
+  auto splat = dyn_cast_or_null<SplatElementsAttr>(attr);
+  if (!splat || !isa<FloatType>(splat.getElementType()))
+    return false;
+  return splat.getSplatValue<APFloat>().convertToDouble() == value;
+}
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Elementwise binary folds
+//===----------------------------------------------------------------------===//
+
+// x + 0 -> x and 0 + x -> x. (For x = -0.0 the exact sum is +0.0; the
+// difference is invisible to every consumer kiln has: comparisons and
+// arithmetic treat both zeros alike.)
+OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
+  if (isSplatFloat(adaptor.getRhs(), 0.0))
+    return getLhs();
+  if (isSplatFloat(adaptor.getLhs(), 0.0))
+    return getRhs();
+  return {};
+}
+
+OpFoldResult SubOp::fold(FoldAdaptor adaptor) {
+  if (isSplatFloat(adaptor.getRhs(), 0.0))
+    return getLhs();
+  return {};
+}
+
+OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
+  if (isSplatFloat(adaptor.getRhs(), 1.0))
+    return getLhs();
+  if (isSplatFloat(adaptor.getLhs(), 1.0))
+    return getRhs();
+  return {};
+}
+
+OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
+  if (isSplatFloat(adaptor.getRhs(), 1.0))
+    return getLhs();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// Activations
+//===----------------------------------------------------------------------===//
+
+StringRef ReluOp::getEpilogueName() { return "relu"; }
+StringRef SigmoidOp::getEpilogueName() { return "sigmoid"; }
+StringRef TanhOp::getEpilogueName() { return "tanh"; }
+
+//===----------------------------------------------------------------------===//
+// Compare and select
+//===----------------------------------------------------------------------===//
+
+LogicalResult CompareOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location>, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  inferredReturnTypes.push_back(
+      tensorType(adaptor.getLhs()).clone(IntegerType::get(context, 1)));
+  return success();
+}
+
+OpFoldResult SelectOp::fold(FoldAdaptor adaptor) {
+  if (getOnTrue() == getOnFalse())
+    return getOnTrue();
+  auto pred = dyn_cast_or_null<SplatElementsAttr>(adaptor.getPred());
+  if (!pred)
+    return {};
+  return pred.getSplatValue<bool>() ? getOnTrue() : getOnFalse();
+}
+
+//===----------------------------------------------------------------------===//
+// Reductions
+//===----------------------------------------------------------------------===//
+
+namespace {
+template <typename OpTy>
+LogicalResult inferReduce(std::optional<Location> loc,
+                          typename OpTy::Adaptor adaptor,
+                          SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType input = tensorType(adaptor.getInput());
+  return inferred<OpTy>(loc,
+                        inferReduceShape(input.getShape(), adaptor.getAxes(),
+                                         adaptor.getKeepDims()),
+                        input.getElementType(), inferredReturnTypes);
+}
+
+/// Reducing over no axes is the identity.
+template <typename OpTy> OpFoldResult foldReduce(OpTy op) {
+  if (op.getAxes().empty() &&
+      op.getInput().getType() == op.getResult().getType())
+    return op.getInput();
+  return {};
+}
+} // namespace
+
+#define KILN_DEFINE_REDUCE_HOOKS(OpTy)                                         \
+  LogicalResult OpTy::inferReturnTypes(                                        \
+      MLIRContext *, std::optional<Location> loc, Adaptor adaptor,             \
+      SmallVectorImpl<Type> &inferredReturnTypes) {                            \
+    return inferReduce<OpTy>(loc, adaptor, inferredReturnTypes);               \
+  }                                                                            \
+  OpFoldResult OpTy::fold(FoldAdaptor) { return foldReduce(*this); }
+
+KILN_DEFINE_REDUCE_HOOKS(ReduceSumOp)
+KILN_DEFINE_REDUCE_HOOKS(ReduceMeanOp)
+KILN_DEFINE_REDUCE_HOOKS(ReduceMaxOp)
+#undef KILN_DEFINE_REDUCE_HOOKS
+
+LogicalResult ArgmaxOp::inferReturnTypes(
+    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType input = tensorType(adaptor.getInput());
+  return inferred<ArgmaxOp>(loc,
+                            inferArgmaxShape(input.getShape(),
+                                             adaptor.getAxis(),
+                                             adaptor.getKeepDims()),
+                            IntegerType::get(context, 64),
+                            inferredReturnTypes);
+}
+
+//===----------------------------------------------------------------------===//
+// Contraction
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType lhs = tensorType(adaptor.getLhs());
+  RankedTensorType rhs = tensorType(adaptor.getRhs());
+  if (lhs.getElementType() != rhs.getElementType())
+    return emitLabeledError<MatmulOp>(loc, "matmul_c2",
+                                      "operand element types differ: ",
+                                      lhs.getElementType(), " vs ",
+                                      rhs.getElementType());
+  return inferred<MatmulOp>(
+      loc,
+      inferMatmulShape(lhs.getShape(), rhs.getShape(),
+                       adaptor.getTransposeLhs(), adaptor.getTransposeRhs()),
+      lhs.getElementType(), inferredReturnTypes);
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::verify() {
+  RankedTensorType input = getInput().getType();
+  RankedTensorType result = getResult().getType();
+  if (input.getElementType() != result.getElementType())
+    return emitOpError("[reshape_c2] element types differ: ")
+           << input.getElementType() << " vs " << result.getElementType();
+  if (llvm::Error error =
+          verifyReshapeShapes(input.getShape(), result.getShape()))
+    return emitOpError(llvm::toString(std::move(error)));
+  return success();
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getResult().getType())
+    return getInput();
+  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(adaptor.getInput()))
+    return dense.reshape(getResult().getType());
+  // reshape(reshape(x)) -> reshape(x): only the final shape matters.
+  if (auto inner = getInput().getDefiningOp<ReshapeOp>()) {
+    getInputMutable().assign(inner.getInput());
+    return getResult();
+  }
+  return {};
+}
+
+LogicalResult TransposeOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType input = tensorType(adaptor.getInput());
+  return inferred<TransposeOp>(
+      loc, inferTransposeShape(input.getShape(), adaptor.getPermutation()),
+      input.getElementType(), inferredReturnTypes);
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  auto isIdentity = [](ArrayRef<int64_t> perm) {
+    for (auto [i, p] : llvm::enumerate(perm))
+      if (static_cast<int64_t>(i) != p)
+        return false;
+    return true;
+  };
+  if (isIdentity(getPermutation()))
+    return getInput();
+  // transpose(transpose(x, inner), outer) == transpose(x, inner o outer):
+  // result axis i reads x's axis inner[outer[i]].
+  if (auto inner = getInput().getDefiningOp<TransposeOp>()) {
+    ArrayRef<int64_t> innerPerm = inner.getPermutation();
+    SmallVector<int64_t> composed;
+    for (int64_t p : getPermutation())
+      composed.push_back(innerPerm[p]);
+    if (isIdentity(composed))
+      return inner.getInput();
+    getInputMutable().assign(inner.getInput());
+    setPermutation(composed);
+    return getResult();
+  }
+  return {};
+}
+
+LogicalResult ConcatOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  SmallVector<ArrayRef<int64_t>> shapes;
+  Type elementType;
+  for (auto [index, input] : llvm::enumerate(adaptor.getInputs())) {
+    RankedTensorType type = tensorType(input);
+    if (index == 0)
+      elementType = type.getElementType();
+    else if (type.getElementType() != elementType)
+      return emitLabeledError<ConcatOp>(loc, "concat_c3", "input ", index,
+                                        " has element type ",
+                                        type.getElementType(), ", expected ",
+                                        elementType);
+    shapes.push_back(type.getShape());
+  }
+  return inferred<ConcatOp>(loc, inferConcatShape(shapes, adaptor.getAxis()),
+                            elementType, inferredReturnTypes);
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor) {
+  if (getInputs().size() == 1 &&
+      getInputs().front().getType() == getResult().getType())
+    return getInputs().front();
+  return {};
+}
+
+LogicalResult SliceOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType input = tensorType(adaptor.getInput());
+  return inferred<SliceOp>(loc,
+                           inferSliceShape(input.getShape(),
+                                           adaptor.getStart(),
+                                           adaptor.getLimit(),
+                                           adaptor.getStrides()),
+                           input.getElementType(), inferredReturnTypes);
+}
+
+LogicalResult PadOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType input = tensorType(adaptor.getInput());
+  return inferred<PadOp>(loc,
+                         inferPadShape(input.getShape(), adaptor.getLow(),
+                                       adaptor.getHigh()),
+                         input.getElementType(), inferredReturnTypes);
+}
+
+LogicalResult BroadcastInDimOp::verify() {
+  RankedTensorType operand = getOperand().getType();
+  RankedTensorType result = getResult().getType();
+  if (operand.getElementType() != result.getElementType())
+    return emitOpError("[broadcast_in_dim_c4] element types differ: ")
+           << operand.getElementType() << " vs " << result.getElementType();
+  if (llvm::Error error = verifyBroadcastInDimShapes(
+          operand.getShape(), getBroadcastDimensions(), result.getShape()))
+    return emitOpError(llvm::toString(std::move(error)));
+  return success();
+}
+
+OpFoldResult BroadcastInDimOp::fold(FoldAdaptor adaptor) {
+  // Strictly increasing dimensions of equal rank are the identity map.
+  if (getOperand().getType() == getResult().getType())
+    return getOperand();
+  if (auto splat = dyn_cast_or_null<SplatElementsAttr>(adaptor.getOperand()))
+    return SplatElementsAttr::get(getResult().getType(),
+                                  splat.getSplatValue<Attribute>());
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// Softmax, constants, dropout
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftmaxOp::verify() {
+  if (llvm::Error error =
+          verifySoftmaxAxis(getInput().getType().getRank(), getAxis()))
+    return emitOpError(llvm::toString(std::move(error)));
+  return success();
+}
+
+LogicalResult LogSoftmaxOp::verify() {
+  if (llvm::Error error =
+          verifySoftmaxAxis(getInput().getType().getRank(), getAxis()))
+    return emitOpError(llvm::toString(std::move(error)));
+  return success();
+}
+
+LogicalResult ConstantOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location>, Adaptor adaptor,
+    SmallVectorImpl<Type> &inferredReturnTypes) {
+  inferredReturnTypes.push_back(adaptor.getValue().getType());
+  return success();
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+LogicalResult DropoutOp::verify() {
+  double rate = getRate().convertToDouble();
+  if (!(rate >= 0.0 && rate < 1.0))
+    return emitOpError("[dropout_c1] rate ") << rate << " is not in [0, 1)";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Losses
+//===----------------------------------------------------------------------===//
+
+namespace {
+template <typename OpTy>
+LogicalResult inferLoss(std::optional<Location> loc,
+                        typename OpTy::Adaptor adaptor, LossLabels kind,
+                        SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType predictions = tensorType(adaptor.getPredictions());
+  RankedTensorType labels = tensorType(adaptor.getLabels());
+  RankedTensorType weights = tensorType(adaptor.getSampleWeight());
+  Type elementType = predictions.getElementType();
+  if (kind == LossLabels::Dense && labels.getElementType() != elementType)
+    return emitLabeledError<OpTy>(loc, "loss_c4", "labels have element type ",
+                                  labels.getElementType(), ", expected ",
+                                  elementType);
+  if (weights.getElementType() != elementType)
+    return emitLabeledError<OpTy>(loc, "loss_c4",
+                                  "sample_weight has element type ",
+                                  weights.getElementType(), ", expected ",
+                                  elementType);
+  return inferred<OpTy>(loc,
+                        inferLossShape(predictions.getShape(),
+                                       labels.getShape(), weights.getShape(),
+                                       kind),
+                        elementType, inferredReturnTypes);
+}
+} // namespace
+
+#define KILN_DEFINE_LOSS_HOOKS(OpTy, kind)                                     \
+  LogicalResult OpTy::inferReturnTypes(                                        \
+      MLIRContext *, std::optional<Location> loc, Adaptor adaptor,             \
+      SmallVectorImpl<Type> &inferredReturnTypes) {                            \
+    return inferLoss<OpTy>(loc, adaptor, kind, inferredReturnTypes);           \
+  }
+
+KILN_DEFINE_LOSS_HOOKS(MeanSquaredErrorOp, LossLabels::Dense)
+KILN_DEFINE_LOSS_HOOKS(MeanAbsoluteErrorOp, LossLabels::Dense)
+KILN_DEFINE_LOSS_HOOKS(BinaryCrossentropyOp, LossLabels::Dense)
+KILN_DEFINE_LOSS_HOOKS(CategoricalCrossentropyOp, LossLabels::Dense)
+KILN_DEFINE_LOSS_HOOKS(SparseCategoricalCrossentropyOp, LossLabels::Sparse)
+#undef KILN_DEFINE_LOSS_HOOKS
+
+#define GET_OP_CLASSES
+#include "ir/KilnOps.cpp.inc"

@@ -1,0 +1,272 @@
+//===- ShapeInference.cpp - shape rules of the kiln ops -------------------===//
+//
+// Implements the free shape functions declared in ShapeInference.h. Every
+// error message starts with its constraint label.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/ShapeInference.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallBitVector.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir::kiln;
+using llvm::ArrayRef;
+
+namespace {
+/// An error whose message starts with "[label] ".
+template <typename... Ts>
+llvm::Error violation(const char *label, const char *fmt, Ts &&...vals) {
+  return llvm::createStringError(
+      llvm::inconvertibleErrorCode(),
+      "[" + std::string(label) + "] " +
+          llvm::formatv(fmt, std::forward<Ts>(vals)...).str());
+}
+
+std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  llvm::interleave(
+      shape, [&](int64_t d) { s += std::to_string(d); }, [&] { s += ", "; });
+  return s + "]";
+}
+} // namespace
+
+llvm::Expected<int64_t> mlir::kiln::getElementCount(ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return violation("shape", "negative size {0} in {1}", d,
+                       shapeStr(shape));
+    if (llvm::MulOverflow(count, d, count))
+      return violation("shape", "element count of {0} overflows 64 bits",
+                       shapeStr(shape));
+  }
+  return count;
+}
+
+llvm::Expected<Shape> mlir::kiln::inferMatmulShape(ArrayRef<int64_t> lhs,
+                                                   ArrayRef<int64_t> rhs,
+                                                   bool transposeLhs,
+                                                   bool transposeRhs) {
+  if (lhs.size() < 2 || lhs.size() != rhs.size())
+    return violation("matmul_c1",
+                     "operands must have equal rank >= 2, got {0} and {1}",
+                     lhs.size(), rhs.size());
+  size_t rank = lhs.size();
+  for (size_t i = 0; i + 2 < rank; ++i)
+    if (lhs[i] != rhs[i])
+      return violation("matmul_c3", "batch axis {0} differs: {1} vs {2}", i,
+                       lhs[i], rhs[i]);
+  int64_t m = transposeLhs ? lhs[rank - 1] : lhs[rank - 2];
+  int64_t kl = transposeLhs ? lhs[rank - 2] : lhs[rank - 1];
+  int64_t kr = transposeRhs ? rhs[rank - 1] : rhs[rank - 2];
+  int64_t n = transposeRhs ? rhs[rank - 2] : rhs[rank - 1];
+  if (kl != kr)
+    return violation("matmul_c4", "contraction sizes differ: {0} vs {1}", kl,
+                     kr);
+  Shape result(lhs.begin(), lhs.end() - 2);
+  result.push_back(m);
+  result.push_back(n);
+  return result;
+}
+
+llvm::Expected<Shape> mlir::kiln::inferReduceShape(ArrayRef<int64_t> input,
+                                                   ArrayRef<int64_t> axes,
+                                                   bool keepDims) {
+  int64_t rank = input.size();
+  llvm::SmallBitVector reduced(rank);
+  for (int64_t axis : axes) {
+    if (axis < 0 || axis >= rank)
+      return violation("reduce_c1", "axis {0} is out of range [0, {1})", axis,
+                       rank);
+    if (reduced.test(axis))
+      return violation("reduce_c2", "axis {0} appears more than once", axis);
+    reduced.set(axis);
+  }
+  Shape result;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!reduced.test(i))
+      result.push_back(input[i]);
+    else if (keepDims)
+      result.push_back(1);
+  }
+  return result;
+}
+
+llvm::Expected<Shape> mlir::kiln::inferArgmaxShape(ArrayRef<int64_t> input,
+                                                   int64_t axis,
+                                                   bool keepDims) {
+  int64_t rank = input.size();
+  if (axis < 0 || axis >= rank)
+    return violation("argmax_c1", "axis {0} is out of range [0, {1})", axis,
+                     rank);
+  Shape result;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (i != axis)
+      result.push_back(input[i]);
+    else if (keepDims)
+      result.push_back(1);
+  }
+  return result;
+}
+
+llvm::Expected<Shape>
+mlir::kiln::inferTransposeShape(ArrayRef<int64_t> input,
+                                ArrayRef<int64_t> permutation) {
+  int64_t rank = input.size();
+  if (static_cast<int64_t>(permutation.size()) != rank)
+    return violation("transpose_c1",
+                     "permutation has {0} entries for a rank-{1} input",
+                     permutation.size(), rank);
+  llvm::SmallBitVector seen(rank);
+  Shape result;
+  for (int64_t p : permutation) {
+    if (p < 0 || p >= rank || seen.test(p))
+      return violation("transpose_c1",
+                       "{0} is not a permutation of [0, {1})",
+                       shapeStr(permutation), rank);
+    seen.set(p);
+    result.push_back(input[p]);
+  }
+  return result;
+}
+
+llvm::Expected<Shape>
+mlir::kiln::inferConcatShape(ArrayRef<ArrayRef<int64_t>> inputs,
+                             int64_t axis) {
+  if (inputs.empty())
+    return violation("concat_c1", "needs at least one input");
+  int64_t rank = inputs.front().size();
+  if (axis < 0 || axis >= rank)
+    return violation("concat_c2", "axis {0} is out of range [0, {1})", axis,
+                     rank);
+  Shape result(inputs.front().begin(), inputs.front().end());
+  for (auto [index, shape] : llvm::enumerate(inputs.drop_front())) {
+    if (static_cast<int64_t>(shape.size()) != rank)
+      return violation("concat_c3", "input {0} has rank {1}, expected {2}",
+                       index + 1, shape.size(), rank);
+    for (int64_t i = 0; i < rank; ++i) {
+      if (i == axis)
+        continue;
+      if (shape[i] != result[i])
+        return violation("concat_c4",
+                         "input {0} has size {1} on axis {2}, expected {3}",
+                         index + 1, shape[i], i, result[i]);
+    }
+    result[axis] += shape[axis];
+  }
+  return result;
+}
+
+llvm::Expected<Shape> mlir::kiln::inferSliceShape(ArrayRef<int64_t> input,
+                                                  ArrayRef<int64_t> start,
+                                                  ArrayRef<int64_t> limit,
+                                                  ArrayRef<int64_t> strides) {
+  size_t rank = input.size();
+  if (start.size() != rank || limit.size() != rank || strides.size() != rank)
+    return violation("slice_c1",
+                     "start, limit and strides need {0} entries each, got "
+                     "{1}, {2} and {3}",
+                     rank, start.size(), limit.size(), strides.size());
+  Shape result;
+  for (size_t i = 0; i < rank; ++i) {
+    if (start[i] < 0 || start[i] > limit[i] || limit[i] > input[i])
+      return violation("slice_c2",
+                       "axis {0}: need 0 <= start ({1}) <= limit ({2}) <= "
+                       "size ({3})",
+                       i, start[i], limit[i], input[i]);
+    if (strides[i] < 1)
+      return violation("slice_c3", "axis {0}: stride {1} must be >= 1", i,
+                       strides[i]);
+    result.push_back(llvm::divideCeil(limit[i] - start[i], strides[i]));
+  }
+  return result;
+}
+
+llvm::Expected<Shape> mlir::kiln::inferPadShape(ArrayRef<int64_t> input,
+                                                ArrayRef<int64_t> low,
+                                                ArrayRef<int64_t> high) {
+  size_t rank = input.size();
+  if (low.size() != rank || high.size() != rank)
+    return violation("pad_c1",
+                     "low and high need {0} entries each, got {1} and {2}",
+                     rank, low.size(), high.size());
+  Shape result;
+  for (size_t i = 0; i < rank; ++i) {
+    if (low[i] < 0 || high[i] < 0)
+      return violation("pad_c2",
+                       "axis {0}: padding ({1}, {2}) must be non-negative", i,
+                       low[i], high[i]);
+    result.push_back(input[i] + low[i] + high[i]);
+  }
+  return result;
+}
+
+llvm::Error mlir::kiln::verifyReshapeShapes(ArrayRef<int64_t> input,
+                                            ArrayRef<int64_t> result) {
+  llvm::Expected<int64_t> in = getElementCount(input);
+  if (!in)
+    return in.takeError();
+  llvm::Expected<int64_t> out = getElementCount(result);
+  if (!out)
+    return out.takeError();
+  if (*in != *out)
+    return violation("reshape_c1",
+                     "{0} has {1} elements but {2} has {3}", shapeStr(input),
+                     *in, shapeStr(result), *out);
+  return llvm::Error::success();
+}
+
+llvm::Error
+mlir::kiln::verifyBroadcastInDimShapes(ArrayRef<int64_t> operand,
+                                       ArrayRef<int64_t> dimensions,
+                                       ArrayRef<int64_t> result) {
+  if (dimensions.size() != operand.size())
+    return violation("broadcast_in_dim_c1",
+                     "{0} broadcast dimensions for a rank-{1} operand",
+                     dimensions.size(), operand.size());
+  int64_t resultRank = result.size();
+  for (auto [i, dim] : llvm::enumerate(dimensions)) {
+    if (dim < 0 || dim >= resultRank || (i > 0 && dim <= dimensions[i - 1]))
+      return violation("broadcast_in_dim_c2",
+                       "dimensions {0} must be strictly increasing in [0, "
+                       "{1})",
+                       shapeStr(dimensions), resultRank);
+    if (operand[i] != 1 && operand[i] != result[dim])
+      return violation("broadcast_in_dim_c3",
+                       "operand axis {0} has size {1}, result axis {2} has "
+                       "{3}; need 1 or equal",
+                       i, operand[i], dim, result[dim]);
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error mlir::kiln::verifySoftmaxAxis(int64_t rank, int64_t axis) {
+  if (axis < 0 || axis >= rank)
+    return violation("softmax_c1", "axis {0} is out of range [0, {1})", axis,
+                     rank);
+  return llvm::Error::success();
+}
+
+llvm::Expected<Shape>
+mlir::kiln::inferLossShape(ArrayRef<int64_t> predictions,
+                           ArrayRef<int64_t> labels,
+                           ArrayRef<int64_t> sampleWeight, LossLabels kind) {
+  size_t minRank = kind == LossLabels::Sparse ? 2 : 1;
+  if (predictions.size() < minRank)
+    return violation("loss_c1",
+                     "predictions need rank >= {0} with a leading batch "
+                     "axis, got rank {1}",
+                     minRank, predictions.size());
+  ArrayRef<int64_t> expected =
+      kind == LossLabels::Sparse ? predictions.drop_back() : predictions;
+  if (labels != expected)
+    return violation("loss_c2", "labels have shape {0}, expected {1}",
+                     shapeStr(labels), shapeStr(expected));
+  if (sampleWeight.size() != 1 || sampleWeight[0] != predictions[0])
+    return violation("loss_c3", "sample_weight has shape {0}, expected [{1}]",
+                     shapeStr(sampleWeight), predictions[0]);
+  return Shape{};
+}

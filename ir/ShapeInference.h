@@ -1,0 +1,112 @@
+//===- ShapeInference.h - shape rules of the kiln ops -----------*- C++ -*-===//
+//
+// The shape rule of every kiln op whose result shape follows from its
+// operands and attributes, as free functions over plain integer shapes. The
+// op verifiers and type-inference hooks call them, and so do the unit tests
+// (tests/unit/ShapeInferenceTest.cpp), so a rule is written once.
+//
+// Each failed constraint is an llvm::Error whose message starts with the
+// constraint label in brackets, e.g. "[matmul_c4] contraction sizes differ:
+// 3 vs 4". The labels are listed in docs/spec.md and each has a negative lit
+// test in tests/lit/ir/invalid.mlir.
+//
+// Sizes are int64_t throughout: element counts of large tensors exceed 2^31.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_IR_SHAPEINFERENCE_H
+#define KILN_IR_SHAPEINFERENCE_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+
+namespace mlir::kiln {
+
+/// A static tensor shape: one non-negative size per axis.
+using Shape = llvm::SmallVector<int64_t, 4>;
+
+/// Number of elements of `shape` (1 for rank 0), or an error when the count
+/// overflows int64_t.
+llvm::Expected<int64_t> getElementCount(llvm::ArrayRef<int64_t> shape);
+
+/// kiln.matmul. Both operands have equal rank >= 2 (matmul_c1); batch axes
+/// (all but the last two) are equal (matmul_c3); the contraction sizes agree
+/// after applying the transpose flags (matmul_c4). Returns
+/// `batch... x M x N`.
+llvm::Expected<Shape> inferMatmulShape(llvm::ArrayRef<int64_t> lhs,
+                                       llvm::ArrayRef<int64_t> rhs,
+                                       bool transposeLhs, bool transposeRhs);
+
+/// kiln.reduce_sum / reduce_mean / reduce_max. Each axis is in [0, rank)
+/// (reduce_c1) and appears once (reduce_c2). Reduced axes become 1 with
+/// `keepDims`, else disappear.
+llvm::Expected<Shape> inferReduceShape(llvm::ArrayRef<int64_t> input,
+                                       llvm::ArrayRef<int64_t> axes,
+                                       bool keepDims);
+
+/// kiln.argmax. `axis` is in [0, rank) (argmax_c1).
+llvm::Expected<Shape> inferArgmaxShape(llvm::ArrayRef<int64_t> input,
+                                       int64_t axis, bool keepDims);
+
+/// kiln.transpose. `permutation` is a permutation of [0, rank)
+/// (transpose_c1). Returns `input[permutation[i]]` for each i.
+llvm::Expected<Shape> inferTransposeShape(llvm::ArrayRef<int64_t> input,
+                                          llvm::ArrayRef<int64_t> permutation);
+
+/// kiln.concat. At least one input (concat_c1); axis in [0, rank)
+/// (concat_c2); equal ranks (concat_c3); equal sizes off `axis` (concat_c4).
+llvm::Expected<Shape>
+inferConcatShape(llvm::ArrayRef<llvm::ArrayRef<int64_t>> inputs, int64_t axis);
+
+/// kiln.slice. One start/limit/stride per axis (slice_c1);
+/// 0 <= start <= limit <= size (slice_c2); stride >= 1 (slice_c3). Each
+/// result axis has ceil((limit - start) / stride) elements.
+llvm::Expected<Shape> inferSliceShape(llvm::ArrayRef<int64_t> input,
+                                      llvm::ArrayRef<int64_t> start,
+                                      llvm::ArrayRef<int64_t> limit,
+                                      llvm::ArrayRef<int64_t> strides);
+
+/// kiln.pad. One low/high entry per axis (pad_c1), all non-negative
+/// (pad_c2). Each axis grows by low + high.
+llvm::Expected<Shape> inferPadShape(llvm::ArrayRef<int64_t> input,
+                                    llvm::ArrayRef<int64_t> low,
+                                    llvm::ArrayRef<int64_t> high);
+
+/// kiln.reshape: equal element counts (reshape_c1).
+llvm::Error verifyReshapeShapes(llvm::ArrayRef<int64_t> input,
+                                llvm::ArrayRef<int64_t> result);
+
+/// kiln.broadcast_in_dim: one dimension per operand axis
+/// (broadcast_in_dim_c1); dimensions strictly increasing in [0, result rank)
+/// (broadcast_in_dim_c2); each mapped operand axis has size 1 or the result
+/// size (broadcast_in_dim_c3).
+llvm::Error verifyBroadcastInDimShapes(llvm::ArrayRef<int64_t> operand,
+                                       llvm::ArrayRef<int64_t> dimensions,
+                                       llvm::ArrayRef<int64_t> result);
+
+/// The axis operand of softmax / log_softmax: in [0, rank) (softmax_c1).
+llvm::Error verifySoftmaxAxis(int64_t rank, int64_t axis);
+
+/// How a loss relates its labels to its predictions.
+enum class LossLabels {
+  /// Labels have the predictions' shape (regression, binary, categorical).
+  Dense,
+  /// Labels are class indices: the predictions' shape without the last axis.
+  Sparse,
+};
+
+/// Every kiln loss op. Predictions have rank >= 1, rank >= 2 for sparse
+/// labels (loss_c1); labels have the shape `kind` demands (loss_c2);
+/// `sampleWeight` is `[N]` with N the leading axis of predictions (loss_c3).
+/// Returns the scalar shape `[]`.
+llvm::Expected<Shape> inferLossShape(llvm::ArrayRef<int64_t> predictions,
+                                     llvm::ArrayRef<int64_t> labels,
+                                     llvm::ArrayRef<int64_t> sampleWeight,
+                                     LossLabels kind);
+
+} // namespace mlir::kiln
+
+#endif // KILN_IR_SHAPEINFERENCE_H

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kiln's build and tests need, when missing.
+#
+# Idempotent and quiet when nothing is missing: checks each package with
+# dpkg-query first, runs `apt-get update` at most once, then installs only
+# what is absent. Needs root (or sudo) only when something must be installed.
+set -euo pipefail
+
+packages=(
+  # Build: compilers, LLVM/MLIR 19, generators.
+  cmake ninja-build ccache clang-19 lld-19 llvm-19-dev llvm-19-tools
+  libmlir-19-dev mlir-19-tools
+  # Libraries kiln links.
+  libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev
+  # Reference tools for tests and benchmarks (/usr/bin/python3).
+  python3 python3-numpy
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+  >/dev/null
+echo "setup: done"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every kiln test suite from a fresh clone: installs what is missing,
+# configures, builds, then runs GoogleTest (through ctest) and lit. Exits
+# non-zero when any step or any test fails; prints each runner's summary.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${KILN_BUILD_DIR:-$root/build}
+
+"$root/scripts/setup.sh"
+"$root/scripts/build.sh"
+
+status=0
+echo "== GoogleTest (ctest) =="
+ctest --test-dir "$build" --output-on-failure -j2 || status=1
+
+echo "== lit =="
+python3_bin=/usr/bin/python3
+"$python3_bin" /usr/lib/llvm-19/build/utils/lit/lit.py -sv \
+  "$build/tests/lit" || status=1
+
+exit $status

@@ -1,0 +1,175 @@
+//===- ShapeInferenceTest.cpp - unit tests of the kiln shape rules --------===//
+//
+// Calls the free shape functions of ir/ShapeInference.h directly: expected
+// shapes from the rules in docs/spec.md, and the constraint label of every
+// failure.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/ShapeInference.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using namespace mlir::kiln;
+
+namespace {
+/// The shape of a successful inference; fails the test on an error.
+Shape ok(llvm::Expected<Shape> shape) {
+  if (!shape) {
+    ADD_FAILURE() << llvm::toString(shape.takeError());
+    return {};
+  }
+  return *shape;
+}
+
+/// The label ("matmul_c4") of a failed inference; "" on success.
+std::string label(llvm::Error error) {
+  if (!error)
+    return "";
+  std::string message = llvm::toString(std::move(error));
+  size_t end = message.find(']');
+  return message.rfind('[', 0) == 0 && end != std::string::npos
+             ? message.substr(1, end - 1)
+             : "unlabelled: " + message;
+}
+std::string label(llvm::Expected<Shape> shape) {
+  if (shape)
+    return "";
+  return label(shape.takeError());
+}
+} // namespace
+
+TEST(ShapeInference, ElementCountIs64Bit) {
+  // 262144 x 8960 f32 = 2,348,810,240 elements, more than 2^31.
+  llvm::Expected<int64_t> count = getElementCount({262144, 8960});
+  ASSERT_TRUE(static_cast<bool>(count));
+  EXPECT_EQ(*count, 2348810240LL);
+  EXPECT_EQ(*count * 4, 9395240960LL);
+  llvm::Expected<int64_t> scalar = getElementCount({});
+  ASSERT_TRUE(static_cast<bool>(scalar));
+  EXPECT_EQ(*scalar, 1);
+  llvm::Expected<int64_t> overflow =
+      getElementCount({int64_t(1) << 40, int64_t(1) << 40});
+  EXPECT_FALSE(static_cast<bool>(overflow));
+  llvm::consumeError(overflow.takeError());
+}
+
+TEST(ShapeInference, Matmul) {
+  EXPECT_EQ(ok(inferMatmulShape({128, 784}, {784, 512}, false, false)),
+            (Shape{128, 512}));
+  EXPECT_EQ(ok(inferMatmulShape({128, 784}, {512, 784}, false, true)),
+            (Shape{128, 512}));
+  EXPECT_EQ(ok(inferMatmulShape({784, 128}, {784, 512}, true, false)),
+            (Shape{128, 512}));
+  EXPECT_EQ(ok(inferMatmulShape({784, 128}, {512, 784}, true, true)),
+            (Shape{128, 512}));
+  EXPECT_EQ(ok(inferMatmulShape({4, 2, 3}, {4, 3, 5}, false, false)),
+            (Shape{4, 2, 5}));
+  EXPECT_EQ(label(inferMatmulShape({3}, {3, 4}, false, false)), "matmul_c1");
+  EXPECT_EQ(label(inferMatmulShape({2, 2, 3}, {3, 4}, false, false)),
+            "matmul_c1");
+  EXPECT_EQ(label(inferMatmulShape({4, 2, 3}, {5, 3, 5}, false, false)),
+            "matmul_c3");
+  EXPECT_EQ(label(inferMatmulShape({2, 3}, {4, 5}, false, false)),
+            "matmul_c4");
+  EXPECT_EQ(label(inferMatmulShape({2, 3}, {3, 5}, false, true)),
+            "matmul_c4");
+}
+
+TEST(ShapeInference, Reduce) {
+  EXPECT_EQ(ok(inferReduceShape({2, 3, 5}, {1}, false)), (Shape{2, 5}));
+  EXPECT_EQ(ok(inferReduceShape({2, 3, 5}, {0, 2}, true)), (Shape{1, 3, 1}));
+  EXPECT_EQ(ok(inferReduceShape({2, 3}, {0, 1}, false)), (Shape{}));
+  EXPECT_EQ(ok(inferReduceShape({2, 3}, {}, false)), (Shape{2, 3}));
+  // A reduction over an axis of size 1 keeps or drops it like any other.
+  EXPECT_EQ(ok(inferReduceShape({4, 1}, {1}, false)), (Shape{4}));
+  EXPECT_EQ(label(inferReduceShape({2, 3}, {2}, false)), "reduce_c1");
+  EXPECT_EQ(label(inferReduceShape({2, 3}, {-1}, false)), "reduce_c1");
+  EXPECT_EQ(label(inferReduceShape({2, 3}, {1, 1}, false)), "reduce_c2");
+}
+
+TEST(ShapeInference, Argmax) {
+  EXPECT_EQ(ok(inferArgmaxShape({8, 10}, 1, false)), (Shape{8}));
+  EXPECT_EQ(ok(inferArgmaxShape({8, 10}, 1, true)), (Shape{8, 1}));
+  EXPECT_EQ(label(inferArgmaxShape({8, 10}, 2, false)), "argmax_c1");
+}
+
+TEST(ShapeInference, Transpose) {
+  EXPECT_EQ(ok(inferTransposeShape({2, 3, 5}, {2, 0, 1})), (Shape{5, 2, 3}));
+  EXPECT_EQ(label(inferTransposeShape({2, 3}, {0})), "transpose_c1");
+  EXPECT_EQ(label(inferTransposeShape({2, 3}, {0, 0})), "transpose_c1");
+  EXPECT_EQ(label(inferTransposeShape({2, 3}, {0, 2})), "transpose_c1");
+}
+
+TEST(ShapeInference, Concat) {
+  llvm::SmallVector<int64_t> a{2, 3}, b{2, 4}, c{3, 4}, d{2};
+  EXPECT_EQ(ok(inferConcatShape({a, b}, 1)), (Shape{2, 7}));
+  EXPECT_EQ(ok(inferConcatShape({a}, 0)), (Shape{2, 3}));
+  EXPECT_EQ(label(inferConcatShape({}, 0)), "concat_c1");
+  EXPECT_EQ(label(inferConcatShape({a, b}, 2)), "concat_c2");
+  EXPECT_EQ(label(inferConcatShape({a, d}, 0)), "concat_c3");
+  EXPECT_EQ(label(inferConcatShape({b, c}, 1)), "concat_c4");
+}
+
+TEST(ShapeInference, Slice) {
+  EXPECT_EQ(ok(inferSliceShape({2, 10}, {0, 1}, {2, 8}, {1, 3})),
+            (Shape{2, 3}));
+  EXPECT_EQ(ok(inferSliceShape({4}, {2}, {2}, {1})), (Shape{0}));
+  EXPECT_EQ(label(inferSliceShape({4}, {0, 0}, {4}, {1})), "slice_c1");
+  EXPECT_EQ(label(inferSliceShape({4}, {3}, {2}, {1})), "slice_c2");
+  EXPECT_EQ(label(inferSliceShape({4}, {0}, {5}, {1})), "slice_c2");
+  EXPECT_EQ(label(inferSliceShape({4}, {0}, {4}, {0})), "slice_c3");
+}
+
+TEST(ShapeInference, Pad) {
+  EXPECT_EQ(ok(inferPadShape({2, 2}, {0, 1}, {3, 1})), (Shape{5, 4}));
+  EXPECT_EQ(label(inferPadShape({2, 2}, {0}, {0, 0})), "pad_c1");
+  EXPECT_EQ(label(inferPadShape({2, 2}, {0, -1}, {0, 0})), "pad_c2");
+}
+
+TEST(ShapeInference, Reshape) {
+  EXPECT_EQ(label(verifyReshapeShapes({128, 28, 28}, {128, 784})), "");
+  EXPECT_EQ(label(verifyReshapeShapes({}, {1, 1})), "");
+  EXPECT_EQ(label(verifyReshapeShapes({2, 3}, {5})), "reshape_c1");
+}
+
+TEST(ShapeInference, BroadcastInDim) {
+  EXPECT_EQ(label(verifyBroadcastInDimShapes({512}, {1}, {128, 512})), "");
+  EXPECT_EQ(label(verifyBroadcastInDimShapes({1, 3}, {0, 1}, {4, 3})), "");
+  EXPECT_EQ(label(verifyBroadcastInDimShapes({}, {}, {4, 3})), "");
+  EXPECT_EQ(label(verifyBroadcastInDimShapes({512}, {}, {128, 512})),
+            "broadcast_in_dim_c1");
+  EXPECT_EQ(label(verifyBroadcastInDimShapes({512}, {2}, {128, 512})),
+            "broadcast_in_dim_c2");
+  EXPECT_EQ(label(verifyBroadcastInDimShapes({2, 3}, {1, 0}, {3, 2})),
+            "broadcast_in_dim_c2");
+  EXPECT_EQ(label(verifyBroadcastInDimShapes({3}, {1}, {128, 512})),
+            "broadcast_in_dim_c3");
+}
+
+TEST(ShapeInference, SoftmaxAxis) {
+  EXPECT_EQ(label(verifySoftmaxAxis(2, 1)), "");
+  EXPECT_EQ(label(verifySoftmaxAxis(2, 2)), "softmax_c1");
+  EXPECT_EQ(label(verifySoftmaxAxis(2, -1)), "softmax_c1");
+}
+
+TEST(ShapeInference, Loss) {
+  EXPECT_EQ(ok(inferLossShape({8, 10}, {8, 10}, {8}, LossLabels::Dense)),
+            (Shape{}));
+  EXPECT_EQ(ok(inferLossShape({8, 10}, {8}, {8}, LossLabels::Sparse)),
+            (Shape{}));
+  EXPECT_EQ(ok(inferLossShape({8}, {8}, {8}, LossLabels::Dense)), (Shape{}));
+  EXPECT_EQ(label(inferLossShape({}, {}, {1}, LossLabels::Dense)), "loss_c1");
+  EXPECT_EQ(label(inferLossShape({8}, {}, {8}, LossLabels::Sparse)),
+            "loss_c1");
+  EXPECT_EQ(label(inferLossShape({8, 10}, {8, 9}, {8}, LossLabels::Dense)),
+            "loss_c2");
+  EXPECT_EQ(label(inferLossShape({8, 10}, {8, 10}, {8}, LossLabels::Sparse)),
+            "loss_c2");
+  EXPECT_EQ(label(inferLossShape({8, 10}, {8, 10}, {4}, LossLabels::Dense)),
+            "loss_c3");
+  EXPECT_EQ(label(inferLossShape({8, 10}, {8, 10}, {8, 1}, LossLabels::Dense)),
+            "loss_c3");
+}
