@@ -10,7 +10,6 @@
 #define KILN_BASE_TD
 
 include "mlir/IR/OpBase.td"
-include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/EnumAttr.td"
 
 def Kiln_Dialect : Dialect {
@@ -37,7 +36,6 @@ def Kiln_Dialect : Dialect {
     every op.
   }];
   let hasConstantMaterializer = 1;
-  let useDefaultAttributePrinterParser = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -75,11 +73,7 @@ def Kiln_ComparisonDirection : I32EnumAttr<"ComparisonDirection",
     "Direction of an elementwise comparison",
     [Kiln_CmpEQ, Kiln_CmpNE, Kiln_CmpLT, Kiln_CmpLE, Kiln_CmpGT, Kiln_CmpGE]> {
   let cppNamespace = "::mlir::kiln";
-  let genSpecializedAttr = 0;
 }
-
-def Kiln_ComparisonDirectionAttr
-    : EnumAttr<Kiln_Dialect, Kiln_ComparisonDirection, "comparison_direction">;
 
 //===----------------------------------------------------------------------===//
 // Base op class

@@ -1,6 +1,6 @@
 //===- KilnDialect.cpp - kiln dialect registration ------------------------===//
 //
-// Registers the kiln ops, enums, attributes and interfaces, and materializes
+// Registers the kiln ops and interfaces, and materializes
 // folded constants as kiln.constant.
 //
 //===----------------------------------------------------------------------===//
@@ -19,17 +19,10 @@ using namespace mlir::kiln;
 #include "ir/KilnEnums.cpp.inc"
 #include "ir/KilnInterfaces.cpp.inc"
 
-#define GET_ATTRDEF_CLASSES
-#include "ir/KilnAttrs.cpp.inc"
-
 void KilnDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
 #include "ir/KilnOps.cpp.inc"
-      >();
-  addAttributes<
-#define GET_ATTRDEF_LIST
-#include "ir/KilnAttrs.cpp.inc"
       >();
 }
 

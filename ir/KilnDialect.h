@@ -1,6 +1,6 @@
 //===- KilnDialect.h - kiln dialect declaration -----------------*- C++ -*-===//
 //
-// Declares the kiln dialect class, its enums and attributes, and its op
+// Declares the kiln dialect class, its enums and its op
 // interfaces. Include "ir/KilnOps.h" for the ops themselves.
 //
 //===----------------------------------------------------------------------===//
@@ -15,9 +15,6 @@
 
 #include "ir/KilnDialect.h.inc"
 #include "ir/KilnEnums.h.inc"
-
-#define GET_ATTRDEF_CLASSES
-#include "ir/KilnAttrs.h.inc"
 
 #include "ir/KilnInterfaces.h.inc"
 

@@ -15,6 +15,8 @@
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/OpImplementation.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::kiln;
 
@@ -55,12 +57,15 @@ LogicalResult inferred(std::optional<Location> loc,
   return success();
 }
 
-/// True when `attr` is a splat floating-point constant equal to `value`.
+/// True when `attr` is a splat floating-point constant equal to `value`,
+/// sign of zero included (-0.0 does not match 0.0).
 bool isSplatFloat(Attribute attr, double value) {
   auto splat = dyn_cast_or_null<SplatElementsAttr>(attr);
   if (!splat || !isa<FloatType>(splat.getElementType()))
     return false;
-  return splat.getSplatValue<APFloat>().convertToDouble() == value;
+  APFloat element = splat.getSplatValue<APFloat>();
+  return element.convertToDouble() == value &&
+         element.isNegative() == std::signbit(value);
 }
 } // namespace
 
@@ -68,17 +73,21 @@ bool isSplatFloat(Attribute attr, double value) {
 // Elementwise binary folds
 //===----------------------------------------------------------------------===//
 
-// x + 0 -> x and 0 + x -> x. (For x = -0.0 the exact sum is +0.0; the
-// difference is invisible to every consumer kiln has: comparisons and
-// arithmetic treat both zeros alike.)
+// x + 0 -> x and 0 + x -> x, for +0.0 and -0.0. x + (-0.0) == x exactly;
+// x + (+0.0) differs from x only for x = -0.0 (the sum is +0.0), a
+// difference invisible to kiln's consumers: comparisons and arithmetic treat
+// both zeros alike. Frontends emit +0.0 biases, so folding it matters.
 OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
-  if (isSplatFloat(adaptor.getRhs(), 0.0))
-    return getLhs();
-  if (isSplatFloat(adaptor.getLhs(), 0.0))
-    return getRhs();
+  for (double zero : {0.0, -0.0}) {
+    if (isSplatFloat(adaptor.getRhs(), zero))
+      return getLhs();
+    if (isSplatFloat(adaptor.getLhs(), zero))
+      return getRhs();
+  }
   return {};
 }
 
+// x - (+0.0) == x exactly, including x = -0.0.
 OpFoldResult SubOp::fold(FoldAdaptor adaptor) {
   if (isSplatFloat(adaptor.getRhs(), 0.0))
     return getLhs();

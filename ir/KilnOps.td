@@ -91,7 +91,17 @@ def Kiln_SquareOp : Kiln_UnaryOp<"square", "x * x">;
 def Kiln_TanhOp : Kiln_ActivationOp<"tanh", "tanh(x)">;
 def Kiln_SigmoidOp : Kiln_ActivationOp<"sigmoid", "1 / (1 + e^-x)">;
 def Kiln_ReluOp : Kiln_ActivationOp<"relu", "max(x, 0) (NaN propagating)">;
-def Kiln_SoftplusOp : Kiln_UnaryOp<"softplus", "ln(1 + e^x)">;
+def Kiln_SoftplusOp : Kiln_UnaryOp<"softplus", "ln(1 + e^x)"> {
+  let description = [{
+    Softplus `ln(1 + e^x)`, computed in the overflow-free form
+    `max(x, 0) + log1p(exp(-|x|))` (exact for large |x|).
+
+    Example:
+    ```mlir
+    %r = kiln.softplus %x : tensor<4xf32>
+    ```
+  }];
+}
 
 def Kiln_LeakyReluOp : Kiln_UnaryOp<"leaky_relu", "x >= 0 ? x : alpha * x"> {
   let description = [{
@@ -148,15 +158,15 @@ def Kiln_CompareOp : Kiln_Op<"compare", [Pure, Elementwise,
   let description = [{
     Compares `lhs` and `rhs` element by element with `comparison_direction`
     (eq, ne, lt, le, gt, ge) and yields an `i1` tensor of the same shape.
-    Floating-point comparisons are ordered: any comparison with NaN is false,
-    except `ne`, which is true (IEEE 754).
+    Floating-point comparisons follow IEEE 754: every comparison with a NaN
+    is false except `ne`, which is true. Integer comparisons are signed.
 
     Example:
     ```mlir
     %m = kiln.compare gt, %a, %b : tensor<4xf32>
     ```
   }];
-  let arguments = (ins Kiln_ComparisonDirectionAttr:$comparison_direction,
+  let arguments = (ins Kiln_ComparisonDirection:$comparison_direction,
                    Kiln_Tensor:$lhs, Kiln_Tensor:$rhs);
   let results = (outs Kiln_BoolTensor:$result);
   let assemblyFormat = [{

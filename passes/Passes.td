@@ -30,7 +30,7 @@ def KilnVerifyStagePass : Pass<"kiln-verify-stage", "::mlir::ModuleOp"> {
     }
     ```
     reports `argument 0 of 'func.func' has type 'tensor<?x4xf32>'; the
-    forward stage needs static shapes`.
+    forward stage needs static shapes of f32, f64, i32, i64 or i1`.
   }];
   let options = [
     Option<"stage", "stage", "std::string", /*default=*/"\"forward\"",

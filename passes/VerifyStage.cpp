@@ -42,9 +42,8 @@ unsigned checkForwardStage(ModuleOp module) {
       return;
     ++violations;
     owner->emitError() << role << " " << index << " of '"
-                       << owner->getName() << "' has type '"
-                       << value.getType()
-                       << "'; the forward stage needs static shapes of f32, "
+                       << owner->getName() << "' has type " << value.getType()
+                       << "; the forward stage needs static shapes of f32, "
                           "f64, i32, i64 or i1";
   };
   module.walk([&](Operation *op) {

@@ -15,4 +15,4 @@ config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs"]
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.kiln_tools_dir, append_path=True)
-llvm_config.add_tool_substitutions(["kiln-opt"], [config.kiln_tools_dir])
+llvm_config.add_tool_substitutions(["kiln-opt", "kilnc"], [config.kiln_tools_dir])

@@ -1,0 +1,251 @@
+//===- Emit.cpp - LLVM IR, machine code and C header emission -------------===//
+//
+// Implements Emit.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Emit.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/SubtargetFeature.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+kiln::createTargetMachine(const TargetSelection &target) {
+  llvm::InitializeAllTargetInfos();
+  llvm::InitializeAllTargets();
+  llvm::InitializeAllTargetMCs();
+  llvm::InitializeAllAsmPrinters();
+
+  std::string host = llvm::sys::getDefaultTargetTriple();
+  std::string triple = target.triple.empty() ? host : target.triple;
+  std::string error;
+  const llvm::Target *llvmTarget =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!llvmTarget)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "unknown target triple '%s': %s",
+                                   triple.c_str(), error.c_str());
+  bool isHost = llvm::Triple(triple).getArch() == llvm::Triple(host).getArch();
+  std::string cpu = target.cpu;
+  std::string features;
+  if (cpu.empty() || cpu == "native") {
+    cpu = isHost ? llvm::sys::getHostCPUName().str() : "generic";
+    if (isHost) {
+      llvm::SubtargetFeatures list;
+      for (const auto &feature : llvm::sys::getHostCPUFeatures())
+        list.AddFeature(feature.first(), feature.second);
+      features = list.getString();
+    }
+  }
+  std::unique_ptr<llvm::MCSubtargetInfo> subtarget(
+      llvmTarget->createMCSubtargetInfo(triple, cpu, features));
+  if (!subtarget || !subtarget->isCPUStringValid(cpu))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "unknown CPU '%s' for target '%s'",
+                                   cpu.c_str(), triple.c_str());
+  llvm::TargetOptions options;
+  std::unique_ptr<llvm::TargetMachine> machine(
+      llvmTarget->createTargetMachine(triple, cpu, features, options,
+                                      llvm::Reloc::PIC_, std::nullopt,
+                                      llvm::CodeGenOptLevel::Aggressive));
+  if (!machine)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "cannot create a target machine for '%s'",
+                                   triple.c_str());
+  return std::move(machine);
+}
+
+llvm::Expected<std::unique_ptr<llvm::Module>>
+kiln::translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
+                           llvm::TargetMachine &machine) {
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, context, "kiln");
+  if (!llvmModule)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "cannot translate the module to LLVM IR (is it fully lowered to "
+        "the LLVM dialect?)");
+  llvmModule->setTargetTriple(machine.getTargetTriple().str());
+  llvmModule->setDataLayout(machine.createDataLayout());
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                            &machine);
+  if (llvm::Error error = optimize(llvmModule.get()))
+    return std::move(error);
+  return std::move(llvmModule);
+}
+
+llvm::Error kiln::emitMachineCode(llvm::Module &module,
+                                  llvm::TargetMachine &machine, bool asObject,
+                                  llvm::raw_pwrite_stream &os) {
+  llvm::legacy::PassManager passes;
+  auto fileType = asObject ? llvm::CodeGenFileType::ObjectFile
+                           : llvm::CodeGenFileType::AssemblyFile;
+  if (machine.addPassesToEmitFile(passes, os, nullptr, fileType))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the target cannot emit this file type");
+  passes.run(module);
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<EntryPointAbi>> kiln::collectAbi(ModuleOp module) {
+  std::vector<EntryPointAbi> entries;
+  auto malformed = [](StringRef symbol) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "malformed kiln.abi attribute on '%s'",
+                                   symbol.str().c_str());
+  };
+  for (Operation &op : module.getBody()->getOperations()) {
+    auto abi = op.getAttrOfType<DictionaryAttr>("kiln.abi");
+    auto symbol = op.getAttrOfType<StringAttr>(SymbolTable::getSymbolAttrName());
+    if (!abi || !symbol)
+      continue;
+    auto integer = [&](StringRef key) -> std::optional<int64_t> {
+      if (auto attr = abi.getAs<IntegerAttr>(key))
+        return attr.getInt();
+      return std::nullopt;
+    };
+    EntryPointAbi entry;
+    entry.symbol = symbol.str();
+    auto alignment = integer("alignment"), params = integer("params_size"),
+         io = integer("io_size"), scratch = integer("scratch_size"),
+         total = integer("temporaries_total"),
+         count = integer("num_temporaries");
+    auto tensors = abi.getAs<ArrayAttr>("tensors");
+    if (!alignment || !params || !io || !scratch || !total || !count ||
+        !tensors)
+      return malformed(entry.symbol);
+    entry.alignment = *alignment;
+    entry.paramsSize = *params;
+    entry.ioSize = *io;
+    entry.scratchSize = *scratch;
+    entry.temporariesTotal = *total;
+    entry.numTemporaries = *count;
+    for (Attribute attr : tensors) {
+      auto dict = dyn_cast<DictionaryAttr>(attr);
+      if (!dict)
+        return malformed(entry.symbol);
+      auto name = dict.getAs<StringAttr>("name");
+      auto kind = dict.getAs<StringAttr>("kind");
+      auto region = dict.getAs<StringAttr>("region");
+      auto offset = dict.getAs<IntegerAttr>("offset");
+      auto shape = dict.getAs<DenseI64ArrayAttr>("shape");
+      auto dtype = dict.getAs<StringAttr>("dtype");
+      if (!name || !kind || !region || !offset || !shape || !dtype)
+        return malformed(entry.symbol);
+      entry.tensors.push_back(
+          {name.str(), kind.str(), region.str(), offset.getInt(),
+           std::vector<int64_t>(shape.asArrayRef().begin(),
+                                shape.asArrayRef().end()),
+           dtype.str()});
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+namespace {
+/// "dense/kernel" -> "DENSE_KERNEL": a C identifier fragment.
+std::string macroName(StringRef name) {
+  std::string out;
+  for (char c : name)
+    out += llvm::isAlnum(c) ? llvm::toUpper(c) : '_';
+  if (out.empty() || llvm::isDigit(out.front()))
+    out.insert(out.begin(), '_');
+  return out;
+}
+
+int64_t dtypeBytes(StringRef dtype) {
+  if (dtype == "f64" || dtype == "i64")
+    return 8;
+  if (dtype == "i1")
+    return 1;
+  return 4;
+}
+
+std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  llvm::interleave(
+      shape, [&](int64_t d) { s += std::to_string(d); }, [&] { s += ", "; });
+  return s + "]";
+}
+} // namespace
+
+void kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
+                      StringRef source, llvm::raw_ostream &os) {
+  std::string p = macroName(prefix);
+  int64_t alignment = 64, params = 0, io = 0, scratch = 0;
+  for (const EntryPointAbi &e : entries) {
+    alignment = std::max(alignment, e.alignment);
+    params = std::max(params, e.paramsSize);
+    io = std::max(io, e.ioSize);
+    scratch = std::max(scratch, e.scratchSize);
+  }
+  os << "/* " << prefix << ".h: interface of the code kilnc generated from "
+     << source << ".\n"
+     << " * Generated file; do not edit.\n"
+     << " *\n"
+     << " * Memory: the caller owns every byte. Allocate each region with "
+     << p << "_ALIGNMENT\n"
+     << " * alignment (kiln_regions_create in kiln/runtime.h does so) and "
+        "pass it to the\n"
+     << " * entry points; the generated code never allocates. Tensors are "
+        "dense, row-major,\n"
+     << " * at the byte offsets below. Entry points are reentrant across "
+        "distinct\n"
+     << " * regions; calls sharing a scratch or io region must not overlap. "
+        "*/\n";
+  std::string guard = p + "_H";
+  os << "#ifndef " << guard << "\n#define " << guard << "\n\n"
+     << "#include <stdint.h>\n\n"
+     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n";
+  os << "/* Region sizes in bytes (the maximum over the entry points). */\n"
+     << "#define " << p << "_ALIGNMENT " << alignment << "\n"
+     << "#define " << p << "_PARAMS_SIZE " << params << "\n"
+     << "#define " << p << "_OPT_STATE_SIZE 0 /* no optimizer state in "
+                           "inference entry points */\n"
+     << "#define " << p << "_IO_SIZE " << io << "\n"
+     << "#define " << p << "_SCRATCH_SIZE " << scratch << "\n\n";
+  for (const EntryPointAbi &e : entries) {
+    std::string ep = macroName(e.symbol);
+    os << "/* Entry point " << e.symbol << ": params " << e.paramsSize
+       << " B, io " << e.ioSize << " B, scratch arena " << e.scratchSize
+       << " B for " << e.numTemporaries << " temporaries that would take "
+       << e.temporariesTotal << " B unshared. */\n";
+    os << "#define " << ep << "_PARAMS_SIZE " << e.paramsSize << "\n"
+       << "#define " << ep << "_IO_SIZE " << e.ioSize << "\n"
+       << "#define " << ep << "_SCRATCH_SIZE " << e.scratchSize << "\n";
+    for (const AbiTensor &t : e.tensors) {
+      int64_t count = 1;
+      for (int64_t d : t.shape)
+        count *= d;
+      std::string tm = ep + "_" + macroName(t.kind) + "_" + macroName(t.name);
+      os << "/* " << t.kind << " '" << t.name << "': " << t.dtype
+         << shapeString(t.shape) << " in the " << t.region
+         << " region at byte " << t.offset << " */\n"
+         << "#define " << tm << "_OFFSET " << t.offset << "\n"
+         << "#define " << tm << "_SIZE " << count * dtypeBytes(t.dtype)
+         << " /* bytes */\n"
+         << "#define " << tm << "_COUNT " << count << " /* elements */\n";
+    }
+    os << "/* Runs " << e.symbol
+       << ". params: the params region (read only); io: inputs are read "
+          "and\n * outputs written at their offsets; scratch: the arena "
+          "(contents undefined\n * on return). */\n"
+       << "void " << e.symbol
+       << "(void *params, void *io, void *scratch);\n\n";
+  }
+  os << "#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n#endif /* "
+     << guard << " */\n";
+}

@@ -1,0 +1,83 @@
+//===- Emit.h - LLVM IR, machine code and C header emission -----*- C++ -*-===//
+//
+// The last stage of kilnc: translate the LLVM-dialect module to LLVM IR,
+// optimize it for a TargetMachine, write assembly or an object file, and
+// write the C header that describes the generated interface (regions,
+// tensor offsets, entry points) from the `kiln.abi` attributes that
+// kiln-plan-memory recorded.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_CODEGEN_EMIT_H
+#define KILN_CODEGEN_EMIT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+
+namespace mlir::kiln {
+
+/// Which machine to generate code for.
+struct TargetSelection {
+  /// LLVM target triple; empty means the host's.
+  std::string triple;
+  /// CPU name (e.g. "skylake-avx512"); empty means the host CPU when the
+  /// triple is the host's, else "generic".
+  std::string cpu;
+};
+
+/// Creates the TargetMachine for `target` (PIC, -O3 code generation).
+/// Errors: an unknown triple or CPU name.
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(const TargetSelection &target);
+
+/// Translates an LLVM-dialect `module` to LLVM IR for `machine` and runs the
+/// -O3 pipeline. Errors: a module that is not fully in the LLVM dialect.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
+                     llvm::TargetMachine &machine);
+
+/// Writes `module` as an object file (`asObject`) or assembly to `os`.
+llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
+                            bool asObject, llvm::raw_pwrite_stream &os);
+
+/// One tensor of the generated interface.
+struct AbiTensor {
+  std::string name;   // kiln.param / kiln.name, or argN / outputN
+  std::string kind;   // "param", "input" or "output"
+  std::string region; // "params" or "io"
+  int64_t offset;     // bytes from the region start
+  std::vector<int64_t> shape;
+  std::string dtype; // "f32", "f64", "i32", "i64", "i1"
+};
+
+/// The region layout of one entry point (kiln.abi).
+struct EntryPointAbi {
+  std::string symbol; // C symbol of the entry point
+  int64_t alignment;
+  int64_t paramsSize, ioSize, scratchSize; // bytes
+  int64_t temporariesTotal; // bytes the temporaries would take unshared
+  int64_t numTemporaries;
+  std::vector<AbiTensor> tensors;
+};
+
+/// Reads the `kiln.abi` attribute of every function (func.func or
+/// llvm.func) in `module`. Errors: a malformed attribute.
+llvm::Expected<std::vector<EntryPointAbi>> collectAbi(ModuleOp module);
+
+/// Writes the C11 header of the interface: region size and alignment macros,
+/// per-tensor offset/shape/dtype macros and comments, entry-point
+/// prototypes. `prefix` is the C symbol prefix (kilnc --name), `source` the
+/// model file named in the banner.
+void emitHeader(llvm::ArrayRef<EntryPointAbi> entries, llvm::StringRef prefix,
+                llvm::StringRef source, llvm::raw_ostream &os);
+
+} // namespace mlir::kiln
+
+#endif // KILN_CODEGEN_EMIT_H

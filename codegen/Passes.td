@@ -1,0 +1,101 @@
+//===- Passes.td - kiln code generation passes --------------*- tablegen -*-===//
+//
+// The lowering passes from kiln IR to LLVM: kiln -> linalg on tensors,
+// runtime calls for contractions after bufferization, and the static memory
+// plan that places every temporary in one scratch arena and every argument in
+// a caller-owned region. Pipelines composing them are C++ functions in
+// Pipelines.cpp, registered for kiln-opt and called by kilnc.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_CODEGEN_PASSES_TD
+#define KILN_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertKilnToLinalgPass
+    : Pass<"convert-kiln-to-linalg", "::mlir::func::FuncOp"> {
+  let summary = "Lowers kiln ops to linalg, tensor and arith/math on tensors";
+  let description = [{
+    Elementwise ops and reductions become `linalg.generic` ops with `arith` /
+    `math` bodies; matmul becomes `linalg.matmul` (or a transposed / batched
+    variant), later turned into a runtime GEMM call by
+    `kiln-lower-matmul-to-runtime`; softmax, log_softmax and the losses
+    lower to their numerically stable forms (max shift, log-sum-exp, log1p);
+    shape ops become `tensor` / `linalg` ops. Any kiln op left afterwards is
+    an error naming the op.
+
+    Before:
+    ```mlir
+    %r = kiln.relu %x : tensor<4xf32>
+    ```
+    After:
+    ```mlir
+    %e = tensor.empty() : tensor<4xf32>
+    %r = linalg.generic {...} ins(%x : tensor<4xf32>) outs(%e : tensor<4xf32>) {
+    ^bb0(%in: f32, %out: f32):
+      %z = arith.constant 0.0 : f32
+      %m = arith.maximumf %in, %z : f32
+      linalg.yield %m : f32
+    } -> tensor<4xf32>
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def KilnLowerMatmulToRuntimePass
+    : Pass<"kiln-lower-matmul-to-runtime", "::mlir::ModuleOp"> {
+  let summary = "Turns linalg matmuls on memrefs into runtime GEMM calls";
+  let description = [{
+    After bufferization, every `linalg.matmul`, `linalg.matmul_transpose_a`,
+    `linalg.matmul_transpose_b` and `linalg.batch_matmul` on f32 or f64
+    memrefs becomes a call to `kiln_gemm_f32` / `kiln_gemm_f64`
+    (runtime/include/kiln/runtime.h) with the operands' aligned pointers,
+    leading dimensions and `beta = 1` (linalg.matmul accumulates into its
+    output).
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
+def KilnMarkEntryPointsPass
+    : Pass<"kiln-mark-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Records the tensor-level signature of each entry point";
+  let description = [{
+    Runs before bufferization. On every public function with a body it
+    records `kiln.num_inputs` (the argument count before results become
+    out-params) and `kiln.output_names` (the `kiln.name` result attributes,
+    or `output<i>`), which `kiln-plan-memory` uses to name the tensors of the
+    generated interface.
+  }];
+}
+
+def KilnPlanMemoryPass : Pass<"kiln-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Static memory plan: regions for arguments, one scratch arena";
+  let description = [{
+    Rewrites each public function (after bufferization and
+    buffer-results-to-out-params) to the region ABI:
+    `(params: memref<Pxi8>, io: memref<Ixi8>, scratch: memref<Sxi8>)`.
+    Arguments marked `kiln.param` live in the params region, the other
+    arguments and the results (out-params) in the io region, each at a
+    64-byte aligned offset; every `memref.alloc` of a static shape becomes a
+    `memref.view` into the scratch arena at an offset chosen by liveness
+    (buffers whose live ranges do not overlap share bytes). The layout is
+    recorded on the function as `kiln.abi` for the header emitter.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
+#endif // KILN_CODEGEN_PASSES_TD

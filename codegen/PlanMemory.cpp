@@ -1,0 +1,338 @@
+//===- PlanMemory.cpp - static memory plan and the region ABI -------------===//
+//
+// Implements kiln-plan-memory. After bufferization every public function
+// takes its tensors as memref arguments and allocates its temporaries with
+// memref.alloc. This pass
+//   1. places each argument in a caller-owned region: params (arguments
+//      marked `kiln.param`) or io (inputs and out-param outputs), packed in
+//      argument order at 64-byte aligned offsets;
+//   2. places every temporary in one scratch arena: live ranges come from
+//      the linear op order of the function body (an alias made by a view op
+//      extends its source's range), and a greedy best-fit assignment, largest
+//      buffer first, gives buffers whose ranges do not overlap the same
+//      bytes;
+//   3. rewrites the function to `(params: memref<Pxi8>, io: memref<Ixi8>,
+//      scratch: memref<Sxi8>)`, each former buffer a memref.view at its
+//      offset, and records the layout in the `kiln.abi` attribute that the
+//      header emitter reads.
+// The generated code therefore never allocates. A temporary of dynamic
+// shape, or one allocated inside a loop, breaks that contract and is
+// reported as an error.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/MathExtras.h"
+
+namespace mlir::kiln {
+#define GEN_PASS_DEF_KILNPLANMEMORYPASS
+#define GEN_PASS_DEF_KILNMARKENTRYPOINTSPASS
+#include "codegen/Passes.h.inc"
+} // namespace mlir::kiln
+
+using namespace mlir;
+
+namespace {
+/// Alignment in bytes of every region base and every buffer offset: a cache
+/// line, and enough for AVX-512 loads.
+constexpr int64_t kAlignment = 64;
+
+int64_t getByteSize(MemRefType type) {
+  return type.getNumElements() *
+         llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+}
+
+std::string getDTypeName(Type type) {
+  if (type.isF32())
+    return "f32";
+  if (type.isF64())
+    return "f64";
+  if (type.isInteger(1))
+    return "i1";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(64))
+    return "i64";
+  std::string name;
+  llvm::raw_string_ostream os(name);
+  type.print(os);
+  return name;
+}
+
+/// A temporary buffer with its live range [first, last] in op positions.
+struct Temporary {
+  memref::AllocOp alloc;
+  int64_t size;
+  int64_t first;
+  int64_t last;
+  int64_t offset = -1;
+};
+
+/// Position of each op of `body` in a pre-order walk; nested ops count as
+/// the position of the op itself, so a use inside a loop extends a live
+/// range to the loop's position.
+llvm::DenseMap<Operation *, int64_t> numberOps(Block &body) {
+  llvm::DenseMap<Operation *, int64_t> position;
+  int64_t next = 0;
+  for (Operation &op : body)
+    op.walk<WalkOrder::PreOrder>([&](Operation *nested) {
+      position[nested] = next++;
+    });
+  return position;
+}
+
+/// Last position at which `value` or any alias derived from it is used.
+int64_t getLastUse(Value value,
+                   const llvm::DenseMap<Operation *, int64_t> &position) {
+  int64_t last = -1;
+  SmallVector<Value> worklist = {value};
+  while (!worklist.empty()) {
+    Value current = worklist.pop_back_val();
+    for (Operation *user : current.getUsers()) {
+      last = std::max(last, position.lookup(user));
+      // Views and casts alias their source: follow them.
+      if (isa<ViewLikeOpInterface, memref::CastOp, memref::CollapseShapeOp,
+              memref::ExpandShapeOp, memref::ReshapeOp,
+              memref::ReinterpretCastOp>(user))
+        for (Value result : user->getResults())
+          if (isa<MemRefType>(result.getType()))
+            worklist.push_back(result);
+    }
+  }
+  return last;
+}
+
+/// Greedy offset assignment, largest first: each buffer goes to the lowest
+/// aligned offset that does not overlap a placed buffer with an overlapping
+/// live range. Returns the arena size.
+int64_t assignOffsets(MutableArrayRef<Temporary> temps) {
+  SmallVector<Temporary *> order;
+  for (Temporary &t : temps)
+    order.push_back(&t);
+  llvm::stable_sort(order, [](const Temporary *a, const Temporary *b) {
+    return a->size > b->size;
+  });
+  int64_t arenaSize = 0;
+  SmallVector<Temporary *> placed;
+  for (Temporary *t : order) {
+    // Byte intervals taken by live-overlapping buffers, sorted by offset.
+    SmallVector<std::pair<int64_t, int64_t>> busy;
+    for (Temporary *p : placed)
+      if (p->first <= t->last && t->first <= p->last)
+        busy.push_back({p->offset, p->offset + p->size});
+    llvm::sort(busy);
+    int64_t candidate = 0;
+    for (auto [begin, end] : busy) {
+      if (candidate + t->size <= begin)
+        break;
+      candidate = std::max<int64_t>(candidate, llvm::alignTo(end, kAlignment));
+    }
+    t->offset = candidate;
+    arenaSize = std::max(arenaSize, candidate + t->size);
+    placed.push_back(t);
+  }
+  return llvm::alignTo(arenaSize, kAlignment);
+}
+
+/// Plans and rewrites one public function; reports errors on `func`.
+LogicalResult planFunction(func::FuncOp func) {
+  MLIRContext *ctx = func.getContext();
+  Block &body = func.getBody().front();
+  Location loc = func.getLoc();
+
+  // 1. Arguments into the params and io regions.
+  struct Placement {
+    unsigned region; // 0 params, 1 io
+    int64_t offset;
+  };
+  SmallVector<Placement> argPlacement;
+  int64_t regionSize[2] = {0, 0};
+  SmallVector<Attribute> tensors;
+  unsigned numOriginalResults = 0;
+  if (auto count = func->getAttrOfType<IntegerAttr>("kiln.num_inputs"))
+    numOriginalResults = func.getNumArguments() - count.getInt();
+  else
+    return func.emitError("kiln-plan-memory needs the kiln.num_inputs "
+                          "attribute of kiln-mark-entry-points");
+  bool failedArgs = false;
+  for (BlockArgument arg : body.getArguments()) {
+    auto type = dyn_cast<MemRefType>(arg.getType());
+    if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity()) {
+      func.emitError() << "argument " << arg.getArgNumber() << " has type "
+                       << arg.getType()
+                       << "; the region ABI needs statically shaped memrefs "
+                          "with identity layout";
+      failedArgs = true;
+      continue;
+    }
+    auto paramName = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                       "kiln.param");
+    unsigned region = paramName ? 0 : 1;
+    int64_t offset = llvm::alignTo(regionSize[region], kAlignment);
+    regionSize[region] = offset + getByteSize(type);
+    argPlacement.push_back({region, offset});
+
+    // Names: kiln.param / kiln.name attributes, else argN / outputN.
+    unsigned firstOutput = func.getNumArguments() - numOriginalResults;
+    bool isOutput = arg.getArgNumber() >= firstOutput;
+    StringAttr name = paramName;
+    if (!name)
+      name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                               "kiln.name");
+    auto outputNames = func->getAttrOfType<ArrayAttr>("kiln.output_names");
+    if (isOutput && !name && outputNames &&
+        arg.getArgNumber() - firstOutput < outputNames.size())
+      name = dyn_cast<StringAttr>(outputNames[arg.getArgNumber() - firstOutput]);
+    std::string fallback =
+        isOutput ? "output" + std::to_string(arg.getArgNumber() - firstOutput)
+                 : "arg" + std::to_string(arg.getArgNumber());
+    NamedAttrList entry;
+    entry.append("name", name ? name : StringAttr::get(ctx, fallback));
+    entry.append("kind", StringAttr::get(ctx, paramName ? "param"
+                                         : isOutput     ? "output"
+                                                        : "input"));
+    entry.append("region", StringAttr::get(ctx, region ? "io" : "params"));
+    entry.append("offset", IntegerAttr::get(IntegerType::get(ctx, 64),
+                                            offset));
+    entry.append("shape", DenseI64ArrayAttr::get(ctx, type.getShape()));
+    entry.append("dtype",
+                 StringAttr::get(ctx, getDTypeName(type.getElementType())));
+    tensors.push_back(entry.getDictionary(ctx));
+  }
+  if (failedArgs)
+    return failure();
+
+  // 2. Temporaries into the scratch arena.
+  llvm::DenseMap<Operation *, int64_t> position = numberOps(body);
+  SmallVector<Temporary> temps;
+  bool failedAllocs = false;
+  func.walk([&](memref::AllocOp alloc) {
+    if (alloc->getBlock() != &body || !alloc.getType().hasStaticShape() ||
+        !alloc.getType().getLayout().isIdentity()) {
+      alloc.emitError("temporary buffer of type ")
+          << alloc.getType()
+          << " cannot be placed in the static scratch arena (it must have "
+             "a static shape, identity layout, and be allocated at function "
+             "level)";
+      failedAllocs = true;
+      return;
+    }
+    int64_t first = position.lookup(alloc);
+    int64_t last = std::max(first, getLastUse(alloc, position));
+    temps.push_back({alloc, getByteSize(alloc.getType()), first, last});
+  });
+  if (failedAllocs)
+    return failure();
+  int64_t scratchSize = assignOffsets(temps);
+  int64_t temporariesTotal = 0;
+  for (const Temporary &t : temps)
+    temporariesTotal += t.size;
+
+  // 3. Rewrite to the region signature.
+  auto regionType = [&](int64_t size) {
+    return MemRefType::get({size}, IntegerType::get(ctx, 8));
+  };
+  Type paramsType = regionType(llvm::alignTo(regionSize[0], kAlignment));
+  Type ioType = regionType(llvm::alignTo(regionSize[1], kAlignment));
+  Type scratchType = regionType(scratchSize);
+  unsigned numArgs = body.getNumArguments();
+  Value params = body.addArgument(paramsType, loc);
+  Value io = body.addArgument(ioType, loc);
+  Value scratch = body.addArgument(scratchType, loc);
+
+  OpBuilder b = OpBuilder::atBlockBegin(&body);
+  auto viewAt = [&](OpBuilder &builder, Location l, Value region,
+                    int64_t offset, MemRefType type) {
+    Value shift = builder.create<arith::ConstantIndexOp>(l, offset);
+    return builder.create<memref::ViewOp>(l, type, region, shift, ValueRange{})
+        .getResult();
+  };
+  for (unsigned i = 0; i < numArgs; ++i) {
+    BlockArgument arg = body.getArgument(i);
+    Value view = viewAt(b, loc, argPlacement[i].region ? io : params,
+                        argPlacement[i].offset,
+                        cast<MemRefType>(arg.getType()));
+    arg.replaceAllUsesWith(view);
+  }
+  for (Temporary &t : temps) {
+    OpBuilder at(t.alloc);
+    Value view = viewAt(at, t.alloc.getLoc(), scratch, t.offset,
+                        t.alloc.getType());
+    t.alloc.getResult().replaceAllUsesWith(view);
+    t.alloc.erase();
+  }
+  func.walk([](memref::DeallocOp dealloc) { dealloc.erase(); });
+
+  llvm::BitVector erased(body.getNumArguments());
+  erased.set(0, numArgs);
+  body.eraseArguments(erased);
+  func.setFunctionType(FunctionType::get(
+      ctx, {paramsType, ioType, scratchType}, func.getResultTypes()));
+  func.removeArgAttrsAttr();
+
+  auto i64 = [&](int64_t v) {
+    return IntegerAttr::get(IntegerType::get(ctx, 64), v);
+  };
+  NamedAttrList abi;
+  abi.append("alignment", i64(kAlignment));
+  abi.append("params_size", i64(cast<MemRefType>(paramsType).getNumElements()));
+  abi.append("io_size", i64(cast<MemRefType>(ioType).getNumElements()));
+  abi.append("scratch_size", i64(scratchSize));
+  abi.append("temporaries_total", i64(temporariesTotal));
+  abi.append("num_temporaries", i64(temps.size()));
+  abi.append("tensors", ArrayAttr::get(ctx, tensors));
+  func->setAttr("kiln.abi", abi.getDictionary(ctx));
+  func->removeAttr("kiln.num_inputs");
+  func->removeAttr("kiln.output_names");
+  return success();
+}
+
+struct KilnMarkEntryPointsPass
+    : public kiln::impl::KilnMarkEntryPointsPassBase<KilnMarkEntryPointsPass> {
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal() || !func.isPublic())
+        continue;
+      Builder b(func.getContext());
+      func->setAttr("kiln.num_inputs",
+                    b.getI64IntegerAttr(func.getNumArguments()));
+      SmallVector<Attribute> names;
+      for (unsigned i = 0, e = func.getNumResults(); i < e; ++i) {
+        auto name = func.getResultAttrOfType<StringAttr>(i, "kiln.name");
+        names.push_back(name ? name
+                             : b.getStringAttr("output" + std::to_string(i)));
+      }
+      func->setAttr("kiln.output_names", b.getArrayAttr(names));
+    }
+  }
+};
+
+struct KilnPlanMemoryPass
+    : public kiln::impl::KilnPlanMemoryPassBase<KilnPlanMemoryPass> {
+  void runOnOperation() override {
+    bool failed = false;
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal() || !func.isPublic())
+        continue;
+      if (func.getNumResults() != 0) {
+        func.emitError("kiln-plan-memory expects results converted to "
+                       "out-params (run buffer-results-to-out-params "
+                       "first)");
+        failed = true;
+        continue;
+      }
+      failed |= LogicalResult(planFunction(func)).failed();
+    }
+    if (failed)
+      signalPassFailure();
+  }
+};
+} // namespace
