@@ -22,6 +22,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::kiln {
 #define GEN_PASS_DEF_KILNLOWERMATMULTORUNTIMEPASS
@@ -82,9 +83,32 @@ std::optional<MatrixRef> getMatrixRef(OpBuilder &b, Location loc,
   auto toI64 = [&](Value index) {
     return b.create<arith::IndexCastOp>(loc, i64, index).getResult();
   };
-  Value base = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, memref);
+  // The element offset of the strided metadata is relative to the nearest
+  // memref.view in the chain of views (memref.view resets the offset and
+  // moves the aligned pointer by its byte shift). Upstream folding maps
+  // extract_aligned_pointer_as_index through views to the root buffer, so
+  // take the pointer of the view's source explicitly and add the shift.
+  Value pointerSource = memref;
+  Value byteShift;
+  for (Value current = memref;;) {
+    Operation *def = current.getDefiningOp();
+    if (auto view = dyn_cast_or_null<memref::ViewOp>(def)) {
+      pointerSource = view.getSource();
+      byteShift = view.getByteShift();
+      break;
+    }
+    auto viewLike = dyn_cast_or_null<ViewLikeOpInterface>(def);
+    if (!viewLike)
+      break;
+    current = viewLike.getViewSource();
+  }
+  Value base =
+      b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, pointerSource);
   auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
   Value pointer = b.create<LLVM::IntToPtrOp>(loc, ptrType, toI64(base));
+  if (byteShift)
+    pointer = b.create<LLVM::GEPOp>(loc, ptrType, b.getI8Type(), pointer,
+                                    ValueRange{toI64(byteShift)});
   pointer = b.create<LLVM::GEPOp>(loc, ptrType, type.getElementType(),
                                   pointer,
                                   ValueRange{toI64(metadata.getOffset())});

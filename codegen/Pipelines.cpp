@@ -43,8 +43,9 @@ void kiln::buildKilnToLinalgPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createConvertKilnToLinalgPass());
   pm.addPass(createLinalgElementwiseOpFusionPass());
+  // No CSE here: it would merge the zero-filled accumulators of different
+  // matmuls into one tensor, which bufferization then has to copy.
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createCSEPass());
 }
 
 void kiln::buildBufferizePipeline(OpPassManager &pm) {
@@ -58,8 +59,9 @@ void kiln::buildBufferizePipeline(OpPassManager &pm) {
   outParams.hoistStaticAllocs = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   pm.addPass(createCanonicalizerPass());
-  pm.addPass(createKilnLowerMatmulToRuntimePass());
   pm.addPass(createKilnPlanMemoryPass());
+  // After the plan: GEMM pointers are computed from the regions directly.
+  pm.addPass(createKilnLowerMatmulToRuntimePass());
 }
 
 void kiln::buildLowerToLLVMPipeline(OpPassManager &pm) {

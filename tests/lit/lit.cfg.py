@@ -7,7 +7,7 @@ from lit.llvm import llvm_config
 
 config.name = "kiln"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir"]
+config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.kiln_obj_root, "tests", "lit")
 config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs"]
@@ -16,3 +16,15 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.with_environment("PATH", config.kiln_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(["kiln-opt", "kilnc"], [config.kiln_tools_dir])
+
+# End-to-end tests compile generated objects with clang and link the runtime.
+config.substitutions.append(("%kiln_src", config.kiln_src_root))
+config.substitutions.append(("%cc", "clang-19"))
+config.substitutions.append(
+    ("%kiln_runtime_include", os.path.join(config.kiln_src_root, "runtime",
+                                           "include")))
+config.substitutions.append(
+    ("%kiln_runtime_lib", os.path.join(config.kiln_obj_root, "runtime",
+                                       "libkiln_runtime.a")))
+# Reference computations use Debian's python3 with numpy.
+config.substitutions.append(("%python", "/usr/bin/python3"))
