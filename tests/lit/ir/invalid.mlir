@@ -1,0 +1,464 @@
+// RUN: kiln-opt %s -split-input-file -verify-diagnostics
+
+// One case per constraint label (ir/ShapeInference.cpp and the element-type
+// rules in ir/KilnOps.cpp). Ops whose result type comes from
+// inferReturnTypes report the label from there, followed by MLIR's generic
+// "failed to infer returned types".
+
+// Tests that an element count overflowing 64 bits is rejected (shape).
+func.func @shape_overflow(%x: tensor<4611686018427387904x4xf32>) -> tensor<16xf32> {
+  // expected-error @+1 {{[shape] element count of [4611686018427387904, 4] overflows 64 bits}}
+  %0 = kiln.reshape %x : tensor<4611686018427387904x4xf32> -> tensor<16xf32>
+  return %0 : tensor<16xf32>
+}
+
+// -----
+
+// Tests that matmul rejects a rank-1 operand (matmul_c1).
+func.func @matmul_rank_one(%a: tensor<4xf32>, %b: tensor<4x2xf32>) -> tensor<2xf32> {
+  // expected-error @+2 {{[matmul_c1] operands must have equal rank >= 2, got 1 and 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul %a, %b : tensor<4xf32>, tensor<4x2xf32> -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// Tests that matmul rejects operands of different ranks (matmul_c1).
+func.func @matmul_rank_mismatch(%a: tensor<2x3x4xf32>, %b: tensor<4x5xf32>) -> tensor<2x3x5xf32> {
+  // expected-error @+2 {{[matmul_c1] operands must have equal rank >= 2, got 3 and 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul %a, %b : tensor<2x3x4xf32>, tensor<4x5xf32> -> tensor<2x3x5xf32>
+  return %0 : tensor<2x3x5xf32>
+}
+
+// -----
+
+// Tests that matmul rejects operands of different element types (matmul_c2).
+func.func @matmul_element_types(%a: tensor<2x3xf32>, %b: tensor<3x4xf64>) -> tensor<2x4xf32> {
+  // expected-error @+2 {{[matmul_c2] operand element types differ}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul %a, %b : tensor<2x3xf32>, tensor<3x4xf64> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// Tests that batched matmul rejects different batch axes (matmul_c3).
+func.func @matmul_batch(%a: tensor<2x3x4xf32>, %b: tensor<5x4x6xf32>) -> tensor<2x3x6xf32> {
+  // expected-error @+2 {{[matmul_c3] batch axis 0 differs: 2 vs 5}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul %a, %b : tensor<2x3x4xf32>, tensor<5x4x6xf32> -> tensor<2x3x6xf32>
+  return %0 : tensor<2x3x6xf32>
+}
+
+// -----
+
+// Tests that matmul rejects different contraction sizes (matmul_c4).
+func.func @matmul_contraction(%a: tensor<2x3xf32>, %b: tensor<4x5xf32>) -> tensor<2x5xf32> {
+  // expected-error @+2 {{[matmul_c4] contraction sizes differ: 3 vs 4}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul %a, %b : tensor<2x3xf32>, tensor<4x5xf32> -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+// Tests that matmul applies transpose_rhs before comparing contraction sizes
+// (matmul_c4).
+func.func @matmul_contraction_transposed(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x3xf32> {
+  // expected-error @+2 {{[matmul_c4] contraction sizes differ: 3 vs 4}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul %a, %b {transpose_rhs = true} : tensor<2x3xf32>, tensor<3x4xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// Tests that a matmul result type other than the inferred one is rejected.
+func.func @matmul_wrong_result(%a: tensor<2x3xf32>, %b: tensor<3x5xf32>) -> tensor<5x2xf32> {
+  // expected-error @+2 {{'kiln.matmul' op inferred type(s) 'tensor<2x5xf32>' are incompatible with return type(s) of operation 'tensor<5x2xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.matmul %a, %b : tensor<2x3xf32>, tensor<3x5xf32> -> tensor<5x2xf32>
+  return %0 : tensor<5x2xf32>
+}
+
+// -----
+
+// Tests that a dynamically shaped operand fails the kiln type constraints.
+func.func @dynamic_operand(%x: tensor<?x4xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'kiln.add' op operand #0 must be statically shaped tensor}}
+  %0 = kiln.add %x, %x : tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
+}
+
+// -----
+
+// Tests that a reduction rejects an axis past the rank (reduce_c1).
+func.func @reduce_axis_range(%x: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+2 {{[reduce_c1] axis 2 is out of range [0, 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.reduce_sum %x {axes = array<i64: 2>} : tensor<2x3xf32> -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// Tests that a reduction rejects a negative axis (reduce_c1).
+func.func @reduce_axis_negative(%x: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+2 {{[reduce_c1] axis -1 is out of range [0, 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.reduce_max %x {axes = array<i64: -1>} : tensor<2x3xf32> -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// Tests that a reduction rejects a repeated axis (reduce_c2).
+func.func @reduce_axis_repeated(%x: tensor<2x3xf32>) -> tensor<2xf32> {
+  // expected-error @+2 {{[reduce_c2] axis 1 appears more than once}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.reduce_mean %x {axes = array<i64: 1, 1>} : tensor<2x3xf32> -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// Tests that argmax rejects an axis past the rank (argmax_c1).
+func.func @argmax_axis(%x: tensor<8x10xf32>) -> tensor<8xi64> {
+  // expected-error @+2 {{[argmax_c1] axis 2 is out of range [0, 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.argmax %x {axis = 2 : i64} : tensor<8x10xf32> -> tensor<8xi64>
+  return %0 : tensor<8xi64>
+}
+
+// -----
+
+// Tests that transpose rejects a permutation of the wrong length
+// (transpose_c1).
+func.func @transpose_length(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+2 {{[transpose_c1] permutation has 1 entries for a rank-2 input}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.transpose %x {permutation = array<i64: 0>} : tensor<2x3xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// Tests that transpose rejects a list that is not a permutation
+// (transpose_c1).
+func.func @transpose_not_permutation(%x: tensor<2x3xf32>) -> tensor<2x2xf32> {
+  // expected-error @+2 {{[transpose_c1] [0, 0] is not a permutation of [0, 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.transpose %x {permutation = array<i64: 0, 0>} : tensor<2x3xf32> -> tensor<2x2xf32>
+  return %0 : tensor<2x2xf32>
+}
+
+// -----
+
+// Tests that concat rejects an empty input list (concat_c1).
+func.func @concat_no_inputs() -> tensor<2xf32> {
+  // expected-error @+2 {{[concat_c1] needs at least one input}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = "kiln.concat"() <{axis = 0 : i64}> : () -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// Tests that concat rejects an axis past the rank (concat_c2).
+func.func @concat_axis(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> tensor<2x6xf32> {
+  // expected-error @+2 {{[concat_c2] axis 2 is out of range [0, 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.concat %a, %b {axis = 2 : i64} : tensor<2x3xf32>, tensor<2x3xf32> -> tensor<2x6xf32>
+  return %0 : tensor<2x6xf32>
+}
+
+// -----
+
+// Tests that concat rejects inputs of different ranks (concat_c3).
+func.func @concat_rank(%a: tensor<2x3xf32>, %b: tensor<3xf32>) -> tensor<2x6xf32> {
+  // expected-error @+2 {{[concat_c3] input 1 has rank 1, expected 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.concat %a, %b {axis = 1 : i64} : tensor<2x3xf32>, tensor<3xf32> -> tensor<2x6xf32>
+  return %0 : tensor<2x6xf32>
+}
+
+// -----
+
+// Tests that concat rejects inputs of different element types (concat_c3).
+func.func @concat_element_types(%a: tensor<2x3xf32>, %b: tensor<2x3xf64>) -> tensor<2x6xf32> {
+  // expected-error @+2 {{[concat_c3] input 1 has element type}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.concat %a, %b {axis = 1 : i64} : tensor<2x3xf32>, tensor<2x3xf64> -> tensor<2x6xf32>
+  return %0 : tensor<2x6xf32>
+}
+
+// -----
+
+// Tests that concat rejects inputs whose other axes differ (concat_c4).
+func.func @concat_other_axis(%a: tensor<2x3xf32>, %b: tensor<3x4xf32>) -> tensor<2x7xf32> {
+  // expected-error @+2 {{[concat_c4] input 1 has size 3 on axis 0, expected 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.concat %a, %b {axis = 1 : i64} : tensor<2x3xf32>, tensor<3x4xf32> -> tensor<2x7xf32>
+  return %0 : tensor<2x7xf32>
+}
+
+// -----
+
+// Tests that slice needs one start, limit and stride per axis (slice_c1).
+func.func @slice_entries(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+2 {{[slice_c1] start, limit and strides need 2 entries each, got 1, 2 and 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.slice %x {start = array<i64: 0>, limit = array<i64: 2, 4>, strides = array<i64: 1, 1>} : tensor<2x4xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// Tests that slice rejects a limit past the axis size (slice_c2).
+func.func @slice_limit(%x: tensor<2x4xf32>) -> tensor<2x5xf32> {
+  // expected-error @+2 {{[slice_c2] axis 1: need 0 <= start (0) <= limit (5) <= size (4)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.slice %x {start = array<i64: 0, 0>, limit = array<i64: 2, 5>, strides = array<i64: 1, 1>} : tensor<2x4xf32> -> tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}
+
+// -----
+
+// Tests that slice rejects a start after the limit (slice_c2).
+func.func @slice_start_after_limit(%x: tensor<2x4xf32>) -> tensor<2x1xf32> {
+  // expected-error @+2 {{[slice_c2] axis 0: need 0 <= start (2) <= limit (1) <= size (2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.slice %x {start = array<i64: 2, 0>, limit = array<i64: 1, 1>, strides = array<i64: 1, 1>} : tensor<2x4xf32> -> tensor<2x1xf32>
+  return %0 : tensor<2x1xf32>
+}
+
+// -----
+
+// Tests that slice rejects a stride below 1 (slice_c3).
+func.func @slice_stride(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  // expected-error @+2 {{[slice_c3] axis 0: stride 0 must be >= 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.slice %x {start = array<i64: 0, 0>, limit = array<i64: 2, 4>, strides = array<i64: 0, 1>} : tensor<2x4xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// Tests that pad needs one low and high entry per axis (pad_c1).
+func.func @pad_entries(%x: tensor<2x2xf32>) -> tensor<3x4xf32> {
+  // expected-error @+2 {{[pad_c1] low and high need 2 entries each, got 1 and 2}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.pad %x {low = array<i64: 1>, high = array<i64: 0, 2>} : tensor<2x2xf32> -> tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+// Tests that pad rejects negative padding (pad_c2).
+func.func @pad_negative(%x: tensor<2x2xf32>) -> tensor<1x2xf32> {
+  // expected-error @+2 {{[pad_c2] axis 0: padding (-1, 0) must be non-negative}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.pad %x {low = array<i64: -1, 0>, high = array<i64: 0, 0>} : tensor<2x2xf32> -> tensor<1x2xf32>
+  return %0 : tensor<1x2xf32>
+}
+
+// -----
+
+// Tests that reshape rejects a different element count (reshape_c1).
+func.func @reshape_count(%x: tensor<2x3xf32>) -> tensor<5xf32> {
+  // expected-error @+1 {{'kiln.reshape' op [reshape_c1] [2, 3] has 6 elements but [5] has 5}}
+  %0 = kiln.reshape %x : tensor<2x3xf32> -> tensor<5xf32>
+  return %0 : tensor<5xf32>
+}
+
+// -----
+
+// Tests that reshape rejects a different element type (reshape_c2).
+func.func @reshape_element_type(%x: tensor<2x3xf32>) -> tensor<6xf64> {
+  // expected-error @+1 {{'kiln.reshape' op [reshape_c2] element types differ}}
+  %0 = kiln.reshape %x : tensor<2x3xf32> -> tensor<6xf64>
+  return %0 : tensor<6xf64>
+}
+
+// -----
+
+// Tests that broadcast_in_dim needs one dimension per operand axis
+// (broadcast_in_dim_c1).
+func.func @broadcast_entries(%x: tensor<3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{'kiln.broadcast_in_dim' op [broadcast_in_dim_c1] 2 broadcast dimensions for a rank-1 operand}}
+  %0 = kiln.broadcast_in_dim %x, dims = [0, 1] : tensor<3xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// Tests that broadcast_in_dim rejects a dimension past the result rank
+// (broadcast_in_dim_c2).
+func.func @broadcast_range(%x: tensor<3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{'kiln.broadcast_in_dim' op [broadcast_in_dim_c2] dimensions [2] must be strictly increasing in [0, 2)}}
+  %0 = kiln.broadcast_in_dim %x, dims = [2] : tensor<3xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
+// Tests that broadcast_in_dim rejects decreasing dimensions, which would
+// transpose (broadcast_in_dim_c2).
+func.func @broadcast_order(%x: tensor<3x3xf32>) -> tensor<3x3xf32> {
+  // expected-error @+1 {{'kiln.broadcast_in_dim' op [broadcast_in_dim_c2] dimensions [1, 0] must be strictly increasing in [0, 2)}}
+  %0 = kiln.broadcast_in_dim %x, dims = [1, 0] : tensor<3x3xf32> -> tensor<3x3xf32>
+  return %0 : tensor<3x3xf32>
+}
+
+// -----
+
+// Tests that broadcast_in_dim rejects an operand axis that is neither 1 nor
+// the result size (broadcast_in_dim_c3).
+func.func @broadcast_size(%x: tensor<3xf32>) -> tensor<2x4xf32> {
+  // expected-error @+1 {{'kiln.broadcast_in_dim' op [broadcast_in_dim_c3] operand axis 0 has size 3, result axis 1 has 4; need 1 or equal}}
+  %0 = kiln.broadcast_in_dim %x, dims = [1] : tensor<3xf32> -> tensor<2x4xf32>
+  return %0 : tensor<2x4xf32>
+}
+
+// -----
+
+// Tests that broadcast_in_dim rejects a different element type
+// (broadcast_in_dim_c4).
+func.func @broadcast_element_type(%x: tensor<3xf32>) -> tensor<2x3xf64> {
+  // expected-error @+1 {{'kiln.broadcast_in_dim' op [broadcast_in_dim_c4] element types differ}}
+  %0 = kiln.broadcast_in_dim %x, dims = [1] : tensor<3xf32> -> tensor<2x3xf64>
+  return %0 : tensor<2x3xf64>
+}
+
+// -----
+
+// Tests that softmax rejects an axis past the rank (softmax_c1).
+func.func @softmax_axis(%x: tensor<8x10xf32>) -> tensor<8x10xf32> {
+  // expected-error @+1 {{'kiln.softmax' op [softmax_c1] axis 2 is out of range [0, 2)}}
+  %0 = kiln.softmax %x {axis = 2 : i64} : tensor<8x10xf32>
+  return %0 : tensor<8x10xf32>
+}
+
+// -----
+
+// Tests that log_softmax rejects a negative axis (softmax_c1).
+func.func @log_softmax_axis(%x: tensor<8x10xf32>) -> tensor<8x10xf32> {
+  // expected-error @+1 {{'kiln.log_softmax' op [softmax_c1] axis -1 is out of range [0, 2)}}
+  %0 = kiln.log_softmax %x {axis = -1 : i64} : tensor<8x10xf32>
+  return %0 : tensor<8x10xf32>
+}
+
+// -----
+
+// Tests that a dense-label loss rejects rank-0 predictions (loss_c1).
+func.func @loss_rank(%p: tensor<f32>, %w: tensor<1xf32>) -> tensor<f32> {
+  // expected-error @+2 {{[loss_c1] predictions need rank >= 1 with a leading batch axis, got rank 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.mean_squared_error %p, %p, %w : tensor<f32>, tensor<f32>, tensor<1xf32> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that the sparse loss rejects rank-1 predictions, which leave no class
+// axis (loss_c1).
+func.func @sparse_loss_rank(%p: tensor<8xf32>, %l: tensor<8xi64>, %w: tensor<8xf32>) -> tensor<f32> {
+  // expected-error @+2 {{[loss_c1] predictions need rank >= 2 with a leading batch axis, got rank 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.sparse_categorical_crossentropy %p, %l, %w : tensor<8xf32>, tensor<8xi64>, tensor<8xf32> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that a dense-label loss rejects labels of another shape (loss_c2).
+func.func @loss_label_shape(%p: tensor<8x10xf32>, %y: tensor<8x9xf32>, %w: tensor<8xf32>) -> tensor<f32> {
+  // expected-error @+2 {{[loss_c2] labels have shape [8, 9], expected [8, 10]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.mean_absolute_error %p, %y, %w : tensor<8x10xf32>, tensor<8x9xf32>, tensor<8xf32> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that the sparse loss rejects one-hot shaped labels (loss_c2).
+func.func @sparse_loss_label_shape(%p: tensor<8x10xf32>, %l: tensor<8x10xi64>, %w: tensor<8xf32>) -> tensor<f32> {
+  // expected-error @+2 {{[loss_c2] labels have shape [8, 10], expected [8]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.sparse_categorical_crossentropy %p, %l, %w {from_logits = true} : tensor<8x10xf32>, tensor<8x10xi64>, tensor<8xf32> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that a loss rejects a sample weight whose length is not the batch
+// size (loss_c3).
+func.func @loss_weight_length(%p: tensor<8x10xf32>, %y: tensor<8x10xf32>, %w: tensor<4xf32>) -> tensor<f32> {
+  // expected-error @+2 {{[loss_c3] sample_weight has shape [4], expected [8]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.binary_crossentropy %p, %y, %w : tensor<8x10xf32>, tensor<8x10xf32>, tensor<4xf32> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that a loss rejects a sample weight that is not rank 1 (loss_c3).
+func.func @loss_weight_rank(%p: tensor<8x10xf32>, %l: tensor<8xi32>, %w: tensor<8x1xf32>) -> tensor<f32> {
+  // expected-error @+2 {{[loss_c3] sample_weight has shape [8, 1], expected [8]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.sparse_categorical_crossentropy %p, %l, %w : tensor<8x10xf32>, tensor<8xi32>, tensor<8x1xf32> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that a dense-label loss rejects labels of another element type
+// (loss_c4).
+func.func @loss_label_element_type(%p: tensor<8x10xf32>, %y: tensor<8x10xf64>, %w: tensor<8xf32>) -> tensor<f32> {
+  // expected-error @+2 {{[loss_c4] labels have element type}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.categorical_crossentropy %p, %y, %w : tensor<8x10xf32>, tensor<8x10xf64>, tensor<8xf32> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that a loss rejects a sample weight of another element type
+// (loss_c4).
+func.func @loss_weight_element_type(%p: tensor<8x10xf32>, %y: tensor<8x10xf32>, %w: tensor<8xf64>) -> tensor<f32> {
+  // expected-error @+2 {{[loss_c4] sample_weight has element type}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.mean_squared_error %p, %y, %w : tensor<8x10xf32>, tensor<8x10xf32>, tensor<8xf64> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Tests that the sparse loss checks the sample weight's element type against
+// the predictions (loss_c4), while its integer labels are exempt.
+func.func @sparse_loss_weight_element_type(%p: tensor<8x10xf64>, %l: tensor<8xi64>, %w: tensor<8xf32>) -> tensor<f64> {
+  // expected-error @+2 {{[loss_c4] sample_weight has element type}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.sparse_categorical_crossentropy %p, %l, %w : tensor<8x10xf64>, tensor<8xi64>, tensor<8xf32> -> tensor<f64>
+  return %0 : tensor<f64>
+}
+
+// -----
+
+// Tests that dropout rejects a rate of 1 (dropout_c1).
+func.func @dropout_rate_one(%x: tensor<4xf32>, %step: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{'kiln.dropout' op [dropout_c1] rate 1.000000e+00 is not in [0, 1)}}
+  %0 = kiln.dropout %x, %step {rate = 1.0 : f64, seed = 0 : i64} : tensor<4xf32>, tensor<i64>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Tests that dropout rejects a negative rate (dropout_c1).
+func.func @dropout_rate_negative(%x: tensor<4xf32>, %step: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{'kiln.dropout' op [dropout_c1] rate -1.000000e-01 is not in [0, 1)}}
+  %0 = kiln.dropout %x, %step {rate = -0.1 : f64, seed = 0 : i64} : tensor<4xf32>, tensor<i64>
+  return %0 : tensor<4xf32>
+}
