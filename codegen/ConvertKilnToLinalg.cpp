@@ -85,10 +85,8 @@ constexpr double kProbEpsilon = 1e-7;
 Value buildSoftplus(OpBuilder &b, Location loc, Value x) {
   Type t = x.getType();
   Value pos = b.create<arith::MaximumFOp>(loc, x, floatConst(b, loc, t, 0.0));
-  Value negAbs =
-      b.create<arith::NegFOp>(loc, b.create<math::AbsFOp>(loc, x));
-  Value tail =
-      b.create<math::Log1pOp>(loc, b.create<math::ExpOp>(loc, negAbs));
+  Value negAbs = b.create<arith::NegFOp>(loc, b.create<math::AbsFOp>(loc, x));
+  Value tail = b.create<math::Log1pOp>(loc, b.create<math::ExpOp>(loc, negAbs));
   return b.create<arith::AddFOp>(loc, pos, tail);
 }
 
@@ -98,7 +96,8 @@ Value buildSigmoid(OpBuilder &b, Location loc, Value x) {
   Type t = x.getType();
   Value one = floatConst(b, loc, t, 1.0);
   Value e = b.create<math::ExpOp>(loc, b.create<arith::NegFOp>(loc, x));
-  return b.create<arith::DivFOp>(loc, one, b.create<arith::AddFOp>(loc, one, e));
+  return b.create<arith::DivFOp>(loc, one,
+                                 b.create<arith::AddFOp>(loc, one, e));
 }
 
 /// GELU. Exact: 0.5 x (1 + erf(x / sqrt(2))); approximate (tanh form):
@@ -107,8 +106,8 @@ Value buildGelu(OpBuilder &b, Location loc, Value x, bool approximate) {
   Type t = x.getType();
   Value inner;
   if (approximate) {
-    Value x3 = b.create<arith::MulFOp>(loc, b.create<arith::MulFOp>(loc, x, x),
-                                       x);
+    Value x3 =
+        b.create<arith::MulFOp>(loc, b.create<arith::MulFOp>(loc, x, x), x);
     Value poly = b.create<arith::AddFOp>(
         loc, x,
         b.create<arith::MulFOp>(loc, floatConst(b, loc, t, 0.044715), x3));
@@ -167,9 +166,7 @@ arith::CmpIPredicate intPredicate(ComparisonDirection dir) {
 /// null value for an op that is not elementwise.
 Value buildScalarBody(Operation *op, OpBuilder &b, Location loc,
                       ValueRange args) {
-  auto cst = [&](double v) {
-    return floatConst(b, loc, args[0].getType(), v);
-  };
+  auto cst = [&](double v) { return floatConst(b, loc, args[0].getType(), v); };
   return llvm::TypeSwitch<Operation *, Value>(op)
       // Binary arithmetic.
       .Case([&](AddOp) -> Value {
@@ -194,30 +191,26 @@ Value buildScalarBody(Operation *op, OpBuilder &b, Location loc,
         return b.create<math::PowFOp>(loc, args[0], args[1]);
       })
       // Unary math.
-      .Case([&](NegOp) -> Value {
-        return b.create<arith::NegFOp>(loc, args[0]);
-      })
+      .Case(
+          [&](NegOp) -> Value { return b.create<arith::NegFOp>(loc, args[0]); })
       .Case([&](ExpOp) -> Value { return b.create<math::ExpOp>(loc, args[0]); })
       .Case([&](LogOp) -> Value { return b.create<math::LogOp>(loc, args[0]); })
       .Case([&](Log1pOp) -> Value {
         return b.create<math::Log1pOp>(loc, args[0]);
       })
-      .Case([&](SqrtOp) -> Value {
-        return b.create<math::SqrtOp>(loc, args[0]);
-      })
+      .Case(
+          [&](SqrtOp) -> Value { return b.create<math::SqrtOp>(loc, args[0]); })
       .Case([&](RsqrtOp) -> Value {
         return b.create<math::RsqrtOp>(loc, args[0]);
       })
-      .Case([&](AbsOp) -> Value {
-        return b.create<math::AbsFOp>(loc, args[0]);
-      })
+      .Case(
+          [&](AbsOp) -> Value { return b.create<math::AbsFOp>(loc, args[0]); })
       .Case([&](SquareOp) -> Value {
         return b.create<arith::MulFOp>(loc, args[0], args[0]);
       })
       // Activations.
-      .Case([&](TanhOp) -> Value {
-        return b.create<math::TanhOp>(loc, args[0]);
-      })
+      .Case(
+          [&](TanhOp) -> Value { return b.create<math::TanhOp>(loc, args[0]); })
       .Case([&](SigmoidOp) -> Value { return buildSigmoid(b, loc, args[0]); })
       .Case([&](ReluOp) -> Value {
         // max(x, 0), NaN propagating.
@@ -227,8 +220,8 @@ Value buildScalarBody(Operation *op, OpBuilder &b, Location loc,
       .Case([&](LeakyReluOp lr) -> Value {
         // x >= 0 ? x : alpha * x (NaN -> alpha * NaN = NaN).
         Value x = args[0];
-        Value isPos = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGE,
-                                              x, cst(0.0));
+        Value isPos = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGE, x,
+                                              cst(0.0));
         Value scaled = b.create<arith::MulFOp>(
             loc, cst(lr.getAlpha().convertToDouble()), x);
         return b.create<arith::SelectOp>(loc, isPos, x, scaled);
@@ -236,11 +229,11 @@ Value buildScalarBody(Operation *op, OpBuilder &b, Location loc,
       .Case([&](EluOp elu) -> Value {
         // x > 0 ? x : alpha * expm1(x) (Keras: alpha * ops.expm1(x)).
         Value x = args[0];
-        Value isPos = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT,
-                                              x, cst(0.0));
-        Value neg = b.create<arith::MulFOp>(
-            loc, cst(elu.getAlpha().convertToDouble()),
-            b.create<math::ExpM1Op>(loc, x));
+        Value isPos = b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OGT, x,
+                                              cst(0.0));
+        Value neg =
+            b.create<arith::MulFOp>(loc, cst(elu.getAlpha().convertToDouble()),
+                                    b.create<math::ExpM1Op>(loc, x));
         return b.create<arith::SelectOp>(loc, isPos, x, neg);
       })
       .Case([&](GeluOp gelu) -> Value {
@@ -303,7 +296,7 @@ Value buildMap(OpBuilder &b, Location loc, RankedTensorType resultType,
   return generic.getResult(0);
 }
 
-/// Map with the result type of `like` but element type taken from `like`.
+/// buildMap whose result type is the type of `like`.
 Value buildMapLike(OpBuilder &b, Location loc, Value like, ValueRange inputs,
                    ScalarFn fn) {
   return buildMap(b, loc, cast<RankedTensorType>(like.getType()), inputs, fn);
@@ -374,11 +367,10 @@ Value buildReduce(OpBuilder &b, Location loc, Value input,
     outShape.push_back(inType.getDimSize(d));
     outExprs.push_back(b.getAffineDimExpr(d));
   }
-  double initValue = kind == ReduceKind::Sum
-                         ? 0.0
-                         : -std::numeric_limits<double>::infinity();
-  Value init =
-      filledTensor(b, loc, outShape, floatConst(b, loc, elementType, initValue));
+  double initValue =
+      kind == ReduceKind::Sum ? 0.0 : -std::numeric_limits<double>::infinity();
+  Value init = filledTensor(b, loc, outShape,
+                            floatConst(b, loc, elementType, initValue));
   SmallVector<AffineMap> maps = {
       b.getMultiDimIdentityMap(rank),
       AffineMap::get(rank, 0, outExprs, b.getContext())};
@@ -458,8 +450,8 @@ Value buildPickLastAxis(OpBuilder &b, Location loc, Value x, Value labels) {
       loc, TypeRange{init.getType()}, ValueRange{x, labels}, ValueRange{init},
       maps, iterators, [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value idx = nb.create<linalg::IndexOp>(nloc, rank - 1);
-        Value idxInt = nb.create<arith::IndexCastOp>(
-            nloc, args[1].getType(), idx);
+        Value idxInt =
+            nb.create<arith::IndexCastOp>(nloc, args[1].getType(), idx);
         Value hit = nb.create<arith::CmpIOp>(nloc, arith::CmpIPredicate::eq,
                                              idxInt, args[1]);
         Value r = nb.create<arith::SelectOp>(nloc, hit, args[0], args[2]);
@@ -480,12 +472,12 @@ Value buildPerSampleMean(OpBuilder &b, Location loc, Value t) {
     count *= type.getDimSize(d);
   }
   Value sum = buildReduce(b, loc, t, axes, ReduceKind::Sum);
-  return buildMapLike(b, loc, sum, sum,
-                      [&](OpBuilder &nb, Location nloc, ValueRange args) {
-                        Value c = floatConst(nb, nloc, args[0].getType(),
-                                             static_cast<double>(count));
-                        return nb.create<arith::DivFOp>(nloc, args[0], c);
-                      });
+  return buildMapLike(
+      b, loc, sum, sum, [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value c =
+            floatConst(nb, nloc, args[0].getType(), static_cast<double>(count));
+        return nb.create<arith::DivFOp>(nloc, args[0], c);
+      });
 }
 
 /// Sample-weighted batch mean of the per-sample losses `l` [N] with weights
@@ -526,11 +518,11 @@ std::pair<Value, Value> buildShiftedLogits(OpBuilder &b, Location loc,
   int64_t last = cast<RankedTensorType>(z.getType()).getRank() - 1;
   Value m = buildReduce(b, loc, z, {last}, ReduceKind::Max);
   Value mb = buildBroadcastLastAxis(b, loc, m, z);
-  Value d = buildMapLike(b, loc, z, ValueRange{z, mb},
-                         [](OpBuilder &nb, Location nloc, ValueRange args) {
-                           return nb.create<arith::SubFOp>(nloc, args[0],
-                                                           args[1]);
-                         });
+  Value d =
+      buildMapLike(b, loc, z, ValueRange{z, mb},
+                   [](OpBuilder &nb, Location nloc, ValueRange args) {
+                     return nb.create<arith::SubFOp>(nloc, args[0], args[1]);
+                   });
   Value e = buildMapLike(b, loc, d, d,
                          [](OpBuilder &nb, Location nloc, ValueRange args) {
                            return nb.create<math::ExpOp>(nloc, args[0]);
@@ -548,8 +540,7 @@ std::pair<Value, Value> buildShiftedLogits(OpBuilder &b, Location loc,
 //===----------------------------------------------------------------------===//
 
 /// Any elementwise op: one linalg.generic whose body is buildScalarBody.
-template <typename OpTy>
-struct ElementwiseLowering : OpRewritePattern<OpTy> {
+template <typename OpTy> struct ElementwiseLowering : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
@@ -588,8 +579,7 @@ struct StopGradientLowering : OpRewritePattern<StopGradientOp> {
 // Reductions
 //===----------------------------------------------------------------------===//
 
-template <typename OpTy>
-struct ReduceLowering : OpRewritePattern<OpTy> {
+template <typename OpTy> struct ReduceLowering : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
@@ -609,12 +599,12 @@ struct ReduceLowering : OpRewritePattern<OpTy> {
       int64_t count = 1;
       for (int64_t a : axes)
         count *= inType.getDimSize(a);
-      r = buildMapLike(rewriter, loc, r, r,
-                       [&](OpBuilder &b, Location l, ValueRange args) {
-                         Value c = floatConst(b, l, args[0].getType(),
-                                              static_cast<double>(count));
-                         return b.create<arith::DivFOp>(l, args[0], c);
-                       });
+      r = buildMapLike(
+          rewriter, loc, r, r, [&](OpBuilder &b, Location l, ValueRange args) {
+            Value c =
+                floatConst(b, l, args[0].getType(), static_cast<double>(count));
+            return b.create<arith::DivFOp>(l, args[0], c);
+          });
     }
     // keep_dims: the reduced axes come back with size 1.
     rewriter.replaceOp(op, buildReshape(rewriter, loc, r, resultType));
@@ -650,10 +640,10 @@ struct ArgmaxLowering : OpRewritePattern<ArgmaxOp> {
       outShape.push_back(inType.getDimSize(d));
       outExprs.push_back(rewriter.getAffineDimExpr(d));
     }
-    Value maxInit = filledTensor(
-        rewriter, loc, outShape,
-        floatConst(rewriter, loc, elementType,
-                   -std::numeric_limits<double>::infinity()));
+    Value maxInit =
+        filledTensor(rewriter, loc, outShape,
+                     floatConst(rewriter, loc, elementType,
+                                -std::numeric_limits<double>::infinity()));
     Value idxInit = filledTensor(
         rewriter, loc, outShape,
         rewriter.create<arith::ConstantOp>(loc, rewriter.getI64IntegerAttr(0)));
@@ -669,8 +659,8 @@ struct ArgmaxLowering : OpRewritePattern<ArgmaxOp> {
               b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT, x, curMax);
           Value xIsNan =
               b.create<arith::CmpFOp>(l, arith::CmpFPredicate::UNO, x, x);
-          Value maxIsNum = b.create<arith::CmpFOp>(
-              l, arith::CmpFPredicate::ORD, curMax, curMax);
+          Value maxIsNum = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::ORD,
+                                                   curMax, curMax);
           Value firstNan = b.create<arith::AndIOp>(l, xIsNan, maxIsNum);
           Value take = b.create<arith::OrIOp>(l, greater, firstNan);
           Value idx = b.create<arith::IndexCastOp>(
@@ -853,9 +843,8 @@ struct PadLowering : OpRewritePattern<PadOp> {
   LogicalResult matchAndRewrite(PadOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = cast<RankedTensorType>(op.getType());
-    Value value =
-        floatConst(rewriter, op.getLoc(), type.getElementType(),
-                   op.getPaddingValue().convertToDouble());
+    Value value = floatConst(rewriter, op.getLoc(), type.getElementType(),
+                             op.getPaddingValue().convertToDouble());
     SmallVector<OpFoldResult> low, high;
     for (int64_t v : op.getLow())
       low.push_back(rewriter.getIndexAttr(v));
@@ -876,9 +865,9 @@ struct BroadcastInDimLowering : OpRewritePattern<BroadcastInDimOp> {
       rewriter.replaceOp(op, op.getOperand());
       return success();
     }
-    rewriter.replaceOp(op, buildBroadcast(rewriter, op.getLoc(),
-                                          op.getOperand(), type,
-                                          op.getBroadcastDimensions()));
+    rewriter.replaceOp(op,
+                       buildBroadcast(rewriter, op.getLoc(), op.getOperand(),
+                                      type, op.getBroadcastDimensions()));
     return success();
   }
 };
@@ -890,8 +879,7 @@ struct BroadcastInDimLowering : OpRewritePattern<BroadcastInDimOp> {
 /// m = reduce_max(x, axis, keep_dims); d = x - broadcast(m); e = exp(d);
 /// s = reduce_sum(e, axis, keep_dims);
 /// softmax = e / broadcast(s); log_softmax = d - broadcast(log(s)).
-template <typename OpTy>
-struct SoftmaxDecomposition : OpRewritePattern<OpTy> {
+template <typename OpTy> struct SoftmaxDecomposition : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op,
                                 PatternRewriter &rewriter) const override {
@@ -901,8 +889,8 @@ struct SoftmaxDecomposition : OpRewritePattern<OpTy> {
     SmallVector<int64_t> allDims;
     for (int64_t d = 0; d < type.getRank(); ++d)
       allDims.push_back(d);
-    DenseI64ArrayAttr axes = rewriter.getDenseI64ArrayAttr(
-        {static_cast<int64_t>(op.getAxis())});
+    DenseI64ArrayAttr axes =
+        rewriter.getDenseI64ArrayAttr({static_cast<int64_t>(op.getAxis())});
     BoolAttr keep = rewriter.getBoolAttr(true);
     auto broadcast = [&](Value v) -> Value {
       return rewriter.create<BroadcastInDimOp>(loc, type, v, allDims);
@@ -928,8 +916,7 @@ struct SoftmaxDecomposition : OpRewritePattern<OpTy> {
 
 /// Per-element terms reduced to per-sample losses [N] (mean over the
 /// non-batch axes), then the sample-weighted batch mean.
-template <typename OpTy>
-struct LossLowering : OpRewritePattern<OpTy> {
+template <typename OpTy> struct LossLowering : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
 
   LogicalResult matchAndRewrite(OpTy op,
@@ -943,14 +930,15 @@ struct LossLowering : OpRewritePattern<OpTy> {
     if constexpr (std::is_same_v<OpTy, MeanSquaredErrorOp> ||
                   std::is_same_v<OpTy, MeanAbsoluteErrorOp>) {
       // (y - p)^2 or |y - p|, mean over the non-batch axes.
-      Value t = buildMapLike(
-          rewriter, loc, p, ValueRange{p, y},
-          [](OpBuilder &b, Location l, ValueRange args) -> Value {
-            Value diff = b.create<arith::SubFOp>(l, args[1], args[0]);
-            if constexpr (std::is_same_v<OpTy, MeanSquaredErrorOp>)
-              return b.create<arith::MulFOp>(l, diff, diff);
-            return b.create<math::AbsFOp>(l, diff);
-          });
+      Value t =
+          buildMapLike(rewriter, loc, p, ValueRange{p, y},
+                       [](OpBuilder &b, Location l, ValueRange args) -> Value {
+                         Value diff =
+                             b.create<arith::SubFOp>(l, args[1], args[0]);
+                         if constexpr (std::is_same_v<OpTy, MeanSquaredErrorOp>)
+                           return b.create<arith::MulFOp>(l, diff, diff);
+                         return b.create<math::AbsFOp>(l, diff);
+                       });
       perSample = buildPerSampleMean(rewriter, loc, t);
     } else if constexpr (std::is_same_v<OpTy, BinaryCrossentropyOp>) {
       bool fromLogits = op.getFromLogits();
@@ -967,14 +955,13 @@ struct LossLowering : OpRewritePattern<OpTy> {
             Type ft = x.getType();
             Value one = floatConst(b, l, ft, 1.0);
             Value pc = buildClip(b, l, x, kProbEpsilon, 1.0 - kProbEpsilon);
-            Value a = b.create<arith::MulFOp>(l, label,
-                                              b.create<math::LogOp>(l, pc));
-            Value q = b.create<math::LogOp>(
-                l, b.create<arith::SubFOp>(l, one, pc));
+            Value a =
+                b.create<arith::MulFOp>(l, label, b.create<math::LogOp>(l, pc));
+            Value q =
+                b.create<math::LogOp>(l, b.create<arith::SubFOp>(l, one, pc));
             Value c = b.create<arith::MulFOp>(
                 l, b.create<arith::SubFOp>(l, one, label), q);
-            return b.create<arith::NegFOp>(l,
-                                           b.create<arith::AddFOp>(l, a, c));
+            return b.create<arith::NegFOp>(l, b.create<arith::AddFOp>(l, a, c));
           });
       perSample = buildPerSampleMean(rewriter, loc, t);
     } else if constexpr (std::is_same_v<OpTy, CategoricalCrossentropyOp>) {
@@ -1021,8 +1008,7 @@ struct LossLowering : OpRewritePattern<OpTy> {
         Value picked = buildPickLastAxis(rewriter, loc, d, y);
         l0 = buildMapLike(rewriter, loc, logS, ValueRange{logS, picked},
                           [](OpBuilder &b, Location l, ValueRange args) {
-                            return b.create<arith::SubFOp>(l, args[0],
-                                                           args[1]);
+                            return b.create<arith::SubFOp>(l, args[0], args[1]);
                           });
       } else {
         // -log(clip(p[label], eps, 1 - eps)).
@@ -1037,8 +1023,7 @@ struct LossLowering : OpRewritePattern<OpTy> {
       }
       perSample = buildPerSampleMean(rewriter, loc, l0);
     }
-    Value r =
-        buildWeightedMean(rewriter, loc, perSample, op.getSampleWeight());
+    Value r = buildWeightedMean(rewriter, loc, perSample, op.getSampleWeight());
     rewriter.replaceOp(op, r);
     return success();
   }
@@ -1090,10 +1075,9 @@ struct DropoutLowering : OpRewritePattern<DropoutOp> {
     if (counter.getType() != i64)
       counter = rewriter.create<arith::ExtSIOp>(loc, i64, counter);
     uint64_t seedMix = static_cast<uint64_t>(op.getSeed()) * kGolden;
-    Value key = buildMix64(
-        rewriter, loc,
-        rewriter.create<arith::XOrIOp>(loc, i64Const(rewriter, loc, seedMix),
-                                       counter));
+    Value key = buildMix64(rewriter, loc,
+                           rewriter.create<arith::XOrIOp>(
+                               loc, i64Const(rewriter, loc, seedMix), counter));
     uint64_t threshold =
         static_cast<uint64_t>(std::ceil(rate * static_cast<double>(1 << 24)));
 
@@ -1104,22 +1088,25 @@ struct DropoutLowering : OpRewritePattern<DropoutOp> {
     Value r = buildMap(
         rewriter, loc, type, op.getInput(),
         [&](OpBuilder &b, Location l, ValueRange args) -> Value {
-          Value linear = i64Const(b, l, 0);
+          // Row-major linear index: sum_d index(d) * stride(d), in i64.
+          Value linear;
           for (int64_t d = 0; d < type.getRank(); ++d) {
-            Value idx = b.create<arith::IndexCastOp>(
+            Value term = b.create<arith::IndexCastOp>(
                 l, i64, b.create<linalg::IndexOp>(l, d));
-            Value term =
-                b.create<arith::MulIOp>(l, idx, i64Const(b, l, strides[d]));
-            linear = b.create<arith::AddIOp>(l, linear, term);
+            if (strides[d] != 1)
+              term =
+                  b.create<arith::MulIOp>(l, term, i64Const(b, l, strides[d]));
+            linear = linear ? b.create<arith::AddIOp>(l, linear, term) : term;
           }
+          if (!linear)
+            linear = i64Const(b, l, 0);
           Value state = b.create<arith::AddIOp>(
               l, key,
               b.create<arith::MulIOp>(l, linear, i64Const(b, l, kGolden)));
           Value h = buildMix64(b, l, state);
           Value top24 = b.create<arith::ShRUIOp>(l, h, i64Const(b, l, 40));
-          Value keep = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::uge,
-                                               top24,
-                                               i64Const(b, l, threshold));
+          Value keep = b.create<arith::CmpIOp>(
+              l, arith::CmpIPredicate::uge, top24, i64Const(b, l, threshold));
           Type ft = args[0].getType();
           Value scaled = b.create<arith::DivFOp>(
               l, args[0], floatConst(b, l, ft, 1.0 - rate));
@@ -1153,9 +1140,8 @@ struct ConvertKilnToLinalgPass
     // it and report every offender below instead.
     LogicalResult converted = failure();
     {
-      ScopedDiagnosticHandler silence(ctx, [](Diagnostic &) {
-        return success();
-      });
+      ScopedDiagnosticHandler silence(ctx,
+                                      [](Diagnostic &) { return success(); });
       converted = applyPartialConversion(func, target, patterns);
     }
     if (succeeded(converted))
@@ -1166,9 +1152,8 @@ struct ConvertKilnToLinalgPass
     ConversionConfig config;
     config.legalizableOps = &legalizable;
     {
-      ScopedDiagnosticHandler silence(ctx, [](Diagnostic &) {
-        return success();
-      });
+      ScopedDiagnosticHandler silence(ctx,
+                                      [](Diagnostic &) { return success(); });
       (void)applyAnalysisConversion(func, target, patterns, config);
     }
     bool reported = false;

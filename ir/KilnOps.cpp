@@ -389,7 +389,7 @@ LogicalResult inferLoss(std::optional<Location> loc,
   RankedTensorType labels = tensorType(adaptor.getLabels());
   RankedTensorType weights = tensorType(adaptor.getSampleWeight());
   Type elementType = predictions.getElementType();
-  if (kind == LossLabels::Dense && labels.getElementType() != elementType)
+  if (kind != LossLabels::Sparse && labels.getElementType() != elementType)
     return emitLabeledError<OpTy>(loc, "loss_c4", "labels have element type ",
                                   labels.getElementType(), ", expected ",
                                   elementType);
@@ -416,7 +416,7 @@ LogicalResult inferLoss(std::optional<Location> loc,
 KILN_DEFINE_LOSS_HOOKS(MeanSquaredErrorOp, LossLabels::Dense)
 KILN_DEFINE_LOSS_HOOKS(MeanAbsoluteErrorOp, LossLabels::Dense)
 KILN_DEFINE_LOSS_HOOKS(BinaryCrossentropyOp, LossLabels::Dense)
-KILN_DEFINE_LOSS_HOOKS(CategoricalCrossentropyOp, LossLabels::Dense)
+KILN_DEFINE_LOSS_HOOKS(CategoricalCrossentropyOp, LossLabels::Categorical)
 KILN_DEFINE_LOSS_HOOKS(SparseCategoricalCrossentropyOp, LossLabels::Sparse)
 #undef KILN_DEFINE_LOSS_HOOKS
 

@@ -254,7 +254,7 @@ llvm::Expected<Shape>
 mlir::kiln::inferLossShape(ArrayRef<int64_t> predictions,
                            ArrayRef<int64_t> labels,
                            ArrayRef<int64_t> sampleWeight, LossLabels kind) {
-  size_t minRank = kind == LossLabels::Sparse ? 2 : 1;
+  size_t minRank = kind == LossLabels::Dense ? 1 : 2;
   if (predictions.size() < minRank)
     return violation("loss_c1",
                      "predictions need rank >= {0} with a leading batch "

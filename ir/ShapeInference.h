@@ -92,14 +92,17 @@ llvm::Error verifySoftmaxAxis(int64_t rank, int64_t axis);
 
 /// How a loss relates its labels to its predictions.
 enum class LossLabels {
-  /// Labels have the predictions' shape (regression, binary, categorical).
+  /// Labels have the predictions' shape (regression, binary).
   Dense,
+  /// Labels have the predictions' shape, whose last axis (after the batch
+  /// axis) holds the classes: rank >= 2.
+  Categorical,
   /// Labels are class indices: the predictions' shape without the last axis.
   Sparse,
 };
 
-/// Every kiln loss op. Predictions have rank >= 1, rank >= 2 for sparse
-/// labels (loss_c1); labels have the shape `kind` demands (loss_c2);
+/// Every kiln loss op. Predictions have rank >= 1, rank >= 2 for
+/// categorical and sparse labels (loss_c1); labels have the shape `kind` demands (loss_c2);
 /// `sampleWeight` is `[N]` with N the leading axis of predictions (loss_c3).
 /// Returns the scalar shape `[]`.
 llvm::Expected<Shape> inferLossShape(llvm::ArrayRef<int64_t> predictions,

@@ -164,6 +164,11 @@ TEST(ShapeInference, Loss) {
   EXPECT_EQ(label(inferLossShape({}, {}, {1}, LossLabels::Dense)), "loss_c1");
   EXPECT_EQ(label(inferLossShape({8}, {}, {8}, LossLabels::Sparse)),
             "loss_c1");
+  // Categorical losses need a class axis after the batch axis.
+  EXPECT_EQ(label(inferLossShape({8}, {8}, {8}, LossLabels::Categorical)),
+            "loss_c1");
+  EXPECT_EQ(ok(inferLossShape({8, 3}, {8, 3}, {8}, LossLabels::Categorical)),
+            (Shape{}));
   EXPECT_EQ(label(inferLossShape({8, 10}, {8, 9}, {8}, LossLabels::Dense)),
             "loss_c2");
   EXPECT_EQ(label(inferLossShape({8, 10}, {8, 10}, {8}, LossLabels::Sparse)),

@@ -373,6 +373,17 @@ func.func @sparse_loss_rank(%p: tensor<8xf32>, %l: tensor<8xi64>, %w: tensor<8xf
 
 // -----
 
+// Tests that categorical cross-entropy rejects rank-1 predictions, which
+// leave no class axis after the batch axis (loss_c1).
+func.func @categorical_loss_rank(%p: tensor<8xf32>, %w: tensor<8xf32>) -> tensor<f32> {
+  // expected-error @+2 {{[loss_c1] predictions need rank >= 2 with a leading batch axis, got rank 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.categorical_crossentropy %p, %p, %w : tensor<8xf32>, tensor<8xf32>, tensor<8xf32> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
 // Tests that a dense-label loss rejects labels of another shape (loss_c2).
 func.func @loss_label_shape(%p: tensor<8x10xf32>, %y: tensor<8x9xf32>, %w: tensor<8xf32>) -> tensor<f32> {
   // expected-error @+2 {{[loss_c2] labels have shape [8, 9], expected [8, 10]}}

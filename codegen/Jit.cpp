@@ -1,0 +1,49 @@
+//===- Jit.cpp - in-process compilation of kiln entry points --------------===//
+//
+// Implements Jit.h.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Jit.h"
+
+#include "kiln/runtime.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
+#include "llvm/Support/TargetSelect.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+llvm::Expected<std::unique_ptr<JitModule>> JitModule::create(ModuleOp module) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+
+  ExecutionEngineOptions options;
+  options.transformer = makeOptimizingTransformer(/*optLevel=*/3,
+                                                  /*sizeLevel=*/0,
+                                                  /*targetMachine=*/nullptr);
+  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  auto engine = ExecutionEngine::create(module, options);
+  if (!engine)
+    return engine.takeError();
+  // Runtime kernels the generated code calls.
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap symbols;
+    auto bind = [&](llvm::StringRef name, void *address) {
+      symbols[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(address),
+                                 llvm::JITSymbolFlags::Exported};
+    };
+    bind("kiln_gemm_f32", reinterpret_cast<void *>(&kiln_gemm_f32));
+    bind("kiln_gemm_f64", reinterpret_cast<void *>(&kiln_gemm_f64));
+    return symbols;
+  });
+  return std::unique_ptr<JitModule>(new JitModule(std::move(*engine)));
+}
+
+llvm::Expected<EntryPoint> JitModule::lookup(llvm::StringRef symbol) const {
+  llvm::Expected<void *> address = engine->lookup(symbol);
+  if (!address)
+    return address.takeError();
+  return reinterpret_cast<EntryPoint>(*address);
+}
