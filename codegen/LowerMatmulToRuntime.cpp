@@ -218,13 +218,16 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
   Value nullBias = builder.create<LLVM::ZeroOp>(
       loc, LLVM::LLVMPointerType::get(builder.getContext()));
 
+  // Scalar arguments, created before any loop so that they dominate it.
+  Value mV = i64(m), nV = i64(n), kV = i64(k);
+  Value transA = i32(form.transposeA), transB = i32(form.transposeB);
+  Value alpha = real(1.0), betaV = real(beta), epilogue = i32(kEpilogueNone);
   auto emitCall = [&](OpBuilder &b, Value aPtr, Value bPtr, Value cPtr) {
     b.create<func::CallOp>(
         loc, gemm,
-        ValueRange{i64(m), i64(n), i64(k), i32(form.transposeA),
-                   i32(form.transposeB), real(1.0), aPtr, aRef->rowStride,
-                   bPtr, bRef->rowStride, real(beta), cPtr, cRef->rowStride,
-                   nullBias, i32(kEpilogueNone)});
+        ValueRange{mV, nV, kV, transA, transB, alpha, aPtr, aRef->rowStride,
+                   bPtr, bRef->rowStride, betaV, cPtr, cRef->rowStride,
+                   nullBias, epilogue});
   };
 
   if (!form.batched) {

@@ -6,14 +6,23 @@
 //   kiln -> linalg -> llvm-dialect -> llvm-ir -> asm | obj, plus header
 //
 // `kilnc model.mlir --emit=obj,header -o out/mlp` writes out/mlp.o and
-// out/mlp.h; with a single --emit value, -o names the file itself. The
+// out/mlp.h; with a single --emit value, -o names the file itself. Without
+// -o, a single text rung goes to stdout and files are named after the input.
+//
+// `kilnc run model.mlir --entry forward --input x.npy [--output y.npy]`
+// compiles the same way, JIT-compiles in-process, feeds the .npy inputs to
+// the entry point (its arguments in order: params and inputs alike) and
+// prints the outputs or saves them as .npy files. The
 // upstream --mlir-print-ir-after-all and --mlir-timing options apply to every
 // stage. Errors name the file, line and column, and exit with status 1.
 //
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Emit.h"
+#include "codegen/Jit.h"
 #include "codegen/Pipelines.h"
+#include "kiln/data.h"
+#include "kiln/runtime.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -24,12 +33,17 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#include <cstring>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -70,6 +84,18 @@ cl::opt<std::string> symbolPrefix(
              "stem)"),
     cl::init(""), cl::cat(kilncCategory));
 
+// Options of `kilnc run`.
+cl::opt<std::string> runEntry("entry",
+                              cl::desc("run: entry point (function name)"),
+                              cl::init("forward"), cl::cat(kilncCategory));
+cl::list<std::string> runInputs(
+    "input", cl::desc("run: .npy file for each argument, in order"),
+    cl::value_desc("file.npy"), cl::cat(kilncCategory));
+cl::list<std::string> runOutputs(
+    "output", cl::desc("run: .npy file for each result, in order (default: "
+                       "print)"),
+    cl::value_desc("file.npy"), cl::cat(kilncCategory));
+
 const char *extensionFor(EmitKind kind) {
   switch (kind) {
   case EmitKind::Kiln:
@@ -108,9 +134,14 @@ public:
          TimingScope &timing)
       : context(context), sourceMgr(sourceMgr), timing(timing) {}
 
+  /// Compiles for the emission ladder (`kilnc MODEL --emit=...`).
   LogicalResult run();
+  /// Compiles, JIT-runs one entry point on .npy inputs (`kilnc run`).
+  LogicalResult runJit();
 
 private:
+  /// Parses and verifies the input; null after a reported error.
+  OwningOpRef<ModuleOp> parseAndVerify();
   bool wants(EmitKind kind) const {
     return llvm::is_contained(emitKinds, kind);
   }
@@ -137,13 +168,14 @@ std::string Driver::prefix() const {
 
 std::string Driver::outputPathFor(EmitKind kind) const {
   bool single = emitKinds.size() == 1;
-  if (single && !outputFilename.empty())
-    return outputFilename;
-  bool binary = kind == EmitKind::Obj;
-  if (outputFilename.empty())
-    return binary || kind == EmitKind::Header ? prefix() + extensionFor(kind)
-                                              : "-";
-  return outputFilename + extensionFor(kind);
+  if (!outputFilename.empty())
+    return single ? outputFilename.getValue()
+                  : outputFilename + extensionFor(kind);
+  // Without -o: one text rung goes to stdout; an object file, or several
+  // rungs, go to files named after the input.
+  if (single && kind != EmitKind::Obj)
+    return "-";
+  return prefix() + extensionFor(kind);
 }
 
 LogicalResult Driver::runStage(ModuleOp module, StringRef name,
@@ -172,19 +204,25 @@ Driver::writeText(EmitKind kind,
   return success();
 }
 
-LogicalResult Driver::run() {
+OwningOpRef<ModuleOp> Driver::parseAndVerify() {
   OwningOpRef<ModuleOp> module;
   {
     TimingScope parseTiming = timing.nest("parse");
     module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   }
   if (!module)
-    return failure();
-
+    return nullptr;
   // Rung 0: the kiln contract of the frontend stage.
   if (failed(runStage(*module, "verify", [](OpPassManager &pm) {
         pm.addPass(kiln::createKilnVerifyStagePass());
       })))
+    return nullptr;
+  return module;
+}
+
+LogicalResult Driver::run() {
+  OwningOpRef<ModuleOp> module = parseAndVerify();
+  if (!module)
     return failure();
   if (wants(EmitKind::Kiln) &&
       failed(writeText(EmitKind::Kiln,
@@ -290,17 +328,190 @@ LogicalResult Driver::run() {
   }
   return success();
 }
+/// kiln dtype names of the ABI ("f32") as runtime array dtypes.
+std::optional<kiln_dtype_t> toArrayDType(StringRef dtype) {
+  return llvm::StringSwitch<std::optional<kiln_dtype_t>>(dtype)
+      .Case("f32", KILN_DTYPE_F32)
+      .Case("f64", KILN_DTYPE_F64)
+      .Case("i32", KILN_DTYPE_I32)
+      .Case("i64", KILN_DTYPE_I64)
+      .Case("i1", KILN_DTYPE_BOOL)
+      .Default(std::nullopt);
+}
+
+/// Prints `array` as "name: f32[2, 3] = [v0, v1, ...]" with round-trip
+/// precision.
+void printArray(llvm::raw_ostream &os, StringRef name,
+                const kiln_array_t &array) {
+  os << name << ": " << kiln_dtype_name(array.dtype) << "[";
+  for (int32_t i = 0; i < array.rank; ++i)
+    os << (i ? ", " : "") << array.shape[i];
+  os << "] = [";
+  int64_t count = kiln_array_element_count(&array);
+  for (int64_t i = 0; i < count; ++i) {
+    if (i)
+      os << ", ";
+    switch (array.dtype) {
+    case KILN_DTYPE_F32:
+      os << llvm::format("%.9g", static_cast<const float *>(array.data)[i]);
+      break;
+    case KILN_DTYPE_F64:
+      os << llvm::format("%.17g", static_cast<const double *>(array.data)[i]);
+      break;
+    case KILN_DTYPE_I32:
+      os << static_cast<const int32_t *>(array.data)[i];
+      break;
+    case KILN_DTYPE_I64:
+      os << static_cast<const int64_t *>(array.data)[i];
+      break;
+    default:
+      os << static_cast<int>(static_cast<const uint8_t *>(array.data)[i]);
+      break;
+    }
+  }
+  os << "]\n";
+}
+
+LogicalResult Driver::runJit() {
+  OwningOpRef<ModuleOp> module = parseAndVerify();
+  if (!module)
+    return failure();
+  auto fail = [](const llvm::Twine &message) {
+    llvm::errs() << "kilnc run: error: " << message << "\n";
+    return failure();
+  };
+  auto entryFunc = module->lookupSymbol<func::FuncOp>(runEntry);
+  if (!entryFunc || entryFunc.isExternal())
+    return fail("no function @" + runEntry + " with a body in " +
+                inputFilename);
+  std::string symbol = prefix() + "_" + runEntry;
+  if (failed(runStage(*module, "kiln-lower-to-linalg",
+                      kiln::buildKilnToLinalgPipeline)))
+    return failure();
+  for (auto func : module->getOps<func::FuncOp>())
+    if (func.isPublic() && !func.isExternal())
+      SymbolTable::setSymbolName(func, prefix() + "_" + func.getSymName().str());
+  if (failed(runStage(*module, "kiln-bufferize",
+                      kiln::buildBufferizePipeline)))
+    return failure();
+  llvm::Expected<std::vector<kiln::EntryPointAbi>> abis =
+      kiln::collectAbi(*module);
+  if (!abis)
+    return fail(llvm::toString(abis.takeError()));
+  const kiln::EntryPointAbi *abi = nullptr;
+  for (const kiln::EntryPointAbi &candidate : *abis)
+    if (candidate.symbol == symbol)
+      abi = &candidate;
+  if (!abi)
+    return fail("no interface recorded for @" + runEntry);
+  if (failed(runStage(*module, "kiln-lower-to-llvm",
+                      kiln::buildLowerToLLVMPipeline)))
+    return failure();
+  auto jit = kiln::JitModule::create(*module);
+  if (!jit)
+    return fail(llvm::toString(jit.takeError()));
+  auto entry = (*jit)->lookup(symbol);
+  if (!entry)
+    return fail(llvm::toString(entry.takeError()));
+
+  SmallVector<const kiln::AbiTensor *> arguments, results;
+  for (const kiln::AbiTensor &t : abi->tensors)
+    (t.kind == "output" ? results : arguments).push_back(&t);
+  if (runInputs.size() != arguments.size())
+    return fail("@" + runEntry + " takes " + llvm::Twine(arguments.size()) +
+                " arguments but " + llvm::Twine(runInputs.size()) +
+                " --input files were given");
+  if (!runOutputs.empty() && runOutputs.size() != results.size())
+    return fail("@" + runEntry + " has " + llvm::Twine(results.size()) +
+                " results but " + llvm::Twine(runOutputs.size()) +
+                " --output files were given");
+
+  kiln_region_sizes_t sizes = {};
+  sizes.params_size = abi->paramsSize;
+  sizes.io_size = abi->ioSize;
+  sizes.scratch_size = abi->scratchSize;
+  sizes.alignment = abi->alignment;
+  kiln_regions_t *regions = nullptr;
+  if (kiln_status_t status = kiln_regions_create(&sizes, &regions))
+    return fail(kiln_status_message(status));
+  auto regionsGuard =
+      llvm::make_scope_exit([&] { kiln_regions_destroy(regions); });
+  auto regionBase = [&](const kiln::AbiTensor &t) {
+    return static_cast<char *>(t.region == "params" ? regions->params
+                                                    : regions->io) +
+           t.offset;
+  };
+
+  for (auto [path, tensor] : llvm::zip(runInputs, arguments)) {
+    char error[512] = "";
+    kiln_array_t *array = nullptr;
+    if (kiln_npy_load(path.c_str(), &array, error, sizeof error) != KILN_OK)
+      return fail(error);
+    auto arrayGuard = llvm::make_scope_exit([&] { kiln_array_destroy(array); });
+    std::optional<kiln_dtype_t> dtype = toArrayDType(tensor->dtype);
+    bool shapeMatches =
+        array->rank == static_cast<int32_t>(tensor->shape.size()) &&
+        std::equal(tensor->shape.begin(), tensor->shape.end(), array->shape);
+    if (!dtype || *dtype != array->dtype || !shapeMatches) {
+      auto describe = [](StringRef type, ArrayRef<int64_t> shape) {
+        std::string text = type.str() + "[";
+        for (auto [i, d] : llvm::enumerate(shape))
+          text += (i ? ", " : "") + std::to_string(d);
+        return text + "]";
+      };
+      return fail(path + ": argument '" + tensor->name + "' needs " +
+                  describe(tensor->dtype, tensor->shape) +
+                  ", the file holds " +
+                  describe(kiln_dtype_name(array->dtype),
+                           ArrayRef<int64_t>(array->shape, array->rank)));
+    }
+    std::memcpy(regionBase(*tensor), array->data, array->nbytes);
+  }
+
+  (*entry)(regions->params, regions->io, regions->scratch);
+
+  for (auto [index, tensor] : llvm::enumerate(results)) {
+    kiln_array_t *array = nullptr;
+    std::optional<kiln_dtype_t> dtype = toArrayDType(tensor->dtype);
+    if (!dtype)
+      return fail("result '" + tensor->name + "' has unsupported dtype " +
+                  tensor->dtype);
+    if (kiln_array_create(*dtype, tensor->shape.size(), tensor->shape.data(),
+                          &array) != KILN_OK)
+      return fail("out of memory");
+    auto arrayGuard = llvm::make_scope_exit([&] { kiln_array_destroy(array); });
+    std::memcpy(array->data, regionBase(*tensor), array->nbytes);
+    if (runOutputs.empty()) {
+      printArray(llvm::outs(), tensor->name, *array);
+      continue;
+    }
+    char error[512] = "";
+    if (kiln_npy_save(runOutputs[index].c_str(), array, error, sizeof error) !=
+        KILN_OK)
+      return fail(error);
+  }
+  return success();
+}
 } // namespace
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // `kilnc run ...` selects the JIT mode; the remaining options are shared.
+  bool jitMode = argc > 1 && llvm::StringRef(argv[1]) == "run";
+  SmallVector<char *> args(argv, argv + argc);
+  if (jitMode)
+    args.erase(args.begin() + 1);
+  argc = static_cast<int>(args.size());
+  argv = args.data();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
   cl::ParseCommandLineOptions(
       argc, argv,
-      "kilnc: compiles kiln IR to native code (object file + C header)\n");
+      "kilnc: compiles kiln IR to native code (object file + C header)\n\n"
+      "  kilnc MODEL.mlir [--emit=...] -o OUT\n"
+      "  kilnc run MODEL.mlir --entry F --input a.npy ... [--output y.npy]\n");
   if (emitKinds.empty())
     emitKinds.push_back(EmitKind::Obj);
 
@@ -325,5 +536,5 @@ int main(int argc, char **argv) {
   TimingScope timing = timingManager.getRootScope();
 
   Driver driver(context, sourceMgr, timing);
-  return failed(driver.run()) ? 1 : 0;
+  return failed(jitMode ? driver.runJit() : driver.run()) ? 1 : 0;
 }
