@@ -18,23 +18,27 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::kiln {
 #define GEN_PASS_DEF_KILNLOWERMATMULTORUNTIMEPASS
+#define GEN_PASS_DEF_KILNFUSEGEMMEPILOGUESPASS
 #include "codegen/Passes.h.inc"
 } // namespace mlir::kiln
 
 using namespace mlir;
 
 namespace {
-/// Epilogue codes of kiln_epilogue_t (runtime.h); only NONE is used until
-/// activation fusion lands.
+/// Epilogue codes of kiln_epilogue_t (runtime.h).
 constexpr int32_t kEpilogueNone = 0;
+constexpr int32_t kEpilogueRelu = 1;
+constexpr int32_t kEpilogueTanh = 3;
 
 /// How a linalg op maps onto GEMM: which operands are transposed and whether
 /// a leading batch axis exists.
@@ -68,16 +72,9 @@ struct MatrixRef {
   Value batchStride; // only for batched operands
 };
 
-/// Returns the matrix view of `memref`, or nullopt when its innermost stride
-/// is not statically 1 (the GEMM needs unit-stride rows).
-std::optional<MatrixRef> getMatrixRef(OpBuilder &b, Location loc,
-                                      Value memref) {
+/// An !llvm.ptr to the first element of `memref`.
+Value getElementPointer(OpBuilder &b, Location loc, Value memref) {
   auto type = cast<MemRefType>(memref.getType());
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(getStridesAndOffset(type, strides, offset)) ||
-      strides.back() != 1)
-    return std::nullopt;
   auto metadata = b.create<memref::ExtractStridedMetadataOp>(loc, memref);
   Type i64 = b.getI64Type();
   auto toI64 = [&](Value index) {
@@ -112,6 +109,25 @@ std::optional<MatrixRef> getMatrixRef(OpBuilder &b, Location loc,
   pointer = b.create<LLVM::GEPOp>(loc, ptrType, type.getElementType(),
                                   pointer,
                                   ValueRange{toI64(metadata.getOffset())});
+  return pointer;
+}
+
+/// Returns the matrix view of `memref`, or nullopt when its innermost stride
+/// is not statically 1 (the GEMM needs unit-stride rows).
+std::optional<MatrixRef> getMatrixRef(OpBuilder &b, Location loc,
+                                      Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(getStridesAndOffset(type, strides, offset)) ||
+      strides.back() != 1)
+    return std::nullopt;
+  Value pointer = getElementPointer(b, loc, memref);
+  auto metadata = b.create<memref::ExtractStridedMetadataOp>(loc, memref);
+  auto toI64 = [&](Value index) {
+    return b.create<arith::IndexCastOp>(loc, b.getI64Type(), index)
+        .getResult();
+  };
   MatrixRef ref;
   ref.pointer = pointer;
   unsigned rank = type.getRank();
@@ -119,6 +135,111 @@ std::optional<MatrixRef> getMatrixRef(OpBuilder &b, Location loc,
   if (rank == 3)
     ref.batchStride = toI64(metadata.getStrides()[0]);
   return ref;
+}
+
+/// The byte interval [begin, end) a memref.view takes in its source, when
+/// the shift is a constant.
+std::optional<std::pair<int64_t, int64_t>> getViewBytes(memref::ViewOp view) {
+  APInt shift;
+  if (!matchPattern(view.getByteShift(), m_ConstantInt(&shift)))
+    return std::nullopt;
+  MemRefType type = view.getType();
+  int64_t size = type.getNumElements() *
+                 llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+  return std::make_pair(shift.getSExtValue(), shift.getSExtValue() + size);
+}
+
+/// Whether two buffers may share bytes. Views of one region (the static
+/// memory plan) overlap when their byte intervals do; distinct regions or
+/// distinct allocations never do.
+bool mayOverlap(Value x, Value y) {
+  if (x == y)
+    return true;
+  auto vx = x.getDefiningOp<memref::ViewOp>();
+  auto vy = y.getDefiningOp<memref::ViewOp>();
+  if (!vx || !vy)
+    return !(x.getDefiningOp<memref::AllocOp>() ||
+             isa<BlockArgument>(x)) ||
+           !(y.getDefiningOp<memref::AllocOp>() || isa<BlockArgument>(y));
+  if (vx.getSource() != vy.getSource())
+    return false;
+  auto bx = getViewBytes(vx), by = getViewBytes(vy);
+  return !bx || !by || (bx->first < by->second && by->first < bx->second);
+}
+
+/// A bias + activation computation right after a matmul that the GEMM can
+/// apply as its epilogue: out[i, j] = act(c[i, j] + bias[j]).
+struct Epilogue {
+  linalg::GenericOp op;
+  Value bias;   // 1-D [N] memref, or null
+  Value output; // where the epilogue writes
+  int32_t kind; // kiln_epilogue_t
+};
+
+/// Matches the elementwise generic following `matmul` (which writes `c`):
+/// inputs c (identity map) and optionally a bias indexed by the column,
+/// body `addf` then optionally relu (maximumf with 0) or tanh.
+std::optional<Epilogue> matchEpilogue(linalg::LinalgOp matmul, Value c) {
+  // The next op that reads or writes memory (views, constants and fresh
+  // allocations in between do not).
+  Operation *next = matmul->getNextNode();
+  while (next && (isMemoryEffectFree(next) || isa<memref::AllocOp>(next)))
+    next = next->getNextNode();
+  auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
+  if (!generic || !generic.hasPureBufferSemantics() ||
+      generic.getNumDpsInits() != 1 || generic.getNumDpsInputs() < 1 ||
+      generic.getNumDpsInputs() > 2 || generic.getNumLoops() != 2 ||
+      generic.getNumReductionLoops() != 0)
+    return std::nullopt;
+  MLIRContext *ctx = generic.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap columns = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  OpOperand *cOperand = generic.getDpsInputOperand(0);
+  if (cOperand->get() != c || maps[0] != identity || maps.back() != identity)
+    return std::nullopt;
+  Epilogue epilogue{generic, Value(), generic.getDpsInits()[0],
+                    kEpilogueNone};
+  Block &body = generic.getRegion().front();
+  Value current = body.getArgument(0);
+  auto it = body.begin();
+  if (generic.getNumDpsInputs() == 2) {
+    epilogue.bias = generic.getDpsInputs()[1];
+    auto biasType = dyn_cast<MemRefType>(epilogue.bias.getType());
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (maps[1] != columns || !biasType || biasType.getRank() != 1 ||
+        failed(getStridesAndOffset(biasType, strides, offset)) ||
+        strides[0] != 1)
+      return std::nullopt;
+    auto add = dyn_cast<arith::AddFOp>(&*it++);
+    Value biasArg = body.getArgument(1);
+    if (!add || !((add.getLhs() == current && add.getRhs() == biasArg) ||
+                  (add.getRhs() == current && add.getLhs() == biasArg)))
+      return std::nullopt;
+    current = add;
+  }
+  if (auto max = dyn_cast<arith::MaximumFOp>(&*it)) {
+    Value other = max.getLhs() == current ? max.getRhs() : max.getLhs();
+    if ((max.getLhs() != current && max.getRhs() != current) ||
+        !matchPattern(other, m_PosZeroFloat()))
+      return std::nullopt;
+    epilogue.kind = kEpilogueRelu;
+    current = max;
+    ++it;
+  } else if (auto tanh = dyn_cast<math::TanhOp>(&*it)) {
+    if (tanh.getOperand() != current)
+      return std::nullopt;
+    epilogue.kind = kEpilogueTanh;
+    current = tanh;
+    ++it;
+  }
+  auto yield = dyn_cast<linalg::YieldOp>(&*it);
+  if (!yield || yield.getValues().front() != current)
+    return std::nullopt;
+  if (!epilogue.bias && epilogue.kind == kEpilogueNone)
+    return std::nullopt;
+  return epilogue;
 }
 
 /// Declares `name` with the kiln_gemm_* signature in `module` if absent.
@@ -186,8 +307,37 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
   if (zeroFill)
     beta = 0.0;
 
-  OpBuilder builder(op);
+  // Fuse a following bias + activation into the GEMM when the result goes
+  // nowhere else: the GEMM then writes the epilogue's output directly, while
+  // each output block is still in cache. Accumulating into a different
+  // buffer than the epilogue writes is not expressible, nor is writing over
+  // an operand the GEMM still reads.
+  std::optional<Epilogue> epilogue;
+  if (!form.batched)
+    epilogue = matchEpilogue(op, c);
+  if (epilogue) {
+    Value out = epilogue->output;
+    // When the epilogue writes elsewhere, C's raw product is never
+    // materialized, so nothing else may read C.
+    bool cUsedElsewhere =
+        epilogue->output != c &&
+        llvm::any_of(c.getUsers(), [&](Operation *user) {
+          return user != op.getOperation() &&
+                 user != epilogue->op.getOperation() &&
+                 user != zeroFill.getOperation();
+        });
+    if (cUsedElsewhere || (out != c && beta != 0.0) || mayOverlap(out, a) ||
+        mayOverlap(out, b) ||
+        (epilogue->bias && mayOverlap(out, epilogue->bias)))
+      epilogue.reset();
+  }
+
+  // With an epilogue the call goes where the epilogue was: its output may be
+  // a view created after the matmul (only side-effect-free ops lie between).
+  OpBuilder builder(epilogue ? epilogue->op.getOperation() : op.getOperation());
   Location loc = op.getLoc();
+  if (epilogue)
+    c = epilogue->output;
   std::optional<MatrixRef> aRef = getMatrixRef(builder, loc, a);
   std::optional<MatrixRef> bRef = getMatrixRef(builder, loc, b);
   std::optional<MatrixRef> cRef = getMatrixRef(builder, loc, c);
@@ -215,19 +365,25 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
     return builder.create<arith::ConstantFloatOp>(loc, value, elementType)
         .getResult();
   };
-  Value nullBias = builder.create<LLVM::ZeroOp>(
-      loc, LLVM::LLVMPointerType::get(builder.getContext()));
+  Value biasPointer;
+  if (epilogue && epilogue->bias) {
+    biasPointer = getElementPointer(builder, loc, epilogue->bias);
+  } else {
+    biasPointer = builder.create<LLVM::ZeroOp>(
+        loc, LLVM::LLVMPointerType::get(builder.getContext()));
+  }
 
   // Scalar arguments, created before any loop so that they dominate it.
   Value mV = i64(m), nV = i64(n), kV = i64(k);
   Value transA = i32(form.transposeA), transB = i32(form.transposeB);
-  Value alpha = real(1.0), betaV = real(beta), epilogue = i32(kEpilogueNone);
+  Value alpha = real(1.0), betaV = real(beta);
+  Value epilogueKind = i32(epilogue ? epilogue->kind : kEpilogueNone);
   auto emitCall = [&](OpBuilder &b, Value aPtr, Value bPtr, Value cPtr) {
     b.create<func::CallOp>(
         loc, gemm,
         ValueRange{mV, nV, kV, transA, transB, alpha, aPtr, aRef->rowStride,
                    bPtr, bRef->rowStride, betaV, cPtr, cRef->rowStride,
-                   nullBias, epilogue});
+                   biasPointer, epilogueKind});
   };
 
   if (!form.batched) {
@@ -254,9 +410,83 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
   }
   if (zeroFill)
     zeroFill->erase();
+  if (epilogue)
+    epilogue->op->erase();
   op->erase();
   return success();
 }
+
+/// The buffer `value` is a view of: the source at the end of its chain of
+/// view-like ops.
+Value getRootBuffer(Value value) {
+  while (auto viewLike = value.getDefiningOp<ViewLikeOpInterface>())
+    value = viewLike.getViewSource();
+  return value;
+}
+
+/// Retargets one matmul + epilogue pair (see kiln-fuse-gemm-epilogues).
+void retargetToEpilogueOutput(linalg::LinalgOp matmul) {
+  if (matmul->getNumOperands() != 3 || matmul.getNumLoops() != 3)
+    return;
+  Value a = matmul.getDpsInputs()[0], b = matmul.getDpsInputs()[1];
+  Value c = matmul.getDpsInits()[0];
+  std::optional<Epilogue> epilogue = matchEpilogue(matmul, c);
+  if (!epilogue || epilogue->output == c)
+    return;
+  Value d = epilogue->output;
+  if (d.getType() != c.getType())
+    return;
+  Value rootD = getRootBuffer(d);
+  if (rootD == getRootBuffer(a) || rootD == getRootBuffer(b) ||
+      (epilogue->bias && rootD == getRootBuffer(epilogue->bias)))
+    return;
+  // The zero fill of C moves to D; without one the matmul accumulates into
+  // C's old contents, which D does not hold.
+  linalg::FillOp zeroFill;
+  for (Operation *user : c.getUsers())
+    if (auto fill = dyn_cast<linalg::FillOp>(user))
+      if (isZeroFillRightBefore(fill, matmul, c))
+        zeroFill = fill;
+  if (!zeroFill)
+    return;
+  for (Operation *user : c.getUsers())
+    if (user != matmul.getOperation() && user != epilogue->op.getOperation() &&
+        user != zeroFill.getOperation())
+      return;
+  // D must exist before the fill: move its allocation up when needed.
+  Operation *first = zeroFill;
+  if (Operation *def = d.getDefiningOp()) {
+    if (def->getBlock() != first->getBlock())
+      return;
+    if (!def->isBeforeInBlock(first)) {
+      if (!isa<memref::AllocOp>(def) || def->getNumOperands() != 0)
+        return;
+      def->moveBefore(first);
+    }
+  }
+  zeroFill.getOutputsMutable()[0].assign(d);
+  matmul.getDpsInitsMutable()[0].assign(d);
+  epilogue->op.getDpsInputOperand(0)->set(d);
+  if (auto alloc = c.getDefiningOp<memref::AllocOp>())
+    if (alloc->use_empty())
+      alloc->erase();
+}
+
+struct KilnFuseGemmEpiloguesPass
+    : public kiln::impl::KilnFuseGemmEpiloguesPassBase<
+          KilnFuseGemmEpiloguesPass> {
+  void runOnOperation() override {
+    SmallVector<linalg::LinalgOp> matmuls;
+    getOperation().walk([&](linalg::LinalgOp op) {
+      if (op.hasPureBufferSemantics() &&
+          isa<linalg::MatmulOp, linalg::MatmulTransposeAOp,
+              linalg::MatmulTransposeBOp>(op))
+        matmuls.push_back(op);
+    });
+    for (linalg::LinalgOp matmul : matmuls)
+      retargetToEpilogueOutput(matmul);
+  }
+};
 
 struct KilnLowerMatmulToRuntimePass
     : public kiln::impl::KilnLowerMatmulToRuntimePassBase<

@@ -48,6 +48,33 @@ def ConvertKilnToLinalgPass
   ];
 }
 
+def KilnFuseGemmEpiloguesPass
+    : Pass<"kiln-fuse-gemm-epilogues", "::mlir::ModuleOp"> {
+  let summary = "Prepares bias + activation epilogues of matmuls for the GEMM";
+  let description = [{
+    Runs after bufferization, before the memory plan. For a 2-D matmul whose
+    zero-filled output C is consumed only by the elementwise op right after
+    it, of the form `D = act(C + bias)` (act: none, relu, tanh), the matmul
+    is retargeted to write D and the elementwise op to update D in place:
+
+    ```mlir
+    linalg.fill ins(%zero) outs(%C)
+    linalg.matmul ins(%A, %B) outs(%C)
+    linalg.generic ins(%C, %bias) outs(%D) { addf; maximumf 0 }
+    ```
+    becomes
+    ```mlir
+    linalg.fill ins(%zero) outs(%D)
+    linalg.matmul ins(%A, %B) outs(%D)
+    linalg.generic ins(%D, %bias) outs(%D) { addf; maximumf 0 }
+    ```
+    so that C's buffer disappears before memory planning and
+    `kiln-lower-matmul-to-runtime` turns the pair into one GEMM call with a
+    fused epilogue.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def KilnLowerMatmulToRuntimePass
     : Pass<"kiln-lower-matmul-to-runtime", "::mlir::ModuleOp"> {
   let summary = "Turns linalg matmuls on memrefs into runtime GEMM calls";

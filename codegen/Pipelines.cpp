@@ -59,6 +59,7 @@ void kiln::buildBufferizePipeline(OpPassManager &pm) {
   outParams.hoistStaticAllocs = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createKilnFuseGemmEpiloguesPass());
   pm.addPass(createKilnPlanMemoryPass());
   // After the plan: GEMM pointers are computed from the regions directly.
   pm.addPass(createKilnLowerMatmulToRuntimePass());

@@ -1,0 +1,318 @@
+/*===- kiln/runtime.h - kiln runtime C API ------------------------*- C -*-===*\
+|*                                                                            *|
+|* The C11 interface of the kiln runtime, the small static library that      *|
+|* generated model code and the programs embedding it link against:          *|
+|*   - status codes and their messages;                                      *|
+|*   - GEMM kernels (f32, f64, plain and batched) with fused epilogues (bias  *|
+|*     add and an activation applied while each output tile is in cache);     *|
+|*   - the thread-count setting used by those kernels;                        *|
+|*   - aligned allocation, and the four memory regions of a compiled model    *|
+|*     (parameters, optimizer state, io, scratch).                            *|
+|*                                                                            *|
+|* Conventions: all matrices are row-major and every size, leading dimension  *|
+|* and stride counts elements, not bytes. Functions that can fail return a    *|
+|* kiln_status_t and write results through `out_` parameters, which come      *|
+|* last. The GEMM kernels are called by generated code with compile-time      *|
+|* shapes, so they return nothing and treat bad arguments as a fatal          *|
+|* programming error (see kiln_gemm_f32).                                     *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#ifndef KILN_RUNTIME_H
+#define KILN_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Marks the functions of the public API. The library is built with hidden
+/// visibility so that its C++ internals (Eigen instantiations) do not leak out
+/// of a shared object that embeds it; only these symbols are exported.
+#if defined(_WIN32)
+#define KILN_API
+#elif defined(__GNUC__)
+#define KILN_API __attribute__((visibility("default")))
+#else
+#define KILN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*===----------------------------------------------------------------------===*\
+|* Status codes                                                               *|
+\*===----------------------------------------------------------------------===*/
+
+/// Result of a runtime call that can fail. The numeric values are part of the
+/// ABI (generated code compares against them) and never change; new codes are
+/// appended.
+typedef enum kiln_status_t {
+  /// Success.
+  KILN_OK = 0,
+  /// An argument is out of its documented range (NULL where a pointer is
+  /// required, alignment not a power of two, ...).
+  KILN_ERROR_INVALID_ARGUMENT = 1,
+  /// A memory allocation failed.
+  KILN_ERROR_OUT_OF_MEMORY = 2,
+  /// Reading or writing a file failed (missing file, permissions, short
+  /// read, full disk).
+  KILN_ERROR_IO = 3,
+  /// A file was read but its contents are malformed (bad CSV/NPY/IDX data,
+  /// corrupt or mismatched checkpoint).
+  KILN_ERROR_FORMAT = 4,
+  /// The request is valid but not supported by this build of the runtime.
+  KILN_ERROR_UNIMPLEMENTED = 5,
+  /// An internal invariant was broken; a bug in kiln.
+  KILN_ERROR_INTERNAL = 6,
+} kiln_status_t;
+
+/// Returns a short English description of `status` ("invalid argument") for
+/// messages. Never NULL: an unknown value yields "unknown status code".
+/// Ownership: the string is static; do not free it.
+/// Thread-safety: safe to call from any thread.
+KILN_API const char *kiln_status_message(kiln_status_t status);
+
+/*===----------------------------------------------------------------------===*\
+|* GEMM with fused epilogues                                                  *|
+\*===----------------------------------------------------------------------===*/
+
+/// The activation a GEMM applies to each output element after adding the
+/// bias. Passed to the kernels as an int32_t; the values are part of the ABI.
+typedef enum kiln_epilogue_t {
+  /// Identity: y = x.
+  KILN_EPILOGUE_NONE = 0,
+  /// y = max(x, 0); NaN stays NaN (unlike a plain `x > 0 ? x : 0`) and -0
+  /// becomes +0.
+  KILN_EPILOGUE_RELU = 1,
+  /// y = 1 / (1 + exp(-x)), evaluated as exp(x) / (1 + exp(x)) for x < 0 so
+  /// that no intermediate overflows (sigmoid(+-1000) is exactly 1 / 0).
+  KILN_EPILOGUE_SIGMOID = 2,
+  /// y = tanh(x): C tanh for f64; for f32, when the runtime is built with
+  /// glibc's vector math library (see runtime/CMakeLists.txt), a form built
+  /// on exp that vectorizes (at most 3.5 ulp from the exact value), else
+  /// tanhf. NaN stays NaN and tanh(+-inf) is exactly +-1.
+  KILN_EPILOGUE_TANH = 3,
+} kiln_epilogue_t;
+
+/// Returns the lower-case name of `epilogue` ("none", "relu", "sigmoid",
+/// "tanh"), as used in kiln IR attributes. Never NULL: an unknown value
+/// yields "unknown".
+/// Ownership: the string is static; do not free it.
+/// Thread-safety: safe to call from any thread.
+KILN_API const char *kiln_epilogue_name(kiln_epilogue_t epilogue);
+
+/// Computes, for row-major f32 matrices,
+///
+///   C = epilogue(alpha * op(A) * op(B) + beta * C + bias)
+///
+/// where op(X) is X, or X transposed when the matching `trans_` flag is
+/// nonzero, and `bias` (if not NULL) is added to every row of C. Same meaning
+/// as BLAS sgemm plus a fused epilogue, but row-major.
+///
+/// Shapes (row-major; a leading dimension is the distance in elements between
+/// the starts of consecutive rows, so it may exceed the row length):
+///   - op(A) is M x K. A is M x K with lda >= K if trans_a == 0,
+///     or K x M with lda >= M if trans_a != 0 (lda >= 1 always).
+///   - op(B) is K x N. B is K x N with ldb >= N if trans_b == 0,
+///     or N x K with ldb >= K if trans_b != 0 (ldb >= 1 always).
+///   - C is M x N with ldc >= max(N, 1).
+///   - bias is NULL or N elements, broadcast over the M rows.
+///   - epilogue is a kiln_epilogue_t value.
+/// M, N and K may be 0 (M == 0 or N == 0: nothing is touched; K == 0: the
+/// product is zero). Only the M x N elements of C are written; padding
+/// between rows is left alone.
+///
+/// BLAS conventions on reads: if beta == 0, C is write-only, so it may hold
+/// NaN or garbage on entry; if alpha == 0 or K == 0, A and B are not read and
+/// may be NULL. C must not overlap A, B or bias.
+///
+/// Numerics: sums are accumulated in f32 (FMA where the CPU has it), in an
+/// order fixed by the shapes: results are bitwise identical for any thread
+/// count, but may differ in the last bits from other BLAS libraries. Each
+/// activation is within about 4 ulp of its exact value at the computed
+/// pre-activation (measured: at most 4.1 ulp for sigmoid, 3.5 for tanh).
+///
+/// Threads: the work is split into tiles of C (about 128 rows each) that run
+/// on up to kiln_get_num_threads() threads, the caller included; each tile
+/// gets its bias and activation as soon as its product is done, while it is
+/// still in cache. Small problems run on the calling thread only.
+///
+/// Memory: no allocation per call. Each thread that runs tiles keeps a
+/// packing workspace (up to about 2 MiB, allocated on its first call or
+/// when a larger tile needs more, freed at thread exit).
+///
+/// Errors: none are returned. The arguments come from the compiler as
+/// constants, so a violation of the rules above (negative size, leading
+/// dimension too small, NULL matrix that must be read or written, unknown
+/// epilogue) is a bug in the caller: the kernel prints the offending argument
+/// to stderr and calls abort(). So does a failure to allocate the workspace.
+///
+/// Thread-safety: safe to call concurrently from several threads as long as
+/// their C matrices do not overlap.
+KILN_API void kiln_gemm_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a,
+                            int32_t trans_b, float alpha, const float *A,
+                            int64_t lda, const float *B, int64_t ldb,
+                            float beta, float *C, int64_t ldc,
+                            const float *bias, int32_t epilogue);
+
+/// kiln_gemm_f32 for f64 matrices: same shapes, rules and behaviour, with
+/// sums accumulated in f64.
+/// Thread-safety: as kiln_gemm_f32.
+KILN_API void kiln_gemm_f64(int64_t M, int64_t N, int64_t K, int32_t trans_a,
+                            int32_t trans_b, double alpha, const double *A,
+                            int64_t lda, const double *B, int64_t ldb,
+                            double beta, double *C, int64_t ldc,
+                            const double *bias, int32_t epilogue);
+
+/// Runs `batch` independent kiln_gemm_f32 problems of the same shape: for
+/// b in [0, batch),
+///
+///   C_b = epilogue(alpha * op(A_b) * op(B_b) + beta * C_b + bias)
+///
+/// with A_b = A + b * stride_a, B_b = B + b * stride_b, C_b = C + b *
+/// stride_c (strides in elements). One `bias` (NULL or N elements) is shared
+/// by all problems.
+///
+/// Shapes and conventions are those of kiln_gemm_f32 for each problem, plus:
+/// batch >= 0; stride_a >= 0 and stride_b >= 0 (0 reuses the same matrix for
+/// every problem, e.g. one weight matrix); if batch > 1, stride_c >=
+/// (M - 1) * ldc + N so that the outputs do not overlap. Results are bitwise
+/// identical to `batch` separate kiln_gemm_f32 calls. Tiles of all problems
+/// are spread over the threads together.
+///
+/// Errors and thread-safety: as kiln_gemm_f32.
+KILN_API void kiln_gemm_batched_f32(int64_t batch, int64_t M, int64_t N,
+                                    int64_t K, int32_t trans_a, int32_t trans_b,
+                                    float alpha, const float *A, int64_t lda,
+                                    const float *B, int64_t ldb, float beta,
+                                    float *C, int64_t ldc, const float *bias,
+                                    int32_t epilogue, int64_t stride_a,
+                                    int64_t stride_b, int64_t stride_c);
+
+/// kiln_gemm_batched_f32 for f64 matrices.
+/// Errors and thread-safety: as kiln_gemm_f32.
+KILN_API void kiln_gemm_batched_f64(int64_t batch, int64_t M, int64_t N,
+                                    int64_t K, int32_t trans_a, int32_t trans_b,
+                                    double alpha, const double *A, int64_t lda,
+                                    const double *B, int64_t ldb, double beta,
+                                    double *C, int64_t ldc, const double *bias,
+                                    int32_t epilogue, int64_t stride_a,
+                                    int64_t stride_b, int64_t stride_c);
+
+/*===----------------------------------------------------------------------===*\
+|* Threads                                                                    *|
+\*===----------------------------------------------------------------------===*/
+
+/// Upper bound on the thread count; larger requests are clamped to it.
+#define KILN_MAX_THREADS 256
+
+/// Sets the number of threads the kernels may use, the calling thread
+/// included: n >= 1 sets it (clamped to KILN_MAX_THREADS); n <= 0 restores
+/// the default, which is the value of the environment variable
+/// KILN_NUM_THREADS if it holds a positive integer, else the number of
+/// hardware threads. Worker threads are started lazily by the next kernel
+/// call that needs them. Results do not depend on this setting.
+/// Thread-safety: safe to call from any thread; kernels already running keep
+/// the count they started with. The setting is process-wide.
+KILN_API void kiln_set_num_threads(int n);
+
+/// Returns the number of threads the kernels may use (>= 1), as set by
+/// kiln_set_num_threads or the default described there.
+/// Thread-safety: safe to call from any thread.
+KILN_API int kiln_get_num_threads(void);
+
+/*===----------------------------------------------------------------------===*\
+|* Aligned memory and model regions                                           *|
+\*===----------------------------------------------------------------------===*/
+
+/// Alignment in bytes used when a caller passes 0: one cache line, and enough
+/// for the widest vector loads (AVX-512).
+#define KILN_DEFAULT_ALIGNMENT 64
+
+/// Allocates `size` bytes whose address is a multiple of `alignment` and
+/// stores the pointer in `*out_ptr`. The memory is not initialized.
+///
+/// `alignment` must be a power of two, or 0 for KILN_DEFAULT_ALIGNMENT.
+/// `size` may be 0, which still yields a unique non-NULL pointer.
+///
+/// Errors: KILN_ERROR_INVALID_ARGUMENT if out_ptr is NULL or alignment is not
+/// a power of two; KILN_ERROR_OUT_OF_MEMORY if the allocation fails. On error
+/// `*out_ptr` (if out_ptr is not NULL) is set to NULL.
+/// Ownership: the caller owns the memory and releases it with
+/// kiln_aligned_free (not free()).
+/// Thread-safety: safe to call from any thread.
+KILN_API kiln_status_t kiln_aligned_alloc(size_t size, size_t alignment,
+                                          void **out_ptr);
+
+/// Releases memory from kiln_aligned_alloc. NULL is accepted and ignored.
+/// Thread-safety: safe to call from any thread (not twice on one pointer).
+KILN_API void kiln_aligned_free(void *ptr);
+
+/// Byte sizes of the four memory regions of a compiled model and the
+/// alignment of their base addresses, as declared by the model's generated
+/// header (its *_PARAMS_SIZE, *_OPT_STATE_SIZE, *_IO_SIZE, *_SCRATCH_SIZE and
+/// *_ALIGNMENT macros).
+/// Thread-safety: plain data; no internal synchronization.
+typedef struct kiln_region_sizes_t {
+  /// Trainable and non-trainable parameters, in bytes.
+  size_t params_size;
+  /// Optimizer state (e.g. Adam moments, step counter), in bytes.
+  size_t opt_state_size;
+  /// Inputs and outputs of the entry points (batch data, loss, metrics,
+  /// predictions), in bytes.
+  size_t io_size;
+  /// Temporaries of one step (activations, gradients), in bytes.
+  size_t scratch_size;
+  /// Alignment of every region's base address in bytes: a power of two, or 0
+  /// for KILN_DEFAULT_ALIGNMENT.
+  size_t alignment;
+} kiln_region_sizes_t;
+
+/// The four memory regions of a compiled model, allocated by
+/// kiln_regions_create. Pass the pointers to the model's entry points.
+/// Callers read the fields and the memory they point to but do not change
+/// the fields.
+/// Ownership: the struct and the four regions belong to the kiln_regions_t
+/// and are released together by kiln_regions_destroy.
+/// Thread-safety: no internal synchronization; the model's entry points say
+/// which regions they write.
+typedef struct kiln_regions_t {
+  /// Parameter region: sizes.params_size bytes.
+  void *params;
+  /// Optimizer-state region: sizes.opt_state_size bytes.
+  void *opt_state;
+  /// Input/output region: sizes.io_size bytes.
+  void *io;
+  /// Scratch region: sizes.scratch_size bytes.
+  void *scratch;
+  /// The sizes the regions were created with; `alignment` holds the
+  /// alignment actually used (KILN_DEFAULT_ALIGNMENT if 0 was requested).
+  kiln_region_sizes_t sizes;
+} kiln_regions_t;
+
+/// Allocates the four regions described by `sizes`, each aligned to
+/// sizes->alignment and filled with zero bytes, and stores the new
+/// kiln_regions_t in `*out_regions`. Every region pointer is non-NULL, even
+/// for a size of 0. Parameters still have to be initialized (zeroed memory
+/// is the correct initial optimizer state for SGD momentum and Adam).
+///
+/// Errors: KILN_ERROR_INVALID_ARGUMENT if sizes or out_regions is NULL or the
+/// alignment is not a power of two; KILN_ERROR_OUT_OF_MEMORY if an allocation
+/// fails (nothing is leaked). On error `*out_regions` (if out_regions is not
+/// NULL) is set to NULL.
+/// Ownership: the caller owns the result and releases it with
+/// kiln_regions_destroy. `sizes` is only read during the call.
+/// Thread-safety: safe to call from any thread.
+KILN_API kiln_status_t kiln_regions_create(const kiln_region_sizes_t *sizes,
+                                           kiln_regions_t **out_regions);
+
+/// Releases `regions` and its four memory regions. NULL is accepted and
+/// ignored.
+/// Thread-safety: the regions must no longer be in use by any thread.
+KILN_API void kiln_regions_destroy(kiln_regions_t *regions);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* KILN_RUNTIME_H */
