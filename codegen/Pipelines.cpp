@@ -7,6 +7,7 @@
 
 #include "codegen/Pipelines.h"
 #include "codegen/Passes.h"
+#include "passes/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
@@ -46,6 +47,7 @@ void kiln::buildKilnToLinalgPipeline(OpPassManager &pm) {
   // No CSE here: it would merge the zero-filled accumulators of different
   // matmuls into one tensor, which bufferization then has to copy.
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createKilnVerifyStagePass({"linalg"}));
 }
 
 void kiln::buildBufferizePipeline(OpPassManager &pm) {
@@ -63,6 +65,7 @@ void kiln::buildBufferizePipeline(OpPassManager &pm) {
   pm.addPass(createKilnPlanMemoryPass());
   // After the plan: GEMM pointers are computed from the regions directly.
   pm.addPass(createKilnLowerMatmulToRuntimePass());
+  pm.addPass(createKilnVerifyStagePass({"bufferized"}));
 }
 
 void kiln::buildLowerToLLVMPipeline(OpPassManager &pm) {
@@ -84,6 +87,7 @@ void kiln::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
+  pm.addPass(createKilnVerifyStagePass({"llvm"}));
 }
 
 void kiln::buildCodegenPipeline(OpPassManager &pm) {

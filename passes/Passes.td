@@ -18,9 +18,15 @@ def KilnVerifyStagePass : Pass<"kiln-verify-stage", "::mlir::ModuleOp"> {
     diagnostic at its location, then the pass fails; all offenders are
     reported, not only the first.
 
-    `stage=forward` (the frontend contract): only `kiln`, `func` and
-    `arith.constant` ops; every value a statically shaped tensor of a kiln
-    element type (f32, f64, i32, i64, i1).
+    - `stage=forward` (the frontend contract): only `kiln`, `func` and
+      `arith.constant` ops; every value a statically shaped tensor of a kiln
+      element type (f32, f64, i32, i64, i1).
+    - `stage=linalg` (after convert-kiln-to-linalg): no kiln ops, no
+      memrefs.
+    - `stage=bufferized` (after kiln-bufferize): no tensors; no
+      memref.alloc / alloca / dealloc; every public function takes
+      `(params, io, scratch)` as `memref<Nxi8>` and carries `kiln.abi`.
+    - `stage=llvm` (after kiln-lower-to-llvm): only LLVM dialect ops.
 
     Example: `kiln-opt --kiln-verify-stage=stage=forward model.mlir` on
 
@@ -34,7 +40,7 @@ def KilnVerifyStagePass : Pass<"kiln-verify-stage", "::mlir::ModuleOp"> {
   }];
   let options = [
     Option<"stage", "stage", "std::string", /*default=*/"\"forward\"",
-           "Stage whose contract to check: forward">,
+           "Stage whose contract to check: forward, linalg, bufferized, llvm">,
   ];
   let dependentDialects = ["::mlir::kiln::KilnDialect"];
 }

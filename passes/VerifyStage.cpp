@@ -11,6 +11,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"
 
 namespace mlir::kiln {
@@ -72,18 +74,110 @@ unsigned checkForwardStage(ModuleOp module) {
   return violations;
 }
 
+/// Reports every value of `module` (op results and block arguments) whose
+/// type `isBad` rejects, and every op `isBadOp` rejects; returns the count.
+unsigned checkModule(ModuleOp module, StringRef stage,
+                     function_ref<bool(Operation *)> isBadOp,
+                     StringRef opRule, function_ref<bool(Type)> isBadType,
+                     StringRef typeRule) {
+  unsigned violations = 0;
+  module.walk([&](Operation *op) {
+    if (op == module.getOperation())
+      return;
+    if (isBadOp(op)) {
+      ++violations;
+      op->emitError() << "'" << op->getName() << "' is not allowed in the "
+                      << stage << " stage (" << opRule << ")";
+      return;
+    }
+    for (OpResult result : op->getResults())
+      if (isBadType(result.getType())) {
+        ++violations;
+        op->emitError() << "result " << result.getResultNumber()
+                        << " has type " << result.getType() << "; the "
+                        << stage << " stage has " << typeRule;
+      }
+    for (Region &region : op->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments())
+          if (isBadType(arg.getType())) {
+            ++violations;
+            op->emitError() << "block argument " << arg.getArgNumber()
+                            << " has type " << arg.getType() << "; the "
+                            << stage << " stage has " << typeRule;
+          }
+  });
+  return violations;
+}
+
+/// After convert-kiln-to-linalg: no kiln ops, no buffers yet.
+unsigned checkLinalgStage(ModuleOp module) {
+  return checkModule(
+      module, "linalg",
+      [](Operation *op) { return isa<KilnDialect>(op->getDialect()); },
+      "every kiln op is lowered",
+      [](Type type) { return isa<BaseMemRefType>(type); }, "no memrefs");
+}
+
+/// After kiln-bufferize: no tensors, no allocation, and every public
+/// function takes the three byte regions (params, io, scratch).
+unsigned checkBufferizedStage(ModuleOp module) {
+  unsigned violations = checkModule(
+      module, "bufferized",
+      [](Operation *op) {
+        return isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op);
+      },
+      "all memory is planned into the regions",
+      [](Type type) { return isa<TensorType>(type); }, "no tensors");
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isExternal() || !func.isPublic())
+      continue;
+    auto isRegion = [](Type type) {
+      auto memref = dyn_cast<MemRefType>(type);
+      return memref && memref.getRank() == 1 && memref.hasStaticShape() &&
+             memref.getElementType().isInteger(8);
+    };
+    if (func.getNumArguments() != 3 || !llvm::all_of(func.getArgumentTypes(),
+                                                     isRegion) ||
+        func.getNumResults() != 0 || !func->hasAttr("kiln.abi")) {
+      ++violations;
+      func.emitError() << "entry point @" << func.getSymName()
+                       << " does not have the region signature (params, io, "
+                          "scratch: memref<Nxi8>) with a kiln.abi layout";
+    }
+  }
+  return violations;
+}
+
+/// After kiln-lower-to-llvm: only the LLVM dialect.
+unsigned checkLLVMStage(ModuleOp module) {
+  return checkModule(
+      module, "llvm",
+      [](Operation *op) { return !isa<LLVM::LLVMDialect>(op->getDialect()); },
+      "only the LLVM dialect", [](Type) { return false; }, "");
+}
+
 struct KilnVerifyStagePass
     : public kiln::impl::KilnVerifyStagePassBase<KilnVerifyStagePass> {
   using KilnVerifyStagePassBase::KilnVerifyStagePassBase;
 
   void runOnOperation() override {
-    if (stage != "forward") {
-      getOperation().emitError()
-          << "kiln-verify-stage: unknown stage '" << stage
-          << "' (known: forward)";
+    ModuleOp module = getOperation();
+    unsigned violations;
+    if (stage == "forward")
+      violations = checkForwardStage(module);
+    else if (stage == "linalg")
+      violations = checkLinalgStage(module);
+    else if (stage == "bufferized")
+      violations = checkBufferizedStage(module);
+    else if (stage == "llvm")
+      violations = checkLLVMStage(module);
+    else {
+      module.emitError() << "kiln-verify-stage: unknown stage '" << stage
+                         << "' (known: forward, linalg, bufferized, llvm)";
       return signalPassFailure();
     }
-    if (checkForwardStage(getOperation()) != 0)
+    if (violations != 0)
       signalPassFailure();
   }
 };
