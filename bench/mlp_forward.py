@@ -47,6 +47,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    subprocess.run([os.path.join(ROOT, "scripts/setup.sh"), "--bench"],
+                   check=True)
     import torch
     thread_counts = list(range(1, os.cpu_count() + 1))
 

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kiln's build and tests need, when missing.
+# With --bench it also installs what bench/ compares against: PyTorch and
+# OpenBLAS (so that numpy and torch do not run on Debian's reference BLAS).
 #
 # Idempotent and quiet when nothing is missing: checks each package with
 # dpkg-query first, runs `apt-get update` at most once, then installs only
@@ -15,6 +17,10 @@ packages=(
   # Reference tools for tests and benchmarks (/usr/bin/python3).
   python3 python3-numpy
 )
+
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch libopenblas0-pthread)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do
