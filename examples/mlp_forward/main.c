@@ -95,7 +95,13 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  mlp_forward(params, io, scratch);
+  /* The checked form of mlp_forward(params, io, scratch). */
+  status = kiln_regions_call(regions, &sizes, mlp_forward);
+  if (status != KILN_OK) {
+    fprintf(stderr, "mlp_forward: %s\n", kiln_status_message(status));
+    kiln_regions_destroy(regions);
+    return 1;
+  }
 
   char path[4096];
   snprintf(path, sizeof path, "%s/probabilities.f32", dir);

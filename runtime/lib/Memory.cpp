@@ -121,3 +121,16 @@ extern "C" void kiln_regions_destroy(kiln_regions_t *regions) {
   kiln_aligned_free(regions->scratch);
   delete regions;
 }
+
+extern "C" kiln_status_t kiln_regions_call(const kiln_regions_t *regions,
+                                          const kiln_region_sizes_t *required,
+                                          kiln_entry_point_t entry) {
+  if (!regions || !entry)
+    return KILN_ERROR_INVALID_ARGUMENT;
+  if (required && (regions->sizes.params_size < required->params_size ||
+                   regions->sizes.io_size < required->io_size ||
+                   regions->sizes.scratch_size < required->scratch_size))
+    return KILN_ERROR_INVALID_ARGUMENT;
+  entry(regions->params, regions->io, regions->scratch);
+  return KILN_OK;
+}

@@ -209,3 +209,42 @@ TEST(RuntimeRegionsTest, CreateRejectsBadArguments) {
 }
 
 } // namespace
+
+namespace {
+/// A stand-in entry point: records the regions it was given and writes a
+/// value into io.
+void *seenParams, *seenIo, *seenScratch;
+void recordingEntry(void *params, void *io, void *scratch) {
+  seenParams = params;
+  seenIo = io;
+  seenScratch = scratch;
+  static_cast<float *>(io)[0] = 42.0f;
+}
+} // namespace
+
+TEST(RuntimeRegionsTest, CallPassesTheRegionsAndChecksSizes) {
+  kiln_region_sizes_t sizes = {};
+  sizes.params_size = 64;
+  sizes.io_size = 64;
+  sizes.scratch_size = 128;
+  kiln_regions_t *regions = nullptr;
+  ASSERT_EQ(kiln_regions_create(&sizes, &regions), KILN_OK);
+  EXPECT_EQ(kiln_regions_call(regions, &sizes, recordingEntry), KILN_OK);
+  EXPECT_EQ(seenParams, regions->params);
+  EXPECT_EQ(seenIo, regions->io);
+  EXPECT_EQ(seenScratch, regions->scratch);
+  EXPECT_EQ(static_cast<float *>(regions->io)[0], 42.0f);
+
+  // A model needing a larger scratch arena than allocated is refused.
+  kiln_region_sizes_t tooLarge = sizes;
+  tooLarge.scratch_size = 256;
+  seenIo = nullptr;
+  EXPECT_EQ(kiln_regions_call(regions, &tooLarge, recordingEntry),
+            KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(seenIo, nullptr);
+  EXPECT_EQ(kiln_regions_call(nullptr, &sizes, recordingEntry),
+            KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_regions_call(regions, &sizes, nullptr),
+            KILN_ERROR_INVALID_ARGUMENT);
+  kiln_regions_destroy(regions);
+}
