@@ -201,7 +201,10 @@ Value buildScalarBody(Operation *op, OpBuilder &b, Location loc,
       .Case(
           [&](SqrtOp) -> Value { return b.create<math::SqrtOp>(loc, args[0]); })
       .Case([&](RsqrtOp) -> Value {
-        return b.create<math::RsqrtOp>(loc, args[0]);
+        // 1 / sqrt(x): two correctly rounded operations (math.rsqrt has no
+        // libm lowering and LLVM's expansion is the same division).
+        Value root = b.create<math::SqrtOp>(loc, args[0]);
+        return b.create<arith::DivFOp>(loc, cst(1.0), root);
       })
       .Case(
           [&](AbsOp) -> Value { return b.create<math::AbsFOp>(loc, args[0]); })
@@ -843,15 +846,58 @@ struct PadLowering : OpRewritePattern<PadOp> {
   LogicalResult matchAndRewrite(PadOp op,
                                 PatternRewriter &rewriter) const override {
     auto type = cast<RankedTensorType>(op.getType());
-    Value value = floatConst(rewriter, op.getLoc(), type.getElementType(),
+    Location loc = op.getLoc();
+    Value value = floatConst(rewriter, loc, type.getElementType(),
                              op.getPaddingValue().convertToDouble());
-    SmallVector<OpFoldResult> low, high;
-    for (int64_t v : op.getLow())
-      low.push_back(rewriter.getIndexAttr(v));
-    for (int64_t v : op.getHigh())
-      high.push_back(rewriter.getIndexAttr(v));
-    rewriter.replaceOpWithNewOp<tensor::PadOp>(op, type, op.getInput(), low,
-                                               high, value);
+    ArrayRef<int64_t> interior = op.getInterior();
+    if (llvm::all_of(interior, [](int64_t v) { return v == 0; })) {
+      SmallVector<OpFoldResult> low, high;
+      for (int64_t v : op.getLow())
+        low.push_back(rewriter.getIndexAttr(v));
+      for (int64_t v : op.getHigh())
+        high.push_back(rewriter.getIndexAttr(v));
+      rewriter.replaceOpWithNewOp<tensor::PadOp>(op, type, op.getInput(), low,
+                                                 high, value);
+      return success();
+    }
+    // Interior padding: the input goes into a filled tensor at offset `low`
+    // with stride interior + 1 on each axis.
+    Value filled = filledTensor(rewriter, loc, type.getShape(), value);
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    for (int64_t i = 0; i < type.getRank(); ++i) {
+      offsets.push_back(rewriter.getIndexAttr(op.getLow()[i]));
+      sizes.push_back(rewriter.getIndexAttr(inputType.getDimSize(i)));
+      strides.push_back(rewriter.getIndexAttr(interior[i] + 1));
+    }
+    rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(
+        op, op.getInput(), filled, offsets, sizes, strides);
+    return success();
+  }
+};
+
+/// kiln.iota: a generic writing linalg.index of `dimension`, converted to the
+/// element type.
+struct IotaLowering : OpRewritePattern<IotaOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(IotaOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(op.getType());
+    int64_t dimension = op.getDimension();
+    Type elementType = type.getElementType();
+    Value result = buildMap(
+        rewriter, op.getLoc(), type, ValueRange{},
+        [&](OpBuilder &b, Location loc, ValueRange) -> Value {
+          Value index = b.create<linalg::IndexOp>(loc, dimension);
+          Value i64 =
+              b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
+          if (isa<FloatType>(elementType))
+            return b.create<arith::SIToFPOp>(loc, elementType, i64);
+          if (elementType.isInteger(64))
+            return i64;
+          return b.create<arith::TruncIOp>(loc, elementType, i64);
+        });
+    rewriter.replaceOp(op, result);
     return success();
   }
 };
@@ -1195,7 +1241,7 @@ void mlir::kiln::populateKilnToLinalgPatterns(RewritePatternSet &patterns) {
       ReduceLowering<ReduceMaxOp>, ArgmaxLowering,
       // Contraction and shape ops.
       MatmulLowering, ReshapeLowering, TransposeLowering, ConcatLowering,
-      SliceLowering, PadLowering, BroadcastInDimLowering,
+      SliceLowering, PadLowering, IotaLowering, BroadcastInDimLowering,
       // Composites.
       SoftmaxDecomposition<SoftmaxOp>, SoftmaxDecomposition<LogSoftmaxOp>,
       LossLowering<MeanSquaredErrorOp>, LossLowering<MeanAbsoluteErrorOp>,

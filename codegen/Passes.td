@@ -95,16 +95,20 @@ def KilnLowerMatmulToRuntimePass
   ];
 }
 
-def KilnMarkEntryPointsPass
-    : Pass<"kiln-mark-entry-points", "::mlir::ModuleOp"> {
+def KilnPrepareEntryPointsPass
+    : Pass<"kiln-prepare-entry-points", "::mlir::ModuleOp"> {
   let summary = "Records the tensor-level signature of each entry point";
   let description = [{
-    Runs before bufferization. On every public function with a body it
-    records `kiln.num_inputs` (the argument count before results become
-    out-params) and `kiln.output_names` (the `kiln.name` result attributes,
-    or `output<i>`), which `kiln-plan-memory` uses to name the tensors of the
-    generated interface.
+    Runs before bufferization, on every public function with a body:
+    - records `kiln.num_inputs` (the argument count before results become
+      out-params) and `kiln.output_names` (the `kiln.name` result
+      attributes, or `output<i>`), which `kiln-plan-memory` uses to name the
+      tensors of the generated interface;
+    - gives every result its own buffer: a returned argument, or a value
+      returned twice, is copied (`bufferization.alloc_tensor copy(...)`), so
+      that each output has its own place in the io region.
   }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
 
 def KilnPlanMemoryPass : Pass<"kiln-plan-memory", "::mlir::ModuleOp"> {

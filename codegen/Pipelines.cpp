@@ -51,14 +51,24 @@ void kiln::buildKilnToLinalgPipeline(OpPassManager &pm) {
 }
 
 void kiln::buildBufferizePipeline(OpPassManager &pm) {
-  pm.addPass(createKilnMarkEntryPointsPass());
+  pm.addPass(createKilnPrepareEntryPointsPass());
+  // Copies become linalg.copy (then loops): memref.copy of strided memrefs
+  // would lower to a call into MLIR's C runner library, which generated
+  // code does not link.
+  auto copyWithLinalg = [](OpBuilder &b, Location loc, Value from,
+                           Value to) -> LogicalResult {
+    b.create<linalg::CopyOp>(loc, from, to);
+    return success();
+  };
   bufferization::OneShotBufferizationOptions options;
+  options.memCpyFn = copyWithLinalg;
   options.bufferizeFunctionBoundaries = true;
   options.setFunctionBoundaryTypeConversion(
       bufferization::LayoutMapOption::IdentityLayoutMap);
   pm.addPass(bufferization::createOneShotBufferizePass(options));
   bufferization::BufferResultsToOutParamsOpts outParams;
   outParams.hoistStaticAllocs = true;
+  outParams.memCpyFn = copyWithLinalg;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createKilnFuseGemmEpiloguesPass());
@@ -97,7 +107,8 @@ void kiln::buildCodegenPipeline(OpPassManager &pm) {
 }
 
 void kiln::registerCodegenDialects(DialectRegistry &registry) {
-  registry.insert<KilnDialect, affine::AffineDialect, arith::ArithDialect,
+  registerKilnDialect(registry);
+  registry.insert<affine::AffineDialect, arith::ArithDialect,
                   bufferization::BufferizationDialect, cf::ControlFlowDialect,
                   func::FuncDialect, linalg::LinalgDialect, LLVM::LLVMDialect,
                   math::MathDialect, memref::MemRefDialect, scf::SCFDialect,

@@ -24,6 +24,7 @@
 #include "codegen/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
@@ -34,7 +35,7 @@
 
 namespace mlir::kiln {
 #define GEN_PASS_DEF_KILNPLANMEMORYPASS
-#define GEN_PASS_DEF_KILNMARKENTRYPOINTSPASS
+#define GEN_PASS_DEF_KILNPREPAREENTRYPOINTSPASS
 #include "codegen/Passes.h.inc"
 } // namespace mlir::kiln
 
@@ -161,7 +162,7 @@ LogicalResult planFunction(func::FuncOp func) {
     numOriginalResults = func.getNumArguments() - count.getInt();
   else
     return func.emitError("kiln-plan-memory needs the kiln.num_inputs "
-                          "attribute of kiln-mark-entry-points");
+                          "attribute of kiln-prepare-entry-points");
   bool failedArgs = false;
   for (BlockArgument arg : body.getArguments()) {
     auto type = dyn_cast<MemRefType>(arg.getType());
@@ -295,8 +296,8 @@ LogicalResult planFunction(func::FuncOp func) {
   return success();
 }
 
-struct KilnMarkEntryPointsPass
-    : public kiln::impl::KilnMarkEntryPointsPassBase<KilnMarkEntryPointsPass> {
+struct KilnPrepareEntryPointsPass
+    : public kiln::impl::KilnPrepareEntryPointsPassBase<KilnPrepareEntryPointsPass> {
   void runOnOperation() override {
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       if (func.isExternal() || !func.isPublic())
@@ -311,6 +312,22 @@ struct KilnMarkEntryPointsPass
                              : b.getStringAttr("output" + std::to_string(i)));
       }
       func->setAttr("kiln.output_names", b.getArrayAttr(names));
+
+      // Each output needs its own buffer: copy returned arguments and
+      // repeated values.
+      func.walk([&](func::ReturnOp ret) {
+        llvm::SmallPtrSet<Value, 8> seen;
+        OpBuilder builder(ret);
+        for (OpOperand &operand : ret->getOpOperands()) {
+          Value value = operand.get();
+          bool repeated = !seen.insert(value).second;
+          auto type = dyn_cast<RankedTensorType>(value.getType());
+          if (!type || (!isa<BlockArgument>(value) && !repeated))
+            continue;
+          operand.set(builder.create<bufferization::AllocTensorOp>(
+              ret.getLoc(), type, ValueRange{}, value));
+        }
+      });
     }
   }
 };

@@ -7,6 +7,7 @@
 
 #include "ir/KilnDialect.h"
 #include "ir/KilnOps.h"
+#include "ir/VJP.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -24,6 +25,12 @@ void KilnDialect::initialize() {
 #define GET_OP_LIST
 #include "ir/KilnOps.cpp.inc"
       >();
+}
+
+void kiln::registerKilnDialect(DialectRegistry &registry) {
+  registry.insert<KilnDialect>();
+  registerElementwiseVJPModels(registry);
+  registerStructuredVJPModels(registry);
 }
 
 Operation *KilnDialect::materializeConstant(OpBuilder &builder,

@@ -316,8 +316,16 @@ LogicalResult PadOp::inferReturnTypes(
   RankedTensorType input = tensorType(adaptor.getInput());
   return inferred<PadOp>(loc,
                          inferPadShape(input.getShape(), adaptor.getLow(),
-                                       adaptor.getHigh()),
+                                       adaptor.getHigh(),
+                                       adaptor.getInterior()),
                          input.getElementType(), inferredReturnTypes);
+}
+
+LogicalResult IotaOp::verify() {
+  if (llvm::Error error =
+          verifyIotaDimension(getType().getRank(), getDimension()))
+    return emitOpError(llvm::toString(std::move(error)));
+  return success();
 }
 
 LogicalResult BroadcastInDimOp::verify() {

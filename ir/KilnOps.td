@@ -153,7 +153,8 @@ def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "x * Phi(x)"> {
 //===----------------------------------------------------------------------===//
 
 def Kiln_CompareOp : Kiln_Op<"compare", [Pure, Elementwise,
-    SameTypeOperands, SameOperandsAndResultShape, InferTypeOpAdaptor]> {
+    SameTypeOperands, SameOperandsAndResultShape, InferTypeOpAdaptor,
+    Kiln_ZeroGradient]> {
   let summary = "Elementwise comparison producing i1";
   let description = [{
     Compares `lhs` and `rhs` element by element with `comparison_direction`
@@ -230,7 +231,8 @@ def Kiln_ReduceMeanOp : Kiln_ReduceOp<"reduce_mean", "the arithmetic mean">;
 def Kiln_ReduceMaxOp : Kiln_ReduceOp<"reduce_max",
                                      "the maximum (NaN propagating)">;
 
-def Kiln_ArgmaxOp : Kiln_Op<"argmax", [Pure, InferTypeOpAdaptor]> {
+def Kiln_ArgmaxOp : Kiln_Op<"argmax", [Pure, InferTypeOpAdaptor,
+                                        Kiln_ZeroGradient]> {
   let summary = "Index of the maximum along one axis";
   let description = [{
     Index (i64) of the largest element along `axis`; at ties the first index
@@ -371,9 +373,13 @@ def Kiln_SliceOp : Kiln_Op<"slice", [Pure, InferTypeOpAdaptor]> {
 def Kiln_PadOp : Kiln_Op<"pad", [Pure, InferTypeOpAdaptor]> {
   let summary = "Pads a tensor with a constant value";
   let description = [{
-    Adds `low[i]` elements before and `high[i]` elements after axis `i`,
-    filled with `padding_value`; both lists are non-negative with one entry
-    per axis (labels `pad_c1`, `pad_c2`).
+    Adds `low[i]` elements before and `high[i]` elements after axis `i`, and
+    `interior[i]` elements between each pair of adjacent elements of axis
+    `i` (default: none), all filled with `padding_value`. Each list is
+    non-negative with one entry per axis (labels `pad_c1`, `pad_c2`; an
+    omitted `interior` means zeros). Result axis size:
+    `low + size + max(size - 1, 0) * interior + high`. Interior padding is
+    the VJP of a strided `kiln.slice` (as in StableHLO).
 
     Example:
     ```mlir
@@ -384,6 +390,7 @@ def Kiln_PadOp : Kiln_Op<"pad", [Pure, InferTypeOpAdaptor]> {
   }];
   let arguments = (ins Kiln_FloatTensor:$input, DenseI64ArrayAttr:$low,
                    DenseI64ArrayAttr:$high,
+                   DefaultValuedAttr<DenseI64ArrayAttr, "{}">:$interior,
                    DefaultValuedAttr<F64Attr, "0.0">:$padding_value);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
@@ -452,7 +459,7 @@ def Kiln_LogSoftmaxOp
 //===----------------------------------------------------------------------===//
 
 def Kiln_ConstantOp : Kiln_Op<"constant",
-    [ConstantLike, Pure, InferTypeOpAdaptor]> {
+    [ConstantLike, Pure, InferTypeOpAdaptor, Kiln_ZeroGradient]> {
   let summary = "A tensor constant";
   let description = [{
     Materializes `value`, a dense elements attribute of a kiln tensor type.
@@ -468,8 +475,28 @@ def Kiln_ConstantOp : Kiln_Op<"constant",
   let hasFolder = 1;
 }
 
+def Kiln_IotaOp : Kiln_Op<"iota", [Pure, Kiln_ZeroGradient]> {
+  let summary = "Indices along one axis";
+  let description = [{
+    `result[i_0, ..., i_last] = i_dimension`, converted to the result's
+    element type (integer or floating point). `dimension` is in
+    `[0, rank)` (label `iota_c1`). Used to build one-hot masks (sparse
+    labels, first-maximum selection in VJP rules).
+
+    Example:
+    ```mlir
+    %i = kiln.iota {dimension = 1 : i64} : tensor<8x10xi64>
+    ```
+  }];
+  let arguments = (ins I64Attr:$dimension);
+  let results = (outs StaticShapeTensorOf<[F32, F64, I32, I64]>:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 def Kiln_StopGradientOp : Kiln_Op<"stop_gradient",
-    [Pure, SameOperandsAndResultType, InferTypeOpInterface]> {
+    [Pure, SameOperandsAndResultType, InferTypeOpInterface,
+     Kiln_ZeroGradient]> {
   let summary = "Identity whose gradient is zero";
   let description = [{
     Forwards `operand` unchanged; gradient derivation treats the result as a

@@ -187,21 +187,34 @@ llvm::Expected<Shape> mlir::kiln::inferSliceShape(ArrayRef<int64_t> input,
 
 llvm::Expected<Shape> mlir::kiln::inferPadShape(ArrayRef<int64_t> input,
                                                 ArrayRef<int64_t> low,
-                                                ArrayRef<int64_t> high) {
+                                                ArrayRef<int64_t> high,
+                                                ArrayRef<int64_t> interior) {
   size_t rank = input.size();
-  if (low.size() != rank || high.size() != rank)
+  if (low.size() != rank || high.size() != rank ||
+      (!interior.empty() && interior.size() != rank))
     return violation("pad_c1",
-                     "low and high need {0} entries each, got {1} and {2}",
-                     rank, low.size(), high.size());
+                     "low, high (and interior) need {0} entries each, got "
+                     "{1}, {2} and {3}",
+                     rank, low.size(), high.size(), interior.size());
   Shape result;
   for (size_t i = 0; i < rank; ++i) {
-    if (low[i] < 0 || high[i] < 0)
+    int64_t in = interior.empty() ? 0 : interior[i];
+    if (low[i] < 0 || high[i] < 0 || in < 0)
       return violation("pad_c2",
-                       "axis {0}: padding ({1}, {2}) must be non-negative", i,
-                       low[i], high[i]);
-    result.push_back(input[i] + low[i] + high[i]);
+                       "axis {0}: padding (low {1}, high {2}, interior {3}) "
+                       "must be non-negative",
+                       i, low[i], high[i], in);
+    result.push_back(low[i] + input[i] + std::max<int64_t>(input[i] - 1, 0) * in +
+                     high[i]);
   }
   return result;
+}
+
+llvm::Error mlir::kiln::verifyIotaDimension(int64_t rank, int64_t dimension) {
+  if (dimension < 0 || dimension >= rank)
+    return violation("iota_c1", "dimension {0} is out of range [0, {1})",
+                     dimension, rank);
+  return llvm::Error::success();
 }
 
 llvm::Error mlir::kiln::verifyReshapeShapes(ArrayRef<int64_t> input,

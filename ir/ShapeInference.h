@@ -69,11 +69,16 @@ llvm::Expected<Shape> inferSliceShape(llvm::ArrayRef<int64_t> input,
                                       llvm::ArrayRef<int64_t> limit,
                                       llvm::ArrayRef<int64_t> strides);
 
-/// kiln.pad. One low/high entry per axis (pad_c1), all non-negative
-/// (pad_c2). Each axis grows by low + high.
+/// kiln.pad. One low/high entry per axis, and one interior entry per axis
+/// or none (pad_c1); all non-negative (pad_c2). Each axis becomes
+/// low + size + max(size - 1, 0) * interior + high.
 llvm::Expected<Shape> inferPadShape(llvm::ArrayRef<int64_t> input,
                                     llvm::ArrayRef<int64_t> low,
-                                    llvm::ArrayRef<int64_t> high);
+                                    llvm::ArrayRef<int64_t> high,
+                                    llvm::ArrayRef<int64_t> interior = {});
+
+/// kiln.iota: `dimension` in [0, rank) (iota_c1).
+llvm::Error verifyIotaDimension(int64_t rank, int64_t dimension);
 
 /// kiln.reshape: equal element counts (reshape_c1).
 llvm::Error verifyReshapeShapes(llvm::ArrayRef<int64_t> input,

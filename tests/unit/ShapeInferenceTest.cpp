@@ -127,6 +127,18 @@ TEST(ShapeInference, Pad) {
   EXPECT_EQ(ok(inferPadShape({2, 2}, {0, 1}, {3, 1})), (Shape{5, 4}));
   EXPECT_EQ(label(inferPadShape({2, 2}, {0}, {0, 0})), "pad_c1");
   EXPECT_EQ(label(inferPadShape({2, 2}, {0, -1}, {0, 0})), "pad_c2");
+  // Interior padding: low + size + (size - 1) * interior + high.
+  EXPECT_EQ(ok(inferPadShape({2, 3}, {0, 1}, {1, 0}, {1, 2})),
+            (Shape{4, 8}));
+  EXPECT_EQ(ok(inferPadShape({1, 0}, {0, 0}, {0, 0}, {5, 5})), (Shape{1, 0}));
+  EXPECT_EQ(label(inferPadShape({2, 2}, {0, 0}, {0, 0}, {1})), "pad_c1");
+  EXPECT_EQ(label(inferPadShape({2, 2}, {0, 0}, {0, 0}, {0, -1})), "pad_c2");
+}
+
+TEST(ShapeInference, Iota) {
+  EXPECT_EQ(label(verifyIotaDimension(2, 1)), "");
+  EXPECT_EQ(label(verifyIotaDimension(2, 2)), "iota_c1");
+  EXPECT_EQ(label(verifyIotaDimension(0, 0)), "iota_c1");
 }
 
 TEST(ShapeInference, Reshape) {

@@ -58,15 +58,16 @@ func.func @binary(%a: tensor<2x3xf64>, %b: tensor<2x3xf64>) -> tensor<2x3xf64> {
 
 // -----
 
-// Tests that the unary math ops map to their arith/math counterparts and
-// square to x * x.
+// Tests that the unary math ops map to their arith/math counterparts,
+// rsqrt to 1 / sqrt(x) and square to x * x.
 // CHECK-LABEL: func.func @unary(
 // CHECK: arith.negf
 // CHECK: math.exp
 // CHECK: math.log
 // CHECK: math.log1p
 // CHECK: math.sqrt
-// CHECK: math.rsqrt
+// CHECK: %[[ROOT:.+]] = math.sqrt
+// CHECK: arith.divf %{{.+}}, %[[ROOT]]
 // CHECK: math.absf
 // CHECK: ^bb0(%[[S:[^:]+]]: f32
 // CHECK: arith.mulf %[[S]], %[[S]] : f32

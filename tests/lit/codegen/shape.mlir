@@ -96,3 +96,29 @@ func.func @broadcast_in_dim(%b: tensor<3xf32>, %m: tensor<2x1x4xf32>) -> (tensor
   %1 = kiln.broadcast_in_dim %m, dims = [0, 1, 2] : tensor<2x1x4xf32> -> tensor<2x3x4xf32>
   return %0, %1 : tensor<5x3xf32>, tensor<2x3x4xf32>
 }
+
+// -----
+
+// Tests that interior padding becomes a strided tensor.insert_slice into a
+// filled tensor: the input lands at offset `low` with stride interior + 1.
+// CHECK-LABEL: func.func @pad_interior(
+// CHECK: %[[FILL:.+]] = linalg.fill
+// CHECK: tensor.insert_slice %{{.+}} into %[[FILL]][0, 1] [2, 3] [2, 3] : tensor<2x3xf32> into tensor<4x8xf32>
+func.func @pad_interior(%x: tensor<2x3xf32>) -> tensor<4x8xf32> {
+  %0 = kiln.pad %x {low = array<i64: 0, 1>, high = array<i64: 1, 0>, interior = array<i64: 1, 2>} : tensor<2x3xf32> -> tensor<4x8xf32>
+  return %0 : tensor<4x8xf32>
+}
+
+// -----
+
+// Tests that iota writes linalg.index of its dimension, converted to the
+// element type.
+// CHECK-LABEL: func.func @iota(
+// CHECK: linalg.generic
+// CHECK: %[[I:.+]] = linalg.index 1 : index
+// CHECK: %[[I64:.+]] = arith.index_cast %[[I]] : index to i64
+// CHECK: arith.sitofp %[[I64]] : i64 to f32
+func.func @iota() -> tensor<2x5xf32> {
+  %0 = kiln.iota {dimension = 1 : i64} : tensor<2x5xf32>
+  return %0 : tensor<2x5xf32>
+}

@@ -248,7 +248,7 @@ func.func @slice_stride(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
 
 // Tests that pad needs one low and high entry per axis (pad_c1).
 func.func @pad_entries(%x: tensor<2x2xf32>) -> tensor<3x4xf32> {
-  // expected-error @+2 {{[pad_c1] low and high need 2 entries each, got 1 and 2}}
+  // expected-error @+2 {{[pad_c1] low, high (and interior) need 2 entries each, got 1, 2 and 0}}
   // expected-error @+1 {{failed to infer returned types}}
   %0 = kiln.pad %x {low = array<i64: 1>, high = array<i64: 0, 2>} : tensor<2x2xf32> -> tensor<3x4xf32>
   return %0 : tensor<3x4xf32>
@@ -258,7 +258,7 @@ func.func @pad_entries(%x: tensor<2x2xf32>) -> tensor<3x4xf32> {
 
 // Tests that pad rejects negative padding (pad_c2).
 func.func @pad_negative(%x: tensor<2x2xf32>) -> tensor<1x2xf32> {
-  // expected-error @+2 {{[pad_c2] axis 0: padding (-1, 0) must be non-negative}}
+  // expected-error @+2 {{[pad_c2] axis 0: padding (low -1, high 0, interior 0) must be non-negative}}
   // expected-error @+1 {{failed to infer returned types}}
   %0 = kiln.pad %x {low = array<i64: -1, 0>, high = array<i64: 0, 0>} : tensor<2x2xf32> -> tensor<1x2xf32>
   return %0 : tensor<1x2xf32>
@@ -472,4 +472,23 @@ func.func @dropout_rate_negative(%x: tensor<4xf32>, %step: tensor<i64>) -> tenso
   // expected-error @+1 {{'kiln.dropout' op [dropout_c1] rate -1.000000e-01 is not in [0, 1)}}
   %0 = kiln.dropout %x, %step {rate = -0.1 : f64, seed = 0 : i64} : tensor<4xf32>, tensor<i64>
   return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Tests that kiln.iota rejects a dimension outside [0, rank) (iota_c1).
+func.func @iota_dimension() -> tensor<4x3xi64> {
+  // expected-error @+1 {{[iota_c1] dimension 2 is out of range [0, 2)}}
+  %0 = kiln.iota {dimension = 2 : i64} : tensor<4x3xi64>
+  return %0 : tensor<4x3xi64>
+}
+
+// -----
+
+// Tests that interior padding needs one entry per axis (pad_c1).
+func.func @pad_interior_count(%x: tensor<2x2xf32>) -> tensor<2x3xf32> {
+  // expected-error @+2 {{[pad_c1] low, high (and interior) need 2 entries each, got 2, 2 and 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.pad %x {low = array<i64: 0, 0>, high = array<i64: 0, 0>, interior = array<i64: 1>} : tensor<2x2xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
 }

@@ -245,6 +245,12 @@ func.func @shape_ops(%x: tensor<2x3xf32>, %y: tensor<2x4xf32>, %b: tensor<3xf32>
   %4 = kiln.pad %x {low = array<i64: 1, 0>, high = array<i64: 1, 2>} : tensor<2x3xf32> -> tensor<4x5xf32>
   // CHECK: %[[PAD1:.+]] = kiln.pad %[[X]] {high = array<i64: 1, 2>, low = array<i64: 1, 0>, padding_value = -1.500000e+00 : f64} : tensor<2x3xf32> -> tensor<4x5xf32>
   %5 = kiln.pad %x {low = array<i64: 1, 0>, high = array<i64: 1, 2>, padding_value = -1.5 : f64} : tensor<2x3xf32> -> tensor<4x5xf32>
+  // CHECK: kiln.pad %[[X]] {high = array<i64: 0, 0>, interior = array<i64: 1, 2>, low = array<i64: 0, 0>} : tensor<2x3xf32> -> tensor<3x7xf32>
+  %pi = kiln.pad %x {low = array<i64: 0, 0>, high = array<i64: 0, 0>, interior = array<i64: 1, 2>} : tensor<2x3xf32> -> tensor<3x7xf32>
+  // CHECK: kiln.iota {dimension = 1 : i64} : tensor<2x3xi64>
+  %io = kiln.iota {dimension = 1 : i64} : tensor<2x3xi64>
+  // CHECK: kiln.iota {dimension = 0 : i64} : tensor<2x3xf32>
+  %iof = kiln.iota {dimension = 0 : i64} : tensor<2x3xf32>
   // CHECK: %[[BCAST:.+]] = kiln.broadcast_in_dim %[[B]], dims = [1] : tensor<3xf32> -> tensor<5x3xf32>
   %6 = kiln.broadcast_in_dim %b, dims = [1] : tensor<3xf32> -> tensor<5x3xf32>
   // CHECK: %[[BCAST1:.+]] = kiln.broadcast_in_dim %[[X]], dims = [0, 1] : tensor<2x3xf32> -> tensor<2x3xf32>

@@ -1,0 +1,10 @@
+//===- VJPElementwise.cpp - VJP rules of the elementwise kiln ops ---------===//
+//
+// (Being written.)
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/KilnOps.h"
+#include "ir/VJP.h"
+
+void mlir::kiln::registerElementwiseVJPModels(DialectRegistry &) {}
