@@ -876,6 +876,54 @@ struct PadLowering : OpRewritePattern<PadOp> {
   }
 };
 
+/// kiln.convert: arith casts in an elementwise generic. i1 converts as
+/// unsigned (true -> 1); other integers are signed.
+struct ConvertLowering : OpRewritePattern<ConvertOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvertOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = cast<RankedTensorType>(op.getType());
+    Type to = type.getElementType();
+    Type from = cast<RankedTensorType>(op.getOperand().getType())
+                    .getElementType();
+    Value result = buildMap(
+        rewriter, op.getLoc(), type, ValueRange{op.getOperand()},
+        [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+          Value x = args[0];
+          bool fromFloat = isa<FloatType>(from), toFloat = isa<FloatType>(to);
+          if (from == to)
+            return x;
+          if (fromFloat && toFloat)
+            return from.getIntOrFloatBitWidth() < to.getIntOrFloatBitWidth()
+                       ? b.create<arith::ExtFOp>(loc, to, x).getResult()
+                       : b.create<arith::TruncFOp>(loc, to, x).getResult();
+          if (!fromFloat && toFloat)
+            return from.isInteger(1)
+                       ? b.create<arith::UIToFPOp>(loc, to, x).getResult()
+                       : b.create<arith::SIToFPOp>(loc, to, x).getResult();
+          if (fromFloat && !toFloat) {
+            if (to.isInteger(1))
+              return b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNE,
+                                             x, floatConst(b, loc, from, 0.0));
+            return b.create<arith::FPToSIOp>(loc, to, x);
+          }
+          unsigned fw = from.getIntOrFloatBitWidth();
+          unsigned tw = to.getIntOrFloatBitWidth();
+          if (to.isInteger(1))
+            return b.create<arith::CmpIOp>(
+                loc, arith::CmpIPredicate::ne, x,
+                b.create<arith::ConstantIntOp>(loc, 0, fw));
+          if (fw < tw)
+            return from.isInteger(1)
+                       ? b.create<arith::ExtUIOp>(loc, to, x).getResult()
+                       : b.create<arith::ExtSIOp>(loc, to, x).getResult();
+          return b.create<arith::TruncIOp>(loc, to, x);
+        });
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
 /// kiln.iota: a generic writing linalg.index of `dimension`, converted to the
 /// element type.
 struct IotaLowering : OpRewritePattern<IotaOp> {
@@ -1241,7 +1289,8 @@ void mlir::kiln::populateKilnToLinalgPatterns(RewritePatternSet &patterns) {
       ReduceLowering<ReduceMaxOp>, ArgmaxLowering,
       // Contraction and shape ops.
       MatmulLowering, ReshapeLowering, TransposeLowering, ConcatLowering,
-      SliceLowering, PadLowering, IotaLowering, BroadcastInDimLowering,
+      SliceLowering, PadLowering, IotaLowering, ConvertLowering,
+      BroadcastInDimLowering,
       // Composites.
       SoftmaxDecomposition<SoftmaxOp>, SoftmaxDecomposition<LogSoftmaxOp>,
       LossLowering<MeanSquaredErrorOp>, LossLowering<MeanAbsoluteErrorOp>,

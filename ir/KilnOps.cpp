@@ -321,6 +321,12 @@ LogicalResult PadOp::inferReturnTypes(
                          input.getElementType(), inferredReturnTypes);
 }
 
+OpFoldResult ConvertOp::fold(FoldAdaptor) {
+  if (getOperand().getType() == getResult().getType())
+    return getOperand();
+  return {};
+}
+
 LogicalResult IotaOp::verify() {
   if (llvm::Error error =
           verifyIotaDimension(getType().getRank(), getDimension()))

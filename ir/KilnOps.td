@@ -494,6 +494,29 @@ def Kiln_IotaOp : Kiln_Op<"iota", [Pure, Kiln_ZeroGradient]> {
   let hasVerifier = 1;
 }
 
+def Kiln_ConvertOp : Kiln_Op<"convert", [Pure, Elementwise,
+    SameOperandsAndResultShape]> {
+  let summary = "Elementwise element-type conversion";
+  let description = [{
+    Converts each element to the result's element type: float to float
+    rounds to nearest even; integer to float rounds to nearest; float to
+    integer truncates toward zero (undefined out of range, as C), float to
+    i1 is `x != 0`; integer to
+    integer sign-extends or truncates; i1 converts as 0/1 (true is 1, not
+    -1). Shapes are equal. The VJP of a float-to-float conversion converts
+    the gradient back; other conversions have no gradient.
+
+    Example:
+    ```mlir
+    %f = kiln.convert %labels : tensor<8xi32> -> tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_Tensor:$operand);
+  let results = (outs Kiln_Tensor:$result);
+  let assemblyFormat = "$operand attr-dict `:` type($operand) `->` type($result)";
+  let hasFolder = 1;
+}
+
 def Kiln_StopGradientOp : Kiln_Op<"stop_gradient",
     [Pure, SameOperandsAndResultType, InferTypeOpInterface,
      Kiln_ZeroGradient]> {

@@ -45,4 +45,40 @@ def KilnVerifyStagePass : Pass<"kiln-verify-stage", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::kiln::KilnDialect"];
 }
 
+def KilnDeriveGradientsPass
+    : Pass<"kiln-derive-gradients", "::mlir::ModuleOp"> {
+  let summary = "Reverse-mode differentiation: clones @f into @f_grad";
+  let description = [{
+    Clones the function named by `function` into `@<function>_grad`, which
+    returns the original results followed by the gradient of the first
+    result (the loss: a rank-0 float tensor) with respect to every argument
+    marked `kiln.trainable`, in argument order. The gradient code is built by
+    a reverse walk over the ops that lie on a path from a trainable argument
+    to the loss: each op's DifferentiableOpInterface rule (VJP) maps result
+    gradients to operand gradients, and contributions to a value used
+    several times are summed (`kiln.add`). Ops with the ZeroGradient trait
+    (compare, argmax, constant, iota, stop_gradient) propagate nothing; a
+    trainable argument the loss does not depend on gets a zero gradient.
+
+    When ops on that path have no rule, one error lists every such op (a
+    note at each location) and the pass fails; it never crashes.
+
+    Before:
+    ```mlir
+    func.func @loss(%w: tensor<3xf32> {kiln.trainable}) -> tensor<f32> {
+      %0 = kiln.square %w : tensor<3xf32>
+      %1 = kiln.reduce_sum %0 {axes = array<i64: 0>} : tensor<3xf32> -> tensor<f32>
+      return %1 : tensor<f32>
+    }
+    ```
+    After, beside it: `func.func @loss_grad(%w) -> (tensor<f32>, tensor<3xf32>)`
+    returning the loss and 2 * w.
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"loss\"",
+           "Function to differentiate; its first result is the loss">,
+  ];
+  let dependentDialects = ["::mlir::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD

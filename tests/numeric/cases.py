@@ -765,6 +765,39 @@ def interior_pad_cases(dt):
 
 
 # ---------------------------------------------------------------------------
+# convert
+# ---------------------------------------------------------------------------
+
+def convert_cases(dt):
+    """kiln.convert from `dt` to every other type and back (closed forms:
+    IEEE round-to-nearest between floats, truncation toward zero to ints,
+    x != 0 to i1; signed ints, i1 as 0/1)."""
+    r = rng_for("convert", dt)
+    x = uniform(r, -100, 100, (3, 4), dt)
+    x[0, 0], x[0, 1], x[0, 2] = 0.0, -0.0, 2.5
+    other = "f64" if dt == "f32" else "f32"
+    for to in (other, "i32", "i64", "i1"):
+        rt = T(x.shape, to)
+        if to == "i1":
+            ref = lambda x: x != 0
+        elif to in ("i32", "i64"):
+            ref = (lambda to: lambda x: np.trunc(x).astype(NP[to]))(to)
+        else:
+            ref = (lambda to: lambda x: x.astype(NP[to]))(to)
+        add_case("convert_to_" + to, dt, [x],
+                 "%%r = kiln.convert %%a0 : %s -> %s" % (TA(x), rt),
+                 [("%r", rt)], ref, EXACT)
+    labels = r.integers(-5, 10, size=(6,)).astype(np.int32)
+    flags = np.array([True, False, True, True, False, False])
+    for name, arr in (("i32", labels), ("i1", flags)):
+        rt = T(arr.shape, dt)
+        add_case("convert_from_" + name, dt, [arr],
+                 "%%r = kiln.convert %%a0 : %s -> %s" % (TA(arr), rt),
+                 [("%r", rt)],
+                 (lambda dt: lambda a: a.astype(NP[dt]))(dt), EXACT)
+
+
+# ---------------------------------------------------------------------------
 # iota
 # ---------------------------------------------------------------------------
 
@@ -1314,6 +1347,7 @@ def build_cases():
         pad_cases(dt)
         interior_pad_cases(dt)
         iota_cases(dt)
+        convert_cases(dt)
         softmax_cases(dt)
         constant_cases(dt)
         stop_gradient_cases(dt)

@@ -329,3 +329,16 @@ func.func @constant_fold() -> (tensor<2xf32>, tensor<2xf32>) {
   %unused = kiln.constant dense<3.0> : tensor<8xf32>
   return %0, %1 : tensor<2xf32>, tensor<2xf32>
 }
+
+// -----
+
+// Tests that a conversion to the same type folds away and a real one stays.
+// CHECK-LABEL: func.func @convert_fold
+// CHECK-SAME: (%[[X:.+]]: tensor<4xf32>)
+// CHECK: %[[I:.+]] = kiln.convert %[[X]] : tensor<4xf32> -> tensor<4xi32>
+// CHECK: return %[[X]], %[[I]]
+func.func @convert_fold(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xi32>) {
+  %0 = kiln.convert %x : tensor<4xf32> -> tensor<4xf32>
+  %1 = kiln.convert %x : tensor<4xf32> -> tensor<4xi32>
+  return %0, %1 : tensor<4xf32>, tensor<4xi32>
+}

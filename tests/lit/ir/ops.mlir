@@ -251,6 +251,10 @@ func.func @shape_ops(%x: tensor<2x3xf32>, %y: tensor<2x4xf32>, %b: tensor<3xf32>
   %io = kiln.iota {dimension = 1 : i64} : tensor<2x3xi64>
   // CHECK: kiln.iota {dimension = 0 : i64} : tensor<2x3xf32>
   %iof = kiln.iota {dimension = 0 : i64} : tensor<2x3xf32>
+  // CHECK: kiln.convert %[[X]] : tensor<2x3xf32> -> tensor<2x3xi32>
+  %cv = kiln.convert %x : tensor<2x3xf32> -> tensor<2x3xi32>
+  // CHECK: kiln.convert %{{.+}} : tensor<2x3xi64> -> tensor<2x3xf64>
+  %cv2 = kiln.convert %io : tensor<2x3xi64> -> tensor<2x3xf64>
   // CHECK: %[[BCAST:.+]] = kiln.broadcast_in_dim %[[B]], dims = [1] : tensor<3xf32> -> tensor<5x3xf32>
   %6 = kiln.broadcast_in_dim %b, dims = [1] : tensor<3xf32> -> tensor<5x3xf32>
   // CHECK: %[[BCAST1:.+]] = kiln.broadcast_in_dim %[[X]], dims = [0, 1] : tensor<2x3xf32> -> tensor<2x3xf32>
