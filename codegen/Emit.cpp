@@ -119,15 +119,17 @@ llvm::Expected<std::vector<EntryPointAbi>> kiln::collectAbi(ModuleOp module) {
     EntryPointAbi entry;
     entry.symbol = symbol.str();
     auto alignment = integer("alignment"), params = integer("params_size"),
-         io = integer("io_size"), scratch = integer("scratch_size"),
+         state = integer("opt_state_size"), io = integer("io_size"),
+         scratch = integer("scratch_size"),
          total = integer("temporaries_total"),
          count = integer("num_temporaries");
     auto tensors = abi.getAs<ArrayAttr>("tensors");
-    if (!alignment || !params || !io || !scratch || !total || !count ||
-        !tensors)
+    if (!alignment || !params || !state || !io || !scratch || !total ||
+        !count || !tensors)
       return malformed(entry.symbol);
     entry.alignment = *alignment;
     entry.paramsSize = *params;
+    entry.optStateSize = *state;
     entry.ioSize = *io;
     entry.scratchSize = *scratch;
     entry.temporariesTotal = *total;
@@ -185,10 +187,11 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 void kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
                       StringRef source, llvm::raw_ostream &os) {
   std::string p = macroName(prefix);
-  int64_t alignment = 64, params = 0, io = 0, scratch = 0;
+  int64_t alignment = 64, params = 0, state = 0, io = 0, scratch = 0;
   for (const EntryPointAbi &e : entries) {
     alignment = std::max(alignment, e.alignment);
     params = std::max(params, e.paramsSize);
+    state = std::max(state, e.optStateSize);
     io = std::max(io, e.ioSize);
     scratch = std::max(scratch, e.scratchSize);
   }
@@ -213,17 +216,18 @@ void kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
   os << "/* Region sizes in bytes (the maximum over the entry points). */\n"
      << "#define " << p << "_ALIGNMENT " << alignment << "\n"
      << "#define " << p << "_PARAMS_SIZE " << params << "\n"
-     << "#define " << p << "_OPT_STATE_SIZE 0 /* no optimizer state in "
-                           "inference entry points */\n"
+     << "#define " << p << "_OPT_STATE_SIZE " << state << "\n"
      << "#define " << p << "_IO_SIZE " << io << "\n"
      << "#define " << p << "_SCRATCH_SIZE " << scratch << "\n\n";
   for (const EntryPointAbi &e : entries) {
     std::string ep = macroName(e.symbol);
     os << "/* Entry point " << e.symbol << ": params " << e.paramsSize
-       << " B, io " << e.ioSize << " B, scratch arena " << e.scratchSize
+       << " B, opt_state " << e.optStateSize << " B, io " << e.ioSize
+       << " B, scratch arena " << e.scratchSize
        << " B for " << e.numTemporaries << " temporaries that would take "
        << e.temporariesTotal << " B unshared. */\n";
     os << "#define " << ep << "_PARAMS_SIZE " << e.paramsSize << "\n"
+       << "#define " << ep << "_OPT_STATE_SIZE " << e.optStateSize << "\n"
        << "#define " << ep << "_IO_SIZE " << e.ioSize << "\n"
        << "#define " << ep << "_SCRATCH_SIZE " << e.scratchSize << "\n";
     for (const AbiTensor &t : e.tensors) {
@@ -240,11 +244,12 @@ void kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
          << "#define " << tm << "_COUNT " << count << " /* elements */\n";
     }
     os << "/* Runs " << e.symbol
-       << ". params: the params region (read only); io: inputs are read "
-          "and\n * outputs written at their offsets; scratch: the arena "
-          "(contents undefined\n * on return). */\n"
+       << ". params, opt_state: read, and updated in place by training "
+          "steps;\n * io: inputs are read and outputs written at their "
+          "offsets; scratch: the\n * arena (contents undefined on return). "
+          "*/\n"
        << "void " << e.symbol
-       << "(void *params, void *io, void *scratch);\n\n";
+       << "(void *params, void *opt_state, void *io, void *scratch);\n\n";
   }
   os << "#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n#endif /* "
      << guard << " */\n";

@@ -50,8 +50,8 @@ llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
 /// One tensor of the generated interface.
 struct AbiTensor {
   std::string name;   // kiln.param / kiln.name, or argN / outputN
-  std::string kind;   // "param", "input" or "output"
-  std::string region; // "params" or "io"
+  std::string kind;   // "param", "opt_state", "input" or "output"
+  std::string region; // "params", "opt_state" or "io"
   int64_t offset;     // bytes from the region start
   std::vector<int64_t> shape;
   std::string dtype; // "f32", "f64", "i32", "i64", "i1"
@@ -61,7 +61,7 @@ struct AbiTensor {
 struct EntryPointAbi {
   std::string symbol; // C symbol of the entry point
   int64_t alignment;
-  int64_t paramsSize, ioSize, scratchSize; // bytes
+  int64_t paramsSize, optStateSize, ioSize, scratchSize; // bytes
   int64_t temporariesTotal; // bytes the temporaries would take unshared
   int64_t numTemporaries;
   std::vector<AbiTensor> tensors;

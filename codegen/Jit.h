@@ -3,7 +3,7 @@
 // Compiles an LLVM-dialect module (the output of buildCodegenPipeline) with
 // MLIR's ExecutionEngine (ORC JIT) and hands out its entry points with the
 // same region ABI as the object files kilnc writes:
-// `void entry(void *params, void *io, void *scratch)`. The runtime GEMM
+// `void entry(void *params, void *opt_state, void *io, void *scratch)`. The runtime GEMM
 // symbols are bound to the kiln runtime linked into this process. Used by
 // `kilnc run` and by in-process tests.
 //
@@ -21,7 +21,8 @@
 namespace mlir::kiln {
 
 /// An entry point of a compiled module.
-using EntryPoint = void (*)(void *params, void *io, void *scratch);
+using EntryPoint = void (*)(void *params, void *optState, void *io,
+                            void *scratch);
 
 /// A module compiled in-process. Thread-safety: lookups are not
 /// synchronized; the returned entry points follow the ABI's rules

@@ -116,10 +116,11 @@ def KilnPlanMemoryPass : Pass<"kiln-plan-memory", "::mlir::ModuleOp"> {
   let description = [{
     Rewrites each public function (after bufferization and
     buffer-results-to-out-params) to the region ABI:
-    `(params: memref<Pxi8>, io: memref<Ixi8>, scratch: memref<Sxi8>)`.
-    Arguments marked `kiln.param` live in the params region, the other
-    arguments and the results (out-params) in the io region, each at a
-    64-byte aligned offset; every `memref.alloc` of a static shape becomes a
+    `(params: memref<Pxi8>, opt_state: memref<Oxi8>, io: memref<Ixi8>,
+    scratch: memref<Sxi8>)`. Arguments marked `kiln.param` live in the
+    params region, those marked `kiln.opt_state` in the opt_state region,
+    the other arguments and the results (out-params) in the io region, each
+    at a 64-byte aligned offset; every `memref.alloc` of a static shape becomes a
     `memref.view` into the scratch arena at an offset chosen by liveness
     (buffers whose live ranges do not overlap share bytes). The layout is
     recorded on the function as `kiln.abi` for the header emitter.

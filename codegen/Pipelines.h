@@ -20,12 +20,14 @@ void buildKilnToLinalgPipeline(OpPassManager &pm);
 
 /// Stage 3-4: one-shot bufferization with function boundaries, results as
 /// out-params, GEMMs as runtime calls, then the static memory plan.
-/// Contract after: no tensors; public functions take (params, io, scratch)
+/// Contract after: no tensors; public functions take (params, opt_state,
+/// io, scratch)
 /// byte regions; no memref.alloc.
 void buildBufferizePipeline(OpPassManager &pm);
 
 /// Stage 5: loops, then the LLVM dialect (bare-pointer calling convention,
-/// so an entry point is `void f(void *params, void *io, void *scratch)`).
+/// so an entry point is
+/// `void f(void *params, void *opt_state, void *io, void *scratch)`).
 void buildLowerToLLVMPipeline(OpPassManager &pm);
 
 /// All of the above, in order.

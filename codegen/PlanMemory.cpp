@@ -4,15 +4,17 @@
 // takes its tensors as memref arguments and allocates its temporaries with
 // memref.alloc. This pass
 //   1. places each argument in a caller-owned region: params (arguments
-//      marked `kiln.param`) or io (inputs and out-param outputs), packed in
-//      argument order at 64-byte aligned offsets;
+//      marked `kiln.param`), opt_state (arguments marked `kiln.opt_state`)
+//      or io (inputs and out-param outputs), packed in argument order at
+//      64-byte aligned offsets;
 //   2. places every temporary in one scratch arena: live ranges come from
 //      the linear op order of the function body (an alias made by a view op
 //      extends its source's range), and a greedy best-fit assignment, largest
 //      buffer first, gives buffers whose ranges do not overlap the same
 //      bytes;
-//   3. rewrites the function to `(params: memref<Pxi8>, io: memref<Ixi8>,
-//      scratch: memref<Sxi8>)`, each former buffer a memref.view at its
+//   3. rewrites the function to `(params: memref<Pxi8>, opt_state:
+//      memref<Oxi8>, io: memref<Ixi8>, scratch: memref<Sxi8>)` (every entry
+//      point takes all four, used or not), each former buffer a memref.view at its
 //      offset, and records the layout in the `kiln.abi` attribute that the
 //      header emitter reads.
 // The generated code therefore never allocates. A temporary of dynamic
@@ -149,13 +151,15 @@ LogicalResult planFunction(func::FuncOp func) {
   Block &body = func.getBody().front();
   Location loc = func.getLoc();
 
-  // 1. Arguments into the params and io regions.
+  // 1. Arguments into the params, opt_state and io regions.
+  enum Region : unsigned { Params = 0, OptState = 1, IO = 2 };
+  static const char *const regionNames[] = {"params", "opt_state", "io"};
   struct Placement {
-    unsigned region; // 0 params, 1 io
+    Region region;
     int64_t offset;
   };
   SmallVector<Placement> argPlacement;
-  int64_t regionSize[2] = {0, 0};
+  int64_t regionSize[3] = {0, 0, 0};
   SmallVector<Attribute> tensors;
   unsigned numOriginalResults = 0;
   if (auto count = func->getAttrOfType<IntegerAttr>("kiln.num_inputs"))
@@ -176,7 +180,9 @@ LogicalResult planFunction(func::FuncOp func) {
     }
     auto paramName = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
                                                        "kiln.param");
-    unsigned region = paramName ? 0 : 1;
+    auto stateName = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                       "kiln.opt_state");
+    Region region = paramName ? Params : stateName ? OptState : IO;
     int64_t offset = llvm::alignTo(regionSize[region], kAlignment);
     regionSize[region] = offset + getByteSize(type);
     argPlacement.push_back({region, offset});
@@ -184,7 +190,7 @@ LogicalResult planFunction(func::FuncOp func) {
     // Names: kiln.param / kiln.name attributes, else argN / outputN.
     unsigned firstOutput = func.getNumArguments() - numOriginalResults;
     bool isOutput = arg.getArgNumber() >= firstOutput;
-    StringAttr name = paramName;
+    StringAttr name = paramName ? paramName : stateName;
     if (!name)
       name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
                                                "kiln.name");
@@ -197,10 +203,11 @@ LogicalResult planFunction(func::FuncOp func) {
                  : "arg" + std::to_string(arg.getArgNumber());
     NamedAttrList entry;
     entry.append("name", name ? name : StringAttr::get(ctx, fallback));
-    entry.append("kind", StringAttr::get(ctx, paramName ? "param"
-                                         : isOutput     ? "output"
-                                                        : "input"));
-    entry.append("region", StringAttr::get(ctx, region ? "io" : "params"));
+    entry.append("kind", StringAttr::get(ctx, paramName   ? "param"
+                                         : stateName  ? "opt_state"
+                                         : isOutput   ? "output"
+                                                      : "input"));
+    entry.append("region", StringAttr::get(ctx, regionNames[region]));
     entry.append("offset", IntegerAttr::get(IntegerType::get(ctx, 64),
                                             offset));
     entry.append("shape", DenseI64ArrayAttr::get(ctx, type.getShape()));
@@ -241,12 +248,15 @@ LogicalResult planFunction(func::FuncOp func) {
   auto regionType = [&](int64_t size) {
     return MemRefType::get({size}, IntegerType::get(ctx, 8));
   };
-  Type paramsType = regionType(llvm::alignTo(regionSize[0], kAlignment));
-  Type ioType = regionType(llvm::alignTo(regionSize[1], kAlignment));
+  Type paramsType = regionType(llvm::alignTo(regionSize[Params], kAlignment));
+  Type stateType = regionType(llvm::alignTo(regionSize[OptState], kAlignment));
+  Type ioType = regionType(llvm::alignTo(regionSize[IO], kAlignment));
   Type scratchType = regionType(scratchSize);
   unsigned numArgs = body.getNumArguments();
-  Value params = body.addArgument(paramsType, loc);
-  Value io = body.addArgument(ioType, loc);
+  Value regions[3];
+  regions[Params] = body.addArgument(paramsType, loc);
+  regions[OptState] = body.addArgument(stateType, loc);
+  regions[IO] = body.addArgument(ioType, loc);
   Value scratch = body.addArgument(scratchType, loc);
 
   OpBuilder b = OpBuilder::atBlockBegin(&body);
@@ -258,7 +268,7 @@ LogicalResult planFunction(func::FuncOp func) {
   };
   for (unsigned i = 0; i < numArgs; ++i) {
     BlockArgument arg = body.getArgument(i);
-    Value view = viewAt(b, loc, argPlacement[i].region ? io : params,
+    Value view = viewAt(b, loc, regions[argPlacement[i].region],
                         argPlacement[i].offset,
                         cast<MemRefType>(arg.getType()));
     arg.replaceAllUsesWith(view);
@@ -275,8 +285,9 @@ LogicalResult planFunction(func::FuncOp func) {
   llvm::BitVector erased(body.getNumArguments());
   erased.set(0, numArgs);
   body.eraseArguments(erased);
-  func.setFunctionType(FunctionType::get(
-      ctx, {paramsType, ioType, scratchType}, func.getResultTypes()));
+  func.setFunctionType(
+      FunctionType::get(ctx, {paramsType, stateType, ioType, scratchType},
+                        func.getResultTypes()));
   func.removeArgAttrsAttr();
 
   auto i64 = [&](int64_t v) {
@@ -285,6 +296,8 @@ LogicalResult planFunction(func::FuncOp func) {
   NamedAttrList abi;
   abi.append("alignment", i64(kAlignment));
   abi.append("params_size", i64(cast<MemRefType>(paramsType).getNumElements()));
+  abi.append("opt_state_size",
+             i64(cast<MemRefType>(stateType).getNumElements()));
   abi.append("io_size", i64(cast<MemRefType>(ioType).getNumElements()));
   abi.append("scratch_size", i64(scratchSize));
   abi.append("temporaries_total", i64(temporariesTotal));

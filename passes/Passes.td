@@ -25,7 +25,8 @@ def KilnVerifyStagePass : Pass<"kiln-verify-stage", "::mlir::ModuleOp"> {
       memrefs.
     - `stage=bufferized` (after kiln-bufferize): no tensors; no
       memref.alloc / alloca / dealloc; every public function takes
-      `(params, io, scratch)` as `memref<Nxi8>` and carries `kiln.abi`.
+      `(params, opt_state, io, scratch)` as `memref<Nxi8>` and carries
+      `kiln.abi`.
     - `stage=llvm` (after kiln-lower-to-llvm): only LLVM dialect ops.
 
     Example: `kiln-opt --kiln-verify-stage=stage=forward model.mlir` on

@@ -120,7 +120,7 @@ unsigned checkLinalgStage(ModuleOp module) {
 }
 
 /// After kiln-bufferize: no tensors, no allocation, and every public
-/// function takes the three byte regions (params, io, scratch).
+/// function takes the four byte regions (params, opt_state, io, scratch).
 unsigned checkBufferizedStage(ModuleOp module) {
   unsigned violations = checkModule(
       module, "bufferized",
@@ -137,13 +137,14 @@ unsigned checkBufferizedStage(ModuleOp module) {
       return memref && memref.getRank() == 1 && memref.hasStaticShape() &&
              memref.getElementType().isInteger(8);
     };
-    if (func.getNumArguments() != 3 || !llvm::all_of(func.getArgumentTypes(),
+    if (func.getNumArguments() != 4 || !llvm::all_of(func.getArgumentTypes(),
                                                      isRegion) ||
         func.getNumResults() != 0 || !func->hasAttr("kiln.abi")) {
       ++violations;
       func.emitError() << "entry point @" << func.getSymName()
-                       << " does not have the region signature (params, io, "
-                          "scratch: memref<Nxi8>) with a kiln.abi layout";
+                       << " does not have the region signature (params, "
+                          "opt_state, io, scratch: memref<Nxi8>) with a "
+                          "kiln.abi layout";
     }
   }
   return violations;

@@ -68,6 +68,7 @@ int main(int argc, char **argv) {
   }
   char *params = (char *)regions->params;
   char *io = (char *)regions->io;
+  void *state = regions->opt_state;
   void *scratch = regions->scratch;
 
   int failed =
@@ -95,7 +96,7 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  /* The checked form of mlp_forward(params, io, scratch). */
+  /* The checked form of mlp_forward(params, state, io, scratch). */
   status = kiln_regions_call(regions, &sizes, mlp_forward);
   if (status != KILN_OK) {
     fprintf(stderr, "mlp_forward: %s\n", kiln_status_message(status));
@@ -121,7 +122,7 @@ int main(int argc, char **argv) {
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (int i = 0; i < repeats; ++i)
-      mlp_forward(params, io, scratch);
+      mlp_forward(params, state, io, scratch);
     clock_gettime(CLOCK_MONOTONIC, &end);
     double seconds = (double)(end.tv_sec - start.tv_sec) +
                      1e-9 * (double)(end.tv_nsec - start.tv_nsec);

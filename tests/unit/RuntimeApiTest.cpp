@@ -213,9 +213,10 @@ TEST(RuntimeRegionsTest, CreateRejectsBadArguments) {
 namespace {
 /// A stand-in entry point: records the regions it was given and writes a
 /// value into io.
-void *seenParams, *seenIo, *seenScratch;
-void recordingEntry(void *params, void *io, void *scratch) {
+void *seenParams, *seenState, *seenIo, *seenScratch;
+void recordingEntry(void *params, void *optState, void *io, void *scratch) {
   seenParams = params;
+  seenState = optState;
   seenIo = io;
   seenScratch = scratch;
   static_cast<float *>(io)[0] = 42.0f;
@@ -231,6 +232,7 @@ TEST(RuntimeRegionsTest, CallPassesTheRegionsAndChecksSizes) {
   ASSERT_EQ(kiln_regions_create(&sizes, &regions), KILN_OK);
   EXPECT_EQ(kiln_regions_call(regions, &sizes, recordingEntry), KILN_OK);
   EXPECT_EQ(seenParams, regions->params);
+  EXPECT_EQ(seenState, regions->opt_state);
   EXPECT_EQ(seenIo, regions->io);
   EXPECT_EQ(seenScratch, regions->scratch);
   EXPECT_EQ(static_cast<float *>(regions->io)[0], 42.0f);

@@ -428,6 +428,7 @@ LogicalResult Driver::runJit() {
 
   kiln_region_sizes_t sizes = {};
   sizes.params_size = abi->paramsSize;
+  sizes.opt_state_size = abi->optStateSize;
   sizes.io_size = abi->ioSize;
   sizes.scratch_size = abi->scratchSize;
   sizes.alignment = abi->alignment;
@@ -437,9 +438,10 @@ LogicalResult Driver::runJit() {
   auto regionsGuard =
       llvm::make_scope_exit([&] { kiln_regions_destroy(regions); });
   auto regionBase = [&](const kiln::AbiTensor &t) {
-    return static_cast<char *>(t.region == "params" ? regions->params
-                                                    : regions->io) +
-           t.offset;
+    void *base = t.region == "params"      ? regions->params
+                 : t.region == "opt_state" ? regions->opt_state
+                                           : regions->io;
+    return static_cast<char *>(base) + t.offset;
   };
 
   for (auto [path, tensor] : llvm::zip(runInputs, arguments)) {
@@ -468,7 +470,8 @@ LogicalResult Driver::runJit() {
     std::memcpy(regionBase(*tensor), array->data, array->nbytes);
   }
 
-  (*entry)(regions->params, regions->io, regions->scratch);
+  (*entry)(regions->params, regions->opt_state, regions->io,
+           regions->scratch);
 
   for (auto [index, tensor] : llvm::enumerate(results)) {
     kiln_array_t *array = nullptr;

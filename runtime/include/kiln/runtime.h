@@ -311,16 +311,19 @@ KILN_API kiln_status_t kiln_regions_create(const kiln_region_sizes_t *sizes,
 /// Thread-safety: the regions must no longer be in use by any thread.
 KILN_API void kiln_regions_destroy(kiln_regions_t *regions);
 
-/// An inference entry point of a kilnc-generated model, as declared in its
-/// header: `void <name>_<entry>(void *params, void *io, void *scratch)`.
-typedef void (*kiln_entry_point_t)(void *params, void *io, void *scratch);
+/// An entry point of a kilnc-generated model, as declared in its header:
+/// `void <name>_<entry>(void *params, void *opt_state, void *io,
+/// void *scratch)`.
+typedef void (*kiln_entry_point_t)(void *params, void *opt_state, void *io,
+                                   void *scratch);
 
-/// Calls `entry` with the params, io and scratch regions of `regions`: the
-/// convenience form of `entry(r->params, r->io, r->scratch)`. Returns
+/// Calls `entry` with the four regions of `regions`: the convenience form of
+/// `entry(r->params, r->opt_state, r->io, r->scratch)`. Returns
 /// KILN_ERROR_INVALID_ARGUMENT (and calls nothing) if either pointer is NULL
 /// or a region is smaller than `required` says (its sizes come from the
-/// model header: *_PARAMS_SIZE, *_IO_SIZE, *_SCRATCH_SIZE of the entry
-/// point; `required` may be NULL to skip the check).
+/// model header: *_PARAMS_SIZE, *_OPT_STATE_SIZE, *_IO_SIZE,
+/// *_SCRATCH_SIZE of the entry point; `required` may be NULL to skip the
+/// check).
 /// Thread-safety: as the entry point: calls on distinct regions may run
 /// concurrently.
 KILN_API kiln_status_t kiln_regions_call(const kiln_regions_t *regions,

@@ -16,14 +16,14 @@
 // KILN: kiln.matmul
 // LINALG-NOT: kiln.matmul
 // LINALG: linalg.matmul
-// LLVMDIALECT: llvm.func @kilnc_emit_dense(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
+// LLVMDIALECT: llvm.func @kilnc_emit_dense(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
 // LLVMDIALECT: llvm.call @kiln_gemm_f32
 // LLVMIR: define void @kilnc_emit_dense(ptr
 // LLVMIR: call void @kiln_gemm_f32
 // ASM: kilnc_emit_dense:
 // HEADER: #define DENSE_LAYER_SCRATCH_SIZE
 // HEADER: /* input 'x': f32[4, 8] in the io region at byte 0 */
-// HEADER: void dense_layer_dense(void *params, void *io, void *scratch);
+// HEADER: void dense_layer_dense(void *params, void *opt_state, void *io, void *scratch);
 // AFTERALL: IR Dump After ConvertKilnToLinalgPass
 // TIMING: Execution time report
 // TIMING: kiln-lower-to-linalg
