@@ -82,4 +82,46 @@ def KilnDeriveGradientsPass
   let dependentDialects = ["::mlir::kiln::KilnDialect"];
 }
 
+def KilnAttachLossPass : Pass<"kiln-attach-loss", "::mlir::ModuleOp"> {
+  let summary = "Builds @loss(params, x, y, sample_weight) from @forward";
+  let description = [{
+    Clones the forward function (option `function`, default `forward`) into
+    `@loss`, which takes two more arguments, the labels `y` and the
+    per-sample weights `sample_weight` (`[N]`, N the batch axis of the first
+    forward result), and returns the loss (rank 0) followed by the metric
+    partial sums of one batch:
+
+    - the loss op chosen by `loss` (mean_squared_error, mean_absolute_error,
+      binary_crossentropy, categorical_crossentropy,
+      sparse_categorical_crossentropy) with `from_logits`, applied to the
+      first forward result; sparse labels are `i32` class indices;
+    - plus, for every parameter argument with `kiln.l1` / `kiln.l2`
+      (f64), the Keras regularization terms `l1 * sum(|w|)` and
+      `l2 * sum(w^2)`;
+    - partials: `loss_sum` (loss times the weight sum) and `weight_sum`,
+      then per metric in `metrics` (comma-separated: accuracy,
+      binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+      precision, recall, f1, mae, mse) its weighted sums. Epoch values are
+      ratios of partials summed over all batches, so they are exact
+      (docs/spec.md, "Metrics").
+
+    The names of the partials are recorded in `kiln.partials`, the metrics
+    in `kiln.metrics`. A loss that does not fit the output (a sparse or
+    categorical loss on a 1-unit output) or an unknown name is an error.
+  }];
+  let options = [
+    Option<"function", "function", "std::string", /*default=*/"\"forward\"",
+           "Forward function (its first result is the prediction)">,
+    Option<"loss", "loss", "std::string", /*default=*/"\"\"",
+           "Loss: mean_squared_error, mean_absolute_error, "
+           "binary_crossentropy, categorical_crossentropy, "
+           "sparse_categorical_crossentropy">,
+    Option<"fromLogits", "from_logits", "bool", /*default=*/"false",
+           "The forward result is logits, not probabilities">,
+    Option<"metrics", "metrics", "std::string", /*default=*/"\"\"",
+           "Comma-separated metrics">,
+  ];
+  let dependentDialects = ["::mlir::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD

@@ -1,0 +1,338 @@
+//===- AttachLoss.cpp - @forward -> @loss with metric partials ------------===//
+//
+// Implements kiln-attach-loss: the loss function of a training graph, with
+// Keras regularization terms and the partial sums that make epoch metrics
+// exact (docs/spec.md, "Metrics").
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/KilnOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
+
+namespace mlir::kiln {
+#define GEN_PASS_DEF_KILNATTACHLOSSPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::kiln
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+namespace {
+enum class LossKind { MSE, MAE, BinaryCE, CategoricalCE, SparseCE };
+
+std::optional<LossKind> parseLoss(StringRef name) {
+  return llvm::StringSwitch<std::optional<LossKind>>(name)
+      .Case("mean_squared_error", LossKind::MSE)
+      .Case("mse", LossKind::MSE)
+      .Case("mean_absolute_error", LossKind::MAE)
+      .Case("mae", LossKind::MAE)
+      .Case("binary_crossentropy", LossKind::BinaryCE)
+      .Case("categorical_crossentropy", LossKind::CategoricalCE)
+      .Case("sparse_categorical_crossentropy", LossKind::SparseCE)
+      .Default(std::nullopt);
+}
+
+/// Builds kiln ops for the loss function at one insertion point.
+class LossBuilder {
+public:
+  LossBuilder(OpBuilder &b, Location loc, Value predictions, Value labels,
+              Value weights, bool fromLogits)
+      : b(b), loc(loc), p(predictions), y(labels), w(weights),
+        fromLogits(fromLogits),
+        type(cast<RankedTensorType>(predictions.getType())),
+        scalar(RankedTensorType::get({}, type.getElementType())) {}
+
+  Value splat(RankedTensorType t, double value) {
+    return b.create<ConstantOp>(
+        loc, DenseElementsAttr::get(
+                 t, b.getFloatAttr(t.getElementType(), value)));
+  }
+
+  /// Reduces every axis of `x`.
+  Value sumAll(Value x) {
+    auto t = cast<RankedTensorType>(x.getType());
+    SmallVector<int64_t> axes = llvm::to_vector(llvm::seq<int64_t>(0, t.getRank()));
+    return b.create<ReduceSumOp>(loc, x, axes, false);
+  }
+
+  /// Mean over the non-batch axes: [N, ...] -> [N].
+  Value perSampleMean(Value x) {
+    auto t = cast<RankedTensorType>(x.getType());
+    if (t.getRank() == 1)
+      return x;
+    SmallVector<int64_t> axes = llvm::to_vector(llvm::seq<int64_t>(1, t.getRank()));
+    return b.create<ReduceMeanOp>(loc, x, axes, false);
+  }
+
+  /// Sum over the non-batch axes: [N, ...] -> [N].
+  Value perSampleSum(Value x) {
+    auto t = cast<RankedTensorType>(x.getType());
+    if (t.getRank() == 1)
+      return x;
+    SmallVector<int64_t> axes = llvm::to_vector(llvm::seq<int64_t>(1, t.getRank()));
+    return b.create<ReduceSumOp>(loc, x, axes, false);
+  }
+
+  /// sum_n w_n v_n for per-sample values v [N].
+  Value weightedSum(Value v) {
+    return sumAll(b.create<MulOp>(loc, v, w));
+  }
+
+  /// 0/1 floats of the predictions' element type from an i1 mask.
+  Value toFloat(Value mask) {
+    auto t = cast<RankedTensorType>(mask.getType());
+    return b.create<ConvertOp>(loc, t.clone(type.getElementType()), mask);
+  }
+
+  /// Binary decisions: p > 0.5 for probabilities, z > 0 for logits (the
+  /// same decision, since sigmoid(0) = 0.5).
+  Value predictedPositive() {
+    return b.create<CompareOp>(loc, ComparisonDirection::gt, p,
+                               splat(type, fromLogits ? 0.0 : 0.5));
+  }
+  Value actualPositive() {
+    return b.create<CompareOp>(loc, ComparisonDirection::gt, y,
+                               splat(type, 0.5));
+  }
+
+  Value argmaxLast(Value x) {
+    auto t = cast<RankedTensorType>(x.getType());
+    return b.create<ArgmaxOp>(loc, x, t.getRank() - 1, false);
+  }
+
+  OpBuilder &b;
+  Location loc;
+  Value p, y, w;
+  bool fromLogits;
+  RankedTensorType type;
+  RankedTensorType scalar;
+};
+
+struct KilnAttachLossPass
+    : public kiln::impl::KilnAttachLossPassBase<KilnAttachLossPass> {
+  using KilnAttachLossPassBase::KilnAttachLossPassBase;
+
+  void runOnOperation() override {
+    if (failed(attach()))
+      signalPassFailure();
+  }
+
+  LogicalResult attach() {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>(function);
+    if (!forward || forward.isExternal())
+      return module.emitError("kiln-attach-loss: no function @")
+             << function << " with a body";
+    std::optional<LossKind> kind = parseLoss(loss);
+    if (!kind)
+      return module.emitError("kiln-attach-loss: unknown loss '")
+             << loss
+             << "' (known: mean_squared_error, mean_absolute_error, "
+                "binary_crossentropy, categorical_crossentropy, "
+                "sparse_categorical_crossentropy)";
+    if (module.lookupSymbol("loss"))
+      return module.emitError("kiln-attach-loss: the module already has a "
+                              "symbol @loss");
+    auto predType = forward.getNumResults()
+                        ? dyn_cast<RankedTensorType>(
+                              forward.getResultTypes().front())
+                        : RankedTensorType();
+    if (!predType || !isa<FloatType>(predType.getElementType()) ||
+        predType.getRank() < 1)
+      return forward.emitError("kiln-attach-loss: the first result of @")
+             << function
+             << " must be a floating-point tensor with a batch axis";
+    int64_t classes = predType.getShape().back();
+    bool categorical =
+        *kind == LossKind::CategoricalCE || *kind == LossKind::SparseCE;
+    if (categorical && (predType.getRank() < 2 || classes < 2))
+      return forward.emitError("kiln-attach-loss: ")
+             << loss << " needs a class axis of at least 2 classes, but @"
+             << function << " outputs " << predType
+             << " (use binary_crossentropy for one output unit)";
+
+    // Metrics, with Keras's "accuracy" resolved from the loss.
+    SmallVector<std::string> metricNames;
+    for (StringRef m : llvm::split(metrics, ',')) {
+      m = m.trim();
+      if (m.empty())
+        continue;
+      std::string name = m.str();
+      if (name == "accuracy" || name == "acc")
+        name = *kind == LossKind::SparseCE        ? "sparse_categorical_accuracy"
+               : *kind == LossKind::CategoricalCE ? "categorical_accuracy"
+                                                  : "binary_accuracy";
+      static const char *const known[] = {
+          "binary_accuracy", "categorical_accuracy",
+          "sparse_categorical_accuracy", "precision", "recall", "f1", "mae",
+          "mse"};
+      if (!llvm::is_contained(known, name))
+        return module.emitError("kiln-attach-loss: unknown metric '")
+               << m
+               << "' (known: accuracy, binary_accuracy, "
+                  "categorical_accuracy, sparse_categorical_accuracy, "
+                  "precision, recall, f1, mae, mse)";
+      if (name == "sparse_categorical_accuracy" && *kind != LossKind::SparseCE)
+        return module.emitError("kiln-attach-loss: metric '")
+               << m << "' needs integer labels (the sparse loss)";
+      if (name == "categorical_accuracy" && predType.getRank() < 2)
+        return module.emitError("kiln-attach-loss: metric '")
+               << m << "' needs a class axis";
+      if (!llvm::is_contained(metricNames, name))
+        metricNames.push_back(name);
+    }
+
+    // @loss: the forward body plus labels and sample weights.
+    auto lossFunc = cast<func::FuncOp>(forward->clone());
+    lossFunc.setSymName("loss");
+    OpBuilder moduleBuilder(forward);
+    moduleBuilder.setInsertionPointAfter(forward);
+    moduleBuilder.insert(lossFunc);
+    MLIRContext *ctx = &getContext();
+    Location loc = forward.getLoc();
+    Type labelType =
+        *kind == LossKind::SparseCE
+            ? RankedTensorType::get(predType.getShape().drop_back(),
+                                    IntegerType::get(ctx, 32))
+            : Type(predType);
+    auto weightType = RankedTensorType::get({predType.getDimSize(0)},
+                                            predType.getElementType());
+    Block &body = lossFunc.getBody().front();
+    unsigned numForwardArgs = body.getNumArguments();
+    Value labels = body.addArgument(labelType, loc);
+    Value weights = body.addArgument(weightType, loc);
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    OpBuilder b(ret);
+    LossBuilder lb(b, loc, ret.getOperand(0), labels, weights, fromLogits);
+
+    Value lossValue;
+    auto logits = b.getBoolAttr(fromLogits);
+    switch (*kind) {
+    case LossKind::MSE:
+      lossValue = b.create<MeanSquaredErrorOp>(loc, lb.p, labels, weights);
+      break;
+    case LossKind::MAE:
+      lossValue = b.create<MeanAbsoluteErrorOp>(loc, lb.p, labels, weights);
+      break;
+    case LossKind::BinaryCE:
+      lossValue = b.create<BinaryCrossentropyOp>(loc, lb.p, labels, weights,
+                                                 logits);
+      break;
+    case LossKind::CategoricalCE:
+      lossValue = b.create<CategoricalCrossentropyOp>(loc, lb.p, labels,
+                                                      weights, logits);
+      break;
+    case LossKind::SparseCE:
+      lossValue = b.create<SparseCategoricalCrossentropyOp>(
+          loc, lb.p, labels, weights, logits);
+      break;
+    }
+
+    // Keras kernel/bias regularizers: l1 * sum|w| + l2 * sum w^2.
+    for (unsigned i = 0; i < numForwardArgs; ++i) {
+      Value arg = body.getArgument(i);
+      auto argType = dyn_cast<RankedTensorType>(arg.getType());
+      if (!argType || argType.getElementType() != predType.getElementType())
+        continue;
+      for (StringRef key : {"kiln.l1", "kiln.l2"}) {
+        auto factor = lossFunc.getArgAttrOfType<FloatAttr>(i, key);
+        if (!factor || factor.getValueAsDouble() == 0.0)
+          continue;
+        Value term = key == "kiln.l1"
+                         ? Value(b.create<AbsOp>(loc, arg))
+                         : Value(b.create<SquareOp>(loc, arg));
+        Value scaled = b.create<MulOp>(
+            loc, lb.sumAll(term),
+            lb.splat(lb.scalar, factor.getValueAsDouble()));
+        lossValue = b.create<AddOp>(loc, lossValue, scaled);
+      }
+    }
+
+    // Partial sums of the batch.
+    SmallVector<Value> results = {lossValue};
+    SmallVector<Attribute> partialNames;
+    auto addPartial = [&](StringRef name, Value value) {
+      results.push_back(value);
+      partialNames.push_back(b.getStringAttr(name));
+    };
+    Value weightSum = lb.sumAll(weights);
+    addPartial("loss_sum", b.create<MulOp>(loc, lossValue, weightSum));
+    addPartial("weight_sum", weightSum);
+    bool countsAdded = false;
+    for (const std::string &m : metricNames) {
+      if (m == "binary_accuracy") {
+        Value match = b.create<CompareOp>(loc, ComparisonDirection::eq,
+                                          lb.predictedPositive(),
+                                          lb.actualPositive());
+        addPartial("binary_accuracy_sum",
+                   lb.weightedSum(lb.perSampleMean(lb.toFloat(match))));
+      } else if (m == "categorical_accuracy" ||
+                 m == "sparse_categorical_accuracy") {
+        Value truth =
+            m == "categorical_accuracy"
+                ? lb.argmaxLast(labels)
+                : Value(b.create<ConvertOp>(
+                      loc,
+                      cast<RankedTensorType>(labelType).clone(
+                          b.getI64Type()),
+                      labels));
+        Value match = b.create<CompareOp>(loc, ComparisonDirection::eq,
+                                          lb.argmaxLast(lb.p), truth);
+        addPartial(m + "_sum",
+                   lb.weightedSum(lb.perSampleMean(lb.toFloat(match))));
+      } else if (m == "precision" || m == "recall" || m == "f1") {
+        if (countsAdded)
+          continue;
+        countsAdded = true;
+        Value predicted = lb.toFloat(lb.predictedPositive());
+        Value actual = lb.toFloat(lb.actualPositive());
+        Value both = b.create<MulOp>(loc, predicted, actual);
+        addPartial("true_positives", lb.weightedSum(lb.perSampleSum(both)));
+        addPartial("predicted_positives",
+                   lb.weightedSum(lb.perSampleSum(predicted)));
+        addPartial("actual_positives",
+                   lb.weightedSum(lb.perSampleSum(actual)));
+      } else if (m == "mae" || m == "mse") {
+        Value diff = b.create<SubOp>(loc, lb.p, labels);
+        Value err = m == "mae" ? Value(b.create<AbsOp>(loc, diff))
+                               : Value(b.create<SquareOp>(loc, diff));
+        addPartial(m + "_sum", lb.weightedSum(lb.perSampleMean(err)));
+      }
+    }
+
+    b.create<func::ReturnOp>(ret.getLoc(), results);
+    ret.erase();
+    SmallVector<Type> resultTypes;
+    for (Value v : results)
+      resultTypes.push_back(v.getType());
+    lossFunc.setFunctionType(FunctionType::get(
+        ctx, body.getArgumentTypes(), resultTypes));
+    SmallVector<DictionaryAttr> argAttrs;
+    for (unsigned i = 0; i < numForwardArgs; ++i)
+      argAttrs.push_back(forward.getArgAttrDict(i));
+    auto named = [&](StringRef name) {
+      return DictionaryAttr::get(
+          ctx, {b.getNamedAttr("kiln.name", b.getStringAttr(name))});
+    };
+    argAttrs.push_back(named("labels"));
+    argAttrs.push_back(named("sample_weight"));
+    lossFunc.setAllArgAttrs(argAttrs);
+    SmallVector<DictionaryAttr> resultAttrs = {named("loss")};
+    for (Attribute name : partialNames)
+      resultAttrs.push_back(named(cast<StringAttr>(name).getValue()));
+    lossFunc.setAllResultAttrs(resultAttrs);
+    lossFunc->setAttr("kiln.partials", b.getArrayAttr(partialNames));
+    SmallVector<Attribute> metricAttrs = {b.getStringAttr("loss")};
+    for (const std::string &m : metricNames)
+      metricAttrs.push_back(b.getStringAttr(m));
+    lossFunc->setAttr("kiln.metrics", b.getArrayAttr(metricAttrs));
+    return success();
+  }
+};
+} // namespace
