@@ -35,6 +35,11 @@ bool isTrainable(func::FuncOp func, unsigned index) {
   return isa<UnitAttr>(attr);
 }
 
+bool isFloatTensor(Value value) {
+  auto type = dyn_cast<RankedTensorType>(value.getType());
+  return type && isa<FloatType>(type.getElementType());
+}
+
 /// A zero tensor of `type` (kiln.constant).
 Value zerosLike(OpBuilder &b, Location loc, Type type) {
   auto tensorType = cast<RankedTensorType>(type);
@@ -169,7 +174,10 @@ LogicalResult deriveGradients(func::FuncOp func) {
       return failure();
     }
     for (auto [operand, grad] : llvm::zip(op->getOperands(), operandGrads)) {
-      if (!activeValues.contains(operand))
+      // Only floating-point values carry gradients (i1 masks from compare,
+      // integer labels and indices depend on parameters piecewise
+      // constantly).
+      if (!activeValues.contains(operand) || !isFloatTensor(operand))
         continue;
       if (!grad) {
         // The operand depends on a trainable argument, but the rule treats

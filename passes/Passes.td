@@ -124,4 +124,66 @@ def KilnAttachLossPass : Pass<"kiln-attach-loss", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::kiln::KilnDialect"];
 }
 
+def KilnAttachOptimizerPass
+    : Pass<"kiln-attach-optimizer", "::mlir::ModuleOp"> {
+  let summary = "Builds @train_step, @eval_step and @predict";
+  let description = [{
+    Needs `@forward`, `@loss` (kiln-attach-loss) and `@loss_grad`
+    (kiln-derive-gradients with function=loss). Adds:
+
+    - `@train_step(params..., opt_state..., step, inputs..., y,
+      sample_weight, learning_rate) -> (loss, partials..., params'...,
+      opt_state'..., step')`: one optimizer step. The optimizer state holds
+      per trainable parameter the slots of the optimizer (SGD momentum
+      velocity; RMSprop mean square, momentum, mean gradient; Adam/AdamW
+      first and second moments; Adagrad accumulator) and one step counter
+      `step` (f64, 0 before the first step; the update uses t = step + 1).
+      New values are results marked `kiln.update_of = <argument index>`;
+      codegen writes them in place (the function itself is pure: state in,
+      state out). `learning_rate` is a runtime argument, so schedules work.
+    - `@eval_step(params..., inputs..., y, sample_weight) -> (loss,
+      partials...)` and `@predict(params..., inputs...) -> outputs`: dropout
+      is the identity in both.
+
+    Formulas: Keras 3 by default, PyTorch with `convention=pytorch`
+    (docs/spec.md, "Optimizers"). Gradient clipping: `clipvalue` clips each
+    element to [-c, c]; `global_clipnorm` scales all gradients by
+    c / max(c, ||g||) (TensorFlow clip_by_global_norm). A negative
+    `epsilon`, `weight_decay` or `initial_accumulator_value` means the
+    convention's default.
+  }];
+  let options = [
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"sgd\"",
+           "sgd, rmsprop, adam, adamw or adagrad">,
+    Option<"convention", "convention", "std::string",
+           /*default=*/"\"keras\"", "keras or pytorch">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.0",
+           "SGD / RMSprop momentum">,
+    Option<"nesterov", "nesterov", "bool", /*default=*/"false",
+           "SGD Nesterov momentum">,
+    Option<"rho", "rho", "double", /*default=*/"0.9",
+           "RMSprop decay of the mean square">,
+    Option<"centered", "centered", "bool", /*default=*/"false",
+           "RMSprop: divide by the variance instead of the mean square">,
+    Option<"beta1", "beta_1", "double", /*default=*/"0.9",
+           "Adam first-moment decay">,
+    Option<"beta2", "beta_2", "double", /*default=*/"0.999",
+           "Adam second-moment decay">,
+    Option<"epsilon", "epsilon", "double", /*default=*/"-1.0",
+           "Denominator term (default: Keras 1e-7; PyTorch 1e-8, Adagrad "
+           "1e-10)">,
+    Option<"weightDecay", "weight_decay", "double", /*default=*/"-1.0",
+           "AdamW decoupled weight decay (default: Keras 0.004, PyTorch "
+           "0.01)">,
+    Option<"initialAccumulatorValue", "initial_accumulator_value", "double",
+           /*default=*/"-1.0",
+           "Adagrad accumulator start (default: Keras 0.1, PyTorch 0)">,
+    Option<"clipValue", "clipvalue", "double", /*default=*/"0.0",
+           "Clip each gradient element to [-c, c] (0: off)">,
+    Option<"globalClipNorm", "global_clipnorm", "double", /*default=*/"0.0",
+           "Scale gradients to a global L2 norm of at most c (0: off)">,
+  ];
+  let dependentDialects = ["::mlir::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD

@@ -1,0 +1,508 @@
+//===- AttachOptimizer.cpp - @train_step, @eval_step, @predict ------------===//
+//
+// Implements kiln-attach-optimizer: one optimizer step around @loss_grad,
+// with the formulas of Keras 3 (default) or PyTorch, and the inference
+// entry points beside it. Formulas and their sources: docs/spec.md,
+// "Optimizers"; /work/shared design note numerics-conventions.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/KilnOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace mlir::kiln {
+#define GEN_PASS_DEF_KILNATTACHOPTIMIZERPASS
+#include "passes/Passes.h.inc"
+} // namespace mlir::kiln
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+namespace {
+enum class Optimizer { SGD, RMSprop, Adam, AdamW, Adagrad };
+
+/// Hyperparameters after defaults are resolved.
+struct Hyper {
+  Optimizer kind;
+  bool pytorch;
+  double momentum, rho, beta1, beta2, epsilon, weightDecay, initialAccumulator;
+  bool nesterov, centered;
+  double clipValue, globalClipNorm;
+};
+
+/// The optimizer-state slots of one trainable parameter, by name.
+SmallVector<StringRef> getSlots(const Hyper &h) {
+  switch (h.kind) {
+  case Optimizer::SGD:
+    return h.momentum != 0.0 ? SmallVector<StringRef>{"momentum"}
+                             : SmallVector<StringRef>{};
+  case Optimizer::RMSprop: {
+    SmallVector<StringRef> slots = {"mean_square"};
+    if (h.momentum != 0.0)
+      slots.push_back("momentum");
+    if (h.centered)
+      slots.push_back("mean_gradient");
+    return slots;
+  }
+  case Optimizer::Adam:
+  case Optimizer::AdamW:
+    return {"m", "v"};
+  case Optimizer::Adagrad:
+    return {"accumulator"};
+  }
+  return {};
+}
+
+/// Elementwise arithmetic on tensors of one type, with scalar (rank-0)
+/// operands broadcast.
+class Math {
+public:
+  Math(OpBuilder &b, Location loc, RankedTensorType type)
+      : b(b), loc(loc), type(type) {}
+
+  Value c(double v) {
+    return b.create<ConstantOp>(
+        loc, DenseElementsAttr::get(type,
+                                    b.getFloatAttr(type.getElementType(), v)));
+  }
+  /// Broadcasts a rank-0 tensor to `type`.
+  Value spread(Value scalar) {
+    return b.create<BroadcastInDimOp>(loc, type, scalar,
+                                      b.getDenseI64ArrayAttr({}));
+  }
+  Value add(Value x, Value y) { return b.create<AddOp>(loc, x, y); }
+  Value sub(Value x, Value y) { return b.create<SubOp>(loc, x, y); }
+  Value mul(Value x, Value y) { return b.create<MulOp>(loc, x, y); }
+  Value div(Value x, Value y) { return b.create<DivOp>(loc, x, y); }
+  Value sqrt(Value x) { return b.create<SqrtOp>(loc, x); }
+  Value square(Value x) { return b.create<SquareOp>(loc, x); }
+  /// decay * s + (1 - decay) * x
+  Value ema(Value s, Value x, double decay) {
+    return add(mul(c(decay), s), mul(c(1.0 - decay), x));
+  }
+
+  OpBuilder &b;
+  Location loc;
+  RankedTensorType type;
+};
+
+/// Builds the update of one parameter: returns w' and fills `newSlots`.
+/// `lr`, `t` (the 1-based step, f64 converted to the param type) are
+/// already spread to the parameter's type.
+Value buildUpdate(Math &m, const Hyper &h, Value w, Value g, ValueRange slots,
+                  Value lr, Value t, SmallVectorImpl<Value> &newSlots) {
+  switch (h.kind) {
+  case Optimizer::SGD: {
+    if (h.momentum == 0.0)
+      return m.sub(w, m.mul(lr, g));
+    Value mu = m.c(h.momentum);
+    if (!h.pytorch) {
+      // Keras: v <- mu v - lr g; w <- w + v (Nesterov: w + mu v - lr g).
+      Value v = m.sub(m.mul(mu, slots[0]), m.mul(lr, g));
+      newSlots.push_back(v);
+      return h.nesterov ? m.sub(m.add(w, m.mul(mu, v)), m.mul(lr, g))
+                        : m.add(w, v);
+    }
+    // PyTorch: b <- mu b + g; w <- w - lr (Nesterov: g + mu b, else b).
+    // With b starting at 0, the first step gives b = g, as torch.optim.
+    Value buf = m.add(m.mul(mu, slots[0]), g);
+    newSlots.push_back(buf);
+    Value d = h.nesterov ? m.add(g, m.mul(mu, buf)) : buf;
+    return m.sub(w, m.mul(lr, d));
+  }
+  case Optimizer::RMSprop: {
+    unsigned next = 0;
+    Value v = m.ema(slots[next++], m.square(g), h.rho);
+    newSlots.push_back(v);
+    Value mom = h.momentum != 0.0 ? slots[next++] : Value();
+    Value denom = v;
+    Value meanGrad;
+    if (h.centered) {
+      meanGrad = m.ema(slots[next++], g, h.rho);
+      denom = m.sub(v, m.square(meanGrad));
+    }
+    Value step;
+    if (!h.pytorch) {
+      // Keras 3: increment = lr g / sqrt(denom + eps).
+      Value increment =
+          m.div(m.mul(lr, g), m.sqrt(m.add(denom, m.c(h.epsilon))));
+      if (mom) {
+        Value newMom = m.add(m.mul(m.c(h.momentum), mom), increment);
+        newSlots.push_back(newMom);
+        step = newMom;
+      } else {
+        step = increment;
+      }
+    } else {
+      // PyTorch: avg = sqrt(denom) + eps; buf = mu buf + g / avg;
+      // w -= lr buf (or lr g / avg without momentum).
+      Value avg = m.add(m.sqrt(denom), m.c(h.epsilon));
+      if (mom) {
+        Value buf = m.add(m.mul(m.c(h.momentum), mom), m.div(g, avg));
+        newSlots.push_back(buf);
+        step = m.mul(lr, buf);
+      } else {
+        step = m.div(m.mul(lr, g), avg);
+      }
+    }
+    if (h.centered)
+      newSlots.push_back(meanGrad);
+    return m.sub(w, step);
+  }
+  case Optimizer::Adam:
+  case Optimizer::AdamW: {
+    if (h.kind == Optimizer::AdamW)
+      // Decoupled weight decay before the Adam step (Loshchilov & Hutter;
+      // Keras and PyTorch both: w <- w - lr wd w).
+      w = m.sub(w, m.mul(m.mul(lr, m.c(h.weightDecay)), w));
+    Value mNew = m.ema(slots[0], g, h.beta1);
+    Value vNew = m.ema(slots[1], m.square(g), h.beta2);
+    newSlots.push_back(mNew);
+    newSlots.push_back(vNew);
+    auto power = [&](double base) {
+      return m.b.create<PowOp>(m.loc, m.c(base), t).getResult();
+    };
+    Value bias1 = m.sub(m.c(1.0), power(h.beta1));
+    Value bias2 = m.sub(m.c(1.0), power(h.beta2));
+    if (!h.pytorch) {
+      // Keras ("epsilon hat"): alpha = lr sqrt(1 - b2^t) / (1 - b1^t);
+      // w <- w - alpha m / (sqrt(v) + eps).
+      Value alpha = m.div(m.mul(lr, m.sqrt(bias2)), bias1);
+      return m.sub(w, m.div(m.mul(alpha, mNew),
+                            m.add(m.sqrt(vNew), m.c(h.epsilon))));
+    }
+    // PyTorch / Kingma & Ba: w <- w - lr m_hat / (sqrt(v_hat) + eps).
+    Value mHat = m.div(mNew, bias1);
+    Value vHat = m.div(vNew, bias2);
+    return m.sub(w, m.div(m.mul(lr, mHat),
+                          m.add(m.sqrt(vHat), m.c(h.epsilon))));
+  }
+  case Optimizer::Adagrad: {
+    Value acc = m.add(slots[0], m.square(g));
+    newSlots.push_back(acc);
+    Value denom = h.pytorch ? m.add(m.sqrt(acc), m.c(h.epsilon))
+                            : m.sqrt(m.add(acc, m.c(h.epsilon)));
+    return m.sub(w, m.div(m.mul(lr, g), denom));
+  }
+  }
+  return w;
+}
+
+/// Clones the body of `source` into `builder`'s block with the arguments
+/// mapped to `arguments`; returns the mapped return operands. Dropout ops
+/// become the identity when `inference`.
+SmallVector<Value> inlineBody(OpBuilder &builder, func::FuncOp source,
+                              ValueRange arguments, bool inference) {
+  IRMapping mapping;
+  Block &body = source.getBody().front();
+  mapping.map(body.getArguments(), arguments);
+  SmallVector<Value> results;
+  for (Operation &op : body) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (Value v : ret.getOperands())
+        results.push_back(mapping.lookup(v));
+      break;
+    }
+    if (auto dropout = dyn_cast<DropoutOp>(op); dropout && inference) {
+      mapping.map(dropout.getResult(), mapping.lookup(dropout.getInput()));
+      continue;
+    }
+    builder.clone(op, mapping);
+  }
+  return results;
+}
+
+struct KilnAttachOptimizerPass
+    : public kiln::impl::KilnAttachOptimizerPassBase<KilnAttachOptimizerPass> {
+  using KilnAttachOptimizerPassBase::KilnAttachOptimizerPassBase;
+
+  void runOnOperation() override {
+    if (failed(attach()))
+      signalPassFailure();
+  }
+
+  FailureOr<Hyper> resolve(ModuleOp module) {
+    Hyper h;
+    if (optimizer == "sgd")
+      h.kind = Optimizer::SGD;
+    else if (optimizer == "rmsprop")
+      h.kind = Optimizer::RMSprop;
+    else if (optimizer == "adam")
+      h.kind = Optimizer::Adam;
+    else if (optimizer == "adamw")
+      h.kind = Optimizer::AdamW;
+    else if (optimizer == "adagrad")
+      h.kind = Optimizer::Adagrad;
+    else
+      return module.emitError("kiln-attach-optimizer: unknown optimizer '")
+             << optimizer << "' (known: sgd, rmsprop, adam, adamw, adagrad)";
+    if (convention != "keras" && convention != "pytorch")
+      return module.emitError("kiln-attach-optimizer: unknown convention '")
+             << convention << "' (known: keras, pytorch)";
+    h.pytorch = convention == "pytorch";
+    h.momentum = momentum;
+    h.nesterov = nesterov;
+    h.rho = rho;
+    h.centered = centered;
+    h.beta1 = beta1;
+    h.beta2 = beta2;
+    h.epsilon = epsilon >= 0.0 ? epsilon
+                : !h.pytorch   ? 1e-7
+                : h.kind == Optimizer::Adagrad ? 1e-10
+                                               : 1e-8;
+    h.weightDecay = weightDecay >= 0.0 ? weightDecay : h.pytorch ? 0.01 : 0.004;
+    h.initialAccumulator = initialAccumulatorValue >= 0.0
+                               ? initialAccumulatorValue
+                           : h.pytorch ? 0.0
+                                       : 0.1;
+    h.clipValue = clipValue;
+    h.globalClipNorm = globalClipNorm;
+    if (h.nesterov && (h.kind != Optimizer::SGD || h.momentum == 0.0))
+      return module.emitError("kiln-attach-optimizer: nesterov needs sgd "
+                              "with a non-zero momentum");
+    if (h.clipValue < 0.0 || h.globalClipNorm < 0.0)
+      return module.emitError("kiln-attach-optimizer: clipvalue and "
+                              "global_clipnorm must be non-negative");
+    return h;
+  }
+
+  LogicalResult attach() {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    FailureOr<Hyper> hyper = resolve(module);
+    if (failed(hyper))
+      return failure();
+    const Hyper &h = *hyper;
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    auto lossFunc = module.lookupSymbol<func::FuncOp>("loss");
+    auto gradFunc = module.lookupSymbol<func::FuncOp>("loss_grad");
+    if (!forward || !lossFunc || !gradFunc)
+      return module.emitError("kiln-attach-optimizer needs @forward, @loss "
+                              "(kiln-attach-loss) and @loss_grad "
+                              "(kiln-derive-gradients{function=loss})");
+    for (StringRef name : {"train_step", "eval_step", "predict"})
+      if (module.lookupSymbol(name))
+        return module.emitError("kiln-attach-optimizer: the module already "
+                                "has a symbol @")
+               << name;
+    Location loc = lossFunc.getLoc();
+    OpBuilder mb(ctx);
+    mb.setInsertionPointToEnd(module.getBody());
+
+    // Argument classes of @loss: parameters (kiln.param), the rest (inputs,
+    // labels, sample weights) in order.
+    unsigned numLossArgs = lossFunc.getNumArguments();
+    unsigned numPartials = lossFunc.getNumResults() - 1;
+    SmallVector<unsigned> paramArgs, dataArgs;
+    for (unsigned i = 0; i < numLossArgs; ++i)
+      (lossFunc.getArgAttr(i, "kiln.param") ? paramArgs : dataArgs)
+          .push_back(i);
+    // Trainable parameters, in the order @loss_grad returns gradients.
+    SmallVector<unsigned> trainable;
+    for (unsigned r = lossFunc.getNumResults(); r < gradFunc.getNumResults();
+         ++r) {
+      auto of = gradFunc.getResultAttrOfType<IntegerAttr>(r,
+                                                          "kiln.gradient_of");
+      if (!of)
+        return gradFunc.emitError("kiln-attach-optimizer: gradient result ")
+               << r << " has no kiln.gradient_of attribute";
+      trainable.push_back(of.getInt());
+    }
+    for (unsigned i : trainable)
+      if (!isa<FloatType>(cast<RankedTensorType>(
+                              lossFunc.getArgumentTypes()[i])
+                              .getElementType()))
+        return lossFunc.emitError("kiln-attach-optimizer: trainable "
+                                  "argument ")
+               << i << " is not a floating-point tensor";
+
+    // --- @train_step signature.
+    SmallVector<Type> argTypes;
+    SmallVector<DictionaryAttr> argAttrs;
+    auto dict = [&](ArrayRef<NamedAttribute> attrs) {
+      return DictionaryAttr::get(ctx, attrs);
+    };
+    auto str = [&](StringRef s) { return StringAttr::get(ctx, s); };
+    for (unsigned i : paramArgs) {
+      argTypes.push_back(lossFunc.getArgumentTypes()[i]);
+      argAttrs.push_back(lossFunc.getArgAttrDict(i));
+    }
+    SmallVector<StringRef> slots = getSlots(h);
+    unsigned firstState = argTypes.size();
+    for (unsigned i : trainable) {
+      auto name = lossFunc.getArgAttrOfType<StringAttr>(i, "kiln.param");
+      std::string base = name ? name.getValue().str()
+                              : "arg" + std::to_string(i);
+      for (StringRef slot : slots) {
+        argTypes.push_back(lossFunc.getArgumentTypes()[i]);
+        double init = slot == "accumulator" ? h.initialAccumulator : 0.0;
+        argAttrs.push_back(dict(
+            {mb.getNamedAttr("kiln.opt_state", str(base + "/" + slot.str())),
+             mb.getNamedAttr("kiln.initial_value", mb.getF64FloatAttr(init))}));
+      }
+    }
+    auto f64Scalar = RankedTensorType::get({}, mb.getF64Type());
+    unsigned stepArg = argTypes.size();
+    argTypes.push_back(f64Scalar);
+    argAttrs.push_back(dict({mb.getNamedAttr("kiln.opt_state", str("step")),
+                             mb.getNamedAttr("kiln.initial_value",
+                                             mb.getF64FloatAttr(0.0))}));
+    unsigned firstData = argTypes.size();
+    for (unsigned i : dataArgs) {
+      argTypes.push_back(lossFunc.getArgumentTypes()[i]);
+      argAttrs.push_back(lossFunc.getArgAttrDict(i));
+    }
+    auto lossType = cast<RankedTensorType>(lossFunc.getResultTypes()[0]);
+    unsigned lrArg = argTypes.size();
+    argTypes.push_back(lossType);
+    argAttrs.push_back(dict({mb.getNamedAttr("kiln.name",
+                                             str("learning_rate"))}));
+
+    auto train = mb.create<func::FuncOp>(
+        loc, "train_step", FunctionType::get(ctx, argTypes, {}));
+    Block *body = train.addEntryBlock();
+    OpBuilder b = OpBuilder::atBlockEnd(body);
+
+    // Forward + backward: @loss_grad inlined, its arguments mapped back.
+    SmallVector<Value> gradArgs(numLossArgs);
+    for (auto [k, i] : llvm::enumerate(paramArgs))
+      gradArgs[i] = body->getArgument(k);
+    for (auto [k, i] : llvm::enumerate(dataArgs))
+      gradArgs[i] = body->getArgument(firstData + k);
+    for (unsigned i = 0; i < numLossArgs; ++i)
+      if (lossFunc.getArgAttr(i, "kiln.step")) // the dropout counter
+        gradArgs[i] = b.create<ConvertOp>(
+            loc, cast<RankedTensorType>(lossFunc.getArgumentTypes()[i]),
+            body->getArgument(stepArg));
+    SmallVector<Value> outs = inlineBody(b, gradFunc, gradArgs, false);
+    SmallVector<Value> grads(outs.begin() + 1 + numPartials, outs.end());
+
+    // Gradient clipping.
+    if (h.clipValue > 0.0)
+      for (Value &g : grads) {
+        Math m(b, loc, cast<RankedTensorType>(g.getType()));
+        g = b.create<MinimumOp>(loc, b.create<MaximumOp>(loc, g,
+                                                         m.c(-h.clipValue)),
+                                m.c(h.clipValue));
+      }
+    if (h.globalClipNorm > 0.0 && !grads.empty()) {
+      // scale = c / max(c, sqrt(sum of squares)), in the loss's type.
+      Math s(b, loc, lossType);
+      Value sumSquares = s.c(0.0);
+      for (Value g : grads) {
+        auto t = cast<RankedTensorType>(g.getType());
+        SmallVector<int64_t> axes =
+            llvm::to_vector(llvm::seq<int64_t>(0, t.getRank()));
+        Value sq = b.create<SquareOp>(loc, g);
+        Value part = b.create<ReduceSumOp>(loc, sq, axes, false);
+        if (part.getType() != lossType)
+          part = b.create<ConvertOp>(loc, lossType, part);
+        sumSquares = s.add(sumSquares, part);
+      }
+      Value norm = s.sqrt(sumSquares);
+      Value scale =
+          s.div(s.c(h.globalClipNorm),
+                b.create<MaximumOp>(loc, norm, s.c(h.globalClipNorm)));
+      for (Value &g : grads) {
+        auto t = cast<RankedTensorType>(g.getType());
+        Value sc = scale;
+        if (t.getElementType() != lossType.getElementType())
+          sc = b.create<ConvertOp>(loc, lossType.clone(t.getElementType()),
+                                   sc);
+        g = b.create<MulOp>(loc, g, Math(b, loc, t).spread(sc));
+      }
+    }
+
+    // The step counter: t = step + 1 (the first update uses t = 1).
+    Math stepMath(b, loc, f64Scalar);
+    Value newStep =
+        stepMath.add(body->getArgument(stepArg), stepMath.c(1.0));
+
+    SmallVector<Value> results(outs.begin(), outs.begin() + 1 + numPartials);
+    SmallVector<DictionaryAttr> resultAttrs;
+    for (unsigned r = 0; r <= numPartials; ++r)
+      resultAttrs.push_back(lossFunc.getResultAttrDict(r));
+    auto updateOf = [&](unsigned arg) {
+      return dict({mb.getNamedAttr("kiln.update_of",
+                                   mb.getI64IntegerAttr(arg))});
+    };
+    unsigned stateArg = firstState;
+    for (auto [k, i] : llvm::enumerate(trainable)) {
+      unsigned paramIndex =
+          std::find(paramArgs.begin(), paramArgs.end(), i) - paramArgs.begin();
+      Value w = body->getArgument(paramIndex);
+      auto type = cast<RankedTensorType>(w.getType());
+      Math m(b, loc, type);
+      auto toParamType = [&](Value scalar) {
+        auto scalarType = RankedTensorType::get({}, type.getElementType());
+        if (scalar.getType() != scalarType)
+          scalar = b.create<ConvertOp>(loc, scalarType, scalar);
+        return m.spread(scalar);
+      };
+      Value lr = toParamType(body->getArgument(lrArg));
+      Value t = toParamType(newStep);
+      ValueRange slotValues =
+          body->getArguments().slice(stateArg, slots.size());
+      SmallVector<Value> newSlots;
+      Value newW = buildUpdate(m, h, w, grads[k], slotValues, lr, t, newSlots);
+      results.push_back(newW);
+      resultAttrs.push_back(updateOf(paramIndex));
+      for (auto [s, v] : llvm::enumerate(newSlots)) {
+        results.push_back(v);
+        resultAttrs.push_back(updateOf(stateArg + s));
+      }
+      stateArg += slots.size();
+    }
+    results.push_back(newStep);
+    resultAttrs.push_back(updateOf(stepArg));
+    b.create<func::ReturnOp>(loc, results);
+    SmallVector<Type> resultTypes;
+    for (Value v : results)
+      resultTypes.push_back(v.getType());
+    train.setFunctionType(FunctionType::get(ctx, argTypes, resultTypes));
+    train.setAllArgAttrs(argAttrs);
+    train.setAllResultAttrs(resultAttrs);
+    train->setAttr("kiln.partials", lossFunc->getAttr("kiln.partials"));
+    train->setAttr("kiln.metrics", lossFunc->getAttr("kiln.metrics"));
+    train->setAttr("kiln.optimizer", str(optimizer));
+
+    // --- @eval_step and @predict: the loss and the forward pass with
+    // dropout as the identity.
+    auto cloneInference = [&](func::FuncOp source, StringRef name) {
+      auto fn = mb.create<func::FuncOp>(loc, name, source.getFunctionType());
+      Block *entry = fn.addEntryBlock();
+      OpBuilder eb = OpBuilder::atBlockEnd(entry);
+      SmallVector<Value> args(entry->getArguments());
+      for (unsigned i = 0; i < args.size(); ++i)
+        if (source.getArgAttr(i, "kiln.step"))
+          args[i] = eb.create<ConstantOp>(
+              loc, DenseElementsAttr::get(
+                       cast<RankedTensorType>(args[i].getType()),
+                       eb.getZeroAttr(cast<RankedTensorType>(args[i].getType())
+                                          .getElementType())));
+      eb.create<func::ReturnOp>(loc, inlineBody(eb, source, args, true));
+      if (ArrayAttr attrs = source.getAllArgAttrs())
+        fn.setAllArgAttrs(attrs);
+      if (ArrayAttr attrs = source.getAllResultAttrs())
+        fn.setAllResultAttrs(attrs);
+      for (StringRef key : {"kiln.partials", "kiln.metrics"})
+        if (Attribute attr = source->getAttr(key))
+          fn->setAttr(key, attr);
+      return fn;
+    };
+    cloneInference(lossFunc, "eval_step");
+    cloneInference(forward, "predict");
+
+    // The building blocks are no longer entry points.
+    forward.setPrivate();
+    lossFunc.setPrivate();
+    gradFunc.setPrivate();
+    return success();
+  }
+};
+} // namespace
