@@ -144,13 +144,15 @@ llvm::Expected<std::vector<EntryPointAbi>> kiln::collectAbi(ModuleOp module) {
       auto offset = dict.getAs<IntegerAttr>("offset");
       auto shape = dict.getAs<DenseI64ArrayAttr>("shape");
       auto dtype = dict.getAs<StringAttr>("dtype");
-      if (!name || !kind || !region || !offset || !shape || !dtype)
+      auto updated = dict.getAs<BoolAttr>("updated");
+      if (!name || !kind || !region || !offset || !shape || !dtype ||
+          !updated)
         return malformed(entry.symbol);
       entry.tensors.push_back(
           {name.str(), kind.str(), region.str(), offset.getInt(),
            std::vector<int64_t>(shape.asArrayRef().begin(),
                                 shape.asArrayRef().end()),
-           dtype.str()});
+           dtype.str(), updated.getValue()});
     }
     entries.push_back(std::move(entry));
   }
@@ -237,7 +239,8 @@ void kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
       std::string tm = ep + "_" + macroName(t.kind) + "_" + macroName(t.name);
       os << "/* " << t.kind << " '" << t.name << "': " << t.dtype
          << shapeString(t.shape) << " in the " << t.region
-         << " region at byte " << t.offset << " */\n"
+         << " region at byte " << t.offset
+         << (t.updated ? ", updated in place" : "") << " */\n"
          << "#define " << tm << "_OFFSET " << t.offset << "\n"
          << "#define " << tm << "_SIZE " << count * dtypeBytes(t.dtype)
          << " /* bytes */\n"

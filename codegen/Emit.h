@@ -55,6 +55,7 @@ struct AbiTensor {
   int64_t offset;     // bytes from the region start
   std::vector<int64_t> shape;
   std::string dtype; // "f32", "f64", "i32", "i64", "i1"
+  bool updated;      // an argument the entry point overwrites in place
 };
 
 /// The region layout of one entry point (kiln.abi).

@@ -106,7 +106,12 @@ def KilnPrepareEntryPointsPass
       tensors of the generated interface;
     - gives every result its own buffer: a returned argument, or a value
       returned twice, is copied (`bufferization.alloc_tensor copy(...)`), so
-      that each output has its own place in the io region.
+      that each output has its own place in the io region;
+    - writes each result marked `kiln.update_of = i` (the new parameters
+      and optimizer state of a training step) into argument i
+      (`bufferization.materialize_in_destination`) and drops it from the
+      results, so that the params and opt_state regions are updated in
+      place.
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }

@@ -40,6 +40,36 @@
 
 using namespace mlir;
 
+void kiln::buildTrainingPipeline(OpPassManager &pm,
+                                 const TrainingPipelineOptions &options) {
+  KilnAttachLossPassOptions loss;
+  loss.loss = options.loss;
+  loss.fromLogits = options.fromLogits;
+  loss.metrics = options.metrics;
+  pm.addPass(createKilnAttachLossPass(loss));
+  KilnDeriveGradientsPassOptions grads;
+  grads.function = "loss";
+  pm.addPass(createKilnDeriveGradientsPass(grads));
+  KilnAttachOptimizerPassOptions opt;
+  opt.optimizer = options.optimizer;
+  opt.convention = options.convention;
+  opt.momentum = options.momentum;
+  opt.nesterov = options.nesterov;
+  opt.rho = options.rho;
+  opt.centered = options.centered;
+  opt.beta1 = options.beta1;
+  opt.beta2 = options.beta2;
+  opt.epsilon = options.epsilon;
+  opt.weightDecay = options.weightDecay;
+  opt.initialAccumulatorValue = options.initialAccumulatorValue;
+  opt.clipValue = options.clipValue;
+  opt.globalClipNorm = options.globalClipNorm;
+  pm.addPass(createKilnAttachOptimizerPass(opt));
+  pm.addPass(createSymbolDCEPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
 void kiln::buildKilnToLinalgPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createConvertKilnToLinalgPass());
@@ -124,6 +154,10 @@ void kiln::registerCodegenDialects(DialectRegistry &registry) {
 }
 
 void kiln::registerKilnPipelines() {
+  PassPipelineRegistration<TrainingPipelineOptions>(
+      "kiln-training-pipeline",
+      "@forward -> @train_step, @eval_step, @predict (what kilnc runs)",
+      buildTrainingPipeline);
   PassPipelineRegistration<>("kiln-lower-to-linalg",
                              "kiln -> linalg on tensors, fused",
                              buildKilnToLinalgPipeline);

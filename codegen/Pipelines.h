@@ -11,8 +11,49 @@
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
 
 namespace mlir::kiln {
+
+/// Options of the training pipeline: the loss and the optimizer with its
+/// hyperparameters (see kiln-attach-loss and kiln-attach-optimizer).
+struct TrainingPipelineOptions
+    : public PassPipelineOptions<TrainingPipelineOptions> {
+  Option<std::string> loss{*this, "loss", llvm::cl::desc("Loss name")};
+  Option<bool> fromLogits{*this, "from_logits",
+                          llvm::cl::desc("Predictions are logits"),
+                          llvm::cl::init(false)};
+  Option<std::string> metrics{*this, "metrics",
+                              llvm::cl::desc("Comma-separated metrics"),
+                              llvm::cl::init("")};
+  Option<std::string> optimizer{*this, "optimizer",
+                                llvm::cl::desc("sgd, rmsprop, adam, adamw, "
+                                               "adagrad"),
+                                llvm::cl::init("sgd")};
+  Option<std::string> convention{*this, "convention",
+                                 llvm::cl::desc("keras or pytorch"),
+                                 llvm::cl::init("keras")};
+  Option<double> momentum{*this, "momentum", llvm::cl::init(0.0)};
+  Option<bool> nesterov{*this, "nesterov", llvm::cl::init(false)};
+  Option<double> rho{*this, "rho", llvm::cl::init(0.9)};
+  Option<bool> centered{*this, "centered", llvm::cl::init(false)};
+  Option<double> beta1{*this, "beta_1", llvm::cl::init(0.9)};
+  Option<double> beta2{*this, "beta_2", llvm::cl::init(0.999)};
+  Option<double> epsilon{*this, "epsilon", llvm::cl::init(-1.0)};
+  Option<double> weightDecay{*this, "weight_decay", llvm::cl::init(-1.0)};
+  Option<double> initialAccumulatorValue{
+      *this, "initial_accumulator_value", llvm::cl::init(-1.0)};
+  Option<double> clipValue{*this, "clipvalue", llvm::cl::init(0.0)};
+  Option<double> globalClipNorm{*this, "global_clipnorm",
+                                llvm::cl::init(0.0)};
+};
+
+/// Training: @forward -> @loss -> @loss_grad -> @train_step, @eval_step,
+/// @predict (the building blocks become private and are removed).
+/// Contract after: kiln ops only; entry points train_step, eval_step,
+/// predict; train_step results marked kiln.update_of.
+void buildTrainingPipeline(OpPassManager &pm,
+                           const TrainingPipelineOptions &options);
 
 /// Stage 1-2: kiln -> linalg on tensors, then elementwise fusion.
 /// Contract after: no kiln ops; linalg/tensor/arith/math on tensors.

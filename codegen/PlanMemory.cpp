@@ -213,6 +213,9 @@ LogicalResult planFunction(func::FuncOp func) {
     entry.append("shape", DenseI64ArrayAttr::get(ctx, type.getShape()));
     entry.append("dtype",
                  StringAttr::get(ctx, getDTypeName(type.getElementType())));
+    entry.append("updated",
+                 BoolAttr::get(ctx, static_cast<bool>(func.getArgAttr(
+                                        arg.getArgNumber(), "kiln.updated"))));
     tensors.push_back(entry.getDictionary(ctx));
   }
   if (failedArgs)
@@ -309,6 +312,57 @@ LogicalResult planFunction(func::FuncOp func) {
   return success();
 }
 
+/// Results marked `kiln.update_of = i` (new parameters and optimizer state
+/// of a training step) are written into argument i's buffer
+/// (bufferization.materialize_in_destination) and dropped from the results:
+/// the caller's params and opt_state regions are updated in place.
+LogicalResult materializeUpdates(func::FuncOp func) {
+  SmallVector<unsigned> updated;
+  for (unsigned r = 0, e = func.getNumResults(); r < e; ++r)
+    if (func.getResultAttr(r, "kiln.update_of"))
+      updated.push_back(r);
+  if (updated.empty())
+    return success();
+  SmallVector<DictionaryAttr> keptAttrs;
+  SmallVector<Type> keptTypes;
+  for (unsigned r = 0, e = func.getNumResults(); r < e; ++r)
+    if (!llvm::is_contained(updated, r)) {
+      keptAttrs.push_back(func.getResultAttrDict(r));
+      keptTypes.push_back(func.getResultTypes()[r]);
+    }
+  WalkResult walk = func.walk([&](func::ReturnOp ret) -> WalkResult {
+    OpBuilder builder(ret);
+    SmallVector<Value> kept;
+    for (auto [r, value] : llvm::enumerate(ret.getOperands())) {
+      if (!llvm::is_contained(updated, r)) {
+        kept.push_back(value);
+        continue;
+      }
+      int64_t arg =
+          func.getResultAttrOfType<IntegerAttr>(r, "kiln.update_of").getInt();
+      if (arg < 0 || arg >= func.getNumArguments() ||
+          func.getArgument(arg).getType() != value.getType()) {
+        func.emitError("kiln.update_of of result ")
+            << r << " names argument " << arg
+            << ", which does not exist or has another type";
+        return WalkResult::interrupt();
+      }
+      builder.create<bufferization::MaterializeInDestinationOp>(
+          ret.getLoc(), value, func.getArgument(arg));
+      func.setArgAttr(arg, "kiln.updated", builder.getUnitAttr());
+    }
+    builder.create<func::ReturnOp>(ret.getLoc(), kept);
+    ret.erase();
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  func.setFunctionType(FunctionType::get(
+      func.getContext(), func.getArgumentTypes(), keptTypes));
+  func.setAllResultAttrs(keptAttrs);
+  return success();
+}
+
 struct KilnPrepareEntryPointsPass
     : public kiln::impl::KilnPrepareEntryPointsPassBase<KilnPrepareEntryPointsPass> {
   void runOnOperation() override {
@@ -316,6 +370,8 @@ struct KilnPrepareEntryPointsPass
       if (func.isExternal() || !func.isPublic())
         continue;
       Builder b(func.getContext());
+      if (failed(materializeUpdates(func)))
+        return signalPassFailure();
       func->setAttr("kiln.num_inputs",
                     b.getI64IntegerAttr(func.getNumArguments()));
       SmallVector<Attribute> names;

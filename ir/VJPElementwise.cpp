@@ -374,11 +374,32 @@ struct SelectVJP
   }
 };
 
+/// d convert(x) = convert(g) back to x's type for float-to-float
+/// conversions (the derivative of rounding is taken as 1, as in PyTorch's
+/// `.to(dtype)`); conversions from or to integers have no gradient.
+struct ConvertVJP
+    : DifferentiableOpInterface::ExternalModel<ConvertVJP, ConvertOp> {
+  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
+                         SmallVectorImpl<Value> &operandGrads) const {
+    auto convert = cast<ConvertOp>(op);
+    auto from = cast<RankedTensorType>(convert.getOperand().getType());
+    if (!isa<FloatType>(from.getElementType()) ||
+        !isa<FloatType>(getElementTypeOrSelf(convert.getType()))) {
+      operandGrads.push_back(Value());
+      return success();
+    }
+    operandGrads.push_back(
+        b.create<ConvertOp>(op->getLoc(), from, resultGrads[0]));
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::kiln::registerElementwiseVJPModels(DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, KilnDialect *) {
     AddOp::attachInterface<AddVJP>(*ctx);
+    ConvertOp::attachInterface<ConvertVJP>(*ctx);
     SubOp::attachInterface<SubVJP>(*ctx);
     MulOp::attachInterface<MulVJP>(*ctx);
     DivOp::attachInterface<DivVJP>(*ctx);

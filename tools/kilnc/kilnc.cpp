@@ -92,7 +92,8 @@ cl::list<std::string> runInputs(
     "input", cl::desc("run: .npy file for each argument, in order"),
     cl::value_desc("file.npy"), cl::cat(kilncCategory));
 cl::list<std::string> runOutputs(
-    "output", cl::desc("run: .npy file for each result, in order (default: "
+    "output", cl::desc("run: .npy file for each result, then for each "
+                       "argument updated in place, in order (default: "
                        "print)"),
     cl::value_desc("file.npy"), cl::cat(kilncCategory));
 
@@ -414,9 +415,14 @@ LogicalResult Driver::runJit() {
   if (!entry)
     return fail(llvm::toString(entry.takeError()));
 
+  // Results: the outputs, then the arguments the entry point updates in
+  // place (new parameters and optimizer state of a training step).
   SmallVector<const kiln::AbiTensor *> arguments, results;
   for (const kiln::AbiTensor &t : abi->tensors)
     (t.kind == "output" ? results : arguments).push_back(&t);
+  for (const kiln::AbiTensor *t : arguments)
+    if (t->updated)
+      results.push_back(t);
   if (runInputs.size() != arguments.size())
     return fail("@" + runEntry + " takes " + llvm::Twine(arguments.size()) +
                 " arguments but " + llvm::Twine(runInputs.size()) +
