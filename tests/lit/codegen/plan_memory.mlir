@@ -13,9 +13,9 @@
 // CHECK-SAME: params_size = 4096
 // CHECK-SAME: scratch_size = 8192
 // CHECK-SAME: temporaries_total = 12288
-// CHECK-SAME: {dtype = "f32", kind = "param", name = "w", offset = 0 : i64, region = "params", shape = array<i64: 32, 32>}
-// CHECK-SAME: {dtype = "f32", kind = "input", name = "x", offset = 0 : i64, region = "io", shape = array<i64: 32, 32>}
-// CHECK-SAME: {dtype = "f32", kind = "output", name = "y", offset = 4096 : i64, region = "io", shape = array<i64: 32, 32>}
+// CHECK-SAME: {dtype = "f32", kind = "param", name = "w", offset = 0 : i64, region = "params", shape = array<i64: 32, 32>, updated = false}
+// CHECK-SAME: {dtype = "f32", kind = "input", name = "x", offset = 0 : i64, region = "io", shape = array<i64: 32, 32>, updated = false}
+// CHECK-SAME: {dtype = "f32", kind = "output", name = "y", offset = 4096 : i64, region = "io", shape = array<i64: 32, 32>, updated = false}
 // CHECK-NOT: memref.alloc
 // CHECK: return
 func.func @chain(%w: tensor<32x32xf32> {kiln.param = "w"},
