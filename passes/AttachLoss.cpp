@@ -127,17 +127,17 @@ struct KilnAttachLossPass
     ModuleOp module = getOperation();
     auto forward = module.lookupSymbol<func::FuncOp>(function);
     if (!forward || forward.isExternal())
-      return module.emitError("kiln-attach-loss: no function @")
+      return mlir::emitError(module.getLoc(), "kiln-attach-loss: no function @")
              << function << " with a body";
     std::optional<LossKind> kind = parseLoss(loss);
     if (!kind)
-      return module.emitError("kiln-attach-loss: unknown loss '")
+      return mlir::emitError(module.getLoc(), "kiln-attach-loss: unknown loss '")
              << loss
              << "' (known: mean_squared_error, mean_absolute_error, "
                 "binary_crossentropy, categorical_crossentropy, "
                 "sparse_categorical_crossentropy)";
     if (module.lookupSymbol("loss"))
-      return module.emitError("kiln-attach-loss: the module already has a "
+      return mlir::emitError(module.getLoc(), "kiln-attach-loss: the module already has a "
                               "symbol @loss");
     auto predType = forward.getNumResults()
                         ? dyn_cast<RankedTensorType>(
@@ -173,16 +173,16 @@ struct KilnAttachLossPass
           "sparse_categorical_accuracy", "precision", "recall", "f1", "mae",
           "mse"};
       if (!llvm::is_contained(known, name))
-        return module.emitError("kiln-attach-loss: unknown metric '")
+        return mlir::emitError(module.getLoc(), "kiln-attach-loss: unknown metric '")
                << m
                << "' (known: accuracy, binary_accuracy, "
                   "categorical_accuracy, sparse_categorical_accuracy, "
                   "precision, recall, f1, mae, mse)";
       if (name == "sparse_categorical_accuracy" && *kind != LossKind::SparseCE)
-        return module.emitError("kiln-attach-loss: metric '")
+        return mlir::emitError(module.getLoc(), "kiln-attach-loss: metric '")
                << m << "' needs integer labels (the sparse loss)";
       if (name == "categorical_accuracy" && predType.getRank() < 2)
-        return module.emitError("kiln-attach-loss: metric '")
+        return mlir::emitError(module.getLoc(), "kiln-attach-loss: metric '")
                << m << "' needs a class axis";
       if (!llvm::is_contained(metricNames, name))
         metricNames.push_back(name);
@@ -332,6 +332,8 @@ struct KilnAttachLossPass
     for (const std::string &m : metricNames)
       metricAttrs.push_back(b.getStringAttr(m));
     lossFunc->setAttr("kiln.metrics", b.getArrayAttr(metricAttrs));
+    lossFunc->setAttr("kiln.forward",
+                      FlatSymbolRefAttr::get(ctx, forward.getSymName()));
     return success();
   }
 };

@@ -92,10 +92,12 @@ public:
 };
 
 /// Builds the update of one parameter: returns w' and fills `newSlots`.
-/// `lr`, `t` (the 1-based step, f64 converted to the param type) are
-/// already spread to the parameter's type.
-Value buildUpdate(Math &m, const Hyper &h, Value w, Value g, ValueRange slots,
-                  Value lr, Value t, SmallVectorImpl<Value> &newSlots) {
+/// `m` works on the parameter's type, `s` on rank-0 tensors of its element
+/// type; `lrScalar` and `t` (the 1-based step) are such scalars and `lr` is
+/// `lrScalar` spread to the parameter's shape.
+Value buildUpdate(Math &m, Math &s, const Hyper &h, Value w, Value g,
+                  ValueRange slots, Value lrScalar, Value lr, Value t,
+                  SmallVectorImpl<Value> &newSlots) {
   switch (h.kind) {
   case Optimizer::SGD: {
     if (h.momentum == 0.0)
@@ -164,23 +166,25 @@ Value buildUpdate(Math &m, const Hyper &h, Value w, Value g, ValueRange slots,
     Value vNew = m.ema(slots[1], m.square(g), h.beta2);
     newSlots.push_back(mNew);
     newSlots.push_back(vNew);
+    // Bias corrections are scalars: computed once at rank 0, then spread.
     auto power = [&](double base) {
-      return m.b.create<PowOp>(m.loc, m.c(base), t).getResult();
+      return s.b.create<PowOp>(s.loc, s.c(base), t).getResult();
     };
-    Value bias1 = m.sub(m.c(1.0), power(h.beta1));
-    Value bias2 = m.sub(m.c(1.0), power(h.beta2));
+    Value bias1 = s.sub(s.c(1.0), power(h.beta1));
+    Value bias2 = s.sub(s.c(1.0), power(h.beta2));
     if (!h.pytorch) {
       // Keras ("epsilon hat"): alpha = lr sqrt(1 - b2^t) / (1 - b1^t);
       // w <- w - alpha m / (sqrt(v) + eps).
-      Value alpha = m.div(m.mul(lr, m.sqrt(bias2)), bias1);
+      Value alpha = m.spread(s.div(s.mul(lrScalar, s.sqrt(bias2)), bias1));
       return m.sub(w, m.div(m.mul(alpha, mNew),
                             m.add(m.sqrt(vNew), m.c(h.epsilon))));
     }
-    // PyTorch / Kingma & Ba: w <- w - lr m_hat / (sqrt(v_hat) + eps).
-    Value mHat = m.div(mNew, bias1);
-    Value vHat = m.div(vNew, bias2);
-    return m.sub(w, m.div(m.mul(lr, mHat),
-                          m.add(m.sqrt(vHat), m.c(h.epsilon))));
+    // PyTorch (torch.optim.Adam, = Kingma & Ba): denom = sqrt(v) /
+    // sqrt(1 - b2^t) + eps; w <- w - lr / (1 - b1^t) * m / denom.
+    Value stepSize = m.spread(s.div(lrScalar, bias1));
+    Value invRoot = m.spread(s.div(s.c(1.0), s.sqrt(bias2)));
+    Value denom = m.add(m.mul(m.sqrt(vNew), invRoot), m.c(h.epsilon));
+    return m.sub(w, m.div(m.mul(stepSize, mNew), denom));
   }
   case Optimizer::Adagrad: {
     Value acc = m.add(slots[0], m.square(g));
@@ -239,10 +243,10 @@ struct KilnAttachOptimizerPass
     else if (optimizer == "adagrad")
       h.kind = Optimizer::Adagrad;
     else
-      return module.emitError("kiln-attach-optimizer: unknown optimizer '")
+      return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: unknown optimizer '")
              << optimizer << "' (known: sgd, rmsprop, adam, adamw, adagrad)";
     if (convention != "keras" && convention != "pytorch")
-      return module.emitError("kiln-attach-optimizer: unknown convention '")
+      return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: unknown convention '")
              << convention << "' (known: keras, pytorch)";
     h.pytorch = convention == "pytorch";
     h.momentum = momentum;
@@ -263,10 +267,10 @@ struct KilnAttachOptimizerPass
     h.clipValue = clipValue;
     h.globalClipNorm = globalClipNorm;
     if (h.nesterov && (h.kind != Optimizer::SGD || h.momentum == 0.0))
-      return module.emitError("kiln-attach-optimizer: nesterov needs sgd "
+      return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: nesterov needs sgd "
                               "with a non-zero momentum");
     if (h.clipValue < 0.0 || h.globalClipNorm < 0.0)
-      return module.emitError("kiln-attach-optimizer: clipvalue and "
+      return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: clipvalue and "
                               "global_clipnorm must be non-negative");
     return h;
   }
@@ -278,16 +282,23 @@ struct KilnAttachOptimizerPass
     if (failed(hyper))
       return failure();
     const Hyper &h = *hyper;
-    auto forward = module.lookupSymbol<func::FuncOp>("forward");
     auto lossFunc = module.lookupSymbol<func::FuncOp>("loss");
     auto gradFunc = module.lookupSymbol<func::FuncOp>("loss_grad");
+    // The forward function kiln-attach-loss started from.
+    auto forwardName = lossFunc ? lossFunc->getAttrOfType<FlatSymbolRefAttr>(
+                                      "kiln.forward")
+                                : FlatSymbolRefAttr();
+    auto forward = module.lookupSymbol<func::FuncOp>(
+        forwardName ? forwardName.getValue() : "forward");
     if (!forward || !lossFunc || !gradFunc)
-      return module.emitError("kiln-attach-optimizer needs @forward, @loss "
-                              "(kiln-attach-loss) and @loss_grad "
-                              "(kiln-derive-gradients{function=loss})");
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-optimizer needs the forward "
+                             "function, @loss (kiln-attach-loss) and "
+                             "@loss_grad (kiln-derive-gradients with "
+                             "function=loss)");
     for (StringRef name : {"train_step", "eval_step", "predict"})
       if (module.lookupSymbol(name))
-        return module.emitError("kiln-attach-optimizer: the module already "
+        return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: the module already "
                                 "has a symbol @")
                << name;
     Location loc = lossFunc.getLoc();
@@ -438,18 +449,21 @@ struct KilnAttachOptimizerPass
       Value w = body->getArgument(paramIndex);
       auto type = cast<RankedTensorType>(w.getType());
       Math m(b, loc, type);
-      auto toParamType = [&](Value scalar) {
-        auto scalarType = RankedTensorType::get({}, type.getElementType());
-        if (scalar.getType() != scalarType)
-          scalar = b.create<ConvertOp>(loc, scalarType, scalar);
-        return m.spread(scalar);
+      auto scalarType = RankedTensorType::get({}, type.getElementType());
+      Math sm(b, loc, scalarType);
+      auto toScalar = [&](Value scalar) {
+        return scalar.getType() == scalarType
+                   ? scalar
+                   : b.create<ConvertOp>(loc, scalarType, scalar).getResult();
       };
-      Value lr = toParamType(body->getArgument(lrArg));
-      Value t = toParamType(newStep);
+      Value lrScalar = toScalar(body->getArgument(lrArg));
+      Value lr = m.spread(lrScalar);
+      Value t = toScalar(newStep);
       ValueRange slotValues =
           body->getArguments().slice(stateArg, slots.size());
       SmallVector<Value> newSlots;
-      Value newW = buildUpdate(m, h, w, grads[k], slotValues, lr, t, newSlots);
+      Value newW = buildUpdate(m, sm, h, w, grads[k], slotValues, lrScalar,
+                               lr, t, newSlots);
       results.push_back(newW);
       resultAttrs.push_back(updateOf(paramIndex));
       for (auto [s, v] : llvm::enumerate(newSlots)) {

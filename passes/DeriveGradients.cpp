@@ -244,7 +244,7 @@ struct KilnDeriveGradientsPass
     ModuleOp module = getOperation();
     auto func = module.lookupSymbol<func::FuncOp>(function);
     if (!func) {
-      module.emitError("kiln-derive-gradients: no function @") << function;
+      mlir::emitError(module.getLoc(), "kiln-derive-gradients: no function @") << function;
       return signalPassFailure();
     }
     if (failed(deriveGradients(func)))

@@ -174,7 +174,7 @@ struct KilnVerifyStagePass
     else if (stage == "llvm")
       violations = checkLLVMStage(module);
     else {
-      module.emitError() << "kiln-verify-stage: unknown stage '" << stage
+      mlir::emitError(module.getLoc()) << "kiln-verify-stage: unknown stage '" << stage
                          << "' (known: forward, linalg, bufferized, llvm)";
       return signalPassFailure();
     }
