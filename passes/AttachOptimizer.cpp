@@ -310,9 +310,15 @@ struct KilnAttachOptimizerPass
     unsigned numLossArgs = lossFunc.getNumArguments();
     unsigned numPartials = lossFunc.getNumResults() - 1;
     SmallVector<unsigned> paramArgs, dataArgs;
-    for (unsigned i = 0; i < numLossArgs; ++i)
+    // The dropout counter (an argument marked kiln.step) is not an input of
+    // the entry points: train_step feeds it the step counter, eval_step and
+    // predict do not use it.
+    for (unsigned i = 0; i < numLossArgs; ++i) {
+      if (lossFunc.getArgAttr(i, "kiln.step"))
+        continue;
       (lossFunc.getArgAttr(i, "kiln.param") ? paramArgs : dataArgs)
           .push_back(i);
+    }
     // Trainable parameters, in the order @loss_grad returns gradients.
     SmallVector<unsigned> trainable;
     for (unsigned r = lossFunc.getNumResults(); r < gradFunc.getNumResults();
@@ -488,22 +494,35 @@ struct KilnAttachOptimizerPass
     // --- @eval_step and @predict: the loss and the forward pass with
     // dropout as the identity.
     auto cloneInference = [&](func::FuncOp source, StringRef name) {
-      auto fn = mb.create<func::FuncOp>(loc, name, source.getFunctionType());
+      SmallVector<unsigned> kept;
+      SmallVector<Type> types;
+      SmallVector<DictionaryAttr> attrs;
+      for (unsigned i = 0; i < source.getNumArguments(); ++i)
+        if (!source.getArgAttr(i, "kiln.step")) {
+          kept.push_back(i);
+          types.push_back(source.getArgumentTypes()[i]);
+          attrs.push_back(source.getArgAttrDict(i));
+        }
+      auto fn = mb.create<func::FuncOp>(
+          loc, name,
+          FunctionType::get(ctx, types, source.getResultTypes()));
       Block *entry = fn.addEntryBlock();
       OpBuilder eb = OpBuilder::atBlockEnd(entry);
-      SmallVector<Value> args(entry->getArguments());
+      SmallVector<Value> args(source.getNumArguments());
+      for (auto [k, i] : llvm::enumerate(kept))
+        args[i] = entry->getArgument(k);
       for (unsigned i = 0; i < args.size(); ++i)
-        if (source.getArgAttr(i, "kiln.step"))
+        if (!args[i]) {
+          // The dropout counter: unused, since dropout is the identity.
+          auto type = cast<RankedTensorType>(source.getArgumentTypes()[i]);
           args[i] = eb.create<ConstantOp>(
               loc, DenseElementsAttr::get(
-                       cast<RankedTensorType>(args[i].getType()),
-                       eb.getZeroAttr(cast<RankedTensorType>(args[i].getType())
-                                          .getElementType())));
+                       type, eb.getZeroAttr(type.getElementType())));
+        }
       eb.create<func::ReturnOp>(loc, inlineBody(eb, source, args, true));
-      if (ArrayAttr attrs = source.getAllArgAttrs())
-        fn.setAllArgAttrs(attrs);
-      if (ArrayAttr attrs = source.getAllResultAttrs())
-        fn.setAllResultAttrs(attrs);
+      fn.setAllArgAttrs(attrs);
+      if (ArrayAttr resultAttrs = source.getAllResultAttrs())
+        fn.setAllResultAttrs(resultAttrs);
       for (StringRef key : {"kiln.partials", "kiln.metrics"})
         if (Attribute attr = source->getAttr(key))
           fn->setAttr(key, attr);
