@@ -37,7 +37,17 @@ kiln::createTargetMachine(const TargetSelection &target) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "unknown target triple '%s': %s",
                                    triple.c_str(), error.c_str());
-  bool isHost = llvm::Triple(triple).getArch() == llvm::Triple(host).getArch();
+  llvm::Triple parsed(triple);
+  // Generated code is tested on x86-64 and AArch64; other architectures
+  // fail inside LLVM on some float operations (soft-float legalization).
+  if (parsed.getArch() != llvm::Triple::x86_64 &&
+      parsed.getArch() != llvm::Triple::aarch64)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "target architecture '%s' is not supported (supported: x86_64, "
+        "aarch64)",
+        parsed.getArchName().str().c_str());
+  bool isHost = parsed.getArch() == llvm::Triple(host).getArch();
   std::string cpu = target.cpu;
   std::string features;
   if (cpu.empty() || cpu == "native") {
@@ -178,6 +188,17 @@ int64_t dtypeBytes(StringRef dtype) {
   return 4;
 }
 
+/// `text` with "*/" broken up, so that it cannot end a C comment.
+std::string commentSafe(StringRef text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] == '*' && i + 1 < text.size() && text[i + 1] == '/')
+      out += ' ';
+  }
+  return out;
+}
+
 std::string shapeString(ArrayRef<int64_t> shape) {
   std::string s = "[";
   llvm::interleave(
@@ -186,9 +207,27 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 }
 } // namespace
 
-void kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
-                      StringRef source, llvm::raw_ostream &os) {
+llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries,
+                             StringRef prefix, StringRef source,
+                             llvm::raw_ostream &os) {
   std::string p = macroName(prefix);
+  // Every tensor gets macros named after its entry point, kind and name;
+  // names that map to the same C identifier would redefine a macro.
+  for (const EntryPointAbi &e : entries) {
+    llvm::StringMap<StringRef> seen;
+    for (const AbiTensor &t : e.tensors) {
+      std::string macro = macroName(e.symbol) + "_" + macroName(t.kind) +
+                          "_" + macroName(t.name);
+      auto [it, inserted] = seen.try_emplace(macro, t.name);
+      if (!inserted)
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            "%s: tensors '%s' and '%s' would both define the header macros "
+            "%s_*; rename one (kiln.param / kiln.name)",
+            e.symbol.c_str(), it->second.str().c_str(), t.name.c_str(),
+            macro.c_str());
+    }
+  }
   int64_t alignment = 64, params = 0, state = 0, io = 0, scratch = 0;
   for (const EntryPointAbi &e : entries) {
     alignment = std::max(alignment, e.alignment);
@@ -198,7 +237,7 @@ void kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
     scratch = std::max(scratch, e.scratchSize);
   }
   os << "/* " << prefix << ".h: interface of the code kilnc generated from "
-     << source << ".\n"
+     << commentSafe(source) << ".\n"
      << " * Generated file; do not edit.\n"
      << " *\n"
      << " * Memory: the caller owns every byte. Allocate each region with "
@@ -237,7 +276,7 @@ void kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
       for (int64_t d : t.shape)
         count *= d;
       std::string tm = ep + "_" + macroName(t.kind) + "_" + macroName(t.name);
-      os << "/* " << t.kind << " '" << t.name << "': " << t.dtype
+      os << "/* " << t.kind << " '" << commentSafe(t.name) << "': " << t.dtype
          << shapeString(t.shape) << " in the " << t.region
          << " region at byte " << t.offset
          << (t.updated ? ", updated in place" : "") << " */\n"
@@ -256,4 +295,5 @@ void kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
   }
   os << "#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n#endif /* "
      << guard << " */\n";
+  return llvm::Error::success();
 }

@@ -75,9 +75,11 @@ llvm::Expected<std::vector<EntryPointAbi>> collectAbi(ModuleOp module);
 /// Writes the C11 header of the interface: region size and alignment macros,
 /// per-tensor offset/shape/dtype macros and comments, entry-point
 /// prototypes. `prefix` is the C symbol prefix (kilnc --name), `source` the
-/// model file named in the banner.
-void emitHeader(llvm::ArrayRef<EntryPointAbi> entries, llvm::StringRef prefix,
-                llvm::StringRef source, llvm::raw_ostream &os);
+/// model file named in the banner. Errors: two tensor names of an entry
+/// point that map to the same macro name (nothing is written then).
+llvm::Error emitHeader(llvm::ArrayRef<EntryPointAbi> entries,
+                       llvm::StringRef prefix, llvm::StringRef source,
+                       llvm::raw_ostream &os);
 
 } // namespace mlir::kiln
 

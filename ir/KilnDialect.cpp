@@ -11,6 +11,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
+#include "mlir/Transforms/InliningUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -20,11 +21,23 @@ using namespace mlir::kiln;
 #include "ir/KilnEnums.cpp.inc"
 #include "ir/KilnInterfaces.cpp.inc"
 
+namespace {
+/// Every kiln op is pure and region-free, so calls between kiln functions
+/// can always be inlined (kilnc inlines them before lowering).
+struct KilnInlinerInterface : public DialectInlinerInterface {
+  using DialectInlinerInterface::DialectInlinerInterface;
+  bool isLegalToInline(Operation *, Region *, bool, IRMapping &) const final {
+    return true;
+  }
+};
+} // namespace
+
 void KilnDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
 #include "ir/KilnOps.cpp.inc"
       >();
+  addInterfaces<KilnInlinerInterface>();
 }
 
 void kiln::registerKilnDialect(DialectRegistry &registry) {

@@ -14,6 +14,9 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "ir/ShapeInference.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 namespace mlir::kiln {
 #define GEN_PASS_DEF_KILNVERIFYSTAGEPASS
@@ -35,18 +38,125 @@ bool isForwardType(Type type) {
          element.isInteger(32) || element.isInteger(64);
 }
 
+/// Byte size of a static tensor type, or nullopt when it overflows int64.
+std::optional<int64_t> getByteSize(RankedTensorType type) {
+  llvm::Expected<int64_t> count = getElementCount(type.getShape());
+  if (!count) {
+    llvm::consumeError(count.takeError());
+    return std::nullopt;
+  }
+  int64_t bytes;
+  int64_t width = llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+  if (llvm::MulOverflow(*count, width, bytes))
+    return std::nullopt;
+  return bytes;
+}
+
+/// The kiln attributes an entry point's arguments and results may carry, and
+/// the attribute kind each needs (docs/architecture.md, forward form).
+enum class AttrKind { String, Unit, Float, Integer };
+std::optional<AttrKind> getArgAttrKind(StringRef name) {
+  return llvm::StringSwitch<std::optional<AttrKind>>(name)
+      .Case("kiln.param", AttrKind::String)
+      .Case("kiln.name", AttrKind::String)
+      .Case("kiln.opt_state", AttrKind::String)
+      .Case("kiln.trainable", AttrKind::Unit)
+      .Case("kiln.step", AttrKind::Unit)
+      .Case("kiln.l1", AttrKind::Float)
+      .Case("kiln.l2", AttrKind::Float)
+      .Case("kiln.initial_value", AttrKind::Float)
+      .Default(std::nullopt);
+}
+std::optional<AttrKind> getResultAttrKind(StringRef name) {
+  return llvm::StringSwitch<std::optional<AttrKind>>(name)
+      .Case("kiln.name", AttrKind::String)
+      .Case("kiln.update_of", AttrKind::Integer)
+      .Case("kiln.gradient_of", AttrKind::Integer)
+      .Default(std::nullopt);
+}
+
+bool hasKind(Attribute attr, AttrKind kind) {
+  switch (kind) {
+  case AttrKind::String:
+    return isa<StringAttr>(attr);
+  case AttrKind::Unit:
+    return isa<UnitAttr, BoolAttr>(attr);
+  case AttrKind::Float:
+    return isa<FloatAttr>(attr);
+  case AttrKind::Integer:
+    return isa<IntegerAttr>(attr);
+  }
+  return false;
+}
+
+const char *kindName(AttrKind kind) {
+  switch (kind) {
+  case AttrKind::String:
+    return "a string";
+  case AttrKind::Unit:
+    return "a unit or bool attribute";
+  case AttrKind::Float:
+    return "a float";
+  case AttrKind::Integer:
+    return "an integer";
+  }
+  return "";
+}
+
+/// Checks the kiln.* attributes of a function's arguments and results;
+/// returns the number of violations.
+unsigned checkInterfaceAttributes(func::FuncOp func) {
+  unsigned violations = 0;
+  auto check = [&](DictionaryAttr attrs, StringRef role, unsigned index,
+                   function_ref<std::optional<AttrKind>(StringRef)> kindOf) {
+    if (!attrs)
+      return;
+    for (NamedAttribute attr : attrs) {
+      StringRef name = attr.getName().getValue();
+      if (!name.starts_with("kiln."))
+        continue;
+      std::optional<AttrKind> kind = kindOf(name);
+      if (!kind) {
+        ++violations;
+        func.emitError() << "@" << func.getSymName() << ": " << role << " "
+                         << index << " has the unknown attribute '" << name
+                         << "'";
+      } else if (!hasKind(attr.getValue(), *kind)) {
+        ++violations;
+        func.emitError() << "@" << func.getSymName() << ": " << role << " "
+                         << index << ": '" << name << "' must be "
+                         << kindName(*kind) << ", got " << attr.getValue();
+      }
+    }
+  };
+  for (unsigned i = 0; i < func.getNumArguments(); ++i)
+    check(func.getArgAttrDict(i), "argument", i, getArgAttrKind);
+  for (unsigned i = 0; i < func.getNumResults(); ++i)
+    check(func.getResultAttrDict(i), "result", i, getResultAttrKind);
+  return violations;
+}
+
 /// Checks the forward-stage contract; returns the number of violations.
 unsigned checkForwardStage(ModuleOp module) {
   unsigned violations = 0;
   auto checkValue = [&](Operation *owner, Value value, StringRef role,
                         unsigned index) {
-    if (isForwardType(value.getType()))
+    if (!isForwardType(value.getType())) {
+      ++violations;
+      owner->emitError() << role << " " << index << " of '"
+                         << owner->getName() << "' has type "
+                         << value.getType()
+                         << "; the forward stage needs static shapes of f32, "
+                            "f64, i32, i64 or i1";
       return;
-    ++violations;
-    owner->emitError() << role << " " << index << " of '"
-                       << owner->getName() << "' has type " << value.getType()
-                       << "; the forward stage needs static shapes of f32, "
-                          "f64, i32, i64 or i1";
+    }
+    if (!getByteSize(cast<RankedTensorType>(value.getType()))) {
+      ++violations;
+      owner->emitError() << role << " " << index << " of '"
+                         << owner->getName() << "' has type "
+                         << value.getType()
+                         << ", whose size in bytes does not fit in 64 bits";
+    }
   };
   module.walk([&](Operation *op) {
     if (op == module.getOperation())
@@ -61,7 +171,18 @@ unsigned checkForwardStage(ModuleOp module) {
                          "func and arith.constant ops)";
       return;
     }
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      auto callee =
+          module.lookupSymbol<func::FuncOp>(call.getCalleeAttr());
+      if (!callee || callee.isExternal()) {
+        ++violations;
+        call.emitError() << "calls @" << call.getCallee()
+                         << ", which has no body: kiln compiles whole "
+                            "programs and cannot call external functions";
+      }
+    }
     if (auto func = dyn_cast<func::FuncOp>(op)) {
+      violations += checkInterfaceAttributes(func);
       if (func.isExternal())
         return;
       for (BlockArgument arg : func.getArguments())

@@ -35,6 +35,8 @@
 #include "mlir/Support/Timing.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/CommandLine.h"
@@ -143,6 +145,9 @@ public:
 private:
   /// Parses and verifies the input; null after a reported error.
   OwningOpRef<ModuleOp> parseAndVerify();
+  /// Gives every entry point its C symbol; fails without entry points or on
+  /// colliding names.
+  LogicalResult renameEntryPoints(ModuleOp module);
   bool wants(EmitKind kind) const {
     return llvm::is_contained(emitKinds, kind);
   }
@@ -157,6 +162,16 @@ private:
   MLIRContext &context;
   llvm::SourceMgr &sourceMgr;
   TimingScope &timing;
+  /// Files written so far; kept only when the whole compilation succeeds,
+  /// so a failure leaves no partial set of outputs behind.
+  SmallVector<std::unique_ptr<llvm::ToolOutputFile>> pending;
+
+public:
+  /// Keeps every output file (call after success).
+  void commitOutputs() {
+    for (auto &file : pending)
+      file->keep();
+  }
 };
 
 std::string Driver::prefix() const {
@@ -201,7 +216,33 @@ Driver::writeText(EmitKind kind,
     return failure();
   }
   write(file->os());
-  file->keep();
+  pending.push_back(std::move(file));
+  return success();
+}
+
+LogicalResult Driver::renameEntryPoints(ModuleOp module) {
+  // Entry points get C names `<prefix>_<name>` (the function name made a C
+  // identifier) before the region ABI is recorded; two names that become
+  // the same identifier are an error.
+  llvm::StringMap<StringRef> taken;
+  SmallVector<std::pair<func::FuncOp, std::string>> renames;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func.isPublic() || func.isExternal())
+      continue;
+    std::string symbol = prefix() + "_" + cIdentifier(func.getSymName());
+    auto [it, inserted] = taken.try_emplace(symbol, func.getSymName());
+    if (!inserted)
+      return func.emitError("entry points @")
+             << it->second << " and @" << func.getSymName()
+             << " would both be the C function '" << symbol << "'";
+    renames.push_back({func, symbol});
+  }
+  if (renames.empty())
+    return mlir::emitError(module.getLoc(),
+                           "no entry point: the module has no public "
+                           "function with a body");
+  for (auto &[func, symbol] : renames)
+    SymbolTable::setSymbolName(func, symbol);
   return success();
 }
 
@@ -248,11 +289,9 @@ LogicalResult Driver::run() {
   if (last == EmitKind::Linalg && !wants(EmitKind::Header))
     return success();
 
-  // Entry points get their C names before the region ABI is recorded.
+  if (failed(renameEntryPoints(*module)))
+    return failure();
   std::string p = prefix();
-  for (auto func : module->getOps<func::FuncOp>())
-    if (func.isPublic() && !func.isExternal())
-      SymbolTable::setSymbolName(func, p + "_" + func.getSymName().str());
 
   if (failed(runStage(*module, "kiln-bufferize",
                       kiln::buildBufferizePipeline)))
@@ -264,12 +303,19 @@ LogicalResult Driver::run() {
                  << "\n";
     return failure();
   }
-  if (wants(EmitKind::Header) &&
-      failed(writeText(EmitKind::Header, [&](llvm::raw_ostream &os) {
-        kiln::emitHeader(*abi, p, llvm::sys::path::filename(inputFilename),
-                         os);
-      })))
-    return failure();
+  if (wants(EmitKind::Header)) {
+    std::string header;
+    llvm::raw_string_ostream headerStream(header);
+    if (llvm::Error err = kiln::emitHeader(
+            *abi, p, llvm::sys::path::filename(inputFilename), headerStream)) {
+      llvm::errs() << "kilnc: error: " << llvm::toString(std::move(err))
+                   << "\n";
+      return failure();
+    }
+    if (failed(writeText(EmitKind::Header,
+                         [&](llvm::raw_ostream &os) { os << header; })))
+      return failure();
+  }
   if (last == EmitKind::Linalg)
     return success();
 
@@ -312,23 +358,23 @@ LogicalResult Driver::run() {
     if (!wants(kind))
       continue;
     TimingScope codegenTiming = timing.nest("llvm-codegen");
-    std::string error;
-    std::unique_ptr<llvm::ToolOutputFile> file =
-        openOutputFile(outputPathFor(kind), &error);
-    if (!file) {
-      llvm::errs() << "kilnc: error: " << error << "\n";
-      return failure();
-    }
+    // Emit into memory: object writers seek, which a pipe cannot.
+    SmallString<0> buffer;
+    llvm::raw_svector_ostream stream(buffer);
     if (llvm::Error err = kiln::emitMachineCode(
-            *llvmModule, **machine, kind == EmitKind::Obj, file->os())) {
+            *llvmModule, **machine, kind == EmitKind::Obj, stream)) {
       llvm::errs() << "kilnc: error: " << llvm::toString(std::move(err))
                    << "\n";
       return failure();
     }
-    file->keep();
+    if (failed(writeText(kind, [&](llvm::raw_ostream &os) {
+          os.write(buffer.data(), buffer.size());
+        })))
+      return failure();
   }
   return success();
 }
+
 /// kiln dtype names of the ABI ("f32") as runtime array dtypes.
 std::optional<kiln_dtype_t> toArrayDType(StringRef dtype) {
   return llvm::StringSwitch<std::optional<kiln_dtype_t>>(dtype)
@@ -389,9 +435,8 @@ LogicalResult Driver::runJit() {
   if (failed(runStage(*module, "kiln-lower-to-linalg",
                       kiln::buildKilnToLinalgPipeline)))
     return failure();
-  for (auto func : module->getOps<func::FuncOp>())
-    if (func.isPublic() && !func.isExternal())
-      SymbolTable::setSymbolName(func, prefix() + "_" + func.getSymName().str());
+  if (failed(renameEntryPoints(*module)))
+    return failure();
   if (failed(runStage(*module, "kiln-bufferize",
                       kiln::buildBufferizePipeline)))
     return failure();
@@ -516,6 +561,9 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
+  // --help lists kilnc's options and the MLIR ones users need; the LLVM
+  // internals stay available but hidden (see --help-hidden).
+  cl::HideUnrelatedOptions({&kilncCategory, &cl::getGeneralCategory()});
   cl::ParseCommandLineOptions(
       argc, argv,
       "kilnc: compiles kiln IR to native code (object file + C header)\n\n"
@@ -523,6 +571,11 @@ int main(int argc, char **argv) {
       "  kilnc run MODEL.mlir --entry F --input a.npy ... [--output y.npy]\n");
   if (emitKinds.empty())
     emitKinds.push_back(EmitKind::Obj);
+  if (!jitMode && emitKinds.size() > 1 && outputFilename == "-") {
+    llvm::errs() << "kilnc: error: -o - takes a single --emit kind; with "
+                    "several, -o names the base of the output files\n";
+    return 1;
+  }
 
   DialectRegistry registry;
   kiln::registerCodegenDialects(registry);
@@ -545,5 +598,8 @@ int main(int argc, char **argv) {
   TimingScope timing = timingManager.getRootScope();
 
   Driver driver(context, sourceMgr, timing);
-  return failed(jitMode ? driver.runJit() : driver.run()) ? 1 : 0;
+  if (failed(jitMode ? driver.runJit() : driver.run()))
+    return 1;
+  driver.commitOutputs();
+  return 0;
 }
