@@ -26,5 +26,6 @@ config.substitutions.append(
 config.substitutions.append(
     ("%kiln_runtime_lib", os.path.join(config.kiln_obj_root, "runtime",
                                        "libkiln_runtime.a")))
-# Reference computations use Debian's python3 with numpy.
-config.substitutions.append(("%python", "/usr/bin/python3"))
+# Reference computations use Debian's python3 with numpy and torch (not
+# %python, which lit binds to the interpreter running lit).
+config.substitutions.append(("%refpython", "/usr/bin/python3"))
