@@ -120,8 +120,9 @@ int64_t assignOffsets(MutableArrayRef<Temporary> temps) {
   SmallVector<Temporary *> order;
   for (Temporary &t : temps)
     order.push_back(&t);
-  llvm::stable_sort(order, [](const Temporary *a, const Temporary *b) {
-    return a->size > b->size;
+  // Largest first; equal sizes in program order (deterministic plans).
+  llvm::sort(order, [](const Temporary *a, const Temporary *b) {
+    return a->size != b->size ? a->size > b->size : a->first < b->first;
   });
   int64_t arenaSize = 0;
   SmallVector<Temporary *> placed;
