@@ -93,11 +93,11 @@ public:
 
 /// Builds the update of one parameter: returns w' and fills `newSlots`.
 /// `m` works on the parameter's type, `s` on rank-0 tensors of its element
-/// type; `lrScalar` and `t` (the 1-based step) are such scalars and `lr` is
-/// `lrScalar` spread to the parameter's shape.
+/// type; `lrScalar` and `t` (the 1-based step) are such scalars, `t64` the
+/// step in f64, and `lr` is `lrScalar` spread to the parameter's shape.
 Value buildUpdate(Math &m, Math &s, const Hyper &h, Value w, Value g,
                   ValueRange slots, Value lrScalar, Value lr, Value t,
-                  SmallVectorImpl<Value> &newSlots) {
+                  Value t64, SmallVectorImpl<Value> &newSlots) {
   switch (h.kind) {
   case Optimizer::SGD: {
     if (h.momentum == 0.0)
@@ -167,11 +167,20 @@ Value buildUpdate(Math &m, Math &s, const Hyper &h, Value w, Value g,
     newSlots.push_back(mNew);
     newSlots.push_back(vNew);
     // Bias corrections are scalars: computed once at rank 0, then spread.
-    auto power = [&](double base) {
-      return s.b.create<PowOp>(s.loc, s.c(base), t).getResult();
+    // PyTorch computes 1 - beta^t in double (Python floats), Keras in the
+    // variable's dtype; in f32, 1 - f32(0.999) is 1.3e-5 off 1e-3, which
+    // shifts every PyTorch step by ~6e-6 relative.
+    auto biasCorrection = [&](double beta) {
+      if (!h.pytorch)
+        return s.sub(s.c(1.0), s.b.create<PowOp>(s.loc, s.c(beta), t));
+      Math d(s.b, s.loc, cast<RankedTensorType>(t64.getType()));
+      Value exact = d.sub(d.c(1.0), s.b.create<PowOp>(s.loc, d.c(beta), t64));
+      return exact.getType() == s.type
+                 ? exact
+                 : s.b.create<ConvertOp>(s.loc, s.type, exact).getResult();
     };
-    Value bias1 = s.sub(s.c(1.0), power(h.beta1));
-    Value bias2 = s.sub(s.c(1.0), power(h.beta2));
+    Value bias1 = biasCorrection(h.beta1);
+    Value bias2 = biasCorrection(h.beta2);
     if (!h.pytorch) {
       // Keras ("epsilon hat"): alpha = lr sqrt(1 - b2^t) / (1 - b1^t);
       // w <- w - alpha m / (sqrt(v) + eps).
@@ -469,7 +478,7 @@ struct KilnAttachOptimizerPass
           body->getArguments().slice(stateArg, slots.size());
       SmallVector<Value> newSlots;
       Value newW = buildUpdate(m, sm, h, w, grads[k], slotValues, lrScalar,
-                               lr, t, newSlots);
+                               lr, t, newStep, newSlots);
       results.push_back(newW);
       resultAttrs.push_back(updateOf(paramIndex));
       for (auto [s, v] : llvm::enumerate(newSlots)) {
