@@ -48,6 +48,8 @@ void kiln::buildTrainingPipeline(OpPassManager &pm,
   loss.fromLogits = options.fromLogits;
   loss.metrics = options.metrics;
   pm.addPass(createKilnAttachLossPass(loss));
+  if (options.stableLosses)
+    pm.addPass(createKilnRewriteLossesToLogitsPass());
   KilnDeriveGradientsPassOptions grads;
   grads.function = "loss";
   pm.addPass(createKilnDeriveGradientsPass(grads));

@@ -23,6 +23,11 @@ struct TrainingPipelineOptions
   Option<bool> fromLogits{*this, "from_logits",
                           llvm::cl::desc("Predictions are logits"),
                           llvm::cl::init(false)};
+  Option<bool> stableLosses{
+      *this, "stable_losses",
+      llvm::cl::desc("Rewrite cross-entropies on sigmoid/softmax outputs to "
+                     "their logits forms (kiln-rewrite-losses-to-logits)"),
+      llvm::cl::init(true)};
   Option<std::string> metrics{*this, "metrics",
                               llvm::cl::desc("Comma-separated metrics"),
                               llvm::cl::init("")};

@@ -186,4 +186,33 @@ def KilnAttachOptimizerPass
   let dependentDialects = ["::mlir::kiln::KilnDialect"];
 }
 
+def KilnRewriteLossesToLogitsPass
+    : Pass<"kiln-rewrite-losses-to-logits", "::mlir::ModuleOp"> {
+  let summary = "Probability losses on sigmoid/softmax become logits losses";
+  let description = [{
+    `binary_crossentropy(sigmoid(z))` becomes
+    `binary_crossentropy(z) {from_logits = true}`, and
+    `categorical_crossentropy(softmax(z))` /
+    `sparse_categorical_crossentropy(softmax(z))` (softmax over the last
+    axis) become their `from_logits` forms. The logits forms are exact where
+    the probability forms clip probabilities to [1e-7, 1 - 1e-7]: a
+    confidently wrong prediction with logit margin 1000 costs 1000 instead of
+    -log(1e-7) = 16.1, and its gradient does not vanish. Keras does the same
+    by recovering the logits of a sigmoid/softmax output. Other users of the
+    probabilities (metrics) keep them. The rewrite is optional
+    (kiln-training-pipeline `stable_losses`, on by default).
+
+    Before:
+    ```mlir
+    %p = kiln.sigmoid %z : tensor<8x1xf32>
+    %l = kiln.binary_crossentropy %p, %y, %w : ...
+    ```
+    After:
+    ```mlir
+    %l = kiln.binary_crossentropy %z, %y, %w {from_logits = true} : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD
