@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kiln's build and tests need, when missing.
-# With --bench it also installs what bench/ compares against: PyTorch and
-# OpenBLAS (so that numpy and torch do not run on Debian's reference BLAS).
+# With --bench it also installs OpenBLAS, so that the numpy and PyTorch that
+# bench/ compares against do not run on Debian's reference BLAS.
 #
 # Idempotent and quiet when nothing is missing: checks each package with
 # dpkg-query first, runs `apt-get update` at most once, then installs only
@@ -14,12 +14,13 @@ packages=(
   libmlir-19-dev mlir-19-tools
   # Libraries kiln links.
   libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev
-  # Reference tools for tests and benchmarks (/usr/bin/python3).
-  python3 python3-numpy
+  # Reference tools for tests (/usr/bin/python3): numpy for every golden
+  # value, PyTorch for the train-step comparison.
+  python3 python3-numpy python3-torch
 )
 
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch libopenblas0-pthread)
+  packages+=(libopenblas0-pthread)
 fi
 
 missing=()
