@@ -86,6 +86,31 @@ cl::opt<std::string> symbolPrefix(
              "stem)"),
     cl::init(""), cl::cat(kilncCategory));
 
+// Training: with --loss, kilnc runs kiln-training-pipeline first and the
+// entry points are train_step, eval_step and predict.
+cl::opt<std::string> lossName(
+    "loss",
+    cl::desc("Compile a training step with this loss (mean_squared_error, "
+             "mean_absolute_error, binary_crossentropy, "
+             "categorical_crossentropy, sparse_categorical_crossentropy)"),
+    cl::init(""), cl::cat(kilncCategory));
+cl::opt<bool> fromLogits("from-logits",
+                         cl::desc("The model outputs logits"),
+                         cl::init(false), cl::cat(kilncCategory));
+cl::opt<std::string> metricsList("metrics",
+                                 cl::desc("Comma-separated metrics"),
+                                 cl::init(""), cl::cat(kilncCategory));
+cl::opt<std::string> optimizerSpec(
+    "optimizer",
+    cl::desc("NAME[:key=value,...], e.g. adam:beta_1=0.9,epsilon=1e-7 "
+             "(sgd, rmsprop, adam, adamw, adagrad; keys as in "
+             "kiln-training-pipeline)"),
+    cl::init("sgd"), cl::cat(kilncCategory));
+cl::opt<std::string> convention("convention",
+                                cl::desc("Optimizer formulas: keras or "
+                                         "pytorch"),
+                                cl::init("keras"), cl::cat(kilncCategory));
+
 // Options of `kilnc run`.
 cl::opt<std::string> runEntry("entry",
                               cl::desc("run: entry point (function name)"),
@@ -246,6 +271,24 @@ LogicalResult Driver::renameEntryPoints(ModuleOp module) {
   return success();
 }
 
+/// The kiln-training-pipeline option string of the command line, e.g.
+/// "loss=mse optimizer=adam beta_1=0.8 convention=keras".
+std::string trainingOptions() {
+  std::string text = "loss=" + lossName.getValue();
+  if (fromLogits)
+    text += " from_logits=1";
+  if (!metricsList.empty())
+    text += " metrics=" + metricsList.getValue();
+  StringRef spec = optimizerSpec;
+  auto [name, rest] = spec.split(':');
+  text += " optimizer=" + name.str();
+  for (StringRef item : llvm::split(rest, ','))
+    if (!item.trim().empty())
+      text += " " + item.trim().str();
+  text += " convention=" + convention.getValue();
+  return text;
+}
+
 OwningOpRef<ModuleOp> Driver::parseAndVerify() {
   OwningOpRef<ModuleOp> module;
   {
@@ -258,6 +301,22 @@ OwningOpRef<ModuleOp> Driver::parseAndVerify() {
   if (failed(runStage(*module, "verify", [](OpPassManager &pm) {
         pm.addPass(kiln::createKilnVerifyStagePass());
       })))
+    return nullptr;
+  if (lossName.empty())
+    return module;
+  // Training: the same pipeline function kiln-opt registers as
+  // kiln-training-pipeline.
+  std::string text = trainingOptions();
+  auto options = kiln::TrainingPipelineOptions::createFromString(text);
+  if (!options) {
+    llvm::errs() << "kilnc: error: invalid training options '" << text
+                 << "'\n";
+    return nullptr;
+  }
+  if (failed(runStage(*module, "kiln-training-pipeline",
+                      [&](OpPassManager &pm) {
+                        kiln::buildTrainingPipeline(pm, *options);
+                      })))
     return nullptr;
   return module;
 }

@@ -1,0 +1,34 @@
+// Tests that kilnc --loss runs the training pipeline (the same function as
+// kiln-opt --kiln-training-pipeline) before code generation: the header
+// declares train_step, eval_step and predict, the parameters and the Adam
+// slots live in the params and opt_state regions and are updated in place,
+// and the parameter offsets agree between the entry points.
+
+// RUN: kilnc %s --loss=sparse_categorical_crossentropy --from-logits --metrics=accuracy --optimizer=adam:beta_1=0.8,epsilon=1e-6 --emit=header --name=m | FileCheck %s
+// RUN: kiln-opt %s --kiln-training-pipeline="loss=sparse_categorical_crossentropy from_logits=1 metrics=accuracy optimizer=adam beta_1=0.8 epsilon=1e-6" | FileCheck %s --check-prefix=IR
+// RUN: not kilnc %s --loss=sparse_categorical_crossentropy --optimizer=adam:bogus=1 --emit=header 2>&1 | FileCheck %s --check-prefix=BADOPT
+// RUN: not kilnc %s --loss=hinge --emit=header 2>&1 | FileCheck %s --check-prefix=BADLOSS
+
+// CHECK: #define M_OPT_STATE_SIZE 192
+// CHECK: /* param 'kernel': f32[4, 3] in the params region at byte 0, updated in place */
+// CHECK: /* opt_state 'kernel/m': f32[4, 3] in the opt_state region at byte 0, updated in place */
+// CHECK: /* opt_state 'kernel/v': f32[4, 3] in the opt_state region at byte 64, updated in place */
+// CHECK: /* opt_state 'step': f64[] in the opt_state region at byte 128, updated in place */
+// CHECK: /* input 'labels': i32[2] in the io region
+// CHECK: /* input 'learning_rate': f32[] in the io region
+// CHECK: /* output 'loss': f32[] in the io region
+// CHECK: /* output 'sparse_categorical_accuracy_sum': f32[] in the io region
+// CHECK: void m_train_step(void *params, void *opt_state, void *io, void *scratch);
+// CHECK: /* param 'kernel': f32[4, 3] in the params region at byte 0 */
+// CHECK: void m_eval_step(void *params, void *opt_state, void *io, void *scratch);
+// CHECK: /* param 'kernel': f32[4, 3] in the params region at byte 0 */
+// CHECK: void m_predict(void *params, void *opt_state, void *io, void *scratch);
+// IR-DAG: kiln.constant dense<8.000000e-01>
+// IR-DAG: kiln.constant dense<9.99999997E-7>
+// BADOPT: kilnc: error: invalid training options 'loss=sparse_categorical_crossentropy optimizer=adam bogus=1 convention=keras'
+// BADLOSS: error: kiln-attach-loss: unknown loss 'hinge'
+func.func @forward(%w: tensor<4x3xf32> {kiln.param = "kernel", kiln.trainable},
+                   %x: tensor<2x4xf32> {kiln.name = "x"}) -> tensor<2x3xf32> {
+  %0 = kiln.matmul %x, %w : tensor<2x4xf32>, tensor<4x3xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
