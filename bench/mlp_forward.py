@@ -22,10 +22,9 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("KILN_BUILD_DIR", os.path.join(ROOT, "build"))
+from mlp_common import BUILD, LAYERS, ROOT, mlp_params_and_input, setup_bench
+
 BATCH, REPEATS = 128, 200
-LAYERS = [("dense", 784, 512), ("dense_1", 512, 512), ("dense_2", 512, 10)]
 
 
 def build_kiln(workdir):
@@ -47,19 +46,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    subprocess.run([os.path.join(ROOT, "scripts/setup.sh"), "--bench"],
-                   check=True)
+    setup_bench()
     import torch
     thread_counts = list(range(1, os.cpu_count() + 1))
 
     rng = np.random.default_rng(0)
-    params = {}
-    for name, fan_in, fan_out in LAYERS:
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        params[name + "_kernel"] = rng.uniform(
-            -limit, limit, (fan_in, fan_out)).astype(np.float32)
-        params[name + "_bias"] = np.zeros(fan_out, np.float32)
-    x = rng.uniform(0, 1, (BATCH, 784)).astype(np.float32)
+    params, x = mlp_params_and_input(rng, BATCH)
 
     workdir = tempfile.mkdtemp(prefix="kiln-bench-")
     binary = build_kiln(workdir)

@@ -42,10 +42,9 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.environ.get("KILN_BUILD_DIR", os.path.join(ROOT, "build"))
+from mlp_common import BUILD, LAYERS, ROOT, mlp_params_and_input, setup_bench
+
 BATCH, CLASSES, LR = 128, 10, 1e-3
-LAYERS = [("dense", 784, 512), ("dense_1", 512, 512), ("dense_2", 512, 10)]
 PIPELINE = ("loss=sparse_categorical_crossentropy from_logits=1 "
             "metrics=accuracy optimizer=adam convention=pytorch")
 
@@ -88,20 +87,13 @@ def main():
     parser.add_argument("--warmup", type=int, default=5,
                         help="untimed steps before them (>= 1)")
     args = parser.parse_args()
-    subprocess.run([os.path.join(ROOT, "scripts/setup.sh"), "--bench"],
-                   check=True)
+    setup_bench()
     import torch
     import torch.nn.functional as F
     thread_counts = list(range(1, os.cpu_count() + 1))
 
     rng = np.random.default_rng(0)
-    params = {}
-    for name, fan_in, fan_out in LAYERS:
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        params[name + "_kernel"] = rng.uniform(
-            -limit, limit, (fan_in, fan_out)).astype(np.float32)
-        params[name + "_bias"] = np.zeros(fan_out, np.float32)
-    x = rng.uniform(0, 1, (BATCH, 784)).astype(np.float32)
+    params, x = mlp_params_and_input(rng, BATCH)
     labels = rng.integers(0, CLASSES, BATCH).astype(np.int32)
 
     workdir = tempfile.mkdtemp(prefix="kiln-bench-train-")
