@@ -95,6 +95,30 @@ def KilnLowerMatmulToRuntimePass
   ];
 }
 
+def KilnFuseElementwisePass
+    : Pass<"kiln-fuse-elementwise", "::mlir::ModuleOp"> {
+  let summary = "Elementwise fusion of linalg on tensors, recomputing shared producers";
+  let description = [{
+    Upstream elementwise fusion (linalg::populateElementwiseOpsFusionPatterns)
+    with kiln's control: an elementwise producer is fused into each
+    elementwise consumer even when it has other users, as long as its body
+    is small (at most `max-recomputed-ops` ops), so cheap work is
+    recomputed instead of written to and read back from memory. An
+    optimizer update computes m', v' and w' from the same intermediates:
+    with single-use fusion it makes five passes over each parameter, with
+    this one three. Producers with reductions are fused only into their
+    single user, as upstream. A producer read through a broadcast (a scalar
+    such as Adam's bias correction, a per-row softmax statistic) is never
+    fused: its work would be repeated for every element of the consumer.
+  }];
+  let options = [
+    Option<"maxRecomputedOps", "max-recomputed-ops", "unsigned",
+           /*default=*/"16",
+           "Largest producer body (ops) fused into several consumers">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def KilnPrepareEntryPointsPass
     : Pass<"kiln-prepare-entry-points", "::mlir::ModuleOp"> {
   let summary = "Records the tensor-level signature of each entry point";

@@ -81,7 +81,7 @@ void kiln::buildKilnToLinalgPipeline(OpPassManager &pm) {
   pm.addPass(createSymbolDCEPass());
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createConvertKilnToLinalgPass());
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createKilnFuseElementwisePass());
   // No CSE here: it would merge the zero-filled accumulators of different
   // matmuls into one tensor, which bufferization then has to copy.
   pm.addPass(createCanonicalizerPass());
