@@ -54,7 +54,7 @@ std::optional<int64_t> getByteSize(RankedTensorType type) {
 
 /// The kiln attributes an entry point's arguments and results may carry, and
 /// the attribute kind each needs (docs/architecture.md, forward form).
-enum class AttrKind { String, Unit, Float, Integer };
+enum class AttrKind { String, Unit, Float, Integer, Elements, Dictionary };
 std::optional<AttrKind> getArgAttrKind(StringRef name) {
   return llvm::StringSwitch<std::optional<AttrKind>>(name)
       .Case("kiln.param", AttrKind::String)
@@ -65,6 +65,8 @@ std::optional<AttrKind> getArgAttrKind(StringRef name) {
       .Case("kiln.l1", AttrKind::Float)
       .Case("kiln.l2", AttrKind::Float)
       .Case("kiln.initial_value", AttrKind::Float)
+      .Case("kiln.init", AttrKind::Elements)
+      .Case("kiln.initializer", AttrKind::Dictionary)
       .Default(std::nullopt);
 }
 std::optional<AttrKind> getResultAttrKind(StringRef name) {
@@ -85,6 +87,10 @@ bool hasKind(Attribute attr, AttrKind kind) {
     return isa<FloatAttr>(attr);
   case AttrKind::Integer:
     return isa<IntegerAttr>(attr);
+  case AttrKind::Elements:
+    return isa<ElementsAttr>(attr);
+  case AttrKind::Dictionary:
+    return isa<DictionaryAttr>(attr);
   }
   return false;
 }
@@ -99,6 +105,10 @@ const char *kindName(AttrKind kind) {
     return "a float";
   case AttrKind::Integer:
     return "an integer";
+  case AttrKind::Elements:
+    return "an elements attribute (the initial value)";
+  case AttrKind::Dictionary:
+    return "a dictionary (the initializer)";
   }
   return "";
 }

@@ -21,6 +21,7 @@
 #include "codegen/Emit.h"
 #include "codegen/Jit.h"
 #include "codegen/Pipelines.h"
+#include "frontend/Import.h"
 #include "kiln/data.h"
 #include "kiln/runtime.h"
 #include "passes/Passes.h"
@@ -293,7 +294,14 @@ OwningOpRef<ModuleOp> Driver::parseAndVerify() {
   OwningOpRef<ModuleOp> module;
   {
     TimingScope parseTiming = timing.nest("parse");
-    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    StringRef extension = llvm::sys::path::extension(inputFilename);
+    kiln::ImportOptions options;
+    if (extension == ".onnx")
+      module = kiln::importOnnxModel(inputFilename, &context, options);
+    else if (extension == ".json" || extension == ".keras")
+      module = kiln::importKerasModel(inputFilename, &context, options);
+    else
+      module = parseSourceFile<ModuleOp>(sourceMgr, &context);
   }
   if (!module)
     return nullptr;

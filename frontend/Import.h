@@ -1,0 +1,44 @@
+//===- Import.h - model importers -------------------------------*- C++ -*-===//
+//
+// Entry points of the frontends: each reads a model file and builds a kiln
+// module in the forward form (docs/architecture.md, "The forward form"):
+// `func.func @forward(params {kiln.param, kiln.trainable, kiln.init or
+// kiln.initializer}..., inputs {kiln.name}...) -> outputs`. Errors are
+// reported through the context's diagnostic handler, naming the file and
+// the node / layer, and give a null module; every unsupported op or layer is
+// listed in one report.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_FRONTEND_IMPORT_H
+#define KILN_FRONTEND_IMPORT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <optional>
+
+namespace mlir::kiln {
+
+/// Options shared by the importers.
+struct ImportOptions {
+  /// Overrides the leading (batch) dimension of every model input.
+  std::optional<int64_t> batchSize;
+};
+
+/// Imports an ONNX model (.onnx) with the ONNX library (frontend/onnx).
+OwningOpRef<ModuleOp> importOnnxModel(llvm::StringRef path,
+                                      MLIRContext *context,
+                                      const ImportOptions &options);
+
+/// Imports a Keras model config (model.to_json() output, or a .keras
+/// archive's config.json) (frontend/keras).
+OwningOpRef<ModuleOp> importKerasModel(llvm::StringRef path,
+                                       MLIRContext *context,
+                                       const ImportOptions &options);
+
+} // namespace mlir::kiln
+
+#endif // KILN_FRONTEND_IMPORT_H
