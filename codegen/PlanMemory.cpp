@@ -407,8 +407,16 @@ struct KilnPlanMemoryPass
   void runOnOperation() override {
     bool failed = false;
     for (auto func : getOperation().getOps<func::FuncOp>()) {
-      if (func.isExternal() || !func.isPublic())
+      if (func.isExternal())
         continue;
+      if (!func.isPublic()) {
+        func.emitError("kiln-plan-memory: private function @")
+            << func.getSymName()
+            << " is still here after inlining (something other than a "
+               "call refers to it); only entry points can be compiled";
+        failed = true;
+        continue;
+      }
       if (func.getNumResults() != 0) {
         func.emitError("kiln-plan-memory expects results converted to "
                        "out-params (run buffer-results-to-out-params "

@@ -332,8 +332,9 @@ struct KilnAttachLossPass
     for (const std::string &m : metricNames)
       metricAttrs.push_back(b.getStringAttr(m));
     lossFunc->setAttr("kiln.metrics", b.getArrayAttr(metricAttrs));
-    lossFunc->setAttr("kiln.forward",
-                      FlatSymbolRefAttr::get(ctx, forward.getSymName()));
+    // A plain string, not a symbol reference: the forward function must not
+    // stay alive (symbol-dce) just because @loss names it.
+    lossFunc->setAttr("kiln.forward", b.getStringAttr(forward.getSymName()));
     return success();
   }
 };

@@ -294,9 +294,9 @@ struct KilnAttachOptimizerPass
     auto lossFunc = module.lookupSymbol<func::FuncOp>("loss");
     auto gradFunc = module.lookupSymbol<func::FuncOp>("loss_grad");
     // The forward function kiln-attach-loss started from.
-    auto forwardName = lossFunc ? lossFunc->getAttrOfType<FlatSymbolRefAttr>(
+    auto forwardName = lossFunc ? lossFunc->getAttrOfType<StringAttr>(
                                       "kiln.forward")
-                                : FlatSymbolRefAttr();
+                                : StringAttr();
     auto forward = module.lookupSymbol<func::FuncOp>(
         forwardName ? forwardName.getValue() : "forward");
     if (!forward || !lossFunc || !gradFunc)
