@@ -119,6 +119,21 @@ def KilnFuseElementwisePass
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def KilnMathToIntrinsicsPass
+    : Pass<"kiln-math-to-intrinsics", "::mlir::ModuleOp"> {
+  let summary = "sqrt, exp, log, pow, abs become LLVM intrinsics";
+  let description = [{
+    Runs before convert-math-to-libm, which would otherwise turn math.sqrt
+    into calls to sqrtf: a call in a loop body keeps LLVM from vectorizing
+    the loop (the Adam update, with one sqrt per element, ran scalar). The
+    LLVM intrinsics (llvm.sqrt, llvm.exp, llvm.log, llvm.pow, llvm.fabs) are
+    vectorized by LLVM and are as accurate as the libm functions. Functions
+    without an accurate intrinsic expansion (tanh, erf, log1p, expm1) are
+    left to convert-math-to-libm.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def KilnPrepareEntryPointsPass
     : Pass<"kiln-prepare-entry-points", "::mlir::ModuleOp"> {
   let summary = "Records the tensor-level signature of each entry point";

@@ -122,8 +122,10 @@ void kiln::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createConvertSCFToCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  // Functions libm computes more accurately than LLVM's expansions (tanh,
-  // erf, log1p, ...) go to libm; exp/log/sqrt/pow become LLVM intrinsics.
+  // exp/log/sqrt/pow/abs become LLVM intrinsics first (vectorizable);
+  // functions libm computes more accurately than LLVM's expansions (tanh,
+  // erf, log1p, expm1) then go to libm.
+  pm.addPass(createKilnMathToIntrinsicsPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
