@@ -12,8 +12,13 @@ packages=(
   # Build: compilers, LLVM/MLIR 19, generators.
   cmake ninja-build ccache clang-19 lld-19 llvm-19-dev llvm-19-tools
   libmlir-19-dev mlir-19-tools
+  # LLVM 19's CMake package links LLVMSupport to zstd::libzstd_shared;
+  # without the headers every CMake (re)configure fails.
+  libzstd-dev
   # Libraries kiln links.
   libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev
+  # .keras archives (zip) for the Keras importer, found with pkg-config.
+  libzip-dev pkg-config
   # Reference tools for tests (/usr/bin/python3): numpy for every golden
   # value, PyTorch for the train-step comparison.
   python3 python3-numpy python3-torch

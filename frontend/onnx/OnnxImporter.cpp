@@ -1,19 +1,1476 @@
 //===- OnnxImporter.cpp - ONNX model import -------------------------------===//
 //
-// Not written yet (frontends issue): reports that ONNX import is missing.
+// Builds `func.func @forward` in kiln's forward form from an ONNX model read
+// (and checked, shape-inferred) by OnnxLoader.cpp. Initializers become
+// params (`kiln.param`, `kiln.trainable` for floats, `kiln.init` holding the
+// value), other graph inputs arguments named by `kiln.name`, outputs results
+// named by `kiln.name`. Every shape is static (a dynamic leading dimension
+// takes ImportOptions::batchSize). Numpy-style broadcasting becomes explicit
+// kiln.broadcast_in_dim. Supported ops and opsets: docs/architecture.md,
+// "ONNX import".
 //
 //===----------------------------------------------------------------------===//
 
 #include "frontend/Import.h"
+#include "frontend/onnx/OnnxLoader.h"
 
+#include "ir/KilnDialect.h"
+#include "ir/KilnOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
 
 using namespace mlir;
+using namespace mlir::kiln;
+
+namespace {
+
+constexpr int64_t kMinOpset = 7;
+constexpr int64_t kMaxOpset = 17;
+
+std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (auto [i, d] : llvm::enumerate(shape))
+    s += (i ? ", " : "") + std::to_string(d);
+  return s + "]";
+}
+
+/// ONNX ops the importer supports (default domain).
+bool isSupportedOp(StringRef op) {
+  static const llvm::StringSet<> ops = {
+      "Gemm",     "MatMul",    "Add",        "Sub",       "Mul",
+      "Div",      "Neg",       "Abs",        "Exp",       "Log",
+      "Sqrt",     "Pow",       "Relu",       "LeakyRelu", "Elu",
+      "Sigmoid",  "Tanh",      "Softplus",   "Softmax",   "LogSoftmax",
+      "Clip",     "Dropout",   "Flatten",    "Reshape",   "Transpose",
+      "Concat",   "Slice",     "Squeeze",    "Unsqueeze", "Constant",
+      "Identity", "ReduceSum", "ReduceMean", "ReduceMax", "Cast"};
+  return ops.contains(op);
+}
+
+/// True when input `index` of a node must be a constant (read at import
+/// time: shapes, axes, bounds) rather than a tensor value.
+bool isConstantInput(StringRef op, unsigned index, int64_t opset) {
+  if (op == "Reshape")
+    return index == 1;
+  if (op == "Slice")
+    return index >= 1;
+  if (op == "Squeeze" || op == "Unsqueeze" || op == "ReduceSum")
+    return index == 1 && opset >= 13;
+  if (op == "Clip")
+    return index >= 1;
+  if (op == "Dropout")
+    return index >= 1;
+  return false;
+}
+
+class Importer {
+public:
+  Importer(StringRef path, MLIRContext *context, const ImportOptions &options,
+           const onnx::ModelProto &model)
+      : path(path), context(context), options(options), model(model),
+        graph(model.graph()), builder(context),
+        fileLoc(FileLineColLoc::get(context, path, 0, 0)) {}
+
+  OwningOpRef<ModuleOp> run();
+
+private:
+  // Diagnostics ------------------------------------------------------------
+  InFlightDiagnostic error() { return emitError(fileLoc); }
+  InFlightDiagnostic nodeError() {
+    InFlightDiagnostic d = emitError(currentLoc);
+    d << "node '" << currentNode->name() << "' (" << currentNode->op_type()
+      << ", opset " << opset << "): ";
+    return d;
+  }
+
+  // Types and constants ----------------------------------------------------
+  Type elementType(int32_t onnxType);
+  FailureOr<RankedTensorType> tensorTypeOf(const onnx::TensorProto &tensor);
+  FailureOr<DenseElementsAttr> toElements(const onnx::TensorProto &tensor);
+  FailureOr<RankedTensorType> inputType(const onnx::ValueInfoProto &info);
+
+  // Values -----------------------------------------------------------------
+  FailureOr<Value> value(const std::string &name);
+  FailureOr<DenseElementsAttr> constantInput(unsigned index);
+  FailureOr<SmallVector<int64_t>> constantInts(unsigned index);
+  FailureOr<std::optional<double>> optionalConstantScalar(unsigned index);
+  bool hasInput(unsigned index) {
+    return static_cast<int>(index) < currentNode->input_size() &&
+           !currentNode->input(index).empty();
+  }
+  FailureOr<Value> input(unsigned index) {
+    if (!hasInput(index)) {
+      nodeError() << "missing input " << index;
+      return failure();
+    }
+    return value(currentNode->input(index));
+  }
+  FailureOr<Value> floatInput(unsigned index);
+
+  // Attributes -------------------------------------------------------------
+  const onnx::AttributeProto *attr(StringRef name) {
+    for (const onnx::AttributeProto &a : currentNode->attribute())
+      if (a.name() == name)
+        return &a;
+    return nullptr;
+  }
+  int64_t intAttr(StringRef name, int64_t defaultValue) {
+    const onnx::AttributeProto *a = attr(name);
+    return a ? a->i() : defaultValue;
+  }
+  /// A float attribute as the double with the float's shortest decimal
+  /// form (0.01f gives 0.01, not 0.009999999776).
+  double floatAttr(StringRef name, double defaultValue) {
+    const onnx::AttributeProto *a = attr(name);
+    if (!a)
+      return defaultValue;
+    SmallString<32> text;
+    APFloat(a->f()).toString(text);
+    double value = 0;
+    if (StringRef(text).getAsDouble(value))
+      return static_cast<double>(a->f());
+    return value;
+  }
+  std::optional<SmallVector<int64_t>> intsAttr(StringRef name) {
+    const onnx::AttributeProto *a = attr(name);
+    if (!a)
+      return std::nullopt;
+    return SmallVector<int64_t>(a->ints().begin(), a->ints().end());
+  }
+
+  // Building ---------------------------------------------------------------
+  template <typename OpT>
+  Value create(Type type, ValueRange operands,
+               ArrayRef<NamedAttribute> attrs = {}) {
+    return builder.create<OpT>(currentLoc, TypeRange{type}, operands, attrs)
+        .getResult();
+  }
+  static RankedTensorType typeOf(Value v) {
+    return cast<RankedTensorType>(v.getType());
+  }
+  Value splat(RankedTensorType type, double v);
+  Value reshape(Value v, ArrayRef<int64_t> shape);
+  Value broadcastTo(Value v, ArrayRef<int64_t> shape);
+  FailureOr<SmallVector<int64_t>> broadcastShape(ArrayRef<int64_t> a,
+                                                 ArrayRef<int64_t> b);
+  FailureOr<int64_t> normalizeAxis(int64_t axis, int64_t rank,
+                                   StringRef what = "axis");
+  NamedAttribute namedAttr(StringRef name, Attribute a) {
+    return builder.getNamedAttr(name, a);
+  }
+
+  // Ops --------------------------------------------------------------------
+  LogicalResult importNode(const onnx::NodeProto &node);
+  LogicalResult checkInferredShapes(const onnx::NodeProto &node);
+  LogicalResult setOutput(unsigned index, Value v);
+  template <typename OpT> LogicalResult binary();
+  template <typename OpT> LogicalResult unary(ArrayRef<NamedAttribute> a = {});
+  LogicalResult gemm();
+  LogicalResult matmul();
+  LogicalResult pow();
+  template <typename OpT> LogicalResult softmax();
+  LogicalResult clip();
+  LogicalResult flatten();
+  LogicalResult reshapeOp();
+  LogicalResult transpose();
+  LogicalResult concat();
+  LogicalResult slice();
+  LogicalResult squeeze();
+  LogicalResult unsqueeze();
+  LogicalResult constant();
+  template <typename OpT> LogicalResult reduce();
+  LogicalResult castOp();
+  LogicalResult dropout();
+
+  StringRef path;
+  MLIRContext *context;
+  const ImportOptions &options;
+  const onnx::ModelProto &model;
+  const onnx::GraphProto &graph;
+  OpBuilder builder;
+  Location fileLoc;
+  Location currentLoc = fileLoc;
+  const onnx::NodeProto *currentNode = nullptr;
+  int64_t opset = 0;
+
+  /// Tensor values by ONNX name.
+  llvm::StringMap<Value> values;
+  /// Values known at import time (initializers that are not graph inputs,
+  /// Constant outputs), for shape/axes/bound inputs.
+  llvm::StringMap<DenseElementsAttr> constants;
+  /// Types from ONNX shape inference (value_info, outputs), by name.
+  llvm::StringMap<const onnx::TypeProto *> inferred;
+};
+
+//===----------------------------------------------------------------------===//
+// Types and constants
+//===----------------------------------------------------------------------===//
+
+Type Importer::elementType(int32_t onnxType) {
+  switch (onnxType) {
+  case onnx::TensorProto::FLOAT:
+    return builder.getF32Type();
+  case onnx::TensorProto::DOUBLE:
+    return builder.getF64Type();
+  case onnx::TensorProto::INT32:
+    return builder.getI32Type();
+  case onnx::TensorProto::INT64:
+    return builder.getI64Type();
+  case onnx::TensorProto::BOOL:
+    return builder.getI1Type();
+  default:
+    return nullptr;
+  }
+}
+
+static const char *onnxTypeName(int32_t t) {
+  if (onnx::TensorProto::DataType_IsValid(t))
+    return onnx::TensorProto::DataType_Name(
+               static_cast<onnx::TensorProto::DataType>(t))
+        .c_str();
+  return "unknown";
+}
+
+FailureOr<RankedTensorType>
+Importer::tensorTypeOf(const onnx::TensorProto &tensor) {
+  Type element = elementType(tensor.data_type());
+  if (!element) {
+    error() << "tensor '" << tensor.name() << "' has element type "
+            << onnxTypeName(tensor.data_type())
+            << " (supported: FLOAT, DOUBLE, INT32, INT64, BOOL)";
+    return failure();
+  }
+  SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0) {
+      error() << "tensor '" << tensor.name() << "' has a negative dimension";
+      return failure();
+    }
+    // Element counts of 2^48 and more are rejected (no such tensor fits in
+    // a protobuf or in memory; this also keeps the products from
+    // overflowing).
+    if (d != 0 && (count > (int64_t(1) << 48) / d)) {
+      error() << "tensor '" << tensor.name() << "' of shape "
+              << shapeString(shape) << " is too large";
+      return failure();
+    }
+    count *= d;
+  }
+  return RankedTensorType::get(shape, element);
+}
+
+template <typename T>
+static bool fromRaw(const std::string &raw, int64_t count,
+                    SmallVectorImpl<T> &out) {
+  if (raw.size() != static_cast<size_t>(count) * sizeof(T))
+    return false;
+  out.resize(count);
+  if (count)
+    std::memcpy(out.data(), raw.data(), raw.size());
+  return true;
+}
+
+FailureOr<DenseElementsAttr>
+Importer::toElements(const onnx::TensorProto &tensor) {
+  FailureOr<RankedTensorType> type = tensorTypeOf(tensor);
+  if (failed(type))
+    return failure();
+  int64_t count = type->getNumElements();
+  bool raw = tensor.has_raw_data();
+  const std::string &bytes = tensor.raw_data();
+  auto sizeError = [&]() {
+    error() << "tensor '" << tensor.name() << "' of shape "
+            << shapeString(type->getShape()) << " holds the wrong number of "
+            << "values";
+    return failure();
+  };
+  switch (tensor.data_type()) {
+  case onnx::TensorProto::FLOAT: {
+    SmallVector<float> v;
+    if (raw ? !fromRaw(bytes, count, v) : tensor.float_data_size() != count)
+      return sizeError();
+    if (!raw)
+      v.assign(tensor.float_data().begin(), tensor.float_data().end());
+    return DenseElementsAttr::get(*type, ArrayRef<float>(v));
+  }
+  case onnx::TensorProto::DOUBLE: {
+    SmallVector<double> v;
+    if (raw ? !fromRaw(bytes, count, v) : tensor.double_data_size() != count)
+      return sizeError();
+    if (!raw)
+      v.assign(tensor.double_data().begin(), tensor.double_data().end());
+    return DenseElementsAttr::get(*type, ArrayRef<double>(v));
+  }
+  case onnx::TensorProto::INT32: {
+    SmallVector<int32_t> v;
+    if (raw ? !fromRaw(bytes, count, v) : tensor.int32_data_size() != count)
+      return sizeError();
+    if (!raw)
+      v.assign(tensor.int32_data().begin(), tensor.int32_data().end());
+    return DenseElementsAttr::get(*type, ArrayRef<int32_t>(v));
+  }
+  case onnx::TensorProto::INT64: {
+    SmallVector<int64_t> v;
+    if (raw ? !fromRaw(bytes, count, v) : tensor.int64_data_size() != count)
+      return sizeError();
+    if (!raw)
+      v.assign(tensor.int64_data().begin(), tensor.int64_data().end());
+    return DenseElementsAttr::get(*type, ArrayRef<int64_t>(v));
+  }
+  case onnx::TensorProto::BOOL: {
+    SmallVector<bool> v;
+    if (raw) {
+      if (bytes.size() != static_cast<size_t>(count))
+        return sizeError();
+      for (char c : bytes)
+        v.push_back(c != 0);
+    } else {
+      if (tensor.int32_data_size() != count)
+        return sizeError();
+      for (int32_t x : tensor.int32_data())
+        v.push_back(x != 0);
+    }
+    return DenseElementsAttr::get(*type, ArrayRef<bool>(v));
+  }
+  default:
+    return failure();
+  }
+}
+
+FailureOr<RankedTensorType>
+Importer::inputType(const onnx::ValueInfoProto &info) {
+  if (!info.type().has_tensor_type()) {
+    error() << "graph input '" << info.name() << "' is not a tensor";
+    return failure();
+  }
+  const onnx::TypeProto_Tensor &t = info.type().tensor_type();
+  Type element = elementType(t.elem_type());
+  if (!element) {
+    error() << "graph input '" << info.name() << "' has element type "
+            << onnxTypeName(t.elem_type())
+            << " (supported: FLOAT, DOUBLE, INT32, INT64, BOOL)";
+    return failure();
+  }
+  if (!t.has_shape()) {
+    error() << "graph input '" << info.name()
+            << "' has no shape (kiln needs static shapes)";
+    return failure();
+  }
+  SmallVector<int64_t> shape;
+  for (auto [i, dim] : llvm::enumerate(t.shape().dim())) {
+    if (dim.has_dim_value() && dim.dim_value() >= 0) {
+      shape.push_back(dim.dim_value());
+      continue;
+    }
+    if (i == 0 && options.batchSize && *options.batchSize > 0) {
+      shape.push_back(*options.batchSize);
+      continue;
+    }
+    InFlightDiagnostic d = error();
+    d << "dynamic dimension ";
+    if (dim.has_dim_param())
+      d << "'" << dim.dim_param() << "' ";
+    d << "(axis " << i << ") of graph input '" << info.name()
+      << "': kiln needs static shapes";
+    if (i == 0)
+      d << " (give a static batch size: kilnc --batch-size=N)";
+    else
+      d << " (export the model with static shapes)";
+    return failure();
+  }
+  // An overridden batch size only applies to a dynamic leading dimension.
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d != 0 && count > (int64_t(1) << 48) / d) {
+      error() << "graph input '" << info.name() << "' of shape "
+              << shapeString(shape) << " is too large";
+      return failure();
+    }
+    count *= d;
+  }
+  return RankedTensorType::get(shape, element);
+}
+
+//===----------------------------------------------------------------------===//
+// Values
+//===----------------------------------------------------------------------===//
+
+FailureOr<Value> Importer::value(const std::string &name) {
+  auto it = values.find(name);
+  if (it != values.end())
+    return it->second;
+  auto c = constants.find(name);
+  if (c != constants.end()) {
+    Value v = builder
+                  .create<ConstantOp>(
+                      currentLoc, TypeRange{c->second.getType()}, ValueRange{},
+                      ArrayRef<NamedAttribute>{namedAttr("value", c->second)})
+                  .getResult();
+    values[name] = v;
+    return v;
+  }
+  InFlightDiagnostic d = currentNode ? nodeError() : error();
+  d << "value '" << name << "' is not defined";
+  return failure();
+}
+
+FailureOr<DenseElementsAttr> Importer::constantInput(unsigned index) {
+  const std::string &name = currentNode->input(index);
+  auto c = constants.find(name);
+  if (c == constants.end()) {
+    nodeError() << "input " << index << " ('" << name
+                << "') must be a constant (an initializer that is not a graph "
+                   "input, or a Constant)";
+    return failure();
+  }
+  return c->second;
+}
+
+FailureOr<SmallVector<int64_t>> Importer::constantInts(unsigned index) {
+  FailureOr<DenseElementsAttr> c = constantInput(index);
+  if (failed(c))
+    return failure();
+  if (!c->getElementType().isInteger(64) &&
+      !c->getElementType().isInteger(32)) {
+    nodeError() << "input " << index << " must hold integers";
+    return failure();
+  }
+  SmallVector<int64_t> out;
+  for (const APInt &v : c->getValues<APInt>())
+    out.push_back(v.getSExtValue());
+  return out;
+}
+
+FailureOr<std::optional<double>>
+Importer::optionalConstantScalar(unsigned index) {
+  if (!hasInput(index))
+    return std::optional<double>();
+  FailureOr<DenseElementsAttr> c = constantInput(index);
+  if (failed(c))
+    return failure();
+  if (c->getNumElements() != 1 || !isa<FloatType>(c->getElementType())) {
+    nodeError() << "input " << index << " must be a float scalar";
+    return failure();
+  }
+  return std::optional<double>(
+      (*c->getValues<APFloat>().begin()).convertToDouble());
+}
+
+FailureOr<Value> Importer::floatInput(unsigned index) {
+  FailureOr<Value> v = input(index);
+  if (failed(v))
+    return failure();
+  if (!isa<FloatType>(typeOf(*v).getElementType())) {
+    nodeError() << "input " << index << " has element type "
+                << typeOf(*v).getElementType()
+                << "; kiln supports this op on f32/f64 only";
+    return failure();
+  }
+  return v;
+}
+
+//===----------------------------------------------------------------------===//
+// Building helpers
+//===----------------------------------------------------------------------===//
+
+Value Importer::splat(RankedTensorType type, double v) {
+  Attribute element = builder.getFloatAttr(type.getElementType(), v);
+  auto attr = DenseElementsAttr::get(type, ArrayRef<Attribute>{element});
+  return create<ConstantOp>(type, {}, {namedAttr("value", attr)});
+}
+
+Value Importer::reshape(Value v, ArrayRef<int64_t> shape) {
+  RankedTensorType type = typeOf(v);
+  if (type.getShape() == shape)
+    return v;
+  return create<ReshapeOp>(RankedTensorType::get(shape, type.getElementType()),
+                           {v});
+}
+
+Value Importer::broadcastTo(Value v, ArrayRef<int64_t> shape) {
+  RankedTensorType type = typeOf(v);
+  if (type.getShape() == shape)
+    return v;
+  int64_t offset = shape.size() - type.getRank();
+  SmallVector<int64_t> dims;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    dims.push_back(i + offset);
+  return create<BroadcastInDimOp>(
+      RankedTensorType::get(shape, type.getElementType()), {v},
+      {namedAttr("broadcast_dimensions", builder.getDenseI64ArrayAttr(dims))});
+}
+
+FailureOr<SmallVector<int64_t>> Importer::broadcastShape(ArrayRef<int64_t> a,
+                                                         ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  SmallVector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t x = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t y = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (x != y && x != 1 && y != 1) {
+      nodeError() << "shapes " << shapeString(a) << " and " << shapeString(b)
+                  << " do not broadcast";
+      return failure();
+    }
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+FailureOr<int64_t> Importer::normalizeAxis(int64_t axis, int64_t rank,
+                                           StringRef what) {
+  if (axis < -rank || axis >= rank) {
+    nodeError() << what << " " << axis << " is out of range for rank " << rank;
+    return failure();
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+LogicalResult Importer::setOutput(unsigned index, Value v) {
+  if (static_cast<int>(index) >= currentNode->output_size() ||
+      currentNode->output(index).empty())
+    return success();
+  values[currentNode->output(index)] = v;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Ops
+//===----------------------------------------------------------------------===//
+
+template <typename OpT> LogicalResult Importer::binary() {
+  FailureOr<Value> a = floatInput(0), b = failure();
+  if (failed(a) || failed(b = floatInput(1)))
+    return failure();
+  if (typeOf(*a).getElementType() != typeOf(*b).getElementType()) {
+    nodeError() << "operand element types differ";
+    return failure();
+  }
+  FailureOr<SmallVector<int64_t>> shape =
+      broadcastShape(typeOf(*a).getShape(), typeOf(*b).getShape());
+  if (failed(shape))
+    return failure();
+  Value lhs = broadcastTo(*a, *shape), rhs = broadcastTo(*b, *shape);
+  return setOutput(0, create<OpT>(typeOf(lhs), {lhs, rhs}));
+}
+
+template <typename OpT>
+LogicalResult Importer::unary(ArrayRef<NamedAttribute> a) {
+  FailureOr<Value> x = floatInput(0);
+  if (failed(x))
+    return failure();
+  return setOutput(0, create<OpT>(typeOf(*x), {*x}, a));
+}
+
+LogicalResult Importer::gemm() {
+  FailureOr<Value> a = floatInput(0), b = failure();
+  if (failed(a) || failed(b = floatInput(1)))
+    return failure();
+  RankedTensorType at = typeOf(*a), bt = typeOf(*b);
+  if (at.getRank() != 2 || bt.getRank() != 2) {
+    nodeError() << "A and B must be 2-D";
+    return failure();
+  }
+  bool transA = intAttr("transA", 0), transB = intAttr("transB", 0);
+  double alpha = floatAttr("alpha", 1.0), beta = floatAttr("beta", 1.0);
+  int64_t m = at.getDimSize(transA ? 1 : 0), k = at.getDimSize(transA ? 0 : 1);
+  int64_t kb = bt.getDimSize(transB ? 1 : 0), n = bt.getDimSize(transB ? 0 : 1);
+  if (k != kb) {
+    nodeError() << "inner dimensions differ (" << k << " vs " << kb << ")";
+    return failure();
+  }
+  auto type = RankedTensorType::get({m, n}, at.getElementType());
+  Value y = create<MatmulOp>(
+      type, {*a, *b},
+      {namedAttr("transpose_lhs", builder.getBoolAttr(transA)),
+       namedAttr("transpose_rhs", builder.getBoolAttr(transB))});
+  if (alpha != 1.0)
+    y = create<MulOp>(type, {y, splat(type, alpha)});
+  if (hasInput(2) && beta != 0.0) {
+    FailureOr<Value> c = floatInput(2);
+    if (failed(c))
+      return failure();
+    Value cv = *c;
+    if (beta != 1.0)
+      cv = create<MulOp>(typeOf(cv), {cv, splat(typeOf(cv), beta)});
+    FailureOr<SmallVector<int64_t>> shape =
+        broadcastShape(type.getShape(), typeOf(cv).getShape());
+    if (failed(shape))
+      return failure();
+    if (ArrayRef<int64_t>(*shape) != type.getShape()) {
+      nodeError() << "C of shape " << shapeString(typeOf(cv).getShape())
+                  << " does not broadcast to " << shapeString(type.getShape());
+      return failure();
+    }
+    y = create<AddOp>(type, {y, broadcastTo(cv, type.getShape())});
+  }
+  return setOutput(0, y);
+}
+
+LogicalResult Importer::matmul() {
+  FailureOr<Value> a = floatInput(0), b = failure();
+  if (failed(a) || failed(b = floatInput(1)))
+    return failure();
+  Value lhs = *a, rhs = *b;
+  SmallVector<int64_t> ls(typeOf(lhs).getShape()), rs(typeOf(rhs).getShape());
+  if (ls.empty() || rs.empty()) {
+    nodeError() << "operands must have rank >= 1";
+    return failure();
+  }
+  bool lhsVector = ls.size() == 1, rhsVector = rs.size() == 1;
+  if (lhsVector)
+    ls.insert(ls.begin(), 1);
+  if (rhsVector)
+    rs.push_back(1);
+  if (ls.back() != rs[rs.size() - 2]) {
+    nodeError() << "contraction sizes differ (" << ls.back() << " vs "
+                << rs[rs.size() - 2] << ")";
+    return failure();
+  }
+  lhs = reshape(lhs, ls);
+  rhs = reshape(rhs, rs);
+  FailureOr<SmallVector<int64_t>> batch = broadcastShape(
+      ArrayRef<int64_t>(ls).drop_back(2), ArrayRef<int64_t>(rs).drop_back(2));
+  if (failed(batch))
+    return failure();
+  SmallVector<int64_t> lshape(*batch), rshape(*batch), yshape(*batch);
+  lshape.append({ls[ls.size() - 2], ls.back()});
+  rshape.append({rs[rs.size() - 2], rs.back()});
+  yshape.append({ls[ls.size() - 2], rs.back()});
+  lhs = broadcastTo(lhs, lshape);
+  rhs = broadcastTo(rhs, rshape);
+  Type element = typeOf(lhs).getElementType();
+  Value y =
+      create<MatmulOp>(RankedTensorType::get(yshape, element), {lhs, rhs});
+  SmallVector<int64_t> out(*batch);
+  if (!lhsVector)
+    out.push_back(ls[ls.size() - 2]);
+  if (!rhsVector)
+    out.push_back(rs.back());
+  return setOutput(0, reshape(y, out));
+}
+
+LogicalResult Importer::pow() {
+  FailureOr<Value> a = floatInput(0), b = input(1);
+  if (failed(a) || failed(b))
+    return failure();
+  Type element = typeOf(*a).getElementType();
+  Value e = *b;
+  if (typeOf(e).getElementType() != element) {
+    if (typeOf(e).getElementType().isInteger(1)) {
+      nodeError() << "boolean exponent";
+      return failure();
+    }
+    e = create<ConvertOp>(RankedTensorType::get(typeOf(e).getShape(), element),
+                          {e});
+  }
+  FailureOr<SmallVector<int64_t>> shape =
+      broadcastShape(typeOf(*a).getShape(), typeOf(e).getShape());
+  if (failed(shape))
+    return failure();
+  Value lhs = broadcastTo(*a, *shape), rhs = broadcastTo(e, *shape);
+  return setOutput(0, create<PowOp>(typeOf(lhs), {lhs, rhs}));
+}
+
+template <typename OpT> LogicalResult Importer::softmax() {
+  FailureOr<Value> x = floatInput(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  int64_t rank = type.getRank();
+  if (rank == 0) {
+    nodeError() << "input must have rank >= 1";
+    return failure();
+  }
+  FailureOr<int64_t> axis =
+      normalizeAxis(intAttr("axis", opset >= 13 ? -1 : 1), rank);
+  if (failed(axis))
+    return failure();
+  auto axisAttr = [&](int64_t a) {
+    return namedAttr("axis", builder.getI64IntegerAttr(a));
+  };
+  if (opset >= 13 || *axis == rank - 1)
+    return setOutput(0, create<OpT>(type, {*x}, {axisAttr(*axis)}));
+  // Before opset 13: the input is coerced to 2-D at `axis`, normalized over
+  // the second axis, and reshaped back.
+  int64_t rows = 1, cols = 1;
+  for (int64_t i = 0; i < rank; ++i)
+    (i < *axis ? rows : cols) *= type.getDimSize(i);
+  Value flat = reshape(*x, {rows, cols});
+  Value y = create<OpT>(typeOf(flat), {flat}, {axisAttr(1)});
+  return setOutput(0, reshape(y, type.getShape()));
+}
+
+LogicalResult Importer::clip() {
+  FailureOr<Value> x = floatInput(0);
+  if (failed(x))
+    return failure();
+  std::optional<double> lo, hi;
+  if (opset < 11) {
+    if (attr("min"))
+      lo = floatAttr("min", 0);
+    if (attr("max"))
+      hi = floatAttr("max", 0);
+  } else {
+    FailureOr<std::optional<double>> l = optionalConstantScalar(1);
+    if (failed(l))
+      return failure();
+    FailureOr<std::optional<double>> h = optionalConstantScalar(2);
+    if (failed(h))
+      return failure();
+    lo = *l;
+    hi = *h;
+  }
+  RankedTensorType type = typeOf(*x);
+  Value y = *x;
+  // kiln.maximum / kiln.minimum propagate NaN, as ONNX Clip does.
+  if (lo)
+    y = create<MaximumOp>(type, {y, splat(type, *lo)});
+  if (hi)
+    y = create<MinimumOp>(type, {y, splat(type, *hi)});
+  return setOutput(0, y);
+}
+
+LogicalResult Importer::dropout() {
+  FailureOr<Value> x = input(0);
+  if (failed(x))
+    return failure();
+  // Inference: the identity (ratio and training_mode are ignored; a
+  // training_mode input must be a constant false).
+  if (opset >= 12 && hasInput(2)) {
+    FailureOr<DenseElementsAttr> mode = constantInput(2);
+    if (failed(mode))
+      return failure();
+    if (mode->getElementType().isInteger(1) &&
+        *mode->getValues<bool>().begin()) {
+      nodeError() << "training_mode = true is not supported (kiln imports "
+                     "the inference graph; training adds kiln.dropout)";
+      return failure();
+    }
+  }
+  if (currentNode->output_size() > 1 && !currentNode->output(1).empty()) {
+    auto maskType =
+        RankedTensorType::get(typeOf(*x).getShape(), builder.getI1Type());
+    auto mask = DenseElementsAttr::get(maskType, true);
+    (void)setOutput(
+        1, create<ConstantOp>(maskType, {}, {namedAttr("value", mask)}));
+  }
+  return setOutput(0, *x);
+}
+
+LogicalResult Importer::flatten() {
+  FailureOr<Value> x = input(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  int64_t rank = type.getRank();
+  int64_t axis = intAttr("axis", 1);
+  if (axis < -rank || axis > rank) {
+    nodeError() << "axis " << axis << " is out of range for rank " << rank;
+    return failure();
+  }
+  if (axis < 0)
+    axis += rank;
+  int64_t rows = 1, cols = 1;
+  for (int64_t i = 0; i < rank; ++i)
+    (i < axis ? rows : cols) *= type.getDimSize(i);
+  return setOutput(0, reshape(*x, {rows, cols}));
+}
+
+LogicalResult Importer::reshapeOp() {
+  FailureOr<Value> x = input(0);
+  FailureOr<SmallVector<int64_t>> spec = failure();
+  if (failed(x) || failed(spec = constantInts(1)))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  bool allowZero = intAttr("allowzero", 0);
+  SmallVector<int64_t> shape;
+  int64_t inferred = -1, known = 1;
+  for (auto [i, d] : llvm::enumerate(*spec)) {
+    if (d == 0 && !allowZero) {
+      if (static_cast<int64_t>(i) >= type.getRank()) {
+        nodeError() << "shape entry " << i
+                    << " is 0 (copy) beyond the input rank";
+        return failure();
+      }
+      d = type.getDimSize(i);
+    }
+    if (d == -1) {
+      if (inferred >= 0) {
+        nodeError() << "more than one -1 in the shape";
+        return failure();
+      }
+      inferred = i;
+      shape.push_back(1);
+      continue;
+    }
+    if (d < 0) {
+      nodeError() << "invalid shape entry " << d;
+      return failure();
+    }
+    shape.push_back(d);
+    known *= d;
+  }
+  int64_t total = type.getNumElements();
+  if (inferred >= 0) {
+    if (known == 0 || total % known != 0) {
+      nodeError() << "cannot infer -1: " << total << " elements into "
+                  << shapeString(*spec);
+      return failure();
+    }
+    shape[inferred] = total / known;
+    known = total;
+  }
+  if (known != total) {
+    nodeError() << "cannot reshape " << shapeString(type.getShape()) << " to "
+                << shapeString(shape);
+    return failure();
+  }
+  return setOutput(0, reshape(*x, shape));
+}
+
+LogicalResult Importer::transpose() {
+  FailureOr<Value> x = input(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> perm;
+  if (std::optional<SmallVector<int64_t>> p = intsAttr("perm"))
+    perm = *p;
+  else
+    for (int64_t i = rank - 1; i >= 0; --i)
+      perm.push_back(i);
+  if (static_cast<int64_t>(perm.size()) != rank) {
+    nodeError() << "perm has " << perm.size() << " entries for rank " << rank;
+    return failure();
+  }
+  SmallVector<int64_t> shape;
+  SmallVector<bool> seen(rank, false);
+  for (int64_t &p : perm) {
+    if (p < 0)
+      p += rank;
+    if (p < 0 || p >= rank || seen[p]) {
+      nodeError() << "perm is not a permutation";
+      return failure();
+    }
+    seen[p] = true;
+    shape.push_back(type.getDimSize(p));
+  }
+  if (llvm::equal(perm, llvm::seq<int64_t>(0, rank)))
+    return setOutput(0, *x);
+  return setOutput(
+      0, create<TransposeOp>(
+             RankedTensorType::get(shape, type.getElementType()), {*x},
+             {namedAttr("permutation", builder.getDenseI64ArrayAttr(perm))}));
+}
+
+LogicalResult Importer::concat() {
+  SmallVector<Value> inputs;
+  for (int i = 0; i < currentNode->input_size(); ++i) {
+    FailureOr<Value> v = input(i);
+    if (failed(v))
+      return failure();
+    inputs.push_back(*v);
+  }
+  if (inputs.empty()) {
+    nodeError() << "no inputs";
+    return failure();
+  }
+  RankedTensorType first = typeOf(inputs[0]);
+  FailureOr<int64_t> axis = normalizeAxis(intAttr("axis", 0), first.getRank());
+  if (failed(axis))
+    return failure();
+  SmallVector<int64_t> shape(first.getShape());
+  shape[*axis] = 0;
+  for (Value v : inputs) {
+    RankedTensorType t = typeOf(v);
+    if (t.getRank() != first.getRank() ||
+        t.getElementType() != first.getElementType()) {
+      nodeError() << "inputs differ in rank or element type";
+      return failure();
+    }
+    for (int64_t i = 0; i < t.getRank(); ++i)
+      if (i != *axis && t.getDimSize(i) != first.getDimSize(i)) {
+        nodeError() << "input shapes " << shapeString(first.getShape())
+                    << " and " << shapeString(t.getShape())
+                    << " differ outside axis " << *axis;
+        return failure();
+      }
+    shape[*axis] += t.getDimSize(*axis);
+  }
+  if (inputs.size() == 1)
+    return setOutput(0, inputs[0]);
+  return setOutput(
+      0, create<ConcatOp>(
+             RankedTensorType::get(shape, first.getElementType()), inputs,
+             {namedAttr("axis", builder.getI64IntegerAttr(*axis))}));
+}
+
+LogicalResult Importer::slice() {
+  FailureOr<Value> x = input(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> starts, ends, axes, steps;
+  if (opset < 10) {
+    auto s = intsAttr("starts"), e = intsAttr("ends");
+    if (!s || !e) {
+      nodeError() << "starts and ends are required";
+      return failure();
+    }
+    starts = *s;
+    ends = *e;
+    if (auto a = intsAttr("axes"))
+      axes = *a;
+  } else {
+    FailureOr<SmallVector<int64_t>> s = constantInts(1), e = failure();
+    if (failed(s) || failed(e = constantInts(2)))
+      return failure();
+    starts = *s;
+    ends = *e;
+    if (hasInput(3)) {
+      FailureOr<SmallVector<int64_t>> a = constantInts(3);
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+    if (hasInput(4)) {
+      FailureOr<SmallVector<int64_t>> st = constantInts(4);
+      if (failed(st))
+        return failure();
+      steps = *st;
+    }
+  }
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i)
+      axes.push_back(i);
+  if (steps.empty())
+    steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size()) {
+    nodeError() << "starts, ends, axes and steps differ in length";
+    return failure();
+  }
+  SmallVector<int64_t> lo(rank, 0), hi(type.getShape()), st(rank, 1),
+      shape(type.getShape());
+  SmallVector<bool> seen(rank, false);
+  for (size_t i = 0; i < starts.size(); ++i) {
+    FailureOr<int64_t> axis = normalizeAxis(axes[i], rank);
+    if (failed(axis))
+      return failure();
+    if (seen[*axis]) {
+      nodeError() << "axis " << *axis << " repeated";
+      return failure();
+    }
+    seen[*axis] = true;
+    int64_t dim = type.getDimSize(*axis), step = steps[i];
+    if (step <= 0) {
+      nodeError() << "step " << step
+                  << " is not supported (kiln.slice needs steps >= 1)";
+      return failure();
+    }
+    auto clampIndex = [&](int64_t v) {
+      if (v < 0)
+        v = v <= std::numeric_limits<int64_t>::min() + dim ? 0 : v + dim;
+      return std::clamp<int64_t>(v, 0, dim);
+    };
+    int64_t s = clampIndex(starts[i]), e = clampIndex(ends[i]);
+    e = std::max(e, s);
+    lo[*axis] = s;
+    hi[*axis] = e;
+    st[*axis] = step;
+    shape[*axis] = (e - s + step - 1) / step;
+  }
+  if (ArrayRef<int64_t>(shape) == type.getShape() &&
+      llvm::all_of(st, [](int64_t s) { return s == 1; }))
+    return setOutput(0, *x);
+  return setOutput(
+      0, create<SliceOp>(
+             RankedTensorType::get(shape, type.getElementType()), {*x},
+             {namedAttr("start", builder.getDenseI64ArrayAttr(lo)),
+              namedAttr("limit", builder.getDenseI64ArrayAttr(hi)),
+              namedAttr("strides", builder.getDenseI64ArrayAttr(st))}));
+}
+
+LogicalResult Importer::squeeze() {
+  FailureOr<Value> x = input(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  int64_t rank = type.getRank();
+  std::optional<SmallVector<int64_t>> axes;
+  if (opset >= 13) {
+    if (hasInput(1)) {
+      FailureOr<SmallVector<int64_t>> a = constantInts(1);
+      if (failed(a))
+        return failure();
+      axes = *a;
+    }
+  } else {
+    axes = intsAttr("axes");
+  }
+  SmallVector<bool> drop(rank, false);
+  if (!axes) {
+    for (int64_t i = 0; i < rank; ++i)
+      drop[i] = type.getDimSize(i) == 1;
+  } else {
+    for (int64_t a : *axes) {
+      FailureOr<int64_t> axis = normalizeAxis(a, rank);
+      if (failed(axis))
+        return failure();
+      if (type.getDimSize(*axis) != 1) {
+        nodeError() << "cannot squeeze axis " << *axis << " of size "
+                    << type.getDimSize(*axis);
+        return failure();
+      }
+      drop[*axis] = true;
+    }
+  }
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < rank; ++i)
+    if (!drop[i])
+      shape.push_back(type.getDimSize(i));
+  return setOutput(0, reshape(*x, shape));
+}
+
+LogicalResult Importer::unsqueeze() {
+  FailureOr<Value> x = input(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  SmallVector<int64_t> axes;
+  if (opset >= 13) {
+    FailureOr<SmallVector<int64_t>> a = constantInts(1);
+    if (failed(a))
+      return failure();
+    axes = *a;
+  } else if (auto a = intsAttr("axes")) {
+    axes = *a;
+  } else {
+    nodeError() << "axes are required";
+    return failure();
+  }
+  int64_t outRank = type.getRank() + axes.size();
+  SmallVector<bool> inserted(outRank, false);
+  for (int64_t a : axes) {
+    FailureOr<int64_t> axis = normalizeAxis(a, outRank);
+    if (failed(axis))
+      return failure();
+    if (inserted[*axis]) {
+      nodeError() << "axis " << *axis << " repeated";
+      return failure();
+    }
+    inserted[*axis] = true;
+  }
+  SmallVector<int64_t> shape;
+  int64_t next = 0;
+  for (int64_t i = 0; i < outRank; ++i)
+    shape.push_back(inserted[i] ? 1 : type.getDimSize(next++));
+  return setOutput(0, reshape(*x, shape));
+}
+
+LogicalResult Importer::constant() {
+  DenseElementsAttr value;
+  auto vectorOf = [&](auto values, Type element) {
+    using T = typename decltype(values)::value_type;
+    auto type =
+        RankedTensorType::get({static_cast<int64_t>(values.size())}, element);
+    return DenseElementsAttr::get(type, ArrayRef<T>(values));
+  };
+  if (const onnx::AttributeProto *a = attr("value")) {
+    FailureOr<DenseElementsAttr> v = toElements(a->t());
+    if (failed(v))
+      return failure();
+    value = *v;
+  } else if (const onnx::AttributeProto *a = attr("value_float")) {
+    value = DenseElementsAttr::get(
+        RankedTensorType::get({}, builder.getF32Type()), a->f());
+  } else if (const onnx::AttributeProto *a = attr("value_floats")) {
+    value = vectorOf(SmallVector<float>(a->floats().begin(), a->floats().end()),
+                     builder.getF32Type());
+  } else if (const onnx::AttributeProto *a = attr("value_int")) {
+    value = DenseElementsAttr::get(
+        RankedTensorType::get({}, builder.getI64Type()), a->i());
+  } else if (const onnx::AttributeProto *a = attr("value_ints")) {
+    value = vectorOf(SmallVector<int64_t>(a->ints().begin(), a->ints().end()),
+                     builder.getI64Type());
+  } else {
+    nodeError() << "only value, value_float(s) and value_int(s) constants "
+                   "are supported";
+    return failure();
+  }
+  // Materialized as kiln.constant when used as a tensor value.
+  constants[currentNode->output(0)] = value;
+  return success();
+}
+
+template <typename OpT> LogicalResult Importer::reduce() {
+  FailureOr<Value> x = floatInput(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  int64_t rank = type.getRank();
+  bool keepDims = intAttr("keepdims", 1);
+  SmallVector<int64_t> axes;
+  bool axesGiven = false;
+  if (std::is_same_v<OpT, ReduceSumOp> && opset >= 13) {
+    if (hasInput(1)) {
+      FailureOr<SmallVector<int64_t>> a = constantInts(1);
+      if (failed(a))
+        return failure();
+      axes = *a;
+      axesGiven = !axes.empty();
+    }
+    if (!axesGiven && intAttr("noop_with_empty_axes", 0))
+      return setOutput(0, *x);
+  } else if (auto a = intsAttr("axes")) {
+    axes = *a;
+    axesGiven = !axes.empty();
+  }
+  SmallVector<bool> reduced(rank, !axesGiven);
+  for (int64_t a : axes) {
+    FailureOr<int64_t> axis = normalizeAxis(a, rank);
+    if (failed(axis))
+      return failure();
+    reduced[*axis] = true;
+  }
+  SmallVector<int64_t> list, shape;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (reduced[i])
+      list.push_back(i);
+    if (!reduced[i])
+      shape.push_back(type.getDimSize(i));
+    else if (keepDims)
+      shape.push_back(1);
+  }
+  if (list.empty())
+    return setOutput(0, *x);
+  return setOutput(
+      0, create<OpT>(RankedTensorType::get(shape, type.getElementType()), {*x},
+                     {namedAttr("axes", builder.getDenseI64ArrayAttr(list)),
+                      namedAttr("keep_dims", builder.getBoolAttr(keepDims))}));
+}
+
+LogicalResult Importer::castOp() {
+  FailureOr<Value> x = input(0);
+  if (failed(x))
+    return failure();
+  int64_t to = intAttr("to", 0);
+  Type element = elementType(to);
+  if (!element) {
+    nodeError() << "cast to " << onnxTypeName(to)
+                << " is not supported (FLOAT, DOUBLE, INT32, INT64, BOOL)";
+    return failure();
+  }
+  RankedTensorType type = typeOf(*x);
+  if (type.getElementType() == element)
+    return setOutput(0, *x);
+  return setOutput(0, create<ConvertOp>(type.clone(element), {*x}));
+}
+
+LogicalResult Importer::importNode(const onnx::NodeProto &node) {
+  currentNode = &node;
+  currentLoc = NameLoc::get(
+      builder.getStringAttr(node.name().empty() ? node.op_type() : node.name()),
+      fileLoc);
+  StringRef op = node.op_type();
+  if (op == "Gemm")
+    return gemm();
+  if (op == "MatMul")
+    return matmul();
+  if (op == "Add")
+    return binary<AddOp>();
+  if (op == "Sub")
+    return binary<SubOp>();
+  if (op == "Mul")
+    return binary<MulOp>();
+  if (op == "Div")
+    return binary<DivOp>();
+  if (op == "Pow")
+    return pow();
+  if (op == "Neg")
+    return unary<NegOp>();
+  if (op == "Abs")
+    return unary<AbsOp>();
+  if (op == "Exp")
+    return unary<ExpOp>();
+  if (op == "Log")
+    return unary<LogOp>();
+  if (op == "Sqrt")
+    return unary<SqrtOp>();
+  if (op == "Relu")
+    return unary<ReluOp>();
+  if (op == "Sigmoid")
+    return unary<SigmoidOp>();
+  if (op == "Tanh")
+    return unary<TanhOp>();
+  if (op == "Softplus")
+    return unary<SoftplusOp>();
+  if (op == "LeakyRelu")
+    return unary<LeakyReluOp>({namedAttr(
+        "alpha", builder.getF64FloatAttr(floatAttr("alpha", 0.01)))});
+  if (op == "Elu")
+    return unary<EluOp>(
+        {namedAttr("alpha", builder.getF64FloatAttr(floatAttr("alpha", 1.0)))});
+  if (op == "Softmax")
+    return softmax<SoftmaxOp>();
+  if (op == "LogSoftmax")
+    return softmax<LogSoftmaxOp>();
+  if (op == "Clip")
+    return clip();
+  if (op == "Dropout")
+    return dropout();
+  if (op == "Flatten")
+    return flatten();
+  if (op == "Reshape")
+    return reshapeOp();
+  if (op == "Transpose")
+    return transpose();
+  if (op == "Concat")
+    return concat();
+  if (op == "Slice")
+    return slice();
+  if (op == "Squeeze")
+    return squeeze();
+  if (op == "Unsqueeze")
+    return unsqueeze();
+  if (op == "Constant")
+    return constant();
+  if (op == "Identity") {
+    if (constants.count(node.input(0)) && !values.count(node.input(0))) {
+      constants[node.output(0)] = constants[node.input(0)];
+      return success();
+    }
+    FailureOr<Value> x = input(0);
+    return failed(x) ? failure() : setOutput(0, *x);
+  }
+  if (op == "ReduceSum")
+    return reduce<ReduceSumOp>();
+  if (op == "ReduceMean")
+    return reduce<ReduceMeanOp>();
+  if (op == "ReduceMax")
+    return reduce<ReduceMaxOp>();
+  if (op == "Cast")
+    return castOp();
+  nodeError() << "unsupported op";
+  return failure();
+}
+
+/// Cross-checks the shapes kiln computed for a node's outputs with the ones
+/// ONNX shape inference recorded (every static dimension must agree).
+LogicalResult Importer::checkInferredShapes(const onnx::NodeProto &node) {
+  for (const std::string &name : node.output()) {
+    auto v = values.find(name);
+    auto t = inferred.find(name);
+    if (name.empty() || v == values.end() || t == inferred.end() ||
+        !t->second->has_tensor_type() || !t->second->tensor_type().has_shape())
+      continue;
+    const onnx::TensorShapeProto &shape = t->second->tensor_type().shape();
+    RankedTensorType type = typeOf(v->second);
+    bool agree = shape.dim_size() == type.getRank();
+    for (int i = 0; agree && i < shape.dim_size(); ++i)
+      if (shape.dim(i).has_dim_value() &&
+          shape.dim(i).dim_value() != type.getDimSize(i))
+        agree = false;
+    if (agree)
+      continue;
+    std::string onnxShape = "[";
+    for (int i = 0; i < shape.dim_size(); ++i) {
+      onnxShape += i ? ", " : "";
+      onnxShape += shape.dim(i).has_dim_value()
+                       ? std::to_string(shape.dim(i).dim_value())
+                       : std::string("?");
+    }
+    onnxShape += "]";
+    nodeError() << "output '" << name << "' has shape "
+                << shapeString(type.getShape()) << " in kiln but " << onnxShape
+                << " by ONNX shape inference";
+    return failure();
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// The model
+//===----------------------------------------------------------------------===//
+
+OwningOpRef<ModuleOp> Importer::run() {
+  context->loadDialect<KilnDialect, func::FuncDialect>();
+
+  // Opset of the default domain.
+  for (const onnx::OperatorSetIdProto &id : model.opset_import())
+    if (id.domain().empty() || id.domain() == "ai.onnx")
+      opset = id.version();
+  if (opset < kMinOpset || opset > kMaxOpset) {
+    error() << "ONNX opset " << opset << " is not supported (kiln imports "
+            << "opsets " << kMinOpset << ".." << kMaxOpset << ")";
+    return nullptr;
+  }
+
+  // Every unsupported node, in one report.
+  {
+    std::string list;
+    llvm::raw_string_ostream os(list);
+    unsigned count = 0;
+    for (const onnx::NodeProto &node : graph.node()) {
+      bool defaultDomain = node.domain().empty() || node.domain() == "ai.onnx";
+      if (defaultDomain && isSupportedOp(node.op_type()))
+        continue;
+      ++count;
+      os << "\n  node '" << node.name() << "': ";
+      if (!defaultDomain)
+        os << node.domain() << ".";
+      os << node.op_type() << " (opset ";
+      int64_t version = opset;
+      if (!defaultDomain)
+        for (const onnx::OperatorSetIdProto &id : model.opset_import())
+          if (id.domain() == node.domain())
+            version = id.version();
+      os << version << ")";
+    }
+    if (count) {
+      error() << count << " unsupported ONNX node" << (count == 1 ? "" : "s")
+              << ":" << list;
+      return nullptr;
+    }
+  }
+
+  // Initializers: params, and constants for shape/axes inputs unless they
+  // are also graph inputs (then they are overridable and never folded).
+  llvm::StringSet<> graphInputs;
+  for (const onnx::ValueInfoProto &in : graph.input())
+    graphInputs.insert(in.name());
+  llvm::StringMap<DenseElementsAttr> initializers;
+  SmallVector<std::string> initializerOrder;
+  for (const onnx::TensorProto &t : graph.initializer()) {
+    FailureOr<DenseElementsAttr> v = toElements(t);
+    if (failed(v))
+      return nullptr;
+    if (!initializers.count(t.name()))
+      initializerOrder.push_back(t.name());
+    initializers[t.name()] = *v;
+    if (!graphInputs.contains(t.name()))
+      constants[t.name()] = *v;
+  }
+
+  // An initializer becomes a param when a node reads it as a tensor value
+  // (not only as a shape/axes constant), when it is a graph input, or when
+  // it is a graph output.
+  llvm::StringSet<> usedAsValue;
+  for (const onnx::NodeProto &node : graph.node())
+    for (auto [i, name] : llvm::enumerate(node.input()))
+      if (!name.empty() && !isConstantInput(node.op_type(), i, opset))
+        usedAsValue.insert(name);
+  for (const onnx::ValueInfoProto &out : graph.output())
+    usedAsValue.insert(out.name());
+
+  SmallVector<Type> argTypes;
+  SmallVector<DictionaryAttr> argAttrs;
+  SmallVector<std::string> argNames;
+  for (const std::string &name : initializerOrder) {
+    if (!usedAsValue.contains(name) && !graphInputs.contains(name))
+      continue;
+    DenseElementsAttr init = initializers[name];
+    SmallVector<NamedAttribute> attrs{
+        namedAttr("kiln.param", builder.getStringAttr(name)),
+        namedAttr("kiln.init", init)};
+    if (isa<FloatType>(init.getElementType()))
+      attrs.push_back(namedAttr("kiln.trainable", builder.getUnitAttr()));
+    argTypes.push_back(init.getType());
+    argAttrs.push_back(builder.getDictionaryAttr(attrs));
+    argNames.push_back(name);
+  }
+  for (const onnx::ValueInfoProto &in : graph.input()) {
+    if (initializers.count(in.name()))
+      continue;
+    FailureOr<RankedTensorType> type = inputType(in);
+    if (failed(type))
+      return nullptr;
+    argTypes.push_back(*type);
+    argAttrs.push_back(builder.getDictionaryAttr(
+        {namedAttr("kiln.name", builder.getStringAttr(in.name()))}));
+    argNames.push_back(in.name());
+  }
+
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  builder.setInsertionPointToEnd(module->getBody());
+  auto func = builder.create<func::FuncOp>(
+      fileLoc, "forward", builder.getFunctionType(argTypes, {}));
+  Block *body = func.addEntryBlock();
+  for (auto [i, name] : llvm::enumerate(argNames)) {
+    func.setArgAttrs(i, argAttrs[i]);
+    values[name] = body->getArgument(i);
+  }
+  builder.setInsertionPointToEnd(body);
+
+  for (const onnx::ValueInfoProto &info : graph.value_info())
+    inferred[info.name()] = &info.type();
+  for (const onnx::ValueInfoProto &info : graph.output())
+    inferred[info.name()] = &info.type();
+  for (const onnx::NodeProto &node : graph.node())
+    if (failed(importNode(node)) || failed(checkInferredShapes(node)))
+      return nullptr;
+  currentNode = nullptr;
+  currentLoc = fileLoc;
+
+  SmallVector<Value> results;
+  SmallVector<Type> resultTypes;
+  for (const onnx::ValueInfoProto &out : graph.output()) {
+    FailureOr<Value> v = value(out.name());
+    if (failed(v))
+      return nullptr;
+    results.push_back(*v);
+    resultTypes.push_back(v->getType());
+  }
+  builder.create<func::ReturnOp>(fileLoc, results);
+  func.setFunctionType(builder.getFunctionType(argTypes, resultTypes));
+  for (auto [i, out] : llvm::enumerate(graph.output()))
+    func.setResultAttr(i, "kiln.name", builder.getStringAttr(out.name()));
+
+  if (failed(verify(*module))) {
+    error() << "the imported kiln module does not verify";
+    return nullptr;
+  }
+  return module;
+}
+
+} // namespace
 
 OwningOpRef<ModuleOp> kiln::importOnnxModel(llvm::StringRef path,
                                             MLIRContext *context,
-                                            const ImportOptions &) {
-  emitError(FileLineColLoc::get(context, path, 0, 0))
-      << "ONNX import is not implemented yet";
-  return nullptr;
+                                            const ImportOptions &options) {
+  onnx::ModelProto model;
+  std::string message;
+  if (!onnx_import::loadModel(path.str(), model, message)) {
+    // ONNX messages span lines (node dumps); keep the diagnostic on one.
+    std::string oneLine;
+    for (char c : StringRef(message).trim()) {
+      if (c == '\n' || c == '\t')
+        c = ' ';
+      if (c == ' ' && !oneLine.empty() && oneLine.back() == ' ')
+        continue;
+      oneLine.push_back(c);
+    }
+    emitError(FileLineColLoc::get(context, path, 0, 0)) << oneLine;
+    return nullptr;
+  }
+  return Importer(path, context, options, model).run();
 }

@@ -112,6 +112,13 @@ cl::opt<std::string> convention("convention",
                                          "pytorch"),
                                 cl::init("keras"), cl::cat(kilncCategory));
 
+// Options of the model importers (.onnx, .json/.keras inputs).
+cl::opt<int64_t> batchSize(
+    "batch-size",
+    cl::desc("Imported models: the size of a dynamic leading (batch) "
+             "dimension of the inputs"),
+    cl::init(0), cl::cat(kilncCategory));
+
 // Options of `kilnc run`.
 cl::opt<std::string> runEntry("entry",
                               cl::desc("run: entry point (function name)"),
@@ -296,6 +303,8 @@ OwningOpRef<ModuleOp> Driver::parseAndVerify() {
     TimingScope parseTiming = timing.nest("parse");
     StringRef extension = llvm::sys::path::extension(inputFilename);
     kiln::ImportOptions options;
+    if (batchSize > 0)
+      options.batchSize = batchSize;
     if (extension == ".onnx")
       module = kiln::importOnnxModel(inputFilename, &context, options);
     else if (extension == ".json" || extension == ".keras")

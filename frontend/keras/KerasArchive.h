@@ -1,0 +1,25 @@
+//===- KerasArchive.h - reading .keras archives -----------------*- C++ -*-===//
+//
+// A `.keras` file is a zip archive holding `config.json` (the same JSON as
+// `model.to_json()`), `metadata.json` and `model.weights.h5`. Read with
+// Debian's libzip.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_FRONTEND_KERAS_KERASARCHIVE_H
+#define KILN_FRONTEND_KERAS_KERASARCHIVE_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+
+namespace mlir::kiln::keras {
+
+/// The text of the member `member` of the zip archive at `path`.
+llvm::Expected<std::string> readZipMember(llvm::StringRef path,
+                                          llvm::StringRef member);
+
+} // namespace mlir::kiln::keras
+
+#endif // KILN_FRONTEND_KERAS_KERASARCHIVE_H
