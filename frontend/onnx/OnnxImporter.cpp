@@ -1319,6 +1319,16 @@ OwningOpRef<ModuleOp> Importer::run() {
   for (const onnx::OperatorSetIdProto &id : model.opset_import())
     if (id.domain().empty() || id.domain() == "ai.onnx")
       opset = id.version();
+  if (opset == 0) {
+    std::string domains;
+    for (const onnx::OperatorSetIdProto &id : model.opset_import())
+      domains += (domains.empty() ? "" : ", ") + id.domain();
+    error() << "the model imports no default-domain (ai.onnx) opset, only "
+            << (domains.empty() ? std::string("none") : domains)
+            << "; kiln imports ai.onnx opsets " << kMinOpset << ".."
+            << kMaxOpset;
+    return nullptr;
+  }
   if (opset < kMinOpset || opset > kMaxOpset) {
     error() << "ONNX opset " << opset << " is not supported (kiln imports "
             << "opsets " << kMinOpset << ".." << kMaxOpset << ")";
