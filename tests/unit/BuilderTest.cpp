@@ -1,0 +1,239 @@
+//===- BuilderTest.cpp - kiln::Sequential (builder/Model.h) ---------------===//
+//
+// The IR the C++ builder emits, training on a learnable problem, predict's
+// shape, fit/evaluate consistency and the errors of the API.
+//
+//===----------------------------------------------------------------------===//
+
+#include "builder/Model.h"
+
+#include "ir/KilnOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+namespace {
+
+using kiln::Sequential;
+namespace layers = kiln::layers;
+
+/// Points in [-1, 1]^2, class 1 inside the circle of area 2 (half).
+void makeCircles(size_t n, uint32_t seed, std::vector<float> &x,
+                 std::vector<int32_t> &y) {
+  std::mt19937 gen(seed);
+  x.resize(2 * n);
+  y.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    double a = double(gen()) / 4294967296.0 * 2 - 1;
+    double b = double(gen()) / 4294967296.0 * 2 - 1;
+    x[2 * i] = float(a);
+    x[2 * i + 1] = float(b);
+    y[i] = a * a + b * b < 2.0 / M_PI ? 1 : 0;
+  }
+}
+
+Sequential circleModel() {
+  return Sequential({layers::Input({2}), layers::Dense(16, "relu"),
+                     layers::Dense(16, "relu"), layers::Dense(2, "softmax")});
+}
+
+std::string message(llvm::Error e) { return llvm::toString(std::move(e)); }
+
+TEST(BuilderTest, DenseReluSoftmaxIR) {
+  Sequential model({layers::Input({4}), layers::Dense(8, "relu"),
+                    layers::Dense(3, "softmax")});
+  ASSERT_FALSE(model.build(5));
+  mlir::ModuleOp module = model.module();
+  auto forward = module.lookupSymbol<mlir::func::FuncOp>("forward");
+  ASSERT_TRUE(forward);
+  // dense/kernel, dense/bias, dense_1/kernel, dense_1/bias, input.
+  ASSERT_EQ(forward.getNumArguments(), 5u);
+  const char *names[] = {"dense/kernel", "dense/bias", "dense_1/kernel",
+                         "dense_1/bias"};
+  for (unsigned i = 0; i < 4; ++i) {
+    auto param = forward.getArgAttrOfType<mlir::StringAttr>(i, "kiln.param");
+    ASSERT_TRUE(param) << i;
+    EXPECT_EQ(param.getValue(), names[i]);
+    EXPECT_TRUE(forward.getArgAttr(i, "kiln.trainable"));
+    auto init =
+        forward.getArgAttrOfType<mlir::DictionaryAttr>(i, "kiln.initializer");
+    ASSERT_TRUE(init);
+    EXPECT_EQ(mlir::cast<mlir::StringAttr>(init.get("name")).getValue(),
+              i % 2 ? "zeros" : "glorot_uniform");
+  }
+  auto inputName =
+      forward.getArgAttrOfType<mlir::StringAttr>(4, "kiln.name");
+  ASSERT_TRUE(inputName);
+  EXPECT_EQ(inputName.getValue(), "input");
+  auto type = mlir::cast<mlir::RankedTensorType>(forward.getArgument(0).getType());
+  EXPECT_EQ(type.getShape(), llvm::ArrayRef<int64_t>({4, 8}));
+  type = mlir::cast<mlir::RankedTensorType>(forward.getArgument(4).getType());
+  EXPECT_EQ(type.getShape(), llvm::ArrayRef<int64_t>({5, 4}));
+  auto result =
+      mlir::cast<mlir::RankedTensorType>(forward.getResultTypes()[0]);
+  EXPECT_EQ(result.getShape(), llvm::ArrayRef<int64_t>({5, 3}));
+  auto resultName = forward.getResultAttrOfType<mlir::StringAttr>(0, "kiln.name");
+  ASSERT_TRUE(resultName);
+  EXPECT_EQ(resultName.getValue(), "dense_1");
+
+  int matmuls = 0, broadcasts = 0, adds = 0, relus = 0, softmaxes = 0;
+  forward.walk([&](mlir::Operation *op) {
+    matmuls += mlir::isa<mlir::kiln::MatmulOp>(op);
+    broadcasts += mlir::isa<mlir::kiln::BroadcastInDimOp>(op);
+    adds += mlir::isa<mlir::kiln::AddOp>(op);
+    relus += mlir::isa<mlir::kiln::ReluOp>(op);
+    if (auto softmax = mlir::dyn_cast<mlir::kiln::SoftmaxOp>(op)) {
+      ++softmaxes;
+      EXPECT_EQ(op->getAttrOfType<mlir::IntegerAttr>("axis").getInt(), 1);
+    }
+  });
+  EXPECT_EQ(matmuls, 2);
+  EXPECT_EQ(broadcasts, 2);
+  EXPECT_EQ(adds, 2);
+  EXPECT_EQ(relus, 1);
+  EXPECT_EQ(softmaxes, 1);
+  EXPECT_NE(model.ir().find("kiln.matmul"), std::string::npos);
+  EXPECT_NE(model.summary().find("dense_1 (Dense)"), std::string::npos);
+  EXPECT_NE(model.summary().find("Total params: 67"), std::string::npos);
+}
+
+TEST(BuilderTest, FitLearnsCircles) {
+  std::vector<float> x;
+  std::vector<int32_t> y;
+  makeCircles(1000, 1, x, y);
+  Sequential model = circleModel();
+  model.setSeed(3);
+  ASSERT_FALSE(model.build(32));
+  ASSERT_FALSE(model.compile({"sparse_categorical_crossentropy"},
+                             kiln::Optimizer::Adam(0.01), {"accuracy"}));
+  auto history = model.fit(x, y, 8);
+  ASSERT_TRUE(bool(history)) << message(history.takeError());
+  ASSERT_EQ(history->epochs(), 8u);
+  ASSERT_EQ(history->names,
+            (std::vector<std::string>{"loss", "accuracy"}));
+  EXPECT_GT(history->values["accuracy"].back(), 0.9);
+  EXPECT_LT(history->values["loss"].back(), history->values["loss"].front());
+
+  // evaluate on the training data agrees with predict.
+  auto metrics = model.evaluate(x, y);
+  ASSERT_TRUE(bool(metrics)) << message(metrics.takeError());
+  auto p = model.predict(x);
+  ASSERT_TRUE(bool(p)) << message(p.takeError());
+  ASSERT_EQ(p->size(), 2 * y.size());
+  double correct = 0, loss = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    int predicted = (*p)[2 * i + 1] > (*p)[2 * i] ? 1 : 0;
+    correct += predicted == y[i];
+    loss -= std::log(std::max((*p)[2 * i + y[i]], 1e-7f));
+  }
+  EXPECT_NEAR((*metrics)["accuracy"], correct / y.size(), 1e-9);
+  EXPECT_NEAR((*metrics)["loss"], loss / y.size(), 1e-3);
+  EXPECT_GT((*metrics)["accuracy"], 0.9);
+}
+
+TEST(BuilderTest, DeterministicWithSeed) {
+  std::vector<float> x;
+  std::vector<int32_t> y;
+  makeCircles(100, 2, x, y); // 100 = 3 batches of 32 + 4 padded
+  std::vector<double> losses[2];
+  for (int run = 0; run < 2; ++run) {
+    Sequential model = circleModel();
+    model.setSeed(11);
+    ASSERT_FALSE(model.build(32));
+    ASSERT_FALSE(model.compile({"sparse_categorical_crossentropy"},
+                               kiln::Optimizer::SGD(0.1), {}));
+    auto history = model.fit(x, y, 2);
+    ASSERT_TRUE(bool(history)) << message(history.takeError());
+    losses[run] = history->values["loss"];
+  }
+  EXPECT_EQ(losses[0], losses[1]);
+}
+
+TEST(BuilderTest, FitLossMatchesEvaluateWithoutUpdates) {
+  // With learning rate 0 the parameters do not move, so fit's epoch loss
+  // and accuracy (partial sums over shuffled, padded batches) equal
+  // evaluate's.
+  std::vector<float> x;
+  std::vector<int32_t> y;
+  makeCircles(100, 5, x, y); // 3 batches of 32 + 4 padded rows
+  Sequential model = circleModel();
+  ASSERT_FALSE(model.build(32));
+  ASSERT_FALSE(model.compile({"sparse_categorical_crossentropy"},
+                             kiln::Optimizer::SGD(0.0), {"accuracy"}));
+  auto history = model.fit(x, y, 1);
+  ASSERT_TRUE(bool(history)) << message(history.takeError());
+  auto metrics = model.evaluate(x, y);
+  ASSERT_TRUE(bool(metrics)) << message(metrics.takeError());
+  EXPECT_NEAR(history->values["loss"][0], (*metrics)["loss"],
+              1e-6 * (*metrics)["loss"]);
+  EXPECT_DOUBLE_EQ(history->values["accuracy"][0], (*metrics)["accuracy"]);
+}
+
+TEST(BuilderTest, PredictShape) {
+  Sequential model({layers::Input({3}), layers::Dense(4, "tanh"),
+                    layers::Dropout(0.5), layers::Dense(5)});
+  ASSERT_FALSE(model.build(8));
+  EXPECT_EQ(model.outputShape(), std::vector<int64_t>({5}));
+  ASSERT_FALSE(model.compile({"mse"}, kiln::Optimizer::SGD(0.01), {"mae"}));
+  std::vector<float> x(3 * 11, 0.5f);
+  auto p = model.predict(x);
+  ASSERT_TRUE(bool(p)) << message(p.takeError());
+  EXPECT_EQ(p->size(), 55u);
+  // Every sample is the same; the padded last batch gives the same rows.
+  for (size_t i = 0; i < 11; ++i)
+    for (size_t j = 0; j < 5; ++j)
+      EXPECT_EQ((*p)[i * 5 + j], (*p)[j]);
+  std::vector<float> yDense(55, 0.0f);
+  auto history = model.fit(x, yDense, 1);
+  ASSERT_TRUE(bool(history)) << message(history.takeError());
+  EXPECT_EQ(history->names, (std::vector<std::string>{"loss", "mae"}));
+}
+
+TEST(BuilderTest, Errors) {
+  Sequential model = circleModel();
+  std::vector<float> x(4, 0.0f);
+  std::vector<int32_t> y(2, 0);
+  // Before build / compile.
+  EXPECT_NE(message(model.fit(x, y, 1).takeError()).find("not compiled"),
+            std::string::npos);
+  EXPECT_NE(message(model.compile({"mse"}, kiln::Optimizer())).find("not built"),
+            std::string::npos);
+  ASSERT_FALSE(model.build(4));
+  EXPECT_NE(message(model.fit(x, y, 1).takeError()).find("compile()"),
+            std::string::npos);
+  EXPECT_NE(message(model.predict(x).takeError()).find("not compiled"),
+            std::string::npos);
+  ASSERT_FALSE(model.compile({"sparse_categorical_crossentropy"},
+                             kiln::Optimizer::SGD(), {"accuracy"}));
+  // Shape mismatches.
+  EXPECT_NE(message(model.fit(std::vector<float>(3), y, 1).takeError())
+                .find("not a positive multiple"),
+            std::string::npos);
+  EXPECT_NE(message(model.fit(x, std::vector<int32_t>(3), 1).takeError())
+                .find("y has 3 values"),
+            std::string::npos);
+  EXPECT_NE(message(model.fit(x, std::vector<int32_t>{0, 2}, 1).takeError())
+                .find("outside [0, 2)"),
+            std::string::npos);
+  EXPECT_NE(message(model.fit(x, std::vector<float>(4), 1).takeError())
+                .find("sparse int32 labels"),
+            std::string::npos);
+  EXPECT_NE(message(model.fit(x, y, 1, 8).takeError()).find("batch size 8"),
+            std::string::npos);
+
+  Sequential bad({layers::Input({2}), layers::Dense(3, "relux")});
+  EXPECT_NE(message(bad.build(4)).find("unknown activation 'relux'"),
+            std::string::npos);
+  Sequential noInput({layers::Dense(3)});
+  EXPECT_NE(message(noInput.build(4)).find("first layer must be"),
+            std::string::npos);
+  Sequential badLoss({layers::Input({2}), layers::Dense(3)});
+  ASSERT_FALSE(badLoss.build(4));
+  EXPECT_FALSE(message(badLoss.compile({"hinge"}, kiln::Optimizer())).empty());
+}
+
+} // namespace
