@@ -297,6 +297,73 @@ std::string trainingOptions() {
   return text;
 }
 
+/// The training options a Keras model's `kiln.compile_config` asks for (the
+/// Keras importer records it): loss, from_logits, metrics, the optimizer and
+/// its hyperparameters. The learning rate is a runtime argument, so
+/// `learning_rate` is not a compile option; settings kiln does not have
+/// (amsgrad, EMA, ...) must be off. Errors name the key.
+FailureOr<std::string> trainingOptionsFromCompileConfig(DictionaryAttr config,
+                                                        Location loc) {
+  auto fail = [&](const Twine &message) {
+    return mlir::emitError(loc, "kiln.compile_config: ") << message;
+  };
+  auto loss = config.getAs<StringAttr>("loss");
+  if (!loss)
+    return fail("no loss name"), failure();
+  std::string text = "loss=" + loss.str();
+  if (auto lossConfig = config.getAs<DictionaryAttr>("loss_config"))
+    if (auto logits = lossConfig.getAs<BoolAttr>("from_logits"))
+      if (logits.getValue())
+        text += " from_logits=1";
+  if (auto metrics = config.getAs<ArrayAttr>("metrics")) {
+    std::string list;
+    for (Attribute m : metrics)
+      if (auto name = dyn_cast<StringAttr>(m))
+        list += (list.empty() ? "" : ",") + name.str();
+    if (!list.empty())
+      text += " metrics=" + list;
+  }
+  if (auto optimizer = config.getAs<StringAttr>("optimizer"))
+    text += " optimizer=" + optimizer.str();
+  if (auto options = config.getAs<DictionaryAttr>("optimizer_config")) {
+    static const char *const passed[] = {
+        "beta_1",   "beta_2",       "epsilon",    "momentum",
+        "nesterov", "rho",          "centered",   "weight_decay",
+        "clipvalue", "global_clipnorm", "initial_accumulator_value"};
+    static const char *const ignored[] = {"name", "learning_rate",
+                                          "ema_momentum",
+                                          "ema_overwrite_frequency",
+                                          "loss_scale_factor",
+                                          "gradient_accumulation_steps"};
+    for (NamedAttribute option : options) {
+      StringRef key = option.getName().getValue();
+      Attribute value = option.getValue();
+      if (llvm::is_contained(ignored, key))
+        continue;
+      bool off = isa<UnitAttr>(value) ||
+                 (isa<BoolAttr>(value) && !cast<BoolAttr>(value).getValue());
+      if (llvm::is_contained(passed, key)) {
+        if (auto f = dyn_cast<FloatAttr>(value))
+          text += " " + key.str() + "=" +
+                  std::to_string(f.getValueAsDouble());
+        else if (auto i = dyn_cast<IntegerAttr>(value))
+          text += " " + key.str() + "=" + std::to_string(i.getInt());
+        else if (auto flag = dyn_cast<BoolAttr>(value))
+          text += " " + key.str() + "=" + (flag.getValue() ? "1" : "0");
+        continue;
+      }
+      if (off)
+        continue;
+      // e.g. amsgrad = true, use_ema = true, clipnorm (per variable).
+      return fail("optimizer option '" + key +
+                  "' is not supported by kiln (give --loss and --optimizer "
+                  "to choose the training step yourself)"),
+             failure();
+    }
+  }
+  return text;
+}
+
 OwningOpRef<ModuleOp> Driver::parseAndVerify() {
   OwningOpRef<ModuleOp> module;
   {
@@ -319,11 +386,22 @@ OwningOpRef<ModuleOp> Driver::parseAndVerify() {
         pm.addPass(kiln::createKilnVerifyStagePass());
       })))
     return nullptr;
-  if (lossName.empty())
-    return module;
   // Training: the same pipeline function kiln-opt registers as
-  // kiln-training-pipeline.
-  std::string text = trainingOptions();
+  // kiln-training-pipeline. Command-line options win over a Keras model's
+  // compile_config.
+  std::string text;
+  if (!lossName.empty()) {
+    text = trainingOptions();
+  } else if (auto config = (*module)->getAttrOfType<DictionaryAttr>(
+                 "kiln.compile_config")) {
+    FailureOr<std::string> fromConfig =
+        trainingOptionsFromCompileConfig(config, module->getLoc());
+    if (failed(fromConfig))
+      return nullptr;
+    text = *fromConfig + " convention=" + convention.getValue();
+  } else {
+    return module;
+  }
   auto options = kiln::TrainingPipelineOptions::createFromString(text);
   if (!options) {
     llvm::errs() << "kilnc: error: invalid training options '" << text
