@@ -178,6 +178,9 @@ public:
 private:
   /// Parses and verifies the input; null after a reported error.
   OwningOpRef<ModuleOp> parseAndVerify();
+  /// Runs the training pipeline when --loss or a Keras compile_config asks
+  /// for a training step; otherwise leaves the module as it is.
+  LogicalResult applyTraining(ModuleOp module);
   /// Gives every entry point its C symbol; fails without entry points or on
   /// colliding names.
   LogicalResult renameEntryPoints(ModuleOp module);
@@ -364,6 +367,37 @@ FailureOr<std::string> trainingOptionsFromCompileConfig(DictionaryAttr config,
   return text;
 }
 
+LogicalResult Driver::applyTraining(ModuleOp module) {
+  // Training: the same pipeline function kiln-opt registers as
+  // kiln-training-pipeline. Command-line options win over a Keras model's
+  // compile_config.
+  std::string text;
+  if (!lossName.empty()) {
+    text = trainingOptions();
+  } else if (auto config = module->getAttrOfType<DictionaryAttr>(
+                 "kiln.compile_config")) {
+    FailureOr<std::string> fromConfig =
+        trainingOptionsFromCompileConfig(config, module.getLoc());
+    if (failed(fromConfig))
+      return failure();
+    text = *fromConfig + " convention=" + convention.getValue();
+  } else {
+    return success();
+  }
+  auto options = kiln::TrainingPipelineOptions::createFromString(text);
+  if (!options) {
+    llvm::errs() << "kilnc: error: invalid training options '" << text
+                 << "'\n";
+    return failure();
+  }
+  if (failed(runStage(module, "kiln-training-pipeline",
+                      [&](OpPassManager &pm) {
+                        kiln::buildTrainingPipeline(pm, *options);
+                      })))
+    return failure();
+  return success();
+}
+
 OwningOpRef<ModuleOp> Driver::parseAndVerify() {
   OwningOpRef<ModuleOp> module;
   {
@@ -386,33 +420,6 @@ OwningOpRef<ModuleOp> Driver::parseAndVerify() {
         pm.addPass(kiln::createKilnVerifyStagePass());
       })))
     return nullptr;
-  // Training: the same pipeline function kiln-opt registers as
-  // kiln-training-pipeline. Command-line options win over a Keras model's
-  // compile_config.
-  std::string text;
-  if (!lossName.empty()) {
-    text = trainingOptions();
-  } else if (auto config = (*module)->getAttrOfType<DictionaryAttr>(
-                 "kiln.compile_config")) {
-    FailureOr<std::string> fromConfig =
-        trainingOptionsFromCompileConfig(config, module->getLoc());
-    if (failed(fromConfig))
-      return nullptr;
-    text = *fromConfig + " convention=" + convention.getValue();
-  } else {
-    return module;
-  }
-  auto options = kiln::TrainingPipelineOptions::createFromString(text);
-  if (!options) {
-    llvm::errs() << "kilnc: error: invalid training options '" << text
-                 << "'\n";
-    return nullptr;
-  }
-  if (failed(runStage(*module, "kiln-training-pipeline",
-                      [&](OpPassManager &pm) {
-                        kiln::buildTrainingPipeline(pm, *options);
-                      })))
-    return nullptr;
   return module;
 }
 
@@ -432,6 +439,10 @@ LogicalResult Driver::run() {
     last = std::max(last, kind == EmitKind::Header ? EmitKind::Linalg : kind);
   if (last == EmitKind::Kiln)
     return success();
+  // `--emit=kiln` shows the model as imported (the forward form); the
+  // training step is derived from it here.
+  if (failed(applyTraining(*module)))
+    return failure();
 
   if (failed(runStage(*module, "kiln-lower-to-linalg",
                       kiln::buildKilnToLinalgPipeline)))
@@ -575,7 +586,7 @@ void printArray(llvm::raw_ostream &os, StringRef name,
 
 LogicalResult Driver::runJit() {
   OwningOpRef<ModuleOp> module = parseAndVerify();
-  if (!module)
+  if (!module || failed(applyTraining(*module)))
     return failure();
   auto fail = [](const llvm::Twine &message) {
     llvm::errs() << "kilnc run: error: " << message << "\n";
