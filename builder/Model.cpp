@@ -16,6 +16,7 @@
 #include "codegen/Pipelines.h"
 #include "ir/KilnDialect.h"
 #include "ir/KilnOps.h"
+#include "kiln/init.h"
 #include "kiln/runtime.h"
 #include "passes/Passes.h"
 
@@ -688,18 +689,22 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
   if (kiln_status_t status = kiln_regions_create(&sizes, &m.regions))
     return error(llvm::Twine("compile: ") + kiln_status_message(status));
 
-  // Parameters: Glorot uniform kernels, zero biases (regions start zeroed).
-  std::mt19937 gen(m.seed);
+  // Parameters: Glorot-uniform kernels drawn by the runtime's Keras
+  // initializers (kiln/init.h; one seed per parameter), zero biases (the
+  // regions start zeroed).
+  kiln_initializer_t glorot;
+  kiln_initializer_from_name("glorot_uniform", &glorot);
+  uint64_t paramIndex = 0;
   for (const ParamInfo &p : m.params) {
+    ++paramIndex;
     if (!p.kernel)
       continue;
     const mk::AbiTensor *t = m.train.find(p.name, "param");
     float *data = reinterpret_cast<float *>(m.addr(*t));
-    double limit = std::sqrt(6.0 / double(p.shape[0] + p.shape[1]));
-    for (int64_t i = 0, e = product(p.shape); i < e; ++i) {
-      double u = double(gen()) / 4294967296.0;
-      data[i] = static_cast<float>(limit * (2 * u - 1));
-    }
+    if (kiln_status_t status = kiln_initialize_f32(
+            &glorot, m.seed * 1000003ULL + paramIndex,
+            static_cast<int32_t>(p.shape.size()), p.shape.data(), data))
+      return error(llvm::Twine("compile: ") + kiln_status_message(status));
   }
   for (const mk::AbiTensor &t : m.train.abi.tensors) {
     if (t.kind != "opt_state")

@@ -147,8 +147,9 @@ public:
   Sequential(Sequential &&) noexcept;
   Sequential &operator=(Sequential &&) noexcept;
 
-  /// Seed of the std::mt19937 (32-bit Mersenne twister) that draws the
-  /// initial parameters (compile) and the epoch shuffles (fit). Default 0.
+  /// Seed of the initial parameters (compile; kiln/init.h, one stream per
+  /// parameter) and of the std::mt19937 that draws the epoch shuffles (fit).
+  /// Default 0.
   /// Set before compile() for reproducible weights.
   void setSeed(uint32_t seed);
 
@@ -177,9 +178,9 @@ public:
   /// "sparse_categorical_accuracy", "precision", "recall", "f1", "mae",
   /// "mse"), compiles it to native code in process (JIT, -O3, host CPU) and
   /// initializes the parameters: Glorot uniform kernels
-  /// (limit = sqrt(6 / (fan_in + fan_out)), value = limit * (2 u - 1) with
-  /// u = g() / 2^32 from std::mt19937 g(seed), in parameter order then
-  /// row-major) and zero biases; optimizer state at its initial values.
+  /// (limit = sqrt(6 / (fan_in + fan_out)), drawn by kiln_initialize_f32 of
+  /// kiln/init.h with seed * 1000003 + the parameter's 1-based index) and
+  /// zero biases; optimizer state at its initial values.
   /// Errors: not built, an unknown loss/optimizer/metric or option, a pass
   /// failure (with its diagnostics), code-generation failure. A second
   /// compile() replaces the first and re-initializes the parameters.

@@ -8,6 +8,7 @@
 \*===----------------------------------------------------------------------===*/
 
 #include "kiln/data.h"
+#include "kiln/init.h"
 #include "kiln/runtime.h"
 
 /* ISO C forbids an empty translation unit. */
