@@ -430,16 +430,19 @@ Value buildBroadcastLastAxis(OpBuilder &b, Location loc, Value reduced,
 }
 
 /// Picks x[..., label[...]] along the last axis of `x` (one-hot on the fly:
-/// linalg.index of the last axis compared with the label); 0 when the label
-/// is out of range. `labels` (i32/i64) has the shape of `x` without the last
+/// linalg.index of the last axis compared with the label); NaN when the
+/// label is out of range, so that the loss of a batch with an invalid label
+/// is NaN (a training driver stops on it) instead of a plausible number. `labels` (i32/i64) has the shape of `x` without the last
 /// axis, and so has the result.
 Value buildPickLastAxis(OpBuilder &b, Location loc, Value x, Value labels) {
   auto xType = cast<RankedTensorType>(x.getType());
   int64_t rank = xType.getRank();
   Type elementType = xType.getElementType();
   auto labelType = cast<RankedTensorType>(labels.getType());
-  Value init = filledTensor(b, loc, labelType.getShape(),
-                            floatConst(b, loc, elementType, 0.0));
+  Value init = filledTensor(
+      b, loc, labelType.getShape(),
+      floatConst(b, loc, elementType,
+                 std::numeric_limits<double>::quiet_NaN()));
   SmallVector<AffineExpr> outer;
   for (int64_t d = 0; d + 1 < rank; ++d)
     outer.push_back(b.getAffineDimExpr(d));

@@ -145,14 +145,14 @@ struct KilnAttachLossPass
                         : RankedTensorType();
     if (!predType || !isa<FloatType>(predType.getElementType()) ||
         predType.getRank() < 1)
-      return forward.emitError("kiln-attach-loss: the first result of @")
+      return mlir::emitError(forward.getLoc(), "kiln-attach-loss: the first result of @")
              << function
              << " must be a floating-point tensor with a batch axis";
     int64_t classes = predType.getShape().back();
     bool categorical =
         *kind == LossKind::CategoricalCE || *kind == LossKind::SparseCE;
     if (categorical && (predType.getRank() < 2 || classes < 2))
-      return forward.emitError("kiln-attach-loss: ")
+      return mlir::emitError(forward.getLoc(), "kiln-attach-loss: ")
              << loss << " needs a class axis of at least 2 classes, but @"
              << function << " outputs " << predType
              << " (use binary_crossentropy for one output unit)";

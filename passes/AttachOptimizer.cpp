@@ -15,6 +15,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 
+#include <cmath>
+
 namespace mlir::kiln {
 #define GEN_PASS_DEF_KILNATTACHOPTIMIZERPASS
 #include "passes/Passes.h.inc"
@@ -278,9 +280,33 @@ struct KilnAttachOptimizerPass
     if (h.nesterov && (h.kind != Optimizer::SGD || h.momentum == 0.0))
       return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: nesterov needs sgd "
                               "with a non-zero momentum");
-    if (h.clipValue < 0.0 || h.globalClipNorm < 0.0)
-      return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: clipvalue and "
-                              "global_clipnorm must be non-negative");
+    // Ranges as Keras and PyTorch check them (NaN fails every test).
+    auto inRange = [](double v, double lo, double hi, bool hiOpen) {
+      return v >= lo && (hiOpen ? v < hi : v <= hi);
+    };
+    struct Check {
+      const char *name;
+      double value, lo, hi;
+      bool hiOpen;
+    } checks[] = {
+        {"momentum", h.momentum, 0.0, 1.0, false},
+        {"rho", h.rho, 0.0, 1.0, true},
+        {"beta_1", h.beta1, 0.0, 1.0, true},
+        {"beta_2", h.beta2, 0.0, 1.0, true},
+        {"epsilon", h.epsilon, 0.0, HUGE_VAL, false},
+        {"weight_decay", h.weightDecay, 0.0, HUGE_VAL, false},
+        {"initial_accumulator_value", h.initialAccumulator, 0.0, HUGE_VAL,
+         false},
+        {"clipvalue", h.clipValue, 0.0, HUGE_VAL, false},
+        {"global_clipnorm", h.globalClipNorm, 0.0, HUGE_VAL, false},
+    };
+    for (const Check &c : checks)
+      if (!inRange(c.value, c.lo, c.hi, c.hiOpen))
+        return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: ")
+               << c.name << " = " << c.value << " is out of range "
+               << (c.hi == HUGE_VAL ? "(must be >= 0)"
+                   : c.hiOpen       ? "[0, 1)"
+                                    : "[0, 1]");
     return h;
   }
 

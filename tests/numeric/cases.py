@@ -1232,6 +1232,18 @@ def loss_cases(dt):
                   loss_tol(dt, 3, 4.0, "exact or O(1) terms"),
                   from_logits=True)
 
+    # A label outside [0, classes) makes the loss NaN in both forms (docs/
+    # spec.md: never a plausible number), even with weight 0 on that row.
+    for form in (False, True):
+        z = np.array([[0.5, 1.0, -1.0], [2.0, 0.0, 1.0]], NP[dt])
+        for bad in (3, -1):
+            labels = np.array([1, bad], np.int32)
+            loss_case("sparse_categorical_crossentropy_%s_label_%d" % (
+                "logits" if form else "prob", bad), dt,
+                "sparse_categorical_crossentropy", z, labels,
+                np.array([1, 0], NP[dt]), lambda *args: np.array(np.nan),
+                EXACT, from_logits=form)
+
     # sparse_categorical_crossentropy, i32 and i64 labels, both forms.
     for ldt in ("i32", "i64"):
         r = rng_for("scce" + ldt, dt)

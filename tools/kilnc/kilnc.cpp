@@ -57,7 +57,8 @@ enum class EmitKind { Kiln, Linalg, LLVMDialect, LLVMIR, Asm, Obj, Header };
 
 cl::OptionCategory kilncCategory("kilnc options");
 
-cl::opt<std::string> inputFilename(cl::Positional, cl::desc("<model.mlir>"),
+cl::opt<std::string> inputFilename(cl::Positional,
+                                   cl::desc("<model.mlir|.onnx|.json|.keras>"),
                                    cl::init("-"), cl::cat(kilncCategory));
 cl::opt<std::string> outputFilename(
     "o", cl::desc("Output file (one --emit kind) or base name (several)"),
@@ -726,16 +727,53 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerDefaultTimingManagerCLOptions();
-  // --help lists kilnc's options and the MLIR ones users need; the LLVM
-  // internals stay available but hidden (see --help-hidden).
-  cl::HideUnrelatedOptions({&kilncCategory, &cl::getGeneralCategory()});
+  // --help lists kilnc's options; the MLIR options (--mlir-timing,
+  // --mlir-print-ir-after-all, ...) and LLVM's stay available, listed by
+  // --help-hidden.
+  cl::HideUnrelatedOptions(kilncCategory);
   cl::ParseCommandLineOptions(
       argc, argv,
       "kilnc: compiles kiln IR to native code (object file + C header)\n\n"
       "  kilnc MODEL.mlir [--emit=...] -o OUT\n"
-      "  kilnc run MODEL.mlir --entry F --input a.npy ... [--output y.npy]\n");
+      "  kilnc run MODEL.mlir --entry F --input a.npy ... [--output y.npy]\n"
+      "\n  MLIR and LLVM options (--mlir-timing, --mlir-print-ir-after-all, "
+      "...) are listed by --help-hidden.\n");
   if (emitKinds.empty())
     emitKinds.push_back(EmitKind::Obj);
+  // Options that only mean something together with others.
+  auto given = [](const cl::Option &option) {
+    return option.getNumOccurrences() > 0;
+  };
+  if (lossName.empty())
+    for (const cl::Option *option :
+         {static_cast<const cl::Option *>(&optimizerSpec),
+          static_cast<const cl::Option *>(&metricsList),
+          static_cast<const cl::Option *>(&fromLogits),
+          static_cast<const cl::Option *>(&convention)})
+      if (given(*option) &&
+          !llvm::sys::path::extension(inputFilename).equals_insensitive(
+              ".json") &&
+          !llvm::sys::path::extension(inputFilename).equals_insensitive(
+              ".keras")) {
+        llvm::errs() << "kilnc: error: --" << option->ArgStr
+                     << " configures the training step; give --loss too\n";
+        return 1;
+      }
+  if (given(batchSize)) {
+    StringRef extension = llvm::sys::path::extension(inputFilename);
+    if (batchSize <= 0) {
+      llvm::errs() << "kilnc: error: --batch-size must be positive, got "
+                   << batchSize << "\n";
+      return 1;
+    }
+    if (extension != ".onnx" && extension != ".json" &&
+        extension != ".keras") {
+      llvm::errs() << "kilnc: error: --batch-size applies to imported "
+                      "models (.onnx, .json, .keras); a .mlir model has "
+                      "static shapes\n";
+      return 1;
+    }
+  }
   if (!jitMode && emitKinds.size() > 1 && outputFilename == "-") {
     llvm::errs() << "kilnc: error: -o - takes a single --emit kind; with "
                     "several, -o names the base of the output files\n";

@@ -8,6 +8,9 @@
 // RUN: kiln-opt %s --kiln-training-pipeline="loss=sparse_categorical_crossentropy from_logits=1 metrics=accuracy optimizer=adam beta_1=0.8 epsilon=1e-6" | FileCheck %s --check-prefix=IR
 // RUN: not kilnc %s --loss=sparse_categorical_crossentropy --optimizer=adam:bogus=1 --emit=header 2>&1 | FileCheck %s --check-prefix=BADOPT
 // RUN: not kilnc %s --loss=hinge --emit=header 2>&1 | FileCheck %s --check-prefix=BADLOSS
+// RUN: not kilnc %s --metrics=accuracy --emit=header 2>&1 | FileCheck %s --check-prefix=NOLOSS
+// RUN: not kilnc %s --batch-size=4 --emit=header 2>&1 | FileCheck %s --check-prefix=BATCH
+// RUN: not kilnc %s --loss=mse --optimizer=sgd:momentum=2 --emit=header 2>&1 | FileCheck %s --check-prefix=RANGE
 
 // CHECK: #define M_OPT_STATE_SIZE 192
 // CHECK: /* param 'kernel': f32[4, 3] in the params region at byte 0, updated in place */
@@ -27,6 +30,9 @@
 // IR-DAG: kiln.constant dense<9.99999997E-7>
 // BADOPT: kilnc: error: invalid training options 'loss=sparse_categorical_crossentropy optimizer=adam bogus=1 convention=keras'
 // BADLOSS: error: kiln-attach-loss: unknown loss 'hinge'
+// NOLOSS: kilnc: error: --metrics configures the training step; give --loss too
+// BATCH: kilnc: error: --batch-size applies to imported models (.onnx, .json, .keras); a .mlir model has static shapes
+// RANGE: error: kiln-attach-optimizer: momentum = 2.000000e+00 is out of range [0, 1]
 func.func @forward(%w: tensor<4x3xf32> {kiln.param = "kernel", kiln.trainable},
                    %x: tensor<2x4xf32> {kiln.name = "x"}) -> tensor<2x3xf32> {
   %0 = kiln.matmul %x, %w : tensor<2x4xf32>, tensor<4x3xf32> -> tensor<2x3xf32>
