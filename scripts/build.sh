@@ -4,6 +4,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KILN_BUILD_DIR:-$root/build}
+# ccache: paths under the checkout are hashed relative to it, so clones in
+# other folders (CI) reuse the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 
 if [[ ! -f "$build/build.ninja" ]]; then
   cmake -G Ninja -S "$root" -B "$build" \
