@@ -83,8 +83,7 @@ Layer Dropout(double rate, int64_t seed, std::string name) {
 }
 } // namespace layers
 
-Optimizer Optimizer::SGD(double learningRate, double momentum,
-                         bool nesterov) {
+Optimizer Optimizer::SGD(double learningRate, double momentum, bool nesterov) {
   Optimizer o;
   o.name = "sgd";
   o.learningRate = learningRate;
@@ -148,11 +147,11 @@ int64_t product(llvm::ArrayRef<int64_t> shape) {
 }
 
 bool isKnownActivation(llvm::StringRef name) {
-  return llvm::is_contained(
-      {"linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax",
-       "softplus", "elu", "gelu", "leaky_relu", "selu", "silu", "swish",
-       "exponential"},
-      name);
+  return llvm::is_contained({"linear", "relu", "sigmoid", "tanh", "softmax",
+                             "log_softmax", "softplus", "elu", "gelu",
+                             "leaky_relu", "selu", "silu", "swish",
+                             "exponential"},
+                            name);
 }
 
 /// Collects the diagnostics of a scope into a string.
@@ -198,8 +197,8 @@ struct Sequential::Impl {
   bool compiled = false;
   bool sparseLabels = false;
   double learningRate = 0;
-  std::vector<std::string> metricNames;  // resolved (kiln.metrics[1:])
-  std::vector<std::string> reportNames;  // as given to compile
+  std::vector<std::string> metricNames; // resolved (kiln.metrics[1:])
+  std::vector<std::string> reportNames; // as given to compile
   std::unique_ptr<mk::JitModule> jit;
   struct Entry {
     mk::EntryPointAbi abi;
@@ -307,8 +306,8 @@ llvm::Error Sequential::Impl::resolve() {
     if (!names.insert(r.layer.name).second)
       return error("duplicate layer name '" + r.layer.name + "'");
     if (layer.kind == Layer::Kind::Dense) {
-      params.push_back({r.layer.name + "/kernel", {shape.back(), layer.units},
-                        true});
+      params.push_back(
+          {r.layer.name + "/kernel", {shape.back(), layer.units}, true});
       if (layer.useBias)
         params.push_back({r.layer.name + "/bias", {layer.units}, false});
       shape.back() = layer.units;
@@ -342,10 +341,10 @@ llvm::Error Sequential::Impl::emitForward() {
     NamedAttrList attrs;
     attrs.set("kiln.param", b.getStringAttr(p.name));
     attrs.set("kiln.trainable", b.getUnitAttr());
-    attrs.set("kiln.initializer",
-              b.getDictionaryAttr(b.getNamedAttr(
-                  "name", b.getStringAttr(p.kernel ? "glorot_uniform"
-                                                   : "zeros"))));
+    attrs.set(
+        "kiln.initializer",
+        b.getDictionaryAttr(b.getNamedAttr(
+            "name", b.getStringAttr(p.kernel ? "glorot_uniform" : "zeros"))));
     argAttrs.push_back(attrs.getDictionary(ctx));
   }
   argTypes.push_back(withBatch(resolved.front().outShape));
@@ -353,8 +352,8 @@ llvm::Error Sequential::Impl::emitForward() {
       "kiln.name", b.getStringAttr(resolved.front().layer.name))));
   if (dropout) {
     argTypes.push_back(RankedTensorType::get({}, b.getI64Type()));
-    argAttrs.push_back(b.getDictionaryAttr(
-        b.getNamedAttr("kiln.step", b.getUnitAttr())));
+    argAttrs.push_back(
+        b.getDictionaryAttr(b.getNamedAttr("kiln.step", b.getUnitAttr())));
   }
   Type resultType = withBatch(resolved.back().outShape);
   auto func = func::FuncOp::create(loc, "forward",
@@ -364,9 +363,9 @@ llvm::Error Sequential::Impl::emitForward() {
   b.setInsertionPointToStart(body);
   for (auto [i, attrs] : llvm::enumerate(argAttrs))
     func.setArgAttrs(i, attrs);
-  func.setResultAttrs(0, b.getDictionaryAttr(b.getNamedAttr(
-                             "kiln.name",
-                             b.getStringAttr(resolved.back().layer.name))));
+  func.setResultAttrs(
+      0, b.getDictionaryAttr(b.getNamedAttr(
+             "kiln.name", b.getStringAttr(resolved.back().layer.name))));
 
   auto unary = [&](auto tag, Value x, ArrayRef<NamedAttribute> attrs = {}) {
     using OpT = decltype(tag);
@@ -385,8 +384,7 @@ llvm::Error Sequential::Impl::emitForward() {
   };
   auto activation = [&](StringRef name, Value x) -> Value {
     auto type = cast<RankedTensorType>(x.getType());
-    auto axis =
-        b.getNamedAttr("axis", b.getI64IntegerAttr(type.getRank() - 1));
+    auto axis = b.getNamedAttr("axis", b.getI64IntegerAttr(type.getRank() - 1));
     auto alpha = [&](double v) {
       return b.getNamedAttr("alpha", b.getF64FloatAttr(v));
     };
@@ -409,10 +407,10 @@ llvm::Error Sequential::Impl::emitForward() {
     if (name == "leaky_relu")
       return unary(mk::LeakyReluOp(), x, {alpha(0.2)});
     if (name == "selu")
-      return binary(mk::MulOp(),
-                    unary(mk::EluOp(), x,
-                          {alpha(1.6732632423543772848170429916717)}),
-                    splat(1.0507009873554804934193349852946, type));
+      return binary(
+          mk::MulOp(),
+          unary(mk::EluOp(), x, {alpha(1.6732632423543772848170429916717)}),
+          splat(1.0507009873554804934193349852946, type));
     if (name == "exponential")
       return unary(mk::ExpOp(), x);
     if (name == "silu" || name == "swish")
@@ -451,8 +449,7 @@ llvm::Error Sequential::Impl::emitForward() {
         auto outType = RankedTensorType::get(outShape, f32);
         Value wide = b.create<mk::BroadcastInDimOp>(
             loc, outType, bias,
-            llvm::ArrayRef<int64_t>{
-                static_cast<int64_t>(outShape.size()) - 1});
+            llvm::ArrayRef<int64_t>{static_cast<int64_t>(outShape.size()) - 1});
         y = binary(mk::AddOp(), y, wide);
       }
       x = activation(layer.activation, y);
@@ -613,8 +610,7 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
     mlir::PassManager pm(m.context.get());
     mk::buildTrainingPipeline(pm, *options);
     if (failed(pm.run(*clone)))
-      return error("compile: deriving the training step failed:" +
-                   diags.text);
+      return error("compile: deriving the training step failed:" + diags.text);
   }
   // Metric names and optimizer-state initial values, before lowering.
   auto trainFunc = clone->lookupSymbol<mlir::func::FuncOp>("train_step");
@@ -623,16 +619,15 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
   m.metricNames.clear();
   if (auto names = trainFunc->getAttrOfType<mlir::ArrayAttr>("kiln.metrics"))
     for (mlir::Attribute a : names.getValue().drop_front())
-      m.metricNames.push_back(
-          mlir::cast<mlir::StringAttr>(a).getValue().str());
+      m.metricNames.push_back(mlir::cast<mlir::StringAttr>(a).getValue().str());
   m.reportNames =
       m.metricNames.size() == metrics.size() ? metrics : m.metricNames;
   std::map<std::string, double> initialValues;
   for (unsigned i = 0; i < trainFunc.getNumArguments(); ++i) {
-    auto name = trainFunc.getArgAttrOfType<mlir::StringAttr>(i,
-                                                             "kiln.opt_state");
-    auto value = trainFunc.getArgAttrOfType<mlir::FloatAttr>(
-        i, "kiln.initial_value");
+    auto name =
+        trainFunc.getArgAttrOfType<mlir::StringAttr>(i, "kiln.opt_state");
+    auto value =
+        trainFunc.getArgAttrOfType<mlir::FloatAttr>(i, "kiln.initial_value");
     if (name && value)
       initialValues[name.getValue().str()] = value.getValueAsDouble();
   }
@@ -659,9 +654,8 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
         std::pair{&m.pred, "predict"}}) {
     Impl::Entry *entry = item.first;
     llvm::StringRef symbol = item.second;
-    auto abi = llvm::find_if(*abis, [&](const mk::EntryPointAbi &a) {
-      return a.symbol == symbol;
-    });
+    auto abi = llvm::find_if(
+        *abis, [&](const mk::EntryPointAbi &a) { return a.symbol == symbol; });
     if (abi == abis->end())
       return error("compile: no interface recorded for @" + symbol);
     entry->abi = *abi;
@@ -749,8 +743,8 @@ llvm::Error Sequential::Impl::checkData(const std::vector<float> &x,
   size_t perSample = sparse ? 1 : product(resolved.back().outShape);
   if (labelCount != samples * perSample)
     return error("y has " + llvm::Twine(labelCount) + " values but x holds " +
-                 llvm::Twine(samples) + " samples (" +
-                 llvm::Twine(perSample) + " label value(s) per sample)");
+                 llvm::Twine(samples) + " samples (" + llvm::Twine(perSample) +
+                 " label value(s) per sample)");
   return llvm::Error::success();
 }
 
@@ -879,10 +873,9 @@ fitImpl(Sequential::Impl &m, const std::vector<float> &x,
 }
 
 template <typename Label>
-static llvm::Expected<Metrics> evaluateImpl(Sequential::Impl &m,
-                                            const std::vector<float> &x,
-                                            const std::vector<Label> &y,
-                                            int64_t classes) {
+static llvm::Expected<Metrics>
+evaluateImpl(Sequential::Impl &m, const std::vector<float> &x,
+             const std::vector<Label> &y, int64_t classes) {
   constexpr bool sparse = std::is_same_v<Label, int32_t>;
   if (!m.compiled)
     return error("evaluate: the model is not compiled (call compile() "
@@ -917,9 +910,8 @@ llvm::Expected<History> Sequential::fit(const std::vector<float> &x,
                  outputShape().empty() ? 1 : outputShape().back());
 }
 llvm::Expected<History> Sequential::fit(const std::vector<float> &x,
-                                        const std::vector<float> &y,
-                                        int epochs, int64_t batchSize,
-                                        bool shuffle) {
+                                        const std::vector<float> &y, int epochs,
+                                        int64_t batchSize, bool shuffle) {
   return fitImpl(*impl, x, y, epochs, batchSize, shuffle, 0);
 }
 llvm::Expected<Metrics> Sequential::evaluate(const std::vector<float> &x,

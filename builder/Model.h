@@ -1,4 +1,5 @@
-//===- Model.h - a Keras-like C++ API for kiln -------------------*- C++ -*-===//
+//===- Model.h - a Keras-like C++ API for kiln -------------------*- C++
+//-*-===//
 //
 // Define a model in C++, JIT-compile its training step and train it in
 // process:
@@ -130,7 +131,9 @@ struct Optimizer {
 struct History {
   std::vector<std::string> names; // "loss" first, then the metrics
   std::map<std::string, std::vector<double>> values;
-  size_t epochs() const { return values.empty() ? 0 : values.at("loss").size(); }
+  size_t epochs() const {
+    return values.empty() ? 0 : values.at("loss").size();
+  }
 };
 
 /// Evaluation result: "loss" and the metrics, as in History.

@@ -432,17 +432,18 @@ Value buildBroadcastLastAxis(OpBuilder &b, Location loc, Value reduced,
 /// Picks x[..., label[...]] along the last axis of `x` (one-hot on the fly:
 /// linalg.index of the last axis compared with the label); NaN when the
 /// label is out of range, so that the loss of a batch with an invalid label
-/// is NaN (a training driver stops on it) instead of a plausible number. `labels` (i32/i64) has the shape of `x` without the last
-/// axis, and so has the result.
+/// is NaN (a training driver stops on it) instead of a plausible number.
+/// `labels` (i32/i64) has the shape of `x` without the last axis, and so has
+/// the result.
 Value buildPickLastAxis(OpBuilder &b, Location loc, Value x, Value labels) {
   auto xType = cast<RankedTensorType>(x.getType());
   int64_t rank = xType.getRank();
   Type elementType = xType.getElementType();
   auto labelType = cast<RankedTensorType>(labels.getType());
-  Value init = filledTensor(
-      b, loc, labelType.getShape(),
-      floatConst(b, loc, elementType,
-                 std::numeric_limits<double>::quiet_NaN()));
+  Value init =
+      filledTensor(b, loc, labelType.getShape(),
+                   floatConst(b, loc, elementType,
+                              std::numeric_limits<double>::quiet_NaN()));
   SmallVector<AffineExpr> outer;
   for (int64_t d = 0; d + 1 < rank; ++d)
     outer.push_back(b.getAffineDimExpr(d));
@@ -887,8 +888,8 @@ struct ConvertLowering : OpRewritePattern<ConvertOp> {
                                 PatternRewriter &rewriter) const override {
     auto type = cast<RankedTensorType>(op.getType());
     Type to = type.getElementType();
-    Type from = cast<RankedTensorType>(op.getOperand().getType())
-                    .getElementType();
+    Type from =
+        cast<RankedTensorType>(op.getOperand().getType()).getElementType();
     Value result = buildMap(
         rewriter, op.getLoc(), type, ValueRange{op.getOperand()},
         [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
@@ -906,8 +907,8 @@ struct ConvertLowering : OpRewritePattern<ConvertOp> {
                        : b.create<arith::SIToFPOp>(loc, to, x).getResult();
           if (fromFloat && !toFloat) {
             if (to.isInteger(1))
-              return b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNE,
-                                             x, floatConst(b, loc, from, 0.0));
+              return b.create<arith::CmpFOp>(loc, arith::CmpFPredicate::UNE, x,
+                                             floatConst(b, loc, from, 0.0));
             return b.create<arith::FPToSIOp>(loc, to, x);
           }
           unsigned fw = from.getIntOrFloatBitWidth();
@@ -936,18 +937,18 @@ struct IotaLowering : OpRewritePattern<IotaOp> {
     auto type = cast<RankedTensorType>(op.getType());
     int64_t dimension = op.getDimension();
     Type elementType = type.getElementType();
-    Value result = buildMap(
-        rewriter, op.getLoc(), type, ValueRange{},
-        [&](OpBuilder &b, Location loc, ValueRange) -> Value {
-          Value index = b.create<linalg::IndexOp>(loc, dimension);
-          Value i64 =
-              b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
-          if (isa<FloatType>(elementType))
-            return b.create<arith::SIToFPOp>(loc, elementType, i64);
-          if (elementType.isInteger(64))
-            return i64;
-          return b.create<arith::TruncIOp>(loc, elementType, i64);
-        });
+    Value result =
+        buildMap(rewriter, op.getLoc(), type, ValueRange{},
+                 [&](OpBuilder &b, Location loc, ValueRange) -> Value {
+                   Value index = b.create<linalg::IndexOp>(loc, dimension);
+                   Value i64 =
+                       b.create<arith::IndexCastOp>(loc, b.getI64Type(), index);
+                   if (isa<FloatType>(elementType))
+                     return b.create<arith::SIToFPOp>(loc, elementType, i64);
+                   if (elementType.isInteger(64))
+                     return i64;
+                   return b.create<arith::TruncIOp>(loc, elementType, i64);
+                 });
     rewriter.replaceOp(op, result);
     return success();
   }

@@ -66,10 +66,9 @@ kiln::createTargetMachine(const TargetSelection &target) {
                                    "unknown CPU '%s' for target '%s'",
                                    cpu.c_str(), triple.c_str());
   llvm::TargetOptions options;
-  std::unique_ptr<llvm::TargetMachine> machine(
-      llvmTarget->createTargetMachine(triple, cpu, features, options,
-                                      llvm::Reloc::PIC_, std::nullopt,
-                                      llvm::CodeGenOptLevel::Aggressive));
+  std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
+      triple, cpu, features, options, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
   if (!machine)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "cannot create a target machine for '%s'",
@@ -89,8 +88,8 @@ kiln::translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
         "the LLVM dialect?)");
   llvmModule->setTargetTriple(machine.getTargetTriple().str());
   llvmModule->setDataLayout(machine.createDataLayout());
-  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                            &machine);
+  auto optimize =
+      makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, &machine);
   if (llvm::Error error = optimize(llvmModule.get()))
     return std::move(error);
   return std::move(llvmModule);
@@ -118,7 +117,8 @@ llvm::Expected<std::vector<EntryPointAbi>> kiln::collectAbi(ModuleOp module) {
   };
   for (Operation &op : module.getBody()->getOperations()) {
     auto abi = op.getAttrOfType<DictionaryAttr>("kiln.abi");
-    auto symbol = op.getAttrOfType<StringAttr>(SymbolTable::getSymbolAttrName());
+    auto symbol =
+        op.getAttrOfType<StringAttr>(SymbolTable::getSymbolAttrName());
     if (!abi || !symbol)
       continue;
     auto integer = [&](StringRef key) -> std::optional<int64_t> {
@@ -155,14 +155,13 @@ llvm::Expected<std::vector<EntryPointAbi>> kiln::collectAbi(ModuleOp module) {
       auto shape = dict.getAs<DenseI64ArrayAttr>("shape");
       auto dtype = dict.getAs<StringAttr>("dtype");
       auto updated = dict.getAs<BoolAttr>("updated");
-      if (!name || !kind || !region || !offset || !shape || !dtype ||
-          !updated)
+      if (!name || !kind || !region || !offset || !shape || !dtype || !updated)
         return malformed(entry.symbol);
-      entry.tensors.push_back(
-          {name.str(), kind.str(), region.str(), offset.getInt(),
-           std::vector<int64_t>(shape.asArrayRef().begin(),
-                                shape.asArrayRef().end()),
-           dtype.str(), updated.getValue()});
+      entry.tensors.push_back({name.str(), kind.str(), region.str(),
+                               offset.getInt(),
+                               std::vector<int64_t>(shape.asArrayRef().begin(),
+                                                    shape.asArrayRef().end()),
+                               dtype.str(), updated.getValue()});
     }
     entries.push_back(std::move(entry));
   }
@@ -207,17 +206,16 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 }
 } // namespace
 
-llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries,
-                             StringRef prefix, StringRef source,
-                             llvm::raw_ostream &os) {
+llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
+                             StringRef source, llvm::raw_ostream &os) {
   std::string p = macroName(prefix);
   // Every tensor gets macros named after its entry point, kind and name;
   // names that map to the same C identifier would redefine a macro.
   for (const EntryPointAbi &e : entries) {
     llvm::StringMap<StringRef> seen;
     for (const AbiTensor &t : e.tensors) {
-      std::string macro = macroName(e.symbol) + "_" + macroName(t.kind) +
-                          "_" + macroName(t.name);
+      std::string macro = macroName(e.symbol) + "_" + macroName(t.kind) + "_" +
+                          macroName(t.name);
       auto [it, inserted] = seen.try_emplace(macro, t.name);
       if (!inserted)
         return llvm::createStringError(
@@ -240,8 +238,8 @@ llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries,
      << commentSafe(source) << ".\n"
      << " * Generated file; do not edit.\n"
      << " *\n"
-     << " * Memory: the caller owns every byte. Allocate each region with "
-     << p << "_ALIGNMENT\n"
+     << " * Memory: the caller owns every byte. Allocate each region with " << p
+     << "_ALIGNMENT\n"
      << " * alignment (kiln_regions_create in kiln/runtime.h does so) and "
         "pass it to the\n"
      << " * entry points; the generated code never allocates. Tensors are "
@@ -264,9 +262,9 @@ llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries,
     std::string ep = macroName(e.symbol);
     os << "/* Entry point " << e.symbol << ": params " << e.paramsSize
        << " B, opt_state " << e.optStateSize << " B, io " << e.ioSize
-       << " B, scratch arena " << e.scratchSize
-       << " B for " << e.numTemporaries << " temporaries that would take "
-       << e.temporariesTotal << " B unshared. */\n";
+       << " B, scratch arena " << e.scratchSize << " B for " << e.numTemporaries
+       << " temporaries that would take " << e.temporariesTotal
+       << " B unshared. */\n";
     os << "#define " << ep << "_PARAMS_SIZE " << e.paramsSize << "\n"
        << "#define " << ep << "_OPT_STATE_SIZE " << e.optStateSize << "\n"
        << "#define " << ep << "_IO_SIZE " << e.ioSize << "\n"
@@ -277,9 +275,8 @@ llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries,
         count *= d;
       std::string tm = ep + "_" + macroName(t.kind) + "_" + macroName(t.name);
       os << "/* " << t.kind << " '" << commentSafe(t.name) << "': " << t.dtype
-         << shapeString(t.shape) << " in the " << t.region
-         << " region at byte " << t.offset
-         << (t.updated ? ", updated in place" : "") << " */\n"
+         << shapeString(t.shape) << " in the " << t.region << " region at byte "
+         << t.offset << (t.updated ? ", updated in place" : "") << " */\n"
          << "#define " << tm << "_OFFSET " << t.offset << "\n"
          << "#define " << tm << "_SIZE " << count * dtypeBytes(t.dtype)
          << " /* bytes */\n"

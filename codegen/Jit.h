@@ -3,9 +3,9 @@
 // Compiles an LLVM-dialect module (the output of buildCodegenPipeline) with
 // MLIR's ExecutionEngine (ORC JIT) and hands out its entry points with the
 // same region ABI as the object files kilnc writes:
-// `void entry(void *params, void *opt_state, void *io, void *scratch)`. The runtime GEMM
-// symbols are bound to the kiln runtime linked into this process. Used by
-// `kilnc run` and by in-process tests.
+// `void entry(void *params, void *opt_state, void *io, void *scratch)`. The
+// runtime GEMM symbols are bound to the kiln runtime linked into this process.
+// Used by `kilnc run` and by in-process tests.
 //
 //===----------------------------------------------------------------------===//
 

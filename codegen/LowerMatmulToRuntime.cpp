@@ -106,8 +106,7 @@ Value getElementPointer(OpBuilder &b, Location loc, Value memref) {
   if (byteShift)
     pointer = b.create<LLVM::GEPOp>(loc, ptrType, b.getI8Type(), pointer,
                                     ValueRange{toI64(byteShift)});
-  pointer = b.create<LLVM::GEPOp>(loc, ptrType, type.getElementType(),
-                                  pointer,
+  pointer = b.create<LLVM::GEPOp>(loc, ptrType, type.getElementType(), pointer,
                                   ValueRange{toI64(metadata.getOffset())});
   return pointer;
 }
@@ -119,14 +118,12 @@ std::optional<MatrixRef> getMatrixRef(OpBuilder &b, Location loc,
   auto type = cast<MemRefType>(memref.getType());
   SmallVector<int64_t> strides;
   int64_t offset;
-  if (failed(getStridesAndOffset(type, strides, offset)) ||
-      strides.back() != 1)
+  if (failed(getStridesAndOffset(type, strides, offset)) || strides.back() != 1)
     return std::nullopt;
   Value pointer = getElementPointer(b, loc, memref);
   auto metadata = b.create<memref::ExtractStridedMetadataOp>(loc, memref);
   auto toI64 = [&](Value index) {
-    return b.create<arith::IndexCastOp>(loc, b.getI64Type(), index)
-        .getResult();
+    return b.create<arith::IndexCastOp>(loc, b.getI64Type(), index).getResult();
   };
   MatrixRef ref;
   ref.pointer = pointer;
@@ -158,8 +155,7 @@ bool mayOverlap(Value x, Value y) {
   auto vx = x.getDefiningOp<memref::ViewOp>();
   auto vy = y.getDefiningOp<memref::ViewOp>();
   if (!vx || !vy)
-    return !(x.getDefiningOp<memref::AllocOp>() ||
-             isa<BlockArgument>(x)) ||
+    return !(x.getDefiningOp<memref::AllocOp>() || isa<BlockArgument>(x)) ||
            !(y.getDefiningOp<memref::AllocOp>() || isa<BlockArgument>(y));
   if (vx.getSource() != vy.getSource())
     return false;
@@ -198,8 +194,7 @@ std::optional<Epilogue> matchEpilogue(linalg::LinalgOp matmul, Value c) {
   OpOperand *cOperand = generic.getDpsInputOperand(0);
   if (cOperand->get() != c || maps[0] != identity || maps.back() != identity)
     return std::nullopt;
-  Epilogue epilogue{generic, Value(), generic.getDpsInits()[0],
-                    kEpilogueNone};
+  Epilogue epilogue{generic, Value(), generic.getDpsInits()[0], kEpilogueNone};
   Block &body = generic.getRegion().front();
   Value current = body.getArgument(0);
   auto it = body.begin();
@@ -252,7 +247,7 @@ func::FuncOp getOrDeclareGemm(ModuleOp module, StringRef name,
   Type ptr = LLVM::LLVMPointerType::get(ctx);
   // (M, N, K, trans_a, trans_b, alpha, A, lda, B, ldb, beta, C, ldc, bias,
   //  epilogue)
-  SmallVector<Type> inputs = {i64, i64,         i64, i32, i32,
+  SmallVector<Type> inputs = {i64,         i64, i64, i32, i32,
                               elementType, ptr, i64, ptr, i64,
                               elementType, ptr, i64, ptr, i32};
   OpBuilder b(module.getBodyRegion());
@@ -319,13 +314,12 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
     Value out = epilogue->output;
     // When the epilogue writes elsewhere, C's raw product is never
     // materialized, so nothing else may read C.
-    bool cUsedElsewhere =
-        epilogue->output != c &&
-        llvm::any_of(c.getUsers(), [&](Operation *user) {
-          return user != op.getOperation() &&
-                 user != epilogue->op.getOperation() &&
-                 user != zeroFill.getOperation();
-        });
+    bool cUsedElsewhere = epilogue->output != c &&
+                          llvm::any_of(c.getUsers(), [&](Operation *user) {
+                            return user != op.getOperation() &&
+                                   user != epilogue->op.getOperation() &&
+                                   user != zeroFill.getOperation();
+                          });
     if (cUsedElsewhere || (out != c && beta != 0.0) || mayOverlap(out, a) ||
         mayOverlap(out, b) ||
         (epilogue->bias && mayOverlap(out, epilogue->bias)))
@@ -347,8 +341,8 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
   auto aType = cast<MemRefType>(a.getType());
   unsigned rank = cType.getRank();
   int64_t m = cType.getDimSize(rank - 2), n = cType.getDimSize(rank - 1);
-  int64_t k = form.transposeA ? aType.getDimSize(rank - 2)
-                              : aType.getDimSize(rank - 1);
+  int64_t k =
+      form.transposeA ? aType.getDimSize(rank - 2) : aType.getDimSize(rank - 1);
 
   StringRef name = elementType.isF32() ? "kiln_gemm_f32" : "kiln_gemm_f64";
   func::FuncOp gemm = getOrDeclareGemm(module, name, elementType);
@@ -360,8 +354,8 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
   };
   auto real = [&](double v) {
     // An f32 constant needs an APFloat with f32 semantics.
-    APFloat value = elementType.isF32() ? APFloat(static_cast<float>(v))
-                                        : APFloat(v);
+    APFloat value =
+        elementType.isF32() ? APFloat(static_cast<float>(v)) : APFloat(v);
     return builder.create<arith::ConstantFloatOp>(loc, value, elementType)
         .getResult();
   };
@@ -379,11 +373,11 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
   Value alpha = real(1.0), betaV = real(beta);
   Value epilogueKind = i32(epilogue ? epilogue->kind : kEpilogueNone);
   auto emitCall = [&](OpBuilder &b, Value aPtr, Value bPtr, Value cPtr) {
-    b.create<func::CallOp>(
-        loc, gemm,
-        ValueRange{mV, nV, kV, transA, transB, alpha, aPtr, aRef->rowStride,
-                   bPtr, bRef->rowStride, betaV, cPtr, cRef->rowStride,
-                   biasPointer, epilogueKind});
+    b.create<func::CallOp>(loc, gemm,
+                           ValueRange{mV, nV, kV, transA, transB, alpha, aPtr,
+                                      aRef->rowStride, bPtr, bRef->rowStride,
+                                      betaV, cPtr, cRef->rowStride, biasPointer,
+                                      epilogueKind});
   };
 
   if (!form.batched) {
@@ -392,8 +386,8 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
     // One call per batch element; the pointers advance by the batch strides.
     Value zero = builder.create<arith::ConstantIndexOp>(loc, 0);
     Value one = builder.create<arith::ConstantIndexOp>(loc, 1);
-    Value batch = builder.create<arith::ConstantIndexOp>(
-        loc, cType.getDimSize(0));
+    Value batch =
+        builder.create<arith::ConstantIndexOp>(loc, cType.getDimSize(0));
     auto loop = builder.create<scf::ForOp>(loc, zero, batch, one);
     OpBuilder body = OpBuilder::atBlockBegin(loop.getBody());
     Value iv = body.create<arith::IndexCastOp>(loc, body.getI64Type(),

@@ -46,11 +46,10 @@ struct TrainingPipelineOptions
   Option<double> beta2{*this, "beta_2", llvm::cl::init(0.999)};
   Option<double> epsilon{*this, "epsilon", llvm::cl::init(-1.0)};
   Option<double> weightDecay{*this, "weight_decay", llvm::cl::init(-1.0)};
-  Option<double> initialAccumulatorValue{
-      *this, "initial_accumulator_value", llvm::cl::init(-1.0)};
+  Option<double> initialAccumulatorValue{*this, "initial_accumulator_value",
+                                         llvm::cl::init(-1.0)};
   Option<double> clipValue{*this, "clipvalue", llvm::cl::init(0.0)};
-  Option<double> globalClipNorm{*this, "global_clipnorm",
-                                llvm::cl::init(0.0)};
+  Option<double> globalClipNorm{*this, "global_clipnorm", llvm::cl::init(0.0)};
 };
 
 /// Training: @forward -> @loss -> @loss_grad -> @train_step, @eval_step,

@@ -14,8 +14,8 @@
 //      bytes;
 //   3. rewrites the function to `(params: memref<Pxi8>, opt_state:
 //      memref<Oxi8>, io: memref<Ixi8>, scratch: memref<Sxi8>)` (every entry
-//      point takes all four, used or not), each former buffer a memref.view at its
-//      offset, and records the layout in the `kiln.abi` attribute that the
+//      point takes all four, used or not), each former buffer a memref.view at
+//      its offset, and records the layout in the `kiln.abi` attribute that the
 //      header emitter reads.
 // The generated code therefore never allocates. A temporary of dynamic
 // shape, or one allocated inside a loop, breaks that contract and is
@@ -86,9 +86,8 @@ llvm::DenseMap<Operation *, int64_t> numberOps(Block &body) {
   llvm::DenseMap<Operation *, int64_t> position;
   int64_t next = 0;
   for (Operation &op : body)
-    op.walk<WalkOrder::PreOrder>([&](Operation *nested) {
-      position[nested] = next++;
-    });
+    op.walk<WalkOrder::PreOrder>(
+        [&](Operation *nested) { position[nested] = next++; });
   return position;
 }
 
@@ -179,10 +178,10 @@ LogicalResult planFunction(func::FuncOp func) {
       failedArgs = true;
       continue;
     }
-    auto paramName = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                       "kiln.param");
-    auto stateName = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                       "kiln.opt_state");
+    auto paramName =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.param");
+    auto stateName =
+        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.opt_state");
     Region region = paramName ? Params : stateName ? OptState : IO;
     int64_t offset = llvm::alignTo(regionSize[region], kAlignment);
     regionSize[region] = offset + getByteSize(type);
@@ -193,24 +192,23 @@ LogicalResult planFunction(func::FuncOp func) {
     bool isOutput = arg.getArgNumber() >= firstOutput;
     StringAttr name = paramName ? paramName : stateName;
     if (!name)
-      name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                               "kiln.name");
+      name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.name");
     auto outputNames = func->getAttrOfType<ArrayAttr>("kiln.output_names");
     if (isOutput && !name && outputNames &&
         arg.getArgNumber() - firstOutput < outputNames.size())
-      name = dyn_cast<StringAttr>(outputNames[arg.getArgNumber() - firstOutput]);
+      name =
+          dyn_cast<StringAttr>(outputNames[arg.getArgNumber() - firstOutput]);
     std::string fallback =
         isOutput ? "output" + std::to_string(arg.getArgNumber() - firstOutput)
                  : "arg" + std::to_string(arg.getArgNumber());
     NamedAttrList entry;
     entry.append("name", name ? name : StringAttr::get(ctx, fallback));
     entry.append("kind", StringAttr::get(ctx, paramName   ? "param"
-                                         : stateName  ? "opt_state"
-                                         : isOutput   ? "output"
-                                                      : "input"));
+                                              : stateName ? "opt_state"
+                                              : isOutput  ? "output"
+                                                          : "input"));
     entry.append("region", StringAttr::get(ctx, regionNames[region]));
-    entry.append("offset", IntegerAttr::get(IntegerType::get(ctx, 64),
-                                            offset));
+    entry.append("offset", IntegerAttr::get(IntegerType::get(ctx, 64), offset));
     entry.append("shape", DenseI64ArrayAttr::get(ctx, type.getShape()));
     entry.append("dtype",
                  StringAttr::get(ctx, getDTypeName(type.getElementType())));
@@ -272,15 +270,15 @@ LogicalResult planFunction(func::FuncOp func) {
   };
   for (unsigned i = 0; i < numArgs; ++i) {
     BlockArgument arg = body.getArgument(i);
-    Value view = viewAt(b, loc, regions[argPlacement[i].region],
-                        argPlacement[i].offset,
-                        cast<MemRefType>(arg.getType()));
+    Value view =
+        viewAt(b, loc, regions[argPlacement[i].region], argPlacement[i].offset,
+               cast<MemRefType>(arg.getType()));
     arg.replaceAllUsesWith(view);
   }
   for (Temporary &t : temps) {
     OpBuilder at(t.alloc);
-    Value view = viewAt(at, t.alloc.getLoc(), scratch, t.offset,
-                        t.alloc.getType());
+    Value view =
+        viewAt(at, t.alloc.getLoc(), scratch, t.offset, t.alloc.getType());
     t.alloc.getResult().replaceAllUsesWith(view);
     t.alloc.erase();
   }
@@ -358,14 +356,15 @@ LogicalResult materializeUpdates(func::FuncOp func) {
   });
   if (walk.wasInterrupted())
     return failure();
-  func.setFunctionType(FunctionType::get(
-      func.getContext(), func.getArgumentTypes(), keptTypes));
+  func.setFunctionType(
+      FunctionType::get(func.getContext(), func.getArgumentTypes(), keptTypes));
   func.setAllResultAttrs(keptAttrs);
   return success();
 }
 
 struct KilnPrepareEntryPointsPass
-    : public kiln::impl::KilnPrepareEntryPointsPassBase<KilnPrepareEntryPointsPass> {
+    : public kiln::impl::KilnPrepareEntryPointsPassBase<
+          KilnPrepareEntryPointsPass> {
   void runOnOperation() override {
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       if (func.isExternal() || !func.isPublic())

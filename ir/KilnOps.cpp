@@ -38,8 +38,8 @@ LogicalResult emitRuleError(std::optional<Location> loc, llvm::Error error) {
 template <typename OpTy, typename... Args>
 LogicalResult emitLabeledError(std::optional<Location> loc, const char *label,
                                Args &&...args) {
-  return emitOptionalError(loc, "'", OpTy::getOperationName(), "' op [",
-                           label, "] ", std::forward<Args>(args)...);
+  return emitOptionalError(loc, "'", OpTy::getOperationName(), "' op [", label,
+                           "] ", std::forward<Args>(args)...);
 }
 
 RankedTensorType tensorType(Value value) {
@@ -48,8 +48,8 @@ RankedTensorType tensorType(Value value) {
 
 /// Builds the inferred result type `shape x elementType`, or reports `error`.
 template <typename OpTy>
-LogicalResult inferred(std::optional<Location> loc,
-                       llvm::Expected<Shape> shape, Type elementType,
+LogicalResult inferred(std::optional<Location> loc, llvm::Expected<Shape> shape,
+                       Type elementType,
                        SmallVectorImpl<Type> &inferredReturnTypes) {
   if (!shape)
     return emitRuleError<OpTy>(loc, shape.takeError());
@@ -120,9 +120,10 @@ StringRef TanhOp::getEpilogueName() { return "tanh"; }
 // Compare and select
 //===----------------------------------------------------------------------===//
 
-LogicalResult CompareOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location>, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+CompareOp::inferReturnTypes(MLIRContext *context, std::optional<Location>,
+                            Adaptor adaptor,
+                            SmallVectorImpl<Type> &inferredReturnTypes) {
   inferredReturnTypes.push_back(
       tensorType(adaptor.getLhs()).clone(IntegerType::get(context, 1)));
   return success();
@@ -175,37 +176,38 @@ KILN_DEFINE_REDUCE_HOOKS(ReduceMeanOp)
 KILN_DEFINE_REDUCE_HOOKS(ReduceMaxOp)
 #undef KILN_DEFINE_REDUCE_HOOKS
 
-LogicalResult ArgmaxOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+ArgmaxOp::inferReturnTypes(MLIRContext *context, std::optional<Location> loc,
+                           Adaptor adaptor,
+                           SmallVectorImpl<Type> &inferredReturnTypes) {
   RankedTensorType input = tensorType(adaptor.getInput());
   return inferred<ArgmaxOp>(loc,
                             inferArgmaxShape(input.getShape(),
                                              adaptor.getAxis(),
                                              adaptor.getKeepDims()),
-                            IntegerType::get(context, 64),
-                            inferredReturnTypes);
+                            IntegerType::get(context, 64), inferredReturnTypes);
 }
 
 //===----------------------------------------------------------------------===//
 // Contraction
 //===----------------------------------------------------------------------===//
 
-LogicalResult MatmulOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+MatmulOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                           Adaptor adaptor,
+                           SmallVectorImpl<Type> &inferredReturnTypes) {
   RankedTensorType lhs = tensorType(adaptor.getLhs());
   RankedTensorType rhs = tensorType(adaptor.getRhs());
   if (lhs.getElementType() != rhs.getElementType())
-    return emitLabeledError<MatmulOp>(loc, "matmul_c2",
-                                      "operand element types differ: ",
-                                      lhs.getElementType(), " vs ",
-                                      rhs.getElementType());
-  return inferred<MatmulOp>(
-      loc,
-      inferMatmulShape(lhs.getShape(), rhs.getShape(),
-                       adaptor.getTransposeLhs(), adaptor.getTransposeRhs()),
-      lhs.getElementType(), inferredReturnTypes);
+    return emitLabeledError<MatmulOp>(
+        loc, "matmul_c2",
+        "operand element types differ: ", lhs.getElementType(), " vs ",
+        rhs.getElementType());
+  return inferred<MatmulOp>(loc,
+                            inferMatmulShape(lhs.getShape(), rhs.getShape(),
+                                             adaptor.getTransposeLhs(),
+                                             adaptor.getTransposeRhs()),
+                            lhs.getElementType(), inferredReturnTypes);
 }
 
 //===----------------------------------------------------------------------===//
@@ -237,9 +239,10 @@ OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
   return {};
 }
 
-LogicalResult TransposeOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+TransposeOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                              Adaptor adaptor,
+                              SmallVectorImpl<Type> &inferredReturnTypes) {
   RankedTensorType input = tensorType(adaptor.getInput());
   return inferred<TransposeOp>(
       loc, inferTransposeShape(input.getShape(), adaptor.getPermutation()),
@@ -271,9 +274,10 @@ OpFoldResult TransposeOp::fold(FoldAdaptor) {
   return {};
 }
 
-LogicalResult ConcatOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+ConcatOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                           Adaptor adaptor,
+                           SmallVectorImpl<Type> &inferredReturnTypes) {
   SmallVector<ArrayRef<int64_t>> shapes;
   Type elementType;
   for (auto [index, input] : llvm::enumerate(adaptor.getInputs())) {
@@ -281,10 +285,9 @@ LogicalResult ConcatOp::inferReturnTypes(
     if (index == 0)
       elementType = type.getElementType();
     else if (type.getElementType() != elementType)
-      return emitLabeledError<ConcatOp>(loc, "concat_c3", "input ", index,
-                                        " has element type ",
-                                        type.getElementType(), ", expected ",
-                                        elementType);
+      return emitLabeledError<ConcatOp>(
+          loc, "concat_c3", "input ", index, " has element type ",
+          type.getElementType(), ", expected ", elementType);
     shapes.push_back(type.getShape());
   }
   return inferred<ConcatOp>(loc, inferConcatShape(shapes, adaptor.getAxis()),
@@ -298,21 +301,22 @@ OpFoldResult ConcatOp::fold(FoldAdaptor) {
   return {};
 }
 
-LogicalResult SliceOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+SliceOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                          Adaptor adaptor,
+                          SmallVectorImpl<Type> &inferredReturnTypes) {
   RankedTensorType input = tensorType(adaptor.getInput());
   return inferred<SliceOp>(loc,
-                           inferSliceShape(input.getShape(),
-                                           adaptor.getStart(),
+                           inferSliceShape(input.getShape(), adaptor.getStart(),
                                            adaptor.getLimit(),
                                            adaptor.getStrides()),
                            input.getElementType(), inferredReturnTypes);
 }
 
-LogicalResult PadOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+PadOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                        Adaptor adaptor,
+                        SmallVectorImpl<Type> &inferredReturnTypes) {
   RankedTensorType input = tensorType(adaptor.getInput());
   return inferred<PadOp>(loc,
                          inferPadShape(input.getShape(), adaptor.getLow(),
@@ -374,9 +378,10 @@ LogicalResult LogSoftmaxOp::verify() {
   return success();
 }
 
-LogicalResult ConstantOp::inferReturnTypes(
-    MLIRContext *, std::optional<Location>, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferredReturnTypes) {
+LogicalResult
+ConstantOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+                             Adaptor adaptor,
+                             SmallVectorImpl<Type> &inferredReturnTypes) {
   inferredReturnTypes.push_back(adaptor.getValue().getType());
   return success();
 }
@@ -408,10 +413,9 @@ LogicalResult inferLoss(std::optional<Location> loc,
                                   labels.getElementType(), ", expected ",
                                   elementType);
   if (weights.getElementType() != elementType)
-    return emitLabeledError<OpTy>(loc, "loss_c4",
-                                  "sample_weight has element type ",
-                                  weights.getElementType(), ", expected ",
-                                  elementType);
+    return emitLabeledError<OpTy>(
+        loc, "loss_c4", "sample_weight has element type ",
+        weights.getElementType(), ", expected ", elementType);
   return inferred<OpTy>(loc,
                         inferLossShape(predictions.getShape(),
                                        labels.getShape(), weights.getShape(),

@@ -37,8 +37,7 @@ llvm::Expected<int64_t> mlir::kiln::getElementCount(ArrayRef<int64_t> shape) {
   int64_t count = 1;
   for (int64_t d : shape) {
     if (d < 0)
-      return violation("shape", "negative size {0} in {1}", d,
-                       shapeStr(shape));
+      return violation("shape", "negative size {0} in {1}", d, shapeStr(shape));
     if (llvm::MulOverflow(count, d, count))
       return violation("shape", "element count of {0} overflows 64 bits",
                        shapeStr(shape));
@@ -124,8 +123,7 @@ mlir::kiln::inferTransposeShape(ArrayRef<int64_t> input,
   Shape result;
   for (int64_t p : permutation) {
     if (p < 0 || p >= rank || seen.test(p))
-      return violation("transpose_c1",
-                       "{0} is not a permutation of [0, {1})",
+      return violation("transpose_c1", "{0} is not a permutation of [0, {1})",
                        shapeStr(permutation), rank);
     seen.set(p);
     result.push_back(input[p]);
@@ -134,8 +132,7 @@ mlir::kiln::inferTransposeShape(ArrayRef<int64_t> input,
 }
 
 llvm::Expected<Shape>
-mlir::kiln::inferConcatShape(ArrayRef<ArrayRef<int64_t>> inputs,
-                             int64_t axis) {
+mlir::kiln::inferConcatShape(ArrayRef<ArrayRef<int64_t>> inputs, int64_t axis) {
   if (inputs.empty())
     return violation("concat_c1", "needs at least one input");
   int64_t rank = inputs.front().size();
@@ -204,8 +201,8 @@ llvm::Expected<Shape> mlir::kiln::inferPadShape(ArrayRef<int64_t> input,
                        "axis {0}: padding (low {1}, high {2}, interior {3}) "
                        "must be non-negative",
                        i, low[i], high[i], in);
-    result.push_back(low[i] + input[i] + std::max<int64_t>(input[i] - 1, 0) * in +
-                     high[i]);
+    result.push_back(low[i] + input[i] +
+                     std::max<int64_t>(input[i] - 1, 0) * in + high[i]);
   }
   return result;
 }
@@ -226,16 +223,14 @@ llvm::Error mlir::kiln::verifyReshapeShapes(ArrayRef<int64_t> input,
   if (!out)
     return out.takeError();
   if (*in != *out)
-    return violation("reshape_c1",
-                     "{0} has {1} elements but {2} has {3}", shapeStr(input),
-                     *in, shapeStr(result), *out);
+    return violation("reshape_c1", "{0} has {1} elements but {2} has {3}",
+                     shapeStr(input), *in, shapeStr(result), *out);
   return llvm::Error::success();
 }
 
-llvm::Error
-mlir::kiln::verifyBroadcastInDimShapes(ArrayRef<int64_t> operand,
-                                       ArrayRef<int64_t> dimensions,
-                                       ArrayRef<int64_t> result) {
+llvm::Error mlir::kiln::verifyBroadcastInDimShapes(ArrayRef<int64_t> operand,
+                                                   ArrayRef<int64_t> dimensions,
+                                                   ArrayRef<int64_t> result) {
   if (dimensions.size() != operand.size())
     return violation("broadcast_in_dim_c1",
                      "{0} broadcast dimensions for a rank-{1} operand",
@@ -263,10 +258,10 @@ llvm::Error mlir::kiln::verifySoftmaxAxis(int64_t rank, int64_t axis) {
   return llvm::Error::success();
 }
 
-llvm::Expected<Shape>
-mlir::kiln::inferLossShape(ArrayRef<int64_t> predictions,
-                           ArrayRef<int64_t> labels,
-                           ArrayRef<int64_t> sampleWeight, LossLabels kind) {
+llvm::Expected<Shape> mlir::kiln::inferLossShape(ArrayRef<int64_t> predictions,
+                                                 ArrayRef<int64_t> labels,
+                                                 ArrayRef<int64_t> sampleWeight,
+                                                 LossLabels kind) {
   size_t minRank = kind == LossLabels::Dense ? 1 : 2;
   if (predictions.size() < minRank)
     return violation("loss_c1",

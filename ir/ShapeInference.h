@@ -107,9 +107,9 @@ enum class LossLabels {
 };
 
 /// Every kiln loss op. Predictions have rank >= 1, rank >= 2 for
-/// categorical and sparse labels (loss_c1); labels have the shape `kind` demands (loss_c2);
-/// `sampleWeight` is `[N]` with N the leading axis of predictions (loss_c3).
-/// Returns the scalar shape `[]`.
+/// categorical and sparse labels (loss_c1); labels have the shape `kind`
+/// demands (loss_c2); `sampleWeight` is `[N]` with N the leading axis of
+/// predictions (loss_c3). Returns the scalar shape `[]`.
 llvm::Expected<Shape> inferLossShape(llvm::ArrayRef<int64_t> predictions,
                                      llvm::ArrayRef<int64_t> labels,
                                      llvm::ArrayRef<int64_t> sampleWeight,

@@ -50,14 +50,15 @@ public:
 
   Value splat(RankedTensorType t, double value) {
     return b.create<ConstantOp>(
-        loc, DenseElementsAttr::get(
-                 t, b.getFloatAttr(t.getElementType(), value)));
+        loc,
+        DenseElementsAttr::get(t, b.getFloatAttr(t.getElementType(), value)));
   }
 
   /// Reduces every axis of `x`.
   Value sumAll(Value x) {
     auto t = cast<RankedTensorType>(x.getType());
-    SmallVector<int64_t> axes = llvm::to_vector(llvm::seq<int64_t>(0, t.getRank()));
+    SmallVector<int64_t> axes =
+        llvm::to_vector(llvm::seq<int64_t>(0, t.getRank()));
     return b.create<ReduceSumOp>(loc, x, axes, false);
   }
 
@@ -66,7 +67,8 @@ public:
     auto t = cast<RankedTensorType>(x.getType());
     if (t.getRank() == 1)
       return x;
-    SmallVector<int64_t> axes = llvm::to_vector(llvm::seq<int64_t>(1, t.getRank()));
+    SmallVector<int64_t> axes =
+        llvm::to_vector(llvm::seq<int64_t>(1, t.getRank()));
     return b.create<ReduceMeanOp>(loc, x, axes, false);
   }
 
@@ -75,14 +77,13 @@ public:
     auto t = cast<RankedTensorType>(x.getType());
     if (t.getRank() == 1)
       return x;
-    SmallVector<int64_t> axes = llvm::to_vector(llvm::seq<int64_t>(1, t.getRank()));
+    SmallVector<int64_t> axes =
+        llvm::to_vector(llvm::seq<int64_t>(1, t.getRank()));
     return b.create<ReduceSumOp>(loc, x, axes, false);
   }
 
   /// sum_n w_n v_n for per-sample values v [N].
-  Value weightedSum(Value v) {
-    return sumAll(b.create<MulOp>(loc, v, w));
-  }
+  Value weightedSum(Value v) { return sumAll(b.create<MulOp>(loc, v, w)); }
 
   /// 0/1 floats of the predictions' element type from an i1 mask.
   Value toFloat(Value mask) {
@@ -131,21 +132,24 @@ struct KilnAttachLossPass
              << function << " with a body";
     std::optional<LossKind> kind = parseLoss(loss);
     if (!kind)
-      return mlir::emitError(module.getLoc(), "kiln-attach-loss: unknown loss '")
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-loss: unknown loss '")
              << loss
              << "' (known: mean_squared_error, mean_absolute_error, "
                 "binary_crossentropy, categorical_crossentropy, "
                 "sparse_categorical_crossentropy)";
     if (module.lookupSymbol("loss"))
-      return mlir::emitError(module.getLoc(), "kiln-attach-loss: the module already has a "
-                              "symbol @loss");
-    auto predType = forward.getNumResults()
-                        ? dyn_cast<RankedTensorType>(
-                              forward.getResultTypes().front())
-                        : RankedTensorType();
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-loss: the module already has a "
+                             "symbol @loss");
+    auto predType =
+        forward.getNumResults()
+            ? dyn_cast<RankedTensorType>(forward.getResultTypes().front())
+            : RankedTensorType();
     if (!predType || !isa<FloatType>(predType.getElementType()) ||
         predType.getRank() < 1)
-      return mlir::emitError(forward.getLoc(), "kiln-attach-loss: the first result of @")
+      return mlir::emitError(forward.getLoc(),
+                             "kiln-attach-loss: the first result of @")
              << function
              << " must be a floating-point tensor with a batch axis";
     int64_t classes = predType.getShape().back();
@@ -165,15 +169,20 @@ struct KilnAttachLossPass
         continue;
       std::string name = m.str();
       if (name == "accuracy" || name == "acc")
-        name = *kind == LossKind::SparseCE        ? "sparse_categorical_accuracy"
+        name = *kind == LossKind::SparseCE ? "sparse_categorical_accuracy"
                : *kind == LossKind::CategoricalCE ? "categorical_accuracy"
                                                   : "binary_accuracy";
-      static const char *const known[] = {
-          "binary_accuracy", "categorical_accuracy",
-          "sparse_categorical_accuracy", "precision", "recall", "f1", "mae",
-          "mse"};
+      static const char *const known[] = {"binary_accuracy",
+                                          "categorical_accuracy",
+                                          "sparse_categorical_accuracy",
+                                          "precision",
+                                          "recall",
+                                          "f1",
+                                          "mae",
+                                          "mse"};
       if (!llvm::is_contained(known, name))
-        return mlir::emitError(module.getLoc(), "kiln-attach-loss: unknown metric '")
+        return mlir::emitError(module.getLoc(),
+                               "kiln-attach-loss: unknown metric '")
                << m
                << "' (known: accuracy, binary_accuracy, "
                   "categorical_accuracy, sparse_categorical_accuracy, "
@@ -221,16 +230,16 @@ struct KilnAttachLossPass
       lossValue = b.create<MeanAbsoluteErrorOp>(loc, lb.p, labels, weights);
       break;
     case LossKind::BinaryCE:
-      lossValue = b.create<BinaryCrossentropyOp>(loc, lb.p, labels, weights,
-                                                 logits);
+      lossValue =
+          b.create<BinaryCrossentropyOp>(loc, lb.p, labels, weights, logits);
       break;
     case LossKind::CategoricalCE:
       lossValue = b.create<CategoricalCrossentropyOp>(loc, lb.p, labels,
                                                       weights, logits);
       break;
     case LossKind::SparseCE:
-      lossValue = b.create<SparseCategoricalCrossentropyOp>(
-          loc, lb.p, labels, weights, logits);
+      lossValue = b.create<SparseCategoricalCrossentropyOp>(loc, lb.p, labels,
+                                                            weights, logits);
       break;
     }
 
@@ -244,12 +253,11 @@ struct KilnAttachLossPass
         auto factor = lossFunc.getArgAttrOfType<FloatAttr>(i, key);
         if (!factor || factor.getValueAsDouble() == 0.0)
           continue;
-        Value term = key == "kiln.l1"
-                         ? Value(b.create<AbsOp>(loc, arg))
-                         : Value(b.create<SquareOp>(loc, arg));
-        Value scaled = b.create<MulOp>(
-            loc, lb.sumAll(term),
-            lb.splat(lb.scalar, factor.getValueAsDouble()));
+        Value term = key == "kiln.l1" ? Value(b.create<AbsOp>(loc, arg))
+                                      : Value(b.create<SquareOp>(loc, arg));
+        Value scaled =
+            b.create<MulOp>(loc, lb.sumAll(term),
+                            lb.splat(lb.scalar, factor.getValueAsDouble()));
         lossValue = b.create<AddOp>(loc, lossValue, scaled);
       }
     }
@@ -267,9 +275,9 @@ struct KilnAttachLossPass
     bool countsAdded = false;
     for (const std::string &m : metricNames) {
       if (m == "binary_accuracy") {
-        Value match = b.create<CompareOp>(loc, ComparisonDirection::eq,
-                                          lb.predictedPositive(),
-                                          lb.actualPositive());
+        Value match =
+            b.create<CompareOp>(loc, ComparisonDirection::eq,
+                                lb.predictedPositive(), lb.actualPositive());
         addPartial("binary_accuracy_sum",
                    lb.weightedSum(lb.perSampleMean(lb.toFloat(match))));
       } else if (m == "categorical_accuracy" ||
@@ -279,8 +287,7 @@ struct KilnAttachLossPass
                 ? lb.argmaxLast(labels)
                 : Value(b.create<ConvertOp>(
                       loc,
-                      cast<RankedTensorType>(labelType).clone(
-                          b.getI64Type()),
+                      cast<RankedTensorType>(labelType).clone(b.getI64Type()),
                       labels));
         Value match = b.create<CompareOp>(loc, ComparisonDirection::eq,
                                           lb.argmaxLast(lb.p), truth);
@@ -296,8 +303,7 @@ struct KilnAttachLossPass
         addPartial("true_positives", lb.weightedSum(lb.perSampleSum(both)));
         addPartial("predicted_positives",
                    lb.weightedSum(lb.perSampleSum(predicted)));
-        addPartial("actual_positives",
-                   lb.weightedSum(lb.perSampleSum(actual)));
+        addPartial("actual_positives", lb.weightedSum(lb.perSampleSum(actual)));
       } else if (m == "mae" || m == "mse") {
         Value diff = b.create<SubOp>(loc, lb.p, labels);
         Value err = m == "mae" ? Value(b.create<AbsOp>(loc, diff))
@@ -311,8 +317,8 @@ struct KilnAttachLossPass
     SmallVector<Type> resultTypes;
     for (Value v : results)
       resultTypes.push_back(v.getType());
-    lossFunc.setFunctionType(FunctionType::get(
-        ctx, body.getArgumentTypes(), resultTypes));
+    lossFunc.setFunctionType(
+        FunctionType::get(ctx, body.getArgumentTypes(), resultTypes));
     SmallVector<DictionaryAttr> argAttrs;
     for (unsigned i = 0; i < numForwardArgs; ++i)
       argAttrs.push_back(forward.getArgAttrDict(i));

@@ -69,8 +69,8 @@ public:
 
   Value c(double v) {
     return b.create<ConstantOp>(
-        loc, DenseElementsAttr::get(type,
-                                    b.getFloatAttr(type.getElementType(), v)));
+        loc,
+        DenseElementsAttr::get(type, b.getFloatAttr(type.getElementType(), v)));
   }
   /// Broadcasts a rank-0 tensor to `type`.
   Value spread(Value scalar) {
@@ -187,8 +187,8 @@ Value buildUpdate(Math &m, Math &s, const Hyper &h, Value w, Value g,
       // Keras ("epsilon hat"): alpha = lr sqrt(1 - b2^t) / (1 - b1^t);
       // w <- w - alpha m / (sqrt(v) + eps).
       Value alpha = m.spread(s.div(s.mul(lrScalar, s.sqrt(bias2)), bias1));
-      return m.sub(w, m.div(m.mul(alpha, mNew),
-                            m.add(m.sqrt(vNew), m.c(h.epsilon))));
+      return m.sub(
+          w, m.div(m.mul(alpha, mNew), m.add(m.sqrt(vNew), m.c(h.epsilon))));
     }
     // PyTorch (torch.optim.Adam, = Kingma & Ba): denom = sqrt(v) /
     // sqrt(1 - b2^t) + eps; w <- w - lr / (1 - b1^t) * m / denom.
@@ -254,10 +254,12 @@ struct KilnAttachOptimizerPass
     else if (optimizer == "adagrad")
       h.kind = Optimizer::Adagrad;
     else
-      return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: unknown optimizer '")
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-optimizer: unknown optimizer '")
              << optimizer << "' (known: sgd, rmsprop, adam, adamw, adagrad)";
     if (convention != "keras" && convention != "pytorch")
-      return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: unknown convention '")
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-optimizer: unknown convention '")
              << convention << "' (known: keras, pytorch)";
     h.pytorch = convention == "pytorch";
     h.momentum = momentum;
@@ -266,8 +268,8 @@ struct KilnAttachOptimizerPass
     h.centered = centered;
     h.beta1 = beta1;
     h.beta2 = beta2;
-    h.epsilon = epsilon >= 0.0 ? epsilon
-                : !h.pytorch   ? 1e-7
+    h.epsilon = epsilon >= 0.0                 ? epsilon
+                : !h.pytorch                   ? 1e-7
                 : h.kind == Optimizer::Adagrad ? 1e-10
                                                : 1e-8;
     h.weightDecay = weightDecay >= 0.0 ? weightDecay : h.pytorch ? 0.01 : 0.004;
@@ -278,8 +280,9 @@ struct KilnAttachOptimizerPass
     h.clipValue = clipValue;
     h.globalClipNorm = globalClipNorm;
     if (h.nesterov && (h.kind != Optimizer::SGD || h.momentum == 0.0))
-      return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: nesterov needs sgd "
-                              "with a non-zero momentum");
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-optimizer: nesterov needs sgd "
+                             "with a non-zero momentum");
     // Ranges as Keras and PyTorch check them (NaN fails every test).
     auto inRange = [](double v, double lo, double hi, bool hiOpen) {
       return v >= lo && (hiOpen ? v < hi : v <= hi);
@@ -320,9 +323,9 @@ struct KilnAttachOptimizerPass
     auto lossFunc = module.lookupSymbol<func::FuncOp>("loss");
     auto gradFunc = module.lookupSymbol<func::FuncOp>("loss_grad");
     // The forward function kiln-attach-loss started from.
-    auto forwardName = lossFunc ? lossFunc->getAttrOfType<StringAttr>(
-                                      "kiln.forward")
-                                : StringAttr();
+    auto forwardName = lossFunc
+                           ? lossFunc->getAttrOfType<StringAttr>("kiln.forward")
+                           : StringAttr();
     auto forward = module.lookupSymbol<func::FuncOp>(
         forwardName ? forwardName.getValue() : "forward");
     if (!forward || !lossFunc || !gradFunc)
@@ -333,8 +336,9 @@ struct KilnAttachOptimizerPass
                              "function=loss)");
     for (StringRef name : {"train_step", "eval_step", "predict"})
       if (module.lookupSymbol(name))
-        return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: the module already "
-                                "has a symbol @")
+        return mlir::emitError(module.getLoc(),
+                               "kiln-attach-optimizer: the module already "
+                               "has a symbol @")
                << name;
     Location loc = lossFunc.getLoc();
     OpBuilder mb(ctx);
@@ -358,16 +362,15 @@ struct KilnAttachOptimizerPass
     SmallVector<unsigned> trainable;
     for (unsigned r = lossFunc.getNumResults(); r < gradFunc.getNumResults();
          ++r) {
-      auto of = gradFunc.getResultAttrOfType<IntegerAttr>(r,
-                                                          "kiln.gradient_of");
+      auto of =
+          gradFunc.getResultAttrOfType<IntegerAttr>(r, "kiln.gradient_of");
       if (!of)
         return gradFunc.emitError("kiln-attach-optimizer: gradient result ")
                << r << " has no kiln.gradient_of attribute";
       trainable.push_back(of.getInt());
     }
     for (unsigned i : trainable)
-      if (!isa<FloatType>(cast<RankedTensorType>(
-                              lossFunc.getArgumentTypes()[i])
+      if (!isa<FloatType>(cast<RankedTensorType>(lossFunc.getArgumentTypes()[i])
                               .getElementType()))
         return lossFunc.emitError("kiln-attach-optimizer: trainable "
                                   "argument ")
@@ -388,8 +391,8 @@ struct KilnAttachOptimizerPass
     unsigned firstState = argTypes.size();
     for (unsigned i : trainable) {
       auto name = lossFunc.getArgAttrOfType<StringAttr>(i, "kiln.param");
-      std::string base = name ? name.getValue().str()
-                              : "arg" + std::to_string(i);
+      std::string base =
+          name ? name.getValue().str() : "arg" + std::to_string(i);
       for (StringRef slot : slots) {
         argTypes.push_back(lossFunc.getArgumentTypes()[i]);
         double init = slot == "accumulator" ? h.initialAccumulator : 0.0;
@@ -401,9 +404,9 @@ struct KilnAttachOptimizerPass
     auto f64Scalar = RankedTensorType::get({}, mb.getF64Type());
     unsigned stepArg = argTypes.size();
     argTypes.push_back(f64Scalar);
-    argAttrs.push_back(dict({mb.getNamedAttr("kiln.opt_state", str("step")),
-                             mb.getNamedAttr("kiln.initial_value",
-                                             mb.getF64FloatAttr(0.0))}));
+    argAttrs.push_back(
+        dict({mb.getNamedAttr("kiln.opt_state", str("step")),
+              mb.getNamedAttr("kiln.initial_value", mb.getF64FloatAttr(0.0))}));
     unsigned firstData = argTypes.size();
     for (unsigned i : dataArgs) {
       argTypes.push_back(lossFunc.getArgumentTypes()[i]);
@@ -412,11 +415,11 @@ struct KilnAttachOptimizerPass
     auto lossType = cast<RankedTensorType>(lossFunc.getResultTypes()[0]);
     unsigned lrArg = argTypes.size();
     argTypes.push_back(lossType);
-    argAttrs.push_back(dict({mb.getNamedAttr("kiln.name",
-                                             str("learning_rate"))}));
+    argAttrs.push_back(
+        dict({mb.getNamedAttr("kiln.name", str("learning_rate"))}));
 
-    auto train = mb.create<func::FuncOp>(
-        loc, "train_step", FunctionType::get(ctx, argTypes, {}));
+    auto train = mb.create<func::FuncOp>(loc, "train_step",
+                                         FunctionType::get(ctx, argTypes, {}));
     Block *body = train.addEntryBlock();
     OpBuilder b = OpBuilder::atBlockEnd(body);
 
@@ -438,8 +441,8 @@ struct KilnAttachOptimizerPass
     if (h.clipValue > 0.0)
       for (Value &g : grads) {
         Math m(b, loc, cast<RankedTensorType>(g.getType()));
-        g = b.create<MinimumOp>(loc, b.create<MaximumOp>(loc, g,
-                                                         m.c(-h.clipValue)),
+        g = b.create<MinimumOp>(loc,
+                                b.create<MaximumOp>(loc, g, m.c(-h.clipValue)),
                                 m.c(h.clipValue));
       }
     if (h.globalClipNorm > 0.0 && !grads.empty()) {
@@ -464,24 +467,22 @@ struct KilnAttachOptimizerPass
         auto t = cast<RankedTensorType>(g.getType());
         Value sc = scale;
         if (t.getElementType() != lossType.getElementType())
-          sc = b.create<ConvertOp>(loc, lossType.clone(t.getElementType()),
-                                   sc);
+          sc = b.create<ConvertOp>(loc, lossType.clone(t.getElementType()), sc);
         g = b.create<MulOp>(loc, g, Math(b, loc, t).spread(sc));
       }
     }
 
     // The step counter: t = step + 1 (the first update uses t = 1).
     Math stepMath(b, loc, f64Scalar);
-    Value newStep =
-        stepMath.add(body->getArgument(stepArg), stepMath.c(1.0));
+    Value newStep = stepMath.add(body->getArgument(stepArg), stepMath.c(1.0));
 
     SmallVector<Value> results(outs.begin(), outs.begin() + 1 + numPartials);
     SmallVector<DictionaryAttr> resultAttrs;
     for (unsigned r = 0; r <= numPartials; ++r)
       resultAttrs.push_back(lossFunc.getResultAttrDict(r));
     auto updateOf = [&](unsigned arg) {
-      return dict({mb.getNamedAttr("kiln.update_of",
-                                   mb.getI64IntegerAttr(arg))});
+      return dict(
+          {mb.getNamedAttr("kiln.update_of", mb.getI64IntegerAttr(arg))});
     };
     unsigned stateArg = firstState;
     for (auto [k, i] : llvm::enumerate(trainable)) {
@@ -503,8 +504,8 @@ struct KilnAttachOptimizerPass
       ValueRange slotValues =
           body->getArguments().slice(stateArg, slots.size());
       SmallVector<Value> newSlots;
-      Value newW = buildUpdate(m, sm, h, w, grads[k], slotValues, lrScalar,
-                               lr, t, newStep, newSlots);
+      Value newW = buildUpdate(m, sm, h, w, grads[k], slotValues, lrScalar, lr,
+                               t, newStep, newSlots);
       results.push_back(newW);
       resultAttrs.push_back(updateOf(paramIndex));
       for (auto [s, v] : llvm::enumerate(newSlots)) {
@@ -539,8 +540,7 @@ struct KilnAttachOptimizerPass
           attrs.push_back(source.getArgAttrDict(i));
         }
       auto fn = mb.create<func::FuncOp>(
-          loc, name,
-          FunctionType::get(ctx, types, source.getResultTypes()));
+          loc, name, FunctionType::get(ctx, types, source.getResultTypes()));
       Block *entry = fn.addEntryBlock();
       OpBuilder eb = OpBuilder::atBlockEnd(entry);
       SmallVector<Value> args(source.getNumArguments());

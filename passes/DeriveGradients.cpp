@@ -154,9 +154,8 @@ LogicalResult deriveGradients(func::FuncOp func) {
     for (Value result : op->getResults()) {
       Value grad = grads.lookup(result);
       any |= static_cast<bool>(grad);
-      resultGrads.push_back(grad ? grad
-                                 : zerosLike(b, op->getLoc(),
-                                             result.getType()));
+      resultGrads.push_back(
+          grad ? grad : zerosLike(b, op->getLoc(), result.getType()));
     }
     if (!any)
       continue;
@@ -216,9 +215,8 @@ LogicalResult deriveGradients(func::FuncOp func) {
   }
   b.create<func::ReturnOp>(ret.getLoc(), results);
   ret.erase();
-  gradFunc.setFunctionType(
-      FunctionType::get(func.getContext(), gradFunc.getArgumentTypes(),
-                        resultTypes));
+  gradFunc.setFunctionType(FunctionType::get(
+      func.getContext(), gradFunc.getArgumentTypes(), resultTypes));
   // Result attributes: the originals, then empty ones for the gradients;
   // kiln.gradient_of names the argument each gradient belongs to.
   SmallVector<DictionaryAttr> resultAttrs;
@@ -244,7 +242,8 @@ struct KilnDeriveGradientsPass
     ModuleOp module = getOperation();
     auto func = module.lookupSymbol<func::FuncOp>(function);
     if (!func) {
-      mlir::emitError(module.getLoc(), "kiln-derive-gradients: no function @") << function;
+      mlir::emitError(module.getLoc(), "kiln-derive-gradients: no function @")
+          << function;
       return signalPassFailure();
     }
     if (failed(deriveGradients(func)))

@@ -64,8 +64,8 @@ struct KilnRewriteLossesToLogitsPass
                  LossOnActivation<CategoricalCrossentropyOp, SoftmaxOp>,
                  LossOnActivation<SparseCategoricalCrossentropyOp, SoftmaxOp>>(
         &getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(),
-                                            std::move(patterns))))
+    if (failed(
+            applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };

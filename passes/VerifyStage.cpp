@@ -9,12 +9,12 @@
 #include "ir/KilnDialect.h"
 #include "passes/Passes.h"
 
+#include "ir/ShapeInference.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/BuiltinOps.h"
-#include "ir/ShapeInference.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/MathExtras.h"
 
@@ -153,18 +153,16 @@ unsigned checkForwardStage(ModuleOp module) {
                         unsigned index) {
     if (!isForwardType(value.getType())) {
       ++violations;
-      owner->emitError() << role << " " << index << " of '"
-                         << owner->getName() << "' has type "
-                         << value.getType()
+      owner->emitError() << role << " " << index << " of '" << owner->getName()
+                         << "' has type " << value.getType()
                          << "; the forward stage needs static shapes of f32, "
                             "f64, i32, i64 or i1";
       return;
     }
     if (!getByteSize(cast<RankedTensorType>(value.getType()))) {
       ++violations;
-      owner->emitError() << role << " " << index << " of '"
-                         << owner->getName() << "' has type "
-                         << value.getType()
+      owner->emitError() << role << " " << index << " of '" << owner->getName()
+                         << "' has type " << value.getType()
                          << ", whose size in bytes does not fit in 64 bits";
     }
   };
@@ -182,8 +180,7 @@ unsigned checkForwardStage(ModuleOp module) {
       return;
     }
     if (auto call = dyn_cast<func::CallOp>(op)) {
-      auto callee =
-          module.lookupSymbol<func::FuncOp>(call.getCalleeAttr());
+      auto callee = module.lookupSymbol<func::FuncOp>(call.getCalleeAttr());
       if (!callee || callee.isExternal()) {
         ++violations;
         call.emitError() << "calls @" << call.getCallee()
@@ -208,9 +205,8 @@ unsigned checkForwardStage(ModuleOp module) {
 /// Reports every value of `module` (op results and block arguments) whose
 /// type `isBad` rejects, and every op `isBadOp` rejects; returns the count.
 unsigned checkModule(ModuleOp module, StringRef stage,
-                     function_ref<bool(Operation *)> isBadOp,
-                     StringRef opRule, function_ref<bool(Type)> isBadType,
-                     StringRef typeRule) {
+                     function_ref<bool(Operation *)> isBadOp, StringRef opRule,
+                     function_ref<bool(Type)> isBadType, StringRef typeRule) {
   unsigned violations = 0;
   module.walk([&](Operation *op) {
     if (op == module.getOperation())
@@ -224,9 +220,9 @@ unsigned checkModule(ModuleOp module, StringRef stage,
     for (OpResult result : op->getResults())
       if (isBadType(result.getType())) {
         ++violations;
-        op->emitError() << "result " << result.getResultNumber()
-                        << " has type " << result.getType() << "; the "
-                        << stage << " stage has " << typeRule;
+        op->emitError() << "result " << result.getResultNumber() << " has type "
+                        << result.getType() << "; the " << stage
+                        << " stage has " << typeRule;
       }
     for (Region &region : op->getRegions())
       for (Block &block : region)
@@ -268,8 +264,8 @@ unsigned checkBufferizedStage(ModuleOp module) {
       return memref && memref.getRank() == 1 && memref.hasStaticShape() &&
              memref.getElementType().isInteger(8);
     };
-    if (func.getNumArguments() != 4 || !llvm::all_of(func.getArgumentTypes(),
-                                                     isRegion) ||
+    if (func.getNumArguments() != 4 ||
+        !llvm::all_of(func.getArgumentTypes(), isRegion) ||
         func.getNumResults() != 0 || !func->hasAttr("kiln.abi")) {
       ++violations;
       func.emitError() << "entry point @" << func.getSymName()
@@ -305,8 +301,9 @@ struct KilnVerifyStagePass
     else if (stage == "llvm")
       violations = checkLLVMStage(module);
     else {
-      mlir::emitError(module.getLoc()) << "kiln-verify-stage: unknown stage '" << stage
-                         << "' (known: forward, linalg, bufferized, llvm)";
+      mlir::emitError(module.getLoc())
+          << "kiln-verify-stage: unknown stage '" << stage
+          << "' (known: forward, linalg, bufferized, llvm)";
       return signalPassFailure();
     }
     if (violations != 0)

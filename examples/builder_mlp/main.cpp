@@ -37,8 +37,8 @@ void makeCircles(size_t n, uint32_t seed, std::vector<float> &x,
 }
 
 int fail(llvm::Error e) {
-  llvm::errs() << "kiln-builder-example: error: " << llvm::toString(std::move(e))
-               << "\n";
+  llvm::errs() << "kiln-builder-example: error: "
+               << llvm::toString(std::move(e)) << "\n";
   return 1;
 }
 } // namespace
@@ -49,10 +49,9 @@ int main() {
   makeCircles(2000, 42, xTrain, yTrain);
   makeCircles(500, 43, xTest, yTest);
 
-  kiln::Sequential model({kiln::layers::Input({2}),
-                          kiln::layers::Dense(16, "relu"),
-                          kiln::layers::Dense(16, "relu"),
-                          kiln::layers::Dense(2, "softmax")});
+  kiln::Sequential model(
+      {kiln::layers::Input({2}), kiln::layers::Dense(16, "relu"),
+       kiln::layers::Dense(16, "relu"), kiln::layers::Dense(2, "softmax")});
   model.setSeed(7);
   if (llvm::Error e = model.build(/*batchSize=*/32))
     return fail(std::move(e));

@@ -71,26 +71,26 @@ int main(int argc, char **argv) {
   void *state = regions->opt_state;
   void *scratch = regions->scratch;
 
-  int failed =
-      readTensor(dir, "dense_kernel",
-                 params + MLP_FORWARD_PARAM_DENSE_KERNEL_OFFSET,
-                 MLP_FORWARD_PARAM_DENSE_KERNEL_SIZE) ||
-      readTensor(dir, "dense_bias", params + MLP_FORWARD_PARAM_DENSE_BIAS_OFFSET,
-                 MLP_FORWARD_PARAM_DENSE_BIAS_SIZE) ||
-      readTensor(dir, "dense_1_kernel",
-                 params + MLP_FORWARD_PARAM_DENSE_1_KERNEL_OFFSET,
-                 MLP_FORWARD_PARAM_DENSE_1_KERNEL_SIZE) ||
-      readTensor(dir, "dense_1_bias",
-                 params + MLP_FORWARD_PARAM_DENSE_1_BIAS_OFFSET,
-                 MLP_FORWARD_PARAM_DENSE_1_BIAS_SIZE) ||
-      readTensor(dir, "dense_2_kernel",
-                 params + MLP_FORWARD_PARAM_DENSE_2_KERNEL_OFFSET,
-                 MLP_FORWARD_PARAM_DENSE_2_KERNEL_SIZE) ||
-      readTensor(dir, "dense_2_bias",
-                 params + MLP_FORWARD_PARAM_DENSE_2_BIAS_OFFSET,
-                 MLP_FORWARD_PARAM_DENSE_2_BIAS_SIZE) ||
-      readTensor(dir, "x", io + MLP_FORWARD_INPUT_X_OFFSET,
-                 MLP_FORWARD_INPUT_X_SIZE);
+  int failed = readTensor(dir, "dense_kernel",
+                          params + MLP_FORWARD_PARAM_DENSE_KERNEL_OFFSET,
+                          MLP_FORWARD_PARAM_DENSE_KERNEL_SIZE) ||
+               readTensor(dir, "dense_bias",
+                          params + MLP_FORWARD_PARAM_DENSE_BIAS_OFFSET,
+                          MLP_FORWARD_PARAM_DENSE_BIAS_SIZE) ||
+               readTensor(dir, "dense_1_kernel",
+                          params + MLP_FORWARD_PARAM_DENSE_1_KERNEL_OFFSET,
+                          MLP_FORWARD_PARAM_DENSE_1_KERNEL_SIZE) ||
+               readTensor(dir, "dense_1_bias",
+                          params + MLP_FORWARD_PARAM_DENSE_1_BIAS_OFFSET,
+                          MLP_FORWARD_PARAM_DENSE_1_BIAS_SIZE) ||
+               readTensor(dir, "dense_2_kernel",
+                          params + MLP_FORWARD_PARAM_DENSE_2_KERNEL_OFFSET,
+                          MLP_FORWARD_PARAM_DENSE_2_KERNEL_SIZE) ||
+               readTensor(dir, "dense_2_bias",
+                          params + MLP_FORWARD_PARAM_DENSE_2_BIAS_OFFSET,
+                          MLP_FORWARD_PARAM_DENSE_2_BIAS_SIZE) ||
+               readTensor(dir, "x", io + MLP_FORWARD_INPUT_X_OFFSET,
+                          MLP_FORWARD_INPUT_X_SIZE);
   if (failed) {
     kiln_regions_destroy(regions);
     return 1;

@@ -59,8 +59,7 @@ static int readFile(const char *dir, const char *file, void *dest,
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: %s DIR REPEATS [WARMUP [THREADS [LR]]]\n",
-            argv[0]);
+    fprintf(stderr, "usage: %s DIR REPEATS [WARMUP [THREADS [LR]]]\n", argv[0]);
     return 2;
   }
   const char *dir = argv[1];

@@ -203,8 +203,8 @@ private:
                                ValueRange{a, b});
   }
   InFlightDiagnostic layerError(const Layer &layer) {
-    return emitError(fileLoc) << "layer '" << layer.name << "' ("
-                              << layer.className << "): ";
+    return emitError(fileLoc)
+           << "layer '" << layer.name << "' (" << layer.className << "): ";
   }
   Attribute compileConfig(const json::Object &config);
 
@@ -288,30 +288,30 @@ LogicalResult KerasImporter::readTensorList(const json::Value *value,
     for (StringRef key : keys) {
       auto ref = readTensorRef(*named->get(key));
       if (!ref)
-        return emitError(fileLoc) << "malformed entry '" << key << "' in '"
-                                  << what << "'";
+        return emitError(fileLoc)
+               << "malformed entry '" << key << "' in '" << what << "'";
       refs.push_back(*ref);
     }
     return success();
   }
   const json::Array *array = value ? value->getAsArray() : nullptr;
   if (!array)
-    return emitError(fileLoc) << "the model config has no '" << what
-                              << "' list";
+    return emitError(fileLoc)
+           << "the model config has no '" << what << "' list";
   // One tensor: ["input_layer", 0, 0] (Keras 3 with a single input).
   if (!array->empty() && (*array)[0].getAsString()) {
     if (auto ref = readTensorRef(*value)) {
       refs.push_back(*ref);
       return success();
     }
-    return emitError(fileLoc) << "malformed '" << what
-                              << "': " << describe(*value);
+    return emitError(fileLoc)
+           << "malformed '" << what << "': " << describe(*value);
   }
   for (const json::Value &element : *array) {
     auto ref = readTensorRef(element);
     if (!ref)
-      return emitError(fileLoc) << "malformed entry in '" << what
-                                << "': " << describe(element);
+      return emitError(fileLoc)
+             << "malformed entry in '" << what << "': " << describe(element);
     refs.push_back(*ref);
   }
   return success();
@@ -321,8 +321,8 @@ LogicalResult KerasImporter::readLayer(const json::Value &entry,
                                        bool sequential) {
   const json::Object *object = entry.getAsObject();
   if (!object)
-    return emitError(fileLoc) << "a layer entry is not an object: "
-                              << describe(entry);
+    return emitError(fileLoc)
+           << "a layer entry is not an object: " << describe(entry);
   Layer layer;
   layer.className = object->getString("class_name").value_or("").str();
   layer.config = object->getObject("config");
@@ -333,11 +333,11 @@ LogicalResult KerasImporter::readLayer(const json::Value &entry,
     if (auto name = object->getString("name"))
       layer.name = name->str();
   if (layer.name.empty())
-    layer.name = toSnakeCase(layer.className) + "_" +
-                 std::to_string(layers.size());
+    layer.name =
+        toSnakeCase(layer.className) + "_" + std::to_string(layers.size());
   if (layer.className.empty())
-    return emitError(fileLoc) << "layer '" << layer.name
-                              << "' has no 'class_name'";
+    return emitError(fileLoc)
+           << "layer '" << layer.name << "' has no 'class_name'";
   if (!layer.config)
     return emitError(fileLoc) << "layer '" << layer.name << "' ("
                               << layer.className << ") has no 'config' object";
@@ -371,9 +371,9 @@ LogicalResult KerasImporter::readLayer(const json::Value &entry,
         ok = false;
       }
       if (!ok)
-        return emitError(fileLoc) << "layer '" << layer.name
-                                  << "': malformed 'inbound_nodes': "
-                                  << describe(node);
+        return emitError(fileLoc)
+               << "layer '" << layer.name
+               << "': malformed 'inbound_nodes': " << describe(node);
     }
   }
   layerIndex[layer.name] = layers.size();
@@ -438,8 +438,8 @@ LogicalResult KerasImporter::readModel(const json::Object &root) {
   for (const auto &refs : {modelInputs, modelOutputs})
     for (const TensorRef &ref : refs)
       if (!layerIndex.count(ref.layer))
-        return emitError(fileLoc) << "the model refers to an unknown layer '"
-                                  << ref.layer << "'";
+        return emitError(fileLoc)
+               << "the model refers to an unknown layer '" << ref.layer << "'";
   return success();
 }
 
@@ -483,8 +483,7 @@ void KerasImporter::checkLayer(const Layer &layer) {
     if (it == info->mustBeDefault.end())
       issue(layer, "unknown argument '" + key + "'");
     else if (!jsonEquals(value, it->second) && !value.getAsNull())
-      issue(layer, "unsupported argument '" + key +
-                       "' = " + describe(value));
+      issue(layer, "unsupported argument '" + key + "' = " + describe(value));
   }
   // Element types: float32 and float64 (a dtype policy or a name).
   if (const json::Value *dtype = layer.config->get("dtype")) {
@@ -505,13 +504,13 @@ void KerasImporter::checkLayer(const Layer &layer) {
     for (StringRef key : {"kernel_initializer", "bias_initializer"})
       if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
         if (auto init = parseInitializer(*value, builder); !init)
-          issue(layer, "argument '" + key + "': " +
-                           llvm::toString(init.takeError()));
+          issue(layer,
+                "argument '" + key + "': " + llvm::toString(init.takeError()));
     for (StringRef key : {"kernel_regularizer", "bias_regularizer"})
       if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
         if (auto reg = parseRegularizer(*value); !reg)
-          issue(layer, "argument '" + key + "': " +
-                           llvm::toString(reg.takeError()));
+          issue(layer,
+                "argument '" + key + "': " + llvm::toString(reg.takeError()));
   } else if (layer.className == "Activation") {
     if (isNullOrAbsent(c.get("activation")))
       issue(layer, "missing argument 'activation'");
@@ -530,8 +529,7 @@ void KerasImporter::checkLayer(const Layer &layer) {
     if (auto format = c.getString("data_format");
         format && *format != "channels_last")
       issue(layer, "unsupported argument 'data_format' = '" + *format + "'");
-  } else if (layer.className == "Softmax" ||
-             layer.className == "Concatenate") {
+  } else if (layer.className == "Softmax" || layer.className == "Concatenate") {
     if (const json::Value *axis = c.get("axis");
         !isNullOrAbsent(axis) && !axis->getAsInteger())
       issue(layer, "unsupported argument 'axis' = " + describe(*axis) +
@@ -653,8 +651,9 @@ Value KerasImporter::emitActivation(StringRef name, Value x) {
   if (name == "leaky_relu") // keras.activations.leaky_relu: 0.2.
     return unary<LeakyReluOp>(x, {alpha(0.2)});
   if (name == "selu")
-    return binary<MulOp>(unary<EluOp>(x, {alpha(1.6732632423543772848170429916717)}),
-                         splat(1.0507009873554804934193349852946, type));
+    return binary<MulOp>(
+        unary<EluOp>(x, {alpha(1.6732632423543772848170429916717)}),
+        splat(1.0507009873554804934193349852946, type));
   if (name == "exponential")
     return unary<ExpOp>(x);
   if (name == "silu" || name == "swish")
@@ -757,8 +756,8 @@ FailureOr<Value> KerasImporter::emitDense(const Layer &layer, Value x) {
   auto initializer = [&](StringRef key, StringRef fallback) {
     const json::Value *value = c.get(key);
     json::Value name = fallback;
-    auto dict = parseInitializer(isNullOrAbsent(value) ? name : *value,
-                                 builder);
+    auto dict =
+        parseInitializer(isNullOrAbsent(value) ? name : *value, builder);
     if (!dict) { // reported by checkLayer
       llvm::consumeError(dict.takeError());
       return DictionaryAttr();
@@ -777,8 +776,7 @@ FailureOr<Value> KerasImporter::emitDense(const Layer &layer, Value x) {
     return *reg;
   };
 
-  Value kernel = addParam(layer, "kernel", {in, units}, elementType,
-                          trainable,
+  Value kernel = addParam(layer, "kernel", {in, units}, elementType, trainable,
                           initializer("kernel_initializer", "glorot_uniform"),
                           regularizer("kernel_regularizer"));
   // Dense acts on the last axis: [..., in] -> [rows, in] x [in, units].
@@ -799,8 +797,7 @@ FailureOr<Value> KerasImporter::emitDense(const Layer &layer, Value x) {
   return emitActivation(activationName(c.get("activation")), y);
 }
 
-FailureOr<Value> KerasImporter::emitNormalization(const Layer &layer,
-                                                  Value x) {
+FailureOr<Value> KerasImporter::emitNormalization(const Layer &layer, Value x) {
   const json::Object &c = *layer.config;
   auto type = cast<RankedTensorType>(x.getType());
   int64_t rank = type.getRank();
@@ -853,8 +850,8 @@ FailureOr<Value> KerasImporter::emitNormalization(const Layer &layer,
         };
     if (!flatten(*value) ||
         (values.size() != 1 && static_cast<int64_t>(values.size()) != count)) {
-      layerError(layer) << "'" << key << "' must be a number or "
-                        << count << " numbers";
+      layerError(layer) << "'" << key << "' must be a number or " << count
+                        << " numbers";
       return failure();
     }
     if (values.size() == 1)
@@ -875,22 +872,19 @@ FailureOr<Value> KerasImporter::emitNormalization(const Layer &layer,
   if (failed(variance))
     return failure();
   // Keras: (x - mean) / maximum(sqrt(variance), epsilon()), epsilon 1e-7.
-  Value stddev = binary<MaximumOp>(unary<SqrtOp>(*variance),
-                                   splat(1e-7, statType));
+  Value stddev =
+      binary<MaximumOp>(unary<SqrtOp>(*variance), splat(1e-7, statType));
   auto broadcast = [&](Value v) {
-    return builder.create<BroadcastInDimOp>(fileLoc, type, v, axes)
-        .getResult();
+    return builder.create<BroadcastInDimOp>(fileLoc, type, v, axes).getResult();
   };
-  return binary<DivOp>(binary<SubOp>(x, broadcast(*mean)),
-                       broadcast(stddev));
+  return binary<DivOp>(binary<SubOp>(x, broadcast(*mean)), broadcast(stddev));
 }
 
 FailureOr<Value> KerasImporter::emitMerge(const Layer &layer,
                                           ArrayRef<Value> operands) {
   if (operands.size() < 2 ||
       (layer.className == "Subtract" && operands.size() != 2)) {
-    layerError(layer) << "takes " << operands.size()
-                      << " inputs; it needs "
+    layerError(layer) << "takes " << operands.size() << " inputs; it needs "
                       << (layer.className == "Subtract" ? "2" : "2 or more");
     return failure();
   }
@@ -915,12 +909,11 @@ FailureOr<Value> KerasImporter::emitMerge(const Layer &layer,
       shape[axis] += t.getDimSize(axis);
     }
     return builder
-        .create<ConcatOp>(fileLoc,
-                          TypeRange{RankedTensorType::get(
-                              shape, first.getElementType())},
-                          ValueRange(operands),
-                          builder.getNamedAttr(
-                              "axis", builder.getI64IntegerAttr(axis)))
+        .create<ConcatOp>(
+            fileLoc,
+            TypeRange{RankedTensorType::get(shape, first.getElementType())},
+            ValueRange(operands),
+            builder.getNamedAttr("axis", builder.getI64IntegerAttr(axis)))
         .getResult();
   }
   // Add, Subtract, Multiply: NumPy broadcasting of the inputs.
@@ -963,8 +956,7 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
   if (merge)
     return emitMerge(layer, operands);
   if (operands.size() != 1) {
-    layerError(layer) << "takes " << operands.size()
-                      << " inputs; it needs 1";
+    layerError(layer) << "takes " << operands.size() << " inputs; it needs 1";
     return failure();
   }
   Value x = operands[0];
@@ -1013,13 +1005,12 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
             fileLoc, TypeRange{type}, ValueRange{x, counter()},
             ArrayRef<NamedAttribute>{
                 builder.getNamedAttr("rate", builder.getF64FloatAttr(rate)),
-                builder.getNamedAttr("seed",
-                                     builder.getI64IntegerAttr(seed))})
+                builder.getNamedAttr("seed", builder.getI64IntegerAttr(seed))})
         .getResult();
   }
   if (cls == "Flatten")
-    return reshape(x, {type.getDimSize(0),
-                       type.getNumElements() / type.getDimSize(0)});
+    return reshape(
+        x, {type.getDimSize(0), type.getNumElements() / type.getDimSize(0)});
   if (cls == "Reshape") {
     SmallVector<int64_t> shape{type.getDimSize(0)};
     int64_t known = 1, inferred = -1;
@@ -1060,8 +1051,8 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
 }
 
 LogicalResult KerasImporter::emitFunction(ModuleOp module) {
-  auto func = builder.create<func::FuncOp>(
-      fileLoc, "forward", builder.getFunctionType({}, {}));
+  auto func = builder.create<func::FuncOp>(fileLoc, "forward",
+                                           builder.getFunctionType({}, {}));
   module.push_back(func);
   body = func.addEntryBlock();
   builder.setInsertionPointToStart(body);
@@ -1071,8 +1062,8 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
   if (sequentialBatchShape) {
     // Its shape and dtype: the first layer's batch_input_shape (Keras 2) or
     // build_input_shape, and the first layer's dtype.
-    syntheticInput = Layer{"input", "InputLayer", layers.front().config, {},
-                           false};
+    syntheticInput =
+        Layer{"input", "InputLayer", layers.front().config, {}, false};
     FailureOr<Value> arg = emitInput(*syntheticInput);
     if (failed(arg))
       return failure();
@@ -1108,8 +1099,7 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
           return failure();
         }
         if (!layerIndex.count(ref.layer)) {
-          layerError(layer) << "reads the unknown layer '" << ref.layer
-                            << "'";
+          layerError(layer) << "reads the unknown layer '" << ref.layer << "'";
           return failure();
         }
         Value v = outputsByLayer.lookup(ref.layer);
@@ -1144,16 +1134,17 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
     SmallVector<Arg> ordered;
     for (const TensorRef &ref : modelInputs) {
       Value v = outputsByLayer.lookup(ref.layer);
-      auto it = llvm::find_if(inputs, [&](const Arg &a) { return a.value == v; });
+      auto it =
+          llvm::find_if(inputs, [&](const Arg &a) { return a.value == v; });
       if (it == inputs.end())
         return emitError(fileLoc) << "input_layers names '" << ref.layer
                                   << "', which is not an InputLayer";
       ordered.push_back(*it);
     }
     if (ordered.size() != inputs.size())
-      return emitError(fileLoc) << "the model has " << inputs.size()
-                                << " InputLayers but input_layers lists "
-                                << ordered.size();
+      return emitError(fileLoc)
+             << "the model has " << inputs.size()
+             << " InputLayers but input_layers lists " << ordered.size();
     inputs = ordered;
   }
 
@@ -1161,8 +1152,8 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
   SmallVector<DictionaryAttr> resultAttrs;
   for (const TensorRef &ref : modelOutputs) {
     results.push_back(outputsByLayer.lookup(ref.layer));
-    resultAttrs.push_back(builder.getDictionaryAttr(builder.getNamedAttr(
-        "kiln.name", builder.getStringAttr(ref.layer))));
+    resultAttrs.push_back(builder.getDictionaryAttr(
+        builder.getNamedAttr("kiln.name", builder.getStringAttr(ref.layer))));
   }
   builder.create<func::ReturnOp>(fileLoc, results);
 
@@ -1184,7 +1175,8 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
     a.value.replaceAllUsesWith(body->getArgument(oldCount + i));
   body->eraseArguments(0, oldCount);
 
-  func.setType(builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
+  func.setType(
+      builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
   for (auto [i, a] : llvm::enumerate(all))
     func.setArgAttrs(i, a.attrs.getDictionary(context));
   for (auto [i, attrs] : llvm::enumerate(resultAttrs))

@@ -85,8 +85,8 @@ static bool isKnownInitializer(llvm::StringRef name) {
              true)
       .Cases("truncated_normal", "glorot_uniform", "glorot_normal",
              "he_uniform", "he_normal", true)
-      .Cases("lecun_uniform", "lecun_normal", "variance_scaling",
-             "orthogonal", "identity", true)
+      .Cases("lecun_uniform", "lecun_normal", "variance_scaling", "orthogonal",
+             "identity", true)
       .Default(false);
 }
 
@@ -133,8 +133,7 @@ kiln::keras::parseRegularizer(const json::Value &value) {
     else if (*s == "l1_l2")
       result.l1 = result.l2 = 0.01;
     else
-      return llvm::createStringError("unknown regularizer '" + s->str() +
-                                     "'");
+      return llvm::createStringError("unknown regularizer '" + s->str() + "'");
     return result;
   }
   const json::Object *object = value.getAsObject();

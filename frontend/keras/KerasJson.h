@@ -29,8 +29,7 @@ std::string toSnakeCase(llvm::StringRef camel);
 Attribute toAttribute(const llvm::json::Value &value, llvm::StringRef key,
                       Builder &builder);
 /// The members of `object` that are not null, as a dictionary.
-DictionaryAttr toDictionary(const llvm::json::Object &object,
-                            Builder &builder);
+DictionaryAttr toDictionary(const llvm::json::Object &object, Builder &builder);
 
 /// The short text of a JSON value for diagnostics (at most ~60 characters).
 std::string describe(const llvm::json::Value &value);

@@ -77,7 +77,7 @@ const Named kNames[] = {
 } // namespace
 
 extern "C" kiln_status_t kiln_initializer_from_name(const char *name,
-                                                   kiln_initializer_t *out) {
+                                                    kiln_initializer_t *out) {
   if (!name || !out)
     return KILN_ERROR_INVALID_ARGUMENT;
   for (const Named &n : kNames)
@@ -95,8 +95,8 @@ extern "C" kiln_status_t kiln_initializer_from_name(const char *name,
 }
 
 extern "C" kiln_status_t kiln_initialize_f32(const kiln_initializer_t *init,
-                                            uint64_t seed, int32_t rank,
-                                            const int64_t *shape, float *out) {
+                                             uint64_t seed, int32_t rank,
+                                             const int64_t *shape, float *out) {
   if (!init || !out || rank < 0 || (rank > 0 && !shape))
     return KILN_ERROR_INVALID_ARGUMENT;
   int64_t count = 1;

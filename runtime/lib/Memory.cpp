@@ -123,8 +123,8 @@ extern "C" void kiln_regions_destroy(kiln_regions_t *regions) {
 }
 
 extern "C" kiln_status_t kiln_regions_call(const kiln_regions_t *regions,
-                                          const kiln_region_sizes_t *required,
-                                          kiln_entry_point_t entry) {
+                                           const kiln_region_sizes_t *required,
+                                           kiln_entry_point_t entry) {
   if (!regions || !entry)
     return KILN_ERROR_INVALID_ARGUMENT;
   if (required && (regions->sizes.params_size < required->params_size ||

@@ -65,18 +65,18 @@ TEST(BuilderTest, DenseReluSoftmaxIR) {
     EXPECT_EQ(mlir::cast<mlir::StringAttr>(init.get("name")).getValue(),
               i % 2 ? "zeros" : "glorot_uniform");
   }
-  auto inputName =
-      forward.getArgAttrOfType<mlir::StringAttr>(4, "kiln.name");
+  auto inputName = forward.getArgAttrOfType<mlir::StringAttr>(4, "kiln.name");
   ASSERT_TRUE(inputName);
   EXPECT_EQ(inputName.getValue(), "input");
-  auto type = mlir::cast<mlir::RankedTensorType>(forward.getArgument(0).getType());
+  auto type =
+      mlir::cast<mlir::RankedTensorType>(forward.getArgument(0).getType());
   EXPECT_EQ(type.getShape(), llvm::ArrayRef<int64_t>({4, 8}));
   type = mlir::cast<mlir::RankedTensorType>(forward.getArgument(4).getType());
   EXPECT_EQ(type.getShape(), llvm::ArrayRef<int64_t>({5, 4}));
-  auto result =
-      mlir::cast<mlir::RankedTensorType>(forward.getResultTypes()[0]);
+  auto result = mlir::cast<mlir::RankedTensorType>(forward.getResultTypes()[0]);
   EXPECT_EQ(result.getShape(), llvm::ArrayRef<int64_t>({5, 3}));
-  auto resultName = forward.getResultAttrOfType<mlir::StringAttr>(0, "kiln.name");
+  auto resultName =
+      forward.getResultAttrOfType<mlir::StringAttr>(0, "kiln.name");
   ASSERT_TRUE(resultName);
   EXPECT_EQ(resultName.getValue(), "dense_1");
 
@@ -113,8 +113,7 @@ TEST(BuilderTest, FitLearnsCircles) {
   auto history = model.fit(x, y, 8);
   ASSERT_TRUE(bool(history)) << message(history.takeError());
   ASSERT_EQ(history->epochs(), 8u);
-  ASSERT_EQ(history->names,
-            (std::vector<std::string>{"loss", "accuracy"}));
+  ASSERT_EQ(history->names, (std::vector<std::string>{"loss", "accuracy"}));
   EXPECT_GT(history->values["accuracy"].back(), 0.9);
   EXPECT_LT(history->values["loss"].back(), history->values["loss"].front());
 
@@ -200,8 +199,9 @@ TEST(BuilderTest, Errors) {
   // Before build / compile.
   EXPECT_NE(message(model.fit(x, y, 1).takeError()).find("not compiled"),
             std::string::npos);
-  EXPECT_NE(message(model.compile({"mse"}, kiln::Optimizer())).find("not built"),
-            std::string::npos);
+  EXPECT_NE(
+      message(model.compile({"mse"}, kiln::Optimizer())).find("not built"),
+      std::string::npos);
   ASSERT_FALSE(model.build(4));
   EXPECT_NE(message(model.fit(x, y, 1).takeError()).find("compile()"),
             std::string::npos);

@@ -27,9 +27,9 @@ Moments draw(const char *name, std::vector<int64_t> shape, uint64_t seed,
   for (int64_t d : shape)
     count *= d;
   std::vector<float> out(count);
-  EXPECT_EQ(kiln_initialize_f32(&init, seed, shape.size(), shape.data(),
-                                out.data()),
-            KILN_OK);
+  EXPECT_EQ(
+      kiln_initialize_f32(&init, seed, shape.size(), shape.data(), out.data()),
+      KILN_OK);
   double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
   for (float v : out) {
     sum += v;
@@ -81,8 +81,7 @@ TEST(RuntimeInitTest, VarianceScalingTruncatedNormal) {
     double bound = 2 * c.stddev / 0.87962566103423978;
     EXPECT_LE(m.max, bound * (1 + 1e-6)) << c.name;
     EXPECT_GE(m.min, -bound * (1 + 1e-6)) << c.name;
-    EXPECT_NEAR(m.mean, 0.0, 5 * c.stddev / std::sqrt(kRows * kCols))
-        << c.name;
+    EXPECT_NEAR(m.mean, 0.0, 5 * c.stddev / std::sqrt(kRows * kCols)) << c.name;
     EXPECT_NEAR(m.stddev, c.stddev, 0.02 * c.stddev) << c.name;
   }
 }

@@ -72,10 +72,8 @@ TEST(ShapeInference, Matmul) {
             "matmul_c1");
   EXPECT_EQ(label(inferMatmulShape({4, 2, 3}, {5, 3, 5}, false, false)),
             "matmul_c3");
-  EXPECT_EQ(label(inferMatmulShape({2, 3}, {4, 5}, false, false)),
-            "matmul_c4");
-  EXPECT_EQ(label(inferMatmulShape({2, 3}, {3, 5}, false, true)),
-            "matmul_c4");
+  EXPECT_EQ(label(inferMatmulShape({2, 3}, {4, 5}, false, false)), "matmul_c4");
+  EXPECT_EQ(label(inferMatmulShape({2, 3}, {3, 5}, false, true)), "matmul_c4");
 }
 
 TEST(ShapeInference, Reduce) {
@@ -128,8 +126,7 @@ TEST(ShapeInference, Pad) {
   EXPECT_EQ(label(inferPadShape({2, 2}, {0}, {0, 0})), "pad_c1");
   EXPECT_EQ(label(inferPadShape({2, 2}, {0, -1}, {0, 0})), "pad_c2");
   // Interior padding: low + size + (size - 1) * interior + high.
-  EXPECT_EQ(ok(inferPadShape({2, 3}, {0, 1}, {1, 0}, {1, 2})),
-            (Shape{4, 8}));
+  EXPECT_EQ(ok(inferPadShape({2, 3}, {0, 1}, {1, 0}, {1, 2})), (Shape{4, 8}));
   EXPECT_EQ(ok(inferPadShape({1, 0}, {0, 0}, {0, 0}, {5, 5})), (Shape{1, 0}));
   EXPECT_EQ(label(inferPadShape({2, 2}, {0, 0}, {0, 0}, {1})), "pad_c1");
   EXPECT_EQ(label(inferPadShape({2, 2}, {0, 0}, {0, 0}, {0, -1})), "pad_c2");
@@ -174,8 +171,7 @@ TEST(ShapeInference, Loss) {
             (Shape{}));
   EXPECT_EQ(ok(inferLossShape({8}, {8}, {8}, LossLabels::Dense)), (Shape{}));
   EXPECT_EQ(label(inferLossShape({}, {}, {1}, LossLabels::Dense)), "loss_c1");
-  EXPECT_EQ(label(inferLossShape({8}, {}, {8}, LossLabels::Sparse)),
-            "loss_c1");
+  EXPECT_EQ(label(inferLossShape({8}, {}, {8}, LossLabels::Sparse)), "loss_c1");
   // Categorical losses need a class axis after the batch axis.
   EXPECT_EQ(label(inferLossShape({8}, {8}, {8}, LossLabels::Categorical)),
             "loss_c1");

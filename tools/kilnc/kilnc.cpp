@@ -35,12 +35,12 @@
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
 #include "llvm/ADT/ScopeExit.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
-#include "llvm/Support/Format.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -96,11 +96,9 @@ cl::opt<std::string> lossName(
              "mean_absolute_error, binary_crossentropy, "
              "categorical_crossentropy, sparse_categorical_crossentropy)"),
     cl::init(""), cl::cat(kilncCategory));
-cl::opt<bool> fromLogits("from-logits",
-                         cl::desc("The model outputs logits"),
+cl::opt<bool> fromLogits("from-logits", cl::desc("The model outputs logits"),
                          cl::init(false), cl::cat(kilncCategory));
-cl::opt<std::string> metricsList("metrics",
-                                 cl::desc("Comma-separated metrics"),
+cl::opt<std::string> metricsList("metrics", cl::desc("Comma-separated metrics"),
                                  cl::init(""), cl::cat(kilncCategory));
 cl::opt<std::string> optimizerSpec(
     "optimizer",
@@ -114,24 +112,25 @@ cl::opt<std::string> convention("convention",
                                 cl::init("keras"), cl::cat(kilncCategory));
 
 // Options of the model importers (.onnx, .json/.keras inputs).
-cl::opt<int64_t> batchSize(
-    "batch-size",
-    cl::desc("Imported models: the size of a dynamic leading (batch) "
-             "dimension of the inputs"),
-    cl::init(0), cl::cat(kilncCategory));
+cl::opt<int64_t>
+    batchSize("batch-size",
+              cl::desc("Imported models: the size of a dynamic leading (batch) "
+                       "dimension of the inputs"),
+              cl::init(0), cl::cat(kilncCategory));
 
 // Options of `kilnc run`.
 cl::opt<std::string> runEntry("entry",
                               cl::desc("run: entry point (function name)"),
                               cl::init("forward"), cl::cat(kilncCategory));
-cl::list<std::string> runInputs(
-    "input", cl::desc("run: .npy file for each argument, in order"),
-    cl::value_desc("file.npy"), cl::cat(kilncCategory));
-cl::list<std::string> runOutputs(
-    "output", cl::desc("run: .npy file for each result, then for each "
-                       "argument updated in place, in order (default: "
-                       "print)"),
-    cl::value_desc("file.npy"), cl::cat(kilncCategory));
+cl::list<std::string>
+    runInputs("input", cl::desc("run: .npy file for each argument, in order"),
+              cl::value_desc("file.npy"), cl::cat(kilncCategory));
+cl::list<std::string>
+    runOutputs("output",
+               cl::desc("run: .npy file for each result, then for each "
+                        "argument updated in place, in order (default: "
+                        "print)"),
+               cl::value_desc("file.npy"), cl::cat(kilncCategory));
 
 const char *extensionFor(EmitKind kind) {
   switch (kind) {
@@ -167,8 +166,7 @@ std::string cIdentifier(StringRef text) {
 /// returns failure.
 class Driver {
 public:
-  Driver(MLIRContext &context, llvm::SourceMgr &sourceMgr,
-         TimingScope &timing)
+  Driver(MLIRContext &context, llvm::SourceMgr &sourceMgr, TimingScope &timing)
       : context(context), sourceMgr(sourceMgr), timing(timing) {}
 
   /// Compiles for the emission ladder (`kilnc MODEL --emit=...`).
@@ -242,9 +240,8 @@ LogicalResult Driver::runStage(ModuleOp module, StringRef name,
   return pm.run(module);
 }
 
-LogicalResult
-Driver::writeText(EmitKind kind,
-                  function_ref<void(llvm::raw_ostream &)> write) {
+LogicalResult Driver::writeText(EmitKind kind,
+                                function_ref<void(llvm::raw_ostream &)> write) {
   std::string error;
   std::string path = outputPathFor(kind);
   std::unique_ptr<llvm::ToolOutputFile> file = openOutputFile(path, &error);
@@ -330,11 +327,19 @@ FailureOr<std::string> trainingOptionsFromCompileConfig(DictionaryAttr config,
   if (auto optimizer = config.getAs<StringAttr>("optimizer"))
     text += " optimizer=" + optimizer.str();
   if (auto options = config.getAs<DictionaryAttr>("optimizer_config")) {
-    static const char *const passed[] = {
-        "beta_1",   "beta_2",       "epsilon",    "momentum",
-        "nesterov", "rho",          "centered",   "weight_decay",
-        "clipvalue", "global_clipnorm", "initial_accumulator_value"};
-    static const char *const ignored[] = {"name", "learning_rate",
+    static const char *const passed[] = {"beta_1",
+                                         "beta_2",
+                                         "epsilon",
+                                         "momentum",
+                                         "nesterov",
+                                         "rho",
+                                         "centered",
+                                         "weight_decay",
+                                         "clipvalue",
+                                         "global_clipnorm",
+                                         "initial_accumulator_value"};
+    static const char *const ignored[] = {"name",
+                                          "learning_rate",
                                           "ema_momentum",
                                           "ema_overwrite_frequency",
                                           "loss_scale_factor",
@@ -348,8 +353,7 @@ FailureOr<std::string> trainingOptionsFromCompileConfig(DictionaryAttr config,
                  (isa<BoolAttr>(value) && !cast<BoolAttr>(value).getValue());
       if (llvm::is_contained(passed, key)) {
         if (auto f = dyn_cast<FloatAttr>(value))
-          text += " " + key.str() + "=" +
-                  std::to_string(f.getValueAsDouble());
+          text += " " + key.str() + "=" + std::to_string(f.getValueAsDouble());
         else if (auto i = dyn_cast<IntegerAttr>(value))
           text += " " + key.str() + "=" + std::to_string(i.getInt());
         else if (auto flag = dyn_cast<BoolAttr>(value))
@@ -375,8 +379,8 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
   std::string text;
   if (!lossName.empty()) {
     text = trainingOptions();
-  } else if (auto config = module->getAttrOfType<DictionaryAttr>(
-                 "kiln.compile_config")) {
+  } else if (auto config =
+                 module->getAttrOfType<DictionaryAttr>("kiln.compile_config")) {
     FailureOr<std::string> fromConfig =
         trainingOptionsFromCompileConfig(config, module.getLoc());
     if (failed(fromConfig))
@@ -387,14 +391,12 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
   }
   auto options = kiln::TrainingPipelineOptions::createFromString(text);
   if (!options) {
-    llvm::errs() << "kilnc: error: invalid training options '" << text
-                 << "'\n";
+    llvm::errs() << "kilnc: error: invalid training options '" << text << "'\n";
     return failure();
   }
-  if (failed(runStage(module, "kiln-training-pipeline",
-                      [&](OpPassManager &pm) {
-                        kiln::buildTrainingPipeline(pm, *options);
-                      })))
+  if (failed(runStage(module, "kiln-training-pipeline", [&](OpPassManager &pm) {
+        kiln::buildTrainingPipeline(pm, *options);
+      })))
     return failure();
   return success();
 }
@@ -459,14 +461,12 @@ LogicalResult Driver::run() {
     return failure();
   std::string p = prefix();
 
-  if (failed(runStage(*module, "kiln-bufferize",
-                      kiln::buildBufferizePipeline)))
+  if (failed(runStage(*module, "kiln-bufferize", kiln::buildBufferizePipeline)))
     return failure();
   llvm::Expected<std::vector<kiln::EntryPointAbi>> abi =
       kiln::collectAbi(*module);
   if (!abi) {
-    llvm::errs() << "kilnc: error: " << llvm::toString(abi.takeError())
-                 << "\n";
+    llvm::errs() << "kilnc: error: " << llvm::toString(abi.takeError()) << "\n";
     return failure();
   }
   if (wants(EmitKind::Header)) {
@@ -508,8 +508,8 @@ LogicalResult Driver::run() {
     auto translated =
         kiln::translateAndOptimize(*module, llvmContext, **machine);
     if (!translated) {
-      llvm::errs() << "kilnc: error: "
-                   << llvm::toString(translated.takeError()) << "\n";
+      llvm::errs() << "kilnc: error: " << llvm::toString(translated.takeError())
+                   << "\n";
       return failure();
     }
     llvmModule = std::move(*translated);
@@ -603,8 +603,7 @@ LogicalResult Driver::runJit() {
     return failure();
   if (failed(renameEntryPoints(*module)))
     return failure();
-  if (failed(runStage(*module, "kiln-bufferize",
-                      kiln::buildBufferizePipeline)))
+  if (failed(runStage(*module, "kiln-bufferize", kiln::buildBufferizePipeline)))
     return failure();
   llvm::Expected<std::vector<kiln::EntryPointAbi>> abis =
       kiln::collectAbi(*module);
@@ -679,16 +678,14 @@ LogicalResult Driver::runJit() {
         return text + "]";
       };
       return fail(path + ": argument '" + tensor->name + "' needs " +
-                  describe(tensor->dtype, tensor->shape) +
-                  ", the file holds " +
+                  describe(tensor->dtype, tensor->shape) + ", the file holds " +
                   describe(kiln_dtype_name(array->dtype),
                            ArrayRef<int64_t>(array->shape, array->rank)));
     }
     std::memcpy(regionBase(*tensor), array->data, array->nbytes);
   }
 
-  (*entry)(regions->params, regions->opt_state, regions->io,
-           regions->scratch);
+  (*entry)(regions->params, regions->opt_state, regions->io, regions->scratch);
 
   for (auto [index, tensor] : llvm::enumerate(results)) {
     kiln_array_t *array = nullptr;
@@ -751,10 +748,10 @@ int main(int argc, char **argv) {
           static_cast<const cl::Option *>(&fromLogits),
           static_cast<const cl::Option *>(&convention)})
       if (given(*option) &&
-          !llvm::sys::path::extension(inputFilename).equals_insensitive(
-              ".json") &&
-          !llvm::sys::path::extension(inputFilename).equals_insensitive(
-              ".keras")) {
+          !llvm::sys::path::extension(inputFilename)
+               .equals_insensitive(".json") &&
+          !llvm::sys::path::extension(inputFilename)
+               .equals_insensitive(".keras")) {
         llvm::errs() << "kilnc: error: --" << option->ArgStr
                      << " configures the training step; give --loss too\n";
         return 1;
@@ -766,8 +763,7 @@ int main(int argc, char **argv) {
                    << batchSize << "\n";
       return 1;
     }
-    if (extension != ".onnx" && extension != ".json" &&
-        extension != ".keras") {
+    if (extension != ".onnx" && extension != ".json" && extension != ".keras") {
       llvm::errs() << "kilnc: error: --batch-size applies to imported "
                       "models (.onnx, .json, .keras); a .mlir model has "
                       "static shapes\n";

@@ -1,4 +1,5 @@
-/*===- kiln/init.h - parameter initializers ------------------------*- C -*-===*\
+/*===- kiln/init.h - parameter initializers ------------------------*- C
+-*-===*\
 |*                                                                            *|
 |* The Keras initializers, drawn from a seeded, platform-independent         *|
 |* generator: what the Keras importer records as `kiln.initializer` and what *|
@@ -12,7 +13,8 @@
 |*   variance scaling with n = fan_in (he, lecun) or (fan_in + fan_out) / 2   *|
 |*   (glorot) and scale s = 2 (he) or 1 (glorot, lecun):                      *|
 |*     *_uniform: uniform in [-sqrt(3 s / n), sqrt(3 s / n)];                 *|
-|*     *_normal: truncated normal with stddev sqrt(s / n) / 0.87962566103423978 *|
+|*     *_normal: truncated normal with stddev sqrt(s / n) / 0.87962566103423978
+*|
 |*   (the stddev of a unit normal truncated at 2 is 0.8796...).               *|
 |* Fans as Keras' compute_fans: rank 1: fan_in = fan_out = shape[0]; rank 2:  *|
 |* [fan_in, fan_out]; rank > 2: the receptive field (product of all but the  *|
