@@ -829,6 +829,20 @@ Sequential::Impl::finish(const std::map<std::string, double> &sums) const {
   return out;
 }
 
+/// Sparse labels must be class indices in [0, classes); float labels are
+/// not checked. `what` names the calling method in the message.
+template <typename Label>
+static llvm::Error checkLabels(const char *what, const std::vector<Label> &y,
+                               int64_t classes) {
+  if constexpr (std::is_same_v<Label, int32_t>)
+    for (auto [i, label] : llvm::enumerate(y))
+      if (label < 0 || label >= classes)
+        return error(llvm::Twine(what) + ": label " + llvm::Twine(label) +
+                     " of sample " + llvm::Twine(i) + " is outside [0, " +
+                     llvm::Twine(classes) + ")");
+  return llvm::Error::success();
+}
+
 template <typename Label>
 static llvm::Expected<History>
 fitImpl(Sequential::Impl &m, const std::vector<float> &x,
@@ -846,12 +860,8 @@ fitImpl(Sequential::Impl &m, const std::vector<float> &x,
   size_t samples = 0;
   if (llvm::Error e = m.checkData(x, y.size(), sparse, samples))
     return std::move(e);
-  if constexpr (sparse)
-    for (auto [i, label] : llvm::enumerate(y))
-      if (label < 0 || label >= classes)
-        return error("fit: label " + llvm::Twine(label) + " of sample " +
-                     llvm::Twine(i) + " is outside [0, " +
-                     llvm::Twine(classes) + ")");
+  if (llvm::Error e = checkLabels("fit", y, classes))
+    return std::move(e);
   History history;
   history.names.push_back("loss");
   for (const std::string &n : m.reportNames)
@@ -883,12 +893,8 @@ evaluateImpl(Sequential::Impl &m, const std::vector<float> &x,
   size_t samples = 0;
   if (llvm::Error e = m.checkData(x, y.size(), sparse, samples))
     return std::move(e);
-  if constexpr (sparse)
-    for (auto [i, label] : llvm::enumerate(y))
-      if (label < 0 || label >= classes)
-        return error("evaluate: label " + llvm::Twine(label) + " of sample " +
-                     llvm::Twine(i) + " is outside [0, " +
-                     llvm::Twine(classes) + ")");
+  if (llvm::Error e = checkLabels("evaluate", y, classes))
+    return std::move(e);
   std::vector<size_t> order(samples);
   std::iota(order.begin(), order.end(), 0);
   std::map<std::string, double> sums;
