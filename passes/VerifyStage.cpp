@@ -67,6 +67,7 @@ std::optional<AttrKind> getArgAttrKind(StringRef name) {
       .Case("kiln.initial_value", AttrKind::Float)
       .Case("kiln.init", AttrKind::Elements)
       .Case("kiln.initializer", AttrKind::Dictionary)
+      .Case("kiln.adapt", AttrKind::Dictionary)
       .Default(std::nullopt);
 }
 std::optional<AttrKind> getResultAttrKind(StringRef name) {

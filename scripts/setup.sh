@@ -19,6 +19,9 @@ packages=(
   libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev
   # .keras archives (zip) for the Keras importer, found with pkg-config.
   libzip-dev pkg-config
+  # JSON in the generated programs' driver (model manifest, safetensors
+  # checkpoint headers, history files); header-only.
+  nlohmann-json3-dev
   # Reference tools for tests (/usr/bin/python3): numpy for every golden
   # value, PyTorch for the train-step comparison.
   python3 python3-numpy python3-torch

@@ -232,6 +232,8 @@ private:
   SmallVector<Arg> params, inputs;
   std::optional<Arg> counterArg;
   llvm::StringMap<Value> outputsByLayer;
+  /// kiln.layers: {name, class_name, shape} of every emitted layer.
+  SmallVector<Attribute> layerRecords;
   std::optional<int64_t> configBatch;
 };
 
@@ -833,10 +835,26 @@ FailureOr<Value> KerasImporter::emitNormalization(const Layer &layer, Value x) {
 
   auto statistic = [&](StringRef key) -> FailureOr<Value> {
     const json::Value *value = c.get(key);
-    if (isNullOrAbsent(value))
-      // Not adapted yet: a non-trainable parameter the driver can fill.
-      return addParam(layer, key, statShape, type.getElementType(),
-                      /*trainable=*/false, nullptr, {});
+    if (isNullOrAbsent(value)) {
+      // Not adapted yet: a non-trainable parameter the fit driver fills
+      // (Keras' Normalization.adapt) when the layer reads a model input
+      // directly; kiln.adapt says which statistic of which input over which
+      // kept axes. Before adaptation it holds Keras' initial values (mean 0,
+      // variance 1).
+      NamedAttrList adapt;
+      adapt.set("statistic", builder.getStringAttr(key));
+      for (const Arg &input : inputs)
+        if (input.value == x)
+          adapt.set("input", input.attrs.get("kiln.name"));
+      adapt.set("axes", builder.getI64ArrayAttr(axes));
+      NamedAttrList init;
+      init.set("name", builder.getStringAttr(key == "mean" ? "zeros" : "ones"));
+      FailureOr<Value> param =
+          addParam(layer, key, statShape, type.getElementType(),
+                   /*trainable=*/false, init.getDictionary(context), {});
+      params.back().attrs.set("kiln.adapt", adapt.getDictionary(context));
+      return param;
+    }
     SmallVector<double> values;
     std::function<bool(const json::Value &)> flatten =
         [&](const json::Value &v) {
@@ -1115,6 +1133,16 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
       if (failed(result))
         return failure();
       outputsByLayer[layer.name] = *result;
+      // For the Keras-like summary of generated programs: layer name,
+      // class and output shape, in emission order.
+      layerRecords.push_back(builder.getDictionaryAttr(
+          {builder.getNamedAttr("name", builder.getStringAttr(layer.name)),
+           builder.getNamedAttr("class_name",
+                                builder.getStringAttr(layer.className)),
+           builder.getNamedAttr(
+               "shape",
+               builder.getI64ArrayAttr(
+                   cast<RankedTensorType>(result->getType()).getShape()))}));
       previous = *result;
       done[i] = true;
       --remaining;
@@ -1302,6 +1330,7 @@ OwningOpRef<ModuleOp> KerasImporter::run() {
     (*module)->setAttr("kiln.compile_config", compileConfig(*compile));
   if (failed(emitFunction(*module)))
     return nullptr;
+  (*module)->setAttr("kiln.layers", builder.getArrayAttr(layerRecords));
   return module;
 }
 

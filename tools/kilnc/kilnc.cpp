@@ -20,6 +20,7 @@
 
 #include "codegen/Emit.h"
 #include "codegen/Jit.h"
+#include "codegen/Manifest.h"
 #include "codegen/Pipelines.h"
 #include "frontend/Import.h"
 #include "kiln/data.h"
@@ -41,11 +42,16 @@
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
+#include <chrono>
 #include <cstring>
 
 using namespace mlir;
@@ -53,7 +59,17 @@ namespace cl = llvm::cl;
 
 namespace {
 /// The rungs of the emission ladder, in pipeline order.
-enum class EmitKind { Kiln, Linalg, LLVMDialect, LLVMIR, Asm, Obj, Header };
+enum class EmitKind {
+  Kiln,
+  Linalg,
+  LLVMDialect,
+  LLVMIR,
+  Asm,
+  Obj,
+  Header,
+  Exe,
+  Lib
+};
 
 cl::OptionCategory kilncCategory("kilnc options");
 
@@ -64,7 +80,7 @@ cl::opt<std::string> outputFilename(
     "o", cl::desc("Output file (one --emit kind) or base name (several)"),
     cl::value_desc("path"), cl::init(""), cl::cat(kilncCategory));
 cl::list<EmitKind> emitKinds(
-    "emit", cl::desc("What to emit (comma-separated; default obj)"),
+    "emit", cl::desc("What to emit (comma-separated; default exe)"),
     cl::CommaSeparated, cl::cat(kilncCategory),
     cl::values(
         clEnumValN(EmitKind::Kiln, "kiln", "verified kiln IR"),
@@ -74,7 +90,31 @@ cl::list<EmitKind> emitKinds(
         clEnumValN(EmitKind::LLVMIR, "llvm-ir", "optimized LLVM IR"),
         clEnumValN(EmitKind::Asm, "asm", "target assembly"),
         clEnumValN(EmitKind::Obj, "obj", "object file"),
-        clEnumValN(EmitKind::Header, "header", "C header of the interface")));
+        clEnumValN(EmitKind::Header, "header", "C header of the interface"),
+        clEnumValN(EmitKind::Exe, "exe",
+                   "executable with fit/evaluate/predict/summary commands"),
+        clEnumValN(EmitKind::Lib, "lib",
+                   "shared library: the model, the runtime and the session "
+                   "API of kiln/session.h")));
+cl::opt<uint64_t> seed("seed",
+                       cl::desc("Seed of the parameter initializers and of "
+                                "shuffling in generated programs"),
+                       cl::init(0), cl::cat(kilncCategory));
+cl::opt<bool> verbose("verbose",
+                      cl::desc("Print the compile summary for every output "
+                               "and the time of each stage"),
+                      cl::init(false), cl::cat(kilncCategory));
+cl::opt<std::string>
+    runtimeDir("runtime-dir",
+               cl::desc("exe/lib: directory holding libkiln_main.a, "
+                        "libkiln_driver.a and libkiln_runtime.a (default: "
+                        "those kilnc was built with, then <kilnc>/../lib)"),
+               cl::init(""), cl::cat(kilncCategory));
+cl::opt<std::string> linker("linker",
+                            cl::desc("exe/lib: the C++ compiler driver used to "
+                                     "link (default: clang++-19, clang++, "
+                                     "c++, g++ on PATH)"),
+                            cl::init(""), cl::cat(kilncCategory));
 cl::opt<std::string> targetCpu("target-cpu",
                                cl::desc("CPU to generate code for (default: "
                                         "the host CPU)"),
@@ -148,6 +188,10 @@ const char *extensionFor(EmitKind kind) {
     return ".o";
   case EmitKind::Header:
     return ".h";
+  case EmitKind::Exe:
+    return "";
+  case EmitKind::Lib:
+    return ".so";
   }
   return "";
 }
@@ -193,6 +237,12 @@ private:
   LogicalResult writeText(EmitKind kind,
                           function_ref<void(llvm::raw_ostream &)> write);
   std::string prefix() const;
+  /// Links `object` (the model's machine code) with the driver and runtime
+  /// archives into an executable (Exe) or a shared library (Lib).
+  LogicalResult link(EmitKind kind, llvm::ArrayRef<char> object);
+  /// The compile summary on stderr: parameters, FLOPs, regions, outputs
+  /// (and stage times with --verbose).
+  void printSummary(llvm::ArrayRef<kiln::EntryPointAbi> abi);
 
   MLIRContext &context;
   llvm::SourceMgr &sourceMgr;
@@ -200,12 +250,33 @@ private:
   /// Files written so far; kept only when the whole compilation succeeds,
   /// so a failure leaves no partial set of outputs behind.
   SmallVector<std::unique_ptr<llvm::ToolOutputFile>> pending;
+  /// Linked outputs, written to temporary names: (temporary, final).
+  SmallVector<std::pair<std::string, std::string>> pendingLinks;
+  /// The manifest's parts (when an object file is produced for a model).
+  std::optional<kiln::ModelInfo> modelInfo;
+  /// Wall time of each stage, for --verbose.
+  SmallVector<std::pair<std::string, double>> stageSeconds;
+  /// Bytes of each linked output, for the summary.
+  SmallVector<std::pair<std::string, uint64_t>> writtenFiles;
 
 public:
   /// Keeps every output file (call after success).
-  void commitOutputs() {
+  LogicalResult commitOutputs() {
     for (auto &file : pending)
       file->keep();
+    for (auto &[temporary, path] : pendingLinks)
+      if (std::error_code ec = llvm::sys::fs::rename(temporary, path)) {
+        llvm::errs() << "kilnc: error: cannot write '" << path
+                     << "': " << ec.message() << "\n";
+        llvm::sys::fs::remove(temporary);
+        return failure();
+      }
+    pendingLinks.clear();
+    return success();
+  }
+  ~Driver() {
+    for (auto &link : pendingLinks)
+      llvm::sys::fs::remove(link.first);
   }
 };
 
@@ -224,7 +295,8 @@ std::string Driver::outputPathFor(EmitKind kind) const {
                   : outputFilename + extensionFor(kind);
   // Without -o: one text rung goes to stdout; an object file, or several
   // rungs, go to files named after the input.
-  if (single && kind != EmitKind::Obj)
+  if (single && kind != EmitKind::Obj && kind != EmitKind::Exe &&
+      kind != EmitKind::Lib)
     return "-";
   return prefix() + extensionFor(kind);
 }
@@ -237,7 +309,13 @@ LogicalResult Driver::runStage(ModuleOp module, StringRef name,
   TimingScope stageTiming = timing.nest(name);
   pm.enableTiming(stageTiming);
   build(pm);
-  return pm.run(module);
+  auto start = std::chrono::steady_clock::now();
+  LogicalResult result = pm.run(module);
+  stageSeconds.push_back(
+      {name.str(), std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count()});
+  return result;
 }
 
 LogicalResult Driver::writeText(EmitKind kind,
@@ -291,8 +369,10 @@ std::string trainingOptions() {
   StringRef spec = optimizerSpec;
   auto [name, rest] = spec.split(':');
   text += " optimizer=" + name.str();
+  // learning_rate is a runtime argument of train_step: it becomes the
+  // generated program's default (applyTraining reads it), not an option.
   for (StringRef item : llvm::split(rest, ','))
-    if (!item.trim().empty())
+    if (!item.trim().empty() && !item.trim().starts_with("learning_rate="))
       text += " " + item.trim().str();
   text += " convention=" + convention.getValue();
   return text;
@@ -394,6 +474,32 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
     llvm::errs() << "kilnc: error: invalid training options '" << text << "'\n";
     return failure();
   }
+  if (!lossName.empty())
+    for (StringRef item : llvm::split(StringRef(optimizerSpec).split(':').second,
+                                      ',')) {
+      StringRef value = item.trim();
+      if (value.consume_front("learning_rate=")) {
+        double lr = 0;
+        if (value.getAsDouble(lr) || !(lr > 0)) {
+          llvm::errs() << "kilnc: error: --optimizer: learning_rate must be a "
+                          "positive number, got '"
+                       << value << "'\n";
+          return failure();
+        }
+        if (modelInfo)
+          modelInfo->learningRate = lr;
+      }
+    }
+  if (modelInfo) {
+    modelInfo->loss = options->loss;
+    modelInfo->fromLogits = options->fromLogits;
+    modelInfo->optimizer = options->optimizer;
+    modelInfo->convention = options->convention;
+    modelInfo->metrics.clear();
+    for (StringRef m : llvm::split(StringRef(options->metrics), ','))
+      if (!m.trim().empty())
+        modelInfo->metrics.push_back(m.trim().str());
+  }
   if (failed(runStage(module, "kiln-training-pipeline", [&](OpPassManager &pm) {
         kiln::buildTrainingPipeline(pm, *options);
       })))
@@ -430,6 +536,23 @@ LogicalResult Driver::run() {
   OwningOpRef<ModuleOp> module = parseAndVerify();
   if (!module)
     return failure();
+  // Object code carries the model descriptor (kiln/model.h) when the module
+  // is one model; programs and libraries require it.
+  bool linked = wants(EmitKind::Exe) || wants(EmitKind::Lib);
+  if (linked || wants(EmitKind::Obj) || wants(EmitKind::Asm) ||
+      wants(EmitKind::LLVMIR)) {
+    llvm::Expected<kiln::ModelInfo> info = kiln::collectForwardInfo(
+        *module, llvm::sys::path::filename(inputFilename));
+    if (info) {
+      modelInfo = std::move(*info);
+    } else if (linked) {
+      llvm::errs() << "kilnc: error: " << inputFilename << ": "
+                   << llvm::toString(info.takeError()) << "\n";
+      return failure();
+    } else {
+      llvm::consumeError(info.takeError());
+    }
+  }
   if (wants(EmitKind::Kiln) &&
       failed(writeText(EmitKind::Kiln,
                        [&](llvm::raw_ostream &os) { module->print(os); })))
@@ -446,6 +569,8 @@ LogicalResult Driver::run() {
   // training step is derived from it here.
   if (failed(applyTraining(*module)))
     return failure();
+  if (modelInfo)
+    kiln::collectTrainingInfo(*module, *modelInfo);
 
   if (failed(runStage(*module, "kiln-lower-to-linalg",
                       kiln::buildKilnToLinalgPipeline)))
@@ -484,6 +609,21 @@ LogicalResult Driver::run() {
   }
   if (last == EmitKind::Linalg)
     return success();
+  std::string manifest;
+  if (modelInfo) {
+    llvm::Expected<std::string> built =
+        kiln::buildManifest(*modelInfo, *abi, p, seed);
+    if (built) {
+      manifest = std::move(*built);
+    } else if (linked) {
+      llvm::errs() << "kilnc: error: " << inputFilename << ": "
+                   << llvm::toString(built.takeError()) << "\n";
+      return failure();
+    } else {
+      llvm::consumeError(built.takeError());
+      modelInfo.reset();
+    }
+  }
 
   if (failed(runStage(*module, "kiln-lower-to-llvm",
                       kiln::buildLowerToLLVMPipeline)))
@@ -514,14 +654,23 @@ LogicalResult Driver::run() {
     }
     llvmModule = std::move(*translated);
   }
+  if (modelInfo)
+    if (llvm::Error err = kiln::addModelDescriptor(
+            *llvmModule, p, manifest, modelInfo->initialValues,
+            wants(EmitKind::Exe))) {
+      llvm::errs() << "kilnc: error: " << llvm::toString(std::move(err))
+                   << "\n";
+      return failure();
+    }
   if (wants(EmitKind::LLVMIR) &&
       failed(writeText(EmitKind::LLVMIR, [&](llvm::raw_ostream &os) {
         llvmModule->print(os, nullptr);
       })))
     return failure();
 
+  SmallString<0> object;
   for (EmitKind kind : {EmitKind::Asm, EmitKind::Obj}) {
-    if (!wants(kind))
+    if (!wants(kind) && !(kind == EmitKind::Obj && linked))
       continue;
     TimingScope codegenTiming = timing.nest("llvm-codegen");
     // Emit into memory: object writers seek, which a pipe cannot.
@@ -533,12 +682,175 @@ LogicalResult Driver::run() {
                    << "\n";
       return failure();
     }
-    if (failed(writeText(kind, [&](llvm::raw_ostream &os) {
+    if (wants(kind) &&
+        failed(writeText(kind, [&](llvm::raw_ostream &os) {
           os.write(buffer.data(), buffer.size());
         })))
       return failure();
+    if (kind == EmitKind::Obj)
+      object = std::move(buffer);
   }
+  for (EmitKind kind : {EmitKind::Exe, EmitKind::Lib})
+    if (wants(kind) && failed(link(kind, object)))
+      return failure();
+  if (linked || verbose)
+    printSummary(*abi);
   return success();
+}
+
+/// The archive `name` (e.g. "libkiln_driver.a"): in --runtime-dir, where
+/// kilnc's build put it, or in <kilnc dir>/../lib.
+static std::optional<std::string> findArchive(StringRef name,
+                                              StringRef builtPath) {
+  SmallVector<std::string> candidates;
+  if (!runtimeDir.empty()) {
+    candidates.push_back((runtimeDir + "/" + name).str());
+  } else {
+    candidates.push_back(builtPath.str());
+    std::string self = llvm::sys::fs::getMainExecutable(
+        nullptr, reinterpret_cast<void *>(&findArchive));
+    SmallString<256> lib(llvm::sys::path::parent_path(
+        llvm::sys::path::parent_path(self)));
+    llvm::sys::path::append(lib, "lib", name);
+    candidates.push_back(lib.str().str());
+  }
+  for (const std::string &path : candidates)
+    if (llvm::sys::fs::exists(path))
+      return path;
+  return std::nullopt;
+}
+
+LogicalResult Driver::link(EmitKind kind, ArrayRef<char> object) {
+  auto fail = [](const Twine &message) {
+    llvm::errs() << "kilnc: error: " << message << "\n";
+    return failure();
+  };
+  // The archives, in link order.
+  SmallVector<std::pair<StringRef, StringRef>> wanted;
+  if (kind == EmitKind::Exe)
+    wanted.push_back({"libkiln_main.a", KILN_MAIN_ARCHIVE});
+  wanted.push_back({"libkiln_driver.a", KILN_DRIVER_ARCHIVE});
+  wanted.push_back({"libkiln_runtime.a", KILN_RUNTIME_ARCHIVE});
+  SmallVector<std::string> archives;
+  for (auto [name, built] : wanted) {
+    std::optional<std::string> path = findArchive(name, built);
+    if (!path)
+      return fail("cannot find " + name +
+                  (runtimeDir.empty() ? Twine(" (give --runtime-dir)")
+                                      : " in " + runtimeDir));
+    archives.push_back(*path);
+  }
+  std::string linkerPath = linker;
+  if (linkerPath.empty()) {
+    for (StringRef candidate : {"clang++-19", "clang++", "c++", "g++"})
+      if (auto found = llvm::sys::findProgramByName(candidate)) {
+        linkerPath = *found;
+        break;
+      }
+    if (linkerPath.empty())
+      return fail("no C++ compiler driver to link with (clang++-19, clang++, "
+                  "c++ or g++ on PATH); give --linker");
+  }
+
+  // The object goes to a temporary file that is removed afterwards.
+  SmallString<128> objectPath;
+  int fd = -1;
+  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+          "kilnc-" + prefix(), "o", fd, objectPath))
+    return fail("cannot create a temporary file: " + ec.message());
+  llvm::FileRemover removeObject(objectPath);
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os.write(object.data(), object.size());
+    if (os.has_error())
+      return fail("cannot write " + objectPath + ": " + os.error().message());
+  }
+
+  std::string path = outputPathFor(kind);
+  std::string temporary = path + ".kilnc-tmp";
+  SmallVector<std::string> args = {linkerPath, "-o", temporary};
+  if (kind == EmitKind::Lib)
+    args.push_back("-shared");
+  args.push_back(objectPath.str().str());
+  if (kind == EmitKind::Lib)
+    args.push_back("-Wl,--whole-archive");
+  args.append(archives.begin(), archives.end());
+  if (kind == EmitKind::Lib)
+    args.push_back("-Wl,--no-whole-archive");
+  args.append({"-pthread", "-lm"});
+  SmallVector<StringRef> argRefs(args.begin(), args.end());
+  std::string message;
+  auto start = std::chrono::steady_clock::now();
+  int status = llvm::sys::ExecuteAndWait(linkerPath, argRefs, std::nullopt, {},
+                                         0, 0, &message);
+  stageSeconds.push_back(
+      {"link", std::chrono::duration<double>(
+                   std::chrono::steady_clock::now() - start)
+                   .count()});
+  if (status != 0) {
+    llvm::sys::fs::remove(temporary);
+    std::string command = llvm::join(args, " ");
+    return fail("linking failed (status " + Twine(status) + ")" +
+                (message.empty() ? "" : ": " + message) + "\n  " + command);
+  }
+  pendingLinks.push_back({temporary, path});
+  uint64_t size = 0;
+  llvm::sys::fs::file_size(temporary, size);
+  writtenFiles.push_back({path, size});
+  return success();
+}
+
+/// "1.5 MiB", "300 B".
+static std::string bytesText(uint64_t bytes) {
+  if (bytes < 1024)
+    return std::to_string(bytes) + " B";
+  const char *units[] = {"KiB", "MiB", "GiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  int unit = 0;
+  while (value >= 1024 && unit < 2) {
+    value /= 1024;
+    ++unit;
+  }
+  return llvm::formatv("{0:f1} {1}", value, units[unit]).str();
+}
+
+void Driver::printSummary(ArrayRef<kiln::EntryPointAbi> abi) {
+  llvm::raw_ostream &os = llvm::errs();
+  os << "kilnc: " << prefix() << " from " << inputFilename << "\n";
+  if (modelInfo) {
+    int64_t total = 0, trainable = 0, bytes = 0;
+    for (const kiln::ManifestParam &p : modelInfo->params) {
+      int64_t count = 1;
+      for (int64_t d : p.shape)
+        count *= d;
+      total += count;
+      trainable += p.trainable ? count : 0;
+      bytes += count * (p.dtype == "f64" || p.dtype == "i64" ? 8 : 4);
+    }
+    os << llvm::formatv("  parameters   {0} ({1} trainable), {2}\n", total,
+                        trainable, bytesText(bytes));
+    if (!modelInfo->loss.empty())
+      os << llvm::formatv("  training     {0}, {1}\n", modelInfo->loss,
+                          modelInfo->optimizer);
+    os << llvm::formatv("  FLOPs        {0:e2} per train step, {1:e2} per "
+                        "predict batch\n",
+                        modelInfo->trainStepFlops, modelInfo->predictFlops);
+  }
+  uint64_t params = 0, state = 0, io = 0, scratch = 0;
+  for (const kiln::EntryPointAbi &e : abi) {
+    params = std::max<uint64_t>(params, e.paramsSize);
+    state = std::max<uint64_t>(state, e.optStateSize);
+    io = std::max<uint64_t>(io, e.ioSize);
+    scratch = std::max<uint64_t>(scratch, e.scratchSize);
+  }
+  os << "  regions      params " << bytesText(params) << ", opt_state "
+     << bytesText(state) << ", io " << bytesText(io) << ", scratch "
+     << bytesText(scratch) << "\n";
+  for (auto &[path, size] : writtenFiles)
+    os << "  wrote        " << path << " (" << bytesText(size) << ")\n";
+  if (verbose)
+    for (auto &[name, seconds] : stageSeconds)
+      os << llvm::formatv("  {0,-26} {1:f3} s\n", name, seconds);
 }
 
 /// kiln dtype names of the ABI ("f32") as runtime array dtypes.
@@ -736,7 +1048,7 @@ int main(int argc, char **argv) {
       "\n  MLIR and LLVM options (--mlir-timing, --mlir-print-ir-after-all, "
       "...) are listed by --help-hidden.\n");
   if (emitKinds.empty())
-    emitKinds.push_back(EmitKind::Obj);
+    emitKinds.push_back(EmitKind::Exe);
   // Options that only mean something together with others.
   auto given = [](const cl::Option &option) {
     return option.getNumOccurrences() > 0;
@@ -770,6 +1082,13 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
+  if (!jitMode && outputFilename == "-" &&
+      (llvm::is_contained(emitKinds, EmitKind::Exe) ||
+       llvm::is_contained(emitKinds, EmitKind::Lib))) {
+    llvm::errs() << "kilnc: error: -o - cannot take an executable or a "
+                    "library; name a file\n";
+    return 1;
+  }
   if (!jitMode && emitKinds.size() > 1 && outputFilename == "-") {
     llvm::errs() << "kilnc: error: -o - takes a single --emit kind; with "
                     "several, -o names the base of the output files\n";
@@ -799,6 +1118,5 @@ int main(int argc, char **argv) {
   Driver driver(context, sourceMgr, timing);
   if (failed(jitMode ? driver.runJit() : driver.run()))
     return 1;
-  driver.commitOutputs();
-  return 0;
+  return failed(driver.commitOutputs()) ? 1 : 0;
 }

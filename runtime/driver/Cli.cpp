@@ -1,0 +1,915 @@
+//===- Cli.cpp - the command line of kilnc-generated programs -------------===//
+//
+//   prog fit --data F [--labels F | --label-column C] [--epochs N] ...
+//   prog evaluate --data F [--labels F | --label-column C] [--checkpoint P]
+//   prog predict --data F [--checkpoint P] --output F.csv|F.npy
+//   prog summary
+//
+// Options are parsed with getopt_long (POSIX/glibc); `prog COMMAND --help`
+// lists them. Keras' fit semantics are in Session.cpp; this file adds the
+// files: data loading, progress lines, history, checkpoints each epoch,
+// resume and early stopping. docs/spec.md ("Generated programs") is the
+// reference.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Session.h"
+
+#include "kiln/data.h"
+#include "kiln/session.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <getopt.h>
+#include <memory>
+#include <sstream>
+#include <unistd.h>
+
+using namespace kiln::driver;
+using nlohmann::json;
+
+namespace {
+[[noreturn]] void fail(const std::string &message) {
+  throw std::runtime_error(message);
+}
+
+/// A usage error: exit status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+using ArrayPtr = std::unique_ptr<kiln_array_t, void (*)(kiln_array_t *)>;
+
+bool endsWith(const std::string &s, const char *suffix) {
+  size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+/// The format of a data file: by extension (.csv, .npy), else by its first
+/// bytes (NPY magic, IDX magic 0x000008NN), else CSV.
+enum class Format { Csv, Npy, Idx };
+Format detect(const std::string &path) {
+  if (endsWith(path, ".csv") || endsWith(path, ".CSV"))
+    return Format::Csv;
+  if (endsWith(path, ".npy"))
+    return Format::Npy;
+  unsigned char head[6] = {};
+  if (FILE *f = std::fopen(path.c_str(), "rb")) {
+    size_t got = std::fread(head, 1, sizeof head, f);
+    std::fclose(f);
+    if (got >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0)
+      return Format::Npy;
+    if (got >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08)
+      return Format::Idx;
+  }
+  return Format::Csv;
+}
+
+/// Loads `path` as features, and labels from `labelsPath` or the CSV column
+/// `labelColumn` (a name, or a 0-based index).
+std::pair<ArrayPtr, ArrayPtr> loadData(const std::string &path,
+                                       const std::string &labelsPath,
+                                       const std::string &labelColumn) {
+  char error[1024] = "";
+  auto load = [&](const std::string &file, const std::string &column,
+                  bool wantLabels) -> std::pair<ArrayPtr, ArrayPtr> {
+    kiln_array_t *features = nullptr, *labels = nullptr;
+    kiln_status_t status = KILN_OK;
+    Format format = detect(file);
+    if (!column.empty() && format != Format::Csv)
+      throw UsageError("--label-column applies to CSV data; " + file +
+                       " is not CSV (give --labels FILE)");
+    switch (format) {
+    case Format::Npy:
+      status = kiln_npy_load(file.c_str(), &features, error, sizeof error);
+      break;
+    case Format::Idx:
+      status = kiln_idx_load(file.c_str(), &features, error, sizeof error);
+      break;
+    case Format::Csv: {
+      kiln_csv_options_t options;
+      kiln_csv_options_init(&options);
+      bool numeric = !column.empty() &&
+                     column.find_first_not_of("0123456789") == std::string::npos;
+      if (numeric)
+        options.label_index = std::atoi(column.c_str());
+      else if (!column.empty())
+        options.label_column = column.c_str();
+      status = kiln_csv_load(file.c_str(), &options, &features,
+                             wantLabels ? &labels : nullptr, error,
+                             sizeof error);
+      break;
+    }
+    }
+    if (status != KILN_OK)
+      fail(error[0] ? error : file + ": " + kiln_status_message(status));
+    return {ArrayPtr(features, kiln_array_destroy),
+            ArrayPtr(labels, kiln_array_destroy)};
+  };
+  auto [x, y] = load(path, labelColumn, !labelColumn.empty());
+  if (!labelsPath.empty()) {
+    auto [labels, unused] = load(labelsPath, "", false);
+    y = std::move(labels);
+  }
+  return {std::move(x), std::move(y)};
+}
+
+std::string formatMetrics(const Metrics &metrics, const std::string &prefix) {
+  std::string out;
+  char buffer[64];
+  for (const auto &[name, value] : metrics) {
+    std::snprintf(buffer, sizeof buffer, "%.4f", value);
+    out += " - " + prefix + name + ": " + buffer;
+  }
+  return out;
+}
+
+std::string formatDuration(double seconds) {
+  char buffer[32];
+  if (seconds < 1e-3)
+    std::snprintf(buffer, sizeof buffer, "%.0fus", seconds * 1e6);
+  else if (seconds < 1)
+    std::snprintf(buffer, sizeof buffer, "%.0fms", seconds * 1000);
+  else if (seconds < 60)
+    std::snprintf(buffer, sizeof buffer, "%.0fs", seconds);
+  else
+    std::snprintf(buffer, sizeof buffer, "%dm%02ds",
+                  static_cast<int>(seconds) / 60,
+                  static_cast<int>(seconds) % 60);
+  return buffer;
+}
+
+/// Keras-style progress: on a terminal a bar redrawn in place with the ETA;
+/// otherwise only the final line of each epoch.
+class ProgressLine {
+public:
+  explicit ProgressLine(bool enabled)
+      : enabled(enabled), tty(enabled && isatty(STDOUT_FILENO)) {}
+  void start() {
+    begin = std::chrono::steady_clock::now();
+    lastDraw = begin - std::chrono::seconds(1);
+  }
+  double elapsed() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         begin)
+        .count();
+  }
+  void update(int64_t step, int64_t steps, const Metrics &metrics) {
+    if (!tty || step == steps)
+      return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - lastDraw < std::chrono::milliseconds(100))
+      return;
+    lastDraw = now;
+    double perStep = elapsed() / step;
+    std::printf("\r%s ETA: %s%s\033[K", bar(step, steps).c_str(),
+                formatDuration(perStep * (steps - step)).c_str(),
+                formatMetrics(metrics, "").c_str());
+    std::fflush(stdout);
+  }
+  void finish(int64_t steps, const std::string &metricsText) {
+    if (!enabled)
+      return;
+    double total = elapsed();
+    std::printf("%s%s %s %s/step%s\n", tty ? "\r" : "",
+                bar(steps, steps).c_str(), formatDuration(total).c_str(),
+                formatDuration(steps ? total / steps : 0).c_str(),
+                metricsText.c_str());
+    std::fflush(stdout);
+  }
+
+private:
+  static std::string bar(int64_t step, int64_t steps) {
+    const int width = 20;
+    int filled = steps ? static_cast<int>(width * step / steps) : width;
+    std::string s = std::to_string(step) + "/" + std::to_string(steps) + " [";
+    for (int i = 0; i < width; ++i)
+      s += i < filled ? '=' : (i == filled ? '>' : '.');
+    return s + "]";
+  }
+  bool enabled, tty;
+  std::chrono::steady_clock::time_point begin, lastDraw;
+};
+
+/// Writes `text` to `path` through a temporary file and a rename.
+void writeFileAtomically(const std::string &path, const std::string &text) {
+  std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out)
+      fail("cannot write " + temporary + ": " + std::strerror(errno));
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    fail("cannot write " + path + ": " + std::strerror(errno));
+  }
+}
+
+/// Keras' History.history: one list per metric, plus the epoch numbers.
+struct History {
+  std::vector<std::string> keys; // "epoch", "loss", ..., "val_loss", ...
+  nlohmann::json values = nlohmann::json::object();
+
+  void add(int64_t epoch, const Metrics &train, const Metrics &validation,
+           double seconds) {
+    auto push = [&](const std::string &key, nlohmann::json v) {
+      if (!values.contains(key)) {
+        keys.push_back(key);
+        values[key] = json::array();
+      }
+      values[key].push_back(v);
+    };
+    push("epoch", epoch);
+    for (const auto &[name, v] : train)
+      push(name, v);
+    for (const auto &[name, v] : validation)
+      push("val_" + name, v);
+    push("time", seconds);
+  }
+  std::string toJson() const {
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    for (const std::string &key : keys)
+      out[key] = values[key];
+    return out.dump(2) + "\n";
+  }
+  std::string csv() const {
+    std::ostringstream out;
+    for (size_t i = 0; i < keys.size(); ++i)
+      out << (i ? "," : "") << keys[i];
+    out << "\n";
+    size_t rows = keys.empty() ? 0 : values[keys[0]].size();
+    char buffer[64];
+    for (size_t r = 0; r < rows; ++r) {
+      for (size_t i = 0; i < keys.size(); ++i) {
+        const nlohmann::json &v = values[keys[i]][r];
+        if (v.is_number_integer())
+          std::snprintf(buffer, sizeof buffer, "%lld",
+                        static_cast<long long>(v.get<int64_t>()));
+        else
+          std::snprintf(buffer, sizeof buffer, "%.9g", v.get<double>());
+        out << (i ? "," : "") << buffer;
+      }
+      out << "\n";
+    }
+    return out.str();
+  }
+  void restore(const std::string &text) {
+    nlohmann::ordered_json in =
+        nlohmann::ordered_json::parse(text, nullptr, false);
+    if (!in.is_object())
+      return;
+    for (auto &[key, list] : in.items()) {
+      keys.push_back(key);
+      values[key] = list;
+    }
+  }
+  std::string serialized() const {
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    for (const std::string &key : keys)
+      out[key] = values[key];
+    return out.dump();
+  }
+};
+
+/// Keras' EarlyStopping with mode "auto": metrics named like a loss or an
+/// error are minimized, the rest (accuracy, precision, ...) maximized.
+struct EarlyStopping {
+  std::string metric;
+  int64_t patience = 0;
+  double best = NAN;
+  int64_t bestEpoch = 0, wait = 0;
+  bool minimize() const {
+    return metric.find("loss") != std::string::npos ||
+           metric.find("error") != std::string::npos ||
+           metric == "mae" || metric == "mse" || metric == "val_mae" ||
+           metric == "val_mse";
+  }
+  /// Records an epoch; returns true when training should stop.
+  bool update(int64_t epoch, double value) {
+    bool better = std::isnan(best) || (minimize() ? value < best : value > best);
+    if (better) {
+      best = value;
+      bestEpoch = epoch;
+      wait = 0;
+      return false;
+    }
+    return ++wait >= patience;
+  }
+};
+
+struct Options {
+  std::string data, labels, labelColumn, validationData, validationLabels;
+  std::string checkpoint, resume, history, output, earlyStopping;
+  int64_t epochs = 1;
+  double validationSplit = 0, lr = 0;
+  bool shuffle = true, quiet = false;
+  int threads = 0;
+  bool seedGiven = false;
+  uint64_t seed = 0;
+};
+
+int64_t parseInt(const char *text, const char *option, int64_t min) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text, &end, 10);
+  if (errno || !*text || *end || v < min)
+    throw UsageError(std::string("--") + option + " takes an integer >= " +
+                     std::to_string(min) + ", got '" + text + "'");
+  return v;
+}
+double parseDouble(const char *text, const char *option) {
+  char *end = nullptr;
+  double v = std::strtod(text, &end);
+  if (!*text || *end || !std::isfinite(v))
+    throw UsageError(std::string("--") + option + " takes a number, got '" +
+                     text + "'");
+  return v;
+}
+
+void printUsage(const std::string &program, const Manifest &m) {
+  std::printf(
+      "%s: the model '%s' (compiled by kilnc from %s)\n\n"
+      "usage:\n"
+      "  %s fit --data FILE [--labels FILE | --label-column NAME|INDEX]\n"
+      "        [--epochs N] [--validation-split F | --validation-data FILE\n"
+      "        [--validation-labels FILE]] [--no-shuffle] [--lr F]\n"
+      "        [--checkpoint PATH] [--resume PATH] [--history PATH.csv|.json]\n"
+      "        [--early-stopping METRIC:PATIENCE] [--threads N] [--seed N]\n"
+      "        [--quiet]\n"
+      "  %s evaluate --data FILE [--labels FILE | --label-column C]\n"
+      "        [--checkpoint PATH] [--threads N]\n"
+      "  %s predict --data FILE [--checkpoint PATH] --output FILE.csv|.npy\n"
+      "        [--threads N]\n"
+      "  %s summary\n\n"
+      "Data files: CSV with a header row, NPY (f32, f64, i32, i64, u8, bool;\n"
+      "C order), or IDX (MNIST). Batch size %lld (fixed at compile time);\n"
+      "the last partial batch counts exactly.%s\n",
+      program.c_str(), m.name.c_str(), m.source.c_str(), program.c_str(),
+      program.c_str(), program.c_str(), program.c_str(),
+      static_cast<long long>(m.predict.tensors.empty()
+                                 ? 0
+                                 : m.predict.all("input").front()->shape[0]),
+      m.training ? "" : "\nThis model was compiled without a loss: predict "
+                        "and summary only.");
+}
+
+Options parseOptions(int argc, char **argv, const std::string &command) {
+  enum {
+    kData = 1000,
+    kLabels,
+    kLabelColumn,
+    kEpochs,
+    kValidationSplit,
+    kValidationData,
+    kValidationLabels,
+    kNoShuffle,
+    kLr,
+    kCheckpoint,
+    kResume,
+    kHistory,
+    kEarlyStopping,
+    kThreads,
+    kSeed,
+    kOutput,
+    kQuiet,
+    kHelp
+  };
+  static const option all[] = {
+      {"data", required_argument, nullptr, kData},
+      {"labels", required_argument, nullptr, kLabels},
+      {"label-column", required_argument, nullptr, kLabelColumn},
+      {"epochs", required_argument, nullptr, kEpochs},
+      {"validation-split", required_argument, nullptr, kValidationSplit},
+      {"validation-data", required_argument, nullptr, kValidationData},
+      {"validation-labels", required_argument, nullptr, kValidationLabels},
+      {"no-shuffle", no_argument, nullptr, kNoShuffle},
+      {"lr", required_argument, nullptr, kLr},
+      {"checkpoint", required_argument, nullptr, kCheckpoint},
+      {"resume", required_argument, nullptr, kResume},
+      {"history", required_argument, nullptr, kHistory},
+      {"early-stopping", required_argument, nullptr, kEarlyStopping},
+      {"threads", required_argument, nullptr, kThreads},
+      {"seed", required_argument, nullptr, kSeed},
+      {"output", required_argument, nullptr, kOutput},
+      {"quiet", no_argument, nullptr, kQuiet},
+      {"help", no_argument, nullptr, kHelp},
+      {nullptr, 0, nullptr, 0}};
+  // Which options each command takes.
+  auto allowed = [&](int id) {
+    if (id == kHelp || id == kThreads)
+      return true;
+    if (command == "fit")
+      return id != kOutput;
+    if (command == "evaluate")
+      return id == kData || id == kLabels || id == kLabelColumn ||
+             id == kCheckpoint || id == kQuiet;
+    if (command == "predict")
+      return id == kData || id == kCheckpoint || id == kOutput;
+    return false;
+  };
+  Options o;
+  optind = 1;
+  opterr = 0;
+  int id, index = 0;
+  while ((id = getopt_long(argc, argv, "", all, &index)) != -1) {
+    if (id == '?' || id == ':') {
+      std::string arg = argv[optind - 1];
+      throw UsageError(id == ':' || (optopt && arg.find('=') == std::string::npos &&
+                                     optopt != 0)
+                           ? "option '" + arg + "' needs a value"
+                           : "unknown option '" + arg + "' for '" + command +
+                                 "'");
+    }
+    const char *name = all[index].name;
+    for (const option &o2 : all)
+      if (o2.val == id)
+        name = o2.name;
+    if (!allowed(id))
+      throw UsageError("'" + command + "' does not take --" + name);
+    switch (id) {
+    case kData:
+      o.data = optarg;
+      break;
+    case kLabels:
+      o.labels = optarg;
+      break;
+    case kLabelColumn:
+      o.labelColumn = optarg;
+      break;
+    case kEpochs:
+      o.epochs = parseInt(optarg, "epochs", 1);
+      break;
+    case kValidationSplit:
+      o.validationSplit = parseDouble(optarg, "validation-split");
+      if (o.validationSplit < 0 || o.validationSplit >= 1)
+        throw UsageError("--validation-split takes a fraction in [0, 1), "
+                         "got '" +
+                         std::string(optarg) + "'");
+      break;
+    case kValidationData:
+      o.validationData = optarg;
+      break;
+    case kValidationLabels:
+      o.validationLabels = optarg;
+      break;
+    case kNoShuffle:
+      o.shuffle = false;
+      break;
+    case kLr:
+      o.lr = parseDouble(optarg, "lr");
+      if (!(o.lr > 0))
+        throw UsageError("--lr takes a positive number, got '" +
+                         std::string(optarg) + "'");
+      break;
+    case kCheckpoint:
+      o.checkpoint = optarg;
+      break;
+    case kResume:
+      o.resume = optarg;
+      break;
+    case kHistory:
+      o.history = optarg;
+      if (!endsWith(o.history, ".csv") && !endsWith(o.history, ".json"))
+        throw UsageError("--history takes a .csv or .json file name, got '" +
+                         o.history + "'");
+      break;
+    case kEarlyStopping:
+      o.earlyStopping = optarg;
+      break;
+    case kThreads:
+      o.threads = static_cast<int>(parseInt(optarg, "threads", 1));
+      break;
+    case kSeed:
+      o.seed = static_cast<uint64_t>(parseInt(optarg, "seed", 0));
+      o.seedGiven = true;
+      break;
+    case kOutput:
+      o.output = optarg;
+      break;
+    case kQuiet:
+      o.quiet = true;
+      break;
+    case kHelp:
+      throw UsageError("");
+    }
+  }
+  if (optind < argc)
+    throw UsageError("unexpected argument '" + std::string(argv[optind]) +
+                     "'");
+  if (command != "summary" && o.data.empty())
+    throw UsageError("'" + command + "' needs --data FILE");
+  if (!o.labels.empty() && !o.labelColumn.empty())
+    throw UsageError("give --labels or --label-column, not both");
+  if (o.validationSplit > 0 && !o.validationData.empty())
+    throw UsageError("give --validation-split or --validation-data, not both");
+  if (!o.validationLabels.empty() && o.validationData.empty())
+    throw UsageError("--validation-labels needs --validation-data");
+  if (command == "predict") {
+    if (o.output.empty())
+      throw UsageError("'predict' needs --output FILE.csv or FILE.npy");
+    if (!endsWith(o.output, ".csv") && !endsWith(o.output, ".npy"))
+      throw UsageError("--output takes a .csv or .npy file name, got '" +
+                       o.output + "'");
+  }
+  if ((command == "fit" || command == "evaluate") && o.labels.empty() &&
+      o.labelColumn.empty())
+    throw UsageError("'" + command +
+                     "' needs labels: --labels FILE or --label-column NAME");
+  return o;
+}
+
+int summary(const Manifest &m) {
+  std::printf("Model: \"%s\" (from %s)\n", m.name.c_str(), m.source.c_str());
+  const char *rule = "─────────────────────────────────────────────────"
+                     "────────────────────────────";
+  std::printf("%s\n %-36s %-24s %12s\n%s\n", rule, "Layer (type)",
+              "Output Shape", "Param #", rule);
+  auto countOf = [&](const std::string &layer) {
+    int64_t n = 0;
+    for (const ParamInfo &p : m.params) {
+      if (p.name.compare(0, layer.size() + 1, layer + "/") != 0)
+        continue;
+      int64_t c = 1;
+      for (int64_t d : p.shape)
+        c *= d;
+      n += c;
+    }
+    return n;
+  };
+  auto shape = [](const std::vector<int64_t> &s) {
+    std::string out = "(None";
+    for (size_t i = 1; i < s.size(); ++i)
+      out += ", " + std::to_string(s[i]);
+    return out + (s.size() == 1 ? ",)" : ")");
+  };
+  if (!m.layers.empty()) {
+    for (const LayerInfo &l : m.layers)
+      std::printf(" %-36s %-24s %12lld\n",
+                  (l.name + " (" + l.className + ")").c_str(),
+                  shape(l.shape).c_str(),
+                  static_cast<long long>(countOf(l.name)));
+  } else {
+    // No layer records (ONNX, MLIR): one row per parameter.
+    for (const ParamInfo &p : m.params) {
+      int64_t c = 1;
+      for (int64_t d : p.shape)
+        c *= d;
+      std::string s = "[";
+      for (size_t i = 0; i < p.shape.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(p.shape[i]);
+      std::printf(" %-36s %-24s %12lld\n", p.name.c_str(), (s + "]").c_str(),
+                  static_cast<long long>(c));
+    }
+  }
+  std::printf("%s\n", rule);
+  std::printf(" Total params: %lld\n Trainable params: %lld\n Non-trainable "
+              "params: %lld\n",
+              static_cast<long long>(m.paramCount),
+              static_cast<long long>(m.trainableParamCount),
+              static_cast<long long>(m.paramCount - m.trainableParamCount));
+  const TensorInfo *input = m.predict.all("input").front();
+  std::printf(" Batch size: %lld (compile time)\n",
+              static_cast<long long>(input->shape[0]));
+  if (m.training) {
+    std::printf(" Training: loss %s%s, optimizer %s (learning rate %g)",
+                m.loss.c_str(), m.fromLogits ? " (from logits)" : "",
+                m.optimizer.c_str(), m.learningRate);
+    for (size_t i = 0; i < m.metrics.size(); ++i)
+      std::printf("%s%s", i ? ", " : ", metrics ", m.metrics[i].name.c_str());
+    std::printf("\n");
+  } else {
+    std::printf(" Inference only (compiled without a loss)\n");
+  }
+  std::printf(" FLOPs: %.3g per train step, %.3g per predict batch\n",
+              m.trainStepFlops, m.predictFlops);
+  return 0;
+}
+
+void saveCheckpoint(const Session &session, const Options &o,
+                    const History &history, const EarlyStopping *stopping,
+                    double lr) {
+  std::map<std::string, std::string> extra = {
+      {"history", history.serialized()}, {"learning_rate", std::to_string(lr)}};
+  if (stopping) {
+    char best[64];
+    std::snprintf(best, sizeof best, "%.17g", stopping->best);
+    extra["early_stopping"] = stopping->metric + ":" +
+                              std::to_string(stopping->patience) + ":" + best +
+                              ":" + std::to_string(stopping->bestEpoch) + ":" +
+                              std::to_string(stopping->wait);
+  }
+  session.save(o.checkpoint, extra);
+}
+
+int fit(Session &session, const Options &o) {
+  const Manifest &m = session.manifest();
+  auto [x, y] = loadData(o.data, o.labels, o.labelColumn);
+  if (!y)
+    fail(o.data + ": no labels (give --labels FILE or --label-column NAME)");
+  Data all = session.makeData(x.get(), y.get(), o.data);
+  x.reset();
+  y.reset();
+  Data train, validation;
+  if (!o.validationData.empty()) {
+    auto [vx, vy] = loadData(o.validationData, o.validationLabels,
+                             o.validationLabels.empty() ? o.labelColumn : "");
+    if (!vy)
+      fail(o.validationData +
+           ": no labels (give --validation-labels FILE, or a CSV with the "
+           "label column)");
+    validation = session.makeData(vx.get(), vy.get(), o.validationData);
+    train = std::move(all);
+  } else if (o.validationSplit > 0) {
+    // Keras: the last fraction of the samples, before shuffling.
+    int64_t split =
+        static_cast<int64_t>(static_cast<double>(all.n) *
+                             (1.0 - o.validationSplit));
+    train = session.slice(all, 0, split);
+    validation = session.slice(all, split, all.n);
+  } else {
+    train = std::move(all);
+  }
+  if (train.n == 0)
+    fail(o.data + ": no training samples");
+
+  History history;
+  std::unique_ptr<EarlyStopping> stopping;
+  if (!o.earlyStopping.empty()) {
+    size_t colon = o.earlyStopping.rfind(':');
+    if (colon == std::string::npos)
+      throw UsageError("--early-stopping takes METRIC:PATIENCE, e.g. "
+                       "val_loss:3");
+    stopping = std::make_unique<EarlyStopping>();
+    stopping->metric = o.earlyStopping.substr(0, colon);
+    stopping->patience = parseInt(
+        o.earlyStopping.c_str() + colon + 1, "early-stopping patience", 1);
+    std::vector<std::string> known;
+    for (const std::string &name : session.metricNames()) {
+      known.push_back(name);
+      if (validation.n > 0)
+        known.push_back("val_" + name);
+    }
+    if (std::find(known.begin(), known.end(), stopping->metric) ==
+        known.end()) {
+      std::string list;
+      for (const std::string &k : known)
+        list += (list.empty() ? "" : ", ") + k;
+      throw UsageError("--early-stopping: unknown metric '" +
+                       stopping->metric + "' (this run has: " + list + ")");
+    }
+  }
+  double lr = o.lr > 0 ? o.lr : m.learningRate;
+  if (!o.resume.empty()) {
+    std::map<std::string, std::string> meta = session.load(o.resume);
+    if (meta.count("history"))
+      history.restore(meta["history"]);
+    if (stopping && meta.count("early_stopping")) {
+      std::string s = meta["early_stopping"];
+      std::vector<std::string> parts;
+      size_t start = 0;
+      for (size_t pos; (pos = s.find(':', start)) != std::string::npos;
+           start = pos + 1)
+        parts.push_back(s.substr(start, pos - start));
+      parts.push_back(s.substr(start));
+      if (parts.size() == 5 && parts[0] == stopping->metric) {
+        stopping->best = std::strtod(parts[2].c_str(), nullptr);
+        stopping->bestEpoch = std::strtoll(parts[3].c_str(), nullptr, 10);
+        stopping->wait = std::strtoll(parts[4].c_str(), nullptr, 10);
+      }
+    }
+    if (!o.quiet)
+      std::printf("Resumed from %s: %lld epoch(s) done, step %lld\n",
+                  o.resume.c_str(), static_cast<long long>(session.epoch),
+                  static_cast<long long>(session.steps));
+  }
+  if (session.needsAdapt())
+    session.adapt(train);
+
+  for (int64_t epoch = session.epoch + 1; epoch <= o.epochs; ++epoch) {
+    if (!o.quiet)
+      std::printf("Epoch %lld/%lld\n", static_cast<long long>(epoch),
+                  static_cast<long long>(o.epochs));
+    ProgressLine line(!o.quiet);
+    line.start();
+    Metrics trained;
+    try {
+      trained = session.trainEpoch(
+          train, epoch, o.shuffle, lr,
+          [&](int64_t step, int64_t steps, const Metrics &metrics) {
+            line.update(step, steps, metrics);
+          });
+    } catch (const NonFiniteLoss &stop) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "\n%s\n", stop.what());
+      if (!o.checkpoint.empty() && session.epoch > 0)
+        std::fprintf(stderr, "The last good checkpoint, %s, holds epoch %lld.\n",
+                     o.checkpoint.c_str(),
+                     static_cast<long long>(session.epoch));
+      return 1;
+    }
+    Metrics validated;
+    if (validation.n > 0)
+      validated = session.evaluate(validation, nullptr);
+    double seconds = line.elapsed();
+    int64_t steps = (train.n + session.batchSize() - 1) / session.batchSize();
+    line.finish(steps, formatMetrics(trained, "") +
+                           formatMetrics(validated, "val_"));
+    session.epoch = epoch;
+    history.add(epoch, trained, validated, seconds);
+    bool stop = false;
+    if (stopping) {
+      double value = NAN;
+      for (const auto &[name, v] : trained)
+        if (name == stopping->metric)
+          value = v;
+      for (const auto &[name, v] : validated)
+        if ("val_" + name == stopping->metric)
+          value = v;
+      stop = stopping->update(epoch, value);
+    }
+    if (!o.checkpoint.empty())
+      saveCheckpoint(session, o, history, stopping.get(), lr);
+    if (!o.history.empty())
+      writeFileAtomically(o.history, endsWith(o.history, ".json")
+                                         ? history.toJson()
+                                         : history.csv());
+    if (stop) {
+      if (!o.quiet)
+        std::printf("Epoch %lld: early stopping: %s did not improve for %lld "
+                    "epochs (best %.4f at epoch %lld)\n",
+                    static_cast<long long>(epoch), stopping->metric.c_str(),
+                    static_cast<long long>(stopping->patience), stopping->best,
+                    static_cast<long long>(stopping->bestEpoch));
+      break;
+    }
+  }
+  if (session.epoch >= o.epochs && !o.resume.empty() && !o.quiet &&
+      history.keys.empty())
+    std::printf("Nothing to do: the checkpoint already holds %lld epochs\n",
+                static_cast<long long>(session.epoch));
+  return 0;
+}
+
+int evaluate(Session &session, const Options &o) {
+  if (!o.checkpoint.empty())
+    session.load(o.checkpoint);
+  auto [x, y] = loadData(o.data, o.labels, o.labelColumn);
+  if (!y)
+    fail(o.data + ": no labels (give --labels FILE or --label-column NAME)");
+  Data data = session.makeData(x.get(), y.get(), o.data);
+  ProgressLine line(!o.quiet);
+  line.start();
+  Metrics metrics = session.evaluate(
+      data, [&](int64_t step, int64_t steps, const Metrics &m) {
+        line.update(step, steps, m);
+      });
+  line.finish((data.n + session.batchSize() - 1) / session.batchSize(),
+              formatMetrics(metrics, ""));
+  if (o.quiet) {
+    std::string text = formatMetrics(metrics, "");
+    std::printf("%s\n", text.size() > 3 ? text.c_str() + 3 : text.c_str());
+  }
+  return 0;
+}
+
+int predict(Session &session, const Options &o) {
+  if (!o.checkpoint.empty())
+    session.load(o.checkpoint);
+  auto [x, unused] = loadData(o.data, "", "");
+  Data data = session.makeData(x.get(), nullptr, o.data);
+  auto start = std::chrono::steady_clock::now();
+  kiln_dtype_t dtype;
+  std::vector<int64_t> shape;
+  std::vector<unsigned char> values =
+      session.predict(data, &dtype, &shape, nullptr);
+  double seconds = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - start)
+                       .count();
+  if (endsWith(o.output, ".npy")) {
+    kiln_array_t array = {};
+    array.dtype = dtype;
+    array.rank = static_cast<int32_t>(shape.size());
+    for (size_t i = 0; i < shape.size(); ++i)
+      array.shape[i] = shape[i];
+    array.data = values.data();
+    array.nbytes = values.size();
+    char error[1024] = "";
+    if (kiln_npy_save(o.output.c_str(), &array, error, sizeof error) !=
+        KILN_OK)
+      fail(error);
+  } else {
+    int64_t per = 1;
+    for (size_t i = 1; i < shape.size(); ++i)
+      per *= shape[i];
+    const std::string name = session.manifest().predict.all("output").front()
+                                 ->name;
+    std::ostringstream out;
+    for (int64_t j = 0; j < per; ++j)
+      out << (j ? "," : "") << name << (per > 1 ? "_" + std::to_string(j) : "");
+    out << "\n";
+    size_t size = kiln_dtype_size(dtype);
+    char buffer[64];
+    for (int64_t i = 0; i < data.n; ++i) {
+      for (int64_t j = 0; j < per; ++j) {
+        const unsigned char *p = values.data() + (i * per + j) * size;
+        double v;
+        if (dtype == KILN_DTYPE_F64) {
+          std::memcpy(&v, p, 8);
+          std::snprintf(buffer, sizeof buffer, "%.17g", v);
+        } else {
+          float f;
+          std::memcpy(&f, p, 4);
+          std::snprintf(buffer, sizeof buffer, "%.9g", f);
+        }
+        out << (j ? "," : "") << buffer;
+      }
+      out << "\n";
+    }
+    writeFileAtomically(o.output, out.str());
+  }
+  std::fprintf(stderr,
+               "predict: %lld samples in %.3f s (%.0f samples/s), wrote %s\n",
+               static_cast<long long>(data.n), seconds,
+               seconds > 0 ? data.n / seconds : 0.0, o.output.c_str());
+  return 0;
+}
+} // namespace
+
+extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
+  std::string program = argc > 0 ? argv[0] : "model";
+  size_t slash = program.rfind('/');
+  if (slash != std::string::npos)
+    program = program.substr(slash + 1);
+  std::unique_ptr<Manifest> manifest;
+  try {
+    if (!model)
+      fail("no model");
+    manifest = std::make_unique<Manifest>(parseManifest(model->manifest));
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
+    return 1;
+  }
+  std::string command = argc > 1 ? argv[1] : "";
+  if (command.empty() || command == "--help" || command == "-h" ||
+      command == "help") {
+    printUsage(program, *manifest);
+    return command.empty() ? 2 : 0;
+  }
+  if (command != "fit" && command != "evaluate" && command != "predict" &&
+      command != "summary") {
+    std::fprintf(stderr,
+                 "%s: error: unknown command '%s' (fit, evaluate, predict, "
+                 "summary; see %s --help)\n",
+                 program.c_str(), command.c_str(), program.c_str());
+    return 2;
+  }
+  Options options;
+  try {
+    options = parseOptions(argc - 1, argv + 1, command);
+  } catch (const UsageError &e) {
+    if (!*e.what()) {
+      printUsage(program, *manifest);
+      return 0;
+    }
+    std::fprintf(stderr, "%s %s: error: %s (see %s --help)\n", program.c_str(),
+                 command.c_str(), e.what(), program.c_str());
+    return 2;
+  }
+  if (command == "summary")
+    return summary(*manifest);
+  if ((command == "fit" || command == "evaluate") && !manifest->training) {
+    std::fprintf(stderr,
+                 "%s %s: error: the model was compiled without a loss; "
+                 "compile it with kilnc --loss=... to %s it\n",
+                 program.c_str(), command.c_str(), command.c_str());
+    return 1;
+  }
+  try {
+    if (options.threads > 0)
+      kiln_set_num_threads(options.threads);
+    Session session(model,
+                    options.seedGiven ? options.seed : manifest->seed);
+    if (command == "fit")
+      return fit(session, options);
+    if (command == "evaluate")
+      return evaluate(session, options);
+    return predict(session, options);
+  } catch (const UsageError &e) {
+    std::fprintf(stderr, "%s %s: error: %s\n", program.c_str(),
+                 command.c_str(), e.what());
+    return 2;
+  } catch (const std::exception &e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s %s: error: %s\n", program.c_str(),
+                 command.c_str(), e.what());
+    return 1;
+  }
+}

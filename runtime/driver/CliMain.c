@@ -1,0 +1,15 @@
+/*===- CliMain.c - main() of kilnc-generated executables ------------------===*\
+|*                                                                            *|
+|* `kilnc MODEL -o prog` links this file's main with the model's object file, *|
+|* which defines kiln_main_model (an alias of <name>_model), so that the     *|
+|* program's command line is the driver's (kiln/session.h: kiln_cli_main).   *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+
+#include "kiln/session.h"
+
+extern const kiln_model_t kiln_main_model;
+
+int main(int argc, char **argv) {
+  return kiln_cli_main(argc, argv, &kiln_main_model);
+}

@@ -1,0 +1,226 @@
+//===- Manifest.cpp - the model manifest, read by the driver --------------===//
+
+#include "Manifest.h"
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+
+using nlohmann::json;
+using namespace kiln::driver;
+
+namespace {
+[[noreturn]] void fail(const std::string &what) {
+  throw std::runtime_error("malformed model manifest: " + what);
+}
+
+const json &field(const json &object, const char *key, const std::string &at) {
+  if (!object.is_object() || !object.contains(key))
+    fail(at + ": missing '" + key + "'");
+  return object.at(key);
+}
+int64_t integer(const json &object, const char *key, const std::string &at) {
+  const json &v = field(object, key, at);
+  if (!v.is_number_integer())
+    fail(at + "." + key + " is not an integer");
+  return v.get<int64_t>();
+}
+int64_t size(const json &object, const char *key, const std::string &at) {
+  int64_t v = integer(object, key, at);
+  if (v < 0)
+    fail(at + "." + key + " is negative");
+  return v;
+}
+std::string string(const json &object, const char *key, const std::string &at) {
+  const json &v = field(object, key, at);
+  if (!v.is_string())
+    fail(at + "." + key + " is not a string");
+  return v.get<std::string>();
+}
+std::vector<int64_t> shape(const json &v, const std::string &at) {
+  if (!v.is_array())
+    fail(at + " is not a list");
+  std::vector<int64_t> out;
+  for (const json &d : v) {
+    if (!d.is_number_integer() || d.get<int64_t>() < 0)
+      fail(at + " holds a bad dimension");
+    out.push_back(d.get<int64_t>());
+  }
+  return out;
+}
+
+EntryInfo entry(const json &e, const std::string &at) {
+  EntryInfo out;
+  out.symbol = string(e, "symbol", at);
+  out.alignment = size(e, "alignment", at);
+  out.paramsSize = size(e, "params_size", at);
+  out.optStateSize = size(e, "opt_state_size", at);
+  out.ioSize = size(e, "io_size", at);
+  out.scratchSize = size(e, "scratch_size", at);
+  const json &tensors = field(e, "tensors", at);
+  if (!tensors.is_array())
+    fail(at + ".tensors is not a list");
+  for (const json &t : tensors) {
+    TensorInfo ti;
+    ti.name = string(t, "name", at);
+    std::string where = at + " tensor '" + ti.name + "'";
+    ti.kind = string(t, "kind", where);
+    ti.region = string(t, "region", where);
+    ti.offset = size(t, "offset", where);
+    ti.shape = shape(field(t, "shape", where), where + ".shape");
+    ti.dtype = string(t, "dtype", where);
+    ti.updated = field(t, "updated", where).is_boolean() &&
+                 field(t, "updated", where).get<bool>();
+    toDtype(ti.dtype);
+    int64_t limit = ti.region == "params"      ? out.paramsSize
+                    : ti.region == "opt_state" ? out.optStateSize
+                    : ti.region == "io"        ? out.ioSize
+                                               : -1;
+    if (limit < 0)
+      fail(where + ": unknown region '" + ti.region + "'");
+    if (ti.offset + static_cast<int64_t>(ti.bytes()) > limit)
+      fail(where + " lies outside its region");
+    out.tensors.push_back(std::move(ti));
+  }
+  return out;
+}
+} // namespace
+
+int64_t TensorInfo::count() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+size_t TensorInfo::bytes() const {
+  return static_cast<size_t>(count()) * kiln_dtype_size(toDtype(dtype));
+}
+
+const TensorInfo *EntryInfo::find(const std::string &kind,
+                                  const std::string &name) const {
+  for (const TensorInfo &t : tensors)
+    if (t.kind == kind && t.name == name)
+      return &t;
+  return nullptr;
+}
+
+std::vector<const TensorInfo *> EntryInfo::all(const std::string &kind) const {
+  std::vector<const TensorInfo *> out;
+  for (const TensorInfo &t : tensors)
+    if (t.kind == kind)
+      out.push_back(&t);
+  return out;
+}
+
+kiln_dtype_t kiln::driver::toDtype(const std::string &dtype) {
+  if (dtype == "f32")
+    return KILN_DTYPE_F32;
+  if (dtype == "f64")
+    return KILN_DTYPE_F64;
+  if (dtype == "i32")
+    return KILN_DTYPE_I32;
+  if (dtype == "i64")
+    return KILN_DTYPE_I64;
+  if (dtype == "i1")
+    return KILN_DTYPE_BOOL;
+  fail("unknown dtype '" + dtype + "'");
+}
+
+Manifest kiln::driver::parseManifest(const char *text) {
+  if (!text)
+    fail("no manifest");
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded() || !root.is_object())
+    fail("not a JSON object");
+  if (string(root, "format", "manifest") != "kiln-model" ||
+      integer(root, "version", "manifest") != 1)
+    fail("not a version 1 kiln-model manifest");
+  Manifest m;
+  m.name = string(root, "name", "manifest");
+  m.source = string(root, "source", "manifest");
+  m.fingerprint = string(root, "fingerprint", "manifest");
+  m.seed = static_cast<uint64_t>(integer(root, "seed", "manifest"));
+  const json &entries = field(root, "entry_points", "manifest");
+  if (!entries.contains("predict"))
+    fail("no predict entry point");
+  m.predict = entry(entries.at("predict"), "entry_points.predict");
+  if (entries.contains("train_step"))
+    m.trainStep = entry(entries.at("train_step"), "entry_points.train_step");
+  if (entries.contains("eval_step"))
+    m.evalStep = entry(entries.at("eval_step"), "entry_points.eval_step");
+
+  for (const json &p : field(root, "params", "manifest")) {
+    ParamInfo pi;
+    pi.name = string(p, "name", "params[]");
+    std::string at = "param '" + pi.name + "'";
+    pi.dtype = string(p, "dtype", at);
+    pi.shape = shape(field(p, "shape", at), at + ".shape");
+    pi.trainable = field(p, "trainable", at).is_boolean() &&
+                   field(p, "trainable", at).get<bool>();
+    const json &init = field(p, "init", at);
+    if (init.contains("stored")) {
+      pi.stored = size(init, "stored", at + ".init");
+    } else {
+      pi.initName = string(init, "name", at + ".init");
+      auto number = [&](const char *key, double &out) {
+        if (init.contains(key)) {
+          if (!init.at(key).is_number())
+            fail(at + ".init." + key + " is not a number");
+          out = init.at(key).get<double>();
+        }
+      };
+      number("value", pi.value);
+      number("minval", pi.minval);
+      number("maxval", pi.maxval);
+      number("mean", pi.mean);
+      number("stddev", pi.stddev);
+      if (init.contains("seed") && init.at("seed").is_number_integer())
+        pi.initSeed = init.at("seed").get<int64_t>();
+    }
+    if (p.contains("adapt")) {
+      const json &a = p.at("adapt");
+      pi.adaptStatistic = string(a, "statistic", at + ".adapt");
+      if (a.contains("input") && a.at("input").is_string())
+        pi.adaptInput = a.at("input").get<std::string>();
+      pi.adaptAxes = shape(field(a, "axes", at + ".adapt"), at + ".adapt.axes");
+    }
+    m.params.push_back(std::move(pi));
+  }
+  if (root.contains("opt_state_init"))
+    for (auto &[name, value] : root.at("opt_state_init").items())
+      if (value.is_number())
+        m.optStateInit[name] = value.get<double>();
+  const json &training = field(root, "training", "manifest");
+  if (!training.is_null()) {
+    m.training = true;
+    m.loss = string(training, "loss", "training");
+    m.optimizer = string(training, "optimizer", "training");
+    m.fromLogits = field(training, "from_logits", "training").is_boolean() &&
+                   training.at("from_logits").get<bool>();
+    const json &lr = field(training, "learning_rate", "training");
+    if (!lr.is_number() || !(lr.get<double>() > 0))
+      fail("training.learning_rate is not a positive number");
+    m.learningRate = lr.get<double>();
+    for (const json &metric : field(training, "metrics", "training"))
+      m.metrics.push_back({string(metric, "name", "metrics[]"),
+                           string(metric, "kind", "metrics[]")});
+    if (!m.trainStep || !m.evalStep)
+      fail("a training model needs train_step and eval_step");
+  }
+  m.paramCount = size(root, "param_count", "manifest");
+  m.trainableParamCount = size(root, "trainable_param_count", "manifest");
+  if (root.contains("flops")) {
+    const json &f = root.at("flops");
+    if (f.contains("train_step") && f.at("train_step").is_number())
+      m.trainStepFlops = f.at("train_step").get<double>();
+    if (f.contains("predict") && f.at("predict").is_number())
+      m.predictFlops = f.at("predict").get<double>();
+  }
+  if (root.contains("layers") && root.at("layers").is_array())
+    for (const json &l : root.at("layers"))
+      m.layers.push_back({string(l, "name", "layers[]"),
+                          string(l, "class_name", "layers[]"),
+                          shape(field(l, "shape", "layers[]"), "layer shape")});
+  return m;
+}

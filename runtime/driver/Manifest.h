@@ -1,0 +1,104 @@
+//===- Manifest.h - the model manifest, read by the driver ------*- C++ -*-===//
+//
+// The JSON manifest kilnc embeds in every model (kiln/model.h; its fields are
+// specified in docs/spec.md, "Model manifest") as C++ structures. Parsing
+// validates every field the driver uses, so a driver never indexes past a
+// region because of a malformed manifest.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_DRIVER_MANIFEST_H
+#define KILN_DRIVER_MANIFEST_H
+
+#include "kiln/data.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiln::driver {
+
+/// One tensor of an entry point's regions.
+struct TensorInfo {
+  std::string name;
+  std::string kind;   // "param", "opt_state", "input", "output"
+  std::string region; // "params", "opt_state", "io"
+  int64_t offset = 0; // bytes from the region start
+  std::vector<int64_t> shape;
+  std::string dtype; // "f32", "f64", "i32", "i64", "i1"
+  bool updated = false;
+  int64_t count() const;
+  size_t bytes() const;
+};
+
+/// One entry point and its region layout.
+struct EntryInfo {
+  std::string symbol;
+  int64_t alignment = 64;
+  int64_t paramsSize = 0, optStateSize = 0, ioSize = 0, scratchSize = 0;
+  std::vector<TensorInfo> tensors;
+  /// The tensor of `kind` named `name`, or null.
+  const TensorInfo *find(const std::string &kind,
+                         const std::string &name) const;
+  /// The tensors of `kind`, in order.
+  std::vector<const TensorInfo *> all(const std::string &kind) const;
+};
+
+/// A parameter: its initializer and Normalization adaptation.
+struct ParamInfo {
+  std::string name, dtype;
+  std::vector<int64_t> shape;
+  bool trainable = false;
+  /// Initializer name and arguments ("glorot_uniform", "constant" value...).
+  std::string initName;
+  double value = 0, minval = -0.05, maxval = 0.05, mean = 0, stddev = 0.05;
+  std::optional<int64_t> initSeed;
+  /// Byte offset into kiln_model_t::initial_values for stored values.
+  std::optional<int64_t> stored;
+  /// Normalization.adapt: the statistic ("mean"/"variance"), the model
+  /// input it is computed from ("" if the layer does not read an input
+  /// directly) and the kept axes of that input.
+  std::string adaptStatistic, adaptInput;
+  std::vector<int64_t> adaptAxes;
+};
+
+struct MetricInfo {
+  std::string name; // as the user wrote it ("accuracy")
+  std::string kind; // resolved ("binary_accuracy", "precision", ...)
+};
+
+struct LayerInfo {
+  std::string name, className;
+  std::vector<int64_t> shape;
+};
+
+struct Manifest {
+  std::string name, source, fingerprint;
+  uint64_t seed = 0;
+  std::optional<EntryInfo> trainStep, evalStep;
+  EntryInfo predict;
+  std::vector<ParamInfo> params;
+  std::map<std::string, double> optStateInit;
+  bool training = false;
+  std::string loss, optimizer;
+  bool fromLogits = false;
+  double learningRate = 0.01;
+  std::vector<MetricInfo> metrics;
+  int64_t paramCount = 0, trainableParamCount = 0;
+  double trainStepFlops = 0, predictFlops = 0;
+  std::vector<LayerInfo> layers;
+};
+
+/// Parses and checks `text`. Throws std::runtime_error with a message
+/// naming the field on malformed input.
+Manifest parseManifest(const char *text);
+
+/// kiln_dtype_t of a manifest dtype ("f32" -> KILN_DTYPE_F32, "i1" ->
+/// KILN_DTYPE_BOOL); throws for unknown names.
+kiln_dtype_t toDtype(const std::string &dtype);
+
+} // namespace kiln::driver
+
+#endif // KILN_DRIVER_MANIFEST_H

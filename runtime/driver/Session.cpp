@@ -1,0 +1,690 @@
+//===- Session.cpp - the training driver behind kiln/session.h ------------===//
+//
+// Keras semantics, as documented in docs/spec.md ("Generated programs"):
+//   - a batch is `batch_size` consecutive samples of the (shuffled) order;
+//     the last partial batch is padded with zero-weight rows, and since the
+//     loss is the weighted mean sum(w * l) / sum(w), its gradient is exactly
+//     that of the short batch;
+//   - epoch metrics are exact weighted means over the epoch, from the
+//     partial sums every step returns (loss_sum, weight_sum, *_sum, counts);
+//   - shuffling: a Fisher-Yates permutation drawn from splitmix64 seeded by
+//     (seed, epoch), so epoch e's order does not depend on earlier epochs and
+//     a resumed run sees the same batches;
+//   - dropout masks depend on the optimizer step counter in opt_state, which
+//     checkpoints keep.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Session.h"
+
+#include "Checkpoint.h"
+
+#include "kiln/init.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+using namespace kiln::driver;
+
+namespace {
+[[noreturn]] void fail(const std::string &message) {
+  throw std::runtime_error(message);
+}
+
+double readAs(const unsigned char *p, kiln_dtype_t dtype) {
+  switch (dtype) {
+  case KILN_DTYPE_F32: {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case KILN_DTYPE_F64: {
+    double v;
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  case KILN_DTYPE_I32: {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+  case KILN_DTYPE_I64: {
+    int64_t v;
+    std::memcpy(&v, p, 8);
+    return static_cast<double>(v);
+  }
+  case KILN_DTYPE_U8:
+  case KILN_DTYPE_BOOL:
+    return *p;
+  }
+  return 0;
+}
+
+void writeAs(unsigned char *p, kiln_dtype_t dtype, double v) {
+  switch (dtype) {
+  case KILN_DTYPE_F32: {
+    float f = static_cast<float>(v);
+    std::memcpy(p, &f, 4);
+    return;
+  }
+  case KILN_DTYPE_F64:
+    std::memcpy(p, &v, 8);
+    return;
+  case KILN_DTYPE_I32: {
+    int32_t i = static_cast<int32_t>(v);
+    std::memcpy(p, &i, 4);
+    return;
+  }
+  case KILN_DTYPE_I64: {
+    int64_t i = static_cast<int64_t>(v);
+    std::memcpy(p, &i, 8);
+    return;
+  }
+  case KILN_DTYPE_U8:
+  case KILN_DTYPE_BOOL:
+    *p = static_cast<unsigned char>(v);
+    return;
+  }
+}
+
+std::string shapeText(const int64_t *shape, size_t rank) {
+  std::string s = "[";
+  for (size_t i = 0; i < rank; ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+std::string shapeText(const std::vector<int64_t> &shape) {
+  return shapeText(shape.data(), shape.size());
+}
+
+const char *safetensorsDtype(const std::string &dtype) {
+  if (dtype == "f32")
+    return "F32";
+  if (dtype == "f64")
+    return "F64";
+  if (dtype == "i32")
+    return "I32";
+  if (dtype == "i64")
+    return "I64";
+  return "BOOL";
+}
+
+bool isSparse(const std::string &loss) {
+  return loss == "sparse_categorical_crossentropy";
+}
+} // namespace
+
+uint64_t kiln::driver::splitmix64(uint64_t &state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+Session::Session(const kiln_model_t *model, uint64_t seed)
+    : model(model), shuffleSeed(seed) {
+  if (!model)
+    fail("no model");
+  if (model->abi_version != KILN_MODEL_ABI_VERSION)
+    fail("the model was compiled for descriptor version " +
+         std::to_string(model->abi_version) + "; this runtime reads version " +
+         std::to_string(KILN_MODEL_ABI_VERSION) + " (recompile it)");
+  m = parseManifest(model->manifest);
+  if (!model->predict || (m.training && (!model->train_step ||
+                                         !model->eval_step)))
+    fail("the model descriptor lacks an entry point its manifest lists");
+
+  predictInput = dataInput(m.predict);
+  batch = predictInput->shape.empty() ? 0 : predictInput->shape[0];
+  if (batch <= 0)
+    fail("the model input '" + predictInput->name +
+         "' has no batch dimension");
+  sampleBytes = predictInput->bytes() / batch;
+  if (m.training) {
+    labelInfo = m.trainStep->find("input", "labels");
+    if (!labelInfo || !m.trainStep->find("input", "sample_weight") ||
+        !m.trainStep->find("input", "learning_rate"))
+      fail("malformed model manifest: train_step lacks labels, "
+           "sample_weight or learning_rate");
+    labelBytes = labelInfo->bytes() / batch;
+    const TensorInfo *x = dataInput(*m.trainStep);
+    if (x->shape != predictInput->shape || x->dtype != predictInput->dtype)
+      fail("malformed model manifest: train_step and predict disagree on "
+           "the input");
+  }
+
+  kiln_region_sizes_t sizes = {};
+  for (const EntryInfo *e :
+       {&m.predict, m.trainStep ? &*m.trainStep : nullptr,
+        m.evalStep ? &*m.evalStep : nullptr}) {
+    if (!e)
+      continue;
+    sizes.params_size = std::max<size_t>(sizes.params_size, e->paramsSize);
+    sizes.opt_state_size =
+        std::max<size_t>(sizes.opt_state_size, e->optStateSize);
+    sizes.io_size = std::max<size_t>(sizes.io_size, e->ioSize);
+    sizes.scratch_size = std::max<size_t>(sizes.scratch_size, e->scratchSize);
+    sizes.alignment = std::max<size_t>(sizes.alignment, e->alignment);
+  }
+  if (kiln_status_t status = kiln_regions_create(&sizes, &regions))
+    fail(std::string("cannot allocate the model's regions: ") +
+         kiln_status_message(status));
+  initialize();
+}
+
+Session::~Session() { kiln_regions_destroy(regions); }
+
+const TensorInfo *Session::dataInput(const EntryInfo &entry) const {
+  std::vector<const TensorInfo *> inputs;
+  for (const TensorInfo *t : entry.all("input"))
+    if (t->name != "labels" && t->name != "sample_weight" &&
+        t->name != "learning_rate")
+      inputs.push_back(t);
+  if (inputs.size() != 1)
+    fail("generated programs train models with one input; '" + m.name +
+         "' has " + std::to_string(inputs.size()) +
+         " (embed it with --emit=obj and feed the inputs yourself)");
+  return inputs.front();
+}
+
+char *Session::address(const TensorInfo &t) const {
+  void *base = t.region == "params"      ? regions->params
+               : t.region == "opt_state" ? regions->opt_state
+                                         : regions->io;
+  return static_cast<char *>(base) + t.offset;
+}
+
+void Session::initialize() {
+  const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
+  for (size_t index = 0; index < m.params.size(); ++index) {
+    const ParamInfo &p = m.params[index];
+    const TensorInfo *t = layout.find("param", p.name);
+    if (!t)
+      continue; // not read by any entry point
+    unsigned char *out = reinterpret_cast<unsigned char *>(address(*t));
+    if (p.stored) {
+      if (!model->initial_values ||
+          *p.stored + t->bytes() > model->initial_values_size)
+        fail("malformed model: stored values of '" + p.name +
+             "' lie outside initial_values");
+      std::memcpy(out,
+                  static_cast<const unsigned char *>(model->initial_values) +
+                      *p.stored,
+                  t->bytes());
+      continue;
+    }
+    kiln_initializer_t init;
+    if (kiln_initializer_from_name(p.initName.c_str(), &init) != KILN_OK)
+      fail("param '" + p.name + "': unknown initializer '" + p.initName + "'");
+    init.value = p.value;
+    init.minval = p.minval;
+    init.maxval = p.maxval;
+    init.mean = p.mean;
+    init.stddev = p.stddev;
+    // An initializer's own seed (Keras' seed argument) fixes its values; the
+    // others derive one from the session seed and the param's position.
+    uint64_t seed = p.initSeed ? static_cast<uint64_t>(*p.initSeed)
+                               : shuffleSeed * 1000003ULL + index + 1;
+    std::vector<float> values(t->count());
+    if (kiln_initialize_f32(&init, seed, static_cast<int32_t>(t->shape.size()),
+                            t->shape.data(), values.data()) != KILN_OK)
+      fail("param '" + p.name + "': initializer '" + p.initName +
+           "' rejected its arguments");
+    kiln_dtype_t dtype = toDtype(t->dtype);
+    for (int64_t i = 0; i < t->count(); ++i)
+      writeAs(out + i * kiln_dtype_size(dtype), dtype, values[i]);
+  }
+  if (m.trainStep)
+    for (const TensorInfo *t : m.trainStep->all("opt_state")) {
+      auto it = m.optStateInit.find(t->name);
+      double v = it == m.optStateInit.end() ? 0.0 : it->second;
+      kiln_dtype_t dtype = toDtype(t->dtype);
+      unsigned char *out = reinterpret_cast<unsigned char *>(address(*t));
+      for (int64_t i = 0; i < t->count(); ++i)
+        writeAs(out + i * kiln_dtype_size(dtype), dtype, v);
+    }
+  adapted = !needsAdapt();
+}
+
+std::vector<std::string> Session::metricNames() const {
+  std::vector<std::string> names = {"loss"};
+  for (const MetricInfo &metric : m.metrics)
+    names.push_back(metric.name);
+  return names;
+}
+
+Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
+                       const std::string &what) const {
+  const TensorInfo &in = *predictInput;
+  std::vector<int64_t> sample(in.shape.begin() + 1, in.shape.end());
+  if (!x)
+    fail(what + ": no data");
+  int64_t n = x->rank > 0 ? x->shape[0] : 0;
+  // Per-sample shape: exact, or the same number of elements when the model
+  // flattens (e.g. [N, 784] data for a [batch, 28, 28] input).
+  int64_t perSample = 1, have = 1;
+  for (int64_t d : sample)
+    perSample *= d;
+  for (int32_t i = 1; i < x->rank; ++i)
+    have *= x->shape[i];
+  if (x->rank < 1 || have != perSample)
+    fail(what + ": the data has shape " + shapeText(x->shape, x->rank) +
+         " but the model input '" + in.name + "' takes [N, " +
+         shapeText(sample).substr(1));
+  Data data;
+  data.n = n;
+  kiln_dtype_t inType = toDtype(in.dtype);
+  size_t inSize = kiln_dtype_size(inType), xSize = kiln_dtype_size(x->dtype);
+  data.x.resize(static_cast<size_t>(n) * sampleBytes);
+  const unsigned char *src = static_cast<const unsigned char *>(x->data);
+  for (int64_t i = 0; i < n * perSample; ++i)
+    writeAs(data.x.data() + i * inSize, inType, readAs(src + i * xSize, x->dtype));
+
+  if (!y)
+    return data;
+  if (!labelInfo)
+    fail(what + ": labels given, but the model was compiled without a loss");
+  if (y->rank < 1 || y->shape[0] != n)
+    fail(what + ": " + std::to_string(n) + " samples but " +
+         (y->rank < 1 ? std::string("no") : std::to_string(y->shape[0])) +
+         " labels");
+  std::vector<int64_t> labelSample(labelInfo->shape.begin() + 1,
+                                   labelInfo->shape.end());
+  int64_t perLabel = 1, haveLabel = 1;
+  for (int64_t d : labelSample)
+    perLabel *= d;
+  for (int32_t i = 1; i < y->rank; ++i)
+    haveLabel *= y->shape[i];
+  if (haveLabel != perLabel)
+    fail(what + ": the labels have shape " + shapeText(y->shape, y->rank) +
+         " but the loss " + m.loss + " takes [N" +
+         (labelSample.empty() ? "" : ", " + shapeText(labelSample).substr(1)) +
+         (labelSample.empty() ? "]" : "") +
+         (isSparse(m.loss) ? " (integer class indices)" : ""));
+  kiln_dtype_t labelType = toDtype(labelInfo->dtype);
+  size_t labelSize = kiln_dtype_size(labelType),
+         ySize = kiln_dtype_size(y->dtype);
+  // The number of classes of a sparse loss: the output's last dimension.
+  const TensorInfo *out = m.predict.all("output").front();
+  int64_t classes = out->shape.empty() ? 1 : out->shape.back();
+  data.y.resize(static_cast<size_t>(n) * labelBytes);
+  const unsigned char *ysrc = static_cast<const unsigned char *>(y->data);
+  for (int64_t i = 0; i < n * perLabel; ++i) {
+    double v = readAs(ysrc + i * ySize, y->dtype);
+    if (isSparse(m.loss) &&
+        (v != std::floor(v) || v < 0 || v >= static_cast<double>(classes)))
+      fail(what + ": label " + std::to_string(v) + " of sample " +
+           std::to_string(i) + " is not a class index in [0, " +
+           std::to_string(classes) + ")");
+    if (!std::isfinite(v))
+      fail(what + ": label of sample " + std::to_string(i / perLabel) +
+           " is not finite");
+    writeAs(data.y.data() + i * labelSize, labelType, v);
+  }
+  data.hasLabels = true;
+  return data;
+}
+
+Data Session::slice(const Data &data, int64_t begin, int64_t end) const {
+  Data out;
+  out.n = end - begin;
+  out.hasLabels = data.hasLabels;
+  out.x.assign(data.x.begin() + begin * sampleBytes,
+               data.x.begin() + end * sampleBytes);
+  if (data.hasLabels)
+    out.y.assign(data.y.begin() + begin * labelBytes,
+                 data.y.begin() + end * labelBytes);
+  return out;
+}
+
+bool Session::needsAdapt() const {
+  if (adapted)
+    return false;
+  for (const ParamInfo &p : m.params)
+    if (!p.adaptStatistic.empty())
+      return true;
+  return false;
+}
+
+void Session::adapt(const Data &data) {
+  if (!needsAdapt())
+    return;
+  if (data.n == 0)
+    fail("cannot adapt Normalization to an empty data set");
+  const TensorInfo &in = *predictInput;
+  const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
+  kiln_dtype_t inType = toDtype(in.dtype);
+  size_t inSize = kiln_dtype_size(inType);
+  int64_t rank = static_cast<int64_t>(in.shape.size());
+  int64_t perSample = in.count() / batch;
+  for (const ParamInfo &p : m.params) {
+    if (p.adaptStatistic.empty())
+      continue;
+    if (p.adaptInput != in.name)
+      fail("Normalization parameter '" + p.name +
+           "' does not read the model input directly, so fit cannot adapt "
+           "it; give its mean and variance in the model config");
+    const TensorInfo *t = layout.find("param", p.name);
+    if (!t)
+      continue;
+    // Element e of a sample, at multi-index (i_1 .. i_{r-1}), feeds
+    // statistic index sum over kept axes of i_a * stride_a.
+    std::vector<int64_t> statIndex(perSample, 0);
+    for (int64_t e = 0; e < perSample; ++e) {
+      int64_t rest = e, index = 0, stride = 1;
+      std::vector<int64_t> coords(rank, 0);
+      for (int64_t a = rank - 1; a >= 1; --a) {
+        coords[a] = rest % in.shape[a];
+        rest /= in.shape[a];
+      }
+      for (auto a = p.adaptAxes.rbegin(); a != p.adaptAxes.rend(); ++a) {
+        if (*a < 1 || *a >= rank)
+          fail("malformed model manifest: adapt axis out of range for '" +
+               p.name + "'");
+        index += coords[*a] * stride;
+        stride *= in.shape[*a];
+      }
+      statIndex[e] = index;
+    }
+    int64_t count = t->count();
+    std::vector<double> sum(count, 0), mean(count, 0), sq(count, 0);
+    std::vector<int64_t> seen(count, 0);
+    for (int64_t i = 0; i < data.n; ++i)
+      for (int64_t e = 0; e < perSample; ++e) {
+        int64_t k = statIndex[e];
+        if (k >= count)
+          fail("malformed model manifest: adapt shape of '" + p.name + "'");
+        sum[k] += readAs(data.x.data() + (i * perSample + e) * inSize, inType);
+        ++seen[k];
+      }
+    for (int64_t k = 0; k < count; ++k)
+      mean[k] = seen[k] ? sum[k] / seen[k] : 0;
+    // Population variance (Keras' adapt), two-pass for accuracy.
+    for (int64_t i = 0; i < data.n; ++i)
+      for (int64_t e = 0; e < perSample; ++e) {
+        int64_t k = statIndex[e];
+        double d =
+            readAs(data.x.data() + (i * perSample + e) * inSize, inType) -
+            mean[k];
+        sq[k] += d * d;
+      }
+    kiln_dtype_t dtype = toDtype(t->dtype);
+    unsigned char *out = reinterpret_cast<unsigned char *>(address(*t));
+    for (int64_t k = 0; k < count; ++k) {
+      double v = p.adaptStatistic == "mean"
+                     ? mean[k]
+                     : (seen[k] ? sq[k] / seen[k] : 1.0);
+      writeAs(out + k * kiln_dtype_size(dtype), dtype, v);
+    }
+  }
+  adapted = true;
+}
+
+void Session::feed(const EntryInfo &entry, const Data &data,
+                   const std::vector<int64_t> &order, int64_t begin,
+                   int64_t count) {
+  const TensorInfo *x = dataInput(entry);
+  char *xOut = address(*x);
+  for (int64_t r = 0; r < count; ++r)
+    std::memcpy(xOut + r * sampleBytes,
+                data.x.data() + order[begin + r] * sampleBytes, sampleBytes);
+  std::memset(xOut + count * sampleBytes, 0, (batch - count) * sampleBytes);
+  if (const TensorInfo *labels = entry.find("input", "labels")) {
+    char *yOut = address(*labels);
+    for (int64_t r = 0; r < count; ++r)
+      std::memcpy(yOut + r * labelBytes,
+                  data.y.data() + order[begin + r] * labelBytes, labelBytes);
+    std::memset(yOut + count * labelBytes, 0, (batch - count) * labelBytes);
+  }
+  if (const TensorInfo *w = entry.find("input", "sample_weight")) {
+    kiln_dtype_t dtype = toDtype(w->dtype);
+    size_t size = kiln_dtype_size(dtype);
+    unsigned char *out = reinterpret_cast<unsigned char *>(address(*w));
+    for (int64_t r = 0; r < batch; ++r)
+      writeAs(out + r * size, dtype, r < count ? 1.0 : 0.0);
+  }
+}
+
+double Session::scalar(const EntryInfo &entry, const std::string &name) const {
+  const TensorInfo *t = entry.find("output", name);
+  if (!t || !t->shape.empty())
+    return 0;
+  return readAs(reinterpret_cast<const unsigned char *>(address(*t)),
+                toDtype(t->dtype));
+}
+
+void Session::accumulate(const EntryInfo &entry,
+                         std::map<std::string, double> &sums) const {
+  for (const TensorInfo &t : entry.tensors)
+    if (t.kind == "output" && t.shape.empty() && t.name != "loss")
+      sums[t.name] += scalar(entry, t.name);
+}
+
+Metrics Session::finish(const std::map<std::string, double> &sums) const {
+  auto get = [&](const std::string &name) {
+    auto it = sums.find(name);
+    return it == sums.end() ? 0.0 : it->second;
+  };
+  auto ratio = [](double a, double b) { return b != 0 ? a / b : 0.0; };
+  double weights = get("weight_sum");
+  Metrics out = {{"loss", ratio(get("loss_sum"), weights)}};
+  double tp = get("true_positives"), pp = get("predicted_positives"),
+         ap = get("actual_positives");
+  for (const MetricInfo &metric : m.metrics) {
+    double v;
+    if (metric.kind == "precision")
+      v = ratio(tp, pp);
+    else if (metric.kind == "recall")
+      v = ratio(tp, ap);
+    else if (metric.kind == "f1") {
+      double p = ratio(tp, pp), r = ratio(tp, ap);
+      v = ratio(2 * p * r, p + r);
+    } else {
+      v = ratio(get(metric.kind + "_sum"), weights);
+    }
+    out.push_back({metric.name, v});
+  }
+  return out;
+}
+
+Metrics Session::trainEpoch(const Data &data, int64_t epochNumber, bool shuffle,
+                            double lr, const Progress &progress) {
+  if (!m.trainStep)
+    fail("the model was compiled without a loss, so it cannot be trained "
+         "(compile it with kilnc --loss=...)");
+  if (!data.hasLabels)
+    fail("fit needs labels");
+  const EntryInfo &entry = *m.trainStep;
+  std::vector<int64_t> order(data.n);
+  std::iota(order.begin(), order.end(), 0);
+  if (shuffle) {
+    uint64_t state = shuffleSeed ^ (0xA0761D6478BD642FULL *
+                                    static_cast<uint64_t>(epochNumber));
+    for (int64_t i = data.n - 1; i > 0; --i) {
+      int64_t j = static_cast<int64_t>(splitmix64(state) %
+                                       static_cast<uint64_t>(i + 1));
+      std::swap(order[i], order[j]);
+    }
+  }
+  // Snapshot for a NaN stop: the state at the start of the epoch.
+  std::vector<char> params(static_cast<char *>(regions->params),
+                           static_cast<char *>(regions->params) +
+                               regions->sizes.params_size);
+  std::vector<char> state(static_cast<char *>(regions->opt_state),
+                          static_cast<char *>(regions->opt_state) +
+                              regions->sizes.opt_state_size);
+  const TensorInfo *lrTensor = entry.find("input", "learning_rate");
+  std::map<std::string, double> sums;
+  int64_t numSteps = (data.n + batch - 1) / batch;
+  for (int64_t step = 0; step < numSteps; ++step) {
+    int64_t begin = step * batch, count = std::min(batch, data.n - begin);
+    feed(entry, data, order, begin, count);
+    writeAs(reinterpret_cast<unsigned char *>(address(*lrTensor)),
+            toDtype(lrTensor->dtype), lr);
+    kiln_status_t status = kiln_regions_call(regions, nullptr, model->train_step);
+    if (status != KILN_OK)
+      fail(std::string("train_step: ") + kiln_status_message(status));
+    double loss = scalar(entry, "loss");
+    if (!std::isfinite(loss)) {
+      std::memcpy(regions->params, params.data(), params.size());
+      std::memcpy(regions->opt_state, state.data(), state.size());
+      throw NonFiniteLoss("the loss became " +
+                              std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                              " at epoch " + std::to_string(epochNumber) +
+                              ", step " + std::to_string(step + 1) + "/" +
+                              std::to_string(numSteps) +
+                              "; training stopped (parameters restored to "
+                              "the start of the epoch)",
+                          epochNumber, step + 1);
+    }
+    accumulate(entry, sums);
+    ++steps;
+    if (progress)
+      progress(step + 1, numSteps, finish(sums));
+  }
+  return finish(sums);
+}
+
+Metrics Session::evaluate(const Data &data, const Progress &progress) {
+  if (!m.evalStep)
+    fail("the model was compiled without a loss, so it has no loss or "
+         "metrics to evaluate (compile it with kilnc --loss=...)");
+  if (!data.hasLabels)
+    fail("evaluate needs labels");
+  const EntryInfo &entry = *m.evalStep;
+  std::vector<int64_t> order(data.n);
+  std::iota(order.begin(), order.end(), 0);
+  std::map<std::string, double> sums;
+  int64_t numSteps = (data.n + batch - 1) / batch;
+  for (int64_t step = 0; step < numSteps; ++step) {
+    int64_t begin = step * batch, count = std::min(batch, data.n - begin);
+    feed(entry, data, order, begin, count);
+    if (kiln_status_t status =
+            kiln_regions_call(regions, nullptr, model->eval_step))
+      fail(std::string("eval_step: ") + kiln_status_message(status));
+    accumulate(entry, sums);
+    if (progress)
+      progress(step + 1, numSteps, finish(sums));
+  }
+  return finish(sums);
+}
+
+std::vector<unsigned char> Session::predict(const Data &data,
+                                            kiln_dtype_t *dtype,
+                                            std::vector<int64_t> *shape,
+                                            const Progress &progress) {
+  const EntryInfo &entry = m.predict;
+  std::vector<const TensorInfo *> outputs = entry.all("output");
+  if (outputs.size() != 1)
+    fail("predict: the model has " + std::to_string(outputs.size()) +
+         " outputs; generated programs handle one");
+  const TensorInfo &out = *outputs.front();
+  size_t perSample = out.bytes() / batch;
+  *dtype = toDtype(out.dtype);
+  shape->assign(out.shape.begin(), out.shape.end());
+  (*shape)[0] = data.n;
+  std::vector<unsigned char> result(static_cast<size_t>(data.n) * perSample);
+  std::vector<int64_t> order(data.n);
+  std::iota(order.begin(), order.end(), 0);
+  int64_t numSteps = (data.n + batch - 1) / batch;
+  for (int64_t step = 0; step < numSteps; ++step) {
+    int64_t begin = step * batch, count = std::min(batch, data.n - begin);
+    feed(entry, data, order, begin, count);
+    if (kiln_status_t status =
+            kiln_regions_call(regions, nullptr, model->predict))
+      fail(std::string("predict: ") + kiln_status_message(status));
+    std::memcpy(result.data() + begin * perSample, address(out),
+                count * perSample);
+    if (progress)
+      progress(step + 1, numSteps, {});
+  }
+  return result;
+}
+
+void Session::save(const std::string &path,
+                   const std::map<std::string, std::string> &extra) const {
+  const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
+  std::vector<TensorView> tensors;
+  for (const TensorInfo &t : layout.tensors)
+    if (t.kind == "param" || t.kind == "opt_state")
+      tensors.push_back({(t.kind == "param" ? "params/" : "opt_state/") +
+                             t.name,
+                         safetensorsDtype(t.dtype), t.shape, address(t),
+                         t.bytes()});
+  std::map<std::string, std::string> metadata = extra;
+  metadata["format"] = "kiln-checkpoint";
+  metadata["version"] = "1";
+  metadata["model"] = m.name;
+  metadata["fingerprint"] = m.fingerprint;
+  metadata["epoch"] = std::to_string(epoch);
+  metadata["steps"] = std::to_string(steps);
+  metadata["seed"] = std::to_string(shuffleSeed);
+  metadata["shuffle"] = "splitmix64(seed ^ 0xA0761D6478BD642F * epoch), "
+                        "Fisher-Yates";
+  metadata["adapted"] = adapted ? "1" : "0";
+  std::string error;
+  if (!writeCheckpoint(path, metadata, tensors, &error))
+    fail(error);
+}
+
+std::map<std::string, std::string> Session::load(const std::string &path) {
+  LoadedCheckpoint ckpt;
+  std::string error;
+  if (!readCheckpoint(path, &ckpt, &error))
+    fail(error);
+  auto meta = [&](const char *key) -> std::string {
+    auto it = ckpt.metadata.find(key);
+    return it == ckpt.metadata.end() ? "" : it->second;
+  };
+  if (meta("format") != "kiln-checkpoint")
+    fail(path + ": not a kiln checkpoint (no kiln-checkpoint format in its "
+                "metadata)");
+  const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
+  bool sameModel = meta("fingerprint") == m.fingerprint;
+  // An inference-only program may read a training checkpoint of the same
+  // network: then every param must match by name, dtype and shape.
+  if (!sameModel && m.trainStep)
+    fail(path + ": the checkpoint was written for model '" + meta("model") +
+         "' (fingerprint " + meta("fingerprint") + "), not for '" + m.name +
+         "' (fingerprint " + m.fingerprint +
+         "): its parameters or optimizer state differ");
+  std::vector<std::pair<const TensorInfo *, const LoadedTensor *>> plan;
+  for (const TensorInfo &t : layout.tensors) {
+    if (t.kind != "param" && t.kind != "opt_state")
+      continue;
+    std::string name = (t.kind == "param" ? "params/" : "opt_state/") + t.name;
+    auto it = ckpt.tensors.find(name);
+    if (it == ckpt.tensors.end())
+      fail(path + ": the checkpoint was written for model '" + meta("model") +
+           "', not for '" + m.name + "': it has no tensor '" + name + "'");
+    if (it->second.dtype != safetensorsDtype(t.dtype) ||
+        it->second.shape != t.shape)
+      fail(path + ": tensor '" + name + "' is " + it->second.dtype +
+           shapeText(it->second.shape) + " but model '" + m.name + "' needs " +
+           safetensorsDtype(t.dtype) + shapeText(t.shape) +
+           " (a checkpoint of another model?)");
+    plan.push_back({&t, &it->second});
+  }
+  auto number = [&](const char *key) -> int64_t {
+    std::string text = meta(key);
+    char *end = nullptr;
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end || v < 0)
+      fail(path + ": metadata '" + key + "' is not a count: '" + text + "'");
+    return v;
+  };
+  int64_t newEpoch = sameModel ? number("epoch") : 0,
+          newSteps = sameModel ? number("steps") : 0;
+  for (auto [t, loaded] : plan)
+    std::memcpy(address(*t), loaded->bytes.data(), t->bytes());
+  epoch = newEpoch;
+  steps = newSteps;
+  // Shuffling continues with the seed of the run that wrote the checkpoint.
+  if (sameModel)
+    shuffleSeed = static_cast<uint64_t>(number("seed"));
+  if (meta("adapted") == "1" || !sameModel)
+    adapted = true;
+  return ckpt.metadata;
+}

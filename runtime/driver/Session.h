@@ -1,0 +1,132 @@
+//===- Session.h - the training driver behind kiln/session.h ----*- C++ -*-===//
+//
+// kiln::driver::Session holds a compiled model's regions and runs Keras'
+// fit/evaluate/predict loops over in-memory data sets. The C API of
+// kiln/session.h and the command line (Cli.cpp) are thin layers over it.
+// Errors are thrown as std::runtime_error (messages name files, tensors and
+// options); the C API turns them into statuses.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_DRIVER_SESSION_H
+#define KILN_DRIVER_SESSION_H
+
+#include "Manifest.h"
+
+#include "kiln/model.h"
+#include "kiln/runtime.h"
+
+#include <functional>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kiln::driver {
+
+/// A data set converted to the model's input and label dtypes, row-major:
+/// sample i is x[i * sampleBytes .. (i + 1) * sampleBytes).
+struct Data {
+  std::vector<unsigned char> x, y;
+  int64_t n = 0;
+  bool hasLabels = false;
+};
+
+/// Loss and metrics in report order ("loss" first), as Keras names them.
+using Metrics = std::vector<std::pair<std::string, double>>;
+
+/// Training stopped because the loss became NaN or infinite.
+struct NonFiniteLoss : std::runtime_error {
+  NonFiniteLoss(const std::string &message, int64_t epoch, int64_t step)
+      : std::runtime_error(message), epoch(epoch), step(step) {}
+  int64_t epoch, step; // 1-based
+};
+
+class Session {
+public:
+  /// Allocates the regions and initializes params and optimizer state.
+  Session(const kiln_model_t *model, uint64_t seed);
+  ~Session();
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+
+  const Manifest &manifest() const { return m; }
+  int64_t batchSize() const { return batch; }
+  uint64_t seed() const { return shuffleSeed; }
+  /// The model's data input (the entry points' one non-label input).
+  const TensorInfo &input() const { return *predictInput; }
+  /// The labels tensor of train_step/eval_step (null without a loss).
+  const TensorInfo *labels() const { return labelInfo; }
+  /// Names of evaluate()'s values: "loss", then the metrics.
+  std::vector<std::string> metricNames() const;
+
+  /// Converts arrays to a Data set: x is [N, ...input sample shape] of any
+  /// numeric dtype; y (may be null) is [N] class indices for sparse losses
+  /// or [N, ...output sample shape] (a [N] array also fits a [N, 1]
+  /// output). `what` names the source in errors (file names).
+  Data makeData(const kiln_array_t *x, const kiln_array_t *y,
+                const std::string &what) const;
+  /// Samples [begin, end) of `data`.
+  Data slice(const Data &data, int64_t begin, int64_t end) const;
+
+  /// Whether some Normalization statistics still wait for adapt().
+  bool needsAdapt() const;
+  /// Computes the statistics Normalization layers adapt to (mean and
+  /// population variance over all but their kept axes) from `data`.
+  void adapt(const Data &data);
+
+  using Progress =
+      std::function<void(int64_t step, int64_t steps, const Metrics &)>;
+  /// One epoch of training (1-based `epoch` seeds the shuffle); returns the
+  /// epoch's metrics as exact weighted means. Throws NonFiniteLoss, after
+  /// restoring params and optimizer state to their values at the start of
+  /// the epoch.
+  Metrics trainEpoch(const Data &data, int64_t epoch, bool shuffle, double lr,
+                     const Progress &progress);
+  /// Loss and metrics over `data` (weighted means, as Keras' evaluate).
+  Metrics evaluate(const Data &data, const Progress &progress);
+  /// predict over `data`: returns bytes of [N, ...output shape] in `dtype`.
+  std::vector<unsigned char> predict(const Data &data, kiln_dtype_t *dtype,
+                                     std::vector<int64_t> *shape,
+                                     const Progress &progress);
+
+  /// Writes a checkpoint (params, opt_state, counters, `extra` metadata).
+  void save(const std::string &path,
+            const std::map<std::string, std::string> &extra) const;
+  /// Loads a checkpoint of this model; returns its metadata. The session is
+  /// unchanged when this throws.
+  std::map<std::string, std::string> load(const std::string &path);
+
+  /// Completed epochs and train steps (restored by load()).
+  int64_t epoch = 0, steps = 0;
+
+private:
+  char *address(const TensorInfo &t) const;
+  void initialize();
+  /// Copies samples order[begin, begin + count) into the io tensors of
+  /// `entry`, zero-padding the rest of the batch; sets sample weights.
+  void feed(const EntryInfo &entry, const Data &data,
+            const std::vector<int64_t> &order, int64_t begin, int64_t count);
+  double scalar(const EntryInfo &entry, const std::string &name) const;
+  void accumulate(const EntryInfo &entry, std::map<std::string, double> &sums)
+      const;
+  Metrics finish(const std::map<std::string, double> &sums) const;
+  const TensorInfo *dataInput(const EntryInfo &entry) const;
+
+  const kiln_model_t *model;
+  Manifest m;
+  uint64_t shuffleSeed;
+  int64_t batch = 0;
+  size_t sampleBytes = 0, labelBytes = 0;
+  const TensorInfo *predictInput = nullptr, *labelInfo = nullptr;
+  kiln_regions_t *regions = nullptr;
+  bool adapted = false;
+};
+
+/// splitmix64 (Steele, Lea, Flood 2014): the shuffle generator.
+uint64_t splitmix64(uint64_t &state);
+
+} // namespace kiln::driver
+
+#endif // KILN_DRIVER_SESSION_H
