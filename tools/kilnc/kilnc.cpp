@@ -433,7 +433,9 @@ FailureOr<std::string> trainingOptionsFromCompileConfig(DictionaryAttr config,
                  (isa<BoolAttr>(value) && !cast<BoolAttr>(value).getValue());
       if (llvm::is_contained(passed, key)) {
         if (auto f = dyn_cast<FloatAttr>(value))
-          text += " " + key.str() + "=" + std::to_string(f.getValueAsDouble());
+          // Full precision: std::to_string would print 1e-7 as "0.000000".
+          text += " " + key.str() + "=" +
+                  llvm::formatv("{0:e16}", f.getValueAsDouble()).str();
         else if (auto i = dyn_cast<IntegerAttr>(value))
           text += " " + key.str() + "=" + std::to_string(i.getInt());
         else if (auto flag = dyn_cast<BoolAttr>(value))
