@@ -1,32 +1,55 @@
 #!/usr/bin/env bash
-# The main job, until training lands: installs what is missing, builds kiln,
-# compiles the MLP forward example (examples/mlp_forward/mlp.mlir) into an
-# object file and a C header with kilnc, links it with a short C program and
-# the runtime, runs it on seeded random weights, compares the output with
-# numpy, and reports the forward throughput.
+# The main job: trains a real model with a kiln-generated program.
+#
+# Installs what is missing, builds kiln, compiles the Keras model
+# examples/breast_cancer/model.json (Normalization, Dense 16 relu, Dropout
+# 0.2, Dense 1 sigmoid; binary cross-entropy, Adam, accuracy) into a native
+# executable with kilnc, trains it on the Wisconsin breast-cancer training
+# split (455 rows: 80% train, 20% validation, 30 epochs, a checkpoint and a
+# history file), evaluates it on the held-out test split (114 rows) and
+# predicts the first test rows. Fails if the final validation accuracy is
+# below 0.95.
+#
+# Outputs go to $KILN_BUILD_DIR/examples/breast_cancer (default
+# build/examples/breast_cancer).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KILN_BUILD_DIR:-$root/build}
-out=$build/examples/mlp_forward
+data=$root/examples/breast_cancer
+out=$build/examples/breast_cancer
 
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh" kilnc kiln_runtime
+"$root/scripts/build.sh" kilnc
 
 mkdir -p "$out"
-echo "== kilnc: mlp.mlir -> $out/mlp.o + mlp.h"
-"$build/bin/kilnc" "$root/examples/mlp_forward/mlp.mlir" --emit=obj,header \
-  -o "$out/mlp"
-grep -E '^#define MLP_(PARAMS|IO|SCRATCH)_SIZE' "$out/mlp.h"
+echo "== kilnc: examples/breast_cancer/model.json -> $out/breast_cancer"
+"$build/bin/kilnc" "$data/model.json" --batch-size=32 --seed=1 \
+  -o "$out/breast_cancer"
 
-echo "== link with examples/mlp_forward/main.c and the runtime"
-clang-19 -O2 -I"$out" -I"$root/runtime/include" \
-  "$root/examples/mlp_forward/main.c" "$out/mlp.o" \
-  "$build/runtime/libkiln_runtime.a" -lstdc++ -lm -lpthread \
-  -o "$out/mlp_forward"
+echo "== summary"
+"$out/breast_cancer" summary
 
-echo "== run and compare with numpy"
-/usr/bin/python3 "$root/tests/e2e/mlp_forward_check.py" "$out/mlp_forward" \
-  "$out/mlp.h" "$out/data"
+echo "== fit: train.csv (80% train, 20% validation), 30 epochs"
+rm -f "$out/checkpoint.safetensors"
+"$out/breast_cancer" fit --data "$data/train.csv" --label-column malignant \
+  --epochs 30 --validation-split 0.2 \
+  --checkpoint "$out/checkpoint.safetensors" --history "$out/history.csv"
 
-echo "== forward throughput (batch 128, 200 calls)"
-"$out/mlp_forward" "$out/data" 200
+echo "== evaluate: test.csv (held out, 114 rows)"
+"$out/breast_cancer" evaluate --data "$data/test.csv" \
+  --label-column malignant --checkpoint "$out/checkpoint.safetensors"
+
+echo "== predict: P(malignant) of the test rows -> $out/predictions.csv"
+cut -d, -f1-30 "$data/test.csv" > "$out/test_features.csv"
+"$out/breast_cancer" predict --data "$out/test_features.csv" \
+  --checkpoint "$out/checkpoint.safetensors" --output "$out/predictions.csv"
+head -4 "$out/predictions.csv"
+
+# The history's last row holds the final epoch's validation accuracy.
+val_accuracy=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "val_accuracy") c = i }
+                        END { print $c }' "$out/history.csv")
+echo "== final validation accuracy: $val_accuracy (history: $out/history.csv)"
+awk -v a="$val_accuracy" 'BEGIN { exit !(a >= 0.95) }' || {
+  echo "run-example: validation accuracy $val_accuracy is below 0.95" >&2
+  exit 1
+}

@@ -552,12 +552,12 @@ void readImpl(const std::string &path, LoadedCheckpoint *out) {
   for (int i = 7; i >= 0; --i)
     headerSize = (headerSize << 8) | length[i];
   if (headerSize > kMaxHeaderBytes)
-    fail(path + ": header length " + std::to_string(headerSize) +
-         " is above the limit of " + std::to_string(kMaxHeaderBytes) +
+    fail(path + ": not a safetensors file: header length " +
+         std::to_string(headerSize) + " is above the limit of " + std::to_string(kMaxHeaderBytes) +
          " bytes (100 MB)");
   if (headerSize > fileSize - 8)
-    fail(path + ": header length " + std::to_string(headerSize) +
-         " runs past the end of the file (" + std::to_string(fileSize) +
+    fail(path + ": truncated or not a safetensors file: header length " +
+         std::to_string(headerSize) + " runs past the end of the file (" + std::to_string(fileSize) +
          " bytes)");
 
   std::string headerText(headerSize, '\0');

@@ -645,11 +645,31 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
   bool sameModel = meta("fingerprint") == m.fingerprint;
   // An inference-only program may read a training checkpoint of the same
   // network: then every param must match by name, dtype and shape.
-  if (!sameModel && m.trainStep)
-    fail(path + ": the checkpoint was written for model '" + meta("model") +
-         "' (fingerprint " + meta("fingerprint") + "), not for '" + m.name +
-         "' (fingerprint " + m.fingerprint +
-         "): its parameters or optimizer state differ");
+  if (!sameModel && m.trainStep) {
+    // Name the first difference.
+    std::string difference = "the optimizer differs";
+    for (const TensorInfo &t : layout.tensors) {
+      if (t.kind != "param" && t.kind != "opt_state")
+        continue;
+      std::string name =
+          (t.kind == "param" ? "params/" : "opt_state/") + t.name;
+      auto it = ckpt.tensors.find(name);
+      std::string here = safetensorsDtype(t.dtype) + shapeText(t.shape);
+      if (it == ckpt.tensors.end()) {
+        difference = "it has no tensor '" + name + "'";
+        break;
+      }
+      std::string there = it->second.dtype + shapeText(it->second.shape);
+      if (there != here) {
+        difference = "its '" + name + "' is " + there + ", here " + here;
+        break;
+      }
+    }
+    fail(path + ": the checkpoint was written for another model ('" +
+         meta("model") + "', fingerprint " + meta("fingerprint") +
+         "; this program: '" + m.name + "', fingerprint " + m.fingerprint +
+         "): " + difference);
+  }
   std::vector<std::pair<const TensorInfo *, const LoadedTensor *>> plan;
   for (const TensorInfo &t : layout.tensors) {
     if (t.kind != "param" && t.kind != "opt_state")

@@ -21,6 +21,14 @@ llvm_config.add_tool_substitutions(["kiln-opt", "kilnc"], [config.kiln_tools_dir
 config.substitutions.append(("%kiln_src", config.kiln_src_root))
 config.substitutions.append(("%cc", "clang-19"))
 config.substitutions.append(
+    ("%kiln_driver_lib", os.path.join(config.kiln_obj_root, "runtime",
+                                      "driver", "libkiln_driver.a")))
+# MNIST (scripts/fetch-mnist.sh, which scripts/test.sh runs first).
+config.substitutions.append(
+    ("%mnist_dir", os.environ.get("KILN_MNIST_DIR",
+                                  os.path.join(config.kiln_src_root, "data",
+                                               "mnist"))))
+config.substitutions.append(
     ("%kiln_runtime_include", os.path.join(config.kiln_src_root, "runtime",
                                            "include")))
 config.substitutions.append(
