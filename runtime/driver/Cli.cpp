@@ -250,7 +250,9 @@ struct History {
     for (size_t r = 0; r < rows; ++r) {
       for (size_t i = 0; i < keys.size(); ++i) {
         const nlohmann::json &v = values[keys[i]][r];
-        if (v.is_number_integer())
+        if (v.is_null())
+          buffer[0] = '\0';
+        else if (v.is_number_integer())
           std::snprintf(buffer, sizeof buffer, "%lld",
                         static_cast<long long>(v.get<int64_t>()));
         else
@@ -261,20 +263,28 @@ struct History {
     }
     return out.str();
   }
+  /// Reads serialized(); the epoch times it lacks become null.
   void restore(const std::string &text) {
     nlohmann::ordered_json in =
         nlohmann::ordered_json::parse(text, nullptr, false);
-    if (!in.is_object())
+    if (!in.is_object() || !in.contains("epoch") || !in["epoch"].is_array())
       return;
     for (auto &[key, list] : in.items()) {
       keys.push_back(key);
       values[key] = list;
     }
+    keys.push_back("time");
+    values["time"] = nlohmann::json::array();
+    for (size_t i = 0; i < in["epoch"].size(); ++i)
+      values["time"].push_back(nullptr);
   }
+  /// The history kept in checkpoints: without the epoch times, so that the
+  /// same seed and thread count give byte-identical checkpoint files.
   std::string serialized() const {
     nlohmann::ordered_json out = nlohmann::ordered_json::object();
     for (const std::string &key : keys)
-      out[key] = values[key];
+      if (key != "time")
+        out[key] = values[key];
     return out.dump();
   }
 };
