@@ -207,7 +207,8 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 } // namespace
 
 llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
-                             StringRef source, llvm::raw_ostream &os) {
+                             StringRef source, bool declareModel,
+                             llvm::raw_ostream &os) {
   std::string p = macroName(prefix);
   // Every tensor gets macros named after its entry point, kind and name;
   // names that map to the same C identifier would redefine a macro.
@@ -290,6 +291,11 @@ llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
        << "void " << e.symbol
        << "(void *params, void *opt_state, void *io, void *scratch);\n\n";
   }
+  if (declareModel)
+    os << "/* The whole model for the session API (kiln/model.h,\n"
+          " * kiln/session.h): entry points, manifest, initial values. */\n"
+          "struct kiln_model_t;\n"
+       << "extern const struct kiln_model_t " << prefix << "_model;\n\n";
   os << "#ifdef __cplusplus\n} /* extern \"C\" */\n#endif\n\n#endif /* "
      << guard << " */\n";
   return llvm::Error::success();

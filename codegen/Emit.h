@@ -79,7 +79,7 @@ llvm::Expected<std::vector<EntryPointAbi>> collectAbi(ModuleOp module);
 /// point that map to the same macro name (nothing is written then).
 llvm::Error emitHeader(llvm::ArrayRef<EntryPointAbi> entries,
                        llvm::StringRef prefix, llvm::StringRef source,
-                       llvm::raw_ostream &os);
+                       bool declareModel, llvm::raw_ostream &os);
 
 } // namespace mlir::kiln
 

@@ -598,8 +598,11 @@ int summary(const Manifest &m) {
   } else {
     std::printf(" Inference only (compiled without a loss)\n");
   }
-  std::printf(" FLOPs: %.3g per train step, %.3g per predict batch\n",
-              m.trainStepFlops, m.predictFlops);
+  if (m.training)
+    std::printf(" FLOPs: %.3g per train step, %.3g per predict batch\n",
+                m.trainStepFlops, m.predictFlops);
+  else
+    std::printf(" FLOPs: %.3g per batch\n", m.predictFlops);
   return 0;
 }
 

@@ -542,7 +542,7 @@ LogicalResult Driver::run() {
   // is one model; programs and libraries require it.
   bool linked = wants(EmitKind::Exe) || wants(EmitKind::Lib);
   if (linked || wants(EmitKind::Obj) || wants(EmitKind::Asm) ||
-      wants(EmitKind::LLVMIR)) {
+      wants(EmitKind::LLVMIR) || wants(EmitKind::Header)) {
     llvm::Expected<kiln::ModelInfo> info = kiln::collectForwardInfo(
         *module, llvm::sys::path::filename(inputFilename));
     if (info) {
@@ -596,21 +596,6 @@ LogicalResult Driver::run() {
     llvm::errs() << "kilnc: error: " << llvm::toString(abi.takeError()) << "\n";
     return failure();
   }
-  if (wants(EmitKind::Header)) {
-    std::string header;
-    llvm::raw_string_ostream headerStream(header);
-    if (llvm::Error err = kiln::emitHeader(
-            *abi, p, llvm::sys::path::filename(inputFilename), headerStream)) {
-      llvm::errs() << "kilnc: error: " << llvm::toString(std::move(err))
-                   << "\n";
-      return failure();
-    }
-    if (failed(writeText(EmitKind::Header,
-                         [&](llvm::raw_ostream &os) { os << header; })))
-      return failure();
-  }
-  if (last == EmitKind::Linalg)
-    return success();
   std::string manifest;
   if (modelInfo) {
     llvm::Expected<std::string> built =
@@ -626,6 +611,22 @@ LogicalResult Driver::run() {
       modelInfo.reset();
     }
   }
+  if (wants(EmitKind::Header)) {
+    std::string header;
+    llvm::raw_string_ostream headerStream(header);
+    if (llvm::Error err = kiln::emitHeader(
+            *abi, p, llvm::sys::path::filename(inputFilename),
+            modelInfo.has_value(), headerStream)) {
+      llvm::errs() << "kilnc: error: " << llvm::toString(std::move(err))
+                   << "\n";
+      return failure();
+    }
+    if (failed(writeText(EmitKind::Header,
+                         [&](llvm::raw_ostream &os) { os << header; })))
+      return failure();
+  }
+  if (last == EmitKind::Linalg)
+    return success();
 
   if (failed(runStage(*module, "kiln-lower-to-llvm",
                       kiln::buildLowerToLLVMPipeline)))
@@ -834,9 +835,13 @@ void Driver::printSummary(ArrayRef<kiln::EntryPointAbi> abi) {
     if (!modelInfo->loss.empty())
       os << llvm::formatv("  training     {0}, {1}\n", modelInfo->loss,
                           modelInfo->optimizer);
-    os << llvm::formatv("  FLOPs        {0:e2} per train step, {1:e2} per "
-                        "predict batch\n",
-                        modelInfo->trainStepFlops, modelInfo->predictFlops);
+    if (!modelInfo->loss.empty())
+      os << llvm::formatv("  FLOPs        {0:e2} per train step, {1:e2} per "
+                          "predict batch\n",
+                          modelInfo->trainStepFlops, modelInfo->predictFlops);
+    else
+      os << llvm::formatv("  FLOPs        {0:e2} per batch\n",
+                          modelInfo->predictFlops);
   }
   uint64_t params = 0, state = 0, io = 0, scratch = 0;
   for (const kiln::EntryPointAbi &e : abi) {
