@@ -64,7 +64,6 @@ import json
 import os
 import platform
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -128,6 +127,15 @@ def kiln_data_args(model, split, workdir):
 
 
 # --------------------------------------------------------- torch worker ----
+
+def vm_hwm_kib():
+    """Peak RSS of this process's address space (since its exec), KiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
 
 def torch_worker(model_name, threads, epochs, seed):
     """One torch measurement in this (fresh) process; prints JSON."""
@@ -201,7 +209,7 @@ def torch_worker(model_name, threads, epochs, seed):
                 correct += correct_fn(out, yb)
         times.append(time.perf_counter() - start)
         history.append((loss_sum.item() / n, correct.item() / n))
-    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    max_rss = vm_hwm_kib()
 
     model.eval()
     preds = torch.empty(out_shape)
@@ -232,23 +240,80 @@ def torch_worker(model_name, threads, epochs, seed):
 
 # --------------------------------------------------------------- parent ----
 
-def run(cmd, env=None):
-    """Runs cmd to completion; returns (stdout, stderr, ru_maxrss KiB, wall
-    s). Fails with the command line and its output when it exits non-zero."""
-    with tempfile.TemporaryFile("w+") as out, \
-            tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        sys.exit(f"error: exit status {proc.returncode}: {' '.join(cmd)}\n"
-                 f"stdout:\n{stdout}\nstderr:\n{stderr}")
-    return stdout, stderr, usage.ru_maxrss, wall
+# ru_maxrss is inherited across exec: Linux records the RSS high-water mark
+# of the mm an exec replaces, so a program spawned (fork or vfork) straight
+# from this Python process, which holds numpy and the data, reports at least
+# this process's peak. A tiny C launcher forks and execs the measured program
+# from its own small address space and reports the child's ru_maxrss
+# (wait4); its floor is the launcher's own RSS, about 1 MiB.
+LAUNCHER_C = r"""
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s RSS_FILE PROGRAM [ARGS...]\n", argv[0]);
+    return 2;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    return 2;
+  }
+  if (pid == 0) {
+    execvp(argv[2], argv + 2);
+    perror(argv[2]);
+    _exit(127);
+  }
+  int status;
+  struct rusage usage;
+  if (wait4(pid, &status, 0, &usage) < 0) {
+    perror("wait4");
+    return 2;
+  }
+  FILE *f = fopen(argv[1], "w");
+  if (!f) {
+    perror(argv[1]);
+    return 2;
+  }
+  fprintf(f, "%ld\n", usage.ru_maxrss);
+  fclose(f);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+"""
+
+
+def build_launcher(workdir):
+    source = os.path.join(workdir, "maxrss_launcher.c")
+    with open(source, "w") as f:
+        f.write(LAUNCHER_C)
+    binary = os.path.join(workdir, "maxrss_launcher")
+    subprocess.run(["clang-19", "-O2", source, "-o", binary], check=True)
+    return binary
+
+
+def run(cmd, launcher, env=None):
+    """Runs cmd to completion through `launcher`; returns (stdout, stderr,
+    peak RSS KiB, wall s). Fails with the command line and its output when
+    it exits non-zero."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rss_file = os.path.join(tmp, "maxrss")
+        with open(os.path.join(tmp, "out"), "w+") as out, \
+                open(os.path.join(tmp, "err"), "w+") as err:
+            start = time.perf_counter()
+            code = subprocess.run([launcher, rss_file, *cmd], stdout=out,
+                                  stderr=err, env=env).returncode
+            wall = time.perf_counter() - start
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        if code != 0:
+            sys.exit(f"error: exit status {code}: {' '.join(cmd)}\n"
+                     f"stdout:\n{stdout}\nstderr:\n{stderr}")
+        with open(rss_file) as f:
+            max_rss = int(f.read())
+    return stdout, stderr, max_rss, wall
 
 
 def median_epoch_rate(samples, times):
@@ -302,6 +367,10 @@ def measure_torch(model, threads, epochs, seed):
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
+    # libgomp's worker threads spin (OMP_WAIT_POLICY=ACTIVE-like) while
+    # OpenBLAS' own pthreads run a GEMM: at 2 threads on 2 cores that
+    # oversubscribes the cores (2-5x slower epochs). Passive waiting avoids it.
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
     stdout, _, _, _ = run([sys.executable, os.path.abspath(__file__),
                            "--torch-worker", model, str(threads), str(epochs),
                            str(seed)], env=env)
