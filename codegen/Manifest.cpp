@@ -21,8 +21,7 @@ namespace json = llvm::json;
 
 namespace {
 llvm::Error error(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
 std::string dtypeName(Type type) {
@@ -150,9 +149,8 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
     if (auto init =
             forward.getArgAttrOfType<DictionaryAttr>(i, "kiln.initializer")) {
       p.init = std::move(*toJson(init).getAsObject());
-    } else if (auto values =
-                   forward.getArgAttrOfType<DenseElementsAttr>(i,
-                                                               "kiln.init")) {
+    } else if (auto values = forward.getArgAttrOfType<DenseElementsAttr>(
+                   i, "kiln.init")) {
       while (info.initialValues.size() % 8)
         info.initialValues.push_back(0);
       p.init["stored"] = static_cast<int64_t>(info.initialValues.size());
@@ -190,9 +188,10 @@ void kiln::collectTrainingInfo(ModuleOp module, ModelInfo &info) {
     info.metrics = info.resolvedMetrics;
 }
 
-llvm::Expected<std::string>
-kiln::buildManifest(const ModelInfo &info, ArrayRef<EntryPointAbi> entries,
-                    StringRef prefix, uint64_t seed) {
+llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
+                                                ArrayRef<EntryPointAbi> entries,
+                                                StringRef prefix,
+                                                uint64_t seed) {
   json::Object root;
   root["format"] = "kiln-model";
   root["version"] = 1;
@@ -224,13 +223,11 @@ kiln::buildManifest(const ModelInfo &info, ArrayRef<EntryPointAbi> entries,
                                      {"shape", json::Array(t.shape)},
                                      {"dtype", t.dtype},
                                      {"updated", t.updated}});
-    entryPoints[r] = json::Object{{"symbol", e.symbol},
-                                  {"alignment", e.alignment},
-                                  {"params_size", e.paramsSize},
-                                  {"opt_state_size", e.optStateSize},
-                                  {"io_size", e.ioSize},
-                                  {"scratch_size", e.scratchSize},
-                                  {"tensors", std::move(tensors)}};
+    entryPoints[r] = json::Object{
+        {"symbol", e.symbol},           {"alignment", e.alignment},
+        {"params_size", e.paramsSize},  {"opt_state_size", e.optStateSize},
+        {"io_size", e.ioSize},          {"scratch_size", e.scratchSize},
+        {"tensors", std::move(tensors)}};
     if (!layout || r == "train_step")
       layout = &e;
   }
@@ -276,8 +273,7 @@ kiln::buildManifest(const ModelInfo &info, ArrayRef<EntryPointAbi> entries,
 
   if (!info.loss.empty()) {
     json::Array metrics;
-    for (auto [shown, resolved] :
-         llvm::zip(info.metrics, info.resolvedMetrics))
+    for (auto [shown, resolved] : llvm::zip(info.metrics, info.resolvedMetrics))
       metrics.push_back(json::Object{{"name", shown}, {"kind", resolved}});
     root["training"] =
         json::Object{{"loss", info.loss},
@@ -358,10 +354,9 @@ llvm::Error kiln::addModelDescriptor(llvm::Module &module, StringRef prefix,
         break;
       }
   }
-  auto *type = llvm::StructType::get(ctx,
-                                     {i32, i32, ptrTy, ptrTy, ptrTy, ptrTy,
-                                      ptrTy, i64},
-                                     /*isPacked=*/false);
+  auto *type = llvm::StructType::get(
+      ctx, {i32, i32, ptrTy, ptrTy, ptrTy, ptrTy, ptrTy, i64},
+      /*isPacked=*/false);
   auto *init = llvm::ConstantStruct::get(
       type, {llvm::ConstantInt::get(i32, 1), llvm::ConstantInt::get(i32, 0),
              manifestVar, entry("train_step"), entry("eval_step"), predict,
@@ -369,9 +364,8 @@ llvm::Error kiln::addModelDescriptor(llvm::Module &module, StringRef prefix,
   std::string name = (prefix + "_model").str();
   if (module.getNamedValue(name))
     return error("the symbol '" + name + "' already exists in the module");
-  auto *descriptor =
-      new llvm::GlobalVariable(module, type, true,
-                               llvm::GlobalValue::ExternalLinkage, init, name);
+  auto *descriptor = new llvm::GlobalVariable(
+      module, type, true, llvm::GlobalValue::ExternalLinkage, init, name);
   descriptor->setAlignment(llvm::Align(8));
   if (mainAlias)
     llvm::GlobalAlias::create(type, 0, llvm::GlobalValue::ExternalLinkage,

@@ -84,9 +84,10 @@ void collectTrainingInfo(ModuleOp module, ModelInfo &info);
 /// `<prefix>_train_step`, `_eval_step`, `_predict`, or the inference-only
 /// model's one function). Fails when the entry points disagree on the
 /// parameter layout, or an inference-only module has several functions.
-llvm::Expected<std::string>
-buildManifest(const ModelInfo &info, llvm::ArrayRef<EntryPointAbi> entries,
-              llvm::StringRef prefix, uint64_t seed);
+llvm::Expected<std::string> buildManifest(const ModelInfo &info,
+                                          llvm::ArrayRef<EntryPointAbi> entries,
+                                          llvm::StringRef prefix,
+                                          uint64_t seed);
 
 /// Adds `const kiln_model_t <prefix>_model` (manifest, entry points,
 /// initial values) to `module`; with `mainAlias`, also the alias

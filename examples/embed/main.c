@@ -35,8 +35,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s TRAIN.csv TEST.csv CHECKPOINT\n", argv[0]);
     return 2;
   }
-  kiln_array_t *x_train = NULL, *y_train = NULL, *x_test = NULL,
-               *y_test = NULL, *predictions = NULL;
+  kiln_array_t *x_train = NULL, *y_train = NULL, *x_test = NULL, *y_test = NULL,
+               *predictions = NULL;
   kiln_session_t *session = NULL;
   char error[512];
   int status = 1;
@@ -57,8 +57,7 @@ int main(int argc, char **argv) {
   options.epochs = 20;
   options.validation_split = 0.2;
   double loss = 0;
-  if (kiln_session_fit(session, x_train, y_train, &options, &loss) !=
-      KILN_OK) {
+  if (kiln_session_fit(session, x_train, y_train, &options, &loss) != KILN_OK) {
     fprintf(stderr, "embed: fit: %s\n", kiln_session_error(session));
     goto done;
   }

@@ -31,8 +31,7 @@ void copyError(const std::string &message, char *error, size_t size) {
 }
 
 /// Runs `body`, mapping exceptions to statuses and the session's message.
-template <typename Body>
-kiln_status_t guarded(kiln_session_t *s, Body &&body) {
+template <typename Body> kiln_status_t guarded(kiln_session_t *s, Body &&body) {
   if (!s)
     return KILN_ERROR_INVALID_ARGUMENT;
   s->error.clear();
@@ -154,8 +153,7 @@ const char *kiln_session_metric_name(const kiln_session_t *session,
 }
 
 kiln_status_t kiln_session_evaluate(kiln_session_t *s, const kiln_array_t *x,
-                                    const kiln_array_t *y,
-                                    double *out_values) {
+                                    const kiln_array_t *y, double *out_values) {
   return guarded(s, [&] {
     if (!out_values || !y)
       throw std::runtime_error("kiln_session_evaluate: NULL argument");

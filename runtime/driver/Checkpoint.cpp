@@ -553,12 +553,12 @@ void readImpl(const std::string &path, LoadedCheckpoint *out) {
     headerSize = (headerSize << 8) | length[i];
   if (headerSize > kMaxHeaderBytes)
     fail(path + ": not a safetensors file: header length " +
-         std::to_string(headerSize) + " is above the limit of " + std::to_string(kMaxHeaderBytes) +
-         " bytes (100 MB)");
+         std::to_string(headerSize) + " is above the limit of " +
+         std::to_string(kMaxHeaderBytes) + " bytes (100 MB)");
   if (headerSize > fileSize - 8)
     fail(path + ": truncated or not a safetensors file: header length " +
-         std::to_string(headerSize) + " runs past the end of the file (" + std::to_string(fileSize) +
-         " bytes)");
+         std::to_string(headerSize) + " runs past the end of the file (" +
+         std::to_string(fileSize) + " bytes)");
 
   std::string headerText(headerSize, '\0');
   readExact(fd.get(), headerText.data(), headerText.size(), 8, path);

@@ -95,15 +95,15 @@ std::pair<ArrayPtr, ArrayPtr> loadData(const std::string &path,
     case Format::Csv: {
       kiln_csv_options_t options;
       kiln_csv_options_init(&options);
-      bool numeric = !column.empty() &&
-                     column.find_first_not_of("0123456789") == std::string::npos;
+      bool numeric = !column.empty() && column.find_first_not_of(
+                                            "0123456789") == std::string::npos;
       if (numeric)
         options.label_index = std::atoi(column.c_str());
       else if (!column.empty())
         options.label_column = column.c_str();
-      status = kiln_csv_load(file.c_str(), &options, &features,
-                             wantLabels ? &labels : nullptr, error,
-                             sizeof error);
+      status =
+          kiln_csv_load(file.c_str(), &options, &features,
+                        wantLabels ? &labels : nullptr, error, sizeof error);
       break;
     }
     }
@@ -298,13 +298,13 @@ struct EarlyStopping {
   int64_t bestEpoch = 0, wait = 0;
   bool minimize() const {
     return metric.find("loss") != std::string::npos ||
-           metric.find("error") != std::string::npos ||
-           metric == "mae" || metric == "mse" || metric == "val_mae" ||
-           metric == "val_mse";
+           metric.find("error") != std::string::npos || metric == "mae" ||
+           metric == "mse" || metric == "val_mae" || metric == "val_mse";
   }
   /// Records an epoch; returns true when training should stop.
   bool update(int64_t epoch, double value) {
-    bool better = std::isnan(best) || (minimize() ? value < best : value > best);
+    bool better =
+        std::isnan(best) || (minimize() ? value < best : value > best);
     if (better) {
       best = value;
       bestEpoch = epoch;
@@ -367,8 +367,9 @@ void printUsage(const std::string &program, const Manifest &m) {
       static_cast<long long>(m.predict.tensors.empty()
                                  ? 0
                                  : m.predict.all("input").front()->shape[0]),
-      m.training ? "" : "\nThis model was compiled without a loss: predict "
-                        "and summary only.");
+      m.training ? ""
+                 : "\nThis model was compiled without a loss: predict "
+                   "and summary only.");
 }
 
 Options parseOptions(int argc, char **argv, const std::string &command) {
@@ -432,11 +433,11 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
   while ((id = getopt_long(argc, argv, "", all, &index)) != -1) {
     if (id == '?' || id == ':') {
       std::string arg = argv[optind - 1];
-      throw UsageError(id == ':' || (optopt && arg.find('=') == std::string::npos &&
-                                     optopt != 0)
-                           ? "option '" + arg + "' needs a value"
-                           : "unknown option '" + arg + "' for '" + command +
-                                 "'");
+      throw UsageError(
+          id == ':' ||
+                  (optopt && arg.find('=') == std::string::npos && optopt != 0)
+              ? "option '" + arg + "' needs a value"
+              : "unknown option '" + arg + "' for '" + command + "'");
     }
     const char *name = all[index].name;
     for (const option &o2 : all)
@@ -512,8 +513,7 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     }
   }
   if (optind < argc)
-    throw UsageError("unexpected argument '" + std::string(argv[optind]) +
-                     "'");
+    throw UsageError("unexpected argument '" + std::string(argv[optind]) + "'");
   if (command != "summary" && o.data.empty())
     throw UsageError("'" + command + "' needs --data FILE");
   if (!o.labels.empty() && !o.labelColumn.empty())
@@ -562,10 +562,9 @@ int summary(const Manifest &m) {
   };
   if (!m.layers.empty()) {
     for (const LayerInfo &l : m.layers)
-      std::printf(" %-36s %-24s %12lld\n",
-                  (l.name + " (" + l.className + ")").c_str(),
-                  shape(l.shape).c_str(),
-                  static_cast<long long>(countOf(l.name)));
+      std::printf(
+          " %-36s %-24s %12lld\n", (l.name + " (" + l.className + ")").c_str(),
+          shape(l.shape).c_str(), static_cast<long long>(countOf(l.name)));
   } else {
     // No layer records (ONNX, MLIR): one row per parameter.
     for (const ParamInfo &p : m.params) {
@@ -642,9 +641,8 @@ int fit(Session &session, const Options &o) {
     train = std::move(all);
   } else if (o.validationSplit > 0) {
     // Keras: the last fraction of the samples, before shuffling.
-    int64_t split =
-        static_cast<int64_t>(static_cast<double>(all.n) *
-                             (1.0 - o.validationSplit));
+    int64_t split = static_cast<int64_t>(static_cast<double>(all.n) *
+                                         (1.0 - o.validationSplit));
     train = session.slice(all, 0, split);
     validation = session.slice(all, split, all.n);
   } else {
@@ -662,8 +660,8 @@ int fit(Session &session, const Options &o) {
                        "val_loss:3");
     stopping = std::make_unique<EarlyStopping>();
     stopping->metric = o.earlyStopping.substr(0, colon);
-    stopping->patience = parseInt(
-        o.earlyStopping.c_str() + colon + 1, "early-stopping patience", 1);
+    stopping->patience = parseInt(o.earlyStopping.c_str() + colon + 1,
+                                  "early-stopping patience", 1);
     std::vector<std::string> known;
     for (const std::string &name : session.metricNames()) {
       known.push_back(name);
@@ -675,8 +673,8 @@ int fit(Session &session, const Options &o) {
       std::string list;
       for (const std::string &k : known)
         list += (list.empty() ? "" : ", ") + k;
-      throw UsageError("--early-stopping: unknown metric '" +
-                       stopping->metric + "' (this run has: " + list + ")");
+      throw UsageError("--early-stopping: unknown metric '" + stopping->metric +
+                       "' (this run has: " + list + ")");
     }
   }
   double lr = o.lr > 0 ? o.lr : m.learningRate;
@@ -723,9 +721,9 @@ int fit(Session &session, const Options &o) {
       std::fflush(stdout);
       std::fprintf(stderr, "\n%s\n", stop.what());
       if (!o.checkpoint.empty() && session.epoch > 0)
-        std::fprintf(stderr, "The last good checkpoint, %s, holds epoch %lld.\n",
-                     o.checkpoint.c_str(),
-                     static_cast<long long>(session.epoch));
+        std::fprintf(
+            stderr, "The last good checkpoint, %s, holds epoch %lld.\n",
+            o.checkpoint.c_str(), static_cast<long long>(session.epoch));
       return 1;
     }
     Metrics validated;
@@ -733,8 +731,8 @@ int fit(Session &session, const Options &o) {
       validated = session.evaluate(validation, nullptr);
     double seconds = line.elapsed();
     int64_t steps = (train.n + session.batchSize() - 1) / session.batchSize();
-    line.finish(steps, formatMetrics(trained, "") +
-                           formatMetrics(validated, "val_"));
+    line.finish(steps,
+                formatMetrics(trained, "") + formatMetrics(validated, "val_"));
     session.epoch = epoch;
     history.add(epoch, trained, validated, seconds);
     bool stop = false;
@@ -803,9 +801,9 @@ int predict(Session &session, const Options &o) {
   std::vector<int64_t> shape;
   std::vector<unsigned char> values =
       session.predict(data, &dtype, &shape, nullptr);
-  double seconds = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   if (endsWith(o.output, ".npy")) {
     kiln_array_t array = {};
     array.dtype = dtype;
@@ -815,15 +813,14 @@ int predict(Session &session, const Options &o) {
     array.data = values.data();
     array.nbytes = values.size();
     char error[1024] = "";
-    if (kiln_npy_save(o.output.c_str(), &array, error, sizeof error) !=
-        KILN_OK)
+    if (kiln_npy_save(o.output.c_str(), &array, error, sizeof error) != KILN_OK)
       fail(error);
   } else {
     int64_t per = 1;
     for (size_t i = 1; i < shape.size(); ++i)
       per *= shape[i];
-    const std::string name = session.manifest().predict.all("output").front()
-                                 ->name;
+    const std::string name =
+        session.manifest().predict.all("output").front()->name;
     std::ostringstream out;
     for (int64_t j = 0; j < per; ++j)
       out << (j ? "," : "") << name << (per > 1 ? "_" + std::to_string(j) : "");
@@ -908,21 +905,20 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
   try {
     if (options.threads > 0)
       kiln_set_num_threads(options.threads);
-    Session session(model,
-                    options.seedGiven ? options.seed : manifest->seed);
+    Session session(model, options.seedGiven ? options.seed : manifest->seed);
     if (command == "fit")
       return fit(session, options);
     if (command == "evaluate")
       return evaluate(session, options);
     return predict(session, options);
   } catch (const UsageError &e) {
-    std::fprintf(stderr, "%s %s: error: %s\n", program.c_str(),
-                 command.c_str(), e.what());
+    std::fprintf(stderr, "%s %s: error: %s\n", program.c_str(), command.c_str(),
+                 e.what());
     return 2;
   } catch (const std::exception &e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "%s %s: error: %s\n", program.c_str(),
-                 command.c_str(), e.what());
+    std::fprintf(stderr, "%s %s: error: %s\n", program.c_str(), command.c_str(),
+                 e.what());
     return 1;
   }
 }

@@ -132,15 +132,14 @@ Session::Session(const kiln_model_t *model, uint64_t seed)
          std::to_string(model->abi_version) + "; this runtime reads version " +
          std::to_string(KILN_MODEL_ABI_VERSION) + " (recompile it)");
   m = parseManifest(model->manifest);
-  if (!model->predict || (m.training && (!model->train_step ||
-                                         !model->eval_step)))
+  if (!model->predict ||
+      (m.training && (!model->train_step || !model->eval_step)))
     fail("the model descriptor lacks an entry point its manifest lists");
 
   predictInput = dataInput(m.predict);
   batch = predictInput->shape.empty() ? 0 : predictInput->shape[0];
   if (batch <= 0)
-    fail("the model input '" + predictInput->name +
-         "' has no batch dimension");
+    fail("the model input '" + predictInput->name + "' has no batch dimension");
   sampleBytes = predictInput->bytes() / batch;
   if (m.training) {
     labelInfo = m.trainStep->find("input", "labels");
@@ -156,9 +155,8 @@ Session::Session(const kiln_model_t *model, uint64_t seed)
   }
 
   kiln_region_sizes_t sizes = {};
-  for (const EntryInfo *e :
-       {&m.predict, m.trainStep ? &*m.trainStep : nullptr,
-        m.evalStep ? &*m.evalStep : nullptr}) {
+  for (const EntryInfo *e : {&m.predict, m.trainStep ? &*m.trainStep : nullptr,
+                             m.evalStep ? &*m.evalStep : nullptr}) {
     if (!e)
       continue;
     sizes.params_size = std::max<size_t>(sizes.params_size, e->paramsSize);
@@ -280,7 +278,8 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
   data.x.resize(static_cast<size_t>(n) * sampleBytes);
   const unsigned char *src = static_cast<const unsigned char *>(x->data);
   for (int64_t i = 0; i < n * perSample; ++i)
-    writeAs(data.x.data() + i * inSize, inType, readAs(src + i * xSize, x->dtype));
+    writeAs(data.x.data() + i * inSize, inType,
+            readAs(src + i * xSize, x->dtype));
 
   if (!y)
     return data;
@@ -413,9 +412,8 @@ void Session::adapt(const Data &data) {
     kiln_dtype_t dtype = toDtype(t->dtype);
     unsigned char *out = reinterpret_cast<unsigned char *>(address(*t));
     for (int64_t k = 0; k < count; ++k) {
-      double v = p.adaptStatistic == "mean"
-                     ? mean[k]
-                     : (seen[k] ? sq[k] / seen[k] : 1.0);
+      double v = p.adaptStatistic == "mean" ? mean[k]
+                                            : (seen[k] ? sq[k] / seen[k] : 1.0);
       writeAs(out + k * kiln_dtype_size(dtype), dtype, v);
     }
   }
@@ -523,21 +521,22 @@ Metrics Session::trainEpoch(const Data &data, int64_t epochNumber, bool shuffle,
     feed(entry, data, order, begin, count);
     writeAs(reinterpret_cast<unsigned char *>(address(*lrTensor)),
             toDtype(lrTensor->dtype), lr);
-    kiln_status_t status = kiln_regions_call(regions, nullptr, model->train_step);
+    kiln_status_t status =
+        kiln_regions_call(regions, nullptr, model->train_step);
     if (status != KILN_OK)
       fail(std::string("train_step: ") + kiln_status_message(status));
     double loss = scalar(entry, "loss");
     if (!std::isfinite(loss)) {
       std::memcpy(regions->params, params.data(), params.size());
       std::memcpy(regions->opt_state, state.data(), state.size());
-      throw NonFiniteLoss("the loss became " +
-                              std::string(std::isnan(loss) ? "NaN" : "infinite") +
-                              " at epoch " + std::to_string(epochNumber) +
-                              ", step " + std::to_string(step + 1) + "/" +
-                              std::to_string(numSteps) +
-                              "; training stopped (parameters restored to "
-                              "the start of the epoch)",
-                          epochNumber, step + 1);
+      throw NonFiniteLoss(
+          "the loss became " +
+              std::string(std::isnan(loss) ? "NaN" : "infinite") +
+              " at epoch " + std::to_string(epochNumber) + ", step " +
+              std::to_string(step + 1) + "/" + std::to_string(numSteps) +
+              "; training stopped (parameters restored to "
+              "the start of the epoch)",
+          epochNumber, step + 1);
     }
     accumulate(entry, sums);
     ++steps;
@@ -609,10 +608,9 @@ void Session::save(const std::string &path,
   std::vector<TensorView> tensors;
   for (const TensorInfo &t : layout.tensors)
     if (t.kind == "param" || t.kind == "opt_state")
-      tensors.push_back({(t.kind == "param" ? "params/" : "opt_state/") +
-                             t.name,
-                         safetensorsDtype(t.dtype), t.shape, address(t),
-                         t.bytes()});
+      tensors.push_back(
+          {(t.kind == "param" ? "params/" : "opt_state/") + t.name,
+           safetensorsDtype(t.dtype), t.shape, address(t), t.bytes()});
   std::map<std::string, std::string> metadata = extra;
   metadata["format"] = "kiln-checkpoint";
   metadata["version"] = "1";

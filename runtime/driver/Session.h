@@ -109,8 +109,8 @@ private:
   void feed(const EntryInfo &entry, const Data &data,
             const std::vector<int64_t> &order, int64_t begin, int64_t count);
   double scalar(const EntryInfo &entry, const std::string &name) const;
-  void accumulate(const EntryInfo &entry, std::map<std::string, double> &sums)
-      const;
+  void accumulate(const EntryInfo &entry,
+                  std::map<std::string, double> &sums) const;
   Metrics finish(const std::map<std::string, double> &sums) const;
   const TensorInfo *dataInput(const EntryInfo &entry) const;
 

@@ -41,13 +41,13 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
-#include "llvm/Support/Format.h"
-#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/Program.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -312,9 +312,9 @@ LogicalResult Driver::runStage(ModuleOp module, StringRef name,
   auto start = std::chrono::steady_clock::now();
   LogicalResult result = pm.run(module);
   stageSeconds.push_back(
-      {name.str(), std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - start)
-                       .count()});
+      {name.str(),
+       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+           .count()});
   return result;
 }
 
@@ -477,8 +477,8 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
     return failure();
   }
   if (!lossName.empty())
-    for (StringRef item : llvm::split(StringRef(optimizerSpec).split(':').second,
-                                      ',')) {
+    for (StringRef item :
+         llvm::split(StringRef(optimizerSpec).split(':').second, ',')) {
       StringRef value = item.trim();
       if (value.consume_front("learning_rate=")) {
         double lr = 0;
@@ -614,9 +614,9 @@ LogicalResult Driver::run() {
   if (wants(EmitKind::Header)) {
     std::string header;
     llvm::raw_string_ostream headerStream(header);
-    if (llvm::Error err = kiln::emitHeader(
-            *abi, p, llvm::sys::path::filename(inputFilename),
-            modelInfo.has_value(), headerStream)) {
+    if (llvm::Error err =
+            kiln::emitHeader(*abi, p, llvm::sys::path::filename(inputFilename),
+                             modelInfo.has_value(), headerStream)) {
       llvm::errs() << "kilnc: error: " << llvm::toString(std::move(err))
                    << "\n";
       return failure();
@@ -658,9 +658,9 @@ LogicalResult Driver::run() {
     llvmModule = std::move(*translated);
   }
   if (modelInfo)
-    if (llvm::Error err = kiln::addModelDescriptor(
-            *llvmModule, p, manifest, modelInfo->initialValues,
-            wants(EmitKind::Exe))) {
+    if (llvm::Error err = kiln::addModelDescriptor(*llvmModule, p, manifest,
+                                                   modelInfo->initialValues,
+                                                   wants(EmitKind::Exe))) {
       llvm::errs() << "kilnc: error: " << llvm::toString(std::move(err))
                    << "\n";
       return failure();
@@ -685,8 +685,7 @@ LogicalResult Driver::run() {
                    << "\n";
       return failure();
     }
-    if (wants(kind) &&
-        failed(writeText(kind, [&](llvm::raw_ostream &os) {
+    if (wants(kind) && failed(writeText(kind, [&](llvm::raw_ostream &os) {
           os.write(buffer.data(), buffer.size());
         })))
       return failure();
@@ -712,8 +711,8 @@ static std::optional<std::string> findArchive(StringRef name,
     candidates.push_back(builtPath.str());
     std::string self = llvm::sys::fs::getMainExecutable(
         nullptr, reinterpret_cast<void *>(&findArchive));
-    SmallString<256> lib(llvm::sys::path::parent_path(
-        llvm::sys::path::parent_path(self)));
+    SmallString<256> lib(
+        llvm::sys::path::parent_path(llvm::sys::path::parent_path(self)));
     llvm::sys::path::append(lib, "lib", name);
     candidates.push_back(lib.str().str());
   }
@@ -786,10 +785,9 @@ LogicalResult Driver::link(EmitKind kind, ArrayRef<char> object) {
   auto start = std::chrono::steady_clock::now();
   int status = llvm::sys::ExecuteAndWait(linkerPath, argRefs, std::nullopt, {},
                                          0, 0, &message);
-  stageSeconds.push_back(
-      {"link", std::chrono::duration<double>(
-                   std::chrono::steady_clock::now() - start)
-                   .count()});
+  stageSeconds.push_back({"link", std::chrono::duration<double>(
+                                      std::chrono::steady_clock::now() - start)
+                                      .count()});
   if (status != 0) {
     llvm::sys::fs::remove(temporary);
     std::string command = llvm::join(args, " ");

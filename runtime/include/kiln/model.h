@@ -1,4 +1,5 @@
-/*===- kiln/model.h - a compiled model as one object ---------------*- C -*-===*\
+/*===- kiln/model.h - a compiled model as one object ---------------*- C
+-*-===*\
 |*                                                                            *|
 |* Every object file kilnc writes defines `const kiln_model_t <name>_model`:  *|
 |* the model's entry points plus its manifest, a JSON document describing     *|

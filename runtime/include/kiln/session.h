@@ -1,4 +1,5 @@
-/*===- kiln/session.h - train, evaluate and predict a compiled model -*- C -*-===*\
+/*===- kiln/session.h - train, evaluate and predict a compiled model -*- C
+-*-===*\
 |*                                                                            *|
 |* A session owns the memory regions of one compiled model (kiln/model.h)    *|
 |* and runs Keras-style training on in-memory data:                           *|
