@@ -215,4 +215,33 @@ def KilnRewriteLossesToLogitsPass
   let dependentDialects = ["::mlir::kiln::KilnDialect"];
 }
 
+def KilnInferenceFormPass
+    : Pass<"kiln-inference-form", "::mlir::ModuleOp"> {
+  let summary = "Forward functions in inference mode: dropout is the identity";
+  let description = [{
+    Turns every public function of the forward form into its inference form,
+    as Keras runs a model outside `fit` (`training=False`): each
+    `kiln.dropout` becomes its input, and an argument marked `kiln.step` (the
+    dropout counter, which no op reads any more) is removed. `kilnc` runs it
+    for models compiled without a loss, whose one function is the program's
+    `predict`; with a loss, `kiln-attach-optimizer` builds `@predict` the
+    same way.
+
+    Before:
+    ```mlir
+    func.func @forward(%x: tensor<4x8xf32>, %step: tensor<i64> {kiln.step}) -> tensor<4x8xf32> {
+      %y = kiln.dropout %x, %step {rate = 2.000000e-01 : f64, seed = 1 : i64} : tensor<4x8xf32>, tensor<i64>
+      return %y : tensor<4x8xf32>
+    }
+    ```
+    After:
+    ```mlir
+    func.func @forward(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+      return %x : tensor<4x8xf32>
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::kiln::KilnDialect"];
+}
+
 #endif // KILN_PASSES_TD

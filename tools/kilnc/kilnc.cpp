@@ -571,6 +571,14 @@ LogicalResult Driver::run() {
   // training step is derived from it here.
   if (failed(applyTraining(*module)))
     return failure();
+  // A model compiled without a loss is a predict function: inference mode
+  // (dropout off, as Keras outside fit), like the @predict of a training
+  // build.
+  if (modelInfo && !module->lookupSymbol("train_step") &&
+      failed(runStage(*module, "kiln-inference-form", [](OpPassManager &pm) {
+        pm.addPass(kiln::createKilnInferenceFormPass());
+      })))
+    return failure();
   if (modelInfo)
     kiln::collectTrainingInfo(*module, *modelInfo);
 
