@@ -825,7 +825,11 @@ static std::string bytesText(uint64_t bytes) {
 
 void Driver::printSummary(ArrayRef<kiln::EntryPointAbi> abi) {
   llvm::raw_ostream &os = llvm::errs();
-  os << "kilnc: " << prefix() << " from " << inputFilename << "\n";
+  std::string name = modelInfo && !modelInfo->modelName.empty()
+                         ? modelInfo->modelName
+                         : prefix();
+  os << "kilnc: model '" << name << "' from " << inputFilename
+     << " (C symbols " << prefix() << "_*)\n";
   if (modelInfo) {
     int64_t total = 0, trainable = 0, bytes = 0;
     for (const kiln::ManifestParam &p : modelInfo->params) {
