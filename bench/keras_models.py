@@ -4,7 +4,7 @@ same models in PyTorch (eager): training and inference throughput, peak
 memory, and kiln's compile time and binary size, measured in one run on one
 machine, alternating between the two engines.
 
-Usage: bench/keras_models.py [--rounds N] [--quick] [--models a,b]
+Usage: bench/keras_models.py [--rounds N] [--quick] [--models a,b] [--output F]
 Needs a built tree (scripts/build.sh), python3-torch and OpenBLAS
 (scripts/setup.sh --bench, which this script runs) and MNIST
 (scripts/fetch-mnist.sh, which this script runs too: it downloads nothing
@@ -28,8 +28,10 @@ hyperparameters on both sides):
   time; binary size: the bytes of PROG, a standalone executable needing only
   libc/libm/libstdc++), then per measurement three fresh processes:
   `PROG fit --epochs E --threads T --history h.json --checkpoint ck` (peak
-  memory: its ru_maxrss from wait4; training speed: the per-epoch `time` of
-  the history, training steps only), `PROG predict` over the training
+  memory: its ru_maxrss from wait4, through a small C launcher since Linux
+  carries the high-water mark of the spawning Python process across exec;
+  training speed: the per-epoch `time` of the history, training steps
+  only), `PROG predict` over the training
   features (the samples/s it prints, data loading and output writing
   excluded) and `PROG evaluate` on the test set (loss, accuracy).
 - torch: the same architecture in torch.nn, float32, eager, in a fresh
@@ -50,7 +52,8 @@ hyperparameters on both sides):
   and accuracy accumulated as tensors (kiln's fit computes both every step).
   Inference: model.eval() + torch.no_grad() over the training features in
   batches of B, into a preallocated output. Peak memory: the worker's own
-  ru_maxrss at the end of training (before inference and the test set).
+  VmHWM (/proc/self/status) at the end of training, before inference and
+  the test set.
 
 Training samples/s = samples per epoch / median epoch time, epoch 1 (warm-up)
 excluded. Each round measures every (model, thread count 1..cores, engine),
@@ -293,8 +296,11 @@ def build_launcher(workdir):
     return binary
 
 
-def run(cmd, launcher, env=None):
-    """Runs cmd to completion through `launcher`; returns (stdout, stderr,
+LAUNCHER = None  # set by main()
+
+
+def run(cmd, env=None):
+    """Runs cmd to completion through LAUNCHER; returns (stdout, stderr,
     peak RSS KiB, wall s). Fails with the command line and its output when
     it exits non-zero."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -302,7 +308,7 @@ def run(cmd, launcher, env=None):
         with open(os.path.join(tmp, "out"), "w+") as out, \
                 open(os.path.join(tmp, "err"), "w+") as err:
             start = time.perf_counter()
-            code = subprocess.run([launcher, rss_file, *cmd], stdout=out,
+            code = subprocess.run([LAUNCHER, rss_file, *cmd], stdout=out,
                                   stderr=err, env=env).returncode
             wall = time.perf_counter() - start
             out.seek(0)
@@ -367,13 +373,14 @@ def measure_torch(model, threads, epochs, seed):
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    # libgomp's worker threads spin (OMP_WAIT_POLICY=ACTIVE-like) while
-    # OpenBLAS' own pthreads run a GEMM: at 2 threads on 2 cores that
-    # oversubscribes the cores (2-5x slower epochs). Passive waiting avoids it.
+    # By default libgomp's idle worker threads spin while OpenBLAS' own
+    # pthreads run a GEMM: at 2 threads on 2 cores that oversubscribes the
+    # cores (epochs 2-5x slower than at 1 thread, measured here). Passive
+    # waiting avoids it.
     env["OMP_WAIT_POLICY"] = "PASSIVE"
-    stdout, _, _, _ = run([sys.executable, os.path.abspath(__file__),
-                           "--torch-worker", model, str(threads), str(epochs),
-                           str(seed)], env=env)
+    stdout, _, process_rss, _ = run(
+        [sys.executable, os.path.abspath(__file__), "--torch-worker", model,
+         str(threads), str(epochs), str(seed)], env=env)
     r = json.loads(stdout.strip().splitlines()[-1])
     if r["threads"] != threads:
         sys.exit(f"error: torch runs {r['threads']} threads, not {threads}")
@@ -382,7 +389,7 @@ def measure_torch(model, threads, epochs, seed):
                 test_loss=r["test_loss"], test_accuracy=r["test_accuracy"],
                 last_loss=r["history"][-1][0],
                 last_accuracy=r["history"][-1][1], torch=r["torch"],
-                interop=r["interop_threads"])
+                interop=r["interop_threads"], process_rss=process_rss)
 
 
 def cpu_name():
@@ -394,6 +401,11 @@ def cpu_name():
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def ratio(a, b):
+    v = a / b
+    return f"{v:.2f}" if v >= 0.1 else f"{v:.3f}"
 
 
 def spread(values, fmt="{:.0f}"):
@@ -415,7 +427,9 @@ def report(args, models, thread_counts, epochs, results, compiles,
         "excluded, data loading and compilation excluded); predict "
         "samples/s: one inference pass over the training set in batches of "
         "the training batch size; peak RSS: max RSS of the training process "
-        "(includes data loading; torch: also the interpreter and libtorch). "
+        "(includes data loading; torch: also the interpreter and libtorch; "
+        "kiln: ru_maxrss of `fit` started by a small launcher, torch: VmHWM "
+        "at the end of training). "
         "Ratios are kiln / torch (> 1: kiln faster; for RSS, < 1: kiln "
         "smaller). Cells: median (min-max).",
     ]
@@ -442,48 +456,47 @@ def report(args, models, thread_counts, epochs, results, compiles,
             "peak RSS MiB | RSS kiln / torch |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
+        # kiln / torch of the medians of `key`, kiln at tk and torch at tt
+        # threads.
+        rel = lambda key, tk, tt: ratio(med(model, "kiln", tk, key),
+                                        med(model, "torch", tt, key))
         for t in thread_counts:
             k, p = results[(model, "kiln", t)], results[(model, "torch", t)]
             col = lambda rs, key: [r[key] for r in rs]
             lines.append(
                 f"| {t} | {spread(col(k, 'train'))} | "
-                f"{spread(col(p, 'train'))} | "
-                f"{med(model, 'kiln', t, 'train') / med(model, 'torch', t, 'train'):.2f} | "
+                f"{spread(col(p, 'train'))} | {rel('train', t, t)} | "
                 f"{spread(col(k, 'predict'))} | {spread(col(p, 'predict'))} | "
-                f"{med(model, 'kiln', t, 'predict') / med(model, 'torch', t, 'predict'):.2f} | "
+                f"{rel('predict', t, t)} | "
                 f"{spread([mib(v) for v in col(k, 'rss')], '{:.1f}')} | "
                 f"{spread([mib(v) for v in col(p, 'rss')], '{:.1f}')} | "
-                f"{med(model, 'kiln', t, 'rss') / med(model, 'torch', t, 'rss'):.2f} |")
-        best = {e: max(thread_counts, key=lambda t: med(model, e, t, "train"))
+                f"{rel('rss', t, t)} |")
+        best = {(e, key): max(thread_counts,
+                              key=lambda t: med(model, e, t, key))
+                for e in ("kiln", "torch") for key in ("train", "predict")}
+        kt, tt = best[("kiln", "train")], best[("torch", "train")]
+        kp, tp = best[("kiln", "predict")], best[("torch", "predict")]
+        runs = {e: [r for t in thread_counts for r in results[(model, e, t)]]
                 for e in ("kiln", "torch")}
-        best_p = {e: max(thread_counts,
-                         key=lambda t: med(model, e, t, "predict"))
-                  for e in ("kiln", "torch")}
-        kt, tt = best["kiln"], best["torch"]
-        kp, tp = best_p["kiln"], best_p["torch"]
-        acc = {e: [r["test_accuracy"] for t in thread_counts
-                   for r in results[(model, e, t)]]
-               for e in ("kiln", "torch")}
-        loss = {e: [r["test_loss"] for t in thread_counts
-                    for r in results[(model, e, t)]]
-                for e in ("kiln", "torch")}
+        sanity = {e: f"{min(r['test_accuracy'] for r in rs):.4f}-"
+                     f"{max(r['test_accuracy'] for r in rs):.4f} (loss "
+                     f"{min(r['test_loss'] for r in rs):.4f}-"
+                     f"{max(r['test_loss'] for r in rs):.4f})"
+                  for e, rs in runs.items()}
         c = compiles[model]
         summary.append(
             f"| {model} | {med(model, 'kiln', kt, 'train'):.0f} ({kt}T) / "
             f"{med(model, 'torch', tt, 'train'):.0f} ({tt}T) = "
-            f"**{med(model, 'kiln', kt, 'train') / med(model, 'torch', tt, 'train'):.2f}** | "
+            f"**{rel('train', kt, tt)}** | "
             f"{med(model, 'kiln', kp, 'predict'):.0f} ({kp}T) / "
             f"{med(model, 'torch', tp, 'predict'):.0f} ({tp}T) = "
-            f"**{med(model, 'kiln', kp, 'predict') / med(model, 'torch', tp, 'predict'):.2f}** | "
+            f"**{rel('predict', kp, tp)}** | "
             f"{mib(med(model, 'kiln', kt, 'rss')):.1f} / "
             f"{mib(med(model, 'torch', tt, 'rss')):.1f} = "
-            f"**{med(model, 'kiln', kt, 'rss') / med(model, 'torch', tt, 'rss'):.2f}** | "
+            f"**{rel('rss', kt, tt)}** | "
             f"{spread([w for w, _ in c], '{:.2f}')} | "
             f"{statistics.median(s for _, s in c):.0f} | "
-            f"{min(acc['kiln']):.4f}-{max(acc['kiln']):.4f} (loss "
-            f"{min(loss['kiln']):.4f}-{max(loss['kiln']):.4f}) | "
-            f"{min(acc['torch']):.4f}-{max(acc['torch']):.4f} (loss "
-            f"{min(loss['torch']):.4f}-{max(loss['torch']):.4f}) |")
+            f"{sanity['kiln']} | {sanity['torch']} |")
     lines += summary
     lines += [
         "",
@@ -499,7 +512,9 @@ def report(args, models, thread_counts, epochs, results, compiles,
         f"kiln: `PROG fit/predict/evaluate --threads T` (its thread pool). "
         f"torch {torch_version}: torch.set_num_threads(T), "
         f"set_num_interop_threads(1), OMP_NUM_THREADS=OPENBLAS_NUM_THREADS="
-        f"MKL_NUM_THREADS=T; BCEWithLogitsLoss (breast_cancer) / "
+        f"MKL_NUM_THREADS=T, OMP_WAIT_POLICY=PASSIVE (with libgomp's default "
+        f"spinning, its idle threads and OpenBLAS' oversubscribe 2 cores at "
+        f"T=2); BCEWithLogitsLoss (breast_cancer) / "
         f"CrossEntropyLoss (MNIST) on logits; Adam(lr=1e-3, eps=1e-7) / "
         f"RMSprop(lr=1e-3, alpha=0.9, eps=1e-7) (eps placement as torch "
         f"defines it, immaterial for throughput); tensors in memory, "
@@ -554,12 +569,17 @@ def main():
     thread_counts = list(range(1, os.cpu_count() + 1))
 
     workdir = tempfile.mkdtemp(prefix="kiln-bench-keras-")
+    global LAUNCHER
+    LAUNCHER = build_launcher(workdir)
     samples = {}
     for m in models:
-        x, _ = load(m, "train")
-        samples[m] = x.shape[0]
         if m == "breast_cancer":
+            x, _ = load(m, "train")
             np.save(kiln_data_args(m, "train", workdir)[1], x)
+            samples[m] = x.shape[0]
+        else:  # the item count in the IDX header
+            with open(kiln_data_args(m, "train", workdir)[1], "rb") as f:
+                samples[m] = int.from_bytes(f.read(8)[4:], "big")
 
     start = time.perf_counter()
     load_before = os.getloadavg()
@@ -587,11 +607,14 @@ def main():
                         torch_version = res["torch"]
                     res["samples"] = samples[m]
                     results[(m, engine, t)].append(res)
+                    whole = (f" (whole process "
+                             f"{res['process_rss'] / 1024:.1f})"
+                             if "process_rss" in res else "")
                     print(f"round {r + 1} {m} {engine}@{t}: train "
                           f"{res['train']:.0f}/s, predict "
                           f"{res['predict']:.0f}/s, peak RSS "
-                          f"{res['rss'] / 1024:.1f} MiB, last epoch loss "
-                          f"{res['last_loss']:.4f} acc "
+                          f"{res['rss'] / 1024:.1f} MiB{whole}, last epoch "
+                          f"loss {res['last_loss']:.4f} acc "
                           f"{res['last_accuracy']:.4f}, test acc "
                           f"{res['test_accuracy']:.4f}", flush=True)
     load_after = os.getloadavg()

@@ -40,8 +40,7 @@ echo "== evaluate: test.csv (held out, 114 rows)"
   --label-column malignant --checkpoint "$out/checkpoint.safetensors"
 
 echo "== predict: P(malignant) of the test rows -> $out/predictions.csv"
-cut -d, -f1-30 "$data/test.csv" > "$out/test_features.csv"
-"$out/breast_cancer" predict --data "$out/test_features.csv" \
+"$out/breast_cancer" predict --data "$data/test.csv" --label-column malignant \
   --checkpoint "$out/checkpoint.safetensors" --output "$out/predictions.csv"
 head -4 "$out/predictions.csv"
 

@@ -355,9 +355,9 @@ void printUsage(const std::string &program, const Manifest &m) {
       "        [--early-stopping METRIC:PATIENCE] [--threads N] [--seed N]\n"
       "        [--quiet]\n"
       "  %s evaluate --data FILE [--labels FILE | --label-column C]\n"
-      "        [--checkpoint PATH] [--threads N]\n"
-      "  %s predict --data FILE [--checkpoint PATH] --output FILE.csv|.npy\n"
-      "        [--threads N]\n"
+      "        [--checkpoint PATH] [--threads N] [--quiet]\n"
+      "  %s predict --data FILE [--label-column C] [--checkpoint PATH]\n"
+      "        --output FILE.csv|.npy [--threads N]\n"
       "  %s summary\n\n"
       "Data files: CSV with a header row, NPY (f32, f64, i32, i64, u8, bool;\n"
       "C order), or IDX (MNIST). Batch size %lld (fixed at compile time);\n"
@@ -423,7 +423,8 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       return id == kData || id == kLabels || id == kLabelColumn ||
              id == kCheckpoint || id == kQuiet;
     if (command == "predict")
-      return id == kData || id == kCheckpoint || id == kOutput;
+      return id == kData || id == kLabelColumn || id == kCheckpoint ||
+             id == kOutput;
     return false;
   };
   Options o;
@@ -794,7 +795,8 @@ int evaluate(Session &session, const Options &o) {
 int predict(Session &session, const Options &o) {
   if (!o.checkpoint.empty())
     session.load(o.checkpoint);
-  auto [x, unused] = loadData(o.data, "", "");
+  // With --label-column, a CSV's label column is dropped (not used).
+  auto [x, unused] = loadData(o.data, "", o.labelColumn);
   Data data = session.makeData(x.get(), nullptr, o.data);
   auto start = std::chrono::steady_clock::now();
   kiln_dtype_t dtype;

@@ -273,13 +273,11 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
          shapeText(sample).substr(1));
   Data data;
   data.n = n;
-  kiln_dtype_t inType = toDtype(in.dtype);
-  size_t inSize = kiln_dtype_size(inType), xSize = kiln_dtype_size(x->dtype);
-  data.x.resize(static_cast<size_t>(n) * sampleBytes);
+  data.xType = x->dtype;
+  data.xSampleBytes =
+      static_cast<size_t>(perSample) * kiln_dtype_size(x->dtype);
   const unsigned char *src = static_cast<const unsigned char *>(x->data);
-  for (int64_t i = 0; i < n * perSample; ++i)
-    writeAs(data.x.data() + i * inSize, inType,
-            readAs(src + i * xSize, x->dtype));
+  data.x.assign(src, src + static_cast<size_t>(n) * data.xSampleBytes);
 
   if (!y)
     return data;
@@ -330,8 +328,10 @@ Data Session::slice(const Data &data, int64_t begin, int64_t end) const {
   Data out;
   out.n = end - begin;
   out.hasLabels = data.hasLabels;
-  out.x.assign(data.x.begin() + begin * sampleBytes,
-               data.x.begin() + end * sampleBytes);
+  out.xType = data.xType;
+  out.xSampleBytes = data.xSampleBytes;
+  out.x.assign(data.x.begin() + begin * data.xSampleBytes,
+               data.x.begin() + end * data.xSampleBytes);
   if (data.hasLabels)
     out.y.assign(data.y.begin() + begin * labelBytes,
                  data.y.begin() + end * labelBytes);
@@ -354,8 +354,7 @@ void Session::adapt(const Data &data) {
     fail("cannot adapt Normalization to an empty data set");
   const TensorInfo &in = *predictInput;
   const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
-  kiln_dtype_t inType = toDtype(in.dtype);
-  size_t inSize = kiln_dtype_size(inType);
+  size_t xSize = kiln_dtype_size(data.xType);
   int64_t rank = static_cast<int64_t>(in.shape.size());
   int64_t perSample = in.count() / batch;
   for (const ParamInfo &p : m.params) {
@@ -395,7 +394,8 @@ void Session::adapt(const Data &data) {
         int64_t k = statIndex[e];
         if (k >= count)
           fail("malformed model manifest: adapt shape of '" + p.name + "'");
-        sum[k] += readAs(data.x.data() + (i * perSample + e) * inSize, inType);
+        sum[k] +=
+            readAs(data.x.data() + (i * perSample + e) * xSize, data.xType);
         ++seen[k];
       }
     for (int64_t k = 0; k < count; ++k)
@@ -405,7 +405,7 @@ void Session::adapt(const Data &data) {
       for (int64_t e = 0; e < perSample; ++e) {
         int64_t k = statIndex[e];
         double d =
-            readAs(data.x.data() + (i * perSample + e) * inSize, inType) -
+            readAs(data.x.data() + (i * perSample + e) * xSize, data.xType) -
             mean[k];
         sq[k] += d * d;
       }
@@ -425,9 +425,24 @@ void Session::feed(const EntryInfo &entry, const Data &data,
                    int64_t count) {
   const TensorInfo *x = dataInput(entry);
   char *xOut = address(*x);
-  for (int64_t r = 0; r < count; ++r)
-    std::memcpy(xOut + r * sampleBytes,
-                data.x.data() + order[begin + r] * sampleBytes, sampleBytes);
+  kiln_dtype_t inType = toDtype(x->dtype);
+  if (data.xType == inType) {
+    for (int64_t r = 0; r < count; ++r)
+      std::memcpy(xOut + r * sampleBytes,
+                  data.x.data() + order[begin + r] * sampleBytes, sampleBytes);
+  } else {
+    size_t inSize = kiln_dtype_size(inType),
+           xSize = kiln_dtype_size(data.xType);
+    int64_t perSample = static_cast<int64_t>(sampleBytes / inSize);
+    for (int64_t r = 0; r < count; ++r) {
+      const unsigned char *src =
+          data.x.data() + order[begin + r] * data.xSampleBytes;
+      unsigned char *dst =
+          reinterpret_cast<unsigned char *>(xOut) + r * sampleBytes;
+      for (int64_t e = 0; e < perSample; ++e)
+        writeAs(dst + e * inSize, inType, readAs(src + e * xSize, data.xType));
+    }
+  }
   std::memset(xOut + count * sampleBytes, 0, (batch - count) * sampleBytes);
   if (const TensorInfo *labels = entry.find("input", "labels")) {
     char *yOut = address(*labels);

@@ -25,10 +25,14 @@
 
 namespace kiln::driver {
 
-/// A data set converted to the model's input and label dtypes, row-major:
-/// sample i is x[i * sampleBytes .. (i + 1) * sampleBytes).
+/// A data set, row-major. Features keep the file's dtype (MNIST's bytes
+/// stay bytes; each batch is converted to the input's dtype as it is fed):
+/// sample i is x[i * xSampleBytes .. (i + 1) * xSampleBytes). Labels are
+/// converted to the labels tensor's dtype and checked once.
 struct Data {
   std::vector<unsigned char> x, y;
+  kiln_dtype_t xType = KILN_DTYPE_F32;
+  size_t xSampleBytes = 0;
   int64_t n = 0;
   bool hasLabels = false;
 };
