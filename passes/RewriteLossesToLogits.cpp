@@ -30,7 +30,8 @@ template <typename Activation> Value getLogits(Value predictions) {
   if (!activation)
     return {};
   if constexpr (std::is_same_v<Activation, SoftmaxOp>) {
-    if (activation.getAxis() != activation.getType().getRank() - 1)
+    if (static_cast<int64_t>(activation.getAxis()) !=
+        activation.getType().getRank() - 1)
       return {};
     return activation.getInput();
   } else {

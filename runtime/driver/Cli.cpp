@@ -21,7 +21,9 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <climits>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,12 +31,16 @@
 #include <getopt.h>
 #include <memory>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace kiln::driver;
 using nlohmann::json;
 
 namespace {
+/// argv[0] without its directory, for messages.
+std::string programName = "model";
+
 [[noreturn]] void fail(const std::string &message) {
   throw std::runtime_error(message);
 }
@@ -51,6 +57,84 @@ bool endsWith(const std::string &s, const char *suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
+/// The canonical form of `path`, which need not exist: realpath of the
+/// file, or of its directory plus the name.
+std::string canonical(std::string path) {
+  char buffer[PATH_MAX];
+  if (realpath(path.c_str(), buffer))
+    return buffer;
+  // A dangling symlink (a checkpoint not written yet): follow it by hand.
+  struct stat info;
+  for (int depth = 0;
+       depth < 40 && lstat(path.c_str(), &info) == 0 && S_ISLNK(info.st_mode);
+       ++depth) {
+    ssize_t n = readlink(path.c_str(), buffer, sizeof buffer - 1);
+    if (n <= 0)
+      break;
+    std::string target(buffer, static_cast<size_t>(n));
+    size_t slash = path.rfind('/');
+    path = target[0] == '/' || slash == std::string::npos
+               ? target
+               : path.substr(0, slash + 1) + target;
+  }
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (dir.empty())
+    dir = "/";
+  if (realpath(dir.c_str(), buffer))
+    return std::string(buffer) + "/" + name;
+  return path;
+}
+
+/// Checks an output file before any work is done, so that a long training
+/// run does not fail at its first checkpoint, and no input is overwritten:
+/// `path` must be non-empty, differ from every file in `inputs` (the run's
+/// inputs and other outputs), be a regular file if it exists (a symlink is
+/// followed: its target is replaced) and sit in an existing, writable
+/// directory. Returns the path to write (a symlink's target).
+std::string checkOutput(const std::string &path, const std::string &option,
+                        const std::vector<std::string> &inputs) {
+  if (path.empty())
+    throw UsageError(option + " needs a file name");
+  std::string resolved = canonical(path);
+  for (const std::string &input : inputs)
+    if (!input.empty() && canonical(input) == resolved)
+      throw UsageError(option + " " + path +
+                       " is also an input or another output of this run; "
+                       "choose another file");
+  struct stat info;
+  if (stat(resolved.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
+    fail(path + " (" + option + ") exists and is not a regular file");
+  size_t slash = resolved.rfind('/');
+  std::string dir =
+      slash == std::string::npos ? "." : resolved.substr(0, slash);
+  if (dir.empty())
+    dir = "/";
+  if (stat(dir.c_str(), &info) != 0 || !S_ISDIR(info.st_mode))
+    fail(path + " (" + option + "): the directory " + dir + " does not exist");
+  if (access(dir.c_str(), W_OK | X_OK) != 0)
+    fail(path + " (" + option + "): cannot write in " + dir + ": " +
+         std::strerror(errno));
+  return resolved;
+}
+
+/// Replaces control characters (e.g. binary data quoted from a bad file) so
+/// that an error message cannot garble the terminal.
+std::string printable(const std::string &text) {
+  std::string out;
+  for (unsigned char c : text)
+    out += (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f
+               ? '?'
+               : static_cast<char>(c);
+  return out;
+}
+
+/// Set by SIGINT/SIGTERM during fit; the epoch loop stops before its next
+/// step, so a checkpoint being written is finished, never torn.
+volatile int interruptRequested = 0;
+extern "C" void onInterrupt(int) { interruptRequested = 1; }
+
 /// The format of a data file: by extension (.csv, .npy), else by its first
 /// bytes (NPY magic, IDX magic 0x000008NN), else CSV.
 enum class Format { Csv, Npy, Idx };
@@ -65,7 +149,11 @@ Format detect(const std::string &path) {
     std::fclose(f);
     if (got >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0)
       return Format::Npy;
-    if (got >= 4 && head[0] == 0 && head[1] == 0 && head[2] == 0x08)
+    // IDX magic 0x0000TTNN: TT is 08 (u8), 09, 0B, 0C, 0D or 0E; the loader
+    // names the unsupported ones.
+    if (got >= 4 && head[0] == 0 && head[1] == 0 &&
+        (head[2] == 0x08 || head[2] == 0x09 ||
+         (head[2] >= 0x0B && head[2] <= 0x0E)))
       return Format::Idx;
   }
   return Format::Csv;
@@ -97,9 +185,13 @@ std::pair<ArrayPtr, ArrayPtr> loadData(const std::string &path,
       kiln_csv_options_init(&options);
       bool numeric = !column.empty() && column.find_first_not_of(
                                             "0123456789") == std::string::npos;
-      if (numeric)
-        options.label_index = std::atoi(column.c_str());
-      else if (!column.empty())
+      if (numeric) {
+        errno = 0;
+        long long index = std::strtoll(column.c_str(), nullptr, 10);
+        if (errno || index > INT32_MAX)
+          throw UsageError("--label-column index " + column + " is too large");
+        options.label_index = static_cast<int32_t>(index);
+      } else if (!column.empty())
         options.label_column = column.c_str();
       status =
           kiln_csv_load(file.c_str(), &options, &features,
@@ -606,7 +698,7 @@ int summary(const Manifest &m) {
   return 0;
 }
 
-void saveCheckpoint(const Session &session, const Options &o,
+void saveCheckpoint(const Session &session, const std::string &path,
                     const History &history, const EarlyStopping *stopping,
                     double lr) {
   std::map<std::string, std::string> extra = {
@@ -619,15 +711,30 @@ void saveCheckpoint(const Session &session, const Options &o,
                               ":" + std::to_string(stopping->bestEpoch) + ":" +
                               std::to_string(stopping->wait);
   }
-  session.save(o.checkpoint, extra);
+  session.save(path, extra);
 }
 
-int fit(Session &session, const Options &o) {
+int fit(Session &session, Options o) {
   const Manifest &m = session.manifest();
+  std::vector<std::string> inputs = {o.data, o.labels, o.validationData,
+                                     o.validationLabels};
+  std::string checkpointPath, historyPath;
+  if (!o.checkpoint.empty() || !o.history.empty()) {
+    std::vector<std::string> others = inputs;
+    if (!o.history.empty())
+      others.push_back(o.history);
+    if (!o.checkpoint.empty())
+      checkpointPath = checkOutput(o.checkpoint, "--checkpoint", others);
+    others = inputs;
+    others.push_back(o.checkpoint);
+    others.push_back(o.resume);
+    if (!o.history.empty())
+      historyPath = checkOutput(o.history, "--history", others);
+  }
   auto [x, y] = loadData(o.data, o.labels, o.labelColumn);
   if (!y)
     fail(o.data + ": no labels (give --labels FILE or --label-column NAME)");
-  Data all = session.makeData(x.get(), y.get(), o.data);
+  Data all = session.makeData(x.get(), y.get(), o.data, o.labels);
   x.reset();
   y.reset();
   Data train, validation;
@@ -637,8 +744,11 @@ int fit(Session &session, const Options &o) {
     if (!vy)
       fail(o.validationData +
            ": no labels (give --validation-labels FILE, or a CSV with the "
-           "label column)");
-    validation = session.makeData(vx.get(), vy.get(), o.validationData);
+           "--label-column)");
+    validation = session.makeData(vx.get(), vy.get(), o.validationData,
+                                  o.validationLabels);
+    if (validation.n == 0)
+      fail(o.validationData + ": no validation samples");
     train = std::move(all);
   } else if (o.validationSplit > 0) {
     // Keras: the last fraction of the samples, before shuffling.
@@ -650,7 +760,10 @@ int fit(Session &session, const Options &o) {
     train = std::move(all);
   }
   if (train.n == 0)
-    fail(o.data + ": no training samples");
+    fail(o.data + ": no training samples" +
+         (o.validationSplit > 0 ? " left by --validation-split" : ""));
+  if (o.validationSplit > 0 && validation.n == 0)
+    fail(o.data + ": --validation-split leaves no validation samples");
 
   History history;
   std::unique_ptr<EarlyStopping> stopping;
@@ -662,7 +775,7 @@ int fit(Session &session, const Options &o) {
     stopping = std::make_unique<EarlyStopping>();
     stopping->metric = o.earlyStopping.substr(0, colon);
     stopping->patience = parseInt(o.earlyStopping.c_str() + colon + 1,
-                                  "early-stopping patience", 1);
+                                  "early-stopping patience", 0);
     std::vector<std::string> known;
     for (const std::string &name : session.metricNames()) {
       known.push_back(name);
@@ -702,9 +815,14 @@ int fit(Session &session, const Options &o) {
                   o.resume.c_str(), static_cast<long long>(session.epoch),
                   static_cast<long long>(session.steps));
   }
+  int64_t resumedEpoch = o.resume.empty() ? -1 : session.epoch;
   if (session.needsAdapt())
     session.adapt(train);
 
+  interruptRequested = 0;
+  session.interrupt = &interruptRequested;
+  std::signal(SIGINT, onInterrupt);
+  std::signal(SIGTERM, onInterrupt);
   for (int64_t epoch = session.epoch + 1; epoch <= o.epochs; ++epoch) {
     if (!o.quiet)
       std::printf("Epoch %lld/%lld\n", static_cast<long long>(epoch),
@@ -720,12 +838,24 @@ int fit(Session &session, const Options &o) {
           });
     } catch (const NonFiniteLoss &stop) {
       std::fflush(stdout);
-      std::fprintf(stderr, "\n%s\n", stop.what());
+      std::fprintf(stderr, "\n%s fit: error: %s\n", programName.c_str(),
+                   stop.what());
       if (!o.checkpoint.empty() && session.epoch > 0)
         std::fprintf(
             stderr, "The last good checkpoint, %s, holds epoch %lld.\n",
             o.checkpoint.c_str(), static_cast<long long>(session.epoch));
       return 1;
+    } catch (const Interrupted &stop) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "\n%s fit: %s\n", programName.c_str(), stop.what());
+      if (!o.checkpoint.empty() && session.epoch > 0)
+        std::fprintf(stderr,
+                     "The checkpoint %s holds epoch %lld; continue with "
+                     "--resume %s.\n",
+                     o.checkpoint.c_str(),
+                     static_cast<long long>(session.epoch),
+                     o.checkpoint.c_str());
+      return 130;
     }
     Metrics validated;
     if (validation.n > 0)
@@ -747,12 +877,12 @@ int fit(Session &session, const Options &o) {
           value = v;
       stop = stopping->update(epoch, value);
     }
-    if (!o.checkpoint.empty())
-      saveCheckpoint(session, o, history, stopping.get(), lr);
-    if (!o.history.empty())
-      writeFileAtomically(o.history, endsWith(o.history, ".json")
-                                         ? history.toJson()
-                                         : history.csv());
+    if (!checkpointPath.empty())
+      saveCheckpoint(session, checkpointPath, history, stopping.get(), lr);
+    if (!historyPath.empty())
+      writeFileAtomically(historyPath, endsWith(o.history, ".json")
+                                           ? history.toJson()
+                                           : history.csv());
     if (stop) {
       if (!o.quiet)
         std::printf("Epoch %lld: early stopping: %s did not improve for %lld "
@@ -763,10 +893,11 @@ int fit(Session &session, const Options &o) {
       break;
     }
   }
-  if (session.epoch >= o.epochs && !o.resume.empty() && !o.quiet &&
-      history.keys.empty())
-    std::printf("Nothing to do: the checkpoint already holds %lld epochs\n",
-                static_cast<long long>(session.epoch));
+  if (resumedEpoch >= o.epochs && !o.quiet)
+    std::printf("Nothing to do: the checkpoint already holds %lld epochs "
+                "(--epochs %lld)\n",
+                static_cast<long long>(resumedEpoch),
+                static_cast<long long>(o.epochs));
   return 0;
 }
 
@@ -776,7 +907,9 @@ int evaluate(Session &session, const Options &o) {
   auto [x, y] = loadData(o.data, o.labels, o.labelColumn);
   if (!y)
     fail(o.data + ": no labels (give --labels FILE or --label-column NAME)");
-  Data data = session.makeData(x.get(), y.get(), o.data);
+  Data data = session.makeData(x.get(), y.get(), o.data, o.labels);
+  if (data.n == 0)
+    fail(o.data + ": no samples to evaluate");
   ProgressLine line(!o.quiet);
   line.start();
   Metrics metrics = session.evaluate(
@@ -793,6 +926,8 @@ int evaluate(Session &session, const Options &o) {
 }
 
 int predict(Session &session, const Options &o) {
+  std::string outputPath =
+      checkOutput(o.output, "--output", {o.data, o.checkpoint});
   if (!o.checkpoint.empty())
     session.load(o.checkpoint);
   // With --label-column, a CSV's label column is dropped (not used).
@@ -815,7 +950,8 @@ int predict(Session &session, const Options &o) {
     array.data = values.data();
     array.nbytes = values.size();
     char error[1024] = "";
-    if (kiln_npy_save(o.output.c_str(), &array, error, sizeof error) != KILN_OK)
+    if (kiln_npy_save(outputPath.c_str(), &array, error, sizeof error) !=
+        KILN_OK)
       fail(error);
   } else {
     int64_t per = 1;
@@ -845,7 +981,7 @@ int predict(Session &session, const Options &o) {
       }
       out << "\n";
     }
-    writeFileAtomically(o.output, out.str());
+    writeFileAtomically(outputPath, out.str());
   }
   std::fprintf(stderr,
                "predict: %lld samples in %.3f s (%.0f samples/s), wrote %s\n",
@@ -860,6 +996,7 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
   size_t slash = program.rfind('/');
   if (slash != std::string::npos)
     program = program.substr(slash + 1);
+  programName = program;
   std::unique_ptr<Manifest> manifest;
   try {
     if (!model)
@@ -915,12 +1052,12 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
     return predict(session, options);
   } catch (const UsageError &e) {
     std::fprintf(stderr, "%s %s: error: %s\n", program.c_str(), command.c_str(),
-                 e.what());
+                 printable(e.what()).c_str());
     return 2;
   } catch (const std::exception &e) {
     std::fflush(stdout);
     std::fprintf(stderr, "%s %s: error: %s\n", program.c_str(), command.c_str(),
-                 e.what());
+                 printable(e.what()).c_str());
     return 1;
   }
 }

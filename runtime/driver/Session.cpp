@@ -254,7 +254,21 @@ std::vector<std::string> Session::metricNames() const {
 }
 
 Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
-                       const std::string &what) const {
+                       const std::string &what,
+                       const std::string &labelsWhat) const {
+  const std::string &ywhat = labelsWhat.empty() ? what : labelsWhat;
+  // "sample 7" (1-based), plus the line for a CSV file (header = line 1).
+  auto sampleText = [](const std::string &file, int64_t index) {
+    std::string text = "sample " + std::to_string(index + 1);
+    if (file.size() > 4 && file.compare(file.size() - 4, 4, ".csv") == 0)
+      text += " (line " + std::to_string(index + 2) + ")";
+    return text;
+  };
+  auto number = [](double v) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%g", v);
+    return std::string(buffer);
+  };
   const TensorInfo &in = *predictInput;
   std::vector<int64_t> sample(in.shape.begin() + 1, in.shape.end());
   if (!x)
@@ -277,14 +291,24 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
   data.xSampleBytes =
       static_cast<size_t>(perSample) * kiln_dtype_size(x->dtype);
   const unsigned char *src = static_cast<const unsigned char *>(x->data);
+  // NaN or infinite features would only surface later as a NaN loss.
+  if (x->dtype == KILN_DTYPE_F32 || x->dtype == KILN_DTYPE_F64) {
+    size_t size = kiln_dtype_size(x->dtype);
+    for (int64_t i = 0; i < n * perSample; ++i)
+      if (!std::isfinite(readAs(src + i * size, x->dtype)))
+        fail(what + ": " + sampleText(what, i / perSample) +
+             " holds a NaN or infinite value (element " +
+             std::to_string(i % perSample + 1) + ")");
+  }
   data.x.assign(src, src + static_cast<size_t>(n) * data.xSampleBytes);
 
   if (!y)
     return data;
   if (!labelInfo)
-    fail(what + ": labels given, but the model was compiled without a loss");
+    fail(ywhat + ": labels given, but the model was compiled without a loss");
   if (y->rank < 1 || y->shape[0] != n)
-    fail(what + ": " + std::to_string(n) + " samples but " +
+    fail(what + " has " + std::to_string(n) + " samples but " + ywhat +
+         " has " +
          (y->rank < 1 ? std::string("no") : std::to_string(y->shape[0])) +
          " labels");
   std::vector<int64_t> labelSample(labelInfo->shape.begin() + 1,
@@ -295,7 +319,7 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
   for (int32_t i = 1; i < y->rank; ++i)
     haveLabel *= y->shape[i];
   if (haveLabel != perLabel)
-    fail(what + ": the labels have shape " + shapeText(y->shape, y->rank) +
+    fail(ywhat + ": the labels have shape " + shapeText(y->shape, y->rank) +
          " but the loss " + m.loss + " takes [N" +
          (labelSample.empty() ? "" : ", " + shapeText(labelSample).substr(1)) +
          (labelSample.empty() ? "]" : "") +
@@ -306,18 +330,25 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
   // The number of classes of a sparse loss: the output's last dimension.
   const TensorInfo *out = m.predict.all("output").front();
   int64_t classes = out->shape.empty() ? 1 : out->shape.back();
+  bool probabilities =
+      m.loss == "binary_crossentropy" || m.loss == "categorical_crossentropy";
   data.y.resize(static_cast<size_t>(n) * labelBytes);
   const unsigned char *ysrc = static_cast<const unsigned char *>(y->data);
   for (int64_t i = 0; i < n * perLabel; ++i) {
     double v = readAs(ysrc + i * ySize, y->dtype);
+    if (!std::isfinite(v))
+      fail(ywhat + ": the label of " + sampleText(ywhat, i / perLabel) +
+           " is not finite");
     if (isSparse(m.loss) &&
         (v != std::floor(v) || v < 0 || v >= static_cast<double>(classes)))
-      fail(what + ": label " + std::to_string(v) + " of sample " +
-           std::to_string(i) + " is not a class index in [0, " +
+      fail(ywhat + ": label " + number(v) + " of " +
+           sampleText(ywhat, i / perLabel) + " is not a class index in [0, " +
            std::to_string(classes) + ")");
-    if (!std::isfinite(v))
-      fail(what + ": label of sample " + std::to_string(i / perLabel) +
-           " is not finite");
+    // Cross-entropy labels are probabilities (Keras accepts soft labels).
+    if (probabilities && (v < 0 || v > 1))
+      fail(ywhat + ": label " + number(v) + " of " +
+           sampleText(ywhat, i / perLabel) + " is outside [0, 1], as " +
+           m.loss + " needs");
     writeAs(data.y.data() + i * labelSize, labelType, v);
   }
   data.hasLabels = true;
@@ -532,6 +563,16 @@ Metrics Session::trainEpoch(const Data &data, int64_t epochNumber, bool shuffle,
   std::map<std::string, double> sums;
   int64_t numSteps = (data.n + batch - 1) / batch;
   for (int64_t step = 0; step < numSteps; ++step) {
+    if (interrupt && *interrupt) {
+      std::memcpy(regions->params, params.data(), params.size());
+      std::memcpy(regions->opt_state, state.data(), state.size());
+      steps -= step;
+      throw Interrupted("interrupted at epoch " + std::to_string(epochNumber) +
+                            ", step " + std::to_string(step + 1) + "/" +
+                            std::to_string(numSteps) +
+                            " (parameters restored to the start of the epoch)",
+                        epochNumber, step + 1);
+    }
     int64_t begin = step * batch, count = std::min(batch, data.n - begin);
     feed(entry, data, order, begin, count);
     writeAs(reinterpret_cast<unsigned char *>(address(*lrTensor)),
@@ -544,6 +585,7 @@ Metrics Session::trainEpoch(const Data &data, int64_t epochNumber, bool shuffle,
     if (!std::isfinite(loss)) {
       std::memcpy(regions->params, params.data(), params.size());
       std::memcpy(regions->opt_state, state.data(), state.size());
+      steps -= step;
       throw NonFiniteLoss(
           "the loss became " +
               std::string(std::isnan(loss) ? "NaN" : "infinite") +

@@ -40,6 +40,13 @@ struct Data {
 /// Loss and metrics in report order ("loss" first), as Keras names them.
 using Metrics = std::vector<std::pair<std::string, double>>;
 
+/// Training stopped by a signal (SIGINT, SIGTERM): see Session::interrupt.
+struct Interrupted : std::runtime_error {
+  Interrupted(const std::string &message, int64_t epoch, int64_t step)
+      : std::runtime_error(message), epoch(epoch), step(step) {}
+  int64_t epoch, step; // 1-based
+};
+
 /// Training stopped because the loss became NaN or infinite.
 struct NonFiniteLoss : std::runtime_error {
   NonFiniteLoss(const std::string &message, int64_t epoch, int64_t step)
@@ -68,9 +75,13 @@ public:
   /// Converts arrays to a Data set: x is [N, ...input sample shape] of any
   /// numeric dtype; y (may be null) is [N] class indices for sparse losses
   /// or [N, ...output sample shape] (a [N] array also fits a [N, 1]
-  /// output). `what` names the source in errors (file names).
+  /// output). `what` and `labelsWhat` name the sources in errors (file
+  /// names; labelsWhat defaults to what). Rejects NaN or infinite features
+  /// and labels, sparse labels that are not class indices, and
+  /// cross-entropy labels outside [0, 1].
   Data makeData(const kiln_array_t *x, const kiln_array_t *y,
-                const std::string &what) const;
+                const std::string &what,
+                const std::string &labelsWhat = "") const;
   /// Samples [begin, end) of `data`.
   Data slice(const Data &data, int64_t begin, int64_t end) const;
 
@@ -104,6 +115,10 @@ public:
 
   /// Completed epochs and train steps (restored by load()).
   int64_t epoch = 0, steps = 0;
+  /// When set and nonzero (e.g. by a signal handler), trainEpoch stops
+  /// before its next step: it restores the state of the start of the epoch
+  /// and throws Interrupted.
+  const volatile int *interrupt = nullptr;
 
 private:
   char *address(const TensorInfo &t) const;
