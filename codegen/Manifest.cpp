@@ -275,13 +275,16 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
     json::Array metrics;
     for (auto [shown, resolved] : llvm::zip(info.metrics, info.resolvedMetrics))
       metrics.push_back(json::Object{{"name", shown}, {"kind", resolved}});
-    root["training"] =
-        json::Object{{"loss", info.loss},
-                     {"from_logits", info.fromLogits},
-                     {"optimizer", info.optimizer},
-                     {"convention", info.convention},
-                     {"learning_rate", info.learningRate.value_or(0.01)},
-                     {"metrics", std::move(metrics)}};
+    root["training"] = json::Object{
+        {"loss", info.loss},
+        {"from_logits", info.fromLogits},
+        {"optimizer", info.optimizer},
+        {"convention", info.convention},
+        // Keras' default learning rates: SGD 0.01, the
+        // others 0.001.
+        {"learning_rate",
+         info.learningRate.value_or(info.optimizer == "sgd" ? 0.01 : 0.001)},
+        {"metrics", std::move(metrics)}};
   } else {
     root["training"] = nullptr;
   }

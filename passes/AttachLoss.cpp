@@ -190,6 +190,13 @@ struct KilnAttachLossPass
       if (name == "sparse_categorical_accuracy" && *kind != LossKind::SparseCE)
         return mlir::emitError(module.getLoc(), "kiln-attach-loss: metric '")
                << m << "' needs integer labels (the sparse loss)";
+      if (*kind == LossKind::SparseCE &&
+          llvm::is_contained({"precision", "recall", "f1", "mae", "mse"},
+                             StringRef(name)))
+        return mlir::emitError(module.getLoc(), "kiln-attach-loss: metric '")
+               << m
+               << "' compares the predictions with labels of their shape; "
+                  "sparse_categorical_crossentropy labels are class indices";
       if (name == "categorical_accuracy" && predType.getRank() < 2)
         return mlir::emitError(module.getLoc(), "kiln-attach-loss: metric '")
                << m << "' needs a class axis";

@@ -456,9 +456,14 @@ FailureOr<std::string> trainingOptionsFromCompileConfig(DictionaryAttr config,
 
 LogicalResult Driver::applyTraining(ModuleOp module) {
   // Training: the same pipeline function kiln-opt registers as
-  // kiln-training-pipeline. Command-line options win over a Keras model's
-  // compile_config.
+  // kiln-training-pipeline. With --loss the command line describes the whole
+  // training step; otherwise a Keras model's compile_config does, and
+  // --optimizer, --metrics and --from-logits replace its parts.
+  auto given = [](const cl::Option &option) {
+    return option.getNumOccurrences() > 0;
+  };
   std::string text;
+  bool optimizerFromCommandLine = !lossName.empty() || given(optimizerSpec);
   if (!lossName.empty()) {
     text = trainingOptions();
   } else if (auto config =
@@ -467,8 +472,45 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
         trainingOptionsFromCompileConfig(config, module.getLoc());
     if (failed(fromConfig))
       return failure();
-    text = *fromConfig + " convention=" + convention.getValue();
+    // Merge: keep the config's loss; the command line's optimizer (with its
+    // hyperparameters), metrics and from_logits win.
+    SmallVector<std::string> tokens;
+    for (StringRef token : llvm::split(*fromConfig, ' ')) {
+      StringRef key = token.split('=').first;
+      if (token.empty() || key == "convention")
+        continue;
+      bool isOptimizer = key != "loss" && key != "from_logits" &&
+                         key != "metrics" && key != "stable_losses";
+      if ((isOptimizer && given(optimizerSpec)) ||
+          (key == "metrics" && given(metricsList)) ||
+          (key == "from_logits" && given(fromLogits)))
+        continue;
+      tokens.push_back(token.str());
+    }
+    if (given(optimizerSpec)) {
+      auto [name, rest] = StringRef(optimizerSpec).split(':');
+      tokens.push_back("optimizer=" + name.str());
+      for (StringRef item : llvm::split(rest, ','))
+        if (!item.trim().empty() && !item.trim().starts_with("learning_rate="))
+          tokens.push_back(item.trim().str());
+    }
+    if (given(metricsList) && !metricsList.empty())
+      tokens.push_back("metrics=" + metricsList.getValue());
+    if (given(fromLogits) && fromLogits)
+      tokens.push_back("from_logits=1");
+    tokens.push_back("convention=" + convention.getValue());
+    text = llvm::join(tokens, " ");
   } else {
+    for (const cl::Option *option :
+         {static_cast<const cl::Option *>(&optimizerSpec),
+          static_cast<const cl::Option *>(&metricsList),
+          static_cast<const cl::Option *>(&fromLogits)})
+      if (given(*option)) {
+        llvm::errs() << "kilnc: error: --" << option->ArgStr
+                     << " configures the training step, but the model has no "
+                        "compile_config; give --loss too\n";
+        return failure();
+      }
     return success();
   }
   auto options = kiln::TrainingPipelineOptions::createFromString(text);
@@ -476,7 +518,12 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
     llvm::errs() << "kilnc: error: invalid training options '" << text << "'\n";
     return failure();
   }
-  if (!lossName.empty())
+  // The learning rate: a runtime argument whose default the program keeps.
+  // The command line's optimizer brings its own (or the optimizer's Keras
+  // default), never the compile_config's.
+  if (optimizerFromCommandLine && modelInfo)
+    modelInfo->learningRate.reset();
+  if (optimizerFromCommandLine)
     for (StringRef item :
          llvm::split(StringRef(optimizerSpec).split(':').second, ',')) {
       StringRef value = item.trim();
@@ -608,6 +655,30 @@ LogicalResult Driver::run() {
   if (modelInfo) {
     llvm::Expected<std::string> built =
         kiln::buildManifest(*modelInfo, *abi, p, seed);
+    if (built && wants(EmitKind::Exe)) {
+      // The generated program feeds one input and writes one output;
+      // other models are embedded (--emit=obj,header or lib) instead.
+      for (const kiln::EntryPointAbi &e : *abi) {
+        if (e.symbol != p + "_predict" &&
+            !(abi->size() == 1 && modelInfo->loss.empty()))
+          continue;
+        int inputs = 0, outputs = 0;
+        for (const kiln::AbiTensor &t : e.tensors) {
+          inputs += t.kind == "input";
+          outputs += t.kind == "output";
+        }
+        if (inputs != 1 || outputs != 1) {
+          llvm::errs() << "kilnc: error: " << inputFilename
+                       << ": the model has " << inputs << " input(s) and "
+                       << outputs
+                       << " output(s); a generated program (--emit=exe) "
+                          "handles one of each. Embed the model instead "
+                          "(--emit=obj,header or --emit=lib) and feed its "
+                          "entry points yourself\n";
+          return failure();
+        }
+      }
+    }
     if (built) {
       manifest = std::move(*built);
     } else if (linked) {
@@ -751,6 +822,13 @@ LogicalResult Driver::link(EmitKind kind, ArrayRef<char> object) {
     archives.push_back(*path);
   }
   std::string linkerPath = linker;
+  if (!linkerPath.empty() && !llvm::StringRef(linkerPath).contains('/')) {
+    // A bare name is looked up on PATH, as a shell would.
+    auto found = llvm::sys::findProgramByName(linkerPath);
+    if (!found)
+      return fail("--linker: no program '" + linker + "' on PATH");
+    linkerPath = *found;
+  }
   if (linkerPath.empty()) {
     for (StringRef candidate : {"clang++-19", "clang++", "c++", "g++"})
       if (auto found = llvm::sys::findProgramByName(candidate)) {
@@ -777,6 +855,8 @@ LogicalResult Driver::link(EmitKind kind, ArrayRef<char> object) {
   }
 
   std::string path = outputPathFor(kind);
+  if (llvm::sys::fs::is_directory(path))
+    return fail("cannot write '" + path + "': it is a directory");
   std::string temporary = path + ".kilnc-tmp";
   SmallVector<std::string> args = {linkerPath, "-o", temporary};
   if (kind == EmitKind::Lib)
@@ -828,8 +908,8 @@ void Driver::printSummary(ArrayRef<kiln::EntryPointAbi> abi) {
   std::string name = modelInfo && !modelInfo->modelName.empty()
                          ? modelInfo->modelName
                          : prefix();
-  os << "kilnc: model '" << name << "' from " << inputFilename
-     << " (C symbols " << prefix() << "_*)\n";
+  os << "kilnc: model '" << name << "' from " << inputFilename << " (C symbols "
+     << prefix() << "_*)\n";
   if (modelInfo) {
     int64_t total = 0, trainable = 0, bytes = 0;
     for (const kiln::ManifestParam &p : modelInfo->params) {
@@ -1059,8 +1139,11 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(kilncCategory);
   cl::ParseCommandLineOptions(
       argc, argv,
-      "kilnc: compiles kiln IR to native code (object file + C header)\n\n"
-      "  kilnc MODEL.mlir [--emit=...] -o OUT\n"
+      "kilnc: compiles a model (Keras config, ONNX, kiln IR) to native code: "
+      "a training program (default), a shared library, or an object file "
+      "and C header\n\n"
+      "  kilnc MODEL.json|.keras|.onnx|.mlir [--loss=...] [--emit=...] -o "
+      "OUT\n"
       "  kilnc run MODEL.mlir --entry F --input a.npy ... [--output y.npy]\n"
       "\n  MLIR and LLVM options (--mlir-timing, --mlir-print-ir-after-all, "
       "...) are listed by --help-hidden.\n");
