@@ -159,6 +159,18 @@ Format detect(const std::string &path) {
   return Format::Csv;
 }
 
+/// Fails unless `path` is a regular file (a FIFO or a device would block or
+/// never end; a directory cannot be read).
+void checkInput(const std::string &path, const std::string &what) {
+  struct stat info;
+  if (path.empty())
+    return;
+  if (stat(path.c_str(), &info) != 0)
+    fail(path + ": " + std::strerror(errno) + " (" + what + ")");
+  if (!S_ISREG(info.st_mode))
+    fail(path + " (" + what + ") is not a regular file");
+}
+
 /// Loads `path` as features, and labels from `labelsPath` or the CSV column
 /// `labelColumn` (a name, or a 0-based index).
 std::pair<ArrayPtr, ArrayPtr> loadData(const std::string &path,
@@ -167,6 +179,7 @@ std::pair<ArrayPtr, ArrayPtr> loadData(const std::string &path,
   char error[1024] = "";
   auto load = [&](const std::string &file, const std::string &column,
                   bool wantLabels) -> std::pair<ArrayPtr, ArrayPtr> {
+    checkInput(file, "data");
     kiln_array_t *features = nullptr, *labels = nullptr;
     kiln_status_t status = KILN_OK;
     Format format = detect(file);
@@ -793,6 +806,12 @@ int fit(Session &session, Options o) {
   }
   double lr = o.lr > 0 ? o.lr : m.learningRate;
   if (!o.resume.empty()) {
+    checkInput(o.resume, "--resume");
+    if (o.seedGiven && !o.quiet)
+      std::fprintf(stderr,
+                   "%s fit: note: --seed is not used with --resume: "
+                   "shuffling continues with the checkpoint's seed\n",
+                   programName.c_str());
     std::map<std::string, std::string> meta = session.load(o.resume);
     if (meta.count("history"))
       history.restore(meta["history"]);
@@ -902,6 +921,7 @@ int fit(Session &session, Options o) {
 }
 
 int evaluate(Session &session, const Options &o) {
+  checkInput(o.checkpoint, "--checkpoint");
   if (!o.checkpoint.empty())
     session.load(o.checkpoint);
   auto [x, y] = loadData(o.data, o.labels, o.labelColumn);
@@ -928,6 +948,7 @@ int evaluate(Session &session, const Options &o) {
 int predict(Session &session, const Options &o) {
   std::string outputPath =
       checkOutput(o.output, "--output", {o.data, o.checkpoint});
+  checkInput(o.checkpoint, "--checkpoint");
   if (!o.checkpoint.empty())
     session.load(o.checkpoint);
   // With --label-column, a CSV's label column is dropped (not used).

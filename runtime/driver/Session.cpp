@@ -696,6 +696,9 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
   if (meta("format") != "kiln-checkpoint")
     fail(path + ": not a kiln checkpoint (no kiln-checkpoint format in its "
                 "metadata)");
+  if (meta("version") != "1")
+    fail(path + ": kiln checkpoint version '" + meta("version") +
+         "' is not supported (this program reads version 1)");
   const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
   bool sameModel = meta("fingerprint") == m.fingerprint;
   // An inference-only program may read a training checkpoint of the same
