@@ -727,7 +727,7 @@ void saveCheckpoint(const Session &session, const std::string &path,
   session.save(path, extra);
 }
 
-int fit(Session &session, Options o) {
+int fit(Session &session, const Options &o) {
   const Manifest &m = session.manifest();
   std::vector<std::string> inputs = {o.data, o.labels, o.validationData,
                                      o.validationLabels};
