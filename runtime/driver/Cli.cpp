@@ -646,8 +646,12 @@ int summary(const Manifest &m) {
   std::printf("Model: \"%s\" (from %s)\n", m.name.c_str(), m.source.c_str());
   const char *rule = "─────────────────────────────────────────────────"
                      "────────────────────────────";
-  std::printf("%s\n %-36s %-24s %12s\n%s\n", rule, "Layer (type)",
-              "Output Shape", "Param #", rule);
+  // Keras layers when the model records them; otherwise (ONNX, kiln IR)
+  // one row per parameter.
+  bool layers = !m.layers.empty();
+  std::printf("%s\n %-36s %-24s %12s\n%s\n", rule,
+              layers ? "Layer (type)" : "Parameter",
+              layers ? "Output Shape" : "Shape", "Param #", rule);
   auto countOf = [&](const std::string &layer) {
     int64_t n = 0;
     for (const ParamInfo &p : m.params) {

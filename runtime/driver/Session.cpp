@@ -167,8 +167,12 @@ Session::Session(const kiln_model_t *model, uint64_t seed)
     sizes.alignment = std::max<size_t>(sizes.alignment, e->alignment);
   }
   if (kiln_status_t status = kiln_regions_create(&sizes, &regions))
-    fail(std::string("cannot allocate the model's regions: ") +
-         kiln_status_message(status));
+    fail("cannot allocate the model's regions (params " +
+         std::to_string(sizes.params_size) + " B, opt_state " +
+         std::to_string(sizes.opt_state_size) + " B, io " +
+         std::to_string(sizes.io_size) + " B, scratch " +
+         std::to_string(sizes.scratch_size) +
+         " B): " + kiln_status_message(status));
   initialize();
 }
 

@@ -1003,9 +1003,14 @@ LogicalResult Driver::runJit() {
     return failure();
   };
   auto entryFunc = module->lookupSymbol<func::FuncOp>(runEntry);
-  if (!entryFunc || entryFunc.isExternal())
+  if (!entryFunc || entryFunc.isExternal()) {
+    std::string known;
+    for (auto func : module->getOps<func::FuncOp>())
+      if (!func.isExternal())
+        known += (known.empty() ? "@" : ", @") + func.getSymName().str();
     return fail("no function @" + runEntry + " with a body in " +
-                inputFilename);
+                inputFilename + " (functions: " + known + ")");
+  }
   std::string symbol = prefix() + "_" + runEntry;
   if (failed(runStage(*module, "kiln-lower-to-linalg",
                       kiln::buildKilnToLinalgPipeline)))
