@@ -39,3 +39,14 @@ mlir::kiln::keras::readZipMember(llvm::StringRef path, llvm::StringRef member) {
                                    "': " + zip_file_strerror(file));
   return text;
 }
+
+bool mlir::kiln::keras::hasZipMember(llvm::StringRef path,
+                                     llvm::StringRef member) {
+  int errorCode = 0;
+  std::string pathText = path.str();
+  zip_t *archive = zip_open(pathText.c_str(), ZIP_RDONLY, &errorCode);
+  if (!archive)
+    return false;
+  auto closeArchive = llvm::make_scope_exit([&] { zip_discard(archive); });
+  return zip_name_locate(archive, member.str().c_str(), 0) >= 0;
+}

@@ -20,6 +20,10 @@ namespace mlir::kiln::keras {
 llvm::Expected<std::string> readZipMember(llvm::StringRef path,
                                           llvm::StringRef member);
 
+/// Whether the zip archive at `path` has a member named `member` (false if
+/// the archive cannot be opened). Reads only the central directory.
+bool hasZipMember(llvm::StringRef path, llvm::StringRef member);
+
 } // namespace mlir::kiln::keras
 
 #endif // KILN_FRONTEND_KERAS_KERASARCHIVE_H

@@ -1285,6 +1285,13 @@ OwningOpRef<ModuleOp> KerasImporter::run() {
       return nullptr;
     }
     text = std::move(*config);
+    // Trained weights are not imported yet (HDF5): say so rather than
+    // silently starting from the initializers.
+    if (hasZipMember(path, "model.weights.h5"))
+      emitWarning(fileLoc)
+          << "the archive's model.weights.h5 is not imported (stored "
+             "weights are not supported yet): parameters start from their "
+             "initializers";
   } else {
     auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path);
     if (!buffer) {
