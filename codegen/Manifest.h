@@ -65,6 +65,8 @@ struct ModelInfo {
   std::vector<std::string> metrics;         // as reported ("accuracy")
   std::vector<std::string> resolvedMetrics; // kiln.metrics ("binary_accuracy")
   std::optional<double> learningRate;
+  /// Warnings for the user (e.g. a learning-rate schedule not applied).
+  std::vector<std::string> notes;
   std::map<std::string, double> optStateInit; // kiln.opt_state -> value
   /// Multiply-adds count twice; other ops one per output element.
   double trainStepFlops = 0, predictFlops = 0;

@@ -1301,6 +1301,34 @@ OwningOpRef<ModuleOp> KerasImporter::run() {
     }
     text = (*buffer)->getBuffer().str();
   }
+  // llvm::json parses recursively: bound the nesting first, so that a
+  // hostile file cannot overflow the stack. Model configs nest a few tens of
+  // levels.
+  {
+    constexpr int kMaxDepth = 256;
+    int depth = 0;
+    bool inString = false, escaped = false;
+    for (char c : text) {
+      if (inString) {
+        if (escaped)
+          escaped = false;
+        else if (c == '\\')
+          escaped = true;
+        else if (c == '"')
+          inString = false;
+      } else if (c == '"') {
+        inString = true;
+      } else if (c == '[' || c == '{') {
+        if (++depth > kMaxDepth) {
+          emitError(fileLoc)
+              << "invalid JSON: nested deeper than " << kMaxDepth << " levels";
+          return nullptr;
+        }
+      } else if (c == ']' || c == '}') {
+        --depth;
+      }
+    }
+  }
   llvm::Expected<json::Value> parsed = json::parse(text);
   if (!parsed) {
     // llvm::json reports "[line:column, byte=offset]: message".

@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <getopt.h>
 #include <memory>
@@ -98,12 +99,18 @@ std::string checkOutput(const std::string &path, const std::string &option,
   if (path.empty())
     throw UsageError(option + " needs a file name");
   std::string resolved = canonical(path);
+  struct stat info, other;
+  bool exists = stat(resolved.c_str(), &info) == 0;
+  if (!exists && errno == ELOOP)
+    fail(path + " (" + option + "): too many levels of symbolic links");
   for (const std::string &input : inputs)
-    if (!input.empty() && canonical(input) == resolved)
+    if (!input.empty() &&
+        (canonical(input) == resolved ||
+         (exists && stat(input.c_str(), &other) == 0 &&
+          other.st_dev == info.st_dev && other.st_ino == info.st_ino)))
       throw UsageError(option + " " + path +
                        " is also an input or another output of this run; "
                        "choose another file");
-  struct stat info;
   if (stat(resolved.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
     fail(path + " (" + option + ") exists and is not a regular file");
   size_t slash = resolved.rfind('/');
@@ -304,17 +311,31 @@ private:
 
 /// Writes `text` to `path` through a temporary file and a rename.
 void writeFileAtomically(const std::string &path, const std::string &text) {
-  std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out)
-      fail("cannot write " + temporary + ": " + std::strerror(errno));
+  // A new, uniquely named temporary file: never an existing one.
+  std::string temporary = path + ".tmp.XXXXXX";
+  int fd = mkostemp(temporary.data(), O_CLOEXEC);
+  if (fd < 0)
+    fail("cannot write " + path +
+         ": cannot create a temporary file: " + std::strerror(errno));
+  fchmod(fd, 0644);
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      int error = errno;
+      close(fd);
+      unlink(temporary.c_str());
+      fail("cannot write " + path + ": " + std::strerror(error));
+    }
+    done += static_cast<size_t>(n);
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    fail("cannot write " + path + ": " + std::strerror(errno));
+  if (fsync(fd) != 0 || close(fd) != 0 ||
+      std::rename(temporary.c_str(), path.c_str()) != 0) {
+    int error = errno;
+    unlink(temporary.c_str());
+    fail("cannot write " + path + ": " + std::strerror(error));
   }
 }
 
@@ -323,12 +344,18 @@ struct History {
   std::vector<std::string> keys; // "epoch", "loss", ..., "val_loss", ...
   nlohmann::json values = nlohmann::json::object();
 
+  /// Appends an epoch. A metric that is new (e.g. validation added on
+  /// resume) gets null for the earlier epochs, one that is missing this
+  /// epoch gets null, so every list has one entry per epoch.
   void add(int64_t epoch, const Metrics &train, const Metrics &validation,
            double seconds) {
+    size_t row = rows();
     auto push = [&](const std::string &key, nlohmann::json v) {
       if (!values.contains(key)) {
         keys.push_back(key);
-        values[key] = json::array();
+        values[key] = nlohmann::json::array();
+        for (size_t i = 0; i < row; ++i)
+          values[key].push_back(nullptr);
       }
       values[key].push_back(v);
     };
@@ -338,6 +365,12 @@ struct History {
     for (const auto &[name, v] : validation)
       push("val_" + name, v);
     push("time", seconds);
+    for (const std::string &key : keys)
+      while (values[key].size() < row + 1)
+        values[key].push_back(nullptr);
+  }
+  size_t rows() const {
+    return values.contains("epoch") ? values["epoch"].size() : 0;
   }
   std::string toJson() const {
     nlohmann::ordered_json out = nlohmann::ordered_json::object();
@@ -350,12 +383,14 @@ struct History {
     for (size_t i = 0; i < keys.size(); ++i)
       out << (i ? "," : "") << keys[i];
     out << "\n";
-    size_t rows = keys.empty() ? 0 : values[keys[0]].size();
+    size_t count = rows();
     char buffer[64];
-    for (size_t r = 0; r < rows; ++r) {
+    for (size_t r = 0; r < count; ++r) {
       for (size_t i = 0; i < keys.size(); ++i) {
-        const nlohmann::json &v = values[keys[i]][r];
-        if (v.is_null())
+        const nlohmann::json &list = values[keys[i]];
+        const nlohmann::json &v =
+            r < list.size() ? list[r] : nlohmann::json(nullptr);
+        if (!v.is_number())
           buffer[0] = '\0';
         else if (v.is_number_integer())
           std::snprintf(buffer, sizeof buffer, "%lld",
@@ -368,12 +403,20 @@ struct History {
     }
     return out.str();
   }
-  /// Reads serialized(); the epoch times it lacks become null.
+  /// Reads serialized(); the epoch times it lacks become null. A history
+  /// that is not lists of numbers (or null) of equal length is ignored.
   void restore(const std::string &text) {
     nlohmann::ordered_json in =
         nlohmann::ordered_json::parse(text, nullptr, false);
     if (!in.is_object() || !in.contains("epoch") || !in["epoch"].is_array())
       return;
+    for (auto &[key, list] : in.items()) {
+      if (!list.is_array() || list.size() != in["epoch"].size())
+        return;
+      for (const auto &v : list)
+        if (!v.is_number() && !v.is_null())
+          return;
+    }
     for (auto &[key, list] : in.items()) {
       keys.push_back(key);
       values[key] = list;
@@ -603,6 +646,10 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       break;
     case kThreads:
       o.threads = static_cast<int>(parseInt(optarg, "threads", 1));
+      if (parseInt(optarg, "threads", 1) > KILN_MAX_THREADS)
+        throw UsageError("--threads takes at most " +
+                         std::to_string(KILN_MAX_THREADS) + ", got '" +
+                         std::string(optarg) + "'");
       break;
     case kSeed:
       o.seed = static_cast<uint64_t>(parseInt(optarg, "seed", 0));
@@ -643,7 +690,8 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
 }
 
 int summary(const Manifest &m) {
-  std::printf("Model: \"%s\" (from %s)\n", m.name.c_str(), m.source.c_str());
+  std::printf("Model: \"%s\" (from %s)\n", printable(m.name).c_str(),
+              printable(m.source).c_str());
   const char *rule = "─────────────────────────────────────────────────"
                      "────────────────────────────";
   // Keras layers when the model records them; otherwise (ONNX, kiln IR)
@@ -718,8 +766,10 @@ int summary(const Manifest &m) {
 void saveCheckpoint(const Session &session, const std::string &path,
                     const History &history, const EarlyStopping *stopping,
                     double lr) {
-  std::map<std::string, std::string> extra = {
-      {"history", history.serialized()}, {"learning_rate", std::to_string(lr)}};
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%.17g", lr);
+  std::map<std::string, std::string> extra = {{"history", history.serialized()},
+                                              {"learning_rate", rate}};
   if (stopping) {
     char best[64];
     std::snprintf(best, sizeof best, "%.17g", stopping->best);
@@ -819,6 +869,14 @@ int fit(Session &session, const Options &o) {
     std::map<std::string, std::string> meta = session.load(o.resume);
     if (meta.count("history"))
       history.restore(meta["history"]);
+    // The run continues at the checkpoint's learning rate unless --lr says
+    // otherwise.
+    if (o.lr <= 0 && meta.count("learning_rate")) {
+      char *end = nullptr;
+      double saved = std::strtod(meta["learning_rate"].c_str(), &end);
+      if (end && !*end && std::isfinite(saved) && saved > 0)
+        lr = saved;
+    }
     if (stopping && meta.count("early_stopping")) {
       std::string s = meta["early_stopping"];
       std::vector<std::string> parts;
@@ -958,6 +1016,8 @@ int predict(Session &session, const Options &o) {
   // With --label-column, a CSV's label column is dropped (not used).
   auto [x, unused] = loadData(o.data, "", o.labelColumn);
   Data data = session.makeData(x.get(), nullptr, o.data);
+  if (data.n == 0)
+    fail(o.data + ": no samples to predict");
   auto start = std::chrono::steady_clock::now();
   kiln_dtype_t dtype;
   std::vector<int64_t> shape;
@@ -1053,12 +1113,22 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
       printUsage(program, *manifest);
       return 0;
     }
-    std::fprintf(stderr, "%s %s: error: %s (see %s --help)\n", program.c_str(),
-                 command.c_str(), e.what(), program.c_str());
+    std::fprintf(stderr, "%s %s: error: %s (see %s --help)\n",
+                 printable(program).c_str(), printable(command).c_str(),
+                 printable(e.what()).c_str(), printable(program).c_str());
     return 2;
   }
-  if (command == "summary")
-    return summary(*manifest);
+  if (command == "summary") {
+    summary(*manifest);
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      std::fprintf(stderr,
+                   "%s summary: error: cannot write the standard "
+                   "output\n",
+                   printable(program).c_str());
+      return 1;
+    }
+    return 0;
+  }
   if ((command == "fit" || command == "evaluate") && !manifest->training) {
     std::fprintf(stderr,
                  "%s %s: error: the model was compiled without a loss; "
@@ -1070,11 +1140,14 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
     if (options.threads > 0)
       kiln_set_num_threads(options.threads);
     Session session(model, options.seedGiven ? options.seed : manifest->seed);
-    if (command == "fit")
-      return fit(session, options);
-    if (command == "evaluate")
-      return evaluate(session, options);
-    return predict(session, options);
+    int status = command == "fit"        ? fit(session, options)
+                 : command == "evaluate" ? evaluate(session, options)
+                                         : predict(session, options);
+    // Results printed to a full disk or a closed pipe are an error too.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout))
+      fail(std::string("cannot write the standard output: ") +
+           std::strerror(errno));
+    return status;
   } catch (const UsageError &e) {
     std::fprintf(stderr, "%s %s: error: %s\n", program.c_str(), command.c_str(),
                  printable(e.what()).c_str());

@@ -258,24 +258,23 @@ kiln_status_t writeAll(int fd, const void *buffer, size_t count,
   return KILN_OK;
 }
 
-/// Writes `parts` to `path` atomically: into "<path>.tmp", fsync, rename,
-/// then a best-effort fsync of the directory so that the rename itself is
-/// durable. On failure the temporary file is removed.
+/// Writes `parts` to `path` atomically: into a new uniquely named
+/// "<path>.tmp.XXXXXX" (mkstemp, so no existing file is ever clobbered),
+/// fsync, rename, then a best-effort fsync of the directory so that the
+/// rename itself is durable. On failure the temporary file is removed.
 kiln_status_t
 writeFileAtomically(const std::string &path,
                     const std::vector<std::pair<const void *, size_t>> &parts,
                     Diagnostic &diag) {
-  std::string tmpPath = path + ".tmp";
+  std::string tmpPath = path + ".tmp.XXXXXX";
   FileDescriptor fd;
-  int raw;
-  do
-    raw =
-        ::open(tmpPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  while (raw < 0 && errno == EINTR);
+  int raw = ::mkostemp(tmpPath.data(), O_CLOEXEC);
   if (raw < 0)
     return diag.fail(KILN_ERROR_IO, path + ": cannot create " + tmpPath + ": " +
                                         errnoMessage(errno));
   fd.reset(raw);
+  // mkstemp creates the file 0600; a data file is readable by others.
+  ::fchmod(fd.get(), 0644);
 
   kiln_status_t status = KILN_OK;
   for (const auto &[data, size] : parts) {

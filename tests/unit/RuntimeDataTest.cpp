@@ -236,7 +236,10 @@ TEST_F(RuntimeNpyTest, RoundTripsEveryDtypeAndRank) {
                 KILN_OK)
           << error;
       EXPECT_STREQ(error, "");
-      EXPECT_FALSE(fs::exists(path + ".tmp"));
+      for (const auto &entry :
+           fs::directory_iterator(fs::path(path).parent_path()))
+        EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos)
+            << entry.path();
       uint64_t fileSize = fs::file_size(path);
       EXPECT_EQ((fileSize - array->nbytes) % 64, 0u);
 
@@ -468,15 +471,32 @@ TEST_F(RuntimeNpyTest, SaveReplacesAtomically) {
   ArrayPtr loadedOwner(loaded);
   EXPECT_EQ(elements<int32_t>(*loaded), (std::vector<int32_t>{7, 8, 9}));
 
-  std::string before = readBytes(path);
+  // The temporary file has a unique name: an existing "<path>.tmp" (here a
+  // directory; it could be the user's data) is left alone.
   ASSERT_TRUE(fs::create_directory(path + ".tmp"));
   EXPECT_EQ(kiln_npy_save(path.c_str(), first.get(), error, sizeof error),
-            KILN_ERROR_IO);
-  EXPECT_EQ(
-      std::string(error).rfind(path + ": cannot create " + path + ".tmp: ", 0),
-      0u)
+            KILN_OK)
       << error;
-  EXPECT_EQ(readBytes(path), before);
+  EXPECT_TRUE(fs::is_directory(path + ".tmp"));
+
+  // A failed save (the rename target is a non-empty directory) leaves no
+  // temporary file, and a missing directory is reported by name.
+  std::string blocked = tempPath("blocked.npy");
+  ASSERT_TRUE(fs::create_directories(blocked + "/inside"));
+  EXPECT_EQ(kiln_npy_save(blocked.c_str(), first.get(), error, sizeof error),
+            KILN_ERROR_IO);
+  size_t leftovers = 0;
+  for (const auto &entry :
+       fs::directory_iterator(fs::path(blocked).parent_path()))
+    leftovers += entry.path().string().rfind(blocked + ".tmp.", 0) == 0;
+  EXPECT_EQ(leftovers, 0u);
+  std::string missing = tempPath("no/such/dir/x.npy");
+  EXPECT_EQ(kiln_npy_save(missing.c_str(), first.get(), error, sizeof error),
+            KILN_ERROR_IO);
+  EXPECT_EQ(std::string(error).rfind(
+                missing + ": cannot create " + missing + ".tmp.", 0),
+            0u)
+      << error;
 
   std::string missingDir = tempPath("no/such/dir/x.npy");
   EXPECT_EQ(kiln_npy_save(missingDir.c_str(), first.get(), error, sizeof error),

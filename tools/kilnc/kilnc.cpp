@@ -52,6 +52,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 using namespace mlir;
@@ -232,6 +233,9 @@ private:
   }
   /// The file a rung goes to.
   std::string outputPathFor(EmitKind kind) const;
+  /// Fails (with a message) when an output would replace the input model or
+  /// something that is not a regular file.
+  LogicalResult checkOutputs() const;
   LogicalResult runStage(ModuleOp module, StringRef name,
                          function_ref<void(OpPassManager &)> build);
   LogicalResult writeText(EmitKind kind,
@@ -299,6 +303,34 @@ std::string Driver::outputPathFor(EmitKind kind) const {
       kind != EmitKind::Lib)
     return "-";
   return prefix() + extensionFor(kind);
+}
+
+LogicalResult Driver::checkOutputs() const {
+  // No output may replace the model file itself.
+  for (EmitKind kind : emitKinds) {
+    std::string path = outputPathFor(kind);
+    if (path == "-")
+      continue;
+    if (inputFilename != "-" &&
+        llvm::sys::fs::equivalent(path, inputFilename)) {
+      llvm::errs() << "kilnc: error: the output " << path
+                   << " is the input model; choose another -o\n";
+      return failure();
+    }
+    // Text and object rungs are written in place (so -o /dev/null works);
+    // executables and libraries are linked to a temporary name and renamed,
+    // which would replace a device or a FIFO.
+    if (kind != EmitKind::Exe && kind != EmitKind::Lib)
+      continue;
+    llvm::sys::fs::file_status status;
+    if (!llvm::sys::fs::status(path, status) && llvm::sys::fs::exists(status) &&
+        !llvm::sys::fs::is_regular_file(status)) {
+      llvm::errs() << "kilnc: error: cannot write '" << path
+                   << "': it exists and is not a regular file\n";
+      return failure();
+    }
+  }
+  return success();
 }
 
 LogicalResult Driver::runStage(ModuleOp module, StringRef name,
@@ -529,7 +561,7 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
       StringRef value = item.trim();
       if (value.consume_front("learning_rate=")) {
         double lr = 0;
-        if (value.getAsDouble(lr) || !(lr > 0)) {
+        if (value.getAsDouble(lr) || !(lr > 0) || !std::isfinite(lr)) {
           llvm::errs() << "kilnc: error: --optimizer: learning_rate must be a "
                           "positive number, got '"
                        << value << "'\n";
@@ -539,6 +571,17 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
           modelInfo->learningRate = lr;
       }
     }
+  if (modelInfo && modelInfo->learningRate &&
+      !(std::isfinite(*modelInfo->learningRate) &&
+        *modelInfo->learningRate > 0)) {
+    llvm::errs() << "kilnc: error: the learning rate "
+                 << *modelInfo->learningRate
+                 << " is not a finite positive number\n";
+    return failure();
+  }
+  if (modelInfo && !optimizerFromCommandLine)
+    for (const std::string &note : modelInfo->notes)
+      llvm::errs() << "kilnc: warning: " << note << "\n";
   if (modelInfo) {
     modelInfo->loss = options->loss;
     modelInfo->fromLogits = options->fromLogits;
@@ -582,6 +625,8 @@ OwningOpRef<ModuleOp> Driver::parseAndVerify() {
 }
 
 LogicalResult Driver::run() {
+  if (failed(checkOutputs()))
+    return failure();
   OwningOpRef<ModuleOp> module = parseAndVerify();
   if (!module)
     return failure();
@@ -1205,6 +1250,17 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
+  // A FIFO or a device would block or never end.
+  if (inputFilename != "-") {
+    llvm::sys::fs::file_status status;
+    if (!llvm::sys::fs::status(inputFilename, status) &&
+        llvm::sys::fs::exists(status) &&
+        !llvm::sys::fs::is_regular_file(status)) {
+      llvm::errs() << "kilnc: error: " << inputFilename
+                   << " is not a regular file\n";
+      return 1;
+    }
+  }
   std::string error;
   std::unique_ptr<llvm::MemoryBuffer> input =
       openInputFile(inputFilename, &error);

@@ -178,8 +178,9 @@ KILN_API kiln_status_t kiln_npy_load(const char *path, kiln_array_t **out_array,
 /// writes: its dict, spare spaces for the shape to grow, and padding so that
 /// the data starts at a multiple of 64 bytes.
 ///
-/// The write is atomic: the file is written to "<path>.tmp", flushed to disk
-/// (fsync) and renamed over `path`, so `path` holds either its old contents
+/// The write is atomic: the file is written to a new, uniquely named
+/// temporary file "<path>.tmp.XXXXXX" (no existing file is touched), flushed
+/// to disk (fsync) and renamed over `path`, so `path` holds either its old contents
 /// or the whole new file, never a partial one. On failure the temporary file
 /// is removed and `path` is left untouched.
 ///
@@ -191,10 +192,10 @@ KILN_API kiln_status_t kiln_npy_load(const char *path, kiln_array_t **out_array,
 /// negative dimension, nbytes different from element count * element size,
 /// NULL data with nbytes > 0, a bool element other than 0 or 1);
 /// KILN_ERROR_IO if creating, writing, syncing or renaming the file fails
-/// (e.g. "out/x.npy: cannot create out/x.npy.tmp: No such file or
+/// (e.g. "out/x.npy: cannot create out/x.npy.tmp.XXXXXX: No such file or
 /// directory").
-/// Thread-safety: safe to call from any thread, but not concurrently for the
-/// same `path` (the calls would share "<path>.tmp").
+/// Thread-safety: safe to call from any thread; concurrent calls for the
+/// same `path` each write a whole file and the last rename wins.
 KILN_API kiln_status_t kiln_npy_save(const char *path,
                                      const kiln_array_t *array, char *error,
                                      size_t error_size);
