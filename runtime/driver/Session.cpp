@@ -22,6 +22,7 @@
 #include "kiln/init.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -752,8 +753,9 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
   auto number = [&](const char *key) -> int64_t {
     std::string text = meta(key);
     char *end = nullptr;
+    errno = 0;
     long long v = std::strtoll(text.c_str(), &end, 10);
-    if (text.empty() || *end || v < 0)
+    if (text.empty() || *end || v < 0 || errno == ERANGE)
       fail(path + ": metadata '" + key + "' is not a count: '" + text + "'");
     return v;
   };

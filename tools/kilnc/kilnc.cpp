@@ -494,6 +494,34 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
   auto given = [](const cl::Option &option) {
     return option.getNumOccurrences() > 0;
   };
+  if (given(lossName) && lossName.empty()) {
+    llvm::errs() << "kilnc: error: --loss needs a loss name\n";
+    return failure();
+  }
+  // --optimizer=NAME:key=value,...: name the unknown keys here rather than
+  // leave them to the pass-option parser.
+  {
+    static const char *const known[] = {
+        "learning_rate", "momentum",
+        "nesterov",      "rho",
+        "centered",      "beta_1",
+        "beta_2",        "epsilon",
+        "weight_decay",  "initial_accumulator_value",
+        "clipvalue",     "global_clipnorm"};
+    for (StringRef item :
+         llvm::split(StringRef(optimizerSpec).split(':').second, ',')) {
+      StringRef key = item.trim().split('=').first;
+      if (item.trim().empty())
+        continue;
+      if (!llvm::is_contained(known, key) || !item.contains('=')) {
+        llvm::errs() << "kilnc: error: --optimizer: unknown setting '"
+                     << item.trim() << "' (known: "
+                     << llvm::join(ArrayRef<const char *>(known), ", ")
+                     << "; each as key=value)\n";
+        return failure();
+      }
+    }
+  }
   std::string text;
   bool optimizerFromCommandLine = !lossName.empty() || given(optimizerSpec);
   if (!lossName.empty()) {
