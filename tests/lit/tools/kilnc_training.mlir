@@ -28,7 +28,7 @@
 // CHECK: void m_predict(void *params, void *opt_state, void *io, void *scratch);
 // IR-DAG: kiln.constant dense<8.000000e-01>
 // IR-DAG: kiln.constant dense<9.99999997E-7>
-// BADOPT: kilnc: error: invalid training options 'loss=sparse_categorical_crossentropy optimizer=adam bogus=1 convention=keras'
+// BADOPT: kilnc: error: --optimizer: unknown setting 'bogus=1' (known: learning_rate,
 // BADLOSS: error: kiln-attach-loss: unknown loss 'hinge'
 // NOLOSS: kilnc: error: --metrics configures the training step; give --loss too
 // BATCH: kilnc: error: --batch-size applies to imported models (.onnx, .json, .keras); a .mlir model has static shapes
