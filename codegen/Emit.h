@@ -48,6 +48,10 @@ llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
                             bool asObject, llvm::raw_pwrite_stream &os);
 
 /// One tensor of the generated interface.
+/// The ABI name of a tensor element type: "f32", "f64", "i1", "i32",
+/// "i64" (other types print as MLIR does).
+std::string getDTypeName(Type type);
+
 struct AbiTensor {
   std::string name;   // kiln.param / kiln.name, or argN / outputN
   std::string kind;   // "param", "opt_state", "input" or "output"

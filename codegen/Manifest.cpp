@@ -24,20 +24,6 @@ llvm::Error error(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
-std::string dtypeName(Type type) {
-  if (type.isF32())
-    return "f32";
-  if (type.isF64())
-    return "f64";
-  if (type.isInteger(1))
-    return "i1";
-  if (type.isInteger(32))
-    return "i32";
-  if (type.isInteger(64))
-    return "i64";
-  return "unsupported";
-}
-
 /// An MLIR attribute as JSON (the scalars and arrays initializer and adapt
 /// dictionaries hold).
 json::Value toJson(Attribute attr) {
@@ -174,7 +160,7 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
     auto type = cast<RankedTensorType>(forward.getArgumentTypes()[i]);
     ManifestParam p;
     p.name = name.str();
-    p.dtype = dtypeName(type.getElementType());
+    p.dtype = getDTypeName(type.getElementType());
     p.shape.assign(type.getShape().begin(), type.getShape().end());
     p.trainable = forward.getArgAttr(i, "kiln.trainable") != nullptr;
     if (auto init =

@@ -23,6 +23,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Emit.h"
 #include "codegen/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -51,23 +52,6 @@ constexpr int64_t kAlignment = 64;
 int64_t getByteSize(MemRefType type) {
   return type.getNumElements() *
          llvm::divideCeil(type.getElementTypeBitWidth(), 8);
-}
-
-std::string getDTypeName(Type type) {
-  if (type.isF32())
-    return "f32";
-  if (type.isF64())
-    return "f64";
-  if (type.isInteger(1))
-    return "i1";
-  if (type.isInteger(32))
-    return "i32";
-  if (type.isInteger(64))
-    return "i64";
-  std::string name;
-  llvm::raw_string_ostream os(name);
-  type.print(os);
-  return name;
 }
 
 /// A temporary buffer with its live range [first, last] in op positions.
@@ -210,8 +194,8 @@ LogicalResult planFunction(func::FuncOp func) {
     entry.append("region", StringAttr::get(ctx, regionNames[region]));
     entry.append("offset", IntegerAttr::get(IntegerType::get(ctx, 64), offset));
     entry.append("shape", DenseI64ArrayAttr::get(ctx, type.getShape()));
-    entry.append("dtype",
-                 StringAttr::get(ctx, getDTypeName(type.getElementType())));
+    entry.append("dtype", StringAttr::get(
+                              ctx, kiln::getDTypeName(type.getElementType())));
     entry.append("updated",
                  BoolAttr::get(ctx, static_cast<bool>(func.getArgAttr(
                                         arg.getArgNumber(), "kiln.updated"))));
@@ -430,3 +414,21 @@ struct KilnPlanMemoryPass
   }
 };
 } // namespace
+
+/// See codegen/Emit.h.
+std::string mlir::kiln::getDTypeName(Type type) {
+  if (type.isF32())
+    return "f32";
+  if (type.isF64())
+    return "f64";
+  if (type.isInteger(1))
+    return "i1";
+  if (type.isInteger(32))
+    return "i32";
+  if (type.isInteger(64))
+    return "i64";
+  std::string name;
+  llvm::raw_string_ostream os(name);
+  type.print(os);
+  return name;
+}

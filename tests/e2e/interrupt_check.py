@@ -16,13 +16,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import safetensors_read  # noqa: E402
 
 
-def epoch_of(path):
-    try:
-        return int(safetensors_read.read(path)[1]["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
 def main():
     prog, images, labels, work = sys.argv[1:5]
     os.makedirs(work, exist_ok=True)
@@ -33,12 +26,12 @@ def main():
     proc = subprocess.Popen(fit + ["--epochs", "100"],
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    while proc.poll() is None and epoch_of(ckpt) < 1:
+    while proc.poll() is None and safetensors_read.checkpoint_epoch(ckpt) < 1:
         time.sleep(0.002)
     time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate()
-    epoch = epoch_of(ckpt)
+    epoch = safetensors_read.checkpoint_epoch(ckpt)
     leftovers = sorted(glob.glob(os.path.join(work, "*.tmp*")))
     print(f"status {proc.returncode}; checkpoint epoch {epoch}; "
           f"temporary files {leftovers}")
@@ -49,8 +42,8 @@ def main():
     out = subprocess.run(fit + ["--epochs", str(epoch + 1), "--resume", ckpt,
                                 "--quiet"], capture_output=True, text=True)
     print(f"resume: status {out.returncode}, checkpoint epoch "
-          f"{epoch_of(ckpt)}")
-    ok = out.returncode == 0 and epoch_of(ckpt) == epoch + 1
+          f"{safetensors_read.checkpoint_epoch(ckpt)}")
+    ok = out.returncode == 0 and safetensors_read.checkpoint_epoch(ckpt) == epoch + 1
     print("PASSED" if ok else "FAILED")
     return 0 if ok else 1
 

@@ -22,13 +22,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import safetensors_read  # noqa: E402
 
 
-def epoch_of(path):
-    try:
-        return int(safetensors_read.read(path)[1]["epoch"])
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
 def main():
     prog, images, labels, work = sys.argv[1:5]
     os.makedirs(work, exist_ok=True)
@@ -44,7 +37,7 @@ def main():
     proc = subprocess.Popen(fit + ["--checkpoint", b])
     seen = {}
     while proc.poll() is None and 2 not in seen:
-        e = epoch_of(b)
+        e = safetensors_read.checkpoint_epoch(b)
         if e and e not in seen:
             seen[e] = time.monotonic()
         time.sleep(0.002)
@@ -56,7 +49,7 @@ def main():
     time.sleep(0.4 * epoch_time)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_at = epoch_of(b)
+    killed_at = safetensors_read.checkpoint_epoch(b)
     print(f"epoch time {epoch_time:.3f} s; killed by signal "
           f"{-proc.returncode} with the checkpoint at epoch {killed_at}")
     if proc.returncode != -signal.SIGKILL or killed_at != 2:

@@ -25,3 +25,12 @@ def read(path):
             data[begin:end], dtype=DTYPES[info["dtype"]]).reshape(
                 info["shape"])
     return tensors, metadata
+
+
+def checkpoint_epoch(path):
+    """The finished epochs a kiln checkpoint holds, or 0 while it does not
+    exist yet (or is unreadable)."""
+    try:
+        return int(read(path)[1]["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
