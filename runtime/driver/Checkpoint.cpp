@@ -345,6 +345,43 @@ std::string parentDirectory(const std::string &path) {
   return end == std::string::npos ? std::string("/") : path.substr(0, end + 1);
 }
 
+/// Writes `parts` to `path` atomically (see writeFileAtomically).
+void writeAtomically(
+    const std::string &path,
+    const std::vector<std::pair<const void *, size_t>> &parts) {
+  // mkstemp: a new, uniquely named file, so that no existing file (a user's
+  // "<path>.tmp.123", a concurrent writer's) is ever truncated.
+  TemporaryFile tmp;
+  tmp.path = path + ".tmp.XXXXXX";
+  int fd = ::mkostemp(tmp.path.data(), O_CLOEXEC);
+  if (fd < 0)
+    fail(path + ": cannot create " + tmp.path + ": " + errnoMessage(errno));
+  tmp.fd.reset(fd);
+  tmp.created = true;
+  // mkstemp creates the file 0600; a checkpoint or a history is data.
+  (void)::fchmod(fd, 0644);
+
+  for (const auto &[data, size] : parts)
+    if (size > 0)
+      writeAll(fd, data, size, path, tmp.path);
+  if (::fsync(fd) != 0)
+    fail(path + ": fsync of " + tmp.path + " failed: " + errnoMessage(errno));
+  if (int error = tmp.fd.close())
+    fail(path + ": close of " + tmp.path + " failed: " + errnoMessage(error));
+  if (::rename(tmp.path.c_str(), path.c_str()) != 0)
+    fail(path + ": cannot rename " + tmp.path +
+         " to it: " + errnoMessage(errno));
+  tmp.committed = true;
+
+  // Make the rename durable. Best effort: the new file is already in
+  // place, so failing now would break the promise that `path` is untouched
+  // on failure; and some file systems reject fsync on a directory.
+  FileDescriptor directory(openRetrying(parentDirectory(path).c_str(),
+                                        O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (directory.get() >= 0)
+    (void)::fsync(directory.get());
+}
+
 void writeImpl(const std::string &path,
                const std::map<std::string, std::string> &metadata,
                const std::vector<TensorView> &tensors) {
@@ -357,40 +394,11 @@ void writeImpl(const std::string &path,
   uint64_t headerSize = header.size();
   for (int i = 0; i < 8; ++i)
     length[i] = static_cast<unsigned char>(headerSize >> (8 * i));
-
-  // The pid makes concurrent writers in different processes use different
-  // temporary files; writers of the same path in one process must not run
-  // concurrently.
-  TemporaryFile tmp;
-  tmp.path = path + ".tmp." + std::to_string(::getpid());
-  int fd = openRetrying(tmp.path.c_str(),
-                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0)
-    fail(path + ": cannot create " + tmp.path + ": " + errnoMessage(errno));
-  tmp.fd.reset(fd);
-  tmp.created = true;
-
-  writeAll(fd, length, sizeof length, path, tmp.path);
-  writeAll(fd, header.data(), header.size(), path, tmp.path);
+  std::vector<std::pair<const void *, size_t>> parts = {
+      {length, sizeof length}, {header.data(), header.size()}};
   for (const TensorView &tensor : tensors)
-    if (tensor.nbytes > 0)
-      writeAll(fd, tensor.data, tensor.nbytes, path, tmp.path);
-  if (::fsync(fd) != 0)
-    fail(path + ": fsync of " + tmp.path + " failed: " + errnoMessage(errno));
-  if (int error = tmp.fd.close())
-    fail(path + ": close of " + tmp.path + " failed: " + errnoMessage(error));
-  if (::rename(tmp.path.c_str(), path.c_str()) != 0)
-    fail(path + ": cannot rename " + tmp.path +
-         " to it: " + errnoMessage(errno));
-  tmp.committed = true;
-
-  // Make the rename durable. Best effort: the new checkpoint is already in
-  // place, so failing now would break the promise that `path` is untouched
-  // on failure; and some file systems reject fsync on a directory.
-  FileDescriptor directory(openRetrying(parentDirectory(path).c_str(),
-                                        O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (directory.get() >= 0)
-    (void)::fsync(directory.get());
+    parts.push_back({tensor.data, tensor.nbytes});
+  writeAtomically(path, parts);
 }
 
 //===----------------------------------------------------------------------===//
@@ -643,6 +651,13 @@ bool writeCheckpoint(const std::string &path,
 bool readCheckpoint(const std::string &path, LoadedCheckpoint *out,
                     std::string *error) {
   return guarded(path, error, [&] { readImpl(path, out); });
+}
+
+bool writeFileAtomically(
+    const std::string &path,
+    const std::vector<std::pair<const void *, size_t>> &parts,
+    std::string *error) {
+  return guarded(path, error, [&] { writeAtomically(path, parts); });
 }
 
 size_t dtypeSize(const std::string &dtype) {

@@ -10,10 +10,10 @@
 // and may hold a "__metadata__" object of string -> string entries, where
 // kiln stores the step, the epoch, the RNG state and the model fingerprint.
 //
-// Writes are atomic: the file is written to a temporary name in the same
-// directory, flushed with fsync, renamed over the destination, and the
-// directory is fsynced, so a crash (even SIGKILL) leaves either the old
-// checkpoint or the new one, never a torn file.
+// Writes are atomic: the file is written to a new, uniquely named temporary
+// file in the same directory (mkstemp), flushed with fsync, renamed over the
+// destination, and the directory is fsynced, so a crash (even SIGKILL) leaves
+// either the old checkpoint or the new one, never a torn file.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kiln::driver {
@@ -69,6 +70,16 @@ bool writeCheckpoint(const std::string &path,
 /// and the problem.
 bool readCheckpoint(const std::string &path, LoadedCheckpoint *out,
                     std::string *error);
+
+/// Writes the concatenation of `parts` to `path` as writeCheckpoint does:
+/// a new uniquely named temporary file "<path>.tmp.XXXXXX", fsync, rename,
+/// fsync of the directory. Used for every file the driver writes (history
+/// files, predictions). Returns false with `*error` naming the path on
+/// failure; `path` is then untouched and no temporary file is left.
+bool writeFileAtomically(
+    const std::string &path,
+    const std::vector<std::pair<const void *, size_t>> &parts,
+    std::string *error);
 
 /// Size in bytes of one element of a safetensors dtype, or 0 if unknown.
 size_t dtypeSize(const std::string &dtype);

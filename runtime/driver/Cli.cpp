@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Checkpoint.h"
 #include "Session.h"
 
 #include "kiln/data.h"
@@ -27,7 +28,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <getopt.h>
 #include <memory>
@@ -310,33 +310,10 @@ private:
 };
 
 /// Writes `text` to `path` through a temporary file and a rename.
-void writeFileAtomically(const std::string &path, const std::string &text) {
-  // A new, uniquely named temporary file: never an existing one.
-  std::string temporary = path + ".tmp.XXXXXX";
-  int fd = mkostemp(temporary.data(), O_CLOEXEC);
-  if (fd < 0)
-    fail("cannot write " + path +
-         ": cannot create a temporary file: " + std::strerror(errno));
-  fchmod(fd, 0644);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      int error = errno;
-      close(fd);
-      unlink(temporary.c_str());
-      fail("cannot write " + path + ": " + std::strerror(error));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0 ||
-      std::rename(temporary.c_str(), path.c_str()) != 0) {
-    int error = errno;
-    unlink(temporary.c_str());
-    fail("cannot write " + path + ": " + std::strerror(error));
-  }
+void writeTextAtomically(const std::string &path, const std::string &text) {
+  std::string error;
+  if (!writeFileAtomically(path, {{text.data(), text.size()}}, &error))
+    fail(error);
 }
 
 /// Keras' History.history: one list per metric, plus the epoch numbers.
@@ -372,12 +349,15 @@ struct History {
   size_t rows() const {
     return values.contains("epoch") ? values["epoch"].size() : 0;
   }
-  std::string toJson() const {
+  /// The lists in key order, optionally without the epoch times.
+  nlohmann::ordered_json ordered(bool withTime) const {
     nlohmann::ordered_json out = nlohmann::ordered_json::object();
     for (const std::string &key : keys)
-      out[key] = values[key];
-    return out.dump(2) + "\n";
+      if (withTime || key != "time")
+        out[key] = values[key];
+    return out;
   }
+  std::string toJson() const { return ordered(true).dump(2) + "\n"; }
   std::string csv() const {
     std::ostringstream out;
     for (size_t i = 0; i < keys.size(); ++i)
@@ -428,13 +408,7 @@ struct History {
   }
   /// The history kept in checkpoints: without the epoch times, so that the
   /// same seed and thread count give byte-identical checkpoint files.
-  std::string serialized() const {
-    nlohmann::ordered_json out = nlohmann::ordered_json::object();
-    for (const std::string &key : keys)
-      if (key != "time")
-        out[key] = values[key];
-    return out.dump();
-  }
+  std::string serialized() const { return ordered(false).dump(); }
 };
 
 /// Keras' EarlyStopping with mode "auto": metrics named like a loss or an
@@ -645,8 +619,9 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       o.earlyStopping = optarg;
       break;
     case kThreads:
-      o.threads = static_cast<int>(parseInt(optarg, "threads", 1));
-      if (parseInt(optarg, "threads", 1) > KILN_MAX_THREADS)
+      o.threads = static_cast<int>(
+          std::min<int64_t>(parseInt(optarg, "threads", 1), INT32_MAX));
+      if (o.threads > KILN_MAX_THREADS)
         throw UsageError("--threads takes at most " +
                          std::to_string(KILN_MAX_THREADS) + ", got '" +
                          std::string(optarg) + "'");
@@ -961,7 +936,7 @@ int fit(Session &session, const Options &o) {
     if (!checkpointPath.empty())
       saveCheckpoint(session, checkpointPath, history, stopping.get(), lr);
     if (!historyPath.empty())
-      writeFileAtomically(historyPath, endsWith(o.history, ".json")
+      writeTextAtomically(historyPath, endsWith(o.history, ".json")
                                            ? history.toJson()
                                            : history.csv());
     if (stop) {
@@ -1066,7 +1041,7 @@ int predict(Session &session, const Options &o) {
       }
       out << "\n";
     }
-    writeFileAtomically(outputPath, out.str());
+    writeTextAtomically(outputPath, out.str());
   }
   std::fprintf(stderr,
                "predict: %lld samples in %.3f s (%.0f samples/s), wrote %s\n",

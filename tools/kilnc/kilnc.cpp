@@ -928,9 +928,12 @@ LogicalResult Driver::link(EmitKind kind, ArrayRef<char> object) {
   }
 
   std::string path = outputPathFor(kind);
-  if (llvm::sys::fs::is_directory(path))
-    return fail("cannot write '" + path + "': it is a directory");
-  std::string temporary = path + ".kilnc-tmp";
+  // checkOutputs has refused a directory or a device at `path`. A unique
+  // temporary name never replaces an existing file.
+  SmallString<256> temporaryName;
+  llvm::sys::fs::createUniquePath(path + ".kilnc-tmp-%%%%%%", temporaryName,
+                                  /*MakeAbsolute=*/false);
+  std::string temporary = temporaryName.str().str();
   SmallVector<std::string> args = {linkerPath, "-o", temporary};
   if (kind == EmitKind::Lib)
     args.push_back("-shared");

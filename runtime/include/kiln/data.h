@@ -180,9 +180,9 @@ KILN_API kiln_status_t kiln_npy_load(const char *path, kiln_array_t **out_array,
 ///
 /// The write is atomic: the file is written to a new, uniquely named
 /// temporary file "<path>.tmp.XXXXXX" (no existing file is touched), flushed
-/// to disk (fsync) and renamed over `path`, so `path` holds either its old contents
-/// or the whole new file, never a partial one. On failure the temporary file
-/// is removed and `path` is left untouched.
+/// to disk (fsync) and renamed over `path`, so `path` holds either its old
+/// contents or the whole new file, never a partial one. On failure the
+/// temporary file is removed and `path` is left untouched.
 ///
 /// `array` may come from kiln_array_create or a loader, or be filled in by
 /// the caller (see kiln_array_t); it is only read.
