@@ -1,5 +1,4 @@
-//===- Model.h - a Keras-like C++ API for kiln -------------------*- C++
-//-*-===//
+//===- Model.h - a Keras-like C++ API for kiln ------------------*- C++ -*-===//
 //
 // Define a model in C++, JIT-compile its training step and train it in
 // process:

@@ -3,7 +3,7 @@
 // Implements kiln-attach-optimizer: one optimizer step around @loss_grad,
 // with the formulas of Keras 3 (default) or PyTorch, and the inference
 // entry points beside it. Formulas and their sources: docs/spec.md,
-// "Optimizers"; /work/shared design note numerics-conventions.md.
+// "Optimizers" and "Numerics conventions".
 //
 //===----------------------------------------------------------------------===//
 

@@ -2,6 +2,9 @@
 # Installs the Debian packages kiln's build and tests need, when missing.
 # With --bench it also installs OpenBLAS, so that the numpy and PyTorch that
 # bench/ compares against do not run on Debian's reference BLAS.
+# With --list it prints the package list (one per line) and installs
+# nothing: scripts/check-deps.py checks that every module, tool and library
+# the tests use comes from these packages (the lit test tools/setup_deps.test).
 #
 # Idempotent and quiet when nothing is missing: checks each package with
 # dpkg-query first, runs `apt-get update` at most once, then installs only
@@ -23,12 +26,22 @@ packages=(
   # checkpoint headers, history files); header-only.
   nlohmann-json3-dev
   # Reference tools for tests (/usr/bin/python3): numpy for every golden
-  # value, PyTorch for the train-step comparison.
-  python3 python3-numpy python3-torch
+  # value, PyTorch for the train-step comparison, ONNX for the importer
+  # tests' models and the backend conformance cases.
+  python3 python3-numpy python3-torch python3-onnx
 )
 
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libopenblas0-pthread)
+list=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) packages+=(libopenblas0-pthread) ;;
+    --list) list=1 ;;
+    *) echo "setup: unknown option '$arg' (--bench, --list)" >&2; exit 2 ;;
+  esac
+done
+if ((list)); then
+  printf '%s\n' "${packages[@]}"
+  exit 0
 fi
 
 missing=()

@@ -1,5 +1,4 @@
-//===- OnnxLoader.h - reading an ONNX model with the ONNX library -*- C++
-//-*-===//
+//===- OnnxLoader.h - reading a model with the ONNX library -----*- C++ -*-===//
 //
 // The only place kiln calls the ONNX library (which throws C++ exceptions):
 // OnnxLoader.cpp is built with -fexceptions and turns every exception into

@@ -29,8 +29,14 @@ Error measures, per tensor (a = kiln, b = reference):
   element-wise        max_i |a_i - b_i| / (|b_i| + 1e-6 max|b|) (the floor
                       keeps elements that are ~0 in b from dividing by 0),
                       also <= 1e-5 for the loss and the params vs torch
-                      (lines marked [elementwise]); only reported for the
-                      gradients, the Adam moments and the Keras checks.
+                      (lines marked [elementwise]), or, where torch f32
+                      is itself further than that from float64 (a param
+                      near 0 after an Adam step whose gradient element
+                      is tiny: the update lr*m/(sqrt(v)+eps) amplifies
+                      f32 rounding of g), kiln's element-wise error vs the
+                      float64 run at most twice torch f32's; only
+                      reported for the gradients, the Adam moments and
+                      the Keras checks.
 Element-wise 1e-5 is not feasible for the gradients and the moments: torch
 f32 itself is up to ~9e-6 (gradients) and ~5e-5 (first moments) from
 float64 on single elements (sums that cancel). The torch-f32 column gives,
@@ -107,8 +113,16 @@ def compare(label, got, want, f64=None, elementwise_check=False):
         line += "  torch-f32: %.2e %.2e" % errors(want, f64)
     if elementwise_check:
         line += "  [elementwise]"
+    elementwise_ok = elementwise <= RTOL
+    if elementwise_check and not elementwise_ok and f64 is not None:
+        # Two float32 computations each ~torch's rounding away from the
+        # exact value can be twice that apart: judge kiln against float64.
+        torch_error = errors(want, f64)[1]
+        kiln_error = errors(got, f64)[1]
+        elementwise_ok = kiln_error <= max(RTOL, 2 * torch_error)
+        line += f"  kiln-f64: {kiln_error:.2e}"
     ok = (np.all(np.isfinite(got)) and normwise <= RTOL and
-          (not elementwise_check or elementwise <= RTOL))
+          (not elementwise_check or elementwise_ok))
     print(("" if ok else "FAIL ") + line)
     if not ok:
         failures.append(label)

@@ -37,3 +37,5 @@ config.substitutions.append(
 # Reference computations use Debian's python3 with numpy and torch (not
 # %python, which lit binds to the interpreter running lit).
 config.substitutions.append(("%refpython", "/usr/bin/python3"))
+# scripts/check-deps.py reads the build tree's programs.
+config.substitutions.append(("%kiln_build", config.kiln_obj_root))

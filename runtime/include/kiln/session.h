@@ -64,8 +64,10 @@ KILN_API int64_t kiln_session_batch_size(const kiln_session_t *session);
 typedef struct kiln_fit_options_t {
   /// Number of passes over the data (default 1).
   int32_t epochs;
-  /// Learning rate; <= 0 means the model's (from --optimizer or the Keras
-  /// compile_config; 0.01 if neither gave one).
+  /// Learning rate; <= 0 means the model's: the manifest's
+  /// `training.learning_rate`, which kilnc takes from --optimizer or the
+  /// Keras compile_config, else Keras' default (SGD 0.01, every other
+  /// optimizer 0.001; docs/spec.md, "Model manifest").
   double learning_rate;
   /// Nonzero: a new seeded permutation of the training samples each epoch
   /// (default 1).
