@@ -12,13 +12,16 @@
 //           kiln::Optimizer::Adam(0.01), {"accuracy"})) ...
 //   llvm::Expected<kiln::History> h = model.fit(x, labels, /*epochs=*/5);
 //
-// build() emits `func.func @forward` in kiln's forward form, exactly as the
-// Keras importer (frontend/keras) would for the same layers: parameters are
-// arguments `kiln.param = "<layer>/kernel"` / `"<layer>/bias"` with
-// `kiln.trainable` and `kiln.initializer`, the input is `kiln.name =
-// "input"`, the result carries the last layer's name. compile() runs the
-// same pipelines as kilnc (buildTrainingPipeline, buildCodegenPipeline) on a
-// clone and JIT-compiles @train_step, @eval_step and @predict.
+// build() writes the layers as a Keras Sequential model config and imports
+// it with the Keras importer (frontend/keras), so the builder has exactly
+// the importer's layers, activations and defaults: parameters are arguments
+// `kiln.param = "<layer>/kernel"` / `"<layer>/bias"` with `kiln.trainable`
+// and `kiln.initializer`, the input is `kiln.name = "input"`, the result
+// carries the last layer's name. compile() turns the Loss, Optimizer and
+// metrics into a TrainingConfig (toTrainingConfig), compiles through the
+// compile library as kilnc does (compiler/Compile.h, compileToJit) and
+// opens a session (kiln/session.h) on the JIT-compiled model: fit, evaluate
+// and predict are the session's loops, the same as generated programs'.
 //
 // Data: f32 only. Every data argument is a dense row-major std::vector
 // holding N samples; the per-sample shape is the Input shape (x) or the
@@ -37,6 +40,8 @@
 
 #ifndef KILN_BUILDER_MODEL_H
 #define KILN_BUILDER_MODEL_H
+
+#include "compiler/TrainingConfig.h"
 
 #include "llvm/Support/Error.h"
 
@@ -63,9 +68,10 @@ struct Layer {
   std::vector<int64_t> shape;
   /// Dense: output units (> 0).
   int64_t units = 0;
-  /// Dense / Activation: "linear", "relu", "sigmoid", "tanh", "softmax",
-  /// "log_softmax", "softplus", "elu", "gelu", "leaky_relu" (0.2), "selu",
-  /// "silu" / "swish", "exponential".
+  /// Dense / Activation: any activation of the Keras importer
+  /// (docs/architecture.md, "Keras import"): "linear", "relu", "relu6",
+  /// "sigmoid", "tanh", "softmax", "log_softmax", "softplus", "elu",
+  /// "gelu", "leaky_relu" (0.2), "selu", "silu" / "swish", "exponential".
   std::string activation = "linear";
   /// Dense: with a bias vector.
   bool useBias = true;
@@ -100,11 +106,12 @@ struct Loss {
   bool fromLogits = false;
 };
 
-/// An optimizer of kiln-attach-optimizer with its hyperparameters
-/// (TrainingPipelineOptions names: momentum, nesterov, rho, centered,
-/// beta_1, beta_2, epsilon, weight_decay, initial_accumulator_value,
-/// clipvalue, global_clipnorm). The learning rate is a runtime argument of
-/// every train step; the other values are compiled in.
+/// An optimizer of kiln-attach-optimizer with its hyperparameters (the
+/// names of mlir::kiln::OptimizerConfig::settingNames(): momentum,
+/// nesterov, rho, centered, beta_1, beta_2, epsilon, weight_decay,
+/// initial_accumulator_value, clipvalue, global_clipnorm). The learning
+/// rate is a runtime argument of every train step (finite, >= 0); the other
+/// values are compiled in. Ranges: TrainingConfig::validate().
 struct Optimizer {
   /// "sgd", "rmsprop", "adam", "adamw", "adagrad".
   std::string name = "sgd";
@@ -123,6 +130,15 @@ struct Optimizer {
   static Optimizer RMSprop(double learningRate = 0.001, double rho = 0.9);
   static Optimizer Adagrad(double learningRate = 0.001);
 };
+
+/// The builder's adapter of the TrainingConfig (compiler/TrainingConfig.h):
+/// the loss, the optimizer with its learning rate and hyperparameters, and
+/// the metrics, validated. Errors: an unknown hyperparameter name, or any
+/// error of TrainingConfig::validate() (unknown loss, metric or optimizer,
+/// a value out of range).
+llvm::Expected<mlir::kiln::TrainingConfig>
+toTrainingConfig(const Loss &loss, const Optimizer &optimizer,
+                 const std::vector<std::string> &metrics);
 
 /// Per-epoch values of fit(): "loss" and each compiled metric under the
 /// name it was given to compile() (e.g. "accuracy"). Each value is the
@@ -149,17 +165,18 @@ public:
   Sequential(Sequential &&) noexcept;
   Sequential &operator=(Sequential &&) noexcept;
 
-  /// Seed of the initial parameters (compile; kiln/init.h, one stream per
-  /// parameter) and of the std::mt19937 that draws the epoch shuffles (fit).
-  /// Default 0.
-  /// Set before compile() for reproducible weights.
+  /// Seed of the session (compile): the initial parameters (kiln/init.h,
+  /// one stream per parameter) and the epoch shuffles of fit (splitmix64
+  /// seeded by the seed and the epoch). Default 0. Set before compile() for
+  /// reproducible weights.
   void setSeed(uint32_t seed);
 
   /// Emits @forward for batches of `batchSize` samples in a new
   /// MLIRContext and checks the forward-stage contract. Errors: no layers,
   /// no leading Input, an Input elsewhere, a non-positive size, a Dense on
-  /// a rank-0 sample, an unknown activation, a rate outside [0, 1), a
-  /// duplicate layer name, or a second build().
+  /// a rank-0 sample, a rate outside [0, 1), a duplicate layer name, a
+  /// second build(), or anything the Keras importer rejects (an unknown
+  /// activation: "unknown activation 'name'").
   llvm::Error build(int64_t batchSize);
 
   /// The forward module (valid after build, owned by the model).
@@ -179,10 +196,11 @@ public:
   /// ("accuracy", "binary_accuracy", "categorical_accuracy",
   /// "sparse_categorical_accuracy", "precision", "recall", "f1", "mae",
   /// "mse"), compiles it to native code in process (JIT, -O3, host CPU) and
-  /// initializes the parameters: Glorot uniform kernels
-  /// (limit = sqrt(6 / (fan_in + fan_out)), drawn by kiln_initialize_f32 of
-  /// kiln/init.h with seed * 1000003 + the parameter's 1-based index) and
-  /// zero biases; optimizer state at its initial values.
+  /// opens a session on it (kiln_session_create), which initializes the
+  /// parameters: Glorot uniform kernels (limit = sqrt(6 / (fan_in +
+  /// fan_out)), drawn by kiln_initialize_f32 of kiln/init.h with seed *
+  /// 1000003 + the parameter's 1-based index) and zero biases; optimizer
+  /// state at its initial values.
   /// Errors: not built, an unknown loss/optimizer/metric or option, a pass
   /// failure (with its diagnostics), code-generation failure. A second
   /// compile() replaces the first and re-initializes the parameters.
@@ -190,15 +208,16 @@ public:
                       const std::vector<std::string> &metrics = {});
 
   /// The learning rate fit() passes to every train step from now on
-  /// (compile() sets it from the Optimizer).
+  /// (compile() sets it from the Optimizer). 0 means the compiled
+  /// Optimizer's (kiln_fit_options_t).
   void setLearningRate(double learningRate);
 
   /// Trains for `epochs` epochs over `x` (N * inputSize() floats) and
   /// sparse labels `y` (N int32 class indices in [0, classes)), reshuffling
-  /// the samples each epoch (Fisher-Yates with g() % (i + 1) from the
-  /// seeded generator). `batchSize` 0 means the built one; any other value
-  /// must equal it. Errors: fit before compile, a size mismatch, a label
-  /// out of range, a sparse/dense label kind the loss does not take.
+  /// the samples each epoch (kiln_session_fit; one call per epoch). `batchSize`
+  /// 0 means the built one; any other value must equal it. Errors: fit before
+  /// compile, a size mismatch, a label out of range, a sparse/dense label kind
+  /// the loss does not take.
   llvm::Expected<History> fit(const std::vector<float> &x,
                               const std::vector<int32_t> &y, int epochs,
                               int64_t batchSize = 0, bool shuffle = true);

@@ -104,43 +104,6 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
   if (auto layers = module->getAttrOfType<ArrayAttr>("kiln.layers"))
     for (Attribute layer : layers)
       info.layers.push_back(toJson(layer));
-  if (auto config =
-          module->getAttrOfType<DictionaryAttr>("kiln.compile_config"))
-    if (auto options = config.getAs<DictionaryAttr>("optimizer_config"))
-      if (Attribute lr = options.get("learning_rate")) {
-        if (auto f = dyn_cast<FloatAttr>(lr))
-          info.learningRate = f.getValueAsDouble();
-        else if (auto i = dyn_cast<IntegerAttr>(lr))
-          info.learningRate = static_cast<double>(i.getInt());
-        else if (auto schedule = dyn_cast<DictionaryAttr>(lr)) {
-          // A Keras LearningRateSchedule: only its initial rate is kept.
-          auto scheduleConfig = schedule.getAs<DictionaryAttr>("config");
-          auto initial =
-              scheduleConfig
-                  ? scheduleConfig.getAs<FloatAttr>("initial_learning_rate")
-                  : FloatAttr();
-          auto name = schedule.getAs<StringAttr>("class_name");
-          std::string what = name ? name.str() : "learning-rate schedule";
-          if (initial) {
-            info.learningRate = initial.getValueAsDouble();
-            info.notes.push_back(
-                "the compile_config's " + what +
-                " is not applied: the program trains at its initial learning "
-                "rate " +
-                std::to_string(*info.learningRate) + " (fit --lr overrides)");
-          } else {
-            info.notes.push_back("the compile_config's " + what +
-                                 " is not supported: the program uses the "
-                                 "optimizer's default learning rate (fit "
-                                 "--lr overrides)");
-          }
-        } else if (!isa<UnitAttr>(lr)) {
-          info.notes.push_back("the compile_config's learning_rate is not a "
-                               "number: the program uses the optimizer's "
-                               "default learning rate (fit --lr overrides)");
-        }
-      }
-
   func::FuncOp forward;
   for (auto func : module.getOps<func::FuncOp>())
     if (func.isPublic() && !func.isExternal()) {

@@ -9,9 +9,10 @@
 //   - the forward form (collectForwardInfo): parameters with their
 //     initializers (kiln.initializer, stored kiln.init values), trainability
 //     and Normalization adaptation (kiln.adapt), the Keras layers
-//     (kiln.layers), the model name and the compile_config learning rate;
-//   - the training form (collectTrainingInfo): loss, metrics, optimizer,
-//     opt_state initial values, FLOPs per step;
+//     (kiln.layers) and the model name;
+//   - the training form (collectTrainingInfo): metrics, opt_state initial
+//     values, FLOPs per step; the loss, optimizer and learning rate come
+//     from the TrainingConfig (compiler/Compile.cpp sets them);
 //   - the bufferized form (collectAbi in Emit.h): region sizes and offsets.
 //
 // and adds the descriptor global to the translated LLVM module
@@ -65,8 +66,6 @@ struct ModelInfo {
   std::vector<std::string> metrics;         // as reported ("accuracy")
   std::vector<std::string> resolvedMetrics; // kiln.metrics ("binary_accuracy")
   std::optional<double> learningRate;
-  /// Warnings for the user (e.g. a learning-rate schedule not applied).
-  std::vector<std::string> notes;
   std::map<std::string, double> optStateInit; // kiln.opt_state -> value
   /// Multiply-adds count twice; other ops one per output element.
   double trainStepFlops = 0, predictFlops = 0;

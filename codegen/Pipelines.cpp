@@ -41,32 +41,61 @@
 
 using namespace mlir;
 
+kiln::TrainingConfig kiln::toTrainingConfig(const TrainingPipelineOptions &o) {
+  TrainingConfig config;
+  config.loss = o.loss;
+  config.fromLogits = o.fromLogits;
+  config.stableLosses = o.stableLosses;
+  config.metrics = parseMetricList(o.metrics);
+  config.convention = o.convention;
+  OptimizerConfig &opt = config.optimizer;
+  opt.name = o.optimizer;
+  opt.momentum = o.momentum;
+  opt.nesterov = o.nesterov;
+  opt.rho = o.rho;
+  opt.centered = o.centered;
+  opt.beta1 = o.beta1;
+  opt.beta2 = o.beta2;
+  auto optional = [](double v) {
+    return v >= 0.0 ? std::optional<double>(v) : std::nullopt;
+  };
+  opt.epsilon = optional(o.epsilon);
+  opt.weightDecay = optional(o.weightDecay);
+  opt.initialAccumulatorValue = optional(o.initialAccumulatorValue);
+  opt.clipValue = o.clipValue;
+  opt.globalClipNorm = o.globalClipNorm;
+  return config;
+}
+
 void kiln::buildTrainingPipeline(OpPassManager &pm,
-                                 const TrainingPipelineOptions &options) {
+                                 const TrainingConfig &config) {
   KilnAttachLossPassOptions loss;
-  loss.loss = options.loss;
-  loss.fromLogits = options.fromLogits;
-  loss.metrics = options.metrics;
+  loss.loss = config.loss;
+  loss.fromLogits = config.fromLogits;
+  loss.metrics = config.metricList();
   pm.addPass(createKilnAttachLossPass(loss));
-  if (options.stableLosses)
+  if (config.stableLosses)
     pm.addPass(createKilnRewriteLossesToLogitsPass());
   KilnDeriveGradientsPassOptions grads;
   grads.function = "loss";
   pm.addPass(createKilnDeriveGradientsPass(grads));
+  // kiln-attach-optimizer's options: unset optional values are negative
+  // (the convention's default).
+  const OptimizerConfig &o = config.optimizer;
   KilnAttachOptimizerPassOptions opt;
-  opt.optimizer = options.optimizer;
-  opt.convention = options.convention;
-  opt.momentum = options.momentum;
-  opt.nesterov = options.nesterov;
-  opt.rho = options.rho;
-  opt.centered = options.centered;
-  opt.beta1 = options.beta1;
-  opt.beta2 = options.beta2;
-  opt.epsilon = options.epsilon;
-  opt.weightDecay = options.weightDecay;
-  opt.initialAccumulatorValue = options.initialAccumulatorValue;
-  opt.clipValue = options.clipValue;
-  opt.globalClipNorm = options.globalClipNorm;
+  opt.optimizer = o.name;
+  opt.convention = config.convention;
+  opt.momentum = o.momentum;
+  opt.nesterov = o.nesterov;
+  opt.rho = o.rho;
+  opt.centered = o.centered;
+  opt.beta1 = o.beta1;
+  opt.beta2 = o.beta2;
+  opt.epsilon = o.epsilon.value_or(-1.0);
+  opt.weightDecay = o.weightDecay.value_or(-1.0);
+  opt.initialAccumulatorValue = o.initialAccumulatorValue.value_or(-1.0);
+  opt.clipValue = o.clipValue;
+  opt.globalClipNorm = o.globalClipNorm;
   pm.addPass(createKilnAttachOptimizerPass(opt));
   pm.addPass(createSymbolDCEPass());
   pm.addPass(createCanonicalizerPass());
@@ -168,7 +197,9 @@ void kiln::registerKilnPipelines() {
   PassPipelineRegistration<TrainingPipelineOptions>(
       "kiln-training-pipeline",
       "@forward -> @train_step, @eval_step, @predict (what kilnc runs)",
-      buildTrainingPipeline);
+      [](OpPassManager &pm, const TrainingPipelineOptions &options) {
+        buildTrainingPipeline(pm, toTrainingConfig(options));
+      });
   PassPipelineRegistration<>("kiln-lower-to-linalg",
                              "kiln -> linalg on tensors, fused",
                              buildKilnToLinalgPipeline);

@@ -16,6 +16,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/JSON.h"
 
 #include <cstdint>
 #include <optional>
@@ -38,6 +39,14 @@ OwningOpRef<ModuleOp> importOnnxModel(llvm::StringRef path,
 OwningOpRef<ModuleOp> importKerasModel(llvm::StringRef path,
                                        MLIRContext *context,
                                        const ImportOptions &options);
+
+/// Imports a Keras model config that is already parsed (the C++ builder
+/// makes one in memory); `sourceName` names it in locations and messages
+/// and must outlive the call. Errors as importKerasModel.
+OwningOpRef<ModuleOp> importKerasConfig(const llvm::json::Value &config,
+                                        llvm::StringRef sourceName,
+                                        MLIRContext *context,
+                                        const ImportOptions &options);
 
 } // namespace mlir::kiln
 

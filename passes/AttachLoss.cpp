@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/TrainingConfig.h"
 #include "ir/KilnOps.h"
 #include "passes/Passes.h"
 
@@ -24,20 +25,6 @@ using namespace mlir;
 using namespace mlir::kiln;
 
 namespace {
-enum class LossKind { MSE, MAE, BinaryCE, CategoricalCE, SparseCE };
-
-std::optional<LossKind> parseLoss(StringRef name) {
-  return llvm::StringSwitch<std::optional<LossKind>>(name)
-      .Case("mean_squared_error", LossKind::MSE)
-      .Case("mse", LossKind::MSE)
-      .Case("mean_absolute_error", LossKind::MAE)
-      .Case("mae", LossKind::MAE)
-      .Case("binary_crossentropy", LossKind::BinaryCE)
-      .Case("categorical_crossentropy", LossKind::CategoricalCE)
-      .Case("sparse_categorical_crossentropy", LossKind::SparseCE)
-      .Default(std::nullopt);
-}
-
 /// Builds kiln ops for the loss function at one insertion point.
 class LossBuilder {
 public:
@@ -130,14 +117,14 @@ struct KilnAttachLossPass
     if (!forward || forward.isExternal())
       return mlir::emitError(module.getLoc(), "kiln-attach-loss: no function @")
              << function << " with a body";
-    std::optional<LossKind> kind = parseLoss(loss);
-    if (!kind)
-      return mlir::emitError(module.getLoc(),
-                             "kiln-attach-loss: unknown loss '")
-             << loss
-             << "' (known: mean_squared_error, mean_absolute_error, "
-                "binary_crossentropy, categorical_crossentropy, "
-                "sparse_categorical_crossentropy)";
+    // Names and metrics: the one check of compiler/TrainingConfig.h.
+    SmallVector<std::string> written;
+    for (StringRef m : llvm::split(metrics, ','))
+      if (!m.trim().empty())
+        written.push_back(m.trim().str());
+    if (llvm::Error e = validateLossAndMetrics(loss, written))
+      return mlir::emitError(module.getLoc(), llvm::toString(std::move(e)));
+    LossKind kind = *parseLossName(loss);
     if (module.lookupSymbol("loss"))
       return mlir::emitError(module.getLoc(),
                              "kiln-attach-loss: the module already has a "
@@ -153,8 +140,8 @@ struct KilnAttachLossPass
              << function
              << " must be a floating-point tensor with a batch axis";
     int64_t classes = predType.getShape().back();
-    bool categorical =
-        *kind == LossKind::CategoricalCE || *kind == LossKind::SparseCE;
+    bool categorical = kind == LossKind::CategoricalCrossentropy ||
+                       kind == LossKind::SparseCategoricalCrossentropy;
     if (categorical && (predType.getRank() < 2 || classes < 2))
       return mlir::emitError(forward.getLoc(), "kiln-attach-loss: ")
              << loss << " needs a class axis of at least 2 classes, but @"
@@ -163,40 +150,8 @@ struct KilnAttachLossPass
 
     // Metrics, with Keras's "accuracy" resolved from the loss.
     SmallVector<std::string> metricNames;
-    for (StringRef m : llvm::split(metrics, ',')) {
-      m = m.trim();
-      if (m.empty())
-        continue;
-      std::string name = m.str();
-      if (name == "accuracy" || name == "acc")
-        name = *kind == LossKind::SparseCE ? "sparse_categorical_accuracy"
-               : *kind == LossKind::CategoricalCE ? "categorical_accuracy"
-                                                  : "binary_accuracy";
-      static const char *const known[] = {"binary_accuracy",
-                                          "categorical_accuracy",
-                                          "sparse_categorical_accuracy",
-                                          "precision",
-                                          "recall",
-                                          "f1",
-                                          "mae",
-                                          "mse"};
-      if (!llvm::is_contained(known, name))
-        return mlir::emitError(module.getLoc(),
-                               "kiln-attach-loss: unknown metric '")
-               << m
-               << "' (known: accuracy, binary_accuracy, "
-                  "categorical_accuracy, sparse_categorical_accuracy, "
-                  "precision, recall, f1, mae, mse)";
-      if (name == "sparse_categorical_accuracy" && *kind != LossKind::SparseCE)
-        return mlir::emitError(module.getLoc(), "kiln-attach-loss: metric '")
-               << m << "' needs integer labels (the sparse loss)";
-      if (*kind == LossKind::SparseCE &&
-          llvm::is_contained({"precision", "recall", "f1", "mae", "mse"},
-                             StringRef(name)))
-        return mlir::emitError(module.getLoc(), "kiln-attach-loss: metric '")
-               << m
-               << "' compares the predictions with labels of their shape; "
-                  "sparse_categorical_crossentropy labels are class indices";
+    for (const std::string &m : written) {
+      std::string name = resolveMetricName(m, kind);
       if (name == "categorical_accuracy" && predType.getRank() < 2)
         return mlir::emitError(module.getLoc(), "kiln-attach-loss: metric '")
                << m << "' needs a class axis";
@@ -213,7 +168,7 @@ struct KilnAttachLossPass
     MLIRContext *ctx = &getContext();
     Location loc = forward.getLoc();
     Type labelType =
-        *kind == LossKind::SparseCE
+        kind == LossKind::SparseCategoricalCrossentropy
             ? RankedTensorType::get(predType.getShape().drop_back(),
                                     IntegerType::get(ctx, 32))
             : Type(predType);
@@ -229,22 +184,22 @@ struct KilnAttachLossPass
 
     Value lossValue;
     auto logits = b.getBoolAttr(fromLogits);
-    switch (*kind) {
-    case LossKind::MSE:
+    switch (kind) {
+    case LossKind::MeanSquaredError:
       lossValue = b.create<MeanSquaredErrorOp>(loc, lb.p, labels, weights);
       break;
-    case LossKind::MAE:
+    case LossKind::MeanAbsoluteError:
       lossValue = b.create<MeanAbsoluteErrorOp>(loc, lb.p, labels, weights);
       break;
-    case LossKind::BinaryCE:
+    case LossKind::BinaryCrossentropy:
       lossValue =
           b.create<BinaryCrossentropyOp>(loc, lb.p, labels, weights, logits);
       break;
-    case LossKind::CategoricalCE:
+    case LossKind::CategoricalCrossentropy:
       lossValue = b.create<CategoricalCrossentropyOp>(loc, lb.p, labels,
                                                       weights, logits);
       break;
-    case LossKind::SparseCE:
+    case LossKind::SparseCategoricalCrossentropy:
       lossValue = b.create<SparseCategoricalCrossentropyOp>(loc, lb.p, labels,
                                                             weights, logits);
       break;

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "compiler/TrainingConfig.h"
 #include "ir/KilnOps.h"
 #include "passes/Passes.h"
 
@@ -26,16 +27,9 @@ using namespace mlir;
 using namespace mlir::kiln;
 
 namespace {
-enum class Optimizer { SGD, RMSprop, Adam, AdamW, Adagrad };
-
-/// Hyperparameters after defaults are resolved.
-struct Hyper {
-  Optimizer kind;
-  bool pytorch;
-  double momentum, rho, beta1, beta2, epsilon, weightDecay, initialAccumulator;
-  bool nesterov, centered;
-  double clipValue, globalClipNorm;
-};
+// Names, defaults and ranges: compiler/TrainingConfig.h.
+using Optimizer = OptimizerKind;
+using Hyper = ResolvedOptimizer;
 
 /// The optimizer-state slots of one trainable parameter, by name.
 SmallVector<StringRef> getSlots(const Hyper &h) {
@@ -241,76 +235,30 @@ struct KilnAttachOptimizerPass
       signalPassFailure();
   }
 
+  /// The pass options as an OptimizerConfig (a negative epsilon,
+  /// weight_decay or initial_accumulator_value: the convention's default),
+  /// checked and resolved by the one function of compiler/TrainingConfig.h.
   FailureOr<Hyper> resolve(ModuleOp module) {
-    Hyper h;
-    if (optimizer == "sgd")
-      h.kind = Optimizer::SGD;
-    else if (optimizer == "rmsprop")
-      h.kind = Optimizer::RMSprop;
-    else if (optimizer == "adam")
-      h.kind = Optimizer::Adam;
-    else if (optimizer == "adamw")
-      h.kind = Optimizer::AdamW;
-    else if (optimizer == "adagrad")
-      h.kind = Optimizer::Adagrad;
-    else
-      return mlir::emitError(module.getLoc(),
-                             "kiln-attach-optimizer: unknown optimizer '")
-             << optimizer << "' (known: sgd, rmsprop, adam, adamw, adagrad)";
-    if (convention != "keras" && convention != "pytorch")
-      return mlir::emitError(module.getLoc(),
-                             "kiln-attach-optimizer: unknown convention '")
-             << convention << "' (known: keras, pytorch)";
-    h.pytorch = convention == "pytorch";
-    h.momentum = momentum;
-    h.nesterov = nesterov;
-    h.rho = rho;
-    h.centered = centered;
-    h.beta1 = beta1;
-    h.beta2 = beta2;
-    h.epsilon = epsilon >= 0.0                 ? epsilon
-                : !h.pytorch                   ? 1e-7
-                : h.kind == Optimizer::Adagrad ? 1e-10
-                                               : 1e-8;
-    h.weightDecay = weightDecay >= 0.0 ? weightDecay : h.pytorch ? 0.01 : 0.004;
-    h.initialAccumulator = initialAccumulatorValue >= 0.0
-                               ? initialAccumulatorValue
-                           : h.pytorch ? 0.0
-                                       : 0.1;
-    h.clipValue = clipValue;
-    h.globalClipNorm = globalClipNorm;
-    if (h.nesterov && (h.kind != Optimizer::SGD || h.momentum == 0.0))
-      return mlir::emitError(module.getLoc(),
-                             "kiln-attach-optimizer: nesterov needs sgd "
-                             "with a non-zero momentum");
-    // Ranges as Keras and PyTorch check them (NaN fails every test).
-    auto inRange = [](double v, double lo, double hi, bool hiOpen) {
-      return v >= lo && (hiOpen ? v < hi : v <= hi);
+    OptimizerConfig config;
+    config.name = optimizer;
+    config.momentum = momentum;
+    config.nesterov = nesterov;
+    config.rho = rho;
+    config.centered = centered;
+    config.beta1 = beta1;
+    config.beta2 = beta2;
+    auto optional = [](double v) {
+      return v >= 0.0 ? std::optional<double>(v) : std::nullopt;
     };
-    struct Check {
-      const char *name;
-      double value, lo, hi;
-      bool hiOpen;
-    } checks[] = {
-        {"momentum", h.momentum, 0.0, 1.0, false},
-        {"rho", h.rho, 0.0, 1.0, true},
-        {"beta_1", h.beta1, 0.0, 1.0, true},
-        {"beta_2", h.beta2, 0.0, 1.0, true},
-        {"epsilon", h.epsilon, 0.0, HUGE_VAL, false},
-        {"weight_decay", h.weightDecay, 0.0, HUGE_VAL, false},
-        {"initial_accumulator_value", h.initialAccumulator, 0.0, HUGE_VAL,
-         false},
-        {"clipvalue", h.clipValue, 0.0, HUGE_VAL, false},
-        {"global_clipnorm", h.globalClipNorm, 0.0, HUGE_VAL, false},
-    };
-    for (const Check &c : checks)
-      if (!inRange(c.value, c.lo, c.hi, c.hiOpen))
-        return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: ")
-               << c.name << " = " << c.value << " is out of range "
-               << (c.hi == HUGE_VAL ? "(must be >= 0)"
-                   : c.hiOpen       ? "[0, 1)"
-                                    : "[0, 1]");
-    return h;
+    config.epsilon = optional(epsilon);
+    config.weightDecay = optional(weightDecay);
+    config.initialAccumulatorValue = optional(initialAccumulatorValue);
+    config.clipValue = clipValue;
+    config.globalClipNorm = globalClipNorm;
+    llvm::Expected<Hyper> h = resolveOptimizer(config, convention);
+    if (!h)
+      return mlir::emitError(module.getLoc(), llvm::toString(h.takeError()));
+    return *h;
   }
 
   LogicalResult attach() {

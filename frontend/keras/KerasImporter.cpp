@@ -160,6 +160,8 @@ public:
         fileLoc(FileLineColLoc::get(context, path, 0, 0)) {}
 
   OwningOpRef<ModuleOp> run();
+  /// Imports a parsed config (run() after reading and parsing the file).
+  OwningOpRef<ModuleOp> run(const json::Value &config);
 
 private:
   // Reading the config.
@@ -1346,7 +1348,12 @@ OwningOpRef<ModuleOp> KerasImporter::run() {
     }
     return nullptr;
   }
-  const json::Object *root = parsed->getAsObject();
+  return run(*parsed);
+}
+
+OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
+  context->loadDialect<KilnDialect, func::FuncDialect>();
+  const json::Object *root = config.getAsObject();
   if (!root) {
     emitError(fileLoc) << "the model config is not a JSON object";
     return nullptr;
@@ -1375,4 +1382,11 @@ OwningOpRef<ModuleOp> kiln::importKerasModel(llvm::StringRef path,
                                              MLIRContext *context,
                                              const ImportOptions &options) {
   return KerasImporter(path, context, options).run();
+}
+
+OwningOpRef<ModuleOp> kiln::importKerasConfig(const llvm::json::Value &config,
+                                              llvm::StringRef sourceName,
+                                              MLIRContext *context,
+                                              const ImportOptions &options) {
+  return KerasImporter(sourceName, context, options).run(config);
 }

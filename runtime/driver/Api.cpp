@@ -19,6 +19,8 @@ struct kiln_session_t {
   std::unique_ptr<Session> session;
   std::string error;
   std::vector<std::string> names;
+  /// The metrics of the last epoch kiln_session_fit trained ("loss" first).
+  Metrics lastEpoch;
 };
 
 namespace {
@@ -135,6 +137,8 @@ kiln_status_t kiln_session_fit(kiln_session_t *s, const kiln_array_t *x,
         std::printf("\n");
       }
     }
+    if (!last.empty())
+      s->lastEpoch = last;
     if (out_loss)
       *out_loss = last.empty() ? 0 : last.front().second;
   });
@@ -181,6 +185,33 @@ kiln_status_t kiln_session_predict(kiln_session_t *s, const kiln_array_t *x,
       throw std::bad_alloc();
     std::memcpy(array->data, values.data(), values.size());
     *out_predictions = array;
+  });
+}
+
+kiln_status_t kiln_session_last_epoch_metrics(kiln_session_t *s,
+                                              double *out_values) {
+  return guarded(s, [&] {
+    if (!out_values)
+      throw std::runtime_error("kiln_session_last_epoch_metrics: NULL "
+                               "argument");
+    if (s->lastEpoch.empty())
+      throw std::runtime_error("kiln_session_last_epoch_metrics: no epoch "
+                               "trained yet");
+    for (size_t i = 0; i < s->lastEpoch.size(); ++i)
+      out_values[i] = s->lastEpoch[i].second;
+  });
+}
+
+kiln_status_t kiln_session_parameter(kiln_session_t *s, const char *name,
+                                     void **out_data, kiln_dtype_t *out_dtype,
+                                     int64_t *out_count) {
+  return guarded(s, [&] {
+    if (!name || !out_data || !out_dtype || !out_count)
+      throw std::runtime_error("kiln_session_parameter: NULL argument");
+    const TensorInfo *info = nullptr;
+    *out_data = s->session->parameter(name, &info);
+    *out_dtype = toDtype(info->dtype);
+    *out_count = info->count();
   });
 }
 

@@ -2,6 +2,8 @@
 
 #include "Manifest.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include <stdexcept>
@@ -199,8 +201,11 @@ Manifest kiln::driver::parseManifest(const char *text) {
     m.fromLogits = field(training, "from_logits", "training").is_boolean() &&
                    training.at("from_logits").get<bool>();
     const json &lr = field(training, "learning_rate", "training");
-    if (!lr.is_number() || !(lr.get<double>() > 0))
-      fail("training.learning_rate is not a positive number");
+    // The compiler's rule (TrainingConfig): finite and >= 0 (0 freezes the
+    // parameters).
+    if (!lr.is_number() || !(lr.get<double>() >= 0) ||
+        !std::isfinite(lr.get<double>()))
+      fail("training.learning_rate is not a finite non-negative number");
     m.learningRate = lr.get<double>();
     for (const json &metric : field(training, "metrics", "training"))
       m.metrics.push_back({string(metric, "name", "metrics[]"),

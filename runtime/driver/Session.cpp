@@ -199,6 +199,21 @@ char *Session::address(const TensorInfo &t) const {
   return static_cast<char *>(base) + t.offset;
 }
 
+char *Session::parameter(const std::string &name,
+                         const TensorInfo **info) const {
+  const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
+  const TensorInfo *t = layout.find("param", name);
+  if (!t) {
+    std::string known;
+    for (const TensorInfo *p : layout.all("param"))
+      known += (known.empty() ? "" : ", ") + p->name;
+    fail("no parameter '" + name + "' (parameters: " + known + ")");
+  }
+  if (info)
+    *info = t;
+  return address(*t);
+}
+
 void Session::initialize() {
   const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
   for (size_t index = 0; index < m.params.size(); ++index) {

@@ -113,6 +113,10 @@ public:
   /// unchanged when this throws.
   std::map<std::string, std::string> load(const std::string &path);
 
+  /// The parameter `name` in the params region and its layout; throws for
+  /// an unknown name.
+  char *parameter(const std::string &name, const TensorInfo **info) const;
+
   /// Completed epochs and train steps (restored by load()).
   int64_t epoch = 0, steps = 0;
   /// When set and nonzero (e.g. by a signal handler), trainEpoch stops

@@ -192,6 +192,26 @@ TEST(BuilderTest, PredictShape) {
   EXPECT_EQ(history->names, (std::vector<std::string>{"loss", "mae"}));
 }
 
+TEST(BuilderTest, LayersComeFromTheKerasImporter) {
+  // The builder's layers are the Keras importer's: relu6 (in the importer's
+  // activation table, once missing from the builder's own) builds and
+  // clips at 6.
+  Sequential model({layers::Input({1}), layers::Dense(1, "relu6")});
+  ASSERT_FALSE(model.build(4));
+  EXPECT_NE(model.ir().find("kiln.relu"), std::string::npos);
+  ASSERT_FALSE(model.compile({"mse"}, kiln::Optimizer::SGD(0.01)));
+  ASSERT_FALSE(model.setWeights("dense/kernel", {10.0f}));
+  ASSERT_FALSE(model.setWeights("dense/bias", {0.0f}));
+  auto kernel = model.getWeights("dense/kernel");
+  ASSERT_TRUE(bool(kernel)) << message(kernel.takeError());
+  EXPECT_EQ(*kernel, std::vector<float>{10.0f});
+  auto p = model.predict({1.0f, -1.0f, 0.5f, 0.25f, 2.0f});
+  ASSERT_TRUE(bool(p)) << message(p.takeError());
+  EXPECT_EQ(*p, (std::vector<float>{6.0f, 0.0f, 5.0f, 2.5f, 6.0f}));
+  EXPECT_NE(message(model.getWeights("nope").takeError()).find("no parameter"),
+            std::string::npos);
+}
+
 TEST(BuilderTest, Errors) {
   Sequential model = circleModel();
   std::vector<float> x(4, 0.0f);

@@ -65,9 +65,10 @@ typedef struct kiln_fit_options_t {
   /// Number of passes over the data (default 1).
   int32_t epochs;
   /// Learning rate; <= 0 means the model's: the manifest's
-  /// `training.learning_rate`, which kilnc takes from --optimizer or the
-  /// Keras compile_config, else Keras' default (SGD 0.01, every other
-  /// optimizer 0.001; docs/spec.md, "Model manifest").
+  /// `training.learning_rate`, from the compiled TrainingConfig (kilnc
+  /// --optimizer, the Keras compile_config or the builder's Optimizer), else
+  /// Keras' default (SGD 0.01, every other optimizer 0.001; docs/spec.md,
+  /// "Model manifest").
   double learning_rate;
   /// Nonzero: a new seeded permutation of the training samples each epoch
   /// (default 1).
@@ -121,6 +122,27 @@ KILN_API kiln_status_t kiln_session_evaluate(kiln_session_t *session,
 KILN_API kiln_status_t kiln_session_predict(kiln_session_t *session,
                                             const kiln_array_t *x,
                                             kiln_array_t **out_predictions);
+
+/// The loss and metrics of the last epoch kiln_session_fit trained, over
+/// its training samples (exact weighted means, in the order of
+/// kiln_session_metric_name), written to `out_values`
+/// (kiln_session_metric_count values).
+/// Errors: KILN_ERROR_INVALID_ARGUMENT for NULL pointers or before the
+/// first trained epoch.
+KILN_API kiln_status_t kiln_session_last_epoch_metrics(kiln_session_t *session,
+                                                       double *out_values);
+
+/// The parameter `name` (as the manifest names it, e.g. "dense/kernel") in
+/// the session's params region: `*out_data` points at its `*out_count`
+/// elements of `*out_dtype`, row-major in the parameter's shape. Writing
+/// through the pointer changes the parameter. The memory is owned by the
+/// session and stays valid until kiln_session_destroy.
+/// Errors: KILN_ERROR_INVALID_ARGUMENT for NULL pointers or an unknown name
+/// (the message lists the parameters).
+KILN_API kiln_status_t kiln_session_parameter(kiln_session_t *session,
+                                              const char *name, void **out_data,
+                                              kiln_dtype_t *out_dtype,
+                                              int64_t *out_count);
 
 /// Writes parameters, optimizer state, step, epoch and model fingerprint to
 /// a safetensors file, atomically (temporary file, fsync, rename).

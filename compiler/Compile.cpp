@@ -1,0 +1,371 @@
+//===- Compile.cpp - the kiln compile library -----------------------------===//
+//
+// The stages of docs/architecture.md as methods of Compiler, the training
+// configuration in effect (explicit, or a Keras compile_config with the
+// command line's overrides), the JIT path and the compile summary.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/Compile.h"
+
+#include "codegen/Pipelines.h"
+#include "frontend/Import.h"
+#include "frontend/keras/CompileConfig.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+
+#include <chrono>
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+namespace {
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// "1.5 MiB", "300 B".
+std::string bytesText(uint64_t bytes) {
+  if (bytes < 1024)
+    return std::to_string(bytes) + " B";
+  const char *units[] = {"KiB", "MiB", "GiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  int unit = 0;
+  while (value >= 1024 && unit < 2) {
+    value /= 1024;
+    ++unit;
+  }
+  return llvm::formatv("{0:f1} {1}", value, units[unit]).str();
+}
+} // namespace
+
+TrainingConfig TrainingOverrides::applyTo(TrainingConfig config) const {
+  if (fromLogits)
+    config.fromLogits = *fromLogits;
+  if (metrics)
+    config.metrics = *metrics;
+  if (optimizer)
+    config.optimizer = *optimizer;
+  config.convention = convention;
+  return config;
+}
+
+std::string kiln::cIdentifier(StringRef text) {
+  std::string id;
+  for (char c : text)
+    id += llvm::isAlnum(c) ? c : '_';
+  if (id.empty() || llvm::isDigit(id.front()))
+    id.insert(id.begin(), '_');
+  return id;
+}
+
+bool kiln::hasCompileConfig(ModuleOp module) {
+  return static_cast<bool>(
+      module->getAttrOfType<DictionaryAttr>("kiln.compile_config"));
+}
+
+Compiler::Compiler(MLIRContext &context, CompileOptions options,
+                   TimingScope *timing)
+    : context(context), opts(std::move(options)), timing(timing) {}
+
+LogicalResult
+Compiler::runStage(ModuleOp module, StringRef name,
+                   llvm::function_ref<void(OpPassManager &)> build) {
+  PassManager pm(&context);
+  if (opts.passManagerCLOptions && failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  std::optional<TimingScope> stageTiming;
+  if (timing) {
+    stageTiming = timing->nest(name);
+    pm.enableTiming(*stageTiming);
+  }
+  build(pm);
+  auto start = std::chrono::steady_clock::now();
+  LogicalResult result = pm.run(module);
+  recordStage(name, std::chrono::duration<double>(
+                        std::chrono::steady_clock::now() - start)
+                        .count());
+  return result;
+}
+
+OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
+                                           llvm::SourceMgr &sourceMgr) {
+  OwningOpRef<ModuleOp> module;
+  {
+    std::optional<TimingScope> parseTiming;
+    if (timing)
+      parseTiming = timing->nest("parse");
+    StringRef extension = llvm::sys::path::extension(path);
+    ImportOptions importOptions;
+    importOptions.batchSize = opts.batchSize;
+    if (extension == ".onnx")
+      module = importOnnxModel(path, &context, importOptions);
+    else if (extension == ".json" || extension == ".keras")
+      module = importKerasModel(path, &context, importOptions);
+    else
+      module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  }
+  if (!module || failed(verifyForward(*module)))
+    return nullptr;
+  return module;
+}
+
+LogicalResult Compiler::verifyForward(ModuleOp module) {
+  return runStage(module, "verify", [](OpPassManager &pm) {
+    pm.addPass(createKilnVerifyStagePass());
+  });
+}
+
+llvm::Error Compiler::collectModelInfo(ModuleOp module) {
+  llvm::Expected<ModelInfo> collected = collectForwardInfo(module, opts.source);
+  if (!collected)
+    return collected.takeError();
+  info = std::move(*collected);
+  return llvm::Error::success();
+}
+
+FailureOr<std::optional<TrainingConfig>>
+Compiler::trainingConfig(ModuleOp module) {
+  auto fail = [&](llvm::Error e) {
+    mlir::emitError(module.getLoc(), llvm::toString(std::move(e)));
+    return failure();
+  };
+  std::optional<TrainingConfig> result = opts.training;
+  if (!result) {
+    auto compileConfig =
+        module->getAttrOfType<DictionaryAttr>("kiln.compile_config");
+    if (!compileConfig)
+      return std::optional<TrainingConfig>();
+    llvm::Expected<TrainingConfig> fromKeras =
+        trainingConfigFromCompileConfig(compileConfig);
+    if (!fromKeras)
+      return fail(fromKeras.takeError());
+    result = opts.overrides.applyTo(std::move(*fromKeras));
+  }
+  if (llvm::Error e = result->validate())
+    return fail(std::move(e));
+  return result;
+}
+
+LogicalResult Compiler::applyTraining(ModuleOp module) {
+  FailureOr<std::optional<TrainingConfig>> training = trainingConfig(module);
+  if (failed(training))
+    return failure();
+  config = std::move(*training);
+  if (config) {
+    notesList = config->optimizer.notes;
+    if (info) {
+      info->loss = config->loss;
+      info->fromLogits = config->fromLogits;
+      info->optimizer = config->optimizer.name;
+      info->convention = config->convention;
+      info->metrics = config->metrics;
+      // The learning rate reaches the program as the manifest's default of
+      // train_step's runtime argument.
+      info->learningRate = config->optimizer.learningRateOrDefault();
+    }
+    if (failed(
+            runStage(module, "kiln-training-pipeline", [&](OpPassManager &pm) {
+              buildTrainingPipeline(pm, *config);
+            })))
+      return failure();
+  } else if (info) {
+    // A model compiled without a loss is a predict function: inference mode
+    // (dropout off, as Keras outside fit), like a training build's
+    // @predict.
+    if (failed(runStage(module, "kiln-inference-form", [](OpPassManager &pm) {
+          pm.addPass(createKilnInferenceFormPass());
+        })))
+      return failure();
+  }
+  if (info)
+    collectTrainingInfo(module, *info);
+  return success();
+}
+
+LogicalResult Compiler::lowerToLinalg(ModuleOp module) {
+  return runStage(module, "kiln-lower-to-linalg", buildKilnToLinalgPipeline);
+}
+
+LogicalResult Compiler::renameEntryPoints(ModuleOp module) {
+  // Entry points get C names `<prefix>_<name>` (the function name made a C
+  // identifier) before the region ABI is recorded; two names that become
+  // the same identifier are an error.
+  llvm::StringMap<StringRef> taken;
+  SmallVector<std::pair<func::FuncOp, std::string>> renames;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func.isPublic() || func.isExternal())
+      continue;
+    std::string symbol = opts.name + "_" + cIdentifier(func.getSymName());
+    auto [it, inserted] = taken.try_emplace(symbol, func.getSymName());
+    if (!inserted)
+      return func.emitError("entry points @")
+             << it->second << " and @" << func.getSymName()
+             << " would both be the C function '" << symbol << "'";
+    renames.push_back({func, symbol});
+  }
+  if (renames.empty())
+    return mlir::emitError(module.getLoc(),
+                           "no entry point: the module has no public "
+                           "function with a body");
+  for (auto &[func, symbol] : renames)
+    SymbolTable::setSymbolName(func, symbol);
+  return success();
+}
+
+FailureOr<std::vector<EntryPointAbi>> Compiler::bufferize(ModuleOp module) {
+  if (failed(runStage(module, "kiln-bufferize", buildBufferizePipeline)))
+    return failure();
+  llvm::Expected<std::vector<EntryPointAbi>> abi = collectAbi(module);
+  if (!abi) {
+    mlir::emitError(module.getLoc(), llvm::toString(abi.takeError()));
+    return failure();
+  }
+  manifestText.clear();
+  if (info) {
+    llvm::Expected<std::string> built =
+        buildManifest(*info, *abi, opts.name, opts.seed);
+    if (built) {
+      manifestText = std::move(*built);
+    } else {
+      // Not one model (e.g. kiln IR with helper entry points): no
+      // descriptor; clients that need one say so.
+      manifestError = llvm::toString(built.takeError());
+      info.reset();
+    }
+  }
+  return std::move(*abi);
+}
+
+LogicalResult Compiler::lowerToLLVM(ModuleOp module) {
+  return runStage(module, "kiln-lower-to-llvm", buildLowerToLLVMPipeline);
+}
+
+llvm::Expected<std::unique_ptr<llvm::Module>>
+Compiler::emitLLVMModule(ModuleOp module, llvm::LLVMContext &llvmContext,
+                         llvm::TargetMachine &machine, bool mainAlias) {
+  std::unique_ptr<llvm::Module> llvmModule;
+  {
+    std::optional<TimingScope> llvmTiming;
+    if (timing)
+      llvmTiming = timing->nest("llvm-translate-and-optimize");
+    auto translated = translateAndOptimize(module, llvmContext, machine);
+    if (!translated)
+      return translated.takeError();
+    llvmModule = std::move(*translated);
+  }
+  if (hasManifest())
+    if (llvm::Error err =
+            addModelDescriptor(*llvmModule, opts.name, manifestText,
+                               info->initialValues, mainAlias))
+      return std::move(err);
+  return std::move(llvmModule);
+}
+
+llvm::Expected<std::unique_ptr<JitModel>>
+kiln::compileToJit(ModuleOp module, const CompileOptions &options) {
+  Compiler compiler(*module.getContext(), options);
+  if (llvm::Error e = compiler.collectModelInfo(module))
+    return std::move(e);
+  if (failed(compiler.applyTraining(module)))
+    return error("deriving the training step failed");
+  if (failed(compiler.lowerToLinalg(module)) ||
+      failed(compiler.renameEntryPoints(module)))
+    return error("lowering to linalg failed");
+  FailureOr<std::vector<EntryPointAbi>> abi = compiler.bufferize(module);
+  if (failed(abi))
+    return error("bufferization failed");
+  if (!compiler.hasManifest())
+    return error("no model descriptor: " + compiler.manifestErrorText());
+  if (failed(compiler.lowerToLLVM(module)))
+    return error("lowering to LLVM failed");
+  auto result = std::make_unique<JitModel>();
+  llvm::Expected<std::unique_ptr<JitModule>> jit = JitModule::create(module);
+  if (!jit)
+    return jit.takeError();
+  result->jit = std::move(*jit);
+  result->manifest = compiler.manifest();
+  result->abi = std::move(*abi);
+  result->initialValues = compiler.modelInfo()->initialValues;
+  kiln_model_t &model = result->model;
+  model.abi_version = KILN_MODEL_ABI_VERSION;
+  model.manifest = result->manifest.c_str();
+  bool training = compiler.training().has_value();
+  std::pair<kiln_entry_point_t *, const char *> roles[] = {
+      {&model.train_step, "train_step"},
+      {&model.eval_step, "eval_step"},
+      {&model.predict, "predict"}};
+  for (auto [slot, role] : roles) {
+    if (!training && llvm::StringRef(role) != "predict")
+      continue;
+    // An inference-only model's one function is its predict.
+    std::string symbol =
+        training ? options.name + "_" + role : result->abi.front().symbol;
+    llvm::Expected<EntryPoint> fn = result->jit->lookup(symbol);
+    if (!fn)
+      return fn.takeError();
+    *slot = *fn;
+  }
+  if (!result->initialValues.empty()) {
+    model.initial_values = result->initialValues.data();
+    model.initial_values_size = result->initialValues.size();
+  }
+  return std::move(result);
+}
+
+void kiln::printCompileSummary(
+    llvm::raw_ostream &os, const Compiler &compiler, StringRef inputPath,
+    llvm::ArrayRef<EntryPointAbi> abi,
+    llvm::ArrayRef<std::pair<std::string, uint64_t>> written, bool verbose) {
+  const CompileOptions &opts = compiler.options();
+  const std::optional<ModelInfo> &info = compiler.modelInfo();
+  std::string name =
+      info && !info->modelName.empty() ? info->modelName : opts.name;
+  os << "kilnc: model '" << name << "' from " << inputPath << " (C symbols "
+     << opts.name << "_*)\n";
+  if (info) {
+    int64_t total = 0, trainable = 0, bytes = 0;
+    for (const ManifestParam &p : info->params) {
+      int64_t count = 1;
+      for (int64_t d : p.shape)
+        count *= d;
+      total += count;
+      trainable += p.trainable ? count : 0;
+      bytes += count * (p.dtype == "f64" || p.dtype == "i64" ? 8 : 4);
+    }
+    os << llvm::formatv("  parameters   {0} ({1} trainable), {2}\n", total,
+                        trainable, bytesText(bytes));
+    if (!info->loss.empty())
+      os << llvm::formatv("  training     {0}, {1}\n", info->loss,
+                          info->optimizer);
+    if (!info->loss.empty())
+      os << llvm::formatv("  FLOPs        {0:e2} per train step, {1:e2} per "
+                          "predict batch\n",
+                          info->trainStepFlops, info->predictFlops);
+    else
+      os << llvm::formatv("  FLOPs        {0:e2} per batch\n",
+                          info->predictFlops);
+  }
+  uint64_t params = 0, state = 0, io = 0, scratch = 0;
+  for (const EntryPointAbi &e : abi) {
+    params = std::max<uint64_t>(params, e.paramsSize);
+    state = std::max<uint64_t>(state, e.optStateSize);
+    io = std::max<uint64_t>(io, e.ioSize);
+    scratch = std::max<uint64_t>(scratch, e.scratchSize);
+  }
+  os << "  regions      params " << bytesText(params) << ", opt_state "
+     << bytesText(state) << ", io " << bytesText(io) << ", scratch "
+     << bytesText(scratch) << "\n";
+  for (auto &[path, size] : written)
+    os << "  wrote        " << path << " (" << bytesText(size) << ")\n";
+  if (verbose)
+    for (auto &[stage, secondsTaken] : compiler.stageSeconds())
+      os << llvm::formatv("  {0,-26} {1:f3} s\n", stage, secondsTaken);
+}

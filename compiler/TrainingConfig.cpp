@@ -1,0 +1,276 @@
+//===- TrainingConfig.cpp - what a training step computes -----------------===//
+//
+// Names, defaults, ranges and the one validation of the training
+// configuration, plus the command-line adapter. Messages name the pass that
+// consumes the value (kiln-attach-loss, kiln-attach-optimizer), as they did
+// when the passes were the only check.
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/TrainingConfig.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::kiln;
+using llvm::StringRef;
+
+namespace {
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// A double as MLIR diagnostics print it (1.000000e-07).
+std::string numberText(double value) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << value;
+  return text;
+}
+
+/// One optimizer setting: its name and where it lives.
+struct Setting {
+  StringRef name;
+  void (*set)(OptimizerConfig &, double);
+};
+
+#define KILN_SETTING(NAME, EXPR)                                               \
+  Setting {                                                                    \
+    NAME, [](OptimizerConfig &o, double v) { EXPR; }                           \
+  }
+const Setting kSettings[] = {
+    KILN_SETTING("learning_rate", o.learningRate = v),
+    KILN_SETTING("momentum", o.momentum = v),
+    KILN_SETTING("nesterov", o.nesterov = v != 0),
+    KILN_SETTING("rho", o.rho = v),
+    KILN_SETTING("centered", o.centered = v != 0),
+    KILN_SETTING("beta_1", o.beta1 = v),
+    KILN_SETTING("beta_2", o.beta2 = v),
+    KILN_SETTING("epsilon", o.epsilon = v),
+    KILN_SETTING("weight_decay", o.weightDecay = v),
+    KILN_SETTING("initial_accumulator_value", o.initialAccumulatorValue = v),
+    KILN_SETTING("clipvalue", o.clipValue = v),
+    KILN_SETTING("global_clipnorm", o.globalClipNorm = v),
+};
+#undef KILN_SETTING
+
+const char *const kKnownMetrics[] = {"binary_accuracy",
+                                     "categorical_accuracy",
+                                     "sparse_categorical_accuracy",
+                                     "precision",
+                                     "recall",
+                                     "f1",
+                                     "mae",
+                                     "mse"};
+} // namespace
+
+std::optional<LossKind> kiln::parseLossName(StringRef name) {
+  return llvm::StringSwitch<std::optional<LossKind>>(name)
+      .Cases("mean_squared_error", "mse", LossKind::MeanSquaredError)
+      .Cases("mean_absolute_error", "mae", LossKind::MeanAbsoluteError)
+      .Case("binary_crossentropy", LossKind::BinaryCrossentropy)
+      .Case("categorical_crossentropy", LossKind::CategoricalCrossentropy)
+      .Case("sparse_categorical_crossentropy",
+            LossKind::SparseCategoricalCrossentropy)
+      .Default(std::nullopt);
+}
+
+std::string kiln::resolveMetricName(StringRef name, LossKind loss) {
+  if (name != "accuracy" && name != "acc")
+    return name.str();
+  switch (loss) {
+  case LossKind::SparseCategoricalCrossentropy:
+    return "sparse_categorical_accuracy";
+  case LossKind::CategoricalCrossentropy:
+    return "categorical_accuracy";
+  default:
+    return "binary_accuracy";
+  }
+}
+
+std::optional<OptimizerKind> kiln::parseOptimizerName(StringRef name) {
+  return llvm::StringSwitch<std::optional<OptimizerKind>>(name)
+      .Case("sgd", OptimizerKind::SGD)
+      .Case("rmsprop", OptimizerKind::RMSprop)
+      .Case("adam", OptimizerKind::Adam)
+      .Case("adamw", OptimizerKind::AdamW)
+      .Case("adagrad", OptimizerKind::Adagrad)
+      .Default(std::nullopt);
+}
+
+double OptimizerConfig::learningRateOrDefault() const {
+  // Keras' defaults: SGD 0.01, the others 0.001.
+  return learningRate.value_or(name == "sgd" ? 0.01 : 0.001);
+}
+
+llvm::ArrayRef<StringRef> OptimizerConfig::settingNames() {
+  static const std::vector<StringRef> names = [] {
+    std::vector<StringRef> list;
+    for (const Setting &s : kSettings)
+      list.push_back(s.name);
+    return list;
+  }();
+  return names;
+}
+
+llvm::Error OptimizerConfig::set(StringRef key, double value) {
+  for (const Setting &s : kSettings)
+    if (s.name == key) {
+      s.set(*this, value);
+      return llvm::Error::success();
+    }
+  return error("unknown optimizer setting '" + key +
+               "' (known: " + llvm::join(settingNames(), ", ") + ")");
+}
+
+std::string TrainingConfig::metricList() const {
+  return llvm::join(metrics, ",");
+}
+
+llvm::Error kiln::validateLossAndMetrics(StringRef loss,
+                                         llvm::ArrayRef<std::string> metrics) {
+  std::optional<LossKind> kind = parseLossName(loss);
+  if (!kind)
+    return error("kiln-attach-loss: unknown loss '" + loss +
+                 "' (known: mean_squared_error, mean_absolute_error, "
+                 "binary_crossentropy, categorical_crossentropy, "
+                 "sparse_categorical_crossentropy)");
+  for (const std::string &written : metrics) {
+    StringRef m = StringRef(written).trim();
+    if (m.empty())
+      continue;
+    std::string name = resolveMetricName(m, *kind);
+    if (!llvm::is_contained(kKnownMetrics, name))
+      return error("kiln-attach-loss: unknown metric '" + m +
+                   "' (known: accuracy, binary_accuracy, "
+                   "categorical_accuracy, sparse_categorical_accuracy, "
+                   "precision, recall, f1, mae, mse)");
+    bool sparse = *kind == LossKind::SparseCategoricalCrossentropy;
+    if (name == "sparse_categorical_accuracy" && !sparse)
+      return error("kiln-attach-loss: metric '" + m +
+                   "' needs integer labels (the sparse loss)");
+    if (sparse &&
+        llvm::is_contained({"precision", "recall", "f1", "mae", "mse"},
+                           StringRef(name)))
+      return error("kiln-attach-loss: metric '" + m +
+                   "' compares the predictions with labels of their shape; "
+                   "sparse_categorical_crossentropy labels are class "
+                   "indices");
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<ResolvedOptimizer>
+kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
+  std::optional<OptimizerKind> kind = parseOptimizerName(o.name);
+  if (!kind)
+    return error("kiln-attach-optimizer: unknown optimizer '" + o.name +
+                 "' (known: sgd, rmsprop, adam, adamw, adagrad)");
+  if (convention != "keras" && convention != "pytorch")
+    return error("kiln-attach-optimizer: unknown convention '" + convention +
+                 "' (known: keras, pytorch)");
+  ResolvedOptimizer h;
+  h.kind = *kind;
+  h.pytorch = convention == "pytorch";
+  h.momentum = o.momentum;
+  h.nesterov = o.nesterov;
+  h.rho = o.rho;
+  h.centered = o.centered;
+  h.beta1 = o.beta1;
+  h.beta2 = o.beta2;
+  h.epsilon = o.epsilon                         ? *o.epsilon
+              : !h.pytorch                      ? 1e-7
+              : *kind == OptimizerKind::Adagrad ? 1e-10
+                                                : 1e-8;
+  h.weightDecay = o.weightDecay ? *o.weightDecay : h.pytorch ? 0.01 : 0.004;
+  h.initialAccumulator = o.initialAccumulatorValue ? *o.initialAccumulatorValue
+                         : h.pytorch               ? 0.0
+                                                   : 0.1;
+  h.clipValue = o.clipValue;
+  h.globalClipNorm = o.globalClipNorm;
+  if (h.nesterov && (h.kind != OptimizerKind::SGD || h.momentum == 0.0))
+    return error("kiln-attach-optimizer: nesterov needs sgd with a non-zero "
+                 "momentum");
+  // Ranges as Keras and PyTorch check them (NaN fails every test).
+  struct Check {
+    const char *name;
+    double value, hi;
+    bool hiOpen;
+  } checks[] = {
+      {"momentum", h.momentum, 1.0, false},
+      {"rho", h.rho, 1.0, true},
+      {"beta_1", h.beta1, 1.0, true},
+      {"beta_2", h.beta2, 1.0, true},
+      {"epsilon", h.epsilon, HUGE_VAL, false},
+      {"weight_decay", h.weightDecay, HUGE_VAL, false},
+      {"initial_accumulator_value", h.initialAccumulator, HUGE_VAL, false},
+      {"clipvalue", h.clipValue, HUGE_VAL, false},
+      {"global_clipnorm", h.globalClipNorm, HUGE_VAL, false},
+  };
+  for (const Check &c : checks)
+    if (!(c.value >= 0.0 && (c.hiOpen ? c.value < c.hi : c.value <= c.hi)))
+      return error(llvm::Twine("kiln-attach-optimizer: ") + c.name + " = " +
+                   numberText(c.value) + " is out of range " +
+                   (c.hi == HUGE_VAL ? "(must be >= 0)"
+                    : c.hiOpen       ? "[0, 1)"
+                                     : "[0, 1]"));
+  // The learning rate is a runtime argument, checked here so that every
+  // adapter rejects the same values (PyTorch's rule: 0 <= lr; 0 freezes the
+  // parameters).
+  if (o.learningRate &&
+      !(std::isfinite(*o.learningRate) && *o.learningRate >= 0.0))
+    return error("the learning rate " + numberText(*o.learningRate) +
+                 " is not a finite non-negative number");
+  return h;
+}
+
+llvm::Error TrainingConfig::validate() const {
+  if (llvm::Error e = validateLossAndMetrics(loss, metrics))
+    return e;
+  return resolveOptimizer(optimizer, convention).takeError();
+}
+
+//===----------------------------------------------------------------------===//
+// Command-line adapter
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<OptimizerConfig> kiln::parseOptimizerSpec(StringRef spec) {
+  auto [name, rest] = spec.split(':');
+  OptimizerConfig config;
+  config.name = name.trim().str();
+  for (StringRef item : llvm::split(rest, ',')) {
+    item = item.trim();
+    if (item.empty())
+      continue;
+    auto [key, text] = item.split('=');
+    key = key.trim();
+    text = text.trim();
+    if (!item.contains('=') ||
+        !llvm::is_contained(OptimizerConfig::settingNames(), key))
+      return error("--optimizer: unknown setting '" + item + "' (known: " +
+                   llvm::join(OptimizerConfig::settingNames(), ", ") +
+                   "; each as key=value)");
+    double value = 0;
+    if (text == "true" || text == "false")
+      value = text == "true";
+    else if (text.getAsDouble(value))
+      return error("--optimizer: " + key + " must be a number, got '" + text +
+                   "'");
+    if (llvm::Error e = config.set(key, value))
+      return std::move(e);
+  }
+  return config;
+}
+
+std::vector<std::string> kiln::parseMetricList(StringRef list) {
+  std::vector<std::string> names;
+  for (StringRef m : llvm::split(list, ','))
+    if (!m.trim().empty())
+      names.push_back(m.trim().str());
+  return names;
+}

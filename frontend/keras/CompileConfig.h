@@ -1,0 +1,40 @@
+//===- CompileConfig.h - a Keras compile_config as a TrainingConfig -*- C++
+//-*-===//
+//
+// The Keras adapter of compiler/TrainingConfig.h. The Keras importer records
+// a model's `compile_config` as the module attribute `kiln.compile_config`
+// ({loss, loss_config?, optimizer, optimizer_config?, metrics, ...}; see
+// docs/architecture.md, "Keras import"); this turns it into the training
+// step it describes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_FRONTEND_KERAS_COMPILECONFIG_H
+#define KILN_FRONTEND_KERAS_COMPILECONFIG_H
+
+#include "compiler/TrainingConfig.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "llvm/Support/Error.h"
+
+namespace mlir::kiln {
+
+/// The training step of a `kiln.compile_config` dictionary: the loss (a
+/// name or a Keras loss class in snake_case), `from_logits` from its
+/// loss_config, the metric names, the optimizer (its lower-case class
+/// name) with every hyperparameter of its config and the learning rate
+/// (a number; a LearningRateSchedule gives its `initial_learning_rate` and
+/// a note that the schedule is not applied; anything else a note and the
+/// optimizer's default). Keras settings without effect on the step (name,
+/// EMA and loss-scale settings when off, gradient_accumulation_steps) are
+/// ignored. The convention is "keras".
+/// Errors (prefixed "kiln.compile_config: "): no loss name; an optimizer
+/// setting kiln does not have that is not off (amsgrad = true, use_ema =
+/// true, clipnorm, ...). Values are not range-checked here:
+/// TrainingConfig::validate() does that.
+llvm::Expected<TrainingConfig>
+trainingConfigFromCompileConfig(DictionaryAttr config);
+
+} // namespace mlir::kiln
+
+#endif // KILN_FRONTEND_KERAS_COMPILECONFIG_H

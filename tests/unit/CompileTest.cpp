@@ -1,0 +1,408 @@
+//===- CompileTest.cpp - TrainingConfig adapters and the compile library --===//
+//
+// The training configuration filled through each of its three adapters
+// (command line, Keras compile_config, builder Optimizer), its one
+// validation, kiln-opt's pipeline options naming the same settings, and the
+// learning rate and hyperparameters reaching a JIT-compiled model's
+// manifest; the session API on that in-memory model descriptor
+// (kiln_session_last_epoch_metrics, kiln_session_parameter).
+//
+//===----------------------------------------------------------------------===//
+
+#include "compiler/Compile.h"
+#include "builder/Model.h"
+#include "codegen/Pipelines.h"
+#include "frontend/Import.h"
+#include "frontend/keras/CompileConfig.h"
+#include "kiln/session.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/JSON.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace {
+
+using namespace mlir::kiln;
+
+std::string message(llvm::Error e) { return llvm::toString(std::move(e)); }
+
+/// A context with every dialect the pipelines use.
+std::unique_ptr<mlir::MLIRContext> makeContext() {
+  mlir::DialectRegistry registry;
+  registerCodegenDialects(registry);
+  auto context = std::make_unique<mlir::MLIRContext>(registry);
+  context->loadAllAvailableDialects();
+  return context;
+}
+
+TEST(TrainingConfigTest, CommandLineAdapter) {
+  auto optimizer = parseOptimizerSpec(
+      "adam:learning_rate=0.0123,beta_1=0.8,beta_2=0.99,epsilon=1e-3");
+  ASSERT_TRUE(bool(optimizer)) << message(optimizer.takeError());
+  EXPECT_EQ(optimizer->name, "adam");
+  EXPECT_EQ(optimizer->learningRate, 0.0123);
+  EXPECT_EQ(optimizer->beta1, 0.8);
+  EXPECT_EQ(optimizer->beta2, 0.99);
+  EXPECT_EQ(optimizer->epsilon, 1e-3);
+  EXPECT_FALSE(optimizer->weightDecay); // the convention's default
+
+  auto sgd = parseOptimizerSpec("sgd:momentum=0.5,nesterov=true");
+  ASSERT_TRUE(bool(sgd)) << message(sgd.takeError());
+  EXPECT_EQ(sgd->momentum, 0.5);
+  EXPECT_TRUE(sgd->nesterov);
+  EXPECT_FALSE(sgd->learningRate);
+  EXPECT_EQ(sgd->learningRateOrDefault(), 0.01); // Keras' SGD default
+
+  EXPECT_NE(message(parseOptimizerSpec("adam:beta_9=3").takeError())
+                .find("--optimizer: unknown setting 'beta_9=3' (known: "
+                      "learning_rate, momentum"),
+            std::string::npos);
+  EXPECT_NE(message(parseOptimizerSpec("adam:beta_1").takeError())
+                .find("unknown setting 'beta_1'"),
+            std::string::npos);
+  EXPECT_NE(message(parseOptimizerSpec("adam:learning_rate=abc").takeError())
+                .find("learning_rate must be a number, got 'abc'"),
+            std::string::npos);
+  EXPECT_EQ(parseMetricList(" accuracy, ,mae"),
+            (std::vector<std::string>{"accuracy", "mae"}));
+
+  // --optimizer, --metrics, --from-logits replace parts of a
+  // compile_config; the convention always comes from the command line.
+  TrainingConfig base;
+  base.loss = "binary_crossentropy";
+  base.metrics = {"accuracy"};
+  base.optimizer.name = "rmsprop";
+  TrainingOverrides overrides;
+  overrides.optimizer = *optimizer;
+  overrides.convention = "pytorch";
+  TrainingConfig merged = overrides.applyTo(base);
+  EXPECT_EQ(merged.loss, "binary_crossentropy");
+  EXPECT_EQ(merged.metrics, base.metrics);
+  EXPECT_EQ(merged.optimizer.name, "adam");
+  EXPECT_EQ(merged.optimizer.learningRate, 0.0123);
+  EXPECT_EQ(merged.convention, "pytorch");
+}
+
+TEST(TrainingConfigTest, KerasAdapter) {
+  auto context = makeContext();
+  // A Keras 3 Sequential model with a compile_config, parsed by llvm::json
+  // and imported by the Keras importer, which records kiln.compile_config.
+  auto json = llvm::json::parse(R"({
+    "class_name": "Sequential",
+    "config": {"name": "m", "layers": [
+      {"class_name": "InputLayer",
+       "config": {"name": "input", "batch_shape": [null, 3]}},
+      {"class_name": "Dense",
+       "config": {"name": "out", "units": 2, "activation": "softmax"}}]},
+    "compile_config": {
+      "loss": {"class_name": "CategoricalCrossentropy",
+               "config": {"from_logits": true}},
+      "metrics": ["accuracy"],
+      "optimizer": {"class_name": "AdamW",
+                    "config": {"name": "adamw", "learning_rate": 0.0123,
+                               "beta_1": 0.8, "weight_decay": 0.02,
+                               "clipvalue": 1.5, "amsgrad": false,
+                               "use_ema": false, "ema_momentum": 0.99}}}
+  })");
+  ASSERT_TRUE(bool(json)) << message(json.takeError());
+  ImportOptions options;
+  auto module = importKerasConfig(*json, "test.json", context.get(), options);
+  ASSERT_TRUE(module);
+  auto attr =
+      (*module)->getAttrOfType<mlir::DictionaryAttr>("kiln.compile_config");
+  ASSERT_TRUE(attr);
+  auto config = trainingConfigFromCompileConfig(attr);
+  ASSERT_TRUE(bool(config)) << message(config.takeError());
+  EXPECT_EQ(config->loss, "categorical_crossentropy");
+  EXPECT_TRUE(config->fromLogits);
+  EXPECT_EQ(config->metrics, std::vector<std::string>{"accuracy"});
+  EXPECT_EQ(config->optimizer.name, "adamw");
+  EXPECT_EQ(config->optimizer.learningRate, 0.0123);
+  EXPECT_EQ(config->optimizer.beta1, 0.8);
+  EXPECT_EQ(config->optimizer.weightDecay, 0.02);
+  EXPECT_EQ(config->optimizer.clipValue, 1.5);
+  EXPECT_TRUE(config->optimizer.notes.empty());
+  EXPECT_FALSE(config->validate());
+
+  // A setting kiln lacks is an error naming it once it is on.
+  mlir::Builder b(context.get());
+  auto with = [&](llvm::StringRef key, mlir::Attribute value) {
+    mlir::NamedAttrList options(
+        attr.getAs<mlir::DictionaryAttr>("optimizer_config"));
+    options.set(key, value);
+    mlir::NamedAttrList top(attr);
+    top.set("optimizer_config", options.getDictionary(context.get()));
+    return top.getDictionary(context.get());
+  };
+  EXPECT_NE(message(trainingConfigFromCompileConfig(
+                        with("amsgrad", b.getBoolAttr(true)))
+                        .takeError())
+                .find("kiln.compile_config: optimizer option 'amsgrad' is "
+                      "not supported by kiln"),
+            std::string::npos);
+  // A schedule: its initial rate, with a note.
+  auto schedule = b.getDictionaryAttr(
+      {b.getNamedAttr("class_name", b.getStringAttr("ExponentialDecay")),
+       b.getNamedAttr("config",
+                      b.getDictionaryAttr(b.getNamedAttr(
+                          "initial_learning_rate", b.getF64FloatAttr(0.1))))});
+  auto scheduled =
+      trainingConfigFromCompileConfig(with("learning_rate", schedule));
+  ASSERT_TRUE(bool(scheduled)) << message(scheduled.takeError());
+  EXPECT_EQ(scheduled->optimizer.learningRate, 0.1);
+  ASSERT_EQ(scheduled->optimizer.notes.size(), 1u);
+  EXPECT_NE(scheduled->optimizer.notes[0].find("ExponentialDecay is not "
+                                               "applied"),
+            std::string::npos);
+  // Values are checked by the one validation.
+  auto negative = trainingConfigFromCompileConfig(
+      with("learning_rate", b.getF64FloatAttr(-0.5)));
+  ASSERT_TRUE(bool(negative)) << message(negative.takeError());
+  EXPECT_NE(message(negative->validate())
+                .find("the learning rate -5.000000e-01 is not a finite "
+                      "non-negative number"),
+            std::string::npos);
+}
+
+TEST(TrainingConfigTest, BuilderAdapter) {
+  kiln::Optimizer adam = kiln::Optimizer::Adam(0.0123, 0.8, 0.99, 1e-3);
+  adam.hyperparameters["clipvalue"] = 2.0;
+  auto config = kiln::toTrainingConfig({"mse"}, adam, {"mae"});
+  ASSERT_TRUE(bool(config)) << message(config.takeError());
+  EXPECT_EQ(config->loss, "mse");
+  EXPECT_EQ(config->optimizer.name, "adam");
+  EXPECT_EQ(config->optimizer.learningRate, 0.0123);
+  EXPECT_EQ(config->optimizer.beta1, 0.8);
+  EXPECT_EQ(config->optimizer.beta2, 0.99);
+  EXPECT_EQ(config->optimizer.epsilon, 1e-3);
+  EXPECT_EQ(config->optimizer.clipValue, 2.0);
+  EXPECT_EQ(config->metrics, std::vector<std::string>{"mae"});
+
+  kiln::Optimizer unknown = kiln::Optimizer::SGD();
+  unknown.hyperparameters["beta_9"] = 1;
+  EXPECT_NE(message(kiln::toTrainingConfig({"mse"}, unknown, {}).takeError())
+                .find("unknown optimizer setting 'beta_9'"),
+            std::string::npos);
+  EXPECT_NE(message(kiln::toTrainingConfig({"sparse_categorical_crossentropy"},
+                                           kiln::Optimizer(), {"mae"})
+                        .takeError())
+                .find("metric 'mae' compares the predictions with labels of "
+                      "their shape"),
+            std::string::npos);
+}
+
+TEST(TrainingConfigTest, Validation) {
+  TrainingConfig config;
+  config.loss = "mse";
+  EXPECT_FALSE(config.validate());
+  auto check = [&](TrainingConfig c, const char *expected) {
+    std::string text = message(c.validate());
+    EXPECT_NE(text.find(expected), std::string::npos) << text;
+  };
+  TrainingConfig c = config;
+  c.loss = "hinge";
+  check(c, "kiln-attach-loss: unknown loss 'hinge' (known:");
+  c = config;
+  c.metrics = {"bogus"};
+  check(c, "kiln-attach-loss: unknown metric 'bogus'");
+  c = config;
+  c.metrics = {"sparse_categorical_accuracy"};
+  check(c, "needs integer labels");
+  c = config;
+  c.optimizer.name = "adamx";
+  check(c, "kiln-attach-optimizer: unknown optimizer 'adamx'");
+  c = config;
+  c.convention = "jax";
+  check(c, "unknown convention 'jax'");
+  c = config;
+  c.optimizer.momentum = 2;
+  check(c, "momentum = 2.000000e+00 is out of range [0, 1]");
+  c = config;
+  c.optimizer.name = "adam";
+  c.optimizer.beta1 = 1;
+  check(c, "beta_1 = 1.000000e+00 is out of range [0, 1)");
+  c = config;
+  c.optimizer.epsilon = -1;
+  check(c, "epsilon = -1.000000e+00 is out of range (must be >= 0)");
+  c = config;
+  c.optimizer.nesterov = true;
+  check(c, "nesterov needs sgd with a non-zero momentum");
+  c = config;
+  c.optimizer.learningRate = NAN;
+  check(c, "the learning rate nan is not a finite non-negative number");
+  c = config;
+  c.optimizer.learningRate = 0; // freezes the parameters (PyTorch's 0 <= lr)
+  EXPECT_FALSE(c.validate());
+
+  // Defaults by convention.
+  auto keras = resolveOptimizer(OptimizerConfig{"adagrad"}, "keras");
+  auto torch = resolveOptimizer(OptimizerConfig{"adagrad"}, "pytorch");
+  ASSERT_TRUE(keras && torch);
+  EXPECT_EQ(keras->epsilon, 1e-7);
+  EXPECT_EQ(keras->initialAccumulator, 0.1);
+  EXPECT_EQ(torch->epsilon, 1e-10);
+  EXPECT_EQ(torch->initialAccumulator, 0.0);
+}
+
+TEST(TrainingConfigTest, PipelineOptionsNameEverySetting) {
+  // kiln-opt's --kiln-training-pipeline takes every optimizer setting but
+  // the learning rate (a runtime argument) under the TrainingConfig's name,
+  // and converts in one function.
+  for (llvm::StringRef name : OptimizerConfig::settingNames()) {
+    if (name == "learning_rate")
+      continue;
+    bool flag = name == "nesterov" || name == "centered";
+    auto options = TrainingPipelineOptions::createFromString(
+        (name + (flag ? "=1" : "=0.5")).str());
+    ASSERT_TRUE(options) << name.str();
+    TrainingConfig config = toTrainingConfig(*options);
+    OptimizerConfig expected;
+    ASSERT_FALSE(expected.set(name, flag ? 1.0 : 0.5));
+    const OptimizerConfig &o = config.optimizer;
+    EXPECT_EQ(o.momentum, expected.momentum) << name.str();
+    EXPECT_EQ(o.nesterov, expected.nesterov) << name.str();
+    EXPECT_EQ(o.rho, expected.rho) << name.str();
+    EXPECT_EQ(o.centered, expected.centered) << name.str();
+    EXPECT_EQ(o.beta1, expected.beta1) << name.str();
+    EXPECT_EQ(o.beta2, expected.beta2) << name.str();
+    EXPECT_EQ(o.epsilon, expected.epsilon) << name.str();
+    EXPECT_EQ(o.weightDecay, expected.weightDecay) << name.str();
+    EXPECT_EQ(o.initialAccumulatorValue, expected.initialAccumulatorValue)
+        << name.str();
+    EXPECT_EQ(o.clipValue, expected.clipValue) << name.str();
+    EXPECT_EQ(o.globalClipNorm, expected.globalClipNorm) << name.str();
+  }
+  auto options = TrainingPipelineOptions::createFromString(
+      "loss=mse metrics=mae,mse optimizer=rmsprop convention=pytorch");
+  ASSERT_TRUE(options);
+  TrainingConfig config = toTrainingConfig(*options);
+  EXPECT_EQ(config.loss, "mse");
+  EXPECT_EQ(config.metrics, (std::vector<std::string>{"mae", "mse"}));
+  EXPECT_EQ(config.optimizer.name, "rmsprop");
+  EXPECT_EQ(config.convention, "pytorch");
+  EXPECT_FALSE(config.optimizer.epsilon); // -1: the convention's default
+}
+
+/// y = x W + b on 4 features, batch 8.
+const char *kLinearModel = R"mlir(
+func.func @forward(%w: tensor<4x1xf32> {kiln.param = "w", kiln.trainable,
+                                        kiln.initializer = {name = "ones"}},
+                   %b: tensor<1xf32> {kiln.param = "b", kiln.trainable},
+                   %x: tensor<8x4xf32> {kiln.name = "x"})
+    -> (tensor<8x1xf32> {kiln.name = "y"}) {
+  %0 = kiln.matmul %x, %w : tensor<8x4xf32>, tensor<4x1xf32> -> tensor<8x1xf32>
+  %1 = kiln.broadcast_in_dim %b, dims = [1] : tensor<1xf32> -> tensor<8x1xf32>
+  %2 = kiln.add %0, %1 : tensor<8x1xf32>
+  return %2 : tensor<8x1xf32>
+}
+)mlir";
+
+TEST(CompileTest, JitModelManifestAndSession) {
+  auto context = makeContext();
+  auto module =
+      mlir::parseSourceString<mlir::ModuleOp>(kLinearModel, context.get());
+  ASSERT_TRUE(module);
+  CompileOptions options;
+  options.name = "lin";
+  options.source = "linear.mlir";
+  options.seed = 5;
+  TrainingConfig config;
+  config.loss = "mse";
+  config.metrics = {"mae"};
+  auto optimizer = parseOptimizerSpec("sgd:learning_rate=0.0123,momentum=0.5");
+  ASSERT_TRUE(bool(optimizer)) << message(optimizer.takeError());
+  config.optimizer = *optimizer;
+  options.training = config;
+  auto jit = compileToJit(*module, options);
+  ASSERT_TRUE(bool(jit)) << message(jit.takeError());
+
+  // The learning rate and the optimizer reach the manifest.
+  auto manifest = llvm::json::parse((*jit)->manifest);
+  ASSERT_TRUE(bool(manifest)) << message(manifest.takeError());
+  const llvm::json::Object *training =
+      manifest->getAsObject()->getObject("training");
+  ASSERT_TRUE(training);
+  EXPECT_EQ(training->getNumber("learning_rate"), 0.0123);
+  EXPECT_EQ(training->getString("optimizer"), "sgd");
+  EXPECT_EQ(manifest->getAsObject()->getInteger("seed"), 5);
+  const kiln_model_t &model = (*jit)->model;
+  EXPECT_EQ(model.abi_version, unsigned(KILN_MODEL_ABI_VERSION));
+  ASSERT_TRUE(model.train_step && model.eval_step && model.predict);
+
+  // A session on the in-memory descriptor.
+  kiln_session_t *session = nullptr;
+  char error[256] = "";
+  ASSERT_EQ(kiln_session_create(&model, 5, &session, error, sizeof error),
+            KILN_OK)
+      << error;
+  EXPECT_EQ(kiln_session_batch_size(session), 8);
+  ASSERT_EQ(kiln_session_metric_count(session), 2);
+  EXPECT_STREQ(kiln_session_metric_name(session, 1), "mae");
+  double values[2];
+  EXPECT_EQ(kiln_session_last_epoch_metrics(session, values),
+            KILN_ERROR_INVALID_ARGUMENT); // no epoch yet
+
+  // Parameters: "w" from its ones initializer, "b" zeros.
+  void *data = nullptr;
+  kiln_dtype_t dtype;
+  int64_t count = 0;
+  ASSERT_EQ(kiln_session_parameter(session, "w", &data, &dtype, &count),
+            KILN_OK);
+  EXPECT_EQ(dtype, KILN_DTYPE_F32);
+  ASSERT_EQ(count, 4);
+  float *w = static_cast<float *>(data);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(w[i], 1.0f);
+  EXPECT_EQ(kiln_session_parameter(session, "nope", &data, &dtype, &count),
+            KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(kiln_session_error(session)).find("parameters: w, b"),
+            std::string::npos);
+
+  // Writing a parameter changes predictions: zero weights predict b = 0.
+  for (int i = 0; i < 4; ++i)
+    w[i] = 0.0f;
+  std::vector<float> xs(10 * 4, 1.0f), ys(10, 2.0f);
+  kiln_array_t x = {}, y = {};
+  x.dtype = KILN_DTYPE_F32;
+  x.rank = 2;
+  x.shape[0] = 10;
+  x.shape[1] = 4;
+  x.data = xs.data();
+  x.nbytes = xs.size() * sizeof(float);
+  y.dtype = KILN_DTYPE_F32;
+  y.rank = 2;
+  y.shape[0] = 10;
+  y.shape[1] = 1;
+  y.data = ys.data();
+  y.nbytes = ys.size() * sizeof(float);
+  kiln_array_t *predictions = nullptr;
+  ASSERT_EQ(kiln_session_predict(session, &x, &predictions), KILN_OK);
+  EXPECT_EQ(static_cast<float *>(predictions->data)[9], 0.0f);
+  kiln_array_destroy(predictions);
+
+  // One epoch from w = 0, b = 0 on y = 2: the epoch's loss is evaluate's
+  // before training, (2 - 0)^2 = 4, mae 2 (the step happens after the
+  // forward pass of the batch, two batches: 8 + 2 padded rows).
+  double before[2];
+  ASSERT_EQ(kiln_session_evaluate(session, &x, &y, before), KILN_OK);
+  EXPECT_DOUBLE_EQ(before[0], 4.0);
+  kiln_fit_options_t fit;
+  kiln_fit_options_init(&fit);
+  fit.shuffle = 0;
+  ASSERT_EQ(kiln_session_fit(session, &x, &y, &fit, nullptr), KILN_OK)
+      << kiln_session_error(session);
+  ASSERT_EQ(kiln_session_last_epoch_metrics(session, values), KILN_OK);
+  EXPECT_LT(values[0], 4.0);
+  EXPECT_GT(values[0], 0.0);
+  EXPECT_GT(values[1], 0.0);
+  double after[2];
+  ASSERT_EQ(kiln_session_evaluate(session, &x, &y, after), KILN_OK);
+  EXPECT_LT(after[0], values[0]); // still improving
+  kiln_session_destroy(session);
+}
+
+} // namespace
