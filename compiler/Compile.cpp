@@ -16,12 +16,15 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Parser/Parser.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 
 #include <chrono>
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::kiln;
@@ -318,6 +321,94 @@ kiln::compileToJit(ModuleOp module, const CompileOptions &options) {
     model.initial_values_size = result->initialValues.size();
   }
   return std::move(result);
+}
+
+EntryPointSignature kiln::getEntryPointSignature(const EntryPointAbi &abi) {
+  EntryPointSignature signature;
+  for (const AbiTensor &t : abi.tensors)
+    (t.kind == "output" ? signature.results : signature.arguments)
+        .push_back(&t);
+  for (const AbiTensor *t : signature.arguments)
+    if (t->updated)
+      signature.results.push_back(t);
+  return signature;
+}
+
+/// kiln dtype names of the ABI ("f32") as runtime array dtypes.
+static std::optional<kiln_dtype_t> toArrayDType(StringRef dtype) {
+  return llvm::StringSwitch<std::optional<kiln_dtype_t>>(dtype)
+      .Case("f32", KILN_DTYPE_F32)
+      .Case("f64", KILN_DTYPE_F64)
+      .Case("i32", KILN_DTYPE_I32)
+      .Case("i64", KILN_DTYPE_I64)
+      .Case("i1", KILN_DTYPE_BOOL)
+      .Default(std::nullopt);
+}
+
+llvm::Expected<std::vector<ArrayPtr>>
+kiln::runEntryPoint(EntryPoint function, const EntryPointAbi &abi,
+                    llvm::ArrayRef<const kiln_array_t *> inputs,
+                    llvm::ArrayRef<std::string> sources) {
+  EntryPointSignature signature = getEntryPointSignature(abi);
+  if (inputs.size() != signature.arguments.size() ||
+      sources.size() != inputs.size())
+    return error(abi.symbol + " takes " +
+                 llvm::Twine(signature.arguments.size()) + " arguments, got " +
+                 llvm::Twine(inputs.size()));
+  kiln_region_sizes_t sizes = {};
+  sizes.params_size = abi.paramsSize;
+  sizes.opt_state_size = abi.optStateSize;
+  sizes.io_size = abi.ioSize;
+  sizes.scratch_size = abi.scratchSize;
+  sizes.alignment = abi.alignment;
+  kiln_regions_t *regions = nullptr;
+  if (kiln_status_t status = kiln_regions_create(&sizes, &regions))
+    return error(kiln_status_message(status));
+  auto regionsGuard =
+      llvm::make_scope_exit([&] { kiln_regions_destroy(regions); });
+  auto regionBase = [&](const AbiTensor &t) {
+    void *base = t.region == "params"      ? regions->params
+                 : t.region == "opt_state" ? regions->opt_state
+                                           : regions->io;
+    return static_cast<char *>(base) + t.offset;
+  };
+  auto describe = [](StringRef type, ArrayRef<int64_t> shape) {
+    std::string text = type.str() + "[";
+    for (auto [i, d] : llvm::enumerate(shape))
+      text += (i ? ", " : "") + std::to_string(d);
+    return text + "]";
+  };
+  for (auto [array, tensor, source] :
+       llvm::zip(inputs, signature.arguments, sources)) {
+    std::optional<kiln_dtype_t> dtype = toArrayDType(tensor->dtype);
+    bool shapeMatches =
+        array->rank == static_cast<int32_t>(tensor->shape.size()) &&
+        std::equal(tensor->shape.begin(), tensor->shape.end(), array->shape);
+    if (!dtype || *dtype != array->dtype || !shapeMatches)
+      return error(source + ": argument '" + tensor->name + "' needs " +
+                   describe(tensor->dtype, tensor->shape) +
+                   ", the file holds " +
+                   describe(kiln_dtype_name(array->dtype),
+                            ArrayRef<int64_t>(array->shape, array->rank)));
+    std::memcpy(regionBase(*tensor), array->data, array->nbytes);
+  }
+
+  function(regions->params, regions->opt_state, regions->io, regions->scratch);
+
+  std::vector<ArrayPtr> results;
+  for (const AbiTensor *tensor : signature.results) {
+    std::optional<kiln_dtype_t> dtype = toArrayDType(tensor->dtype);
+    if (!dtype)
+      return error("result '" + tensor->name + "' has unsupported dtype " +
+                   tensor->dtype);
+    kiln_array_t *array = nullptr;
+    if (kiln_array_create(*dtype, tensor->shape.size(), tensor->shape.data(),
+                          &array) != KILN_OK)
+      return error("out of memory");
+    results.emplace_back(array, kiln_array_destroy);
+    std::memcpy(array->data, regionBase(*tensor), array->nbytes);
+  }
+  return std::move(results);
 }
 
 void kiln::printCompileSummary(

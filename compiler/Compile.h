@@ -31,6 +31,7 @@
 #include "codegen/Jit.h"
 #include "codegen/Manifest.h"
 #include "compiler/TrainingConfig.h"
+#include "kiln/data.h"
 #include "kiln/model.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -200,6 +201,28 @@ struct JitModel {
 /// diagnostics (through the context's handler) and a message.
 llvm::Expected<std::unique_ptr<JitModel>>
 compileToJit(ModuleOp module, const CompileOptions &options);
+
+/// The tensors an entry point reads, in argument order, and writes: its
+/// outputs, then the arguments it updates in place (new parameters and
+/// optimizer state of a training step).
+struct EntryPointSignature {
+  std::vector<const AbiTensor *> arguments, results;
+};
+EntryPointSignature getEntryPointSignature(const EntryPointAbi &abi);
+
+/// An array owned by its holder (kiln_array_destroy).
+using ArrayPtr = std::unique_ptr<kiln_array_t, void (*)(kiln_array_t *)>;
+
+/// Runs `function` (the JIT-compiled entry point of `abi`) once on fresh
+/// zeroed regions: `inputs[i]` (dtype and shape exactly those of argument
+/// i of getEntryPointSignature) is copied in, and the results come back as
+/// new arrays. `sources[i]` names input i in messages (e.g. its file).
+/// Errors: a count, dtype or shape mismatch (naming the argument), an
+/// unsupported result dtype, out of memory.
+llvm::Expected<std::vector<ArrayPtr>>
+runEntryPoint(EntryPoint function, const EntryPointAbi &abi,
+              llvm::ArrayRef<const kiln_array_t *> inputs,
+              llvm::ArrayRef<std::string> sources);
 
 /// The compile summary kilnc prints on stderr: the model and `inputPath`,
 /// parameters, training step, FLOPs, regions, `written` files with their

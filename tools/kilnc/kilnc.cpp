@@ -33,10 +33,8 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -46,7 +44,6 @@
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <chrono>
-#include <cstring>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -188,17 +185,6 @@ const char *extensionFor(EmitKind kind) {
     return ".so";
   }
   return "";
-}
-
-/// kiln dtype names of the ABI ("f32") as runtime array dtypes.
-std::optional<kiln_dtype_t> toArrayDType(StringRef dtype) {
-  return llvm::StringSwitch<std::optional<kiln_dtype_t>>(dtype)
-      .Case("f32", KILN_DTYPE_F32)
-      .Case("f64", KILN_DTYPE_F64)
-      .Case("i32", KILN_DTYPE_I32)
-      .Case("i64", KILN_DTYPE_I64)
-      .Case("i1", KILN_DTYPE_BOOL)
-      .Default(std::nullopt);
 }
 
 /// Prints `array` as "name: f32[2, 3] = [v0, v1, ...]" with round-trip
@@ -553,87 +539,37 @@ LogicalResult Driver::runJit() {
   if (!entry)
     return failRun(llvm::toString(entry.takeError()));
 
-  // Results: the outputs, then the arguments the entry point updates in
-  // place (new parameters and optimizer state of a training step).
-  SmallVector<const kiln::AbiTensor *> arguments, results;
-  for (const kiln::AbiTensor &t : abi->tensors)
-    (t.kind == "output" ? results : arguments).push_back(&t);
-  for (const kiln::AbiTensor *t : arguments)
-    if (t->updated)
-      results.push_back(t);
-  if (runInputs.size() != arguments.size())
-    return failRun("@" + runEntry + " takes " + llvm::Twine(arguments.size()) +
-                   " arguments but " + llvm::Twine(runInputs.size()) +
-                   " --input files were given");
-  if (!runOutputs.empty() && runOutputs.size() != results.size())
-    return failRun("@" + runEntry + " has " + llvm::Twine(results.size()) +
-                   " results but " + llvm::Twine(runOutputs.size()) +
+  kiln::EntryPointSignature signature = kiln::getEntryPointSignature(*abi);
+  if (runInputs.size() != signature.arguments.size())
+    return failRun("@" + runEntry + " takes " +
+                   Twine(signature.arguments.size()) + " arguments but " +
+                   Twine(runInputs.size()) + " --input files were given");
+  if (!runOutputs.empty() && runOutputs.size() != signature.results.size())
+    return failRun("@" + runEntry + " has " + Twine(signature.results.size()) +
+                   " results but " + Twine(runOutputs.size()) +
                    " --output files were given");
-
-  kiln_region_sizes_t sizes = {};
-  sizes.params_size = abi->paramsSize;
-  sizes.opt_state_size = abi->optStateSize;
-  sizes.io_size = abi->ioSize;
-  sizes.scratch_size = abi->scratchSize;
-  sizes.alignment = abi->alignment;
-  kiln_regions_t *regions = nullptr;
-  if (kiln_status_t status = kiln_regions_create(&sizes, &regions))
-    return failRun(kiln_status_message(status));
-  auto regionsGuard =
-      llvm::make_scope_exit([&] { kiln_regions_destroy(regions); });
-  auto regionBase = [&](const kiln::AbiTensor &t) {
-    void *base = t.region == "params"      ? regions->params
-                 : t.region == "opt_state" ? regions->opt_state
-                                           : regions->io;
-    return static_cast<char *>(base) + t.offset;
-  };
-
-  for (auto [path, tensor] : llvm::zip(runInputs, arguments)) {
+  std::vector<kiln::ArrayPtr> inputs;
+  for (const std::string &path : runInputs) {
     char error[512] = "";
     kiln_array_t *array = nullptr;
     if (kiln_npy_load(path.c_str(), &array, error, sizeof error) != KILN_OK)
       return failRun(error);
-    auto arrayGuard = llvm::make_scope_exit([&] { kiln_array_destroy(array); });
-    std::optional<kiln_dtype_t> dtype = toArrayDType(tensor->dtype);
-    bool shapeMatches =
-        array->rank == static_cast<int32_t>(tensor->shape.size()) &&
-        std::equal(tensor->shape.begin(), tensor->shape.end(), array->shape);
-    if (!dtype || *dtype != array->dtype || !shapeMatches) {
-      auto describe = [](StringRef type, ArrayRef<int64_t> shape) {
-        std::string text = type.str() + "[";
-        for (auto [i, d] : llvm::enumerate(shape))
-          text += (i ? ", " : "") + std::to_string(d);
-        return text + "]";
-      };
-      return failRun(path + ": argument '" + tensor->name + "' needs " +
-                     describe(tensor->dtype, tensor->shape) +
-                     ", the file holds " +
-                     describe(kiln_dtype_name(array->dtype),
-                              ArrayRef<int64_t>(array->shape, array->rank)));
-    }
-    std::memcpy(regionBase(*tensor), array->data, array->nbytes);
+    inputs.emplace_back(array, kiln_array_destroy);
   }
-
-  (*entry)(regions->params, regions->opt_state, regions->io, regions->scratch);
-
-  for (auto [index, tensor] : llvm::enumerate(results)) {
-    kiln_array_t *array = nullptr;
-    std::optional<kiln_dtype_t> dtype = toArrayDType(tensor->dtype);
-    if (!dtype)
-      return failRun("result '" + tensor->name + "' has unsupported dtype " +
-                     tensor->dtype);
-    if (kiln_array_create(*dtype, tensor->shape.size(), tensor->shape.data(),
-                          &array) != KILN_OK)
-      return failRun("out of memory");
-    auto arrayGuard = llvm::make_scope_exit([&] { kiln_array_destroy(array); });
-    std::memcpy(array->data, regionBase(*tensor), array->nbytes);
+  SmallVector<const kiln_array_t *> arrays;
+  for (const kiln::ArrayPtr &array : inputs)
+    arrays.push_back(array.get());
+  auto results = kiln::runEntryPoint(*entry, *abi, arrays, runInputs);
+  if (!results)
+    return failRun(llvm::toString(results.takeError()));
+  for (auto [index, array] : llvm::enumerate(*results)) {
     if (runOutputs.empty()) {
-      printArray(llvm::outs(), tensor->name, *array);
+      printArray(llvm::outs(), signature.results[index]->name, *array);
       continue;
     }
     char error[512] = "";
-    if (kiln_npy_save(runOutputs[index].c_str(), array, error, sizeof error) !=
-        KILN_OK)
+    if (kiln_npy_save(runOutputs[index].c_str(), array.get(), error,
+                      sizeof error) != KILN_OK)
       return failRun(error);
   }
   return success();
