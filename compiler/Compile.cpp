@@ -247,6 +247,28 @@ FailureOr<std::vector<EntryPointAbi>> Compiler::bufferize(ModuleOp module) {
   return std::move(*abi);
 }
 
+llvm::Error
+Compiler::checkProgramModel(llvm::ArrayRef<EntryPointAbi> abi) const {
+  for (const EntryPointAbi &e : abi) {
+    // The predict entry point, or an inference-only model's one function.
+    if (e.symbol != opts.name + "_predict" &&
+        !(abi.size() == 1 && (!info || info->loss.empty())))
+      continue;
+    int inputs = 0, outputs = 0;
+    for (const AbiTensor &t : e.tensors) {
+      inputs += t.kind == "input";
+      outputs += t.kind == "output";
+    }
+    if (inputs != 1 || outputs != 1)
+      return error("the model has " + llvm::Twine(inputs) + " input(s) and " +
+                   llvm::Twine(outputs) +
+                   " output(s); a generated program (--emit=exe) handles "
+                   "one of each. Embed the model instead (--emit=obj,header "
+                   "or --emit=lib) and feed its entry points yourself");
+  }
+  return llvm::Error::success();
+}
+
 LogicalResult Compiler::lowerToLLVM(ModuleOp module) {
   return runStage(module, "kiln-lower-to-llvm", buildLowerToLLVMPipeline);
 }

@@ -151,6 +151,10 @@ public:
   /// Why bufferize produced no manifest although collectModelInfo
   /// succeeded (e.g. entry points of unknown roles); "" otherwise.
   const std::string &manifestErrorText() const { return manifestError; }
+  /// Checks that a model with the entry points `abi` (of bufferize) fits a
+  /// generated program (--emit=exe), which feeds one input and writes one
+  /// output; other models are embedded instead. Errors say so.
+  llvm::Error checkProgramModel(llvm::ArrayRef<EntryPointAbi> abi) const;
   /// Bufferized -> LLVM dialect.
   LogicalResult lowerToLLVM(ModuleOp module);
 

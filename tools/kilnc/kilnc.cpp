@@ -397,28 +397,9 @@ LogicalResult Driver::run() {
   const std::string &name = compiler.options().name;
   if (linked && !compiler.hasManifest())
     return fail(inputFilename + ": " + compiler.manifestErrorText());
-  if (wants(EmitKind::Exe)) {
-    // The generated program feeds one input and writes one output; other
-    // models are embedded (--emit=obj,header or lib) instead.
-    const std::optional<kiln::ModelInfo> &info = compiler.modelInfo();
-    for (const kiln::EntryPointAbi &e : *abi) {
-      if (e.symbol != name + "_predict" &&
-          !(abi->size() == 1 && info->loss.empty()))
-        continue;
-      int inputs = 0, outputs = 0;
-      for (const kiln::AbiTensor &t : e.tensors) {
-        inputs += t.kind == "input";
-        outputs += t.kind == "output";
-      }
-      if (inputs != 1 || outputs != 1)
-        return fail(inputFilename + ": the model has " + Twine(inputs) +
-                    " input(s) and " + Twine(outputs) +
-                    " output(s); a generated program (--emit=exe) handles "
-                    "one of each. Embed the model instead "
-                    "(--emit=obj,header or --emit=lib) and feed its entry "
-                    "points yourself");
-    }
-  }
+  if (wants(EmitKind::Exe))
+    if (llvm::Error err = compiler.checkProgramModel(*abi))
+      return fail(inputFilename + ": " + llvm::toString(std::move(err)));
   if (wants(EmitKind::Header)) {
     std::string header;
     llvm::raw_string_ostream headerStream(header);
