@@ -428,8 +428,8 @@ std::string Sequential::summary() const {
 }
 
 llvm::Expected<mk::TrainingConfig>
-kiln::toTrainingConfig(const Loss &loss, const Optimizer &optimizer,
-                       const std::vector<std::string> &metrics) {
+toTrainingConfig(const Loss &loss, const Optimizer &optimizer,
+                 const std::vector<std::string> &metrics) {
   mk::TrainingConfig config;
   config.loss = loss.name;
   config.fromLogits = loss.fromLogits;

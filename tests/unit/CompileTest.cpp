@@ -239,8 +239,10 @@ TEST(TrainingConfigTest, Validation) {
   EXPECT_FALSE(c.validate());
 
   // Defaults by convention.
-  auto keras = resolveOptimizer(OptimizerConfig{"adagrad"}, "keras");
-  auto torch = resolveOptimizer(OptimizerConfig{"adagrad"}, "pytorch");
+  OptimizerConfig adagrad;
+  adagrad.name = "adagrad";
+  auto keras = resolveOptimizer(adagrad, "keras");
+  auto torch = resolveOptimizer(adagrad, "pytorch");
   ASSERT_TRUE(keras && torch);
   EXPECT_EQ(keras->epsilon, 1e-7);
   EXPECT_EQ(keras->initialAccumulator, 0.1);

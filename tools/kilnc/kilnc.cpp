@@ -226,8 +226,7 @@ class Driver {
 public:
   Driver(MLIRContext &context, llvm::SourceMgr &sourceMgr,
          kiln::CompileOptions options, TimingScope &timing)
-      : context(context), sourceMgr(sourceMgr),
-        compiler(context, std::move(options), &timing) {}
+      : sourceMgr(sourceMgr), compiler(context, std::move(options), &timing) {}
   ~Driver() {
     for (const kiln::LinkedFile &link : pendingLinks)
       llvm::sys::fs::remove(link.temporary);
@@ -255,7 +254,6 @@ private:
   /// model without --loss or a compile_config to apply them to.
   LogicalResult checkTrainingOptions(ModuleOp module) const;
 
-  MLIRContext &context;
   llvm::SourceMgr &sourceMgr;
   kiln::Compiler compiler;
   /// Files written so far; kept only when the whole compilation succeeds,
