@@ -60,6 +60,30 @@ TrainingConfig TrainingOverrides::applyTo(TrainingConfig config) const {
   return config;
 }
 
+llvm::Error kiln::applyTrainingFlags(const TrainingFlags &flags,
+                                     CompileOptions &options) {
+  if (flags.loss && flags.loss->empty())
+    return error("--loss needs a loss name");
+  TrainingOverrides &overrides = options.overrides;
+  overrides.convention = flags.convention.value_or("keras");
+  overrides.fromLogits = flags.fromLogits;
+  if (flags.metrics)
+    overrides.metrics = parseMetricList(*flags.metrics);
+  if (flags.optimizer || flags.loss) {
+    llvm::Expected<OptimizerConfig> optimizer =
+        parseOptimizerSpec(flags.optimizer.value_or("sgd"));
+    if (!optimizer)
+      return optimizer.takeError();
+    overrides.optimizer = std::move(*optimizer);
+  }
+  if (flags.loss) {
+    TrainingConfig config;
+    config.loss = *flags.loss;
+    options.training = overrides.applyTo(std::move(config));
+  }
+  return llvm::Error::success();
+}
+
 std::string kiln::cIdentifier(StringRef text) {
   std::string id;
   for (char c : text)

@@ -65,6 +65,27 @@ struct TrainingOverrides {
   TrainingConfig applyTo(TrainingConfig config) const;
 };
 
+/// Training flags as a command line wrote them (unset: not given), e.g.
+/// kilnc's --loss, --from-logits, --metrics=a,b,
+/// --optimizer=NAME[:key=value,...], --convention.
+struct TrainingFlags {
+  std::optional<std::string> loss, metrics, optimizer, convention;
+  std::optional<bool> fromLogits;
+};
+
+struct CompileOptions;
+
+/// The command-line adapter of the TrainingConfig. With a non-empty loss
+/// the flags describe the whole training step (`options.training`; the
+/// optimizer defaults to sgd); without, --optimizer (with its
+/// hyperparameters and learning rate), --metrics and --from-logits replace
+/// parts of a Keras compile_config (`options.overrides`). The convention
+/// is the flag's, else "keras". Errors: an empty loss ("--loss needs a
+/// loss name"), a bad --optimizer (parseOptimizerSpec). Values are
+/// checked later, by TrainingConfig::validate().
+llvm::Error applyTrainingFlags(const TrainingFlags &flags,
+                               CompileOptions &options);
+
 /// What to compile.
 struct CompileOptions {
   /// C symbol prefix: entry points become `<name>_<function>`. A C

@@ -87,6 +87,52 @@ TEST(TrainingConfigTest, CommandLineAdapter) {
   EXPECT_EQ(merged.convention, "pytorch");
 }
 
+TEST(TrainingConfigTest, CommandLineFlags) {
+  // kilnc --loss=mse --optimizer=adam:learning_rate=0.0123,beta_1=0.8
+  //       --metrics=mae --convention=pytorch: the whole training step.
+  TrainingFlags flags;
+  flags.loss = "mse";
+  flags.optimizer = "adam:learning_rate=0.0123,beta_1=0.8";
+  flags.metrics = "mae";
+  flags.convention = "pytorch";
+  CompileOptions options;
+  ASSERT_FALSE(applyTrainingFlags(flags, options));
+  ASSERT_TRUE(options.training);
+  EXPECT_EQ(options.training->loss, "mse");
+  EXPECT_EQ(options.training->metrics, std::vector<std::string>{"mae"});
+  EXPECT_EQ(options.training->optimizer.name, "adam");
+  EXPECT_EQ(options.training->optimizer.learningRate, 0.0123);
+  EXPECT_EQ(options.training->optimizer.beta1, 0.8);
+  EXPECT_EQ(options.training->convention, "pytorch");
+
+  // --loss alone: sgd with Keras' defaults.
+  TrainingFlags lossOnly;
+  lossOnly.loss = "mse";
+  CompileOptions sgd;
+  ASSERT_FALSE(applyTrainingFlags(lossOnly, sgd));
+  EXPECT_EQ(sgd.training->optimizer.name, "sgd");
+  EXPECT_FALSE(sgd.training->optimizer.learningRate);
+  EXPECT_EQ(sgd.training->convention, "keras");
+
+  // Without --loss: overrides of a compile_config, only what was given.
+  TrainingFlags parts;
+  parts.metrics = "";
+  parts.fromLogits = true;
+  CompileOptions merged;
+  ASSERT_FALSE(applyTrainingFlags(parts, merged));
+  EXPECT_FALSE(merged.training);
+  EXPECT_FALSE(merged.overrides.optimizer);
+  ASSERT_TRUE(merged.overrides.metrics);
+  EXPECT_TRUE(merged.overrides.metrics->empty());
+  EXPECT_EQ(merged.overrides.fromLogits, true);
+
+  TrainingFlags empty;
+  empty.loss = "";
+  CompileOptions unused;
+  EXPECT_EQ(message(applyTrainingFlags(empty, unused)),
+            "--loss needs a loss name");
+}
+
 TEST(TrainingConfigTest, KerasAdapter) {
   auto context = makeContext();
   // A Keras 3 Sequential model with a compile_config, parsed by llvm::json

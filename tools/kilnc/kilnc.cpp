@@ -554,35 +554,20 @@ LogicalResult Driver::runJit() {
   return success();
 }
 
-/// The command-line adapter of the TrainingConfig: with --loss the flags
-/// describe the whole training step; without, --optimizer, --metrics and
-/// --from-logits replace parts of a Keras model's compile_config.
-llvm::Error readTrainingOptions(kiln::CompileOptions &options) {
-  auto given = [](const cl::Option &option) {
-    return option.getNumOccurrences() > 0;
-  };
-  if (given(lossName) && lossName.empty())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "--loss needs a loss name");
-  kiln::TrainingOverrides &overrides = options.overrides;
-  overrides.convention = convention;
-  if (given(fromLogits))
-    overrides.fromLogits = fromLogits;
-  if (given(metricsList))
-    overrides.metrics = kiln::parseMetricList(metricsList);
-  if (given(optimizerSpec) || !lossName.empty()) {
-    llvm::Expected<kiln::OptimizerConfig> optimizer =
-        kiln::parseOptimizerSpec(optimizerSpec);
-    if (!optimizer)
-      return optimizer.takeError();
-    overrides.optimizer = std::move(*optimizer);
-  }
-  if (!lossName.empty()) {
-    kiln::TrainingConfig config;
-    config.loss = lossName;
-    options.training = overrides.applyTo(std::move(config));
-  }
-  return llvm::Error::success();
+/// kilnc's training flags as written, for the command-line adapter.
+kiln::TrainingFlags trainingFlags() {
+  kiln::TrainingFlags flags;
+  if (lossName.getNumOccurrences())
+    flags.loss = lossName;
+  if (fromLogits.getNumOccurrences())
+    flags.fromLogits = fromLogits;
+  if (metricsList.getNumOccurrences())
+    flags.metrics = metricsList;
+  if (optimizerSpec.getNumOccurrences())
+    flags.optimizer = optimizerSpec;
+  if (convention.getNumOccurrences())
+    flags.convention = convention;
+  return flags;
 }
 } // namespace
 
@@ -703,7 +688,7 @@ int main(int argc, char **argv) {
   options.seed = seed;
   options.target = {targetTriple, targetCpu};
   options.passManagerCLOptions = true;
-  if (llvm::Error err = readTrainingOptions(options)) {
+  if (llvm::Error err = kiln::applyTrainingFlags(trainingFlags(), options)) {
     llvm::errs() << "kilnc: error: " << llvm::toString(std::move(err)) << "\n";
     return 1;
   }
