@@ -203,10 +203,11 @@ struct Sequential::Impl {
   struct Entry {
     mk::EntryPointAbi abi;
     mk::EntryPoint fn = nullptr;
-    const mk::AbiTensor *find(llvm::StringRef name,
-                              llvm::StringRef kind = "") const {
+    const mk::AbiTensor *
+    find(llvm::StringRef name,
+         std::optional<kiln_tensor_kind_t> kind = std::nullopt) const {
       for (const mk::AbiTensor &t : abi.tensors)
-        if (t.name == name && (kind.empty() || t.kind == kind))
+        if (t.name == name && (!kind || t.kind == *kind))
           return &t;
       return nullptr;
     }
@@ -218,9 +219,9 @@ struct Sequential::Impl {
   ~Impl() { kiln_regions_destroy(regions); }
 
   char *addr(const mk::AbiTensor &t) const {
-    void *base = t.region == "params"      ? regions->params
-                 : t.region == "opt_state" ? regions->opt_state
-                                           : regions->io;
+    void *base = t.region == KILN_REGION_PARAMS      ? regions->params
+                 : t.region == KILN_REGION_OPT_STATE ? regions->opt_state
+                                                     : regions->io;
     return static_cast<char *>(base) + t.offset;
   }
 
@@ -339,21 +340,25 @@ llvm::Error Sequential::Impl::emitForward() {
   for (const ParamInfo &p : params) {
     argTypes.push_back(RankedTensorType::get(p.shape, f32));
     NamedAttrList attrs;
-    attrs.set("kiln.param", b.getStringAttr(p.name));
-    attrs.set("kiln.trainable", b.getUnitAttr());
+    attrs.set(mk::KilnDialect::ParamAttrHelper::getNameStr(),
+              b.getStringAttr(p.name));
+    attrs.set(mk::KilnDialect::TrainableAttrHelper::getNameStr(),
+              b.getUnitAttr());
     attrs.set(
-        "kiln.initializer",
+        mk::KilnDialect::InitializerAttrHelper::getNameStr(),
         b.getDictionaryAttr(b.getNamedAttr(
             "name", b.getStringAttr(p.kernel ? "glorot_uniform" : "zeros"))));
     argAttrs.push_back(attrs.getDictionary(ctx));
   }
   argTypes.push_back(withBatch(resolved.front().outShape));
   argAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(
-      "kiln.name", b.getStringAttr(resolved.front().layer.name))));
+      mk::KilnDialect::NameAttrHelper::getNameStr(),
+      b.getStringAttr(resolved.front().layer.name))));
   if (dropout) {
     argTypes.push_back(RankedTensorType::get({}, b.getI64Type()));
     argAttrs.push_back(
-        b.getDictionaryAttr(b.getNamedAttr("kiln.step", b.getUnitAttr())));
+        b.getDictionaryAttr(b.getNamedAttr(
+            mk::KilnDialect::StepAttrHelper::getNameStr(), b.getUnitAttr())));
   }
   Type resultType = withBatch(resolved.back().outShape);
   auto func = func::FuncOp::create(loc, "forward",
@@ -365,7 +370,8 @@ llvm::Error Sequential::Impl::emitForward() {
     func.setArgAttrs(i, attrs);
   func.setResultAttrs(
       0, b.getDictionaryAttr(b.getNamedAttr(
-             "kiln.name", b.getStringAttr(resolved.back().layer.name))));
+             mk::KilnDialect::NameAttrHelper::getNameStr(),
+             b.getStringAttr(resolved.back().layer.name))));
 
   auto unary = [&](auto tag, Value x, ArrayRef<NamedAttribute> attrs = {}) {
     using OpT = decltype(tag);
@@ -617,7 +623,8 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
   if (!trainFunc)
     return error("compile: the training pipeline produced no @train_step");
   m.metricNames.clear();
-  if (auto names = trainFunc->getAttrOfType<mlir::ArrayAttr>("kiln.metrics"))
+  if (auto names =
+          mk::getOpAttr<mk::KilnDialect::MetricsAttrHelper>(trainFunc))
     for (mlir::Attribute a : names.getValue().drop_front())
       m.metricNames.push_back(mlir::cast<mlir::StringAttr>(a).getValue().str());
   m.reportNames =
@@ -625,9 +632,9 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
   std::map<std::string, double> initialValues;
   for (unsigned i = 0; i < trainFunc.getNumArguments(); ++i) {
     auto name =
-        trainFunc.getArgAttrOfType<mlir::StringAttr>(i, "kiln.opt_state");
+        mk::getArgAttr<mk::KilnDialect::OptStateAttrHelper>(trainFunc, i);
     auto value =
-        trainFunc.getArgAttrOfType<mlir::FloatAttr>(i, "kiln.initial_value");
+        mk::getArgAttr<mk::KilnDialect::InitialValueAttrHelper>(trainFunc, i);
     if (name && value)
       initialValues[name.getValue().str()] = value.getValueAsDouble();
   }
@@ -672,9 +679,9 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
   }
   // One params region for all entry points: the layouts must agree.
   for (const ParamInfo &p : m.params) {
-    const mk::AbiTensor *t = m.train.find(p.name, "param");
+    const mk::AbiTensor *t = m.train.find(p.name, KILN_TENSOR_PARAM);
     for (const Impl::Entry *other : {&m.eval, &m.pred}) {
-      const mk::AbiTensor *o = other->find(p.name, "param");
+      const mk::AbiTensor *o = other->find(p.name, KILN_TENSOR_PARAM);
       if (!t || !o || o->offset != t->offset)
         return error("compile: parameter '" + p.name +
                      "' has different offsets in the entry points");
@@ -693,7 +700,7 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
     ++paramIndex;
     if (!p.kernel)
       continue;
-    const mk::AbiTensor *t = m.train.find(p.name, "param");
+    const mk::AbiTensor *t = m.train.find(p.name, KILN_TENSOR_PARAM);
     float *data = reinterpret_cast<float *>(m.addr(*t));
     if (kiln_status_t status = kiln_initialize_f32(
             &glorot, m.seed * 1000003ULL + paramIndex,
@@ -701,7 +708,7 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
       return error(llvm::Twine("compile: ") + kiln_status_message(status));
   }
   for (const mk::AbiTensor &t : m.train.abi.tensors) {
-    if (t.kind != "opt_state")
+    if (t.kind != KILN_TENSOR_OPT_STATE)
       continue;
     auto it = initialValues.find(t.name);
     double v = it == initialValues.end() ? 0.0 : it->second;
@@ -754,10 +761,10 @@ llvm::Error Sequential::Impl::runBatches(const Entry &entry,
                                          const std::vector<size_t> &order,
                                          bool update,
                                          std::map<std::string, double> &sums) {
-  const mk::AbiTensor *xT = entry.find(resolved.front().layer.name, "input");
-  const mk::AbiTensor *yT = entry.find("labels", "input");
-  const mk::AbiTensor *wT = entry.find("sample_weight", "input");
-  const mk::AbiTensor *lrT = entry.find("learning_rate", "input");
+  const mk::AbiTensor *xT = entry.find(resolved.front().layer.name, KILN_TENSOR_INPUT);
+  const mk::AbiTensor *yT = entry.find("labels", KILN_TENSOR_INPUT);
+  const mk::AbiTensor *wT = entry.find("sample_weight", KILN_TENSOR_INPUT);
+  const mk::AbiTensor *lrT = entry.find("learning_rate", KILN_TENSOR_INPUT);
   if (!xT || !yT || !wT || (update && !lrT))
     return error("internal: the entry point " + entry.abi.symbol +
                  " lacks an expected input");
@@ -795,7 +802,7 @@ llvm::Error Sequential::Impl::runBatches(const Entry &entry,
     entry.fn(regions->params, regions->opt_state, regions->io,
              regions->scratch);
     for (const mk::AbiTensor &t : entry.abi.tensors)
-      if (t.kind == "output" && t.name != "loss" && t.shape.empty())
+      if (t.kind == KILN_TENSOR_OUTPUT && t.name != "loss" && t.shape.empty())
         sums[t.name] += *reinterpret_cast<const float *>(addr(t));
   }
   return llvm::Error::success();
@@ -943,10 +950,10 @@ Sequential::predict(const std::vector<float> &x) {
                  llvm::Twine(in));
   size_t samples = x.size() / in;
   int64_t per = product(outputShape());
-  const mk::AbiTensor *xT = m.pred.find(m.resolved.front().layer.name, "input");
+  const mk::AbiTensor *xT = m.pred.find(m.resolved.front().layer.name, KILN_TENSOR_INPUT);
   const mk::AbiTensor *yT = nullptr;
   for (const mk::AbiTensor &t : m.pred.abi.tensors)
-    if (t.kind == "output")
+    if (t.kind == KILN_TENSOR_OUTPUT)
       yT = &t;
   if (!xT || !yT)
     return error("internal: @predict lacks its input or output");
@@ -968,7 +975,7 @@ llvm::Expected<std::vector<float>>
 Sequential::getWeights(const std::string &name) const {
   if (!impl->compiled)
     return error("getWeights: the model is not compiled");
-  const mk::AbiTensor *t = impl->train.find(name, "param");
+  const mk::AbiTensor *t = impl->train.find(name, KILN_TENSOR_PARAM);
   if (!t)
     return error("getWeights: no parameter '" + name + "'");
   const float *data = reinterpret_cast<const float *>(impl->addr(*t));
@@ -979,7 +986,7 @@ llvm::Error Sequential::setWeights(const std::string &name,
                                    const std::vector<float> &values) {
   if (!impl->compiled)
     return error("setWeights: the model is not compiled");
-  const mk::AbiTensor *t = impl->train.find(name, "param");
+  const mk::AbiTensor *t = impl->train.find(name, KILN_TENSOR_PARAM);
   if (!t)
     return error("setWeights: no parameter '" + name + "'");
   if (static_cast<int64_t>(values.size()) != product(t->shape))

@@ -526,8 +526,8 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
   bool optimizerFromCommandLine = !lossName.empty() || given(optimizerSpec);
   if (!lossName.empty()) {
     text = trainingOptions();
-  } else if (auto config =
-                 module->getAttrOfType<DictionaryAttr>("kiln.compile_config")) {
+  } else if (auto config = kiln::getOpAttr<
+                 kiln::KilnDialect::CompileConfigAttrHelper>(module)) {
     FailureOr<std::string> fromConfig =
         trainingOptionsFromCompileConfig(config, module.getLoc());
     if (failed(fromConfig))
@@ -737,8 +737,8 @@ LogicalResult Driver::run() {
           continue;
         int inputs = 0, outputs = 0;
         for (const kiln::AbiTensor &t : e.tensors) {
-          inputs += t.kind == "input";
-          outputs += t.kind == "output";
+          inputs += t.kind == KILN_TENSOR_INPUT;
+          outputs += t.kind == KILN_TENSOR_OUTPUT;
         }
         if (inputs != 1 || outputs != 1) {
           llvm::errs() << "kilnc: error: " << inputFilename
@@ -1119,7 +1119,7 @@ LogicalResult Driver::runJit() {
   // place (new parameters and optimizer state of a training step).
   SmallVector<const kiln::AbiTensor *> arguments, results;
   for (const kiln::AbiTensor &t : abi->tensors)
-    (t.kind == "output" ? results : arguments).push_back(&t);
+    (t.kind == KILN_TENSOR_OUTPUT ? results : arguments).push_back(&t);
   for (const kiln::AbiTensor *t : arguments)
     if (t->updated)
       results.push_back(t);
@@ -1144,9 +1144,9 @@ LogicalResult Driver::runJit() {
   auto regionsGuard =
       llvm::make_scope_exit([&] { kiln_regions_destroy(regions); });
   auto regionBase = [&](const kiln::AbiTensor &t) {
-    void *base = t.region == "params"      ? regions->params
-                 : t.region == "opt_state" ? regions->opt_state
-                                           : regions->io;
+    void *base = t.region == KILN_REGION_PARAMS      ? regions->params
+                 : t.region == KILN_REGION_OPT_STATE ? regions->opt_state
+                                                     : regions->io;
     return static_cast<char *>(base) + t.offset;
   };
 
