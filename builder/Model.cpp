@@ -351,14 +351,13 @@ llvm::Error Sequential::Impl::emitForward() {
     argAttrs.push_back(attrs.getDictionary(ctx));
   }
   argTypes.push_back(withBatch(resolved.front().outShape));
-  argAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(
-      mk::KilnDialect::NameAttrHelper::getNameStr(),
-      b.getStringAttr(resolved.front().layer.name))));
+  argAttrs.push_back(b.getDictionaryAttr(
+      b.getNamedAttr(mk::KilnDialect::NameAttrHelper::getNameStr(),
+                     b.getStringAttr(resolved.front().layer.name))));
   if (dropout) {
     argTypes.push_back(RankedTensorType::get({}, b.getI64Type()));
-    argAttrs.push_back(
-        b.getDictionaryAttr(b.getNamedAttr(
-            mk::KilnDialect::StepAttrHelper::getNameStr(), b.getUnitAttr())));
+    argAttrs.push_back(b.getDictionaryAttr(b.getNamedAttr(
+        mk::KilnDialect::StepAttrHelper::getNameStr(), b.getUnitAttr())));
   }
   Type resultType = withBatch(resolved.back().outShape);
   auto func = func::FuncOp::create(loc, "forward",
@@ -368,10 +367,9 @@ llvm::Error Sequential::Impl::emitForward() {
   b.setInsertionPointToStart(body);
   for (auto [i, attrs] : llvm::enumerate(argAttrs))
     func.setArgAttrs(i, attrs);
-  func.setResultAttrs(
-      0, b.getDictionaryAttr(b.getNamedAttr(
-             mk::KilnDialect::NameAttrHelper::getNameStr(),
-             b.getStringAttr(resolved.back().layer.name))));
+  func.setResultAttrs(0, b.getDictionaryAttr(b.getNamedAttr(
+                             mk::KilnDialect::NameAttrHelper::getNameStr(),
+                             b.getStringAttr(resolved.back().layer.name))));
 
   auto unary = [&](auto tag, Value x, ArrayRef<NamedAttribute> attrs = {}) {
     using OpT = decltype(tag);
@@ -623,8 +621,7 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
   if (!trainFunc)
     return error("compile: the training pipeline produced no @train_step");
   m.metricNames.clear();
-  if (auto names =
-          mk::getOpAttr<mk::KilnDialect::MetricsAttrHelper>(trainFunc))
+  if (auto names = mk::getOpAttr<mk::KilnDialect::MetricsAttrHelper>(trainFunc))
     for (mlir::Attribute a : names.getValue().drop_front())
       m.metricNames.push_back(mlir::cast<mlir::StringAttr>(a).getValue().str());
   m.reportNames =
@@ -761,7 +758,8 @@ llvm::Error Sequential::Impl::runBatches(const Entry &entry,
                                          const std::vector<size_t> &order,
                                          bool update,
                                          std::map<std::string, double> &sums) {
-  const mk::AbiTensor *xT = entry.find(resolved.front().layer.name, KILN_TENSOR_INPUT);
+  const mk::AbiTensor *xT =
+      entry.find(resolved.front().layer.name, KILN_TENSOR_INPUT);
   const mk::AbiTensor *yT = entry.find("labels", KILN_TENSOR_INPUT);
   const mk::AbiTensor *wT = entry.find("sample_weight", KILN_TENSOR_INPUT);
   const mk::AbiTensor *lrT = entry.find("learning_rate", KILN_TENSOR_INPUT);
@@ -950,7 +948,8 @@ Sequential::predict(const std::vector<float> &x) {
                  llvm::Twine(in));
   size_t samples = x.size() / in;
   int64_t per = product(outputShape());
-  const mk::AbiTensor *xT = m.pred.find(m.resolved.front().layer.name, KILN_TENSOR_INPUT);
+  const mk::AbiTensor *xT =
+      m.pred.find(m.resolved.front().layer.name, KILN_TENSOR_INPUT);
   const mk::AbiTensor *yT = nullptr;
   for (const mk::AbiTensor &t : m.pred.abi.tensors)
     if (t.kind == KILN_TENSOR_OUTPUT)

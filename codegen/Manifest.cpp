@@ -163,7 +163,8 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
     p.shape.assign(type.getShape().begin(), type.getShape().end());
     p.trainable = hasArgAttr<KilnDialect::TrainableAttrHelper>(forward, i);
     p.state = hasArgAttr<KilnDialect::StateAttrHelper>(forward, i);
-    if (auto init = getArgAttr<KilnDialect::InitializerAttrHelper>(forward, i)) {
+    if (auto init =
+            getArgAttr<KilnDialect::InitializerAttrHelper>(forward, i)) {
       p.init = std::move(*toJson(init).getAsObject());
     } else if (auto values =
                    getArgAttr<KilnDialect::InitAttrHelper>(forward, i)) {

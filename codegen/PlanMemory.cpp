@@ -245,10 +245,10 @@ LogicalResult planFunction(func::FuncOp func) {
   auto regionType = [&](int64_t size) {
     return MemRefType::get({size}, IntegerType::get(ctx, 8));
   };
-  Type paramsType = regionType(
-      llvm::alignTo(regionSize[KILN_REGION_PARAMS], kAlignment));
-  Type stateType = regionType(
-      llvm::alignTo(regionSize[KILN_REGION_OPT_STATE], kAlignment));
+  Type paramsType =
+      regionType(llvm::alignTo(regionSize[KILN_REGION_PARAMS], kAlignment));
+  Type stateType =
+      regionType(llvm::alignTo(regionSize[KILN_REGION_OPT_STATE], kAlignment));
   Type ioType =
       regionType(llvm::alignTo(regionSize[KILN_REGION_IO], kAlignment));
   Type scratchType = regionType(scratchSize);
@@ -342,10 +342,9 @@ LogicalResult materializeUpdates(func::FuncOp func) {
               .getInt();
       if (arg < 0 || arg >= func.getNumArguments() ||
           func.getArgument(arg).getType() != value.getType()) {
-        func.emitError()
-            << KilnDialect::UpdateOfAttrHelper::getNameStr() << " of result "
-            << r << " names argument " << arg
-            << ", which does not exist or has another type";
+        func.emitError() << KilnDialect::UpdateOfAttrHelper::getNameStr()
+                         << " of result " << r << " names argument " << arg
+                         << ", which does not exist or has another type";
         return WalkResult::interrupt();
       }
       builder.create<bufferization::MaterializeInDestinationOp>(

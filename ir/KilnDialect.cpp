@@ -157,9 +157,9 @@ FailureOr<const AttrRule *> checkRule(Operation *op, NamedAttribute attr,
     return op->emitError() << where << "unknown attribute '" << name
                            << "' (the kiln stage attributes are declared "
                               "in ir/KilnBase.td)";
-  bool placed = r->place == place ||
-                (r->place == Place::ArgOrResult &&
-                 (place == Place::Arg || place == Place::Result));
+  bool placed =
+      r->place == place || (r->place == Place::ArgOrResult &&
+                            (place == Place::Arg || place == Place::Result));
   if (!placed)
     return op->emitError() << where << "'" << name << "' is "
                            << describePlace(r->place) << ", not "
@@ -174,8 +174,7 @@ FailureOr<const AttrRule *> checkRule(Operation *op, NamedAttribute attr,
 /// attributes survive bufferization until kiln-plan-memory).
 bool sameShapedType(Type a, Type b) {
   auto x = dyn_cast<ShapedType>(a), y = dyn_cast<ShapedType>(b);
-  return x && y && x.hasRank() && y.hasRank() &&
-         x.getShape() == y.getShape() &&
+  return x && y && x.hasRank() && y.hasRank() && x.getShape() == y.getShape() &&
          x.getElementType() == y.getElementType();
 }
 
@@ -249,8 +248,8 @@ LogicalResult KilnDialect::verifyRegionResultAttribute(Operation *op,
   unsigned numArgs = func.getNumArguments();
   if (index < 0 || index >= static_cast<int64_t>(numArgs))
     return op->emitError() << where << "'" << name << "' = " << index
-                           << " names no argument (the function has "
-                           << numArgs << ")";
+                           << " names no argument (the function has " << numArgs
+                           << ")";
   Type argType = func.getArgumentTypes()[index];
   Type resultType = func.getResultTypes()[resultIndex];
   if (!sameShapedType(argType, resultType))

@@ -36,8 +36,8 @@ namespace mlir::kiln {
 /// The attribute class a generated discardable-attribute helper holds, e.g.
 /// `AttrOf<KilnDialect::ParamAttrHelper>` is `StringAttr`.
 template <typename Helper>
-using AttrOf = std::remove_cv_t<std::remove_reference_t<decltype(
-    std::declval<Helper &>().getAttr(std::declval<Operation *>()))>>;
+using AttrOf = std::remove_cv_t<std::remove_reference_t<
+    decltype(std::declval<Helper &>().getAttr(std::declval<Operation *>()))>>;
 
 /// Typed access to the stage-protocol attributes, by generated helper:
 /// `getArgAttr<KilnDialect::ParamAttrHelper>(func, i)` is the `kiln.param`
@@ -60,8 +60,7 @@ void setArgAttr(FunctionOpInterface func, unsigned index,
 }
 template <typename Helper>
 AttrOf<Helper> getResultAttr(FunctionOpInterface func, unsigned index) {
-  return func.getResultAttrOfType<AttrOf<Helper>>(index,
-                                                  Helper::getNameStr());
+  return func.getResultAttrOfType<AttrOf<Helper>>(index, Helper::getNameStr());
 }
 template <typename Helper>
 bool hasResultAttr(FunctionOpInterface func, unsigned index) {
@@ -84,8 +83,7 @@ template <typename Helper> void removeOpAttr(Operation *op) {
 }
 /// The attribute as a named attribute, for attribute dictionaries being
 /// built.
-template <typename Helper>
-NamedAttribute namedAttr(AttrOf<Helper> value) {
+template <typename Helper> NamedAttribute namedAttr(AttrOf<Helper> value) {
   return NamedAttribute(
       StringAttr::get(value.getContext(), Helper::getNameStr()), value);
 }

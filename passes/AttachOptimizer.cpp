@@ -403,11 +403,10 @@ struct KilnAttachOptimizerPass
       for (StringRef slot : slots) {
         argTypes.push_back(lossFunc.getArgumentTypes()[i]);
         double init = slot == "accumulator" ? h.initialAccumulator : 0.0;
-        argAttrs.push_back(dict(
-            {namedAttr<KilnDialect::OptStateAttrHelper>(
-                 str(base + "/" + slot.str())),
-             namedAttr<KilnDialect::InitialValueAttrHelper>(
-                 mb.getF64FloatAttr(init))}));
+        argAttrs.push_back(dict({namedAttr<KilnDialect::OptStateAttrHelper>(
+                                     str(base + "/" + slot.str())),
+                                 namedAttr<KilnDialect::InitialValueAttrHelper>(
+                                     mb.getF64FloatAttr(init))}));
       }
     }
     auto f64Scalar = RankedTensorType::get({}, mb.getF64Type());
@@ -493,8 +492,8 @@ struct KilnAttachOptimizerPass
     for (unsigned r = 0; r <= numPartials; ++r)
       resultAttrs.push_back(lossFunc.getResultAttrDict(r));
     auto updateOf = [&](unsigned arg) {
-      return dict(
-          {namedAttr<KilnDialect::UpdateOfAttrHelper>(mb.getI64IntegerAttr(arg))});
+      return dict({namedAttr<KilnDialect::UpdateOfAttrHelper>(
+          mb.getI64IntegerAttr(arg))});
     };
     unsigned stateArg = firstState;
     for (auto [k, i] : llvm::enumerate(trainable)) {
@@ -529,9 +528,8 @@ struct KilnAttachOptimizerPass
     // Non-trainable state: the forward pass's new value, written in place
     // like the parameters (the optimizer never touches it).
     for (auto [r, arg] : stateUpdates) {
-      unsigned paramIndex =
-          std::find(paramArgs.begin(), paramArgs.end(), arg) -
-          paramArgs.begin();
+      unsigned paramIndex = std::find(paramArgs.begin(), paramArgs.end(), arg) -
+                            paramArgs.begin();
       if (paramIndex == paramArgs.size())
         return lossFunc.emitError("kiln-attach-optimizer: result ")
                << r << " updates argument " << arg

@@ -219,8 +219,8 @@ LogicalResult deriveGradients(func::FuncOp func) {
     resultAttrs.push_back(func.getResultAttrDict(i));
   for (int64_t index : gradientOf) {
     NamedAttrList attrs;
-    attrs.append(
-        namedAttr<KilnDialect::GradientOfAttrHelper>(b.getI64IntegerAttr(index)));
+    attrs.append(namedAttr<KilnDialect::GradientOfAttrHelper>(
+        b.getI64IntegerAttr(index)));
     if (auto param = getArgAttr<KilnDialect::ParamAttrHelper>(func, index))
       attrs.append(namedAttr<KilnDialect::NameAttrHelper>(
           b.getStringAttr("grad/" + param.getValue().str())));

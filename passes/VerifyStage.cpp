@@ -108,9 +108,9 @@ unsigned checkInterfaceAttributes(func::FuncOp func) {
     auto [it, inserted] = stateUpdates.try_emplace(of.getInt(), i);
     if (!inserted) {
       ++violations;
-      func.emitError() << "@" << func.getSymName() << ": results "
-                       << it->second << " and " << i
-                       << " both update state argument " << of.getInt();
+      func.emitError() << "@" << func.getSymName() << ": results " << it->second
+                       << " and " << i << " both update state argument "
+                       << of.getInt();
     }
   }
   return violations;

@@ -47,8 +47,7 @@ struct EntryInfo {
                          const std::string &name) const;
   /// The tensor of `region` named `name` (a param or state tensor in the
   /// params region), or null.
-  const TensorInfo *findIn(kiln_region_t region,
-                           const std::string &name) const;
+  const TensorInfo *findIn(kiln_region_t region, const std::string &name) const;
   /// The tensors of `kind`, in order.
   std::vector<const TensorInfo *> all(kiln_tensor_kind_t kind) const;
 };

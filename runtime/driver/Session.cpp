@@ -682,9 +682,8 @@ void Session::save(const std::string &path,
   std::vector<TensorView> tensors;
   for (const TensorInfo &t : layout.tensors)
     if (isCheckpointed(t))
-      tensors.push_back(
-          {checkpointName(t),
-           safetensorsDtype(t.dtype), t.shape, address(t), t.bytes()});
+      tensors.push_back({checkpointName(t), safetensorsDtype(t.dtype), t.shape,
+                         address(t), t.bytes()});
   std::map<std::string, std::string> metadata = extra;
   metadata["format"] = "kiln-checkpoint";
   metadata["version"] = "1";

@@ -526,8 +526,9 @@ LogicalResult Driver::applyTraining(ModuleOp module) {
   bool optimizerFromCommandLine = !lossName.empty() || given(optimizerSpec);
   if (!lossName.empty()) {
     text = trainingOptions();
-  } else if (auto config = kiln::getOpAttr<
-                 kiln::KilnDialect::CompileConfigAttrHelper>(module)) {
+  } else if (auto config =
+                 kiln::getOpAttr<kiln::KilnDialect::CompileConfigAttrHelper>(
+                     module)) {
     FailureOr<std::string> fromConfig =
         trainingOptionsFromCompileConfig(config, module.getLoc());
     if (failed(fromConfig))

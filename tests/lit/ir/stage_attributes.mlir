@@ -361,3 +361,11 @@ func.func @on_op(%a: tensor<4xf32>) -> tensor<4xf32> {
   %0 = kiln.relu %a {kiln.param = "a"} : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// Tests that the attributes are verified in a module without any kiln op.
+// expected-error @+1 {{argument 0: 'kiln.param' must be a string, got 3 : i64}}
+func.func @no_kiln_ops(%a: tensor<4xf32> {kiln.param = 3}) -> tensor<4xf32> {
+  return %a : tensor<4xf32>
+}
