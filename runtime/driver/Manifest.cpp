@@ -72,8 +72,8 @@ EntryInfo entry(const json &e, const std::string &at) {
         ti.region == KILN_REGION_SCRATCH)
       fail(where + ": unknown region '" + region + "'");
     if (ti.region != kiln_tensor_kind_region(ti.kind))
-      fail(where + ": a " + kind + " tensor does not live in the " + region +
-           " region");
+      fail(where + ": a tensor of kind '" + kind + "' does not live in the '" +
+           region + "' region");
     ti.offset = size(t, "offset", where);
     ti.shape = shape(field(t, "shape", where), where + ".shape");
     ti.dtype = string(t, "dtype", where);
