@@ -483,7 +483,7 @@ llvm::Error Sequential::compile(const Loss &loss, const Optimizer &optimizer,
   m.sparseLabels = false;
   for (const mk::EntryPointAbi &e : m.jit->abi)
     for (const mk::AbiTensor &t : e.tensors)
-      if (t.kind == "input" && t.name == "labels")
+      if (t.kind == KILN_TENSOR_INPUT && t.name == "labels")
         m.sparseLabels = t.dtype == "i32";
   m.learningRate = optimizer.learningRate;
   return llvm::Error::success();

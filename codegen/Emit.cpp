@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Emit.h"
+#include "ir/KilnDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -116,7 +117,7 @@ llvm::Expected<std::vector<EntryPointAbi>> kiln::collectAbi(ModuleOp module) {
                                    symbol.str().c_str());
   };
   for (Operation &op : module.getBody()->getOperations()) {
-    auto abi = op.getAttrOfType<DictionaryAttr>("kiln.abi");
+    auto abi = getOpAttr<KilnDialect::AbiAttrHelper>(&op);
     auto symbol =
         op.getAttrOfType<StringAttr>(SymbolTable::getSymbolAttrName());
     if (!abi || !symbol)
@@ -155,9 +156,14 @@ llvm::Expected<std::vector<EntryPointAbi>> kiln::collectAbi(ModuleOp module) {
       auto shape = dict.getAs<DenseI64ArrayAttr>("shape");
       auto dtype = dict.getAs<StringAttr>("dtype");
       auto updated = dict.getAs<BoolAttr>("updated");
-      if (!name || !kind || !region || !offset || !shape || !dtype || !updated)
+      kiln_tensor_kind_t kindValue;
+      kiln_region_t regionValue;
+      if (!name || !kind || !region || !offset || !shape || !dtype ||
+          !updated ||
+          !kiln_tensor_kind_from_name(kind.str().c_str(), &kindValue) ||
+          !kiln_region_from_name(region.str().c_str(), &regionValue))
         return malformed(entry.symbol);
-      entry.tensors.push_back({name.str(), kind.str(), region.str(),
+      entry.tensors.push_back({name.str(), kindValue, regionValue,
                                offset.getInt(),
                                std::vector<int64_t>(shape.asArrayRef().begin(),
                                                     shape.asArrayRef().end()),
@@ -215,7 +221,8 @@ llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
   for (const EntryPointAbi &e : entries) {
     llvm::StringMap<StringRef> seen;
     for (const AbiTensor &t : e.tensors) {
-      std::string macro = macroName(e.symbol) + "_" + macroName(t.kind) + "_" +
+      std::string macro = macroName(e.symbol) + "_" +
+                          macroName(kiln_tensor_kind_name(t.kind)) + "_" +
                           macroName(t.name);
       auto [it, inserted] = seen.try_emplace(macro, t.name);
       if (!inserted)
@@ -274,9 +281,11 @@ llvm::Error kiln::emitHeader(ArrayRef<EntryPointAbi> entries, StringRef prefix,
       int64_t count = 1;
       for (int64_t d : t.shape)
         count *= d;
-      std::string tm = ep + "_" + macroName(t.kind) + "_" + macroName(t.name);
-      os << "/* " << t.kind << " '" << commentSafe(t.name) << "': " << t.dtype
-         << shapeString(t.shape) << " in the " << t.region << " region at byte "
+      std::string tm = ep + "_" + macroName(kiln_tensor_kind_name(t.kind)) +
+                       "_" + macroName(t.name);
+      os << "/* " << kiln_tensor_kind_name(t.kind) << " '"
+         << commentSafe(t.name) << "': " << t.dtype << shapeString(t.shape)
+         << " in the " << kiln_region_name(t.region) << " region at byte "
          << t.offset << (t.updated ? ", updated in place" : "") << " */\n"
          << "#define " << tm << "_OFFSET " << t.offset << "\n"
          << "#define " << tm << "_SIZE " << count * dtypeBytes(t.dtype)

@@ -11,6 +11,8 @@
 #ifndef KILN_CODEGEN_EMIT_H
 #define KILN_CODEGEN_EMIT_H
 
+#include "kiln/runtime.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -47,16 +49,19 @@ translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
 llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,
                             bool asObject, llvm::raw_pwrite_stream &os);
 
-/// One tensor of the generated interface.
 /// The ABI name of a tensor element type: "f32", "f64", "i1", "i32",
 /// "i64" (other types print as MLIR does).
 std::string getDTypeName(Type type);
 
+/// One tensor of the generated interface. Kinds and regions are the C
+/// enums of kiln/runtime.h, shared with the driver; their names in the
+/// `kiln.abi` attribute, the manifest and the header come from
+/// kiln_tensor_kind_name / kiln_region_name.
 struct AbiTensor {
-  std::string name;   // kiln.param / kiln.name, or argN / outputN
-  std::string kind;   // "param", "opt_state", "input" or "output"
-  std::string region; // "params", "opt_state" or "io"
-  int64_t offset;     // bytes from the region start
+  std::string name;        // kiln.param / kiln.name, or argN / outputN
+  kiln_tensor_kind_t kind; // param, state, opt_state, input or output
+  kiln_region_t region;    // params, opt_state or io
+  int64_t offset;          // bytes from the region start
   std::vector<int64_t> shape;
   std::string dtype; // "f32", "f64", "i32", "i64", "i1"
   bool updated;      // an argument the entry point overwrites in place

@@ -99,9 +99,9 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
                                                    StringRef source) {
   ModelInfo info;
   info.source = source.str();
-  if (auto name = module->getAttrOfType<StringAttr>("kiln.model_name"))
+  if (auto name = getOpAttr<KilnDialect::ModelNameAttrHelper>(module))
     info.modelName = name.str();
-  if (auto layers = module->getAttrOfType<ArrayAttr>("kiln.layers"))
+  if (auto layers = getOpAttr<KilnDialect::LayersAttrHelper>(module))
     for (Attribute layer : layers)
       info.layers.push_back(toJson(layer));
   func::FuncOp forward;
@@ -117,7 +117,7 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
     return error("no public function with a body in the module");
 
   for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
-    auto name = forward.getArgAttrOfType<StringAttr>(i, "kiln.param");
+    auto name = getArgAttr<KilnDialect::ParamAttrHelper>(forward, i);
     if (!name)
       continue;
     auto type = cast<RankedTensorType>(forward.getArgumentTypes()[i]);
@@ -125,22 +125,25 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
     p.name = name.str();
     p.dtype = getDTypeName(type.getElementType());
     p.shape.assign(type.getShape().begin(), type.getShape().end());
-    p.trainable = forward.getArgAttr(i, "kiln.trainable") != nullptr;
+    p.trainable = hasArgAttr<KilnDialect::TrainableAttrHelper>(forward, i);
+    p.state = hasArgAttr<KilnDialect::StateAttrHelper>(forward, i);
     if (auto init =
-            forward.getArgAttrOfType<DictionaryAttr>(i, "kiln.initializer")) {
+            getArgAttr<KilnDialect::InitializerAttrHelper>(forward, i)) {
       p.init = std::move(*toJson(init).getAsObject());
-    } else if (auto values = forward.getArgAttrOfType<DenseElementsAttr>(
-                   i, "kiln.init")) {
+    } else if (auto values =
+                   getArgAttr<KilnDialect::InitAttrHelper>(forward, i)) {
       while (info.initialValues.size() % 8)
         info.initialValues.push_back(0);
       p.init["stored"] = static_cast<int64_t>(info.initialValues.size());
       appendElements(values, info.initialValues);
     } else {
       // No initializer recorded (hand-written IR): Keras' Dense defaults,
-      // glorot_uniform for matrices and zeros for vectors and scalars.
-      p.init["name"] = type.getRank() >= 2 ? "glorot_uniform" : "zeros";
+      // glorot_uniform for matrices and zeros for vectors and scalars;
+      // state starts at zero.
+      p.init["name"] =
+          type.getRank() >= 2 && !p.state ? "glorot_uniform" : "zeros";
     }
-    if (auto adapt = forward.getArgAttrOfType<DictionaryAttr>(i, "kiln.adapt"))
+    if (auto adapt = getArgAttr<KilnDialect::AdaptAttrHelper>(forward, i))
       p.adapt = std::move(*toJson(adapt).getAsObject());
     info.params.push_back(std::move(p));
   }
@@ -154,12 +157,12 @@ void kiln::collectTrainingInfo(ModuleOp module, ModelInfo &info) {
     return;
   info.trainStepFlops = countFlops(train);
   for (unsigned i = 0, e = train.getNumArguments(); i < e; ++i) {
-    auto name = train.getArgAttrOfType<StringAttr>(i, "kiln.opt_state");
-    auto value = train.getArgAttrOfType<FloatAttr>(i, "kiln.initial_value");
+    auto name = getArgAttr<KilnDialect::OptStateAttrHelper>(train, i);
+    auto value = getArgAttr<KilnDialect::InitialValueAttrHelper>(train, i);
     if (name)
       info.optStateInit[name.str()] = value ? value.getValueAsDouble() : 0.0;
   }
-  if (auto metrics = train->getAttrOfType<ArrayAttr>("kiln.metrics")) {
+  if (auto metrics = getOpAttr<KilnDialect::MetricsAttrHelper>(train)) {
     info.resolvedMetrics.clear();
     for (Attribute m : llvm::drop_begin(metrics)) // [0] is "loss"
       info.resolvedMetrics.push_back(cast<StringAttr>(m).str());
@@ -197,8 +200,8 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
     json::Array tensors;
     for (const AbiTensor &t : e.tensors)
       tensors.push_back(json::Object{{"name", t.name},
-                                     {"kind", t.kind},
-                                     {"region", t.region},
+                                     {"kind", kiln_tensor_kind_name(t.kind)},
+                                     {"region", kiln_region_name(t.region)},
                                      {"offset", t.offset},
                                      {"shape", json::Array(t.shape)},
                                      {"dtype", t.dtype},
@@ -214,11 +217,11 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
   // One params region serves every entry point: their layouts must agree.
   std::map<std::string, int64_t> offsets;
   for (const AbiTensor &t : layout->tensors)
-    if (t.kind == "param")
+    if (t.region == KILN_REGION_PARAMS)
       offsets[t.name] = t.offset;
   for (const EntryPointAbi &e : entries)
     for (const AbiTensor &t : e.tensors)
-      if (t.kind == "param" &&
+      if (t.region == KILN_REGION_PARAMS &&
           (!offsets.count(t.name) || offsets[t.name] != t.offset))
         return error("entry points '" + layout->symbol + "' and '" + e.symbol +
                      "' place param '" + t.name + "' differently");
@@ -238,6 +241,8 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
                    {"shape", json::Array(p.shape)},
                    {"trainable", p.trainable},
                    {"init", json::Object(p.init)}};
+    if (p.state)
+      o["state"] = true;
     if (p.adapt)
       o["adapt"] = json::Object(*p.adapt);
     params.push_back(std::move(o));
@@ -272,12 +277,13 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
                                {"predict", info.predictFlops}};
   root["layers"] = json::Array(info.layers);
 
-  // The fingerprint names the state a checkpoint holds: every param and
-  // opt_state tensor (name, dtype, shape) and the optimizer. FNV-1a 64.
+  // The fingerprint names the state a checkpoint holds: every param, state
+  // and opt_state tensor (name, dtype, shape) and the optimizer. FNV-1a 64.
   std::string canonical;
   for (const AbiTensor &t : layout->tensors)
-    if (t.kind == "param" || t.kind == "opt_state") {
-      canonical += t.kind + ":" + t.name + ":" + t.dtype + "[";
+    if (t.region != KILN_REGION_IO) {
+      canonical += std::string(kiln_tensor_kind_name(t.kind)) + ":" + t.name +
+                   ":" + t.dtype + "[";
       for (int64_t d : t.shape)
         canonical += std::to_string(d) + ",";
       canonical += "];";

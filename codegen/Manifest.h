@@ -43,6 +43,8 @@ struct ManifestParam {
   std::string dtype; // "f32", "f64", "i32", "i64", "i1"
   std::vector<int64_t> shape;
   bool trainable = false;
+  /// Non-trainable state a training step updates (kiln.state).
+  bool state = false;
   /// The initializer as JSON: {"name": "glorot_uniform", "seed": 3, ...}
   /// (kiln.initializer), {"stored": byte offset} (kiln.init values, kept
   /// in the object's initial_values), or a default chosen by rank.

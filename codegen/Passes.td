@@ -150,7 +150,10 @@ def KilnPrepareEntryPointsPass
       and optimizer state of a training step) into argument i
       (`bufferization.materialize_in_destination`) and drops it from the
       results, so that the params and opt_state regions are updated in
-      place.
+      place;
+    - removes the other result-to-argument references (`kiln.gradient_of`,
+      `kiln.state_update_of`), which bufferization would otherwise carry
+      onto the out-param arguments.
   }];
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }

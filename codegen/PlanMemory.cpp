@@ -3,10 +3,12 @@
 // Implements kiln-plan-memory. After bufferization every public function
 // takes its tensors as memref arguments and allocates its temporaries with
 // memref.alloc. This pass
-//   1. places each argument in a caller-owned region: params (arguments
-//      marked `kiln.param`), opt_state (arguments marked `kiln.opt_state`)
-//      or io (inputs and out-param outputs), packed in argument order at
-//      64-byte aligned offsets;
+//   1. gives each argument a tensor kind (kiln_tensor_kind_t of
+//      kiln/runtime.h: param, state, opt_state, input, output) and places it
+//      in the caller-owned region of that kind: params (arguments marked
+//      `kiln.param`, with `kiln.state` for state), opt_state (arguments
+//      marked `kiln.opt_state`) or io (inputs and out-param outputs), packed
+//      in argument order at 64-byte aligned offsets;
 //   2. places every temporary in one scratch arena: live ranges come from
 //      the linear op order of the function body (an alias made by a view op
 //      extends its source's range), and a greedy best-fit assignment, largest
@@ -25,6 +27,8 @@
 
 #include "codegen/Emit.h"
 #include "codegen/Passes.h"
+#include "ir/KilnDialect.h"
+#include "kiln/runtime.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -43,6 +47,7 @@ namespace mlir::kiln {
 } // namespace mlir::kiln
 
 using namespace mlir;
+using mlir::kiln::KilnDialect;
 
 namespace {
 /// Alignment in bytes of every region base and every buffer offset: a cache
@@ -136,17 +141,15 @@ LogicalResult planFunction(func::FuncOp func) {
   Location loc = func.getLoc();
 
   // 1. Arguments into the params, opt_state and io regions.
-  enum Region : unsigned { Params = 0, OptState = 1, IO = 2 };
-  static const char *const regionNames[] = {"params", "opt_state", "io"};
   struct Placement {
-    Region region;
+    kiln_region_t region;
     int64_t offset;
   };
   SmallVector<Placement> argPlacement;
-  int64_t regionSize[3] = {0, 0, 0};
+  int64_t regionSize[KILN_REGION_COUNT] = {};
   SmallVector<Attribute> tensors;
   unsigned numOriginalResults = 0;
-  if (auto count = func->getAttrOfType<IntegerAttr>("kiln.num_inputs"))
+  if (auto count = kiln::getOpAttr<KilnDialect::NumInputsAttrHelper>(func))
     numOriginalResults = func.getNumArguments() - count.getInt();
   else
     return func.emitError("kiln-plan-memory needs the kiln.num_inputs "
@@ -162,22 +165,32 @@ LogicalResult planFunction(func::FuncOp func) {
       failedArgs = true;
       continue;
     }
+    unsigned index = arg.getArgNumber();
     auto paramName =
-        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.param");
-    auto stateName =
-        func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.opt_state");
-    Region region = paramName ? Params : stateName ? OptState : IO;
+        kiln::getArgAttr<KilnDialect::ParamAttrHelper>(func, index);
+    auto optStateName =
+        kiln::getArgAttr<KilnDialect::OptStateAttrHelper>(func, index);
+    unsigned firstOutput = func.getNumArguments() - numOriginalResults;
+    bool isOutput = index >= firstOutput;
+    kiln_tensor_kind_t kind =
+        paramName ? (kiln::hasArgAttr<KilnDialect::StateAttrHelper>(func, index)
+                         ? KILN_TENSOR_STATE
+                         : KILN_TENSOR_PARAM)
+        : optStateName ? KILN_TENSOR_OPT_STATE
+        : isOutput     ? KILN_TENSOR_OUTPUT
+                       : KILN_TENSOR_INPUT;
+    kiln_region_t region = kiln_tensor_kind_region(kind);
     int64_t offset = llvm::alignTo(regionSize[region], kAlignment);
     regionSize[region] = offset + getByteSize(type);
     argPlacement.push_back({region, offset});
 
-    // Names: kiln.param / kiln.name attributes, else argN / outputN.
-    unsigned firstOutput = func.getNumArguments() - numOriginalResults;
-    bool isOutput = arg.getArgNumber() >= firstOutput;
-    StringAttr name = paramName ? paramName : stateName;
+    // Names: kiln.param / kiln.opt_state / kiln.name attributes, else argN /
+    // outputN.
+    StringAttr name = paramName ? paramName : optStateName;
     if (!name)
-      name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kiln.name");
-    auto outputNames = func->getAttrOfType<ArrayAttr>("kiln.output_names");
+      name = kiln::getArgAttr<KilnDialect::NameAttrHelper>(func, index);
+    auto outputNames =
+        kiln::getOpAttr<KilnDialect::OutputNamesAttrHelper>(func);
     if (isOutput && !name && outputNames &&
         arg.getArgNumber() - firstOutput < outputNames.size())
       name =
@@ -187,18 +200,16 @@ LogicalResult planFunction(func::FuncOp func) {
                  : "arg" + std::to_string(arg.getArgNumber());
     NamedAttrList entry;
     entry.append("name", name ? name : StringAttr::get(ctx, fallback));
-    entry.append("kind", StringAttr::get(ctx, paramName   ? "param"
-                                              : stateName ? "opt_state"
-                                              : isOutput  ? "output"
-                                                          : "input"));
-    entry.append("region", StringAttr::get(ctx, regionNames[region]));
+    entry.append("kind", StringAttr::get(ctx, kiln_tensor_kind_name(kind)));
+    entry.append("region", StringAttr::get(ctx, kiln_region_name(region)));
     entry.append("offset", IntegerAttr::get(IntegerType::get(ctx, 64), offset));
     entry.append("shape", DenseI64ArrayAttr::get(ctx, type.getShape()));
     entry.append("dtype", StringAttr::get(
                               ctx, kiln::getDTypeName(type.getElementType())));
-    entry.append("updated",
-                 BoolAttr::get(ctx, static_cast<bool>(func.getArgAttr(
-                                        arg.getArgNumber(), "kiln.updated"))));
+    entry.append(
+        "updated",
+        BoolAttr::get(ctx, kiln::hasArgAttr<KilnDialect::UpdatedAttrHelper>(
+                               func, index)));
     tensors.push_back(entry.getDictionary(ctx));
   }
   if (failedArgs)
@@ -234,16 +245,21 @@ LogicalResult planFunction(func::FuncOp func) {
   auto regionType = [&](int64_t size) {
     return MemRefType::get({size}, IntegerType::get(ctx, 8));
   };
-  Type paramsType = regionType(llvm::alignTo(regionSize[Params], kAlignment));
-  Type stateType = regionType(llvm::alignTo(regionSize[OptState], kAlignment));
-  Type ioType = regionType(llvm::alignTo(regionSize[IO], kAlignment));
+  Type paramsType =
+      regionType(llvm::alignTo(regionSize[KILN_REGION_PARAMS], kAlignment));
+  Type stateType =
+      regionType(llvm::alignTo(regionSize[KILN_REGION_OPT_STATE], kAlignment));
+  Type ioType =
+      regionType(llvm::alignTo(regionSize[KILN_REGION_IO], kAlignment));
   Type scratchType = regionType(scratchSize);
   unsigned numArgs = body.getNumArguments();
-  Value regions[3];
-  regions[Params] = body.addArgument(paramsType, loc);
-  regions[OptState] = body.addArgument(stateType, loc);
-  regions[IO] = body.addArgument(ioType, loc);
-  Value scratch = body.addArgument(scratchType, loc);
+  // The region arguments, in kiln_region_t order.
+  Value regions[KILN_REGION_COUNT];
+  regions[KILN_REGION_PARAMS] = body.addArgument(paramsType, loc);
+  regions[KILN_REGION_OPT_STATE] = body.addArgument(stateType, loc);
+  regions[KILN_REGION_IO] = body.addArgument(ioType, loc);
+  regions[KILN_REGION_SCRATCH] = body.addArgument(scratchType, loc);
+  Value scratch = regions[KILN_REGION_SCRATCH];
 
   OpBuilder b = OpBuilder::atBlockBegin(&body);
   auto viewAt = [&](OpBuilder &builder, Location l, Value region,
@@ -289,9 +305,9 @@ LogicalResult planFunction(func::FuncOp func) {
   abi.append("temporaries_total", i64(temporariesTotal));
   abi.append("num_temporaries", i64(temps.size()));
   abi.append("tensors", ArrayAttr::get(ctx, tensors));
-  func->setAttr("kiln.abi", abi.getDictionary(ctx));
-  func->removeAttr("kiln.num_inputs");
-  func->removeAttr("kiln.output_names");
+  kiln::setOpAttr<KilnDialect::AbiAttrHelper>(func, abi.getDictionary(ctx));
+  kiln::removeOpAttr<KilnDialect::NumInputsAttrHelper>(func);
+  kiln::removeOpAttr<KilnDialect::OutputNamesAttrHelper>(func);
   return success();
 }
 
@@ -302,7 +318,7 @@ LogicalResult planFunction(func::FuncOp func) {
 LogicalResult materializeUpdates(func::FuncOp func) {
   SmallVector<unsigned> updated;
   for (unsigned r = 0, e = func.getNumResults(); r < e; ++r)
-    if (func.getResultAttr(r, "kiln.update_of"))
+    if (kiln::hasResultAttr<KilnDialect::UpdateOfAttrHelper>(func, r))
       updated.push_back(r);
   if (updated.empty())
     return success();
@@ -322,17 +338,19 @@ LogicalResult materializeUpdates(func::FuncOp func) {
         continue;
       }
       int64_t arg =
-          func.getResultAttrOfType<IntegerAttr>(r, "kiln.update_of").getInt();
+          kiln::getResultAttr<KilnDialect::UpdateOfAttrHelper>(func, r)
+              .getInt();
       if (arg < 0 || arg >= func.getNumArguments() ||
           func.getArgument(arg).getType() != value.getType()) {
-        func.emitError("kiln.update_of of result ")
-            << r << " names argument " << arg
-            << ", which does not exist or has another type";
+        func.emitError() << KilnDialect::UpdateOfAttrHelper::getNameStr()
+                         << " of result " << r << " names argument " << arg
+                         << ", which does not exist or has another type";
         return WalkResult::interrupt();
       }
       builder.create<bufferization::MaterializeInDestinationOp>(
           ret.getLoc(), value, func.getArgument(arg));
-      func.setArgAttr(arg, "kiln.updated", builder.getUnitAttr());
+      kiln::setArgAttr<KilnDialect::UpdatedAttrHelper>(func, arg,
+                                                       builder.getUnitAttr());
     }
     builder.create<func::ReturnOp>(ret.getLoc(), kept);
     ret.erase();
@@ -356,15 +374,23 @@ struct KilnPrepareEntryPointsPass
       Builder b(func.getContext());
       if (failed(materializeUpdates(func)))
         return signalPassFailure();
-      func->setAttr("kiln.num_inputs",
-                    b.getI64IntegerAttr(func.getNumArguments()));
+      kiln::setOpAttr<KilnDialect::NumInputsAttrHelper>(
+          func, b.getI64IntegerAttr(func.getNumArguments()));
       SmallVector<Attribute> names;
       for (unsigned i = 0, e = func.getNumResults(); i < e; ++i) {
-        auto name = func.getResultAttrOfType<StringAttr>(i, "kiln.name");
+        auto name = kiln::getResultAttr<KilnDialect::NameAttrHelper>(func, i);
         names.push_back(name ? name
                              : b.getStringAttr("output" + std::to_string(i)));
       }
-      func->setAttr("kiln.output_names", b.getArrayAttr(names));
+      kiln::setOpAttr<KilnDialect::OutputNamesAttrHelper>(
+          func, b.getArrayAttr(names));
+      // Result-to-argument references end here: bufferization turns results
+      // into out-params (and their attributes into argument attributes).
+      for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
+        for (StringRef name :
+             {KilnDialect::GradientOfAttrHelper::getNameStr(),
+              KilnDialect::StateUpdateOfAttrHelper::getNameStr()})
+          func.removeResultAttr(i, b.getStringAttr(name));
 
       // Each output needs its own buffer: copy returned arguments and
       // repeated values.

@@ -11,6 +11,7 @@
 #include "codegen/Pipelines.h"
 #include "frontend/Import.h"
 #include "frontend/keras/CompileConfig.h"
+#include "ir/KilnDialect.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -95,7 +96,7 @@ std::string kiln::cIdentifier(StringRef text) {
 
 bool kiln::hasCompileConfig(ModuleOp module) {
   return static_cast<bool>(
-      module->getAttrOfType<DictionaryAttr>("kiln.compile_config"));
+      getOpAttr<KilnDialect::CompileConfigAttrHelper>(module));
 }
 
 Compiler::Compiler(MLIRContext &context, CompileOptions options,
@@ -167,7 +168,7 @@ Compiler::trainingConfig(ModuleOp module) {
   std::optional<TrainingConfig> result = opts.training;
   if (!result) {
     auto compileConfig =
-        module->getAttrOfType<DictionaryAttr>("kiln.compile_config");
+        getOpAttr<KilnDialect::CompileConfigAttrHelper>(module);
     if (!compileConfig)
       return std::optional<TrainingConfig>();
     llvm::Expected<TrainingConfig> fromKeras =
@@ -280,8 +281,8 @@ Compiler::checkProgramModel(llvm::ArrayRef<EntryPointAbi> abi) const {
       continue;
     int inputs = 0, outputs = 0;
     for (const AbiTensor &t : e.tensors) {
-      inputs += t.kind == "input";
-      outputs += t.kind == "output";
+      inputs += t.kind == KILN_TENSOR_INPUT;
+      outputs += t.kind == KILN_TENSOR_OUTPUT;
     }
     if (inputs != 1 || outputs != 1)
       return error("the model has " + llvm::Twine(inputs) + " input(s) and " +
@@ -372,7 +373,7 @@ kiln::compileToJit(ModuleOp module, const CompileOptions &options) {
 EntryPointSignature kiln::getEntryPointSignature(const EntryPointAbi &abi) {
   EntryPointSignature signature;
   for (const AbiTensor &t : abi.tensors)
-    (t.kind == "output" ? signature.results : signature.arguments)
+    (t.kind == KILN_TENSOR_OUTPUT ? signature.results : signature.arguments)
         .push_back(&t);
   for (const AbiTensor *t : signature.arguments)
     if (t->updated)
@@ -413,9 +414,9 @@ kiln::runEntryPoint(EntryPoint function, const EntryPointAbi &abi,
   auto regionsGuard =
       llvm::make_scope_exit([&] { kiln_regions_destroy(regions); });
   auto regionBase = [&](const AbiTensor &t) {
-    void *base = t.region == "params"      ? regions->params
-                 : t.region == "opt_state" ? regions->opt_state
-                                           : regions->io;
+    void *base = t.region == KILN_REGION_PARAMS      ? regions->params
+                 : t.region == KILN_REGION_OPT_STATE ? regions->opt_state
+                                                     : regions->io;
     return static_cast<char *>(base) + t.offset;
   };
   auto describe = [](StringRef type, ArrayRef<int64_t> shape) {

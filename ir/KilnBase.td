@@ -36,6 +36,50 @@ def Kiln_Dialect : Dialect {
     every op.
   }];
   let hasConstantMaterializer = 1;
+
+  // The stage protocol: the discardable attributes that carry the contract
+  // between stages (docs/architecture.md, "Forward form" and "Stage
+  // attributes"). Each generates a typed helper, e.g.
+  // `KilnDialect::ParamAttrHelper::getNameStr()` == "kiln.param"; the
+  // dialect hooks below check every one of them whenever the IR is verified
+  // (placement, type, and cross-references such as `kiln.update_of`'s
+  // argument index), not only when kiln-verify-stage runs.
+  let discardableAttrs = (ins
+    // Function arguments (forward form and the entry points).
+    "::mlir::StringAttr":$param,
+    "::mlir::UnitAttr":$trainable,
+    "::mlir::UnitAttr":$state,
+    "::mlir::DictionaryAttr":$initializer,
+    "::mlir::DenseElementsAttr":$init,
+    "::mlir::FloatAttr":$l1,
+    "::mlir::FloatAttr":$l2,
+    "::mlir::DictionaryAttr":$adapt,
+    "::mlir::UnitAttr":$step,
+    "::mlir::StringAttr":$opt_state,
+    "::mlir::FloatAttr":$initial_value,
+    "::mlir::UnitAttr":$updated,
+    // Function arguments and results.
+    "::mlir::StringAttr":$name,
+    // Function results.
+    "::mlir::IntegerAttr":$update_of,
+    "::mlir::IntegerAttr":$gradient_of,
+    "::mlir::IntegerAttr":$state_update_of,
+    // Functions.
+    "::mlir::StringAttr":$forward,
+    "::mlir::ArrayAttr":$partials,
+    "::mlir::ArrayAttr":$metrics,
+    "::mlir::StringAttr":$optimizer,
+    "::mlir::IntegerAttr":$num_inputs,
+    "::mlir::ArrayAttr":$output_names,
+    "::mlir::DictionaryAttr":$abi,
+    // Modules.
+    "::mlir::StringAttr":$model_name,
+    "::mlir::DictionaryAttr":$compile_config,
+    "::mlir::ArrayAttr":$layers
+  );
+  let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
 }
 
 //===----------------------------------------------------------------------===//

@@ -1,7 +1,9 @@
 //===- KilnDialect.cpp - kiln dialect registration ------------------------===//
 //
-// Registers the kiln ops and interfaces, and materializes
-// folded constants as kiln.constant.
+// Registers the kiln ops and interfaces, materializes folded constants as
+// kiln.constant, and verifies the stage-protocol attributes (the
+// `discardableAttrs` of KilnBase.td) wherever they appear: on function
+// arguments and results, on functions and on modules.
 //
 //===----------------------------------------------------------------------===//
 
@@ -10,6 +12,7 @@
 #include "ir/VJP.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/Transforms/InliningUtils.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -52,4 +55,241 @@ Operation *KilnDialect::materializeConstant(OpBuilder &builder, Attribute value,
   if (!elements || elements.getType() != type)
     return nullptr;
   return builder.create<ConstantOp>(loc, type, elements);
+}
+
+//===----------------------------------------------------------------------===//
+// Stage-protocol attributes
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Where an attribute may appear.
+enum class Place { Arg, Result, ArgOrResult, Function, Module };
+
+/// One declared attribute: its generated name, place, and type check.
+struct AttrRule {
+  StringRef name;
+  Place place;
+  bool (*hasType)(Attribute);
+  const char *typeName;
+};
+
+template <typename A> const char *describe();
+template <> const char *describe<StringAttr>() { return "a string"; }
+template <> const char *describe<UnitAttr>() { return "a unit attribute"; }
+template <> const char *describe<FloatAttr>() { return "a float"; }
+template <> const char *describe<IntegerAttr>() { return "an integer"; }
+template <> const char *describe<ArrayAttr>() { return "an array"; }
+template <> const char *describe<DictionaryAttr>() { return "a dictionary"; }
+template <> const char *describe<DenseElementsAttr>() {
+  return "dense elements";
+}
+
+template <typename Helper> AttrRule rule(Place place) {
+  return {Helper::getNameStr(), place,
+          [](Attribute attr) { return isa<AttrOf<Helper>>(attr); },
+          describe<AttrOf<Helper>>()};
+}
+
+/// Every attribute of the stage protocol and where it belongs
+/// (docs/architecture.md, "Stage attributes").
+ArrayRef<AttrRule> getRules() {
+  using D = KilnDialect;
+  static const AttrRule rules[] = {
+      rule<D::ParamAttrHelper>(Place::Arg),
+      rule<D::TrainableAttrHelper>(Place::Arg),
+      rule<D::StateAttrHelper>(Place::Arg),
+      rule<D::InitializerAttrHelper>(Place::Arg),
+      rule<D::InitAttrHelper>(Place::Arg),
+      rule<D::L1AttrHelper>(Place::Arg),
+      rule<D::L2AttrHelper>(Place::Arg),
+      rule<D::AdaptAttrHelper>(Place::Arg),
+      rule<D::StepAttrHelper>(Place::Arg),
+      rule<D::OptStateAttrHelper>(Place::Arg),
+      rule<D::InitialValueAttrHelper>(Place::Arg),
+      rule<D::UpdatedAttrHelper>(Place::Arg),
+      rule<D::NameAttrHelper>(Place::ArgOrResult),
+      rule<D::UpdateOfAttrHelper>(Place::Result),
+      rule<D::GradientOfAttrHelper>(Place::Result),
+      rule<D::StateUpdateOfAttrHelper>(Place::Result),
+      rule<D::ForwardAttrHelper>(Place::Function),
+      rule<D::PartialsAttrHelper>(Place::Function),
+      rule<D::MetricsAttrHelper>(Place::Function),
+      rule<D::OptimizerAttrHelper>(Place::Function),
+      rule<D::NumInputsAttrHelper>(Place::Function),
+      rule<D::OutputNamesAttrHelper>(Place::Function),
+      rule<D::AbiAttrHelper>(Place::Function),
+      rule<D::ModelNameAttrHelper>(Place::Module),
+      rule<D::CompileConfigAttrHelper>(Place::Module),
+      rule<D::LayersAttrHelper>(Place::Module),
+  };
+  return rules;
+}
+
+const AttrRule *findRule(StringRef name) {
+  for (const AttrRule &r : getRules())
+    if (r.name == name)
+      return &r;
+  return nullptr;
+}
+
+const char *describePlace(Place place) {
+  switch (place) {
+  case Place::Arg:
+    return "a function argument attribute";
+  case Place::Result:
+    return "a function result attribute";
+  case Place::ArgOrResult:
+    return "a function argument or result attribute";
+  case Place::Function:
+    return "a function attribute";
+  case Place::Module:
+    return "a module attribute";
+  }
+  return "";
+}
+
+/// Finds the rule of `attr` and checks its place and type.
+FailureOr<const AttrRule *> checkRule(Operation *op, NamedAttribute attr,
+                                      Place place, const Twine &where) {
+  StringRef name = attr.getName().getValue();
+  const AttrRule *r = findRule(name);
+  if (!r)
+    return op->emitError() << where << "unknown attribute '" << name
+                           << "' (the kiln stage attributes are declared "
+                              "in ir/KilnBase.td)";
+  bool placed =
+      r->place == place || (r->place == Place::ArgOrResult &&
+                            (place == Place::Arg || place == Place::Result));
+  if (!placed)
+    return op->emitError() << where << "'" << name << "' is "
+                           << describePlace(r->place) << ", not "
+                           << describePlace(place);
+  if (!r->hasType(attr.getValue()))
+    return op->emitError() << where << "'" << name << "' must be "
+                           << r->typeName << ", got " << attr.getValue();
+  return r;
+}
+
+/// Shape and element type of a tensor or memref type (the protocol
+/// attributes survive bufferization until kiln-plan-memory).
+bool sameShapedType(Type a, Type b) {
+  auto x = dyn_cast<ShapedType>(a), y = dyn_cast<ShapedType>(b);
+  return x && y && x.hasRank() && y.hasRank() && x.getShape() == y.getShape() &&
+         x.getElementType() == y.getElementType();
+}
+
+bool isStringArray(Attribute attr) {
+  auto array = cast<ArrayAttr>(attr);
+  return llvm::all_of(array, [](Attribute e) { return isa<StringAttr>(e); });
+}
+} // namespace
+
+LogicalResult KilnDialect::verifyRegionArgAttribute(Operation *op,
+                                                    unsigned regionIndex,
+                                                    unsigned argIndex,
+                                                    NamedAttribute attr) {
+  std::string where = "argument " + std::to_string(argIndex) + ": ";
+  FailureOr<const AttrRule *> r = checkRule(op, attr, Place::Arg, where);
+  if (failed(r))
+    return failure();
+  auto func = dyn_cast<FunctionOpInterface>(op);
+  if (!func)
+    return op->emitError() << where << "'" << attr.getName().getValue()
+                           << "' belongs on the arguments of functions";
+  StringRef name = attr.getName().getValue();
+  Type argType = func.getArgumentTypes()[argIndex];
+  if (name == InitAttrHelper::getNameStr()) {
+    auto init = cast<DenseElementsAttr>(attr.getValue());
+    if (!sameShapedType(init.getType(), argType))
+      return op->emitError()
+             << where << "'" << name << "' holds a value of type "
+             << init.getType() << ", but the argument has type " << argType;
+  }
+  if (name == L1AttrHelper::getNameStr() ||
+      name == L2AttrHelper::getNameStr()) {
+    double factor = cast<FloatAttr>(attr.getValue()).getValueAsDouble();
+    if (!(factor >= 0.0))
+      return op->emitError() << where << "'" << name
+                             << "' must be a factor >= 0, got " << factor;
+  }
+  if (name == StateAttrHelper::getNameStr()) {
+    if (!hasArgAttr<ParamAttrHelper>(func, argIndex))
+      return op->emitError()
+             << where << "'" << name
+             << "' marks a parameter: the argument needs a 'kiln.param' name";
+    if (func.getArgAttr(argIndex, TrainableAttrHelper::getNameStr()))
+      return op->emitError()
+             << where << "'" << name
+             << "' is not trainable (the optimizer never touches state): "
+                "remove 'kiln.trainable'";
+  }
+  return success();
+}
+
+LogicalResult KilnDialect::verifyRegionResultAttribute(Operation *op,
+                                                       unsigned regionIndex,
+                                                       unsigned resultIndex,
+                                                       NamedAttribute attr) {
+  std::string where = "result " + std::to_string(resultIndex) + ": ";
+  FailureOr<const AttrRule *> r = checkRule(op, attr, Place::Result, where);
+  if (failed(r))
+    return failure();
+  auto func = dyn_cast<FunctionOpInterface>(op);
+  if (!func)
+    return op->emitError() << where << "'" << attr.getName().getValue()
+                           << "' belongs on the results of functions";
+  StringRef name = attr.getName().getValue();
+  bool isIndex = name == UpdateOfAttrHelper::getNameStr() ||
+                 name == GradientOfAttrHelper::getNameStr() ||
+                 name == StateUpdateOfAttrHelper::getNameStr();
+  if (!isIndex)
+    return success();
+  int64_t index = cast<IntegerAttr>(attr.getValue()).getInt();
+  unsigned numArgs = func.getNumArguments();
+  if (index < 0 || index >= static_cast<int64_t>(numArgs))
+    return op->emitError() << where << "'" << name << "' = " << index
+                           << " names no argument (the function has " << numArgs
+                           << ")";
+  Type argType = func.getArgumentTypes()[index];
+  Type resultType = func.getResultTypes()[resultIndex];
+  if (!sameShapedType(argType, resultType))
+    return op->emitError() << where << "'" << name << "' = " << index
+                           << ": the result has type " << resultType
+                           << ", but argument " << index << " has type "
+                           << argType;
+  if (name == StateUpdateOfAttrHelper::getNameStr() &&
+      !func.getArgAttr(index, StateAttrHelper::getNameStr()))
+    return op->emitError() << where << "'" << name << "' = " << index
+                           << ": argument " << index
+                           << " is not marked 'kiln.state'";
+  return success();
+}
+
+LogicalResult KilnDialect::verifyOperationAttribute(Operation *op,
+                                                    NamedAttribute attr) {
+  bool isModule = isa<ModuleOp>(op);
+  if (!isModule && !isa<FunctionOpInterface>(op)) {
+    const AttrRule *r = findRule(attr.getName().getValue());
+    return op->emitError() << "'" << attr.getName().getValue() << "' "
+                           << (r ? "belongs on functions or modules"
+                                 : "is an unknown attribute")
+                           << " (the kiln stage attributes are declared in "
+                              "ir/KilnBase.td)";
+  }
+  FailureOr<const AttrRule *> r =
+      checkRule(op, attr, isModule ? Place::Module : Place::Function, "");
+  if (failed(r))
+    return failure();
+  StringRef name = attr.getName().getValue();
+  if ((name == PartialsAttrHelper::getNameStr() ||
+       name == MetricsAttrHelper::getNameStr() ||
+       name == OutputNamesAttrHelper::getNameStr()) &&
+      !isStringArray(attr.getValue()))
+    return op->emitError() << "'" << name
+                           << "' must be an array of strings, got "
+                           << attr.getValue();
+  if (name == NumInputsAttrHelper::getNameStr() &&
+      cast<IntegerAttr>(attr.getValue()).getInt() < 0)
+    return op->emitError() << "'" << name << "' must be >= 0";
+  return success();
 }

@@ -2,7 +2,9 @@
 //
 // Implements kiln-attach-loss: the loss function of a training graph, with
 // Keras regularization terms and the partial sums that make epoch metrics
-// exact (docs/spec.md, "Metrics").
+// exact (docs/spec.md, "Metrics"). The forward function's state updates
+// (results marked `kiln.state_update_of`) stay results of @loss, after the
+// partials, so that the training step can write them back.
 //
 //===----------------------------------------------------------------------===//
 
@@ -129,16 +131,26 @@ struct KilnAttachLossPass
       return mlir::emitError(module.getLoc(),
                              "kiln-attach-loss: the module already has a "
                              "symbol @loss");
+    // The predictions: the first result that is not a state update.
+    std::optional<unsigned> predIndex;
+    SmallVector<unsigned> stateUpdates;
+    for (unsigned r = 0, e = forward.getNumResults(); r < e; ++r) {
+      if (hasResultAttr<KilnDialect::StateUpdateOfAttrHelper>(forward, r))
+        stateUpdates.push_back(r);
+      else if (!predIndex)
+        predIndex = r;
+    }
     auto predType =
-        forward.getNumResults()
-            ? dyn_cast<RankedTensorType>(forward.getResultTypes().front())
+        predIndex
+            ? dyn_cast<RankedTensorType>(forward.getResultTypes()[*predIndex])
             : RankedTensorType();
     if (!predType || !isa<FloatType>(predType.getElementType()) ||
         predType.getRank() < 1)
       return mlir::emitError(forward.getLoc(),
                              "kiln-attach-loss: the first result of @")
              << function
-             << " must be a floating-point tensor with a batch axis";
+             << " (other than state updates) must be a floating-point "
+                "tensor with a batch axis";
     int64_t classes = predType.getShape().back();
     bool categorical = kind == LossKind::CategoricalCrossentropy ||
                        kind == LossKind::SparseCategoricalCrossentropy;
@@ -180,7 +192,8 @@ struct KilnAttachLossPass
     Value weights = body.addArgument(weightType, loc);
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     OpBuilder b(ret);
-    LossBuilder lb(b, loc, ret.getOperand(0), labels, weights, fromLogits);
+    LossBuilder lb(b, loc, ret.getOperand(*predIndex), labels, weights,
+                   fromLogits);
 
     Value lossValue;
     auto logits = b.getBoolAttr(fromLogits);
@@ -211,12 +224,14 @@ struct KilnAttachLossPass
       auto argType = dyn_cast<RankedTensorType>(arg.getType());
       if (!argType || argType.getElementType() != predType.getElementType())
         continue;
-      for (StringRef key : {"kiln.l1", "kiln.l2"}) {
-        auto factor = lossFunc.getArgAttrOfType<FloatAttr>(i, key);
+      for (bool isL1 : {true, false}) {
+        FloatAttr factor =
+            isL1 ? getArgAttr<KilnDialect::L1AttrHelper>(lossFunc, i)
+                 : getArgAttr<KilnDialect::L2AttrHelper>(lossFunc, i);
         if (!factor || factor.getValueAsDouble() == 0.0)
           continue;
-        Value term = key == "kiln.l1" ? Value(b.create<AbsOp>(loc, arg))
-                                      : Value(b.create<SquareOp>(loc, arg));
+        Value term = isL1 ? Value(b.create<AbsOp>(loc, arg))
+                          : Value(b.create<SquareOp>(loc, arg));
         Value scaled =
             b.create<MulOp>(loc, lb.sumAll(term),
                             lb.splat(lb.scalar, factor.getValueAsDouble()));
@@ -274,6 +289,13 @@ struct KilnAttachLossPass
       }
     }
 
+    // State updates, after the partials, with their argument indices (the
+    // same in @loss: labels and sample weights are appended).
+    SmallVector<DictionaryAttr> stateAttrs;
+    for (unsigned r : stateUpdates) {
+      results.push_back(ret.getOperand(r));
+      stateAttrs.push_back(forward.getResultAttrDict(r));
+    }
     b.create<func::ReturnOp>(ret.getLoc(), results);
     ret.erase();
     SmallVector<Type> resultTypes;
@@ -286,7 +308,7 @@ struct KilnAttachLossPass
       argAttrs.push_back(forward.getArgAttrDict(i));
     auto named = [&](StringRef name) {
       return DictionaryAttr::get(
-          ctx, {b.getNamedAttr("kiln.name", b.getStringAttr(name))});
+          ctx, {namedAttr<KilnDialect::NameAttrHelper>(b.getStringAttr(name))});
     };
     argAttrs.push_back(named("labels"));
     argAttrs.push_back(named("sample_weight"));
@@ -294,15 +316,19 @@ struct KilnAttachLossPass
     SmallVector<DictionaryAttr> resultAttrs = {named("loss")};
     for (Attribute name : partialNames)
       resultAttrs.push_back(named(cast<StringAttr>(name).getValue()));
+    resultAttrs.append(stateAttrs);
     lossFunc.setAllResultAttrs(resultAttrs);
-    lossFunc->setAttr("kiln.partials", b.getArrayAttr(partialNames));
+    setOpAttr<KilnDialect::PartialsAttrHelper>(lossFunc,
+                                               b.getArrayAttr(partialNames));
     SmallVector<Attribute> metricAttrs = {b.getStringAttr("loss")};
     for (const std::string &m : metricNames)
       metricAttrs.push_back(b.getStringAttr(m));
-    lossFunc->setAttr("kiln.metrics", b.getArrayAttr(metricAttrs));
+    setOpAttr<KilnDialect::MetricsAttrHelper>(lossFunc,
+                                              b.getArrayAttr(metricAttrs));
     // A plain string, not a symbol reference: the forward function must not
     // stay alive (symbol-dce) just because @loss names it.
-    lossFunc->setAttr("kiln.forward", b.getStringAttr(forward.getSymName()));
+    setOpAttr<KilnDialect::ForwardAttrHelper>(
+        lossFunc, b.getStringAttr(forward.getSymName()));
     return success();
   }
 };

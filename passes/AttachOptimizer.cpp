@@ -272,7 +272,7 @@ struct KilnAttachOptimizerPass
     auto gradFunc = module.lookupSymbol<func::FuncOp>("loss_grad");
     // The forward function kiln-attach-loss started from.
     auto forwardName = lossFunc
-                           ? lossFunc->getAttrOfType<StringAttr>("kiln.forward")
+                           ? getOpAttr<KilnDialect::ForwardAttrHelper>(lossFunc)
                            : StringAttr();
     auto forward = module.lookupSymbol<func::FuncOp>(
         forwardName ? forwardName.getValue() : "forward");
@@ -295,23 +295,30 @@ struct KilnAttachOptimizerPass
     // Argument classes of @loss: parameters (kiln.param), the rest (inputs,
     // labels, sample weights) in order.
     unsigned numLossArgs = lossFunc.getNumArguments();
-    unsigned numPartials = lossFunc.getNumResults() - 1;
+    // @loss returns (loss, partials..., state updates...); each state update
+    // names the state argument it replaces (kiln.state_update_of).
+    SmallVector<std::pair<unsigned, unsigned>> stateUpdates; // (result, arg)
+    for (unsigned r = 0, e = lossFunc.getNumResults(); r < e; ++r)
+      if (auto of =
+              getResultAttr<KilnDialect::StateUpdateOfAttrHelper>(lossFunc, r))
+        stateUpdates.push_back({r, static_cast<unsigned>(of.getInt())});
+    unsigned numPartials = lossFunc.getNumResults() - 1 - stateUpdates.size();
     SmallVector<unsigned> paramArgs, dataArgs;
     // The dropout counter (an argument marked kiln.step) is not an input of
     // the entry points: train_step feeds it the step counter, eval_step and
     // predict do not use it.
     for (unsigned i = 0; i < numLossArgs; ++i) {
-      if (lossFunc.getArgAttr(i, "kiln.step"))
+      if (hasArgAttr<KilnDialect::StepAttrHelper>(lossFunc, i))
         continue;
-      (lossFunc.getArgAttr(i, "kiln.param") ? paramArgs : dataArgs)
+      (hasArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i) ? paramArgs
+                                                             : dataArgs)
           .push_back(i);
     }
     // Trainable parameters, in the order @loss_grad returns gradients.
     SmallVector<unsigned> trainable;
     for (unsigned r = lossFunc.getNumResults(); r < gradFunc.getNumResults();
          ++r) {
-      auto of =
-          gradFunc.getResultAttrOfType<IntegerAttr>(r, "kiln.gradient_of");
+      auto of = getResultAttr<KilnDialect::GradientOfAttrHelper>(gradFunc, r);
       if (!of)
         return gradFunc.emitError("kiln-attach-optimizer: gradient result ")
                << r << " has no kiln.gradient_of attribute";
@@ -338,23 +345,25 @@ struct KilnAttachOptimizerPass
     SmallVector<StringRef> slots = getSlots(h);
     unsigned firstState = argTypes.size();
     for (unsigned i : trainable) {
-      auto name = lossFunc.getArgAttrOfType<StringAttr>(i, "kiln.param");
+      auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
       std::string base =
           name ? name.getValue().str() : "arg" + std::to_string(i);
       for (StringRef slot : slots) {
         argTypes.push_back(lossFunc.getArgumentTypes()[i]);
         double init = slot == "accumulator" ? h.initialAccumulator : 0.0;
-        argAttrs.push_back(dict(
-            {mb.getNamedAttr("kiln.opt_state", str(base + "/" + slot.str())),
-             mb.getNamedAttr("kiln.initial_value", mb.getF64FloatAttr(init))}));
+        argAttrs.push_back(dict({namedAttr<KilnDialect::OptStateAttrHelper>(
+                                     str(base + "/" + slot.str())),
+                                 namedAttr<KilnDialect::InitialValueAttrHelper>(
+                                     mb.getF64FloatAttr(init))}));
       }
     }
     auto f64Scalar = RankedTensorType::get({}, mb.getF64Type());
     unsigned stepArg = argTypes.size();
     argTypes.push_back(f64Scalar);
     argAttrs.push_back(
-        dict({mb.getNamedAttr("kiln.opt_state", str("step")),
-              mb.getNamedAttr("kiln.initial_value", mb.getF64FloatAttr(0.0))}));
+        dict({namedAttr<KilnDialect::OptStateAttrHelper>(str("step")),
+              namedAttr<KilnDialect::InitialValueAttrHelper>(
+                  mb.getF64FloatAttr(0.0))}));
     unsigned firstData = argTypes.size();
     for (unsigned i : dataArgs) {
       argTypes.push_back(lossFunc.getArgumentTypes()[i]);
@@ -364,7 +373,7 @@ struct KilnAttachOptimizerPass
     unsigned lrArg = argTypes.size();
     argTypes.push_back(lossType);
     argAttrs.push_back(
-        dict({mb.getNamedAttr("kiln.name", str("learning_rate"))}));
+        dict({namedAttr<KilnDialect::NameAttrHelper>(str("learning_rate"))}));
 
     auto train = mb.create<func::FuncOp>(loc, "train_step",
                                          FunctionType::get(ctx, argTypes, {}));
@@ -378,12 +387,14 @@ struct KilnAttachOptimizerPass
     for (auto [k, i] : llvm::enumerate(dataArgs))
       gradArgs[i] = body->getArgument(firstData + k);
     for (unsigned i = 0; i < numLossArgs; ++i)
-      if (lossFunc.getArgAttr(i, "kiln.step")) // the dropout counter
+      if (hasArgAttr<KilnDialect::StepAttrHelper>(lossFunc,
+                                                  i)) // the dropout counter
         gradArgs[i] = b.create<ConvertOp>(
             loc, cast<RankedTensorType>(lossFunc.getArgumentTypes()[i]),
             body->getArgument(stepArg));
     SmallVector<Value> outs = inlineBody(b, gradFunc, gradArgs, false);
-    SmallVector<Value> grads(outs.begin() + 1 + numPartials, outs.end());
+    SmallVector<Value> grads(outs.begin() + lossFunc.getNumResults(),
+                             outs.end());
 
     // Gradient clipping.
     if (h.clipValue > 0.0)
@@ -429,8 +440,8 @@ struct KilnAttachOptimizerPass
     for (unsigned r = 0; r <= numPartials; ++r)
       resultAttrs.push_back(lossFunc.getResultAttrDict(r));
     auto updateOf = [&](unsigned arg) {
-      return dict(
-          {mb.getNamedAttr("kiln.update_of", mb.getI64IntegerAttr(arg))});
+      return dict({namedAttr<KilnDialect::UpdateOfAttrHelper>(
+          mb.getI64IntegerAttr(arg))});
     };
     unsigned stateArg = firstState;
     for (auto [k, i] : llvm::enumerate(trainable)) {
@@ -462,6 +473,18 @@ struct KilnAttachOptimizerPass
       }
       stateArg += slots.size();
     }
+    // Non-trainable state: the forward pass's new value, written in place
+    // like the parameters (the optimizer never touches it).
+    for (auto [r, arg] : stateUpdates) {
+      unsigned paramIndex = std::find(paramArgs.begin(), paramArgs.end(), arg) -
+                            paramArgs.begin();
+      if (paramIndex == paramArgs.size())
+        return lossFunc.emitError("kiln-attach-optimizer: result ")
+               << r << " updates argument " << arg
+               << ", which is not a parameter";
+      results.push_back(outs[r]);
+      resultAttrs.push_back(updateOf(paramIndex));
+    }
     results.push_back(newStep);
     resultAttrs.push_back(updateOf(stepArg));
     b.create<func::ReturnOp>(loc, results);
@@ -471,24 +494,37 @@ struct KilnAttachOptimizerPass
     train.setFunctionType(FunctionType::get(ctx, argTypes, resultTypes));
     train.setAllArgAttrs(argAttrs);
     train.setAllResultAttrs(resultAttrs);
-    train->setAttr("kiln.partials", lossFunc->getAttr("kiln.partials"));
-    train->setAttr("kiln.metrics", lossFunc->getAttr("kiln.metrics"));
-    train->setAttr("kiln.optimizer", str(optimizer));
+    setOpAttr<KilnDialect::PartialsAttrHelper>(
+        train, getOpAttr<KilnDialect::PartialsAttrHelper>(lossFunc));
+    setOpAttr<KilnDialect::MetricsAttrHelper>(
+        train, getOpAttr<KilnDialect::MetricsAttrHelper>(lossFunc));
+    setOpAttr<KilnDialect::OptimizerAttrHelper>(train, str(optimizer));
 
     // --- @eval_step and @predict: the loss and the forward pass with
-    // dropout as the identity.
+    // dropout as the identity. They read state and do not update it: the
+    // state-update results are dropped.
     auto cloneInference = [&](func::FuncOp source, StringRef name) {
+      SmallVector<unsigned> keptResults;
+      SmallVector<Type> resultTypes;
+      SmallVector<Attribute> resultAttrs;
+      for (unsigned r = 0; r < source.getNumResults(); ++r)
+        if (!hasResultAttr<KilnDialect::StateUpdateOfAttrHelper>(source, r)) {
+          keptResults.push_back(r);
+          resultTypes.push_back(source.getResultTypes()[r]);
+          DictionaryAttr attrs = source.getResultAttrDict(r);
+          resultAttrs.push_back(attrs ? attrs : DictionaryAttr::get(ctx));
+        }
       SmallVector<unsigned> kept;
       SmallVector<Type> types;
       SmallVector<DictionaryAttr> attrs;
       for (unsigned i = 0; i < source.getNumArguments(); ++i)
-        if (!source.getArgAttr(i, "kiln.step")) {
+        if (!hasArgAttr<KilnDialect::StepAttrHelper>(source, i)) {
           kept.push_back(i);
           types.push_back(source.getArgumentTypes()[i]);
           attrs.push_back(source.getArgAttrDict(i));
         }
       auto fn = mb.create<func::FuncOp>(
-          loc, name, FunctionType::get(ctx, types, source.getResultTypes()));
+          loc, name, FunctionType::get(ctx, types, resultTypes));
       Block *entry = fn.addEntryBlock();
       OpBuilder eb = OpBuilder::atBlockEnd(entry);
       SmallVector<Value> args(source.getNumArguments());
@@ -502,11 +538,16 @@ struct KilnAttachOptimizerPass
               loc, DenseElementsAttr::get(
                        type, eb.getZeroAttr(type.getElementType())));
         }
-      eb.create<func::ReturnOp>(loc, inlineBody(eb, source, args, true));
+      SmallVector<Value> outs = inlineBody(eb, source, args, true);
+      SmallVector<Value> returned;
+      for (unsigned r : keptResults)
+        returned.push_back(outs[r]);
+      eb.create<func::ReturnOp>(loc, returned);
       fn.setAllArgAttrs(attrs);
-      if (ArrayAttr resultAttrs = source.getAllResultAttrs())
+      if (source.getAllResultAttrs())
         fn.setAllResultAttrs(resultAttrs);
-      for (StringRef key : {"kiln.partials", "kiln.metrics"})
+      for (StringRef key : {KilnDialect::PartialsAttrHelper::getNameStr(),
+                            KilnDialect::MetricsAttrHelper::getNameStr()})
         if (Attribute attr = source->getAttr(key))
           fn->setAttr(key, attr);
       return fn;

@@ -27,12 +27,7 @@ using namespace mlir::kiln;
 namespace {
 /// True for arguments the gradient is taken with respect to.
 bool isTrainable(func::FuncOp func, unsigned index) {
-  Attribute attr = func.getArgAttr(index, "kiln.trainable");
-  if (!attr)
-    return false;
-  if (auto flag = dyn_cast<BoolAttr>(attr))
-    return flag.getValue();
-  return isa<UnitAttr>(attr);
+  return hasArgAttr<KilnDialect::TrainableAttrHelper>(func, index);
 }
 
 bool isFloatTensor(Value value) {
@@ -224,10 +219,11 @@ LogicalResult deriveGradients(func::FuncOp func) {
     resultAttrs.push_back(func.getResultAttrDict(i));
   for (int64_t index : gradientOf) {
     NamedAttrList attrs;
-    attrs.append("kiln.gradient_of", b.getI64IntegerAttr(index));
-    if (auto param = func.getArgAttrOfType<StringAttr>(index, "kiln.param"))
-      attrs.append("kiln.name",
-                   b.getStringAttr("grad/" + param.getValue().str()));
+    attrs.append(namedAttr<KilnDialect::GradientOfAttrHelper>(
+        b.getI64IntegerAttr(index)));
+    if (auto param = getArgAttr<KilnDialect::ParamAttrHelper>(func, index))
+      attrs.append(namedAttr<KilnDialect::NameAttrHelper>(
+          b.getStringAttr("grad/" + param.getValue().str())));
     resultAttrs.push_back(attrs.getDictionary(func.getContext()));
   }
   gradFunc.setAllResultAttrs(resultAttrs);

@@ -1,7 +1,9 @@
 //===- InferenceForm.cpp - forward functions in inference mode ------------===//
 //
 // Implements kiln-inference-form (see the pass description): dropout
-// becomes the identity and the dropout counter argument disappears.
+// becomes the identity, the dropout counter argument disappears, and state
+// is read but not updated (results marked kiln.state_update_of are
+// dropped).
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,6 +24,23 @@ using namespace mlir;
 using namespace mlir::kiln;
 
 namespace {
+/// Removes the results marked kiln.state_update_of: inference reads state
+/// and never writes it.
+void eraseStateUpdates(func::FuncOp func) {
+  llvm::BitVector erase(func.getNumResults());
+  for (unsigned r = 0, e = func.getNumResults(); r < e; ++r)
+    if (hasResultAttr<KilnDialect::StateUpdateOfAttrHelper>(func, r))
+      erase.set(r);
+  if (erase.none())
+    return;
+  func.walk([&](func::ReturnOp ret) {
+    for (int r = static_cast<int>(erase.size()) - 1; r >= 0; --r)
+      if (erase.test(r))
+        ret->eraseOperand(r);
+  });
+  func.eraseResults(erase);
+}
+
 struct KilnInferenceFormPass
     : kiln::impl::KilnInferenceFormPassBase<KilnInferenceFormPass> {
   void runOnOperation() override {
@@ -34,9 +53,11 @@ struct KilnInferenceFormPass
       });
       llvm::BitVector erase(func.getNumArguments());
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
-        if (func.getArgAttr(i, "kiln.step") && func.getArgument(i).use_empty())
+        if (hasArgAttr<KilnDialect::StepAttrHelper>(func, i) &&
+            func.getArgument(i).use_empty())
           erase.set(i);
       func.eraseArguments(erase);
+      eraseStateUpdates(func);
     }
   }
 };

@@ -133,7 +133,9 @@ def KilnAttachOptimizerPass
 
     - `@train_step(params..., opt_state..., step, inputs..., y,
       sample_weight, learning_rate) -> (loss, partials..., params'...,
-      opt_state'..., step')`: one optimizer step. The optimizer state holds
+      opt_state'..., state'..., step')`: one optimizer step. Parameters
+      marked `kiln.state` are not trainable; their new values are the
+      forward function's results marked `kiln.state_update_of`. The optimizer state holds
       per trainable parameter the slots of the optimizer (SGD momentum
       velocity; RMSprop mean square, momentum, mean gradient; Adam/AdamW
       first and second moments; Adagrad accumulator) and one step counter
@@ -143,7 +145,7 @@ def KilnAttachOptimizerPass
       state out). `learning_rate` is a runtime argument, so schedules work.
     - `@eval_step(params..., inputs..., y, sample_weight) -> (loss,
       partials...)` and `@predict(params..., inputs...) -> outputs`: dropout
-      is the identity in both.
+      is the identity in both; both read state and do not update it.
 
     Formulas: Keras 3 by default, PyTorch with `convention=pytorch`
     (docs/spec.md, "Optimizers"). Gradient clipping: `clipvalue` clips each
@@ -222,7 +224,9 @@ def KilnInferenceFormPass
     Turns every public function of the forward form into its inference form,
     as Keras runs a model outside `fit` (`training=False`): each
     `kiln.dropout` becomes its input, and an argument marked `kiln.step` (the
-    dropout counter, which no op reads any more) is removed. `kilnc` runs it
+    dropout counter, which no op reads any more) is removed; results marked
+    `kiln.state_update_of` are dropped (inference reads state and never
+    updates it). `kilnc` runs it
     for models compiled without a loss, whose one function is the program's
     `predict`; with a loss, `kiln-attach-optimizer` builds `@predict` the
     same way.

@@ -22,6 +22,7 @@
 #include "frontend/Import.h"
 #include "frontend/keras/KerasArchive.h"
 #include "frontend/keras/KerasJson.h"
+#include "ir/KilnBuilder.h"
 #include "ir/KilnDialect.h"
 #include "ir/KilnOps.h"
 
@@ -190,11 +191,9 @@ private:
   Value emitActivation(StringRef name, Value x);
   Value addParam(const Layer &layer, StringRef suffix, ArrayRef<int64_t> shape,
                  Type elementType, bool trainable, DictionaryAttr initializer,
-                 Regularizer regularizer);
-  Value counter();
-  Value splat(double value, RankedTensorType type);
-  Value broadcastTo(Value value, ArrayRef<int64_t> shape);
-  Value reshape(Value value, ArrayRef<int64_t> shape);
+                 Regularizer regularizer, DictionaryAttr adapt = {});
+  /// The typed builder of the forward function's body.
+  KilnBuilder &kb() { return forward->builder(); }
   template <typename OpT>
   Value unary(Value x, ArrayRef<NamedAttribute> attrs = {}) {
     return builder.create<OpT>(fileLoc, TypeRange{x.getType()}, ValueRange{x},
@@ -225,14 +224,8 @@ private:
   const json::Value *sequentialBatchShape = nullptr;
   SmallVector<Issue> issues;
 
-  // The function being built: params first, then inputs, then the counter.
-  Block *body = nullptr;
-  struct Arg {
-    Value value;
-    NamedAttrList attrs;
-  };
-  SmallVector<Arg> params, inputs;
-  std::optional<Arg> counterArg;
+  // The function being built (params, inputs, the counter, outputs).
+  std::unique_ptr<ForwardFunctionBuilder> forward;
   llvm::StringMap<Value> outputsByLayer;
   /// kiln.layers: {name, class_name, shape} of every emitted layer.
   SmallVector<Attribute> layerRecords;
@@ -565,64 +558,18 @@ LogicalResult KerasImporter::reportIssues() {
 // Emission
 //===----------------------------------------------------------------------===//
 
-Value KerasImporter::splat(double value, RankedTensorType type) {
-  auto attr = DenseElementsAttr::get(
-      type, builder.getFloatAttr(type.getElementType(), value));
-  return builder.create<ConstantOp>(fileLoc, TypeRange{type}, ValueRange{},
-                                    builder.getNamedAttr("value", attr));
-}
-
-Value KerasImporter::broadcastTo(Value value, ArrayRef<int64_t> shape) {
-  auto type = cast<RankedTensorType>(value.getType());
-  if (type.getShape() == shape)
-    return value;
-  // NumPy rule: trailing axes line up.
-  SmallVector<int64_t> dims;
-  for (int64_t i = 0; i < type.getRank(); ++i)
-    dims.push_back(static_cast<int64_t>(shape.size()) - type.getRank() + i);
-  return builder.create<BroadcastInDimOp>(
-      fileLoc, RankedTensorType::get(shape, type.getElementType()), value,
-      dims);
-}
-
-Value KerasImporter::reshape(Value value, ArrayRef<int64_t> shape) {
-  auto type = cast<RankedTensorType>(value.getType());
-  if (type.getShape() == shape)
-    return value;
-  return builder.create<ReshapeOp>(
-      fileLoc, TypeRange{RankedTensorType::get(shape, type.getElementType())},
-      ValueRange{value});
-}
-
-Value KerasImporter::counter() {
-  if (!counterArg) {
-    Value arg = body->addArgument(
-        RankedTensorType::get({}, builder.getI64Type()), fileLoc);
-    NamedAttrList attrs;
-    attrs.set("kiln.step", builder.getUnitAttr());
-    counterArg = Arg{arg, attrs};
-  }
-  return counterArg->value;
-}
-
 Value KerasImporter::addParam(const Layer &layer, StringRef suffix,
                               ArrayRef<int64_t> shape, Type elementType,
                               bool trainable, DictionaryAttr initializer,
-                              Regularizer regularizer) {
-  Value arg = body->insertArgument(
-      params.size(), RankedTensorType::get(shape, elementType), fileLoc);
-  NamedAttrList attrs;
-  attrs.set("kiln.param", builder.getStringAttr(layer.name + "/" + suffix));
-  if (trainable)
-    attrs.set("kiln.trainable", builder.getUnitAttr());
-  if (initializer)
-    attrs.set("kiln.initializer", initializer);
-  if (regularizer.l1 != 0)
-    attrs.set("kiln.l1", builder.getF64FloatAttr(regularizer.l1));
-  if (regularizer.l2 != 0)
-    attrs.set("kiln.l2", builder.getF64FloatAttr(regularizer.l2));
-  params.push_back({arg, attrs});
-  return arg;
+                              Regularizer regularizer, DictionaryAttr adapt) {
+  ParamSpec spec;
+  spec.name = layer.name + "/" + suffix.str();
+  spec.trainable = trainable;
+  spec.initializer = initializer;
+  spec.l1 = regularizer.l1;
+  spec.l2 = regularizer.l2;
+  spec.adapt = adapt;
+  return forward->addParam(RankedTensorType::get(shape, elementType), spec);
 }
 
 Value KerasImporter::emitActivation(StringRef name, Value x) {
@@ -637,7 +584,7 @@ Value KerasImporter::emitActivation(StringRef name, Value x) {
   if (name == "relu")
     return unary<ReluOp>(x);
   if (name == "relu6")
-    return binary<MinimumOp>(unary<ReluOp>(x), splat(6.0, type));
+    return binary<MinimumOp>(unary<ReluOp>(x), kb().splat(type, 6.0));
   if (name == "sigmoid")
     return unary<SigmoidOp>(x);
   if (name == "tanh")
@@ -657,7 +604,7 @@ Value KerasImporter::emitActivation(StringRef name, Value x) {
   if (name == "selu")
     return binary<MulOp>(
         unary<EluOp>(x, {alpha(1.6732632423543772848170429916717)}),
-        splat(1.0507009873554804934193349852946, type));
+        kb().splat(type, 1.0507009873554804934193349852946));
   if (name == "exponential")
     return unary<ExpOp>(x);
   if (name == "silu" || name == "swish")
@@ -735,13 +682,8 @@ FailureOr<Value> KerasImporter::emitInput(const Layer &layer) {
     if (const json::Object *config = policy->getObject("config"))
       if (config->getString("name") == "float64")
         elementType = builder.getF64Type();
-  unsigned index = params.size() + inputs.size();
-  Value arg = body->insertArgument(
-      index, RankedTensorType::get(shape, elementType), fileLoc);
-  NamedAttrList attrs;
-  attrs.set("kiln.name", builder.getStringAttr(layer.name));
-  inputs.push_back({arg, attrs});
-  return arg;
+  return forward->addInput(RankedTensorType::get(shape, elementType),
+                           layer.name);
 }
 
 FailureOr<Value> KerasImporter::emitDense(const Layer &layer, Value x) {
@@ -787,16 +729,16 @@ FailureOr<Value> KerasImporter::emitDense(const Layer &layer, Value x) {
   SmallVector<int64_t> outShape(type.getShape());
   outShape.back() = units;
   int64_t rows = type.getNumElements() / in;
-  Value flat = reshape(x, {rows, in});
+  Value flat = kb().reshape(x, {rows, in});
   Value y = builder.create<MatmulOp>(
       fileLoc, TypeRange{RankedTensorType::get({rows, units}, elementType)},
       ValueRange{flat, kernel});
-  y = reshape(y, outShape);
+  y = kb().reshape(y, outShape);
   if (useBias) {
     Value bias = addParam(layer, "bias", {units}, elementType, trainable,
                           initializer("bias_initializer", "zeros"),
                           regularizer("bias_regularizer"));
-    y = binary<AddOp>(y, broadcastTo(bias, outShape));
+    y = binary<AddOp>(y, kb().broadcastTo(bias, outShape));
   }
   return emitActivation(activationName(c.get("activation")), y);
 }
@@ -845,17 +787,14 @@ FailureOr<Value> KerasImporter::emitNormalization(const Layer &layer, Value x) {
       // variance 1).
       NamedAttrList adapt;
       adapt.set("statistic", builder.getStringAttr(key));
-      for (const Arg &input : inputs)
-        if (input.value == x)
-          adapt.set("input", input.attrs.get("kiln.name"));
+      if (StringAttr input = forward->getInputName(x))
+        adapt.set("input", input);
       adapt.set("axes", builder.getI64ArrayAttr(axes));
       NamedAttrList init;
       init.set("name", builder.getStringAttr(key == "mean" ? "zeros" : "ones"));
-      FailureOr<Value> param =
-          addParam(layer, key, statShape, type.getElementType(),
-                   /*trainable=*/false, init.getDictionary(context), {});
-      params.back().attrs.set("kiln.adapt", adapt.getDictionary(context));
-      return param;
+      return addParam(layer, key, statShape, type.getElementType(),
+                      /*trainable=*/false, init.getDictionary(context), {},
+                      adapt.getDictionary(context));
     }
     SmallVector<double> values;
     std::function<bool(const json::Value &)> flatten =
@@ -875,7 +814,7 @@ FailureOr<Value> KerasImporter::emitNormalization(const Layer &layer, Value x) {
       return failure();
     }
     if (values.size() == 1)
-      return splat(values[0], statType);
+      return kb().splat(statType, values[0]);
     SmallVector<Attribute> elements;
     for (double v : values)
       elements.push_back(builder.getFloatAttr(type.getElementType(), v));
@@ -893,7 +832,7 @@ FailureOr<Value> KerasImporter::emitNormalization(const Layer &layer, Value x) {
     return failure();
   // Keras: (x - mean) / maximum(sqrt(variance), epsilon()), epsilon 1e-7.
   Value stddev =
-      binary<MaximumOp>(unary<SqrtOp>(*variance), splat(1e-7, statType));
+      binary<MaximumOp>(unary<SqrtOp>(*variance), kb().splat(statType, 1e-7));
   auto broadcast = [&](Value v) {
     return builder.create<BroadcastInDimOp>(fileLoc, type, v, axes).getResult();
   };
@@ -952,9 +891,9 @@ FailureOr<Value> KerasImporter::emitMerge(const Layer &layer,
       }
     }
   }
-  Value result = broadcastTo(operands[0], shape);
+  Value result = kb().broadcastTo(operands[0], shape);
   for (Value v : operands.drop_front()) {
-    Value rhs = broadcastTo(v, shape);
+    Value rhs = kb().broadcastTo(v, shape);
     if (layer.className == "Add")
       result = binary<AddOp>(result, rhs);
     else if (layer.className == "Subtract")
@@ -994,7 +933,7 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
                         x, {builder.getNamedAttr(
                                "alpha", builder.getF64FloatAttr(slope))});
     if (auto maxValue = getNumber(c.get("max_value")))
-      y = binary<MinimumOp>(y, splat(*maxValue, type));
+      y = binary<MinimumOp>(y, kb().splat(type, *maxValue));
     return y;
   }
   if (cls == "LeakyReLU") {
@@ -1022,14 +961,14 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
         static_cast<int64_t>(layerIndex.lookup(layer.name)) + 1);
     return builder
         .create<DropoutOp>(
-            fileLoc, TypeRange{type}, ValueRange{x, counter()},
+            fileLoc, TypeRange{type}, ValueRange{x, forward->stepCounter()},
             ArrayRef<NamedAttribute>{
                 builder.getNamedAttr("rate", builder.getF64FloatAttr(rate)),
                 builder.getNamedAttr("seed", builder.getI64IntegerAttr(seed))})
         .getResult();
   }
   if (cls == "Flatten")
-    return reshape(
+    return kb().reshape(
         x, {type.getDimSize(0), type.getNumElements() / type.getDimSize(0)});
   if (cls == "Reshape") {
     SmallVector<int64_t> shape{type.getDimSize(0)};
@@ -1055,27 +994,24 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
                         << describe(*c.get("target_shape"));
       return failure();
     }
-    return reshape(x, shape);
+    return kb().reshape(x, shape);
   }
   if (cls == "Normalization")
     return emitNormalization(layer, x);
   if (cls == "Rescaling") {
     double scale = getNumber(c.get("scale")).value_or(1.0);
     double offset = getNumber(c.get("offset")).value_or(0.0);
-    Value y = binary<MulOp>(x, splat(scale, type));
+    Value y = binary<MulOp>(x, kb().splat(type, scale));
     if (offset != 0.0)
-      y = binary<AddOp>(y, splat(offset, type));
+      y = binary<AddOp>(y, kb().splat(type, offset));
     return y;
   }
   llvm_unreachable("layer class checked before emission");
 }
 
 LogicalResult KerasImporter::emitFunction(ModuleOp module) {
-  auto func = builder.create<func::FuncOp>(fileLoc, "forward",
-                                           builder.getFunctionType({}, {}));
-  module.push_back(func);
-  body = func.addEntryBlock();
-  builder.setInsertionPointToStart(body);
+  forward = std::make_unique<ForwardFunctionBuilder>(module, fileLoc);
+  builder.setInsertionPointToEnd(&forward->getFunction().getBody().front());
 
   // Sequential models without an InputLayer get one named "input".
   std::optional<Layer> syntheticInput;
@@ -1161,56 +1097,23 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
 
   // Functional models: the model's inputs in input_layers order.
   if (!modelInputs.empty()) {
-    SmallVector<Arg> ordered;
+    SmallVector<Value> ordered;
     for (const TensorRef &ref : modelInputs) {
       Value v = outputsByLayer.lookup(ref.layer);
-      auto it =
-          llvm::find_if(inputs, [&](const Arg &a) { return a.value == v; });
-      if (it == inputs.end())
+      if (!forward->getInputName(v))
         return emitError(fileLoc) << "input_layers names '" << ref.layer
                                   << "', which is not an InputLayer";
-      ordered.push_back(*it);
+      ordered.push_back(v);
     }
-    if (ordered.size() != inputs.size())
+    if (failed(forward->setInputOrder(ordered)))
       return emitError(fileLoc)
-             << "the model has " << inputs.size()
+             << "the model has " << forward->getInputs().size()
              << " InputLayers but input_layers lists " << ordered.size();
-    inputs = ordered;
   }
 
-  SmallVector<Value> results;
-  SmallVector<DictionaryAttr> resultAttrs;
-  for (const TensorRef &ref : modelOutputs) {
-    results.push_back(outputsByLayer.lookup(ref.layer));
-    resultAttrs.push_back(builder.getDictionaryAttr(
-        builder.getNamedAttr("kiln.name", builder.getStringAttr(ref.layer))));
-  }
-  builder.create<func::ReturnOp>(fileLoc, results);
-
-  // Arguments: params, then inputs (in model order), then the counter.
-  SmallVector<Arg> all(params);
-  all.append(inputs);
-  if (counterArg)
-    all.push_back(*counterArg);
-  // Reorder the block arguments to match `all`.
-  SmallVector<Type> argTypes;
-  SmallVector<Location> argLocs;
-  for (const Arg &a : all) {
-    argTypes.push_back(a.value.getType());
-    argLocs.push_back(fileLoc);
-  }
-  unsigned oldCount = body->getNumArguments();
-  body->addArguments(argTypes, argLocs);
-  for (auto [i, a] : llvm::enumerate(all))
-    a.value.replaceAllUsesWith(body->getArgument(oldCount + i));
-  body->eraseArguments(0, oldCount);
-
-  func.setType(
-      builder.getFunctionType(argTypes, ValueRange(results).getTypes()));
-  for (auto [i, a] : llvm::enumerate(all))
-    func.setArgAttrs(i, a.attrs.getDictionary(context));
-  for (auto [i, attrs] : llvm::enumerate(resultAttrs))
-    func.setResultAttrs(i, attrs);
+  for (const TensorRef &ref : modelOutputs)
+    forward->addOutput(outputsByLayer.lookup(ref.layer), ref.layer);
+  forward->finish();
   return success();
 }
 
@@ -1367,12 +1270,15 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
   if (!modelName.empty())
-    (*module)->setAttr("kiln.model_name", builder.getStringAttr(modelName));
+    setOpAttr<KilnDialect::ModelNameAttrHelper>(
+        *module, builder.getStringAttr(modelName));
   if (const json::Object *compile = root->getObject("compile_config"))
-    (*module)->setAttr("kiln.compile_config", compileConfig(*compile));
+    (*module)->setAttr(KilnDialect::CompileConfigAttrHelper::getNameStr(),
+                       compileConfig(*compile));
   if (failed(emitFunction(*module)))
     return nullptr;
-  (*module)->setAttr("kiln.layers", builder.getArrayAttr(layerRecords));
+  setOpAttr<KilnDialect::LayersAttrHelper>(*module,
+                                           builder.getArrayAttr(layerRecords));
   return module;
 }
 

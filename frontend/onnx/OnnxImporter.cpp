@@ -14,6 +14,7 @@
 #include "frontend/Import.h"
 #include "frontend/onnx/OnnxLoader.h"
 
+#include "ir/KilnBuilder.h"
 #include "ir/KilnDialect.h"
 #include "ir/KilnOps.h"
 
@@ -1392,21 +1393,20 @@ OwningOpRef<ModuleOp> Importer::run() {
   for (const onnx::ValueInfoProto &out : graph.output())
     usedAsValue.insert(out.name());
 
-  SmallVector<Type> argTypes;
-  SmallVector<DictionaryAttr> argAttrs;
-  SmallVector<std::string> argNames;
+  // The forward function: params (initializers read as values), then the
+  // other graph inputs.
+  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
+  ForwardFunctionBuilder forward(*module, fileLoc);
   for (const std::string &name : initializerOrder) {
     if (!usedAsValue.contains(name) && !graphInputs.contains(name))
       continue;
     DenseElementsAttr init = initializers[name];
-    SmallVector<NamedAttribute> attrs{
-        namedAttr("kiln.param", builder.getStringAttr(name)),
-        namedAttr("kiln.init", init)};
-    if (isa<FloatType>(init.getElementType()))
-      attrs.push_back(namedAttr("kiln.trainable", builder.getUnitAttr()));
-    argTypes.push_back(init.getType());
-    argAttrs.push_back(builder.getDictionaryAttr(attrs));
-    argNames.push_back(name);
+    ParamSpec spec;
+    spec.name = name;
+    spec.initValue = init;
+    spec.trainable = isa<FloatType>(init.getElementType());
+    values[name] =
+        forward.addParam(cast<RankedTensorType>(init.getType()), spec);
   }
   for (const onnx::ValueInfoProto &in : graph.input()) {
     if (initializers.count(in.name()))
@@ -1414,22 +1414,9 @@ OwningOpRef<ModuleOp> Importer::run() {
     FailureOr<RankedTensorType> type = inputType(in);
     if (failed(type))
       return nullptr;
-    argTypes.push_back(*type);
-    argAttrs.push_back(builder.getDictionaryAttr(
-        {namedAttr("kiln.name", builder.getStringAttr(in.name()))}));
-    argNames.push_back(in.name());
+    values[in.name()] = forward.addInput(*type, in.name());
   }
-
-  OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
-  builder.setInsertionPointToEnd(module->getBody());
-  auto func = builder.create<func::FuncOp>(
-      fileLoc, "forward", builder.getFunctionType(argTypes, {}));
-  Block *body = func.addEntryBlock();
-  for (auto [i, name] : llvm::enumerate(argNames)) {
-    func.setArgAttrs(i, argAttrs[i]);
-    values[name] = body->getArgument(i);
-  }
-  builder.setInsertionPointToEnd(body);
+  builder.setInsertionPointToEnd(&forward.getFunction().getBody().front());
 
   for (const onnx::ValueInfoProto &info : graph.value_info())
     inferred[info.name()] = &info.type();
@@ -1441,19 +1428,13 @@ OwningOpRef<ModuleOp> Importer::run() {
   currentNode = nullptr;
   currentLoc = fileLoc;
 
-  SmallVector<Value> results;
-  SmallVector<Type> resultTypes;
   for (const onnx::ValueInfoProto &out : graph.output()) {
     FailureOr<Value> v = value(out.name());
     if (failed(v))
       return nullptr;
-    results.push_back(*v);
-    resultTypes.push_back(v->getType());
+    forward.addOutput(*v, out.name());
   }
-  builder.create<func::ReturnOp>(fileLoc, results);
-  func.setFunctionType(builder.getFunctionType(argTypes, resultTypes));
-  for (auto [i, out] : llvm::enumerate(graph.output()))
-    func.setResultAttr(i, "kiln.name", builder.getStringAttr(out.name()));
+  forward.finish();
 
   if (failed(verify(*module))) {
     error() << "the imported kiln module does not verify";

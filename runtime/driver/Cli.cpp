@@ -486,9 +486,10 @@ void printUsage(const std::string &program, const Manifest &m) {
       "the last partial batch counts exactly.%s\n",
       program.c_str(), m.name.c_str(), m.source.c_str(), program.c_str(),
       program.c_str(), program.c_str(), program.c_str(),
-      static_cast<long long>(m.predict.tensors.empty()
-                                 ? 0
-                                 : m.predict.all("input").front()->shape[0]),
+      static_cast<long long>(
+          m.predict.tensors.empty()
+              ? 0
+              : m.predict.all(KILN_TENSOR_INPUT).front()->shape[0]),
       m.training ? ""
                  : "\nThis model was compiled without a loss: predict "
                    "and summary only.");
@@ -717,7 +718,7 @@ int summary(const Manifest &m) {
               static_cast<long long>(m.paramCount),
               static_cast<long long>(m.trainableParamCount),
               static_cast<long long>(m.paramCount - m.trainableParamCount));
-  const TensorInfo *input = m.predict.all("input").front();
+  const TensorInfo *input = m.predict.all(KILN_TENSOR_INPUT).front();
   std::printf(" Batch size: %lld (compile time)\n",
               static_cast<long long>(input->shape[0]));
   if (m.training) {
@@ -1018,7 +1019,7 @@ int predict(Session &session, const Options &o) {
     for (size_t i = 1; i < shape.size(); ++i)
       per *= shape[i];
     const std::string name =
-        session.manifest().predict.all("output").front()->name;
+        session.manifest().predict.all(KILN_TENSOR_OUTPUT).front()->name;
     std::ostringstream out;
     for (int64_t j = 0; j < per; ++j)
       out << (j ? "," : "") << name << (per > 1 ? "_" + std::to_string(j) : "");

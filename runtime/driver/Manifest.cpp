@@ -66,20 +66,25 @@ EntryInfo entry(const json &e, const std::string &at) {
     TensorInfo ti;
     ti.name = string(t, "name", at);
     std::string where = at + " tensor '" + ti.name + "'";
-    ti.kind = string(t, "kind", where);
-    ti.region = string(t, "region", where);
+    std::string kind = string(t, "kind", where);
+    std::string region = string(t, "region", where);
+    if (!kiln_tensor_kind_from_name(kind.c_str(), &ti.kind))
+      fail(where + ": unknown kind '" + kind + "'");
+    if (!kiln_region_from_name(region.c_str(), &ti.region) ||
+        ti.region == KILN_REGION_SCRATCH)
+      fail(where + ": unknown region '" + region + "'");
+    if (ti.region != kiln_tensor_kind_region(ti.kind))
+      fail(where + ": a tensor of kind '" + kind + "' does not live in the '" +
+           region + "' region");
     ti.offset = size(t, "offset", where);
     ti.shape = shape(field(t, "shape", where), where + ".shape");
     ti.dtype = string(t, "dtype", where);
     ti.updated = field(t, "updated", where).is_boolean() &&
                  field(t, "updated", where).get<bool>();
     toDtype(ti.dtype);
-    int64_t limit = ti.region == "params"      ? out.paramsSize
-                    : ti.region == "opt_state" ? out.optStateSize
-                    : ti.region == "io"        ? out.ioSize
-                                               : -1;
-    if (limit < 0)
-      fail(where + ": unknown region '" + ti.region + "'");
+    int64_t limit = ti.region == KILN_REGION_PARAMS      ? out.paramsSize
+                    : ti.region == KILN_REGION_OPT_STATE ? out.optStateSize
+                                                         : out.ioSize;
     if (ti.offset + static_cast<int64_t>(ti.bytes()) > limit)
       fail(where + " lies outside its region");
     out.tensors.push_back(std::move(ti));
@@ -99,7 +104,7 @@ size_t TensorInfo::bytes() const {
   return static_cast<size_t>(count()) * kiln_dtype_size(toDtype(dtype));
 }
 
-const TensorInfo *EntryInfo::find(const std::string &kind,
+const TensorInfo *EntryInfo::find(kiln_tensor_kind_t kind,
                                   const std::string &name) const {
   for (const TensorInfo &t : tensors)
     if (t.kind == kind && t.name == name)
@@ -107,7 +112,15 @@ const TensorInfo *EntryInfo::find(const std::string &kind,
   return nullptr;
 }
 
-std::vector<const TensorInfo *> EntryInfo::all(const std::string &kind) const {
+const TensorInfo *EntryInfo::findIn(kiln_region_t region,
+                                    const std::string &name) const {
+  for (const TensorInfo &t : tensors)
+    if (t.region == region && t.name == name)
+      return &t;
+  return nullptr;
+}
+
+std::vector<const TensorInfo *> EntryInfo::all(kiln_tensor_kind_t kind) const {
   std::vector<const TensorInfo *> out;
   for (const TensorInfo &t : tensors)
     if (t.kind == kind)
@@ -160,6 +173,8 @@ Manifest kiln::driver::parseManifest(const char *text) {
     pi.shape = shape(field(p, "shape", at), at + ".shape");
     pi.trainable = field(p, "trainable", at).is_boolean() &&
                    field(p, "trainable", at).get<bool>();
+    pi.state = p.contains("state") && p.at("state").is_boolean() &&
+               p.at("state").get<bool>();
     const json &init = field(p, "init", at);
     if (init.contains("stored")) {
       pi.stored = size(init, "stored", at + ".init");

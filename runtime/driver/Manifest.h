@@ -20,11 +20,14 @@
 
 namespace kiln::driver {
 
-/// One tensor of an entry point's regions.
+/// One tensor of an entry point's regions. Kinds and regions are the enums
+/// of kiln/runtime.h that the compiler writes (kiln_tensor_kind_name,
+/// kiln_region_name); the region always agrees with the kind
+/// (kiln_tensor_kind_region), which parsing checks.
 struct TensorInfo {
   std::string name;
-  std::string kind;   // "param", "opt_state", "input", "output"
-  std::string region; // "params", "opt_state", "io"
+  kiln_tensor_kind_t kind = KILN_TENSOR_INPUT;
+  kiln_region_t region = KILN_REGION_IO;
   int64_t offset = 0; // bytes from the region start
   std::vector<int64_t> shape;
   std::string dtype; // "f32", "f64", "i32", "i64", "i1"
@@ -40,10 +43,13 @@ struct EntryInfo {
   int64_t paramsSize = 0, optStateSize = 0, ioSize = 0, scratchSize = 0;
   std::vector<TensorInfo> tensors;
   /// The tensor of `kind` named `name`, or null.
-  const TensorInfo *find(const std::string &kind,
+  const TensorInfo *find(kiln_tensor_kind_t kind,
                          const std::string &name) const;
+  /// The tensor of `region` named `name` (a param or state tensor in the
+  /// params region), or null.
+  const TensorInfo *findIn(kiln_region_t region, const std::string &name) const;
   /// The tensors of `kind`, in order.
-  std::vector<const TensorInfo *> all(const std::string &kind) const;
+  std::vector<const TensorInfo *> all(kiln_tensor_kind_t kind) const;
 };
 
 /// A parameter: its initializer and Normalization adaptation.
@@ -51,6 +57,8 @@ struct ParamInfo {
   std::string name, dtype;
   std::vector<int64_t> shape;
   bool trainable = false;
+  /// Non-trainable state that train_step updates (manifest "state": true).
+  bool state = false;
   /// Initializer name and arguments ("glorot_uniform", "constant" value...).
   std::string initName;
   double value = 0, minval = -0.05, maxval = 0.05, mean = 0, stddev = 0.05;

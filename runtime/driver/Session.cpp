@@ -115,6 +115,18 @@ const char *safetensorsDtype(const std::string &dtype) {
 bool isSparse(const std::string &loss) {
   return loss == "sparse_categorical_crossentropy";
 }
+
+/// Checkpoints hold the params region (params and state) and the opt_state
+/// region, not io.
+bool isCheckpointed(const TensorInfo &t) {
+  return t.region == KILN_REGION_PARAMS || t.region == KILN_REGION_OPT_STATE;
+}
+
+/// A tensor's name in checkpoints: "<region>/<name>" ("params/dense/kernel",
+/// "opt_state/step"); state tensors live in the params region.
+std::string checkpointName(const TensorInfo &t) {
+  return std::string(kiln_region_name(t.region)) + "/" + t.name;
+}
 } // namespace
 
 uint64_t kiln::driver::splitmix64(uint64_t &state) {
@@ -143,9 +155,9 @@ Session::Session(const kiln_model_t *model, uint64_t seed)
     fail("the model input '" + predictInput->name + "' has no batch dimension");
   sampleBytes = predictInput->bytes() / batch;
   if (m.training) {
-    labelInfo = m.trainStep->find("input", "labels");
-    if (!labelInfo || !m.trainStep->find("input", "sample_weight") ||
-        !m.trainStep->find("input", "learning_rate"))
+    labelInfo = m.trainStep->find(KILN_TENSOR_INPUT, "labels");
+    if (!labelInfo || !m.trainStep->find(KILN_TENSOR_INPUT, "sample_weight") ||
+        !m.trainStep->find(KILN_TENSOR_INPUT, "learning_rate"))
       fail("malformed model manifest: train_step lacks labels, "
            "sample_weight or learning_rate");
     labelBytes = labelInfo->bytes() / batch;
@@ -181,7 +193,7 @@ Session::~Session() { kiln_regions_destroy(regions); }
 
 const TensorInfo *Session::dataInput(const EntryInfo &entry) const {
   std::vector<const TensorInfo *> inputs;
-  for (const TensorInfo *t : entry.all("input"))
+  for (const TensorInfo *t : entry.all(KILN_TENSOR_INPUT))
     if (t->name != "labels" && t->name != "sample_weight" &&
         t->name != "learning_rate")
       inputs.push_back(t);
@@ -193,19 +205,19 @@ const TensorInfo *Session::dataInput(const EntryInfo &entry) const {
 }
 
 char *Session::address(const TensorInfo &t) const {
-  void *base = t.region == "params"      ? regions->params
-               : t.region == "opt_state" ? regions->opt_state
-                                         : regions->io;
+  void *base = t.region == KILN_REGION_PARAMS      ? regions->params
+               : t.region == KILN_REGION_OPT_STATE ? regions->opt_state
+                                                   : regions->io;
   return static_cast<char *>(base) + t.offset;
 }
 
 char *Session::parameter(const std::string &name,
                          const TensorInfo **info) const {
   const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
-  const TensorInfo *t = layout.find("param", name);
+  const TensorInfo *t = layout.find(KILN_TENSOR_PARAM, name);
   if (!t) {
     std::string known;
-    for (const TensorInfo *p : layout.all("param"))
+    for (const TensorInfo *p : layout.all(KILN_TENSOR_PARAM))
       known += (known.empty() ? "" : ", ") + p->name;
     fail("no parameter '" + name + "' (parameters: " + known + ")");
   }
@@ -218,7 +230,7 @@ void Session::initialize() {
   const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
   for (size_t index = 0; index < m.params.size(); ++index) {
     const ParamInfo &p = m.params[index];
-    const TensorInfo *t = layout.find("param", p.name);
+    const TensorInfo *t = layout.findIn(KILN_REGION_PARAMS, p.name);
     if (!t)
       continue; // not read by any entry point
     unsigned char *out = reinterpret_cast<unsigned char *>(address(*t));
@@ -255,7 +267,7 @@ void Session::initialize() {
       writeAs(out + i * kiln_dtype_size(dtype), dtype, values[i]);
   }
   if (m.trainStep)
-    for (const TensorInfo *t : m.trainStep->all("opt_state")) {
+    for (const TensorInfo *t : m.trainStep->all(KILN_TENSOR_OPT_STATE)) {
       auto it = m.optStateInit.find(t->name);
       double v = it == m.optStateInit.end() ? 0.0 : it->second;
       kiln_dtype_t dtype = toDtype(t->dtype);
@@ -348,7 +360,7 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
   size_t labelSize = kiln_dtype_size(labelType),
          ySize = kiln_dtype_size(y->dtype);
   // The number of classes of a sparse loss: the output's last dimension.
-  const TensorInfo *out = m.predict.all("output").front();
+  const TensorInfo *out = m.predict.all(KILN_TENSOR_OUTPUT).front();
   int64_t classes = out->shape.empty() ? 1 : out->shape.back();
   bool probabilities =
       m.loss == "binary_crossentropy" || m.loss == "categorical_crossentropy";
@@ -415,7 +427,7 @@ void Session::adapt(const Data &data) {
       fail("Normalization parameter '" + p.name +
            "' does not read the model input directly, so fit cannot adapt "
            "it; give its mean and variance in the model config");
-    const TensorInfo *t = layout.find("param", p.name);
+    const TensorInfo *t = layout.findIn(KILN_REGION_PARAMS, p.name);
     if (!t)
       continue;
     // Element e of a sample, at multi-index (i_1 .. i_{r-1}), feeds
@@ -495,14 +507,14 @@ void Session::feed(const EntryInfo &entry, const Data &data,
     }
   }
   std::memset(xOut + count * sampleBytes, 0, (batch - count) * sampleBytes);
-  if (const TensorInfo *labels = entry.find("input", "labels")) {
+  if (const TensorInfo *labels = entry.find(KILN_TENSOR_INPUT, "labels")) {
     char *yOut = address(*labels);
     for (int64_t r = 0; r < count; ++r)
       std::memcpy(yOut + r * labelBytes,
                   data.y.data() + order[begin + r] * labelBytes, labelBytes);
     std::memset(yOut + count * labelBytes, 0, (batch - count) * labelBytes);
   }
-  if (const TensorInfo *w = entry.find("input", "sample_weight")) {
+  if (const TensorInfo *w = entry.find(KILN_TENSOR_INPUT, "sample_weight")) {
     kiln_dtype_t dtype = toDtype(w->dtype);
     size_t size = kiln_dtype_size(dtype);
     unsigned char *out = reinterpret_cast<unsigned char *>(address(*w));
@@ -512,7 +524,7 @@ void Session::feed(const EntryInfo &entry, const Data &data,
 }
 
 double Session::scalar(const EntryInfo &entry, const std::string &name) const {
-  const TensorInfo *t = entry.find("output", name);
+  const TensorInfo *t = entry.find(KILN_TENSOR_OUTPUT, name);
   if (!t || !t->shape.empty())
     return 0;
   return readAs(reinterpret_cast<const unsigned char *>(address(*t)),
@@ -522,7 +534,7 @@ double Session::scalar(const EntryInfo &entry, const std::string &name) const {
 void Session::accumulate(const EntryInfo &entry,
                          std::map<std::string, double> &sums) const {
   for (const TensorInfo &t : entry.tensors)
-    if (t.kind == "output" && t.shape.empty() && t.name != "loss")
+    if (t.kind == KILN_TENSOR_OUTPUT && t.shape.empty() && t.name != "loss")
       sums[t.name] += scalar(entry, t.name);
 }
 
@@ -579,7 +591,7 @@ Metrics Session::trainEpoch(const Data &data, int64_t epochNumber, bool shuffle,
   std::vector<char> state(static_cast<char *>(regions->opt_state),
                           static_cast<char *>(regions->opt_state) +
                               regions->sizes.opt_state_size);
-  const TensorInfo *lrTensor = entry.find("input", "learning_rate");
+  const TensorInfo *lrTensor = entry.find(KILN_TENSOR_INPUT, "learning_rate");
   std::map<std::string, double> sums;
   int64_t numSteps = (data.n + batch - 1) / batch;
   for (int64_t step = 0; step < numSteps; ++step) {
@@ -652,7 +664,7 @@ std::vector<unsigned char> Session::predict(const Data &data,
                                             std::vector<int64_t> *shape,
                                             const Progress &progress) {
   const EntryInfo &entry = m.predict;
-  std::vector<const TensorInfo *> outputs = entry.all("output");
+  std::vector<const TensorInfo *> outputs = entry.all(KILN_TENSOR_OUTPUT);
   if (outputs.size() != 1)
     fail("predict: the model has " + std::to_string(outputs.size()) +
          " outputs; generated programs handle one");
@@ -684,10 +696,9 @@ void Session::save(const std::string &path,
   const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
   std::vector<TensorView> tensors;
   for (const TensorInfo &t : layout.tensors)
-    if (t.kind == "param" || t.kind == "opt_state")
-      tensors.push_back(
-          {(t.kind == "param" ? "params/" : "opt_state/") + t.name,
-           safetensorsDtype(t.dtype), t.shape, address(t), t.bytes()});
+    if (isCheckpointed(t))
+      tensors.push_back({checkpointName(t), safetensorsDtype(t.dtype), t.shape,
+                         address(t), t.bytes()});
   std::map<std::string, std::string> metadata = extra;
   metadata["format"] = "kiln-checkpoint";
   metadata["version"] = "1";
@@ -727,10 +738,9 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
     // Name the first difference.
     std::string difference = "the optimizer differs";
     for (const TensorInfo &t : layout.tensors) {
-      if (t.kind != "param" && t.kind != "opt_state")
+      if (!isCheckpointed(t))
         continue;
-      std::string name =
-          (t.kind == "param" ? "params/" : "opt_state/") + t.name;
+      std::string name = checkpointName(t);
       auto it = ckpt.tensors.find(name);
       std::string here = safetensorsDtype(t.dtype) + shapeText(t.shape);
       if (it == ckpt.tensors.end()) {
@@ -750,9 +760,9 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
   }
   std::vector<std::pair<const TensorInfo *, const LoadedTensor *>> plan;
   for (const TensorInfo &t : layout.tensors) {
-    if (t.kind != "param" && t.kind != "opt_state")
+    if (!isCheckpointed(t))
       continue;
-    std::string name = (t.kind == "param" ? "params/" : "opt_state/") + t.name;
+    std::string name = checkpointName(t);
     auto it = ckpt.tensors.find(name);
     if (it == ckpt.tensors.end())
       fail(path + ": the checkpoint was written for model '" + meta("model") +

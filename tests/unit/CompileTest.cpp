@@ -14,6 +14,7 @@
 #include "codegen/Pipelines.h"
 #include "frontend/Import.h"
 #include "frontend/keras/CompileConfig.h"
+#include "ir/KilnDialect.h"
 #include "kiln/session.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -159,7 +160,7 @@ TEST(TrainingConfigTest, KerasAdapter) {
   auto module = importKerasConfig(*json, "test.json", context.get(), options);
   ASSERT_TRUE(module);
   auto attr =
-      (*module)->getAttrOfType<mlir::DictionaryAttr>("kiln.compile_config");
+      getOpAttr<KilnDialect::CompileConfigAttrHelper>(module->getOperation());
   ASSERT_TRUE(attr);
   auto config = trainingConfigFromCompileConfig(attr);
   ASSERT_TRUE(bool(config)) << message(config.takeError());

@@ -250,3 +250,55 @@ TEST(RuntimeRegionsTest, CallPassesTheRegionsAndChecksSizes) {
             KILN_ERROR_INVALID_ARGUMENT);
   kiln_regions_destroy(regions);
 }
+
+//===----------------------------------------------------------------------===//
+// Regions and tensor kinds
+//===----------------------------------------------------------------------===//
+
+TEST(RuntimeRegions, NamesRoundTrip) {
+  const char *expected[KILN_REGION_COUNT] = {"params", "opt_state", "io",
+                                             "scratch"};
+  for (int r = 0; r < KILN_REGION_COUNT; ++r) {
+    const char *name = kiln_region_name(static_cast<kiln_region_t>(r));
+    ASSERT_NE(name, nullptr);
+    EXPECT_STREQ(name, expected[r]);
+    kiln_region_t parsed = KILN_REGION_SCRATCH;
+    EXPECT_EQ(kiln_region_from_name(name, &parsed), 1);
+    EXPECT_EQ(parsed, static_cast<kiln_region_t>(r));
+  }
+  EXPECT_EQ(kiln_region_name(static_cast<kiln_region_t>(KILN_REGION_COUNT)),
+            nullptr);
+}
+
+TEST(RuntimeRegions, UnknownNamesAreRejected) {
+  kiln_region_t region = KILN_REGION_IO;
+  for (const char *name : {"", "param", "paramsx", "PARAMS", "opt"})
+    EXPECT_EQ(kiln_region_from_name(name, &region), 0) << name;
+  EXPECT_EQ(kiln_region_from_name(nullptr, &region), 0);
+  EXPECT_EQ(region, KILN_REGION_IO); // untouched on failure
+  kiln_tensor_kind_t kind = KILN_TENSOR_INPUT;
+  for (const char *name : {"", "params", "states", "inputs", "Output"})
+    EXPECT_EQ(kiln_tensor_kind_from_name(name, &kind), 0) << name;
+  EXPECT_EQ(kind, KILN_TENSOR_INPUT);
+}
+
+TEST(RuntimeRegions, KindsRoundTripAndLiveInTheirRegion) {
+  struct {
+    kiln_tensor_kind_t kind;
+    const char *name;
+    kiln_region_t region;
+  } cases[] = {{KILN_TENSOR_PARAM, "param", KILN_REGION_PARAMS},
+               {KILN_TENSOR_STATE, "state", KILN_REGION_PARAMS},
+               {KILN_TENSOR_OPT_STATE, "opt_state", KILN_REGION_OPT_STATE},
+               {KILN_TENSOR_INPUT, "input", KILN_REGION_IO},
+               {KILN_TENSOR_OUTPUT, "output", KILN_REGION_IO}};
+  static_assert(sizeof(cases) / sizeof(cases[0]) == KILN_TENSOR_KIND_COUNT,
+                "one case per kind");
+  for (const auto &c : cases) {
+    EXPECT_STREQ(kiln_tensor_kind_name(c.kind), c.name);
+    kiln_tensor_kind_t parsed = KILN_TENSOR_OUTPUT;
+    EXPECT_EQ(kiln_tensor_kind_from_name(c.name, &parsed), 1);
+    EXPECT_EQ(parsed, c.kind);
+    EXPECT_EQ(kiln_tensor_kind_region(c.kind), c.region) << c.name;
+  }
+}

@@ -248,6 +248,137 @@ KILN_API kiln_status_t kiln_aligned_alloc(size_t size, size_t alignment,
 /// Thread-safety: safe to call from any thread (not twice on one pointer).
 KILN_API void kiln_aligned_free(void *ptr);
 
+/// The memory regions of a compiled model, in the order every entry point
+/// takes them (`void f(void *params, void *opt_state, void *io, void
+/// *scratch)`). The names ("params", ...) appear in model manifests and
+/// generated headers; kiln_region_name and kiln_region_from_name convert.
+/// The numeric values are part of the ABI and never change.
+typedef enum kiln_region_t {
+  /// Parameters: trainable ones and non-trainable ones (state).
+  KILN_REGION_PARAMS = 0,
+  /// Optimizer state: slots per trainable parameter and the step counter.
+  KILN_REGION_OPT_STATE = 1,
+  /// Inputs and outputs of one call (batch data, loss, metrics, outputs).
+  KILN_REGION_IO = 2,
+  /// Temporaries of one call (the memory plan's arena).
+  KILN_REGION_SCRATCH = 3,
+} kiln_region_t;
+
+/// Number of kiln_region_t values.
+#define KILN_REGION_COUNT 4
+
+/// What a tensor of an entry point's interface is (the "kind" of a manifest
+/// tensor and of a generated header's tensor macros). The numeric values
+/// are part of the ABI and never change; new kinds are appended.
+typedef enum kiln_tensor_kind_t {
+  /// A trainable or frozen parameter (`kiln.param`), in the params region.
+  KILN_TENSOR_PARAM = 0,
+  /// Non-trainable state that training steps update, such as a running
+  /// mean (`kiln.param` + `kiln.state`), in the params region: saved in
+  /// checkpoints, never touched by the optimizer, read by inference.
+  KILN_TENSOR_STATE = 1,
+  /// An optimizer slot or the step counter (`kiln.opt_state`), in the
+  /// opt_state region.
+  KILN_TENSOR_OPT_STATE = 2,
+  /// An input of the call (data, labels, sample weights, learning rate), in
+  /// the io region.
+  KILN_TENSOR_INPUT = 3,
+  /// An output of the call (predictions, loss, metric partial sums), in the
+  /// io region.
+  KILN_TENSOR_OUTPUT = 4,
+} kiln_tensor_kind_t;
+
+/// Number of kiln_tensor_kind_t values.
+#define KILN_TENSOR_KIND_COUNT 5
+
+/// The name of `region` ("params", "opt_state", "io", "scratch"), or NULL
+/// for a value outside the enum.
+/// Ownership: the string is static. Thread-safety: safe from any thread.
+static inline const char *kiln_region_name(kiln_region_t region) {
+  switch (region) {
+  case KILN_REGION_PARAMS:
+    return "params";
+  case KILN_REGION_OPT_STATE:
+    return "opt_state";
+  case KILN_REGION_IO:
+    return "io";
+  case KILN_REGION_SCRATCH:
+    return "scratch";
+  }
+  return NULL;
+}
+
+/// The region named `name` in `*out_region`; returns 0 when `name` is not
+/// a region name (or NULL), 1 otherwise.
+/// Thread-safety: safe from any thread.
+static inline int kiln_region_from_name(const char *name,
+                                        kiln_region_t *out_region) {
+  for (int r = 0; name && r < KILN_REGION_COUNT; ++r) {
+    const char *candidate = kiln_region_name((kiln_region_t)r);
+    const char *a = name, *b = candidate;
+    while (*a && *a == *b)
+      ++a, ++b;
+    if (*a == *b) {
+      *out_region = (kiln_region_t)r;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/// The name of `kind` ("param", "state", "opt_state", "input", "output"),
+/// or NULL for a value outside the enum.
+/// Ownership: the string is static. Thread-safety: safe from any thread.
+static inline const char *kiln_tensor_kind_name(kiln_tensor_kind_t kind) {
+  switch (kind) {
+  case KILN_TENSOR_PARAM:
+    return "param";
+  case KILN_TENSOR_STATE:
+    return "state";
+  case KILN_TENSOR_OPT_STATE:
+    return "opt_state";
+  case KILN_TENSOR_INPUT:
+    return "input";
+  case KILN_TENSOR_OUTPUT:
+    return "output";
+  }
+  return NULL;
+}
+
+/// The kind named `name` in `*out_kind`; returns 0 when `name` is not a
+/// kind name (or NULL), 1 otherwise.
+/// Thread-safety: safe from any thread.
+static inline int kiln_tensor_kind_from_name(const char *name,
+                                             kiln_tensor_kind_t *out_kind) {
+  for (int k = 0; name && k < KILN_TENSOR_KIND_COUNT; ++k) {
+    const char *candidate = kiln_tensor_kind_name((kiln_tensor_kind_t)k);
+    const char *a = name, *b = candidate;
+    while (*a && *a == *b)
+      ++a, ++b;
+    if (*a == *b) {
+      *out_kind = (kiln_tensor_kind_t)k;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/// The region a tensor of `kind` lives in.
+/// Thread-safety: safe from any thread.
+static inline kiln_region_t kiln_tensor_kind_region(kiln_tensor_kind_t kind) {
+  switch (kind) {
+  case KILN_TENSOR_PARAM:
+  case KILN_TENSOR_STATE:
+    return KILN_REGION_PARAMS;
+  case KILN_TENSOR_OPT_STATE:
+    return KILN_REGION_OPT_STATE;
+  case KILN_TENSOR_INPUT:
+  case KILN_TENSOR_OUTPUT:
+    return KILN_REGION_IO;
+  }
+  return KILN_REGION_IO;
+}
+
 /// Byte sizes of the four memory regions of a compiled model and the
 /// alignment of their base addresses, as declared by the model's generated
 /// header (its *_PARAMS_SIZE, *_OPT_STATE_SIZE, *_IO_SIZE, *_SCRATCH_SIZE and

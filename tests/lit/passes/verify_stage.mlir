@@ -82,3 +82,24 @@ func.func @two_offenders(%x: tensor<4xf32>) -> tensor<4xf32> {
   %2 = kiln.add %0, %1 : tensor<4xf32>
   return %2 : tensor<4xf32>
 }
+
+// -----
+
+// Tests that an attribute of a later stage is reported in the forward stage
+// (its type is right: the dialect verifier accepts it).
+// expected-error @+1 {{@updated_in_forward: argument 0 has the attribute 'kiln.updated', which the forward stage does not allow}}
+func.func @updated_in_forward(%a: tensor<4xf32> {kiln.updated}) -> tensor<4xf32> {
+  %0 = kiln.relu %a : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Tests that a state argument updated by two results is reported.
+// expected-error @+1 {{@state_twice: results 1 and 2 both update state argument 0}}
+func.func @state_twice(%s: tensor<4xf32> {kiln.param = "s", kiln.state}, %x: tensor<4xf32>)
+    -> (tensor<4xf32>, tensor<4xf32> {kiln.state_update_of = 0 : i64},
+        tensor<4xf32> {kiln.state_update_of = 0 : i64}) {
+  %0 = kiln.relu %x : tensor<4xf32>
+  return %0, %x, %0 : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+}

@@ -14,6 +14,7 @@
 // RUN: not kilnc %S/Inputs/colliding_names.mlir --emit=obj,header -o %t/names 2>&1 | FileCheck %s --check-prefix=NAMES
 // RUN: not test -e %t/names.o
 // RUN: not kilnc %S/Inputs/bad_attributes.mlir --emit=obj -o %t/out.o 2>&1 | FileCheck %s --check-prefix=ATTRS
+// RUN: not kilnc %S/Inputs/bad_result_attribute.mlir --emit=obj -o %t/out.o 2>&1 | FileCheck %s --check-prefix=RESATTRS
 // RUN: not kilnc %S/Inputs/huge_tensor.mlir --emit=header -o %t/out.h 2>&1 | FileCheck %s --check-prefix=HUGE
 // RUN: not kilnc %S/Inputs/external_call.mlir --emit=obj -o %t/out.o 2>&1 | FileCheck %s --check-prefix=EXTERN
 // RUN: not kilnc %S/Inputs/dynamic_shape.mlir --emit=kiln,linalg -o - 2>&1 | FileCheck %s --check-prefix=STDOUT
@@ -31,8 +32,8 @@ func.func @broken(%x: tensor<4xf32>) -> tensor<4xf32> {
 // ARCH: kilnc: error: target architecture 'riscv64' is not supported (supported: x86_64, aarch64)
 // NOENTRY: error: no entry point: the module has no public function with a body
 // NAMES: kilnc: error: colliding_names_forward: tensors 'a/b' and 'a_b' would both define the header macros COLLIDING_NAMES_FORWARD_PARAM_A_B_*; rename one (kiln.param / kiln.name)
-// ATTRS-DAG: error: @forward: argument 0: 'kiln.param' must be a string, got 3 : i64
-// ATTRS-DAG: error: @forward: result 0 has the unknown attribute 'kiln.param'
+// ATTRS: bad_attributes.mlir:1:1: error: argument 0: 'kiln.param' must be a string, got 3 : i64
+// RESATTRS: bad_result_attribute.mlir:1:1: error: result 0: 'kiln.param' is a function argument attribute, not a function result attribute
 // HUGE: error: argument 0 of 'func.func' has type 'tensor<4611686018427387904x4xf32>', whose size in bytes does not fit in 64 bits
 // EXTERN: error: calls @helper, which has no body: kiln compiles whole programs and cannot call external functions
 // STDOUT: kilnc: error: -o - takes a single --emit kind; with several, -o names the base of the output files

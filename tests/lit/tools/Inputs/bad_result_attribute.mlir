@@ -1,0 +1,4 @@
+func.func @forward(%a: tensor<4xf32> {kiln.param = "a"}) -> (tensor<4xf32> {kiln.param = "out"}) {
+  %0 = kiln.relu %a : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
