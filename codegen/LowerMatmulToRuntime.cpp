@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "kiln/runtime.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -35,11 +36,6 @@ namespace mlir::kiln {
 using namespace mlir;
 
 namespace {
-/// Epilogue codes of kiln_epilogue_t (runtime.h).
-constexpr int32_t kEpilogueNone = 0;
-constexpr int32_t kEpilogueRelu = 1;
-constexpr int32_t kEpilogueTanh = 3;
-
 /// How a linalg op maps onto GEMM: which operands are transposed and whether
 /// a leading batch axis exists.
 struct GemmForm {
@@ -169,12 +165,16 @@ struct Epilogue {
   linalg::GenericOp op;
   Value bias;   // 1-D [N] memref, or null
   Value output; // where the epilogue writes
-  int32_t kind; // kiln_epilogue_t
+  kiln_epilogue_t kind;
 };
 
 /// Matches the elementwise generic following `matmul` (which writes `c`):
 /// inputs c (identity map) and optionally a bias indexed by the column,
-/// body `addf` then optionally relu (maximumf with 0) or tanh.
+/// body `addf` then optionally relu (maximumf with 0) or tanh. This runs on
+/// bufferized linalg, where no kiln op is left to ask, so it recognizes the
+/// scalar bodies that kiln.relu and kiln.tanh lower to
+/// (ir/ElementwiseScalar.cpp) after elementwise fusion merged them with the
+/// bias add; the kinds are runtime.h's kiln_epilogue_t.
 std::optional<Epilogue> matchEpilogue(linalg::LinalgOp matmul, Value c) {
   // The next op that reads or writes memory (views, constants and fresh
   // allocations in between do not).
@@ -194,7 +194,8 @@ std::optional<Epilogue> matchEpilogue(linalg::LinalgOp matmul, Value c) {
   OpOperand *cOperand = generic.getDpsInputOperand(0);
   if (cOperand->get() != c || maps[0] != identity || maps.back() != identity)
     return std::nullopt;
-  Epilogue epilogue{generic, Value(), generic.getDpsInits()[0], kEpilogueNone};
+  Epilogue epilogue{generic, Value(), generic.getDpsInits()[0],
+                    KILN_EPILOGUE_NONE};
   Block &body = generic.getRegion().front();
   Value current = body.getArgument(0);
   auto it = body.begin();
@@ -219,20 +220,20 @@ std::optional<Epilogue> matchEpilogue(linalg::LinalgOp matmul, Value c) {
     if ((max.getLhs() != current && max.getRhs() != current) ||
         !matchPattern(other, m_PosZeroFloat()))
       return std::nullopt;
-    epilogue.kind = kEpilogueRelu;
+    epilogue.kind = KILN_EPILOGUE_RELU;
     current = max;
     ++it;
   } else if (auto tanh = dyn_cast<math::TanhOp>(&*it)) {
     if (tanh.getOperand() != current)
       return std::nullopt;
-    epilogue.kind = kEpilogueTanh;
+    epilogue.kind = KILN_EPILOGUE_TANH;
     current = tanh;
     ++it;
   }
   auto yield = dyn_cast<linalg::YieldOp>(&*it);
   if (!yield || yield.getValues().front() != current)
     return std::nullopt;
-  if (!epilogue.bias && epilogue.kind == kEpilogueNone)
+  if (!epilogue.bias && epilogue.kind == KILN_EPILOGUE_NONE)
     return std::nullopt;
   return epilogue;
 }
@@ -371,7 +372,7 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
   Value mV = i64(m), nV = i64(n), kV = i64(k);
   Value transA = i32(form.transposeA), transB = i32(form.transposeB);
   Value alpha = real(1.0), betaV = real(beta);
-  Value epilogueKind = i32(epilogue ? epilogue->kind : kEpilogueNone);
+  Value epilogueKind = i32(epilogue ? epilogue->kind : KILN_EPILOGUE_NONE);
   auto emitCall = [&](OpBuilder &b, Value aPtr, Value bPtr, Value cPtr) {
     b.create<func::CallOp>(loc, gemm,
                            ValueRange{mV, nV, kV, transA, transB, alpha, aPtr,

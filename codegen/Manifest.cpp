@@ -69,28 +69,11 @@ void appendElements(DenseElementsAttr values, std::vector<char> &out) {
     out.insert(out.end(), raw.begin(), raw.end());
 }
 
-/// FLOPs of one function at the kiln level: a matmul counts 2*M*N*K per
-/// batch element, any other op one per result element; constants and
-/// shape-only ops count nothing.
+/// FLOPs of one function at the kiln level: the sum of each kiln op's own
+/// count (FlopCountOpInterface, declared with the op in ir/KilnOps.td).
 double countFlops(func::FuncOp func) {
   double flops = 0;
-  func.walk([&](Operation *op) {
-    if (isa<ConstantOp, ReshapeOp, BroadcastInDimOp, TransposeOp, SliceOp,
-            ConcatOp, IotaOp, func::ReturnOp>(op))
-      return;
-    if (auto matmul = dyn_cast<MatmulOp>(op)) {
-      auto lhs = cast<RankedTensorType>(matmul.getLhs().getType());
-      auto out = cast<RankedTensorType>(matmul.getType());
-      int64_t k = lhs.getDimSize(matmul.getTransposeLhs() ? lhs.getRank() - 2
-                                                          : lhs.getRank() - 1);
-      flops += 2.0 * static_cast<double>(out.getNumElements()) * k;
-      return;
-    }
-    if (op->getDialect() && op->getDialect()->getNamespace() == "kiln")
-      for (Type t : op->getResultTypes())
-        if (auto ranked = dyn_cast<RankedTensorType>(t))
-          flops += static_cast<double>(ranked.getNumElements());
-  });
+  func.walk([&](FlopCountOpInterface op) { flops += op.getFlops(); });
   return flops;
 }
 } // namespace

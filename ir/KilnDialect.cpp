@@ -9,7 +9,6 @@
 
 #include "ir/KilnDialect.h"
 #include "ir/KilnOps.h"
-#include "ir/VJP.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -45,8 +44,6 @@ void KilnDialect::initialize() {
 
 void kiln::registerKilnDialect(DialectRegistry &registry) {
   registry.insert<KilnDialect>();
-  registerElementwiseVJPModels(registry);
-  registerStructuredVJPModels(registry);
 }
 
 Operation *KilnDialect::materializeConstant(OpBuilder &builder, Attribute value,

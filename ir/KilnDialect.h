@@ -88,8 +88,8 @@ template <typename Helper> NamedAttribute namedAttr(AttrOf<Helper> value) {
       StringAttr::get(value.getContext(), Helper::getNameStr()), value);
 }
 
-/// Adds the kiln dialect and the external models of its interfaces (the VJP
-/// rules) to `registry`. Every tool that loads kiln calls this.
+/// Adds the kiln dialect to `registry` (its ops implement their interfaces
+/// themselves, VJP rules included). Every tool that loads kiln calls this.
 void registerKilnDialect(DialectRegistry &registry);
 } // namespace mlir::kiln
 

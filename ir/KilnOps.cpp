@@ -2,12 +2,15 @@
 //
 // The C++ hooks of the ops declared in KilnOps.td: result-type inference and
 // verifiers (both delegate the shape rules to ShapeInference.h), folders for
-// algebraic identities, and the activation interface.
+// algebraic identities, the FLOP count of matmul and the inference form of
+// dropout. The VJP rules are in VJP*.cpp, the scalar bodies of the
+// elementwise ops in ElementwiseScalar.cpp.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ir/KilnOps.h"
 #include "ir/ShapeInference.h"
+#include "ir/VJP.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -109,14 +112,6 @@ OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
 }
 
 //===----------------------------------------------------------------------===//
-// Activations
-//===----------------------------------------------------------------------===//
-
-StringRef ReluOp::getEpilogueName() { return "relu"; }
-StringRef SigmoidOp::getEpilogueName() { return "sigmoid"; }
-StringRef TanhOp::getEpilogueName() { return "tanh"; }
-
-//===----------------------------------------------------------------------===//
 // Compare and select
 //===----------------------------------------------------------------------===//
 
@@ -208,6 +203,15 @@ MatmulOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                                              adaptor.getTransposeLhs(),
                                              adaptor.getTransposeRhs()),
                             lhs.getElementType(), inferredReturnTypes);
+}
+
+/// 2 M N K per batch element: one multiply and one add per term of each
+/// output element's sum.
+double MatmulOp::getFlops() {
+  auto lhs = tensorType(getLhs());
+  int64_t k =
+      lhs.getDimSize(getTransposeLhs() ? lhs.getRank() - 2 : lhs.getRank() - 1);
+  return 2.0 * countResultElements(*this) * static_cast<double>(k);
 }
 
 //===----------------------------------------------------------------------===//
@@ -393,6 +397,12 @@ LogicalResult DropoutOp::verify() {
   if (!(rate >= 0.0 && rate < 1.0))
     return emitOpError("[dropout_c1] rate ") << rate << " is not in [0, 1)";
   return success();
+}
+
+/// Inference (Keras `training=False`): dropout is the identity.
+void DropoutOp::buildInferenceForm(OpBuilder &,
+                                   SmallVectorImpl<Value> &replacements) {
+  replacements.push_back(getInput());
 }
 
 //===----------------------------------------------------------------------===//

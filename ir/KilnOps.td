@@ -5,6 +5,13 @@
 // carries a label (e.g. `matmul_c4`) used in diagnostics, docs/spec.md and
 // the negative test in tests/lit/ir/invalid.mlir.
 //
+// This file is the op table: each record also says whether the op has a
+// gradient (DifferentiableOpInterface, rule in ir/VJP*.cpp, or the
+// ZeroGradient trait), how an elementwise op computes one element
+// (ElementwiseScalarOpInterface, body in ir/ElementwiseScalar.cpp), its
+// FLOPs (FlopCountOpInterface) and, for dropout, its inference form
+// (InferenceFormOpInterface). KilnInterfaces.td describes the interfaces.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef KILN_OPS_TD
@@ -17,12 +24,34 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 
 //===----------------------------------------------------------------------===//
+// FLOP counts shared by the records below (FlopCountOpInterface)
+//===----------------------------------------------------------------------===//
+
+/// Ops that only move or create data: no floating-point operations.
+defvar Kiln_NoFlops = [{
+  /// FLOPs (FlopCountOpInterface): none, the op moves or creates data.
+  double getFlops() { return 0; }
+}];
+/// One floating-point operation per result element.
+defvar Kiln_FlopsPerResultElement = [{
+  /// FLOPs (FlopCountOpInterface): one per result element.
+  double getFlops() { return ::mlir::kiln::countResultElements(*this); }
+}];
+
+//===----------------------------------------------------------------------===//
 // Elementwise binary ops
 //===----------------------------------------------------------------------===//
 
-class Kiln_BinaryOp<string mnemonic, string formula, list<Trait> traits = []>
+/// An elementwise binary op. Each op defines its scalar body `buildScalar`
+/// (ir/ElementwiseScalar.cpp) and its VJP rule `vjp` (ir/VJPElementwise.cpp);
+/// the family implements DifferentiableOpInterface on top of `vjp`. `flops`
+/// is the count per result element.
+class Kiln_BinaryOp<string mnemonic, string formula, list<Trait> traits = [],
+                    int flops = 1>
     : Kiln_Op<mnemonic, traits # [Pure, Elementwise, SameOperandsAndResultType,
-                                  InferTypeOpInterface]> {
+          InferTypeOpInterface, Kiln_DifferentiableOpInterface,
+          DeclareOpInterfaceMethods<Kiln_ElementwiseScalarOpInterface>,
+          Kiln_FlopCountOpInterface]> {
   let summary = "Elementwise " # formula;
   let description = [{
     Computes `}] # formula # [{` element by element. Both operands and the
@@ -37,6 +66,32 @@ class Kiln_BinaryOp<string mnemonic, string formula, list<Trait> traits = []>
   let arguments = (ins Kiln_FloatTensor:$lhs, Kiln_FloatTensor:$rhs);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+  let extraClassDeclaration = [{
+    /// The VJP rule (ir/VJPElementwise.cpp): the (lhs, rhs) gradients for
+    /// the result gradient `g`.
+    std::pair<::mlir::Value, ::mlir::Value> vjp(::mlir::kiln::VJPBuilder &vb,
+                                                ::mlir::Value g);
+    ::llvm::LogicalResult
+    buildVJP(::mlir::OpBuilder &builder, ::mlir::ValueRange resultGrads,
+             ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads);
+    /// FLOPs (FlopCountOpInterface) per result element.
+    static constexpr double kFlopsPerElement = }] # flops # [{;
+    double getFlops() {
+      return kFlopsPerElement * ::mlir::kiln::countResultElements(*this);
+    }
+  }];
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult
+    $cppClass::buildVJP(::mlir::OpBuilder &builder,
+                        ::mlir::ValueRange resultGrads,
+                        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      ::mlir::kiln::VJPBuilder vb{builder, getLoc()};
+      auto [lhsGrad, rhsGrad] = vjp(vb, resultGrads[0]);
+      operandGrads.push_back(lhsGrad);
+      operandGrads.push_back(rhsGrad);
+      return ::mlir::success();
+    }
+  }];
 }
 
 def Kiln_AddOp : Kiln_BinaryOp<"add", "lhs + rhs", [Commutative]> {
@@ -57,9 +112,16 @@ def Kiln_PowOp : Kiln_BinaryOp<"pow", "lhs ^ rhs">;
 // Elementwise unary ops and activations
 //===----------------------------------------------------------------------===//
 
-class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
+/// An elementwise unary op or activation. Each op defines its scalar body
+/// `buildScalar` (ir/ElementwiseScalar.cpp) and its VJP rule `vjp`
+/// (ir/VJPElementwise.cpp); the family implements DifferentiableOpInterface
+/// on top of `vjp`. `flops` is the count per result element.
+class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = [],
+                   int flops = 1>
     : Kiln_Op<mnemonic, traits # [Pure, Elementwise, SameOperandsAndResultType,
-                                  InferTypeOpInterface]> {
+          InferTypeOpInterface, Kiln_DifferentiableOpInterface,
+          DeclareOpInterfaceMethods<Kiln_ElementwiseScalarOpInterface>,
+          Kiln_FlopCountOpInterface]> {
   let summary = "Elementwise " # formula;
   let description = [{
     Computes `}] # formula # [{` element by element; the result has the type
@@ -73,12 +135,30 @@ class Kiln_UnaryOp<string mnemonic, string formula, list<Trait> traits = []>
   let arguments = (ins Kiln_FloatTensor:$operand);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$operand attr-dict `:` type($result)";
+  let extraClassDeclaration = [{
+    /// The VJP rule (ir/VJPElementwise.cpp): the operand gradient for the
+    /// result gradient `g`.
+    ::mlir::Value vjp(::mlir::kiln::VJPBuilder &vb, ::mlir::Value g);
+    ::llvm::LogicalResult
+    buildVJP(::mlir::OpBuilder &builder, ::mlir::ValueRange resultGrads,
+             ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads);
+    /// FLOPs (FlopCountOpInterface) per result element.
+    static constexpr double kFlopsPerElement = }] # flops # [{;
+    double getFlops() {
+      return kFlopsPerElement * ::mlir::kiln::countResultElements(*this);
+    }
+  }];
+  let extraClassDefinition = [{
+    ::llvm::LogicalResult
+    $cppClass::buildVJP(::mlir::OpBuilder &builder,
+                        ::mlir::ValueRange resultGrads,
+                        ::llvm::SmallVectorImpl<::mlir::Value> &operandGrads) {
+      ::mlir::kiln::VJPBuilder vb{builder, getLoc()};
+      operandGrads.push_back(vjp(vb, resultGrads[0]));
+      return ::mlir::success();
+    }
+  }];
 }
-
-/// An activation usable as a GEMM epilogue.
-class Kiln_ActivationOp<string mnemonic, string formula>
-    : Kiln_UnaryOp<mnemonic, formula,
-        [DeclareOpInterfaceMethods<Kiln_FusibleActivationOpInterface>]>;
 
 def Kiln_NegOp : Kiln_UnaryOp<"neg", "-x">;
 def Kiln_ExpOp : Kiln_UnaryOp<"exp", "e^x">;
@@ -88,9 +168,9 @@ def Kiln_SqrtOp : Kiln_UnaryOp<"sqrt", "sqrt(x)">;
 def Kiln_RsqrtOp : Kiln_UnaryOp<"rsqrt", "1 / sqrt(x)">;
 def Kiln_AbsOp : Kiln_UnaryOp<"abs", "|x|">;
 def Kiln_SquareOp : Kiln_UnaryOp<"square", "x * x">;
-def Kiln_TanhOp : Kiln_ActivationOp<"tanh", "tanh(x)">;
-def Kiln_SigmoidOp : Kiln_ActivationOp<"sigmoid", "1 / (1 + e^-x)">;
-def Kiln_ReluOp : Kiln_ActivationOp<"relu", "max(x, 0) (NaN propagating)">;
+def Kiln_TanhOp : Kiln_UnaryOp<"tanh", "tanh(x)">;
+def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid", "1 / (1 + e^-x)">;
+def Kiln_ReluOp : Kiln_UnaryOp<"relu", "max(x, 0) (NaN propagating)">;
 def Kiln_SoftplusOp : Kiln_UnaryOp<"softplus", "ln(1 + e^x)"> {
   let description = [{
     Softplus `ln(1 + e^x)`, computed in the overflow-free form
@@ -154,7 +234,9 @@ def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "x * Phi(x)"> {
 
 def Kiln_CompareOp : Kiln_Op<"compare", [Pure, Elementwise,
     SameTypeOperands, SameOperandsAndResultShape, InferTypeOpAdaptor,
-    Kiln_ZeroGradient]> {
+    Kiln_ZeroGradient,
+    DeclareOpInterfaceMethods<Kiln_ElementwiseScalarOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Elementwise comparison producing i1";
   let description = [{
     Compares `lhs` and `rhs` element by element with `comparison_direction`
@@ -173,12 +255,16 @@ def Kiln_CompareOp : Kiln_Op<"compare", [Pure, Elementwise,
   let assemblyFormat = [{
     $comparison_direction `,` $lhs `,` $rhs attr-dict `:` type($lhs)
   }];
+  let extraClassDeclaration = Kiln_FlopsPerResultElement;
 }
 
 def Kiln_SelectOp : Kiln_Op<"select", [Pure, Elementwise,
     AllTypesMatch<["on_true", "on_false", "result"]>,
     AllShapesMatch<["pred", "on_true"]>,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    DeclareOpInterfaceMethods<InferTypeOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_ElementwiseScalarOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Elementwise choice between two tensors";
   let description = [{
     `result[i] = pred[i] ? on_true[i] : on_false[i]`. `pred` is an `i1`
@@ -196,6 +282,7 @@ def Kiln_SelectOp : Kiln_Op<"select", [Pure, Elementwise,
     $pred `,` $on_true `,` $on_false attr-dict `:` type($pred) `,` type($result)
   }];
   let hasFolder = 1;
+  let extraClassDeclaration = Kiln_FlopsPerResultElement;
 }
 
 //===----------------------------------------------------------------------===//
@@ -203,7 +290,9 @@ def Kiln_SelectOp : Kiln_Op<"select", [Pure, Elementwise,
 //===----------------------------------------------------------------------===//
 
 class Kiln_ReduceOp<string mnemonic, string what>
-    : Kiln_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
+    : Kiln_Op<mnemonic, [Pure, InferTypeOpAdaptor,
+        DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+        Kiln_FlopCountOpInterface]> {
   let summary = "Reduces " # what # " over a list of axes";
   let description = [{
     Reduces `input` with }] # what # [{ over each axis in `axes` (unique,
@@ -224,6 +313,7 @@ class Kiln_ReduceOp<string mnemonic, string what>
     $input attr-dict `:` type($input) `->` type($result)
   }];
   let hasFolder = 1;
+  let extraClassDeclaration = Kiln_FlopsPerResultElement;
 }
 
 def Kiln_ReduceSumOp : Kiln_ReduceOp<"reduce_sum", "the sum">;
@@ -232,7 +322,8 @@ def Kiln_ReduceMaxOp : Kiln_ReduceOp<"reduce_max",
                                      "the maximum (NaN propagating)">;
 
 def Kiln_ArgmaxOp : Kiln_Op<"argmax", [Pure, InferTypeOpAdaptor,
-                                        Kiln_ZeroGradient]> {
+                                        Kiln_ZeroGradient,
+                                        Kiln_FlopCountOpInterface]> {
   let summary = "Index of the maximum along one axis";
   let description = [{
     Index (i64) of the largest element along `axis`; at ties the first index
@@ -251,13 +342,16 @@ def Kiln_ArgmaxOp : Kiln_Op<"argmax", [Pure, InferTypeOpAdaptor,
   let assemblyFormat = [{
     $input attr-dict `:` type($input) `->` type($result)
   }];
+  let extraClassDeclaration = Kiln_FlopsPerResultElement;
 }
 
 //===----------------------------------------------------------------------===//
 // Contraction
 //===----------------------------------------------------------------------===//
 
-def Kiln_MatmulOp : Kiln_Op<"matmul", [Pure, InferTypeOpAdaptor]> {
+def Kiln_MatmulOp : Kiln_Op<"matmul", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_FlopCountOpInterface>]> {
   let summary = "Matrix product, plain or batched, with transpose flags";
   let description = [{
     `result[..., i, j] = sum_k A[..., i, k] * B[..., k, j]` where `A` is
@@ -291,7 +385,9 @@ def Kiln_MatmulOp : Kiln_Op<"matmul", [Pure, InferTypeOpAdaptor]> {
 // Shape ops
 //===----------------------------------------------------------------------===//
 
-def Kiln_ReshapeOp : Kiln_Op<"reshape", [Pure]> {
+def Kiln_ReshapeOp : Kiln_Op<"reshape", [Pure,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Reinterprets a tensor with another shape";
   let description = [{
     Same elements in row-major order, new static shape; element counts and
@@ -307,9 +403,12 @@ def Kiln_ReshapeOp : Kiln_Op<"reshape", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasVerifier = 1;
   let hasFolder = 1;
+  let extraClassDeclaration = Kiln_NoFlops;
 }
 
-def Kiln_TransposeOp : Kiln_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
+def Kiln_TransposeOp : Kiln_Op<"transpose", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Permutes the axes of a tensor";
   let description = [{
     `result.shape[i] = input.shape[permutation[i]]`; `permutation` is a
@@ -325,9 +424,12 @@ def Kiln_TransposeOp : Kiln_Op<"transpose", [Pure, InferTypeOpAdaptor]> {
   let results = (outs Kiln_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
   let hasFolder = 1;
+  let extraClassDeclaration = Kiln_NoFlops;
 }
 
-def Kiln_ConcatOp : Kiln_Op<"concat", [Pure, InferTypeOpAdaptor]> {
+def Kiln_ConcatOp : Kiln_Op<"concat", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Joins tensors along one axis";
   let description = [{
     Concatenates one or more `inputs` of equal rank and element type along
@@ -347,9 +449,12 @@ def Kiln_ConcatOp : Kiln_Op<"concat", [Pure, InferTypeOpAdaptor]> {
     $inputs attr-dict `:` type($inputs) `->` type($result)
   }];
   let hasFolder = 1;
+  let extraClassDeclaration = Kiln_NoFlops;
 }
 
-def Kiln_SliceOp : Kiln_Op<"slice", [Pure, InferTypeOpAdaptor]> {
+def Kiln_SliceOp : Kiln_Op<"slice", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Strided static slice";
   let description = [{
     Takes `input[start[i] : limit[i] : strides[i]]` on every axis, with
@@ -368,9 +473,12 @@ def Kiln_SliceOp : Kiln_Op<"slice", [Pure, InferTypeOpAdaptor]> {
                    DenseI64ArrayAttr:$limit, DenseI64ArrayAttr:$strides);
   let results = (outs Kiln_Tensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let extraClassDeclaration = Kiln_NoFlops;
 }
 
-def Kiln_PadOp : Kiln_Op<"pad", [Pure, InferTypeOpAdaptor]> {
+def Kiln_PadOp : Kiln_Op<"pad", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Pads a tensor with a constant value";
   let description = [{
     Adds `low[i]` elements before and `high[i]` elements after axis `i`, and
@@ -394,9 +502,12 @@ def Kiln_PadOp : Kiln_Op<"pad", [Pure, InferTypeOpAdaptor]> {
                    DefaultValuedAttr<F64Attr, "0.0">:$padding_value);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let extraClassDeclaration = Kiln_NoFlops;
 }
 
-def Kiln_BroadcastInDimOp : Kiln_Op<"broadcast_in_dim", [Pure]> {
+def Kiln_BroadcastInDimOp : Kiln_Op<"broadcast_in_dim", [Pure,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Explicit broadcast to a larger shape";
   let description = [{
     Operand axis `i` becomes result axis `broadcast_dimensions[i]`; each
@@ -423,6 +534,7 @@ def Kiln_BroadcastInDimOp : Kiln_Op<"broadcast_in_dim", [Pure]> {
   }];
   let hasVerifier = 1;
   let hasFolder = 1;
+  let extraClassDeclaration = Kiln_NoFlops;
 }
 
 //===----------------------------------------------------------------------===//
@@ -431,7 +543,9 @@ def Kiln_BroadcastInDimOp : Kiln_Op<"broadcast_in_dim", [Pure]> {
 
 class Kiln_SoftmaxLikeOp<string mnemonic, string formula>
     : Kiln_Op<mnemonic, [Pure, SameOperandsAndResultType,
-                         InferTypeOpInterface]> {
+                         InferTypeOpInterface,
+        DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+        Kiln_FlopCountOpInterface]> {
   let summary = formula # " over one axis";
   let description = [{
     Computes `}] # formula # [{` along `axis` (in `[0, rank)`, label
@@ -447,6 +561,7 @@ class Kiln_SoftmaxLikeOp<string mnemonic, string formula>
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($result)";
   let hasVerifier = 1;
+  let extraClassDeclaration = Kiln_FlopsPerResultElement;
 }
 
 def Kiln_SoftmaxOp
@@ -459,7 +574,8 @@ def Kiln_LogSoftmaxOp
 //===----------------------------------------------------------------------===//
 
 def Kiln_ConstantOp : Kiln_Op<"constant",
-    [ConstantLike, Pure, InferTypeOpAdaptor, Kiln_ZeroGradient]> {
+    [ConstantLike, Pure, InferTypeOpAdaptor, Kiln_ZeroGradient,
+     Kiln_FlopCountOpInterface]> {
   let summary = "A tensor constant";
   let description = [{
     Materializes `value`, a dense elements attribute of a kiln tensor type.
@@ -473,9 +589,11 @@ def Kiln_ConstantOp : Kiln_Op<"constant",
   let results = (outs Kiln_Tensor:$result);
   let assemblyFormat = "attr-dict $value";
   let hasFolder = 1;
+  let extraClassDeclaration = Kiln_NoFlops;
 }
 
-def Kiln_IotaOp : Kiln_Op<"iota", [Pure, Kiln_ZeroGradient]> {
+def Kiln_IotaOp : Kiln_Op<"iota", [Pure, Kiln_ZeroGradient,
+                                    Kiln_FlopCountOpInterface]> {
   let summary = "Indices along one axis";
   let description = [{
     `result[i_0, ..., i_last] = i_dimension`, converted to the result's
@@ -492,10 +610,14 @@ def Kiln_IotaOp : Kiln_Op<"iota", [Pure, Kiln_ZeroGradient]> {
   let results = (outs StaticShapeTensorOf<[F32, F64, I32, I64]>:$result);
   let assemblyFormat = "attr-dict `:` type($result)";
   let hasVerifier = 1;
+  let extraClassDeclaration = Kiln_NoFlops;
 }
 
 def Kiln_ConvertOp : Kiln_Op<"convert", [Pure, Elementwise,
-    SameOperandsAndResultShape]> {
+    SameOperandsAndResultShape,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_ElementwiseScalarOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Elementwise element-type conversion";
   let description = [{
     Converts each element to the result's element type: float to float
@@ -515,11 +637,12 @@ def Kiln_ConvertOp : Kiln_Op<"convert", [Pure, Elementwise,
   let results = (outs Kiln_Tensor:$result);
   let assemblyFormat = "$operand attr-dict `:` type($operand) `->` type($result)";
   let hasFolder = 1;
+  let extraClassDeclaration = Kiln_FlopsPerResultElement;
 }
 
 def Kiln_StopGradientOp : Kiln_Op<"stop_gradient",
     [Pure, SameOperandsAndResultType, InferTypeOpInterface,
-     Kiln_ZeroGradient]> {
+     Kiln_ZeroGradient, Kiln_FlopCountOpInterface]> {
   let summary = "Identity whose gradient is zero";
   let description = [{
     Forwards `operand` unchanged; gradient derivation treats the result as a
@@ -533,10 +656,14 @@ def Kiln_StopGradientOp : Kiln_Op<"stop_gradient",
   let arguments = (ins Kiln_Tensor:$operand);
   let results = (outs Kiln_Tensor:$result);
   let assemblyFormat = "$operand attr-dict `:` type($result)";
+  let extraClassDeclaration = Kiln_NoFlops;
 }
 
 def Kiln_DropoutOp : Kiln_Op<"dropout", [Pure, AllTypesMatch<["input", "result"]>,
-    DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    DeclareOpInterfaceMethods<InferTypeOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_InferenceFormOpInterface>,
+    Kiln_FlopCountOpInterface]> {
   let summary = "Inverted dropout with a counter-based random mask";
   let description = [{
     Training-mode dropout (Srivastava et al. 2014, inverted form as in Keras
@@ -561,6 +688,7 @@ def Kiln_DropoutOp : Kiln_Op<"dropout", [Pure, AllTypesMatch<["input", "result"]
     $input `,` $counter attr-dict `:` type($input) `,` type($counter)
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = Kiln_FlopsPerResultElement;
 }
 
 //===----------------------------------------------------------------------===//
@@ -569,7 +697,9 @@ def Kiln_DropoutOp : Kiln_Op<"dropout", [Pure, AllTypesMatch<["input", "result"]
 
 class Kiln_LossOp<string mnemonic, string perSample, string source,
                   dag extraArgs = (ins), Type labelType = Kiln_FloatTensor>
-    : Kiln_Op<mnemonic, [Pure, InferTypeOpAdaptor]> {
+    : Kiln_Op<mnemonic, [Pure, InferTypeOpAdaptor,
+        DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+        Kiln_FlopCountOpInterface]> {
   let summary = "Sample-weighted " # mnemonic # " loss";
   let description = [{
     Per-sample loss `l_n = }] # perSample # [{`, reduced over the batch as
@@ -594,6 +724,7 @@ class Kiln_LossOp<string mnemonic, string perSample, string source,
     type($predictions) `,` type($labels) `,` type($sample_weight)
     `->` type($result)
   }];
+  let extraClassDeclaration = Kiln_FlopsPerResultElement;
 }
 
 def Kiln_MeanSquaredErrorOp : Kiln_LossOp<"mean_squared_error",

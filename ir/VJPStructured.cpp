@@ -1,7 +1,8 @@
 //===- VJPStructured.cpp - VJP rules of the structured kiln ops ----------===//
 //
-// Vector-Jacobian product rules (external models of
-// DifferentiableOpInterface) for the reductions, matmul, the shape ops,
+// Vector-Jacobian product rules (DifferentiableOpInterface's buildVJP,
+// declared on the op records in KilnOps.td, so a missing rule does not
+// link) for the reductions, matmul, the shape ops,
 // softmax/log_softmax, dropout and the losses. Each rule builds the operand
 // gradients from kiln ops only, at the builder's insertion point (the end of
 // the function, after every forward op), so it may use the op's operands and
@@ -16,7 +17,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "ir/KilnOps.h"
-#include "ir/VJP.h"
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/STLExtras.h"
@@ -122,41 +122,37 @@ int64_t countOver(RankedTensorType type, ArrayRef<int64_t> axes) {
     count *= type.getDimSize(a);
   return count;
 }
+} // namespace
 
 //===----------------------------------------------------------------------===//
 // Reductions
 //===----------------------------------------------------------------------===//
 
 /// y = sum_axes(x): dx = broadcast(g) (each input element contributes once).
-struct ReduceSumVJP
-    : DifferentiableOpInterface::ExternalModel<ReduceSumVJP, ReduceSumOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto reduce = cast<ReduceSumOp>(op);
-    operandGrads.push_back(broadcastBack(
-        b, op->getLoc(), resultGrads[0], tensorType(reduce.getInput()),
-        reduce.getAxes(), reduce.getKeepDims()));
-    return success();
-  }
-};
+LogicalResult ReduceSumOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto reduce = *this;
+  operandGrads.push_back(broadcastBack(b, op->getLoc(), resultGrads[0],
+                                       tensorType(reduce.getInput()),
+                                       reduce.getAxes(), reduce.getKeepDims()));
+  return success();
+}
 
 /// y = mean_axes(x): dx = broadcast(g) / count, count = number of elements
 /// per reduced group.
-struct ReduceMeanVJP
-    : DifferentiableOpInterface::ExternalModel<ReduceMeanVJP, ReduceMeanOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto reduce = cast<ReduceMeanOp>(op);
-    Location loc = op->getLoc();
-    RankedTensorType inputType = tensorType(reduce.getInput());
-    Value g = broadcastBack(b, loc, resultGrads[0], inputType, reduce.getAxes(),
-                            reduce.getKeepDims());
-    double count = static_cast<double>(countOver(inputType, reduce.getAxes()));
-    operandGrads.push_back(
-        binary<DivOp>(b, loc, g, splatLike(b, loc, g, count)));
-    return success();
-  }
-};
+LogicalResult ReduceMeanOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                     SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto reduce = *this;
+  Location loc = op->getLoc();
+  RankedTensorType inputType = tensorType(reduce.getInput());
+  Value g = broadcastBack(b, loc, resultGrads[0], inputType, reduce.getAxes(),
+                          reduce.getKeepDims());
+  double count = static_cast<double>(countOver(inputType, reduce.getAxes()));
+  operandGrads.push_back(binary<DivOp>(b, loc, g, splatLike(b, loc, g, count)));
+  return success();
+}
 
 /// y = max_axes(x): the whole of g goes to ONE element per reduced group,
 /// the first maximum in row-major order over the reduced axes
@@ -167,49 +163,47 @@ struct ReduceMeanVJP
 ///   hit = (x == y) or (x != x)
 ///   r   = hit ? count - L : 0           (largest r = first hit, r >= 1)
 ///   dx  = (r == max_axes(r)) ? g : 0
-struct ReduceMaxVJP
-    : DifferentiableOpInterface::ExternalModel<ReduceMaxVJP, ReduceMaxOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto reduce = cast<ReduceMaxOp>(op);
-    Location loc = op->getLoc();
-    Value x = reduce.getInput();
-    RankedTensorType type = tensorType(x);
-    SmallVector<int64_t> axes(reduce.getAxes());
-    llvm::sort(axes);
-    bool keep = reduce.getKeepDims();
+LogicalResult ReduceMaxOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto reduce = *this;
+  Location loc = op->getLoc();
+  Value x = reduce.getInput();
+  RankedTensorType type = tensorType(x);
+  SmallVector<int64_t> axes(reduce.getAxes());
+  llvm::sort(axes);
+  bool keep = reduce.getKeepDims();
 
-    // L = sum_k iota(axis_k) * stride_k, strides row-major over the axes.
-    Value linear;
-    int64_t stride = 1;
-    for (int64_t a : llvm::reverse(axes)) {
-      Value term = b.create<IotaOp>(loc, type, static_cast<uint64_t>(a));
-      if (stride != 1)
-        term = binary<MulOp>(b, loc, term, splat(b, loc, type, double(stride)));
-      linear = linear ? binary<AddOp>(b, loc, linear, term) : term;
-      stride *= type.getDimSize(a);
-    }
-    if (!linear) // no reduced axis: one-element groups
-      linear = splat(b, loc, type, 0.0);
-    double count = static_cast<double>(stride);
-
-    Value y = broadcastBack(b, loc, reduce.getResult(), type, axes, keep);
-    Value isMax = compare(b, loc, ComparisonDirection::eq, x, y);
-    Value isNaN = compare(b, loc, ComparisonDirection::ne, x, x);
-    Value zero = splat(b, loc, type, 0.0);
-    Value rank = binary<SubOp>(b, loc, splat(b, loc, type, count), linear);
-    Value r = select(b, loc, isMax, rank, zero);
-    r = select(b, loc, isNaN, rank, r);
-    auto keptType = RankedTensorType::get(reducedShape(type, axes, true),
-                                          type.getElementType());
-    Value best = b.create<ReduceMaxOp>(loc, keptType, r, axes, true);
-    best = broadcastBack(b, loc, best, type, axes, /*keepDims=*/true);
-    Value first = compare(b, loc, ComparisonDirection::eq, r, best);
-    Value g = broadcastBack(b, loc, resultGrads[0], type, axes, keep);
-    operandGrads.push_back(select(b, loc, first, g, zero));
-    return success();
+  // L = sum_k iota(axis_k) * stride_k, strides row-major over the axes.
+  Value linear;
+  int64_t stride = 1;
+  for (int64_t a : llvm::reverse(axes)) {
+    Value term = b.create<IotaOp>(loc, type, static_cast<uint64_t>(a));
+    if (stride != 1)
+      term = binary<MulOp>(b, loc, term, splat(b, loc, type, double(stride)));
+    linear = linear ? binary<AddOp>(b, loc, linear, term) : term;
+    stride *= type.getDimSize(a);
   }
-};
+  if (!linear) // no reduced axis: one-element groups
+    linear = splat(b, loc, type, 0.0);
+  double count = static_cast<double>(stride);
+
+  Value y = broadcastBack(b, loc, reduce.getResult(), type, axes, keep);
+  Value isMax = compare(b, loc, ComparisonDirection::eq, x, y);
+  Value isNaN = compare(b, loc, ComparisonDirection::ne, x, x);
+  Value zero = splat(b, loc, type, 0.0);
+  Value rank = binary<SubOp>(b, loc, splat(b, loc, type, count), linear);
+  Value r = select(b, loc, isMax, rank, zero);
+  r = select(b, loc, isNaN, rank, r);
+  auto keptType = RankedTensorType::get(reducedShape(type, axes, true),
+                                        type.getElementType());
+  Value best = b.create<ReduceMaxOp>(loc, keptType, r, axes, true);
+  best = broadcastBack(b, loc, best, type, axes, /*keepDims=*/true);
+  Value first = compare(b, loc, ComparisonDirection::eq, r, best);
+  Value g = broadcastBack(b, loc, resultGrads[0], type, axes, keep);
+  operandGrads.push_back(select(b, loc, first, g, zero));
+  return success();
+}
 
 //===----------------------------------------------------------------------===//
 // Contraction
@@ -224,219 +218,202 @@ struct ReduceMaxVJP
 ///   0  1  | g B      (g, B; 0 0)  | g^T A    (g, A; 1 0)
 ///   1  0  | B g^T    (B, g; 0 1)  | A g      (A, g; 0 0)
 ///   1  1  | B^T g^T  (B, g; 1 1)  | g^T A^T  (g, A; 1 1)
-struct MatmulVJP
-    : DifferentiableOpInterface::ExternalModel<MatmulVJP, MatmulOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto mm = cast<MatmulOp>(op);
-    Location loc = op->getLoc();
-    Value a = mm.getLhs(), bm = mm.getRhs(), g = resultGrads[0];
-    bool tA = mm.getTransposeLhs(), tB = mm.getTransposeRhs();
-    Value dA = tA ? b.create<MatmulOp>(loc, a.getType(), bm, g, tB, true)
-                  : b.create<MatmulOp>(loc, a.getType(), g, bm, false, !tB);
-    Value dB = tB ? b.create<MatmulOp>(loc, bm.getType(), g, a, true, tA)
-                  : b.create<MatmulOp>(loc, bm.getType(), a, g, !tA, false);
-    operandGrads.push_back(dA);
-    operandGrads.push_back(dB);
-    return success();
-  }
-};
+LogicalResult MatmulOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto mm = *this;
+  Location loc = op->getLoc();
+  Value a = mm.getLhs(), bm = mm.getRhs(), g = resultGrads[0];
+  bool tA = mm.getTransposeLhs(), tB = mm.getTransposeRhs();
+  Value dA = tA ? b.create<MatmulOp>(loc, a.getType(), bm, g, tB, true)
+                : b.create<MatmulOp>(loc, a.getType(), g, bm, false, !tB);
+  Value dB = tB ? b.create<MatmulOp>(loc, bm.getType(), g, a, true, tA)
+                : b.create<MatmulOp>(loc, bm.getType(), a, g, !tA, false);
+  operandGrads.push_back(dA);
+  operandGrads.push_back(dB);
+  return success();
+}
 
 //===----------------------------------------------------------------------===//
 // Shape ops (integer and i1 operands get no gradient)
 //===----------------------------------------------------------------------===//
 
 /// y = reshape(x): dx = reshape(g) to x's shape.
-struct ReshapeVJP
-    : DifferentiableOpInterface::ExternalModel<ReshapeVJP, ReshapeOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    Value x = cast<ReshapeOp>(op).getInput();
-    operandGrads.push_back(
-        isFloatTensor(x)
-            ? b.create<ReshapeOp>(op->getLoc(), x.getType(), resultGrads[0])
-            : Value());
-    return success();
-  }
-};
+LogicalResult ReshapeOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  Value x = getInput();
+  operandGrads.push_back(
+      isFloatTensor(x)
+          ? b.create<ReshapeOp>(op->getLoc(), x.getType(), resultGrads[0])
+          : Value());
+  return success();
+}
 
 /// y = transpose(x, perm), y.shape[i] = x.shape[perm[i]]: dx = transpose(g,
 /// inverse(perm)).
-struct TransposeVJP
-    : DifferentiableOpInterface::ExternalModel<TransposeVJP, TransposeOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto transpose = cast<TransposeOp>(op);
-    Value x = transpose.getInput();
-    if (!isFloatTensor(x)) {
-      operandGrads.push_back(Value());
-      return success();
-    }
-    ArrayRef<int64_t> perm = transpose.getPermutation();
-    SmallVector<int64_t> inverse(perm.size());
-    for (auto [i, p] : llvm::enumerate(perm))
-      inverse[p] = static_cast<int64_t>(i);
-    operandGrads.push_back(b.create<TransposeOp>(op->getLoc(), x.getType(),
-                                                 resultGrads[0], inverse));
+LogicalResult TransposeOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto transpose = *this;
+  Value x = transpose.getInput();
+  if (!isFloatTensor(x)) {
+    operandGrads.push_back(Value());
     return success();
   }
-};
+  ArrayRef<int64_t> perm = transpose.getPermutation();
+  SmallVector<int64_t> inverse(perm.size());
+  for (auto [i, p] : llvm::enumerate(perm))
+    inverse[p] = static_cast<int64_t>(i);
+  operandGrads.push_back(b.create<TransposeOp>(op->getLoc(), x.getType(),
+                                               resultGrads[0], inverse));
+  return success();
+}
 
 /// y = concat(x_0, ..., x_k; axis): dx_i = slice of g along axis at x_i's
 /// offset.
-struct ConcatVJP
-    : DifferentiableOpInterface::ExternalModel<ConcatVJP, ConcatOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto concat = cast<ConcatOp>(op);
-    int64_t axis = static_cast<int64_t>(concat.getAxis());
-    RankedTensorType gType = tensorType(resultGrads[0]);
-    int64_t offset = 0;
-    for (Value x : concat.getInputs()) {
-      RankedTensorType xType = tensorType(x);
-      SmallVector<int64_t> start(gType.getRank(), 0);
-      SmallVector<int64_t> limit(gType.getShape());
-      SmallVector<int64_t> strides(gType.getRank(), 1);
-      start[axis] = offset;
-      limit[axis] = offset + xType.getDimSize(axis);
-      offset = limit[axis];
-      operandGrads.push_back(isFloatTensor(x)
-                                 ? b.create<SliceOp>(op->getLoc(), xType,
-                                                     resultGrads[0], start,
-                                                     limit, strides)
-                                 : Value());
-    }
-    return success();
+LogicalResult ConcatOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto concat = *this;
+  int64_t axis = static_cast<int64_t>(concat.getAxis());
+  RankedTensorType gType = tensorType(resultGrads[0]);
+  int64_t offset = 0;
+  for (Value x : concat.getInputs()) {
+    RankedTensorType xType = tensorType(x);
+    SmallVector<int64_t> start(gType.getRank(), 0);
+    SmallVector<int64_t> limit(gType.getShape());
+    SmallVector<int64_t> strides(gType.getRank(), 1);
+    start[axis] = offset;
+    limit[axis] = offset + xType.getDimSize(axis);
+    offset = limit[axis];
+    operandGrads.push_back(isFloatTensor(x)
+                               ? b.create<SliceOp>(op->getLoc(), xType,
+                                                   resultGrads[0], start, limit,
+                                                   strides)
+                               : Value());
   }
-};
+  return success();
+}
 
 /// y = x[start : limit : stride] (n = y's size per axis): dx = pad(g) with
 /// zeros, low = start, interior = stride - 1, high = size - (start +
 /// (n - 1) * stride + 1) (size - start when n = 0). As StableHLO.
-struct SliceVJP : DifferentiableOpInterface::ExternalModel<SliceVJP, SliceOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto slice = cast<SliceOp>(op);
-    Value x = slice.getInput();
-    if (!isFloatTensor(x)) {
-      operandGrads.push_back(Value());
-      return success();
-    }
-    RankedTensorType xType = tensorType(x), gType = tensorType(resultGrads[0]);
-    SmallVector<int64_t> low, high, interior;
-    for (int64_t d = 0; d < xType.getRank(); ++d) {
-      int64_t start = slice.getStart()[d], stride = slice.getStrides()[d];
-      int64_t n = gType.getDimSize(d);
-      int64_t end = n > 0 ? start + (n - 1) * stride + 1 : start;
-      low.push_back(start);
-      interior.push_back(stride - 1);
-      high.push_back(xType.getDimSize(d) - end);
-    }
-    operandGrads.push_back(b.create<PadOp>(op->getLoc(), xType, resultGrads[0],
-                                           low, high, interior, APFloat(0.0)));
+LogicalResult SliceOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto slice = *this;
+  Value x = slice.getInput();
+  if (!isFloatTensor(x)) {
+    operandGrads.push_back(Value());
     return success();
   }
-};
+  RankedTensorType xType = tensorType(x), gType = tensorType(resultGrads[0]);
+  SmallVector<int64_t> low, high, interior;
+  for (int64_t d = 0; d < xType.getRank(); ++d) {
+    int64_t start = slice.getStart()[d], stride = slice.getStrides()[d];
+    int64_t n = gType.getDimSize(d);
+    int64_t end = n > 0 ? start + (n - 1) * stride + 1 : start;
+    low.push_back(start);
+    interior.push_back(stride - 1);
+    high.push_back(xType.getDimSize(d) - end);
+  }
+  operandGrads.push_back(b.create<PadOp>(op->getLoc(), xType, resultGrads[0],
+                                         low, high, interior, APFloat(0.0)));
+  return success();
+}
 
 /// y = pad(x; low, high, interior, value): dx = g[low : low + (n - 1) *
 /// (interior + 1) + 1 : interior + 1] (n = x's size per axis). The padding
 /// value is an attribute: no gradient.
-struct PadVJP : DifferentiableOpInterface::ExternalModel<PadVJP, PadOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto pad = cast<PadOp>(op);
-    RankedTensorType xType = tensorType(pad.getInput());
-    ArrayRef<int64_t> interior = pad.getInterior();
-    SmallVector<int64_t> start, limit, strides;
-    for (int64_t d = 0; d < xType.getRank(); ++d) {
-      int64_t low = pad.getLow()[d];
-      int64_t stride = (interior.empty() ? 0 : interior[d]) + 1;
-      int64_t n = xType.getDimSize(d);
-      start.push_back(low);
-      limit.push_back(n > 0 ? low + (n - 1) * stride + 1 : low);
-      strides.push_back(stride);
-    }
-    operandGrads.push_back(b.create<SliceOp>(
-        op->getLoc(), xType, resultGrads[0], start, limit, strides));
-    return success();
+LogicalResult PadOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                              SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto pad = *this;
+  RankedTensorType xType = tensorType(pad.getInput());
+  ArrayRef<int64_t> interior = pad.getInterior();
+  SmallVector<int64_t> start, limit, strides;
+  for (int64_t d = 0; d < xType.getRank(); ++d) {
+    int64_t low = pad.getLow()[d];
+    int64_t stride = (interior.empty() ? 0 : interior[d]) + 1;
+    int64_t n = xType.getDimSize(d);
+    start.push_back(low);
+    limit.push_back(n > 0 ? low + (n - 1) * stride + 1 : low);
+    strides.push_back(stride);
   }
-};
+  operandGrads.push_back(b.create<SliceOp>(op->getLoc(), xType, resultGrads[0],
+                                           start, limit, strides));
+  return success();
+}
 
 /// y = broadcast_in_dim(x, dims): dx = sum of g over the new axes and over
 /// the operand axes of size 1 that were expanded (reduce_sum with kept
 /// dims, then reshape to x's shape). A dense bias of [units] broadcast to
 /// [2, 3, units] gets the sum over the 6 rows.
-struct BroadcastInDimVJP
-    : DifferentiableOpInterface::ExternalModel<BroadcastInDimVJP,
-                                               BroadcastInDimOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto broadcast = cast<BroadcastInDimOp>(op);
-    Value x = broadcast.getOperand();
-    if (!isFloatTensor(x)) {
-      operandGrads.push_back(Value());
-      return success();
-    }
-    Location loc = op->getLoc();
-    RankedTensorType xType = tensorType(x), gType = tensorType(resultGrads[0]);
-    ArrayRef<int64_t> dims = broadcast.getBroadcastDimensions();
-    SmallVector<int64_t> axes;
-    for (int64_t d = 0; d < gType.getRank(); ++d) {
-      const int64_t *it = llvm::find(dims, d);
-      if (it == dims.end()) {
-        axes.push_back(d); // a new axis
-        continue;
-      }
-      int64_t i = it - dims.begin();
-      if (xType.getDimSize(i) == 1 && gType.getDimSize(d) != 1)
-        axes.push_back(d); // an expanded size-1 axis
-    }
-    Value g = resultGrads[0];
-    if (!axes.empty())
-      g = reduceSum(b, loc, g, axes, /*keepDims=*/true);
-    if (g.getType() != xType)
-      g = b.create<ReshapeOp>(loc, xType, g);
-    operandGrads.push_back(g);
+LogicalResult BroadcastInDimOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                         SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto broadcast = *this;
+  Value x = broadcast.getOperand();
+  if (!isFloatTensor(x)) {
+    operandGrads.push_back(Value());
     return success();
   }
-};
+  Location loc = op->getLoc();
+  RankedTensorType xType = tensorType(x), gType = tensorType(resultGrads[0]);
+  ArrayRef<int64_t> dims = broadcast.getBroadcastDimensions();
+  SmallVector<int64_t> axes;
+  for (int64_t d = 0; d < gType.getRank(); ++d) {
+    const int64_t *it = llvm::find(dims, d);
+    if (it == dims.end()) {
+      axes.push_back(d); // a new axis
+      continue;
+    }
+    int64_t i = it - dims.begin();
+    if (xType.getDimSize(i) == 1 && gType.getDimSize(d) != 1)
+      axes.push_back(d); // an expanded size-1 axis
+  }
+  Value g = resultGrads[0];
+  if (!axes.empty())
+    g = reduceSum(b, loc, g, axes, /*keepDims=*/true);
+  if (g.getType() != xType)
+    g = b.create<ReshapeOp>(loc, xType, g);
+  operandGrads.push_back(g);
+  return success();
+}
 
 //===----------------------------------------------------------------------===//
 // Normalized exponentials
 //===----------------------------------------------------------------------===//
 
 /// y = softmax(x) along axis: dx = y * (g - sum_axis(g * y)).
-struct SoftmaxVJP
-    : DifferentiableOpInterface::ExternalModel<SoftmaxVJP, SoftmaxOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto softmax = cast<SoftmaxOp>(op);
-    Location loc = op->getLoc();
-    Value y = softmax.getResult(), g = resultGrads[0];
-    int64_t axis = static_cast<int64_t>(softmax.getAxis());
-    Value dot = sumAlong(b, loc, binary<MulOp>(b, loc, g, y), axis);
-    operandGrads.push_back(
-        binary<MulOp>(b, loc, y, binary<SubOp>(b, loc, g, dot)));
-    return success();
-  }
-};
+LogicalResult SoftmaxOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto softmax = *this;
+  Location loc = op->getLoc();
+  Value y = softmax.getResult(), g = resultGrads[0];
+  int64_t axis = static_cast<int64_t>(softmax.getAxis());
+  Value dot = sumAlong(b, loc, binary<MulOp>(b, loc, g, y), axis);
+  operandGrads.push_back(
+      binary<MulOp>(b, loc, y, binary<SubOp>(b, loc, g, dot)));
+  return success();
+}
 
 /// y = log_softmax(x) along axis: dx = g - exp(y) * sum_axis(g).
-struct LogSoftmaxVJP
-    : DifferentiableOpInterface::ExternalModel<LogSoftmaxVJP, LogSoftmaxOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto logSoftmax = cast<LogSoftmaxOp>(op);
-    Location loc = op->getLoc();
-    Value y = logSoftmax.getResult(), g = resultGrads[0];
-    int64_t axis = static_cast<int64_t>(logSoftmax.getAxis());
-    Value p = b.create<ExpOp>(loc, y.getType(), y);
-    Value sum = sumAlong(b, loc, g, axis);
-    operandGrads.push_back(
-        binary<SubOp>(b, loc, g, binary<MulOp>(b, loc, p, sum)));
-    return success();
-  }
-};
+LogicalResult LogSoftmaxOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                     SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto logSoftmax = *this;
+  Location loc = op->getLoc();
+  Value y = logSoftmax.getResult(), g = resultGrads[0];
+  int64_t axis = static_cast<int64_t>(logSoftmax.getAxis());
+  Value p = b.create<ExpOp>(loc, y.getType(), y);
+  Value sum = sumAlong(b, loc, g, axis);
+  operandGrads.push_back(
+      binary<SubOp>(b, loc, g, binary<MulOp>(b, loc, p, sum)));
+  return success();
+}
 
 //===----------------------------------------------------------------------===//
 // Dropout
@@ -445,25 +422,24 @@ struct LogSoftmaxVJP
 /// y = keep(seed, counter, i) ? x / (1 - rate) : 0: dx = dropout(g) with the
 /// same seed, rate and counter (the mask is a pure function of (seed,
 /// counter, index), never of x). The counter gets no gradient.
-struct DropoutVJP
-    : DifferentiableOpInterface::ExternalModel<DropoutVJP, DropoutOp> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto dropout = cast<DropoutOp>(op);
-    operandGrads.push_back(b.create<DropoutOp>(
-        op->getLoc(), dropout.getType(), resultGrads[0], dropout.getCounter(),
-        dropout.getRateAttr(), dropout.getSeedAttr()));
-    operandGrads.push_back(Value());
-    return success();
-  }
-};
+LogicalResult DropoutOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = getOperation();
+  auto dropout = *this;
+  operandGrads.push_back(b.create<DropoutOp>(
+      op->getLoc(), dropout.getType(), resultGrads[0], dropout.getCounter(),
+      dropout.getRateAttr(), dropout.getSeedAttr()));
+  operandGrads.push_back(Value());
+  return success();
+}
 
 //===----------------------------------------------------------------------===//
 // Losses
 //===----------------------------------------------------------------------===//
 
+namespace {
 /// Keras' probability clipping epsilon, as in the loss lowering
-/// (codegen/ConvertKilnToLinalg.cpp, kProbEpsilon).
+/// (codegen/LowerLosses.cpp, kProbEpsilon).
 constexpr double kProbEpsilon = 1e-7;
 
 /// The batch-reduction factor of L = sum_n(w_n l_n) / sum_n(w_n) (0 when
@@ -551,7 +527,7 @@ Value oneHot(OpBuilder &b, Location loc, Value labels, RankedTensorType pType) {
 }
 
 /// L = sum_n(w_n l_n) / sum_n(w_n), l_n = mean over J positions of the
-/// per-element loss t (forms of codegen/ConvertKilnToLinalg.cpp):
+/// per-element loss t (forms of codegen/LowerLosses.cpp):
 ///   dL/dp = g * w_n / (sum(w) J) * dt/dp   (0 when sum(w) == 0)
 /// with J the non-batch size (MSE, MAE, BCE) or the size of the axes
 /// between batch and class (categorical, sparse). Per-element dt/dp:
@@ -564,89 +540,88 @@ Value oneHot(OpBuilder &b, Location loc, Value labels, RankedTensorType pType) {
 ///                label inside the clip range, no renormalization.
 /// Labels and sample weights are data: null gradients.
 template <typename OpTy>
-struct LossVJP : DifferentiableOpInterface::ExternalModel<LossVJP<OpTy>, OpTy> {
-  LogicalResult buildVJP(Operation *op, OpBuilder &b, ValueRange resultGrads,
-                         SmallVectorImpl<Value> &operandGrads) const {
-    auto loss = cast<OpTy>(op);
-    Location loc = op->getLoc();
-    Value p = loss.getPredictions(), y = loss.getLabels();
-    RankedTensorType pType = tensorType(p);
-    int64_t rank = pType.getRank();
-    SmallVector<int64_t> meanAxes;
-    Value d;
-    if constexpr (std::is_same_v<OpTy, MeanSquaredErrorOp>) {
-      d = binary<MulOp>(b, loc, splatLike(b, loc, p, 2.0),
-                        binary<SubOp>(b, loc, p, y));
-    } else if constexpr (std::is_same_v<OpTy, MeanAbsoluteErrorOp>) {
-      Value one = splatLike(b, loc, p, 1.0), zero = splatLike(b, loc, p, 0.0);
-      Value neg = select(b, loc, compare(b, loc, ComparisonDirection::lt, p, y),
-                         splatLike(b, loc, p, -1.0), zero);
-      d = select(b, loc, compare(b, loc, ComparisonDirection::gt, p, y), one,
-                 neg);
-    } else if constexpr (std::is_same_v<OpTy, BinaryCrossentropyOp>) {
-      if (loss.getFromLogits()) {
-        d = binary<SubOp>(b, loc, b.create<SigmoidOp>(loc, p.getType(), p), y);
-      } else {
-        Value pc = clipProb(b, loc, p);
-        Value one = splatLike(b, loc, p, 1.0);
-        Value den = binary<MulOp>(b, loc, pc, binary<SubOp>(b, loc, one, pc));
-        d = binary<DivOp>(b, loc, binary<SubOp>(b, loc, pc, y), den);
-        d = binary<MulOp>(b, loc, d, insideClip(b, loc, p));
-      }
-    } else if constexpr (std::is_same_v<OpTy, CategoricalCrossentropyOp>) {
-      if (rank < 2)
-        return op->emitError("kiln-derive-gradients: categorical_crossentropy "
-                             "needs a class axis after the batch axis");
-      d = categoricalGrad(b, loc, p, y, loss.getFromLogits());
+LogicalResult buildLossVJP(OpTy loss, OpBuilder &b, ValueRange resultGrads,
+                           SmallVectorImpl<Value> &operandGrads) {
+  Operation *op = loss.getOperation();
+  Location loc = op->getLoc();
+  Value p = loss.getPredictions(), y = loss.getLabels();
+  RankedTensorType pType = tensorType(p);
+  int64_t rank = pType.getRank();
+  SmallVector<int64_t> meanAxes;
+  Value d;
+  if constexpr (std::is_same_v<OpTy, MeanSquaredErrorOp>) {
+    d = binary<MulOp>(b, loc, splatLike(b, loc, p, 2.0),
+                      binary<SubOp>(b, loc, p, y));
+  } else if constexpr (std::is_same_v<OpTy, MeanAbsoluteErrorOp>) {
+    Value one = splatLike(b, loc, p, 1.0), zero = splatLike(b, loc, p, 0.0);
+    Value neg = select(b, loc, compare(b, loc, ComparisonDirection::lt, p, y),
+                       splatLike(b, loc, p, -1.0), zero);
+    d = select(b, loc, compare(b, loc, ComparisonDirection::gt, p, y), one,
+               neg);
+  } else if constexpr (std::is_same_v<OpTy, BinaryCrossentropyOp>) {
+    if (loss.getFromLogits()) {
+      d = binary<SubOp>(b, loc, b.create<SigmoidOp>(loc, p.getType(), p), y);
     } else {
-      static_assert(std::is_same_v<OpTy, SparseCategoricalCrossentropyOp>);
-      Value hot = oneHot(b, loc, y, pType);
-      if (loss.getFromLogits()) {
-        // softmax(z) - one_hot (the one-hot row sums to 1).
-        Value s = b.create<SoftmaxOp>(loc, p.getType(), p,
-                                      static_cast<uint64_t>(rank - 1));
-        d = binary<SubOp>(b, loc, s, hot);
-      } else {
-        d = crossEntropyProbGrad(b, loc, p, hot);
-      }
+      Value pc = clipProb(b, loc, p);
+      Value one = splatLike(b, loc, p, 1.0);
+      Value den = binary<MulOp>(b, loc, pc, binary<SubOp>(b, loc, one, pc));
+      d = binary<DivOp>(b, loc, binary<SubOp>(b, loc, pc, y), den);
+      d = binary<MulOp>(b, loc, d, insideClip(b, loc, p));
     }
-    constexpr bool classAxis =
-        std::is_same_v<OpTy, CategoricalCrossentropyOp> ||
-        std::is_same_v<OpTy, SparseCategoricalCrossentropyOp>;
-    for (int64_t a = 1; a < (classAxis ? rank - 1 : rank); ++a)
-      meanAxes.push_back(a);
-    Value factor = sampleFactor(b, loc, resultGrads[0], loss.getSampleWeight(),
-                                pType, countOver(pType, meanAxes));
-    operandGrads.push_back(binary<MulOp>(b, loc, factor, d));
-    operandGrads.push_back(Value()); // labels: data
-    operandGrads.push_back(Value()); // sample weights: data
-    return success();
+  } else if constexpr (std::is_same_v<OpTy, CategoricalCrossentropyOp>) {
+    if (rank < 2)
+      return op->emitError("kiln-derive-gradients: categorical_crossentropy "
+                           "needs a class axis after the batch axis");
+    d = categoricalGrad(b, loc, p, y, loss.getFromLogits());
+  } else {
+    static_assert(std::is_same_v<OpTy, SparseCategoricalCrossentropyOp>);
+    Value hot = oneHot(b, loc, y, pType);
+    if (loss.getFromLogits()) {
+      // softmax(z) - one_hot (the one-hot row sums to 1).
+      Value s = b.create<SoftmaxOp>(loc, p.getType(), p,
+                                    static_cast<uint64_t>(rank - 1));
+      d = binary<SubOp>(b, loc, s, hot);
+    } else {
+      d = crossEntropyProbGrad(b, loc, p, hot);
+    }
   }
-};
+  constexpr bool classAxis =
+      std::is_same_v<OpTy, CategoricalCrossentropyOp> ||
+      std::is_same_v<OpTy, SparseCategoricalCrossentropyOp>;
+  for (int64_t a = 1; a < (classAxis ? rank - 1 : rank); ++a)
+    meanAxes.push_back(a);
+  Value factor = sampleFactor(b, loc, resultGrads[0], loss.getSampleWeight(),
+                              pType, countOver(pType, meanAxes));
+  operandGrads.push_back(binary<MulOp>(b, loc, factor, d));
+  operandGrads.push_back(Value()); // labels: data
+  operandGrads.push_back(Value()); // sample weights: data
+  return success();
+}
 
 } // namespace
 
-void mlir::kiln::registerStructuredVJPModels(DialectRegistry &registry) {
-  registry.addExtension(+[](MLIRContext *ctx, KilnDialect *) {
-    ReduceSumOp::attachInterface<ReduceSumVJP>(*ctx);
-    ReduceMeanOp::attachInterface<ReduceMeanVJP>(*ctx);
-    ReduceMaxOp::attachInterface<ReduceMaxVJP>(*ctx);
-    MatmulOp::attachInterface<MatmulVJP>(*ctx);
-    ReshapeOp::attachInterface<ReshapeVJP>(*ctx);
-    TransposeOp::attachInterface<TransposeVJP>(*ctx);
-    ConcatOp::attachInterface<ConcatVJP>(*ctx);
-    SliceOp::attachInterface<SliceVJP>(*ctx);
-    PadOp::attachInterface<PadVJP>(*ctx);
-    BroadcastInDimOp::attachInterface<BroadcastInDimVJP>(*ctx);
-    SoftmaxOp::attachInterface<SoftmaxVJP>(*ctx);
-    LogSoftmaxOp::attachInterface<LogSoftmaxVJP>(*ctx);
-    DropoutOp::attachInterface<DropoutVJP>(*ctx);
-    MeanSquaredErrorOp::attachInterface<LossVJP<MeanSquaredErrorOp>>(*ctx);
-    MeanAbsoluteErrorOp::attachInterface<LossVJP<MeanAbsoluteErrorOp>>(*ctx);
-    BinaryCrossentropyOp::attachInterface<LossVJP<BinaryCrossentropyOp>>(*ctx);
-    CategoricalCrossentropyOp::attachInterface<
-        LossVJP<CategoricalCrossentropyOp>>(*ctx);
-    SparseCategoricalCrossentropyOp::attachInterface<
-        LossVJP<SparseCategoricalCrossentropyOp>>(*ctx);
-  });
+LogicalResult
+MeanSquaredErrorOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                             SmallVectorImpl<Value> &operandGrads) {
+  return buildLossVJP(*this, b, resultGrads, operandGrads);
+}
+LogicalResult
+MeanAbsoluteErrorOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                              SmallVectorImpl<Value> &operandGrads) {
+  return buildLossVJP(*this, b, resultGrads, operandGrads);
+}
+LogicalResult
+BinaryCrossentropyOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) {
+  return buildLossVJP(*this, b, resultGrads, operandGrads);
+}
+LogicalResult
+CategoricalCrossentropyOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  return buildLossVJP(*this, b, resultGrads, operandGrads);
+}
+LogicalResult SparseCategoricalCrossentropyOp::buildVJP(
+    OpBuilder &b, ValueRange resultGrads,
+    SmallVectorImpl<Value> &operandGrads) {
+  return buildLossVJP(*this, b, resultGrads, operandGrads);
 }

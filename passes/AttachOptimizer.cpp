@@ -203,8 +203,9 @@ Value buildUpdate(Math &m, Math &s, const Hyper &h, Value w, Value g,
 }
 
 /// Clones the body of `source` into `builder`'s block with the arguments
-/// mapped to `arguments`; returns the mapped return operands. Dropout ops
-/// become the identity when `inference`.
+/// mapped to `arguments`; returns the mapped return operands. When
+/// `inference`, ops with InferenceFormOpInterface (dropout) are cloned in
+/// their inference form.
 SmallVector<Value> inlineBody(OpBuilder &builder, func::FuncOp source,
                               ValueRange arguments, bool inference) {
   IRMapping mapping;
@@ -217,11 +218,14 @@ SmallVector<Value> inlineBody(OpBuilder &builder, func::FuncOp source,
         results.push_back(mapping.lookup(v));
       break;
     }
-    if (auto dropout = dyn_cast<DropoutOp>(op); dropout && inference) {
-      mapping.map(dropout.getResult(), mapping.lookup(dropout.getInput()));
-      continue;
+    Operation *clone = builder.clone(op, mapping);
+    if (auto form = dyn_cast<InferenceFormOpInterface>(clone);
+        form && inference) {
+      SmallVector<Value> replacements;
+      form.buildInferenceForm(builder, replacements);
+      mapping.map(op.getResults(), replacements);
+      clone->erase();
     }
-    builder.clone(op, mapping);
   }
   return results;
 }

@@ -1,7 +1,8 @@
 //===- InferenceForm.cpp - forward functions in inference mode ------------===//
 //
-// Implements kiln-inference-form (see the pass description): dropout
-// becomes the identity, the dropout counter argument disappears, and state
+// Implements kiln-inference-form (see the pass description): every op with
+// InferenceFormOpInterface (dropout) is replaced by its inference form, the
+// step counter argument, which no op reads any more, disappears, and state
 // is read but not updated (results marked kiln.state_update_of are
 // dropped).
 //
@@ -10,6 +11,7 @@
 #include "ir/KilnOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/BitVector.h"
 
@@ -47,9 +49,12 @@ struct KilnInferenceFormPass
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       if (func.isExternal())
         continue;
-      func.walk([](DropoutOp dropout) {
-        dropout.getResult().replaceAllUsesWith(dropout.getInput());
-        dropout.erase();
+      func.walk([](InferenceFormOpInterface op) {
+        OpBuilder builder(op);
+        SmallVector<Value> replacements;
+        op.buildInferenceForm(builder, replacements);
+        op->replaceAllUsesWith(replacements);
+        op->erase();
       });
       llvm::BitVector erase(func.getNumArguments());
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)

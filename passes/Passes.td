@@ -222,11 +222,12 @@ def KilnInferenceFormPass
   let summary = "Forward functions in inference mode: dropout is the identity";
   let description = [{
     Turns every public function of the forward form into its inference form,
-    as Keras runs a model outside `fit` (`training=False`): each
-    `kiln.dropout` becomes its input, and an argument marked `kiln.step` (the
-    dropout counter, which no op reads any more) is removed; results marked
-    `kiln.state_update_of` are dropped (inference reads state and never
-    updates it). `kilnc` runs it
+    as Keras runs a model outside `fit` (`training=False`): each op with
+    `InferenceFormOpInterface` is replaced by its inference form (a
+    `kiln.dropout` becomes its input), and an argument marked `kiln.step`
+    (the dropout counter, which no op reads any more) is removed; results
+    marked `kiln.state_update_of` are dropped (inference reads state and
+    never updates it). `kilnc` runs it
     for models compiled without a loss, whose one function is the program's
     `predict`; with a loss, `kiln-attach-optimizer` builds `@predict` the
     same way.

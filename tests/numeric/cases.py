@@ -943,7 +943,7 @@ def mix64(z):
 
 def dropout_keep(seed, counter, shape, rate):
     """The keep mask documented above DropoutLowering
-    (codegen/ConvertKilnToLinalg.cpp): key = mix64((seed*G) ^ counter),
+    (codegen/LowerElementwise.cpp): key = mix64((seed*G) ^ counter),
     h = mix64(key + i*G), keep = (h >> 40) >= ceil(rate * 2^24)."""
     with np.errstate(over="ignore"):
         pre = ((seed & M64) * GOLDEN & M64) ^ (counter & M64)
