@@ -172,6 +172,16 @@ Value EluOp::buildScalar(OpBuilder &b, Location loc, ValueRange args) {
   return b.create<arith::SelectOp>(loc, isPos, x, neg);
 }
 
+/// clip(alpha * x + beta, 0, 1) with maximumf/minimumf: NaN propagates.
+Value HardSigmoidOp::buildScalar(OpBuilder &b, Location loc, ValueRange args) {
+  Value x = args[0];
+  Value ax = b.create<arith::MulFOp>(
+      loc, cst(b, loc, x, getAlpha().convertToDouble()), x);
+  Value t = b.create<arith::AddFOp>(
+      loc, ax, cst(b, loc, x, getBeta().convertToDouble()));
+  return scalar::clip(b, loc, t, 0.0, 1.0);
+}
+
 /// Exact: 0.5 x (1 + erf(x / sqrt(2))); approximate (tanh form):
 /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (Hendrycks & Gimpel).
 Value GeluOp::buildScalar(OpBuilder &b, Location loc, ValueRange args) {

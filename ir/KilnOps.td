@@ -228,6 +228,25 @@ def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "x * Phi(x)"> {
                    DefaultValuedAttr<BoolAttr, "false">:$approximate);
 }
 
+def Kiln_HardSigmoidOp
+    : Kiln_UnaryOp<"hard_sigmoid", "max(0, min(1, alpha * x + beta))"> {
+  let description = [{
+    Piecewise-linear sigmoid: `max(0, min(1, alpha * x + beta))`, NaN
+    propagating. The defaults alpha = 1/6, beta = 0.5 are Keras 3's
+    `hard_sigmoid` (`relu6(x + 3) / 6`: 0 for x <= -3, 1 for x >= 3); ONNX
+    `HardSigmoid` defaults to alpha = 0.2, beta = 0.5 (Keras 2's form), set
+    explicitly by its importer.
+
+    Example:
+    ```mlir
+    %r = kiln.hard_sigmoid %x {alpha = 2.000000e-01 : f64} : tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$operand,
+                   DefaultValuedAttr<F64Attr, "1.0 / 6.0">:$alpha,
+                   DefaultValuedAttr<F64Attr, "0.5">:$beta);
+}
+
 //===----------------------------------------------------------------------===//
 // Comparison and selection
 //===----------------------------------------------------------------------===//

@@ -184,6 +184,16 @@ Value SoftplusOp::vjp(VJPBuilder &vb, Value g) {
   return vb.mul(g, vb.sigmoid(getOperand()));
 }
 
+/// d hard_sigmoid(x) = 0 < y < 1 ? alpha * g : 0: the slope inside the
+/// linear part, 0 on the flat parts and at both kinks (PyTorch
+/// `hardsigmoid_backward`: -3 < x < 3 strictly for the Keras 3 form). A NaN
+/// x gets 0.
+Value HardSigmoidOp::vjp(VJPBuilder &vb, Value g) {
+  Value y = getResult(), slope = vb.mul(g, getAlpha().convertToDouble());
+  return vb.gradIf(vb.cmp(CD::gt, y, 0.0),
+                   vb.gradIf(vb.cmp(CD::lt, y, 1.0), slope));
+}
+
 /// Exact: d x Phi(x) = g * (Phi(x) + x phi(x)), phi(x) = e^(-x^2/2) /
 /// sqrt(2 pi) (Hendrycks & Gimpel 2016; PyTorch `gelu_backward`). kiln has
 /// no erf, so Phi(x) = y / x, and Phi(x) = 0.5 where |x| < epsilon of the

@@ -91,6 +91,7 @@ bool isKnownActivation(StringRef name) {
       .Cases("linear", "relu", "sigmoid", "tanh", "softmax", true)
       .Cases("log_softmax", "softplus", "elu", "gelu", "leaky_relu", true)
       .Cases("selu", "exponential", "silu", "swish", "relu6", true)
+      .Case("hard_sigmoid", true)
       .Default(false);
 }
 
@@ -607,6 +608,8 @@ Value KerasImporter::emitActivation(StringRef name, Value x) {
         kb().splat(type, 1.0507009873554804934193349852946));
   if (name == "exponential")
     return unary<ExpOp>(x);
+  if (name == "hard_sigmoid") // Keras 3: relu6(x + 3) / 6, the op's default.
+    return unary<HardSigmoidOp>(x);
   if (name == "silu" || name == "swish")
     return binary<MulOp>(x, unary<SigmoidOp>(x));
   llvm_unreachable("activation checked before emission");

@@ -59,7 +59,8 @@ bool isSupportedOp(StringRef op) {
       "Sigmoid",  "Tanh",      "Softplus",   "Softmax",   "LogSoftmax",
       "Clip",     "Dropout",   "Flatten",    "Reshape",   "Transpose",
       "Concat",   "Slice",     "Squeeze",    "Unsqueeze", "Constant",
-      "Identity", "ReduceSum", "ReduceMean", "ReduceMax", "Cast"};
+      "Identity", "ReduceSum", "ReduceMean", "ReduceMax", "Cast",
+      "HardSigmoid"};
   return ops.contains(op);
 }
 
@@ -1231,6 +1232,10 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
   if (op == "Elu")
     return unary<EluOp>(
         {namedAttr("alpha", builder.getF64FloatAttr(floatAttr("alpha", 1.0)))});
+  if (op == "HardSigmoid")
+    return unary<HardSigmoidOp>(
+        {namedAttr("alpha", builder.getF64FloatAttr(floatAttr("alpha", 0.2))),
+         namedAttr("beta", builder.getF64FloatAttr(floatAttr("beta", 0.5)))});
   if (op == "Softmax")
     return softmax<SoftmaxOp>();
   if (op == "LogSoftmax")

@@ -29,9 +29,10 @@ term) is off by O(1). A case may change h or the tolerance only with a
 written reason (`h_reason`, `tol_reason`); none loosens the tolerance today.
 
 Inputs stay away from the points where an op is not differentiable (relu,
-leaky_relu, elu, abs away from 0; maximum/minimum/reduce_max without ties;
-mean_absolute_error away from p == y; probabilities inside or well outside
-the clip range), by at least 0.05, far more than h.
+leaky_relu, elu, abs away from 0; hard_sigmoid away from its two kinks;
+maximum/minimum/reduce_max without ties; mean_absolute_error away from
+p == y; probabilities inside or well outside the clip range), by at least
+0.05, far more than h.
 
 Every trainable argument's analytic gradient and numeric gradient must not
 be all zero (a check whose gradients vanish proves nothing), except for the
@@ -264,6 +265,11 @@ def unary_cases():
         ("gelu", "gelu", lambda r: r.uniform(-3, 3, shape)),
         ("gelu_approximate", "gelu {approximate = true}",
          lambda r: r.uniform(-3, 3, shape)),
+        ("hard_sigmoid", "hard_sigmoid",
+         lambda r: away(r, shape, -3.5, 3.5, kinks=(-3.0, 3.0))),
+        ("hard_sigmoid_onnx",
+         "hard_sigmoid {alpha = 0.2 : f64, beta = 0.5 : f64}",
+         lambda r: away(r, shape, -3, 3, kinks=(-2.5, 2.5))),
     ]
     for name, text, sample in table:
         rng = rng_for(name)
@@ -1042,12 +1048,37 @@ def other_explicit_checks():
             "argument")))
 
 
+def hard_sigmoid_kink_checks():
+    """hard_sigmoid's gradient at and around its kinks, Keras 3 form (kinks
+    at -3 and 3): alpha strictly inside the linear part, 0 on the flat parts
+    and at both kinks (PyTorch `hardsigmoid_backward`), exactly, f32 and
+    f64."""
+    for dt, npt in (("f32", np.float32), ("f64", np.float64)):
+        x = np.array([-3.0, 3.0, 0.0, -3.5, 2.5, 4.0], npt)
+        want = np.array([0, 0, 1, 0, 1, 0], npt) * npt(1.0 / 6.0)
+        t = ttype(x)
+        mlir = ("func.func @loss(%%x: %s {kiln.trainable}) -> tensor<%s> {\n"
+                "  %%y = kiln.hard_sigmoid %%x : %s\n"
+                "  %%l = kiln.reduce_sum %%y {axes = array<i64: 0>} : %s -> "
+                "tensor<%s>\n"
+                "  return %%l : tensor<%s>\n}\n" % (t, dt, t, t, dt, dt))
+
+        def verify(out, dt=dt, want=want):
+            _, g = out
+            ok = g.shape == want.shape and np.all(g == want)
+            return [(ok, "hard_sigmoid %s at x=[-3, 3, 0, -3.5, 2.5, 4]: "
+                     "grad=%s (want %s)" % (dt, fmt(g, dt), fmt(want, dt)))]
+        EXPLICIT.append(Explicit("hard_sigmoid_kinks_" + dt, mlir, [x],
+                                 verify=verify))
+
+
 def build_explicit():
     if not EXPLICIT:
         softmax_ce_must_holds()
         fan_out_must_holds()
         dense_bias_must_holds()
         other_explicit_checks()
+        hard_sigmoid_kink_checks()
     return EXPLICIT
 
 

@@ -349,6 +349,26 @@ def unary_cases(dt):
     unary("gelu", dt, x, gelu_tanh_ref, gtol, attrs="{approximate = true}",
           name="gelu_tanh")
 
+    # hard_sigmoid = clip(alpha x + beta, 0, 1): alpha rounded to the dtype
+    # and the product rounded (<= eps |alpha x| <= eps |x| for alpha <= 1,
+    # absolute: the sum cancels to 0 at x = -beta/alpha), then the sum
+    # rounded (<= 0.5 eps relative); atol 2 eps |x|, rtol 1 eps.
+    x = uniform(rng_for("hard_sigmoid", dt), -5, 5, shape, dt)
+    x[0, :4] = [-3.0, 3.0, 0.0, -2.5]  # the Keras 3 kinks, the ONNX kink
+    htol = Tol(ulps(dt, 1), ulps(dt, 2) * np.abs(x.astype(np.float64)),
+               "alpha rounded, product, sum: atol 2 eps |x| (alpha <= 1)")
+    unary("hard_sigmoid", dt, x,
+          lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0), htol,
+          name="hard_sigmoid_keras3")
+    unary("hard_sigmoid", dt, x,
+          lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0), htol,
+          attrs="{alpha = 0.2 : f64, beta = 0.5 : f64}",
+          name="hard_sigmoid_onnx")
+    x = np.array([NAN, -INF, INF, -100.0, 100.0, -0.0], NP[dt])
+    unary("hard_sigmoid", dt, x,
+          lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0), EXACT,
+          name="hard_sigmoid_special")  # NaN stays NaN; +-inf -> 1 / 0
+
     # Special values where the semantics matter.
     x = np.array([NAN, 0.0, -0.0, -INF, INF, -2.0, 3.0, 1e-30], NP[dt])
     unary("relu", dt, x, lambda x: np.maximum(x, 0.0), EXACT,

@@ -109,8 +109,12 @@ func.func @activations(%x: tensor<8x16xf32>) -> tensor<8x16xf32> {
   %8 = kiln.gelu %7 : tensor<8x16xf32>
   // CHECK: %[[GELU1:.+]] = kiln.gelu %[[GELU0]] {approximate = true} : tensor<8x16xf32>
   %9 = kiln.gelu %8 {approximate = true} : tensor<8x16xf32>
-  // CHECK: return %[[GELU1]] : tensor<8x16xf32>
-  return %9 : tensor<8x16xf32>
+  // CHECK: %[[HSIG0:.+]] = kiln.hard_sigmoid %[[GELU1]] : tensor<8x16xf32>
+  %10 = kiln.hard_sigmoid %9 : tensor<8x16xf32>
+  // CHECK: %[[HSIG1:.+]] = kiln.hard_sigmoid %[[HSIG0]] {alpha = 2.000000e-01 : f64, beta = 4.000000e-01 : f64} : tensor<8x16xf32>
+  %11 = kiln.hard_sigmoid %10 {alpha = 0.2 : f64, beta = 0.4 : f64} : tensor<8x16xf32>
+  // CHECK: return %[[HSIG1]] : tensor<8x16xf32>
+  return %11 : tensor<8x16xf32>
 }
 
 // Tests that kiln.compare round-trips with every direction and yields i1.

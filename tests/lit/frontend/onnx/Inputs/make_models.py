@@ -398,8 +398,33 @@ def make_errors():
     save(model_of(graph, 13), "float16.onnx")
 
 
+def make_hard_sigmoid():
+    """HardSigmoid with ONNX's defaults (alpha 0.2, beta 0.5) and with
+    Keras 3's alpha 1/6 (as HardSwish's definition uses it), opset 13, on
+    inputs that include the kinks."""
+    x = np.array([[-3.0, -2.5, -1.0, 0.0, 0.5],
+                  [1.7, 2.5, 3.0, -6.0, 6.0]], np.float32)
+    alpha = np.float32(1.0 / 6.0)
+    graph = helper.make_graph(
+        [helper.make_node("HardSigmoid", ["x"], ["onnx"], name="hs_onnx"),
+         helper.make_node("HardSigmoid", ["x"], ["keras"], name="hs_keras",
+                          alpha=float(alpha), beta=0.5)],
+        "hard_sigmoid", [helper.make_tensor_value_info("x", F, [2, 5])],
+        [helper.make_tensor_value_info("onnx", F, [2, 5]),
+         helper.make_tensor_value_info("keras", F, [2, 5])])
+    save(model_of(graph, 13), "hard_sigmoid.onnx")
+    x64 = x.astype(np.float64)
+    npy("hard_sigmoid.x.npy", x)
+    npy("hard_sigmoid.expected.0.npy",
+        np.clip(np.float64(np.float32(0.2)) * x64 + 0.5, 0, 1)
+        .astype(np.float32))
+    npy("hard_sigmoid.expected.1.npy",
+        np.clip(np.float64(alpha) * x64 + 0.5, 0, 1).astype(np.float32))
+
+
 if __name__ == "__main__":
     make_mlp()
     make_ops()
     make_edges()
     make_errors()
+    make_hard_sigmoid()
