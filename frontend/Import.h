@@ -34,6 +34,10 @@ OwningOpRef<ModuleOp> importOnnxModel(llvm::StringRef path,
                                       MLIRContext *context,
                                       const ImportOptions &options);
 
+/// The ONNX op types (default domain) importOnnxModel supports, sorted
+/// (`kilnc --list-onnx-ops`).
+llvm::ArrayRef<llvm::StringLiteral> getSupportedOnnxOps();
+
 /// Imports a Keras model config (model.to_json() output, or a .keras
 /// archive's config.json) (frontend/keras).
 OwningOpRef<ModuleOp> importKerasModel(llvm::StringRef path,

@@ -50,18 +50,20 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
-/// ONNX ops the importer supports (default domain).
+/// ONNX op types the importer supports (default domain), sorted; the one
+/// list (kilnc --list-onnx-ops prints it, the conformance runner reads it).
+constexpr llvm::StringLiteral kSupportedOps[] = {
+    "Abs",         "Add",       "Cast",       "Clip",      "Concat",
+    "Constant",    "Div",       "Dropout",    "Elu",       "Exp",
+    "Flatten",     "Gemm",      "HardSigmoid", "Identity", "LeakyRelu",
+    "Log",         "LogSoftmax", "MatMul",    "Mul",       "Neg",
+    "Pow",         "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
+    "Reshape",     "Sigmoid",   "Slice",      "Softmax",   "Softplus",
+    "Sqrt",        "Squeeze",   "Sub",        "Tanh",      "Transpose",
+    "Unsqueeze"};
+
 bool isSupportedOp(StringRef op) {
-  static const llvm::StringSet<> ops = {
-      "Gemm",     "MatMul",    "Add",        "Sub",       "Mul",
-      "Div",      "Neg",       "Abs",        "Exp",       "Log",
-      "Sqrt",     "Pow",       "Relu",       "LeakyRelu", "Elu",
-      "Sigmoid",  "Tanh",      "Softplus",   "Softmax",   "LogSoftmax",
-      "Clip",     "Dropout",   "Flatten",    "Reshape",   "Transpose",
-      "Concat",   "Slice",     "Squeeze",    "Unsqueeze", "Constant",
-      "Identity", "ReduceSum", "ReduceMean", "ReduceMax", "Cast",
-      "HardSigmoid"};
-  return ops.contains(op);
+  return llvm::is_contained(kSupportedOps, op);
 }
 
 /// True when input `index` of a node must be a constant (read at import
@@ -1469,4 +1471,8 @@ OwningOpRef<ModuleOp> kiln::importOnnxModel(llvm::StringRef path,
     return nullptr;
   }
   return Importer(path, context, options, model).run();
+}
+
+llvm::ArrayRef<llvm::StringLiteral> kiln::getSupportedOnnxOps() {
+  return kSupportedOps;
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
 """ONNX backend node-test conformance runner for kiln's ONNX importer.
 
-    run_conformance.py KILNC WORKDIR [--filter PATTERN ...] [--jobs N]
-                       [--write-doc docs/onnx-conformance.md]
+    run_conformance.py KILNC WORKDIR [--filter PATTERN ...] [--supported-only]
+                       [--jobs N] [--write-doc docs/onnx-conformance.md]
 
 Generates the ONNX backend node test data from the installed (Debian
 python3-onnx 1.12) package into WORKDIR/data (once; reused when
 WORKDIR/data/.complete exists), then for every case under data/node:
 
+  * with --supported-only, only the cases whose nodes all use op types
+    that `kilnc --list-onnx-ops` prints are run;
   * `kilnc model.onnx --emit=kiln`; an "unsupported ONNX node" report makes
     the case `unsupported` (the reported op types are the reason);
   * otherwise every test_data_set_* is run with `kilnc run --entry forward`
@@ -41,17 +43,12 @@ RTOL = 1e-3
 ATOL = 1e-7
 TIMEOUT = 300
 
-# The ops of docs/architecture.md "ONNX import" (default domain). Used only
+# The op types kiln's ONNX importer supports (`kilnc --list-onnx-ops`), set
+# by main(): with --supported-only, the cases whose nodes all use them; and
 # when kilnc stops before its op check (an unsupported opset or domain, a
-# non-tensor input): a case that also uses an op outside this list counts as
+# non-tensor input), a case that also uses an op outside the set counts as
 # unsupported, not as a failure of a supported op.
-SUPPORTED_OPS = {
-    "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Abs", "Exp",
-    "Log", "Sqrt", "Relu", "LeakyRelu", "Elu", "Sigmoid", "Tanh", "Softplus",
-    "Softmax", "LogSoftmax", "Clip", "Dropout", "Flatten", "Reshape",
-    "Transpose", "Concat", "Slice", "Squeeze", "Unsqueeze", "Constant",
-    "Identity", "ReduceSum", "ReduceMean", "ReduceMax", "Cast",
-}
+SUPPORTED_OPS = set()
 
 
 def generate_data(workdir):
@@ -237,7 +234,7 @@ def write_doc(path, results, summary, argv_hint):
                 "and compared with the reference outputs at the ONNX backend "
                 "runner's tolerances (same dtype, rtol=1e-3, atol=1e-7). "
                 "`unsupported`: the case uses an op outside the "
-                "[supported list](architecture.md#onnx-import) (kilnc's "
+                "supported list (`kilnc --list-onnx-ops`; kilnc's "
                 "unsupported-node report, or, when kilnc stops earlier, the "
                 "model's op types); `expected "
                 "failure`: listed with its reason in "
@@ -256,6 +253,9 @@ def main():
     parser.add_argument("workdir")
     parser.add_argument("--filter", action="append", default=[],
                         help="fnmatch pattern(s) of case names to run")
+    parser.add_argument("--supported-only", action="store_true",
+                        help="only the cases whose nodes all use op types "
+                        "of `kilnc --list-onnx-ops` (default domain)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--write-doc")
     parser.add_argument("--expected-failures",
@@ -263,6 +263,11 @@ def main():
     opts = parser.parse_args()
 
     kilnc = shutil.which(opts.kilnc) or os.path.abspath(opts.kilnc)
+    listed = subprocess.run([kilnc, "--list-onnx-ops"], capture_output=True,
+                            text=True, check=True).stdout.split()
+    if not listed:
+        sys.exit("run_conformance: kilnc --list-onnx-ops printed nothing")
+    SUPPORTED_OPS.update(listed)
     os.makedirs(opts.workdir, exist_ok=True)
     start = time.time()
     data = generate_data(opts.workdir)
@@ -272,6 +277,15 @@ def main():
     if opts.filter:
         cases = [c for c in cases
                  if any(fnmatch.fnmatchcase(c, p) for p in opts.filter)]
+    if opts.supported_only:
+        import onnx
+
+        def supported(name):
+            model = onnx.load(os.path.join(node_dir, name, "model.onnx"))
+            return all(n.domain in ("", "ai.onnx")
+                       and n.op_type in SUPPORTED_OPS
+                       for n in model.graph.node)
+        cases = [c for c in cases if supported(c)]
     expected = load_expected_failures(opts.expected_failures)
     scratch_root = os.path.join(opts.workdir, "run")
 

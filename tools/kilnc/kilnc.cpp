@@ -25,6 +25,7 @@
 #include "codegen/Pipelines.h"
 #include "compiler/Compile.h"
 #include "compiler/Link.h"
+#include "frontend/Import.h"
 #include "kiln/data.h"
 #include "kiln/runtime.h"
 
@@ -67,6 +68,10 @@ cl::OptionCategory kilncCategory("kilnc options");
 cl::opt<std::string> inputFilename(cl::Positional,
                                    cl::desc("<model.mlir|.onnx|.json|.keras>"),
                                    cl::init("-"), cl::cat(kilncCategory));
+cl::opt<bool> listOnnxOps(
+    "list-onnx-ops",
+    cl::desc("Print the ONNX op types the importer supports and exit"),
+    cl::init(false), cl::cat(kilncCategory));
 cl::opt<std::string> outputFilename(
     "o", cl::desc("Output file (one --emit kind) or base name (several)"),
     cl::value_desc("path"), cl::init(""), cl::cat(kilncCategory));
@@ -598,6 +603,11 @@ int main(int argc, char **argv) {
       "  kilnc run MODEL.mlir --entry F --input a.npy ... [--output y.npy]\n"
       "\n  MLIR and LLVM options (--mlir-timing, --mlir-print-ir-after-all, "
       "...) are listed by --help-hidden.\n");
+  if (listOnnxOps) {
+    for (llvm::StringRef op : kiln::getSupportedOnnxOps())
+      llvm::outs() << op << "\n";
+    return 0;
+  }
   if (emitKinds.empty())
     emitKinds.push_back(EmitKind::Exe);
   // Options that only mean something together with others.
