@@ -181,10 +181,9 @@ bool isStringArray(Attribute attr) {
 }
 } // namespace
 
-LogicalResult KilnDialect::verifyRegionArgAttribute(Operation *op,
-                                                    unsigned regionIndex,
-                                                    unsigned argIndex,
-                                                    NamedAttribute attr) {
+/// The checks of one argument attribute of a function.
+static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
+                                       NamedAttribute attr) {
   std::string where = "argument " + std::to_string(argIndex) + ": ";
   FailureOr<const AttrRule *> r = checkRule(op, attr, Place::Arg, where);
   if (failed(r))
@@ -195,26 +194,26 @@ LogicalResult KilnDialect::verifyRegionArgAttribute(Operation *op,
                            << "' belongs on the arguments of functions";
   StringRef name = attr.getName().getValue();
   Type argType = func.getArgumentTypes()[argIndex];
-  if (name == InitAttrHelper::getNameStr()) {
+  if (name == KilnDialect::InitAttrHelper::getNameStr()) {
     auto init = cast<DenseElementsAttr>(attr.getValue());
     if (!sameShapedType(init.getType(), argType))
       return op->emitError()
              << where << "'" << name << "' holds a value of type "
              << init.getType() << ", but the argument has type " << argType;
   }
-  if (name == L1AttrHelper::getNameStr() ||
-      name == L2AttrHelper::getNameStr()) {
+  if (name == KilnDialect::L1AttrHelper::getNameStr() ||
+      name == KilnDialect::L2AttrHelper::getNameStr()) {
     double factor = cast<FloatAttr>(attr.getValue()).getValueAsDouble();
     if (!(factor >= 0.0))
       return op->emitError() << where << "'" << name
                              << "' must be a factor >= 0, got " << factor;
   }
-  if (name == StateAttrHelper::getNameStr()) {
-    if (!hasArgAttr<ParamAttrHelper>(func, argIndex))
+  if (name == KilnDialect::StateAttrHelper::getNameStr()) {
+    if (!hasArgAttr<KilnDialect::ParamAttrHelper>(func, argIndex))
       return op->emitError()
              << where << "'" << name
              << "' marks a parameter: the argument needs a 'kiln.param' name";
-    if (func.getArgAttr(argIndex, TrainableAttrHelper::getNameStr()))
+    if (func.getArgAttr(argIndex, KilnDialect::TrainableAttrHelper::getNameStr()))
       return op->emitError()
              << where << "'" << name
              << "' is not trainable (the optimizer never touches state): "
@@ -223,10 +222,9 @@ LogicalResult KilnDialect::verifyRegionArgAttribute(Operation *op,
   return success();
 }
 
-LogicalResult KilnDialect::verifyRegionResultAttribute(Operation *op,
-                                                       unsigned regionIndex,
-                                                       unsigned resultIndex,
-                                                       NamedAttribute attr) {
+/// The checks of one result attribute of a function.
+static LogicalResult checkResultAttribute(Operation *op, unsigned resultIndex,
+                                          NamedAttribute attr) {
   std::string where = "result " + std::to_string(resultIndex) + ": ";
   FailureOr<const AttrRule *> r = checkRule(op, attr, Place::Result, where);
   if (failed(r))
@@ -236,9 +234,9 @@ LogicalResult KilnDialect::verifyRegionResultAttribute(Operation *op,
     return op->emitError() << where << "'" << attr.getName().getValue()
                            << "' belongs on the results of functions";
   StringRef name = attr.getName().getValue();
-  bool isIndex = name == UpdateOfAttrHelper::getNameStr() ||
-                 name == GradientOfAttrHelper::getNameStr() ||
-                 name == StateUpdateOfAttrHelper::getNameStr();
+  bool isIndex = name == KilnDialect::UpdateOfAttrHelper::getNameStr() ||
+                 name == KilnDialect::GradientOfAttrHelper::getNameStr() ||
+                 name == KilnDialect::StateUpdateOfAttrHelper::getNameStr();
   if (!isIndex)
     return success();
   int64_t index = cast<IntegerAttr>(attr.getValue()).getInt();
@@ -254,12 +252,57 @@ LogicalResult KilnDialect::verifyRegionResultAttribute(Operation *op,
                            << ": the result has type " << resultType
                            << ", but argument " << index << " has type "
                            << argType;
-  if (name == StateUpdateOfAttrHelper::getNameStr() &&
-      !func.getArgAttr(index, StateAttrHelper::getNameStr()))
+  if (name == KilnDialect::StateUpdateOfAttrHelper::getNameStr() &&
+      !func.getArgAttr(index, KilnDialect::StateAttrHelper::getNameStr()))
     return op->emitError() << where << "'" << name << "' = " << index
                            << ": argument " << index
                            << " is not marked 'kiln.state'";
   return success();
+}
+
+/// After the first failing stage attribute of a function, reports every
+/// other failing one too (MLIR's verifier stops at the first failure), so
+/// that a user sees all offenders at once.
+static void reportOtherStageAttributeErrors(Operation *op, bool isResult,
+                                            unsigned index, StringAttr name) {
+  auto func = dyn_cast<FunctionOpInterface>(op);
+  if (!func)
+    return;
+  StringRef prefix = KilnDialect::getDialectNamespace();
+  auto isKiln = [&](NamedAttribute a) {
+    return a.getName().getValue().starts_with(prefix) &&
+           a.getName().getValue().drop_front(prefix.size()).starts_with(".");
+  };
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+    for (NamedAttribute a : func.getArgAttrs(i))
+      if (isKiln(a) && (isResult || i != index || a.getName() != name))
+        (void)checkArgAttribute(op, i, a);
+  for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
+    for (NamedAttribute a : func.getResultAttrs(i))
+      if (isKiln(a) && (!isResult || i != index || a.getName() != name))
+        (void)checkResultAttribute(op, i, a);
+}
+
+LogicalResult KilnDialect::verifyRegionArgAttribute(Operation *op,
+                                                    unsigned regionIndex,
+                                                    unsigned argIndex,
+                                                    NamedAttribute attr) {
+  if (succeeded(checkArgAttribute(op, argIndex, attr)))
+    return success();
+  reportOtherStageAttributeErrors(op, /*isResult=*/false, argIndex,
+                                  attr.getName());
+  return failure();
+}
+
+LogicalResult KilnDialect::verifyRegionResultAttribute(Operation *op,
+                                                       unsigned regionIndex,
+                                                       unsigned resultIndex,
+                                                       NamedAttribute attr) {
+  if (succeeded(checkResultAttribute(op, resultIndex, attr)))
+    return success();
+  reportOtherStageAttributeErrors(op, /*isResult=*/true, resultIndex,
+                                  attr.getName());
+  return failure();
 }
 
 LogicalResult KilnDialect::verifyOperationAttribute(Operation *op,

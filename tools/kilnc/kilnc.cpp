@@ -660,6 +660,11 @@ int main(int argc, char **argv) {
   kiln::registerCodegenDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  // A user's error names the file, line and problem; the generic dump of the
+  // whole failing op is for compiler developers (--mlir-print-op-on-diagnostic).
+  if (cl::getRegisteredOptions().lookup("mlir-print-op-on-diagnostic")
+          ->getNumOccurrences() == 0)
+    context.printOpOnDiagnostic(false);
 
   // A FIFO or a device would block or never end.
   if (inputFilename != "-") {

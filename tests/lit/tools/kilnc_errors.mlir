@@ -32,7 +32,10 @@ func.func @broken(%x: tensor<4xf32>) -> tensor<4xf32> {
 // ARCH: kilnc: error: target architecture 'riscv64' is not supported (supported: x86_64, aarch64)
 // NOENTRY: error: no entry point: the module has no public function with a body
 // NAMES: kilnc: error: colliding_names_forward: tensors 'a/b' and 'a_b' would both define the header macros COLLIDING_NAMES_FORWARD_PARAM_A_B_*; rename one (kiln.param / kiln.name)
-// ATTRS: bad_attributes.mlir:1:1: error: argument 0: 'kiln.param' must be a string, got 3 : i64
+// ATTRS-DAG: bad_attributes.mlir:1:1: error: argument 0: 'kiln.param' must be a string, got 3 : i64
+// ATTRS-DAG: bad_attributes.mlir:1:1: error: argument 1: 'kiln.l2' must be a factor >= 0, got -1
+// ATTRS-DAG: bad_attributes.mlir:1:1: error: result 0: 'kiln.param' is a function argument attribute, not a function result attribute
+// ATTRS-NOT: see current operation
 // RESATTRS: bad_result_attribute.mlir:1:1: error: result 0: 'kiln.param' is a function argument attribute, not a function result attribute
 // HUGE: error: argument 0 of 'func.func' has type 'tensor<4611686018427387904x4xf32>', whose size in bytes does not fit in 64 bits
 // EXTERN: error: calls @helper, which has no body: kiln compiles whole programs and cannot call external functions
