@@ -177,8 +177,22 @@ Compiler::trainingConfig(ModuleOp module) {
       return fail(fromKeras.takeError());
     result = opts.overrides.applyTo(std::move(*fromKeras));
   }
-  if (llvm::Error e = result->validate())
-    return fail(std::move(e));
+  if (llvm::Error e = result->validate()) {
+    // Name where the values were written: the user fixes them there.
+    StringRef origin =
+        opts.training          ? "the training options"
+        : opts.overrides.empty() ? "the model's compile_config"
+                                 : "the compile_config with the command-line "
+                                   "overrides";
+    // The passes prefix the shared checks with their name (kiln-opt runs
+    // them); here the place is where the user wrote the value.
+    std::string message = llvm::toString(std::move(e));
+    StringRef text = message;
+    for (StringRef pass : {"kiln-attach-loss: ", "kiln-attach-optimizer: "})
+      text.consume_front(pass);
+    return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                        origin + ": " + text));
+  }
   return result;
 }
 

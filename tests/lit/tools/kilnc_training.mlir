@@ -29,10 +29,10 @@
 // IR-DAG: kiln.constant dense<8.000000e-01>
 // IR-DAG: kiln.constant dense<9.99999997E-7>
 // BADOPT: kilnc: error: --optimizer: unknown setting 'bogus=1' (known: learning_rate,
-// BADLOSS: error: kiln-attach-loss: unknown loss 'hinge'
+// BADLOSS: error: the training options: unknown loss 'hinge'
 // NOLOSS: kilnc: error: --metrics configures the training step; give --loss too
 // BATCH: kilnc: error: --batch-size applies to imported models (.onnx, .json, .keras); a .mlir model has static shapes
-// RANGE: error: kiln-attach-optimizer: momentum = 2.000000e+00 is out of range [0, 1]
+// RANGE: error: the training options: momentum = 2.000000e+00 is out of range [0, 1]
 func.func @forward(%w: tensor<4x3xf32> {kiln.param = "kernel", kiln.trainable},
                    %x: tensor<2x4xf32> {kiln.name = "x"}) -> tensor<2x3xf32> {
   %0 = kiln.matmul %x, %w : tensor<2x4xf32>, tensor<4x3xf32> -> tensor<2x3xf32>
