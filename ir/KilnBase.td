@@ -89,6 +89,13 @@ def Kiln_Dialect : Dialect {
 def Kiln_Float : AnyTypeOf<[F32, F64]>;
 def Kiln_Int : AnyTypeOf<[I32, I64]>;
 
+/// An f64 attribute holding a finite number (activation slopes and
+/// offsets: a NaN or infinite coefficient is an error, not a silent NaN).
+def Kiln_FiniteF64Attr : ConfinedAttr<F64Attr, [AttrConstraint<
+    CPred<"::std::isfinite(::llvm::cast<::mlir::FloatAttr>($_self)"
+          ".getValueAsDouble())">,
+    "whose value is finite">]>;
+
 /// Floating-point tensors: the data and parameter type of every model.
 def Kiln_FloatTensor : StaticShapeTensorOf<[F32, F64]>;
 /// Integer tensors: class labels and indices.

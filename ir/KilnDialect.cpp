@@ -8,12 +8,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "ir/KilnDialect.h"
+
 #include "ir/KilnOps.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/Transforms/InliningUtils.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
@@ -208,6 +210,32 @@ static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
       return op->emitError() << where << "'" << name
                              << "' must be a factor >= 0, got " << factor;
   }
+  if (name == KilnDialect::ParamAttrHelper::getNameStr()) {
+    StringRef param = cast<StringAttr>(attr.getValue()).getValue();
+    if (param.empty())
+      return op->emitError() << where << "'" << name
+                             << "' must name the parameter, got \"\"";
+    // The name keys checkpoints and header macros: one argument each.
+    for (unsigned other = 0; other < argIndex; ++other)
+      if (auto same = getArgAttr<KilnDialect::ParamAttrHelper>(func, other);
+          same && same.getValue() == param)
+        return op->emitError() << where << "'" << name << "' = \"" << param
+                               << "\" is also the name of argument " << other;
+  }
+  if (name == KilnDialect::StepAttrHelper::getNameStr()) {
+    auto shaped = dyn_cast<ShapedType>(argType);
+    if (!shaped || !shaped.hasRank() || shaped.getRank() != 0 ||
+        !shaped.getElementType().isSignlessInteger())
+      return op->emitError()
+             << where << "'" << name
+             << "' marks the rank-0 integer step counter, but the argument "
+                "has type "
+             << argType;
+    if (hasArgAttr<KilnDialect::ParamAttrHelper>(func, argIndex))
+      return op->emitError() << where << "'" << name
+                             << "' marks the step counter, which is an "
+                                "input, not a parameter: remove 'kiln.param'";
+  }
   if (name == KilnDialect::StateAttrHelper::getNameStr()) {
     if (!hasArgAttr<KilnDialect::ParamAttrHelper>(func, argIndex))
       return op->emitError()
@@ -239,8 +267,14 @@ static LogicalResult checkResultAttribute(Operation *op, unsigned resultIndex,
                  name == KilnDialect::StateUpdateOfAttrHelper::getNameStr();
   if (!isIndex)
     return success();
-  int64_t index = cast<IntegerAttr>(attr.getValue()).getInt();
+  const APInt &wide = cast<IntegerAttr>(attr.getValue()).getValue();
   unsigned numArgs = func.getNumArguments();
+  if (wide.getSignificantBits() > 63)
+    return op->emitError() << where << "'" << name << "' = "
+                           << llvm::toString(wide, 10, /*Signed=*/true)
+                           << " names no argument (the function has "
+                           << numArgs << ")";
+  int64_t index = wide.getSExtValue();
   if (index < 0 || index >= static_cast<int64_t>(numArgs))
     return op->emitError() << where << "'" << name << "' = " << index
                            << " names no argument (the function has " << numArgs
@@ -252,6 +286,12 @@ static LogicalResult checkResultAttribute(Operation *op, unsigned resultIndex,
                            << ": the result has type " << resultType
                            << ", but argument " << index << " has type "
                            << argType;
+  // One new value per argument: two would race for the same memory.
+  for (unsigned other = 0; other < resultIndex; ++other)
+    if (auto same = func.getResultAttrOfType<IntegerAttr>(other, name);
+        same && same.getValue() == wide)
+      return op->emitError() << where << "'" << name << "' = " << index
+                             << " repeats result " << other;
   if (name == KilnDialect::StateUpdateOfAttrHelper::getNameStr() &&
       !func.getArgAttr(index, KilnDialect::StateAttrHelper::getNameStr()))
     return op->emitError() << where << "'" << name << "' = " << index

@@ -195,7 +195,7 @@ def Kiln_LeakyReluOp : Kiln_UnaryOp<"leaky_relu", "x >= 0 ? x : alpha * x"> {
     ```
   }];
   let arguments = (ins Kiln_FloatTensor:$operand,
-                   DefaultValuedAttr<F64Attr, "0.3">:$alpha);
+                   DefaultValuedAttr<Kiln_FiniteF64Attr, "0.3">:$alpha);
 }
 
 def Kiln_EluOp : Kiln_UnaryOp<"elu", "x > 0 ? x : alpha * (e^x - 1)"> {
@@ -209,7 +209,7 @@ def Kiln_EluOp : Kiln_UnaryOp<"elu", "x > 0 ? x : alpha * (e^x - 1)"> {
     ```
   }];
   let arguments = (ins Kiln_FloatTensor:$operand,
-                   DefaultValuedAttr<F64Attr, "1.0">:$alpha);
+                   DefaultValuedAttr<Kiln_FiniteF64Attr, "1.0">:$alpha);
 }
 
 def Kiln_GeluOp : Kiln_UnaryOp<"gelu", "x * Phi(x)"> {
@@ -243,8 +243,8 @@ def Kiln_HardSigmoidOp
     ```
   }];
   let arguments = (ins Kiln_FloatTensor:$operand,
-                   DefaultValuedAttr<F64Attr, "1.0 / 6.0">:$alpha,
-                   DefaultValuedAttr<F64Attr, "0.5">:$beta);
+                   DefaultValuedAttr<Kiln_FiniteF64Attr, "1.0 / 6.0">:$alpha,
+                   DefaultValuedAttr<Kiln_FiniteF64Attr, "0.5">:$beta);
 }
 
 //===----------------------------------------------------------------------===//

@@ -334,6 +334,14 @@ struct KilnAttachOptimizerPass
         return lossFunc.emitError("kiln-attach-optimizer: trainable "
                                   "argument ")
                << i << " is not a floating-point tensor";
+    // The optimizer updates parameters in the params region, by name; a
+    // trainable input (what kiln-derive-gradients alone allows) is not one.
+    for (unsigned i : trainable)
+      if (!hasArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i))
+        return lossFunc.emitError("kiln-attach-optimizer: trainable "
+                                  "argument ")
+               << i << " has no 'kiln.param' name: the optimizer updates "
+                       "named parameters only";
 
     // --- @train_step signature.
     SmallVector<Type> argTypes;

@@ -79,8 +79,8 @@ bool isForwardResultAttr(StringRef name) {
 }
 
 /// Checks which kiln.* attributes a function's arguments and results carry
-/// in the forward stage, and that no state argument is updated twice;
-/// returns the number of violations.
+/// in the forward stage (that no argument gets two new values is the
+/// dialect verifier's rule); returns the number of violations.
 unsigned checkInterfaceAttributes(func::FuncOp func) {
   unsigned violations = 0;
   auto check = [&](DictionaryAttr attrs, StringRef role, unsigned index,
@@ -99,20 +99,8 @@ unsigned checkInterfaceAttributes(func::FuncOp func) {
   };
   for (unsigned i = 0; i < func.getNumArguments(); ++i)
     check(func.getArgAttrDict(i), "argument", i, isForwardArgAttr);
-  llvm::DenseMap<int64_t, unsigned> stateUpdates;
-  for (unsigned i = 0; i < func.getNumResults(); ++i) {
+  for (unsigned i = 0; i < func.getNumResults(); ++i)
     check(func.getResultAttrDict(i), "result", i, isForwardResultAttr);
-    auto of = getResultAttr<KilnDialect::StateUpdateOfAttrHelper>(func, i);
-    if (!of)
-      continue;
-    auto [it, inserted] = stateUpdates.try_emplace(of.getInt(), i);
-    if (!inserted) {
-      ++violations;
-      func.emitError() << "@" << func.getSymName() << ": results " << it->second
-                       << " and " << i << " both update state argument "
-                       << of.getInt();
-    }
-  }
   return violations;
 }
 

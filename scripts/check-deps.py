@@ -187,7 +187,14 @@ def main():
     parser.add_argument("--bench", action="store_true")
     args = parser.parse_args()
 
-    listed = setup_packages(args.bench) - set(args.without)
+    if not os.path.isfile(os.path.join(args.build, "bin", "kilnc")):
+        parser.error(f"{args.build} has no bin/kilnc: build first "
+                     "(scripts/build.sh) or name the build tree with --build")
+    all_listed = setup_packages(args.bench)
+    for pkg in args.without:
+        if pkg not in all_listed and pkg not in closure(all_listed):
+            parser.error(f"--without {pkg}: setup.sh does not install it")
+    listed = all_listed - set(args.without)
     # A package left out with --without can still be allowed when another
     # listed package depends on it: then it is installed after all.
     allowed = closure(listed) | CLONE_PACKAGES | base_packages()

@@ -1,5 +1,4 @@
-//===- CompileConfig.h - a Keras compile_config as a TrainingConfig -*- C++
-//-*-===//
+//===- CompileConfig.h - a compile_config as a TrainingConfig ---*- C++ -*-===//
 //
 // The Keras adapter of compiler/TrainingConfig.h. The Keras importer records
 // a model's `compile_config` as the module attribute `kiln.compile_config`

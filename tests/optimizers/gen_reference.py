@@ -39,7 +39,7 @@ Case groups and their references:
           and casts (Keras is not installed); default convention.
   clip    clipvalue / global_clipnorm against torch.nn.utils.clip_grad_value_
           / clip_grad_norm_ and the Keras clip functions.
-  pinned  the example values of /work/shared/design/numerics-conventions.md
+  pinned  the example values of docs/spec.md, "Numerics conventions"
           (docs/spec.md "Optimizers"), plus the Keras RMSprop docstring.
 
 Data of the generated cases: parameters start with the opposite sign of

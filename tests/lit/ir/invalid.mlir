@@ -492,3 +492,31 @@ func.func @pad_interior_count(%x: tensor<2x2xf32>) -> tensor<2x3xf32> {
   %0 = kiln.pad %x {low = array<i64: 0, 0>, high = array<i64: 0, 0>, interior = array<i64: 1>} : tensor<2x2xf32> -> tensor<2x3xf32>
   return %0 : tensor<2x3xf32>
 }
+
+// -----
+
+// Tests that an activation coefficient must be finite (a NaN or infinite
+// alpha or beta would silently make every output NaN).
+func.func @hard_sigmoid_inf_alpha(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{attribute 'alpha' failed to satisfy constraint: 64-bit float attribute whose value is finite}}
+  %0 = kiln.hard_sigmoid %x {alpha = 0x7FF0000000000000 : f64} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Tests the same for beta (NaN).
+func.func @hard_sigmoid_nan_beta(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{attribute 'beta' failed to satisfy constraint: 64-bit float attribute whose value is finite}}
+  %0 = kiln.hard_sigmoid %x {beta = 0x7FF8000000000000 : f64} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+// Tests the same for leaky_relu's slope.
+func.func @leaky_relu_nan_alpha(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{attribute 'alpha' failed to satisfy constraint: 64-bit float attribute whose value is finite}}
+  %0 = kiln.leaky_relu %x {alpha = 0x7FF8000000000000 : f64} : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}

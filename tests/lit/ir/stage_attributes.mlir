@@ -369,3 +369,63 @@ func.func @on_op(%a: tensor<4xf32>) -> tensor<4xf32> {
 func.func @no_kiln_ops(%a: tensor<4xf32> {kiln.param = 3}) -> tensor<4xf32> {
   return %a : tensor<4xf32>
 }
+
+// -----
+
+// Tests that a parameter needs a non-empty name.
+// expected-error @+1 {{argument 0: 'kiln.param' must name the parameter, got ""}}
+func.func @empty_param(%a: tensor<4xf32> {kiln.param = ""}) -> tensor<4xf32> {
+  return %a : tensor<4xf32>
+}
+
+// -----
+
+// Tests that two arguments cannot share a parameter name (it keys
+// checkpoints and header macros).
+// expected-error @+1 {{argument 1: 'kiln.param' = "w" is also the name of argument 0}}
+func.func @duplicate_param(%a: tensor<4xf32> {kiln.param = "w"}, %b: tensor<4xf32> {kiln.param = "w"}) -> tensor<4xf32> {
+  return %a : tensor<4xf32>
+}
+
+// -----
+
+// Tests that the step counter must be a rank-0 integer tensor.
+// expected-error @+1 {{argument 0: 'kiln.step' marks the rank-0 integer step counter, but the argument has type 'tensor<4x3xf32>'}}
+func.func @step_not_scalar(%s: tensor<4x3xf32> {kiln.step}) -> tensor<4x3xf32> {
+  return %s : tensor<4x3xf32>
+}
+
+// -----
+
+// Tests that the step counter is not a parameter.
+// expected-error @+1 {{argument 0: 'kiln.step' marks the step counter, which is an input, not a parameter: remove 'kiln.param'}}
+func.func @step_param(%s: tensor<i64> {kiln.param = "s", kiln.step}) -> tensor<i64> {
+  return %s : tensor<i64>
+}
+
+// -----
+
+// Tests that two results cannot give the same argument a new value.
+// expected-error @+1 {{result 1: 'kiln.update_of' = 0 repeats result 0}}
+func.func @update_twice(%a: tensor<4xf32> {kiln.param = "a"}) -> (tensor<4xf32> {kiln.update_of = 0}, tensor<4xf32> {kiln.update_of = 0}) {
+  return %a, %a : tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Tests that an index too large for 64 bits is reported as it was written.
+// expected-error @+1 {{result 0: 'kiln.gradient_of' = 99999999999999999999 names no argument (the function has 1)}}
+func.func @huge_index(%a: tensor<4xf32> {kiln.param = "a"}) -> (tensor<4xf32> {kiln.gradient_of = 99999999999999999999 : i128}) {
+  return %a : tensor<4xf32>
+}
+
+// -----
+
+// Tests that every offending attribute of a function is reported, not only
+// the first (MLIR's verifier stops at the first).
+// expected-error @+3 {{argument 0: 'kiln.param' must be a string, got 3 : i64}}
+// expected-error @+2 {{argument 1: 'kiln.l2' must be a factor >= 0, got -1.000000e+00}}
+// expected-error @+1 {{result 0: 'kiln.param' is a function argument attribute, not a function result attribute}}
+func.func @all_offenders(%a: tensor<4xf32> {kiln.param = 3}, %b: tensor<4xf32> {kiln.l2 = -1.0 : f64}) -> (tensor<4xf32> {kiln.param = "out"}) {
+  return %a : tensor<4xf32>
+}

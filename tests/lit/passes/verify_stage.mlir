@@ -95,8 +95,9 @@ func.func @updated_in_forward(%a: tensor<4xf32> {kiln.updated}) -> tensor<4xf32>
 
 // -----
 
-// Tests that a state argument updated by two results is reported.
-// expected-error @+1 {{@state_twice: results 1 and 2 both update state argument 0}}
+// Tests that a state argument updated by two results is reported (by the
+// dialect's attribute verifier, before any stage check).
+// expected-error @+1 {{result 2: 'kiln.state_update_of' = 0 repeats result 1}}
 func.func @state_twice(%s: tensor<4xf32> {kiln.param = "s", kiln.state}, %x: tensor<4xf32>)
     -> (tensor<4xf32>, tensor<4xf32> {kiln.state_update_of = 0 : i64},
         tensor<4xf32> {kiln.state_update_of = 0 : i64}) {
