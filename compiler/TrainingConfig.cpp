@@ -10,11 +10,13 @@
 #include "compiler/TrainingConfig.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <iterator>
 
 using namespace mlir;
 using namespace mlir::kiln;
@@ -33,31 +35,52 @@ std::string numberText(double value) {
   return text;
 }
 
-/// One optimizer setting: its name and where it lives.
+/// One optimizer setting: its name, where it lives, whether it is a
+/// boolean (0 / 1), and the optimizers whose update reads it
+/// (passes/AttachOptimizer.cpp).
 struct Setting {
   StringRef name;
   void (*set)(OptimizerConfig &, double);
+  bool boolean;
+  /// Bit (1 << kind) for each optimizer that reads the setting.
+  unsigned appliesTo;
 };
 
-#define KILN_SETTING(NAME, EXPR)                                               \
+constexpr unsigned bit(OptimizerKind kind) {
+  return 1u << static_cast<unsigned>(kind);
+}
+using K = OptimizerKind;
+constexpr unsigned kAll =
+    bit(K::SGD) | bit(K::RMSprop) | bit(K::Adam) | bit(K::AdamW) |
+    bit(K::Adagrad);
+constexpr unsigned kAdams = bit(K::Adam) | bit(K::AdamW);
+
+#define KILN_SETTING(NAME, EXPR, BOOLEAN, KINDS)                               \
   Setting {                                                                    \
-    NAME, [](OptimizerConfig &o, double v) { EXPR; }                           \
+    NAME, [](OptimizerConfig &o, double v) { EXPR; }, BOOLEAN, KINDS          \
   }
 const Setting kSettings[] = {
-    KILN_SETTING("learning_rate", o.learningRate = v),
-    KILN_SETTING("momentum", o.momentum = v),
-    KILN_SETTING("nesterov", o.nesterov = v != 0),
-    KILN_SETTING("rho", o.rho = v),
-    KILN_SETTING("centered", o.centered = v != 0),
-    KILN_SETTING("beta_1", o.beta1 = v),
-    KILN_SETTING("beta_2", o.beta2 = v),
-    KILN_SETTING("epsilon", o.epsilon = v),
-    KILN_SETTING("weight_decay", o.weightDecay = v),
-    KILN_SETTING("initial_accumulator_value", o.initialAccumulatorValue = v),
-    KILN_SETTING("clipvalue", o.clipValue = v),
-    KILN_SETTING("global_clipnorm", o.globalClipNorm = v),
+    KILN_SETTING("learning_rate", o.learningRate = v, false, kAll),
+    KILN_SETTING("momentum", o.momentum = v, false,
+                 bit(K::SGD) | bit(K::RMSprop)),
+    KILN_SETTING("nesterov", o.nesterov = v != 0, true, bit(K::SGD)),
+    KILN_SETTING("rho", o.rho = v, false, bit(K::RMSprop)),
+    KILN_SETTING("centered", o.centered = v != 0, true, bit(K::RMSprop)),
+    KILN_SETTING("beta_1", o.beta1 = v, false, kAdams),
+    KILN_SETTING("beta_2", o.beta2 = v, false, kAdams),
+    KILN_SETTING("epsilon", o.epsilon = v, false,
+                 bit(K::RMSprop) | kAdams | bit(K::Adagrad)),
+    KILN_SETTING("weight_decay", o.weightDecay = v, false, bit(K::AdamW)),
+    KILN_SETTING("initial_accumulator_value", o.initialAccumulatorValue = v,
+                 false, bit(K::Adagrad)),
+    KILN_SETTING("clipvalue", o.clipValue = v, false, kAll),
+    KILN_SETTING("global_clipnorm", o.globalClipNorm = v, false, kAll),
 };
 #undef KILN_SETTING
+
+/// By OptimizerKind.
+const char *const kOptimizerNames[] = {"sgd", "rmsprop", "adam", "adamw",
+                                       "adagrad"};
 
 const char *const kKnownMetrics[] = {"binary_accuracy",
                                      "categorical_accuracy",
@@ -118,10 +141,28 @@ llvm::ArrayRef<StringRef> OptimizerConfig::settingNames() {
   return names;
 }
 
+llvm::ArrayRef<StringRef> OptimizerConfig::settingsOf(OptimizerKind kind) {
+  static const std::vector<std::vector<StringRef>> byKind = [] {
+    std::vector<std::vector<StringRef>> table(std::size(kOptimizerNames));
+    for (const Setting &s : kSettings)
+      for (unsigned k = 0; k < table.size(); ++k)
+        if (s.appliesTo & (1u << k))
+          table[k].push_back(s.name);
+    return table;
+  }();
+  return byKind[static_cast<int>(kind)];
+}
+
+bool OptimizerConfig::isGiven(StringRef key) const {
+  return llvm::is_contained(given, key);
+}
+
 llvm::Error OptimizerConfig::set(StringRef key, double value) {
   for (const Setting &s : kSettings)
     if (s.name == key) {
       s.set(*this, value);
+      if (!isGiven(key))
+        given.push_back(key.str());
       return llvm::Error::success();
     }
   return error("unknown optimizer setting '" + key +
@@ -174,6 +215,21 @@ kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
   if (convention != "keras" && convention != "pytorch")
     return error("kiln-attach-optimizer: unknown convention '" + convention +
                  "' (known: keras, pytorch)");
+  // A setting the optimizer's update does not read would be ignored: say so
+  // (e.g. adam with momentum, or weight_decay without adamw).
+  for (const std::string &key : o.given) {
+    if (llvm::is_contained(OptimizerConfig::settingsOf(*kind), key))
+      continue;
+    llvm::SmallVector<StringRef> users;
+    for (const Setting &s : kSettings)
+      if (s.name == key)
+        for (unsigned k = 0; k < std::size(kOptimizerNames); ++k)
+          if (s.appliesTo & (1u << k))
+            users.push_back(kOptimizerNames[k]);
+    return error("kiln-attach-optimizer: " + key + " does not apply to " +
+                 o.name + " (it applies to: " + llvm::join(users, ", ") +
+                 ")");
+  }
   ResolvedOptimizer h;
   h.kind = *kind;
   h.pytorch = convention == "pytorch";

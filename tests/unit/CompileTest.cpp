@@ -70,6 +70,10 @@ TEST(TrainingConfigTest, CommandLineAdapter) {
             std::string::npos);
   EXPECT_EQ(parseMetricList(" accuracy, ,mae"),
             (std::vector<std::string>{"accuracy", "mae"}));
+  // The settings written are recorded as given, in order.
+  EXPECT_EQ(optimizer->given,
+            (std::vector<std::string>{"learning_rate", "beta_1", "beta_2",
+                                      "epsilon"}));
 
   // --optimizer, --metrics, --from-logits replace parts of a
   // compile_config; the convention always comes from the command line.
@@ -229,6 +233,15 @@ TEST(TrainingConfigTest, BuilderAdapter) {
   EXPECT_EQ(config->optimizer.clipValue, 2.0);
   EXPECT_EQ(config->metrics, std::vector<std::string>{"mae"});
 
+  // A hyperparameter the optimizer does not read is an error naming both.
+  kiln::Optimizer adamMomentum = kiln::Optimizer::Adam();
+  adamMomentum.hyperparameters["momentum"] = 0.9;
+  EXPECT_NE(
+      message(kiln::toTrainingConfig({"mse"}, adamMomentum, {}).takeError())
+          .find("momentum does not apply to adam (it applies to: sgd, "
+                "rmsprop)"),
+      std::string::npos);
+
   kiln::Optimizer unknown = kiln::Optimizer::SGD();
   unknown.hyperparameters["beta_9"] = 1;
   EXPECT_NE(message(kiln::toTrainingConfig({"mse"}, unknown, {}).takeError())
@@ -285,6 +298,51 @@ TEST(TrainingConfigTest, Validation) {
   c.optimizer.learningRate = 0; // freezes the parameters (PyTorch's 0 <= lr)
   EXPECT_FALSE(c.validate());
 
+  // Settings given for an optimizer that does not read them.
+  struct Case {
+    const char *optimizer, *key;
+    double value;
+    const char *expected;
+  } cases[] = {
+      {"adam", "weight_decay", 0.1,
+       "weight_decay does not apply to adam (it applies to: adamw)"},
+      {"adam", "momentum", 0.9,
+       "momentum does not apply to adam (it applies to: sgd, rmsprop)"},
+      {"sgd", "beta_1", 0.5,
+       "beta_1 does not apply to sgd (it applies to: adam, adamw)"},
+      {"sgd", "rho", 0.1, "rho does not apply to sgd (it applies to: rmsprop)"},
+      {"sgd", "epsilon", 1e-3,
+       "epsilon does not apply to sgd (it applies to: rmsprop, adam, adamw, "
+       "adagrad)"},
+      {"adagrad", "centered", 1,
+       "centered does not apply to adagrad (it applies to: rmsprop)"},
+      {"rmsprop", "initial_accumulator_value", 0.2,
+       "initial_accumulator_value does not apply to rmsprop (it applies to: "
+       "adagrad)"},
+      {"adamw", "nesterov", 0,
+       "nesterov does not apply to adamw (it applies to: sgd)"},
+  };
+  for (const Case &k : cases) {
+    c = config;
+    c.optimizer.name = k.optimizer;
+    ASSERT_FALSE(c.optimizer.set(k.key, k.value));
+    check(c, k.expected);
+  }
+  // Every optimizer takes what its update reads, and the shared settings.
+  for (const char *name : {"sgd", "rmsprop", "adam", "adamw", "adagrad"}) {
+    c = config;
+    c.optimizer.name = name;
+    for (llvm::StringRef key :
+         OptimizerConfig::settingsOf(*parseOptimizerName(name)))
+      if (key != "nesterov") // needs a momentum
+        ASSERT_FALSE(c.optimizer.set(key, key == "centered" ? 1.0 : 0.5));
+    EXPECT_FALSE(c.validate()) << name;
+    for (llvm::StringRef shared :
+         {"learning_rate", "clipvalue", "global_clipnorm"})
+      EXPECT_TRUE(llvm::is_contained(
+          OptimizerConfig::settingsOf(*parseOptimizerName(name)), shared));
+  }
+
   // Defaults by convention.
   OptimizerConfig adagrad;
   adagrad.name = "adagrad";
@@ -309,6 +367,8 @@ TEST(TrainingConfigTest, PipelineOptionsNameEverySetting) {
         (name + (flag ? "=1" : "=0.5")).str());
     ASSERT_TRUE(options) << name.str();
     TrainingConfig config = toTrainingConfig(*options);
+    // Only the option written is a setting given.
+    EXPECT_EQ(config.optimizer.given, std::vector<std::string>{name.str()});
     OptimizerConfig expected;
     ASSERT_FALSE(expected.set(name, flag ? 1.0 : 0.5));
     const OptimizerConfig &o = config.optimizer;
@@ -329,6 +389,7 @@ TEST(TrainingConfigTest, PipelineOptionsNameEverySetting) {
       "loss=mse metrics=mae,mse optimizer=rmsprop convention=pytorch");
   ASSERT_TRUE(options);
   TrainingConfig config = toTrainingConfig(*options);
+  EXPECT_TRUE(config.optimizer.given.empty());
   EXPECT_EQ(config.loss, "mse");
   EXPECT_EQ(config.metrics, (std::vector<std::string>{"mae", "mse"}));
   EXPECT_EQ(config.optimizer.name, "rmsprop");
