@@ -12,6 +12,7 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -160,6 +161,9 @@ bool OptimizerConfig::isGiven(StringRef key) const {
 llvm::Error OptimizerConfig::set(StringRef key, double value) {
   for (const Setting &s : kSettings)
     if (s.name == key) {
+      if (s.boolean && value != 0.0 && value != 1.0)
+        return error(key + " must be true or false (1 or 0), got " +
+                     numberText(value));
       s.set(*this, value);
       if (!isGiven(key))
         given.push_back(key.str());
@@ -181,11 +185,18 @@ llvm::Error kiln::validateLossAndMetrics(StringRef loss,
                  "' (known: mean_squared_error, mean_absolute_error, "
                  "binary_crossentropy, categorical_crossentropy, "
                  "sparse_categorical_crossentropy)");
+  llvm::StringMap<StringRef> seen;
   for (const std::string &written : metrics) {
     StringRef m = StringRef(written).trim();
     if (m.empty())
       continue;
     std::string name = resolveMetricName(m, *kind);
+    // Each metric is one output of eval_step: twice is a mistake.
+    if (auto [it, inserted] = seen.try_emplace(name, m); !inserted)
+      return error("kiln-attach-loss: metric '" + m + "' is given twice" +
+                   (it->second == m ? std::string()
+                                    : " (as '" + it->second.str() + "' and '" +
+                                          m.str() + "')"));
     if (!llvm::is_contained(kKnownMetrics, name))
       return error("kiln-attach-loss: unknown metric '" + m +
                    "' (known: accuracy, binary_accuracy, "
@@ -311,14 +322,21 @@ llvm::Expected<OptimizerConfig> kiln::parseOptimizerSpec(StringRef spec) {
       return error("--optimizer: unknown setting '" + item + "' (known: " +
                    llvm::join(OptimizerConfig::settingNames(), ", ") +
                    "; each as key=value)");
+    if (config.isGiven(key))
+      return error("--optimizer: " + key + " is given twice");
     double value = 0;
     if (text == "true" || text == "false")
       value = text == "true";
     else if (text.getAsDouble(value))
       return error("--optimizer: " + key + " must be a number, got '" + text +
                    "'");
+    if (key == "nesterov" || key == "centered") {
+      if (value != 0.0 && value != 1.0)
+        return error("--optimizer: " + key +
+                     " must be true or false (1 or 0), got '" + text + "'");
+    }
     if (llvm::Error e = config.set(key, value))
-      return std::move(e);
+      return error("--optimizer: " + llvm::toString(std::move(e)));
   }
   return config;
 }

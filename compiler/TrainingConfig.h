@@ -103,7 +103,7 @@ struct OptimizerConfig {
 
   /// Sets the setting `key` (one of settingNames(); booleans as 0 / 1) and
   /// records it as given. Errors: an unknown key (the message lists the
-  /// known ones).
+  /// known ones); a boolean setting (nesterov, centered) other than 0 / 1.
   llvm::Error set(llvm::StringRef key, double value);
 
   /// Every setting set() takes, in a fixed order: learning_rate, momentum,
@@ -171,13 +171,15 @@ resolveOptimizer(const OptimizerConfig &optimizer, llvm::StringRef convention);
 
 /// Parses `NAME[:key=value,...]` (kilnc --optimizer), e.g.
 /// "adam:learning_rate=1e-3,beta_1=0.8". Values are numbers; nesterov and
-/// centered also take true / false. Errors (prefixed "--optimizer: "): an
-/// unknown key, an item without '=', a value that is not a number. Ranges
-/// and which settings apply to the optimizer are checked by
+/// centered take true / false / 1 / 0. Errors (prefixed "--optimizer: "):
+/// an unknown key, an item without '=', a key given twice, a value that is
+/// not a number, a boolean setting with another value. Ranges and which
+/// settings apply to the optimizer are checked by
 /// TrainingConfig::validate().
 llvm::Expected<OptimizerConfig> parseOptimizerSpec(llvm::StringRef spec);
 
 /// Splits "accuracy,mae" (kilnc --metrics) into names; blanks dropped.
+/// A name given twice is left in (TrainingConfig::validate() rejects it).
 std::vector<std::string> parseMetricList(llvm::StringRef list);
 
 } // namespace mlir::kiln

@@ -74,6 +74,15 @@ TEST(TrainingConfigTest, CommandLineAdapter) {
   EXPECT_EQ(optimizer->given,
             (std::vector<std::string>{"learning_rate", "beta_1", "beta_2",
                                       "epsilon"}));
+  // A key twice, and booleans other than true / false / 1 / 0.
+  EXPECT_EQ(message(parseOptimizerSpec("adam:learning_rate=1,learning_rate=2")
+                        .takeError()),
+            "--optimizer: learning_rate is given twice");
+  EXPECT_EQ(message(parseOptimizerSpec("sgd:nesterov=-3").takeError()),
+            "--optimizer: nesterov must be true or false (1 or 0), got '-3'");
+  EXPECT_EQ(message(parseOptimizerSpec("rmsprop:centered=7").takeError()),
+            "--optimizer: centered must be true or false (1 or 0), got '7'");
+  ASSERT_TRUE(bool(parseOptimizerSpec("rmsprop:centered=1")));
 
   // --optimizer, --metrics, --from-logits replace parts of a
   // compile_config; the convention always comes from the command line.
@@ -241,6 +250,12 @@ TEST(TrainingConfigTest, BuilderAdapter) {
           .find("momentum does not apply to adam (it applies to: sgd, "
                 "rmsprop)"),
       std::string::npos);
+  kiln::Optimizer nesterov = kiln::Optimizer::SGD(0.01, 0.9);
+  nesterov.hyperparameters["nesterov"] = 2;
+  EXPECT_NE(message(kiln::toTrainingConfig({"mse"}, nesterov, {}).takeError())
+                .find("nesterov must be true or false (1 or 0), got "
+                      "2.000000e+00"),
+            std::string::npos);
 
   kiln::Optimizer unknown = kiln::Optimizer::SGD();
   unknown.hyperparameters["beta_9"] = 1;
@@ -342,6 +357,15 @@ TEST(TrainingConfigTest, Validation) {
       EXPECT_TRUE(llvm::is_contained(
           OptimizerConfig::settingsOf(*parseOptimizerName(name)), shared));
   }
+  // Metrics: a metric twice (also under two names) is an error.
+  c = config;
+  c.metrics = {"mae", "mae"};
+  check(c, "metric 'mae' is given twice");
+  c = config;
+  c.loss = "binary_crossentropy";
+  c.metrics = {"acc", "binary_accuracy"};
+  check(c, "metric 'binary_accuracy' is given twice (as 'acc' and "
+           "'binary_accuracy')");
 
   // Defaults by convention.
   OptimizerConfig adagrad;
