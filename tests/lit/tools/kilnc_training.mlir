@@ -25,6 +25,12 @@
 // RUN: kilnc %s --loss=mse --optimizer=sgd:momentum=0.9,nesterov=1 --emit=header > /dev/null
 // RUN: not kilnc %s --loss=mse --metrics=mae,mae --emit=header 2>&1 | FileCheck %s --check-prefix=METRICTWICE
 // RUN: not kilnc %s --loss=categorical_crossentropy --metrics=accuracy,categorical_accuracy --emit=header 2>&1 | FileCheck %s --check-prefix=METRICALIAS
+// --emit=kiln shows the forward form (no training step), but the training
+// flags are checked all the same.
+// RUN: kilnc %s --loss=mse --optimizer=adam:beta_1=0.8 --emit=kiln | FileCheck %s --check-prefix=FORWARD
+// RUN: not kilnc %s --loss=mse --optimizer=adam:weight_decay=0.1 --emit=kiln 2>&1 | FileCheck %s --check-prefix=WDADAM
+// RUN: not kilnc %s --loss=mse --optimizer=sgd:momentum=2 --emit=kiln 2>&1 | FileCheck %s --check-prefix=RANGE
+// RUN: not kilnc %s --metrics=accuracy --emit=kiln 2>&1 | FileCheck %s --check-prefix=NOLOSS
 
 // CHECK: #define M_OPT_STATE_SIZE 192
 // CHECK: /* param 'kernel': f32[4, 3] in the params region at byte 0, updated in place */
@@ -53,6 +59,8 @@
 // TWICE: kilnc: error: --optimizer: learning_rate is given twice
 // NESTEROVVALUE: kilnc: error: --optimizer: nesterov must be true or false (1 or 0), got '-3'
 // CENTEREDVALUE: kilnc: error: --optimizer: centered must be true or false (1 or 0), got '7'
+// FORWARD: func.func @forward(
+// FORWARD-NOT: train_step
 // METRICTWICE: error: the training options: metric 'mae' is given twice
 // METRICALIAS: error: the training options: metric 'categorical_accuracy' is given twice (as 'accuracy' and 'categorical_accuracy')
 func.func @forward(%w: tensor<4x3xf32> {kiln.param = "kernel", kiln.trainable},
