@@ -208,7 +208,7 @@ public:
                       const std::vector<std::string> &metrics = {});
 
   /// The learning rate fit() passes to every train step from now on
-  /// (compile() sets it from the Optimizer; 0 freezes the parameters).
+  /// (compile() sets it from the Optimizer; 0 takes no gradient step).
   /// Errors: a negative or non-finite rate (the compiler's rule: finite
   /// and >= 0); the rate is then unchanged.
   llvm::Error setLearningRate(double learningRate);

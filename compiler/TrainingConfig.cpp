@@ -287,8 +287,9 @@ kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
                     : c.hiOpen       ? "[0, 1)"
                                      : "[0, 1]"));
   // The learning rate is a runtime argument, checked here so that every
-  // adapter rejects the same values (PyTorch's rule: 0 <= lr; 0 freezes the
-  // parameters).
+  // adapter rejects the same values (PyTorch's rule: 0 <= lr; 0 takes no
+  // gradient step, though Keras SGD / RMSprop momentum still applies the
+  // velocity already accumulated).
   if (o.learningRate &&
       !(std::isfinite(*o.learningRate) && *o.learningRate >= 0.0))
     return error("the learning rate " + numberText(*o.learningRate) +

@@ -603,7 +603,7 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       break;
     case kLr:
       // The compiler's rule (compiler/TrainingConfig.cpp): finite and
-      // >= 0; 0 freezes the parameters, as in PyTorch.
+      // >= 0; 0 takes no gradient step, as in PyTorch.
       o.lr = parseDouble(optarg, "lr");
       if (!(*o.lr >= 0))
         throw UsageError("--lr takes a finite non-negative number, got '" +

@@ -173,7 +173,8 @@ TEST(BuilderTest, FitLossMatchesEvaluateWithoutUpdates) {
 }
 
 TEST(BuilderTest, SetLearningRateFollowsTheCompilerRule) {
-  // Finite and >= 0, as the TrainingConfig: 0 freezes the parameters (not
+  // Finite and >= 0, as the TrainingConfig: 0 freezes the parameters of
+  // this momentum-free SGD (not
   // "the compiled rate"), so fit's loss equals evaluate's; a negative or
   // non-finite rate is an error and leaves the rate as it was.
   std::vector<float> x;

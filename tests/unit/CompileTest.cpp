@@ -317,7 +317,7 @@ TEST(TrainingConfigTest, Validation) {
   c.optimizer.learningRate = NAN;
   check(c, "the learning rate nan is not a finite non-negative number");
   c = config;
-  c.optimizer.learningRate = 0; // freezes the parameters (PyTorch's 0 <= lr)
+  c.optimizer.learningRate = 0; // no gradient step (PyTorch's 0 <= lr)
   EXPECT_FALSE(c.validate());
 
   // Settings given for an optimizer that does not read them.
@@ -543,6 +543,38 @@ TEST(CompileTest, JitModelManifestAndSession) {
   double after[2];
   ASSERT_EQ(kiln_session_evaluate(session, &x, &y, after), KILN_OK);
   EXPECT_LT(after[0], values[0]); // still improving
+
+  // The learning rate follows the compiler's rule: finite and >= 0;
+  // negative (kiln_fit_options_init's default) is the model's. 0 is a rate,
+  // not the model's: with this SGD momentum the parameters move by the
+  // velocity alone (Keras: v <- 0.5 v, w <- w + v), and with two steps an
+  // epoch, each epoch's change is a quarter of the one before.
+  EXPECT_LT(fit.learning_rate, 0.0);
+  fit.learning_rate = NAN;
+  EXPECT_NE(kiln_session_fit(session, &x, &y, &fit, nullptr), KILN_OK);
+  EXPECT_NE(std::string(kiln_session_error(session))
+                .find("learning_rate must be finite"),
+            std::string::npos);
+  auto weights = [&] {
+    void *p = nullptr;
+    EXPECT_EQ(kiln_session_parameter(session, "w", &p, &dtype, &count),
+              KILN_OK);
+    const float *f = static_cast<const float *>(p);
+    return std::vector<float>(f, f + count);
+  };
+  std::vector<float> w0 = weights();
+  fit.learning_rate = 0;
+  ASSERT_EQ(kiln_session_fit(session, &x, &y, &fit, nullptr), KILN_OK)
+      << kiln_session_error(session);
+  std::vector<float> w1 = weights();
+  ASSERT_EQ(kiln_session_fit(session, &x, &y, &fit, nullptr), KILN_OK)
+      << kiln_session_error(session);
+  std::vector<float> w2 = weights();
+  for (int i = 0; i < 4; ++i) {
+    float d1 = w1[i] - w0[i], d2 = w2[i] - w1[i];
+    EXPECT_NE(d1, 0.0f) << i;
+    EXPECT_NEAR(d2, d1 / 4, 1e-3 * std::fabs(d1) + 1e-7) << i;
+  }
   kiln_session_destroy(session);
 }
 

@@ -64,8 +64,8 @@ KILN_API int64_t kiln_session_batch_size(const kiln_session_t *session);
 typedef struct kiln_fit_options_t {
   /// Number of passes over the data (default 1).
   int32_t epochs;
-  /// Learning rate, finite; 0 freezes the parameters (as the compiler's
-  /// rule, docs/spec.md). Negative (the default, -1) means the model's: the
+  /// Learning rate, finite; 0 takes no gradient step (the compiler's rule,
+  /// docs/spec.md, "Learning rate"). Negative (the default, -1) means the model's: the
   /// manifest's
   /// `training.learning_rate`, from the compiled TrainingConfig (kilnc
   /// --optimizer, the Keras compile_config or the builder's Optimizer), else
