@@ -28,6 +28,7 @@
 
 #include "codegen/Pipelines.h"
 
+#include <cmath>
 #include <array>
 #include <cstring>
 #include <numeric>
@@ -176,7 +177,7 @@ struct Sequential::Impl {
   std::unique_ptr<mk::JitModel> jit;
   kiln_session_t *session = nullptr;
   bool sparseLabels = false;
-  double learningRate = 0;
+  double learningRate = -1; // kiln_fit_options_t: the model's
   /// "loss", then the metrics as given to compile (kiln_session_metric_name).
   std::vector<std::string> names;
 
@@ -604,8 +605,14 @@ evaluateImpl(Sequential::Impl &m, const std::vector<float> &x,
   return m.named(values);
 }
 
-void Sequential::setLearningRate(double learningRate) {
+llvm::Error Sequential::setLearningRate(double learningRate) {
+  // The rule of the TrainingConfig (compiler/TrainingConfig.cpp).
+  if (!(std::isfinite(learningRate) && learningRate >= 0.0))
+    return error("setLearningRate: the learning rate " +
+                 std::to_string(learningRate) +
+                 " is not a finite non-negative number");
   impl->learningRate = learningRate;
+  return llvm::Error::success();
 }
 
 llvm::Expected<History> Sequential::fit(const std::vector<float> &x,

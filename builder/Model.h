@@ -208,9 +208,10 @@ public:
                       const std::vector<std::string> &metrics = {});
 
   /// The learning rate fit() passes to every train step from now on
-  /// (compile() sets it from the Optimizer). 0 means the compiled
-  /// Optimizer's (kiln_fit_options_t).
-  void setLearningRate(double learningRate);
+  /// (compile() sets it from the Optimizer; 0 takes no gradient step).
+  /// Errors: a negative or non-finite rate (the compiler's rule: finite
+  /// and >= 0); the rate is then unchanged.
+  llvm::Error setLearningRate(double learningRate);
 
   /// Trains for `epochs` epochs over `x` (N * inputSize() floats) and
   /// sparse labels `y` (N int32 class indices in [0, classes)), reshuffling

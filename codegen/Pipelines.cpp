@@ -50,20 +50,26 @@ kiln::TrainingConfig kiln::toTrainingConfig(const TrainingPipelineOptions &o) {
   config.convention = o.convention;
   OptimizerConfig &opt = config.optimizer;
   opt.name = o.optimizer;
-  opt.momentum = o.momentum;
-  opt.nesterov = o.nesterov;
-  opt.rho = o.rho;
-  opt.centered = o.centered;
-  opt.beta1 = o.beta1;
-  opt.beta2 = o.beta2;
-  auto optional = [](double v) {
-    return v >= 0.0 ? std::optional<double>(v) : std::nullopt;
+  // Only the options given are settings given (validate() rejects one the
+  // optimizer does not read); a negative epsilon, weight_decay or
+  // initial_accumulator_value is the convention's default.
+  auto give = [&](StringRef key, const auto &option, double value,
+                  bool negativeIsDefault = false) {
+    if (option.hasValue() && !(negativeIsDefault && value < 0.0))
+      llvm::cantFail(opt.set(key, value));
   };
-  opt.epsilon = optional(o.epsilon);
-  opt.weightDecay = optional(o.weightDecay);
-  opt.initialAccumulatorValue = optional(o.initialAccumulatorValue);
-  opt.clipValue = o.clipValue;
-  opt.globalClipNorm = o.globalClipNorm;
+  give("momentum", o.momentum, o.momentum);
+  give("nesterov", o.nesterov, o.nesterov ? 1.0 : 0.0);
+  give("rho", o.rho, o.rho);
+  give("centered", o.centered, o.centered ? 1.0 : 0.0);
+  give("beta_1", o.beta1, o.beta1);
+  give("beta_2", o.beta2, o.beta2);
+  give("epsilon", o.epsilon, o.epsilon, true);
+  give("weight_decay", o.weightDecay, o.weightDecay, true);
+  give("initial_accumulator_value", o.initialAccumulatorValue,
+       o.initialAccumulatorValue, true);
+  give("clipvalue", o.clipValue, o.clipValue);
+  give("global_clipnorm", o.globalClipNorm, o.globalClipNorm);
   return config;
 }
 

@@ -10,11 +10,14 @@
 #include "compiler/TrainingConfig.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <iterator>
 
 using namespace mlir;
 using namespace mlir::kiln;
@@ -33,31 +36,52 @@ std::string numberText(double value) {
   return text;
 }
 
-/// One optimizer setting: its name and where it lives.
+/// One optimizer setting: its name, where it lives, whether it is a
+/// boolean (0 / 1), and the optimizers whose update reads it
+/// (passes/AttachOptimizer.cpp).
 struct Setting {
   StringRef name;
   void (*set)(OptimizerConfig &, double);
+  bool boolean;
+  /// Bit (1 << kind) for each optimizer that reads the setting.
+  unsigned appliesTo;
 };
 
-#define KILN_SETTING(NAME, EXPR)                                               \
+constexpr unsigned bit(OptimizerKind kind) {
+  return 1u << static_cast<unsigned>(kind);
+}
+using K = OptimizerKind;
+constexpr unsigned kAll =
+    bit(K::SGD) | bit(K::RMSprop) | bit(K::Adam) | bit(K::AdamW) |
+    bit(K::Adagrad);
+constexpr unsigned kAdams = bit(K::Adam) | bit(K::AdamW);
+
+#define KILN_SETTING(NAME, EXPR, BOOLEAN, KINDS)                               \
   Setting {                                                                    \
-    NAME, [](OptimizerConfig &o, double v) { EXPR; }                           \
+    NAME, [](OptimizerConfig &o, double v) { EXPR; }, BOOLEAN, KINDS          \
   }
 const Setting kSettings[] = {
-    KILN_SETTING("learning_rate", o.learningRate = v),
-    KILN_SETTING("momentum", o.momentum = v),
-    KILN_SETTING("nesterov", o.nesterov = v != 0),
-    KILN_SETTING("rho", o.rho = v),
-    KILN_SETTING("centered", o.centered = v != 0),
-    KILN_SETTING("beta_1", o.beta1 = v),
-    KILN_SETTING("beta_2", o.beta2 = v),
-    KILN_SETTING("epsilon", o.epsilon = v),
-    KILN_SETTING("weight_decay", o.weightDecay = v),
-    KILN_SETTING("initial_accumulator_value", o.initialAccumulatorValue = v),
-    KILN_SETTING("clipvalue", o.clipValue = v),
-    KILN_SETTING("global_clipnorm", o.globalClipNorm = v),
+    KILN_SETTING("learning_rate", o.learningRate = v, false, kAll),
+    KILN_SETTING("momentum", o.momentum = v, false,
+                 bit(K::SGD) | bit(K::RMSprop)),
+    KILN_SETTING("nesterov", o.nesterov = v != 0, true, bit(K::SGD)),
+    KILN_SETTING("rho", o.rho = v, false, bit(K::RMSprop)),
+    KILN_SETTING("centered", o.centered = v != 0, true, bit(K::RMSprop)),
+    KILN_SETTING("beta_1", o.beta1 = v, false, kAdams),
+    KILN_SETTING("beta_2", o.beta2 = v, false, kAdams),
+    KILN_SETTING("epsilon", o.epsilon = v, false,
+                 bit(K::RMSprop) | kAdams | bit(K::Adagrad)),
+    KILN_SETTING("weight_decay", o.weightDecay = v, false, bit(K::AdamW)),
+    KILN_SETTING("initial_accumulator_value", o.initialAccumulatorValue = v,
+                 false, bit(K::Adagrad)),
+    KILN_SETTING("clipvalue", o.clipValue = v, false, kAll),
+    KILN_SETTING("global_clipnorm", o.globalClipNorm = v, false, kAll),
 };
 #undef KILN_SETTING
+
+/// By OptimizerKind.
+const char *const kOptimizerNames[] = {"sgd", "rmsprop", "adam", "adamw",
+                                       "adagrad"};
 
 const char *const kKnownMetrics[] = {"binary_accuracy",
                                      "categorical_accuracy",
@@ -118,10 +142,31 @@ llvm::ArrayRef<StringRef> OptimizerConfig::settingNames() {
   return names;
 }
 
+llvm::ArrayRef<StringRef> OptimizerConfig::settingsOf(OptimizerKind kind) {
+  static const std::vector<std::vector<StringRef>> byKind = [] {
+    std::vector<std::vector<StringRef>> table(std::size(kOptimizerNames));
+    for (const Setting &s : kSettings)
+      for (unsigned k = 0; k < table.size(); ++k)
+        if (s.appliesTo & (1u << k))
+          table[k].push_back(s.name);
+    return table;
+  }();
+  return byKind[static_cast<int>(kind)];
+}
+
+bool OptimizerConfig::isGiven(StringRef key) const {
+  return llvm::is_contained(given, key);
+}
+
 llvm::Error OptimizerConfig::set(StringRef key, double value) {
   for (const Setting &s : kSettings)
     if (s.name == key) {
+      if (s.boolean && value != 0.0 && value != 1.0)
+        return error(key + " must be true or false (1 or 0), got " +
+                     numberText(value));
       s.set(*this, value);
+      if (!isGiven(key))
+        given.push_back(key.str());
       return llvm::Error::success();
     }
   return error("unknown optimizer setting '" + key +
@@ -140,11 +185,18 @@ llvm::Error kiln::validateLossAndMetrics(StringRef loss,
                  "' (known: mean_squared_error, mean_absolute_error, "
                  "binary_crossentropy, categorical_crossentropy, "
                  "sparse_categorical_crossentropy)");
+  llvm::StringMap<StringRef> seen;
   for (const std::string &written : metrics) {
     StringRef m = StringRef(written).trim();
     if (m.empty())
       continue;
     std::string name = resolveMetricName(m, *kind);
+    // Each metric is one output of eval_step: twice is a mistake.
+    if (auto [it, inserted] = seen.try_emplace(name, m); !inserted)
+      return error("kiln-attach-loss: metric '" + m + "' is given twice" +
+                   (it->second == m ? std::string()
+                                    : " (as '" + it->second.str() + "' and '" +
+                                          m.str() + "')"));
     if (!llvm::is_contained(kKnownMetrics, name))
       return error("kiln-attach-loss: unknown metric '" + m +
                    "' (known: accuracy, binary_accuracy, "
@@ -174,6 +226,21 @@ kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
   if (convention != "keras" && convention != "pytorch")
     return error("kiln-attach-optimizer: unknown convention '" + convention +
                  "' (known: keras, pytorch)");
+  // A setting the optimizer's update does not read would be ignored: say so
+  // (e.g. adam with momentum, or weight_decay without adamw).
+  for (const std::string &key : o.given) {
+    if (llvm::is_contained(OptimizerConfig::settingsOf(*kind), key))
+      continue;
+    llvm::SmallVector<StringRef> users;
+    for (const Setting &s : kSettings)
+      if (s.name == key)
+        for (unsigned k = 0; k < std::size(kOptimizerNames); ++k)
+          if (s.appliesTo & (1u << k))
+            users.push_back(kOptimizerNames[k]);
+    return error("kiln-attach-optimizer: " + key + " does not apply to " +
+                 o.name + " (it applies to: " + llvm::join(users, ", ") +
+                 ")");
+  }
   ResolvedOptimizer h;
   h.kind = *kind;
   h.pytorch = convention == "pytorch";
@@ -220,8 +287,9 @@ kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
                     : c.hiOpen       ? "[0, 1)"
                                      : "[0, 1]"));
   // The learning rate is a runtime argument, checked here so that every
-  // adapter rejects the same values (PyTorch's rule: 0 <= lr; 0 freezes the
-  // parameters).
+  // adapter rejects the same values (PyTorch's rule: 0 <= lr; 0 takes no
+  // gradient step, though Keras SGD / RMSprop momentum still applies the
+  // velocity already accumulated).
   if (o.learningRate &&
       !(std::isfinite(*o.learningRate) && *o.learningRate >= 0.0))
     return error("the learning rate " + numberText(*o.learningRate) +
@@ -255,14 +323,21 @@ llvm::Expected<OptimizerConfig> kiln::parseOptimizerSpec(StringRef spec) {
       return error("--optimizer: unknown setting '" + item + "' (known: " +
                    llvm::join(OptimizerConfig::settingNames(), ", ") +
                    "; each as key=value)");
+    if (config.isGiven(key))
+      return error("--optimizer: " + key + " is given twice");
     double value = 0;
     if (text == "true" || text == "false")
       value = text == "true";
     else if (text.getAsDouble(value))
       return error("--optimizer: " + key + " must be a number, got '" + text +
                    "'");
+    if (key == "nesterov" || key == "centered") {
+      if (value != 0.0 && value != 1.0)
+        return error("--optimizer: " + key +
+                     " must be true or false (1 or 0), got '" + text + "'");
+    }
     if (llvm::Error e = config.set(key, value))
-      return std::move(e);
+      return error("--optimizer: " + llvm::toString(std::move(e)));
   }
   return config;
 }

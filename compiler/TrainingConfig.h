@@ -90,18 +90,32 @@ struct OptimizerConfig {
   /// Warnings for the user about the values (e.g. a Keras learning-rate
   /// schedule of which only the initial rate is used).
   std::vector<std::string> notes;
+  /// The settings given explicitly (set() records them, in order): each
+  /// must apply to the optimizer (settingsOf()), which validate() checks,
+  /// so that e.g. adam with momentum = 0.9 is an error, not ignored.
+  std::vector<std::string> given;
+
+  /// Whether set() was called for `key`.
+  bool isGiven(llvm::StringRef key) const;
 
   /// learningRate, else Keras' default: 0.01 for SGD, 0.001 otherwise.
   double learningRateOrDefault() const;
 
-  /// Sets the setting `key` (one of settingNames(); booleans as 0 / 1).
-  /// Errors: an unknown key (the message lists the known ones).
+  /// Sets the setting `key` (one of settingNames(); booleans as 0 / 1) and
+  /// records it as given. Errors: an unknown key (the message lists the
+  /// known ones); a boolean setting (nesterov, centered) other than 0 / 1.
   llvm::Error set(llvm::StringRef key, double value);
 
   /// Every setting set() takes, in a fixed order: learning_rate, momentum,
   /// nesterov, rho, centered, beta_1, beta_2, epsilon, weight_decay,
   /// initial_accumulator_value, clipvalue, global_clipnorm.
   static llvm::ArrayRef<llvm::StringRef> settingNames();
+  /// The settings the update of `kind` reads (passes/AttachOptimizer.cpp):
+  /// learning_rate, clipvalue and global_clipnorm for every optimizer; sgd
+  /// momentum, nesterov; rmsprop rho, momentum, centered, epsilon; adam
+  /// beta_1, beta_2, epsilon; adamw those and weight_decay; adagrad
+  /// epsilon, initial_accumulator_value.
+  static llvm::ArrayRef<llvm::StringRef> settingsOf(OptimizerKind kind);
 };
 
 /// An optimizer with its convention's defaults filled in: the values the
@@ -133,7 +147,8 @@ struct TrainingConfig {
 
   /// Checks everything that does not depend on the model: the loss and
   /// metric names, metrics that sparse labels cannot feed, the optimizer
-  /// name, convention, every hyperparameter's range and the learning rate.
+  /// name, convention, that every given setting applies to the optimizer,
+  /// every hyperparameter's range and the learning rate.
   /// The first problem is the error; its message names the setting.
   llvm::Error validate() const;
   /// The metrics as one comma-separated string ("" for none).
@@ -156,12 +171,15 @@ resolveOptimizer(const OptimizerConfig &optimizer, llvm::StringRef convention);
 
 /// Parses `NAME[:key=value,...]` (kilnc --optimizer), e.g.
 /// "adam:learning_rate=1e-3,beta_1=0.8". Values are numbers; nesterov and
-/// centered also take true / false. Errors (prefixed "--optimizer: "): an
-/// unknown key, an item without '=', a value that is not a number. Ranges
-/// are checked by TrainingConfig::validate().
+/// centered take true / false / 1 / 0. Errors (prefixed "--optimizer: "):
+/// an unknown key, an item without '=', a key given twice, a value that is
+/// not a number, a boolean setting with another value. Ranges and which
+/// settings apply to the optimizer are checked by
+/// TrainingConfig::validate().
 llvm::Expected<OptimizerConfig> parseOptimizerSpec(llvm::StringRef spec);
 
 /// Splits "accuracy,mae" (kilnc --metrics) into names; blanks dropped.
+/// A name given twice is left in (TrainingConfig::validate() rejects it).
 std::vector<std::string> parseMetricList(llvm::StringRef list);
 
 } // namespace mlir::kiln

@@ -239,26 +239,34 @@ struct KilnAttachOptimizerPass
       signalPassFailure();
   }
 
-  /// The pass options as an OptimizerConfig (a negative epsilon,
-  /// weight_decay or initial_accumulator_value: the convention's default),
-  /// checked and resolved by the one function of compiler/TrainingConfig.h.
+  /// The pass options as an OptimizerConfig, checked and resolved by the
+  /// one function of compiler/TrainingConfig.h. An option that differs
+  /// from its default counts as given, so that one the optimizer does not
+  /// read is an error (the generated pass constructor marks every option
+  /// as having a value, so hasValue() cannot tell). A negative epsilon,
+  /// weight_decay or initial_accumulator_value is the convention's default.
   FailureOr<Hyper> resolve(ModuleOp module) {
     OptimizerConfig config;
+    const OptimizerConfig defaults;
     config.name = optimizer;
-    config.momentum = momentum;
-    config.nesterov = nesterov;
-    config.rho = rho;
-    config.centered = centered;
-    config.beta1 = beta1;
-    config.beta2 = beta2;
-    auto optional = [](double v) {
-      return v >= 0.0 ? std::optional<double>(v) : std::nullopt;
+    auto give = [&](StringRef key, double value, double unset) {
+      if (value != unset)
+        llvm::cantFail(config.set(key, value));
     };
-    config.epsilon = optional(epsilon);
-    config.weightDecay = optional(weightDecay);
-    config.initialAccumulatorValue = optional(initialAccumulatorValue);
-    config.clipValue = clipValue;
-    config.globalClipNorm = globalClipNorm;
+    give("momentum", momentum, defaults.momentum);
+    give("nesterov", nesterov ? 1.0 : 0.0, defaults.nesterov ? 1.0 : 0.0);
+    give("rho", rho, defaults.rho);
+    give("centered", centered ? 1.0 : 0.0, defaults.centered ? 1.0 : 0.0);
+    give("beta_1", beta1, defaults.beta1);
+    give("beta_2", beta2, defaults.beta2);
+    if (epsilon >= 0.0)
+      give("epsilon", epsilon, -1.0);
+    if (weightDecay >= 0.0)
+      give("weight_decay", weightDecay, -1.0);
+    if (initialAccumulatorValue >= 0.0)
+      give("initial_accumulator_value", initialAccumulatorValue, -1.0);
+    give("clipvalue", clipValue, defaults.clipValue);
+    give("global_clipnorm", globalClipNorm, defaults.globalClipNorm);
     llvm::Expected<Hyper> h = resolveOptimizer(config, convention);
     if (!h)
       return mlir::emitError(module.getLoc(), llvm::toString(h.takeError()));

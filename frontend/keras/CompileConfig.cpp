@@ -9,6 +9,8 @@
 #include "frontend/keras/CompileConfig.h"
 
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 using namespace mlir::kiln;
@@ -19,34 +21,70 @@ llvm::Error error(const llvm::Twine &message) {
                                  "kiln.compile_config: " + message);
 }
 
+/// How a compile_config value was written, for messages: "0.5" with its
+/// quotes, 3, true, null, [...].
+std::string describe(Attribute value) {
+  if (!value || isa<UnitAttr>(value))
+    return "null";
+  if (auto s = dyn_cast<StringAttr>(value))
+    return "\"" + s.str() + "\"";
+  if (auto b = dyn_cast<BoolAttr>(value))
+    return b.getValue() ? "true" : "false";
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (auto f = dyn_cast<FloatAttr>(value))
+    os << llvm::format("%g", f.getValueAsDouble());
+  else if (auto i = dyn_cast<IntegerAttr>(value))
+    os << i.getInt();
+  else if (auto array = dyn_cast<ArrayAttr>(value)) {
+    os << "[";
+    llvm::interleave(
+        array, os, [&](Attribute a) { os << describe(a); }, ", ");
+    os << "]";
+  } else if (isa<DictionaryAttr>(value))
+    os << "{...}";
+  else
+    value.print(os);
+  return text;
+}
+
+/// An error about the compile_config value at `path` (written as in the
+/// model's JSON, e.g. compile_config.optimizer.config.beta_1).
+llvm::Error pathError(const llvm::Twine &path, const llvm::Twine &problem,
+                      Attribute value) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 path + " " + problem + ", got " +
+                                     describe(value));
+}
+
+/// A JSON number (not a boolean).
 std::optional<double> number(Attribute value) {
   if (auto f = dyn_cast<FloatAttr>(value))
     return f.getValueAsDouble();
-  if (auto i = dyn_cast<IntegerAttr>(value))
+  if (auto i = dyn_cast<IntegerAttr>(value);
+      i && !isa<BoolAttr>(value) && i.getType().getIntOrFloatBitWidth() > 1)
     return static_cast<double>(i.getInt());
-  if (auto b = dyn_cast<BoolAttr>(value))
-    return b.getValue() ? 1.0 : 0.0;
   return std::nullopt;
 }
 
+const char *const kOptimizerPath = "compile_config.optimizer.config";
+
 /// Keras' learning_rate: a number, or a LearningRateSchedule of which the
-/// initial rate is used (with a note).
-void readLearningRate(Attribute lr, OptimizerConfig &optimizer) {
-  if (std::optional<double> value =
-          isa<BoolAttr>(lr) ? std::nullopt : number(lr)) {
-    optimizer.learningRate = *value;
-    return;
-  }
+/// initial rate is used (with a note). Errors: anything else but null.
+llvm::Error readLearningRate(Attribute lr, OptimizerConfig &optimizer) {
+  if (std::optional<double> value = number(lr))
+    return optimizer.set("learning_rate", *value);
   if (auto schedule = dyn_cast<DictionaryAttr>(lr)) {
     auto scheduleConfig = schedule.getAs<DictionaryAttr>("config");
-    auto initial =
-        scheduleConfig
-            ? scheduleConfig.getAs<FloatAttr>("initial_learning_rate")
-            : FloatAttr();
+    std::optional<double> initial;
+    if (scheduleConfig)
+      if (Attribute a = scheduleConfig.get("initial_learning_rate"))
+        initial = number(a);
     auto name = schedule.getAs<StringAttr>("class_name");
     std::string what = name ? name.str() : "learning-rate schedule";
     if (initial) {
-      optimizer.learningRate = initial.getValueAsDouble();
+      if (llvm::Error e = optimizer.set("learning_rate", *initial))
+        return e;
       optimizer.notes.push_back(
           "the compile_config's " + what +
           " is not applied: the program trains at its initial learning rate " +
@@ -57,12 +95,12 @@ void readLearningRate(Attribute lr, OptimizerConfig &optimizer) {
                                 "optimizer's default learning rate (fit --lr "
                                 "overrides)");
     }
-    return;
+    return llvm::Error::success();
   }
-  if (!isa<UnitAttr>(lr))
-    optimizer.notes.push_back("the compile_config's learning_rate is not a "
-                              "number: the program uses the optimizer's "
-                              "default learning rate (fit --lr overrides)");
+  if (isa<UnitAttr>(lr))
+    return llvm::Error::success();
+  return pathError(llvm::Twine(kOptimizerPath) + ".learning_rate",
+                   "must be a number or a learning-rate schedule", lr);
 }
 } // namespace
 
@@ -73,16 +111,57 @@ kiln::trainingConfigFromCompileConfig(DictionaryAttr config) {
   if (!loss)
     return error("no loss name");
   training.loss = loss.str();
-  if (auto lossConfig = config.getAs<DictionaryAttr>("loss_config"))
-    if (auto logits = lossConfig.getAs<BoolAttr>("from_logits"))
-      training.fromLogits = logits.getValue();
-  if (auto metrics = config.getAs<ArrayAttr>("metrics"))
-    for (Attribute m : metrics)
-      if (auto name = dyn_cast<StringAttr>(m))
-        training.metrics.push_back(name.str());
+  if (auto lossConfig = config.getAs<DictionaryAttr>("loss_config")) {
+    for (NamedAttribute option : lossConfig) {
+      StringRef key = option.getName().getValue();
+      Attribute value = option.getValue();
+      std::string path = ("compile_config.loss.config." + key).str();
+      if (key == "from_logits") {
+        auto logits = dyn_cast<BoolAttr>(value);
+        if (!logits)
+          return pathError(path, "must be true or false", value);
+        training.fromLogits = logits.getValue();
+      } else if (key == "label_smoothing") {
+        std::optional<double> v = number(value);
+        if (!v)
+          return pathError(path, "must be a number", value);
+        if (*v != 0.0)
+          return pathError(path,
+                           "is not supported by kiln (only 0: no smoothing)",
+                           value);
+      }
+    }
+  }
+  if (Attribute weights = config.get("loss_weights"); weights &&
+                                                      !isa<UnitAttr>(weights))
+    return pathError("compile_config.loss_weights",
+                     "is not supported by kiln (one loss, weight 1)", weights);
+  if (Attribute metrics = config.get("metrics")) {
+    auto list = dyn_cast<ArrayAttr>(metrics);
+    if (!list)
+      return pathError("compile_config.metrics", "must be a list of metrics",
+                       metrics);
+    for (Attribute m : list) {
+      auto name = dyn_cast<StringAttr>(m);
+      if (!name)
+        return pathError("compile_config.metrics",
+                         "must hold metric names or metric objects", m);
+      training.metrics.push_back(name.str());
+    }
+  }
   OptimizerConfig &optimizer = training.optimizer;
-  if (auto name = config.getAs<StringAttr>("optimizer"))
-    optimizer.name = name.str();
+  // Keras' compile() default, also for a null optimizer.
+  optimizer.name = "rmsprop";
+  if (Attribute name = config.get("optimizer")) {
+    if (auto text = dyn_cast<StringAttr>(name))
+      optimizer.name = text.str();
+    else if (auto object = dyn_cast<DictionaryAttr>(name))
+      return pathError("compile_config.optimizer",
+                       "must have a class_name (an optimizer object)", object);
+    else if (!isa<UnitAttr>(name))
+      return pathError("compile_config.optimizer",
+                       "must be an optimizer name or object", name);
+  }
   auto options = config.getAs<DictionaryAttr>("optimizer_config");
   if (!options)
     return training;
@@ -93,16 +172,42 @@ kiln::trainingConfigFromCompileConfig(DictionaryAttr config) {
   for (NamedAttribute option : options) {
     StringRef key = option.getName().getValue();
     Attribute value = option.getValue();
+    std::string path = (kOptimizerPath + llvm::Twine(".") + key).str();
     if (llvm::is_contained(ignored, key))
       continue;
     if (key == "learning_rate") {
-      readLearningRate(value, optimizer);
+      if (llvm::Error e = readLearningRate(value, optimizer))
+        return std::move(e);
       continue;
     }
     if (llvm::is_contained(OptimizerConfig::settingNames(), key)) {
-      if (std::optional<double> v = number(value))
-        if (llvm::Error e = optimizer.set(key, *v))
-          return std::move(e);
+      // null: the setting's default (Keras writes every setting of the
+      // optimizer, null when unset).
+      if (isa<UnitAttr>(value))
+        continue;
+      std::optional<double> v;
+      if (key == "nesterov" || key == "centered") {
+        if (auto b = dyn_cast<BoolAttr>(value))
+          v = b.getValue() ? 1.0 : 0.0;
+        else
+          return pathError(path, "must be true or false", value);
+      } else if (!(v = number(value))) {
+        return pathError(path, "must be a number", value);
+      }
+      // Keras applies weight_decay with every optimizer; kiln's update has
+      // it only in adamw. 0 has no effect in Keras either.
+      if (key == "weight_decay" && optimizer.name != "adamw") {
+        if (*v == 0.0)
+          continue;
+        return llvm::createStringError(
+            llvm::inconvertibleErrorCode(),
+            path + " is " + describe(value) +
+                ", but kiln applies weight_decay only with adamw (Keras "
+                "applies it with " +
+                optimizer.name + " too): use adamw, or null");
+      }
+      if (llvm::Error e = optimizer.set(key, *v))
+        return pathError(path, llvm::toString(std::move(e)), value);
       continue;
     }
     // A setting kiln lacks is fine when it is off (false / null).

@@ -21,16 +21,22 @@ namespace mlir::kiln {
 /// The training step of a `kiln.compile_config` dictionary: the loss (a
 /// name or a Keras loss class in snake_case), `from_logits` from its
 /// loss_config, the metric names, the optimizer (its lower-case class
-/// name) with every hyperparameter of its config and the learning rate
+/// name; none or null: rmsprop, Keras' compile default) with every
+/// hyperparameter of its config, recorded as given, and the learning rate
 /// (a number; a LearningRateSchedule gives its `initial_learning_rate` and
-/// a note that the schedule is not applied; anything else a note and the
-/// optimizer's default). Keras settings without effect on the step (name,
-/// EMA and loss-scale settings when off, gradient_accumulation_steps) are
-/// ignored. The convention is "keras".
-/// Errors (prefixed "kiln.compile_config: "): no loss name; an optimizer
-/// setting kiln does not have that is not off (amsgrad = true, use_ema =
-/// true, clipnorm, ...). Values are not range-checked here:
-/// TrainingConfig::validate() does that.
+/// a note that the schedule is not applied). Keras settings without effect
+/// on the step (name, EMA and loss-scale settings when off,
+/// gradient_accumulation_steps) and null settings are ignored. The
+/// convention is "keras".
+/// Errors (named by their JSON path, e.g. "compile_config.optimizer.config.
+/// beta_1 must be a number, got \"0.5\""): no loss name; a value of the
+/// wrong type (from_logits, metrics, optimizer, a setting, learning_rate);
+/// label_smoothing other than 0; loss_weights; a non-zero weight_decay on
+/// an optimizer other than adamw (Keras applies it to all; kiln only in
+/// adamw); an optimizer setting kiln does not have that is not off
+/// (amsgrad = true, use_ema = true, clipnorm, ...; prefixed
+/// "kiln.compile_config: "). Ranges and which settings apply to the
+/// optimizer are checked by TrainingConfig::validate().
 llvm::Expected<TrainingConfig>
 trainingConfigFromCompileConfig(DictionaryAttr config);
 

@@ -1147,8 +1147,12 @@ Attribute KerasImporter::compileConfig(const json::Object &config) {
     } else if (const json::Object *object = optimizer->getAsObject()) {
       if (auto cls = object->getString("class_name"))
         attrs.set("optimizer", builder.getStringAttr(cls->lower()));
+      else // kept as written: the Keras adapter says what is wrong
+        attrs.set("optimizer", toDictionary(*object, builder));
       if (const json::Object *c = object->getObject("config"))
         attrs.set("optimizer_config", toDictionary(*c, builder));
+    } else if (Attribute attr = toAttribute(*optimizer, "optimizer", builder)) {
+      attrs.set("optimizer", attr); // not an optimizer: kept as written
     }
   }
   // metrics: names (objects by their name or class), flattened.
@@ -1168,6 +1172,13 @@ Attribute KerasImporter::compileConfig(const json::Object &config) {
             metrics.push_back(builder.getStringAttr(*name));
           else if (auto cls = object->getString("class_name"))
             metrics.push_back(builder.getStringAttr(toSnakeCase(*cls)));
+          else
+            metrics.push_back(toDictionary(*object, builder));
+        } else {
+          // Not a metric (a number, true, null): kept as written, so that
+          // the Keras adapter rejects it rather than dropping it.
+          Attribute attr = toAttribute(m, "metrics", builder);
+          metrics.push_back(attr ? attr : builder.getUnitAttr());
         }
       };
   for (StringRef key : {"metrics", "weighted_metrics"})
@@ -1275,9 +1286,18 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
   if (!modelName.empty())
     setOpAttr<KilnDialect::ModelNameAttrHelper>(
         *module, builder.getStringAttr(modelName));
-  if (const json::Object *compile = root->getObject("compile_config"))
+  if (const json::Object *compile = root->getObject("compile_config")) {
     (*module)->setAttr(KilnDialect::CompileConfigAttrHelper::getNameStr(),
                        compileConfig(*compile));
+  } else if (const json::Value *compile = root->get("compile_config");
+             !isNullOrAbsent(compile)) {
+    // A model that was not compiled has none (or null); anything else is a
+    // broken file, not an inference-only model.
+    emitError(fileLoc) << "compile_config must be an object (the model's "
+                          "compile() arguments), got "
+                       << describe(*compile);
+    return nullptr;
+  }
   if (failed(emitFunction(*module)))
     return nullptr;
   setOpAttr<KilnDialect::LayersAttrHelper>(*module,

@@ -9,6 +9,7 @@
 
 #include "kiln/session.h"
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -92,7 +93,7 @@ void kiln_fit_options_init(kiln_fit_options_t *options) {
   if (!options)
     return;
   options->epochs = 1;
-  options->learning_rate = 0;
+  options->learning_rate = -1;
   options->shuffle = 1;
   options->validation_split = 0;
   options->verbose = 0;
@@ -110,6 +111,11 @@ kiln_status_t kiln_session_fit(kiln_session_t *s, const kiln_array_t *x,
     if (o.epochs < 0 || o.validation_split < 0 || o.validation_split >= 1)
       throw std::runtime_error("kiln_session_fit: epochs must be >= 0 and "
                                "validation_split in [0, 1)");
+    // The compiler's rule for a learning rate: finite and >= 0 (negative:
+    // the model's).
+    if (!std::isfinite(o.learning_rate))
+      throw std::runtime_error("kiln_session_fit: learning_rate must be "
+                               "finite (negative: the model's)");
     Session &session = *s->session;
     if (!y)
       throw std::runtime_error("kiln_session_fit: no labels");
@@ -121,7 +127,7 @@ kiln_status_t kiln_session_fit(kiln_session_t *s, const kiln_array_t *x,
     if (session.needsAdapt())
       session.adapt(train);
     double lr =
-        o.learning_rate > 0 ? o.learning_rate : session.manifest().learningRate;
+        o.learning_rate >= 0 ? o.learning_rate : session.manifest().learningRate;
     Metrics last;
     for (int32_t i = 0; i < o.epochs; ++i) {
       int64_t epoch = session.epoch + 1;

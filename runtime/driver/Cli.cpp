@@ -31,6 +31,7 @@
 #include <fstream>
 #include <getopt.h>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -441,7 +442,9 @@ struct Options {
   std::string data, labels, labelColumn, validationData, validationLabels;
   std::string checkpoint, resume, history, output, earlyStopping;
   int64_t epochs = 1;
-  double validationSplit = 0, lr = 0;
+  double validationSplit = 0;
+  /// --lr; unset: the checkpoint's (--resume), else the model's.
+  std::optional<double> lr;
   bool shuffle = true, quiet = false;
   int threads = 0;
   bool seedGiven = false;
@@ -599,9 +602,11 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       o.shuffle = false;
       break;
     case kLr:
+      // The compiler's rule (compiler/TrainingConfig.cpp): finite and
+      // >= 0; 0 takes no gradient step, as in PyTorch.
       o.lr = parseDouble(optarg, "lr");
-      if (!(o.lr > 0))
-        throw UsageError("--lr takes a positive number, got '" +
+      if (!(*o.lr >= 0))
+        throw UsageError("--lr takes a finite non-negative number, got '" +
                          std::string(optarg) + "'");
       break;
     case kCheckpoint:
@@ -834,7 +839,7 @@ int fit(Session &session, const Options &o) {
                        "' (this run has: " + list + ")");
     }
   }
-  double lr = o.lr > 0 ? o.lr : m.learningRate;
+  double lr = o.lr ? *o.lr : m.learningRate;
   if (!o.resume.empty()) {
     checkInput(o.resume, "--resume");
     if (o.seedGiven && !o.quiet)
@@ -847,10 +852,10 @@ int fit(Session &session, const Options &o) {
       history.restore(meta["history"]);
     // The run continues at the checkpoint's learning rate unless --lr says
     // otherwise.
-    if (o.lr <= 0 && meta.count("learning_rate")) {
+    if (!o.lr && meta.count("learning_rate")) {
       char *end = nullptr;
       double saved = std::strtod(meta["learning_rate"].c_str(), &end);
-      if (end && !*end && std::isfinite(saved) && saved > 0)
+      if (end && !*end && std::isfinite(saved) && saved >= 0)
         lr = saved;
     }
     if (stopping && meta.count("early_stopping")) {

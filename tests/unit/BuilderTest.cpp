@@ -172,6 +172,33 @@ TEST(BuilderTest, FitLossMatchesEvaluateWithoutUpdates) {
   EXPECT_DOUBLE_EQ(history->values["accuracy"][0], (*metrics)["accuracy"]);
 }
 
+TEST(BuilderTest, SetLearningRateFollowsTheCompilerRule) {
+  // Finite and >= 0, as the TrainingConfig: 0 freezes the parameters of
+  // this momentum-free SGD (not
+  // "the compiled rate"), so fit's loss equals evaluate's; a negative or
+  // non-finite rate is an error and leaves the rate as it was.
+  std::vector<float> x;
+  std::vector<int32_t> y;
+  makeCircles(100, 5, x, y);
+  Sequential model = circleModel();
+  ASSERT_FALSE(model.build(32));
+  ASSERT_FALSE(model.compile({"sparse_categorical_crossentropy"},
+                             kiln::Optimizer::SGD(0.5), {"accuracy"}));
+  for (double bad : {-1.0, static_cast<double>(NAN),
+                     static_cast<double>(INFINITY)})
+    EXPECT_NE(message(model.setLearningRate(bad))
+                  .find("is not a finite non-negative number"),
+              std::string::npos)
+        << bad;
+  ASSERT_FALSE(model.setLearningRate(0));
+  auto history = model.fit(x, y, 1);
+  ASSERT_TRUE(bool(history)) << message(history.takeError());
+  auto metrics = model.evaluate(x, y);
+  ASSERT_TRUE(bool(metrics)) << message(metrics.takeError());
+  EXPECT_NEAR(history->values["loss"][0], (*metrics)["loss"],
+              1e-6 * (*metrics)["loss"]);
+}
+
 TEST(BuilderTest, PredictShape) {
   Sequential model({layers::Input({3}), layers::Dense(4, "tanh"),
                     layers::Dropout(0.5), layers::Dense(5)});

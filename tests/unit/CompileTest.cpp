@@ -70,6 +70,19 @@ TEST(TrainingConfigTest, CommandLineAdapter) {
             std::string::npos);
   EXPECT_EQ(parseMetricList(" accuracy, ,mae"),
             (std::vector<std::string>{"accuracy", "mae"}));
+  // The settings written are recorded as given, in order.
+  EXPECT_EQ(optimizer->given,
+            (std::vector<std::string>{"learning_rate", "beta_1", "beta_2",
+                                      "epsilon"}));
+  // A key twice, and booleans other than true / false / 1 / 0.
+  EXPECT_EQ(message(parseOptimizerSpec("adam:learning_rate=1,learning_rate=2")
+                        .takeError()),
+            "--optimizer: learning_rate is given twice");
+  EXPECT_EQ(message(parseOptimizerSpec("sgd:nesterov=-3").takeError()),
+            "--optimizer: nesterov must be true or false (1 or 0), got '-3'");
+  EXPECT_EQ(message(parseOptimizerSpec("rmsprop:centered=7").takeError()),
+            "--optimizer: centered must be true or false (1 or 0), got '7'");
+  ASSERT_TRUE(bool(parseOptimizerSpec("rmsprop:centered=1")));
 
   // --optimizer, --metrics, --from-logits replace parts of a
   // compile_config; the convention always comes from the command line.
@@ -229,6 +242,28 @@ TEST(TrainingConfigTest, BuilderAdapter) {
   EXPECT_EQ(config->optimizer.clipValue, 2.0);
   EXPECT_EQ(config->metrics, std::vector<std::string>{"mae"});
 
+  // A hyperparameter the optimizer does not read is an error naming both.
+  kiln::Optimizer adamMomentum = kiln::Optimizer::Adam();
+  adamMomentum.hyperparameters["momentum"] = 0.9;
+  EXPECT_NE(
+      message(kiln::toTrainingConfig({"mse"}, adamMomentum, {}).takeError())
+          .find("momentum does not apply to adam (it applies to: sgd, "
+                "rmsprop)"),
+      std::string::npos);
+  kiln::Optimizer nesterov = kiln::Optimizer::SGD(0.01, 0.9);
+  nesterov.hyperparameters["nesterov"] = 2;
+  EXPECT_NE(message(kiln::toTrainingConfig({"mse"}, nesterov, {}).takeError())
+                .find("nesterov must be true or false (1 or 0), got "
+                      "2.000000e+00"),
+            std::string::npos);
+  // The learning rate: finite and >= 0, as every adapter.
+  EXPECT_NE(message(kiln::toTrainingConfig({"mse"}, kiln::Optimizer::SGD(-1),
+                                           {})
+                        .takeError())
+                .find("is not a finite non-negative number"),
+            std::string::npos);
+  EXPECT_TRUE(bool(kiln::toTrainingConfig({"mse"}, kiln::Optimizer::SGD(0), {})));
+
   kiln::Optimizer unknown = kiln::Optimizer::SGD();
   unknown.hyperparameters["beta_9"] = 1;
   EXPECT_NE(message(kiln::toTrainingConfig({"mse"}, unknown, {}).takeError())
@@ -282,8 +317,62 @@ TEST(TrainingConfigTest, Validation) {
   c.optimizer.learningRate = NAN;
   check(c, "the learning rate nan is not a finite non-negative number");
   c = config;
-  c.optimizer.learningRate = 0; // freezes the parameters (PyTorch's 0 <= lr)
+  c.optimizer.learningRate = 0; // no gradient step (PyTorch's 0 <= lr)
   EXPECT_FALSE(c.validate());
+
+  // Settings given for an optimizer that does not read them.
+  struct Case {
+    const char *optimizer, *key;
+    double value;
+    const char *expected;
+  } cases[] = {
+      {"adam", "weight_decay", 0.1,
+       "weight_decay does not apply to adam (it applies to: adamw)"},
+      {"adam", "momentum", 0.9,
+       "momentum does not apply to adam (it applies to: sgd, rmsprop)"},
+      {"sgd", "beta_1", 0.5,
+       "beta_1 does not apply to sgd (it applies to: adam, adamw)"},
+      {"sgd", "rho", 0.1, "rho does not apply to sgd (it applies to: rmsprop)"},
+      {"sgd", "epsilon", 1e-3,
+       "epsilon does not apply to sgd (it applies to: rmsprop, adam, adamw, "
+       "adagrad)"},
+      {"adagrad", "centered", 1,
+       "centered does not apply to adagrad (it applies to: rmsprop)"},
+      {"rmsprop", "initial_accumulator_value", 0.2,
+       "initial_accumulator_value does not apply to rmsprop (it applies to: "
+       "adagrad)"},
+      {"adamw", "nesterov", 0,
+       "nesterov does not apply to adamw (it applies to: sgd)"},
+  };
+  for (const Case &k : cases) {
+    c = config;
+    c.optimizer.name = k.optimizer;
+    ASSERT_FALSE(c.optimizer.set(k.key, k.value));
+    check(c, k.expected);
+  }
+  // Every optimizer takes what its update reads, and the shared settings.
+  for (const char *name : {"sgd", "rmsprop", "adam", "adamw", "adagrad"}) {
+    c = config;
+    c.optimizer.name = name;
+    for (llvm::StringRef key :
+         OptimizerConfig::settingsOf(*parseOptimizerName(name)))
+      if (key != "nesterov") // needs a momentum
+        ASSERT_FALSE(c.optimizer.set(key, key == "centered" ? 1.0 : 0.5));
+    EXPECT_FALSE(c.validate()) << name;
+    for (llvm::StringRef shared :
+         {"learning_rate", "clipvalue", "global_clipnorm"})
+      EXPECT_TRUE(llvm::is_contained(
+          OptimizerConfig::settingsOf(*parseOptimizerName(name)), shared));
+  }
+  // Metrics: a metric twice (also under two names) is an error.
+  c = config;
+  c.metrics = {"mae", "mae"};
+  check(c, "metric 'mae' is given twice");
+  c = config;
+  c.loss = "binary_crossentropy";
+  c.metrics = {"acc", "binary_accuracy"};
+  check(c, "metric 'binary_accuracy' is given twice (as 'acc' and "
+           "'binary_accuracy')");
 
   // Defaults by convention.
   OptimizerConfig adagrad;
@@ -309,6 +398,8 @@ TEST(TrainingConfigTest, PipelineOptionsNameEverySetting) {
         (name + (flag ? "=1" : "=0.5")).str());
     ASSERT_TRUE(options) << name.str();
     TrainingConfig config = toTrainingConfig(*options);
+    // Only the option written is a setting given.
+    EXPECT_EQ(config.optimizer.given, std::vector<std::string>{name.str()});
     OptimizerConfig expected;
     ASSERT_FALSE(expected.set(name, flag ? 1.0 : 0.5));
     const OptimizerConfig &o = config.optimizer;
@@ -329,6 +420,7 @@ TEST(TrainingConfigTest, PipelineOptionsNameEverySetting) {
       "loss=mse metrics=mae,mse optimizer=rmsprop convention=pytorch");
   ASSERT_TRUE(options);
   TrainingConfig config = toTrainingConfig(*options);
+  EXPECT_TRUE(config.optimizer.given.empty());
   EXPECT_EQ(config.loss, "mse");
   EXPECT_EQ(config.metrics, (std::vector<std::string>{"mae", "mse"}));
   EXPECT_EQ(config.optimizer.name, "rmsprop");
@@ -451,6 +543,38 @@ TEST(CompileTest, JitModelManifestAndSession) {
   double after[2];
   ASSERT_EQ(kiln_session_evaluate(session, &x, &y, after), KILN_OK);
   EXPECT_LT(after[0], values[0]); // still improving
+
+  // The learning rate follows the compiler's rule: finite and >= 0;
+  // negative (kiln_fit_options_init's default) is the model's. 0 is a rate,
+  // not the model's: with this SGD momentum the parameters move by the
+  // velocity alone (Keras: v <- 0.5 v, w <- w + v), and with two steps an
+  // epoch, each epoch's change is a quarter of the one before.
+  EXPECT_LT(fit.learning_rate, 0.0);
+  fit.learning_rate = NAN;
+  EXPECT_NE(kiln_session_fit(session, &x, &y, &fit, nullptr), KILN_OK);
+  EXPECT_NE(std::string(kiln_session_error(session))
+                .find("learning_rate must be finite"),
+            std::string::npos);
+  auto weights = [&] {
+    void *p = nullptr;
+    EXPECT_EQ(kiln_session_parameter(session, "w", &p, &dtype, &count),
+              KILN_OK);
+    const float *f = static_cast<const float *>(p);
+    return std::vector<float>(f, f + count);
+  };
+  std::vector<float> w0 = weights();
+  fit.learning_rate = 0;
+  ASSERT_EQ(kiln_session_fit(session, &x, &y, &fit, nullptr), KILN_OK)
+      << kiln_session_error(session);
+  std::vector<float> w1 = weights();
+  ASSERT_EQ(kiln_session_fit(session, &x, &y, &fit, nullptr), KILN_OK)
+      << kiln_session_error(session);
+  std::vector<float> w2 = weights();
+  for (int i = 0; i < 4; ++i) {
+    float d1 = w1[i] - w0[i], d2 = w2[i] - w1[i];
+    EXPECT_NE(d1, 0.0f) << i;
+    EXPECT_NEAR(d2, d1 / 4, 1e-3 * std::fabs(d1) + 1e-7) << i;
+  }
   kiln_session_destroy(session);
 }
 

@@ -79,7 +79,9 @@ cl::list<EmitKind> emitKinds(
     "emit", cl::desc("What to emit (comma-separated; default exe)"),
     cl::CommaSeparated, cl::cat(kilncCategory),
     cl::values(
-        clEnumValN(EmitKind::Kiln, "kiln", "verified kiln IR"),
+        clEnumValN(EmitKind::Kiln, "kiln",
+                   "verified kiln IR: the forward form as imported, before "
+                   "the training step (whose flags are still checked)"),
         clEnumValN(EmitKind::Linalg, "linalg", "linalg on tensors, fused"),
         clEnumValN(EmitKind::LLVMDialect, "llvm-dialect",
                    "MLIR in the LLVM dialect"),
@@ -365,7 +367,13 @@ LogicalResult Driver::run() {
         return fail(inputFilename + ": " + llvm::toString(std::move(err)));
       llvm::consumeError(std::move(err));
     }
-  // `--emit=kiln` shows the model as imported (the forward form).
+  // The training flags are checked even when only the forward form is
+  // wanted: a bad --optimizer is an error at every rung.
+  if (failed(checkTrainingOptions(*module)) ||
+      failed(compiler.trainingConfig(*module)))
+    return failure();
+  // `--emit=kiln` shows the model as imported (the forward form, without
+  // the training step).
   if (wants(EmitKind::Kiln) &&
       failed(writeText(EmitKind::Kiln,
                        [&](llvm::raw_ostream &os) { module->print(os); })))
@@ -377,8 +385,7 @@ LogicalResult Driver::run() {
     last = std::max(last, kind == EmitKind::Header ? EmitKind::Linalg : kind);
   if (last == EmitKind::Kiln)
     return success();
-  if (failed(checkTrainingOptions(*module)) ||
-      failed(compiler.applyTraining(*module)))
+  if (failed(compiler.applyTraining(*module)))
     return failure();
   for (const std::string &note : compiler.notes())
     llvm::errs() << "kilnc: warning: " << note << "\n";

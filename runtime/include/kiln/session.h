@@ -64,7 +64,9 @@ KILN_API int64_t kiln_session_batch_size(const kiln_session_t *session);
 typedef struct kiln_fit_options_t {
   /// Number of passes over the data (default 1).
   int32_t epochs;
-  /// Learning rate; <= 0 means the model's: the manifest's
+  /// Learning rate, finite; 0 takes no gradient step (the compiler's rule,
+  /// docs/spec.md, "Learning rate"). Negative (the default, -1) means the model's: the
+  /// manifest's
   /// `training.learning_rate`, from the compiled TrainingConfig (kilnc
   /// --optimizer, the Keras compile_config or the builder's Optimizer), else
   /// Keras' default (SGD 0.01, every other optimizer 0.001; docs/spec.md,

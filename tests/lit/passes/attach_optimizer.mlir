@@ -3,6 +3,10 @@
 // RUN: kiln-opt %s --kiln-attach-loss="loss=mean_squared_error" --kiln-derive-gradients --kiln-attach-optimizer="optimizer=adagrad global_clipnorm=1.0" --canonicalize | FileCheck %s --check-prefix=ADAGRAD
 // RUN: not kiln-opt %s --kiln-attach-loss="loss=mean_squared_error" --kiln-derive-gradients --kiln-attach-optimizer="optimizer=lbfgs" 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 // RUN: not kiln-opt %s --kiln-attach-loss="loss=mean_squared_error" --kiln-derive-gradients --kiln-attach-optimizer="optimizer=adam nesterov=1" 2>&1 | FileCheck %s --check-prefix=NESTEROVADAM
+// RUN: not kiln-opt %s --kiln-attach-loss="loss=mean_squared_error" --kiln-derive-gradients --kiln-attach-optimizer="optimizer=sgd nesterov=1" 2>&1 | FileCheck %s --check-prefix=NESTEROVNOMOMENTUM
+// A setting the optimizer does not read is an error, not ignored.
+// RUN: not kiln-opt %s --kiln-attach-loss="loss=mean_squared_error" --kiln-derive-gradients --kiln-attach-optimizer="optimizer=adam weight_decay=0.1" 2>&1 | FileCheck %s --check-prefix=WDADAM
+// RUN: not kiln-opt %s --kiln-training-pipeline="loss=mse optimizer=sgd beta_1=0.5" 2>&1 | FileCheck %s --check-prefix=BETASGD
 // RUN: not kiln-opt %s --kiln-attach-optimizer="optimizer=sgd" 2>&1 | FileCheck %s --check-prefix=ORDER
 
 // Tests the train step built around @loss_grad. Adam: the trainable kernel
@@ -51,7 +55,10 @@
 // ADAGRAD: kiln.maximum %[[NORM]]
 
 // UNKNOWN: error: kiln-attach-optimizer: unknown optimizer 'lbfgs' (known: sgd, rmsprop, adam, adamw, adagrad)
-// NESTEROVADAM: error: kiln-attach-optimizer: nesterov needs sgd with a non-zero momentum
+// NESTEROVADAM: error: kiln-attach-optimizer: nesterov does not apply to adam (it applies to: sgd)
+// NESTEROVNOMOMENTUM: error: kiln-attach-optimizer: nesterov needs sgd with a non-zero momentum
+// WDADAM: error: kiln-attach-optimizer: weight_decay does not apply to adam (it applies to: adamw)
+// BETASGD: error: kiln-attach-optimizer: beta_1 does not apply to sgd (it applies to: adam, adamw)
 // ORDER: error: kiln-attach-optimizer needs the forward function, @loss (kiln-attach-loss) and @loss_grad (kiln-derive-gradients with function=loss)
 
 func.func @forward(%w: tensor<3x1xf32> {kiln.param = "kernel", kiln.trainable},

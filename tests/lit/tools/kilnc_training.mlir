@@ -11,6 +11,26 @@
 // RUN: not kilnc %s --metrics=accuracy --emit=header 2>&1 | FileCheck %s --check-prefix=NOLOSS
 // RUN: not kilnc %s --batch-size=4 --emit=header 2>&1 | FileCheck %s --check-prefix=BATCH
 // RUN: not kilnc %s --loss=mse --optimizer=sgd:momentum=2 --emit=header 2>&1 | FileCheck %s --check-prefix=RANGE
+// A setting the optimizer does not read is an error naming both, not ignored.
+// RUN: not kilnc %s --loss=mse --optimizer=adam:weight_decay=0.1 --emit=header 2>&1 | FileCheck %s --check-prefix=WDADAM
+// RUN: not kilnc %s --loss=mse --optimizer=adam:momentum=0.9 --emit=header 2>&1 | FileCheck %s --check-prefix=MOMADAM
+// RUN: not kilnc %s --loss=mse --optimizer=rmsprop:initial_accumulator_value=0.2 --emit=header 2>&1 | FileCheck %s --check-prefix=ACCRMS
+// RUN: kilnc %s --loss=mse --optimizer=adamw:weight_decay=0.1,beta_1=0.8,clipvalue=1 --emit=header > /dev/null
+// RUN: kilnc %s --loss=mse --optimizer=rmsprop:momentum=0.5,centered=true,epsilon=1e-6 --emit=header > /dev/null
+// A key given twice, a non-boolean value of a boolean setting, a metric
+// given twice: errors naming them.
+// RUN: not kilnc %s --loss=mse --optimizer=adam:learning_rate=1,learning_rate=2 --emit=header 2>&1 | FileCheck %s --check-prefix=TWICE
+// RUN: not kilnc %s --loss=mse --optimizer=sgd:momentum=0.9,nesterov=-3 --emit=header 2>&1 | FileCheck %s --check-prefix=NESTEROVVALUE
+// RUN: not kilnc %s --loss=mse --optimizer=rmsprop:centered=7 --emit=header 2>&1 | FileCheck %s --check-prefix=CENTEREDVALUE
+// RUN: kilnc %s --loss=mse --optimizer=sgd:momentum=0.9,nesterov=1 --emit=header > /dev/null
+// RUN: not kilnc %s --loss=mse --metrics=mae,mae --emit=header 2>&1 | FileCheck %s --check-prefix=METRICTWICE
+// RUN: not kilnc %s --loss=categorical_crossentropy --metrics=accuracy,categorical_accuracy --emit=header 2>&1 | FileCheck %s --check-prefix=METRICALIAS
+// --emit=kiln shows the forward form (no training step), but the training
+// flags are checked all the same.
+// RUN: kilnc %s --loss=mse --optimizer=adam:beta_1=0.8 --emit=kiln | FileCheck %s --check-prefix=FORWARD
+// RUN: not kilnc %s --loss=mse --optimizer=adam:weight_decay=0.1 --emit=kiln 2>&1 | FileCheck %s --check-prefix=WDADAM
+// RUN: not kilnc %s --loss=mse --optimizer=sgd:momentum=2 --emit=kiln 2>&1 | FileCheck %s --check-prefix=RANGE
+// RUN: not kilnc %s --metrics=accuracy --emit=kiln 2>&1 | FileCheck %s --check-prefix=NOLOSS
 
 // CHECK: #define M_OPT_STATE_SIZE 192
 // CHECK: /* param 'kernel': f32[4, 3] in the params region at byte 0, updated in place */
@@ -33,6 +53,16 @@
 // NOLOSS: kilnc: error: --metrics configures the training step; give --loss too
 // BATCH: kilnc: error: --batch-size applies to imported models (.onnx, .json, .keras); a .mlir model has static shapes
 // RANGE: error: the training options: momentum = 2.000000e+00 is out of range [0, 1]
+// WDADAM: error: the training options: weight_decay does not apply to adam (it applies to: adamw)
+// MOMADAM: error: the training options: momentum does not apply to adam (it applies to: sgd, rmsprop)
+// ACCRMS: error: the training options: initial_accumulator_value does not apply to rmsprop (it applies to: adagrad)
+// TWICE: kilnc: error: --optimizer: learning_rate is given twice
+// NESTEROVVALUE: kilnc: error: --optimizer: nesterov must be true or false (1 or 0), got '-3'
+// CENTEREDVALUE: kilnc: error: --optimizer: centered must be true or false (1 or 0), got '7'
+// FORWARD: func.func @forward(
+// FORWARD-NOT: train_step
+// METRICTWICE: error: the training options: metric 'mae' is given twice
+// METRICALIAS: error: the training options: metric 'categorical_accuracy' is given twice (as 'accuracy' and 'categorical_accuracy')
 func.func @forward(%w: tensor<4x3xf32> {kiln.param = "kernel", kiln.trainable},
                    %x: tensor<2x4xf32> {kiln.name = "x"}) -> tensor<2x3xf32> {
   %0 = kiln.matmul %x, %w : tensor<2x4xf32>, tensor<4x3xf32> -> tensor<2x3xf32>
