@@ -216,8 +216,8 @@ Manifest kiln::driver::parseManifest(const char *text) {
     m.fromLogits = field(training, "from_logits", "training").is_boolean() &&
                    training.at("from_logits").get<bool>();
     const json &lr = field(training, "learning_rate", "training");
-    // The compiler's rule (TrainingConfig): finite and >= 0 (0 freezes the
-    // parameters).
+    // The compiler's rule (TrainingConfig): finite and >= 0 (0 takes no
+    // gradient step).
     if (!lr.is_number() || !(lr.get<double>() >= 0) ||
         !std::isfinite(lr.get<double>()))
       fail("training.learning_rate is not a finite non-negative number");

@@ -65,12 +65,11 @@ typedef struct kiln_fit_options_t {
   /// Number of passes over the data (default 1).
   int32_t epochs;
   /// Learning rate, finite; 0 takes no gradient step (the compiler's rule,
-  /// docs/spec.md, "Learning rate"). Negative (the default, -1) means the model's: the
-  /// manifest's
-  /// `training.learning_rate`, from the compiled TrainingConfig (kilnc
-  /// --optimizer, the Keras compile_config or the builder's Optimizer), else
-  /// Keras' default (SGD 0.01, every other optimizer 0.001; docs/spec.md,
-  /// "Model manifest").
+  /// docs/spec.md, "Learning rate"). Negative (the default, -1) means the
+  /// model's: the manifest's `training.learning_rate`, from the compiled
+  /// TrainingConfig (kilnc --optimizer, the Keras compile_config or the
+  /// builder's Optimizer), else Keras' default (SGD 0.01, every other
+  /// optimizer 0.001; docs/spec.md, "Model manifest").
   double learning_rate;
   /// Nonzero: a new seeded permutation of the training samples each epoch
   /// (default 1).
