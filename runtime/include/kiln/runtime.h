@@ -308,21 +308,24 @@ static inline const char *kiln_region_name(kiln_region_t region) {
   return NULL;
 }
 
+/// Whether the C strings `a` and `b` are equal (for the name lookups below,
+/// so that this header needs no <string.h>). Not part of the API.
+static inline int kiln_names_equal_(const char *a, const char *b) {
+  while (*a && *a == *b)
+    ++a, ++b;
+  return *a == *b;
+}
+
 /// The region named `name` in `*out_region`; returns 0 when `name` is not
 /// a region name (or NULL), 1 otherwise.
 /// Thread-safety: safe from any thread.
 static inline int kiln_region_from_name(const char *name,
                                         kiln_region_t *out_region) {
-  for (int r = 0; name && r < KILN_REGION_COUNT; ++r) {
-    const char *candidate = kiln_region_name((kiln_region_t)r);
-    const char *a = name, *b = candidate;
-    while (*a && *a == *b)
-      ++a, ++b;
-    if (*a == *b) {
+  for (int r = 0; name && r < KILN_REGION_COUNT; ++r)
+    if (kiln_names_equal_(name, kiln_region_name((kiln_region_t)r))) {
       *out_region = (kiln_region_t)r;
       return 1;
     }
-  }
   return 0;
 }
 
@@ -350,16 +353,11 @@ static inline const char *kiln_tensor_kind_name(kiln_tensor_kind_t kind) {
 /// Thread-safety: safe from any thread.
 static inline int kiln_tensor_kind_from_name(const char *name,
                                              kiln_tensor_kind_t *out_kind) {
-  for (int k = 0; name && k < KILN_TENSOR_KIND_COUNT; ++k) {
-    const char *candidate = kiln_tensor_kind_name((kiln_tensor_kind_t)k);
-    const char *a = name, *b = candidate;
-    while (*a && *a == *b)
-      ++a, ++b;
-    if (*a == *b) {
+  for (int k = 0; name && k < KILN_TENSOR_KIND_COUNT; ++k)
+    if (kiln_names_equal_(name, kiln_tensor_kind_name((kiln_tensor_kind_t)k))) {
       *out_kind = (kiln_tensor_kind_t)k;
       return 1;
     }
-  }
   return 0;
 }
 
