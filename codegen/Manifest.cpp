@@ -7,10 +7,12 @@
 #include "codegen/Manifest.h"
 
 #include "ir/KilnOps.h"
+#include "kiln/init.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/GlobalAlias.h"
 #include "llvm/IR/GlobalVariable.h"
@@ -78,6 +80,63 @@ double countFlops(func::FuncOp func) {
 }
 } // namespace
 
+/// Checks a `kiln.initializer` dictionary at compile time, as the driver
+/// will read it (runtime/driver/Manifest.cpp, kiln_initialize_f32): a
+/// `name` the runtime knows, numbers for its parameters, an integer seed,
+/// parameters in range. Returns an error naming the parameter otherwise,
+/// instead of a program that fails at `fit`.
+static llvm::Error checkInitializer(DictionaryAttr init, StringRef param) {
+  auto fail = [&](const llvm::Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "param '" + param +
+                                       "': kiln.initializer " + message);
+  };
+  auto name = init.getAs<StringAttr>("name");
+  if (!name)
+    return fail("needs a string 'name'");
+  kiln_initializer_t parsed;
+  if (kiln_initializer_from_name(name.str().c_str(), &parsed) != KILN_OK)
+    return fail("names '" + name.getValue() +
+                "', which is not an initializer kiln knows "
+                "(runtime/include/kiln/init.h)");
+  for (NamedAttribute entry : init) {
+    StringRef key = entry.getName().getValue();
+    Attribute value = entry.getValue();
+    if (key == "name")
+      continue;
+    if (key == "seed") {
+      if (!isa<IntegerAttr>(value))
+        return fail("'seed' must be an integer");
+      continue;
+    }
+    double *slot = llvm::StringSwitch<double *>(key)
+                       .Case("value", &parsed.value)
+                       .Case("minval", &parsed.minval)
+                       .Case("maxval", &parsed.maxval)
+                       .Case("mean", &parsed.mean)
+                       .Case("stddev", &parsed.stddev)
+                       .Default(nullptr);
+    if (!slot)
+      continue; // other Keras settings (distribution, mode, ...) are implied
+                // by the name
+    if (auto f = dyn_cast<FloatAttr>(value))
+      *slot = f.getValueAsDouble();
+    else if (auto i = dyn_cast<IntegerAttr>(value))
+      *slot = static_cast<double>(i.getInt());
+    else
+      return fail("'" + key + "' must be a number");
+  }
+  // The runtime checks the parameters' ranges when it draws; one element
+  // of a vector shape runs the same checks.
+  int64_t shape[] = {1};
+  float sample;
+  if (kiln_initialize_f32(&parsed, 0, 1, shape, &sample) != KILN_OK)
+    return fail("'" + name.getValue() +
+                "' rejects its parameters (e.g. a negative stddev or "
+                "minval > maxval)");
+  return llvm::Error::success();
+}
+
 llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
                                                    StringRef source) {
   ModelInfo info;
@@ -112,6 +171,8 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
     p.state = hasArgAttr<KilnDialect::StateAttrHelper>(forward, i);
     if (auto init =
             getArgAttr<KilnDialect::InitializerAttrHelper>(forward, i)) {
+      if (llvm::Error e = checkInitializer(init, name.getValue()))
+        return std::move(e);
       p.init = std::move(*toJson(init).getAsObject());
     } else if (auto values =
                    getArgAttr<KilnDialect::InitAttrHelper>(forward, i)) {
