@@ -147,24 +147,26 @@ const char *describePlace(Place place) {
   return "";
 }
 
-/// Finds the rule of `attr` and checks its place and type.
-FailureOr<const AttrRule *> checkRule(Operation *op, NamedAttribute attr,
+/// Finds the rule of `attr` and checks its place and type; errors are
+/// reported at `loc`.
+FailureOr<const AttrRule *> checkRule(Location loc, NamedAttribute attr,
                                       Place place, const Twine &where) {
+  auto emitError = [&] { return mlir::emitError(loc); };
   StringRef name = attr.getName().getValue();
   const AttrRule *r = findRule(name);
   if (!r)
-    return op->emitError() << where << "unknown attribute '" << name
+    return emitError() << where << "unknown attribute '" << name
                            << "' (the kiln stage attributes are declared "
                               "in ir/KilnBase.td)";
   bool placed =
       r->place == place || (r->place == Place::ArgOrResult &&
                             (place == Place::Arg || place == Place::Result));
   if (!placed)
-    return op->emitError() << where << "'" << name << "' is "
+    return emitError() << where << "'" << name << "' is "
                            << describePlace(r->place) << ", not "
                            << describePlace(place);
   if (!r->hasType(attr.getValue()))
-    return op->emitError() << where << "'" << name << "' must be "
+    return emitError() << where << "'" << name << "' must be "
                            << r->typeName << ", got " << attr.getValue();
   return r;
 }
@@ -187,19 +189,24 @@ bool isStringArray(Attribute attr) {
 static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
                                        NamedAttribute attr) {
   std::string where = "argument " + std::to_string(argIndex) + ": ";
-  FailureOr<const AttrRule *> r = checkRule(op, attr, Place::Arg, where);
+  auto func = dyn_cast<FunctionOpInterface>(op);
+  // Errors point at the argument itself where the function has a body.
+  Location argLoc = func && !func.isExternal()
+                        ? func.getArgument(argIndex).getLoc()
+                        : op->getLoc();
+  auto emitArgError = [&] { return mlir::emitError(argLoc); };
+  FailureOr<const AttrRule *> r = checkRule(argLoc, attr, Place::Arg, where);
   if (failed(r))
     return failure();
-  auto func = dyn_cast<FunctionOpInterface>(op);
   if (!func)
-    return op->emitError() << where << "'" << attr.getName().getValue()
-                           << "' belongs on the arguments of functions";
+    return emitArgError() << where << "'" << attr.getName().getValue()
+                          << "' belongs on the arguments of functions";
   StringRef name = attr.getName().getValue();
   Type argType = func.getArgumentTypes()[argIndex];
   if (name == KilnDialect::InitAttrHelper::getNameStr()) {
     auto init = cast<DenseElementsAttr>(attr.getValue());
     if (!sameShapedType(init.getType(), argType))
-      return op->emitError()
+      return emitArgError()
              << where << "'" << name << "' holds a value of type "
              << init.getType() << ", but the argument has type " << argType;
   }
@@ -207,42 +214,42 @@ static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
       name == KilnDialect::L2AttrHelper::getNameStr()) {
     double factor = cast<FloatAttr>(attr.getValue()).getValueAsDouble();
     if (!(factor >= 0.0))
-      return op->emitError() << where << "'" << name
+      return emitArgError() << where << "'" << name
                              << "' must be a factor >= 0, got " << factor;
   }
   if (name == KilnDialect::ParamAttrHelper::getNameStr()) {
     StringRef param = cast<StringAttr>(attr.getValue()).getValue();
     if (param.empty())
-      return op->emitError() << where << "'" << name
+      return emitArgError() << where << "'" << name
                              << "' must name the parameter, got \"\"";
     // The name keys checkpoints and header macros: one argument each.
     for (unsigned other = 0; other < argIndex; ++other)
       if (auto same = getArgAttr<KilnDialect::ParamAttrHelper>(func, other);
           same && same.getValue() == param)
-        return op->emitError() << where << "'" << name << "' = \"" << param
+        return emitArgError() << where << "'" << name << "' = \"" << param
                                << "\" is also the name of argument " << other;
   }
   if (name == KilnDialect::StepAttrHelper::getNameStr()) {
     auto shaped = dyn_cast<ShapedType>(argType);
     if (!shaped || !shaped.hasRank() || shaped.getRank() != 0 ||
         !shaped.getElementType().isSignlessInteger())
-      return op->emitError()
+      return emitArgError()
              << where << "'" << name
              << "' marks the rank-0 integer step counter, but the argument "
                 "has type "
              << argType;
     if (hasArgAttr<KilnDialect::ParamAttrHelper>(func, argIndex))
-      return op->emitError() << where << "'" << name
+      return emitArgError() << where << "'" << name
                              << "' marks the step counter, which is an "
                                 "input, not a parameter: remove 'kiln.param'";
   }
   if (name == KilnDialect::StateAttrHelper::getNameStr()) {
     if (!hasArgAttr<KilnDialect::ParamAttrHelper>(func, argIndex))
-      return op->emitError()
+      return emitArgError()
              << where << "'" << name
              << "' marks a parameter: the argument needs a 'kiln.param' name";
     if (func.getArgAttr(argIndex, KilnDialect::TrainableAttrHelper::getNameStr()))
-      return op->emitError()
+      return emitArgError()
              << where << "'" << name
              << "' is not trainable (the optimizer never touches state): "
                 "remove 'kiln.trainable'";
@@ -254,7 +261,7 @@ static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
 static LogicalResult checkResultAttribute(Operation *op, unsigned resultIndex,
                                           NamedAttribute attr) {
   std::string where = "result " + std::to_string(resultIndex) + ": ";
-  FailureOr<const AttrRule *> r = checkRule(op, attr, Place::Result, where);
+  FailureOr<const AttrRule *> r = checkRule(op->getLoc(), attr, Place::Result, where);
   if (failed(r))
     return failure();
   auto func = dyn_cast<FunctionOpInterface>(op);
@@ -357,7 +364,7 @@ LogicalResult KilnDialect::verifyOperationAttribute(Operation *op,
                               "ir/KilnBase.td)";
   }
   FailureOr<const AttrRule *> r =
-      checkRule(op, attr, isModule ? Place::Module : Place::Function, "");
+      checkRule(op->getLoc(), attr, isModule ? Place::Module : Place::Function, "");
   if (failed(r))
     return failure();
   StringRef name = attr.getName().getValue();

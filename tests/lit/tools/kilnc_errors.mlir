@@ -32,8 +32,8 @@ func.func @broken(%x: tensor<4xf32>) -> tensor<4xf32> {
 // ARCH: kilnc: error: target architecture 'riscv64' is not supported (supported: x86_64, aarch64)
 // NOENTRY: error: no entry point: the module has no public function with a body
 // NAMES: kilnc: error: colliding_names_forward: tensors 'a/b' and 'a_b' would both define the header macros COLLIDING_NAMES_FORWARD_PARAM_A_B_*; rename one (kiln.param / kiln.name)
-// ATTRS-DAG: bad_attributes.mlir:1:1: error: argument 0: 'kiln.param' must be a string, got 3 : i64
-// ATTRS-DAG: bad_attributes.mlir:1:1: error: argument 1: 'kiln.l2' must be a factor >= 0, got -1
+// ATTRS-DAG: bad_attributes.mlir:1:20: error: argument 0: 'kiln.param' must be a string, got 3 : i64
+// ATTRS-DAG: bad_attributes.mlir:1:56: error: argument 1: 'kiln.l2' must be a factor >= 0, got -1
 // ATTRS-DAG: bad_attributes.mlir:1:1: error: result 0: 'kiln.param' is a function argument attribute, not a function result attribute
 // ATTRS-NOT: see current operation
 // RESATTRS: bad_result_attribute.mlir:1:1: error: result 0: 'kiln.param' is a function argument attribute, not a function result attribute
