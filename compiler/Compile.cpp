@@ -184,14 +184,9 @@ Compiler::trainingConfig(ModuleOp module) {
         : opts.overrides.empty() ? "the model's compile_config"
                                  : "the compile_config with the command-line "
                                    "overrides";
-    // The passes prefix the shared checks with their name (kiln-opt runs
-    // them); here the place is where the user wrote the value.
-    std::string message = llvm::toString(std::move(e));
-    StringRef text = message;
-    for (StringRef pass : {"kiln-attach-loss: ", "kiln-attach-optimizer: "})
-      text.consume_front(pass);
-    return fail(llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                        origin + ": " + text));
+    return fail(llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        origin + ": " + llvm::toString(std::move(e))));
   }
   return result;
 }

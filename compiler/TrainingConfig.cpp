@@ -1,9 +1,9 @@
 //===- TrainingConfig.cpp - what a training step computes -----------------===//
 //
 // Names, defaults, ranges and the one validation of the training
-// configuration, plus the command-line adapter. Messages name the pass that
-// consumes the value (kiln-attach-loss, kiln-attach-optimizer), as they did
-// when the passes were the only check.
+// configuration, plus the command-line adapter. Messages say what is wrong;
+// the caller prefixes where the value was written (the passes their name,
+// kilnc the training options or the compile_config).
 //
 //===----------------------------------------------------------------------===//
 
@@ -181,7 +181,7 @@ llvm::Error kiln::validateLossAndMetrics(StringRef loss,
                                          llvm::ArrayRef<std::string> metrics) {
   std::optional<LossKind> kind = parseLossName(loss);
   if (!kind)
-    return error("kiln-attach-loss: unknown loss '" + loss +
+    return error("unknown loss '" + loss +
                  "' (known: mean_squared_error, mean_absolute_error, "
                  "binary_crossentropy, categorical_crossentropy, "
                  "sparse_categorical_crossentropy)");
@@ -193,23 +193,23 @@ llvm::Error kiln::validateLossAndMetrics(StringRef loss,
     std::string name = resolveMetricName(m, *kind);
     // Each metric is one output of eval_step: twice is a mistake.
     if (auto [it, inserted] = seen.try_emplace(name, m); !inserted)
-      return error("kiln-attach-loss: metric '" + m + "' is given twice" +
+      return error("metric '" + m + "' is given twice" +
                    (it->second == m ? std::string()
                                     : " (as '" + it->second.str() + "' and '" +
                                           m.str() + "')"));
     if (!llvm::is_contained(kKnownMetrics, name))
-      return error("kiln-attach-loss: unknown metric '" + m +
+      return error("unknown metric '" + m +
                    "' (known: accuracy, binary_accuracy, "
                    "categorical_accuracy, sparse_categorical_accuracy, "
                    "precision, recall, f1, mae, mse)");
     bool sparse = *kind == LossKind::SparseCategoricalCrossentropy;
     if (name == "sparse_categorical_accuracy" && !sparse)
-      return error("kiln-attach-loss: metric '" + m +
+      return error("metric '" + m +
                    "' needs integer labels (the sparse loss)");
     if (sparse &&
         llvm::is_contained({"precision", "recall", "f1", "mae", "mse"},
                            StringRef(name)))
-      return error("kiln-attach-loss: metric '" + m +
+      return error("metric '" + m +
                    "' compares the predictions with labels of their shape; "
                    "sparse_categorical_crossentropy labels are class "
                    "indices");
@@ -221,10 +221,10 @@ llvm::Expected<ResolvedOptimizer>
 kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
   std::optional<OptimizerKind> kind = parseOptimizerName(o.name);
   if (!kind)
-    return error("kiln-attach-optimizer: unknown optimizer '" + o.name +
+    return error("unknown optimizer '" + o.name +
                  "' (known: sgd, rmsprop, adam, adamw, adagrad)");
   if (convention != "keras" && convention != "pytorch")
-    return error("kiln-attach-optimizer: unknown convention '" + convention +
+    return error("unknown convention '" + convention +
                  "' (known: keras, pytorch)");
   // A setting the optimizer's update does not read would be ignored: say so
   // (e.g. adam with momentum, or weight_decay without adamw).
@@ -237,7 +237,7 @@ kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
         for (unsigned k = 0; k < std::size(kOptimizerNames); ++k)
           if (s.appliesTo & (1u << k))
             users.push_back(kOptimizerNames[k]);
-    return error("kiln-attach-optimizer: " + key + " does not apply to " +
+    return error("" + key + " does not apply to " +
                  o.name + " (it applies to: " + llvm::join(users, ", ") +
                  ")");
   }
@@ -261,7 +261,7 @@ kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
   h.clipValue = o.clipValue;
   h.globalClipNorm = o.globalClipNorm;
   if (h.nesterov && (h.kind != OptimizerKind::SGD || h.momentum == 0.0))
-    return error("kiln-attach-optimizer: nesterov needs sgd with a non-zero "
+    return error("nesterov needs sgd with a non-zero "
                  "momentum");
   // Ranges as Keras and PyTorch check them (NaN fails every test).
   struct Check {
@@ -281,7 +281,7 @@ kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
   };
   for (const Check &c : checks)
     if (!(c.value >= 0.0 && (c.hiOpen ? c.value < c.hi : c.value <= c.hi)))
-      return error(llvm::Twine("kiln-attach-optimizer: ") + c.name + " = " +
+      return error(llvm::Twine(c.name) + " = " +
                    numberText(c.value) + " is out of range " +
                    (c.hi == HUGE_VAL ? "(must be >= 0)"
                     : c.hiOpen       ? "[0, 1)"

@@ -125,7 +125,8 @@ struct KilnAttachLossPass
       if (!m.trim().empty())
         written.push_back(m.trim().str());
     if (llvm::Error e = validateLossAndMetrics(loss, written))
-      return mlir::emitError(module.getLoc(), llvm::toString(std::move(e)));
+      return mlir::emitError(module.getLoc(), "kiln-attach-loss: ")
+             << llvm::toString(std::move(e));
     LossKind kind = *parseLossName(loss);
     if (module.lookupSymbol("loss"))
       return mlir::emitError(module.getLoc(),

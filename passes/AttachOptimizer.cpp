@@ -269,7 +269,8 @@ struct KilnAttachOptimizerPass
     give("global_clipnorm", globalClipNorm, defaults.globalClipNorm);
     llvm::Expected<Hyper> h = resolveOptimizer(config, convention);
     if (!h)
-      return mlir::emitError(module.getLoc(), llvm::toString(h.takeError()));
+      return mlir::emitError(module.getLoc(), "kiln-attach-optimizer: ")
+             << llvm::toString(h.takeError());
     return *h;
   }
 
