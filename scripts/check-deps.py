@@ -14,7 +14,8 @@ minbase), or be one of the packages CI needs to clone the repository at all
 
 What is scanned:
   - Python: every `import` in the repository's *.py files that tests run
-    (tests/, scripts/, files a lit RUN line names; bench/ with --bench) and
+    (tests/, scripts/, files a lit RUN line names; bench/ with --bench,
+    examples/ with --examples, each against setup.sh's list with that flag) and
     in `python3 -c` code inside lit RUN lines; modules of the standard library and the repository's own
     modules are skipped; a module that does not import here is an error too.
   - tools: the first word of each command in lit RUN lines (after `not`,
@@ -23,7 +24,7 @@ What is scanned:
   - libraries: `ldd` of every ELF executable and shared library in the build
     tree's bin/, lib/ and tests/unit/.
 
-Usage: check-deps.py [--build DIR] [--without PKG ...] [--bench]
+Usage: check-deps.py [--build DIR] [--without PKG ...] [--bench] [--examples]
   --without PKG  check as if PKG were not in setup.sh's list (the self-test
                  that shows the check can fail).
 Exit status 0 when every use is covered, 1 otherwise (each gap listed with
@@ -56,10 +57,12 @@ def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
-def setup_packages(bench):
+def setup_packages(bench, examples):
     args = [os.path.join(ROOT, "scripts", "setup.sh"), "--list"]
     if bench:
         args.append("--bench")
+    if examples:
+        args.append("--examples")
     out = run(args)
     if out.returncode != 0:
         sys.exit(f"check-deps: scripts/setup.sh --list failed: {out.stderr}")
@@ -185,14 +188,16 @@ def main():
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--without", action="append", default=[])
     parser.add_argument("--bench", action="store_true")
+    parser.add_argument("--examples", action="store_true")
     args = parser.parse_args()
 
     if not os.path.isfile(os.path.join(args.build, "bin", "kilnc")):
         parser.error(f"{args.build} has no bin/kilnc: build first "
                      "(scripts/build.sh) or name the build tree with --build")
-    all_listed = setup_packages(args.bench)
+    all_listed = setup_packages(args.bench, args.examples)
+    full_closure = closure(all_listed) if args.without else set()
     for pkg in args.without:
-        if pkg not in all_listed and pkg not in closure(all_listed):
+        if pkg not in full_closure:
             parser.error(f"--without {pkg}: setup.sh does not install it")
     listed = all_listed - set(args.without)
     # A package left out with --without can still be allowed when another
@@ -209,7 +214,8 @@ def main():
             gaps.append((what, user, pkg))
 
     # Python modules.
-    folders = ["tests", "scripts"] + (["bench"] if args.bench else [])
+    folders = (["tests", "scripts"] + (["bench"] if args.bench else []) +
+               (["examples"] if args.examples else []))
     local = {os.path.splitext(os.path.basename(p))[0]
              for p in repo_files(".py", folders + ["bench", "examples"])}
     scripts = set(repo_files(".py", folders))

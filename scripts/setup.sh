@@ -2,6 +2,8 @@
 # Installs the Debian packages kiln's build and tests need, when missing.
 # With --bench it also installs OpenBLAS, so that the numpy and PyTorch that
 # bench/ compares against do not run on Debian's reference BLAS.
+# With --examples it also installs python3-sklearn, for regenerating the
+# example data (examples/breast_cancer/make_data.py).
 # With --list it prints the package list (one per line) and installs
 # nothing: scripts/check-deps.py checks that every module, tool and library
 # the tests use comes from these packages (the lit test tools/setup_deps.test).
@@ -35,8 +37,10 @@ list=0
 for arg in "$@"; do
   case "$arg" in
     --bench) packages+=(libopenblas0-pthread) ;;
+    # examples/breast_cancer/make_data.py reads sklearn's copy of the data.
+    --examples) packages+=(python3-sklearn) ;;
     --list) list=1 ;;
-    *) echo "setup: unknown option '$arg' (--bench, --list)" >&2; exit 2 ;;
+    *) echo "setup: unknown option '$arg' (--bench, --examples, --list)" >&2; exit 2 ;;
   esac
 done
 if ((list)); then

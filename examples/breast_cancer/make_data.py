@@ -5,8 +5,10 @@ Source: the Wisconsin Diagnostic Breast Cancer data set as shipped by Debian's
 python3-sklearn (sklearn/datasets/data/breast_cancer.csv), with the feature
 names of sklearn.datasets.load_breast_cancer(). See DATA-SOURCE.md.
 
-Run with Debian's Python (it has numpy and sklearn):
+Run with Debian's Python, after installing sklearn
+(`scripts/setup.sh --examples` adds python3-sklearn):
 
+    scripts/setup.sh --examples
     /usr/bin/python3 examples/breast_cancer/make_data.py
 
 The output is deterministic: rows are split by numpy's default_rng(0)
