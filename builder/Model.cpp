@@ -28,8 +28,8 @@
 
 #include "codegen/Pipelines.h"
 
-#include <cmath>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <sstream>

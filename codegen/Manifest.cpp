@@ -88,8 +88,8 @@ double countFlops(func::FuncOp func) {
 static llvm::Error checkInitializer(DictionaryAttr init, StringRef param) {
   auto fail = [&](const llvm::Twine &message) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "param '" + param +
-                                       "': kiln.initializer " + message);
+                                   "param '" + param + "': kiln.initializer " +
+                                       message);
   };
   auto name = init.getAs<StringAttr>("name");
   if (!name)

@@ -179,14 +179,14 @@ Compiler::trainingConfig(ModuleOp module) {
   }
   if (llvm::Error e = result->validate()) {
     // Name where the values were written: the user fixes them there.
-    StringRef origin =
-        opts.training          ? "the training options"
-        : opts.overrides.empty() ? "the model's compile_config"
-                                 : "the compile_config with the command-line "
-                                   "overrides";
-    return fail(llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        origin + ": " + llvm::toString(std::move(e))));
+    StringRef origin = opts.training ? "the training options"
+                       : opts.overrides.empty()
+                           ? "the model's compile_config"
+                           : "the compile_config with the command-line "
+                             "overrides";
+    return fail(
+        llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                origin + ": " + llvm::toString(std::move(e))));
   }
   return result;
 }

@@ -51,14 +51,13 @@ constexpr unsigned bit(OptimizerKind kind) {
   return 1u << static_cast<unsigned>(kind);
 }
 using K = OptimizerKind;
-constexpr unsigned kAll =
-    bit(K::SGD) | bit(K::RMSprop) | bit(K::Adam) | bit(K::AdamW) |
-    bit(K::Adagrad);
+constexpr unsigned kAll = bit(K::SGD) | bit(K::RMSprop) | bit(K::Adam) |
+                          bit(K::AdamW) | bit(K::Adagrad);
 constexpr unsigned kAdams = bit(K::Adam) | bit(K::AdamW);
 
 #define KILN_SETTING(NAME, EXPR, BOOLEAN, KINDS)                               \
   Setting {                                                                    \
-    NAME, [](OptimizerConfig &o, double v) { EXPR; }, BOOLEAN, KINDS          \
+    NAME, [](OptimizerConfig &o, double v) { EXPR; }, BOOLEAN, KINDS           \
   }
 const Setting kSettings[] = {
     KILN_SETTING("learning_rate", o.learningRate = v, false, kAll),
@@ -204,8 +203,7 @@ llvm::Error kiln::validateLossAndMetrics(StringRef loss,
                    "precision, recall, f1, mae, mse)");
     bool sparse = *kind == LossKind::SparseCategoricalCrossentropy;
     if (name == "sparse_categorical_accuracy" && !sparse)
-      return error("metric '" + m +
-                   "' needs integer labels (the sparse loss)");
+      return error("metric '" + m + "' needs integer labels (the sparse loss)");
     if (sparse &&
         llvm::is_contained({"precision", "recall", "f1", "mae", "mse"},
                            StringRef(name)))
@@ -237,9 +235,8 @@ kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
         for (unsigned k = 0; k < std::size(kOptimizerNames); ++k)
           if (s.appliesTo & (1u << k))
             users.push_back(kOptimizerNames[k]);
-    return error("" + key + " does not apply to " +
-                 o.name + " (it applies to: " + llvm::join(users, ", ") +
-                 ")");
+    return error("" + key + " does not apply to " + o.name +
+                 " (it applies to: " + llvm::join(users, ", ") + ")");
   }
   ResolvedOptimizer h;
   h.kind = *kind;
@@ -281,8 +278,8 @@ kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
   };
   for (const Check &c : checks)
     if (!(c.value >= 0.0 && (c.hiOpen ? c.value < c.hi : c.value <= c.hi)))
-      return error(llvm::Twine(c.name) + " = " +
-                   numberText(c.value) + " is out of range " +
+      return error(llvm::Twine(c.name) + " = " + numberText(c.value) +
+                   " is out of range " +
                    (c.hi == HUGE_VAL ? "(must be >= 0)"
                     : c.hiOpen       ? "[0, 1)"
                                      : "[0, 1]"));

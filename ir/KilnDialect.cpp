@@ -156,18 +156,18 @@ FailureOr<const AttrRule *> checkRule(Location loc, NamedAttribute attr,
   const AttrRule *r = findRule(name);
   if (!r)
     return emitError() << where << "unknown attribute '" << name
-                           << "' (the kiln stage attributes are declared "
-                              "in ir/KilnBase.td)";
+                       << "' (the kiln stage attributes are declared "
+                          "in ir/KilnBase.td)";
   bool placed =
       r->place == place || (r->place == Place::ArgOrResult &&
                             (place == Place::Arg || place == Place::Result));
   if (!placed)
     return emitError() << where << "'" << name << "' is "
-                           << describePlace(r->place) << ", not "
-                           << describePlace(place);
+                       << describePlace(r->place) << ", not "
+                       << describePlace(place);
   if (!r->hasType(attr.getValue()))
-    return emitError() << where << "'" << name << "' must be "
-                           << r->typeName << ", got " << attr.getValue();
+    return emitError() << where << "'" << name << "' must be " << r->typeName
+                       << ", got " << attr.getValue();
   return r;
 }
 
@@ -215,19 +215,19 @@ static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
     double factor = cast<FloatAttr>(attr.getValue()).getValueAsDouble();
     if (!(factor >= 0.0))
       return emitArgError() << where << "'" << name
-                             << "' must be a factor >= 0, got " << factor;
+                            << "' must be a factor >= 0, got " << factor;
   }
   if (name == KilnDialect::ParamAttrHelper::getNameStr()) {
     StringRef param = cast<StringAttr>(attr.getValue()).getValue();
     if (param.empty())
-      return emitArgError() << where << "'" << name
-                             << "' must name the parameter, got \"\"";
+      return emitArgError()
+             << where << "'" << name << "' must name the parameter, got \"\"";
     // The name keys checkpoints and header macros: one argument each.
     for (unsigned other = 0; other < argIndex; ++other)
       if (auto same = getArgAttr<KilnDialect::ParamAttrHelper>(func, other);
           same && same.getValue() == param)
         return emitArgError() << where << "'" << name << "' = \"" << param
-                               << "\" is also the name of argument " << other;
+                              << "\" is also the name of argument " << other;
   }
   if (name == KilnDialect::StepAttrHelper::getNameStr()) {
     auto shaped = dyn_cast<ShapedType>(argType);
@@ -240,15 +240,16 @@ static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
              << argType;
     if (hasArgAttr<KilnDialect::ParamAttrHelper>(func, argIndex))
       return emitArgError() << where << "'" << name
-                             << "' marks the step counter, which is an "
-                                "input, not a parameter: remove 'kiln.param'";
+                            << "' marks the step counter, which is an "
+                               "input, not a parameter: remove 'kiln.param'";
   }
   if (name == KilnDialect::StateAttrHelper::getNameStr()) {
     if (!hasArgAttr<KilnDialect::ParamAttrHelper>(func, argIndex))
       return emitArgError()
              << where << "'" << name
              << "' marks a parameter: the argument needs a 'kiln.param' name";
-    if (func.getArgAttr(argIndex, KilnDialect::TrainableAttrHelper::getNameStr()))
+    if (func.getArgAttr(argIndex,
+                        KilnDialect::TrainableAttrHelper::getNameStr()))
       return emitArgError()
              << where << "'" << name
              << "' is not trainable (the optimizer never touches state): "
@@ -261,7 +262,8 @@ static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
 static LogicalResult checkResultAttribute(Operation *op, unsigned resultIndex,
                                           NamedAttribute attr) {
   std::string where = "result " + std::to_string(resultIndex) + ": ";
-  FailureOr<const AttrRule *> r = checkRule(op->getLoc(), attr, Place::Result, where);
+  FailureOr<const AttrRule *> r =
+      checkRule(op->getLoc(), attr, Place::Result, where);
   if (failed(r))
     return failure();
   auto func = dyn_cast<FunctionOpInterface>(op);
@@ -279,8 +281,8 @@ static LogicalResult checkResultAttribute(Operation *op, unsigned resultIndex,
   if (wide.getSignificantBits() > 63)
     return op->emitError() << where << "'" << name << "' = "
                            << llvm::toString(wide, 10, /*Signed=*/true)
-                           << " names no argument (the function has "
-                           << numArgs << ")";
+                           << " names no argument (the function has " << numArgs
+                           << ")";
   int64_t index = wide.getSExtValue();
   if (index < 0 || index >= static_cast<int64_t>(numArgs))
     return op->emitError() << where << "'" << name << "' = " << index
@@ -363,8 +365,8 @@ LogicalResult KilnDialect::verifyOperationAttribute(Operation *op,
                            << " (the kiln stage attributes are declared in "
                               "ir/KilnBase.td)";
   }
-  FailureOr<const AttrRule *> r =
-      checkRule(op->getLoc(), attr, isModule ? Place::Module : Place::Function, "");
+  FailureOr<const AttrRule *> r = checkRule(
+      op->getLoc(), attr, isModule ? Place::Module : Place::Function, "");
   if (failed(r))
     return failure();
   StringRef name = attr.getName().getValue();

@@ -349,8 +349,9 @@ struct KilnAttachOptimizerPass
       if (!hasArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i))
         return lossFunc.emitError("kiln-attach-optimizer: trainable "
                                   "argument ")
-               << i << " has no 'kiln.param' name: the optimizer updates "
-                       "named parameters only";
+               << i
+               << " has no 'kiln.param' name: the optimizer updates "
+                  "named parameters only";
 
     // --- @train_step signature.
     SmallVector<Type> argTypes;

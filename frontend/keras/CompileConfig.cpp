@@ -126,14 +126,13 @@ kiln::trainingConfigFromCompileConfig(DictionaryAttr config) {
         if (!v)
           return pathError(path, "must be a number", value);
         if (*v != 0.0)
-          return pathError(path,
-                           "is not supported by kiln (only 0: no smoothing)",
-                           value);
+          return pathError(
+              path, "is not supported by kiln (only 0: no smoothing)", value);
       }
     }
   }
-  if (Attribute weights = config.get("loss_weights"); weights &&
-                                                      !isa<UnitAttr>(weights))
+  if (Attribute weights = config.get("loss_weights");
+      weights && !isa<UnitAttr>(weights))
     return pathError("compile_config.loss_weights",
                      "is not supported by kiln (one loss, weight 1)", weights);
   if (Attribute metrics = config.get("metrics")) {

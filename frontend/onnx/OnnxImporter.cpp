@@ -53,13 +53,13 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 /// ONNX op types the importer supports (default domain), sorted; the one
 /// list (kilnc --list-onnx-ops prints it, the conformance runner reads it).
 constexpr llvm::StringLiteral kSupportedOps[] = {
-    "Abs",         "Add",       "Cast",       "Clip",      "Concat",
-    "Constant",    "Div",       "Dropout",    "Elu",       "Exp",
-    "Flatten",     "Gemm",      "HardSigmoid", "Identity", "LeakyRelu",
-    "Log",         "LogSoftmax", "MatMul",    "Mul",       "Neg",
-    "Pow",         "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
-    "Reshape",     "Sigmoid",   "Slice",      "Softmax",   "Softplus",
-    "Sqrt",        "Squeeze",   "Sub",        "Tanh",      "Transpose",
+    "Abs",      "Add",        "Cast",        "Clip",      "Concat",
+    "Constant", "Div",        "Dropout",     "Elu",       "Exp",
+    "Flatten",  "Gemm",       "HardSigmoid", "Identity",  "LeakyRelu",
+    "Log",      "LogSoftmax", "MatMul",      "Mul",       "Neg",
+    "Pow",      "ReduceMax",  "ReduceMean",  "ReduceSum", "Relu",
+    "Reshape",  "Sigmoid",    "Slice",       "Softmax",   "Softplus",
+    "Sqrt",     "Squeeze",    "Sub",         "Tanh",      "Transpose",
     "Unsqueeze"};
 
 bool isSupportedOp(StringRef op) {

@@ -126,8 +126,8 @@ kiln_status_t kiln_session_fit(kiln_session_t *s, const kiln_array_t *x,
     Data validation = session.slice(all, split, all.n);
     if (session.needsAdapt())
       session.adapt(train);
-    double lr =
-        o.learning_rate >= 0 ? o.learning_rate : session.manifest().learningRate;
+    double lr = o.learning_rate >= 0 ? o.learning_rate
+                                     : session.manifest().learningRate;
     Metrics last;
     for (int32_t i = 0; i < o.epochs; ++i) {
       int64_t epoch = session.epoch + 1;

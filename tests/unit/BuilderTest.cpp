@@ -184,8 +184,8 @@ TEST(BuilderTest, SetLearningRateFollowsTheCompilerRule) {
   ASSERT_FALSE(model.build(32));
   ASSERT_FALSE(model.compile({"sparse_categorical_crossentropy"},
                              kiln::Optimizer::SGD(0.5), {"accuracy"}));
-  for (double bad : {-1.0, static_cast<double>(NAN),
-                     static_cast<double>(INFINITY)})
+  for (double bad :
+       {-1.0, static_cast<double>(NAN), static_cast<double>(INFINITY)})
     EXPECT_NE(message(model.setLearningRate(bad))
                   .find("is not a finite non-negative number"),
               std::string::npos)

@@ -257,12 +257,13 @@ TEST(TrainingConfigTest, BuilderAdapter) {
                       "2.000000e+00"),
             std::string::npos);
   // The learning rate: finite and >= 0, as every adapter.
-  EXPECT_NE(message(kiln::toTrainingConfig({"mse"}, kiln::Optimizer::SGD(-1),
-                                           {})
-                        .takeError())
-                .find("is not a finite non-negative number"),
-            std::string::npos);
-  EXPECT_TRUE(bool(kiln::toTrainingConfig({"mse"}, kiln::Optimizer::SGD(0), {})));
+  EXPECT_NE(
+      message(kiln::toTrainingConfig({"mse"}, kiln::Optimizer::SGD(-1), {})
+                  .takeError())
+          .find("is not a finite non-negative number"),
+      std::string::npos);
+  EXPECT_TRUE(
+      bool(kiln::toTrainingConfig({"mse"}, kiln::Optimizer::SGD(0), {})));
 
   kiln::Optimizer unknown = kiln::Optimizer::SGD();
   unknown.hyperparameters["beta_9"] = 1;

@@ -668,8 +668,10 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   // A user's error names the file, line and problem; the generic dump of the
-  // whole failing op is for compiler developers (--mlir-print-op-on-diagnostic).
-  if (cl::getRegisteredOptions().lookup("mlir-print-op-on-diagnostic")
+  // whole failing op is for compiler developers
+  // (--mlir-print-op-on-diagnostic).
+  if (cl::getRegisteredOptions()
+          .lookup("mlir-print-op-on-diagnostic")
           ->getNumOccurrences() == 0)
     context.printOpOnDiagnostic(false);
 
