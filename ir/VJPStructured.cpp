@@ -131,9 +131,8 @@ int64_t countOver(RankedTensorType type, ArrayRef<int64_t> axes) {
 /// y = sum_axes(x): dx = broadcast(g) (each input element contributes once).
 LogicalResult ReduceSumOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto reduce = *this;
-  operandGrads.push_back(broadcastBack(b, op->getLoc(), resultGrads[0],
+  operandGrads.push_back(broadcastBack(b, getLoc(), resultGrads[0],
                                        tensorType(reduce.getInput()),
                                        reduce.getAxes(), reduce.getKeepDims()));
   return success();
@@ -143,9 +142,8 @@ LogicalResult ReduceSumOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// per reduced group.
 LogicalResult ReduceMeanOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                      SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto reduce = *this;
-  Location loc = op->getLoc();
+  Location loc = getLoc();
   RankedTensorType inputType = tensorType(reduce.getInput());
   Value g = broadcastBack(b, loc, resultGrads[0], inputType, reduce.getAxes(),
                           reduce.getKeepDims());
@@ -165,9 +163,8 @@ LogicalResult ReduceMeanOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 ///   dx  = (r == max_axes(r)) ? g : 0
 LogicalResult ReduceMaxOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto reduce = *this;
-  Location loc = op->getLoc();
+  Location loc = getLoc();
   Value x = reduce.getInput();
   RankedTensorType type = tensorType(x);
   SmallVector<int64_t> axes(reduce.getAxes());
@@ -220,9 +217,8 @@ LogicalResult ReduceMaxOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 ///   1  1  | B^T g^T  (B, g; 1 1)  | g^T A^T  (g, A; 1 1)
 LogicalResult MatmulOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                  SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto mm = *this;
-  Location loc = op->getLoc();
+  Location loc = getLoc();
   Value a = mm.getLhs(), bm = mm.getRhs(), g = resultGrads[0];
   bool tA = mm.getTransposeLhs(), tB = mm.getTransposeRhs();
   Value dA = tA ? b.create<MatmulOp>(loc, a.getType(), bm, g, tB, true)
@@ -241,11 +237,10 @@ LogicalResult MatmulOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// y = reshape(x): dx = reshape(g) to x's shape.
 LogicalResult ReshapeOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                   SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   Value x = getInput();
   operandGrads.push_back(
       isFloatTensor(x)
-          ? b.create<ReshapeOp>(op->getLoc(), x.getType(), resultGrads[0])
+          ? b.create<ReshapeOp>(getLoc(), x.getType(), resultGrads[0])
           : Value());
   return success();
 }
@@ -254,7 +249,6 @@ LogicalResult ReshapeOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// inverse(perm)).
 LogicalResult TransposeOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto transpose = *this;
   Value x = transpose.getInput();
   if (!isFloatTensor(x)) {
@@ -265,8 +259,8 @@ LogicalResult TransposeOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
   SmallVector<int64_t> inverse(perm.size());
   for (auto [i, p] : llvm::enumerate(perm))
     inverse[p] = static_cast<int64_t>(i);
-  operandGrads.push_back(b.create<TransposeOp>(op->getLoc(), x.getType(),
-                                               resultGrads[0], inverse));
+  operandGrads.push_back(
+      b.create<TransposeOp>(getLoc(), x.getType(), resultGrads[0], inverse));
   return success();
 }
 
@@ -274,7 +268,6 @@ LogicalResult TransposeOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// offset.
 LogicalResult ConcatOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                  SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto concat = *this;
   int64_t axis = static_cast<int64_t>(concat.getAxis());
   RankedTensorType gType = tensorType(resultGrads[0]);
@@ -287,11 +280,10 @@ LogicalResult ConcatOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
     start[axis] = offset;
     limit[axis] = offset + xType.getDimSize(axis);
     offset = limit[axis];
-    operandGrads.push_back(isFloatTensor(x)
-                               ? b.create<SliceOp>(op->getLoc(), xType,
-                                                   resultGrads[0], start, limit,
-                                                   strides)
-                               : Value());
+    operandGrads.push_back(
+        isFloatTensor(x) ? b.create<SliceOp>(getLoc(), xType, resultGrads[0],
+                                             start, limit, strides)
+                         : Value());
   }
   return success();
 }
@@ -301,7 +293,6 @@ LogicalResult ConcatOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// (n - 1) * stride + 1) (size - start when n = 0). As StableHLO.
 LogicalResult SliceOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                 SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto slice = *this;
   Value x = slice.getInput();
   if (!isFloatTensor(x)) {
@@ -318,8 +309,8 @@ LogicalResult SliceOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
     interior.push_back(stride - 1);
     high.push_back(xType.getDimSize(d) - end);
   }
-  operandGrads.push_back(b.create<PadOp>(op->getLoc(), xType, resultGrads[0],
-                                         low, high, interior, APFloat(0.0)));
+  operandGrads.push_back(b.create<PadOp>(getLoc(), xType, resultGrads[0], low,
+                                         high, interior, APFloat(0.0)));
   return success();
 }
 
@@ -328,7 +319,6 @@ LogicalResult SliceOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// value is an attribute: no gradient.
 LogicalResult PadOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                               SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto pad = *this;
   RankedTensorType xType = tensorType(pad.getInput());
   ArrayRef<int64_t> interior = pad.getInterior();
@@ -341,7 +331,7 @@ LogicalResult PadOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
     limit.push_back(n > 0 ? low + (n - 1) * stride + 1 : low);
     strides.push_back(stride);
   }
-  operandGrads.push_back(b.create<SliceOp>(op->getLoc(), xType, resultGrads[0],
+  operandGrads.push_back(b.create<SliceOp>(getLoc(), xType, resultGrads[0],
                                            start, limit, strides));
   return success();
 }
@@ -352,14 +342,13 @@ LogicalResult PadOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// [2, 3, units] gets the sum over the 6 rows.
 LogicalResult BroadcastInDimOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                          SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto broadcast = *this;
   Value x = broadcast.getOperand();
   if (!isFloatTensor(x)) {
     operandGrads.push_back(Value());
     return success();
   }
-  Location loc = op->getLoc();
+  Location loc = getLoc();
   RankedTensorType xType = tensorType(x), gType = tensorType(resultGrads[0]);
   ArrayRef<int64_t> dims = broadcast.getBroadcastDimensions();
   SmallVector<int64_t> axes;
@@ -389,9 +378,8 @@ LogicalResult BroadcastInDimOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// y = softmax(x) along axis: dx = y * (g - sum_axis(g * y)).
 LogicalResult SoftmaxOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                   SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto softmax = *this;
-  Location loc = op->getLoc();
+  Location loc = getLoc();
   Value y = softmax.getResult(), g = resultGrads[0];
   int64_t axis = static_cast<int64_t>(softmax.getAxis());
   Value dot = sumAlong(b, loc, binary<MulOp>(b, loc, g, y), axis);
@@ -403,9 +391,8 @@ LogicalResult SoftmaxOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// y = log_softmax(x) along axis: dx = g - exp(y) * sum_axis(g).
 LogicalResult LogSoftmaxOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                      SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto logSoftmax = *this;
-  Location loc = op->getLoc();
+  Location loc = getLoc();
   Value y = logSoftmax.getResult(), g = resultGrads[0];
   int64_t axis = static_cast<int64_t>(logSoftmax.getAxis());
   Value p = b.create<ExpOp>(loc, y.getType(), y);
@@ -424,10 +411,9 @@ LogicalResult LogSoftmaxOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
 /// counter, index), never of x). The counter gets no gradient.
 LogicalResult DropoutOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                   SmallVectorImpl<Value> &operandGrads) {
-  Operation *op = getOperation();
   auto dropout = *this;
   operandGrads.push_back(b.create<DropoutOp>(
-      op->getLoc(), dropout.getType(), resultGrads[0], dropout.getCounter(),
+      getLoc(), dropout.getType(), resultGrads[0], dropout.getCounter(),
       dropout.getRateAttr(), dropout.getSeedAttr()));
   operandGrads.push_back(Value());
   return success();
