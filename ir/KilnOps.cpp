@@ -215,6 +215,174 @@ double MatmulOp::getFlops() {
 }
 
 //===----------------------------------------------------------------------===//
+// Convolution and pooling
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Checks that `operands` share one element type (conv_c6 / pool_c6).
+template <typename OpTy>
+LogicalResult checkSameElementType(std::optional<Location> loc,
+                                   const char *label, Type a, Type b) {
+  if (a != b)
+    return emitLabeledError<OpTy>(loc, label, "operand element types differ: ",
+                                  a, " vs ", b);
+  return success();
+}
+
+/// Verifies that `actual` equals the shape a rule computes, or reports the
+/// rule's error or the mismatch under `label` with `what` naming the shape.
+LogicalResult checkImpliedShape(Operation *op, llvm::Expected<Shape> implied,
+                                ArrayRef<int64_t> actual, const char *label,
+                                StringRef what) {
+  if (!implied)
+    return op->emitOpError(llvm::toString(implied.takeError()));
+  if (ArrayRef<int64_t>(*implied) != actual)
+    return op->emitOpError("[")
+           << label << "] " << what << " must have shape ["
+           << llvm::make_range(implied->begin(), implied->end()) << "], got ["
+           << actual << "]";
+  return success();
+}
+
+/// 2 multiply-adds per (output element, filter tap in its group).
+double convFlops(ArrayRef<int64_t> output, ArrayRef<int64_t> filter) {
+  double taps = 1;
+  for (int64_t size : filter.drop_back())
+    taps *= static_cast<double>(size);
+  double outputs = 1;
+  for (int64_t size : output)
+    outputs *= static_cast<double>(size);
+  return 2.0 * outputs * taps;
+}
+
+/// One operation per (output element, window position).
+double poolFlops(ArrayRef<int64_t> output, ArrayRef<int64_t> window) {
+  double count = 1;
+  for (int64_t size : output)
+    count *= static_cast<double>(size);
+  for (int64_t size : window)
+    count *= static_cast<double>(size);
+  return count;
+}
+} // namespace
+
+LogicalResult
+ConvOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                         Adaptor adaptor,
+                         SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType input = tensorType(adaptor.getInput());
+  RankedTensorType filter = tensorType(adaptor.getFilter());
+  if (failed(checkSameElementType<ConvOp>(loc, "conv_c6",
+                                          input.getElementType(),
+                                          filter.getElementType())))
+    return failure();
+  ConvWindow window{adaptor.getStrides(), adaptor.getDilations(),
+                    adaptor.getPadLow(), adaptor.getPadHigh(),
+                    static_cast<int64_t>(adaptor.getGroups())};
+  return inferred<ConvOp>(
+      loc, inferConvShape(input.getShape(), filter.getShape(), window),
+      input.getElementType(), inferredReturnTypes);
+}
+
+double ConvOp::getFlops() {
+  return convFlops(getResult().getType().getShape(),
+                   getFilter().getType().getShape());
+}
+
+LogicalResult ConvTransposeOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (failed(checkSameElementType<ConvTransposeOp>(
+          getLoc(), "conv_c6", input.getElementType(),
+          getFilter().getType().getElementType())) ||
+      failed(checkSameElementType<ConvTransposeOp>(
+          getLoc(), "conv_c6", input.getElementType(),
+          getResult().getType().getElementType())))
+    return failure();
+  return checkImpliedShape(*this,
+                           inferConvShape(getResult().getType().getShape(),
+                                          getFilter().getType().getShape(),
+                                          getWindow()),
+                           input.getShape(), "conv_transpose_c1",
+                           "the input (the convolution of the result)");
+}
+
+double ConvTransposeOp::getFlops() {
+  return convFlops(getInput().getType().getShape(),
+                   getFilter().getType().getShape());
+}
+
+LogicalResult ConvFilterGradOp::verify() {
+  RankedTensorType input = getInput().getType();
+  if (failed(checkSameElementType<ConvFilterGradOp>(
+          getLoc(), "conv_c6", input.getElementType(),
+          getOutputGrad().getType().getElementType())) ||
+      failed(checkSameElementType<ConvFilterGradOp>(
+          getLoc(), "conv_c6", input.getElementType(),
+          getResult().getType().getElementType())))
+    return failure();
+  return checkImpliedShape(*this,
+                           inferConvShape(input.getShape(),
+                                          getResult().getType().getShape(),
+                                          getWindow()),
+                           getOutputGrad().getType().getShape(),
+                           "conv_filter_grad_c1",
+                           "the output gradient (the convolution's result)");
+}
+
+double ConvFilterGradOp::getFlops() {
+  return convFlops(getOutputGrad().getType().getShape(),
+                   getResult().getType().getShape());
+}
+
+#define KILN_DEFINE_POOL_HOOKS(OpTy)                                           \
+  LogicalResult OpTy::inferReturnTypes(                                        \
+      MLIRContext *, std::optional<Location> loc, Adaptor adaptor,             \
+      SmallVectorImpl<Type> &inferredReturnTypes) {                            \
+    RankedTensorType input = tensorType(adaptor.getInput());                   \
+    PoolWindow window{adaptor.getWindow(), adaptor.getStrides(),               \
+                      adaptor.getPadLow(), adaptor.getPadHigh(),               \
+                      adaptor.getCeilMode()};                                  \
+    return inferred<OpTy>(loc, inferPoolShape(input.getShape(), window),      \
+                          input.getElementType(), inferredReturnTypes);        \
+  }                                                                            \
+  double OpTy::getFlops() {                                                    \
+    return poolFlops(getResult().getType().getShape(), getWindow());           \
+  }
+KILN_DEFINE_POOL_HOOKS(MaxPoolOp)
+KILN_DEFINE_POOL_HOOKS(AvgPoolOp)
+#undef KILN_DEFINE_POOL_HOOKS
+
+LogicalResult MaxPoolGradOp::verify() {
+  if (failed(checkSameElementType<MaxPoolGradOp>(
+          getLoc(), "pool_c6", getInput().getType().getElementType(),
+          getOutputGrad().getType().getElementType())))
+    return failure();
+  return checkImpliedShape(
+      *this, inferPoolShape(getInput().getType().getShape(), getPoolWindow()),
+      getOutputGrad().getType().getShape(), "pool_grad_c1",
+      "the output gradient (the pooling's result)");
+}
+
+double MaxPoolGradOp::getFlops() {
+  return poolFlops(getOutputGrad().getType().getShape(), getWindow());
+}
+
+LogicalResult AvgPoolGradOp::verify() {
+  if (failed(checkSameElementType<AvgPoolGradOp>(
+          getLoc(), "pool_c6", getOutputGrad().getType().getElementType(),
+          getResult().getType().getElementType())))
+    return failure();
+  return checkImpliedShape(
+      *this, inferPoolShape(getResult().getType().getShape(), getPoolWindow()),
+      getOutputGrad().getType().getShape(), "pool_grad_c1",
+      "the output gradient (the pooling of the result)");
+}
+
+double AvgPoolGradOp::getFlops() {
+  return poolFlops(getOutputGrad().getType().getShape(), getWindow());
+}
+
+//===----------------------------------------------------------------------===//
 // Shape ops
 //===----------------------------------------------------------------------===//
 

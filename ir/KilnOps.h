@@ -8,6 +8,7 @@
 #define KILN_IR_KILNOPS_H
 
 #include "ir/KilnDialect.h"
+#include "ir/ShapeInference.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 

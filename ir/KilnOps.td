@@ -396,9 +396,288 @@ def Kiln_MatmulOp : Kiln_Op<"matmul", [Pure, InferTypeOpAdaptor,
   }];
 }
 
-// Convolution, pooling, batch_norm, embedding and LSTM ops join the
-// contraction and normalization families here; their shape rules follow the
-// same free-function pattern in ShapeInference.h.
+//===----------------------------------------------------------------------===//
+// Convolution and pooling (channels-last)
+//===----------------------------------------------------------------------===//
+
+/// The window attributes every convolution op carries, one entry per spatial
+/// axis: `strides` (>= 1), `dilations` (>= 1), zero padding `pad_low` before
+/// and `pad_high` after the axis (>= 0), and `groups` (>= 1, dividing both
+/// channel counts).
+defvar Kiln_ConvAttrs = (ins DenseI64ArrayAttr:$strides,
+    DenseI64ArrayAttr:$dilations, DenseI64ArrayAttr:$pad_low,
+    DenseI64ArrayAttr:$pad_high, DefaultValuedAttr<I64Attr, "1">:$groups);
+
+/// A convolution-family op: its shape rule and FLOP count are C++ methods
+/// (KilnOps.cpp), its VJP rule is in ir/VJPStructured.cpp.
+class Kiln_ConvFamilyOp<string mnemonic, list<Trait> traits = []>
+    : Kiln_Op<mnemonic, traits # [Pure,
+          DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+          DeclareOpInterfaceMethods<Kiln_FlopCountOpInterface>]> {
+  let extraClassDeclaration = [{
+    /// The attributes as the shared shape rules take them.
+    ::mlir::kiln::ConvWindow getWindow() {
+      return {getStrides(), getDilations(), getPadLow(), getPadHigh(),
+              static_cast<int64_t>(getGroups())};
+    }
+  }];
+}
+
+def Kiln_ConvOp : Kiln_ConvFamilyOp<"conv", [InferTypeOpAdaptor]> {
+  let summary = "N-D grouped, strided, dilated, zero-padded convolution";
+  let description = [{
+    Cross-correlation in channels-last layout, as Keras `Conv1D`/`Conv2D`/
+    `Conv3D` and ONNX `Conv` compute it (ONNX's NCHW/OIHW operands are
+    transposed at import). `input` is `[N, S_1..S_d, C]`, `filter` is
+    `[K_1..K_d, C/groups, F]` (Keras HWIO), the result is `[N, O_1..O_d, F]`:
+
+    ```
+    result[n, o, f] = sum_{k, c} input[n, o*stride + k*dilation - pad_low, g*C/groups + c]
+                                 * filter[k, c, f],   g = f / (F/groups)
+    ```
+
+    where positions outside `[0, S)` read 0 and
+    `O = floor((S + pad_low + pad_high - dilation*(K-1) - 1) / stride) + 1`.
+    `groups == C` is a depthwise convolution. d is 1, 2 or 3.
+    Shape rule: `inferConvShape` (labels `conv_c1` ranks, `conv_c2` one
+    attribute entry per spatial axis, `conv_c3` strides and dilations >= 1
+    and pads >= 0, `conv_c4` groups divide the channels and the filter's
+    input channels are C/groups, `conv_c5` the dilated window fits the
+    padded input, `conv_c6` element types).
+
+    Example:
+    ```mlir
+    %y = kiln.conv %x, %w {strides = array<i64: 1, 1>,
+                           dilations = array<i64: 1, 1>,
+                           pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>}
+        : tensor<128x28x28x1xf32>, tensor<3x3x1x32xf32> -> tensor<128x26x26x32xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$filter),
+                       Kiln_ConvAttrs);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $filter attr-dict `:` type($input) `,` type($filter) `->`
+    type($result)
+  }];
+}
+
+def Kiln_ConvTransposeOp : Kiln_ConvFamilyOp<"conv_transpose"> {
+  let summary = "Transposed convolution (the input gradient of kiln.conv)";
+  let description = [{
+    The adjoint of `kiln.conv` with respect to its input: `input` is
+    `[N, O_1..O_d, F]`, `filter` is `[K_1..K_d, C/groups, F]` and the result
+    `[N, S_1..S_d, C]` is the tensor whose `kiln.conv` with the same filter
+    and attributes has `input`'s shape:
+
+    ```
+    result[n, s, g*C/groups + c] = sum_{o, k : s = o*stride + k*dilation - pad_low}
+                                   input[n, o, f] * filter[k, c, f]   (f in group g)
+    ```
+
+    The result shape is given, not inferred: several `S` map to one `O` when
+    a stride exceeds 1 (Keras `Conv2DTranspose` / ONNX `ConvTranspose`
+    `output_padding` pick one). Keras `Conv2DTranspose` kernels
+    (`[K, filters, in_channels]`) are this op's filter as they are.
+    Verifier: `verifyConvTransposeShapes` (labels `conv_c1`..`conv_c6` on
+    the implied convolution, `conv_transpose_c1` the convolution of the
+    result shape gives the input shape).
+
+    Example:
+    ```mlir
+    %dx = kiln.conv_transpose %dy, %w {strides = array<i64: 2>,
+            dilations = array<i64: 1>, pad_low = array<i64: 0>,
+            pad_high = array<i64: 0>}
+        : tensor<4x3x8xf32>, tensor<3x2x8xf32> -> tensor<4x8x2xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$filter),
+                       Kiln_ConvAttrs);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $filter attr-dict `:` type($input) `,` type($filter) `->`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_ConvFilterGradOp : Kiln_ConvFamilyOp<"conv_filter_grad"> {
+  let summary = "The filter gradient of kiln.conv";
+  let description = [{
+    The adjoint of `kiln.conv` with respect to its filter: `input` is the
+    convolution input `[N, S_1..S_d, C]`, `output_grad` has the
+    convolution's result shape `[N, O_1..O_d, F]`, and the result is
+    `[K_1..K_d, C/groups, F]`:
+
+    ```
+    result[k, c, f] = sum_{n, o} input[n, o*stride + k*dilation - pad_low, g*C/groups + c]
+                                 * output_grad[n, o, f]
+    ```
+
+    The result shape is given (a stride above 1 leaves `K` ambiguous).
+    Verifier: `verifyConvFilterGradShapes` (labels `conv_c1`..`conv_c6` on
+    the implied convolution, `conv_filter_grad_c1` the convolution of
+    `input` with a filter of the result's shape gives `output_grad`'s
+    shape).
+
+    Example:
+    ```mlir
+    %dw = kiln.conv_filter_grad %x, %dy {strides = array<i64: 1, 1>,
+            dilations = array<i64: 1, 1>, pad_low = array<i64: 0, 0>,
+            pad_high = array<i64: 0, 0>}
+        : tensor<128x28x28x1xf32>, tensor<128x26x26x32xf32> -> tensor<3x3x1x32xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input,
+                            Kiln_FloatTensor:$output_grad),
+                       Kiln_ConvAttrs);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $output_grad attr-dict `:` type($input) `,` type($output_grad)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+/// The window attributes every pooling op carries, one entry per spatial
+/// axis: `window` (>= 1), `strides` (>= 1), `pad_low`/`pad_high` (>= 0 and
+/// smaller than the window), and `ceil_mode` (ONNX/PyTorch: round the
+/// output size up, dropping a last window that would start in the padding).
+defvar Kiln_PoolAttrs = (ins DenseI64ArrayAttr:$window,
+    DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pad_low,
+    DenseI64ArrayAttr:$pad_high,
+    DefaultValuedAttr<BoolAttr, "false">:$ceil_mode);
+
+/// The extra attribute of average pooling: whether padding counts in the
+/// divisor (ONNX `count_include_pad`; Keras/TF `same` pooling: false).
+defvar Kiln_AvgPoolAttrs = (ins
+    DefaultValuedAttr<BoolAttr, "false">:$count_include_pad);
+
+/// A pooling-family op on channels-last tensors `[N, S_1..S_d, C]`.
+class Kiln_PoolFamilyOp<string mnemonic, list<Trait> traits = []>
+    : Kiln_Op<mnemonic, traits # [Pure,
+          DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+          DeclareOpInterfaceMethods<Kiln_FlopCountOpInterface>]> {
+  let extraClassDeclaration = [{
+    /// The attributes as the shared shape rules take them.
+    ::mlir::kiln::PoolWindow getPoolWindow() {
+      return {getWindow(), getStrides(), getPadLow(), getPadHigh(),
+              getCeilMode()};
+    }
+  }];
+}
+
+def Kiln_MaxPoolOp : Kiln_PoolFamilyOp<"max_pool", [InferTypeOpAdaptor]> {
+  let summary = "Max pooling over spatial windows";
+  let description = [{
+    `result[n, o, c] = max_{k, s = o*stride + k - pad_low in [0, S)} input[n, s, c]`
+    on channels-last `[N, S_1..S_d, C]` (d = 1..3). Padding never wins; a
+    NaN in a window makes its result NaN. Output size:
+    `O = floor((S + pad_low + pad_high - window) / stride) + 1`, or with
+    `ceil_mode` the ceiling, minus one when the last window would start at
+    or after `S + pad_low` (PyTorch, ONNX). The VJP (`kiln.max_pool_grad`)
+    routes each window's gradient to one element: the first maximum in
+    row-major window order (TF, cuDNN, Caffe). Shape rule: `inferPoolShape`
+    (labels `pool_c1` rank, `pool_c2` one attribute entry per spatial axis,
+    `pool_c3` window and strides >= 1 and pads >= 0, `pool_c4` pads smaller
+    than the window, `pool_c5` the window fits the padded input).
+
+    Example:
+    ```mlir
+    %p = kiln.max_pool %x {window = array<i64: 2, 2>, strides = array<i64: 2, 2>,
+                           pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>}
+        : tensor<128x26x26x32xf32> -> tensor<128x13x13x32xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input), Kiln_PoolAttrs);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Kiln_MaxPoolGradOp : Kiln_PoolFamilyOp<"max_pool_grad",
+    [AllTypesMatch<["input", "result"]>]> {
+  let summary = "The input gradient of kiln.max_pool";
+  let description = [{
+    For each window of `kiln.max_pool` over `input`, adds
+    `output_grad[n, o, c]` to the first element of the window (row-major
+    window order) that equals the window's maximum (a NaN counts as the
+    maximum); every other element gets nothing from that window and
+    overlapping windows add up. The argmax is recomputed from `input`
+    with the forward op's comparison, so it is the element whose value the
+    forward returned. Not differentiable again (its VJP reports an error).
+    Verifier: `output_grad` has `kiln.max_pool`'s result shape for `input`
+    (labels `pool_c1`..`pool_c5`, `pool_grad_c1`).
+
+    Example:
+    ```mlir
+    %dx = kiln.max_pool_grad %x, %dy {window = array<i64: 2, 2>,
+            strides = array<i64: 2, 2>, pad_low = array<i64: 0, 0>,
+            pad_high = array<i64: 0, 0>}
+        : tensor<128x26x26x32xf32>, tensor<128x13x13x32xf32> -> tensor<128x26x26x32xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input,
+                            Kiln_FloatTensor:$output_grad), Kiln_PoolAttrs);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $output_grad attr-dict `:` type($input) `,` type($output_grad)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_AvgPoolOp : Kiln_PoolFamilyOp<"avg_pool", [InferTypeOpAdaptor]> {
+  let summary = "Average pooling over spatial windows";
+  let description = [{
+    The mean of each window of `kiln.max_pool`'s windowing (same output
+    size rule and labels `pool_c1`..`pool_c5`). Padding adds 0 to the sum;
+    the divisor is the number of window positions inside `[0, S)`, or with
+    `count_include_pad` inside `[-pad_low, S + pad_high)` (a `ceil_mode`
+    overhang past the declared padding never counts, as in PyTorch).
+    Keras/TF `same` average pooling is `count_include_pad = false`.
+
+    Example:
+    ```mlir
+    %p = kiln.avg_pool %x {window = array<i64: 3>, strides = array<i64: 2>,
+                           pad_low = array<i64: 1>, pad_high = array<i64: 1>,
+                           count_include_pad = true}
+        : tensor<4x9x8xf32> -> tensor<4x5x8xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input), Kiln_PoolAttrs,
+                       Kiln_AvgPoolAttrs);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+}
+
+def Kiln_AvgPoolGradOp : Kiln_PoolFamilyOp<"avg_pool_grad"> {
+  let summary = "The input gradient of kiln.avg_pool";
+  let description = [{
+    Spreads `output_grad[n, o, c]` divided by its window's divisor over the
+    window's in-bounds elements; overlapping windows add up. The result has
+    the pooled input's shape, which is given (strides above 1 leave it
+    ambiguous). Verifier: `kiln.avg_pool` of the result shape has
+    `output_grad`'s shape (labels `pool_c1`..`pool_c5`, `pool_grad_c1`).
+    Linear; its VJP is `kiln.avg_pool` with the same attributes.
+
+    Example:
+    ```mlir
+    %dx = kiln.avg_pool_grad %dy {window = array<i64: 2>, strides = array<i64: 2>,
+            pad_low = array<i64: 0>, pad_high = array<i64: 0>}
+        : tensor<4x4x8xf32> -> tensor<4x8x8xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$output_grad), Kiln_PoolAttrs,
+                       Kiln_AvgPoolAttrs);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $output_grad attr-dict `:` type($output_grad) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+// Batch normalization is composed from these ops at import; embedding and
+// recurrent ops join here with shape rules in ShapeInference.h.
 
 //===----------------------------------------------------------------------===//
 // Shape ops

@@ -278,3 +278,217 @@ llvm::Expected<Shape> mlir::kiln::inferLossShape(ArrayRef<int64_t> predictions,
                      shapeStr(sampleWeight), predictions[0]);
   return Shape{};
 }
+
+//===----------------------------------------------------------------------===//
+// Convolution and pooling
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Collects every violated rule of one op into one joined llvm::Error.
+struct Violations {
+  llvm::Error all = llvm::Error::success();
+  template <typename... Ts>
+  void add(const char *label, const char *fmt, Ts &&...vals) {
+    all = llvm::joinErrors(std::move(all),
+                           violation(label, fmt, std::forward<Ts>(vals)...));
+  }
+};
+
+/// Checks that each attribute list has `rank` entries; `names` and `lists`
+/// are parallel.
+bool checkEntryCounts(Violations &v, const char *label, int64_t rank,
+                      ArrayRef<const char *> names,
+                      ArrayRef<ArrayRef<int64_t>> lists) {
+  bool ok = true;
+  for (auto [name, list] : llvm::zip(names, lists))
+    if (static_cast<int64_t>(list.size()) != rank) {
+      v.add(label, "{0} has {1} entries, the input has {2} spatial axes",
+            name, list.size(), rank);
+      ok = false;
+    }
+  return ok;
+}
+} // namespace
+
+llvm::Expected<Shape> mlir::kiln::inferConvShape(ArrayRef<int64_t> input,
+                                                 ArrayRef<int64_t> filter,
+                                                 const ConvWindow &w) {
+  int64_t rank = static_cast<int64_t>(input.size()) - 2;
+  if (rank < 1 || rank > 3)
+    return violation("conv_c1",
+                     "the input {0} needs rank 3, 4 or 5 ([N, spatial..., C])",
+                     shapeStr(input));
+  if (static_cast<int64_t>(filter.size()) != rank + 2)
+    return violation("conv_c1",
+                     "the filter {0} needs rank {1} ([K..., C/groups, F]) for "
+                     "the input {2}",
+                     shapeStr(filter), rank + 2, shapeStr(input));
+  Violations v;
+  bool entries = checkEntryCounts(
+      v, "conv_c2", rank, {"strides", "dilations", "pad_low", "pad_high"},
+      {w.strides, w.dilations, w.padLow, w.padHigh});
+  int64_t c = input.back(), f = filter.back(), fc = filter[rank];
+  if (w.groups < 1) {
+    v.add("conv_c4", "groups is {0}, must be >= 1", w.groups);
+  } else {
+    if (c % w.groups != 0)
+      v.add("conv_c4", "{0} input channels are not divisible by {1} groups", c,
+            w.groups);
+    if (f % w.groups != 0)
+      v.add("conv_c4", "{0} output channels are not divisible by {1} groups",
+            f, w.groups);
+    if (c % w.groups == 0 && fc != c / w.groups)
+      v.add("conv_c4",
+            "the filter {0} has {1} input channels, expected {2} ({3} "
+            "channels / {4} groups)",
+            shapeStr(filter), fc, c / w.groups, c, w.groups);
+  }
+  Shape result{input.front()};
+  if (entries) {
+    for (int64_t i = 0; i < rank; ++i) {
+      bool ok = true;
+      if (w.strides[i] < 1) {
+        v.add("conv_c3", "stride {0} of spatial axis {1} must be >= 1",
+              w.strides[i], i);
+        ok = false;
+      }
+      if (w.dilations[i] < 1) {
+        v.add("conv_c3", "dilation {0} of spatial axis {1} must be >= 1",
+              w.dilations[i], i);
+        ok = false;
+      }
+      if (w.padLow[i] < 0 || w.padHigh[i] < 0) {
+        v.add("conv_c3", "padding ({0}, {1}) of spatial axis {2} is negative",
+              w.padLow[i], w.padHigh[i], i);
+        ok = false;
+      }
+      if (filter[i] < 1) {
+        v.add("conv_c5", "kernel size {0} of spatial axis {1} must be >= 1",
+              filter[i], i);
+        ok = false;
+      }
+      if (!ok)
+        continue;
+      int64_t padded = input[i + 1] + w.padLow[i] + w.padHigh[i];
+      int64_t extent = w.dilations[i] * (filter[i] - 1) + 1;
+      if (extent > padded) {
+        v.add("conv_c5",
+              "spatial axis {0}: the window (kernel {1}, dilation {2}: {3} "
+              "positions) is larger than the padded input ({4} + {5} + {6} = "
+              "{7}), the output would be empty",
+              i, filter[i], w.dilations[i], extent, input[i + 1], w.padLow[i],
+              w.padHigh[i], padded);
+        continue;
+      }
+      result.push_back((padded - extent) / w.strides[i] + 1);
+    }
+  }
+  if (v.all)
+    return std::move(v.all);
+  result.push_back(f);
+  return result;
+}
+
+llvm::Expected<Shape> mlir::kiln::inferConvTransposeShape(
+    ArrayRef<int64_t> input, ArrayRef<int64_t> filter, const ConvWindow &w,
+    ArrayRef<int64_t> outputPadding) {
+  int64_t rank = static_cast<int64_t>(input.size()) - 2;
+  if (rank < 1 || rank > 3 || static_cast<int64_t>(filter.size()) != rank + 2)
+    return violation("conv_c1",
+                     "the input {0} and filter {1} need ranks d + 2 with d in "
+                     "1..3 ([N, spatial..., F] and [K..., C/groups, F])",
+                     shapeStr(input), shapeStr(filter));
+  Violations v;
+  bool entries = checkEntryCounts(
+      v, "conv_c2", rank,
+      {"strides", "dilations", "pad_low", "pad_high", "output_padding"},
+      {w.strides, w.dilations, w.padLow, w.padHigh, outputPadding});
+  if (w.groups < 1 || input.back() % w.groups != 0)
+    v.add("conv_c4", "{0} input channels are not divisible by {1} groups",
+          input.back(), w.groups);
+  if (!entries || v.all)
+    return std::move(v.all);
+  Shape result{input.front()};
+  for (int64_t i = 0; i < rank; ++i) {
+    if (outputPadding[i] < 0 ||
+        outputPadding[i] >= std::max(w.strides[i], w.dilations[i]))
+      v.add("conv_transpose_c2",
+            "output padding {0} of spatial axis {1} must be in [0, max(stride "
+            "{2}, dilation {3}))",
+            outputPadding[i], i, w.strides[i], w.dilations[i]);
+    int64_t size = (input[i + 1] - 1) * w.strides[i] +
+                   w.dilations[i] * (filter[i] - 1) + 1 - w.padLow[i] -
+                   w.padHigh[i] + outputPadding[i];
+    if (size < 1)
+      v.add("conv_transpose_c2",
+            "spatial axis {0}: the padding ({1}, {2}) leaves an output size "
+            "of {3}",
+            i, w.padLow[i], w.padHigh[i], size);
+    result.push_back(size);
+  }
+  if (v.all)
+    return std::move(v.all);
+  result.push_back(filter[rank] * w.groups);
+  // The implied convolution must map the result back onto the input.
+  llvm::Expected<Shape> conv = inferConvShape(result, filter, w);
+  if (!conv)
+    return conv.takeError();
+  if (ArrayRef<int64_t>(*conv) != input)
+    return violation("conv_transpose_c1",
+                     "the convolution of {0} gives {1}, not the input {2}",
+                     shapeStr(result), shapeStr(*conv), shapeStr(input));
+  return result;
+}
+
+llvm::Expected<Shape> mlir::kiln::inferPoolShape(ArrayRef<int64_t> input,
+                                                 const PoolWindow &w) {
+  int64_t rank = static_cast<int64_t>(input.size()) - 2;
+  if (rank < 1 || rank > 3)
+    return violation("pool_c1",
+                     "the input {0} needs rank 3, 4 or 5 ([N, spatial..., C])",
+                     shapeStr(input));
+  Violations v;
+  if (!checkEntryCounts(v, "pool_c2", rank,
+                        {"window", "strides", "pad_low", "pad_high"},
+                        {w.window, w.strides, w.padLow, w.padHigh}))
+    return std::move(v.all);
+  Shape result{input.front()};
+  for (int64_t i = 0; i < rank; ++i) {
+    if (w.window[i] < 1 || w.strides[i] < 1) {
+      v.add("pool_c3",
+            "spatial axis {0}: window {1} and stride {2} must be >= 1", i,
+            w.window[i], w.strides[i]);
+      continue;
+    }
+    if (w.padLow[i] < 0 || w.padHigh[i] < 0) {
+      v.add("pool_c3", "padding ({0}, {1}) of spatial axis {2} is negative",
+            w.padLow[i], w.padHigh[i], i);
+      continue;
+    }
+    if (w.padLow[i] >= w.window[i] || w.padHigh[i] >= w.window[i]) {
+      v.add("pool_c4",
+            "spatial axis {0}: padding ({1}, {2}) must be smaller than the "
+            "window {3}, or a window could hold only padding",
+            i, w.padLow[i], w.padHigh[i], w.window[i]);
+      continue;
+    }
+    int64_t padded = input[i + 1] + w.padLow[i] + w.padHigh[i];
+    if (w.window[i] > padded) {
+      v.add("pool_c5",
+            "spatial axis {0}: the window {1} is larger than the padded input "
+            "({2} + {3} + {4} = {5}), the output would be empty",
+            i, w.window[i], input[i + 1], w.padLow[i], w.padHigh[i], padded);
+      continue;
+    }
+    int64_t span = padded - w.window[i];
+    int64_t size = w.ceilMode ? llvm::divideCeil(span, w.strides[i]) + 1
+                              : span / w.strides[i] + 1;
+    if (w.ceilMode && (size - 1) * w.strides[i] >= input[i + 1] + w.padLow[i])
+      --size;
+    result.push_back(size);
+  }
+  if (v.all)
+    return std::move(v.all);
+  result.push_back(input.back());
+  return result;
+}

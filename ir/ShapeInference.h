@@ -95,6 +95,63 @@ llvm::Error verifyBroadcastInDimShapes(llvm::ArrayRef<int64_t> operand,
 /// The axis operand of softmax / log_softmax: in [0, rank) (softmax_c1).
 llvm::Error verifySoftmaxAxis(int64_t rank, int64_t axis);
 
+/// The window attributes of kiln.conv, kiln.conv_transpose and
+/// kiln.conv_filter_grad: one entry per spatial axis.
+struct ConvWindow {
+  llvm::ArrayRef<int64_t> strides;
+  llvm::ArrayRef<int64_t> dilations;
+  llvm::ArrayRef<int64_t> padLow;
+  llvm::ArrayRef<int64_t> padHigh;
+  int64_t groups = 1;
+};
+
+/// kiln.conv on channels-last `input` [N, S_1..S_d, C] and `filter`
+/// [K_1..K_d, C/groups, F], d in 1..3 (conv_c1: both of rank d + 2); one
+/// stride, dilation and pad per spatial axis (conv_c2); strides and
+/// dilations >= 1, pads >= 0 (conv_c3); groups >= 1 divides C and F, and
+/// the filter has C/groups input channels (conv_c4); the dilated window
+/// (K - 1) * dilation + 1 fits the padded size S + pad_low + pad_high
+/// (conv_c5). Returns [N, O_1..O_d, F] with
+/// O = floor((S + pad_low + pad_high - dilation * (K - 1) - 1) / stride) + 1.
+/// Reports every violated rule, not only the first (joined llvm::Errors).
+llvm::Expected<Shape> inferConvShape(llvm::ArrayRef<int64_t> input,
+                                     llvm::ArrayRef<int64_t> filter,
+                                     const ConvWindow &window);
+
+/// The result shape of a transposed convolution of `input` [N, O.., F]
+/// with `filter` [K.., C/groups, F]: [N, S.., C] with
+/// S = (O - 1) * stride + dilation * (K - 1) + 1 - pad_low - pad_high +
+/// outputPadding (ONNX ConvTranspose, Keras Conv2DTranspose). Checks the
+/// rules of inferConvShape on the implied convolution, that the padding
+/// leaves S >= 1 and outputPadding in [0, max(stride, dilation))
+/// (conv_transpose_c2, as ONNX and PyTorch require).
+llvm::Expected<Shape>
+inferConvTransposeShape(llvm::ArrayRef<int64_t> input,
+                        llvm::ArrayRef<int64_t> filter,
+                        const ConvWindow &window,
+                        llvm::ArrayRef<int64_t> outputPadding);
+
+/// The window attributes of the pooling ops: one entry per spatial axis.
+struct PoolWindow {
+  llvm::ArrayRef<int64_t> window;
+  llvm::ArrayRef<int64_t> strides;
+  llvm::ArrayRef<int64_t> padLow;
+  llvm::ArrayRef<int64_t> padHigh;
+  bool ceilMode = false;
+};
+
+/// kiln.max_pool / kiln.avg_pool on channels-last `input` [N, S_1..S_d, C],
+/// d in 1..3 (pool_c1); one window, stride and pad per spatial axis
+/// (pool_c2); windows and strides >= 1, pads >= 0 (pool_c3); pads smaller
+/// than the window, so that every window holds an input element (pool_c4);
+/// the window fits the padded size (pool_c5). Returns [N, O_1..O_d, C] with
+/// O = floor((S + pad_low + pad_high - window) / stride) + 1, or with
+/// `ceilMode` the ceiling, minus one when that last window would start at or
+/// after S + pad_low (PyTorch's rule, which ONNX follows). Reports every
+/// violated rule.
+llvm::Expected<Shape> inferPoolShape(llvm::ArrayRef<int64_t> input,
+                                     const PoolWindow &window);
+
 /// How a loss relates its labels to its predictions.
 enum class LossLabels {
   /// Labels have the predictions' shape (regression, binary).

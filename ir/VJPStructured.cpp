@@ -611,3 +611,85 @@ LogicalResult SparseCategoricalCrossentropyOp::buildVJP(
     SmallVectorImpl<Value> &operandGrads) {
   return buildLossVJP(*this, b, resultGrads, operandGrads);
 }
+
+//===----------------------------------------------------------------------===//
+// Convolution and pooling
+//
+// The three convolution ops are closed under VJPs: each operand gradient is
+// one of kiln.conv (C), kiln.conv_transpose (T) and kiln.conv_filter_grad (F)
+// with the same window attributes. Pooling gradients are the *_grad ops.
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Creates an op of type OpTy with `op`'s attributes (the window attributes
+/// are shared by each family) on `operands`, returning `type`.
+template <typename OpTy>
+Value createLike(OpBuilder &b, Operation *op, Type type, ValueRange operands) {
+  return b.create<OpTy>(op->getLoc(), TypeRange{type}, operands,
+                        op->getAttrs());
+}
+} // namespace
+
+/// y = C(x, w): dx = T(g, w), dw = F(x, g).
+LogicalResult ConvOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                               SmallVectorImpl<Value> &operandGrads) {
+  Value x = getInput(), w = getFilter(), g = resultGrads[0];
+  operandGrads.push_back(
+      createLike<ConvTransposeOp>(b, *this, x.getType(), {g, w}));
+  operandGrads.push_back(
+      createLike<ConvFilterGradOp>(b, *this, w.getType(), {x, g}));
+  return success();
+}
+
+/// z = T(y, w): dy = C(g, w), dw = F(g, y).
+LogicalResult ConvTransposeOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                        SmallVectorImpl<Value> &operandGrads) {
+  Value y = getInput(), w = getFilter(), g = resultGrads[0];
+  operandGrads.push_back(createLike<ConvOp>(b, *this, y.getType(), {g, w}));
+  operandGrads.push_back(
+      createLike<ConvFilterGradOp>(b, *this, w.getType(), {g, y}));
+  return success();
+}
+
+/// dw = F(x, dy): dx = T(dy, g), d(dy) = C(x, g).
+LogicalResult ConvFilterGradOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                         SmallVectorImpl<Value> &operandGrads) {
+  Value x = getInput(), dy = getOutputGrad(), g = resultGrads[0];
+  operandGrads.push_back(
+      createLike<ConvTransposeOp>(b, *this, x.getType(), {dy, g}));
+  operandGrads.push_back(createLike<ConvOp>(b, *this, dy.getType(), {x, g}));
+  return success();
+}
+
+/// y = max_pool(x): dx = max_pool_grad(x, g), which routes each window's
+/// gradient to its first maximum.
+LogicalResult MaxPoolOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  Value x = getInput();
+  operandGrads.push_back(
+      createLike<MaxPoolGradOp>(b, *this, x.getType(), {x, resultGrads[0]}));
+  return success();
+}
+
+/// Second derivatives of max pooling are not supported.
+LogicalResult MaxPoolGradOp::buildVJP(OpBuilder &, ValueRange,
+                                      SmallVectorImpl<Value> &) {
+  return emitOpError("has no VJP rule: second derivatives of max pooling are "
+                     "not supported");
+}
+
+/// y = avg_pool(x) is linear: dx = avg_pool_grad(g), its adjoint.
+LogicalResult AvgPoolOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                  SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(createLike<AvgPoolGradOp>(
+      b, *this, getInput().getType(), {resultGrads[0]}));
+  return success();
+}
+
+/// dx = avg_pool_grad(dy) is the adjoint of avg_pool: d(dy) = avg_pool(g).
+LogicalResult AvgPoolGradOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                      SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(createLike<AvgPoolOp>(
+      b, *this, getOutputGrad().getType(), {resultGrads[0]}));
+  return success();
+}
