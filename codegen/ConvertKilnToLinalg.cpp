@@ -49,6 +49,10 @@ struct ConvertKilnToLinalgPass
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     MLIRContext *ctx = &getContext();
+    // Composite ops first become the kiln ops they are made of.
+    IRRewriter rewriter(ctx);
+    func.walk([&](BatchNormOp op) { op.decompose(rewriter); });
+
     RewritePatternSet patternList(ctx);
     populateKilnToLinalgPatterns(patternList);
     FrozenRewritePatternSet patterns(std::move(patternList));

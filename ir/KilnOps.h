@@ -10,6 +10,7 @@
 #include "ir/KilnDialect.h"
 #include "ir/ShapeInference.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <utility>

@@ -676,8 +676,81 @@ def Kiln_AvgPoolGradOp : Kiln_PoolFamilyOp<"avg_pool_grad"> {
   let hasVerifier = 1;
 }
 
-// Batch normalization is composed from these ops at import; embedding and
-// recurrent ops join here with shape rules in ShapeInference.h.
+// Embedding and recurrent ops join here with shape rules in
+// ShapeInference.h.
+
+//===----------------------------------------------------------------------===//
+// Normalization
+//===----------------------------------------------------------------------===//
+
+def Kiln_BatchNormOp : Kiln_Op<"batch_norm", [Pure,
+    AllTypesMatch<["input", "result"]>,
+    AllTypesMatch<["scale", "offset", "moving_mean", "moving_variance",
+                   "new_moving_mean", "new_moving_variance"]>,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_FlopCountOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_InferenceFormOpInterface>]> {
+  let summary = "Batch normalization in training mode, with its moving statistics";
+  let description = [{
+    Normalizes `input` per channel (`axis`, in `[0, rank)`) with the
+    statistics of the batch, over every other axis (Ioffe & Szegedy 2015;
+    Keras `BatchNormalization(training=True)`, ONNX `BatchNormalization`
+    with `training_mode = 1`, PyTorch `BatchNorm*d.train()`):
+
+    ```
+    mean = mean(input),  var = mean((input - mean)^2)     (biased, over M elements per channel)
+    result = (input - mean) / sqrt(var + epsilon) * scale + offset
+    new_moving_mean = momentum * moving_mean + (1 - momentum) * mean
+    new_moving_variance = momentum * moving_variance + (1 - momentum) * v
+    ```
+
+    with `v = var` (Keras) or `v = var * M / (M - 1)` when
+    `unbiased_moving_variance` (PyTorch; ONNX imports follow PyTorch's
+    exporters). `momentum` weighs the old value as Keras and ONNX do
+    (PyTorch's `momentum = 0.1` is `0.9` here). `scale`, `offset` and the
+    statistics are `[C]`. The inference form (`@eval_step`, `@predict`,
+    `trainable = False` layers) normalizes with `moving_mean` and
+    `moving_variance` and returns them unchanged. Gradients flow to
+    `input`, `scale` and `offset` through the batch statistics; the moving
+    statistics are state and get none. Verifier labels: `batch_norm_c1`
+    axis in range, `batch_norm_c2` the parameters are `[C]`,
+    `batch_norm_c3` epsilon > 0 and momentum in [0, 1].
+
+    Example:
+    ```mlir
+    %y, %mm, %mv = kiln.batch_norm %x, %gamma, %beta, %mean, %var
+        {axis = 3 : i64, epsilon = 1.0e-3 : f64, momentum = 0.99 : f64}
+        : tensor<8x4x4x16xf32>, tensor<16xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$scale,
+                   Kiln_FloatTensor:$offset, Kiln_FloatTensor:$moving_mean,
+                   Kiln_FloatTensor:$moving_variance, I64Attr:$axis,
+                   F64Attr:$epsilon, F64Attr:$momentum,
+                   DefaultValuedAttr<BoolAttr, "false">:$unbiased_moving_variance);
+  let results = (outs Kiln_FloatTensor:$result,
+                 Kiln_FloatTensor:$new_moving_mean,
+                 Kiln_FloatTensor:$new_moving_variance);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $offset `,` $moving_mean `,` $moving_variance
+    attr-dict `:` type($input) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The axes the statistics reduce: every axis but `axis`.
+    ::llvm::SmallVector<int64_t> getReducedAxes();
+    /// Elements per channel (M).
+    int64_t getCountPerChannel();
+    /// Builds `(x - mean) * (scale / sqrt(variance + epsilon)) + offset`
+    /// from [C] statistics with kiln ops (the lowering and the inference
+    /// form share it).
+    ::mlir::Value buildNormalize(::mlir::OpBuilder &b, ::mlir::Value mean,
+                                 ::mlir::Value variance);
+    /// Replaces this op by kiln ops computing the training form
+    /// (convert-kiln-to-linalg calls it before lowering).
+    void decompose(::mlir::RewriterBase &rewriter);
+  }];
+}
 
 //===----------------------------------------------------------------------===//
 // Shape ops

@@ -1,0 +1,182 @@
+//===- BatchNorm.cpp - kiln.batch_norm: verifier, forms, VJP --------------===//
+//
+// kiln.batch_norm is one op in the graph (so that its inference form and its
+// state updates are explicit) and kiln ops below it: convert-kiln-to-linalg
+// decomposes the training form into reductions and elementwise ops, the
+// inference form normalizes with the moving statistics, and the VJP is the
+// closed form of Ioffe & Szegedy (2015), section 3:
+//
+//   xhat = (x - mean) * rstd,  rstd = 1 / sqrt(var + epsilon)
+//   doffset = sum(g),  dscale = sum(g * xhat)
+//   dx = scale * rstd / M * (M * g - doffset - xhat * dscale)
+//
+// with sums over the M elements of each channel.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/KilnOps.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+namespace {
+RankedTensorType tensorType(Value value) {
+  return cast<RankedTensorType>(value.getType());
+}
+
+/// Builds the kiln ops of one batch_norm at one location.
+struct NormBuilder {
+  OpBuilder &b;
+  Location loc;
+  RankedTensorType inputType;
+  int64_t axis;
+
+  RankedTensorType channelType() const {
+    return RankedTensorType::get({inputType.getDimSize(axis)},
+                                 inputType.getElementType());
+  }
+  Value splat(RankedTensorType type, double value) {
+    return b.create<ConstantOp>(
+        loc, DenseElementsAttr::get(
+                 type, b.getFloatAttr(type.getElementType(), value)));
+  }
+  Value scalar(Value like, double value) {
+    return splat(tensorType(like), value);
+  }
+  /// [C] -> the input's shape.
+  Value broadcast(Value channel) {
+    return b.create<BroadcastInDimOp>(loc, inputType, channel,
+                                      ArrayRef<int64_t>{axis});
+  }
+  /// input-shaped -> [C]: the sum over every axis but the channel axis.
+  Value sumPerChannel(Value x, ArrayRef<int64_t> axes) {
+    return b.create<ReduceSumOp>(loc, channelType(), x, axes, false);
+  }
+  Value meanPerChannel(Value x, ArrayRef<int64_t> axes) {
+    return b.create<ReduceMeanOp>(loc, channelType(), x, axes, false);
+  }
+  Value add(Value x, Value y) { return b.create<AddOp>(loc, x, y); }
+  Value sub(Value x, Value y) { return b.create<SubOp>(loc, x, y); }
+  Value mul(Value x, Value y) { return b.create<MulOp>(loc, x, y); }
+  Value rsqrt(Value x) { return b.create<RsqrtOp>(loc, x); }
+};
+
+NormBuilder builderFor(OpBuilder &b, BatchNormOp op) {
+  return NormBuilder{b, op.getLoc(), op.getInput().getType(),
+                 static_cast<int64_t>(op.getAxis())};
+}
+} // namespace
+
+LogicalResult BatchNormOp::verify() {
+  RankedTensorType input = getInput().getType();
+  int64_t axis = static_cast<int64_t>(getAxis());
+  if (axis < 0 || axis >= input.getRank())
+    return emitOpError("[batch_norm_c1] axis ")
+           << axis << " is not in [0, " << input.getRank() << ")";
+  RankedTensorType param = getScale().getType();
+  if (param.getRank() != 1 || param.getDimSize(0) != input.getDimSize(axis) ||
+      param.getElementType() != input.getElementType())
+    return emitOpError("[batch_norm_c2] scale, offset and the moving "
+                       "statistics must be tensor<")
+           << input.getDimSize(axis) << "x" << input.getElementType()
+           << "> (one value per channel of axis " << axis << "), got "
+           << param;
+  double epsilon = getEpsilon().convertToDouble();
+  double momentum = getMomentum().convertToDouble();
+  if (!(epsilon > 0) || !std::isfinite(epsilon))
+    return emitOpError("[batch_norm_c3] epsilon ")
+           << epsilon << " must be finite and > 0";
+  if (!(momentum >= 0 && momentum <= 1))
+    return emitOpError("[batch_norm_c3] momentum ")
+           << momentum << " must be in [0, 1]";
+  return success();
+}
+
+SmallVector<int64_t> BatchNormOp::getReducedAxes() {
+  SmallVector<int64_t> axes;
+  for (int64_t d = 0, e = getInput().getType().getRank(); d < e; ++d)
+    if (d != static_cast<int64_t>(getAxis()))
+      axes.push_back(d);
+  return axes;
+}
+
+int64_t BatchNormOp::getCountPerChannel() {
+  RankedTensorType input = getInput().getType();
+  return input.getNumElements() / input.getDimSize(getAxis());
+}
+
+Value BatchNormOp::buildNormalize(OpBuilder &b, Value mean, Value variance) {
+  NormBuilder nb = builderFor(b, *this);
+  double epsilon = getEpsilon().convertToDouble();
+  // factor = scale / sqrt(var + eps) and shift = offset - mean * factor on
+  // [C], so that the input-sized work is one multiply-add per element.
+  Value factor = nb.mul(getScale(),
+                        nb.rsqrt(nb.add(variance, nb.scalar(variance, epsilon))));
+  Value shift = nb.sub(getOffset(), nb.mul(mean, factor));
+  return nb.add(nb.mul(getInput(), nb.broadcast(factor)), nb.broadcast(shift));
+}
+
+void BatchNormOp::decompose(RewriterBase &rewriter) {
+  rewriter.setInsertionPoint(*this);
+  NormBuilder nb = builderFor(rewriter, *this);
+  SmallVector<int64_t> axes = getReducedAxes();
+  Value mean = nb.meanPerChannel(getInput(), axes);
+  Value centered = nb.sub(getInput(), nb.broadcast(mean));
+  Value variance = nb.meanPerChannel(nb.mul(centered, centered), axes);
+  Value result = buildNormalize(rewriter, mean, variance);
+  double momentum = getMomentum().convertToDouble();
+  int64_t count = getCountPerChannel();
+  Value movingSample = variance;
+  if (getUnbiasedMovingVariance() && count > 1)
+    movingSample = nb.mul(
+        variance, nb.scalar(variance, static_cast<double>(count) / (count - 1)));
+  auto blend = [&](Value moving, Value sample) {
+    return nb.add(nb.mul(moving, nb.scalar(moving, momentum)),
+                  nb.mul(sample, nb.scalar(sample, 1.0 - momentum)));
+  };
+  rewriter.replaceOp(*this, {result, blend(getMovingMean(), mean),
+                             blend(getMovingVariance(), movingSample)});
+}
+
+void BatchNormOp::buildInferenceForm(OpBuilder &b,
+                                     SmallVectorImpl<Value> &replacements) {
+  replacements.push_back(buildNormalize(b, getMovingMean(), getMovingVariance()));
+  replacements.push_back(getMovingMean());
+  replacements.push_back(getMovingVariance());
+}
+
+/// Reads the input about 3 times and writes once: normalization,
+/// statistics and the moving-average update, counted per element.
+double BatchNormOp::getFlops() {
+  return 8.0 * static_cast<double>(getInput().getType().getNumElements());
+}
+
+LogicalResult BatchNormOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                    SmallVectorImpl<Value> &operandGrads) {
+  NormBuilder nb = builderFor(b, *this);
+  SmallVector<int64_t> axes = getReducedAxes();
+  Value x = getInput(), g = resultGrads[0];
+  Value mean = nb.meanPerChannel(x, axes);
+  Value centered = nb.sub(x, nb.broadcast(mean));
+  Value variance = nb.meanPerChannel(nb.mul(centered, centered), axes);
+  Value rstd = nb.rsqrt(
+      nb.add(variance, nb.scalar(variance, getEpsilon().convertToDouble())));
+  Value xhat = nb.mul(centered, nb.broadcast(rstd));
+  Value dOffset = nb.sumPerChannel(g, axes);
+  Value dScale = nb.sumPerChannel(nb.mul(g, xhat), axes);
+  double count = static_cast<double>(getCountPerChannel());
+  // dx = (scale * rstd / M) * (M g - doffset - xhat * dscale)
+  Value k = nb.mul(nb.mul(getScale(), rstd), nb.scalar(rstd, 1.0 / count));
+  Value inner = nb.sub(nb.sub(nb.mul(g, nb.scalar(g, count)),
+                              nb.broadcast(dOffset)),
+                       nb.mul(xhat, nb.broadcast(dScale)));
+  operandGrads.push_back(nb.mul(nb.broadcast(k), inner));
+  operandGrads.push_back(dScale);
+  operandGrads.push_back(dOffset);
+  operandGrads.push_back(Value()); // moving statistics: state, no gradient
+  operandGrads.push_back(Value());
+  return success();
+}
