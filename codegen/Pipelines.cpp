@@ -75,6 +75,10 @@ kiln::TrainingConfig kiln::toTrainingConfig(const TrainingPipelineOptions &o) {
 
 void kiln::buildTrainingPipeline(OpPassManager &pm,
                                  const TrainingConfig &config) {
+  // The forward function is canonicalized before it is differentiated:
+  // layout transposes (ONNX convolutions) cancel there, so the gradient
+  // has none of them either.
+  pm.addPass(createCanonicalizerPass());
   KilnAttachLossPassOptions loss;
   loss.loss = config.loss;
   loss.fromLogits = config.fromLogits;

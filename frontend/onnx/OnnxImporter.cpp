@@ -17,6 +17,7 @@
 #include "ir/KilnBuilder.h"
 #include "ir/KilnDialect.h"
 #include "ir/KilnOps.h"
+#include "ir/ShapeInference.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -32,6 +33,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -53,13 +56,49 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 /// ONNX op types the importer supports (default domain), sorted; the one
 /// list (kilnc --list-onnx-ops prints it, the conformance runner reads it).
 constexpr llvm::StringLiteral kSupportedOps[] = {
-    "Abs",      "Add",        "Cast",        "Clip",      "Concat",
-    "Constant", "Div",        "Dropout",     "Elu",       "Exp",
-    "Flatten",  "Gemm",       "HardSigmoid", "Identity",  "LeakyRelu",
-    "Log",      "LogSoftmax", "MatMul",      "Mul",       "Neg",
-    "Pow",      "ReduceMax",  "ReduceMean",  "ReduceSum", "Relu",
-    "Reshape",  "Sigmoid",    "Slice",       "Softmax",   "Softplus",
-    "Sqrt",     "Squeeze",    "Sub",         "Tanh",      "Transpose",
+    "Abs",
+    "Add",
+    "AveragePool",
+    "BatchNormalization",
+    "Cast",
+    "Clip",
+    "Concat",
+    "Constant",
+    "Conv",
+    "ConvTranspose",
+    "Div",
+    "Dropout",
+    "Elu",
+    "Exp",
+    "Flatten",
+    "Gemm",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "HardSigmoid",
+    "Identity",
+    "LeakyRelu",
+    "Log",
+    "LogSoftmax",
+    "MatMul",
+    "MaxPool",
+    "Mul",
+    "Neg",
+    "Pad",
+    "Pow",
+    "ReduceMax",
+    "ReduceMean",
+    "ReduceSum",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "Slice",
+    "Softmax",
+    "Softplus",
+    "Sqrt",
+    "Squeeze",
+    "Sub",
+    "Tanh",
+    "Transpose",
     "Unsqueeze"};
 
 bool isSupportedOp(StringRef op) {
@@ -79,6 +118,8 @@ bool isConstantInput(StringRef op, unsigned index, int64_t opset) {
     return index >= 1;
   if (op == "Dropout")
     return index >= 1;
+  if (op == "Pad")
+    return index >= 1 && opset >= 11;
   return false;
 }
 
@@ -143,12 +184,16 @@ private:
     const onnx::AttributeProto *a = attr(name);
     if (!a)
       return defaultValue;
-    SmallString<32> text;
-    APFloat(a->f()).toString(text);
-    double value = 0;
-    if (StringRef(text).getAsDouble(value))
-      return static_cast<double>(a->f());
-    return value;
+    // The fewest significant digits that read back as the same float.
+    for (int digits = 1; digits <= 9; ++digits) {
+      char text[32];
+      std::snprintf(text, sizeof(text), "%.*g", digits,
+                    static_cast<double>(a->f()));
+      double value = std::strtod(text, nullptr);
+      if (static_cast<float>(value) == a->f())
+        return value;
+    }
+    return static_cast<double>(a->f());
   }
   std::optional<SmallVector<int64_t>> intsAttr(StringRef name) {
     const onnx::AttributeProto *a = attr(name);
@@ -201,6 +246,36 @@ private:
   LogicalResult castOp();
   LogicalResult dropout();
 
+  // Convolution, pooling, normalization (ONNX NCHW, kiln channels-last) ----
+  /// The spatial window of a Conv/ConvTranspose/pooling node, one entry per
+  /// spatial axis, with auto_pad resolved.
+  struct Window {
+    SmallVector<int64_t> kernel, strides, dilations, padLow, padHigh;
+  };
+  std::optional<std::string> stringAttr(StringRef name) {
+    const onnx::AttributeProto *a = attr(name);
+    if (!a)
+      return std::nullopt;
+    return a->s();
+  }
+  FailureOr<SmallVector<int64_t>> spatialInts(StringRef name, int64_t d,
+                                              int64_t defaultValue);
+  LogicalResult readWindow(ArrayRef<int64_t> spatial, ArrayRef<int64_t> kernel,
+                           bool allowDilations, Window &w);
+  FailureOr<Value> spatialInput(unsigned index);
+  Value transposeValue(Value v, ArrayRef<int64_t> perm);
+  Value toChannelsLast(Value v);
+  Value toChannelsFirst(Value v);
+  FailureOr<Value> channelsLastFilter(unsigned index, int64_t rank);
+  FailureOr<Value> addChannelBias(Value y, unsigned index);
+  LogicalResult conv();
+  LogicalResult convTranspose();
+  template <typename OpT> LogicalResult pool();
+  template <typename OpT> LogicalResult globalPool();
+  LogicalResult batchNorm();
+  LogicalResult padOp();
+  LogicalResult placeholderOutputs(const onnx::NodeProto &node);
+
   StringRef path;
   MLIRContext *context;
   const ImportOptions &options;
@@ -219,6 +294,17 @@ private:
   llvm::StringMap<DenseElementsAttr> constants;
   /// Types from ONNX shape inference (value_info, outputs), by name.
   llvm::StringMap<const onnx::TypeProto *> inferred;
+
+  /// The forward function being built.
+  ForwardFunctionBuilder *forward = nullptr;
+  /// Conv/ConvTranspose weight initializers stored channels-last
+  /// ([K.., C/groups, F], the ONNX [F, C/groups, K..] permuted once).
+  llvm::StringSet<> channelsLastFilters;
+  /// BatchNormalization running mean/var initializers (kiln.state params),
+  /// and those that already have a state update.
+  llvm::StringSet<> stateParams, updatedState;
+  /// Names some node or graph output reads.
+  llvm::StringSet<> usedNames;
 };
 
 //===----------------------------------------------------------------------===//
@@ -1190,6 +1276,621 @@ LogicalResult Importer::castOp() {
   return setOutput(0, create<ConvertOp>(type.clone(element), {*x}));
 }
 
+//===----------------------------------------------------------------------===//
+// Convolution, pooling and normalization
+//===----------------------------------------------------------------------===//
+//
+// ONNX activations are NCHW and weights OIHW; kiln.conv and the pooling ops
+// are channels-last. Activations are transposed NCHW -> NHWC before each
+// conv/pool node and back after it; the canonicalization patterns of
+// kiln.transpose (KilnOps.cpp) cancel the pairs between consecutive layers.
+// Weight initializers read only as Conv/ConvTranspose filters are stored
+// permuted to [K.., C/groups, F] (no per-step transpose); other filters
+// (graph inputs, computed values) get a kiln.transpose.
+
+/// The llvm::Error messages of a shape rule, joined on one line.
+static std::string errorText(llvm::Error e) {
+  std::string text = llvm::toString(std::move(e));
+  std::string out;
+  for (char c : StringRef(text).trim())
+    out += c == '\n' ? std::string("; ") : std::string(1, c);
+  return out;
+}
+
+/// [0, 2, .., rank-1, 1]: NC... -> N...C.
+static SmallVector<int64_t> channelsLastPerm(int64_t rank) {
+  SmallVector<int64_t> perm{0};
+  for (int64_t i = 2; i < rank; ++i)
+    perm.push_back(i);
+  perm.push_back(1);
+  return perm;
+}
+
+/// [0, rank-1, 1, .., rank-2]: N...C -> NC....
+static SmallVector<int64_t> channelsFirstPerm(int64_t rank) {
+  SmallVector<int64_t> perm{0, rank - 1};
+  for (int64_t i = 1; i < rank - 1; ++i)
+    perm.push_back(i);
+  return perm;
+}
+
+/// [2, .., rank-1, 1, 0]: ONNX [F, C/groups, K..] -> kiln [K.., C/groups, F].
+static SmallVector<int64_t> filterPerm(int64_t rank) {
+  SmallVector<int64_t> perm;
+  for (int64_t i = 2; i < rank; ++i)
+    perm.push_back(i);
+  perm.append({1, 0});
+  return perm;
+}
+
+/// `value` with its axes permuted (result axis i is axis perm[i]).
+static DenseElementsAttr permuteElements(DenseElementsAttr value,
+                                         ArrayRef<int64_t> perm) {
+  auto type = cast<RankedTensorType>(value.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  SmallVector<int64_t> newShape;
+  for (int64_t p : perm)
+    newShape.push_back(shape[p]);
+  auto newType = RankedTensorType::get(newShape, type.getElementType());
+  if (value.isSplat())
+    return value.reshape(newType);
+  int64_t rank = shape.size();
+  SmallVector<int64_t> strides(rank, 1);
+  for (int64_t i = rank - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * shape[i + 1];
+  size_t width = type.getElementTypeBitWidth() / 8;
+  ArrayRef<char> raw = value.getRawData();
+  std::vector<char> out(raw.size());
+  SmallVector<int64_t> index(rank, 0);
+  for (int64_t n = 0, e = type.getNumElements(); n < e; ++n) {
+    int64_t from = 0;
+    for (int64_t i = 0; i < rank; ++i)
+      from += index[i] * strides[perm[i]];
+    std::memcpy(out.data() + n * width, raw.data() + from * width, width);
+    for (int64_t i = rank - 1; i >= 0; --i) {
+      if (++index[i] < newShape[i])
+        break;
+      index[i] = 0;
+    }
+  }
+  return DenseElementsAttr::getFromRawBuffer(newType, out);
+}
+
+Value Importer::transposeValue(Value v, ArrayRef<int64_t> perm) {
+  RankedTensorType type = typeOf(v);
+  SmallVector<int64_t> shape;
+  for (int64_t p : perm)
+    shape.push_back(type.getDimSize(p));
+  return create<TransposeOp>(
+      RankedTensorType::get(shape, type.getElementType()), {v},
+      {namedAttr("permutation", builder.getDenseI64ArrayAttr(perm))});
+}
+
+Value Importer::toChannelsLast(Value v) {
+  return transposeValue(v, channelsLastPerm(typeOf(v).getRank()));
+}
+
+Value Importer::toChannelsFirst(Value v) {
+  return transposeValue(v, channelsFirstPerm(typeOf(v).getRank()));
+}
+
+/// Input `index` as an [N, C, D1..Dd] float tensor, d in 1..3.
+FailureOr<Value> Importer::spatialInput(unsigned index) {
+  FailureOr<Value> x = floatInput(index);
+  if (failed(x))
+    return failure();
+  int64_t rank = typeOf(*x).getRank();
+  if (rank < 3 || rank > 5) {
+    nodeError() << "input " << index << " has shape "
+                << shapeString(typeOf(*x).getShape())
+                << "; kiln supports [N, C, D1..Dd] with 1 to 3 spatial axes";
+    return failure();
+  }
+  return x;
+}
+
+/// The filter input as kiln's [K.., C/groups, F]: the stored permuted
+/// initializer, or a kiln.transpose of any other value.
+FailureOr<Value> Importer::channelsLastFilter(unsigned index, int64_t rank) {
+  FailureOr<Value> w = floatInput(index);
+  if (failed(w))
+    return failure();
+  if (typeOf(*w).getRank() != rank) {
+    nodeError() << "the weight has shape " << shapeString(typeOf(*w).getShape())
+                << "; expected rank " << rank << " like the input";
+    return failure();
+  }
+  if (channelsLastFilters.contains(currentNode->input(index)))
+    return *w;
+  return transposeValue(*w, filterPerm(rank));
+}
+
+/// `y` (channels-last) plus the [C] bias of input `index`, if given.
+FailureOr<Value> Importer::addChannelBias(Value y, unsigned index) {
+  if (!hasInput(index))
+    return y;
+  FailureOr<Value> b = floatInput(index);
+  if (failed(b))
+    return failure();
+  RankedTensorType type = typeOf(y);
+  int64_t rank = type.getRank();
+  if (typeOf(*b).getShape() != ArrayRef<int64_t>{type.getDimSize(rank - 1)}) {
+    nodeError() << "the bias has shape " << shapeString(typeOf(*b).getShape())
+                << "; expected [" << type.getDimSize(rank - 1) << "]";
+    return failure();
+  }
+  Value bias = create<BroadcastInDimOp>(
+      type, {*b},
+      {namedAttr("broadcast_dimensions",
+                 builder.getDenseI64ArrayAttr({rank - 1}))});
+  return create<AddOp>(type, {y, bias});
+}
+
+FailureOr<SmallVector<int64_t>>
+Importer::spatialInts(StringRef name, int64_t d, int64_t defaultValue) {
+  std::optional<SmallVector<int64_t>> v = intsAttr(name);
+  if (!v)
+    return SmallVector<int64_t>(d, defaultValue);
+  if (static_cast<int64_t>(v->size()) != d) {
+    nodeError() << name << " has " << v->size() << " entries for " << d
+                << " spatial axes";
+    return failure();
+  }
+  return *v;
+}
+
+/// Reads strides, dilations, pads and auto_pad for an input of spatial
+/// sizes `spatial` and a window of `kernel`. SAME_UPPER puts the odd
+/// padding element at the end, SAME_LOWER at the start; VALID pads nothing.
+LogicalResult Importer::readWindow(ArrayRef<int64_t> spatial,
+                                   ArrayRef<int64_t> kernel,
+                                   bool allowDilations, Window &w) {
+  int64_t d = spatial.size();
+  w.kernel.assign(kernel.begin(), kernel.end());
+  FailureOr<SmallVector<int64_t>> strides = spatialInts("strides", d, 1);
+  FailureOr<SmallVector<int64_t>> dilations = spatialInts("dilations", d, 1);
+  if (failed(strides) || failed(dilations))
+    return failure();
+  w.strides = *strides;
+  w.dilations = *dilations;
+  if (!allowDilations && llvm::any_of(w.dilations,
+                                      [](int64_t x) { return x != 1; })) {
+    nodeError() << "dilations other than 1 are not supported (kiln's pooling "
+                   "ops have no dilation)";
+    return failure();
+  }
+  std::string autoPad = stringAttr("auto_pad").value_or("NOTSET");
+  w.padLow.assign(d, 0);
+  w.padHigh.assign(d, 0);
+  if (autoPad == "NOTSET") {
+    if (std::optional<SmallVector<int64_t>> pads = intsAttr("pads")) {
+      if (static_cast<int64_t>(pads->size()) != 2 * d) {
+        nodeError() << "pads has " << pads->size() << " entries for " << d
+                    << " spatial axes (expected " << 2 * d << ")";
+        return failure();
+      }
+      w.padLow.assign(pads->begin(), pads->begin() + d);
+      w.padHigh.assign(pads->begin() + d, pads->end());
+    }
+    return success();
+  }
+  if (autoPad == "VALID")
+    return success();
+  if (autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER") {
+    nodeError() << "auto_pad '" << autoPad << "' is not one of NOTSET, "
+                << "SAME_UPPER, SAME_LOWER, VALID";
+    return failure();
+  }
+  for (int64_t i = 0; i < d; ++i) {
+    if (w.strides[i] < 1) {
+      nodeError() << "strides must be >= 1";
+      return failure();
+    }
+    int64_t out = (spatial[i] + w.strides[i] - 1) / w.strides[i];
+    int64_t total = std::max<int64_t>(
+        0, (out - 1) * w.strides[i] + (kernel[i] - 1) * w.dilations[i] + 1 -
+               spatial[i]);
+    int64_t small = total / 2, large = total - small;
+    w.padLow[i] = autoPad == "SAME_UPPER" ? small : large;
+    w.padHigh[i] = autoPad == "SAME_UPPER" ? large : small;
+  }
+  return success();
+}
+
+LogicalResult Importer::conv() {
+  FailureOr<Value> x = spatialInput(0);
+  if (failed(x))
+    return failure();
+  int64_t rank = typeOf(*x).getRank(), d = rank - 2;
+  FailureOr<Value> filter = channelsLastFilter(1, rank);
+  if (failed(filter))
+    return failure();
+  if (typeOf(*filter).getElementType() != typeOf(*x).getElementType()) {
+    nodeError() << "input and weight element types differ";
+    return failure();
+  }
+  ArrayRef<int64_t> filterShape = typeOf(*filter).getShape();
+  SmallVector<int64_t> kernel(filterShape.take_front(d));
+  if (std::optional<SmallVector<int64_t>> k = intsAttr("kernel_shape"))
+    if (*k != kernel) {
+      nodeError() << "kernel_shape " << shapeString(*k)
+                  << " differs from the weight's " << shapeString(kernel);
+      return failure();
+    }
+  Window w;
+  if (failed(readWindow(typeOf(*x).getShape().drop_front(2), kernel, true, w)))
+    return failure();
+  int64_t groups = intAttr("group", 1);
+  Value input = toChannelsLast(*x);
+  ConvWindow window{w.strides, w.dilations, w.padLow, w.padHigh, groups};
+  llvm::Expected<Shape> shape =
+      inferConvShape(typeOf(input).getShape(), filterShape, window);
+  if (!shape) {
+    nodeError() << errorText(shape.takeError());
+    return failure();
+  }
+  Value y = create<ConvOp>(
+      RankedTensorType::get(*shape, typeOf(input).getElementType()),
+      {input, *filter},
+      {namedAttr("strides", builder.getDenseI64ArrayAttr(w.strides)),
+       namedAttr("dilations", builder.getDenseI64ArrayAttr(w.dilations)),
+       namedAttr("pad_low", builder.getDenseI64ArrayAttr(w.padLow)),
+       namedAttr("pad_high", builder.getDenseI64ArrayAttr(w.padHigh)),
+       namedAttr("groups", builder.getI64IntegerAttr(groups))});
+  FailureOr<Value> biased = addChannelBias(y, 2);
+  if (failed(biased))
+    return failure();
+  return setOutput(0, toChannelsFirst(*biased));
+}
+
+LogicalResult Importer::convTranspose() {
+  FailureOr<Value> x = spatialInput(0);
+  if (failed(x))
+    return failure();
+  int64_t rank = typeOf(*x).getRank(), d = rank - 2;
+  FailureOr<Value> filter = channelsLastFilter(1, rank);
+  if (failed(filter))
+    return failure();
+  if (typeOf(*filter).getElementType() != typeOf(*x).getElementType()) {
+    nodeError() << "input and weight element types differ";
+    return failure();
+  }
+  ArrayRef<int64_t> filterShape = typeOf(*filter).getShape();
+  SmallVector<int64_t> kernel(filterShape.take_front(d));
+  if (std::optional<SmallVector<int64_t>> k = intsAttr("kernel_shape"))
+    if (*k != kernel) {
+      nodeError() << "kernel_shape " << shapeString(*k)
+                  << " differs from the weight's " << shapeString(kernel);
+      return failure();
+    }
+  ArrayRef<int64_t> in = typeOf(*x).getShape().drop_front(2);
+  Window w;
+  // auto_pad and output_shape are resolved below (ONNX's ConvTranspose
+  // rules); readWindow reads the explicit pads.
+  std::string autoPad = stringAttr("auto_pad").value_or("NOTSET");
+  FailureOr<SmallVector<int64_t>> strides = spatialInts("strides", d, 1);
+  FailureOr<SmallVector<int64_t>> dilations = spatialInts("dilations", d, 1);
+  FailureOr<SmallVector<int64_t>> outputPadding =
+      spatialInts("output_padding", d, 0);
+  if (failed(strides) || failed(dilations) || failed(outputPadding))
+    return failure();
+  if (autoPad == "NOTSET" || autoPad == "VALID") {
+    if (failed(readWindow(in, kernel, true, w)))
+      return failure();
+  } else if (autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER") {
+    nodeError() << "auto_pad '" << autoPad << "' is not one of NOTSET, "
+                << "SAME_UPPER, SAME_LOWER, VALID";
+    return failure();
+  } else {
+    w.kernel = kernel;
+    w.strides = *strides;
+    w.dilations = *dilations;
+    w.padLow.assign(d, 0);
+    w.padHigh.assign(d, 0);
+  }
+  SmallVector<int64_t> extra(*outputPadding);
+  std::optional<SmallVector<int64_t>> outputShape = intsAttr("output_shape");
+  if (outputShape && static_cast<int64_t>(outputShape->size()) == rank)
+    outputShape = SmallVector<int64_t>(outputShape->begin() + 2,
+                                       outputShape->end());
+  if (outputShape && static_cast<int64_t>(outputShape->size()) != d) {
+    nodeError() << "output_shape has " << outputShape->size()
+                << " entries for " << d << " spatial axes";
+    return failure();
+  }
+  if (!outputShape && autoPad != "NOTSET" && autoPad != "VALID") {
+    outputShape.emplace();
+    for (int64_t i = 0; i < d; ++i)
+      outputShape->push_back(in[i] * w.strides[i]);
+  }
+  if (outputShape) {
+    // total = stride (in - 1) + output_padding + (K - 1) dilation + 1 - out,
+    // split as ONNX says: SAME_UPPER puts the larger half at the end.
+    for (int64_t i = 0; i < d; ++i) {
+      int64_t full = w.strides[i] * (in[i] - 1) + (*outputPadding)[i] +
+                     (kernel[i] - 1) * w.dilations[i] + 1;
+      int64_t total = full - (*outputShape)[i];
+      if (total < 0) {
+        // A larger output: the extra positions are output padding.
+        w.padLow[i] = w.padHigh[i] = 0;
+        extra[i] = (*outputPadding)[i] - total;
+        continue;
+      }
+      int64_t small = total / 2, large = total - small;
+      w.padLow[i] = autoPad == "SAME_UPPER" ? small : large;
+      w.padHigh[i] = autoPad == "SAME_UPPER" ? large : small;
+      extra[i] = (*outputPadding)[i];
+    }
+  }
+  int64_t groups = intAttr("group", 1);
+  Value input = toChannelsLast(*x);
+  ConvWindow window{w.strides, w.dilations, w.padLow, w.padHigh, groups};
+  llvm::Expected<Shape> shape = inferConvTransposeShape(
+      typeOf(input).getShape(), filterShape, window, extra);
+  if (!shape) {
+    nodeError() << errorText(shape.takeError());
+    return failure();
+  }
+  Value y = create<ConvTransposeOp>(
+      RankedTensorType::get(*shape, typeOf(input).getElementType()),
+      {input, *filter},
+      {namedAttr("strides", builder.getDenseI64ArrayAttr(w.strides)),
+       namedAttr("dilations", builder.getDenseI64ArrayAttr(w.dilations)),
+       namedAttr("pad_low", builder.getDenseI64ArrayAttr(w.padLow)),
+       namedAttr("pad_high", builder.getDenseI64ArrayAttr(w.padHigh)),
+       namedAttr("groups", builder.getI64IntegerAttr(groups))});
+  FailureOr<Value> biased = addChannelBias(y, 2);
+  if (failed(biased))
+    return failure();
+  return setOutput(0, toChannelsFirst(*biased));
+}
+
+template <typename OpT> LogicalResult Importer::pool() {
+  constexpr bool isMax = std::is_same_v<OpT, MaxPoolOp>;
+  FailureOr<Value> x = spatialInput(0);
+  if (failed(x))
+    return failure();
+  int64_t rank = typeOf(*x).getRank(), d = rank - 2;
+  std::optional<SmallVector<int64_t>> kernel = intsAttr("kernel_shape");
+  if (!kernel || static_cast<int64_t>(kernel->size()) != d) {
+    nodeError() << "kernel_shape must give " << d << " window sizes";
+    return failure();
+  }
+  if (isMax && currentNode->output_size() > 1 &&
+      !currentNode->output(1).empty()) {
+    nodeError() << "the Indices output is not supported";
+    return failure();
+  }
+  Window w;
+  if (failed(readWindow(typeOf(*x).getShape().drop_front(2), *kernel, false,
+                        w)))
+    return failure();
+  bool ceilMode = intAttr("ceil_mode", 0);
+  Value input = toChannelsLast(*x);
+  PoolWindow window{w.kernel, w.strides, w.padLow, w.padHigh, ceilMode};
+  llvm::Expected<Shape> shape =
+      inferPoolShape(typeOf(input).getShape(), window);
+  if (!shape) {
+    nodeError() << errorText(shape.takeError());
+    return failure();
+  }
+  SmallVector<NamedAttribute> attrs{
+      namedAttr("window", builder.getDenseI64ArrayAttr(w.kernel)),
+      namedAttr("strides", builder.getDenseI64ArrayAttr(w.strides)),
+      namedAttr("pad_low", builder.getDenseI64ArrayAttr(w.padLow)),
+      namedAttr("pad_high", builder.getDenseI64ArrayAttr(w.padHigh)),
+      namedAttr("ceil_mode", builder.getBoolAttr(ceilMode))};
+  if (!isMax)
+    attrs.push_back(namedAttr("count_include_pad",
+                              builder.getBoolAttr(intAttr("count_include_pad",
+                                                          0))));
+  Value y = create<OpT>(
+      RankedTensorType::get(*shape, typeOf(input).getElementType()), {input},
+      attrs);
+  return setOutput(0, toChannelsFirst(y));
+}
+
+/// GlobalAveragePool / GlobalMaxPool: a reduction over the spatial axes
+/// (kept as size 1), in the NCHW layout (no transposes).
+template <typename OpT> LogicalResult Importer::globalPool() {
+  FailureOr<Value> x = floatInput(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  if (type.getRank() < 3) {
+    nodeError() << "input has shape " << shapeString(type.getShape())
+                << "; expected [N, C, D1..Dd] with d >= 1";
+    return failure();
+  }
+  SmallVector<int64_t> axes, shape(type.getShape());
+  for (int64_t i = 2; i < type.getRank(); ++i) {
+    axes.push_back(i);
+    shape[i] = 1;
+  }
+  return setOutput(
+      0, create<OpT>(RankedTensorType::get(shape, type.getElementType()), {*x},
+                     {namedAttr("axes", builder.getDenseI64ArrayAttr(axes)),
+                      namedAttr("keep_dims", builder.getBoolAttr(true))}));
+}
+
+/// BatchNormalization in any training_mode: kiln.batch_norm's training form
+/// (batch statistics; `fit` updates the running mean/var initializers, which
+/// are kiln.state params) whose inference form (@eval_step, @predict, a
+/// model compiled without a loss) normalizes with the running statistics.
+/// Channel axis 1 (NCHW); the moving variance is updated with the unbiased
+/// batch variance as PyTorch does (docs/spec.md, kiln.batch_norm).
+LogicalResult Importer::batchNorm() {
+  SmallVector<Value> in;
+  for (unsigned i = 0; i < 5; ++i) {
+    FailureOr<Value> v = floatInput(i);
+    if (failed(v))
+      return failure();
+    in.push_back(*v);
+  }
+  RankedTensorType type = typeOf(in[0]);
+  if (type.getRank() < 2) {
+    nodeError() << "input has shape " << shapeString(type.getShape())
+                << "; expected [N, C, ...]";
+    return failure();
+  }
+  if (opset < 9 && intAttr("spatial", 1) == 0) {
+    nodeError() << "spatial = 0 (per-activation statistics) is not supported";
+    return failure();
+  }
+  static const char *names[] = {"X", "scale", "B", "mean", "var"};
+  for (unsigned i = 1; i < 5; ++i)
+    if (typeOf(in[i]).getShape() != ArrayRef<int64_t>{type.getDimSize(1)} ||
+        typeOf(in[i]).getElementType() != type.getElementType()) {
+      nodeError() << names[i] << " has type " << typeOf(in[i])
+                  << "; expected [" << type.getDimSize(1) << "] of "
+                  << type.getElementType();
+      return failure();
+    }
+  // Outputs 3 and 4 before opset 14 (saved_mean, saved_var) are not
+  // computed.
+  for (int i = 3; i < currentNode->output_size(); ++i)
+    if (!currentNode->output(i).empty() &&
+        usedNames.contains(currentNode->output(i))) {
+      nodeError() << "output " << i << " ('" << currentNode->output(i)
+                  << "', the saved batch statistics) is not supported";
+      return failure();
+    }
+  auto channelType = cast<RankedTensorType>(in[1].getType());
+  Operation *op = builder.create<BatchNormOp>(
+      currentLoc, TypeRange{type, channelType, channelType}, ValueRange(in),
+      ArrayRef<NamedAttribute>{
+          namedAttr("axis", builder.getI64IntegerAttr(1)),
+          namedAttr("epsilon",
+                    builder.getF64FloatAttr(floatAttr("epsilon", 1e-5))),
+          namedAttr("momentum",
+                    builder.getF64FloatAttr(floatAttr("momentum", 0.9))),
+          namedAttr("unbiased_moving_variance", builder.getBoolAttr(true))});
+  // Running statistics that are initializers are state: a training step
+  // writes the new values back.
+  for (unsigned i : {3u, 4u}) {
+    const std::string &name = currentNode->input(i);
+    if (!stateParams.contains(name))
+      continue;
+    if (!updatedState.insert(name).second) {
+      nodeError() << "the running statistic '" << name
+                  << "' is already updated by another BatchNormalization";
+      return failure();
+    }
+    forward->addStateUpdate(in[i], op->getResult(i - 2));
+  }
+  (void)setOutput(1, op->getResult(1));
+  (void)setOutput(2, op->getResult(2));
+  return setOutput(0, op->getResult(0));
+}
+
+/// Pad in constant mode with constant pads (negative pads crop).
+LogicalResult Importer::padOp() {
+  FailureOr<Value> x = floatInput(0);
+  if (failed(x))
+    return failure();
+  std::string mode = stringAttr("mode").value_or("constant");
+  if (mode != "constant") {
+    nodeError() << "mode '" << mode << "' is not supported (only constant)";
+    return failure();
+  }
+  RankedTensorType type = typeOf(*x);
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> pads;
+  double value = 0;
+  if (opset < 11) {
+    std::optional<SmallVector<int64_t>> p = intsAttr("pads");
+    if (!p) {
+      nodeError() << "pads is required";
+      return failure();
+    }
+    pads = *p;
+    value = floatAttr("value", 0.0);
+  } else {
+    FailureOr<SmallVector<int64_t>> p = constantInts(1);
+    if (failed(p))
+      return failure();
+    pads = *p;
+    FailureOr<std::optional<double>> v = optionalConstantScalar(2);
+    if (failed(v))
+      return failure();
+    value = v->value_or(0.0);
+  }
+  if (static_cast<int64_t>(pads.size()) != 2 * rank) {
+    nodeError() << "pads has " << pads.size() << " entries for rank " << rank
+                << " (expected " << 2 * rank << ")";
+    return failure();
+  }
+  SmallVector<int64_t> low(rank), high(rank), start(rank), limit(rank),
+      shape(rank);
+  bool crop = false, grow = false;
+  for (int64_t i = 0; i < rank; ++i) {
+    int64_t lo = pads[i], hi = pads[i + rank];
+    low[i] = std::max<int64_t>(lo, 0);
+    high[i] = std::max<int64_t>(hi, 0);
+    grow |= lo > 0 || hi > 0;
+    int64_t size = type.getDimSize(i) + low[i] + high[i];
+    start[i] = lo < 0 ? -lo : 0;
+    limit[i] = size - (hi < 0 ? -hi : 0);
+    crop |= lo < 0 || hi < 0;
+    if (start[i] > limit[i]) {
+      nodeError() << "pads crop axis " << i << " of size "
+                  << type.getDimSize(i) << " below 0";
+      return failure();
+    }
+    shape[i] = size;
+  }
+  Value y = *x;
+  if (grow)
+    y = create<PadOp>(
+        RankedTensorType::get(shape, type.getElementType()), {y},
+        {namedAttr("low", builder.getDenseI64ArrayAttr(low)),
+         namedAttr("high", builder.getDenseI64ArrayAttr(high)),
+         namedAttr("padding_value", builder.getF64FloatAttr(value))});
+  if (crop) {
+    SmallVector<int64_t> cropped;
+    for (int64_t i = 0; i < rank; ++i)
+      cropped.push_back(limit[i] - start[i]);
+    y = create<SliceOp>(
+        RankedTensorType::get(cropped, type.getElementType()), {y},
+        {namedAttr("start", builder.getDenseI64ArrayAttr(start)),
+         namedAttr("limit", builder.getDenseI64ArrayAttr(limit)),
+         namedAttr("strides",
+                   builder.getDenseI64ArrayAttr(SmallVector<int64_t>(rank,
+                                                                     1)))});
+  }
+  return setOutput(0, y);
+}
+
+/// After a node failed to import: zeros of the ONNX-inferred output types,
+/// so the nodes after it are checked too (the module is discarded). Fails
+/// when an output has no static inferred type.
+LogicalResult Importer::placeholderOutputs(const onnx::NodeProto &node) {
+  for (const std::string &name : node.output()) {
+    if (name.empty())
+      continue;
+    auto t = inferred.find(name);
+    if (t == inferred.end() || !t->second->has_tensor_type() ||
+        !t->second->tensor_type().has_shape())
+      return failure();
+    const onnx::TypeProto_Tensor &tensor = t->second->tensor_type();
+    Type element = elementType(tensor.elem_type());
+    SmallVector<int64_t> shape;
+    for (const auto &dim : tensor.shape().dim()) {
+      if (!dim.has_dim_value())
+        return failure();
+      shape.push_back(dim.dim_value());
+    }
+    if (!element)
+      return failure();
+    auto type = RankedTensorType::get(shape, element);
+    values[name] = builder.create<ConstantOp>(
+        fileLoc, TypeRange{type}, ValueRange{},
+        ArrayRef<NamedAttribute>{namedAttr(
+            "value", DenseElementsAttr::get(type, builder.getZeroAttr(element)))});
+  }
+  return success();
+}
+
 LogicalResult Importer::importNode(const onnx::NodeProto &node) {
   currentNode = &node;
   currentLoc = NameLoc::get(
@@ -1278,6 +1979,22 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
     return reduce<ReduceMaxOp>();
   if (op == "Cast")
     return castOp();
+  if (op == "Conv")
+    return conv();
+  if (op == "ConvTranspose")
+    return convTranspose();
+  if (op == "MaxPool")
+    return pool<MaxPoolOp>();
+  if (op == "AveragePool")
+    return pool<AvgPoolOp>();
+  if (op == "GlobalAveragePool")
+    return globalPool<ReduceMeanOp>();
+  if (op == "GlobalMaxPool")
+    return globalPool<ReduceMaxOp>();
+  if (op == "BatchNormalization")
+    return batchNorm();
+  if (op == "Pad")
+    return padOp();
   nodeError() << "unsupported op";
   return failure();
 }
@@ -1399,6 +2116,47 @@ OwningOpRef<ModuleOp> Importer::run() {
         usedAsValue.insert(name);
   for (const onnx::ValueInfoProto &out : graph.output())
     usedAsValue.insert(out.name());
+  for (const onnx::NodeProto &node : graph.node())
+    for (const std::string &name : node.input())
+      if (!name.empty())
+        usedNames.insert(name);
+  for (const onnx::ValueInfoProto &out : graph.output())
+    usedNames.insert(out.name());
+
+  // Conv/ConvTranspose weights that are initializers read only as filters
+  // (not graph inputs or outputs) are stored channels-last; the running
+  // statistics of BatchNormalization nodes are state.
+  llvm::StringSet<> filterCandidates, otherUses;
+  for (const onnx::NodeProto &node : graph.node()) {
+    bool convNode =
+        node.op_type() == "Conv" || node.op_type() == "ConvTranspose";
+    for (auto [i, name] : llvm::enumerate(node.input())) {
+      if (name.empty())
+        continue;
+      if (convNode && i == 1)
+        filterCandidates.insert(name);
+      else
+        otherUses.insert(name);
+      if (node.op_type() == "BatchNormalization" && (i == 3 || i == 4) &&
+          initializers.count(name))
+        stateParams.insert(name);
+    }
+  }
+  for (const auto &entry : filterCandidates) {
+    StringRef name = entry.getKey();
+    auto init = initializers.find(name);
+    if (init == initializers.end() || otherUses.contains(name) ||
+        graphInputs.contains(name) || stateParams.contains(name) ||
+        !isa<FloatType>(init->second.getElementType()))
+      continue;
+    bool graphOutput = false;
+    for (const onnx::ValueInfoProto &out : graph.output())
+      graphOutput |= out.name() == name;
+    int64_t rank = cast<RankedTensorType>(init->second.getType()).getRank();
+    if (graphOutput || rank < 3 || rank > 5)
+      continue;
+    channelsLastFilters.insert(name);
+  }
 
   // The forward function: params (initializers read as values), then the
   // other graph inputs.
@@ -1408,10 +2166,14 @@ OwningOpRef<ModuleOp> Importer::run() {
     if (!usedAsValue.contains(name) && !graphInputs.contains(name))
       continue;
     DenseElementsAttr init = initializers[name];
+    if (channelsLastFilters.contains(name))
+      init = permuteElements(
+          init, filterPerm(cast<RankedTensorType>(init.getType()).getRank()));
     ParamSpec spec;
     spec.name = name;
     spec.initValue = init;
-    spec.trainable = isa<FloatType>(init.getElementType());
+    spec.state = stateParams.contains(name);
+    spec.trainable = !spec.state && isa<FloatType>(init.getElementType());
     values[name] =
         forward.addParam(cast<RankedTensorType>(init.getType()), spec);
   }
@@ -1429,9 +2191,19 @@ OwningOpRef<ModuleOp> Importer::run() {
     inferred[info.name()] = &info.type();
   for (const onnx::ValueInfoProto &info : graph.output())
     inferred[info.name()] = &info.type();
-  for (const onnx::NodeProto &node : graph.node())
-    if (failed(importNode(node)) || failed(checkInferredShapes(node)))
+  // A node that fails gets placeholder outputs (its ONNX-inferred types) so
+  // that every bad node is reported, not only the first.
+  this->forward = &forward;
+  unsigned failedNodes = 0;
+  for (const onnx::NodeProto &node : graph.node()) {
+    if (succeeded(importNode(node)) && succeeded(checkInferredShapes(node)))
+      continue;
+    ++failedNodes;
+    if (failed(placeholderOutputs(node)))
       return nullptr;
+  }
+  if (failedNodes)
+    return nullptr;
   currentNode = nullptr;
   currentLoc = fileLoc;
 
