@@ -12,6 +12,12 @@ WORKDIR/data/.complete exists), then for every case under data/node:
     that `kilnc --list-onnx-ops` prints are run;
   * `kilnc model.onnx --emit=kiln`; an "unsupported ONNX node" report makes
     the case `unsupported` (the reported op types are the reason);
+  * a model with a BatchNormalization node in inference mode
+    (training_mode 0, the default) is run in kiln's inference form
+    (`kiln-opt --kiln-inference-form` on the imported module: what @predict
+    and a model compiled without a loss run; kiln imports every
+    BatchNormalization as its training form, whose @forward normalizes with
+    the batch statistics);
   * otherwise every test_data_set_* is run with `kilnc run --entry forward`
     (params = initializers first, then the graph inputs, in the order of the
     @forward signature) and the results are compared with output_*.pb like
@@ -154,6 +160,19 @@ def run_case(kilnc, case_dir, scratch):
         return "fail", "no @forward in the imported module"
 
     model = onnx.load(model_path)
+    run_path = model_path
+    if any(n.op_type == "BatchNormalization" and
+           not any(a.name == "training_mode" and a.i
+                   for a in n.attribute) for n in model.graph.node):
+        os.makedirs(scratch, exist_ok=True)
+        run_path = os.path.join(scratch, "inference.mlir")
+        kiln_opt = os.path.join(os.path.dirname(kilnc), "kiln-opt")
+        proc = subprocess.run([kiln_opt, "--kiln-inference-form", "-o",
+                               run_path], input=proc.stdout,
+                              capture_output=True, text=True,
+                              timeout=TIMEOUT)
+        if proc.returncode != 0:
+            return "fail", "inference form: " + first_error(proc.stderr)
     inits = {t.name: numpy_helper.to_array(t)
              for t in model.graph.initializer}
     graph_inputs = [i.name for i in model.graph.input if i.name not in inits]
@@ -196,7 +215,7 @@ def run_case(kilnc, case_dir, scratch):
             files.append(path)
         outs = [os.path.join(scratch, "%s_out%d.npy" % (ds_name, i))
                 for i in range(len(want))]
-        cmd = [kilnc, "run", model_path, "--entry", "forward"]
+        cmd = [kilnc, "run", run_path, "--entry", "forward"]
         for f in files:
             cmd += ["--input", f]
         for f in outs:
@@ -231,6 +250,9 @@ def write_doc(path, results, summary, argv_hint):
                 "the ONNX backend node tests of Debian's python3-onnx 1.12 "
                 "(`onnx.backend.test.cmd_tools generate-data`). Each case is "
                 "imported with `kilnc`, run with `kilnc run --entry forward` "
+                "(in kiln's inference form, `kiln-opt "
+                "--kiln-inference-form`, when a BatchNormalization node is in "
+                "inference mode) "
                 "and compared with the reference outputs at the ONNX backend "
                 "runner's tolerances (same dtype, rtol=1e-3, atol=1e-7). "
                 "`unsupported`: the case uses an op outside the "
