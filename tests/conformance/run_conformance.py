@@ -100,17 +100,31 @@ def first_error(text):
     return lines[-1].strip() if lines else "(no output)"
 
 
+def kiln_layout(value, shape):
+    """An initializer as kiln's param of `shape`: kiln stores Conv /
+    ConvTranspose weight initializers channels-last ([K.., C/groups, F],
+    ONNX's [F, C/groups, K..] permuted once at import)."""
+    value = np.asarray(value)
+    if value.shape != tuple(shape) and 3 <= value.ndim <= 5:
+        perm = tuple(range(2, value.ndim)) + (1, 0)
+        if value.transpose(perm).shape == tuple(shape):
+            return value.transpose(perm).copy()
+    return value
+
+
 def forward_arguments(kiln_text):
     header = next(line for line in kiln_text.splitlines()
                   if "func.func @forward(" in line)
     args_text = header.split(") -> ")[0]
     args = []
-    for match in re.finditer(r"%arg\d+: [^{]*\{([^}]*)\}", args_text):
-        attrs = match.group(1)
+    for match in re.finditer(r"%arg\d+: tensor<([^>]*)> \{([^}]*)\}",
+                             args_text):
+        shape = tuple(int(d) for d in match.group(1).split("x")[:-1])
+        attrs = match.group(2)
         param = re.search(r'kiln\.param = "([^"]*)"', attrs)
         name = re.search(r'kiln\.name = "([^"]*)"', attrs)
-        args.append(("param", param.group(1)) if param else
-                    ("input", name.group(1)))
+        args.append(("param", param.group(1), shape) if param else
+                    ("input", name.group(1), shape))
     return args
 
 
@@ -203,9 +217,9 @@ def run_case(kilnc, case_dir, scratch):
                 t.ParseFromString(f.read())
             want.append(numpy_helper.to_array(t))
         files = []
-        for i, (kind, name) in enumerate(args):
+        for i, (kind, name, shape) in enumerate(args):
             if kind == "param":
-                value = inits[name]
+                value = kiln_layout(inits[name], shape)
             elif name in feeds:
                 value = feeds[name]
             else:

@@ -19,6 +19,18 @@ import sys
 import numpy as np
 
 
+def kiln_layout(value, shape):
+    """An initializer as kiln's param of `shape`: kiln stores Conv /
+    ConvTranspose weight initializers channels-last ([K.., C/groups, F],
+    ONNX's [F, C/groups, K..] permuted once at import)."""
+    value = np.asarray(value)
+    if value.shape != tuple(shape) and 3 <= value.ndim <= 5:
+        perm = tuple(range(2, value.ndim)) + (1, 0)
+        if value.transpose(perm).shape == tuple(shape):
+            return value.transpose(perm).copy()
+    return value
+
+
 def forward_arguments(kilnc, model):
     text = subprocess.run([kilnc, model, "--emit=kiln", "-o", "-"],
                           check=True, capture_output=True, text=True).stdout
@@ -26,12 +38,14 @@ def forward_arguments(kilnc, model):
                   if "func.func @forward(" in line)
     args_text = header.split(") -> ")[0]
     args = []
-    for match in re.finditer(r"%arg\d+: [^{]*\{([^}]*)\}", args_text):
-        attrs = match.group(1)
+    for match in re.finditer(r"%arg\d+: tensor<([^>]*)> \{([^}]*)\}",
+                             args_text):
+        shape = tuple(int(d) for d in match.group(1).split("x")[:-1])
+        attrs = match.group(2)
         param = re.search(r'kiln\.param = "([^"]*)"', attrs)
         name = re.search(r'kiln\.name = "([^"]*)"', attrs)
-        args.append(("param", param.group(1)) if param else
-                    ("input", name.group(1)))
+        args.append(("param", param.group(1), shape) if param else
+                    ("input", name.group(1), shape))
     return args
 
 
@@ -56,13 +70,13 @@ def main():
     inputs = dict(item.split("=", 1) for item in opts.input)
     inits = initializers(opts.model)
     files = []
-    for i, (kind, name) in enumerate(forward_arguments(opts.kilnc,
+    for i, (kind, name, shape) in enumerate(forward_arguments(opts.kilnc,
                                                        opts.model)):
         if kind == "input":
             files.append(inputs[name])
         else:
             path = os.path.join(opts.workdir, "arg%d.npy" % i)
-            np.save(path, inits[name])
+            np.save(path, kiln_layout(inits[name], shape))
             files.append(path)
     outputs = [os.path.join(opts.workdir, "out%d.npy" % i)
                for i in range(len(opts.expected))]

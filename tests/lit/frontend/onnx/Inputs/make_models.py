@@ -422,9 +422,112 @@ def make_hard_sigmoid():
         np.clip(np.float64(alpha) * x64 + 0.5, 0, 1).astype(np.float32))
 
 
+def make_cnn():
+    """Convolutional models (opset 13).
+
+    cnn_chain: x[2,3,8,8] -> Conv(4, 3x3, pads 1, bias) -> BatchNormalization
+    -> Relu -> Conv(5, 3x3, stride 2, SAME_UPPER) -> y[2,5,4,4]; the
+    expected output uses the batch statistics (kiln's @forward is
+    BatchNormalization's training form), and the new running mean and
+    variance are @forward's state-update results, computed with torch in
+    float64.
+    cnn_ops: MaxPool (ceil_mode, asymmetric pads), AveragePool (SAME_LOWER,
+    count_include_pad), ConvTranspose (stride 2, output_padding, group 2),
+    Pad (constant value, a negative pad), GlobalMaxPool; the IR is checked.
+    cnn_errors: two nodes kiln rejects (MaxPool dilations, Pad mode
+    reflect), both reported."""
+    import torch
+    import torch.nn.functional as tf
+    rng = np.random.default_rng(3)
+    w1 = rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.5
+    b1 = rng.standard_normal(4).astype(np.float32) * 0.1
+    gamma = rng.uniform(0.5, 1.5, 4).astype(np.float32)
+    beta = rng.uniform(-0.2, 0.2, 4).astype(np.float32)
+    mean = rng.uniform(-0.1, 0.1, 4).astype(np.float32)
+    var = rng.uniform(0.5, 1.5, 4).astype(np.float32)
+    w2 = rng.standard_normal((5, 4, 3, 3)).astype(np.float32) * 0.5
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1",
+                         kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("BatchNormalization",
+                         ["c1", "gamma", "beta", "mean", "var"], ["n1"],
+                         name="bn1", epsilon=1e-3, momentum=0.8),
+        helper.make_node("Relu", ["n1"], ["r1"], name="relu1"),
+        helper.make_node("Conv", ["r1", "w2"], ["y"], name="conv2",
+                         strides=[2, 2], auto_pad="SAME_UPPER"),
+    ]
+    graph = helper.make_graph(
+        nodes, "cnn_chain", [helper.make_tensor_value_info("x", F,
+                                                           [2, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", F, [2, 5, 4, 4])],
+        [init("w1", w1), init("b1", b1), init("gamma", gamma),
+         init("beta", beta), init("mean", mean), init("var", var),
+         init("w2", w2)])
+    save(model_of(graph, 13), "cnn_chain.onnx")
+    x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    npy("cnn_chain.x.npy", x)
+    t = lambda a: torch.from_numpy(a.astype(np.float64))
+    h = tf.conv2d(t(x), t(w1), t(b1), padding=1)
+    # The state updates (torch's momentum is the new value's weight; the
+    # moving variance takes the unbiased batch variance).
+    running_mean, running_var = t(mean), t(var)
+    h = tf.batch_norm(h, running_mean, running_var, t(gamma), t(beta),
+                      training=True, momentum=0.2, eps=1e-3)
+    # SAME_UPPER with stride 2 on 8: total padding 1, at the end.
+    h = tf.pad(torch.relu(h), (0, 1, 0, 1))
+    y = tf.conv2d(h, t(w2), stride=2)
+    npy("cnn_chain.expected.0.npy", y.numpy().astype(np.float32))
+    npy("cnn_chain.expected.1.npy", running_mean.numpy().astype(np.float32))
+    npy("cnn_chain.expected.2.npy", running_var.numpy().astype(np.float32))
+
+    wt = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["mp"], name="maxpool",
+                         kernel_shape=[3, 3], strides=[2, 2],
+                         pads=[0, 1, 1, 0], ceil_mode=1),
+        helper.make_node("AveragePool", ["x"], ["ap"], name="avgpool",
+                         kernel_shape=[2, 3], strides=[2, 2],
+                         auto_pad="SAME_LOWER", count_include_pad=1),
+        helper.make_node("ConvTranspose", ["x", "wt"], ["ct"], name="deconv",
+                         strides=[2, 2], pads=[1, 1, 1, 1],
+                         output_padding=[1, 0], group=2),
+        helper.make_node("Pad", ["x", "pads", "value"], ["pd"], name="pad",
+                         mode="constant"),
+        helper.make_node("GlobalMaxPool", ["x"], ["gm"], name="gmp"),
+    ]
+    graph = helper.make_graph(
+        nodes, "cnn_ops", [helper.make_tensor_value_info("x", F,
+                                                         [1, 4, 7, 7])],
+        [helper.make_tensor_value_info("mp", F, [1, 4, 4, 4]),
+         helper.make_tensor_value_info("ap", F, [1, 4, 4, 4]),
+         helper.make_tensor_value_info("ct", F, [1, 6, 14, 13]),
+         helper.make_tensor_value_info("pd", F, [1, 4, 10, 6]),
+         helper.make_tensor_value_info("gm", F, [1, 4, 1, 1])],
+        [init("wt", wt), init("pads", np.array([0, 0, 1, -1, 0, 0, 2, 0],
+                                               np.int64)),
+         init("value", np.array(1.5, np.float32))])
+    save(model_of(graph, 13), "cnn_ops.onnx")
+
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["mp"], name="dilated_pool",
+                         kernel_shape=[2, 2], dilations=[2, 2]),
+        helper.make_node("Pad", ["x", "pads"], ["pd"], name="reflect_pad",
+                         mode="reflect"),
+        helper.make_node("Relu", ["pd"], ["r"], name="relu_after"),
+    ]
+    graph = helper.make_graph(
+        nodes, "cnn_errors", [helper.make_tensor_value_info("x", F,
+                                                            [1, 2, 6, 6])],
+        [helper.make_tensor_value_info("mp", F, [1, 2, 4, 4]),
+         helper.make_tensor_value_info("r", F, [1, 2, 8, 8])],
+        [init("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64))])
+    save(model_of(graph, 13), "cnn_errors.onnx")
+
+
 if __name__ == "__main__":
     make_mlp()
     make_ops()
     make_edges()
     make_errors()
     make_hard_sigmoid()
+    make_cnn()
