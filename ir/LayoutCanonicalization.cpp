@@ -8,11 +8,12 @@
 // transpose(transpose(x))) leave a conv -> batch_norm -> relu -> conv chain
 // channels-last between its entry and exit transposes.
 //
-//   elementwise(transpose(a, p), transpose(b, p)) -> transpose(elementwise(a, b), p)
+//   elementwise(transpose(a, p), transpose(b, p)) -> transpose(elementwise(a,
+//   b), p)
 //       (operands may also be splat constants or kiln.broadcast_in_dim,
 //        which are rebuilt in the un-transposed layout)
-//   batch_norm(transpose(x, p), axis = a) -> transpose(batch_norm(x, axis = p[a]), p)
-//   reduce(transpose(x, p), axes) -> transpose(reduce(x, p[axes]), q)
+//   batch_norm(transpose(x, p), axis = a) -> transpose(batch_norm(x, axis =
+//   p[a]), p) reduce(transpose(x, p), axes) -> transpose(reduce(x, p[axes]), q)
 //   transpose(x) that keeps the order of the non-unit axes -> reshape(x)
 //
 // A transpose is a copy and these patterns never add one on a path that had
@@ -77,8 +78,8 @@ Value untransposed(PatternRewriter &rewriter, Location loc, Value v,
         return {};
     if (!build)
       return v;
-    return rewriter.create<BroadcastInDimOp>(
-        loc, untransposedType(type, perm), b.getOperand(), dims);
+    return rewriter.create<BroadcastInDimOp>(loc, untransposedType(type, perm),
+                                             b.getOperand(), dims);
   }
   return {};
 }
@@ -149,9 +150,9 @@ struct SinkTransposeThroughBatchNorm : OpRewritePattern<BatchNormOp> {
     state.addTypes({t.getInput().getType(), op->getResult(1).getType(),
                     op->getResult(2).getType()});
     Operation *sunk = rewriter.create(state);
-    rewriter.replaceOp(op, {transpose(rewriter, op.getLoc(),
-                                      sunk->getResult(0), perm),
-                            sunk->getResult(1), sunk->getResult(2)});
+    rewriter.replaceOp(
+        op, {transpose(rewriter, op.getLoc(), sunk->getResult(0), perm),
+             sunk->getResult(1), sunk->getResult(2)});
     return success();
   }
 };

@@ -55,51 +55,50 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 
 /// ONNX op types the importer supports (default domain), sorted; the one
 /// list (kilnc --list-onnx-ops prints it, the conformance runner reads it).
-constexpr llvm::StringLiteral kSupportedOps[] = {
-    "Abs",
-    "Add",
-    "AveragePool",
-    "BatchNormalization",
-    "Cast",
-    "Clip",
-    "Concat",
-    "Constant",
-    "Conv",
-    "ConvTranspose",
-    "Div",
-    "Dropout",
-    "Elu",
-    "Exp",
-    "Flatten",
-    "Gemm",
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-    "HardSigmoid",
-    "Identity",
-    "LeakyRelu",
-    "Log",
-    "LogSoftmax",
-    "MatMul",
-    "MaxPool",
-    "Mul",
-    "Neg",
-    "Pad",
-    "Pow",
-    "ReduceMax",
-    "ReduceMean",
-    "ReduceSum",
-    "Relu",
-    "Reshape",
-    "Sigmoid",
-    "Slice",
-    "Softmax",
-    "Softplus",
-    "Sqrt",
-    "Squeeze",
-    "Sub",
-    "Tanh",
-    "Transpose",
-    "Unsqueeze"};
+constexpr llvm::StringLiteral kSupportedOps[] = {"Abs",
+                                                 "Add",
+                                                 "AveragePool",
+                                                 "BatchNormalization",
+                                                 "Cast",
+                                                 "Clip",
+                                                 "Concat",
+                                                 "Constant",
+                                                 "Conv",
+                                                 "ConvTranspose",
+                                                 "Div",
+                                                 "Dropout",
+                                                 "Elu",
+                                                 "Exp",
+                                                 "Flatten",
+                                                 "Gemm",
+                                                 "GlobalAveragePool",
+                                                 "GlobalMaxPool",
+                                                 "HardSigmoid",
+                                                 "Identity",
+                                                 "LeakyRelu",
+                                                 "Log",
+                                                 "LogSoftmax",
+                                                 "MatMul",
+                                                 "MaxPool",
+                                                 "Mul",
+                                                 "Neg",
+                                                 "Pad",
+                                                 "Pow",
+                                                 "ReduceMax",
+                                                 "ReduceMean",
+                                                 "ReduceSum",
+                                                 "Relu",
+                                                 "Reshape",
+                                                 "Sigmoid",
+                                                 "Slice",
+                                                 "Softmax",
+                                                 "Softplus",
+                                                 "Sqrt",
+                                                 "Squeeze",
+                                                 "Sub",
+                                                 "Tanh",
+                                                 "Transpose",
+                                                 "Unsqueeze"};
 
 bool isSupportedOp(StringRef op) {
   return llvm::is_contained(kSupportedOps, op);
@@ -1426,8 +1425,8 @@ FailureOr<Value> Importer::addChannelBias(Value y, unsigned index) {
   return create<AddOp>(type, {y, bias});
 }
 
-FailureOr<SmallVector<int64_t>>
-Importer::spatialInts(StringRef name, int64_t d, int64_t defaultValue) {
+FailureOr<SmallVector<int64_t>> Importer::spatialInts(StringRef name, int64_t d,
+                                                      int64_t defaultValue) {
   std::optional<SmallVector<int64_t>> v = intsAttr(name);
   if (!v)
     return SmallVector<int64_t>(d, defaultValue);
@@ -1453,8 +1452,8 @@ LogicalResult Importer::readWindow(ArrayRef<int64_t> spatial,
     return failure();
   w.strides = *strides;
   w.dilations = *dilations;
-  if (!allowDilations && llvm::any_of(w.dilations,
-                                      [](int64_t x) { return x != 1; })) {
+  if (!allowDilations &&
+      llvm::any_of(w.dilations, [](int64_t x) { return x != 1; })) {
     nodeError() << "dilations other than 1 are not supported (kiln's pooling "
                    "ops have no dilation)";
     return failure();
@@ -1487,9 +1486,9 @@ LogicalResult Importer::readWindow(ArrayRef<int64_t> spatial,
       return failure();
     }
     int64_t out = (spatial[i] + w.strides[i] - 1) / w.strides[i];
-    int64_t total = std::max<int64_t>(
-        0, (out - 1) * w.strides[i] + (kernel[i] - 1) * w.dilations[i] + 1 -
-               spatial[i]);
+    int64_t total = std::max<int64_t>(0, (out - 1) * w.strides[i] +
+                                             (kernel[i] - 1) * w.dilations[i] +
+                                             1 - spatial[i]);
     int64_t small = total / 2, large = total - small;
     w.padLow[i] = autoPad == "SAME_UPPER" ? small : large;
     w.padHigh[i] = autoPad == "SAME_UPPER" ? large : small;
@@ -1591,11 +1590,11 @@ LogicalResult Importer::convTranspose() {
   SmallVector<int64_t> extra(*outputPadding);
   std::optional<SmallVector<int64_t>> outputShape = intsAttr("output_shape");
   if (outputShape && static_cast<int64_t>(outputShape->size()) == rank)
-    outputShape = SmallVector<int64_t>(outputShape->begin() + 2,
-                                       outputShape->end());
+    outputShape =
+        SmallVector<int64_t>(outputShape->begin() + 2, outputShape->end());
   if (outputShape && static_cast<int64_t>(outputShape->size()) != d) {
-    nodeError() << "output_shape has " << outputShape->size()
-                << " entries for " << d << " spatial axes";
+    nodeError() << "output_shape has " << outputShape->size() << " entries for "
+                << d << " spatial axes";
     return failure();
   }
   if (!outputShape && autoPad != "NOTSET" && autoPad != "VALID") {
@@ -1662,8 +1661,8 @@ template <typename OpT> LogicalResult Importer::pool() {
     return failure();
   }
   Window w;
-  if (failed(readWindow(typeOf(*x).getShape().drop_front(2), *kernel, false,
-                        w)))
+  if (failed(
+          readWindow(typeOf(*x).getShape().drop_front(2), *kernel, false, w)))
     return failure();
   bool ceilMode = intAttr("ceil_mode", 0);
   Value input = toChannelsLast(*x);
@@ -1681,12 +1680,12 @@ template <typename OpT> LogicalResult Importer::pool() {
       namedAttr("pad_high", builder.getDenseI64ArrayAttr(w.padHigh)),
       namedAttr("ceil_mode", builder.getBoolAttr(ceilMode))};
   if (!isMax)
-    attrs.push_back(namedAttr("count_include_pad",
-                              builder.getBoolAttr(intAttr("count_include_pad",
-                                                          0))));
-  Value y = create<OpT>(
-      RankedTensorType::get(*shape, typeOf(input).getElementType()), {input},
-      attrs);
+    attrs.push_back(
+        namedAttr("count_include_pad",
+                  builder.getBoolAttr(intAttr("count_include_pad", 0))));
+  Value y =
+      create<OpT>(RankedTensorType::get(*shape, typeOf(input).getElementType()),
+                  {input}, attrs);
   return setOutput(0, toChannelsFirst(y));
 }
 
@@ -1741,9 +1740,8 @@ LogicalResult Importer::batchNorm() {
   for (unsigned i = 1; i < 5; ++i)
     if (typeOf(in[i]).getShape() != ArrayRef<int64_t>{type.getDimSize(1)} ||
         typeOf(in[i]).getElementType() != type.getElementType()) {
-      nodeError() << names[i] << " has type " << typeOf(in[i])
-                  << "; expected [" << type.getDimSize(1) << "] of "
-                  << type.getElementType();
+      nodeError() << names[i] << " has type " << typeOf(in[i]) << "; expected ["
+                  << type.getDimSize(1) << "] of " << type.getElementType();
       return failure();
     }
   // Outputs 3 and 4 before opset 14 (saved_mean, saved_var) are not
@@ -1833,8 +1831,8 @@ LogicalResult Importer::padOp() {
     limit[i] = size - (hi < 0 ? -hi : 0);
     crop |= lo < 0 || hi < 0;
     if (start[i] > limit[i]) {
-      nodeError() << "pads crop axis " << i << " of size "
-                  << type.getDimSize(i) << " below 0";
+      nodeError() << "pads crop axis " << i << " of size " << type.getDimSize(i)
+                  << " below 0";
       return failure();
     }
     shape[i] = size;
@@ -1854,9 +1852,8 @@ LogicalResult Importer::padOp() {
         RankedTensorType::get(cropped, type.getElementType()), {y},
         {namedAttr("start", builder.getDenseI64ArrayAttr(start)),
          namedAttr("limit", builder.getDenseI64ArrayAttr(limit)),
-         namedAttr("strides",
-                   builder.getDenseI64ArrayAttr(SmallVector<int64_t>(rank,
-                                                                     1)))});
+         namedAttr("strides", builder.getDenseI64ArrayAttr(
+                                  SmallVector<int64_t>(rank, 1)))});
   }
   return setOutput(0, y);
 }
@@ -1886,7 +1883,8 @@ LogicalResult Importer::placeholderOutputs(const onnx::NodeProto &node) {
     values[name] = builder.create<ConstantOp>(
         fileLoc, TypeRange{type}, ValueRange{},
         ArrayRef<NamedAttribute>{namedAttr(
-            "value", DenseElementsAttr::get(type, builder.getZeroAttr(element)))});
+            "value",
+            DenseElementsAttr::get(type, builder.getZeroAttr(element)))});
   }
   return success();
 }
