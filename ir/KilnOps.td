@@ -783,7 +783,9 @@ def Kiln_TransposeOp : Kiln_Op<"transpose", [Pure, InferTypeOpAdaptor,
   let summary = "Permutes the axes of a tensor";
   let description = [{
     `result.shape[i] = input.shape[permutation[i]]`; `permutation` is a
-    permutation of `[0, rank)` (label `transpose_c1`).
+    permutation of `[0, rank)` (label `transpose_c1`). Canonicalization
+    (ir/LayoutCanonicalization.cpp) sinks transposes through elementwise
+    ops, `kiln.batch_norm` and reductions so that layout changes cancel.
 
     Example:
     ```mlir
