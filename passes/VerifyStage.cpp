@@ -203,7 +203,7 @@ unsigned checkLinalgStage(ModuleOp module) {
   return checkModule(
       module, "linalg",
       [](Operation *op) { return isa<KilnDialect>(op->getDialect()); },
-      "every kiln op is lowered; runtime kernels are kiln_rt.kernel_call",
+      "every kiln op is lowered",
       [](Type type) { return isa<BaseMemRefType>(type); }, "no memrefs");
 }
 
