@@ -122,9 +122,10 @@ LogicalResult BatchNormOp::verify() {
     RankedTensorType input = getInput().getType();
     if (type.getRank() != 1 || type.getDimSize(0) != input.getDimSize(0) ||
         type.getElementType() != input.getElementType() || getAxis() == 0)
-      return emitOpError("[batch_norm_c4] the sample weights must be tensor<")
-             << input.getDimSize(0) << "x" << input.getElementType()
-             << "> (one per sample of axis 0, which is not the channel "
+      return emitOpError("[batch_norm_c4] the sample weights must be ")
+             << RankedTensorType::get({input.getDimSize(0)},
+                                      input.getElementType())
+             << " (one per sample of axis 0, which is not the channel "
                 "axis), got "
              << type << " with channel axis " << getAxis();
   }
@@ -137,9 +138,10 @@ LogicalResult BatchNormOp::verify() {
   if (param.getRank() != 1 || param.getDimSize(0) != input.getDimSize(axis) ||
       param.getElementType() != input.getElementType())
     return emitOpError("[batch_norm_c2] scale, offset and the moving "
-                       "statistics must be tensor<")
-           << input.getDimSize(axis) << "x" << input.getElementType()
-           << "> (one value per channel of axis " << axis << "), got "
+                       "statistics must be ")
+           << RankedTensorType::get({input.getDimSize(axis)},
+                                    input.getElementType())
+           << " (one value per channel of axis " << axis << "), got "
            << param;
   double epsilon = getEpsilon().convertToDouble();
   double momentum = getMomentum().convertToDouble();
