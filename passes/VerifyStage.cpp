@@ -64,7 +64,8 @@ bool isForwardArgAttr(StringRef name) {
       {D::ParamAttrHelper::getNameStr(), D::NameAttrHelper::getNameStr(),
        D::OptStateAttrHelper::getNameStr(),
        D::TrainableAttrHelper::getNameStr(), D::StateAttrHelper::getNameStr(),
-       D::StepAttrHelper::getNameStr(), D::L1AttrHelper::getNameStr(),
+       D::StepAttrHelper::getNameStr(), D::SampleWeightAttrHelper::getNameStr(),
+       D::L1AttrHelper::getNameStr(),
        D::L2AttrHelper::getNameStr(), D::InitialValueAttrHelper::getNameStr(),
        D::InitAttrHelper::getNameStr(), D::InitializerAttrHelper::getNameStr(),
        D::AdaptAttrHelper::getNameStr()},
@@ -203,7 +204,7 @@ unsigned checkLinalgStage(ModuleOp module) {
   return checkModule(
       module, "linalg",
       [](Operation *op) { return isa<KilnDialect>(op->getDialect()); },
-      "every kiln op is lowered; runtime kernels are kiln_rt.kernel_call",
+      "every kiln op is lowered",
       [](Type type) { return isa<BaseMemRefType>(type); }, "no memrefs");
 }
 
