@@ -868,6 +868,11 @@ void KerasImporter::checkLayer(const Layer &layer) {
 LogicalResult KerasImporter::reportIssues() {
   if (issues.empty())
     return success();
+  // In model order, a layer's problems together (config checks run before
+  // the shape rules).
+  llvm::stable_sort(issues, [&](const Issue &a, const Issue &b) {
+    return layerIndex.lookup(a.layer) < layerIndex.lookup(b.layer);
+  });
   InFlightDiagnostic diag = emitError(fileLoc);
   diag << "cannot import the Keras model: " << issues.size()
        << " unsupported or invalid layer(s) or argument(s):";
