@@ -13,6 +13,9 @@
 // - LowerShape.cpp: reshape, transpose, concat, slice, pad,
 //   broadcast_in_dim;
 // - LowerLosses.cpp: the losses;
+// - LowerConvolution.cpp: convolutions and pooling, which become
+//   kiln_rt.kernel_call ops of the runtime kernels (on tensors, destination
+//   style; kiln-lower-kernel-calls makes them C calls after bufferization);
 // - LinalgBuilders.*: the tensor builders they share.
 //
 // Elementwise results are plain `linalg.generic` ops with identity maps and
@@ -26,6 +29,7 @@
 #include "codegen/LinalgBuilders.h"
 #include "codegen/Passes.h"
 #include "ir/KilnOps.h"
+#include "ir/KilnRuntime.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -60,7 +64,8 @@ struct ConvertKilnToLinalgPass
     ConversionTarget target(*ctx);
     target.addIllegalDialect<KilnDialect>();
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                           math::MathDialect, tensor::TensorDialect>();
+                           math::MathDialect, tensor::TensorDialect,
+                           kiln_rt::KilnRtDialect>();
 
     // The conversion reports only the first op it cannot legalize; silence
     // it and report every offender below instead.
@@ -105,4 +110,5 @@ void mlir::kiln::populateKilnToLinalgPatterns(RewritePatternSet &patterns) {
   populateKilnContractionToLinalgPatterns(patterns);
   populateKilnShapeToLinalgPatterns(patterns);
   populateKilnLossToLinalgPatterns(patterns);
+  populateKilnConvolutionToRuntimePatterns(patterns);
 }

@@ -36,6 +36,22 @@ llvm::Expected<std::unique_ptr<JitModule>> JitModule::create(ModuleOp module) {
     };
     bind("kiln_gemm_f32", reinterpret_cast<void *>(&kiln_gemm_f32));
     bind("kiln_gemm_f64", reinterpret_cast<void *>(&kiln_gemm_f64));
+#define KILN_BIND(name) bind(#name, reinterpret_cast<void *>(&name))
+    KILN_BIND(kiln_conv_fwd_f32);
+    KILN_BIND(kiln_conv_fwd_f64);
+    KILN_BIND(kiln_conv_bwd_data_f32);
+    KILN_BIND(kiln_conv_bwd_data_f64);
+    KILN_BIND(kiln_conv_bwd_filter_f32);
+    KILN_BIND(kiln_conv_bwd_filter_f64);
+    KILN_BIND(kiln_max_pool_fwd_f32);
+    KILN_BIND(kiln_max_pool_fwd_f64);
+    KILN_BIND(kiln_max_pool_bwd_f32);
+    KILN_BIND(kiln_max_pool_bwd_f64);
+    KILN_BIND(kiln_avg_pool_fwd_f32);
+    KILN_BIND(kiln_avg_pool_fwd_f64);
+    KILN_BIND(kiln_avg_pool_bwd_f32);
+    KILN_BIND(kiln_avg_pool_bwd_f64);
+#undef KILN_BIND
     return symbols;
   });
   return std::unique_ptr<JitModule>(new JitModule(std::move(*engine)));

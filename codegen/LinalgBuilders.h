@@ -89,6 +89,9 @@ void populateKilnContractionToLinalgPatterns(RewritePatternSet &patterns);
 void populateKilnShapeToLinalgPatterns(RewritePatternSet &patterns);
 /// The losses (codegen/LowerLosses.cpp).
 void populateKilnLossToLinalgPatterns(RewritePatternSet &patterns);
+/// conv, conv_transpose, conv_filter_grad, max_pool(_grad), avg_pool(_grad):
+/// kiln_rt.kernel_call of the runtime kernels (codegen/LowerConvolution.cpp).
+void populateKilnConvolutionToRuntimePatterns(RewritePatternSet &patterns);
 
 } // namespace mlir::kiln
 

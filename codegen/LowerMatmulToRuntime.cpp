@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "codegen/RuntimeCalls.h"
 #include "kiln/runtime.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -34,6 +35,7 @@ namespace mlir::kiln {
 } // namespace mlir::kiln
 
 using namespace mlir;
+using mlir::kiln::getElementPointer;
 
 namespace {
 /// How a linalg op maps onto GEMM: which operands are transposed and whether
@@ -67,45 +69,6 @@ struct MatrixRef {
   Value rowStride;
   Value batchStride; // only for batched operands
 };
-
-/// An !llvm.ptr to the first element of `memref`.
-Value getElementPointer(OpBuilder &b, Location loc, Value memref) {
-  auto type = cast<MemRefType>(memref.getType());
-  auto metadata = b.create<memref::ExtractStridedMetadataOp>(loc, memref);
-  Type i64 = b.getI64Type();
-  auto toI64 = [&](Value index) {
-    return b.create<arith::IndexCastOp>(loc, i64, index).getResult();
-  };
-  // The element offset of the strided metadata is relative to the nearest
-  // memref.view in the chain of views (memref.view resets the offset and
-  // moves the aligned pointer by its byte shift). Upstream folding maps
-  // extract_aligned_pointer_as_index through views to the root buffer, so
-  // take the pointer of the view's source explicitly and add the shift.
-  Value pointerSource = memref;
-  Value byteShift;
-  for (Value current = memref;;) {
-    Operation *def = current.getDefiningOp();
-    if (auto view = dyn_cast_or_null<memref::ViewOp>(def)) {
-      pointerSource = view.getSource();
-      byteShift = view.getByteShift();
-      break;
-    }
-    auto viewLike = dyn_cast_or_null<ViewLikeOpInterface>(def);
-    if (!viewLike)
-      break;
-    current = viewLike.getViewSource();
-  }
-  Value base =
-      b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, pointerSource);
-  auto ptrType = LLVM::LLVMPointerType::get(b.getContext());
-  Value pointer = b.create<LLVM::IntToPtrOp>(loc, ptrType, toI64(base));
-  if (byteShift)
-    pointer = b.create<LLVM::GEPOp>(loc, ptrType, b.getI8Type(), pointer,
-                                    ValueRange{toI64(byteShift)});
-  pointer = b.create<LLVM::GEPOp>(loc, ptrType, type.getElementType(), pointer,
-                                  ValueRange{toI64(metadata.getOffset())});
-  return pointer;
-}
 
 /// Returns the matrix view of `memref`, or nullopt when its innermost stride
 /// is not statically 1 (the GEMM needs unit-stride rows).
@@ -241,8 +204,6 @@ std::optional<Epilogue> matchEpilogue(linalg::LinalgOp matmul, Value c) {
 /// Declares `name` with the kiln_gemm_* signature in `module` if absent.
 func::FuncOp getOrDeclareGemm(ModuleOp module, StringRef name,
                               FloatType elementType) {
-  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
-    return existing;
   MLIRContext *ctx = module.getContext();
   Type i64 = IntegerType::get(ctx, 64), i32 = IntegerType::get(ctx, 32);
   Type ptr = LLVM::LLVMPointerType::get(ctx);
@@ -251,12 +212,8 @@ func::FuncOp getOrDeclareGemm(ModuleOp module, StringRef name,
   SmallVector<Type> inputs = {i64,         i64, i64, i32, i32,
                               elementType, ptr, i64, ptr, i64,
                               elementType, ptr, i64, ptr, i32};
-  OpBuilder b(module.getBodyRegion());
-  b.setInsertionPointToStart(module.getBody());
-  auto func = b.create<func::FuncOp>(module.getLoc(), name,
-                                     FunctionType::get(ctx, inputs, {}));
-  func.setPrivate();
-  return func;
+  return kiln::getOrDeclareRuntimeFunction(module, name,
+                                           FunctionType::get(ctx, inputs, {}));
 }
 
 /// True when `fill` writes zero into exactly `output` and nothing between

@@ -45,6 +45,7 @@ def ConvertKilnToLinalgPass
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",
+    "::mlir::kiln_rt::KilnRtDialect",
   ];
 }
 
@@ -92,6 +93,37 @@ def KilnLowerMatmulToRuntimePass
     "::mlir::LLVM::LLVMDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
+  ];
+}
+
+def KilnLowerKernelCallsPass
+    : Pass<"kiln-lower-kernel-calls", "::mlir::ModuleOp"> {
+  let summary = "Turns kiln_rt.kernel_call on memrefs into runtime C calls";
+  let description = [{
+    After bufferization and the memory plan, every `kiln_rt.kernel_call`
+    (on dense row-major memrefs) becomes `func.call @callee(%desc, %p...)`
+    of a private declaration `(!llvm.ptr, ...) -> ()`: the descriptor is a
+    constant `llvm.mlir.global` i64 array (one per distinct descriptor), the
+    pointers are the operands' first elements (region pointer + view shift
+    + offset, as for the GEMM calls) and `llvm.mlir.zero` at the
+    `null_pointers` positions.
+
+    ```mlir
+    kiln_rt.kernel_call @kiln_max_pool_fwd_f32 descriptor = [1, 4, 8, ...]
+        ins(%x : memref<4x8x8xf32>) outs(%y : memref<4x4x8xf32>)
+    ```
+    becomes
+    ```mlir
+    %d = llvm.mlir.addressof @__kiln_desc_0 : !llvm.ptr
+    func.call @kiln_max_pool_fwd_f32(%d, %px, %py)
+        : (!llvm.ptr, !llvm.ptr, !llvm.ptr) -> ()
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
   ];
 }
 

@@ -10,6 +10,7 @@
 #include "passes/Passes.h"
 
 #include "ir/KilnDialect.h"
+#include "ir/KilnRuntime.h"
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
 #include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
@@ -148,6 +149,7 @@ void kiln::buildBufferizePipeline(OpPassManager &pm) {
   pm.addPass(createKilnPlanMemoryPass());
   // After the plan: GEMM pointers are computed from the regions directly.
   pm.addPass(createKilnLowerMatmulToRuntimePass());
+  pm.addPass(createKilnLowerKernelCallsPass());
   pm.addPass(createKilnVerifyStagePass({"bufferized"}));
 }
 
@@ -183,6 +185,7 @@ void kiln::buildCodegenPipeline(OpPassManager &pm) {
 
 void kiln::registerCodegenDialects(DialectRegistry &registry) {
   registerKilnDialect(registry);
+  kiln_rt::registerKilnRuntimeDialect(registry);
   registry.insert<affine::AffineDialect, arith::ArithDialect,
                   bufferization::BufferizationDialect, cf::ControlFlowDialect,
                   func::FuncDialect, linalg::LinalgDialect, LLVM::LLVMDialect,
@@ -211,7 +214,8 @@ void kiln::registerKilnPipelines() {
                              buildKilnToLinalgPipeline);
   PassPipelineRegistration<>(
       "kiln-bufferize",
-      "Bufferize, runtime GEMM calls, static memory plan (region ABI)",
+      "Bufferize, static memory plan (region ABI), runtime GEMM and kernel "
+      "calls",
       buildBufferizePipeline);
   PassPipelineRegistration<>("kiln-lower-to-llvm",
                              "Bufferized kiln code -> LLVM dialect",

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "ir/KilnDialect.h"
+#include "ir/KilnRuntime.h"
 #include "passes/Passes.h"
 
 #include "ir/ShapeInference.h"
@@ -195,7 +196,9 @@ unsigned checkModule(ModuleOp module, StringRef stage,
   return violations;
 }
 
-/// After convert-kiln-to-linalg: no kiln ops, no buffers yet.
+/// After convert-kiln-to-linalg: no kiln ops (runtime kernel calls,
+/// kiln_rt.kernel_call on tensors, stand for the ops the runtime computes),
+/// no buffers yet.
 unsigned checkLinalgStage(ModuleOp module) {
   return checkModule(
       module, "linalg",
@@ -204,15 +207,17 @@ unsigned checkLinalgStage(ModuleOp module) {
       [](Type type) { return isa<BaseMemRefType>(type); }, "no memrefs");
 }
 
-/// After kiln-bufferize: no tensors, no allocation, and every public
+/// After kiln-bufferize: no tensors, no allocation, no kiln_rt op left (the
+/// kernel calls are func.call of the runtime), and every public
 /// function takes the four byte regions (params, opt_state, io, scratch).
 unsigned checkBufferizedStage(ModuleOp module) {
   unsigned violations = checkModule(
       module, "bufferized",
       [](Operation *op) {
-        return isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp>(op);
+        return isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp,
+                   kiln_rt::KernelCallOp>(op);
       },
-      "all memory is planned into the regions",
+      "all memory is planned into the regions and kernel calls are C calls",
       [](Type type) { return isa<TensorType>(type); }, "no tensors");
   for (auto func : module.getOps<func::FuncOp>()) {
     if (func.isExternal() || !func.isPublic())

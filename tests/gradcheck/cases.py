@@ -69,6 +69,11 @@ H_REL = 1e-6    # h = H_REL * max(1, |x_i|)
 ZERO_GRADIENT_OPS = ("compare", "argmax", "constant", "iota",
                      "stop_gradient")
 
+# Ops whose VJP rule reports an error (no second derivatives); each has an
+# explicit check that kiln-derive-gradients fails with this text.
+NO_VJP_OPS = {"max_pool_grad": "second derivatives of max pooling are not "
+                               "supported"}
+
 MLIR_TYPE = {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32",
              np.dtype(np.int32): "i32", np.dtype(np.int64): "i64",
              np.dtype(np.bool_): "i1"}
@@ -368,6 +373,112 @@ def matmul_cases():
                       ["%%y = kiln.matmul %%a, %%b%s : %s, %s -> %s" % (
                           attr, T(a_shape), T(b_shape), T(out))],
                       "%y", out, rng)
+
+
+# ----------------------------------------------------------------------------
+# Convolution and pooling
+# ----------------------------------------------------------------------------
+
+def i64a(values):
+    return "array<i64: %s>" % ", ".join(str(int(v)) for v in values)
+
+
+def conv_out(S, K, s, d, pl, ph):
+    return (S + pl + ph - d * (K - 1) - 1) // s + 1
+
+
+def pool_out(S, k, s, pl, ph, ceil_mode):
+    if not ceil_mode:
+        return (S + pl + ph - k) // s + 1
+    o = -(-(S + pl + ph - k) // s) + 1
+    return o - 1 if (o - 1) * s >= S + pl else o
+
+
+def conv_cases():
+    # (name, x shape, filter shape, strides, dilations, pad_low, pad_high,
+    #  groups)
+    configs = [
+        ("2d", (2, 5, 5, 2), (3, 3, 2, 3), (1, 1), (1, 1), (0, 0), (0, 0), 1),
+        ("2d_strided_asym_pad", (2, 6, 5, 2), (3, 2, 2, 3), (2, 1), (1, 1),
+         (1, 0), (0, 2), 1),
+        ("2d_dilated", (1, 7, 6, 2), (2, 3, 2, 2), (1, 1), (2, 2), (1, 0),
+         (0, 1), 1),
+        ("2d_grouped", (2, 4, 5, 4), (2, 2, 2, 6), (1, 2), (1, 1), (1, 0),
+         (0, 1), 2),
+        ("2d_depthwise", (1, 5, 5, 3), (3, 3, 1, 3), (2, 2), (1, 1), (1, 1),
+         (1, 1), 3),
+        ("1d", (2, 9, 3), (3, 3, 2), (2,), (2,), (1,), (2,), 1),
+    ]
+    for name, xs, ws, st, dil, pl, ph, groups in configs:
+        d = len(xs) - 2
+        out = tuple(conv_out(xs[1 + i], ws[i], st[i], dil[i], pl[i], ph[i])
+                    for i in range(d))
+        ys = (xs[0],) + out + (ws[-1],)
+        attrs = "{strides = %s, dilations = %s, pad_low = %s, pad_high = %s%s}" \
+            % (i64a(st), i64a(dil), i64a(pl), i64a(ph),
+               ", groups = %d : i64" % groups if groups != 1 else "")
+        # conv: gradients of input and filter (conv_transpose and
+        # conv_filter_grad in @loss_grad).
+        rng = rng_for("conv_" + name)
+        projected("conv_" + name, ["conv"],
+                  [Arg("x", rng.standard_normal(xs), True),
+                   Arg("w", rng.standard_normal(ws), True)],
+                  ["%%y = kiln.conv %%x, %%w %s : %s, %s -> %s" % (
+                      attrs, T(xs), T(ws), T(ys))], "%y", ys, rng)
+        # The two adjoints are differentiable too (their VJPs are convs).
+        rng = rng_for("conv_transpose_" + name)
+        projected("conv_transpose_" + name, ["conv_transpose"],
+                  [Arg("dy", rng.standard_normal(ys), True),
+                   Arg("w", rng.standard_normal(ws), True)],
+                  ["%%y = kiln.conv_transpose %%dy, %%w %s : %s, %s -> %s" % (
+                      attrs, T(ys), T(ws), T(xs))], "%y", xs, rng)
+        rng = rng_for("conv_filter_grad_" + name)
+        projected("conv_filter_grad_" + name, ["conv_filter_grad"],
+                  [Arg("x", rng.standard_normal(xs), True),
+                   Arg("dy", rng.standard_normal(ys), True)],
+                  ["%%y = kiln.conv_filter_grad %%x, %%dy %s : %s, %s -> %s" % (
+                      attrs, T(xs), T(ys), T(ws))], "%y", ws, rng)
+
+
+def pool_cases():
+    # (name, x shape, window, strides, pad_low, pad_high, ceil_mode)
+    configs = [
+        ("2d", (2, 4, 4, 2), (2, 2), (2, 2), (0, 0), (0, 0), False),
+        ("2d_overlap_asym_pad", (2, 5, 6, 2), (3, 3), (2, 1), (1, 0), (0, 2),
+         False),
+        ("2d_ceil", (1, 7, 6, 2), (3, 2), (2, 3), (1, 0), (1, 0), True),
+        ("1d_overlap", (2, 9, 3), (3,), (2,), (1,), (1,), False),
+        ("1d_ceil", (2, 10, 2), (4,), (3,), (1,), (0,), True),
+    ]
+    for name, xs, win, st, pl, ph, ceil_mode in configs:
+        d = len(xs) - 2
+        out = tuple(pool_out(xs[1 + i], win[i], st[i], pl[i], ph[i],
+                             ceil_mode) for i in range(d))
+        ys = (xs[0],) + out + (xs[-1],)
+        base = "window = %s, strides = %s, pad_low = %s, pad_high = %s%s" % (
+            i64a(win), i64a(st), i64a(pl), i64a(ph),
+            ", ceil_mode = true" if ceil_mode else "")
+        # Max pooling: pairwise distinct inputs (gaps >= 0.15 >> h), so no
+        # window has a tie and the loss is differentiable at x.
+        rng = rng_for("max_pool_" + name)
+        projected("max_pool_" + name, ["max_pool"],
+                  [Arg("x", distinct(rng, xs), True)],
+                  ["%%y = kiln.max_pool %%x {%s} : %s -> %s" % (
+                      base, T(xs), T(ys))], "%y", ys, rng)
+        for cip in (False, True):
+            attrs = "{%s%s}" % (base, ", count_include_pad = true"
+                                if cip else "")
+            suffix = "_cip" if cip else ""
+            rng = rng_for("avg_pool_" + name + suffix)
+            projected("avg_pool_" + name + suffix, ["avg_pool"],
+                      [Arg("x", rng.standard_normal(xs), True)],
+                      ["%%y = kiln.avg_pool %%x %s : %s -> %s" % (
+                          attrs, T(xs), T(ys))], "%y", ys, rng)
+            rng = rng_for("avg_pool_grad_" + name + suffix)
+            projected("avg_pool_grad_" + name + suffix, ["avg_pool_grad"],
+                      [Arg("dy", rng.standard_normal(ys), True)],
+                      ["%%y = kiln.avg_pool_grad %%dy %s : %s -> %s" % (
+                          attrs, T(ys), T(xs))], "%y", xs, rng)
 
 
 # ----------------------------------------------------------------------------
@@ -1048,6 +1159,22 @@ def other_explicit_checks():
             "argument")))
 
 
+def no_vjp_checks():
+    # max_pool_grad is not differentiated again: a model that needs it (a
+    # second derivative through max pooling) is an error, not wrong numbers.
+    mlir = ("func.func @loss(%x: tensor<1x4x4x1xf64> {kiln.trainable}, "
+            "%dy: tensor<1x2x2x1xf64> {kiln.trainable}) -> tensor<f64> {\n"
+            "  %g = kiln.max_pool_grad %x, %dy {window = array<i64: 2, 2>, "
+            "strides = array<i64: 2, 2>, pad_low = array<i64: 0, 0>, "
+            "pad_high = array<i64: 0, 0>} : tensor<1x4x4x1xf64>, "
+            "tensor<1x2x2x1xf64> -> tensor<1x4x4x1xf64>\n"
+            "  %l = kiln.reduce_sum %g {axes = array<i64: 0, 1, 2, 3>} : "
+            "tensor<1x4x4x1xf64> -> tensor<f64>\n"
+            "  return %l : tensor<f64>\n}\n")
+    EXPLICIT.append(Explicit("max_pool_grad_no_vjp", mlir, [],
+                             expect_error=NO_VJP_OPS["max_pool_grad"]))
+
+
 def hard_sigmoid_kink_checks():
     """hard_sigmoid's gradient at and around its kinks, Keras 3 form (kinks
     at -3 and 3): alpha strictly inside the linear part, 0 on the flat parts
@@ -1079,6 +1206,7 @@ def build_explicit():
         dense_bias_must_holds()
         other_explicit_checks()
         hard_sigmoid_kink_checks()
+        no_vjp_checks()
     return EXPLICIT
 
 
@@ -1089,6 +1217,8 @@ def build_cases():
         select_convert_cases()
         reduction_cases()
         matmul_cases()
+        conv_cases()
+        pool_cases()
         shape_cases()
         softmax_dropout_cases()
         loss_cases()
@@ -1137,6 +1267,11 @@ def coverage_errors(cases):
         if zero:
             if not any(m in c.zero_ops for c in cases):
                 errors.append("no zero-gradient check uses kiln.%s" % m)
+        elif m in NO_VJP_OPS:
+            if not any(ex.expect_error == NO_VJP_OPS[m] and
+                       re.search(r"kiln\.%s\s" % m, ex.mlir)
+                       for ex in build_explicit()):
+                errors.append("no check that kiln.%s has no VJP" % m)
         elif not any(m in c.ops and re.search(r"kiln\.%s\s" % m, c.mlir)
                      for c in cases):
             errors.append("no numeric gradient check of kiln.%s" % m)

@@ -64,6 +64,7 @@ failure, when it starts passing).
 
 Regenerate / run: /usr/bin/python3 tests/numeric/run_numeric.py KILNC WORKDIR
 """
+import itertools
 import math
 import zlib
 
@@ -608,6 +609,373 @@ def matmul_cases(dt):
         add_case("matmul_" + variant, dt, [lhs, rhs],
                  "%%r = kiln.matmul %%a0, %%a1%s : %s, %s -> %s" % (
                      attr, TA(lhs), TA(rhs), rt), [("%r", rt)], ref, tol)
+
+
+# ---------------------------------------------------------------------------
+# Convolution and pooling (channels-last)
+# ---------------------------------------------------------------------------
+# The references follow the formulas of docs/spec.md in float64 with plain
+# numpy: the input is zero-padded (max pooling: -inf, so padding never
+# wins), and for every window offset k the strided slice of the padded input
+# that offset k reads for all outputs at once is combined (einsum per group
+# for the convolutions, max / sum for pooling). The adjoints scatter-add into
+# the padded input with the same slices and crop the padding.
+
+def i64a(values):
+    return "array<i64: %s>" % ", ".join(str(int(v)) for v in values)
+
+
+def conv_out_size(S, K, s, d, pl, ph):
+    return (S + pl + ph - d * (K - 1) - 1) // s + 1
+
+
+def window_slices(k, strides, dilations, out):
+    """The slices of the padded spatial axes that window offset k reads for
+    every output position."""
+    return tuple(slice(ki * di, ki * di + (oi - 1) * si + 1, si)
+                 for ki, si, di, oi in zip(k, strides, dilations, out))
+
+
+def offsets(kernel):
+    return itertools.product(*[range(k) for k in kernel])
+
+
+def conv_ref(strides, dilations, pl, ph, groups):
+    def f(x, w):
+        d = x.ndim - 2
+        K, Cg, F = w.shape[:d], w.shape[d], w.shape[d + 1]
+        out = [conv_out_size(x.shape[1 + i], K[i], strides[i], dilations[i],
+                             pl[i], ph[i]) for i in range(d)]
+        xp = np.pad(x, [(0, 0)] + list(zip(pl, ph)) + [(0, 0)])
+        Fg = F // groups
+        y = np.zeros([x.shape[0]] + out + [F])
+        for k in offsets(K):
+            sl = xp[(slice(None),) + window_slices(k, strides, dilations, out)]
+            for g in range(groups):
+                y[..., g * Fg:(g + 1) * Fg] += np.einsum(
+                    "...c,cf->...f", sl[..., g * Cg:(g + 1) * Cg],
+                    w[k][:, g * Fg:(g + 1) * Fg])
+        return y
+    return f
+
+
+def conv_transpose_ref(x_shape, strides, dilations, pl, ph, groups):
+    def f(dy, w):
+        d = dy.ndim - 2
+        K, Cg, F = w.shape[:d], w.shape[d], w.shape[d + 1]
+        out = dy.shape[1:1 + d]
+        S = x_shape[1:1 + d]
+        dxp = np.zeros([x_shape[0]] + [S[i] + pl[i] + ph[i]
+                                       for i in range(d)] + [x_shape[-1]])
+        Fg = F // groups
+        for k in offsets(K):
+            idx = (slice(None),) + window_slices(k, strides, dilations, out)
+            for g in range(groups):
+                dxp[idx + (slice(g * Cg, (g + 1) * Cg),)] += np.einsum(
+                    "...f,cf->...c", dy[..., g * Fg:(g + 1) * Fg],
+                    w[k][:, g * Fg:(g + 1) * Fg])
+        return dxp[(slice(None),) + tuple(slice(pl[i], pl[i] + S[i])
+                                          for i in range(d))]
+    return f
+
+
+def conv_filter_grad_ref(w_shape, strides, dilations, pl, ph, groups):
+    def f(x, dy):
+        d = x.ndim - 2
+        K, Cg, F = w_shape[:d], w_shape[d], w_shape[d + 1]
+        out = dy.shape[1:1 + d]
+        xp = np.pad(x, [(0, 0)] + list(zip(pl, ph)) + [(0, 0)])
+        Fg = F // groups
+        dw = np.zeros(w_shape)
+        for k in offsets(K):
+            sl = xp[(slice(None),) + window_slices(k, strides, dilations, out)]
+            for g in range(groups):
+                dw[k][:, g * Fg:(g + 1) * Fg] = (
+                    sl[..., g * Cg:(g + 1) * Cg].reshape(-1, Cg).T @
+                    dy[..., g * Fg:(g + 1) * Fg].reshape(-1, Fg))
+        return dw
+    return f
+
+
+# (name, x shape, kernel spatial, C/groups... given as filter shape,
+#  strides, dilations, pad_low, pad_high, groups)
+CONV_CONFIGS = [
+    ("2d", (2, 6, 6, 3), (3, 3, 3, 4), (1, 1), (1, 1), (0, 0), (0, 0), 1),
+    ("2d_strided_asym_pad", (2, 8, 7, 3), (3, 2, 3, 5), (2, 1), (1, 1),
+     (1, 0), (0, 2), 1),
+    ("2d_dilated", (1, 9, 8, 2), (3, 3, 2, 3), (1, 1), (2, 3), (1, 2),
+     (1, 0), 1),
+    ("2d_grouped", (2, 5, 6, 6), (3, 3, 2, 6), (1, 2), (1, 1), (1, 1),
+     (1, 1), 3),
+    ("2d_depthwise", (2, 6, 5, 4), (3, 3, 1, 8), (2, 2), (1, 1), (1, 1),
+     (1, 1), 4),
+    ("1d", (3, 11, 4), (3, 4, 5), (2,), (2,), (1,), (2,), 1),
+    ("1d_k1", (2, 5, 3), (1, 3, 2), (1,), (1,), (0,), (0,), 1),
+    ("3d", (1, 5, 4, 5, 2), (2, 3, 2, 2, 3), (1, 2, 1), (1, 1, 2),
+     (0, 1, 1), (1, 0, 1), 1),
+]
+
+
+def conv_attrs(strides, dilations, pl, ph, groups):
+    a = "strides = %s, dilations = %s, pad_low = %s, pad_high = %s" % (
+        i64a(strides), i64a(dilations), i64a(pl), i64a(ph))
+    if groups != 1:
+        a += ", groups = %d : i64" % groups
+    return "{" + a + "}"
+
+
+def conv_cases(dt):
+    for (name, xs, ws, st, dil, pl, ph, groups) in CONV_CONFIGS:
+        d = len(xs) - 2
+        out = tuple(conv_out_size(xs[1 + i], ws[i], st[i], dil[i], pl[i],
+                                  ph[i]) for i in range(d))
+        ys = (xs[0],) + out + (ws[-1],)
+        attrs = conv_attrs(st, dil, pl, ph, groups)
+        r = rng_for("conv_" + name, dt)
+        x = uniform(r, -2, 2, xs, dt)
+        w = uniform(r, -2, 2, ws, dt)
+        dy = uniform(r, -2, 2, ys, dt)
+        x64, w64, dy64 = (a.astype(np.float64) for a in (x, w, dy))
+        why = "dot-product bound n eps (|terms| summed)"
+        # Forward: n = prod(K) * C/groups terms per output.
+        n = int(np.prod(ws[:d])) * ws[d]
+        fwd = conv_ref(st, dil, pl, ph, groups)
+        tol = Tol(ulps(dt, 1), n * eps(dt) * fwd(np.abs(x64), np.abs(w64)),
+                  why)
+        add_case("conv_" + name, dt, [x, w],
+                 "%%r = kiln.conv %%a0, %%a1 %s : %s, %s -> %s" % (
+                     attrs, TA(x), TA(w), T(ys, dt)), [("%r", T(ys, dt))],
+                 fwd, tol)
+        # conv_transpose: at most prod(K) * F/groups terms per element.
+        n = int(np.prod(ws[:d])) * (ws[-1] // groups)
+        tr = conv_transpose_ref(xs, st, dil, pl, ph, groups)
+        tol = Tol(ulps(dt, 1), n * eps(dt) * tr(np.abs(dy64), np.abs(w64)),
+                  why)
+        add_case("conv_transpose_" + name, dt, [dy, w],
+                 "%%r = kiln.conv_transpose %%a0, %%a1 %s : %s, %s -> %s" % (
+                     attrs, TA(dy), TA(w), T(xs, dt)), [("%r", T(xs, dt))],
+                 tr, tol)
+        # conv_filter_grad: N * prod(O) terms per element.
+        n = xs[0] * int(np.prod(out))
+        fg = conv_filter_grad_ref(ws, st, dil, pl, ph, groups)
+        tol = Tol(ulps(dt, 1), n * eps(dt) * fg(np.abs(x64), np.abs(dy64)),
+                  why)
+        add_case("conv_filter_grad_" + name, dt, [x, dy],
+                 "%%r = kiln.conv_filter_grad %%a0, %%a1 %s : %s, %s -> %s" % (
+                     attrs, TA(x), TA(dy), T(ws, dt)), [("%r", T(ws, dt))],
+                 fg, tol)
+
+
+def pool_out_size(S, k, s, pl, ph, ceil_mode):
+    if not ceil_mode:
+        return (S + pl + ph - k) // s + 1
+    o = -(-(S + pl + ph - k) // s) + 1
+    if (o - 1) * s >= S + pl:
+        o -= 1
+    return o
+
+
+class PoolGeometry:
+    def __init__(self, x_shape, window, strides, pl, ph, ceil_mode):
+        self.d = len(x_shape) - 2
+        self.x_shape = tuple(x_shape)
+        self.window, self.strides = window, strides
+        self.pl, self.ph = pl, ph
+        self.out = tuple(pool_out_size(x_shape[1 + i], window[i], strides[i],
+                                       pl[i], ph[i], ceil_mode)
+                         for i in range(self.d))
+        self.y_shape = (x_shape[0],) + self.out + (x_shape[-1],)
+        # Extra padding after pad_high for a ceil_mode window that overhangs.
+        self.extra = [max(0, (self.out[i] - 1) * strides[i] + window[i] -
+                          (x_shape[1 + i] + pl[i] + ph[i]))
+                      for i in range(self.d)]
+
+    def pad(self, x, value):
+        return np.pad(x, [(0, 0)] + [(self.pl[i], self.ph[i] + self.extra[i])
+                                     for i in range(self.d)] + [(0, 0)],
+                      constant_values=value)
+
+    def slices(self, k):
+        return (slice(None),) + window_slices(k, self.strides,
+                                              (1,) * self.d, self.out)
+
+    def crop(self, xp):
+        return xp[(slice(None),) + tuple(
+            slice(self.pl[i], self.pl[i] + self.x_shape[1 + i])
+            for i in range(self.d))]
+
+    def divisor(self, count_include_pad):
+        """Per output position: in-bounds positions of the window, or with
+        count_include_pad those inside [-pad_low, S + pad_high)."""
+        ones = np.ones((1,) + self.x_shape[1:-1] + (1,))
+        mask = np.pad(ones, [(0, 0)] + [
+            (self.pl[i], self.ph[i]) for i in range(self.d)] + [(0, 0)],
+            constant_values=1.0 if count_include_pad else 0.0)
+        mask = np.pad(mask, [(0, 0)] + [(0, e) for e in self.extra] +
+                      [(0, 0)])
+        return sum(mask[self.slices(k)] for k in offsets(self.window))
+
+    def windows(self, xp):
+        """[W, N, O.., C]: the window elements in row-major window order."""
+        return np.stack([xp[self.slices(k)] for k in offsets(self.window)])
+
+    def scatter(self, per_offset):
+        """Adds per_offset[j] ([N, O.., C]) into the window offset j's
+        positions of a padded zero tensor; returns it cropped."""
+        xp = self.pad(np.zeros(self.x_shape), 0.0)
+        for j, k in enumerate(offsets(self.window)):
+            xp[self.slices(k)] += per_offset[j]
+        return self.crop(xp)
+
+    def max_overlap(self):
+        return int(np.prod([-(-w // s) for w, s in zip(self.window,
+                                                       self.strides)]))
+
+
+def first_argmax(win):
+    """Index of the first maximum along axis 0, a NaN counting as the
+    maximum (the first NaN)."""
+    nan = np.isnan(win)
+    first_max = np.argmax(win == np.max(win, axis=0), axis=0)
+    return np.where(nan.any(axis=0), np.argmax(nan, axis=0), first_max)
+
+
+def max_pool_ref(g):
+    def f(x):
+        return np.max(g.windows(g.pad(x, -np.inf)), axis=0)
+    return f
+
+
+def max_pool_grad_ref(g):
+    def f(x, dy):
+        win = g.windows(g.pad(x, -np.inf))
+        am = first_argmax(win)
+        return g.scatter([np.where(am == j, dy, 0.0)
+                          for j in range(win.shape[0])])
+    return f
+
+
+def avg_pool_ref(g, cip):
+    def f(x):
+        return np.sum(g.windows(g.pad(x, 0.0)), axis=0) / g.divisor(cip)
+    return f
+
+
+def avg_pool_grad_ref(g, cip):
+    def f(dy):
+        share = dy / g.divisor(cip)
+        return g.scatter([share] * int(np.prod(g.window)))
+    return f
+
+
+# (name, x shape, window, strides, pad_low, pad_high, ceil_mode)
+POOL_CONFIGS = [
+    ("2d", (2, 6, 6, 3), (2, 2), (2, 2), (0, 0), (0, 0), False),
+    ("2d_overlap_asym_pad", (2, 7, 6, 3), (3, 3), (2, 1), (1, 0), (0, 2),
+     False),
+    ("2d_ceil", (1, 7, 8, 2), (3, 2), (2, 3), (1, 0), (1, 0), True),
+    ("1d", (3, 10, 4), (3,), (2,), (1,), (1,), False),
+    ("1d_ceil", (2, 10, 3), (4,), (3,), (1,), (0,), True),
+    ("3d", (1, 5, 4, 5, 2), (2, 3, 2), (2, 1, 2), (1, 1, 0), (0, 1, 1),
+     False),
+]
+
+
+def pool_attrs(g, ceil_mode, extra=""):
+    a = "window = %s, strides = %s, pad_low = %s, pad_high = %s" % (
+        i64a(g.window), i64a(g.strides), i64a(g.pl), i64a(g.ph))
+    if ceil_mode:
+        a += ", ceil_mode = true"
+    return "{" + a + extra + "}"
+
+
+def one_per_window_check(g, dy_index):
+    """Property: with windows that do not overlap, each window's gradient
+    lands on exactly one element (the first maximum; the reference checks
+    which) and carries the whole dy."""
+    def check(inputs, outputs):
+        dy = inputs[dy_index].astype(np.float64)
+        dx = outputs[0].astype(np.float64)
+        win = g.windows(g.pad(dx, 0.0))
+        nonzero = np.count_nonzero(win, axis=0)
+        errors = []
+        if (nonzero[dy != 0] != 1).any():
+            errors.append("a window's gradient went to %s elements" %
+                          sorted(set(nonzero[dy != 0].tolist())))
+        if not np.array_equal(win.sum(axis=0), dy):
+            errors.append("a window's gradient is not its dy")
+        return errors
+    return check
+
+
+def pool_cases(dt):
+    for (name, xs, win, st, pl, ph, ceil_mode) in POOL_CONFIGS:
+        g = PoolGeometry(xs, win, st, pl, ph, ceil_mode)
+        r = rng_for("pool_" + name, dt)
+        x = uniform(r, -3, 3, xs, dt)
+        dy = uniform(r, -2, 2, g.y_shape, dt)
+        ys, xt = T(g.y_shape, dt), TA(x)
+        attrs = pool_attrs(g, ceil_mode)
+        add_case("max_pool_" + name, dt, [x],
+                 "%%r = kiln.max_pool %%a0 %s : %s -> %s" % (attrs, xt, ys),
+                 [("%r", ys)], max_pool_ref(g), EXACT)
+        # Overlapping windows add up: rounding of up to max_overlap terms.
+        n = g.max_overlap()
+        gtol = (EXACT if n == 1 else Tol(0.0, n * eps(dt) * g.scatter(
+            [np.abs(dy.astype(np.float64))] * int(np.prod(win))),
+            "sum of the overlapping windows' dy"))
+        add_case("max_pool_grad_" + name, dt, [x, dy],
+                 "%%r = kiln.max_pool_grad %%a0, %%a1 %s : %s, %s -> %s" % (
+                     attrs, xt, ys, xt), [("%r", xt)], max_pool_grad_ref(g),
+                 gtol)
+        for cip in (False, True):
+            suffix = "_cip" if cip else ""
+            attrs = pool_attrs(g, ceil_mode, ", count_include_pad = true"
+                               if cip else "")
+            n = int(np.prod(win))
+            x64 = np.abs(x.astype(np.float64))
+            tol = Tol(ulps(dt, 2), n * eps(dt) * avg_pool_ref(g, cip)(x64),
+                      "window sum bound n eps |x| / divisor, then a division")
+            add_case("avg_pool_" + name + suffix, dt, [x],
+                     "%%r = kiln.avg_pool %%a0 %s : %s -> %s" % (
+                         attrs, xt, ys), [("%r", ys)], avg_pool_ref(g, cip),
+                     tol)
+            n = g.max_overlap()
+            tol = Tol(ulps(dt, 2), (n + 2) * eps(dt) * avg_pool_grad_ref(
+                g, cip)(np.abs(dy.astype(np.float64))),
+                "dy / divisor summed over overlapping windows")
+            add_case("avg_pool_grad_" + name + suffix, dt, [dy],
+                     "%%r = kiln.avg_pool_grad %%a0 %s : %s -> %s" % (
+                         attrs, ys, xt), [("%r", xt)],
+                     avg_pool_grad_ref(g, cip), tol)
+
+    # Ties: small integers make most windows tied; the gradient must go to
+    # exactly one element per window, the first maximum (row-major window
+    # order), bit-exactly.
+    g = PoolGeometry((2, 6, 6, 3), (2, 2), (2, 2), (0, 0), (0, 0), False)
+    r = rng_for("pool_ties", dt)
+    x = r.integers(0, 2, g.x_shape).astype(NP[dt])
+    dy = uniform(r, 0.5, 2, g.y_shape, dt)
+    xt, ys = TA(x), T(g.y_shape, dt)
+    add_case("max_pool_grad_ties", dt, [x, dy],
+             "%%r = kiln.max_pool_grad %%a0, %%a1 %s : %s, %s -> %s" % (
+                 pool_attrs(g, False), xt, ys, xt), [("%r", xt)],
+             max_pool_grad_ref(g), EXACT, check=one_per_window_check(g, 1))
+    # NaN: a window holding a NaN gives NaN, and its gradient goes to the
+    # first NaN.
+    x = uniform(r, -3, 3, g.x_shape, dt)
+    x[0, 0, 1, 0] = np.nan
+    x[0, 1, 0, 0] = np.nan
+    x[1, 3, 3, 2] = np.nan
+    x[1, 4, 4, 1] = np.inf
+    add_case("max_pool_nan", dt, [x],
+             "%%r = kiln.max_pool %%a0 %s : %s -> %s" % (
+                 pool_attrs(g, False), xt, ys), [("%r", ys)], max_pool_ref(g),
+             EXACT)
+    add_case("max_pool_grad_nan", dt, [x, dy],
+             "%%r = kiln.max_pool_grad %%a0, %%a1 %s : %s, %s -> %s" % (
+                 pool_attrs(g, False), xt, ys, xt), [("%r", xt)],
+             max_pool_grad_ref(g), EXACT, check=one_per_window_check(g, 1))
 
 
 # ---------------------------------------------------------------------------
@@ -1375,6 +1743,8 @@ def build_cases():
         reduction_cases(dt)
         argmax_cases(dt)
         matmul_cases(dt)
+        conv_cases(dt)
+        pool_cases(dt)
         shape_cases(dt)
         pad_cases(dt)
         interior_pad_cases(dt)

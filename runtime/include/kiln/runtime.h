@@ -5,6 +5,8 @@
 |*   - status codes and their messages;                                      *|
 |*   - GEMM kernels (f32, f64, plain and batched) with fused epilogues (bias  *|
 |*     add and an activation applied while each output tile is in cache);     *|
+|*   - convolution (forward, backward data, backward filter) and max/average *|
+|*     pooling kernels on channels-last tensors;                              *|
 |*   - the thread-count setting used by those kernels;                        *|
 |*   - aligned allocation, and the four memory regions of a compiled model    *|
 |*     (parameters, optimizer state, io, scratch).                            *|
@@ -198,6 +200,193 @@ KILN_API void kiln_gemm_batched_f64(int64_t batch, int64_t M, int64_t N,
                                     double *C, int64_t ldc, const double *bias,
                                     int32_t epilogue, int64_t stride_a,
                                     int64_t stride_b, int64_t stride_c);
+
+/*===----------------------------------------------------------------------===*\
+|* Convolution (channels-last)                                                *|
+\*===----------------------------------------------------------------------===*/
+
+/// The shape of a convolution: one struct for the three kernels of a layer.
+/// All fields are int64_t so that generated code can pass a constant i64
+/// array. Fields of spatial dimensions i >= spatial_rank are ignored (by
+/// convention 1 for sizes, kernel, stride and dilation, 0 for the pads).
+///
+/// Layouts (row-major, dense; d = spatial_rank):
+///   x:    [N, S1..Sd, C]        (activations, channels-last)
+///   w:    [K1..Kd, C/groups, F] (Keras HWIO)
+///   y:    [N, O1..Od, F]
+///   bias: [F]
+/// `groups` splits C and F into contiguous equal blocks: output channel f
+/// belongs to group g = f / (F/groups), which reads input channels
+/// g*C/groups .. (g+1)*C/groups - 1 (groups == C == F: depthwise).
+///
+/// Sizes: O_i = floor((S_i + pad_low_i + pad_high_i - dilation_i*(K_i-1) - 1)
+/// / stride_i) + 1, and O_i >= 1 (TensorFlow/PyTorch/ONNX output sizes;
+/// 'same' padding is expressed through explicit pad_low/pad_high).
+typedef struct kiln_conv_desc_t {
+  int64_t spatial_rank; ///< d in 1..3
+  int64_t groups;       ///< >= 1, divides in_channels and out_channels
+  int64_t batch;        ///< N >= 0 (0: nothing is computed, dw is zeroed)
+  int64_t in_channels;  ///< C >= 1
+  int64_t out_channels; ///< F >= 1
+  int64_t in_size[3];   ///< S1..Sd >= 1
+  int64_t out_size[3];  ///< O1..Od, as the formula above
+  int64_t kernel[3];    ///< K1..Kd >= 1
+  int64_t stride[3];    ///< >= 1
+  int64_t dilation[3];  ///< >= 1
+  int64_t pad_low[3];   ///< >= 0, zeros before
+  int64_t pad_high[3];  ///< >= 0, zeros after
+  /// A kiln_epilogue_t applied after the bias by kiln_conv_fwd_*; the
+  /// backward kernels ignore it (so one descriptor serves all three).
+  int64_t epilogue;
+  int64_t reserved[3]; ///< must be 0
+} kiln_conv_desc_t;
+
+/// Forward convolution (cross-correlation, as in every framework):
+///
+///   y[n, o, f] = epilogue(bias[f] + sum_{k, c} x[n, o*stride + k*dilation -
+///                pad_low, g*C/groups + c] * w[k, c, f])
+///
+/// over kernel offsets k (K1..Kd) and c in [0, C/groups), g the group of f;
+/// x outside [0, S) reads as 0. `bias` may be NULL (no bias). y is
+/// write-only (may hold garbage on entry) and must not overlap the inputs.
+///
+/// Numerics (f32): im2col + kiln_gemm_f32, sums in f32 in an order fixed by
+/// the shapes, so results are bitwise identical for any thread count; the
+/// bias and activation are the GEMM's epilogues (same accuracy). f64: direct
+/// loops (the reference the f32 kernels are tested against).
+///
+/// Threads: blocks of output rows (f32) or images (f64) on up to
+/// kiln_get_num_threads() threads. Memory: each thread keeps a column
+/// workspace (about 256 KiB, grown when a block needs more, freed at thread
+/// exit).
+///
+/// Errors: none are returned. A descriptor that breaks the rules above
+/// (including an out_size that does not match the formula or a nonzero
+/// reserved field) or a NULL tensor pointer with N > 0 is a bug in the
+/// caller: the kernel prints the offending field to stderr and calls abort().
+///
+/// Thread-safety: safe to call concurrently from several threads as long as
+/// their outputs do not overlap.
+KILN_API void kiln_conv_fwd_f32(const kiln_conv_desc_t *d, const float *x,
+                                const float *w, const float *bias, float *y);
+
+/// Backward data (the transposed convolution): for every input position i,
+///
+///   dx[n, i, g*C/groups + c] = sum over (o, k) with i = o*stride +
+///                              k*dilation - pad_low of sum_{f in group g}
+///                              dy[n, o, f] * w[k, c, f]
+///
+/// dx is overwritten: every element is written, those no window touches
+/// with 0. Shapes, numerics, threads (items are images), errors and
+/// thread-safety as kiln_conv_fwd_f32.
+KILN_API void kiln_conv_bwd_data_f32(const kiln_conv_desc_t *d,
+                                     const float *dy, const float *w,
+                                     float *dx);
+
+/// Backward filter:
+///
+///   dw[k, c, f] = sum_{n, o} x[n, o*stride + k*dilation - pad_low,
+///                 g*C/groups + c] * dy[n, o, f]      (g the group of f)
+///
+/// dw is overwritten. f32: the N*O1*..*Od rows are split into at most 16
+/// parts fixed by the shapes; each part sums into its own partial dw (one
+/// allocation of up to 32 MiB per call when there are several parts) and
+/// the partials are added in part order, so results are bitwise identical
+/// for any thread count. Errors and thread-safety as kiln_conv_fwd_f32.
+KILN_API void kiln_conv_bwd_filter_f32(const kiln_conv_desc_t *d,
+                                       const float *x, const float *dy,
+                                       float *dw);
+
+/// kiln_conv_fwd_f32 for f64 tensors (direct loops, sums in f64).
+KILN_API void kiln_conv_fwd_f64(const kiln_conv_desc_t *d, const double *x,
+                                const double *w, const double *bias,
+                                double *y);
+
+/// kiln_conv_bwd_data_f32 for f64 tensors (direct loops).
+KILN_API void kiln_conv_bwd_data_f64(const kiln_conv_desc_t *d,
+                                     const double *dy, const double *w,
+                                     double *dx);
+
+/// kiln_conv_bwd_filter_f32 for f64 tensors (direct loops).
+KILN_API void kiln_conv_bwd_filter_f64(const kiln_conv_desc_t *d,
+                                       const double *x, const double *dy,
+                                       double *dw);
+
+/*===----------------------------------------------------------------------===*\
+|* Pooling (channels-last)                                                    *|
+\*===----------------------------------------------------------------------===*/
+
+/// The shape of a max or average pooling: x [N, S1..Sd, C] -> y [N, O1..Od,
+/// C], windows of window_i elements every stride_i elements, starting at
+/// o*stride - pad_low. Fields of dimensions i >= spatial_rank are ignored.
+/// out_size is the caller's: floor mode gives O_i = floor((S_i + pad_low_i +
+/// pad_high_i - window_i) / stride_i) + 1, ceil mode may add one more window
+/// that reaches past S_i + pad_high_i. Every window must hold at least one
+/// element of x (pad_low_i < window_i and (O_i - 1)*stride_i - pad_low_i <
+/// S_i, as PyTorch requires); anything else aborts like a bad GEMM argument.
+typedef struct kiln_pool_desc_t {
+  int64_t spatial_rank; ///< d in 1..3
+  int64_t batch;        ///< N >= 0
+  int64_t channels;     ///< C >= 1
+  int64_t in_size[3];   ///< >= 1
+  int64_t out_size[3];  ///< >= 1
+  int64_t window[3];    ///< >= 1
+  int64_t stride[3];    ///< >= 1
+  int64_t pad_low[3];   ///< >= 0
+  int64_t pad_high[3];  ///< >= 0
+  /// Average pooling only (ignored by max pooling), 0 or 1. 1: the divisor
+  /// is the size of the window clipped to the padded extent [-pad_low,
+  /// S + pad_high) (PyTorch/ONNX count_include_pad=1; in ceil mode the part
+  /// of a window beyond S + pad_high is not counted, as in PyTorch). 0: the
+  /// divisor counts only the elements inside [0, S) (Keras/TF 'same',
+  /// PyTorch count_include_pad=False). The divisor is the product over the
+  /// dimensions.
+  int64_t count_include_pad;
+  int64_t reserved[3]; ///< must be 0
+} kiln_pool_desc_t;
+
+/// Max pooling: y = the maximum of the window's elements inside x (padding
+/// never wins). NaN propagates: if the window holds a NaN, y is the first
+/// NaN (row-major window order). y is write-only.
+///
+/// Threads: (image, first output coordinate) items on up to
+/// kiln_get_num_threads() threads; results do not depend on the count. No
+/// allocation. Errors: none returned; a descriptor that breaks the rules of
+/// kiln_pool_desc_t or a NULL tensor with N > 0 aborts (see kiln_gemm_f32).
+/// Thread-safety: safe to call concurrently with non-overlapping outputs.
+KILN_API void kiln_max_pool_fwd_f32(const kiln_pool_desc_t *d, const float *x,
+                                    float *y);
+
+/// Max pooling backward: dx is overwritten; each output window sends dy to
+/// exactly one element, the one whose value the forward returned: the first
+/// (row-major window order) maximal element, where a NaN counts as the
+/// maximum (the first NaN). Overlapping windows accumulate. Threads: items
+/// are (image, block of 64 channels). Errors and thread-safety as
+/// kiln_max_pool_fwd_f32.
+KILN_API void kiln_max_pool_bwd_f32(const kiln_pool_desc_t *d, const float *x,
+                                    const float *dy, float *dx);
+
+/// Average pooling: y = (sum of the window's elements inside x) / divisor,
+/// the divisor as count_include_pad says. Threads, errors and thread-safety
+/// as kiln_max_pool_fwd_f32.
+KILN_API void kiln_avg_pool_fwd_f32(const kiln_pool_desc_t *d, const float *x,
+                                    float *y);
+
+/// Average pooling backward: dx (overwritten) gets dy / divisor at every
+/// element inside x of each window; overlapping windows accumulate. Threads,
+/// errors and thread-safety as kiln_max_pool_bwd_f32.
+KILN_API void kiln_avg_pool_bwd_f32(const kiln_pool_desc_t *d, const float *dy,
+                                    float *dx);
+
+/// The f64 forms of the four pooling kernels: same rules and behaviour.
+KILN_API void kiln_max_pool_fwd_f64(const kiln_pool_desc_t *d, const double *x,
+                                    double *y);
+KILN_API void kiln_max_pool_bwd_f64(const kiln_pool_desc_t *d, const double *x,
+                                    const double *dy, double *dx);
+KILN_API void kiln_avg_pool_fwd_f64(const kiln_pool_desc_t *d, const double *x,
+                                    double *y);
+KILN_API void kiln_avg_pool_bwd_f64(const kiln_pool_desc_t *d,
+                                    const double *dy, double *dx);
 
 /*===----------------------------------------------------------------------===*\
 |* Threads                                                                    *|

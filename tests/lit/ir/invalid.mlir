@@ -520,3 +520,149 @@ func.func @leaky_relu_nan_alpha(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = kiln.leaky_relu %x {alpha = 0x7FF8000000000000 : f64} : tensor<4xf32>
   return %0 : tensor<4xf32>
 }
+
+// -----
+
+// Tests that conv rejects an input without spatial axes (conv_c1).
+func.func @conv_rank(%x: tensor<4x3xf32>, %w: tensor<3x4xf32>) -> tensor<4x4xf32> {
+  // expected-error @+2 {{[conv_c1] the input [4, 3] needs rank 3, 4 or 5 ([N, spatial..., C])}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv %x, %w {strides = array<i64>, dilations = array<i64>, pad_low = array<i64>, pad_high = array<i64>} : tensor<4x3xf32>, tensor<3x4xf32> -> tensor<4x4xf32>
+  return %0 : tensor<4x4xf32>
+}
+
+// -----
+
+// Tests that conv rejects a strides list without one entry per spatial axis (conv_c2).
+func.func @conv_entries(%x: tensor<1x5x5x3xf32>, %w: tensor<3x3x3x4xf32>) -> tensor<1x3x3x4xf32> {
+  // expected-error @+2 {{[conv_c2] strides has 1 entries, the input has 2 spatial axes}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv %x, %w {strides = array<i64: 1>, dilations = array<i64: 1, 1>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x5x5x3xf32>, tensor<3x3x3x4xf32> -> tensor<1x3x3x4xf32>
+  return %0 : tensor<1x3x3x4xf32>
+}
+
+// -----
+
+// Tests that conv rejects a zero stride (conv_c3).
+func.func @conv_stride(%x: tensor<1x5x5x3xf32>, %w: tensor<3x3x3x4xf32>) -> tensor<1x3x3x4xf32> {
+  // expected-error @+2 {{[conv_c3] stride 0 of spatial axis 0 must be >= 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv %x, %w {strides = array<i64: 0, 1>, dilations = array<i64: 1, 1>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x5x5x3xf32>, tensor<3x3x3x4xf32> -> tensor<1x3x3x4xf32>
+  return %0 : tensor<1x3x3x4xf32>
+}
+
+// -----
+
+// Tests that conv rejects groups that do not divide the input channels (conv_c4).
+func.func @conv_groups(%x: tensor<1x5x5x3xf32>, %w: tensor<3x3x1x4xf32>) -> tensor<1x3x3x4xf32> {
+  // expected-error @+2 {{[conv_c4] 3 input channels are not divisible by 2 groups}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv %x, %w {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>, groups = 2 : i64} : tensor<1x5x5x3xf32>, tensor<3x3x1x4xf32> -> tensor<1x3x3x4xf32>
+  return %0 : tensor<1x3x3x4xf32>
+}
+
+// -----
+
+// Tests that conv rejects a dilated window larger than the padded input (conv_c5).
+func.func @conv_window(%x: tensor<1x2x5x3xf32>, %w: tensor<3x3x3x4xf32>) -> tensor<1x1x3x4xf32> {
+  // expected-error @+2 {{[conv_c5] spatial axis 0: the window (kernel 3, dilation 1: 3 positions) is larger than the padded input (2 + 0 + 0 = 2), the output would be empty}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv %x, %w {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x2x5x3xf32>, tensor<3x3x3x4xf32> -> tensor<1x1x3x4xf32>
+  return %0 : tensor<1x1x3x4xf32>
+}
+
+// -----
+
+// Tests that conv rejects operands of different element types (conv_c6).
+func.func @conv_element_types(%x: tensor<1x5x5x3xf32>, %w: tensor<3x3x3x4xf64>) -> tensor<1x3x3x4xf32> {
+  // expected-error @+2 {{[conv_c6] operand element types differ: 'f32' vs 'f64'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv %x, %w {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x5x5x3xf32>, tensor<3x3x3x4xf64> -> tensor<1x3x3x4xf32>
+  return %0 : tensor<1x3x3x4xf32>
+}
+
+// -----
+
+// Tests that conv_transpose rejects a result whose convolution does not give the input (conv_transpose_c1).
+func.func @conv_transpose_shape(%dy: tensor<1x3x3x4xf32>, %w: tensor<3x3x3x4xf32>) -> tensor<1x6x5x3xf32> {
+  // expected-error @+1 {{[conv_transpose_c1] the input (the convolution of the result) must have shape [1, 4, 3, 4], got [1, 3, 3, 4]}}
+  %0 = kiln.conv_transpose %dy, %w {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x3x3x4xf32>, tensor<3x3x3x4xf32> -> tensor<1x6x5x3xf32>
+  return %0 : tensor<1x6x5x3xf32>
+}
+
+// -----
+
+// Tests that conv_filter_grad rejects an output gradient of another shape than the convolution's result (conv_filter_grad_c1).
+func.func @conv_filter_grad_shape(%x: tensor<1x5x5x3xf32>, %dy: tensor<1x4x3x4xf32>) -> tensor<3x3x3x4xf32> {
+  // expected-error @+1 {{[conv_filter_grad_c1] the output gradient (the convolution's result) must have shape [1, 3, 3, 4], got [1, 4, 3, 4]}}
+  %0 = kiln.conv_filter_grad %x, %dy {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x5x5x3xf32>, tensor<1x4x3x4xf32> -> tensor<3x3x3x4xf32>
+  return %0 : tensor<3x3x3x4xf32>
+}
+
+// -----
+
+// Tests that max_pool rejects an input without spatial axes (pool_c1).
+func.func @pool_rank(%x: tensor<4x3xf32>) -> tensor<4x3xf32> {
+  // expected-error @+2 {{[pool_c1] the input [4, 3] needs rank 3, 4 or 5 ([N, spatial..., C])}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.max_pool %x {window = array<i64>, strides = array<i64>, pad_low = array<i64>, pad_high = array<i64>} : tensor<4x3xf32> -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+// Tests that max_pool rejects a window without one entry per spatial axis (pool_c2).
+func.func @pool_entries(%x: tensor<1x4x4x3xf32>) -> tensor<1x2x2x3xf32> {
+  // expected-error @+2 {{[pool_c2] window has 1 entries, the input has 2 spatial axes}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.max_pool %x {window = array<i64: 2>, strides = array<i64: 2, 2>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x4x4x3xf32> -> tensor<1x2x2x3xf32>
+  return %0 : tensor<1x2x2x3xf32>
+}
+
+// -----
+
+// Tests that avg_pool rejects a zero stride (pool_c3).
+func.func @pool_stride(%x: tensor<1x4x4x3xf32>) -> tensor<1x2x2x3xf32> {
+  // expected-error @+2 {{[pool_c3] spatial axis 1: window 2 and stride 0 must be >= 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.avg_pool %x {window = array<i64: 2, 2>, strides = array<i64: 2, 0>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x4x4x3xf32> -> tensor<1x2x2x3xf32>
+  return %0 : tensor<1x2x2x3xf32>
+}
+
+// -----
+
+// Tests that max_pool rejects padding as large as the window (pool_c4).
+func.func @pool_pad(%x: tensor<1x4x4x3xf32>) -> tensor<1x3x2x3xf32> {
+  // expected-error @+2 {{[pool_c4] spatial axis 0: padding (2, 0) must be smaller than the window 2, or a window could hold only padding}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.max_pool %x {window = array<i64: 2, 2>, strides = array<i64: 2, 2>, pad_low = array<i64: 2, 0>, pad_high = array<i64: 0, 0>} : tensor<1x4x4x3xf32> -> tensor<1x3x2x3xf32>
+  return %0 : tensor<1x3x2x3xf32>
+}
+
+// -----
+
+// Tests that avg_pool rejects a window larger than the padded input (pool_c5).
+func.func @pool_window(%x: tensor<1x4x2x3xf32>) -> tensor<1x3x1x3xf32> {
+  // expected-error @+2 {{[pool_c5] spatial axis 1: the window 3 is larger than the padded input (2 + 0 + 0 = 2), the output would be empty}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.avg_pool %x {window = array<i64: 2, 3>, strides = array<i64: 1, 1>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x4x2x3xf32> -> tensor<1x3x1x3xf32>
+  return %0 : tensor<1x3x1x3xf32>
+}
+
+// -----
+
+// Tests that max_pool_grad rejects an output gradient of another element type (pool_c6).
+func.func @pool_element_types(%x: tensor<1x4x4x3xf32>, %dy: tensor<1x2x2x3xf64>) -> tensor<1x4x4x3xf32> {
+  // expected-error @+1 {{[pool_c6] operand element types differ: 'f32' vs 'f64'}}
+  %0 = kiln.max_pool_grad %x, %dy {window = array<i64: 2, 2>, strides = array<i64: 2, 2>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x4x4x3xf32>, tensor<1x2x2x3xf64> -> tensor<1x4x4x3xf32>
+  return %0 : tensor<1x4x4x3xf32>
+}
+
+// -----
+
+// Tests that avg_pool_grad rejects an output gradient of another shape than the pooling of its result (pool_grad_c1).
+func.func @pool_grad_shape(%dy: tensor<1x3x2x3xf32>) -> tensor<1x4x4x3xf32> {
+  // expected-error @+1 {{[pool_grad_c1] the output gradient (the pooling of the result) must have shape [1, 2, 2, 3], got [1, 3, 2, 3]}}
+  %0 = kiln.avg_pool_grad %dy {window = array<i64: 2, 2>, strides = array<i64: 2, 2>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x3x2x3xf32> -> tensor<1x4x4x3xf32>
+  return %0 : tensor<1x4x4x3xf32>
+}

@@ -408,3 +408,34 @@ func.func @sparse_loss_f64_sequence(%p: tensor<4x7x5xf64>, %l: tensor<4x7xi32>, 
   // CHECK: return %[[S]]
   return %0 : tensor<f64>
 }
+
+// Tests that the convolution ops round-trip (groups = 1 is elided).
+// CHECK-LABEL: func.func @convolution(
+// CHECK-SAME: %[[X:[^:]+]]: tensor<2x8x7x4xf32>, %[[W:[^:]+]]: tensor<3x2x2x6xf32>
+func.func @convolution(%x: tensor<2x8x7x4xf32>, %w: tensor<3x2x2x6xf32>) -> (tensor<2x4x8x6xf32>, tensor<2x8x7x4xf32>, tensor<3x2x2x6xf32>) {
+  // CHECK: %[[Y:.+]] = kiln.conv %[[X]], %[[W]] {dilations = array<i64: 1, 2>, groups = 2 : i64, pad_high = array<i64: 0, 2>, pad_low = array<i64: 1, 1>, strides = array<i64: 2, 1>} : tensor<2x8x7x4xf32>, tensor<3x2x2x6xf32> -> tensor<2x4x8x6xf32>
+  %y = kiln.conv %x, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pad_low = array<i64: 1, 1>, pad_high = array<i64: 0, 2>, groups = 2 : i64} : tensor<2x8x7x4xf32>, tensor<3x2x2x6xf32> -> tensor<2x4x8x6xf32>
+  // CHECK: %[[DX:.+]] = kiln.conv_transpose %[[Y]], %[[W]] {dilations = array<i64: 1, 2>, groups = 2 : i64, pad_high = array<i64: 0, 2>, pad_low = array<i64: 1, 1>, strides = array<i64: 2, 1>} : tensor<2x4x8x6xf32>, tensor<3x2x2x6xf32> -> tensor<2x8x7x4xf32>
+  %dx = kiln.conv_transpose %y, %w {strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pad_low = array<i64: 1, 1>, pad_high = array<i64: 0, 2>, groups = 2 : i64} : tensor<2x4x8x6xf32>, tensor<3x2x2x6xf32> -> tensor<2x8x7x4xf32>
+  // CHECK: %[[DW:.+]] = kiln.conv_filter_grad %[[X]], %[[Y]] {dilations = array<i64: 1, 2>, groups = 2 : i64, pad_high = array<i64: 0, 2>, pad_low = array<i64: 1, 1>, strides = array<i64: 2, 1>} : tensor<2x8x7x4xf32>, tensor<2x4x8x6xf32> -> tensor<3x2x2x6xf32>
+  %dw = kiln.conv_filter_grad %x, %y {strides = array<i64: 2, 1>, dilations = array<i64: 1, 2>, pad_low = array<i64: 1, 1>, pad_high = array<i64: 0, 2>, groups = 2 : i64} : tensor<2x8x7x4xf32>, tensor<2x4x8x6xf32> -> tensor<3x2x2x6xf32>
+  // CHECK: return %[[Y]], %[[DX]], %[[DW]]
+  return %y, %dx, %dw : tensor<2x4x8x6xf32>, tensor<2x8x7x4xf32>, tensor<3x2x2x6xf32>
+}
+
+// Tests that the pooling ops round-trip on f64 tensors (false flags are
+// elided).
+// CHECK-LABEL: func.func @pooling(
+// CHECK-SAME: %[[X:[^:]+]]: tensor<2x9x8xf64>
+func.func @pooling(%x: tensor<2x9x8xf64>) -> (tensor<2x9x8xf64>, tensor<2x9x8xf64>) {
+  // CHECK: %[[M:.+]] = kiln.max_pool %[[X]] {ceil_mode = true, pad_high = array<i64: 0>, pad_low = array<i64: 1>, strides = array<i64: 2>, window = array<i64: 3>} : tensor<2x9x8xf64> -> tensor<2x5x8xf64>
+  %m = kiln.max_pool %x {window = array<i64: 3>, strides = array<i64: 2>, pad_low = array<i64: 1>, pad_high = array<i64: 0>, ceil_mode = true} : tensor<2x9x8xf64> -> tensor<2x5x8xf64>
+  // CHECK: %[[DM:.+]] = kiln.max_pool_grad %[[X]], %[[M]] {ceil_mode = true, pad_high = array<i64: 0>, pad_low = array<i64: 1>, strides = array<i64: 2>, window = array<i64: 3>} : tensor<2x9x8xf64>, tensor<2x5x8xf64> -> tensor<2x9x8xf64>
+  %dm = kiln.max_pool_grad %x, %m {window = array<i64: 3>, strides = array<i64: 2>, pad_low = array<i64: 1>, pad_high = array<i64: 0>, ceil_mode = true} : tensor<2x9x8xf64>, tensor<2x5x8xf64> -> tensor<2x9x8xf64>
+  // CHECK: %[[A:.+]] = kiln.avg_pool %[[X]] {count_include_pad = true, pad_high = array<i64: 1>, pad_low = array<i64: 1>, strides = array<i64: 2>, window = array<i64: 3>} : tensor<2x9x8xf64> -> tensor<2x5x8xf64>
+  %a = kiln.avg_pool %x {window = array<i64: 3>, strides = array<i64: 2>, pad_low = array<i64: 1>, pad_high = array<i64: 1>, count_include_pad = true, ceil_mode = false} : tensor<2x9x8xf64> -> tensor<2x5x8xf64>
+  // CHECK: %[[DA:.+]] = kiln.avg_pool_grad %[[A]] {count_include_pad = true, pad_high = array<i64: 1>, pad_low = array<i64: 1>, strides = array<i64: 2>, window = array<i64: 3>} : tensor<2x5x8xf64> -> tensor<2x9x8xf64>
+  %da = kiln.avg_pool_grad %a {window = array<i64: 3>, strides = array<i64: 2>, pad_low = array<i64: 1>, pad_high = array<i64: 1>, count_include_pad = true} : tensor<2x5x8xf64> -> tensor<2x9x8xf64>
+  // CHECK: return %[[DM]], %[[DA]]
+  return %dm, %da : tensor<2x9x8xf64>, tensor<2x9x8xf64>
+}

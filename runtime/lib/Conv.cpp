@@ -1,0 +1,548 @@
+//===- Conv.cpp - convolution kernels (channels-last) -----------*- C++ -*-===//
+//
+// kiln_conv_{fwd,bwd_data,bwd_filter}_{f32,f64} on channels-last tensors
+// (x: [N, S1..Sd, C], w: [K1..Kd, C/groups, F], y: [N, O1..Od, F]).
+//
+// f32: im2col + kiln_gemm_f32 (bench/results/conv_kernels.md has the
+// measurements behind that choice). The N * O1 * .. * Od output positions are
+// the rows of a matrix; blocks of rows are the work items of a parallelFor:
+//   - forward: per block and group, gather the windows into a column matrix
+//     [rows, K1..Kd * C/groups] (a thread-local workspace) and multiply by the
+//     group's weight columns; bias and epilogue are the GEMM's own;
+//   - backward data: per image, dcol = dy * W^T by blocks, scattered back
+//     (col2im) into that image's dx, so items never write the same dx;
+//   - backward filter: dW = col^T * dy, the rows split into a number of parts
+//     fixed by the shapes; each part accumulates its own partial dW and the
+//     partials are added in part order, so results do not depend on the
+//     thread count.
+// A 1x1 kernel with unit stride and no padding multiplies x directly.
+//
+// f64: direct loops in the order of the formulas (the oracle of the tests and
+// of gradient checks); bias and epilogue through kiln_gemm_f64 with K = 0, so
+// the activations are exactly the GEMM's.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ThreadPool.h"
+
+#include "kiln/runtime.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+using namespace kiln::runtime;
+
+namespace {
+
+[[noreturn]] void fatal(const char *function, const char *format, ...) {
+  std::fprintf(stderr, "kiln: %s: invalid argument: ", function);
+  va_list args;
+  va_start(args, format);
+  std::vfprintf(stderr, format, args);
+  va_end(args);
+  std::fputc('\n', stderr);
+  std::abort();
+}
+
+/// A validated kiln_conv_desc_t with the unused dimensions normalized
+/// (size 1, kernel 1, stride 1, dilation 1, no padding) and derived sizes.
+struct Conv {
+  int rank;
+  int64_t G, N, C, F, Cg, Fg;
+  int64_t S[3], O[3], K[3], st[3], dl[3], pl[3], ph[3];
+  int64_t kernelVolume; ///< K1 * K2 * K3
+  int64_t outPositions; ///< O1 * O2 * O3 (per image)
+  int64_t inPositions;  ///< S1 * S2 * S3 (per image)
+  int64_t colWidth;     ///< kernelVolume * Cg
+  int32_t epilogue;
+  bool pointwise; ///< 1x1x1 kernel, unit strides, no padding
+};
+
+Conv validate(const char *function, const kiln_conv_desc_t *d, bool isForward,
+              const void *a, const void *b, const void *out) {
+  if (!d)
+    fatal(function, "descriptor is NULL");
+  Conv c;
+  if (d->spatial_rank < 1 || d->spatial_rank > 3)
+    fatal(function, "spatial_rank = %" PRId64 " is not 1, 2 or 3",
+          d->spatial_rank);
+  c.rank = static_cast<int>(d->spatial_rank);
+  c.G = d->groups;
+  c.N = d->batch;
+  c.C = d->in_channels;
+  c.F = d->out_channels;
+  if (c.N < 0)
+    fatal(function, "batch = %" PRId64 " is negative", c.N);
+  if (c.G < 1 || c.C < 1 || c.F < 1)
+    fatal(function,
+          "groups = %" PRId64 ", in_channels = %" PRId64
+          ", out_channels = %" PRId64 " must be >= 1",
+          c.G, c.C, c.F);
+  if (c.C % c.G || c.F % c.G)
+    fatal(function,
+          "groups = %" PRId64 " does not divide in_channels = %" PRId64
+          " and out_channels = %" PRId64,
+          c.G, c.C, c.F);
+  c.Cg = c.C / c.G;
+  c.Fg = c.F / c.G;
+  for (int i = 0; i < 3; ++i) {
+    if (i >= c.rank) {
+      c.S[i] = c.O[i] = c.K[i] = c.st[i] = c.dl[i] = 1;
+      c.pl[i] = c.ph[i] = 0;
+      continue;
+    }
+    c.S[i] = d->in_size[i];
+    c.O[i] = d->out_size[i];
+    c.K[i] = d->kernel[i];
+    c.st[i] = d->stride[i];
+    c.dl[i] = d->dilation[i];
+    c.pl[i] = d->pad_low[i];
+    c.ph[i] = d->pad_high[i];
+    if (c.S[i] < 1 || c.K[i] < 1 || c.st[i] < 1 || c.dl[i] < 1 || c.pl[i] < 0 ||
+        c.ph[i] < 0)
+      fatal(function,
+            "dimension %d: in_size = %" PRId64 ", kernel = %" PRId64
+            ", stride = %" PRId64 ", dilation = %" PRId64
+            " must be >= 1 and pad_low = %" PRId64 ", pad_high = %" PRId64
+            " >= 0",
+            i, c.S[i], c.K[i], c.st[i], c.dl[i], c.pl[i], c.ph[i]);
+    int64_t span = c.S[i] + c.pl[i] + c.ph[i] - c.dl[i] * (c.K[i] - 1) - 1;
+    if (span < 0 || c.O[i] != span / c.st[i] + 1)
+      fatal(function,
+            "dimension %d: out_size = %" PRId64
+            " does not match in_size %" PRId64 ", kernel %" PRId64
+            ", stride %" PRId64 ", dilation %" PRId64 ", pads %" PRId64
+            "/%" PRId64,
+            i, c.O[i], c.S[i], c.K[i], c.st[i], c.dl[i], c.pl[i], c.ph[i]);
+  }
+  if (d->epilogue < KILN_EPILOGUE_NONE || d->epilogue > KILN_EPILOGUE_TANH)
+    fatal(function, "unknown epilogue %" PRId64, d->epilogue);
+  for (int64_t r : d->reserved)
+    if (r != 0)
+      fatal(function, "reserved fields must be 0");
+  // The backward kernels ignore the epilogue (the caller may pass the
+  // forward descriptor as it is).
+  c.epilogue = isForward ? static_cast<int32_t>(d->epilogue) : 0;
+  c.kernelVolume = c.K[0] * c.K[1] * c.K[2];
+  c.outPositions = c.O[0] * c.O[1] * c.O[2];
+  c.inPositions = c.S[0] * c.S[1] * c.S[2];
+  c.colWidth = c.kernelVolume * c.Cg;
+  c.pointwise = c.kernelVolume == 1;
+  for (int i = 0; i < 3; ++i)
+    c.pointwise = c.pointwise && c.st[i] == 1 && c.pl[i] == 0 && c.ph[i] == 0;
+  if (c.N > 0 && (!a || !b || !out))
+    fatal(function, "a tensor pointer is NULL");
+  return c;
+}
+
+/// Calls fn(kflat, inPos) for every kernel offset of output position `p`
+/// (flattened O1..O3) whose input position is inside the image; inPos is the
+/// flattened S1..S3 index.
+template <typename Fn> inline void forWindow(const Conv &c, int64_t p, Fn fn) {
+  int64_t o2 = p % c.O[2], o1 = (p / c.O[2]) % c.O[1], o0 = p / c.O[2] / c.O[1];
+  int64_t b0 = o0 * c.st[0] - c.pl[0], b1 = o1 * c.st[1] - c.pl[1],
+          b2 = o2 * c.st[2] - c.pl[2];
+  int64_t k = 0;
+  for (int64_t k0 = 0; k0 < c.K[0]; ++k0) {
+    int64_t i0 = b0 + k0 * c.dl[0];
+    if (i0 < 0 || i0 >= c.S[0]) {
+      k += c.K[1] * c.K[2];
+      continue;
+    }
+    for (int64_t k1 = 0; k1 < c.K[1]; ++k1) {
+      int64_t i1 = b1 + k1 * c.dl[1];
+      if (i1 < 0 || i1 >= c.S[1]) {
+        k += c.K[2];
+        continue;
+      }
+      for (int64_t k2 = 0; k2 < c.K[2]; ++k2, ++k) {
+        int64_t i2 = b2 + k2 * c.dl[2];
+        if (i2 < 0 || i2 >= c.S[2])
+          continue;
+        fn(k, (i0 * c.S[1] + i1) * c.S[2] + i2);
+      }
+    }
+  }
+}
+
+/// Bias and epilogue on the rows x F output through the GEMM with K = 0
+/// (C = epilogue(C + bias)), so that they are exactly the GEMM's.
+void applyEpilogue(double *y, int64_t rows, int64_t F, const double *bias,
+                   int32_t epilogue) {
+  if (!bias && epilogue == KILN_EPILOGUE_NONE)
+    return;
+  kiln_gemm_f64(rows, F, 0, 0, 0, 1.0, nullptr, 1, nullptr, F, 1.0, y, F, bias,
+                epilogue);
+}
+
+//===----------------------------------------------------------------------===//
+// f64: direct loops
+//===----------------------------------------------------------------------===//
+
+template <typename T>
+void directForward(const Conv &c, const T *x, const T *w, T *y) {
+  struct Ctx {
+    const Conv &c;
+    const T *x, *w;
+    T *y;
+  } ctx{c, x, w, y};
+  parallelFor(
+      c.N,
+      [](void *p, int64_t n) {
+        Ctx &k = *static_cast<Ctx *>(p);
+        const Conv &c = k.c;
+        const T *xn = k.x + n * c.inPositions * c.C;
+        for (int64_t o = 0; o < c.outPositions; ++o) {
+          T *yo = k.y + (n * c.outPositions + o) * c.F;
+          std::fill(yo, yo + c.F, T(0));
+          forWindow(c, o, [&](int64_t kk, int64_t i) {
+            const T *xi = xn + i * c.C;
+            const T *wk = k.w + kk * c.Cg * c.F;
+            for (int64_t g = 0; g < c.G; ++g)
+              for (int64_t ci = 0; ci < c.Cg; ++ci) {
+                T xv = xi[g * c.Cg + ci];
+                const T *wr = wk + ci * c.F + g * c.Fg;
+                T *yr = yo + g * c.Fg;
+                for (int64_t f = 0; f < c.Fg; ++f)
+                  yr[f] += xv * wr[f];
+              }
+          });
+        }
+      },
+      &ctx);
+}
+
+template <typename T>
+void directBackwardData(const Conv &c, const T *dy, const T *w, T *dx) {
+  struct Ctx {
+    const Conv &c;
+    const T *dy, *w;
+    T *dx;
+  } ctx{c, dy, w, dx};
+  parallelFor(
+      c.N,
+      [](void *p, int64_t n) {
+        Ctx &k = *static_cast<Ctx *>(p);
+        const Conv &c = k.c;
+        T *dxn = k.dx + n * c.inPositions * c.C;
+        std::fill(dxn, dxn + c.inPositions * c.C, T(0));
+        for (int64_t o = 0; o < c.outPositions; ++o) {
+          const T *dyo = k.dy + (n * c.outPositions + o) * c.F;
+          forWindow(c, o, [&](int64_t kk, int64_t i) {
+            T *dxi = dxn + i * c.C;
+            const T *wk = k.w + kk * c.Cg * c.F;
+            for (int64_t g = 0; g < c.G; ++g)
+              for (int64_t ci = 0; ci < c.Cg; ++ci) {
+                const T *wr = wk + ci * c.F + g * c.Fg;
+                const T *dyr = dyo + g * c.Fg;
+                T sum = 0;
+                for (int64_t f = 0; f < c.Fg; ++f)
+                  sum += dyr[f] * wr[f];
+                dxi[g * c.Cg + ci] += sum;
+              }
+          });
+        }
+      },
+      &ctx);
+}
+
+template <typename T>
+void directBackwardFilter(const Conv &c, const T *x, const T *dy, T *dw) {
+  // Items are kernel offsets: each writes its own slice dw[k, :, :].
+  struct Ctx {
+    const Conv &c;
+    const T *x, *dy;
+    T *dw;
+  } ctx{c, x, dy, dw};
+  parallelFor(
+      c.kernelVolume,
+      [](void *p, int64_t kk) {
+        Ctx &k = *static_cast<Ctx *>(p);
+        const Conv &c = k.c;
+        T *dwk = k.dw + kk * c.Cg * c.F;
+        std::fill(dwk, dwk + c.Cg * c.F, T(0));
+        for (int64_t n = 0; n < c.N; ++n)
+          for (int64_t o = 0; o < c.outPositions; ++o) {
+            const T *dyo = k.dy + (n * c.outPositions + o) * c.F;
+            forWindow(c, o, [&](int64_t k2, int64_t i) {
+              if (k2 != kk)
+                return;
+              const T *xi = k.x + (n * c.inPositions + i) * c.C;
+              for (int64_t g = 0; g < c.G; ++g)
+                for (int64_t ci = 0; ci < c.Cg; ++ci) {
+                  T xv = xi[g * c.Cg + ci];
+                  T *dwr = dwk + ci * c.F + g * c.Fg;
+                  const T *dyr = dyo + g * c.Fg;
+                  for (int64_t f = 0; f < c.Fg; ++f)
+                    dwr[f] += xv * dyr[f];
+                }
+            });
+          }
+      },
+      &ctx);
+}
+
+//===----------------------------------------------------------------------===//
+// f32: im2col + GEMM
+//===----------------------------------------------------------------------===//
+
+/// Rows (output positions) per block: the column block stays around 256 KiB
+/// (L2), between 32 and 512 rows. Depends only on the shapes.
+int64_t blockRows(const Conv &c) {
+  int64_t rows = (256 * 1024 / 4) / std::max<int64_t>(c.colWidth, 1);
+  return std::clamp<int64_t>(rows, 32, 512);
+}
+
+/// A per-thread workspace of at least `count` floats.
+float *workspace(int64_t count) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < count)
+    buffer.resize(count);
+  return buffer.data();
+}
+
+/// col[r - r0, kk * Cg + ci] = x[image of r, window position kk of r,
+/// g * Cg + ci] (0 outside the image) for rows r in [r0, r0 + rows), where a
+/// row is n * outPositions + o.
+void im2col(const Conv &c, const float *x, int64_t g, int64_t r0, int64_t rows,
+            float *col) {
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t n = (r0 + r) / c.outPositions, o = (r0 + r) % c.outPositions;
+    float *row = col + r * c.colWidth;
+    std::memset(row, 0, sizeof(float) * c.colWidth);
+    const float *xn = x + n * c.inPositions * c.C + g * c.Cg;
+    forWindow(c, o, [&](int64_t kk, int64_t i) {
+      std::memcpy(row + kk * c.Cg, xn + i * c.C, sizeof(float) * c.Cg);
+    });
+  }
+}
+
+/// dx[image of r, window position kk of r, g * Cg + ci] += col[r - r0,
+/// kk * Cg + ci].
+void col2im(const Conv &c, const float *col, int64_t g, int64_t r0,
+            int64_t rows, float *dx) {
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t n = (r0 + r) / c.outPositions, o = (r0 + r) % c.outPositions;
+    const float *row = col + r * c.colWidth;
+    float *dxn = dx + n * c.inPositions * c.C + g * c.Cg;
+    forWindow(c, o, [&](int64_t kk, int64_t i) {
+      float *dst = dxn + i * c.C;
+      const float *src = row + kk * c.Cg;
+      for (int64_t ci = 0; ci < c.Cg; ++ci)
+        dst[ci] += src[ci];
+    });
+  }
+}
+
+void gemmForward(const Conv &c, const float *x, const float *w,
+                 const float *bias, float *y) {
+  struct Ctx {
+    const Conv &c;
+    const float *x, *w, *bias;
+    float *y;
+    int64_t block, rows;
+  } ctx{c, x, w, bias, y, blockRows(c), c.N * c.outPositions};
+  int64_t blocks = (ctx.rows + ctx.block - 1) / ctx.block;
+  parallelFor(
+      blocks,
+      [](void *p, int64_t b) {
+        Ctx &k = *static_cast<Ctx *>(p);
+        const Conv &c = k.c;
+        int64_t r0 = b * k.block, rows = std::min(k.block, k.rows - r0);
+        float *col = c.pointwise ? nullptr : workspace(rows * c.colWidth);
+        for (int64_t g = 0; g < c.G; ++g) {
+          const float *a = k.x + r0 * c.C + g * c.Cg;
+          int64_t lda = c.C;
+          if (!c.pointwise) {
+            im2col(c, k.x, g, r0, rows, col);
+            a = col;
+            lda = c.colWidth;
+          }
+          kiln_gemm_f32(rows, c.Fg, c.colWidth, 0, 0, 1.0f, a, lda,
+                        k.w + g * c.Fg, c.F, 0.0f, k.y + r0 * c.F + g * c.Fg,
+                        c.F, k.bias ? k.bias + g * c.Fg : nullptr, c.epilogue);
+        }
+      },
+      &ctx);
+}
+
+void gemmBackwardData(const Conv &c, const float *dy, const float *w,
+                      float *dx) {
+  struct Ctx {
+    const Conv &c;
+    const float *dy, *w;
+    float *dx;
+    int64_t block;
+  } ctx{c, dy, w, dx, blockRows(c)};
+  // Items are images: col2im of one image only writes that image's dx.
+  parallelFor(
+      c.N,
+      [](void *p, int64_t n) {
+        Ctx &k = *static_cast<Ctx *>(p);
+        const Conv &c = k.c;
+        float *dxn = k.dx + n * c.inPositions * c.C;
+        if (!c.pointwise)
+          std::memset(dxn, 0, sizeof(float) * c.inPositions * c.C);
+        for (int64_t p0 = 0; p0 < c.outPositions; p0 += k.block) {
+          int64_t r0 = n * c.outPositions + p0;
+          int64_t rows = std::min(k.block, c.outPositions - p0);
+          float *col = c.pointwise ? nullptr : workspace(rows * c.colWidth);
+          for (int64_t g = 0; g < c.G; ++g) {
+            const float *a = k.dy + r0 * c.F + g * c.Fg;
+            const float *b = k.w + g * c.Fg;
+            if (c.pointwise) {
+              kiln_gemm_f32(rows, c.Cg, c.Fg, 0, 1, 1.0f, a, c.F, b, c.F, 0.0f,
+                            k.dx + r0 * c.C + g * c.Cg, c.C, nullptr,
+                            KILN_EPILOGUE_NONE);
+              continue;
+            }
+            kiln_gemm_f32(rows, c.colWidth, c.Fg, 0, 1, 1.0f, a, c.F, b, c.F,
+                          0.0f, col, c.colWidth, nullptr, KILN_EPILOGUE_NONE);
+            col2im(c, col, g, r0, rows, k.dx);
+          }
+        }
+      },
+      &ctx);
+}
+
+void gemmBackwardFilter(const Conv &c, const float *x, const float *dy,
+                        float *dw) {
+  int64_t block = blockRows(c), rows = c.N * c.outPositions;
+  int64_t blocks = (rows + block - 1) / block;
+  int64_t dwSize = c.colWidth * c.F;
+  // Parts: at most 16, at most one per block, and their partial sums at most
+  // 32 MiB. Depends only on the shapes.
+  int64_t parts =
+      std::min<int64_t>({16, blocks, std::max<int64_t>(1, (8 << 20) / dwSize)});
+  parts = std::max<int64_t>(parts, 1);
+  float *partials = nullptr;
+  std::vector<float> partialStorage;
+  if (parts > 1) {
+    partialStorage.resize((parts - 1) * dwSize);
+    partials = partialStorage.data();
+  }
+  struct Ctx {
+    const Conv &c;
+    const float *x, *dy;
+    float *dw, *partials;
+    int64_t block, rows, blocks, parts, dwSize;
+  } ctx{c, x, dy, dw, partials, block, rows, blocks, parts, dwSize};
+  parallelFor(
+      parts,
+      [](void *p, int64_t part) {
+        Ctx &k = *static_cast<Ctx *>(p);
+        const Conv &c = k.c;
+        float *out = part == 0 ? k.dw : k.partials + (part - 1) * k.dwSize;
+        int64_t bBegin = part * k.blocks / k.parts;
+        int64_t bEnd = (part + 1) * k.blocks / k.parts;
+        if (bBegin == bEnd) {
+          std::memset(out, 0, sizeof(float) * k.dwSize);
+          return;
+        }
+        float *col = c.pointwise ? nullptr : workspace(k.block * c.colWidth);
+        for (int64_t b = bBegin; b < bEnd; ++b) {
+          int64_t r0 = b * k.block, rows = std::min(k.block, k.rows - r0);
+          float beta = b == bBegin ? 0.0f : 1.0f;
+          for (int64_t g = 0; g < c.G; ++g) {
+            const float *a = k.x + r0 * c.C + g * c.Cg;
+            int64_t lda = c.C;
+            if (!c.pointwise) {
+              im2col(c, k.x, g, r0, rows, col);
+              a = col;
+              lda = c.colWidth;
+            }
+            kiln_gemm_f32(c.colWidth, c.Fg, rows, 1, 0, 1.0f, a, lda,
+                          k.dy + r0 * c.F + g * c.Fg, c.F, beta, out + g * c.Fg,
+                          c.F, nullptr, KILN_EPILOGUE_NONE);
+          }
+        }
+      },
+      &ctx);
+  if (parts == 1)
+    return;
+  // dw += partials in part order, in chunks of elements.
+  constexpr int64_t kChunk = 4096;
+  parallelFor((dwSize + kChunk - 1) / kChunk,
+              [](void *p, int64_t chunk) {
+                Ctx &k = *static_cast<Ctx *>(p);
+                int64_t begin = chunk * kChunk,
+                        end = std::min(k.dwSize, begin + kChunk);
+                for (int64_t j = 1; j < k.parts; ++j) {
+                  const float *src = k.partials + (j - 1) * k.dwSize;
+                  for (int64_t i = begin; i < end; ++i)
+                    k.dw[i] += src[i];
+                }
+              },
+              &ctx);
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// C API
+//===----------------------------------------------------------------------===//
+
+extern "C" void kiln_conv_fwd_f32(const kiln_conv_desc_t *d, const float *x,
+                                  const float *w, const float *bias, float *y) {
+  Conv c = validate("kiln_conv_fwd_f32", d, true, x, w, y);
+  if (c.N == 0)
+    return;
+  gemmForward(c, x, w, bias, y);
+}
+
+extern "C" void kiln_conv_bwd_data_f32(const kiln_conv_desc_t *d,
+                                       const float *dy, const float *w,
+                                       float *dx) {
+  Conv c = validate("kiln_conv_bwd_data_f32", d, false, dy, w, dx);
+  if (c.N == 0)
+    return;
+  gemmBackwardData(c, dy, w, dx);
+}
+
+extern "C" void kiln_conv_bwd_filter_f32(const kiln_conv_desc_t *d,
+                                         const float *x, const float *dy,
+                                         float *dw) {
+  Conv c = validate("kiln_conv_bwd_filter_f32", d, false, x, dy, dw);
+  if (c.N == 0) {
+    if (dw)
+      std::memset(dw, 0, sizeof(float) * c.colWidth * c.F);
+    return;
+  }
+  gemmBackwardFilter(c, x, dy, dw);
+}
+
+extern "C" void kiln_conv_fwd_f64(const kiln_conv_desc_t *d, const double *x,
+                                  const double *w, const double *bias,
+                                  double *y) {
+  Conv c = validate("kiln_conv_fwd_f64", d, true, x, w, y);
+  if (c.N == 0)
+    return;
+  directForward(c, x, w, y);
+  applyEpilogue(y, c.N * c.outPositions, c.F, bias, c.epilogue);
+}
+
+extern "C" void kiln_conv_bwd_data_f64(const kiln_conv_desc_t *d,
+                                       const double *dy, const double *w,
+                                       double *dx) {
+  Conv c = validate("kiln_conv_bwd_data_f64", d, false, dy, w, dx);
+  if (c.N == 0)
+    return;
+  directBackwardData(c, dy, w, dx);
+}
+
+extern "C" void kiln_conv_bwd_filter_f64(const kiln_conv_desc_t *d,
+                                         const double *x, const double *dy,
+                                         double *dw) {
+  Conv c = validate("kiln_conv_bwd_filter_f64", d, false, x, dy, dw);
+  if (c.N == 0) {
+    if (dw)
+      std::memset(dw, 0, sizeof(double) * c.colWidth * c.F);
+    return;
+  }
+  directBackwardFilter(c, x, dy, dw);
+}
