@@ -17,6 +17,12 @@ hyperparameters on both sides):
   Dropout 0.2, Dense 1 sigmoid; binary cross-entropy; Adam lr 1e-3; batch
   32; train.csv (455 rows, 30 features, label column `malignant`),
   test.csv (114 rows).
+- mnist_cnn: examples/mnist_cnn/model.json, the keras.io "Simple MNIST
+  convnet": Rescaling 1/255, Conv2D 32 3x3 relu, MaxPooling2D 2, Conv2D 64
+  3x3 relu, MaxPooling2D 2, Flatten, Dropout 0.5, Dense 10 softmax; sparse
+  categorical cross-entropy; Adam lr 1e-3 eps 1e-7; batch 128; MNIST. torch:
+  nn.Conv2d / nn.MaxPool2d on NCHW (its native layout; torch picks its own
+  convolution backend, mkldnn on this CPU).
 - mnist_mlp: examples/mnist_mlp/model.json: 28x28 images (the IDX bytes,
   held as f32 0..255 in memory since the config's input dtype is float32),
   Rescaling 1/255, Flatten, Dense 512 relu, Dropout 0.2, Dense 512 relu,
@@ -84,6 +90,8 @@ MODELS = {
     "breast_cancer": dict(config="examples/breast_cancer/model.json",
                           batch=32, epochs=30, quick_epochs=6),
     "mnist_mlp": dict(config="examples/mnist_mlp/model.json",
+                      batch=128, epochs=3, quick_epochs=2),
+    "mnist_cnn": dict(config="examples/mnist_cnn/model.json",
                       batch=128, epochs=3, quick_epochs=2),
 }
 LR = 1e-3
@@ -176,6 +184,17 @@ def torch_worker(model_name, threads, epochs, seed):
         correct_fn = lambda out, t: ((out > 0).float() == t).sum()
         prob_fn = torch.sigmoid
         out_shape = (n,)
+    elif model_name == "mnist_cnn":
+        model = nn.Sequential(Rescale(), nn.Unflatten(1, (1, 28)),
+                              nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(32, 64, 3), nn.ReLU(),
+                              nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5),
+                              nn.Linear(1600, 10))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-7)
+        correct_fn = lambda out, t: (out.argmax(1) == t).sum()
+        prob_fn = lambda out: torch.softmax(out, 1)
+        out_shape = (n, 10)
     else:
         model = nn.Sequential(Rescale(), nn.Flatten(), nn.Linear(784, 512),
                               nn.ReLU(), nn.Dropout(0.2),
@@ -188,7 +207,7 @@ def torch_worker(model_name, threads, epochs, seed):
         prob_fn = lambda out: torch.softmax(out, 1)
         out_shape = (n, 10)
     for m in model.modules():
-        if isinstance(m, nn.Linear):  # Keras' Dense initializers
+        if isinstance(m, (nn.Linear, nn.Conv2d)):  # Keras' initializers
             nn.init.xavier_uniform_(m.weight)
             nn.init.zeros_(m.bias)
 
@@ -560,7 +579,7 @@ def main():
 
     subprocess.run([os.path.join(ROOT, "scripts/setup.sh"), "--bench"],
                    check=True)
-    if "mnist_mlp" in models:
+    if any(m.startswith("mnist") for m in models):
         subprocess.run([os.path.join(ROOT, "scripts/fetch-mnist.sh"), MNIST],
                        check=True, stdout=subprocess.DEVNULL)
     kilnc = os.path.join(BUILD, "bin", "kilnc")

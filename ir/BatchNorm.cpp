@@ -61,8 +61,54 @@ struct NormBuilder {
   Value add(Value x, Value y) { return b.create<AddOp>(loc, x, y); }
   Value sub(Value x, Value y) { return b.create<SubOp>(loc, x, y); }
   Value mul(Value x, Value y) { return b.create<MulOp>(loc, x, y); }
+  Value div(Value x, Value y) { return b.create<DivOp>(loc, x, y); }
   Value rsqrt(Value x) { return b.create<RsqrtOp>(loc, x); }
+  Value maximum(Value x, Value y) { return b.create<MaximumOp>(loc, x, y); }
 };
+
+/// Which elements the batch statistics count: all, or (with sample weights)
+/// the rows of nonzero weight.
+struct Counted {
+  /// 1 where an element counts and 0 elsewhere, input-shaped; null: all.
+  Value mask;
+  /// Elements per channel that count, [C] (at least 1).
+  Value count;
+};
+
+Counted countedElements(NormBuilder &nb, BatchNormOp op) {
+  SmallVector<int64_t> axes = op.getReducedAxes();
+  Value weights = op.getSampleWeight();
+  if (!weights)
+    return {Value(), nb.splat(nb.channelType(),
+                              static_cast<double>(op.getCountPerChannel()))};
+  RankedTensorType weightType = tensorType(weights);
+  Value zeros = nb.splat(weightType, 0.0), ones = nb.splat(weightType, 1.0);
+  auto i1 = RankedTensorType::get(weightType.getShape(), nb.b.getI1Type());
+  Value nonzero = nb.b.create<CompareOp>(nb.loc, i1, ComparisonDirection::ne,
+                                         weights, zeros);
+  Value rowMask =
+      nb.b.create<SelectOp>(nb.loc, weightType, nonzero, ones, zeros);
+  Value mask = nb.b.create<BroadcastInDimOp>(nb.loc, nb.inputType, rowMask,
+                                             ArrayRef<int64_t>{0});
+  Value count = nb.sumPerChannel(mask, axes);
+  return {mask, nb.maximum(count, nb.scalar(count, 1.0))};
+}
+
+/// The batch mean and biased variance per channel, [C] each.
+std::pair<Value, Value> batchStatistics(NormBuilder &nb, BatchNormOp op,
+                                        const Counted &counted) {
+  SmallVector<int64_t> axes = op.getReducedAxes();
+  auto masked = [&](Value x) {
+    return counted.mask ? nb.mul(x, counted.mask) : x;
+  };
+  Value mean =
+      nb.div(nb.sumPerChannel(masked(op.getInput()), axes), counted.count);
+  Value centered = nb.sub(op.getInput(), nb.broadcast(mean));
+  Value variance = nb.div(
+      nb.sumPerChannel(masked(nb.mul(centered, centered)), axes),
+      counted.count);
+  return {mean, variance};
+}
 
 NormBuilder builderFor(OpBuilder &b, BatchNormOp op) {
   return NormBuilder{b, op.getLoc(), op.getInput().getType(),
@@ -71,6 +117,18 @@ NormBuilder builderFor(OpBuilder &b, BatchNormOp op) {
 } // namespace
 
 LogicalResult BatchNormOp::verify() {
+  if (Value weights = getSampleWeight()) {
+    auto type = cast<RankedTensorType>(weights.getType());
+    RankedTensorType input = getInput().getType();
+    if (type.getRank() != 1 || type.getDimSize(0) != input.getDimSize(0) ||
+        type.getElementType() != input.getElementType() || getAxis() == 0)
+      return emitOpError("[batch_norm_c4] the sample weights must be ")
+             << RankedTensorType::get({input.getDimSize(0)},
+                                      input.getElementType())
+             << " (one per sample of axis 0, which is not the channel "
+                "axis), got "
+             << type << " with channel axis " << getAxis();
+  }
   RankedTensorType input = getInput().getType();
   int64_t axis = static_cast<int64_t>(getAxis());
   if (axis < 0 || axis >= input.getRank())
@@ -80,9 +138,10 @@ LogicalResult BatchNormOp::verify() {
   if (param.getRank() != 1 || param.getDimSize(0) != input.getDimSize(axis) ||
       param.getElementType() != input.getElementType())
     return emitOpError("[batch_norm_c2] scale, offset and the moving "
-                       "statistics must be tensor<")
-           << input.getDimSize(axis) << "x" << input.getElementType()
-           << "> (one value per channel of axis " << axis << "), got "
+                       "statistics must be ")
+           << RankedTensorType::get({input.getDimSize(axis)},
+                                    input.getElementType())
+           << " (one value per channel of axis " << axis << "), got "
            << param;
   double epsilon = getEpsilon().convertToDouble();
   double momentum = getMomentum().convertToDouble();
@@ -113,8 +172,8 @@ Value BatchNormOp::buildNormalize(OpBuilder &b, Value mean, Value variance) {
   double epsilon = getEpsilon().convertToDouble();
   // factor = scale / sqrt(var + eps) and shift = offset - mean * factor on
   // [C], so that the input-sized work is one multiply-add per element.
-  Value factor = nb.mul(getScale(),
-                        nb.rsqrt(nb.add(variance, nb.scalar(variance, epsilon))));
+  Value factor = nb.mul(
+      getScale(), nb.rsqrt(nb.add(variance, nb.scalar(variance, epsilon))));
   Value shift = nb.sub(getOffset(), nb.mul(mean, factor));
   return nb.add(nb.mul(getInput(), nb.broadcast(factor)), nb.broadcast(shift));
 }
@@ -122,17 +181,18 @@ Value BatchNormOp::buildNormalize(OpBuilder &b, Value mean, Value variance) {
 void BatchNormOp::decompose(RewriterBase &rewriter) {
   rewriter.setInsertionPoint(*this);
   NormBuilder nb = builderFor(rewriter, *this);
-  SmallVector<int64_t> axes = getReducedAxes();
-  Value mean = nb.meanPerChannel(getInput(), axes);
-  Value centered = nb.sub(getInput(), nb.broadcast(mean));
-  Value variance = nb.meanPerChannel(nb.mul(centered, centered), axes);
+  Counted counted = countedElements(nb, *this);
+  auto [mean, variance] = batchStatistics(nb, *this, counted);
   Value result = buildNormalize(rewriter, mean, variance);
   double momentum = getMomentum().convertToDouble();
-  int64_t count = getCountPerChannel();
   Value movingSample = variance;
-  if (getUnbiasedMovingVariance() && count > 1)
+  if (getUnbiasedMovingVariance()) {
+    // Bessel's correction M / (M - 1); 1 for a single element.
+    Value ones = nb.scalar(counted.count, 1.0);
     movingSample = nb.mul(
-        variance, nb.scalar(variance, static_cast<double>(count) / (count - 1)));
+        variance, nb.div(counted.count,
+                         nb.maximum(nb.sub(counted.count, ones), ones)));
+  }
   auto blend = [&](Value moving, Value sample) {
     return nb.add(nb.mul(moving, nb.scalar(moving, momentum)),
                   nb.mul(sample, nb.scalar(sample, 1.0 - momentum)));
@@ -143,40 +203,48 @@ void BatchNormOp::decompose(RewriterBase &rewriter) {
 
 void BatchNormOp::buildInferenceForm(OpBuilder &b,
                                      SmallVectorImpl<Value> &replacements) {
-  replacements.push_back(buildNormalize(b, getMovingMean(), getMovingVariance()));
+  replacements.push_back(
+      buildNormalize(b, getMovingMean(), getMovingVariance()));
   replacements.push_back(getMovingMean());
   replacements.push_back(getMovingVariance());
 }
 
-/// Reads the input about 3 times and writes once: normalization,
-/// statistics and the moving-average update, counted per element.
+/// About 8 operations per input element: the statistics (2 passes), the
+/// normalization (a multiply-add) and the masking.
 double BatchNormOp::getFlops() {
   return 8.0 * static_cast<double>(getInput().getType().getNumElements());
 }
 
+/// dx = scale * rstd * (g - mask / M * (doffset + xhat * dscale)), with
+/// doffset = sum(g) and dscale = sum(g * xhat) over each channel (every
+/// row: the normalization applies to all of them), and mask / M = 1 / M
+/// without sample weights. The rows that do not count still get
+/// scale * rstd * g (their g is 0 when their loss weight is 0).
 LogicalResult BatchNormOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                                     SmallVectorImpl<Value> &operandGrads) {
   NormBuilder nb = builderFor(b, *this);
   SmallVector<int64_t> axes = getReducedAxes();
   Value x = getInput(), g = resultGrads[0];
-  Value mean = nb.meanPerChannel(x, axes);
-  Value centered = nb.sub(x, nb.broadcast(mean));
-  Value variance = nb.meanPerChannel(nb.mul(centered, centered), axes);
+  Counted counted = countedElements(nb, *this);
+  auto [mean, variance] = batchStatistics(nb, *this, counted);
   Value rstd = nb.rsqrt(
       nb.add(variance, nb.scalar(variance, getEpsilon().convertToDouble())));
-  Value xhat = nb.mul(centered, nb.broadcast(rstd));
+  Value xhat = nb.mul(nb.sub(x, nb.broadcast(mean)), nb.broadcast(rstd));
   Value dOffset = nb.sumPerChannel(g, axes);
   Value dScale = nb.sumPerChannel(nb.mul(g, xhat), axes);
-  double count = static_cast<double>(getCountPerChannel());
-  // dx = (scale * rstd / M) * (M g - doffset - xhat * dscale)
-  Value k = nb.mul(nb.mul(getScale(), rstd), nb.scalar(rstd, 1.0 / count));
-  Value inner = nb.sub(nb.sub(nb.mul(g, nb.scalar(g, count)),
-                              nb.broadcast(dOffset)),
-                       nb.mul(xhat, nb.broadcast(dScale)));
-  operandGrads.push_back(nb.mul(nb.broadcast(k), inner));
+  Value perCount = nb.div(nb.scalar(counted.count, 1.0), counted.count);
+  Value share = nb.broadcast(perCount);
+  if (counted.mask)
+    share = nb.mul(share, counted.mask);
+  Value statTerm = nb.mul(share, nb.add(nb.broadcast(dOffset),
+                                        nb.mul(xhat, nb.broadcast(dScale))));
+  Value k = nb.broadcast(nb.mul(getScale(), rstd));
+  operandGrads.push_back(nb.mul(k, nb.sub(g, statTerm)));
   operandGrads.push_back(dScale);
   operandGrads.push_back(dOffset);
   operandGrads.push_back(Value()); // moving statistics: state, no gradient
   operandGrads.push_back(Value());
+  if (getSampleWeight())
+    operandGrads.push_back(Value()); // the weights only select rows
   return success();
 }

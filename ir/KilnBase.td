@@ -55,6 +55,7 @@ def Kiln_Dialect : Dialect {
     "::mlir::FloatAttr":$l2,
     "::mlir::DictionaryAttr":$adapt,
     "::mlir::UnitAttr":$step,
+    "::mlir::UnitAttr":$sample_weight,
     "::mlir::StringAttr":$opt_state,
     "::mlir::FloatAttr":$initial_value,
     "::mlir::UnitAttr":$updated,

@@ -103,6 +103,7 @@ ArrayRef<AttrRule> getRules() {
       rule<D::L2AttrHelper>(Place::Arg),
       rule<D::AdaptAttrHelper>(Place::Arg),
       rule<D::StepAttrHelper>(Place::Arg),
+      rule<D::SampleWeightAttrHelper>(Place::Arg),
       rule<D::OptStateAttrHelper>(Place::Arg),
       rule<D::InitialValueAttrHelper>(Place::Arg),
       rule<D::UpdatedAttrHelper>(Place::Arg),
@@ -241,6 +242,20 @@ static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
     if (hasArgAttr<KilnDialect::ParamAttrHelper>(func, argIndex))
       return emitArgError() << where << "'" << name
                             << "' marks the step counter, which is an "
+                               "input, not a parameter: remove 'kiln.param'";
+  }
+  if (name == KilnDialect::SampleWeightAttrHelper::getNameStr()) {
+    auto shaped = dyn_cast<ShapedType>(argType);
+    if (!shaped || !shaped.hasRank() || shaped.getRank() != 1 ||
+        !isa<FloatType>(shaped.getElementType()))
+      return emitArgError()
+             << where << "'" << name
+             << "' marks the per-sample weights [N] of the batch, but the "
+                "argument has type "
+             << argType;
+    if (hasArgAttr<KilnDialect::ParamAttrHelper>(func, argIndex))
+      return emitArgError() << where << "'" << name
+                            << "' marks the sample weights, which are an "
                                "input, not a parameter: remove 'kiln.param'";
   }
   if (name == KilnDialect::StateAttrHelper::getNameStr()) {

@@ -710,11 +710,18 @@ def Kiln_BatchNormOp : Kiln_Op<"batch_norm", [Pure,
     (PyTorch's `momentum = 0.1` is `0.9` here). `scale`, `offset` and the
     statistics are `[C]`. The inference form (`@eval_step`, `@predict`,
     `trainable = False` layers) normalizes with `moving_mean` and
-    `moving_variance` and returns them unchanged. Gradients flow to
+    `moving_variance` and returns them unchanged. With `sample_weight`
+    (`[N]`, N the leading axis, which must not be `axis`), the samples of
+    weight 0 are absent from the batch statistics (the rows that pad a last
+    partial batch): `M` counts the others and the sums skip them (nonzero
+    weights count as 1: Keras' BatchNormalization ignores sample weights);
+    the forward function gets the weights through an argument marked
+    `kiln.sample_weight`. Gradients flow to
     `input`, `scale` and `offset` through the batch statistics; the moving
     statistics are state and get none. Verifier labels: `batch_norm_c1`
     axis in range, `batch_norm_c2` the parameters are `[C]`,
-    `batch_norm_c3` epsilon > 0 and momentum in [0, 1].
+    `batch_norm_c3` epsilon > 0 and momentum in [0, 1], `batch_norm_c4`
+    the sample weights are `[N]` and the channel axis is not 0.
 
     Example:
     ```mlir
@@ -725,7 +732,8 @@ def Kiln_BatchNormOp : Kiln_Op<"batch_norm", [Pure,
   }];
   let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$scale,
                    Kiln_FloatTensor:$offset, Kiln_FloatTensor:$moving_mean,
-                   Kiln_FloatTensor:$moving_variance, I64Attr:$axis,
+                   Kiln_FloatTensor:$moving_variance,
+                   Optional<Kiln_FloatTensor>:$sample_weight, I64Attr:$axis,
                    F64Attr:$epsilon, F64Attr:$momentum,
                    DefaultValuedAttr<BoolAttr, "false">:$unbiased_moving_variance);
   let results = (outs Kiln_FloatTensor:$result,
@@ -733,7 +741,8 @@ def Kiln_BatchNormOp : Kiln_Op<"batch_norm", [Pure,
                  Kiln_FloatTensor:$new_moving_variance);
   let assemblyFormat = [{
     $input `,` $scale `,` $offset `,` $moving_mean `,` $moving_variance
-    attr-dict `:` type($input) `,` type($scale)
+    (`sample_weight` $sample_weight^)? attr-dict `:` type($input) `,`
+    type($scale) (`,` type($sample_weight)^)?
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

@@ -330,6 +330,36 @@ struct KilnAttachLossPass
     // stay alive (symbol-dce) just because @loss names it.
     setOpAttr<KilnDialect::ForwardAttrHelper>(
         lossFunc, b.getStringAttr(forward.getSymName()));
+    return forwardSampleWeights(lossFunc, numForwardArgs, weights);
+  }
+
+  /// A forward argument marked kiln.sample_weight (read by BatchNorm to
+  /// leave the zero-weight rows of a padded batch out of its statistics)
+  /// becomes @loss's own sample weights: its uses take `weights` and the
+  /// argument goes, shifting the argument indices that results name.
+  static LogicalResult forwardSampleWeights(func::FuncOp lossFunc,
+                                            unsigned numForwardArgs,
+                                            Value weights) {
+    for (int i = static_cast<int>(numForwardArgs) - 1; i >= 0; --i) {
+      if (!hasArgAttr<KilnDialect::SampleWeightAttrHelper>(lossFunc, i))
+        continue;
+      Value arg = lossFunc.getArgument(i);
+      if (arg.getType() != weights.getType())
+        return mlir::emitError(arg.getLoc(), "kiln-attach-loss: argument ")
+               << i << " marked 'kiln.sample_weight' has type "
+               << arg.getType() << ", but the loss's sample weights are "
+               << weights.getType();
+      arg.replaceAllUsesWith(weights);
+      for (unsigned r = 0, e = lossFunc.getNumResults(); r < e; ++r)
+        if (IntegerAttr index =
+                getResultAttr<KilnDialect::StateUpdateOfAttrHelper>(lossFunc,
+                                                                    r);
+            index && index.getInt() > i)
+          setResultAttr<KilnDialect::StateUpdateOfAttrHelper>(
+              lossFunc, r,
+              IntegerAttr::get(index.getType(), index.getInt() - 1));
+      lossFunc.eraseArgument(i);
+    }
     return success();
   }
 };

@@ -540,7 +540,8 @@ struct KilnAttachOptimizerPass
       SmallVector<Type> types;
       SmallVector<DictionaryAttr> attrs;
       for (unsigned i = 0; i < source.getNumArguments(); ++i)
-        if (!hasArgAttr<KilnDialect::StepAttrHelper>(source, i)) {
+        if (!hasArgAttr<KilnDialect::StepAttrHelper>(source, i) &&
+            !hasArgAttr<KilnDialect::SampleWeightAttrHelper>(source, i)) {
           kept.push_back(i);
           types.push_back(source.getArgumentTypes()[i]);
           attrs.push_back(source.getArgAttrDict(i));
@@ -554,7 +555,9 @@ struct KilnAttachOptimizerPass
         args[i] = entry->getArgument(k);
       for (unsigned i = 0; i < args.size(); ++i)
         if (!args[i]) {
-          // The dropout counter: unused, since dropout is the identity.
+          // The dropout counter or BatchNorm's sample weights: unused,
+          // since dropout is the identity and BatchNorm uses its moving
+          // statistics.
           auto type = cast<RankedTensorType>(source.getArgumentTypes()[i]);
           args[i] = eb.create<ConstantOp>(
               loc, DenseElementsAttr::get(

@@ -1,10 +1,10 @@
 //===- InferenceForm.cpp - forward functions in inference mode ------------===//
 //
 // Implements kiln-inference-form (see the pass description): every op with
-// InferenceFormOpInterface (dropout) is replaced by its inference form, the
-// step counter argument, which no op reads any more, disappears, and state
-// is read but not updated (results marked kiln.state_update_of are
-// dropped).
+// InferenceFormOpInterface (dropout, batch_norm) is replaced by its
+// inference form, the step counter and sample-weight arguments, which no op
+// reads any more, disappear, and state is read but not updated (results
+// marked kiln.state_update_of are dropped).
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,7 +58,8 @@ struct KilnInferenceFormPass
       });
       llvm::BitVector erase(func.getNumArguments());
       for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
-        if (hasArgAttr<KilnDialect::StepAttrHelper>(func, i) &&
+        if ((hasArgAttr<KilnDialect::StepAttrHelper>(func, i) ||
+             hasArgAttr<KilnDialect::SampleWeightAttrHelper>(func, i)) &&
             func.getArgument(i).use_empty())
           erase.set(i);
       func.eraseArguments(erase);

@@ -224,8 +224,10 @@ def KilnInferenceFormPass
     Turns every public function of the forward form into its inference form,
     as Keras runs a model outside `fit` (`training=False`): each op with
     `InferenceFormOpInterface` is replaced by its inference form (a
-    `kiln.dropout` becomes its input), and an argument marked `kiln.step`
-    (the dropout counter, which no op reads any more) is removed; results
+    `kiln.dropout` becomes its input, a `kiln.batch_norm` uses its moving
+    statistics), and the arguments marked `kiln.step` (the dropout counter)
+    or `kiln.sample_weight` (BatchNorm's row mask), which no op reads any
+    more, are removed; results
     marked `kiln.state_update_of` are dropped (inference reads state and
     never updates it). `kilnc` runs it
     for models compiled without a loss, whose one function is the program's

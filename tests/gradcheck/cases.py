@@ -1199,6 +1199,39 @@ def hard_sigmoid_kink_checks():
                                  verify=verify))
 
 
+# ----------------------------------------------------------------------------
+# batch_norm (training form: batch statistics; the moving statistics are
+# data, their updated values are not differentiated)
+# ----------------------------------------------------------------------------
+
+def batch_norm_cases():
+    for name, shape, axis, weights in (
+            ("batch_norm_2d", (5, 3), 1, None),
+            ("batch_norm_nhwc", (3, 2, 3, 2), 3, None),
+            ("batch_norm_nchw", (3, 2, 2, 3), 1, None),
+            # A zero weight drops row 2 from the statistics; nonzero weights
+            # count as 1.
+            ("batch_norm_sample_weight", (4, 3), 1, [1.0, 2.0, 0.0, 0.5])):
+        rng = rng_for(name)
+        c = shape[axis]
+        args = [Arg("x", 2 * rng.standard_normal(shape) + 0.5, True),
+                Arg("g", rng.uniform(0.5, 1.5, (c,)), True),
+                Arg("b", rng.standard_normal((c,)), True),
+                Arg("m", rng.standard_normal((c,))),
+                Arg("v", rng.uniform(0.5, 2.0, (c,)))]
+        weight_operand, weight_type = "", ""
+        if weights is not None:
+            args.append(Arg("w", np.array(weights)))
+            weight_operand = " sample_weight %w"
+            weight_type = ", " + T((shape[0],))
+        body = ["%%y, %%mm, %%mv = kiln.batch_norm %%x, %%g, %%b, %%m, %%v%s "
+                "{axis = %d : i64, epsilon = 1.0e-3 : f64, momentum = 0.9 : "
+                "f64} : %s, %s%s" % (weight_operand, axis, T(shape), T((c,)),
+                                     weight_type)]
+        projected(name, ["batch_norm"], args, body, "%y", shape, rng)
+
+
+
 def build_explicit():
     if not EXPLICIT:
         softmax_ce_must_holds()
@@ -1221,6 +1254,7 @@ def build_cases():
         pool_cases()
         shape_cases()
         softmax_dropout_cases()
+        batch_norm_cases()
         loss_cases()
         zero_gradient_cases()
         composite_cases()

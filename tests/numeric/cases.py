@@ -1732,6 +1732,69 @@ def op_of(case, mnemonics):
     return best or case.name
 
 
+# ---------------------------------------------------------------------------
+# batch_norm (training form; docs/spec.md "Normalization")
+# ---------------------------------------------------------------------------
+
+def batch_norm_ref(axis, eps_, momentum, unbiased, weights):
+    def f(x, scale, offset, mean, var, *rest):
+        axes = tuple(d for d in range(x.ndim) if d != axis)
+        shape = [1] * x.ndim
+        shape[axis] = -1
+        if weights:
+            keep = (rest[0] != 0).reshape((-1,) + (1,) * (x.ndim - 1))
+            mask = np.broadcast_to(keep, x.shape).astype(np.float64)
+        else:
+            mask = np.ones_like(x)
+        m = mask.sum(axis=axes)
+        mu = (x * mask).sum(axis=axes) / m
+        v = ((x - mu.reshape(shape)) ** 2 * mask).sum(axis=axes) / m
+        y = ((x - mu.reshape(shape)) / np.sqrt(v.reshape(shape) + eps_) *
+             scale.reshape(shape) + offset.reshape(shape))
+        sample = v * m / np.maximum(m - 1, 1) if unbiased else v
+        return [y, momentum * mean + (1 - momentum) * mu,
+                momentum * var + (1 - momentum) * sample]
+    return f
+
+
+def batch_norm_cases(dt):
+    for name, shape, axis, unbiased, weights in (
+            ("nhwc", (4, 3, 3, 5), 3, False, None),
+            ("nchw_unbiased", (3, 4, 2, 3), 1, True, None),
+            ("2d_sample_weight", (6, 4), 1, False, [1, 0, 2, 1, 0, 0.5]),
+            ("2d_sample_weight_unbiased", (6, 4), 1, True,
+             [1, 1, 0, 1, 0, 1])):
+        r = rng_for("batch_norm_" + name, dt)
+        c = shape[axis]
+        x = (uniform(r, -2, 2, shape, dt) * 3 + 1).astype(NP[dt])
+        inputs = [x, uniform(r, 0.5, 1.5, (c,), dt),
+                  uniform(r, -1, 1, (c,), dt), uniform(r, -1, 1, (c,), dt),
+                  uniform(r, 0.5, 2, (c,), dt)]
+        operand, wtype = "", ""
+        if weights:
+            inputs.append(np.array(weights, NP[dt]))
+            operand = " sample_weight %a5"
+            wtype = ", " + T((shape[0],), dt)
+        xt, ct = TA(x), T((c,), dt)
+        attrs = ("{axis = %d : i64, epsilon = 1.0e-3 : f64, momentum = 0.9 : "
+                 "f64%s}" % (axis, ", unbiased_moving_variance = true"
+                             if unbiased else ""))
+        m = x.size // c
+        # Mean and variance are sums of M terms (recursive-summation bound
+        # M eps relative to the terms), then rsqrt, a multiply-add and the
+        # moving-average blend: about 30 roundings on top, relative to the
+        # input magnitude (results are O(|x|): normalized values, means,
+        # variances of x / its spread).
+        mag = float(np.abs(x.astype(np.float64)).max()) + 1
+        tol = Tol(ulps(dt, 32), (m + 32) * eps(dt) * mag,
+                  "sums of M terms, then about 30 roundings, times |x|")
+        add_case("batch_norm_" + name, dt, inputs,
+                 "%%y, %%m, %%v = kiln.batch_norm %%a0, %%a1, %%a2, %%a3, "
+                 "%%a4%s %s : %s, %s%s" % (operand, attrs, xt, ct, wtype),
+                 [("%y", xt), ("%m", ct), ("%v", ct)],
+                 batch_norm_ref(axis, 1e-3, 0.9, unbiased, weights), tol)
+
+
 def build_cases():
     if CASES:
         return CASES
@@ -1745,6 +1808,7 @@ def build_cases():
         matmul_cases(dt)
         conv_cases(dt)
         pool_cases(dt)
+        batch_norm_cases(dt)
         shape_cases(dt)
         pad_cases(dt)
         interior_pad_cases(dt)

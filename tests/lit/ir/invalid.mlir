@@ -666,3 +666,48 @@ func.func @pool_grad_shape(%dy: tensor<1x3x2x3xf32>) -> tensor<1x4x4x3xf32> {
   %0 = kiln.avg_pool_grad %dy {window = array<i64: 2, 2>, strides = array<i64: 2, 2>, pad_low = array<i64: 0, 0>, pad_high = array<i64: 0, 0>} : tensor<1x3x2x3xf32> -> tensor<1x4x4x3xf32>
   return %0 : tensor<1x4x4x3xf32>
 }
+
+// -----
+
+// Tests that batch_norm rejects a channel axis out of range (batch_norm_c1).
+func.func @batch_norm_axis(%x: tensor<4x3xf32>, %p: tensor<3xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{[batch_norm_c1] axis 2 is not in [0, 2)}}
+  %y, %m, %v = kiln.batch_norm %x, %p, %p, %p, %p {axis = 2 : i64, epsilon = 1.0e-3 : f64, momentum = 0.99 : f64} : tensor<4x3xf32>, tensor<3xf32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+// Tests that batch_norm needs one parameter per channel (batch_norm_c2).
+func.func @batch_norm_params(%x: tensor<4x3xf32>, %p: tensor<4xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{[batch_norm_c2] scale, offset and the moving statistics must be 'tensor<3xf32>' (one value per channel of axis 1), got 'tensor<4xf32>'}}
+  %y, %m, %v = kiln.batch_norm %x, %p, %p, %p, %p {axis = 1 : i64, epsilon = 1.0e-3 : f64, momentum = 0.99 : f64} : tensor<4x3xf32>, tensor<4xf32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+// Tests that batch_norm rejects a non-positive epsilon (batch_norm_c3).
+func.func @batch_norm_epsilon(%x: tensor<4x3xf32>, %p: tensor<3xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{[batch_norm_c3] epsilon 0.000000e+00 must be finite and > 0}}
+  %y, %m, %v = kiln.batch_norm %x, %p, %p, %p, %p {axis = 1 : i64, epsilon = 0.0 : f64, momentum = 0.99 : f64} : tensor<4x3xf32>, tensor<3xf32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+// Tests that batch_norm rejects a momentum outside [0, 1] (batch_norm_c3).
+func.func @batch_norm_momentum(%x: tensor<4x3xf32>, %p: tensor<3xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{[batch_norm_c3] momentum 1.500000e+00 must be in [0, 1]}}
+  %y, %m, %v = kiln.batch_norm %x, %p, %p, %p, %p {axis = 1 : i64, epsilon = 1.0e-3 : f64, momentum = 1.5 : f64} : tensor<4x3xf32>, tensor<3xf32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+// Tests that batch_norm needs one sample weight per row of axis 0 (batch_norm_c4).
+func.func @batch_norm_weights(%x: tensor<4x3xf32>, %p: tensor<3xf32>, %w: tensor<3xf32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{[batch_norm_c4] the sample weights must be 'tensor<4xf32>' (one per sample of axis 0, which is not the channel axis), got 'tensor<3xf32>' with channel axis 1}}
+  %y, %m, %v = kiln.batch_norm %x, %p, %p, %p, %p sample_weight %w {axis = 1 : i64, epsilon = 1.0e-3 : f64, momentum = 0.99 : f64} : tensor<4x3xf32>, tensor<3xf32>, tensor<3xf32>
+  return %y : tensor<4x3xf32>
+}

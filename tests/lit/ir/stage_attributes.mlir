@@ -429,3 +429,19 @@ func.func @huge_index(%a: tensor<4xf32> {kiln.param = "a"}) -> (tensor<4xf32> {k
 func.func @all_offenders(%a: tensor<4xf32> {kiln.param = 3}, %b: tensor<4xf32> {kiln.l2 = -1.0 : f64}) -> (tensor<4xf32> {kiln.param = "out"}) {
   return %a : tensor<4xf32>
 }
+
+// -----
+
+// Tests that the sample weights marked kiln.sample_weight are a rank-1 float tensor.
+// expected-error @+1 {{argument 0: 'kiln.sample_weight' marks the per-sample weights [N] of the batch, but the argument has type 'tensor<4x3xf32>'}}
+func.func @sample_weight_rank(%w: tensor<4x3xf32> {kiln.sample_weight}) -> tensor<4x3xf32> {
+  return %w : tensor<4x3xf32>
+}
+
+// -----
+
+// Tests that the sample weights are an input, not a parameter.
+// expected-error @+1 {{argument 0: 'kiln.sample_weight' marks the sample weights, which are an input, not a parameter: remove 'kiln.param'}}
+func.func @sample_weight_param(%w: tensor<4xf32> {kiln.param = "w", kiln.sample_weight}) -> tensor<4xf32> {
+  return %w : tensor<4xf32>
+}
