@@ -27,8 +27,12 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include "codegen/Pipelines.h"
+#include "ir/KilnDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -70,6 +74,129 @@ Layer Activation(std::string activation, std::string name) {
 Layer Dropout(double rate, int64_t seed, std::string name) {
   Layer l;
   l.kind = Layer::Kind::Dropout;
+  l.rate = rate;
+  l.seed = seed;
+  l.name = std::move(name);
+  return l;
+}
+Layer Flatten(std::string name) {
+  Layer l;
+  l.kind = Layer::Kind::Flatten;
+  l.name = std::move(name);
+  return l;
+}
+
+static Layer spatial(Layer::Kind kind, int64_t filters,
+                     std::vector<int64_t> kernelSize, std::string activation,
+                     std::vector<int64_t> strides, std::string padding,
+                     std::string name) {
+  Layer l;
+  l.kind = kind;
+  l.filters = filters;
+  l.kernelSize = std::move(kernelSize);
+  l.activation = std::move(activation);
+  l.strides = std::move(strides);
+  l.padding = std::move(padding);
+  l.name = std::move(name);
+  return l;
+}
+Layer Conv1D(int64_t filters, std::vector<int64_t> kernelSize,
+             std::string activation, std::vector<int64_t> strides,
+             std::string padding, std::string name) {
+  return spatial(Layer::Kind::Conv1D, filters, std::move(kernelSize),
+                 std::move(activation), std::move(strides), std::move(padding),
+                 std::move(name));
+}
+Layer Conv2D(int64_t filters, std::vector<int64_t> kernelSize,
+             std::string activation, std::vector<int64_t> strides,
+             std::string padding, std::string name) {
+  return spatial(Layer::Kind::Conv2D, filters, std::move(kernelSize),
+                 std::move(activation), std::move(strides), std::move(padding),
+                 std::move(name));
+}
+Layer Conv2DTranspose(int64_t filters, std::vector<int64_t> kernelSize,
+                      std::string activation, std::vector<int64_t> strides,
+                      std::string padding, std::string name) {
+  return spatial(Layer::Kind::Conv2DTranspose, filters, std::move(kernelSize),
+                 std::move(activation), std::move(strides), std::move(padding),
+                 std::move(name));
+}
+Layer DepthwiseConv2D(std::vector<int64_t> kernelSize, int64_t depthMultiplier,
+                      std::string activation, std::vector<int64_t> strides,
+                      std::string padding, std::string name) {
+  Layer l = spatial(Layer::Kind::DepthwiseConv2D, 0, std::move(kernelSize),
+                    std::move(activation), std::move(strides),
+                    std::move(padding), std::move(name));
+  l.depthMultiplier = depthMultiplier;
+  return l;
+}
+Layer SeparableConv2D(int64_t filters, std::vector<int64_t> kernelSize,
+                      std::string activation, std::vector<int64_t> strides,
+                      std::string padding, std::string name) {
+  return spatial(Layer::Kind::SeparableConv2D, filters, std::move(kernelSize),
+                 std::move(activation), std::move(strides), std::move(padding),
+                 std::move(name));
+}
+#define KILN_POOL(NAME)                                                        \
+  Layer NAME(std::vector<int64_t> poolSize, std::vector<int64_t> strides,      \
+             std::string padding, std::string name) {                          \
+    return spatial(Layer::Kind::NAME, 0, std::move(poolSize), "linear",        \
+                   std::move(strides), std::move(padding), std::move(name));   \
+  }
+KILN_POOL(MaxPooling1D)
+KILN_POOL(MaxPooling2D)
+KILN_POOL(AveragePooling1D)
+KILN_POOL(AveragePooling2D)
+#undef KILN_POOL
+#define KILN_GLOBAL_POOL(NAME)                                                 \
+  Layer NAME(bool keepDims, std::string name) {                                \
+    Layer l;                                                                   \
+    l.kind = Layer::Kind::NAME;                                                \
+    l.keepDims = keepDims;                                                     \
+    l.name = std::move(name);                                                  \
+    return l;                                                                  \
+  }
+KILN_GLOBAL_POOL(GlobalAveragePooling1D)
+KILN_GLOBAL_POOL(GlobalAveragePooling2D)
+KILN_GLOBAL_POOL(GlobalMaxPooling1D)
+KILN_GLOBAL_POOL(GlobalMaxPooling2D)
+#undef KILN_GLOBAL_POOL
+Layer BatchNormalization(int64_t axis, double momentum, double epsilon,
+                         std::string name) {
+  Layer l;
+  l.kind = Layer::Kind::BatchNormalization;
+  l.axis = axis;
+  l.momentum = momentum;
+  l.epsilon = epsilon;
+  l.name = std::move(name);
+  return l;
+}
+Layer ZeroPadding2D(std::vector<std::pair<int64_t, int64_t>> padding,
+                    std::string name) {
+  Layer l;
+  l.kind = Layer::Kind::ZeroPadding2D;
+  l.amounts = std::move(padding);
+  l.name = std::move(name);
+  return l;
+}
+Layer Cropping2D(std::vector<std::pair<int64_t, int64_t>> cropping,
+                 std::string name) {
+  Layer l;
+  l.kind = Layer::Kind::Cropping2D;
+  l.amounts = std::move(cropping);
+  l.name = std::move(name);
+  return l;
+}
+Layer UpSampling2D(std::vector<int64_t> size, std::string name) {
+  Layer l;
+  l.kind = Layer::Kind::UpSampling2D;
+  l.size = std::move(size);
+  l.name = std::move(name);
+  return l;
+}
+Layer SpatialDropout2D(double rate, int64_t seed, std::string name) {
+  Layer l;
+  l.kind = Layer::Kind::SpatialDropout2D;
   l.rate = rate;
   l.seed = seed;
   l.name = std::move(name);
@@ -160,7 +287,74 @@ struct ResolvedLayer {
   std::string type; // "Dense", ...
   std::vector<int64_t> outShape;
   int64_t params = 0;
+  /// False when the shape is known only after build().
+  bool known = true;
 };
+
+/// The Keras class of a spatial layer kind.
+const char *spatialClassName(Layer::Kind kind) {
+  switch (kind) {
+  case Layer::Kind::Conv1D:
+    return "Conv1D";
+  case Layer::Kind::Conv2D:
+    return "Conv2D";
+  case Layer::Kind::Conv2DTranspose:
+    return "Conv2DTranspose";
+  case Layer::Kind::DepthwiseConv2D:
+    return "DepthwiseConv2D";
+  case Layer::Kind::SeparableConv2D:
+    return "SeparableConv2D";
+  case Layer::Kind::MaxPooling1D:
+    return "MaxPooling1D";
+  case Layer::Kind::MaxPooling2D:
+    return "MaxPooling2D";
+  case Layer::Kind::AveragePooling1D:
+    return "AveragePooling1D";
+  case Layer::Kind::AveragePooling2D:
+    return "AveragePooling2D";
+  case Layer::Kind::GlobalAveragePooling1D:
+    return "GlobalAveragePooling1D";
+  case Layer::Kind::GlobalAveragePooling2D:
+    return "GlobalAveragePooling2D";
+  case Layer::Kind::GlobalMaxPooling1D:
+    return "GlobalMaxPooling1D";
+  case Layer::Kind::GlobalMaxPooling2D:
+    return "GlobalMaxPooling2D";
+  case Layer::Kind::BatchNormalization:
+    return "BatchNormalization";
+  case Layer::Kind::ZeroPadding2D:
+    return "ZeroPadding2D";
+  case Layer::Kind::Cropping2D:
+    return "Cropping2D";
+  case Layer::Kind::UpSampling2D:
+    return "UpSampling2D";
+  case Layer::Kind::SpatialDropout2D:
+    return "SpatialDropout2D";
+  default:
+    return "";
+  }
+}
+
+/// Keras' default layer names: "MaxPooling2D" -> "max_pooling2d".
+std::string snakeCase(llvm::StringRef name) {
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (std::isupper(static_cast<unsigned char>(c))) {
+      // Keras' to_snake_case: "MaxPooling2D" -> "max_pooling2d".
+      bool afterLower =
+          i && std::islower(static_cast<unsigned char>(name[i - 1]));
+      bool wordStart = i && i + 1 < name.size() &&
+                       std::islower(static_cast<unsigned char>(name[i + 1]));
+      if (afterLower || wordStart)
+        out += '_';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 } // namespace
 
@@ -185,6 +379,9 @@ struct Sequential::Impl {
   bool compiled() const { return session != nullptr; }
 
   llvm::Error resolve();
+  /// The output shapes (kiln.layers) and parameter counts (kiln.param
+  /// arguments "<layer>/...") of the imported module.
+  void refreshFromModule();
   /// The layers as a Keras Sequential model config.
   llvm::json::Value kerasConfig() const;
   llvm::Error checkData(const std::vector<float> &x, size_t labelCount,
@@ -228,8 +425,11 @@ llvm::Error Sequential::Impl::resolve() {
   if (layers.front().kind != Layer::Kind::Input)
     return error("the first layer must be kiln::layers::Input");
   llvm::StringMap<int> counts;
+  llvm::StringSet<> snakeNames; // owns the spatial layers' base names
   llvm::StringSet<> names;
   std::vector<int64_t> shape;
+  // False after a spatial layer until build() (its shape is the importer's).
+  bool known = true;
   for (auto [index, layer] : llvm::enumerate(layers)) {
     ResolvedLayer r;
     r.layer = layer;
@@ -254,12 +454,15 @@ llvm::Error Sequential::Impl::resolve() {
         return error("layer " + llvm::Twine(index) +
                      ": Dense units must be > 0, got " +
                      llvm::Twine(layer.units));
-      if (shape.empty())
+      if (known && shape.empty())
         return error("layer " + llvm::Twine(index) +
                      ": Dense needs an input with a feature axis, got a "
                      "scalar sample");
-      r.params = shape.back() * layer.units + (layer.useBias ? layer.units : 0);
-      shape.back() = layer.units;
+      if (known) {
+        r.params =
+            shape.back() * layer.units + (layer.useBias ? layer.units : 0);
+        shape.back() = layer.units;
+      }
       break;
     case Layer::Kind::Activation:
       base = "activation";
@@ -273,6 +476,32 @@ llvm::Error Sequential::Impl::resolve() {
                      ": Dropout rate must be in [0, 1), got " +
                      std::to_string(layer.rate));
       break;
+    case Layer::Kind::Flatten:
+      base = "flatten";
+      r.type = "Flatten";
+      if (known)
+        shape = {product(shape)};
+      break;
+    default:
+      // Spatial layers: the Keras importer checks them and gives their
+      // shapes at build() (kiln.layers); before, later shapes are unknown.
+      r.type = spatialClassName(layer.kind);
+      base = r.type == "Conv1D"               ? "conv1d"
+             : r.type == "Conv2D"             ? "conv2d"
+             : r.type == "Conv2DTranspose"    ? "conv2d_transpose"
+             : r.type == "DepthwiseConv2D"    ? "depthwise_conv2d"
+             : r.type == "SeparableConv2D"    ? "separable_conv2d"
+             : r.type == "BatchNormalization" ? "batch_normalization"
+                                              : nullptr;
+      if (!base)
+        base = snakeNames.insert(snakeCase(r.type)).first->getKey().data();
+      if (layer.kind == Layer::Kind::SpatialDropout2D &&
+          !(layer.rate >= 0 && layer.rate < 1))
+        return error("layer " + llvm::Twine(index) +
+                     ": SpatialDropout2D rate must be in [0, 1), got " +
+                     std::to_string(layer.rate));
+      known = false;
+      break;
     }
     if (r.layer.name.empty()) {
       int &n = counts[base];
@@ -281,10 +510,79 @@ llvm::Error Sequential::Impl::resolve() {
     }
     if (!names.insert(r.layer.name).second)
       return error("duplicate layer name '" + r.layer.name + "'");
-    r.outShape = shape;
+    r.outShape = known ? shape : std::vector<int64_t>();
+    r.known = known;
     resolved.push_back(std::move(r));
   }
   return llvm::Error::success();
+}
+
+/// A spatial layer's Keras config arguments (model.to_json() spelling).
+static void spatialConfig(const Layer &l, llvm::json::Object &config) {
+  auto tuple = [](const std::vector<int64_t> &v) {
+    llvm::json::Array a;
+    for (int64_t x : v)
+      a.push_back(x);
+    return v.size() == 1 ? llvm::json::Value(v[0])
+                         : llvm::json::Value(std::move(a));
+  };
+  auto pairs = [](const std::vector<std::pair<int64_t, int64_t>> &v) {
+    llvm::json::Array a;
+    for (auto [lo, hi] : v)
+      a.push_back(llvm::json::Array{lo, hi});
+    return a;
+  };
+  llvm::StringRef cls = spatialClassName(l.kind);
+  bool conv = cls.contains("Conv");
+  bool pool = cls.starts_with("MaxPooling") || cls.starts_with("Average");
+  if (!l.trainable)
+    config["trainable"] = false;
+  if (conv || pool || cls.starts_with("Global") ||
+      cls.starts_with("ZeroPadding") || cls.starts_with("Cropping") ||
+      cls.starts_with("UpSampling") || cls.starts_with("SpatialDropout"))
+    config["data_format"] = l.dataFormat;
+  if (conv) {
+    if (l.kind != Layer::Kind::DepthwiseConv2D)
+      config["filters"] = l.filters;
+    config["kernel_size"] = tuple(l.kernelSize);
+    config["strides"] =
+        tuple(l.strides.empty() ? std::vector<int64_t>{1} : l.strides);
+    config["padding"] = l.padding;
+    config["dilation_rate"] = tuple(l.dilationRate);
+    config["activation"] = l.activation;
+    config["use_bias"] = l.useBias;
+    if (l.kind == Layer::Kind::Conv1D || l.kind == Layer::Kind::Conv2D)
+      config["groups"] = l.groups;
+    if (l.kind == Layer::Kind::DepthwiseConv2D ||
+        l.kind == Layer::Kind::SeparableConv2D)
+      config["depth_multiplier"] = l.depthMultiplier;
+    if (l.kind == Layer::Kind::Conv2DTranspose && !l.outputPadding.empty())
+      config["output_padding"] = tuple(l.outputPadding);
+  } else if (pool) {
+    config["pool_size"] =
+        tuple(l.kernelSize.empty() ? std::vector<int64_t>{2} : l.kernelSize);
+    config["strides"] =
+        l.strides.empty() ? llvm::json::Value(nullptr) : tuple(l.strides);
+    config["padding"] = l.padding;
+  } else if (cls.starts_with("Global")) {
+    config["keepdims"] = l.keepDims;
+  } else if (l.kind == Layer::Kind::BatchNormalization) {
+    config["axis"] = l.axis;
+    config["momentum"] = l.momentum;
+    config["epsilon"] = l.epsilon;
+    config["center"] = l.center;
+    config["scale"] = l.scale;
+  } else if (l.kind == Layer::Kind::ZeroPadding2D) {
+    config["padding"] = pairs(l.amounts);
+  } else if (l.kind == Layer::Kind::Cropping2D) {
+    config["cropping"] = pairs(l.amounts);
+  } else if (l.kind == Layer::Kind::UpSampling2D) {
+    config["size"] = tuple(l.size.empty() ? std::vector<int64_t>{2} : l.size);
+  } else if (l.kind == Layer::Kind::SpatialDropout2D) {
+    config["rate"] = l.rate;
+    if (l.seed)
+      config["seed"] = l.seed;
+  }
 }
 
 llvm::json::Value Sequential::Impl::kerasConfig() const {
@@ -321,6 +619,13 @@ llvm::json::Value Sequential::Impl::kerasConfig() const {
       config["rate"] = l.rate;
       if (l.seed)
         config["seed"] = l.seed;
+      break;
+    case Layer::Kind::Flatten:
+      className = "Flatten";
+      break;
+    default:
+      className = spatialClassName(l.kind);
+      spatialConfig(l, config);
       break;
     }
     list.push_back(llvm::json::Object{{"class_name", className},
@@ -370,7 +675,40 @@ llvm::Error Sequential::build(int64_t batchSize) {
     m.module = nullptr;
     return error("build: the model is invalid:" + diags.text);
   }
+  m.refreshFromModule();
   return llvm::Error::success();
+}
+
+void Sequential::Impl::refreshFromModule() {
+  llvm::StringMap<std::vector<int64_t>> shapes;
+  if (auto records = (*module)->getAttrOfType<mlir::ArrayAttr>(
+          mk::KilnDialect::LayersAttrHelper::getNameStr()))
+    for (mlir::Attribute a : records) {
+      auto record = mlir::cast<mlir::DictionaryAttr>(a);
+      auto name = record.getAs<mlir::StringAttr>("name");
+      auto shape = record.getAs<mlir::ArrayAttr>("shape");
+      if (!name || !shape)
+        continue;
+      std::vector<int64_t> dims;
+      for (mlir::Attribute d : shape.getValue().drop_front())
+        dims.push_back(mlir::cast<mlir::IntegerAttr>(d).getInt());
+      shapes[name.getValue()] = dims;
+    }
+  llvm::StringMap<int64_t> params;
+  module->walk([&](mlir::func::FuncOp func) {
+    for (unsigned i = 0; i < func.getNumArguments(); ++i)
+      if (auto name = mk::getArgAttr<mk::KilnDialect::ParamAttrHelper>(func, i))
+        params[name.getValue().split('/').first] +=
+            mlir::cast<mlir::RankedTensorType>(func.getArgument(i).getType())
+                .getNumElements();
+  });
+  for (ResolvedLayer &r : resolved) {
+    auto it = shapes.find(r.layer.name);
+    if (it != shapes.end())
+      r.outShape = it->second;
+    r.known = true;
+    r.params = params.lookup(r.layer.name);
+  }
 }
 
 mlir::ModuleOp Sequential::module() const {
@@ -402,9 +740,10 @@ std::string Sequential::summary() const {
   std::vector<std::array<std::string, 3>> rows;
   int64_t total = 0;
   for (const ResolvedLayer &r : impl->resolved) {
+    // Layers after a spatial one have their shapes and counts after build().
     rows.push_back({r.layer.name + " (" + r.type + ")",
-                    shapeText(r.outShape, true, impl->batch),
-                    std::to_string(r.params)});
+                    r.known ? shapeText(r.outShape, true, impl->batch) : "?",
+                    r.known ? std::to_string(r.params) : "?"});
     total += r.params;
   }
   size_t w0 = 12, w1 = 12;

@@ -60,7 +60,33 @@ namespace kiln {
 /// A layer description (a value; nothing is built until Sequential::build).
 /// Create layers with the functions of kiln::layers.
 struct Layer {
-  enum class Kind { Input, Dense, Activation, Dropout };
+  enum class Kind {
+    Input,
+    Dense,
+    Activation,
+    Dropout,
+    Flatten,
+    // Spatial layers (channels-last [N, S.., C]; the Keras importer's
+    // semantics: docs/architecture.md, "Keras import").
+    Conv1D,
+    Conv2D,
+    Conv2DTranspose,
+    DepthwiseConv2D,
+    SeparableConv2D,
+    MaxPooling1D,
+    MaxPooling2D,
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    BatchNormalization,
+    ZeroPadding2D,
+    Cropping2D,
+    UpSampling2D,
+    SpatialDropout2D,
+  };
   Kind kind = Kind::Input;
   /// Layer name; empty means the Keras default ("dense", "dense_1", ...).
   std::string name;
@@ -77,9 +103,40 @@ struct Layer {
   bool useBias = true;
   /// Dropout: the fraction dropped while training, in [0, 1).
   double rate = 0;
-  /// Dropout: the mask seed (0: the layer's position + 1, as the Keras
-  /// importer).
+  /// Dropout / SpatialDropout2D: the mask seed (0: the layer's position +
+  /// 1, as the Keras importer).
   int64_t seed = 0;
+
+  // Spatial layers: one entry per spatial axis (one entry: every axis).
+  /// Conv*: output channels (SeparableConv2D: of the pointwise step).
+  int64_t filters = 0;
+  /// Conv* kernel; pooling window.
+  std::vector<int64_t> kernelSize;
+  /// Conv* / pooling strides (pooling: empty means the window).
+  std::vector<int64_t> strides;
+  /// "valid" or "same" (Keras/TF padding; Conv1D also "causal").
+  std::string padding = "valid";
+  std::vector<int64_t> dilationRate = {1};
+  int64_t groups = 1;
+  /// DepthwiseConv2D / SeparableConv2D channel multiplier.
+  int64_t depthMultiplier = 1;
+  /// Conv2DTranspose: empty means Keras' None.
+  std::vector<int64_t> outputPadding;
+  /// Global pooling: keep the spatial axes with size 1.
+  bool keepDims = false;
+  /// BatchNormalization (Keras defaults).
+  int64_t axis = -1;
+  double momentum = 0.99, epsilon = 1e-3;
+  bool center = true, scale = true;
+  /// false: the layer's weights are not trained (BatchNormalization then
+  /// normalizes with its moving statistics, as Keras does).
+  bool trainable = true;
+  /// ZeroPadding2D / Cropping2D: (before, after) per spatial axis.
+  std::vector<std::pair<int64_t, int64_t>> amounts;
+  /// UpSampling2D factors (nearest).
+  std::vector<int64_t> size;
+  /// "channels_last" or "channels_first".
+  std::string dataFormat = "channels_last";
 };
 
 namespace layers {
@@ -95,6 +152,69 @@ Layer Activation(std::string activation, std::string name = "");
 /// Training: each element is 0 (probability `rate`) or x / (1 - rate);
 /// evaluation and prediction: the identity.
 Layer Dropout(double rate, int64_t seed = 0, std::string name = "");
+/// [N, d..] -> [N, prod(d..)].
+Layer Flatten(std::string name = "");
+/// Convolutions: kernel [K.., C/groups, filters] (Keras HWIO), Glorot
+/// uniform with Keras' fans (receptive field * channels); bias zeros.
+/// `kernelSize`, `strides`, `dilationRate`: one entry (every axis) or one
+/// per spatial axis. Set Layer fields (dataFormat, ...) for the rest.
+Layer Conv1D(int64_t filters, std::vector<int64_t> kernelSize,
+             std::string activation = "linear",
+             std::vector<int64_t> strides = {1}, std::string padding = "valid",
+             std::string name = "");
+Layer Conv2D(int64_t filters, std::vector<int64_t> kernelSize,
+             std::string activation = "linear",
+             std::vector<int64_t> strides = {1}, std::string padding = "valid",
+             std::string name = "");
+/// Kernel [K.., filters, in_channels] as Keras stores it; output size as
+/// Keras' deconv_output_length (Layer::outputPadding: none by default).
+Layer Conv2DTranspose(int64_t filters, std::vector<int64_t> kernelSize,
+                      std::string activation = "linear",
+                      std::vector<int64_t> strides = {1},
+                      std::string padding = "valid", std::string name = "");
+/// Kernel [kh, kw, C, depthMultiplier] (Keras' shape); output channel
+/// c * depthMultiplier + m.
+Layer DepthwiseConv2D(std::vector<int64_t> kernelSize,
+                      int64_t depthMultiplier = 1,
+                      std::string activation = "linear",
+                      std::vector<int64_t> strides = {1},
+                      std::string padding = "valid", std::string name = "");
+/// Depthwise [kh, kw, C, dm], then pointwise [1, 1, C * dm, filters], bias.
+Layer SeparableConv2D(int64_t filters, std::vector<int64_t> kernelSize,
+                      std::string activation = "linear",
+                      std::vector<int64_t> strides = {1},
+                      std::string padding = "valid", std::string name = "");
+/// Pooling: strides default to the window; 'same' average pooling divides
+/// by the positions inside the input.
+Layer MaxPooling1D(std::vector<int64_t> poolSize = {2},
+                   std::vector<int64_t> strides = {},
+                   std::string padding = "valid", std::string name = "");
+Layer MaxPooling2D(std::vector<int64_t> poolSize = {2},
+                   std::vector<int64_t> strides = {},
+                   std::string padding = "valid", std::string name = "");
+Layer AveragePooling1D(std::vector<int64_t> poolSize = {2},
+                       std::vector<int64_t> strides = {},
+                       std::string padding = "valid", std::string name = "");
+Layer AveragePooling2D(std::vector<int64_t> poolSize = {2},
+                       std::vector<int64_t> strides = {},
+                       std::string padding = "valid", std::string name = "");
+Layer GlobalAveragePooling1D(bool keepDims = false, std::string name = "");
+Layer GlobalAveragePooling2D(bool keepDims = false, std::string name = "");
+Layer GlobalMaxPooling1D(bool keepDims = false, std::string name = "");
+Layer GlobalMaxPooling2D(bool keepDims = false, std::string name = "");
+/// Parameters gamma, beta (trainable) and moving_mean, moving_variance
+/// (state, updated by every training step with Keras' momentum).
+Layer BatchNormalization(int64_t axis = -1, double momentum = 0.99,
+                         double epsilon = 1e-3, std::string name = "");
+/// Zero padding / cropping of (before, after) per spatial axis.
+Layer ZeroPadding2D(std::vector<std::pair<int64_t, int64_t>> padding,
+                    std::string name = "");
+Layer Cropping2D(std::vector<std::pair<int64_t, int64_t>> cropping,
+                 std::string name = "");
+/// Nearest-neighbour upsampling by `size` per spatial axis.
+Layer UpSampling2D(std::vector<int64_t> size = {2}, std::string name = "");
+/// Drops whole channels while training (mask [N, 1, 1, C]).
+Layer SpatialDropout2D(double rate, int64_t seed = 0, std::string name = "");
 } // namespace layers
 
 /// A loss of kiln-attach-loss: "mse" / "mean_squared_error", "mae" /

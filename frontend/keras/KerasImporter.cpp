@@ -25,6 +25,7 @@
 #include "ir/KilnBuilder.h"
 #include "ir/KilnDialect.h"
 #include "ir/KilnOps.h"
+#include "ir/ShapeInference.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -41,7 +42,9 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Regex.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 
 using namespace mlir;
@@ -143,6 +146,80 @@ std::optional<ClassInfo> getClassInfo(StringRef cls) {
     return ClassInfo{{}, {}};
   if (cls == "Concatenate")
     return ClassInfo{{"axis"}, {}};
+  // Convolution, pooling and the spatial layers (KerasSpatial.cpp).
+  SmallVector<std::pair<StringRef, json::Value>> convDefaults = {
+      {"activity_regularizer", null},
+      {"kernel_constraint", null},
+      {"bias_constraint", null},
+      {"lora_rank", null},
+      {"lora_alpha", null}};
+  if (cls == "Conv1D" || cls == "Conv2D" || cls == "Conv3D")
+    return ClassInfo{{"filters", "kernel_size", "strides", "padding",
+                      "data_format", "dilation_rate", "groups", "activation",
+                      "use_bias", "kernel_initializer", "bias_initializer",
+                      "kernel_regularizer", "bias_regularizer"},
+                     convDefaults};
+  if (cls == "Conv1DTranspose" || cls == "Conv2DTranspose" ||
+      cls == "Conv3DTranspose")
+    return ClassInfo{{"filters", "kernel_size", "strides", "padding",
+                      "output_padding", "data_format", "dilation_rate",
+                      "activation", "use_bias", "kernel_initializer",
+                      "bias_initializer", "kernel_regularizer",
+                      "bias_regularizer"},
+                     convDefaults};
+  if (cls == "DepthwiseConv1D" || cls == "DepthwiseConv2D") {
+    ClassInfo info{{"kernel_size", "strides", "padding", "depth_multiplier",
+                    "data_format", "dilation_rate", "activation", "use_bias",
+                    "depthwise_initializer", "bias_initializer",
+                    "depthwise_regularizer", "bias_regularizer"},
+                   convDefaults};
+    info.mustBeDefault.push_back({"depthwise_constraint", null});
+    return info;
+  }
+  if (cls == "SeparableConv1D" || cls == "SeparableConv2D") {
+    ClassInfo info{
+        {"filters", "kernel_size", "strides", "padding", "depth_multiplier",
+         "data_format", "dilation_rate", "activation", "use_bias",
+         "depthwise_initializer", "pointwise_initializer", "bias_initializer",
+         "depthwise_regularizer", "pointwise_regularizer", "bias_regularizer"},
+        convDefaults};
+    info.mustBeDefault.push_back({"depthwise_constraint", null});
+    info.mustBeDefault.push_back({"pointwise_constraint", null});
+    return info;
+  }
+  if (cls == "MaxPooling1D" || cls == "MaxPooling2D" || cls == "MaxPooling3D" ||
+      cls == "AveragePooling1D" || cls == "AveragePooling2D" ||
+      cls == "AveragePooling3D")
+    return ClassInfo{{"pool_size", "strides", "padding", "data_format"}, {}};
+  if (cls == "GlobalAveragePooling1D" || cls == "GlobalAveragePooling2D" ||
+      cls == "GlobalAveragePooling3D" || cls == "GlobalMaxPooling1D" ||
+      cls == "GlobalMaxPooling2D" || cls == "GlobalMaxPooling3D")
+    return ClassInfo{{"data_format", "keepdims"}, {}};
+  if (cls == "BatchNormalization")
+    return ClassInfo{{"axis", "momentum", "epsilon", "center", "scale",
+                      "beta_initializer", "gamma_initializer",
+                      "moving_mean_initializer", "moving_variance_initializer",
+                      "beta_regularizer", "gamma_regularizer"},
+                     {{"beta_constraint", null},
+                      {"gamma_constraint", null},
+                      {"synchronized", false},
+                      // Keras 2.
+                      {"renorm", false},
+                      {"renorm_clipping", null},
+                      {"renorm_momentum", 0.99},
+                      {"fused", null},
+                      {"virtual_batch_size", null},
+                      {"adjustment", null}}};
+  if (cls == "ZeroPadding1D" || cls == "ZeroPadding2D" ||
+      cls == "ZeroPadding3D")
+    return ClassInfo{{"padding", "data_format"}, {}};
+  if (cls == "Cropping1D" || cls == "Cropping2D" || cls == "Cropping3D")
+    return ClassInfo{{"cropping", "data_format"}, {}};
+  if (cls == "UpSampling1D" || cls == "UpSampling2D" || cls == "UpSampling3D")
+    return ClassInfo{{"size", "data_format"}, {{"interpolation", "nearest"}}};
+  if (cls == "SpatialDropout1D" || cls == "SpatialDropout2D" ||
+      cls == "SpatialDropout3D")
+    return ClassInfo{{"rate", "seed", "data_format"}, {{"noise_shape", null}}};
   return std::nullopt;
 }
 
@@ -152,6 +229,225 @@ bool jsonEquals(const json::Value &a, const json::Value &b) {
     if (auto y = b.getAsNumber())
       return *x == *y;
   return a == b;
+}
+
+/// The spatial layer families.
+enum class Spatial {
+  None,
+  Conv,
+  ConvTranspose,
+  Depthwise,
+  Separable,
+  MaxPool,
+  AvgPool,
+  GlobalAvgPool,
+  GlobalMaxPool,
+  ZeroPadding,
+  Cropping,
+  UpSampling,
+  SpatialDropout,
+};
+
+/// The family and spatial rank of a layer class ("Conv2D" -> Conv, 2).
+std::pair<Spatial, int64_t> spatialClass(StringRef cls) {
+  Spatial kind = llvm::StringSwitch<Spatial>(cls)
+                     .StartsWith("DepthwiseConv", Spatial::Depthwise)
+                     .StartsWith("SeparableConv", Spatial::Separable)
+                     .StartsWith("MaxPooling", Spatial::MaxPool)
+                     .StartsWith("AveragePooling", Spatial::AvgPool)
+                     .StartsWith("GlobalAveragePooling", Spatial::GlobalAvgPool)
+                     .StartsWith("GlobalMaxPooling", Spatial::GlobalMaxPool)
+                     .StartsWith("ZeroPadding", Spatial::ZeroPadding)
+                     .StartsWith("Cropping", Spatial::Cropping)
+                     .StartsWith("UpSampling", Spatial::UpSampling)
+                     .StartsWith("SpatialDropout", Spatial::SpatialDropout)
+                     .StartsWith("Conv", Spatial::Conv)
+                     .Default(Spatial::None);
+  if (kind == Spatial::None)
+    return {kind, 0};
+  if (kind == Spatial::Conv && cls.ends_with("Transpose")) {
+    kind = Spatial::ConvTranspose;
+    cls = cls.drop_back(strlen("Transpose"));
+  }
+  if (cls.size() < 2 || !cls.ends_with("D"))
+    return {Spatial::None, 0};
+  char digit = cls[cls.size() - 2];
+  if (digit < '1' || digit > '3')
+    return {Spatial::None, 0};
+  return {kind, digit - '0'};
+}
+
+/// A Keras tuple argument: one integer for every axis, or `d` integers;
+/// null or absent gives `fallback` on every axis. nullopt if malformed.
+std::optional<SmallVector<int64_t>> readTuple(const json::Value *value,
+                                              int64_t d,
+                                              std::optional<int64_t> fallback) {
+  if (isNullOrAbsent(value)) {
+    if (!fallback)
+      return std::nullopt;
+    return SmallVector<int64_t>(d, *fallback);
+  }
+  if (auto n = value->getAsInteger())
+    return SmallVector<int64_t>(d, *n);
+  const json::Array *list = value->getAsArray();
+  if (!list || static_cast<int64_t>(list->size()) != d)
+    return std::nullopt;
+  SmallVector<int64_t> out;
+  for (const json::Value &v : *list) {
+    auto n = v.getAsInteger();
+    if (!n)
+      return std::nullopt;
+    out.push_back(*n);
+  }
+  return out;
+}
+
+/// ZeroPadding / Cropping amounts: an integer (both sides of every axis),
+/// `d` integers (both sides of each axis) or `d` pairs (before, after); for
+/// d = 1 an integer or one pair (left, right). nullopt if malformed.
+std::optional<SmallVector<std::pair<int64_t, int64_t>>>
+readPairs(const json::Value *value, int64_t d, int64_t fallback) {
+  using Pairs = SmallVector<std::pair<int64_t, int64_t>>;
+  if (isNullOrAbsent(value))
+    return Pairs(d, {fallback, fallback});
+  if (auto n = value->getAsInteger())
+    return Pairs(d, {*n, *n});
+  const json::Array *list = value->getAsArray();
+  if (!list)
+    return std::nullopt;
+  auto pair =
+      [](const json::Value &v) -> std::optional<std::pair<int64_t, int64_t>> {
+    if (auto n = v.getAsInteger())
+      return std::make_pair(*n, *n);
+    const json::Array *p = v.getAsArray();
+    if (!p || p->size() != 2 || !(*p)[0].getAsInteger() ||
+        !(*p)[1].getAsInteger())
+      return std::nullopt;
+    return std::make_pair(*(*p)[0].getAsInteger(), *(*p)[1].getAsInteger());
+  };
+  if (d == 1) {
+    if (list->size() == 2 && (*list)[0].getAsInteger() &&
+        (*list)[1].getAsInteger())
+      return Pairs{{*(*list)[0].getAsInteger(), *(*list)[1].getAsInteger()}};
+    if (list->size() == 1)
+      if (auto p = pair((*list)[0]))
+        return Pairs{*p};
+    return std::nullopt;
+  }
+  if (static_cast<int64_t>(list->size()) != d)
+    return std::nullopt;
+  Pairs out;
+  for (const json::Value &v : *list) {
+    auto p = pair(v);
+    if (!p)
+      return std::nullopt;
+    out.push_back(*p);
+  }
+  return out;
+}
+
+std::string tupleText(ArrayRef<int64_t> values) {
+  std::string text = "[";
+  for (auto [i, v] : llvm::enumerate(values))
+    text += (i ? ", " : "") + std::to_string(v);
+  return text + "]";
+}
+
+/// TF/Keras 'same' padding of one axis: the output has ceil(S / stride)
+/// positions; the total padding is max((O - 1) * stride + (K - 1) *
+/// dilation + 1 - S, 0), the smaller half before, the extra one after.
+std::pair<int64_t, int64_t> samePadding(int64_t size, int64_t kernel,
+                                        int64_t stride, int64_t dilation) {
+  int64_t out = (size + stride - 1) / stride;
+  int64_t window = (kernel - 1) * dilation + 1;
+  int64_t total = std::max<int64_t>((out - 1) * stride + window - size, 0);
+  return {total / 2, total - total / 2};
+}
+
+/// Keras' deconv_output_length for padding 'valid' / 'same'.
+int64_t deconvOutputLength(int64_t input, int64_t kernel, bool same,
+                           std::optional<int64_t> outputPadding, int64_t stride,
+                           int64_t dilation) {
+  int64_t window = kernel + (kernel - 1) * (dilation - 1);
+  if (!outputPadding)
+    return same ? input * stride
+                : input * stride + std::max<int64_t>(window - stride, 0);
+  int64_t pad = same ? window / 2 : 0;
+  return (input - 1) * stride + window - 2 * pad + *outputPadding;
+}
+
+/// The arguments of a spatial layer, read from its config after the checks.
+/// With `sanitize` (the layer has issues), out-of-range values are replaced
+/// by harmless ones so that the layers after it are still shape-checked.
+struct SpatialArgs {
+  Spatial kind = Spatial::None;
+  int64_t d = 0;
+  bool channelsFirst = false;
+  SmallVector<int64_t> kernel, strides, dilations, outputPadding;
+  bool hasOutputPadding = false;
+  std::string padding = "valid";
+  int64_t filters = 1, groups = 1, depthMultiplier = 1;
+};
+
+SpatialArgs readSpatialArgs(const json::Object &c, Spatial kind, int64_t d,
+                            bool sanitize) {
+  SpatialArgs a;
+  a.kind = kind;
+  a.d = d;
+  a.channelsFirst = c.getString("data_format") == "channels_first";
+  auto positive = [&](SmallVector<int64_t> &v) {
+    if (sanitize)
+      for (int64_t &x : v)
+        x = std::max<int64_t>(x, 1);
+  };
+  auto tuple = [&](StringRef key, std::optional<int64_t> fallback) {
+    auto v = readTuple(c.get(key), d, fallback);
+    return v ? *v : SmallVector<int64_t>(d, fallback.value_or(1));
+  };
+  bool pool = kind == Spatial::MaxPool || kind == Spatial::AvgPool;
+  a.kernel = tuple(pool ? "pool_size" : "kernel_size", pool ? 2 : 1);
+  positive(a.kernel);
+  a.strides =
+      pool && isNullOrAbsent(c.get("strides")) ? a.kernel : tuple("strides", 1);
+  positive(a.strides);
+  a.dilations = tuple("dilation_rate", 1);
+  positive(a.dilations);
+  if (!isNullOrAbsent(c.get("output_padding"))) {
+    a.hasOutputPadding = true;
+    a.outputPadding = tuple("output_padding", 0);
+    if (sanitize)
+      for (auto [p, s] : llvm::zip(a.outputPadding, a.strides))
+        p = std::clamp<int64_t>(p, 0, s - 1);
+  }
+  a.padding = c.getString("padding").value_or("valid").lower();
+  if (sanitize && a.padding != "valid" && a.padding != "same" &&
+      !(a.padding == "causal" && kind == Spatial::Conv && d == 1))
+    a.padding = "same"; // never smaller than the input
+  a.filters = c.getInteger("filters").value_or(1);
+  a.groups = c.getInteger("groups").value_or(1);
+  a.depthMultiplier = c.getInteger("depth_multiplier").value_or(1);
+  if (sanitize) {
+    a.filters = std::max<int64_t>(a.filters, 1);
+    a.depthMultiplier = std::max<int64_t>(a.depthMultiplier, 1);
+    if (a.groups < 1 || a.filters % a.groups)
+      a.groups = 1;
+  }
+  return a;
+}
+
+/// The permutation [N, C, S..] -> [N, S.., C] (or back with `inverse`).
+SmallVector<int64_t> channelsLastPermutation(int64_t rank, bool inverse) {
+  SmallVector<int64_t> perm{0};
+  if (inverse) {
+    perm.push_back(rank - 1);
+    for (int64_t i = 1; i < rank - 1; ++i)
+      perm.push_back(i);
+  } else {
+    for (int64_t i = 2; i < rank; ++i)
+      perm.push_back(i);
+    perm.push_back(1);
+  }
+  return perm;
 }
 
 class KerasImporter {
@@ -190,6 +486,23 @@ private:
   FailureOr<Value> emitNormalization(const Layer &layer, Value x);
   FailureOr<Value> emitMerge(const Layer &layer, ArrayRef<Value> inputs);
   Value emitActivation(StringRef name, Value x);
+  // Convolution, pooling and the other spatial layers.
+  void checkSpatialLayer(const Layer &layer);
+  void checkBatchNorm(const Layer &layer);
+  FailureOr<Value> emitSpatialLayer(const Layer &layer, Value x);
+  FailureOr<Value> emitConv(const Layer &layer, Value x);
+  FailureOr<Value> emitConvTranspose(const Layer &layer, Value x);
+  FailureOr<Value> emitPool(const Layer &layer, Value x);
+  FailureOr<Value> emitBatchNorm(const Layer &layer, Value x);
+  /// Reports each violated shape rule of `error` as an issue of `layer`.
+  void shapeIssues(const Layer &layer, llvm::Error error) {
+    llvm::handleAllErrors(std::move(error), [&](const llvm::ErrorInfoBase &e) {
+      issue(layer, e.message());
+    });
+  }
+  DictionaryAttr initializerOf(const Layer &layer, StringRef key,
+                               StringRef fallback);
+  Regularizer regularizerOf(const Layer &layer, StringRef key);
   Value addParam(const Layer &layer, StringRef suffix, ArrayRef<int64_t> shape,
                  Type elementType, bool trainable, DictionaryAttr initializer,
                  Regularizer regularizer, DictionaryAttr adapt = {});
@@ -224,6 +537,11 @@ private:
   /// build_input_shape or the first layer's batch_input_shape.
   const json::Value *sequentialBatchShape = nullptr;
   SmallVector<Issue> issues;
+  /// Layers with an issue from checkLayer: emitted with sanitized arguments
+  /// (spatial layers, so that later shape rules are still checked) or not at
+  /// all, and layers that read a layer not emitted are skipped.
+  llvm::StringSet<> layersWithIssues;
+  llvm::StringSet<> skipped;
 
   // The function being built (params, inputs, the counter, outputs).
   std::unique_ptr<ForwardFunctionBuilder> forward;
@@ -535,6 +853,10 @@ void KerasImporter::checkLayer(const Layer &layer) {
   } else if (layer.className == "Reshape") {
     if (!c.getArray("target_shape"))
       issue(layer, "missing argument 'target_shape'");
+  } else if (layer.className == "BatchNormalization") {
+    checkBatchNorm(layer);
+  } else if (spatialClass(layer.className).first != Spatial::None) {
+    checkSpatialLayer(layer);
   } else if (layer.className == "Normalization") {
     bool hasMean = !isNullOrAbsent(c.get("mean"));
     bool hasVariance = !isNullOrAbsent(c.get("variance"));
@@ -546,9 +868,14 @@ void KerasImporter::checkLayer(const Layer &layer) {
 LogicalResult KerasImporter::reportIssues() {
   if (issues.empty())
     return success();
+  // In model order, a layer's problems together (config checks run before
+  // the shape rules).
+  llvm::stable_sort(issues, [&](const Issue &a, const Issue &b) {
+    return layerIndex.lookup(a.layer) < layerIndex.lookup(b.layer);
+  });
   InFlightDiagnostic diag = emitError(fileLoc);
   diag << "cannot import the Keras model: " << issues.size()
-       << " unsupported layer(s) or argument(s):";
+       << " unsupported or invalid layer(s) or argument(s):";
   for (const Issue &i : issues)
     diag << "\n  " << path << ": layer '" << i.layer << "' (class '"
          << i.className << "'): " << i.what;
@@ -907,6 +1234,738 @@ FailureOr<Value> KerasImporter::emitMerge(const Layer &layer,
   return result;
 }
 
+//===----------------------------------------------------------------------===//
+// Convolution, pooling and the other spatial layers
+//===----------------------------------------------------------------------===//
+
+void KerasImporter::checkSpatialLayer(const Layer &layer) {
+  auto [kind, rankOfClass] = spatialClass(layer.className);
+  int64_t d = rankOfClass;
+  const json::Object &c = *layer.config;
+  if (auto format = c.getString("data_format");
+      format && *format != "channels_last" && *format != "channels_first")
+    issue(layer, "unsupported argument 'data_format' = '" + *format +
+                     "' (channels_last or channels_first)");
+  else if (const json::Value *f = c.get("data_format");
+           !isNullOrAbsent(f) && !f->getAsString())
+    issue(layer, "unsupported argument 'data_format' = " + describe(*f));
+  // A tuple argument: d integers, each >= `min`.
+  auto checkTuple = [&](StringRef key, int64_t min, StringRef rule,
+                        bool required = false) {
+    const json::Value *value = c.get(key);
+    if (isNullOrAbsent(value)) {
+      if (required)
+        issue(layer, "missing argument '" + key + "'");
+      return;
+    }
+    auto v = readTuple(value, d, std::nullopt);
+    if (!v) {
+      issue(layer, "'" + key + "' must be an integer or " + Twine(d) +
+                       " integers, got " + describe(*value));
+      return;
+    }
+    if (llvm::any_of(*v, [&](int64_t x) { return x < min; }))
+      issue(layer, rule + " '" + key + "' must be >= " + Twine(min) + ", got " +
+                       tupleText(*v));
+  };
+  auto checkPadding = [&](bool causal) {
+    const json::Value *value = c.get("padding");
+    if (isNullOrAbsent(value))
+      return;
+    auto p = value->getAsString();
+    std::string lower = p ? p->lower() : "";
+    if (lower != "valid" && lower != "same" && !(causal && lower == "causal"))
+      issue(layer, "unknown padding " + describe(*value) + " (valid, same" +
+                       (causal ? ", causal" : "") + ")");
+  };
+  auto checkPositive = [&](StringRef key, bool required) {
+    const json::Value *value = c.get(key);
+    if (isNullOrAbsent(value)) {
+      if (required)
+        issue(layer, "missing argument '" + key + "'");
+      return;
+    }
+    auto n = value->getAsInteger();
+    if (!n || *n < 1)
+      issue(layer, "'" + key + "' must be a positive integer, got " +
+                       describe(*value));
+  };
+  auto checkInitializers = [&](ArrayRef<StringRef> keys) {
+    for (StringRef key : keys)
+      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+        if (auto init = parseInitializer(*value, builder); !init)
+          issue(layer,
+                "argument '" + key + "': " + llvm::toString(init.takeError()));
+  };
+  auto checkRegularizers = [&](ArrayRef<StringRef> keys) {
+    for (StringRef key : keys)
+      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+        if (auto reg = parseRegularizer(*value); !reg)
+          issue(layer,
+                "argument '" + key + "': " + llvm::toString(reg.takeError()));
+  };
+  auto checkRate = [&] {
+    auto rate = getNumber(c.get("rate"));
+    if (!rate || *rate < 0 || *rate >= 1)
+      issue(layer, "'rate' must be a number in [0, 1)");
+  };
+
+  switch (kind) {
+  case Spatial::Conv:
+  case Spatial::ConvTranspose:
+  case Spatial::Depthwise:
+  case Spatial::Separable: {
+    if (kind != Spatial::Depthwise)
+      checkPositive("filters", true);
+    if (kind == Spatial::Depthwise || kind == Spatial::Separable)
+      checkPositive("depth_multiplier", false);
+    checkTuple("kernel_size", 1, "[conv_c5]", true);
+    checkTuple("strides", 1, "[conv_c3]");
+    checkTuple("dilation_rate", 1, "[conv_c3]");
+    checkPadding(kind == Spatial::Conv && d == 1);
+    checkActivation(layer, c.get("activation"));
+    if (const json::Value *g = c.get("groups"); !isNullOrAbsent(g)) {
+      auto groups = g->getAsInteger();
+      auto filters = c.getInteger("filters");
+      if (!groups || *groups < 1)
+        issue(layer, "[conv_c4] 'groups' must be a positive integer, got " +
+                         describe(*g));
+      else if (filters && *filters >= 1 && *filters % *groups)
+        issue(layer, "[conv_c4] 'filters' (" + Twine(*filters) +
+                         ") is not divisible by 'groups' (" + Twine(*groups) +
+                         ")");
+    }
+    // Keras: "strides > 1 not supported in conjunction with dilation_rate >
+    // 1" (the TF kernels have no such convolution).
+    auto strides = readTuple(c.get("strides"), d, 1);
+    auto dilations = readTuple(c.get("dilation_rate"), d, 1);
+    if (strides && dilations &&
+        llvm::any_of(*strides, [](int64_t s) { return s > 1; }) &&
+        llvm::any_of(*dilations, [](int64_t r) { return r > 1; }))
+      issue(layer, "strides " + tupleText(*strides) +
+                       " > 1 together with dilation_rate " +
+                       tupleText(*dilations) +
+                       " > 1 (Keras does not support both)");
+    if (kind == Spatial::ConvTranspose &&
+        !isNullOrAbsent(c.get("output_padding"))) {
+      checkTuple("output_padding", 0, "");
+      auto pads = readTuple(c.get("output_padding"), d, std::nullopt);
+      if (pads && strides)
+        for (auto [i, p] : llvm::enumerate(*pads))
+          if (p >= (*strides)[i])
+            issue(layer, "[conv_transpose_c2] output_padding " + Twine(p) +
+                             " of spatial axis " + Twine(i) +
+                             " must be smaller than the stride " +
+                             Twine((*strides)[i]));
+    }
+    checkInitializers({"kernel_initializer", "bias_initializer",
+                       "depthwise_initializer", "pointwise_initializer"});
+    checkRegularizers({"kernel_regularizer", "bias_regularizer",
+                       "depthwise_regularizer", "pointwise_regularizer"});
+    break;
+  }
+  case Spatial::MaxPool:
+  case Spatial::AvgPool:
+    checkTuple("pool_size", 1, "[pool_c3]");
+    checkTuple("strides", 1, "[pool_c3]");
+    checkPadding(false);
+    break;
+  case Spatial::GlobalAvgPool:
+  case Spatial::GlobalMaxPool:
+    if (const json::Value *k = c.get("keepdims");
+        !isNullOrAbsent(k) && !k->getAsBoolean())
+      issue(layer, "'keepdims' must be a boolean, got " + describe(*k));
+    break;
+  case Spatial::ZeroPadding:
+  case Spatial::Cropping: {
+    StringRef key = kind == Spatial::ZeroPadding ? "padding" : "cropping";
+    auto pairs = readPairs(c.get(key), d, 0);
+    if (!pairs)
+      issue(layer, "'" + key + "' must be an integer, " + Twine(d) +
+                       " integers or " + Twine(d) + " pairs, got " +
+                       describe(*c.get(key)));
+    else if (llvm::any_of(*pairs,
+                          [](auto p) { return p.first < 0 || p.second < 0; }))
+      issue(layer, "'" + key + "' must be >= 0, got " + describe(*c.get(key)));
+    break;
+  }
+  case Spatial::UpSampling:
+    checkTuple("size", 1, "");
+    break;
+  case Spatial::SpatialDropout:
+    checkRate();
+    break;
+  case Spatial::None:
+    break;
+  }
+}
+
+DictionaryAttr KerasImporter::initializerOf(const Layer &layer, StringRef key,
+                                            StringRef fallback) {
+  const json::Value *value = layer.config->get(key);
+  json::Value name = fallback;
+  auto dict = parseInitializer(isNullOrAbsent(value) ? name : *value, builder);
+  if (!dict) { // reported by checkLayer
+    llvm::consumeError(dict.takeError());
+    return DictionaryAttr();
+  }
+  return *dict;
+}
+
+Regularizer KerasImporter::regularizerOf(const Layer &layer, StringRef key) {
+  const json::Value *value = layer.config->get(key);
+  if (isNullOrAbsent(value))
+    return Regularizer{};
+  auto reg = parseRegularizer(*value);
+  if (!reg) { // reported by checkLayer
+    llvm::consumeError(reg.takeError());
+    return Regularizer{};
+  }
+  return *reg;
+}
+
+FailureOr<Value> KerasImporter::emitSpatialLayer(const Layer &layer, Value x) {
+  auto [kind, rankOfClass] = spatialClass(layer.className);
+  int64_t d = rankOfClass;
+  const json::Object &c = *layer.config;
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getRank() != d + 2) {
+    issue(layer, "expects an input of rank " + Twine(d + 2) + " (batch, " +
+                     Twine(d) + " spatial axes, channels), got " +
+                     tupleText(type.getShape()));
+    return Value();
+  }
+  bool channelsFirst = c.getString("data_format") == "channels_first";
+  int64_t rank = type.getRank();
+  // Global pooling reduces the spatial axes wherever they are.
+  if (kind == Spatial::GlobalAvgPool || kind == Spatial::GlobalMaxPool) {
+    SmallVector<int64_t> axes, shape;
+    for (int64_t i = 0; i < d; ++i)
+      axes.push_back(channelsFirst ? i + 2 : i + 1);
+    bool keep = c.getBoolean("keepdims").value_or(false);
+    for (int64_t i = 0; i < rank; ++i)
+      if (!llvm::is_contained(axes, i))
+        shape.push_back(type.getDimSize(i));
+      else if (keep)
+        shape.push_back(1);
+    SmallVector<NamedAttribute> attrs{
+        builder.getNamedAttr("axes", builder.getDenseI64ArrayAttr(axes)),
+        builder.getNamedAttr("keep_dims", builder.getBoolAttr(keep))};
+    auto resultType = RankedTensorType::get(shape, type.getElementType());
+    if (kind == Spatial::GlobalAvgPool)
+      return builder
+          .create<ReduceMeanOp>(fileLoc, TypeRange{resultType}, ValueRange{x},
+                                attrs)
+          .getResult();
+    return builder
+        .create<ReduceMaxOp>(fileLoc, TypeRange{resultType}, ValueRange{x},
+                             attrs)
+        .getResult();
+  }
+  // The others work channels-last: channels_first inputs are transposed in
+  // and the result back.
+  auto transpose = [&](Value v, bool inverse) {
+    auto t = cast<RankedTensorType>(v.getType());
+    SmallVector<int64_t> perm = channelsLastPermutation(rank, inverse);
+    SmallVector<int64_t> shape;
+    for (int64_t p : perm)
+      shape.push_back(t.getDimSize(p));
+    return builder
+        .create<TransposeOp>(
+            fileLoc,
+            TypeRange{RankedTensorType::get(shape, t.getElementType())},
+            ValueRange{v},
+            builder.getNamedAttr("permutation",
+                                 builder.getDenseI64ArrayAttr(perm)))
+        .getResult();
+  };
+  if (channelsFirst)
+    x = transpose(x, false);
+  type = cast<RankedTensorType>(x.getType());
+  ArrayRef<int64_t> shape = type.getShape();
+  FailureOr<Value> result = Value();
+  switch (kind) {
+  case Spatial::Conv:
+  case Spatial::Depthwise:
+  case Spatial::Separable:
+    result = emitConv(layer, x);
+    break;
+  case Spatial::ConvTranspose:
+    result = emitConvTranspose(layer, x);
+    break;
+  case Spatial::MaxPool:
+  case Spatial::AvgPool:
+    result = emitPool(layer, x);
+    break;
+  case Spatial::ZeroPadding:
+  case Spatial::Cropping: {
+    bool pad = kind == Spatial::ZeroPadding;
+    auto pairs = readPairs(c.get(pad ? "padding" : "cropping"), d, 0);
+    if (!pairs) // reported by checkLayer
+      return Value();
+    SmallVector<int64_t> low(rank, 0), high(rank, 0), out(shape);
+    bool ok = true;
+    for (auto [i, p] : llvm::enumerate(*pairs)) {
+      int64_t lo = std::max<int64_t>(p.first, 0);
+      int64_t hi = std::max<int64_t>(p.second, 0);
+      low[i + 1] = lo;
+      high[i + 1] = hi;
+      out[i + 1] += pad ? lo + hi : -(lo + hi);
+      if (out[i + 1] < 1) {
+        issue(layer, "cropping " + Twine(lo) + " + " + Twine(hi) +
+                         " of spatial axis " + Twine(i) +
+                         " leaves nothing of " + Twine(shape[i + 1]) +
+                         " (output size " + Twine(out[i + 1]) + ")");
+        ok = false;
+      }
+    }
+    if (!ok)
+      return Value();
+    auto resultType = RankedTensorType::get(out, type.getElementType());
+    if (pad) {
+      result = builder
+                   .create<PadOp>(
+                       fileLoc, TypeRange{resultType}, ValueRange{x},
+                       ArrayRef<NamedAttribute>{
+                           builder.getNamedAttr(
+                               "low", builder.getDenseI64ArrayAttr(low)),
+                           builder.getNamedAttr(
+                               "high", builder.getDenseI64ArrayAttr(high))})
+                   .getResult();
+    } else {
+      SmallVector<int64_t> limit(shape);
+      for (int64_t i = 1; i <= d; ++i)
+        limit[i] -= high[i];
+      result =
+          builder
+              .create<SliceOp>(
+                  fileLoc, TypeRange{resultType}, ValueRange{x},
+                  ArrayRef<NamedAttribute>{
+                      builder.getNamedAttr("start",
+                                           builder.getDenseI64ArrayAttr(low)),
+                      builder.getNamedAttr("limit",
+                                           builder.getDenseI64ArrayAttr(limit)),
+                      builder.getNamedAttr("strides",
+                                           builder.getDenseI64ArrayAttr(
+                                               SmallVector<int64_t>(rank, 1)))})
+              .getResult();
+    }
+    break;
+  }
+  case Spatial::UpSampling: {
+    // Nearest: [N, S_1, .., C] -> broadcast to [N, S_1, f_1, .., C] ->
+    // reshape to [N, S_1 * f_1, .., C].
+    SmallVector<int64_t> factors =
+        readTuple(c.get("size"), d, 2).value_or(SmallVector<int64_t>(d, 2));
+    SmallVector<int64_t> wide{shape[0]}, dims{0}, out{shape[0]};
+    for (int64_t i = 0; i < d; ++i) {
+      int64_t f = std::max<int64_t>(factors[i], 1);
+      dims.push_back(wide.size());
+      wide.push_back(shape[i + 1]);
+      wide.push_back(f);
+      out.push_back(shape[i + 1] * f);
+    }
+    dims.push_back(wide.size());
+    wide.push_back(shape.back());
+    out.push_back(shape.back());
+    Value b = builder.create<BroadcastInDimOp>(
+        fileLoc, RankedTensorType::get(wide, type.getElementType()), x, dims);
+    result = kb().reshape(b, out);
+    break;
+  }
+  case Spatial::SpatialDropout: {
+    // Whole channels: dropout of a [N, 1.., C] tensor of ones, broadcast
+    // over the spatial axes and multiplied in.
+    double rate = getNumber(c.get("rate")).value_or(0.0);
+    int64_t seed = c.getInteger("seed").value_or(
+        static_cast<int64_t>(layerIndex.lookup(layer.name)) + 1);
+    SmallVector<int64_t> maskShape(rank, 1);
+    maskShape.front() = shape.front();
+    maskShape.back() = shape.back();
+    auto maskType = RankedTensorType::get(maskShape, type.getElementType());
+    Value mask =
+        builder
+            .create<DropoutOp>(
+                fileLoc, TypeRange{maskType},
+                ValueRange{kb().splat(maskType, 1.0), forward->stepCounter()},
+                ArrayRef<NamedAttribute>{
+                    builder.getNamedAttr("rate", builder.getF64FloatAttr(rate)),
+                    builder.getNamedAttr("seed",
+                                         builder.getI64IntegerAttr(seed))})
+            .getResult();
+    result = binary<MulOp>(x, kb().broadcastTo(mask, shape));
+    break;
+  }
+  default:
+    llvm_unreachable("not a channels-last spatial layer");
+  }
+  if (failed(result) || !*result)
+    return result;
+  return channelsFirst ? transpose(*result, true) : *result;
+}
+
+FailureOr<Value> KerasImporter::emitConv(const Layer &layer, Value x) {
+  auto [kind, rankOfClass] = spatialClass(layer.className);
+  int64_t d = rankOfClass;
+  const json::Object &c = *layer.config;
+  SpatialArgs a =
+      readSpatialArgs(c, kind, d, layersWithIssues.count(layer.name));
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elementType = type.getElementType();
+  ArrayRef<int64_t> in = type.getShape();
+  int64_t channels = in.back();
+  bool trainable = c.getBoolean("trainable").value_or(true);
+  bool useBias = c.getBoolean("use_bias").value_or(true);
+  bool depthwise = kind == Spatial::Depthwise || kind == Spatial::Separable;
+
+  // Pads per spatial axis.
+  SmallVector<int64_t> low(d, 0), high(d, 0);
+  for (int64_t i = 0; i < d; ++i) {
+    if (a.padding == "same")
+      std::tie(low[i], high[i]) =
+          samePadding(in[i + 1], a.kernel[i], a.strides[i], a.dilations[i]);
+    else if (a.padding == "causal")
+      low[i] = (a.kernel[i] - 1) * a.dilations[i];
+  }
+  // The convolution kiln.conv computes: filter [K.., C/groups, F].
+  int64_t groups = depthwise ? channels : a.groups;
+  int64_t outChannels = depthwise ? channels * a.depthMultiplier : a.filters;
+  SmallVector<int64_t> filterShape(a.kernel);
+  filterShape.push_back(groups >= 1 ? channels / groups : channels);
+  filterShape.push_back(outChannels);
+  ConvWindow window{a.strides, a.dilations, low, high, groups};
+  llvm::Expected<Shape> outShape = inferConvShape(in, filterShape, window);
+  if (!outShape) {
+    shapeIssues(layer, outShape.takeError());
+    return Value();
+  }
+  if (llvm::is_contained(*outShape, 0)) {
+    issue(layer, "output size 0: " + tupleText(*outShape));
+    return Value();
+  }
+
+  auto convOp = [&](Value input, Value filter, ArrayRef<int64_t> result,
+                    ArrayRef<int64_t> lo, ArrayRef<int64_t> hi,
+                    ArrayRef<int64_t> strides, ArrayRef<int64_t> dilations,
+                    int64_t g) {
+    SmallVector<NamedAttribute> attrs{
+        builder.getNamedAttr("strides", builder.getDenseI64ArrayAttr(strides)),
+        builder.getNamedAttr("dilations",
+                             builder.getDenseI64ArrayAttr(dilations)),
+        builder.getNamedAttr("pad_low", builder.getDenseI64ArrayAttr(lo)),
+        builder.getNamedAttr("pad_high", builder.getDenseI64ArrayAttr(hi))};
+    if (g != 1)
+      attrs.push_back(
+          builder.getNamedAttr("groups", builder.getI64IntegerAttr(g)));
+    return builder
+        .create<ConvOp>(fileLoc,
+                        TypeRange{RankedTensorType::get(result, elementType)},
+                        ValueRange{input, filter}, attrs)
+        .getResult();
+  };
+
+  Value y;
+  if (!depthwise) {
+    Value kernel =
+        addParam(layer, "kernel", filterShape, elementType, trainable,
+                 initializerOf(layer, "kernel_initializer", "glorot_uniform"),
+                 regularizerOf(layer, "kernel_regularizer"));
+    y = convOp(x, kernel, *outShape, low, high, a.strides, a.dilations, groups);
+  } else {
+    // Keras' depthwise kernel [K.., C, depth_multiplier] is, row-major, the
+    // grouped filter [K.., 1, C * depth_multiplier]: output channel
+    // c * depth_multiplier + m reads input channel c.
+    SmallVector<int64_t> kerasShape(a.kernel);
+    kerasShape.push_back(channels);
+    kerasShape.push_back(a.depthMultiplier);
+    bool separable = kind == Spatial::Separable;
+    Value kernel = addParam(
+        layer, separable ? "depthwise_kernel" : "kernel", kerasShape,
+        elementType, trainable,
+        initializerOf(layer, "depthwise_initializer", "glorot_uniform"),
+        regularizerOf(layer, "depthwise_regularizer"));
+    y = convOp(x, kb().reshape(kernel, filterShape), *outShape, low, high,
+               a.strides, a.dilations, groups);
+    if (separable) {
+      // Pointwise: a 1x1 convolution [1.., C * dm, filters].
+      SmallVector<int64_t> pointShape(d, 1);
+      pointShape.push_back(outChannels);
+      pointShape.push_back(a.filters);
+      Value pointwise = addParam(
+          layer, "pointwise_kernel", pointShape, elementType, trainable,
+          initializerOf(layer, "pointwise_initializer", "glorot_uniform"),
+          regularizerOf(layer, "pointwise_regularizer"));
+      SmallVector<int64_t> result(outShape->begin(), outShape->end());
+      result.back() = a.filters;
+      SmallVector<int64_t> zeros(d, 0), ones(d, 1);
+      y = convOp(y, pointwise, result, zeros, zeros, ones, ones, 1);
+      outChannels = a.filters;
+    }
+  }
+  ArrayRef<int64_t> yShape = cast<RankedTensorType>(y.getType()).getShape();
+  if (useBias) {
+    Value bias = addParam(layer, "bias", {outChannels}, elementType, trainable,
+                          initializerOf(layer, "bias_initializer", "zeros"),
+                          regularizerOf(layer, "bias_regularizer"));
+    y = binary<AddOp>(y, kb().broadcastTo(bias, yShape));
+  }
+  if (layersWithIssues.count(layer.name))
+    return y; // the activation may be unknown
+  return emitActivation(activationName(c.get("activation")), y);
+}
+
+FailureOr<Value> KerasImporter::emitConvTranspose(const Layer &layer, Value x) {
+  auto [kind, rankOfClass] = spatialClass(layer.className);
+  int64_t d = rankOfClass;
+  const json::Object &c = *layer.config;
+  SpatialArgs a =
+      readSpatialArgs(c, kind, d, layersWithIssues.count(layer.name));
+  auto type = cast<RankedTensorType>(x.getType());
+  Type elementType = type.getElementType();
+  ArrayRef<int64_t> in = type.getShape();
+  bool trainable = c.getBoolean("trainable").value_or(true);
+  bool useBias = c.getBoolean("use_bias").value_or(true);
+  bool same = a.padding == "same";
+
+  // Keras' deconv_output_length, then the pads of the convolution over the
+  // result that the transposed convolution is the adjoint of: none for
+  // 'valid', TF's SAME padding over the result's size for 'same'.
+  SmallVector<int64_t> result{in.front()}, low(d, 0), high(d, 0);
+  bool ok = true;
+  for (int64_t i = 0; i < d; ++i) {
+    std::optional<int64_t> outputPadding;
+    if (a.hasOutputPadding)
+      outputPadding = a.outputPadding[i];
+    int64_t size =
+        deconvOutputLength(in[i + 1], a.kernel[i], same, outputPadding,
+                           a.strides[i], a.dilations[i]);
+    if (size < 1) {
+      issue(layer, "output size " + Twine(size) + " on spatial axis " +
+                       Twine(i) + " (input " + Twine(in[i + 1]) + ", kernel " +
+                       Twine(a.kernel[i]) + ")");
+      ok = false;
+      size = 1;
+    }
+    result.push_back(size);
+    if (same)
+      std::tie(low[i], high[i]) =
+          samePadding(size, a.kernel[i], a.strides[i], a.dilations[i]);
+  }
+  result.push_back(a.filters);
+  if (!ok)
+    return Value();
+  // Keras' kernel [K.., filters, in_channels] is kiln.conv_transpose's filter.
+  SmallVector<int64_t> filterShape(a.kernel);
+  filterShape.push_back(a.filters);
+  filterShape.push_back(in.back());
+  ConvWindow window{a.strides, a.dilations, low, high, 1};
+  llvm::Expected<Shape> implied = inferConvShape(result, filterShape, window);
+  if (!implied) {
+    shapeIssues(layer, implied.takeError());
+    return Value();
+  }
+  if (ArrayRef<int64_t>(*implied) != in) {
+    issue(layer, "[conv_transpose_c1] the convolution of the output " +
+                     tupleText(result) + " gives " + tupleText(*implied) +
+                     ", not the input " + tupleText(in) +
+                     " (output_padding does not fit the padding)");
+    return Value();
+  }
+  Value kernel =
+      addParam(layer, "kernel", filterShape, elementType, trainable,
+               initializerOf(layer, "kernel_initializer", "glorot_uniform"),
+               regularizerOf(layer, "kernel_regularizer"));
+  Value y =
+      builder
+          .create<ConvTransposeOp>(
+              fileLoc, TypeRange{RankedTensorType::get(result, elementType)},
+              ValueRange{x, kernel},
+              ArrayRef<NamedAttribute>{
+                  builder.getNamedAttr("strides",
+                                       builder.getDenseI64ArrayAttr(a.strides)),
+                  builder.getNamedAttr(
+                      "dilations", builder.getDenseI64ArrayAttr(a.dilations)),
+                  builder.getNamedAttr("pad_low",
+                                       builder.getDenseI64ArrayAttr(low)),
+                  builder.getNamedAttr("pad_high",
+                                       builder.getDenseI64ArrayAttr(high))})
+          .getResult();
+  if (useBias) {
+    Value bias = addParam(layer, "bias", {a.filters}, elementType, trainable,
+                          initializerOf(layer, "bias_initializer", "zeros"),
+                          regularizerOf(layer, "bias_regularizer"));
+    y = binary<AddOp>(y, kb().broadcastTo(bias, result));
+  }
+  if (layersWithIssues.count(layer.name))
+    return y;
+  return emitActivation(activationName(c.get("activation")), y);
+}
+
+FailureOr<Value> KerasImporter::emitPool(const Layer &layer, Value x) {
+  auto [kind, rankOfClass] = spatialClass(layer.className);
+  int64_t d = rankOfClass;
+  SpatialArgs a = readSpatialArgs(*layer.config, kind, d,
+                                  layersWithIssues.count(layer.name));
+  auto type = cast<RankedTensorType>(x.getType());
+  ArrayRef<int64_t> in = type.getShape();
+  SmallVector<int64_t> low(d, 0), high(d, 0);
+  if (a.padding == "same")
+    for (int64_t i = 0; i < d; ++i)
+      std::tie(low[i], high[i]) =
+          samePadding(in[i + 1], a.kernel[i], a.strides[i], 1);
+  PoolWindow window{a.kernel, a.strides, low, high, false};
+  llvm::Expected<Shape> outShape = inferPoolShape(in, window);
+  if (!outShape) {
+    shapeIssues(layer, outShape.takeError());
+    return Value();
+  }
+  if (llvm::is_contained(*outShape, 0)) {
+    issue(layer, "output size 0: " + tupleText(*outShape));
+    return Value();
+  }
+  SmallVector<NamedAttribute> attrs{
+      builder.getNamedAttr("window", builder.getDenseI64ArrayAttr(a.kernel)),
+      builder.getNamedAttr("strides", builder.getDenseI64ArrayAttr(a.strides)),
+      builder.getNamedAttr("pad_low", builder.getDenseI64ArrayAttr(low)),
+      builder.getNamedAttr("pad_high", builder.getDenseI64ArrayAttr(high))};
+  auto resultType = RankedTensorType::get(*outShape, type.getElementType());
+  if (kind == Spatial::MaxPool)
+    return builder
+        .create<MaxPoolOp>(fileLoc, TypeRange{resultType}, ValueRange{x}, attrs)
+        .getResult();
+  // Keras/TF 'same' average pooling divides by the window positions inside
+  // the input (count_include_pad = false; 'valid' windows have none).
+  attrs.push_back(
+      builder.getNamedAttr("count_include_pad", builder.getBoolAttr(false)));
+  return builder
+      .create<AvgPoolOp>(fileLoc, TypeRange{resultType}, ValueRange{x}, attrs)
+      .getResult();
+}
+
+void KerasImporter::checkBatchNorm(const Layer &layer) {
+  const json::Object &c = *layer.config;
+  if (const json::Value *axis = c.get("axis"); !isNullOrAbsent(axis)) {
+    const json::Array *list = axis->getAsArray();
+    if (!axis->getAsInteger() &&
+        !(list && list->size() == 1 && (*list)[0].getAsInteger()))
+      issue(layer, "unsupported argument 'axis' = " + describe(*axis) +
+                       " (one integer axis is supported)");
+  }
+  if (const json::Value *m = c.get("momentum"); !isNullOrAbsent(m)) {
+    auto v = m->getAsNumber();
+    if (!v || *v < 0 || *v > 1)
+      issue(layer, "[batch_norm_c3] 'momentum' must be a number in [0, 1], "
+                   "got " +
+                       describe(*m));
+  }
+  if (const json::Value *e = c.get("epsilon"); !isNullOrAbsent(e)) {
+    auto v = e->getAsNumber();
+    if (!v || !(*v > 0))
+      issue(layer, "[batch_norm_c3] 'epsilon' must be a number > 0, got " +
+                       describe(*e));
+  }
+  for (StringRef key : {"center", "scale"})
+    if (const json::Value *v = c.get(key);
+        !isNullOrAbsent(v) && !v->getAsBoolean())
+      issue(layer, "'" + key + "' must be a boolean, got " + describe(*v));
+  for (StringRef key :
+       {"beta_initializer", "gamma_initializer", "moving_mean_initializer",
+        "moving_variance_initializer"})
+    if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+      if (auto init = parseInitializer(*value, builder); !init)
+        issue(layer,
+              "argument '" + key + "': " + llvm::toString(init.takeError()));
+  for (StringRef key : {"beta_regularizer", "gamma_regularizer"})
+    if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+      if (auto reg = parseRegularizer(*value); !reg)
+        issue(layer,
+              "argument '" + key + "': " + llvm::toString(reg.takeError()));
+}
+
+FailureOr<Value> KerasImporter::emitBatchNorm(const Layer &layer, Value x) {
+  const json::Object &c = *layer.config;
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  int64_t axis = -1;
+  if (const json::Value *value = c.get("axis"); !isNullOrAbsent(value)) {
+    if (auto n = value->getAsInteger())
+      axis = *n;
+    else if (const json::Array *list = value->getAsArray())
+      axis = (*list)[0].getAsInteger().value_or(-1);
+  }
+  if (axis < 0)
+    axis += rank;
+  if (axis <= 0 || axis >= rank) {
+    issue(layer,
+          "[batch_norm_c1] axis " + Twine(c.getInteger("axis").value_or(axis)) +
+              " is out of range for the input " + tupleText(type.getShape()) +
+              " (the batch axis cannot be the channel axis)");
+    return Value();
+  }
+  Type elementType = type.getElementType();
+  int64_t channels = type.getDimSize(axis);
+  auto statType = RankedTensorType::get({channels}, elementType);
+  bool trainable = c.getBoolean("trainable").value_or(true);
+  double epsilon = getNumber(c.get("epsilon")).value_or(1e-3);
+  double momentum = getNumber(c.get("momentum")).value_or(0.99);
+  if (layersWithIssues.count(layer.name)) {
+    epsilon = epsilon > 0 ? epsilon : 1e-3;
+    momentum = std::clamp(momentum, 0.0, 1.0);
+  }
+  // Keras' weights, in its order: gamma, beta, moving_mean,
+  // moving_variance; without scale / center, constants 1 / 0.
+  Value gamma =
+      c.getBoolean("scale").value_or(true)
+          ? addParam(layer, "gamma", {channels}, elementType, trainable,
+                     initializerOf(layer, "gamma_initializer", "ones"),
+                     regularizerOf(layer, "gamma_regularizer"))
+          : kb().splat(statType, 1.0);
+  Value beta = c.getBoolean("center").value_or(true)
+                   ? addParam(layer, "beta", {channels}, elementType, trainable,
+                              initializerOf(layer, "beta_initializer", "zeros"),
+                              regularizerOf(layer, "beta_regularizer"))
+                   : kb().splat(statType, 0.0);
+  auto stateParam = [&](StringRef suffix, StringRef initKey,
+                        StringRef fallback) {
+    ParamSpec spec;
+    spec.name = layer.name + "/" + suffix.str();
+    spec.state = true;
+    spec.initializer = initializerOf(layer, initKey, fallback);
+    return forward->addParam(statType, spec);
+  };
+  Value movingMean =
+      stateParam("moving_mean", "moving_mean_initializer", "zeros");
+  Value movingVariance =
+      stateParam("moving_variance", "moving_variance_initializer", "ones");
+
+  if (!trainable) {
+    // Keras: a frozen BatchNormalization runs in inference mode, also in
+    // training: (x - moving_mean) * (gamma / sqrt(moving_variance +
+    // epsilon)) + beta, and the moving statistics stay as they are.
+    auto broadcast = [&](Value v) {
+      return builder
+          .create<BroadcastInDimOp>(fileLoc, type, v, ArrayRef<int64_t>{axis})
+          .getResult();
+    };
+    Value factor = binary<DivOp>(
+        gamma, unary<SqrtOp>(binary<AddOp>(movingVariance,
+                                           kb().splat(statType, epsilon))));
+    return binary<AddOp>(binary<MulOp>(binary<SubOp>(x, broadcast(movingMean)),
+                                       broadcast(factor)),
+                         broadcast(beta));
+  }
+  auto op = builder.create<BatchNormOp>(
+      fileLoc, TypeRange{type, statType, statType},
+      ValueRange{x, gamma, beta, movingMean, movingVariance},
+      ArrayRef<NamedAttribute>{
+          builder.getNamedAttr("axis", builder.getI64IntegerAttr(axis)),
+          builder.getNamedAttr("epsilon", builder.getF64FloatAttr(epsilon)),
+          builder.getNamedAttr("momentum", builder.getF64FloatAttr(momentum))});
+  forward->addStateUpdate(movingMean, op.getNewMovingMean());
+  forward->addStateUpdate(movingVariance, op.getNewMovingVariance());
+  return op.getResult();
+}
+
 FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
                                           ArrayRef<Value> operands) {
   StringRef cls = layer.className;
@@ -926,6 +1985,10 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
   int64_t rank = type.getRank();
   if (cls == "Dense")
     return emitDense(layer, x);
+  if (spatialClass(cls).first != Spatial::None)
+    return emitSpatialLayer(layer, x);
+  if (cls == "BatchNormalization")
+    return emitBatchNorm(layer, x);
   if (cls == "Activation")
     return emitActivation(activationName(c.get("activation")), x);
   if (cls == "ReLU") {
@@ -1034,14 +2097,17 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
   SmallVector<bool> done(layers.size(), false);
   size_t remaining = layers.size();
   Value previous = syntheticInput ? outputsByLayer["input"] : Value();
+  bool previousSkipped = false;
   while (remaining) {
     bool progress = false;
     for (auto [i, layer] : llvm::enumerate(layers)) {
       if (done[i])
         continue;
       SmallVector<Value> operands;
-      bool ready = true;
-      if (layer.sequentialInput) {
+      bool ready = true, skip = false;
+      if (layer.sequentialInput && previousSkipped) {
+        skip = true;
+      } else if (layer.sequentialInput) {
         if (!previous) {
           layerError(layer) << "has no input (the Sequential model starts "
                                "with it but has no input shape)";
@@ -1061,6 +2127,10 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
           layerError(layer) << "reads the unknown layer '" << ref.layer << "'";
           return failure();
         }
+        if (skipped.count(ref.layer)) {
+          skip = true;
+          continue;
+        }
         Value v = outputsByLayer.lookup(ref.layer);
         if (!v) {
           ready = false;
@@ -1070,9 +2140,29 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
       }
       if (!ready)
         continue;
-      FailureOr<Value> result = emitLayer(layer, operands);
-      if (failed(result))
+      // A layer with issues that is not emitted anyway, or one that reads
+      // such a layer, is skipped: its problems are in the report, and the
+      // shapes after it are unknown.
+      bool sanitizable = spatialClass(layer.className).first != Spatial::None ||
+                         layer.className == "BatchNormalization";
+      if (layersWithIssues.count(layer.name) && !sanitizable)
+        skip = true;
+      FailureOr<Value> result = Value();
+      if (!skip)
+        result = emitLayer(layer, operands);
+      if (failed(result)) {
+        (void)reportIssues();
         return failure();
+      }
+      if (!*result) {
+        skipped.insert(layer.name);
+        previousSkipped = true;
+        done[i] = true;
+        --remaining;
+        progress = true;
+        continue;
+      }
+      previousSkipped = false;
       outputsByLayer[layer.name] = *result;
       // For the Keras-like summary of generated programs: layer name,
       // class and output shape, in emission order.
@@ -1097,6 +2187,9 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
                     "without inbound nodes)";
     }
   }
+
+  if (failed(reportIssues()))
+    return failure();
 
   // Functional models: the model's inputs in input_layers order.
   if (!modelInputs.empty()) {
@@ -1277,10 +2370,14 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
   }
   if (failed(readModel(*root)))
     return nullptr;
-  for (const Layer &layer : layers)
+  // Every problem goes into one report: the config checks here, the shape
+  // rules while the layers are emitted (emitFunction reports them all).
+  for (const Layer &layer : layers) {
+    size_t before = issues.size();
     checkLayer(layer);
-  if (failed(reportIssues()))
-    return nullptr;
+    if (issues.size() != before)
+      layersWithIssues.insert(layer.name);
+  }
 
   OwningOpRef<ModuleOp> module = ModuleOp::create(fileLoc);
   if (!modelName.empty())

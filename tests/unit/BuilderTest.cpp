@@ -239,6 +239,51 @@ TEST(BuilderTest, LayersComeFromTheKerasImporter) {
             std::string::npos);
 }
 
+TEST(BuilderTest, ConvNetIR) {
+  // The keras.io MNIST convnet through the builder: the Keras importer's
+  // conv / pool / BatchNormalization import, shapes and parameter counts
+  // from the imported module.
+  Sequential model({layers::Input({28, 28, 1}), layers::Conv2D(32, {3}, "relu"),
+                    layers::MaxPooling2D(), layers::BatchNormalization(),
+                    layers::Conv2D(64, {3, 3}, "relu", {2}, "same"),
+                    layers::GlobalAveragePooling2D(), layers::Flatten(),
+                    layers::Dropout(0.5), layers::Dense(10, "softmax")});
+  // Before build, shapes after a spatial layer are unknown.
+  EXPECT_NE(model.summary().find("conv2d (Conv2D)"), std::string::npos);
+  ASSERT_FALSE(model.build(4));
+  EXPECT_EQ(model.outputShape(), std::vector<int64_t>({10}));
+  EXPECT_EQ(model.inputSize(), 784);
+  int convs = 0, pools = 0, norms = 0;
+  model.module().walk([&](mlir::Operation *op) {
+    convs += mlir::isa<mlir::kiln::ConvOp>(op);
+    pools += mlir::isa<mlir::kiln::MaxPoolOp>(op);
+    norms += mlir::isa<mlir::kiln::BatchNormOp>(op);
+  });
+  EXPECT_EQ(convs, 2);
+  EXPECT_EQ(pools, 1);
+  EXPECT_EQ(norms, 1);
+  std::string summary = model.summary();
+  EXPECT_NE(summary.find("max_pooling2d (MaxPooling2D)"), std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("(4, 13, 13, 32)"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("(4, 7, 7, 64)"), std::string::npos) << summary;
+  // 3*3*1*32+32 + 4*32 + 3*3*32*64+64 + 64*10+10.
+  EXPECT_NE(summary.find("Total params: 19594"), std::string::npos) << summary;
+  EXPECT_NE(model.ir().find("kiln.param = \"batch_normalization/moving_mean\", "
+                            "kiln.state"),
+            std::string::npos);
+}
+
+TEST(BuilderTest, ConvErrorsComeFromTheImporter) {
+  Sequential model({layers::Input({4, 4, 3}), layers::Conv2D(8, {5}),
+                    layers::Conv2D(8, {3}, "linear", {0})});
+  llvm::Error e = model.build(2);
+  ASSERT_TRUE(bool(e));
+  std::string text = message(std::move(e));
+  EXPECT_NE(text.find("[conv_c5]"), std::string::npos) << text;
+  EXPECT_NE(text.find("'strides' must be >= 1"), std::string::npos) << text;
+}
+
 TEST(BuilderTest, Errors) {
   Sequential model = circleModel();
   std::vector<float> x(4, 0.0f);
