@@ -7,8 +7,7 @@
 // 128 and a ResNet-style 3x3 convolution; 1 and 2 threads.
 //
 // Usage: kiln-bench-conv [min_seconds_per_measurement]   (default 0.3)
-// Run under the machine's CPU lock (see bench/README.md); results in
-// bench/results/conv_kernels.md.
+// Results: bench/results/conv_kernels.md.
 //
 //===----------------------------------------------------------------------===//
 
