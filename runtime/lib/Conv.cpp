@@ -517,8 +517,13 @@ void gemmBackwardData(const Conv &c, const float *dy, const float *w,
   // The forward form multiplies by Cg-wide weight columns; the col2im form
   // by Kvol*Cg-wide ones but scatters. Measured (bench/conv_kernels.cpp):
   // the forward form wins from about 8 input channels per group.
+  // The forward form also multiplies the zero padding of dy (its im2col
+  // runs over the S input positions, col2im over the O output positions),
+  // so it is used only while S is at most 1.25 O ('same'-like padding; for
+  // MNIST conv2, 13x13 from 11x11, the col2im form was as fast or faster).
   Conv t;
-  if (c.Cg >= 8 && transposedAsForward(c, t)) {
+  if (c.Cg >= 8 && 4 * c.inPositions <= 5 * c.outPositions &&
+      transposedAsForward(c, t)) {
     thread_local std::vector<float> flipped;
     flipped.resize(c.kernelVolume * c.Fg * c.C);
     for (int64_t k = 0; k < c.kernelVolume; ++k)

@@ -279,10 +279,10 @@ KILN_API void kiln_conv_fwd_f32(const kiln_conv_desc_t *d, const float *x,
 ///                              dy[n, o, f] * w[k, c, f]
 ///
 /// dx is overwritten: every element is written, those no window touches
-/// with 0. f32: with unit strides, pads no larger than dilation*(K-1) and at
-/// least 8 input channels per group, computed as the forward convolution of
-/// dy with the flipped weights (a per-thread copy of w, transposed); else
-/// GEMM + col2im per image. Shapes, numerics, errors and thread-safety as
+/// with 0. f32: with unit strides, pads no larger than dilation*(K-1), at
+/// least 8 input channels per group and S1*..*Sd <= 1.25 O1*..*Od, computed
+/// as the forward convolution of dy with the flipped weights (a per-thread
+/// copy of w, transposed); else GEMM + col2im per image. Shapes, numerics, errors and thread-safety as
 /// kiln_conv_fwd_f32.
 KILN_API void kiln_conv_bwd_data_f32(const kiln_conv_desc_t *d,
                                      const float *dy, const float *w,
