@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kiln's build and tests need, when missing.
 # With --bench it also installs OpenBLAS, so that the numpy and PyTorch that
-# bench/ compares against do not run on Debian's reference BLAS.
+# bench/ compares against do not run on Debian's reference BLAS, and oneDNN
+# (libdnnl-dev), which bench/conv_kernels.cpp compares kiln's convolutions to.
 # With --examples it also installs python3-sklearn, for regenerating the
 # example data (examples/breast_cancer/make_data.py).
 # With --list it prints the package list (one per line) and installs
@@ -36,7 +37,9 @@ packages=(
 list=0
 for arg in "$@"; do
   case "$arg" in
-    --bench) packages+=(libopenblas0-pthread) ;;
+    # OpenBLAS for numpy/torch; oneDNN for the kiln-bench-conv comparison
+    # (bench/conv_kernels.cpp builds without it).
+    --bench) packages+=(libopenblas0-pthread libdnnl-dev) ;;
     # examples/breast_cancer/make_data.py reads sklearn's copy of the data.
     --examples) packages+=(python3-sklearn) ;;
     --list) list=1 ;;

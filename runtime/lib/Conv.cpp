@@ -179,6 +179,105 @@ void applyEpilogue(double *y, int64_t rows, int64_t F, const double *bias,
   kiln_gemm_f64(rows, F, 0, 0, 0, 1.0, nullptr, 1, nullptr, F, 1.0, y, F, bias,
                 epilogue);
 }
+/// f32 convolutions whose GEMM depth (kernel volume * channels per group)
+/// is below this use the small products below instead of kiln_gemm_f32: a
+/// GEMM that short is mostly packing (MNIST conv1, 3x3 x 1 channel: 7
+/// GFLOP/s through the GEMM).
+constexpr int64_t kMinGemmDepth = 16;
+
+/// y[r, f] = sum_j col[r, j] * w[j, f] for R rows and n columns, without
+/// packing: 16 columns at a time in R x 16 accumulators held in registers.
+/// Sums run over j in order.
+template <int R>
+void smallProductRows(const float *col, int64_t cw, const float *w, int64_t ldw,
+                      int64_t n, float *y, int64_t ldy) {
+  for (int64_t f0 = 0; f0 < n; f0 += 16) {
+    float acc[R][16] = {};
+    if (f0 + 16 <= n) {
+      for (int64_t j = 0; j < cw; ++j) {
+        const float *wr = w + j * ldw + f0;
+        for (int r = 0; r < R; ++r) {
+          float a = col[r * cw + j];
+          for (int t = 0; t < 16; ++t)
+            acc[r][t] += a * wr[t];
+        }
+      }
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < 16; ++t)
+          y[r * ldy + f0 + t] = acc[r][t];
+      continue;
+    }
+    int64_t nf = n - f0;
+    for (int64_t j = 0; j < cw; ++j) {
+      const float *wr = w + j * ldw + f0;
+      for (int r = 0; r < R; ++r) {
+        float a = col[r * cw + j];
+        for (int64_t t = 0; t < nf; ++t)
+          acc[r][t] += a * wr[t];
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int64_t t = 0; t < nf; ++t)
+        y[r * ldy + f0 + t] = acc[r][t];
+  }
+}
+
+/// y = col * w for `rows` rows (see smallProductRows).
+void smallProduct(const float *col, int64_t rows, int64_t cw, const float *w,
+                  int64_t ldw, int64_t n, float *y, int64_t ldy) {
+  int64_t r = 0;
+  for (; r + 4 <= rows; r += 4)
+    smallProductRows<4>(col + r * cw, cw, w, ldw, n, y + r * ldy, ldy);
+  for (; r < rows; ++r)
+    smallProductRows<1>(col + r * cw, cw, w, ldw, n, y + r * ldy, ldy);
+}
+
+/// dw[j, f] += sum_r col[r, j] * dy[r, f] for j < J, f < n: J rows of dw
+/// and 16 columns at a time in registers, sums over r in order.
+template <int J>
+void smallFilterRows(const float *col, int64_t rows, int64_t cw,
+                     const float *dy, int64_t lddy, int64_t n, float *dw,
+                     int64_t lddw) {
+  for (int64_t f0 = 0; f0 < n; f0 += 16) {
+    int64_t nf = std::min<int64_t>(16, n - f0);
+    float acc[J][16] = {};
+    for (int j = 0; j < J; ++j)
+      for (int64_t t = 0; t < nf; ++t)
+        acc[j][t] = dw[j * lddw + f0 + t];
+    if (nf == 16) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float *d = dy + r * lddy + f0;
+        for (int j = 0; j < J; ++j) {
+          float a = col[r * cw + j];
+          for (int t = 0; t < 16; ++t)
+            acc[j][t] += a * d[t];
+        }
+      }
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float *d = dy + r * lddy + f0;
+        for (int j = 0; j < J; ++j) {
+          float a = col[r * cw + j];
+          for (int64_t t = 0; t < nf; ++t)
+            acc[j][t] += a * d[t];
+        }
+      }
+    }
+    for (int j = 0; j < J; ++j)
+      for (int64_t t = 0; t < nf; ++t)
+        dw[j * lddw + f0 + t] = acc[j][t];
+  }
+}
+
+/// dw += col^T * dy for all cw rows of dw (see smallFilterRows).
+void smallFilter(const float *col, int64_t rows, int64_t cw, const float *dy,
+                 int64_t lddy, int64_t n, float *dw, int64_t lddw) {
+  int64_t j = 0;
+  for (; j + 4 <= cw; j += 4)
+    smallFilterRows<4>(col + j, rows, cw, dy, lddy, n, dw + j * lddw, lddw);
+  for (; j < cw; ++j)
+    smallFilterRows<1>(col + j, rows, cw, dy, lddy, n, dw + j * lddw, lddw);
+}
 
 //===----------------------------------------------------------------------===//
 // f64: direct loops
@@ -316,9 +415,12 @@ void im2col(const Conv &c, const float *x, int64_t g, int64_t r0, int64_t rows,
     float *row = col + r * c.colWidth;
     std::memset(row, 0, sizeof(float) * c.colWidth);
     const float *xn = x + n * c.inPositions * c.C + g * c.Cg;
-    forWindow(c, o, [&](int64_t kk, int64_t i) {
-      std::memcpy(row + kk * c.Cg, xn + i * c.C, sizeof(float) * c.Cg);
-    });
+    if (c.Cg == 1) // first layers, depthwise: no memcpy call per element
+      forWindow(c, o, [&](int64_t kk, int64_t i) { row[kk] = xn[i * c.C]; });
+    else
+      forWindow(c, o, [&](int64_t kk, int64_t i) {
+        std::memcpy(row + kk * c.Cg, xn + i * c.C, sizeof(float) * c.Cg);
+      });
   }
 }
 
@@ -363,6 +465,17 @@ void gemmForward(const Conv &c, const float *x, const float *w,
             a = col;
             lda = c.colWidth;
           }
+          if (c.colWidth < kMinGemmDepth && !c.pointwise) {
+            float *yb = k.y + r0 * c.F + g * c.Fg;
+            smallProduct(col, rows, c.colWidth, k.w + g * c.Fg, c.F, c.Fg, yb,
+                         c.F);
+            // Bias and activation exactly as the GEMM's (K = 0).
+            if (k.bias || c.epilogue != KILN_EPILOGUE_NONE)
+              kiln_gemm_f32(rows, c.Fg, 0, 0, 0, 1.0f, nullptr, 1, nullptr, c.F,
+                            1.0f, yb, c.F, k.bias ? k.bias + g * c.Fg : nullptr,
+                            c.epilogue);
+            continue;
+          }
           kiln_gemm_f32(rows, c.Fg, c.colWidth, 0, 0, 1.0f, a, lda,
                         k.w + g * c.Fg, c.F, 0.0f, k.y + r0 * c.F + g * c.Fg,
                         c.F, k.bias ? k.bias + g * c.Fg : nullptr, c.epilogue);
@@ -371,8 +484,61 @@ void gemmForward(const Conv &c, const float *x, const float *w,
       &ctx);
 }
 
+/// For unit strides, backward data is a forward convolution of dy with the
+/// flipped, transposed weights w'[k', f, c] = w[K-1-k', c, f] (per group),
+/// dilation as before and pads dilation*(K-1) - pad. Returns false when that
+/// form does not apply (a stride > 1, or a pad larger than the dilated
+/// kernel extent).
+bool transposedAsForward(const Conv &c, Conv &t) {
+  t = c;
+  for (int i = 0; i < 3; ++i) {
+    int64_t extent = c.dl[i] * (c.K[i] - 1);
+    if (c.st[i] != 1 || c.pl[i] > extent || c.ph[i] > extent)
+      return false;
+    t.S[i] = c.O[i];
+    t.O[i] = c.S[i];
+    t.pl[i] = extent - c.pl[i];
+    t.ph[i] = extent - c.ph[i];
+  }
+  std::swap(t.C, t.F);
+  std::swap(t.Cg, t.Fg);
+  std::swap(t.inPositions, t.outPositions);
+  t.colWidth = t.kernelVolume * t.Cg;
+  t.epilogue = KILN_EPILOGUE_NONE;
+  t.pointwise = c.pointwise;
+  return true;
+}
+
+void gemmForward(const Conv &c, const float *x, const float *w,
+                 const float *bias, float *y);
+
 void gemmBackwardData(const Conv &c, const float *dy, const float *w,
                       float *dx) {
+  // The forward form multiplies by Cg-wide weight columns; the col2im form
+  // by Kvol*Cg-wide ones but scatters. Measured (bench/conv_kernels.cpp):
+  // the forward form wins from about 8 input channels per group.
+  // The forward form also multiplies the zero padding of dy (its im2col
+  // runs over the S input positions, col2im over the O output positions),
+  // so it is used only while S is at most 1.25 O ('same'-like padding; for
+  // MNIST conv2, 13x13 from 11x11, the col2im form was as fast or faster).
+  Conv t;
+  if (c.Cg >= 8 && 4 * c.inPositions <= 5 * c.outPositions &&
+      transposedAsForward(c, t)) {
+    thread_local std::vector<float> flipped;
+    flipped.resize(c.kernelVolume * c.Fg * c.C);
+    for (int64_t k = 0; k < c.kernelVolume; ++k)
+      for (int64_t g = 0; g < c.G; ++g)
+        for (int64_t ci = 0; ci < c.Cg; ++ci) {
+          const float *src =
+              w + ((c.kernelVolume - 1 - k) * c.Cg + ci) * c.F + g * c.Fg;
+          float *dst = flipped.data() + k * c.Fg * c.C + g * c.Cg + ci;
+          for (int64_t f = 0; f < c.Fg; ++f)
+            dst[f * c.C] = src[f];
+        }
+    gemmForward(t, dy, flipped.data(), nullptr, dx);
+    return;
+  }
+
   struct Ctx {
     const Conv &c;
     const float *dy, *w;
@@ -455,6 +621,15 @@ void gemmBackwardFilter(const Conv &c, const float *x, const float *dy,
               im2col(c, k.x, g, r0, rows, col);
               a = col;
               lda = c.colWidth;
+            }
+            if (c.colWidth < kMinGemmDepth && !c.pointwise) {
+              if (b == bBegin)
+                for (int64_t j = 0; j < c.colWidth; ++j)
+                  std::fill(out + j * c.F + g * c.Fg,
+                            out + j * c.F + (g + 1) * c.Fg, 0.0f);
+              smallFilter(col, rows, c.colWidth, k.dy + r0 * c.F + g * c.Fg,
+                          c.F, c.Fg, out + g * c.Fg, c.F);
+              continue;
             }
             kiln_gemm_f32(c.colWidth, c.Fg, rows, 1, 0, 1.0f, a, lda,
                           k.dy + r0 * c.F + g * c.Fg, c.F, beta, out + g * c.Fg,

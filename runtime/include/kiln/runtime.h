@@ -250,10 +250,12 @@ typedef struct kiln_conv_desc_t {
 /// x outside [0, S) reads as 0. `bias` may be NULL (no bias). y is
 /// write-only (may hold garbage on entry) and must not overlap the inputs.
 ///
-/// Numerics (f32): im2col + kiln_gemm_f32, sums in f32 in an order fixed by
-/// the shapes, so results are bitwise identical for any thread count; the
-/// bias and activation are the GEMM's epilogues (same accuracy). f64: direct
-/// loops (the reference the f32 kernels are tested against).
+/// Numerics (f32): im2col + kiln_gemm_f32 (GEMM depths K1*..*Kd*C/groups
+/// below 16: register-blocked loops), sums in f32 in an order fixed by the
+/// shapes, so results are bitwise identical for any thread count; the bias
+/// and activation are exactly the GEMM's epilogues (same accuracy and NaN
+/// behaviour). f64: direct loops (the reference the f32 kernels are tested
+/// against), bias and activation through kiln_gemm_f64.
 ///
 /// Threads: blocks of output rows (f32) or images (f64) on up to
 /// kiln_get_num_threads() threads. Memory: each thread keeps a column
@@ -277,8 +279,11 @@ KILN_API void kiln_conv_fwd_f32(const kiln_conv_desc_t *d, const float *x,
 ///                              dy[n, o, f] * w[k, c, f]
 ///
 /// dx is overwritten: every element is written, those no window touches
-/// with 0. Shapes, numerics, threads (items are images), errors and
-/// thread-safety as kiln_conv_fwd_f32.
+/// with 0. f32: with unit strides, pads no larger than dilation*(K-1), at
+/// least 8 input channels per group and S1*..*Sd <= 1.25 O1*..*Od, computed
+/// as the forward convolution of dy with the flipped weights (a per-thread
+/// copy of w, transposed); else GEMM + col2im per image. Shapes, numerics, errors and thread-safety as
+/// kiln_conv_fwd_f32.
 KILN_API void kiln_conv_bwd_data_f32(const kiln_conv_desc_t *d,
                                      const float *dy, const float *w,
                                      float *dx);
