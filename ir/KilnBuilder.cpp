@@ -89,6 +89,18 @@ Value ForwardFunctionBuilder::stepCounter() {
   return counter->value;
 }
 
+Value ForwardFunctionBuilder::sampleWeights(int64_t batchSize,
+                                            Type elementType) {
+  if (!weights) {
+    Value arg = body->addArgument(
+        RankedTensorType::get({batchSize}, elementType), b.getLoc());
+    weights = Arg{arg, b.getDictionaryAttr(
+                           namedAttr<KilnDialect::SampleWeightAttrHelper>(
+                               b.getUnitAttr()))};
+  }
+  return weights->value;
+}
+
 StringAttr ForwardFunctionBuilder::getInputName(Value value) const {
   for (auto [input, attrs] : llvm::zip(inputs, inputAttrs))
     if (input == value)
@@ -124,7 +136,8 @@ void ForwardFunctionBuilder::addStateUpdate(Value param, Value newValue) {
 }
 
 func::FuncOp ForwardFunctionBuilder::finish() {
-  // Arguments: params, inputs, the counter; block arguments are re-created
+  // Arguments: params, inputs, the counter, the sample weights; block
+  // arguments are re-created
   // in that order.
   SmallVector<Value> order;
   SmallVector<DictionaryAttr> argAttrs;
@@ -134,10 +147,11 @@ func::FuncOp ForwardFunctionBuilder::finish() {
   }
   order.append(inputs.begin(), inputs.end());
   argAttrs.append(inputAttrs.begin(), inputAttrs.end());
-  if (counter) {
-    order.push_back(counter->value);
-    argAttrs.push_back(counter->attrs);
-  }
+  for (const std::optional<Arg> &last : {counter, weights})
+    if (last) {
+      order.push_back(last->value);
+      argAttrs.push_back(last->attrs);
+    }
   unsigned oldCount = body->getNumArguments();
   SmallVector<Type> argTypes;
   for (Value v : order) {

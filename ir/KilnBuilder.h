@@ -66,7 +66,8 @@ struct ParamSpec {
 /// Builds a forward function. Arguments may be added in any order while the
 /// body is built; finish() orders them as the forward form requires:
 /// parameters (in the order added), inputs (in the order added, or the
-/// order given to setInputOrder), then the step counter if one was used.
+/// order given to setInputOrder), then the step counter and the sample
+/// weights if they were used.
 /// Results are the outputs in the order added, then the state updates.
 class ForwardFunctionBuilder {
 public:
@@ -86,6 +87,12 @@ public:
   /// use: train_step feeds it the optimizer's step, the inference forms
   /// remove it.
   Value stepCounter();
+  /// The batch's sample weights (`[batchSize]` of `elementType`, marked
+  /// `kiln.sample_weight`), created on first use: BatchNorm reads them to
+  /// leave the zero-weight rows of a padded batch out of its statistics;
+  /// kiln-attach-loss feeds it the loss's sample weights, the inference
+  /// forms remove it.
+  Value sampleWeights(int64_t batchSize, Type elementType);
 
   /// The name of input `value`, or null if `value` is not an input.
   StringAttr getInputName(Value value) const;
@@ -116,6 +123,7 @@ private:
   SmallVector<Value> inputs;
   SmallVector<DictionaryAttr> inputAttrs;
   std::optional<Arg> counter;
+  std::optional<Arg> weights;
   SmallVector<Value> outputs;
   SmallVector<DictionaryAttr> outputAttrs;
   SmallVector<std::pair<Value, Value>> stateUpdates; // (param, new value)

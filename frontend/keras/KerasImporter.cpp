@@ -1954,9 +1954,14 @@ FailureOr<Value> KerasImporter::emitBatchNorm(const Layer &layer, Value x) {
                                        broadcast(factor)),
                          broadcast(beta));
   }
+  // The batch's sample weights keep the zero-weight rows of a padded last
+  // batch out of the statistics (kiln.batch_norm, docs/spec.md).
+  SmallVector<Value> operands{x, gamma, beta, movingMean, movingVariance};
+  if (axis != 0)
+    operands.push_back(
+        forward->sampleWeights(type.getDimSize(0), type.getElementType()));
   auto op = builder.create<BatchNormOp>(
-      fileLoc, TypeRange{type, statType, statType},
-      ValueRange{x, gamma, beta, movingMean, movingVariance},
+      fileLoc, TypeRange{type, statType, statType}, operands,
       ArrayRef<NamedAttribute>{
           builder.getNamedAttr("axis", builder.getI64IntegerAttr(axis)),
           builder.getNamedAttr("epsilon", builder.getF64FloatAttr(epsilon)),

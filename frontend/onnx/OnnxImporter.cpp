@@ -1754,8 +1754,13 @@ LogicalResult Importer::batchNorm() {
       return failure();
     }
   auto channelType = cast<RankedTensorType>(in[1].getType());
+  // The batch's sample weights keep the zero-weight rows of a padded last
+  // batch out of the statistics (kiln.batch_norm, docs/spec.md).
+  SmallVector<Value> operands(in.begin(), in.end());
+  operands.push_back(
+      forward->sampleWeights(type.getDimSize(0), type.getElementType()));
   Operation *op = builder.create<BatchNormOp>(
-      currentLoc, TypeRange{type, channelType, channelType}, ValueRange(in),
+      currentLoc, TypeRange{type, channelType, channelType}, operands,
       ArrayRef<NamedAttribute>{
           namedAttr("axis", builder.getI64IntegerAttr(1)),
           namedAttr("epsilon",

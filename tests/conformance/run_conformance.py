@@ -123,8 +123,13 @@ def forward_arguments(kiln_text):
         attrs = match.group(2)
         param = re.search(r'kiln\.param = "([^"]*)"', attrs)
         name = re.search(r'kiln\.name = "([^"]*)"', attrs)
-        args.append(("param", param.group(1), shape) if param else
-                    ("input", name.group(1), shape))
+        if param:
+            args.append(("param", param.group(1), shape))
+        elif name:
+            args.append(("input", name.group(1), shape))
+        else:  # BatchNormalization's row mask (kiln.sample_weight)
+            assert "kiln.sample_weight" in attrs, attrs
+            args.append(("sample_weight", None, shape))
     return args
 
 
@@ -187,6 +192,8 @@ def run_case(kilnc, case_dir, scratch):
                               timeout=TIMEOUT)
         if proc.returncode != 0:
             return "fail", "inference form: " + first_error(proc.stderr)
+        with open(run_path) as f:  # without the sample-weight argument
+            args = forward_arguments(f.read())
     inits = {t.name: numpy_helper.to_array(t)
              for t in model.graph.initializer}
     graph_inputs = [i.name for i in model.graph.input if i.name not in inits]
@@ -220,6 +227,8 @@ def run_case(kilnc, case_dir, scratch):
         for i, (kind, name, shape) in enumerate(args):
             if kind == "param":
                 value = kiln_layout(inits[name], shape)
+            elif kind == "sample_weight":  # every sample counts
+                value = np.ones(shape, np.float32)
             elif name in feeds:
                 value = feeds[name]
             else:

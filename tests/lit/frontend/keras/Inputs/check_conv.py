@@ -9,7 +9,9 @@ DepthwiseConv2D 2x2, depth_multiplier 2 (valid) -> Conv2D 3 filters 3x3,
 stride 2, same, relu -> BatchNormalization -> MaxPooling2D 2, stride 1,
 same -> AveragePooling2D 2, stride 2, same (padding not counted).
 `kilnc run --entry forward` runs the forward form as imported, the training
-form of BatchNormalization: batch statistics, and the new moving statistics
+form of BatchNormalization: batch statistics over the samples of nonzero
+weight (the last argument, `kiln.sample_weight`), and the new moving
+statistics
 (Keras: momentum * old + (1 - momentum) * batch, biased variance) as the
 second and third results.
 """
@@ -49,7 +51,7 @@ model = {
     ]}}
 
 rng = np.random.default_rng(0)
-args = {  # the forward's argument order: params, then the input
+args = {  # the forward's argument order: params, the input, sample weights
     "dw/kernel": rng.normal(size=(2, 2, 2, 2)),
     "dw/bias": rng.normal(size=4),
     "conv/kernel": rng.normal(scale=0.5, size=(3, 3, 4, 3)),
@@ -59,6 +61,9 @@ args = {  # the forward's argument order: params, then the input
     "bn/moving_mean": rng.normal(size=3),
     "bn/moving_variance": rng.uniform(0.5, 2.0, size=3),
     "x": rng.normal(size=(4, 7, 6, 2)),
+    # BatchNormalization's row mask (kiln.sample_weight): sample 2 has
+    # weight 0, as a padding row would, and is left out of the statistics.
+    "sample_weight": np.array([1.0, 0.5, 0.0, 2.0]),
 }
 args = {k: v.astype(np.float32) for k, v in args.items()}
 
@@ -135,7 +140,8 @@ def pool(x, size, stride, op):
 a = {k: v.astype(np.float64) for k, v in args.items()}
 y = depthwise(a["x"], a["dw/kernel"]) + a["dw/bias"]
 y = np.maximum(conv2d(y, a["conv/kernel"], 2, "same") + a["conv/bias"], 0)
-mean, var = y.mean(axis=(0, 1, 2)), y.var(axis=(0, 1, 2))
+counted = y[a["sample_weight"] != 0]
+mean, var = counted.mean(axis=(0, 1, 2)), counted.var(axis=(0, 1, 2))
 y = (y - mean) / np.sqrt(var + 0.001) * a["bn/gamma"] + a["bn/beta"]
 y = pool(y, 2, 1, np.max)
 expected = {

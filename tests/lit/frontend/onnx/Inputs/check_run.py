@@ -44,8 +44,13 @@ def forward_arguments(kilnc, model):
         attrs = match.group(2)
         param = re.search(r'kiln\.param = "([^"]*)"', attrs)
         name = re.search(r'kiln\.name = "([^"]*)"', attrs)
-        args.append(("param", param.group(1), shape) if param else
-                    ("input", name.group(1), shape))
+        if param:
+            args.append(("param", param.group(1), shape))
+        elif name:
+            args.append(("input", name.group(1), shape))
+        else:  # BatchNormalization's row mask (kiln.sample_weight)
+            assert "kiln.sample_weight" in attrs, attrs
+            args.append(("sample_weight", None, shape))
     return args
 
 
@@ -74,6 +79,10 @@ def main():
                                                        opts.model)):
         if kind == "input":
             files.append(inputs[name])
+        elif kind == "sample_weight":  # every sample counts
+            path = os.path.join(opts.workdir, "arg%d.npy" % i)
+            np.save(path, np.ones(shape, np.float32))
+            files.append(path)
         else:
             path = os.path.join(opts.workdir, "arg%d.npy" % i)
             np.save(path, kiln_layout(inits[name], shape))
