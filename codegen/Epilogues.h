@@ -1,5 +1,4 @@
-//===- Epilogues.h - bias + activation epilogues of runtime kernels -*- C++
-//-*-===//
+//===- Epilogues.h - bias + activation epilogues of kernels -----*- C++ -*-===//
 //
 // What the passes that fuse an elementwise bias + activation into a runtime
 // kernel share (kiln-fuse-gemm-epilogues, kiln-lower-matmul-to-runtime,
