@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Epilogues.h"
 #include "codegen/Passes.h"
 #include "codegen/RuntimeCalls.h"
 #include "kiln/runtime.h"
@@ -20,13 +21,10 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Matchers.h"
-#include "mlir/Interfaces/SideEffectInterfaces.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace mlir::kiln {
 #define GEN_PASS_DEF_KILNLOWERMATMULTORUNTIMEPASS
@@ -35,7 +33,10 @@ namespace mlir::kiln {
 } // namespace mlir::kiln
 
 using namespace mlir;
+using mlir::kiln::Epilogue;
 using mlir::kiln::getElementPointer;
+using mlir::kiln::getRootBuffer;
+using mlir::kiln::matchEpilogue;
 
 namespace {
 /// How a linalg op maps onto GEMM: which operands are transposed and whether
@@ -120,85 +121,6 @@ bool mayOverlap(Value x, Value y) {
     return false;
   auto bx = getViewBytes(vx), by = getViewBytes(vy);
   return !bx || !by || (bx->first < by->second && by->first < bx->second);
-}
-
-/// A bias + activation computation right after a matmul that the GEMM can
-/// apply as its epilogue: out[i, j] = act(c[i, j] + bias[j]).
-struct Epilogue {
-  linalg::GenericOp op;
-  Value bias;   // 1-D [N] memref, or null
-  Value output; // where the epilogue writes
-  kiln_epilogue_t kind;
-};
-
-/// Matches the elementwise generic following `matmul` (which writes `c`):
-/// inputs c (identity map) and optionally a bias indexed by the column,
-/// body `addf` then optionally relu (maximumf with 0) or tanh. This runs on
-/// bufferized linalg, where no kiln op is left to ask, so it recognizes the
-/// scalar bodies that kiln.relu and kiln.tanh lower to
-/// (ir/ElementwiseScalar.cpp) after elementwise fusion merged them with the
-/// bias add; the kinds are runtime.h's kiln_epilogue_t.
-std::optional<Epilogue> matchEpilogue(linalg::LinalgOp matmul, Value c) {
-  // The next op that reads or writes memory (views, constants and fresh
-  // allocations in between do not).
-  Operation *next = matmul->getNextNode();
-  while (next && (isMemoryEffectFree(next) || isa<memref::AllocOp>(next)))
-    next = next->getNextNode();
-  auto generic = dyn_cast_or_null<linalg::GenericOp>(next);
-  if (!generic || !generic.hasPureBufferSemantics() ||
-      generic.getNumDpsInits() != 1 || generic.getNumDpsInputs() < 1 ||
-      generic.getNumDpsInputs() > 2 || generic.getNumLoops() != 2 ||
-      generic.getNumReductionLoops() != 0)
-    return std::nullopt;
-  MLIRContext *ctx = generic.getContext();
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, ctx);
-  AffineMap columns = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
-  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
-  OpOperand *cOperand = generic.getDpsInputOperand(0);
-  if (cOperand->get() != c || maps[0] != identity || maps.back() != identity)
-    return std::nullopt;
-  Epilogue epilogue{generic, Value(), generic.getDpsInits()[0],
-                    KILN_EPILOGUE_NONE};
-  Block &body = generic.getRegion().front();
-  Value current = body.getArgument(0);
-  auto it = body.begin();
-  if (generic.getNumDpsInputs() == 2) {
-    epilogue.bias = generic.getDpsInputs()[1];
-    auto biasType = dyn_cast<MemRefType>(epilogue.bias.getType());
-    SmallVector<int64_t> strides;
-    int64_t offset;
-    if (maps[1] != columns || !biasType || biasType.getRank() != 1 ||
-        failed(getStridesAndOffset(biasType, strides, offset)) ||
-        strides[0] != 1)
-      return std::nullopt;
-    auto add = dyn_cast<arith::AddFOp>(&*it++);
-    Value biasArg = body.getArgument(1);
-    if (!add || !((add.getLhs() == current && add.getRhs() == biasArg) ||
-                  (add.getRhs() == current && add.getLhs() == biasArg)))
-      return std::nullopt;
-    current = add;
-  }
-  if (auto max = dyn_cast<arith::MaximumFOp>(&*it)) {
-    Value other = max.getLhs() == current ? max.getRhs() : max.getLhs();
-    if ((max.getLhs() != current && max.getRhs() != current) ||
-        !matchPattern(other, m_PosZeroFloat()))
-      return std::nullopt;
-    epilogue.kind = KILN_EPILOGUE_RELU;
-    current = max;
-    ++it;
-  } else if (auto tanh = dyn_cast<math::TanhOp>(&*it)) {
-    if (tanh.getOperand() != current)
-      return std::nullopt;
-    epilogue.kind = KILN_EPILOGUE_TANH;
-    current = tanh;
-    ++it;
-  }
-  auto yield = dyn_cast<linalg::YieldOp>(&*it);
-  if (!yield || yield.getValues().front() != current)
-    return std::nullopt;
-  if (!epilogue.bias && epilogue.kind == KILN_EPILOGUE_NONE)
-    return std::nullopt;
-  return epilogue;
 }
 
 /// Declares `name` with the kiln_gemm_* signature in `module` if absent.
@@ -366,14 +288,6 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
     epilogue->op->erase();
   op->erase();
   return success();
-}
-
-/// The buffer `value` is a view of: the source at the end of its chain of
-/// view-like ops.
-Value getRootBuffer(Value value) {
-  while (auto viewLike = value.getDefiningOp<ViewLikeOpInterface>())
-    value = viewLike.getViewSource();
-  return value;
 }
 
 /// Retargets one matmul + epilogue pair (see kiln-fuse-gemm-epilogues).

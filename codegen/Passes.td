@@ -76,6 +76,35 @@ def KilnFuseGemmEpiloguesPass
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def KilnFuseConvEpiloguesPass
+    : Pass<"kiln-fuse-conv-epilogues", "::mlir::ModuleOp"> {
+  let summary = "Fuses bias + activation into forward convolution kernel calls";
+  let description = [{
+    Runs after bufferization, before the memory plan. A
+    `kiln_rt.kernel_call @kiln_conv_fwd_f32|f64` (no bias, no epilogue yet)
+    writing C, followed by the elementwise op `D = act(C + bias)` (bias
+    indexed by the channel, the last axis; act: none, relu, tanh; the
+    matcher of `kiln-fuse-gemm-epilogues`), becomes one kernel call that
+    writes D, passes the bias pointer and sets the descriptor's `epilogue`
+    field (runtime.h's `kiln_epilogue_t`):
+
+    ```mlir
+    kiln_rt.kernel_call @kiln_conv_fwd_f32 descriptor = [..., 0, ...]
+        ins(%x, %w) outs(%C) {null_pointers = array<i64: 2>}
+    linalg.generic ins(%C, %bias) outs(%D) { addf; maximumf 0 }
+    ```
+    becomes
+    ```mlir
+    kiln_rt.kernel_call @kiln_conv_fwd_f32 descriptor = [..., 1, ...]
+        ins(%x, %w, %bias) outs(%D)
+    ```
+    Only when C is a temporary that nothing else reads (or the epilogue
+    updates C in place), D is dense row-major and does not share a buffer
+    with the kernel's inputs.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 def KilnLowerMatmulToRuntimePass
     : Pass<"kiln-lower-matmul-to-runtime", "::mlir::ModuleOp"> {
   let summary = "Turns linalg matmuls on memrefs into runtime GEMM calls";

@@ -150,6 +150,7 @@ void kiln::buildBufferizePipeline(OpPassManager &pm) {
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createKilnFuseGemmEpiloguesPass());
+  pm.addPass(createKilnFuseConvEpiloguesPass());
   pm.addPass(createKilnPlanMemoryPass());
   // After the plan: GEMM pointers are computed from the regions directly.
   pm.addPass(createKilnLowerMatmulToRuntimePass());

@@ -766,6 +766,56 @@ def conv_cases(dt):
                  fg, tol)
 
 
+# conv + bias + activation: convert-kiln-to-linalg and elementwise fusion
+# leave the kernel call followed by one generic act(C + bias[channel]), which
+# kiln-fuse-conv-epilogues folds into the kernel (bias pointer and epilogue
+# field of the descriptor), so these cases run the runtime's fused epilogue.
+# (name, activation, reference, config as in CONV_CONFIGS)
+CONV_EPILOGUE_CASES = [
+    ("conv_bias_relu", "relu", lambda v: np.maximum(v, 0.0),
+     ("2d_strided_asym_pad", (2, 8, 7, 3), (3, 2, 3, 5), (2, 1), (1, 1),
+      (1, 0), (0, 2), 1)),
+    ("conv_bias_relu_grouped", "relu", lambda v: np.maximum(v, 0.0),
+     ("2d_grouped", (2, 5, 6, 6), (3, 3, 2, 6), (1, 2), (1, 1), (1, 1),
+      (1, 1), 3)),
+    ("conv_bias_tanh_1d", "tanh", np.tanh,
+     ("1d", (3, 11, 4), (3, 4, 5), (2,), (2,), (1,), (2,), 1)),
+]
+
+
+def conv_epilogue_cases(dt):
+    for (case, act, act_ref, config) in CONV_EPILOGUE_CASES:
+        (_, xs, ws, st, dil, pl, ph, groups) = config
+        d = len(xs) - 2
+        out = tuple(conv_out_size(xs[1 + i], ws[i], st[i], dil[i], pl[i],
+                                  ph[i]) for i in range(d))
+        ys = (xs[0],) + out + (ws[-1],)
+        yt = T(ys, dt)
+        r = rng_for(case, dt)
+        x = uniform(r, -2, 2, xs, dt)
+        w = uniform(r, -2, 2, ws, dt)
+        b = uniform(r, -2, 2, (ws[-1],), dt)
+        x64, w64, b64 = (a.astype(np.float64) for a in (x, w, b))
+        fwd = conv_ref(st, dil, pl, ph, groups)
+        # The convolution's dot-product bound (n terms) plus one rounding of
+        # the bias add, both absolute and carried unchanged through relu and
+        # tanh (1-Lipschitz); relu is exact, tanh a libm call (8 eps).
+        n = int(np.prod(ws[:d])) * ws[d]
+        atol = (n + 1) * eps(dt) * (fwd(np.abs(x64), np.abs(w64)) + np.abs(b64))
+        tol = Tol(ulps(dt, 8 if act == "tanh" else 1), atol,
+                  "conv dot-product bound + bias add, then the activation")
+        add_case(case, dt, [x, w, b],
+                 """%%c = kiln.conv %%a0, %%a1 %s : %s, %s -> %s
+                 %%bb = kiln.broadcast_in_dim %%a2, dims = [%d] : %s -> %s
+                 %%s = kiln.add %%c, %%bb : %s
+                 %%r = kiln.%s %%s : %s""" % (
+                     conv_attrs(st, dil, pl, ph, groups), TA(x), TA(w), yt,
+                     d + 1, TA(b), yt, yt, act, yt),
+                 [("%r", yt)],
+                 (lambda f, g: lambda x, w, b: g(f(x, w) + b))(fwd, act_ref),
+                 tol)
+
+
 def pool_out_size(S, k, s, pl, ph, ceil_mode):
     if not ceil_mode:
         return (S + pl + ph - k) // s + 1
@@ -1807,6 +1857,7 @@ def build_cases():
         argmax_cases(dt)
         matmul_cases(dt)
         conv_cases(dt)
+        conv_epilogue_cases(dt)
         pool_cases(dt)
         batch_norm_cases(dt)
         shape_cases(dt)
