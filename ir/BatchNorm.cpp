@@ -104,15 +104,15 @@ std::pair<Value, Value> batchStatistics(NormBuilder &nb, BatchNormOp op,
   Value mean =
       nb.div(nb.sumPerChannel(masked(op.getInput()), axes), counted.count);
   Value centered = nb.sub(op.getInput(), nb.broadcast(mean));
-  Value variance = nb.div(
-      nb.sumPerChannel(masked(nb.mul(centered, centered)), axes),
-      counted.count);
+  Value variance =
+      nb.div(nb.sumPerChannel(masked(nb.mul(centered, centered)), axes),
+             counted.count);
   return {mean, variance};
 }
 
 NormBuilder builderFor(OpBuilder &b, BatchNormOp op) {
   return NormBuilder{b, op.getLoc(), op.getInput().getType(),
-                 static_cast<int64_t>(op.getAxis())};
+                     static_cast<int64_t>(op.getAxis())};
 }
 } // namespace
 
@@ -141,8 +141,7 @@ LogicalResult BatchNormOp::verify() {
                        "statistics must be ")
            << RankedTensorType::get({input.getDimSize(axis)},
                                     input.getElementType())
-           << " (one value per channel of axis " << axis << "), got "
-           << param;
+           << " (one value per channel of axis " << axis << "), got " << param;
   double epsilon = getEpsilon().convertToDouble();
   double momentum = getMomentum().convertToDouble();
   if (!(epsilon > 0) || !std::isfinite(epsilon))
@@ -189,9 +188,9 @@ void BatchNormOp::decompose(RewriterBase &rewriter) {
   if (getUnbiasedMovingVariance()) {
     // Bessel's correction M / (M - 1); 1 for a single element.
     Value ones = nb.scalar(counted.count, 1.0);
-    movingSample = nb.mul(
-        variance, nb.div(counted.count,
-                         nb.maximum(nb.sub(counted.count, ones), ones)));
+    movingSample =
+        nb.mul(variance, nb.div(counted.count,
+                                nb.maximum(nb.sub(counted.count, ones), ones)));
   }
   auto blend = [&](Value moving, Value sample) {
     return nb.add(nb.mul(moving, nb.scalar(moving, momentum)),
@@ -236,8 +235,8 @@ LogicalResult BatchNormOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
   Value share = nb.broadcast(perCount);
   if (counted.mask)
     share = nb.mul(share, counted.mask);
-  Value statTerm = nb.mul(share, nb.add(nb.broadcast(dOffset),
-                                        nb.mul(xhat, nb.broadcast(dScale))));
+  Value statTerm = nb.mul(
+      share, nb.add(nb.broadcast(dOffset), nb.mul(xhat, nb.broadcast(dScale))));
   Value k = nb.broadcast(nb.mul(getScale(), rstd));
   operandGrads.push_back(nb.mul(k, nb.sub(g, statTerm)));
   operandGrads.push_back(dScale);

@@ -94,9 +94,9 @@ Value ForwardFunctionBuilder::sampleWeights(int64_t batchSize,
   if (!weights) {
     Value arg = body->addArgument(
         RankedTensorType::get({batchSize}, elementType), b.getLoc());
-    weights = Arg{arg, b.getDictionaryAttr(
-                           namedAttr<KilnDialect::SampleWeightAttrHelper>(
-                               b.getUnitAttr()))};
+    weights = Arg{
+        arg, b.getDictionaryAttr(namedAttr<KilnDialect::SampleWeightAttrHelper>(
+                 b.getUnitAttr()))};
   }
   return weights->value;
 }

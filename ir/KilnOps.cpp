@@ -224,8 +224,8 @@ template <typename OpTy>
 LogicalResult checkSameElementType(std::optional<Location> loc,
                                    const char *label, Type a, Type b) {
   if (a != b)
-    return emitLabeledError<OpTy>(loc, label, "operand element types differ: ",
-                                  a, " vs ", b);
+    return emitLabeledError<OpTy>(
+        loc, label, "operand element types differ: ", a, " vs ", b);
   return success();
 }
 
@@ -272,9 +272,8 @@ ConvOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                          SmallVectorImpl<Type> &inferredReturnTypes) {
   RankedTensorType input = tensorType(adaptor.getInput());
   RankedTensorType filter = tensorType(adaptor.getFilter());
-  if (failed(checkSameElementType<ConvOp>(loc, "conv_c6",
-                                          input.getElementType(),
-                                          filter.getElementType())))
+  if (failed(checkSameElementType<ConvOp>(
+          loc, "conv_c6", input.getElementType(), filter.getElementType())))
     return failure();
   ConvWindow window{adaptor.getStrides(), adaptor.getDilations(),
                     adaptor.getPadLow(), adaptor.getPadHigh(),
@@ -320,13 +319,12 @@ LogicalResult ConvFilterGradOp::verify() {
           getLoc(), "conv_c6", input.getElementType(),
           getResult().getType().getElementType())))
     return failure();
-  return checkImpliedShape(*this,
-                           inferConvShape(input.getShape(),
-                                          getResult().getType().getShape(),
-                                          getWindow()),
-                           getOutputGrad().getType().getShape(),
-                           "conv_filter_grad_c1",
-                           "the output gradient (the convolution's result)");
+  return checkImpliedShape(
+      *this,
+      inferConvShape(input.getShape(), getResult().getType().getShape(),
+                     getWindow()),
+      getOutputGrad().getType().getShape(), "conv_filter_grad_c1",
+      "the output gradient (the convolution's result)");
 }
 
 double ConvFilterGradOp::getFlops() {
@@ -342,7 +340,7 @@ double ConvFilterGradOp::getFlops() {
     PoolWindow window{adaptor.getWindow(), adaptor.getStrides(),               \
                       adaptor.getPadLow(), adaptor.getPadHigh(),               \
                       adaptor.getCeilMode()};                                  \
-    return inferred<OpTy>(loc, inferPoolShape(input.getShape(), window),      \
+    return inferred<OpTy>(loc, inferPoolShape(input.getShape(), window),       \
                           input.getElementType(), inferredReturnTypes);        \
   }                                                                            \
   double OpTy::getFlops() {                                                    \

@@ -302,8 +302,8 @@ bool checkEntryCounts(Violations &v, const char *label, int64_t rank,
   bool ok = true;
   for (auto [name, list] : llvm::zip(names, lists))
     if (static_cast<int64_t>(list.size()) != rank) {
-      v.add(label, "{0} has {1} entries, the input has {2} spatial axes",
-            name, list.size(), rank);
+      v.add(label, "{0} has {1} entries, the input has {2} spatial axes", name,
+            list.size(), rank);
       ok = false;
     }
   return ok;
@@ -335,8 +335,8 @@ llvm::Expected<Shape> mlir::kiln::inferConvShape(ArrayRef<int64_t> input,
       v.add("conv_c4", "{0} input channels are not divisible by {1} groups", c,
             w.groups);
     if (f % w.groups != 0)
-      v.add("conv_c4", "{0} output channels are not divisible by {1} groups",
-            f, w.groups);
+      v.add("conv_c4", "{0} output channels are not divisible by {1} groups", f,
+            w.groups);
     if (c % w.groups == 0 && fc != c / w.groups)
       v.add("conv_c4",
             "the filter {0} has {1} input channels, expected {2} ({3} "
@@ -369,8 +369,18 @@ llvm::Expected<Shape> mlir::kiln::inferConvShape(ArrayRef<int64_t> input,
       }
       if (!ok)
         continue;
-      int64_t padded = input[i + 1] + w.padLow[i] + w.padHigh[i];
-      int64_t extent = w.dilations[i] * (filter[i] - 1) + 1;
+      int64_t padded, extent;
+      if (llvm::AddOverflow(input[i + 1], w.padLow[i], padded) ||
+          llvm::AddOverflow(padded, w.padHigh[i], padded) ||
+          llvm::MulOverflow(w.dilations[i], filter[i] - 1, extent) ||
+          llvm::AddOverflow(extent, int64_t(1), extent)) {
+        v.add("conv_c5",
+              "spatial axis {0}: the padded input ({1} + {2} + {3}) or the "
+              "dilated window (kernel {4}, dilation {5}) overflows 64 bits",
+              i, input[i + 1], w.padLow[i], w.padHigh[i], filter[i],
+              w.dilations[i]);
+        continue;
+      }
       if (extent > padded) {
         v.add("conv_c5",
               "spatial axis {0}: the window (kernel {1}, dilation {2}: {3} "
@@ -411,14 +421,33 @@ llvm::Expected<Shape> mlir::kiln::inferConvTransposeShape(
   Shape result{input.front()};
   for (int64_t i = 0; i < rank; ++i) {
     if (outputPadding[i] < 0 ||
-        outputPadding[i] >= std::max(w.strides[i], w.dilations[i]))
+        outputPadding[i] >= std::max(w.strides[i], w.dilations[i])) {
       v.add("conv_transpose_c2",
             "output padding {0} of spatial axis {1} must be in [0, max(stride "
             "{2}, dilation {3}))",
             outputPadding[i], i, w.strides[i], w.dilations[i]);
-    int64_t size = (input[i + 1] - 1) * w.strides[i] +
-                   w.dilations[i] * (filter[i] - 1) + 1 - w.padLow[i] -
-                   w.padHigh[i] + outputPadding[i];
+      continue;
+    }
+    int64_t span, extent, size;
+    if (w.strides[i] < 1 || w.dilations[i] < 1 || filter[i] < 1 ||
+        input[i + 1] < 1 || w.padLow[i] < 0 || w.padHigh[i] < 0) {
+      v.add("conv_c3",
+            "spatial axis {0}: stride {1}, dilation {2} and kernel {3} must "
+            "be >= 1 and the padding ({4}, {5}) >= 0",
+            i, w.strides[i], w.dilations[i], filter[i], w.padLow[i],
+            w.padHigh[i]);
+      continue;
+    }
+    if (llvm::MulOverflow(input[i + 1] - 1, w.strides[i], span) ||
+        llvm::MulOverflow(w.dilations[i], filter[i] - 1, extent) ||
+        llvm::AddOverflow(span, extent, size) ||
+        llvm::AddOverflow(size, int64_t(1) + outputPadding[i], size) ||
+        llvm::SubOverflow(size, w.padLow[i], size) ||
+        llvm::SubOverflow(size, w.padHigh[i], size)) {
+      v.add("conv_transpose_c2",
+            "spatial axis {0}: the output size overflows 64 bits", i);
+      continue;
+    }
     if (size < 1)
       v.add("conv_transpose_c2",
             "spatial axis {0}: the padding ({1}, {2}) leaves an output size "
@@ -426,9 +455,13 @@ llvm::Expected<Shape> mlir::kiln::inferConvTransposeShape(
             i, w.padLow[i], w.padHigh[i], size);
     result.push_back(size);
   }
+  int64_t channels;
+  if (!v.all && llvm::MulOverflow(filter[rank], w.groups, channels))
+    v.add("conv_c4", "{0} filter channels times {1} groups overflow 64 bits",
+          filter[rank], w.groups);
   if (v.all)
     return std::move(v.all);
-  result.push_back(filter[rank] * w.groups);
+  result.push_back(channels);
   // The implied convolution must map the result back onto the input.
   llvm::Expected<Shape> conv = inferConvShape(result, filter, w);
   if (!conv)
@@ -472,7 +505,15 @@ llvm::Expected<Shape> mlir::kiln::inferPoolShape(ArrayRef<int64_t> input,
             i, w.padLow[i], w.padHigh[i], w.window[i]);
       continue;
     }
-    int64_t padded = input[i + 1] + w.padLow[i] + w.padHigh[i];
+    int64_t padded;
+    if (llvm::AddOverflow(input[i + 1], w.padLow[i], padded) ||
+        llvm::AddOverflow(padded, w.padHigh[i], padded)) {
+      v.add("pool_c5",
+            "spatial axis {0}: the padded input ({1} + {2} + {3}) overflows "
+            "64 bits",
+            i, input[i + 1], w.padLow[i], w.padHigh[i]);
+      continue;
+    }
     if (w.window[i] > padded) {
       v.add("pool_c5",
             "spatial axis {0}: the window {1} is larger than the padded input "

@@ -346,9 +346,8 @@ struct KilnAttachLossPass
       Value arg = lossFunc.getArgument(i);
       if (arg.getType() != weights.getType())
         return mlir::emitError(arg.getLoc(), "kiln-attach-loss: argument ")
-               << i << " marked 'kiln.sample_weight' has type "
-               << arg.getType() << ", but the loss's sample weights are "
-               << weights.getType();
+               << i << " marked 'kiln.sample_weight' has type " << arg.getType()
+               << ", but the loss's sample weights are " << weights.getType();
       arg.replaceAllUsesWith(weights);
       for (unsigned r = 0, e = lossFunc.getNumResults(); r < e; ++r)
         if (IntegerAttr index =

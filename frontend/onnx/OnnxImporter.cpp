@@ -1753,6 +1753,21 @@ LogicalResult Importer::batchNorm() {
                   << "', the saved batch statistics) is not supported";
       return failure();
     }
+  double epsilon = floatAttr("epsilon", 1e-5);
+  double momentum = floatAttr("momentum", 0.9);
+  bool valid = true;
+  if (!(epsilon > 0) || !std::isfinite(epsilon)) {
+    nodeError() << "[batch_norm_c3] epsilon " << epsilon
+                << " must be finite and > 0";
+    valid = false;
+  }
+  if (!(momentum >= 0 && momentum <= 1)) {
+    nodeError() << "[batch_norm_c3] momentum " << momentum
+                << " must be in [0, 1]";
+    valid = false;
+  }
+  if (!valid)
+    return failure();
   auto channelType = cast<RankedTensorType>(in[1].getType());
   // The batch's sample weights keep the zero-weight rows of a padded last
   // batch out of the statistics (kiln.batch_norm, docs/spec.md).
@@ -1763,10 +1778,8 @@ LogicalResult Importer::batchNorm() {
       currentLoc, TypeRange{type, channelType, channelType}, operands,
       ArrayRef<NamedAttribute>{
           namedAttr("axis", builder.getI64IntegerAttr(1)),
-          namedAttr("epsilon",
-                    builder.getF64FloatAttr(floatAttr("epsilon", 1e-5))),
-          namedAttr("momentum",
-                    builder.getF64FloatAttr(floatAttr("momentum", 0.9))),
+          namedAttr("epsilon", builder.getF64FloatAttr(epsilon)),
+          namedAttr("momentum", builder.getF64FloatAttr(momentum)),
           namedAttr("unbiased_moving_variance", builder.getBoolAttr(true))});
   // Running statistics that are initializers are state: a training step
   // writes the new values back.

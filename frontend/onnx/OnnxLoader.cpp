@@ -9,14 +9,18 @@
 
 #include "frontend/onnx/OnnxLoader.h"
 
+#include "llvm/ADT/StringExtras.h"
+
 #include "onnx/checker.h"
 #include "onnx/shape_inference/implementation.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <vector>
 
 namespace mlir::kiln::onnx_import {
 namespace {
@@ -131,6 +135,43 @@ bool loadGraphExternalData(onnx::GraphProto &graph, const std::string &dir,
   return true;
 }
 
+/// libonnx's shape inference of the windowed ops divides by the strides
+/// and the dilations (a stride of 0 is a SIGFPE inside
+/// onnx::convPoolShapeInference): every node of those ops must have
+/// positive strides, dilations and kernel sizes before the library sees the
+/// graph. Appends one line per offending attribute to `problems`.
+void checkWindowAttributes(const onnx::GraphProto &graph,
+                           std::vector<std::string> &problems) {
+  static const char *const windowed[] = {
+      "Conv",        "ConvTranspose", "ConvInteger", "QLinearConv", "MaxPool",
+      "AveragePool", "LpPool",        "MaxUnpool",   "MaxRoiPool"};
+  for (const onnx::NodeProto &node : graph.node()) {
+    for (const onnx::AttributeProto &attr : node.attribute())
+      if (attr.has_g())
+        checkWindowAttributes(attr.g(), problems);
+    if (!node.domain().empty() && node.domain() != "ai.onnx")
+      continue;
+    if (std::find(std::begin(windowed), std::end(windowed), node.op_type()) ==
+        std::end(windowed))
+      continue;
+    for (const onnx::AttributeProto &attr : node.attribute()) {
+      const std::string &name = attr.name();
+      if (name != "strides" && name != "dilations" && name != "kernel_shape")
+        continue;
+      std::string values;
+      bool bad = false;
+      for (int64_t v : attr.ints()) {
+        values += (values.empty() ? "" : ", ") + std::to_string(v);
+        bad |= v < 1;
+      }
+      if (bad)
+        problems.push_back("node '" + node.name() + "' (" + node.op_type() +
+                           "): " + name + " [" + values +
+                           "]: every entry must be >= 1");
+    }
+  }
+}
+
 } // namespace
 
 bool loadModel(const std::string &path, onnx::ModelProto &model,
@@ -155,6 +196,12 @@ bool loadModel(const std::string &path, onnx::ModelProto &model,
       return false;
   } catch (const std::exception &e) {
     error = std::string("cannot read the model: ") + e.what();
+    return false;
+  }
+  std::vector<std::string> problems;
+  checkWindowAttributes(model.graph(), problems);
+  if (!problems.empty()) {
+    error = "invalid window attributes: " + llvm::join(problems, "; ");
     return false;
   }
   try {

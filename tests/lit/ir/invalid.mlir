@@ -711,3 +711,23 @@ func.func @batch_norm_weights(%x: tensor<4x3xf32>, %p: tensor<3xf32>, %w: tensor
   %y, %m, %v = kiln.batch_norm %x, %p, %p, %p, %p sample_weight %w {axis = 1 : i64, epsilon = 1.0e-3 : f64, momentum = 0.99 : f64} : tensor<4x3xf32>, tensor<3xf32>, tensor<3xf32>
   return %y : tensor<4x3xf32>
 }
+
+// -----
+
+// Tests that conv rejects a padded size that overflows 64 bits (conv_c5).
+func.func @conv_overflow(%x: tensor<1x5x3x2xf32>, %w: tensor<3x1x2x4xf32>) -> tensor<1x3x3x4xf32> {
+  // expected-error @+2 {{[conv_c5] spatial axis 0: the padded input (5 + 9223372036854775807 + 9223372036854775807) or the dilated window (kernel 3, dilation 1) overflows 64 bits}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.conv %x, %w {strides = array<i64: 1, 1>, dilations = array<i64: 1, 1>, pad_low = array<i64: 9223372036854775807, 0>, pad_high = array<i64: 9223372036854775807, 0>} : tensor<1x5x3x2xf32>, tensor<3x1x2x4xf32> -> tensor<1x3x3x4xf32>
+  return %0 : tensor<1x3x3x4xf32>
+}
+
+// -----
+
+// Tests that max_pool rejects a padded size that overflows 64 bits (pool_c5).
+func.func @pool_overflow(%x: tensor<1x5x3x2xf32>) -> tensor<1x1x3x2xf32> {
+  // expected-error @+2 {{[pool_c5] spatial axis 0: the padded input (5 + 9223372036854775806 + 9223372036854775806) overflows 64 bits}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.max_pool %x {window = array<i64: 9223372036854775807, 1>, strides = array<i64: 1, 1>, pad_low = array<i64: 9223372036854775806, 0>, pad_high = array<i64: 9223372036854775806, 0>} : tensor<1x5x3x2xf32> -> tensor<1x1x3x2xf32>
+  return %0 : tensor<1x1x3x2xf32>
+}
