@@ -1610,7 +1610,18 @@ LogicalResult Importer::convTranspose() {
                      (kernel[i] - 1) * w.dilations[i] + 1;
       int64_t total = full - (*outputShape)[i];
       if (total < 0) {
-        // A larger output: the extra positions are output padding.
+        // A larger output: the extra positions are output padding, fewer
+        // than max(stride, dilation) of them.
+        int64_t largest = full - (*outputPadding)[i] +
+                          std::max(w.strides[i], w.dilations[i]) - 1;
+        if ((*outputShape)[i] > largest) {
+          nodeError() << "output_shape " << (*outputShape)[i]
+                      << " of spatial axis " << i
+                      << " exceeds the largest output, " << largest
+                      << ", that this input, kernel, stride and dilation "
+                         "give";
+          return failure();
+        }
         w.padLow[i] = w.padHigh[i] = 0;
         extra[i] = (*outputPadding)[i] - total;
         continue;
