@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "ir/KilnRuntime.h"
 
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -26,6 +27,18 @@ namespace {
 bool isParallelGeneric(Operation *op) {
   auto generic = dyn_cast_or_null<linalg::GenericOp>(op);
   return generic && generic.getNumLoops() == generic.getNumParallelLoops();
+}
+
+/// True for elementwise work on a kernel call's result, directly or through
+/// one more elementwise op (`act(C + bias)` before fusion merged the two).
+bool isConvEpilogue(Operation *op, int depth = 2) {
+  if (!isParallelGeneric(op))
+    return false;
+  return llvm::any_of(op->getOperands(), [&](Value operand) {
+    Operation *def = operand.getDefiningOp();
+    return isa_and_nonnull<kiln_rt::KernelCallOp>(def) ||
+           (depth > 1 && isConvEpilogue(def, depth - 1));
+  });
 }
 
 struct KilnFuseElementwisePass
@@ -47,6 +60,12 @@ struct KilnFuseElementwisePass
         return false;
       if (producer->hasOneUse())
         return true;
+      // The epilogue of a convolution (its bias and activation) is not
+      // recomputed by other consumers, so that it stays one op that
+      // kiln-fuse-conv-epilogues can move into the kernel; recomputed, it
+      // would keep the kernel's raw output alive.
+      if (isConvEpilogue(producer))
+        return false;
       // Several users: recompute only cheap elementwise work.
       if (!isParallelGeneric(producer) || !isParallelGeneric(fused->getOwner()))
         return false;

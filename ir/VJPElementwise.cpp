@@ -155,9 +155,12 @@ Value SigmoidOp::vjp(VJPBuilder &vb, Value g) {
 }
 
 /// d relu(x) = x > 0 ? g : 0; relu'(0) = 0 (numerics conventions; Keras,
-/// PyTorch). A NaN x gets 0.
+/// PyTorch). A NaN x gets 0. Tested on the result y = relu(x), as PyTorch's
+/// `threshold_backward` does: y > 0 exactly when x > 0 (NaN and -0
+/// included), and the backward pass then does not read x, which lets a
+/// convolution producing x apply the activation in its epilogue.
 Value ReluOp::vjp(VJPBuilder &vb, Value g) {
-  return vb.gradIf(vb.cmp(CD::gt, getOperand(), 0.0), g);
+  return vb.gradIf(vb.cmp(CD::gt, getResult(), 0.0), g);
 }
 
 /// d leaky_relu(x) = x > 0 ? g : alpha * g; the slope at 0 is alpha

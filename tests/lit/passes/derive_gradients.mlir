@@ -25,7 +25,8 @@ func.func @loss(%a: tensor<f32> {kiln.trainable}, %b: tensor<f32> {kiln.trainabl
 
 // -----
 
-// Tests that relu masks with x > 0 (relu'(0) = 0) and that maximum sends a
+// Tests that relu masks with y = relu(x) > 0 (relu'(0) = 0; y > 0 exactly
+// when x > 0) and that maximum sends a
 // tie to its lhs (a >= b), both through kiln.select with a zero splat.
 // CHECK-LABEL: func.func @loss_grad(
 // CHECK-SAME: %[[A:[^:]+]]: tensor<4xf32> {kiln.trainable}, %[[B:[^:]+]]: tensor<4xf32> {kiln.trainable})
@@ -34,7 +35,7 @@ func.func @loss(%a: tensor<f32> {kiln.trainable}, %b: tensor<f32> {kiln.trainabl
 // CHECK: kiln.reduce_sum
 // CHECK: %[[G:.+]] = kiln.broadcast_in_dim
 // CHECK: %[[Z:.+]] = kiln.constant dense<0.000000e+00> : tensor<4xf32>
-// CHECK: %[[POS:.+]] = kiln.compare gt, %[[M]], %[[Z]]
+// CHECK: %[[POS:.+]] = kiln.compare gt, %[[R]], %[[Z]]
 // CHECK: %[[GM:.+]] = kiln.select %[[POS]], %[[G]], %[[Z]]
 // CHECK: %[[LHS:.+]] = kiln.compare ge, %[[A]], %[[B]]
 // CHECK: %[[Z2:.+]] = kiln.constant dense<0.000000e+00> : tensor<4xf32>
