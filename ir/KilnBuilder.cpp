@@ -137,8 +137,7 @@ void ForwardFunctionBuilder::addStateUpdate(Value param, Value newValue) {
 
 func::FuncOp ForwardFunctionBuilder::finish() {
   // Arguments: params, inputs, the counter, the sample weights; block
-  // arguments are re-created
-  // in that order.
+  // arguments are re-created in that order.
   SmallVector<Value> order;
   SmallVector<DictionaryAttr> argAttrs;
   for (const Arg &p : params) {
