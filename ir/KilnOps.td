@@ -741,8 +741,8 @@ def Kiln_BatchNormOp : Kiln_Op<"batch_norm", [Pure,
                  Kiln_FloatTensor:$new_moving_variance);
   let assemblyFormat = [{
     $input `,` $scale `,` $offset `,` $moving_mean `,` $moving_variance
-    (`sample_weight` $sample_weight^)? attr-dict `:` type($input) `,`
-    type($scale) (`,` type($sample_weight)^)?
+    (`sample_weight` `(` $sample_weight^ `:` type($sample_weight) `)`)?
+    attr-dict `:` type($input) `,` type($scale)
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

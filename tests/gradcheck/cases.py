@@ -1219,15 +1219,13 @@ def batch_norm_cases():
                 Arg("b", rng.standard_normal((c,)), True),
                 Arg("m", rng.standard_normal((c,))),
                 Arg("v", rng.uniform(0.5, 2.0, (c,)))]
-        weight_operand, weight_type = "", ""
+        weight_operand = ""
         if weights is not None:
             args.append(Arg("w", np.array(weights)))
-            weight_operand = " sample_weight %w"
-            weight_type = ", " + T((shape[0],))
+            weight_operand = " sample_weight(%%w : %s)" % T((shape[0],))
         body = ["%%y, %%mm, %%mv = kiln.batch_norm %%x, %%g, %%b, %%m, %%v%s "
                 "{axis = %d : i64, epsilon = 1.0e-3 : f64, momentum = 0.9 : "
-                "f64} : %s, %s%s" % (weight_operand, axis, T(shape), T((c,)),
-                                     weight_type)]
+                "f64} : %s, %s" % (weight_operand, axis, T(shape), T((c,)))]
         projected(name, ["batch_norm"], args, body, "%y", shape, rng)
 
 

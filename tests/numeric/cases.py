@@ -1820,11 +1820,10 @@ def batch_norm_cases(dt):
         inputs = [x, uniform(r, 0.5, 1.5, (c,), dt),
                   uniform(r, -1, 1, (c,), dt), uniform(r, -1, 1, (c,), dt),
                   uniform(r, 0.5, 2, (c,), dt)]
-        operand, wtype = "", ""
+        operand = ""
         if weights:
             inputs.append(np.array(weights, NP[dt]))
-            operand = " sample_weight %a5"
-            wtype = ", " + T((shape[0],), dt)
+            operand = " sample_weight(%%a5 : %s)" % T((shape[0],), dt)
         xt, ct = TA(x), T((c,), dt)
         attrs = ("{axis = %d : i64, epsilon = 1.0e-3 : f64, momentum = 0.9 : "
                  "f64%s}" % (axis, ", unbiased_moving_variance = true"
@@ -1840,7 +1839,7 @@ def batch_norm_cases(dt):
                   "sums of M terms, then about 30 roundings, times |x|")
         add_case("batch_norm_" + name, dt, inputs,
                  "%%y, %%m, %%v = kiln.batch_norm %%a0, %%a1, %%a2, %%a3, "
-                 "%%a4%s %s : %s, %s%s" % (operand, attrs, xt, ct, wtype),
+                 "%%a4%s %s : %s, %s" % (operand, attrs, xt, ct),
                  [("%y", xt), ("%m", ct), ("%v", ct)],
                  batch_norm_ref(axis, 1e-3, 0.9, unbiased, weights), tol)
 

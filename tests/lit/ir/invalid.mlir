@@ -708,7 +708,7 @@ func.func @batch_norm_momentum(%x: tensor<4x3xf32>, %p: tensor<3xf32>) -> tensor
 // Tests that batch_norm needs one sample weight per row of axis 0 (batch_norm_c4).
 func.func @batch_norm_weights(%x: tensor<4x3xf32>, %p: tensor<3xf32>, %w: tensor<3xf32>) -> tensor<4x3xf32> {
   // expected-error @+1 {{[batch_norm_c4] the sample weights must be 'tensor<4xf32>' (one per sample of axis 0, which is not the channel axis), got 'tensor<3xf32>' with channel axis 1}}
-  %y, %m, %v = kiln.batch_norm %x, %p, %p, %p, %p sample_weight %w {axis = 1 : i64, epsilon = 1.0e-3 : f64, momentum = 0.99 : f64} : tensor<4x3xf32>, tensor<3xf32>, tensor<3xf32>
+  %y, %m, %v = kiln.batch_norm %x, %p, %p, %p, %p sample_weight(%w : tensor<3xf32>) {axis = 1 : i64, epsilon = 1.0e-3 : f64, momentum = 0.99 : f64} : tensor<4x3xf32>, tensor<3xf32>
   return %y : tensor<4x3xf32>
 }
 

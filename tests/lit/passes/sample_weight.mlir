@@ -8,7 +8,7 @@
 
 // CHECK-LABEL: func.func @train_step(
 // CHECK-SAME: %[[X:[a-z0-9]+]]: tensor<4x3xf32> {kiln.name = "x"}, %{{.*}}: tensor<4x1xf32> {kiln.name = "labels"}, %[[W:[a-z0-9]+]]: tensor<4xf32> {kiln.name = "sample_weight"}, %{{.*}}: tensor<f32> {kiln.name = "learning_rate"})
-// CHECK: kiln.batch_norm %[[X]], {{.*}} sample_weight %[[W]]
+// CHECK: kiln.batch_norm %[[X]], {{.*}} sample_weight(%[[W]] : tensor<4xf32>)
 // CHECK-LABEL: func.func @eval_step(
 // CHECK-NOT: kiln.batch_norm
 // CHECK-LABEL: func.func @predict(
@@ -30,9 +30,10 @@ func.func @forward(%w: tensor<3x1xf32> {kiln.param = "dense/kernel", kiln.traina
     -> (tensor<4x1xf32> {kiln.name = "y"},
         tensor<3xf32> {kiln.state_update_of = 3 : i64},
         tensor<3xf32> {kiln.state_update_of = 4 : i64}) {
-  %z, %m, %v = kiln.batch_norm %x, %gamma, %beta, %mean, %var sample_weight %sw
+  %z, %m, %v = kiln.batch_norm %x, %gamma, %beta, %mean, %var
+      sample_weight(%sw : tensor<4xf32>)
       {axis = 1 : i64, epsilon = 1.0e-3 : f64, momentum = 0.5 : f64}
-      : tensor<4x3xf32>, tensor<3xf32>, tensor<4xf32>
+      : tensor<4x3xf32>, tensor<3xf32>
   %y = kiln.matmul %z, %w : tensor<4x3xf32>, tensor<3x1xf32> -> tensor<4x1xf32>
   return %y, %m, %v : tensor<4x1xf32>, tensor<3xf32>, tensor<3xf32>
 }
