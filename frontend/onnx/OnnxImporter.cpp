@@ -267,6 +267,13 @@ private:
   Value toChannelsFirst(Value v);
   FailureOr<Value> channelsLastFilter(unsigned index, int64_t rank);
   FailureOr<Value> addChannelBias(Value y, unsigned index);
+  /// What Conv and ConvTranspose read first (convOperands).
+  struct ConvOperands {
+    Value input;
+    Value filter;
+    SmallVector<int64_t> kernel;
+  };
+  FailureOr<ConvOperands> convOperands();
   LogicalResult conv();
   LogicalResult convTranspose();
   template <typename OpT> LogicalResult pool();
@@ -1496,11 +1503,14 @@ LogicalResult Importer::readWindow(ArrayRef<int64_t> spatial,
   return success();
 }
 
-LogicalResult Importer::conv() {
+/// The input, the filter (channels-last, HWIO) and the filter's kernel
+/// sizes of a Conv or ConvTranspose node, checked against the node's
+/// kernel_shape and each other's element type.
+FailureOr<Importer::ConvOperands> Importer::convOperands() {
   FailureOr<Value> x = spatialInput(0);
   if (failed(x))
     return failure();
-  int64_t rank = typeOf(*x).getRank(), d = rank - 2;
+  int64_t rank = typeOf(*x).getRank();
   FailureOr<Value> filter = channelsLastFilter(1, rank);
   if (failed(filter))
     return failure();
@@ -1508,19 +1518,28 @@ LogicalResult Importer::conv() {
     nodeError() << "input and weight element types differ";
     return failure();
   }
-  ArrayRef<int64_t> filterShape = typeOf(*filter).getShape();
-  SmallVector<int64_t> kernel(filterShape.take_front(d));
+  SmallVector<int64_t> kernel(typeOf(*filter).getShape().take_front(rank - 2));
   if (std::optional<SmallVector<int64_t>> k = intsAttr("kernel_shape"))
     if (*k != kernel) {
       nodeError() << "kernel_shape " << shapeString(*k)
                   << " differs from the weight's " << shapeString(kernel);
       return failure();
     }
+  return ConvOperands{*x, *filter, std::move(kernel)};
+}
+
+LogicalResult Importer::conv() {
+  FailureOr<ConvOperands> operands = convOperands();
+  if (failed(operands))
+    return failure();
+  Value x = operands->input, filter = operands->filter;
+  ArrayRef<int64_t> filterShape = typeOf(filter).getShape();
+  ArrayRef<int64_t> kernel = operands->kernel;
   Window w;
-  if (failed(readWindow(typeOf(*x).getShape().drop_front(2), kernel, true, w)))
+  if (failed(readWindow(typeOf(x).getShape().drop_front(2), kernel, true, w)))
     return failure();
   int64_t groups = intAttr("group", 1);
-  Value input = toChannelsLast(*x);
+  Value input = toChannelsLast(x);
   ConvWindow window{w.strides, w.dilations, w.padLow, w.padHigh, groups};
   llvm::Expected<Shape> shape =
       inferConvShape(typeOf(input).getShape(), filterShape, window);
@@ -1530,7 +1549,7 @@ LogicalResult Importer::conv() {
   }
   Value y = create<ConvOp>(
       RankedTensorType::get(*shape, typeOf(input).getElementType()),
-      {input, *filter},
+      {input, filter},
       {namedAttr("strides", builder.getDenseI64ArrayAttr(w.strides)),
        namedAttr("dilations", builder.getDenseI64ArrayAttr(w.dilations)),
        namedAttr("pad_low", builder.getDenseI64ArrayAttr(w.padLow)),
@@ -1543,26 +1562,14 @@ LogicalResult Importer::conv() {
 }
 
 LogicalResult Importer::convTranspose() {
-  FailureOr<Value> x = spatialInput(0);
-  if (failed(x))
+  FailureOr<ConvOperands> operands = convOperands();
+  if (failed(operands))
     return failure();
-  int64_t rank = typeOf(*x).getRank(), d = rank - 2;
-  FailureOr<Value> filter = channelsLastFilter(1, rank);
-  if (failed(filter))
-    return failure();
-  if (typeOf(*filter).getElementType() != typeOf(*x).getElementType()) {
-    nodeError() << "input and weight element types differ";
-    return failure();
-  }
-  ArrayRef<int64_t> filterShape = typeOf(*filter).getShape();
-  SmallVector<int64_t> kernel(filterShape.take_front(d));
-  if (std::optional<SmallVector<int64_t>> k = intsAttr("kernel_shape"))
-    if (*k != kernel) {
-      nodeError() << "kernel_shape " << shapeString(*k)
-                  << " differs from the weight's " << shapeString(kernel);
-      return failure();
-    }
-  ArrayRef<int64_t> in = typeOf(*x).getShape().drop_front(2);
+  Value x = operands->input, filter = operands->filter;
+  int64_t d = typeOf(x).getRank() - 2;
+  ArrayRef<int64_t> filterShape = typeOf(filter).getShape();
+  ArrayRef<int64_t> kernel = operands->kernel;
+  ArrayRef<int64_t> in = typeOf(x).getShape().drop_front(2);
   Window w;
   // auto_pad and output_shape are resolved below (ONNX's ConvTranspose
   // rules); readWindow reads the explicit pads.
@@ -1581,7 +1588,7 @@ LogicalResult Importer::convTranspose() {
                 << "SAME_UPPER, SAME_LOWER, VALID";
     return failure();
   } else {
-    w.kernel = kernel;
+    w.kernel.assign(kernel.begin(), kernel.end());
     w.strides = *strides;
     w.dilations = *dilations;
     w.padLow.assign(d, 0);
@@ -1589,7 +1596,7 @@ LogicalResult Importer::convTranspose() {
   }
   SmallVector<int64_t> extra(*outputPadding);
   std::optional<SmallVector<int64_t>> outputShape = intsAttr("output_shape");
-  if (outputShape && static_cast<int64_t>(outputShape->size()) == rank)
+  if (outputShape && static_cast<int64_t>(outputShape->size()) == d + 2)
     outputShape =
         SmallVector<int64_t>(outputShape->begin() + 2, outputShape->end());
   if (outputShape && static_cast<int64_t>(outputShape->size()) != d) {
@@ -1633,7 +1640,7 @@ LogicalResult Importer::convTranspose() {
     }
   }
   int64_t groups = intAttr("group", 1);
-  Value input = toChannelsLast(*x);
+  Value input = toChannelsLast(x);
   ConvWindow window{w.strides, w.dilations, w.padLow, w.padHigh, groups};
   llvm::Expected<Shape> shape = inferConvTransposeShape(
       typeOf(input).getShape(), filterShape, window, extra);
@@ -1643,7 +1650,7 @@ LogicalResult Importer::convTranspose() {
   }
   Value y = create<ConvTransposeOp>(
       RankedTensorType::get(*shape, typeOf(input).getElementType()),
-      {input, *filter},
+      {input, filter},
       {namedAttr("strides", builder.getDenseI64ArrayAttr(w.strides)),
        namedAttr("dilations", builder.getDenseI64ArrayAttr(w.dilations)),
        namedAttr("pad_low", builder.getDenseI64ArrayAttr(w.padLow)),
