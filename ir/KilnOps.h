@@ -9,8 +9,8 @@
 
 #include "ir/KilnDialect.h"
 #include "ir/ShapeInference.h"
-#include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <utility>

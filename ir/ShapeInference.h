@@ -125,11 +125,9 @@ llvm::Expected<Shape> inferConvShape(llvm::ArrayRef<int64_t> input,
 /// rules of inferConvShape on the implied convolution, that the padding
 /// leaves S >= 1 and outputPadding in [0, max(stride, dilation))
 /// (conv_transpose_c2, as ONNX and PyTorch require).
-llvm::Expected<Shape>
-inferConvTransposeShape(llvm::ArrayRef<int64_t> input,
-                        llvm::ArrayRef<int64_t> filter,
-                        const ConvWindow &window,
-                        llvm::ArrayRef<int64_t> outputPadding);
+llvm::Expected<Shape> inferConvTransposeShape(
+    llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> filter,
+    const ConvWindow &window, llvm::ArrayRef<int64_t> outputPadding);
 
 /// The window attributes of the pooling ops: one entry per spatial axis.
 struct PoolWindow {

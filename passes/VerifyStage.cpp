@@ -65,9 +65,9 @@ bool isForwardArgAttr(StringRef name) {
        D::OptStateAttrHelper::getNameStr(),
        D::TrainableAttrHelper::getNameStr(), D::StateAttrHelper::getNameStr(),
        D::StepAttrHelper::getNameStr(), D::SampleWeightAttrHelper::getNameStr(),
-       D::L1AttrHelper::getNameStr(),
-       D::L2AttrHelper::getNameStr(), D::InitialValueAttrHelper::getNameStr(),
-       D::InitAttrHelper::getNameStr(), D::InitializerAttrHelper::getNameStr(),
+       D::L1AttrHelper::getNameStr(), D::L2AttrHelper::getNameStr(),
+       D::InitialValueAttrHelper::getNameStr(), D::InitAttrHelper::getNameStr(),
+       D::InitializerAttrHelper::getNameStr(),
        D::AdaptAttrHelper::getNameStr()},
       name);
 }
