@@ -405,50 +405,148 @@ float *workspace(int64_t count) {
   return buffer.data();
 }
 
+/// Calls, for each row r in [r0, r0 + rows) (row = n * outPositions + o) in
+/// order, either interior(r - r0, xOffset) when the row's whole window lies
+/// inside image n (xOffset: the window's first element in x, in floats from
+/// x, channel 0), or border(r - r0, n, o). Rows are walked a line at a time
+/// along the innermost spatial dimension, so no division per row.
+template <typename Interior, typename Border>
+void forEachRow(const Conv &c, int64_t r0, int64_t rows, Interior interior,
+                Border border) {
+  int L = c.rank - 1;
+  // Output positions along L whose window lies inside [0, S_L).
+  int64_t reach = c.dl[L] * (c.K[L] - 1);
+  int64_t loL = (c.pl[L] + c.st[L] - 1) / c.st[L];
+  int64_t hiL = c.S[L] - 1 - reach + c.pl[L] < 0
+                    ? 0
+                    : (c.S[L] - 1 - reach + c.pl[L]) / c.st[L] + 1;
+  hiL = std::min(hiL, c.O[L]);
+  int64_t stride[3] = {c.O[1] * c.O[2], c.O[2], 1};
+  int64_t inStride[3] = {c.S[1] * c.S[2] * c.C, c.S[2] * c.C, c.C};
+  for (int64_t r = r0, end = r0 + rows; r < end;) {
+    int64_t n = r / c.outPositions, o = r % c.outPositions;
+    int64_t oc[3] = {o / stride[0], o / stride[1] % c.O[1], o % c.O[2]};
+    int64_t len = std::min(c.O[L] - oc[L], end - r);
+    bool outerInside = true;
+    int64_t base = n * c.inPositions * c.C;
+    for (int d = 0; d < L; ++d) {
+      int64_t b = oc[d] * c.st[d] - c.pl[d];
+      outerInside =
+          outerInside && b >= 0 && b + c.dl[d] * (c.K[d] - 1) < c.S[d];
+      base += b * inStride[d];
+    }
+    for (int64_t p = oc[L]; p < oc[L] + len; ++p, ++r) {
+      if (outerInside && p >= loL && p < hiL)
+        interior(r - r0, base + (p * c.st[L] - c.pl[L]) * inStride[L]);
+      else
+        border(r - r0, n, o + (p - oc[L]) * stride[L]);
+    }
+  }
+}
+
+/// How a window's elements are laid out in x relative to its first element:
+/// `spanOffset.size()` runs of `spanLength` contiguous floats, the s-th
+/// starting `spanOffset[s]` floats after the window's first element and
+/// filling col[s * spanLength, ..). A run is a whole kernel row along the
+/// innermost spatial dimension (K * C floats) when groups = 1 and that
+/// dimension's dilation is 1, else one kernel position (Cg floats).
+struct WindowSpans {
+  std::vector<int64_t> spanOffset;
+  int64_t spanLength;
+  explicit WindowSpans(const Conv &c) {
+    int last = c.rank - 1;
+    bool wholeRows = c.G == 1 && c.dl[last] == 1;
+    spanLength = wholeRows ? c.K[last] * c.C : c.Cg;
+    int64_t K[3] = {c.K[0], c.K[1], c.K[2]};
+    if (wholeRows)
+      K[last] = 1;
+    for (int64_t k0 = 0; k0 < K[0]; ++k0)
+      for (int64_t k1 = 0; k1 < K[1]; ++k1)
+        for (int64_t k2 = 0; k2 < K[2]; ++k2)
+          spanOffset.push_back(
+              ((k0 * c.dl[0] * c.S[1] + k1 * c.dl[1]) * c.S[2] + k2 * c.dl[2]) *
+              c.C);
+  }
+};
+
+/// Copies n floats; short runs (first layers: K3 * C = 3) inline.
+inline void copyFloats(float *dst, const float *src, int64_t n) {
+  if (n <= 8) {
+    for (int64_t i = 0; i < n; ++i)
+      dst[i] = src[i];
+    return;
+  }
+  std::memcpy(dst, src, sizeof(float) * n);
+}
+
 /// col[r - r0, kk * Cg + ci] = x[image of r, window position kk of r,
 /// g * Cg + ci] (0 outside the image) for rows r in [r0, r0 + rows), where a
-/// row is n * outPositions + o.
-void im2col(const Conv &c, const float *x, int64_t g, int64_t r0, int64_t rows,
-            float *col) {
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t n = (r0 + r) / c.outPositions, o = (r0 + r) % c.outPositions;
-    float *row = col + r * c.colWidth;
-    std::memset(row, 0, sizeof(float) * c.colWidth);
-    const float *xn = x + n * c.inPositions * c.C + g * c.Cg;
-    if (c.Cg == 1) // first layers, depthwise: no memcpy call per element
-      forWindow(c, o, [&](int64_t kk, int64_t i) { row[kk] = xn[i * c.C]; });
-    else
-      forWindow(c, o, [&](int64_t kk, int64_t i) {
-        std::memcpy(row + kk * c.Cg, xn + i * c.C, sizeof(float) * c.Cg);
+/// row is n * outPositions + o. Rows whose window lies inside the image copy
+/// contiguous spans; the others go element by element.
+void im2col(const Conv &c, const WindowSpans &ws, const float *x, int64_t g,
+            int64_t r0, int64_t rows, float *col) {
+  const float *xg = x + g * c.Cg;
+  int64_t len = ws.spanLength, spans = ws.spanOffset.size();
+  const int64_t *offsets = ws.spanOffset.data();
+  forEachRow(
+      c, r0, rows,
+      [&](int64_t r, int64_t xOffset) {
+        float *row = col + r * c.colWidth;
+        const float *xw = xg + xOffset;
+        for (int64_t s = 0; s < spans; ++s)
+          copyFloats(row + s * len, xw + offsets[s], len);
+      },
+      [&](int64_t r, int64_t n, int64_t o) {
+        float *row = col + r * c.colWidth;
+        const float *xn = xg + n * c.inPositions * c.C;
+        std::memset(row, 0, sizeof(float) * c.colWidth);
+        forWindow(c, o, [&](int64_t kk, int64_t i) {
+          copyFloats(row + kk * c.Cg, xn + i * c.C, c.Cg);
+        });
       });
-  }
 }
 
 /// dx[image of r, window position kk of r, g * Cg + ci] += col[r - r0,
 /// kk * Cg + ci].
-void col2im(const Conv &c, const float *col, int64_t g, int64_t r0,
-            int64_t rows, float *dx) {
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t n = (r0 + r) / c.outPositions, o = (r0 + r) % c.outPositions;
-    const float *row = col + r * c.colWidth;
-    float *dxn = dx + n * c.inPositions * c.C + g * c.Cg;
-    forWindow(c, o, [&](int64_t kk, int64_t i) {
-      float *dst = dxn + i * c.C;
-      const float *src = row + kk * c.Cg;
-      for (int64_t ci = 0; ci < c.Cg; ++ci)
-        dst[ci] += src[ci];
-    });
-  }
+void col2im(const Conv &c, const WindowSpans &ws, const float *col, int64_t g,
+            int64_t r0, int64_t rows, float *dx) {
+  float *dxg = dx + g * c.Cg;
+  int64_t len = ws.spanLength, spans = ws.spanOffset.size();
+  const int64_t *offsets = ws.spanOffset.data();
+  forEachRow(
+      c, r0, rows,
+      [&](int64_t r, int64_t xOffset) {
+        const float *row = col + r * c.colWidth;
+        float *dw = dxg + xOffset;
+        for (int64_t s = 0; s < spans; ++s) {
+          float *dst = dw + offsets[s];
+          const float *src = row + s * len;
+          for (int64_t i = 0; i < len; ++i)
+            dst[i] += src[i];
+        }
+      },
+      [&](int64_t r, int64_t n, int64_t o) {
+        const float *row = col + r * c.colWidth;
+        float *dxn = dxg + n * c.inPositions * c.C;
+        forWindow(c, o, [&](int64_t kk, int64_t i) {
+          float *dst = dxn + i * c.C;
+          const float *src = row + kk * c.Cg;
+          for (int64_t ci = 0; ci < c.Cg; ++ci)
+            dst[ci] += src[ci];
+        });
+      });
 }
 
 void gemmForward(const Conv &c, const float *x, const float *w,
                  const float *bias, float *y) {
+  WindowSpans spans(c);
   struct Ctx {
     const Conv &c;
+    const WindowSpans &spans;
     const float *x, *w, *bias;
     float *y;
     int64_t block, rows;
-  } ctx{c, x, w, bias, y, blockRows(c), c.N * c.outPositions};
+  } ctx{c, spans, x, w, bias, y, blockRows(c), c.N * c.outPositions};
   int64_t blocks = (ctx.rows + ctx.block - 1) / ctx.block;
   parallelFor(
       blocks,
@@ -461,7 +559,7 @@ void gemmForward(const Conv &c, const float *x, const float *w,
           const float *a = k.x + r0 * c.C + g * c.Cg;
           int64_t lda = c.C;
           if (!c.pointwise) {
-            im2col(c, k.x, g, r0, rows, col);
+            im2col(c, k.spans, k.x, g, r0, rows, col);
             a = col;
             lda = c.colWidth;
           }
@@ -539,12 +637,14 @@ void gemmBackwardData(const Conv &c, const float *dy, const float *w,
     return;
   }
 
+  WindowSpans spans(c);
   struct Ctx {
     const Conv &c;
+    const WindowSpans &spans;
     const float *dy, *w;
     float *dx;
     int64_t block;
-  } ctx{c, dy, w, dx, blockRows(c)};
+  } ctx{c, spans, dy, w, dx, blockRows(c)};
   // Items are images: col2im of one image only writes that image's dx.
   parallelFor(
       c.N,
@@ -569,7 +669,7 @@ void gemmBackwardData(const Conv &c, const float *dy, const float *w,
             }
             kiln_gemm_f32(rows, c.colWidth, c.Fg, 0, 1, 1.0f, a, c.F, b, c.F,
                           0.0f, col, c.colWidth, nullptr, KILN_EPILOGUE_NONE);
-            col2im(c, col, g, r0, rows, k.dx);
+            col2im(c, k.spans, col, g, r0, rows, k.dx);
           }
         }
       },
@@ -592,12 +692,14 @@ void gemmBackwardFilter(const Conv &c, const float *x, const float *dy,
     partialStorage.resize((parts - 1) * dwSize);
     partials = partialStorage.data();
   }
+  WindowSpans spans(c);
   struct Ctx {
     const Conv &c;
+    const WindowSpans &spans;
     const float *x, *dy;
     float *dw, *partials;
     int64_t block, rows, blocks, parts, dwSize;
-  } ctx{c, x, dy, dw, partials, block, rows, blocks, parts, dwSize};
+  } ctx{c, spans, x, dy, dw, partials, block, rows, blocks, parts, dwSize};
   parallelFor(
       parts,
       [](void *p, int64_t part) {
@@ -618,7 +720,7 @@ void gemmBackwardFilter(const Conv &c, const float *x, const float *dy,
             const float *a = k.x + r0 * c.C + g * c.Cg;
             int64_t lda = c.C;
             if (!c.pointwise) {
-              im2col(c, k.x, g, r0, rows, col);
+              im2col(c, k.spans, k.x, g, r0, rows, col);
               a = col;
               lda = c.colWidth;
             }

@@ -142,6 +142,26 @@ template <typename T> inline bool takes(T v, T best) {
   return v > best || (v != v && best == best);
 }
 
+/// For each channel c < n: when x[c] is the window's maximum `best[c]` (a
+/// NaN maximum: x[c] is NaN too) and `pending[c]` was not given yet, dx[c]
+/// gets pending[c] (added, or stored when `store`: windows do not overlap)
+/// and pending[c] becomes 0; otherwise dx[c] gets 0. Branch-free, so it
+/// vectorizes.
+template <bool store, typename T>
+inline void routeToFirstMax(const T *__restrict x, const T *__restrict best,
+                            T *__restrict pending, T *__restrict dx,
+                            int64_t n) {
+  for (int64_t c = 0; c < n; ++c) {
+    T v = x[c], b = best[c], g = pending[c];
+    bool hit = (v == b) | ((v != v) & (b != b));
+    if (store)
+      dx[c] = hit ? g : T(0);
+    else
+      dx[c] += hit ? g : T(0);
+    pending[c] = hit ? T(0) : g;
+  }
+}
+
 template <typename T> struct Args {
   const Pool &p;
   const T *x, *dy;
@@ -195,11 +215,21 @@ void backwardItem(void *context, int64_t item) {
   int64_t n = item / blocks, c0 = item % blocks * kChannelBlock;
   int64_t nc = std::min(kChannelBlock, p.C - c0);
   T *dxn = a.out + n * p.inPositions * p.C + c0;
-  for (int64_t i = 0; i < p.inPositions; ++i)
-    std::fill(dxn + i * p.C, dxn + i * p.C + nc, T(0));
+  // Max pooling with windows that do not overlap writes each covered dx
+  // element once; only positions outside every window need the zeros.
+  bool disjoint = isMax;
+  bool covered = true;
+  for (int d = 0; d < 3; ++d) {
+    disjoint = disjoint && p.st[d] >= p.K[d];
+    covered = covered && p.st[d] == p.K[d] && p.pl[d] == 0 &&
+              p.O[d] * p.st[d] >= p.S[d];
+  }
+  if (!(disjoint && covered))
+    for (int64_t i = 0; i < p.inPositions; ++i)
+      std::fill(dxn + i * p.C, dxn + i * p.C + nc, T(0));
   const T *xn = isMax ? a.x + n * p.inPositions * p.C + c0 : nullptr;
   T best[kChannelBlock];
-  int64_t arg[kChannelBlock];
+  T pending[kChannelBlock]; ///< max: dy not yet given to a position
   int64_t o[3];
   for (o[0] = 0; o[0] < p.O[0]; ++o[0])
     for (o[1] = 0; o[1] < p.O[1]; ++o[1])
@@ -211,25 +241,31 @@ void backwardItem(void *context, int64_t item) {
             c0;
         Window w = window(p, o);
         if (isMax) {
+          // Two passes over contiguous channels (no scatter, so both
+          // vectorize): the window's maximum as the forward computes it,
+          // then dy goes to the first position holding it (for a NaN
+          // maximum, the first NaN): the forward's argmax.
           bool first = true;
           forWindow(p, w, [&](int64_t i) {
             const T *xi = xn + i * p.C;
             if (first) {
-              for (int64_t c = 0; c < nc; ++c) {
-                best[c] = xi[c];
-                arg[c] = i;
-              }
+              std::memcpy(best, xi, sizeof(T) * nc);
               first = false;
               return;
             }
-            for (int64_t c = 0; c < nc; ++c) {
-              bool t = takes(xi[c], best[c]);
-              best[c] = t ? xi[c] : best[c];
-              arg[c] = t ? i : arg[c];
-            }
+            for (int64_t c = 0; c < nc; ++c)
+              best[c] = takes(xi[c], best[c]) ? xi[c] : best[c];
           });
           for (int64_t c = 0; c < nc; ++c)
-            dxn[arg[c] * p.C + c] += dy[c];
+            pending[c] = dy[c];
+          forWindow(p, w, [&](int64_t i) {
+            if (disjoint)
+              routeToFirstMax<true>(xn + i * p.C, best, pending, dxn + i * p.C,
+                                    nc);
+            else
+              routeToFirstMax<false>(xn + i * p.C, best, pending, dxn + i * p.C,
+                                     nc);
+          });
         } else {
           T divisor = static_cast<T>(w.divisor);
           for (int64_t c = 0; c < nc; ++c)

@@ -617,6 +617,20 @@ std::vector<PoolCase> poolCases() {
       {"1d", 1, 3, 5, {10}, {4}, {3}, {2}, {0}, {0}},
       {"1d_pad_overlap", 1, 2, 3, {9}, {9}, {3}, {1}, {1}, {1}},
       {"2d_2x2", 2, 3, 4, {8, 6}, {4, 3}, {2, 2}, {2, 2}, {0, 0}, {0, 0}},
+      // Disjoint windows that leave the last row and column uncovered, and
+      // windows with gaps between them: dx there must be 0 (the max
+      // backward stores instead of accumulating when windows are disjoint).
+      {"2d_2x2_uncovered",
+       2,
+       2,
+       5,
+       {9, 7},
+       {4, 3},
+       {2, 2},
+       {2, 2},
+       {0, 0},
+       {0, 0}},
+      {"1d_gaps", 1, 2, 3, {11}, {4}, {2}, {3}, {0}, {0}},
       {"2d_3x3_s2_asym",
        2,
        3,
