@@ -391,10 +391,17 @@ void directBackwardFilter(const Conv &c, const T *x, const T *dy, T *dw) {
 //===----------------------------------------------------------------------===//
 
 /// Rows (output positions) per block: the column block stays around 256 KiB
-/// (L2), between 32 and 512 rows. Depends only on the shapes.
+/// (L2), between 32 and 512 rows, and a problem of at least 64 rows has at
+/// least two blocks, so that a small batch (batch-1 inference) still keeps
+/// two threads busy. Depends only on the shapes, never on the thread count
+/// (the GEMM's blocking, and so the summation order, depends on the rows).
 int64_t blockRows(const Conv &c) {
   int64_t rows = (256 * 1024 / 4) / std::max<int64_t>(c.colWidth, 1);
-  return std::clamp<int64_t>(rows, 32, 512);
+  rows = std::clamp<int64_t>(rows, 32, 512);
+  int64_t total = c.N * c.outPositions;
+  if (total >= 64)
+    rows = std::min(rows, (total + 1) / 2);
+  return rows;
 }
 
 /// A per-thread workspace of at least `count` floats.

@@ -7,12 +7,15 @@
 // Plain std::thread rather than OpenMP: programs that link the runtime need
 // only -pthread (no libgomp/libomp matching the compiler that builds them),
 // and the kernels split work into items themselves, so results do not depend
-// on the number of threads. Workers sleep on a condition variable between
-// loops, so an idle runtime costs no CPU; waking them costs a few
-// microseconds, which is why kernels only go parallel for large problems.
-// The caller never waits for a worker that has not woken up by the time the
-// items run out (on a busy machine that can take milliseconds): such a
-// worker skips the loop.
+// on the number of threads. Between loops a worker first spins for up to
+// kSpinMicroseconds, watching for the next loop, and then sleeps on a
+// condition variable, so an idle runtime costs no CPU, while the loops of a
+// model step, which follow each other within microseconds, start without a
+// wake-up (a futex wake-up costs tens of microseconds on a virtual machine:
+// more than a whole batch-1 convolution layer). The caller likewise spins
+// briefly before sleeping while the last items finish. The caller never
+// waits for a worker that has not joined by the time the items run out (on
+// a busy machine that can take milliseconds): such a worker skips the loop.
 //
 // The pool is created on first use and resized lazily when the thread count
 // changes. It is never destroyed at exit: joining threads from static
@@ -26,6 +29,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -40,6 +44,30 @@ namespace {
 /// True on a thread while it runs loop items, to keep nested parallelFor
 /// calls on that thread.
 thread_local bool insideLoop = false;
+
+/// How long a worker watches for the next loop, and the caller for the
+/// workers to finish, before sleeping.
+constexpr std::chrono::microseconds kSpinMicroseconds{200};
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/// Spins until `ready()` or kSpinMicroseconds have passed; returns ready().
+template <typename Ready> bool spinUntil(Ready ready) {
+  auto deadline = std::chrono::steady_clock::now() + kSpinMicroseconds;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready())
+        return true;
+      cpuRelax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return ready();
+  }
+}
 
 /// Runs items [next, count) of the current loop on this thread.
 void drain(std::atomic<int64_t> &next, int64_t count, LoopBody body,
@@ -80,16 +108,26 @@ public:
       jobContext = context;
       jobOpen = true;
       next.store(0, std::memory_order_relaxed);
-      ++generation;
+      generation.fetch_add(1, std::memory_order_release);
     }
     wake.notify_all();
     drain(next, count, body, context);
     // Every item is taken. Close the loop so that workers that have not woken
     // up yet skip it instead of being waited for, then wait for the ones
     // still running items: the loop state lives in the caller's frame.
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      jobOpen = false;
+    }
+    // No worker joins from here on; wait for the ones that did.
+    if (spinUntil([this] {
+          return activeWorkers.load(std::memory_order_acquire) == 0;
+        }))
+      return;
     std::unique_lock<std::mutex> lock(mutex);
-    jobOpen = false;
-    done.wait(lock, [this] { return activeWorkers == 0; });
+    done.wait(lock, [this] {
+      return activeWorkers.load(std::memory_order_relaxed) == 0;
+    });
   }
 
 private:
@@ -99,23 +137,28 @@ private:
       int64_t count;
       LoopBody body;
       void *context;
+      spinUntil([&] {
+        return generation.load(std::memory_order_acquire) != seenGeneration;
+      });
       {
         std::unique_lock<std::mutex> lock(mutex);
-        wake.wait(lock,
-                  [&] { return stopping || generation != seenGeneration; });
+        wake.wait(lock, [&] {
+          return stopping ||
+                 generation.load(std::memory_order_relaxed) != seenGeneration;
+        });
         if (stopping)
           return;
-        seenGeneration = generation;
+        seenGeneration = generation.load(std::memory_order_relaxed);
         if (!jobOpen)
           continue;
-        ++activeWorkers;
+        activeWorkers.fetch_add(1, std::memory_order_relaxed);
         count = jobCount;
         body = jobBody;
         context = jobContext;
       }
       drain(next, count, body, context);
       std::lock_guard<std::mutex> lock(mutex);
-      if (--activeWorkers == 0)
+      if (activeWorkers.fetch_sub(1, std::memory_order_release) == 1)
         done.notify_one();
     }
   }
@@ -135,13 +178,14 @@ private:
   std::mutex mutex;
   std::condition_variable wake; ///< Signals a new generation or stopping.
   std::condition_variable done; ///< Signals activeWorkers reaching 0.
-  // The current loop, guarded by `mutex`. A new loop bumps `generation`;
+  // The current loop, written under `mutex`. A new loop bumps `generation`;
   // workers join it only while `jobOpen`, and `activeWorkers` counts those
-  // that joined and have not finished.
-  uint64_t generation = 0;
+  // that joined and have not finished. `generation` and `activeWorkers` are
+  // atomic so that spinning threads can read them without the mutex.
+  std::atomic<uint64_t> generation{0};
   bool stopping = false;
   bool jobOpen = false;
-  int activeWorkers = 0;
+  std::atomic<int> activeWorkers{0};
   int64_t jobCount = 0;
   LoopBody jobBody = nullptr;
   void *jobContext = nullptr;
