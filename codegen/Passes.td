@@ -156,6 +156,52 @@ def KilnLowerKernelCallsPass
   ];
 }
 
+def KilnParallelizeLoopsPass
+    : Pass<"kiln-parallelize-loops", "::mlir::ModuleOp"> {
+  let summary = "Splits large generated loops into chunks on the runtime's thread pool";
+  let description = [{
+    After bufferization and the memory plan, a `linalg.generic` at the top
+    level of an entry point with a parallel outermost loop and at least
+    `min-iterations` iterations is split along that loop into chunks of at
+    least `min-chunk-iterations` iterations (at most `max-chunks` chunks;
+    both depend only on the shapes, never on the thread count). The chunk
+    body is outlined into a private function `(!llvm.ptr, i64) -> ()` that
+    rebuilds the entry point's region buffers from the context array, clones
+    the view chains and constants the generic uses and runs the generic on
+    its slice; the generic is replaced by a call of the runtime's
+    `kiln_parallel_for(chunks, fn, ctx)`. Every operand's indexing map must
+    be a projected permutation, so chunks write disjoint slices and results
+    are bitwise those of the serial loop. Generics whose values come from
+    anything but the entry point's arguments through pure ops stay serial.
+
+    ```mlir
+    linalg.generic {..., iterator_types = ["parallel", "parallel"]}
+        ins(%a : memref<128x1600xf32>) outs(%b : memref<128x1600xf32>) {...}
+    ```
+    becomes
+    ```mlir
+    %f = func.constant @train_step__parallel0 : (!llvm.ptr, i64) -> ()
+    func.call @kiln_parallel_for(%c22, %fp, %ctx)
+        : (i64, !llvm.ptr, !llvm.ptr) -> ()
+    ```
+  }];
+  let options = [
+    Option<"minIterations", "min-iterations", "int64_t", "32768",
+           "Generics with fewer iterations stay serial">,
+    Option<"minChunkIterations", "min-chunk-iterations", "int64_t", "8192",
+           "Minimum iterations per chunk">,
+    Option<"maxChunks", "max-chunks", "int64_t", "64",
+           "Maximum number of chunks per generic">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::memref::MemRefDialect",
+  ];
+}
+
 def KilnFuseElementwisePass
     : Pass<"kiln-fuse-elementwise", "::mlir::ModuleOp"> {
   let summary = "Elementwise fusion of linalg on tensors, recomputing shared producers";

@@ -159,6 +159,7 @@ void kiln::buildBufferizePipeline(OpPassManager &pm) {
 }
 
 void kiln::buildLowerToLLVMPipeline(OpPassManager &pm) {
+  pm.addPass(createKilnParallelizeLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertSCFToCFPass());

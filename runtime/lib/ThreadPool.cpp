@@ -236,6 +236,12 @@ extern "C" int kiln_get_num_threads(void) {
   return n;
 }
 
+extern "C" void kiln_parallel_for(int64_t count,
+                                  void (*body)(void *context, int64_t index),
+                                  void *context) {
+  kiln::runtime::parallelFor(count, body, context);
+}
+
 void kiln::runtime::parallelFor(int64_t count, LoopBody body, void *context) {
   if (count <= 0)
     return;

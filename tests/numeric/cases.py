@@ -1142,6 +1142,18 @@ def shape_cases(dt):
             ref = bref(dst, dims, src)
         add_case("broadcast_in_dim_" + variant, dt, [x], body, [("%r", rt)],
                  ref, EXACT)
+    if dt in FLOAT_DTYPES:
+        # A bias add large enough to be split into chunks on the thread pool
+        # (kiln-parallelize-loops): the bias is indexed without the split
+        # dimension, so every chunk reads all of it.
+        x = random_tensor(r, (97, 3, 130), dt)
+        b = random_tensor(r, (130,), dt)
+        rt = T((97, 3, 130), dt)
+        add_case("broadcast_add_parallel_chunks", dt, [x, b],
+                 """%%bb = kiln.broadcast_in_dim %%a1, dims = [2] : %s -> %s
+                    %%r = kiln.add %%a0, %%bb : %s""" % (TA(b), rt, rt),
+                 [("%r", rt)], lambda x, b: x + b,
+                 Tol(ulps(dt, 1), 0.0, "correctly rounded: <= 0.5 ulp"))
 
 
 def pad_cases(dt):
@@ -1424,6 +1436,10 @@ def dropout_cases(dt):
         ("rate09", (1000,), 0.9, 7, 0, "i64"),
         ("rate0", (3, 4), 0.0, 5, 1, "i64"),          # identity
         ("rank0", (), 0.5, 11, 3, "i64"),
+        # Large enough for kiln-parallelize-loops (>= 32768 elements): 97
+        # rows in chunks of 12, the last one row, so the mask checks that
+        # each chunk hashes its own global element indices.
+        ("parallel_chunks", (97, 700), 0.3, 99, 5, "i64"),
     ]
     for variant, shape, rate, seed, counter, cdt in variants:
         r = rng_for("dropout" + variant, dt)

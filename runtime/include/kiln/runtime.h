@@ -282,11 +282,10 @@ KILN_API void kiln_conv_fwd_f32(const kiln_conv_desc_t *d, const float *x,
 /// with 0. f32: with unit strides, pads no larger than dilation*(K-1), at
 /// least 8 input channels per group and S1*..*Sd <= 1.25 O1*..*Od, computed
 /// as the forward convolution of dy with the flipped weights (a per-thread
-/// copy of w, transposed); else GEMM + col2im per image. Shapes, numerics, errors and thread-safety as
-/// kiln_conv_fwd_f32.
-KILN_API void kiln_conv_bwd_data_f32(const kiln_conv_desc_t *d,
-                                     const float *dy, const float *w,
-                                     float *dx);
+/// copy of w, transposed); else GEMM + col2im per image. Shapes, numerics,
+/// errors and thread-safety as kiln_conv_fwd_f32.
+KILN_API void kiln_conv_bwd_data_f32(const kiln_conv_desc_t *d, const float *dy,
+                                     const float *w, float *dx);
 
 /// Backward filter:
 ///
@@ -304,8 +303,7 @@ KILN_API void kiln_conv_bwd_filter_f32(const kiln_conv_desc_t *d,
 
 /// kiln_conv_fwd_f32 for f64 tensors (direct loops, sums in f64).
 KILN_API void kiln_conv_fwd_f64(const kiln_conv_desc_t *d, const double *x,
-                                const double *w, const double *bias,
-                                double *y);
+                                const double *w, const double *bias, double *y);
 
 /// kiln_conv_bwd_data_f32 for f64 tensors (direct loops).
 KILN_API void kiln_conv_bwd_data_f64(const kiln_conv_desc_t *d,
@@ -390,8 +388,8 @@ KILN_API void kiln_max_pool_bwd_f64(const kiln_pool_desc_t *d, const double *x,
                                     const double *dy, double *dx);
 KILN_API void kiln_avg_pool_fwd_f64(const kiln_pool_desc_t *d, const double *x,
                                     double *y);
-KILN_API void kiln_avg_pool_bwd_f64(const kiln_pool_desc_t *d,
-                                    const double *dy, double *dx);
+KILN_API void kiln_avg_pool_bwd_f64(const kiln_pool_desc_t *d, const double *dy,
+                                    double *dx);
 
 /*===----------------------------------------------------------------------===*\
 |* Threads                                                                    *|
@@ -414,6 +412,17 @@ KILN_API void kiln_set_num_threads(int n);
 /// kiln_set_num_threads or the default described there.
 /// Thread-safety: safe to call from any thread.
 KILN_API int kiln_get_num_threads(void);
+
+/// Calls body(context, i) once for every i in [0, count) on up to
+/// kiln_get_num_threads() threads (the pool the kernels use, the caller
+/// included) and returns when all calls are done; count <= 0 does nothing.
+/// The items run in no particular order, so each must be independent of the
+/// others. Generated code splits large elementwise loops into chunks run
+/// this way (kiln-parallelize-loops); calls from inside a body run serially.
+/// Errors: none. Thread-safety: safe to call from any thread.
+KILN_API void kiln_parallel_for(int64_t count,
+                                void (*body)(void *context, int64_t index),
+                                void *context);
 
 /*===----------------------------------------------------------------------===*\
 |* Aligned memory and model regions                                           *|
