@@ -10,6 +10,7 @@
 #include "frontend/onnx/OnnxLoader.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
 
 #include "onnx/checker.h"
 #include "onnx/shape_inference/implementation.h"
@@ -19,7 +20,9 @@
 #include <exception>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 namespace mlir::kiln::onnx_import {
@@ -135,6 +138,227 @@ bool loadGraphExternalData(onnx::GraphProto &graph, const std::string &dir,
   return true;
 }
 
+/// At most this many characters of a name from the model go into a message
+/// (a hostile model may have megabyte names).
+constexpr size_t kMaxQuotedName = 200;
+
+std::string quoted(const std::string &name) {
+  if (name.size() <= kMaxQuotedName)
+    return "'" + name + "'";
+  return "'" + name.substr(0, kMaxQuotedName) + "...' (" +
+         std::to_string(name.size()) + " characters)";
+}
+
+/// Where a tensor sits in the model, for messages: "initializer 'w'",
+/// "attribute 'value' of node 'c'".
+using Place = std::string;
+
+/// Bytes per element of `type` in raw_data; 0 for STRING (no raw form) and
+/// for types that are not ONNX 1.12 data types.
+uint64_t rawElementSize(int32_t type) {
+  switch (type) {
+  case onnx::TensorProto::UINT8:
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::BOOL:
+    return 1;
+  case onnx::TensorProto::UINT16:
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
+    return 2;
+  case onnx::TensorProto::FLOAT:
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::UINT32:
+    return 4;
+  case onnx::TensorProto::DOUBLE:
+  case onnx::TensorProto::INT64:
+  case onnx::TensorProto::UINT64:
+  case onnx::TensorProto::COMPLEX64:
+    return 8;
+  case onnx::TensorProto::COMPLEX128:
+    return 16;
+  default:
+    return 0;
+  }
+}
+
+/// The typed field that holds a tensor's values when it has no raw_data
+/// (onnx.proto3's TensorProto comments), and how many entries of that
+/// field one element takes.
+struct TypedField {
+  const char *name;
+  int entriesPerElement;
+};
+
+std::optional<TypedField> typedFieldOf(int32_t type) {
+  switch (type) {
+  case onnx::TensorProto::FLOAT:
+    return TypedField{"float_data", 1};
+  case onnx::TensorProto::COMPLEX64:
+    return TypedField{"float_data", 2};
+  case onnx::TensorProto::UINT8:
+  case onnx::TensorProto::INT8:
+  case onnx::TensorProto::UINT16:
+  case onnx::TensorProto::INT16:
+  case onnx::TensorProto::INT32:
+  case onnx::TensorProto::BOOL:
+  case onnx::TensorProto::FLOAT16:
+  case onnx::TensorProto::BFLOAT16:
+    return TypedField{"int32_data", 1};
+  case onnx::TensorProto::INT64:
+    return TypedField{"int64_data", 1};
+  case onnx::TensorProto::STRING:
+    return TypedField{"string_data", 1};
+  case onnx::TensorProto::DOUBLE:
+    return TypedField{"double_data", 1};
+  case onnx::TensorProto::COMPLEX128:
+    return TypedField{"double_data", 2};
+  case onnx::TensorProto::UINT32:
+  case onnx::TensorProto::UINT64:
+    return TypedField{"uint64_data", 1};
+  default:
+    return std::nullopt;
+  }
+}
+
+/// Checks that a tensor's stored values match its dims and data type:
+/// raw_data of exactly (product of dims) x (element size) bytes, or the one
+/// typed field of its type with exactly that many entries. libonnx trusts
+/// both (its shape inference read an INT64 initializer with 4 bytes of
+/// raw_data past the end: SIGSEGV), so this runs before any library call.
+/// Appends one line per problem to `problems`.
+void checkTensor(const onnx::TensorProto &tensor, const Place &place,
+                 std::vector<std::string> &problems) {
+  auto problem = [&](const std::string &what) {
+    problems.push_back(place + ": " + what);
+  };
+  if (tensor.data_location() == onnx::TensorProto::EXTERNAL) {
+    // Graph initializers and node attributes had their external data read
+    // before this check; kiln reads no other external tensor.
+    problem("external data is only supported for graph initializers and "
+            "node attributes");
+    return;
+  }
+  int32_t type = tensor.data_type();
+  std::optional<TypedField> field = typedFieldOf(type);
+  if (!field) {
+    problem("data_type " + std::to_string(type) + " is not an ONNX data type");
+    return;
+  }
+  std::string typeName = onnx::TensorProto::DataType_Name(
+      static_cast<onnx::TensorProto::DataType>(type));
+  // Element count, with overflow and negative dimensions caught.
+  uint64_t count = 1;
+  bool tooLarge = false;
+  std::string dims;
+  for (int64_t d : tensor.dims()) {
+    dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+    if (d < 0) {
+      problem("dimension " + std::to_string(d) + " is negative");
+      return;
+    }
+    bool overflow = false;
+    count =
+        llvm::SaturatingMultiply(count, static_cast<uint64_t>(d), &overflow);
+    tooLarge |= overflow;
+  }
+  std::string described = typeName + " [" + dims + "]";
+  // At most 2^48 elements (as the importer): no such tensor fits in a
+  // protobuf, and the byte counts below cannot overflow.
+  if (tooLarge || count > (uint64_t(1) << 48)) {
+    problem(described + " has too many elements");
+    return;
+  }
+  uint64_t entries = count * field->entriesPerElement;
+  uint64_t elementSize = rawElementSize(type);
+  uint64_t rawBytes = count * elementSize;
+  // Entries in each value field (at most one may be set).
+  const std::pair<const char *, int64_t> fields[] = {
+      {"float_data", tensor.float_data_size()},
+      {"int32_data", tensor.int32_data_size()},
+      {"string_data", tensor.string_data_size()},
+      {"int64_data", tensor.int64_data_size()},
+      {"double_data", tensor.double_data_size()},
+      {"uint64_data", tensor.uint64_data_size()}};
+  if (tensor.has_raw_data()) {
+    if (!elementSize) {
+      problem(described + " cannot be stored in raw_data");
+      return;
+    }
+    if (tensor.raw_data().size() != rawBytes) {
+      problem(described + " has " + std::to_string(tensor.raw_data().size()) +
+              " bytes of raw_data; " + std::to_string(count) + " elements of " +
+              std::to_string(elementSize) + " bytes need " +
+              std::to_string(rawBytes));
+      return;
+    }
+  } else {
+    for (const auto &[name, size] : fields)
+      if (std::string_view(name) == field->name &&
+          static_cast<uint64_t>(size) != entries) {
+        problem(described + " has " + std::to_string(size) + " entries in " +
+                name + "; " + std::to_string(count) + " elements need " +
+                std::to_string(entries));
+        return;
+      }
+  }
+  for (const auto &[name, size] : fields)
+    if (size != 0 &&
+        (tensor.has_raw_data() || std::string_view(name) != field->name)) {
+      problem(described + " also has values in " + name + " (" +
+              (tensor.has_raw_data() ? std::string("raw_data")
+                                     : std::string(field->name)) +
+              " holds them)");
+      return;
+    }
+}
+
+void checkTensors(const onnx::GraphProto &graph,
+                  std::vector<std::string> &problems);
+
+void checkNodeTensors(const onnx::NodeProto &node,
+                      std::vector<std::string> &problems) {
+  for (const onnx::AttributeProto &attr : node.attribute()) {
+    Place place =
+        "attribute " + quoted(attr.name()) + " of node " + quoted(node.name());
+    if (attr.has_t())
+      checkTensor(attr.t(), place, problems);
+    for (const onnx::TensorProto &t : attr.tensors())
+      checkTensor(t, place, problems);
+    if (attr.has_sparse_tensor() || attr.sparse_tensors_size())
+      problems.push_back(place + ": sparse tensors are not supported");
+    if (attr.has_g())
+      checkTensors(attr.g(), problems);
+    for (const onnx::GraphProto &g : attr.graphs())
+      checkTensors(g, problems);
+  }
+}
+
+void checkTensors(const onnx::GraphProto &graph,
+                  std::vector<std::string> &problems) {
+  for (const onnx::TensorProto &t : graph.initializer())
+    checkTensor(t, "initializer " + quoted(t.name()), problems);
+  for (const onnx::SparseTensorProto &t : graph.sparse_initializer())
+    problems.push_back("sparse initializer " + quoted(t.values().name()) +
+                       ": sparse initializers are not supported");
+  for (const onnx::NodeProto &node : graph.node())
+    checkNodeTensors(node, problems);
+}
+
+/// Every tensor stored in the model: graph and subgraph initializers, node
+/// attributes, training-info graphs and model-local functions.
+void checkModelTensors(const onnx::ModelProto &model,
+                       std::vector<std::string> &problems) {
+  checkTensors(model.graph(), problems);
+  for (const onnx::TrainingInfoProto &info : model.training_info()) {
+    checkTensors(info.initialization(), problems);
+    checkTensors(info.algorithm(), problems);
+  }
+  for (const onnx::FunctionProto &function : model.functions())
+    for (const onnx::NodeProto &node : function.node())
+      checkNodeTensors(node, problems);
+}
+
 /// libonnx's shape inference of the windowed ops divides by the strides
 /// and the dilations (a stride of 0 is a SIGFPE inside
 /// onnx::convPoolShapeInference): every node of those ops must have
@@ -199,6 +423,11 @@ bool loadModel(const std::string &path, onnx::ModelProto &model,
     return false;
   }
   std::vector<std::string> problems;
+  checkModelTensors(model, problems);
+  if (!problems.empty()) {
+    error = "invalid tensor data: " + llvm::join(problems, "; ");
+    return false;
+  }
   checkWindowAttributes(model.graph(), problems);
   if (!problems.empty()) {
     error = "invalid window attributes: " + llvm::join(problems, "; ");
