@@ -61,6 +61,13 @@ using Json = nlohmann::json;
 /// (100 MB): a corrupt length must not make us allocate gigabytes.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
+/// The deepest nesting of arrays and objects the reader accepts in a
+/// header. A safetensors header nests 3 levels ({"t": {"shape": [..]}});
+/// nlohmann's parser is iterative, but dump() (used for the excerpts in
+/// error messages) recurses, and a header nested 200,000 levels deep
+/// overflowed the stack.
+constexpr size_t kMaxHeaderDepth = 64;
+
 /// The header key that holds the metadata instead of a tensor.
 constexpr const char *kMetadataKey = "__metadata__";
 
@@ -578,6 +585,29 @@ void readImpl(const std::string &path, LoadedCheckpoint *out) {
   if (nul != std::string::npos)
     fail(path + ": header is not valid JSON: NUL byte at header offset " +
          std::to_string(nul));
+  // Nesting depth, before any parser sees the text (strings skipped).
+  size_t depth = 0;
+  bool inString = false, escaped = false;
+  for (size_t i = 0; i < headerText.size(); ++i) {
+    char c = headerText[i];
+    if (inString) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxHeaderDepth)
+        fail(path + ": not a safetensors header: JSON nested more than " +
+             std::to_string(kMaxHeaderDepth) +
+             " levels deep at header offset " + std::to_string(i));
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
   std::set<std::string> keys;
   std::string duplicate;
   Json header;

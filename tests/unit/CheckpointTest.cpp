@@ -534,6 +534,19 @@ TEST_F(CheckpointTest, CorruptFiles) {
       {"NUL then garbage", safetensors(std::string("{}\0 x", 5)),
        "header is not valid JSON: NUL byte"},
       {"array", safetensors("[1,2]"), "header is not a JSON object: [1,2]"},
+      // dump() of the error excerpt recursed 200,000 times (stack overflow).
+      {"nested 200,000 deep",
+       safetensors(std::string(200'000, '[') + std::string(200'000, ']')),
+       "not a safetensors header: JSON nested more than 64 levels deep at "
+       "header offset 64"},
+      {"nested metadata",
+       safetensors("{\"__metadata__\":" + std::string(100'000, '{') +
+                   std::string(100'000, '}') + "}"),
+       "JSON nested more than 64 levels deep at header offset 79"},
+      {"brackets in strings do not nest",
+       safetensors("{\"__metadata__\":{\"a\":\"" + std::string(100, '[') +
+                   "\\\"" + std::string(100, '{') + "\"},\"t\":1}"),
+       "tensor 't': entry is not an object: 1"},
       {"string", safetensors("\"x\""), "header is not a JSON object"},
       {"duplicate name",
        safetensors("{\"a\":" + entry("\"U8\"", "[1]", "[0,1]") +
