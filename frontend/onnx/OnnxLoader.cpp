@@ -9,13 +9,19 @@
 
 #include "frontend/onnx/OnnxLoader.h"
 
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MathExtras.h"
+#include "llvm/Support/Path.h"
 
 #include "onnx/checker.h"
 #include "onnx/shape_inference/implementation.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <exception>
 #include <fstream>
@@ -50,25 +56,61 @@ bool readFile(const std::string &path, std::string &bytes, std::string &error) {
   return true;
 }
 
+/// At most this many characters of a name from the model go into a message
+/// (a hostile model may have megabyte names).
+constexpr size_t kMaxQuotedName = 200;
+
+std::string quoted(const std::string &name) {
+  if (name.size() <= kMaxQuotedName)
+    return "'" + name + "'";
+  return "'" + name.substr(0, kMaxQuotedName) + "...' (" +
+         std::to_string(name.size()) + " characters)";
+}
+
+/// What a file system entry is, for messages.
+const char *fileKind(llvm::sys::fs::file_type type) {
+  using llvm::sys::fs::file_type;
+  switch (type) {
+  case file_type::directory_file:
+    return "a directory";
+  case file_type::fifo_file:
+    return "a FIFO";
+  case file_type::socket_file:
+    return "a socket";
+  case file_type::block_file:
+  case file_type::character_file:
+    return "a device";
+  default:
+    return "not a regular file";
+  }
+}
+
 /// Replaces the external data of one tensor by raw_data read from
 /// `location` (relative to the model directory) at `offset`, `length` bytes
-/// (default: to the end of the file).
+/// (default: to the end of the file). As the ONNX checker requires, the
+/// location must name a regular file inside the model's folder: an
+/// absolute path, a `..` component, a symbolic link that resolves outside
+/// the folder, a directory (whose size reads as 2^63 - 1), a FIFO (which
+/// would block) or a device is refused before the file is opened.
 bool loadExternalData(onnx::TensorProto &tensor, const std::string &dir,
                       std::string &error) {
   std::string location;
   uint64_t offset = 0;
   bool hasLength = false;
   uint64_t length = 0;
+  std::string what = "tensor " + quoted(tensor.name());
   for (const onnx::StringStringEntryProto &entry : tensor.external_data()) {
     const std::string &key = entry.key();
     if (key == "location") {
       location = entry.value();
     } else if (key == "offset" || key == "length") {
       char *end = nullptr;
+      errno = 0;
       unsigned long long v = std::strtoull(entry.value().c_str(), &end, 10);
-      if (entry.value().empty() || *end != '\0') {
-        error = "tensor '" + tensor.name() + "': invalid external data " + key +
-                " '" + entry.value() + "'";
+      if (entry.value().empty() || *end != '\0' || errno == ERANGE ||
+          entry.value()[0] == '-') {
+        error = what + ": invalid external data " + key + " " +
+                quoted(entry.value());
         return false;
       }
       if (key == "offset") {
@@ -80,39 +122,97 @@ bool loadExternalData(onnx::TensorProto &tensor, const std::string &dir,
     }
   }
   if (location.empty()) {
-    error = "tensor '" + tensor.name() + "': external data without location";
+    error = what + ": external data without location";
     return false;
   }
-  if (location[0] == '/' || location.find("..") != std::string::npos) {
-    error = "tensor '" + tensor.name() + "': external data location '" +
-            location + "' must be a relative path inside the model directory";
+  bool parent = false;
+  for (llvm::StringRef component : llvm::make_range(
+           llvm::sys::path::begin(location), llvm::sys::path::end(location)))
+    parent |= component == "..";
+  if (llvm::sys::path::is_absolute(location) || parent ||
+      location.find('\0') != std::string::npos) {
+    error = what + ": external data location " + quoted(location) +
+            " must be a relative path inside the model directory";
     return false;
   }
-  std::string file = dir.back() == '/' ? dir + location : dir + "/" + location;
-  std::ifstream in(file, std::ios::binary | std::ios::ate);
-  if (!in) {
-    error = "tensor '" + tensor.name() + "': cannot open external data file '" +
-            file + "'";
+  llvm::SmallString<256> file(dir);
+  llvm::sys::path::append(file, location);
+  std::string place = what + ": external data location " + quoted(location);
+  // The entry's type (following symbolic links) before anything opens it.
+  llvm::sys::fs::file_status status;
+  if (std::error_code ec = llvm::sys::fs::status(file, status)) {
+    error = place + ": cannot open '" + file.str().str() + "': " + ec.message();
     return false;
   }
-  uint64_t size = static_cast<uint64_t>(in.tellg());
+  if (status.type() != llvm::sys::fs::file_type::regular_file) {
+    error = place + " is " + fileKind(status.type()) +
+            "; external data must be a regular file";
+    return false;
+  }
+  // Symbolic links may point anywhere: the resolved file must be inside
+  // the resolved model directory.
+  llvm::SmallString<256> realDir, realFile;
+  if (std::error_code ec = llvm::sys::fs::real_path(dir, realDir)) {
+    error = place + ": cannot resolve the model directory '" + dir +
+            "': " + ec.message();
+    return false;
+  }
+  if (std::error_code ec = llvm::sys::fs::real_path(file, realFile)) {
+    error =
+        place + ": cannot resolve '" + file.str().str() + "': " + ec.message();
+    return false;
+  }
+  llvm::SmallString<256> prefix(realDir);
+  if (!prefix.ends_with("/"))
+    prefix += "/";
+  if (!realFile.str().starts_with(prefix)) {
+    error = place + " resolves to '" + realFile.str().str() +
+            "', outside the model directory '" + realDir.str().str() + "'";
+    return false;
+  }
+  llvm::Expected<llvm::sys::fs::file_t> fd =
+      llvm::sys::fs::openNativeFileForRead(realFile);
+  if (!fd) {
+    error = place + ": cannot open '" + realFile.str().str() +
+            "': " + llvm::toString(fd.takeError());
+    return false;
+  }
+  auto closeFd = llvm::make_scope_exit([&] { llvm::sys::fs::closeFile(*fd); });
+  // The file opened must be the one checked (not replaced in between).
+  llvm::sys::fs::file_status opened;
+  if (llvm::sys::fs::status(*fd, opened) ||
+      opened.type() != llvm::sys::fs::file_type::regular_file ||
+      opened.getUniqueID() != status.getUniqueID()) {
+    error =
+        place + ": '" + realFile.str().str() + "' changed while it was opened";
+    return false;
+  }
+  uint64_t size = opened.getSize();
   if (offset > size || (hasLength && length > size - offset)) {
-    error = "tensor '" + tensor.name() + "': external data (offset " +
-            std::to_string(offset) + ", length " +
+    error = what + ": external data (offset " + std::to_string(offset) +
+            ", length " +
             (hasLength ? std::to_string(length) : std::string("rest")) +
-            ") is beyond the end of '" + file + "' (" + std::to_string(size) +
-            " bytes)";
+            ") is beyond the end of '" + file.str().str() + "' (" +
+            std::to_string(size) + " bytes)";
     return false;
   }
   if (!hasLength)
     length = size - offset;
   std::string bytes(length, '\0');
-  in.seekg(static_cast<std::streamoff>(offset));
-  in.read(bytes.data(), static_cast<std::streamsize>(length));
-  if (!in) {
-    error = "tensor '" + tensor.name() + "': cannot read external data from '" +
-            file + "'";
-    return false;
+  size_t done = 0;
+  while (done < length) {
+    llvm::Expected<size_t> n = llvm::sys::fs::readNativeFileSlice(
+        *fd,
+        llvm::MutableArrayRef<char>(bytes.data() + done,
+                                    std::min<uint64_t>(length - done, 1 << 30)),
+        offset + done);
+    if (!n || *n == 0) {
+      error = place + ": cannot read '" + file.str().str() + "'" +
+              (n ? std::string(": the file is shorter than its size")
+                 : ": " + llvm::toString(n.takeError()));
+      return false;
+    }
+    done += *n;
   }
   tensor.set_raw_data(std::move(bytes));
   tensor.clear_external_data();
@@ -136,17 +236,6 @@ bool loadGraphExternalData(onnx::GraphProto &graph, const std::string &dir,
         return false;
     }
   return true;
-}
-
-/// At most this many characters of a name from the model go into a message
-/// (a hostile model may have megabyte names).
-constexpr size_t kMaxQuotedName = 200;
-
-std::string quoted(const std::string &name) {
-  if (name.size() <= kMaxQuotedName)
-    return "'" + name + "'";
-  return "'" + name.substr(0, kMaxQuotedName) + "...' (" +
-         std::to_string(name.size()) + " characters)";
 }
 
 /// Where a tensor sits in the model, for messages: "initializer 'w'",
