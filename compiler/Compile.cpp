@@ -370,6 +370,51 @@ Compiler::checkProgramModel(llvm::ArrayRef<EntryPointAbi> abi) const {
   return llvm::Error::success();
 }
 
+llvm::Error Compiler::checkBatchAxes(llvm::ArrayRef<EntryPointAbi> abi) const {
+  auto shapeText = [](llvm::ArrayRef<int64_t> shape) {
+    std::string text = "[";
+    for (auto [i, d] : llvm::enumerate(shape))
+      text += (i ? ", " : "") + std::to_string(d);
+    return text + "]";
+  };
+  for (const EntryPointAbi &e : abi) {
+    if (e.symbol != opts.name + "_predict" &&
+        !(abi.size() == 1 && (!info || info->loss.empty())))
+      continue;
+    const AbiTensor *first = nullptr;
+    for (const AbiTensor &t : e.tensors)
+      if (t.kind == KILN_TENSOR_INPUT) {
+        first = &t;
+        break;
+      }
+    if (!first)
+      return error("the model has no input");
+    if (first->shape.empty() || first->shape[0] < 1)
+      return error("the model input '" + first->name + "' has shape " +
+                   shapeText(first->shape) +
+                   ", without a batch axis first; a generated program feeds "
+                   "one sample per row of the batch");
+    int64_t batch = first->shape[0];
+    for (const AbiTensor &t : e.tensors) {
+      if (t.kind != KILN_TENSOR_INPUT && t.kind != KILN_TENSOR_OUTPUT)
+        continue;
+      if (!t.shape.empty() && t.shape[0] == batch)
+        continue;
+      return error(
+          llvm::Twine("the model ") +
+          (t.kind == KILN_TENSOR_INPUT ? "input '" : "output '") + t.name +
+          "' has shape " + shapeText(t.shape) +
+          ", whose first axis is not the batch axis (input '" + first->name +
+          "' has shape " + shapeText(first->shape) + ", batch size " +
+          llvm::Twine(batch) +
+          "); a generated program reads and writes one sample per row of "
+          "the batch, so every input and output needs the batch size as "
+          "its first axis (an ONNX Flatten with axis = 0 loses it)");
+    }
+  }
+  return llvm::Error::success();
+}
+
 LogicalResult Compiler::lowerToLLVM(ModuleOp module) {
   return runStage(module, "kiln-lower-to-llvm", buildLowerToLLVMPipeline);
 }

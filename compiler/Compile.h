@@ -176,6 +176,13 @@ public:
   /// generated program (--emit=exe), which feeds one input and writes one
   /// output; other models are embedded instead. Errors say so.
   llvm::Error checkProgramModel(llvm::ArrayRef<EntryPointAbi> abi) const;
+  /// Checks that every input and output of the predict entry point (or of
+  /// an inference-only model's one function) has the batch size as its
+  /// first axis, as the session API and generated programs need (they
+  /// read and write one sample per batch row): an error names the tensor
+  /// and its shape (an ONNX Flatten with axis = 0 gives an output without
+  /// a batch axis).
+  llvm::Error checkBatchAxes(llvm::ArrayRef<EntryPointAbi> abi) const;
   /// Bufferized -> LLVM dialect.
   LogicalResult lowerToLLVM(ModuleOp module);
 

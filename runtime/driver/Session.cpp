@@ -154,6 +154,13 @@ Session::Session(const kiln_model_t *model, uint64_t seed)
   if (batch <= 0)
     fail("the model input '" + predictInput->name + "' has no batch dimension");
   sampleBytes = predictInput->bytes() / batch;
+  // predict writes one sample per batch row: an output without the batch
+  // axis first (kilnc refuses such models) would be read with a wrong size.
+  for (const TensorInfo *t : m.predict.all(KILN_TENSOR_OUTPUT))
+    if (t->shape.empty() || t->shape[0] != batch)
+      fail("the model output '" + t->name + "' has shape " +
+           shapeText(t->shape) + "; its first axis must be the batch size " +
+           std::to_string(batch));
   if (m.training) {
     labelInfo = m.trainStep->find(KILN_TENSOR_INPUT, "labels");
     if (!labelInfo || !m.trainStep->find(KILN_TENSOR_INPUT, "sample_weight") ||

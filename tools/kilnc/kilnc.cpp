@@ -410,6 +410,9 @@ LogicalResult Driver::run() {
   if (wants(EmitKind::Exe))
     if (llvm::Error err = compiler.checkProgramModel(*abi))
       return fail(inputFilename + ": " + llvm::toString(std::move(err)));
+  if (linked)
+    if (llvm::Error err = compiler.checkBatchAxes(*abi))
+      return fail(inputFilename + ": " + llvm::toString(std::move(err)));
   if (wants(EmitKind::Header)) {
     std::string header;
     llvm::raw_string_ostream headerStream(header);
