@@ -457,7 +457,7 @@ std::map<std::string, std::string> parseMetadata(const Json &json,
   std::map<std::string, std::string> metadata;
   for (const auto &[key, value] : json.items()) {
     if (!value.is_string())
-      fail(path + ": " + kMetadataKey + " entry '" + key +
+      fail(path + ": " + kMetadataKey + " entry '" + excerpt(key) +
            "' is not a string: " + brief(value));
     metadata.emplace(key, value.get<std::string>());
   }
@@ -474,7 +474,7 @@ struct TensorEntry {
 
 TensorEntry parseTensor(const std::string &name, const Json &json,
                         uint64_t dataSize, const std::string &path) {
-  std::string prefix = path + ": tensor '" + name + "': ";
+  std::string prefix = path + ": tensor '" + excerpt(name) + "': ";
   if (!json.is_object())
     fail(prefix + "entry is not an object: " + brief(json));
   TensorEntry entry;
@@ -625,7 +625,8 @@ void readImpl(const std::string &path, LoadedCheckpoint *out) {
   if (!header.is_object())
     fail(path + ": header is not a JSON object: " + brief(header));
   if (!duplicate.empty())
-    fail(path + ": header has more than one entry '" + duplicate + "'");
+    fail(path + ": header has more than one entry '" + excerpt(duplicate) +
+         "'");
 
   uint64_t dataStart = 8 + headerSize;
   uint64_t dataSize = fileSize - dataStart;
@@ -652,9 +653,9 @@ void readImpl(const std::string &path, LoadedCheckpoint *out) {
     const TensorEntry &previous = *byOffset[i - 1];
     const TensorEntry &current = *byOffset[i];
     if (current.begin < previous.end)
-      fail(path + ": tensor '" + current.name + "': data_offsets [" +
+      fail(path + ": tensor '" + excerpt(current.name) + "': data_offsets [" +
            std::to_string(current.begin) + ", " + std::to_string(current.end) +
-           "] overlap those of tensor '" + previous.name + "' [" +
+           "] overlap those of tensor '" + excerpt(previous.name) + "' [" +
            std::to_string(previous.begin) + ", " +
            std::to_string(previous.end) + "]");
   }
@@ -688,6 +689,13 @@ bool writeFileAtomically(
     const std::vector<std::pair<const void *, size_t>> &parts,
     std::string *error) {
   return guarded(path, error, [&] { writeAtomically(path, parts); });
+}
+
+std::string excerpt(const std::string &text, size_t limit) {
+  if (text.size() <= limit)
+    return text;
+  return text.substr(0, limit) + "... (" + std::to_string(text.size()) +
+         " bytes)";
 }
 
 size_t dtypeSize(const std::string &dtype) {

@@ -753,7 +753,7 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
     fail(path + ": not a kiln checkpoint (no kiln-checkpoint format in its "
                 "metadata)");
   if (meta("version") != "1")
-    fail(path + ": kiln checkpoint version '" + meta("version") +
+    fail(path + ": kiln checkpoint version '" + excerpt(meta("version")) +
          "' is not supported (this program reads version 1)");
   const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
   bool sameModel = meta("fingerprint") == m.fingerprint;
@@ -779,9 +779,9 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
       }
     }
     fail(path + ": the checkpoint was written for another model ('" +
-         meta("model") + "', fingerprint " + meta("fingerprint") +
-         "; this program: '" + m.name + "', fingerprint " + m.fingerprint +
-         "): " + difference);
+         excerpt(meta("model")) + "', fingerprint " +
+         excerpt(meta("fingerprint")) + "; this program: '" + m.name +
+         "', fingerprint " + m.fingerprint + "): " + difference);
   }
   std::vector<std::pair<const TensorInfo *, const LoadedTensor *>> plan;
   for (const TensorInfo &t : layout.tensors) {
@@ -790,8 +790,9 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
     std::string name = checkpointName(t);
     auto it = ckpt.tensors.find(name);
     if (it == ckpt.tensors.end())
-      fail(path + ": the checkpoint was written for model '" + meta("model") +
-           "', not for '" + m.name + "': it has no tensor '" + name + "'");
+      fail(path + ": the checkpoint was written for model '" +
+           excerpt(meta("model")) + "', not for '" + m.name +
+           "': it has no tensor '" + name + "'");
     if (it->second.dtype != safetensorsDtype(t.dtype) ||
         it->second.shape != t.shape)
       fail(path + ": tensor '" + name + "' is " + it->second.dtype +
@@ -817,7 +818,8 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
     errno = 0;
     long long v = std::strtoll(text.c_str(), &end, 10);
     if (text.empty() || *end || v < 0 || errno == ERANGE)
-      fail(path + ": metadata '" + key + "' is not a count: '" + text + "'");
+      fail(path + ": metadata '" + key + "' is not a count: '" + excerpt(text) +
+           "'");
     return v;
   };
   int64_t newEpoch = sameModel ? number("epoch") : 0,
