@@ -209,6 +209,22 @@ OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
   }
   if (!module || failed(verifyForward(*module)))
     return nullptr;
+  if (opts.maxOps > 0) {
+    int64_t ops = 0;
+    module->walk([&](Operation *op) {
+      if (!isa<ModuleOp, func::FuncOp, func::ReturnOp>(op))
+        ++ops;
+    });
+    if (ops > opts.maxOps) {
+      emitError(module->getLoc())
+          << "the model has " << ops << " ops, above the limit of "
+          << opts.maxOps
+          << " (compile time grows faster than linearly with the "
+             "model's depth); kilnc --max-ops=N raises the limit, 0 removes "
+             "it";
+      return nullptr;
+    }
+  }
   return module;
 }
 

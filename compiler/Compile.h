@@ -97,6 +97,12 @@ struct CompileOptions {
   std::optional<int64_t> batchSize;
   /// Recorded in the manifest: the seed of initializers and shuffles.
   uint64_t seed = 0;
+  /// The most ops the imported forward form may have (0: no limit).
+  /// Compile time grows faster than linearly with model depth (1,000
+  /// Dropout layers take about 40 s), so an absurd model is an error that
+  /// names the limit rather than a compile that seems to hang.
+  int64_t maxOps = kDefaultMaxOps;
+  static constexpr int64_t kDefaultMaxOps = 10000;
   /// The training step. Unset: the one a Keras model's compile_config
   /// describes (with `overrides` applied), else none (inference form).
   std::optional<TrainingConfig> training;

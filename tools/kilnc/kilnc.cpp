@@ -237,6 +237,12 @@ cl::opt<int64_t>
                        "dimension of the inputs"),
               cl::init(0), cl::cat(kilncCategory));
 
+cl::opt<int64_t>
+    maxOps("max-ops",
+           cl::desc("The most ops a model may have after import (0: no limit)"),
+           cl::init(kiln::CompileOptions::kDefaultMaxOps),
+           cl::cat(kilncCategory));
+
 // Options of `kilnc run`.
 cl::opt<std::string> runEntry("entry",
                               cl::desc("run: entry point (function name)"),
@@ -793,6 +799,12 @@ int main(int argc, char **argv) {
   options.source = llvm::sys::path::filename(inputFilename).str();
   if (batchSize > 0)
     options.batchSize = batchSize;
+  if (maxOps < 0) {
+    llvm::errs() << "kilnc: error: --max-ops must be >= 0, got " << maxOps
+                 << "\n";
+    return 1;
+  }
+  options.maxOps = maxOps;
   options.seed = seed;
   options.target = {targetTriple, targetCpu};
   options.passManagerCLOptions = true;
