@@ -14,6 +14,8 @@
 #include "ir/KilnDialect.h"
 #include "passes/Passes.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Parser/Parser.h"
@@ -123,6 +125,71 @@ Compiler::runStage(ModuleOp module, StringRef name,
   return result;
 }
 
+/// The location `loc` of another context, rebuilt in `context`: its first
+/// file:line:column (what diagnostics print), else unknown.
+static Location translateLocation(Location loc, MLIRContext &context) {
+  FileLineColLoc found;
+  loc->walk([&](Location inner) {
+    if (auto file = dyn_cast<FileLineColLoc>(inner)) {
+      found = file;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (!found)
+    return UnknownLoc::get(&context);
+  return FileLineColLoc::get(&context, found.getFilename().getValue(),
+                             found.getLine(), found.getColumn());
+}
+
+/// Parses MLIR text from `sourceMgr` with only the dialects the forward form
+/// may contain (kiln, func, arith; builtin is always there), so that an op,
+/// attribute or type of any other dialect is refused by the parser
+/// ("dialect 'linalg' is unknown") before that dialect's own parser runs.
+/// Upstream parsers trust their input more than kiln may: linalg.generic
+/// with `iterator_types = [1]` crashed MLIR's parser. The parsed module is
+/// moved into `context` as bytecode (locations kept); diagnostics of the
+/// restricted context go to `context`'s handler.
+static OwningOpRef<ModuleOp> parseForwardIR(llvm::SourceMgr &sourceMgr,
+                                            MLIRContext &context) {
+  DialectRegistry registry;
+  registerKilnDialect(registry);
+  registry.insert<arith::ArithDialect, func::FuncDialect>();
+  MLIRContext parseContext(registry, MLIRContext::Threading::DISABLED);
+  parseContext.printOpOnDiagnostic(context.shouldPrintOpOnDiagnostic());
+  ScopedDiagnosticHandler forward(&parseContext, [&](Diagnostic &diag) {
+    InFlightDiagnostic copy = context.getDiagEngine().emit(
+        translateLocation(diag.getLocation(), context), diag.getSeverity());
+    copy << diag.str();
+    for (Diagnostic &note : diag.getNotes())
+      copy.attachNote(translateLocation(note.getLocation(), context))
+          << note.str();
+    return success();
+  });
+  OwningOpRef<ModuleOp> parsed =
+      parseSourceFile<ModuleOp>(sourceMgr, &parseContext);
+  if (!parsed)
+    return nullptr;
+  std::string bytecode;
+  llvm::raw_string_ostream os(bytecode);
+  if (failed(writeBytecodeToFile(*parsed, os))) {
+    emitError(translateLocation(parsed->getLoc(), context))
+        << "cannot serialize the parsed module";
+    return nullptr;
+  }
+  os.flush();
+  // The bytecode reader wants an aligned buffer.
+  std::unique_ptr<llvm::WritableMemoryBuffer> buffer =
+      llvm::WritableMemoryBuffer::getNewUninitMemBuffer(
+          bytecode.size(), sourceMgr.getMemoryBuffer(1)->getBufferIdentifier(),
+          llvm::Align(64));
+  std::memcpy(buffer->getBufferStart(), bytecode.data(), bytecode.size());
+  llvm::SourceMgr bytecodeMgr;
+  bytecodeMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  return parseSourceFile<ModuleOp>(
+      bytecodeMgr, ParserConfig(&context, /*verifyAfterParse=*/false));
+}
+
 OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
                                            llvm::SourceMgr &sourceMgr) {
   OwningOpRef<ModuleOp> module;
@@ -138,10 +205,26 @@ OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
     else if (extension == ".json" || extension == ".keras")
       module = importKerasModel(path, &context, importOptions);
     else
-      module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+      module = parseForwardIR(sourceMgr, context);
   }
   if (!module || failed(verifyForward(*module)))
     return nullptr;
+  if (opts.maxOps > 0) {
+    int64_t ops = 0;
+    module->walk([&](Operation *op) {
+      if (!isa<ModuleOp, func::FuncOp, func::ReturnOp>(op))
+        ++ops;
+    });
+    if (ops > opts.maxOps) {
+      emitError(module->getLoc())
+          << "the model has " << ops << " ops, above the limit of "
+          << opts.maxOps
+          << " (compile time grows faster than linearly with the "
+             "model's depth); kilnc --max-ops=N raises the limit, 0 removes "
+             "it";
+      return nullptr;
+    }
+  }
   return module;
 }
 
@@ -299,6 +382,51 @@ Compiler::checkProgramModel(llvm::ArrayRef<EntryPointAbi> abi) const {
                    " output(s); a generated program (--emit=exe) handles "
                    "one of each. Embed the model instead (--emit=obj,header "
                    "or --emit=lib) and feed its entry points yourself");
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error Compiler::checkBatchAxes(llvm::ArrayRef<EntryPointAbi> abi) const {
+  auto shapeText = [](llvm::ArrayRef<int64_t> shape) {
+    std::string text = "[";
+    for (auto [i, d] : llvm::enumerate(shape))
+      text += (i ? ", " : "") + std::to_string(d);
+    return text + "]";
+  };
+  for (const EntryPointAbi &e : abi) {
+    if (e.symbol != opts.name + "_predict" &&
+        !(abi.size() == 1 && (!info || info->loss.empty())))
+      continue;
+    const AbiTensor *first = nullptr;
+    for (const AbiTensor &t : e.tensors)
+      if (t.kind == KILN_TENSOR_INPUT) {
+        first = &t;
+        break;
+      }
+    if (!first)
+      return error("the model has no input");
+    if (first->shape.empty() || first->shape[0] < 1)
+      return error("the model input '" + first->name + "' has shape " +
+                   shapeText(first->shape) +
+                   ", without a batch axis first; a generated program feeds "
+                   "one sample per row of the batch");
+    int64_t batch = first->shape[0];
+    for (const AbiTensor &t : e.tensors) {
+      if (t.kind != KILN_TENSOR_INPUT && t.kind != KILN_TENSOR_OUTPUT)
+        continue;
+      if (!t.shape.empty() && t.shape[0] == batch)
+        continue;
+      return error(
+          llvm::Twine("the model ") +
+          (t.kind == KILN_TENSOR_INPUT ? "input '" : "output '") + t.name +
+          "' has shape " + shapeText(t.shape) +
+          ", whose first axis is not the batch axis (input '" + first->name +
+          "' has shape " + shapeText(first->shape) + ", batch size " +
+          llvm::Twine(batch) +
+          "); a generated program reads and writes one sample per row of "
+          "the batch, so every input and output needs the batch size as "
+          "its first axis (an ONNX Flatten with axis = 0 loses it)");
+    }
   }
   return llvm::Error::success();
 }

@@ -97,6 +97,12 @@ struct CompileOptions {
   std::optional<int64_t> batchSize;
   /// Recorded in the manifest: the seed of initializers and shuffles.
   uint64_t seed = 0;
+  /// The most ops the imported forward form may have (0: no limit).
+  /// Compile time grows faster than linearly with model depth (1,000
+  /// Dropout layers take about 40 s), so an absurd model is an error that
+  /// names the limit rather than a compile that seems to hang.
+  int64_t maxOps = kDefaultMaxOps;
+  static constexpr int64_t kDefaultMaxOps = 10000;
   /// The training step. Unset: the one a Keras model's compile_config
   /// describes (with `overrides` applied), else none (inference form).
   std::optional<TrainingConfig> training;
@@ -176,6 +182,13 @@ public:
   /// generated program (--emit=exe), which feeds one input and writes one
   /// output; other models are embedded instead. Errors say so.
   llvm::Error checkProgramModel(llvm::ArrayRef<EntryPointAbi> abi) const;
+  /// Checks that every input and output of the predict entry point (or of
+  /// an inference-only model's one function) has the batch size as its
+  /// first axis, as the session API and generated programs need (they
+  /// read and write one sample per batch row): an error names the tensor
+  /// and its shape (an ONNX Flatten with axis = 0 gives an output without
+  /// a batch axis).
+  llvm::Error checkBatchAxes(llvm::ArrayRef<EntryPointAbi> abi) const;
   /// Bufferized -> LLVM dialect.
   LogicalResult lowerToLLVM(ModuleOp module);
 

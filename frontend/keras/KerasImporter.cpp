@@ -728,6 +728,15 @@ LogicalResult KerasImporter::readModel(const json::Object &root) {
       return failure();
   if (layers.empty())
     return emitError(fileLoc) << "the model has no layers";
+  // A model of InputLayers alone computes nothing and has nothing to train
+  // (such a Sequential config crashed kilnc).
+  if (llvm::all_of(layers,
+                   [](const Layer &l) { return l.className == "InputLayer"; }))
+    return emitError(fileLoc)
+           << "the model" << (modelName.empty() ? "" : " '" + modelName + "'")
+           << " has no layers besides its InputLayer"
+           << (layers.size() > 1 ? "s" : "")
+           << ": there is nothing to compute or train";
 
   if (sequential) {
     if (layers.front().className != "InputLayer") {
@@ -974,8 +983,15 @@ FailureOr<Value> KerasImporter::emitInput(const Layer &layer) {
   std::optional<int64_t> fixedBatch;
   for (auto [i, dim] : llvm::enumerate(*dims)) {
     if (hasBatch && i == 0) {
-      if (auto n = dim.getAsInteger())
+      if (auto n = dim.getAsInteger()) {
+        if (*n < 1) {
+          layerError(layer) << "batch size " << *n
+                            << " in the input shape; it must be >= 1 (or "
+                               "null, for kilnc --batch-size or 32)";
+          return failure();
+        }
         fixedBatch = *n;
+      }
       shape.push_back(0);
       continue;
     }

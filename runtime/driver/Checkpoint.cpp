@@ -48,7 +48,9 @@
 #include <utility>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,6 +62,13 @@ using Json = nlohmann::json;
 /// The largest header the reader accepts, as the reference implementation
 /// (100 MB): a corrupt length must not make us allocate gigabytes.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+
+/// The deepest nesting of arrays and objects the reader accepts in a
+/// header. A safetensors header nests 3 levels ({"t": {"shape": [..]}});
+/// nlohmann's parser is iterative, but dump() (used for the excerpts in
+/// error messages) recurses, and a header nested 200,000 levels deep
+/// overflowed the stack.
+constexpr size_t kMaxHeaderDepth = 64;
 
 /// The header key that holds the metadata instead of a tensor.
 constexpr const char *kMetadataKey = "__metadata__";
@@ -345,19 +354,86 @@ std::string parentDirectory(const std::string &path) {
   return end == std::string::npos ? std::string("/") : path.substr(0, end + 1);
 }
 
+/// True if `name` is a temporary file name of writes to `base`:
+/// "<base>.tmp." and the six characters mkstemp puts in place of XXXXXX.
+bool isTemporaryName(const std::string &name, const std::string &base) {
+  std::string prefix = base + ".tmp.";
+  if (name.size() != prefix.size() + 6 ||
+      name.compare(0, prefix.size(), prefix))
+    return false;
+  return std::all_of(name.begin() + prefix.size(), name.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z');
+  });
+}
+
+/// Removes the temporary files "<path>.tmp.XXXXXX" that earlier writes left
+/// behind (a process killed with SIGKILL between creating and renaming
+/// its temporary file). A writer holds an exclusive flock on its temporary
+/// file from creation to rename, so a file whose lock can be taken belongs
+/// to no live writer. Best effort: nothing here fails the write.
+void removeStaleTemporaries(const std::string &path) {
+  std::string directory = parentDirectory(path);
+  size_t slash = path.find_last_of('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  DIR *dir = ::opendir(directory.c_str());
+  if (!dir)
+    return;
+  std::vector<std::string> candidates;
+  while (const struct dirent *entry = ::readdir(dir))
+    if (isTemporaryName(entry->d_name, base))
+      candidates.push_back(directory + "/" + entry->d_name);
+  ::closedir(dir);
+  for (const std::string &candidate : candidates) {
+    // O_NONBLOCK and O_NOFOLLOW: a FIFO or a symbolic link of that name is
+    // never opened through, and is not ours to remove.
+    FileDescriptor fd(openRetrying(
+        candidate.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    struct stat opened, named;
+    if (fd.get() < 0 || ::fstat(fd.get(), &opened) != 0 ||
+        !S_ISREG(opened.st_mode) || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+      continue;
+    // Still the file we locked: then no writer can be using it.
+    if (::lstat(candidate.c_str(), &named) == 0 &&
+        named.st_dev == opened.st_dev && named.st_ino == opened.st_ino)
+      (void)::unlink(candidate.c_str());
+  }
+}
+
 /// Writes `parts` to `path` atomically (see writeFileAtomically).
 void writeAtomically(
     const std::string &path,
     const std::vector<std::pair<const void *, size_t>> &parts) {
+  removeStaleTemporaries(path);
   // mkstemp: a new, uniquely named file, so that no existing file (a user's
-  // "<path>.tmp.123", a concurrent writer's) is ever truncated.
+  // "<path>.tmp.123", a concurrent writer's) is ever truncated. It is
+  // locked (flock) until it is renamed, so that removeStaleTemporaries of
+  // another writer leaves it alone; if one removed it before the lock was
+  // taken, a new one is made.
   TemporaryFile tmp;
-  tmp.path = path + ".tmp.XXXXXX";
-  int fd = ::mkostemp(tmp.path.data(), O_CLOEXEC);
-  if (fd < 0)
-    fail(path + ": cannot create " + tmp.path + ": " + errnoMessage(errno));
-  tmp.fd.reset(fd);
-  tmp.created = true;
+  int fd = -1;
+  for (int attempt = 0;; ++attempt) {
+    tmp.path = path + ".tmp.XXXXXX";
+    fd = ::mkostemp(tmp.path.data(), O_CLOEXEC);
+    if (fd < 0)
+      fail(path + ": cannot create " + tmp.path + ": " + errnoMessage(errno));
+    tmp.fd.reset(fd);
+    tmp.created = true;
+    int locked;
+    do
+      locked = ::flock(fd, LOCK_EX);
+    while (locked != 0 && errno == EINTR);
+    struct stat opened, named;
+    if (locked != 0 || ::fstat(fd, &opened) != 0)
+      fail(path + ": cannot lock " + tmp.path + ": " + errnoMessage(errno));
+    if (::lstat(tmp.path.c_str(), &named) == 0 &&
+        named.st_dev == opened.st_dev && named.st_ino == opened.st_ino)
+      break;
+    tmp.created = false; // removed by another writer's cleanup
+    tmp.fd.reset();
+    if (attempt == 100)
+      fail(path + ": " + tmp.path + " keeps disappearing");
+  }
   // mkstemp creates the file 0600; a checkpoint or a history is data.
   (void)::fchmod(fd, 0644);
 
@@ -366,12 +442,19 @@ void writeAtomically(
       writeAll(fd, data, size, path, tmp.path);
   if (::fsync(fd) != 0)
     fail(path + ": fsync of " + tmp.path + " failed: " + errnoMessage(errno));
+  // The lock lives as long as one descriptor of the open file: a duplicate
+  // keeps it over the rename, while close's error is still checked.
+  FileDescriptor lock(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (lock.get() < 0)
+    fail(path + ": cannot duplicate the descriptor of " + tmp.path + ": " +
+         errnoMessage(errno));
   if (int error = tmp.fd.close())
     fail(path + ": close of " + tmp.path + " failed: " + errnoMessage(error));
   if (::rename(tmp.path.c_str(), path.c_str()) != 0)
     fail(path + ": cannot rename " + tmp.path +
          " to it: " + errnoMessage(errno));
   tmp.committed = true;
+  lock.reset();
 
   // Make the rename durable. Best effort: the new file is already in
   // place, so failing now would break the promise that `path` is untouched
@@ -450,7 +533,7 @@ std::map<std::string, std::string> parseMetadata(const Json &json,
   std::map<std::string, std::string> metadata;
   for (const auto &[key, value] : json.items()) {
     if (!value.is_string())
-      fail(path + ": " + kMetadataKey + " entry '" + key +
+      fail(path + ": " + kMetadataKey + " entry '" + excerpt(key) +
            "' is not a string: " + brief(value));
     metadata.emplace(key, value.get<std::string>());
   }
@@ -467,7 +550,7 @@ struct TensorEntry {
 
 TensorEntry parseTensor(const std::string &name, const Json &json,
                         uint64_t dataSize, const std::string &path) {
-  std::string prefix = path + ": tensor '" + name + "': ";
+  std::string prefix = path + ": tensor '" + excerpt(name) + "': ";
   if (!json.is_object())
     fail(prefix + "entry is not an object: " + brief(json));
   TensorEntry entry;
@@ -578,6 +661,29 @@ void readImpl(const std::string &path, LoadedCheckpoint *out) {
   if (nul != std::string::npos)
     fail(path + ": header is not valid JSON: NUL byte at header offset " +
          std::to_string(nul));
+  // Nesting depth, before any parser sees the text (strings skipped).
+  size_t depth = 0;
+  bool inString = false, escaped = false;
+  for (size_t i = 0; i < headerText.size(); ++i) {
+    char c = headerText[i];
+    if (inString) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxHeaderDepth)
+        fail(path + ": not a safetensors header: JSON nested more than " +
+             std::to_string(kMaxHeaderDepth) +
+             " levels deep at header offset " + std::to_string(i));
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
   std::set<std::string> keys;
   std::string duplicate;
   Json header;
@@ -595,7 +701,8 @@ void readImpl(const std::string &path, LoadedCheckpoint *out) {
   if (!header.is_object())
     fail(path + ": header is not a JSON object: " + brief(header));
   if (!duplicate.empty())
-    fail(path + ": header has more than one entry '" + duplicate + "'");
+    fail(path + ": header has more than one entry '" + excerpt(duplicate) +
+         "'");
 
   uint64_t dataStart = 8 + headerSize;
   uint64_t dataSize = fileSize - dataStart;
@@ -622,9 +729,9 @@ void readImpl(const std::string &path, LoadedCheckpoint *out) {
     const TensorEntry &previous = *byOffset[i - 1];
     const TensorEntry &current = *byOffset[i];
     if (current.begin < previous.end)
-      fail(path + ": tensor '" + current.name + "': data_offsets [" +
+      fail(path + ": tensor '" + excerpt(current.name) + "': data_offsets [" +
            std::to_string(current.begin) + ", " + std::to_string(current.end) +
-           "] overlap those of tensor '" + previous.name + "' [" +
+           "] overlap those of tensor '" + excerpt(previous.name) + "' [" +
            std::to_string(previous.begin) + ", " +
            std::to_string(previous.end) + "]");
   }
@@ -658,6 +765,13 @@ bool writeFileAtomically(
     const std::vector<std::pair<const void *, size_t>> &parts,
     std::string *error) {
   return guarded(path, error, [&] { writeAtomically(path, parts); });
+}
+
+std::string excerpt(const std::string &text, size_t limit) {
+  if (text.size() <= limit)
+    return text;
+  return text.substr(0, limit) + "... (" + std::to_string(text.size()) +
+         " bytes)";
 }
 
 size_t dtypeSize(const std::string &dtype) {

@@ -81,6 +81,11 @@ bool writeFileAtomically(
     const std::vector<std::pair<const void *, size_t>> &parts,
     std::string *error);
 
+/// `text` for an error message: whole when at most `limit` bytes, else its
+/// first `limit` bytes, "..." and its length (a checkpoint's names and
+/// metadata values may be megabytes long).
+std::string excerpt(const std::string &text, size_t limit = 200);
+
 /// Size in bytes of one element of a safetensors dtype, or 0 if unknown.
 size_t dtypeSize(const std::string &dtype);
 

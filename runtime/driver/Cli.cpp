@@ -451,6 +451,14 @@ struct Options {
   uint64_t seed = 0;
 };
 
+/// A file name given to --NAME: an empty one is a usage error (an empty
+/// --checkpoint used to train and write nothing).
+std::string pathArgument(const char *text, const char *name) {
+  if (!*text)
+    throw UsageError(std::string("--") + name + " takes a file name, got ''");
+  return text;
+}
+
 int64_t parseInt(const char *text, const char *option, int64_t min) {
   char *end = nullptr;
   errno = 0;
@@ -574,10 +582,10 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       throw UsageError("'" + command + "' does not take --" + name);
     switch (id) {
     case kData:
-      o.data = optarg;
+      o.data = pathArgument(optarg, "data");
       break;
     case kLabels:
-      o.labels = optarg;
+      o.labels = pathArgument(optarg, "labels");
       break;
     case kLabelColumn:
       o.labelColumn = optarg;
@@ -593,10 +601,10 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
                          std::string(optarg) + "'");
       break;
     case kValidationData:
-      o.validationData = optarg;
+      o.validationData = pathArgument(optarg, "validation-data");
       break;
     case kValidationLabels:
-      o.validationLabels = optarg;
+      o.validationLabels = pathArgument(optarg, "validation-labels");
       break;
     case kNoShuffle:
       o.shuffle = false;
@@ -610,13 +618,13 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
                          std::string(optarg) + "'");
       break;
     case kCheckpoint:
-      o.checkpoint = optarg;
+      o.checkpoint = pathArgument(optarg, "checkpoint");
       break;
     case kResume:
-      o.resume = optarg;
+      o.resume = pathArgument(optarg, "resume");
       break;
     case kHistory:
-      o.history = optarg;
+      o.history = pathArgument(optarg, "history");
       if (!endsWith(o.history, ".csv") && !endsWith(o.history, ".json"))
         throw UsageError("--history takes a .csv or .json file name, got '" +
                          o.history + "'");
@@ -637,7 +645,7 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       o.seedGiven = true;
       break;
     case kOutput:
-      o.output = optarg;
+      o.output = pathArgument(optarg, "output");
       break;
     case kQuiet:
       o.quiet = true;

@@ -34,6 +34,12 @@ namespace {
   throw std::runtime_error(message);
 }
 
+/// True if `v` rounds to infinity as an f32: from FLT_MAX + half an ulp
+/// (2^128 - 2^103) on, as the CSV reader (runtime/lib/Data.cpp) decides.
+bool beyondF32(double v) {
+  return std::isfinite(v) && std::fabs(v) >= 0x1.ffffffp127;
+}
+
 double readAs(const unsigned char *p, kiln_dtype_t dtype) {
   switch (dtype) {
   case KILN_DTYPE_F32: {
@@ -154,6 +160,13 @@ Session::Session(const kiln_model_t *model, uint64_t seed)
   if (batch <= 0)
     fail("the model input '" + predictInput->name + "' has no batch dimension");
   sampleBytes = predictInput->bytes() / batch;
+  // predict writes one sample per batch row: an output without the batch
+  // axis first (kilnc refuses such models) would be read with a wrong size.
+  for (const TensorInfo *t : m.predict.all(KILN_TENSOR_OUTPUT))
+    if (t->shape.empty() || t->shape[0] != batch)
+      fail("the model output '" + t->name + "' has shape " +
+           shapeText(t->shape) + "; its first axis must be the batch size " +
+           std::to_string(batch));
   if (m.training) {
     labelInfo = m.trainStep->find(KILN_TENSOR_INPUT, "labels");
     if (!labelInfo || !m.trainStep->find(KILN_TENSOR_INPUT, "sample_weight") ||
@@ -323,14 +336,23 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
   data.xSampleBytes =
       static_cast<size_t>(perSample) * kiln_dtype_size(x->dtype);
   const unsigned char *src = static_cast<const unsigned char *>(x->data);
-  // NaN or infinite features would only surface later as a NaN loss.
+  // NaN or infinite features would only surface later as a NaN loss; f64
+  // values beyond the f32 range of an f32 input would become infinite when
+  // fed (the CSV reader refuses them too).
   if (x->dtype == KILN_DTYPE_F32 || x->dtype == KILN_DTYPE_F64) {
     size_t size = kiln_dtype_size(x->dtype);
-    for (int64_t i = 0; i < n * perSample; ++i)
-      if (!std::isfinite(readAs(src + i * size, x->dtype)))
+    bool toF32 = toDtype(in.dtype) == KILN_DTYPE_F32;
+    for (int64_t i = 0; i < n * perSample; ++i) {
+      double v = readAs(src + i * size, x->dtype);
+      if (!std::isfinite(v))
         fail(what + ": " + sampleText(what, i / perSample) +
              " holds a NaN or infinite value (element " +
              std::to_string(i % perSample + 1) + ")");
+      if (toF32 && beyondF32(v))
+        fail(what + ": " + sampleText(what, i / perSample) + " holds " +
+             number(v) + " (element " + std::to_string(i % perSample + 1) +
+             "), beyond the f32 range of the model input '" + in.name + "'");
+    }
   }
   data.x.assign(src, src + static_cast<size_t>(n) * data.xSampleBytes);
 
@@ -371,6 +393,9 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
     if (!std::isfinite(v))
       fail(ywhat + ": the label of " + sampleText(ywhat, i / perLabel) +
            " is not finite");
+    if (labelType == KILN_DTYPE_F32 && beyondF32(v))
+      fail(ywhat + ": the label " + number(v) + " of " +
+           sampleText(ywhat, i / perLabel) + " is beyond the f32 range");
     if (isSparse(m.loss) &&
         (v != std::floor(v) || v < 0 || v >= static_cast<double>(classes)))
       fail(ywhat + ": label " + number(v) + " of " +
@@ -728,7 +753,7 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
     fail(path + ": not a kiln checkpoint (no kiln-checkpoint format in its "
                 "metadata)");
   if (meta("version") != "1")
-    fail(path + ": kiln checkpoint version '" + meta("version") +
+    fail(path + ": kiln checkpoint version '" + excerpt(meta("version")) +
          "' is not supported (this program reads version 1)");
   const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
   bool sameModel = meta("fingerprint") == m.fingerprint;
@@ -754,9 +779,9 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
       }
     }
     fail(path + ": the checkpoint was written for another model ('" +
-         meta("model") + "', fingerprint " + meta("fingerprint") +
-         "; this program: '" + m.name + "', fingerprint " + m.fingerprint +
-         "): " + difference);
+         excerpt(meta("model")) + "', fingerprint " +
+         excerpt(meta("fingerprint")) + "; this program: '" + m.name +
+         "', fingerprint " + m.fingerprint + "): " + difference);
   }
   std::vector<std::pair<const TensorInfo *, const LoadedTensor *>> plan;
   for (const TensorInfo &t : layout.tensors) {
@@ -765,14 +790,26 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
     std::string name = checkpointName(t);
     auto it = ckpt.tensors.find(name);
     if (it == ckpt.tensors.end())
-      fail(path + ": the checkpoint was written for model '" + meta("model") +
-           "', not for '" + m.name + "': it has no tensor '" + name + "'");
+      fail(path + ": the checkpoint was written for model '" +
+           excerpt(meta("model")) + "', not for '" + m.name +
+           "': it has no tensor '" + name + "'");
     if (it->second.dtype != safetensorsDtype(t.dtype) ||
         it->second.shape != t.shape)
       fail(path + ": tensor '" + name + "' is " + it->second.dtype +
            shapeText(it->second.shape) + " but model '" + m.name + "' needs " +
            safetensorsDtype(t.dtype) + shapeText(t.shape) +
            " (a checkpoint of another model?)");
+    // Non-finite weights would only show later, as "the loss became NaN
+    // at epoch E" without naming the checkpoint.
+    kiln_dtype_t dtype = toDtype(t.dtype);
+    if (dtype == KILN_DTYPE_F32 || dtype == KILN_DTYPE_F64) {
+      size_t size = kiln_dtype_size(dtype);
+      const unsigned char *bytes = it->second.bytes.data();
+      for (size_t i = 0; i < it->second.bytes.size() / size; ++i)
+        if (!std::isfinite(readAs(bytes + i * size, dtype)))
+          fail(path + ": tensor '" + name + "' holds a NaN or infinite value " +
+               "(element " + std::to_string(i + 1) + ")");
+    }
     plan.push_back({&t, &it->second});
   }
   auto number = [&](const char *key) -> int64_t {
@@ -781,7 +818,8 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
     errno = 0;
     long long v = std::strtoll(text.c_str(), &end, 10);
     if (text.empty() || *end || v < 0 || errno == ERANGE)
-      fail(path + ": metadata '" + key + "' is not a count: '" + text + "'");
+      fail(path + ": metadata '" + key + "' is not a count: '" + excerpt(text) +
+           "'");
     return v;
   };
   int64_t newEpoch = sameModel ? number("epoch") : 0,

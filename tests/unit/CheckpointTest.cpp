@@ -24,6 +24,10 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -496,6 +500,40 @@ TEST_F(CheckpointTest, FailedRenameRemovesTemporaryFile) {
   EXPECT_EQ(readFile(path + "/inside"), "x");
 }
 
+TEST_F(CheckpointTest, WriteRemovesStaleTemporaryFiles) {
+  // A writer killed with SIGKILL leaves "<path>.tmp.XXXXXX" behind; the next
+  // write to the same path removes such files unless a live writer holds
+  // their lock.
+  std::string path = tempPath("ckpt.safetensors");
+  writeFile(path + ".tmp.Ab3xY9", "stale");
+  writeFile(path + ".tmp.Held01", "live writer");
+  // Not temporary names of this path: kept.
+  writeFile(path + ".tmp.abc", "short");
+  writeFile(path + ".tmp.1234567", "long");
+  writeFile(tempPath("other.safetensors.tmp.Ab3xY9"), "other path");
+  fs::create_directory(path + ".tmp.Dir001");
+  int held = ::open((path + ".tmp.Held01").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX), 0);
+  std::vector<float> one = {1.0f};
+  std::string error;
+  ASSERT_TRUE(writeCheckpoint(path, {}, {view("a", "F32", {1}, one)}, &error))
+      << error;
+  ::close(held);
+  std::vector<std::string> expected = {"ckpt.safetensors",
+                                       "ckpt.safetensors.tmp.1234567",
+                                       "ckpt.safetensors.tmp.Dir001",
+                                       "ckpt.safetensors.tmp.Held01",
+                                       "ckpt.safetensors.tmp.abc",
+                                       "other.safetensors.tmp.Ab3xY9"};
+  EXPECT_EQ(listDir(), expected);
+  // Once its writer is gone, the next write removes it too.
+  ASSERT_TRUE(kiln::driver::writeFileAtomically(path, {{"x", 1}}, &error))
+      << error;
+  expected.erase(expected.begin() + 3);
+  EXPECT_EQ(listDir(), expected);
+}
+
 //===----------------------------------------------------------------------===//
 // Corrupt files
 //===----------------------------------------------------------------------===//
@@ -534,6 +572,19 @@ TEST_F(CheckpointTest, CorruptFiles) {
       {"NUL then garbage", safetensors(std::string("{}\0 x", 5)),
        "header is not valid JSON: NUL byte"},
       {"array", safetensors("[1,2]"), "header is not a JSON object: [1,2]"},
+      // dump() of the error excerpt recursed 200,000 times (stack overflow).
+      {"nested 200,000 deep",
+       safetensors(std::string(200'000, '[') + std::string(200'000, ']')),
+       "not a safetensors header: JSON nested more than 64 levels deep at "
+       "header offset 64"},
+      {"nested metadata",
+       safetensors("{\"__metadata__\":" + std::string(100'000, '{') +
+                   std::string(100'000, '}') + "}"),
+       "JSON nested more than 64 levels deep at header offset 79"},
+      {"brackets in strings do not nest",
+       safetensors("{\"__metadata__\":{\"a\":\"" + std::string(100, '[') +
+                   "\\\"" + std::string(100, '{') + "\"},\"t\":1}"),
+       "tensor 't': entry is not an object: 1"},
       {"string", safetensors("\"x\""), "header is not a JSON object"},
       {"duplicate name",
        safetensors("{\"a\":" + entry("\"U8\"", "[1]", "[0,1]") +

@@ -50,6 +50,87 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
+
+/// SourceMgrDiagnosticHandler, except that a diagnostic on a source line
+/// longer than kMaxQuotedLine characters quotes at most that many
+/// characters around its column (with a caret) instead of the whole line
+/// and a caret line as long: a syntax error in a one-line 2 MB model.json
+/// printed 4 MB.
+class BoundedSourceDiagnosticHandler : public SourceMgrDiagnosticHandler {
+public:
+  static constexpr size_t kMaxQuotedLine = 200;
+
+  BoundedSourceDiagnosticHandler(llvm::SourceMgr &mgr, MLIRContext *context)
+      : SourceMgrDiagnosticHandler(mgr, context) {
+    setHandler([this](Diagnostic &diag) { emit(diag); });
+  }
+
+private:
+  /// The excerpt to print for `loc` when its line is too long to quote.
+  std::optional<std::string> longLineExcerpt(Location loc) {
+    FileLineColLoc found;
+    loc->walk([&](Location inner) {
+      if (auto file = dyn_cast<FileLineColLoc>(inner)) {
+        found = file;
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (!found || found.getLine() == 0)
+      return std::nullopt;
+    const llvm::MemoryBuffer *buffer =
+        getBufferForFile(found.getFilename().getValue());
+    if (!buffer)
+      return std::nullopt;
+    StringRef text = buffer->getBuffer();
+    for (unsigned line = 1; line < found.getLine(); ++line) {
+      size_t end = text.find('\n');
+      if (end == StringRef::npos)
+        return std::nullopt;
+      text = text.drop_front(end + 1);
+    }
+    StringRef lineText = text.take_until([](char c) { return c == '\n'; });
+    if (lineText.size() <= kMaxQuotedLine)
+      return std::nullopt;
+    size_t column = found.getColumn() ? found.getColumn() - 1 : 0;
+    column = std::min(column, lineText.size());
+    size_t begin =
+        column > kMaxQuotedLine / 2 ? column - kMaxQuotedLine / 2 : 0;
+    begin = std::min(begin, lineText.size() - kMaxQuotedLine);
+    std::string quote = begin ? "..." : "";
+    quote += lineText.substr(begin, kMaxQuotedLine).str();
+    if (begin + kMaxQuotedLine < lineText.size())
+      quote += "...";
+    // Tabs stay tabs, so the caret lines up with the column.
+    std::string caret;
+    for (size_t i = 0, at = (begin ? 3 : 0) + column - begin; i < at; ++i)
+      caret += quote[i] == '\t' ? '\t' : ' ';
+    return "near column " + std::to_string(column + 1) + " of line " +
+           std::to_string(found.getLine()) + " (" +
+           std::to_string(lineText.size()) + " characters long):\n" + quote +
+           "\n" + caret + "^";
+  }
+
+  void emit(Diagnostic &diag) {
+    std::optional<std::string> quote = longLineExcerpt(diag.getLocation());
+    bool longNote = false;
+    for (Diagnostic &note : diag.getNotes())
+      longNote |= longLineExcerpt(note.getLocation()).has_value();
+    if (!quote && !longNote) {
+      emitDiagnostic(diag);
+      return;
+    }
+    auto emitOne = [&](Location loc, const std::string &message,
+                       DiagnosticSeverity severity) {
+      std::optional<std::string> excerpt = longLineExcerpt(loc);
+      emitDiagnostic(loc, excerpt ? message + "\n" + *excerpt : message,
+                     severity, /*displaySourceLine=*/!excerpt);
+    };
+    emitOne(diag.getLocation(), diag.str(), diag.getSeverity());
+    for (Diagnostic &note : diag.getNotes())
+      emitOne(note.getLocation(), note.str(), note.getSeverity());
+  }
+};
 /// The rungs of the emission ladder, in pipeline order.
 enum class EmitKind {
   Kiln,
@@ -155,6 +236,12 @@ cl::opt<int64_t>
               cl::desc("Imported models: the size of a dynamic leading (batch) "
                        "dimension of the inputs"),
               cl::init(0), cl::cat(kilncCategory));
+
+cl::opt<int64_t>
+    maxOps("max-ops",
+           cl::desc("The most ops a model may have after import (0: no limit)"),
+           cl::init(kiln::CompileOptions::kDefaultMaxOps),
+           cl::cat(kilncCategory));
 
 // Options of `kilnc run`.
 cl::opt<std::string> runEntry("entry",
@@ -409,6 +496,9 @@ LogicalResult Driver::run() {
     return fail(inputFilename + ": " + compiler.manifestErrorText());
   if (wants(EmitKind::Exe))
     if (llvm::Error err = compiler.checkProgramModel(*abi))
+      return fail(inputFilename + ": " + llvm::toString(std::move(err)));
+  if (linked)
+    if (llvm::Error err = compiler.checkBatchAxes(*abi))
       return fail(inputFilename + ": " + llvm::toString(std::move(err)));
   if (wants(EmitKind::Header)) {
     std::string header;
@@ -695,7 +785,7 @@ int main(int argc, char **argv) {
   }
   llvm::SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(input), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  BoundedSourceDiagnosticHandler diagnostics(sourceMgr, &context);
 
   DefaultTimingManager timingManager;
   applyDefaultTimingManagerCLOptions(timingManager);
@@ -709,6 +799,12 @@ int main(int argc, char **argv) {
   options.source = llvm::sys::path::filename(inputFilename).str();
   if (batchSize > 0)
     options.batchSize = batchSize;
+  if (maxOps < 0) {
+    llvm::errs() << "kilnc: error: --max-ops must be >= 0, got " << maxOps
+                 << "\n";
+    return 1;
+  }
+  options.maxOps = maxOps;
   options.seed = seed;
   options.target = {targetTriple, targetCpu};
   options.passManagerCLOptions = true;

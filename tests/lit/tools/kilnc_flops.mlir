@@ -16,7 +16,7 @@
 // PROGRAM: FLOPs: 72 per batch
 func.func @forward(%w: tensor<4x3xf32> {kiln.param = "dense/kernel", kiln.trainable},
                    %b: tensor<3xf32> {kiln.param = "dense/bias", kiln.trainable},
-                   %x: tensor<2x4xf32> {kiln.name = "x"}) -> (tensor<6xf32> {kiln.name = "y"}) {
+                   %x: tensor<2x4xf32> {kiln.name = "x"}) -> (tensor<2x3x1xf32> {kiln.name = "y"}) {
   %0 = kiln.matmul %x, %w : tensor<2x4xf32>, tensor<4x3xf32> -> tensor<2x3xf32>
   %1 = kiln.broadcast_in_dim %b, dims = [1] : tensor<3xf32> -> tensor<2x3xf32>
   %2 = kiln.add %0, %1 : tensor<2x3xf32>
@@ -24,6 +24,6 @@ func.func @forward(%w: tensor<4x3xf32> {kiln.param = "dense/kernel", kiln.traina
   %c = kiln.constant dense<2.0> : tensor<2x3xf32>
   %4 = kiln.mul %3, %c : tensor<2x3xf32>
   %5 = kiln.softmax %4 {axis = 1 : i64} : tensor<2x3xf32>
-  %6 = kiln.reshape %5 : tensor<2x3xf32> -> tensor<6xf32>
-  return %6 : tensor<6xf32>
+  %6 = kiln.reshape %5 : tensor<2x3xf32> -> tensor<2x3x1xf32>
+  return %6 : tensor<2x3x1xf32>
 }
