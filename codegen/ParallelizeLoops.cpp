@@ -63,6 +63,10 @@ namespace {
 /// 0 (extent `extent`), the last possibly shorter.
 struct SplitPlan {
   int64_t extent, chunkSize, chunks;
+  /// Loop 0 is a sum reduction into the one output: each chunk sums into
+  /// its own row of a partial-sums buffer [chunks, output shape], added to
+  /// the output in chunk order afterwards.
+  bool sumReduction = false;
   /// What the context array carries, one 8-byte slot each: entry-point
   /// arguments (static memrefs, as pointers) and scalars computed before
   /// the generic by ops that cannot be cloned (e.g. a memref.load of the
@@ -114,6 +118,32 @@ bool collectSources(Value value, func::FuncOp func,
   return true;
 }
 
+/// Stack bytes the partial sums of one split reduction may take.
+constexpr int64_t kMaxPartialBytes = 256 * 1024;
+
+/// Whether `generic` has one output, of a float type, whose indexing map
+/// does not use loop 0, and a body that yields `arith.addf(v, out)` (or
+/// `addf(out, v)`) with `out`, the output's block argument, used nowhere
+/// else: a sum over loop 0 that can be split into partial sums.
+bool isFloatSumIntoOutput(linalg::GenericOp generic) {
+  if (generic.getNumDpsInits() != 1)
+    return false;
+  OpOperand *init = generic.getDpsInitOperand(0);
+  auto type = dyn_cast<MemRefType>(init->get().getType());
+  if (!type || !isa<FloatType>(type.getElementType()) ||
+      generic.getMatchingIndexingMap(init).isFunctionOfDim(0))
+    return false;
+  // Loop 0 must be a reduction and the other reductions too (the output
+  // is indexed by the parallel loops only).
+  Block &body = generic.getRegion().front();
+  BlockArgument out = generic.getMatchingBlockArgument(init);
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  if (!add || !out.hasOneUse() || (add.getLhs() != out && add.getRhs() != out))
+    return false;
+  return true;
+}
+
 std::optional<SplitPlan> planSplit(linalg::GenericOp generic, func::FuncOp func,
                                    int64_t minIterations,
                                    int64_t minChunkIterations,
@@ -121,7 +151,9 @@ std::optional<SplitPlan> planSplit(linalg::GenericOp generic, func::FuncOp func,
   if (!generic.hasPureBufferSemantics() || generic.getNumLoops() == 0 ||
       generic->getParentOp() != func.getOperation())
     return std::nullopt;
-  if (generic.getIteratorTypesArray().front() != utils::IteratorType::parallel)
+  bool sumReduction =
+      generic.getIteratorTypesArray().front() != utils::IteratorType::parallel;
+  if (sumReduction && !isFloatSumIntoOutput(generic))
     return std::nullopt;
   SmallVector<int64_t> ranges = generic.getStaticLoopRanges();
   int64_t iterations = 1;
@@ -142,6 +174,7 @@ std::optional<SplitPlan> planSplit(linalg::GenericOp generic, func::FuncOp func,
       return std::nullopt;
 
   SplitPlan plan;
+  plan.sumReduction = sumReduction;
   plan.extent = ranges.front();
   int64_t perIndex = iterations / plan.extent;
   int64_t chunkSize =
@@ -151,6 +184,12 @@ std::optional<SplitPlan> planSplit(linalg::GenericOp generic, func::FuncOp func,
   plan.chunks = (plan.extent + chunkSize - 1) / chunkSize;
   if (plan.chunks < 2)
     return std::nullopt;
+  if (sumReduction) {
+    // The partial sums live on the stack: keep them small.
+    auto outType = cast<MemRefType>(generic.getDpsInits()[0].getType());
+    if (plan.chunks * outType.getNumElements() * 8 > kMaxPartialBytes)
+      return std::nullopt;
+  }
 
   llvm::SetVector<Operation *> ops;
   llvm::SetVector<Value> captures;
@@ -222,9 +261,37 @@ func::FuncOp outlineChunk(linalg::GenericOp generic, const SplitPlan &plan,
       b.create<arith::SubIOp>(
           loc, b.create<arith::ConstantIndexOp>(loc, plan.extent), lo));
 
+  // A split sum writes this chunk's row of the partial sums (the last
+  // capture), starting from -0.0, the identity of addf.
+  Value partialRow;
+  if (plan.sumReduction) {
+    Value partials = mapping.lookup(plan.captures.back());
+    auto partialsType = cast<MemRefType>(partials.getType());
+    int64_t rank = partialsType.getRank();
+    SmallVector<OpFoldResult> offsets(rank, b.getIndexAttr(0)), sizes,
+        strides(rank, b.getIndexAttr(1));
+    offsets[0] = chunkIndex;
+    sizes.push_back(b.getIndexAttr(1));
+    for (int64_t dim : partialsType.getShape().drop_front())
+      sizes.push_back(b.getIndexAttr(dim));
+    auto rowType =
+        cast<MemRefType>(memref::SubViewOp::inferRankReducedResultType(
+            partialsType.getShape().drop_front(), partialsType, offsets, sizes,
+            strides));
+    partialRow = b.create<memref::SubViewOp>(loc, rowType, partials, offsets,
+                                             sizes, strides);
+    Value negativeZero = b.create<arith::ConstantOp>(
+        loc, b.getFloatAttr(partialsType.getElementType(), -0.0));
+    b.create<linalg::FillOp>(loc, negativeZero, partialRow);
+  }
+
   // Operands: the slice [lo, lo + size) of the dimension indexed by d0.
   SmallVector<Value> operands;
   for (OpOperand &operand : generic->getOpOperands()) {
+    if (partialRow && generic.isDpsInit(&operand)) {
+      operands.push_back(partialRow);
+      continue;
+    }
     Value value = mapping.lookup(operand.get());
     AffineMap map = generic.getMatchingIndexingMap(&operand);
     std::optional<unsigned> position =
@@ -293,12 +360,23 @@ struct KilnParallelizeLoopsPass
       do
         name = (func.getName() + "__parallel" + Twine(next++)).str();
       while (module.lookupSymbol(name));
+      Location loc = generic.getLoc();
+      OpBuilder b(ctx);
+      b.setInsertionPointToStart(&func.getBody().front());
+      // A split sum's partial sums: [chunks, output shape] on the stack.
+      Value partials;
+      if (plan->sumReduction) {
+        auto outType = cast<MemRefType>(generic.getDpsInits()[0].getType());
+        SmallVector<int64_t> shape{plan->chunks};
+        llvm::append_range(shape, outType.getShape());
+        partials = b.create<memref::AllocaOp>(
+            loc, MemRefType::get(shape, outType.getElementType()));
+        plan->captures.push_back(partials);
+      }
       func::FuncOp chunkFunc = outlineChunk(generic, *plan, name, module);
 
       // The context: one 8-byte slot per capture, in a stack array
       // allocated at the entry point's start, filled before the call.
-      Location loc = generic.getLoc();
-      OpBuilder b(ctx);
       b.setInsertionPointToStart(&func.getBody().front());
       Value slots = b.create<LLVM::AllocaOp>(
           loc, ptrType, i64,
@@ -327,6 +405,30 @@ struct KilnParallelizeLoopsPass
           loc, i64, b.getI64IntegerAttr(plan->chunks));
       b.create<func::CallOp>(loc, parallelFor,
                              ValueRange{chunks, functionPointer, slots});
+      if (partials) {
+        // out = ((out + partial[0]) + partial[1]) + ...: chunk order, so
+        // the sum does not depend on the thread count.
+        Value out = generic.getDpsInits()[0];
+        auto outType = cast<MemRefType>(out.getType());
+        int64_t rank = outType.getRank();
+        SmallVector<AffineMap> maps{
+            b.getMultiDimIdentityMap(rank + 1),
+            AffineMap::get(
+                rank + 1, 0,
+                b.getMultiDimIdentityMap(rank + 1).getResults().drop_front(),
+                ctx)};
+        SmallVector<utils::IteratorType> iterators(
+            rank + 1, utils::IteratorType::parallel);
+        iterators[0] = utils::IteratorType::reduction;
+        b.create<linalg::GenericOp>(
+            loc, TypeRange{}, ValueRange{partials}, ValueRange{out}, maps,
+            iterators,
+            [](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+              Value sum =
+                  nested.create<arith::AddFOp>(nestedLoc, args[1], args[0]);
+              nested.create<linalg::YieldOp>(nestedLoc, sum);
+            });
+      }
       generic.erase();
     }
   }

@@ -171,8 +171,13 @@ def KilnParallelizeLoopsPass
     its slice; the generic is replaced by a call of the runtime's
     `kiln_parallel_for(chunks, fn, ctx)`. Every operand's indexing map must
     be a projected permutation, so chunks write disjoint slices and results
-    are bitwise those of the serial loop. Generics whose values come from
-    anything but the entry point's arguments through pure ops stay serial.
+    are bitwise those of the serial loop. A float sum over the outermost
+    loop into one output (body `addf(v, out)`) is split too: each chunk sums
+    into its own row of a stack buffer of partial sums starting at -0.0,
+    and the rows are added to the output in chunk order after the loop
+    (a different rounding than the serial sum, the same for every thread
+    count). Captured scalars (e.g. a loaded dropout counter) travel by
+    value in the context; generics that need anything else stay serial.
 
     ```mlir
     linalg.generic {..., iterator_types = ["parallel", "parallel"]}

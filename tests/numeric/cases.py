@@ -468,6 +468,11 @@ REDUCE_VARIANTS = [
     ("size1_axis", (3, 1, 4), [1], False),       # an axis of size 1
     ("size1_axis_keep", (3, 1, 4), [1], True),
     ("size1_only", (4, 1), [1], False),
+    # Large enough for kiln-parallelize-loops to split the sum over the
+    # first axis into partial sums (chunks of 21 and 205 rows, the last
+    # shorter), into a vector and into a scalar.
+    ("parallel_chunks_axes01", (97, 5, 80), [0, 1], False),
+    ("parallel_chunks_all", (1030, 40), [0, 1], False),
 ]
 
 

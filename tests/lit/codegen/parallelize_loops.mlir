@@ -6,14 +6,15 @@
 // iterations, at least 8192 per chunk, so chunks of 64 rows, 4 chunks. The
 // context holds the region pointer and the scalar loaded before the generic
 // (memref.load cannot be cloned); the view chain and constants are cloned;
-// linalg.index 0 is shifted by the chunk's first row. The reduction over
-// the outer loop and the small generic stay serial.
+// linalg.index 0 is shifted by the chunk's first row. The sum over the
+// outer loop is split into partial sums; the small generic stays serial.
 
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #row = affine_map<(d0, d1) -> (d1)>
 
 // CHECK-LABEL: func.func @step(
 // CHECK-SAME: %[[A0:[^:]+]]: memref<262656xi8>, %[[A1:[^:]+]]: memref<64xi8>)
+// CHECK: %[[PARTIALS:.+]] = memref.alloca() : memref<4x128xf32>
 // CHECK: %[[SLOTS:.+]] = llvm.alloca %{{.+}} x i64 : (i64) -> !llvm.ptr
 // CHECK: %[[S:.+]] = memref.load
 // CHECK: llvm.store %{{.+}}, %{{.+}} : !llvm.ptr, !llvm.ptr
@@ -23,8 +24,17 @@
 // CHECK: %[[FP:.+]] = builtin.unrealized_conversion_cast %[[F]]
 // CHECK: %[[N:.+]] = llvm.mlir.constant(4 : i64) : i64
 // CHECK: call @kiln_parallel_for(%[[N]], %[[FP]], %[[SLOTS]]) : (i64, !llvm.ptr, !llvm.ptr) -> ()
+// The sum over the outer loop: 4 chunks, each into its row of the
+// partial sums, then added to the output in chunk order.
+// CHECK: llvm.store %{{.+}}, %{{.+}} : !llvm.ptr, !llvm.ptr
+// CHECK: %[[F1:.+]] = constant @step__parallel1 : (!llvm.ptr, i64) -> ()
+// CHECK: call @kiln_parallel_for(%{{.+}}, %{{.+}}, %{{.+}}) : (i64, !llvm.ptr, !llvm.ptr) -> ()
+// CHECK: linalg.generic {indexing_maps = [#map, #map1], iterator_types = ["reduction", "parallel"]} ins(%[[PARTIALS]] : memref<4x128xf32>) outs(%{{.+}} : memref<128xf32>)
+// CHECK: arith.addf %{{.+}}, %{{.+}} : f32
 // CHECK-NOT: call @kiln_parallel_for
-// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel"]
+// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel"]} ins(%{{.+}} : memref<256x128xf32>)
+// CHECK: arith.maximumf
+// CHECK-NOT: call @kiln_parallel_for
 // CHECK: linalg.generic {{.*}}ins(%{{.+}} : memref<4x4xf32>)
 // CHECK: return
 
@@ -46,6 +56,13 @@
 // CHECK: arith.index_cast %[[GI]]
 // CHECK: arith.mulf %{{.+}}, %[[SCALE]]
 // CHECK: return
+
+// CHECK-LABEL: func.func private @step__parallel1(
+// CHECK: %[[C1:.+]] = arith.index_cast %{{.+}} : i64 to index
+// CHECK: %[[ROW:.+]] = memref.subview %{{.+}}[%[[C1]], 0] [1, 128] [1, 1] : memref<4x128xf32> to memref<128xf32, strided<[1], offset: ?>>
+// CHECK: %[[NZ:.+]] = arith.constant -0.000000e+00 : f32
+// CHECK: linalg.fill ins(%[[NZ]] : f32) outs(%[[ROW]]
+// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel"]} ins(%{{.+}} : memref<?x128xf32, strided<[128, 1], offset: ?>>) outs(%[[ROW]]
 
 // The runtime declaration; after lowering the chunk function's address is
 // passed.
@@ -83,6 +100,14 @@ func.func @step(%arg0: memref<262656xi8>, %arg1: memref<64xi8>) {
       ins(%x : memref<256x128xf32>) outs(%b : memref<128xf32>) {
   ^bb0(%in: f32, %out: f32):
     %r = arith.addf %in, %out : f32
+    linalg.yield %r : f32
+  }
+  // A maximum over the outer loop is not a sum: it stays serial.
+  linalg.generic {indexing_maps = [#id, #row],
+                  iterator_types = ["reduction", "parallel"]}
+      ins(%x : memref<256x128xf32>) outs(%b : memref<128xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.maximumf %in, %out : f32
     linalg.yield %r : f32
   }
   // Too small.
