@@ -26,6 +26,14 @@
 // is parallel and every operand's indexing map is a projected permutation), so
 // results are bitwise identical to the serial loop for any thread count.
 //
+// A float sum over the outermost loop into one output (the body yields
+// addf(v, out); e.g. a bias gradient, the sum of dy over batch and spatial
+// positions) is split as well: chunk c sums its rows into row c of a stack
+// buffer of partial sums, starting from -0.0 (the identity of addf), and
+// after the parallel loop out = ((out + partial[0]) + partial[1]) + ...
+// That rounds differently from the serial loop, but the split depends only
+// on the shapes, so results stay the same for every thread count.
+//
 // The chunk function gets the entry point's region buffers and the scalars
 // computed before the generic (e.g. the dropout counter, loaded from memory)
 // through the context; views, constants and other pure ops it needs are
