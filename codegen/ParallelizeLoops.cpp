@@ -269,9 +269,11 @@ func::FuncOp outlineChunk(linalg::GenericOp generic, const SplitPlan &plan,
       b.create<arith::SubIOp>(
           loc, b.create<arith::ConstantIndexOp>(loc, plan.extent), lo));
 
-  // A split sum writes this chunk's row of the partial sums (the last
-  // capture), starting from -0.0, the identity of addf.
-  Value partialRow;
+  // A split sum accumulates into a buffer on this thread's stack, from
+  // -0.0 (the identity of addf), then copies it to its row of the partial
+  // sums (the last capture). The local buffer, unlike the shared row, is
+  // provably disjoint from the inputs, so LLVM vectorizes the accumulation.
+  Value partialRow, localSum;
   if (plan.sumReduction) {
     Value partials = mapping.lookup(plan.captures.back());
     auto partialsType = cast<MemRefType>(partials.getType());
@@ -288,16 +290,19 @@ func::FuncOp outlineChunk(linalg::GenericOp generic, const SplitPlan &plan,
             strides));
     partialRow = b.create<memref::SubViewOp>(loc, rowType, partials, offsets,
                                              sizes, strides);
+    localSum = b.create<memref::AllocaOp>(
+        loc, MemRefType::get(partialsType.getShape().drop_front(),
+                             partialsType.getElementType()));
     Value negativeZero = b.create<arith::ConstantOp>(
         loc, b.getFloatAttr(partialsType.getElementType(), -0.0));
-    b.create<linalg::FillOp>(loc, negativeZero, partialRow);
+    b.create<linalg::FillOp>(loc, negativeZero, localSum);
   }
 
   // Operands: the slice [lo, lo + size) of the dimension indexed by d0.
   SmallVector<Value> operands;
   for (OpOperand &operand : generic->getOpOperands()) {
-    if (partialRow && generic.isDpsInit(&operand)) {
-      operands.push_back(partialRow);
+    if (localSum && generic.isDpsInit(&operand)) {
+      operands.push_back(localSum);
       continue;
     }
     Value value = mapping.lookup(operand.get());
@@ -336,6 +341,17 @@ func::FuncOp outlineChunk(linalg::GenericOp generic, const SplitPlan &plan,
     index.getResult().replaceAllUsesExcept(shifted, shifted);
   }
   b.setInsertionPointToEnd(entry);
+  if (localSum) {
+    int64_t rank = cast<MemRefType>(localSum.getType()).getRank();
+    SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+    SmallVector<utils::IteratorType> iterators(rank,
+                                               utils::IteratorType::parallel);
+    b.create<linalg::GenericOp>(
+        loc, TypeRange{}, ValueRange{localSum}, ValueRange{partialRow}, maps,
+        iterators, [](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+          nested.create<linalg::YieldOp>(nestedLoc, args[0]);
+        });
+  }
   b.create<func::ReturnOp>(loc);
   return func;
 }

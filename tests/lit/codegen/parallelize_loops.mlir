@@ -24,8 +24,9 @@
 // CHECK: %[[FP:.+]] = builtin.unrealized_conversion_cast %[[F]]
 // CHECK: %[[N:.+]] = llvm.mlir.constant(4 : i64) : i64
 // CHECK: call @kiln_parallel_for(%[[N]], %[[FP]], %[[SLOTS]]) : (i64, !llvm.ptr, !llvm.ptr) -> ()
-// The sum over the outer loop: 4 chunks, each into its row of the
-// partial sums, then added to the output in chunk order.
+// The sum over the outer loop: 4 chunks, each summed into a buffer on its
+// own stack and copied to its row of the partial sums, then the rows added
+// to the output in chunk order.
 // CHECK: llvm.store %{{.+}}, %{{.+}} : !llvm.ptr, !llvm.ptr
 // CHECK: %[[F1:.+]] = constant @step__parallel1 : (!llvm.ptr, i64) -> ()
 // CHECK: call @kiln_parallel_for(%{{.+}}, %{{.+}}, %{{.+}}) : (i64, !llvm.ptr, !llvm.ptr) -> ()
@@ -60,9 +61,12 @@
 // CHECK-LABEL: func.func private @step__parallel1(
 // CHECK: %[[C1:.+]] = arith.index_cast %{{.+}} : i64 to index
 // CHECK: %[[ROW:.+]] = memref.subview %{{.+}}[%[[C1]], 0] [1, 128] [1, 1] : memref<4x128xf32> to memref<128xf32, strided<[1], offset: ?>>
+// CHECK: %[[LOCAL:.+]] = memref.alloca() : memref<128xf32>
 // CHECK: %[[NZ:.+]] = arith.constant -0.000000e+00 : f32
-// CHECK: linalg.fill ins(%[[NZ]] : f32) outs(%[[ROW]]
-// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel"]} ins(%{{.+}} : memref<?x128xf32, strided<[128, 1], offset: ?>>) outs(%[[ROW]]
+// CHECK: linalg.fill ins(%[[NZ]] : f32) outs(%[[LOCAL]] : memref<128xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["reduction", "parallel"]} ins(%{{.+}} : memref<?x128xf32, strided<[128, 1], offset: ?>>) outs(%[[LOCAL]] : memref<128xf32>)
+// CHECK: linalg.generic {{.*}}ins(%[[LOCAL]] : memref<128xf32>) outs(%[[ROW]] : memref<128xf32, strided<[1], offset: ?>>)
+// CHECK: return
 
 // The runtime declaration; after lowering the chunk function's address is
 // passed.
