@@ -314,6 +314,16 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
         {"learning_rate",
          info.learningRate.value_or(info.optimizer == "sgd" ? 0.01 : 0.001)},
         {"metrics", std::move(metrics)}};
+    // The schedule's canonical JSON (LearningRateSchedule::json()) is
+    // embedded as an object; the driver evaluates it per step.
+    if (info.learningRateSchedule) {
+      llvm::Expected<json::Value> schedule =
+          json::parse(*info.learningRateSchedule);
+      if (!schedule)
+        return schedule.takeError();
+      root.getObject("training")
+          ->try_emplace("lr_schedule", std::move(*schedule));
+    }
   } else {
     root["training"] = nullptr;
   }

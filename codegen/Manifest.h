@@ -68,6 +68,8 @@ struct ModelInfo {
   std::vector<std::string> metrics;         // as reported ("accuracy")
   std::vector<std::string> resolvedMetrics; // kiln.metrics ("binary_accuracy")
   std::optional<double> learningRate;
+  /// A Keras learning-rate schedule's canonical JSON (training.lr_schedule).
+  std::optional<std::string> learningRateSchedule;
   std::map<std::string, double> optStateInit; // kiln.opt_state -> value
   /// Multiply-adds count twice; other ops one per output element.
   double trainStepFlops = 0, predictFlops = 0;

@@ -290,6 +290,7 @@ LogicalResult Compiler::applyTraining(ModuleOp module) {
       // The learning rate reaches the program as the manifest's default of
       // train_step's runtime argument.
       info->learningRate = config->optimizer.learningRateOrDefault();
+      info->learningRateSchedule = config->optimizer.learningRateSchedule;
     }
     if (failed(
             runStage(module, "kiln-training-pipeline", [&](OpPassManager &pm) {

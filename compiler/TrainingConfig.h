@@ -66,6 +66,11 @@ struct OptimizerConfig {
   /// program's default, `fit --lr` overrides it). Unset: Keras' default of
   /// the optimizer (defaultLearningRate()). Must be finite and >= 0.
   std::optional<double> learningRate;
+  /// A Keras learning-rate schedule (runtime/driver/LearningRateSchedule.h)
+  /// as its canonical JSON ({"class_name": ..., "config": {...}}): the
+  /// generated program computes the rate of each step from it, and
+  /// learningRate holds its rate at step 0.
+  std::optional<std::string> learningRateSchedule;
   /// SGD / RMSprop momentum, in [0, 1].
   double momentum = 0.0;
   /// SGD Nesterov momentum (needs sgd with momentum > 0).

@@ -8,6 +8,8 @@
 
 #include "frontend/keras/CompileConfig.h"
 
+#include "runtime/driver/LearningRateSchedule.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
@@ -69,43 +71,92 @@ std::optional<double> number(Attribute value) {
 
 const char *const kOptimizerPath = "compile_config.optimizer.config";
 
-/// Keras' learning_rate: a number, or a LearningRateSchedule of which the
-/// initial rate is used (with a note). Errors: anything else but null.
+/// A compile_config value as a schedule argument.
+::kiln::schedule::ScheduleValue scheduleValue(Attribute value) {
+  using ::kiln::schedule::ScheduleValue;
+  ScheduleValue v;
+  if (!value || isa<UnitAttr>(value)) {
+    v.kind = ScheduleValue::Null;
+  } else if (auto b = dyn_cast<BoolAttr>(value)) {
+    v.kind = ScheduleValue::Bool;
+    v.boolean = b.getValue();
+  } else if (std::optional<double> n = number(value)) {
+    v.kind = ScheduleValue::Number;
+    v.number = *n;
+  } else if (auto s = dyn_cast<StringAttr>(value)) {
+    v.kind = ScheduleValue::String;
+    v.text = s.str();
+  } else if (auto array = dyn_cast<ArrayAttr>(value)) {
+    v.kind = ScheduleValue::List;
+    for (Attribute element : array) {
+      std::optional<double> n = number(element);
+      if (!n)
+        v.listOfNumbers = false;
+      else
+        v.list.push_back(*n);
+    }
+  } else {
+    v.kind = ScheduleValue::Other;
+  }
+  return v;
+}
+
+/// Keras' learning_rate: a number, or a serialized LearningRateSchedule
+/// ({"module": "keras.optimizers.schedules", "class_name": ..., "config":
+/// {...}}), which the generated program evaluates per step. Errors name the
+/// JSON path; anything else but null is an error.
 llvm::Error readLearningRate(Attribute lr, OptimizerConfig &optimizer) {
+  std::string path = std::string(kOptimizerPath) + ".learning_rate";
   if (std::optional<double> value = number(lr))
     return optimizer.set("learning_rate", *value);
-  if (auto schedule = dyn_cast<DictionaryAttr>(lr)) {
-    auto scheduleConfig = schedule.getAs<DictionaryAttr>("config");
-    std::optional<double> initial;
-    if (scheduleConfig)
-      if (Attribute a = scheduleConfig.get("initial_learning_rate"))
-        initial = number(a);
-    auto name = schedule.getAs<StringAttr>("class_name");
-    std::string what = name ? name.str() : "learning-rate schedule";
-    if (initial) {
-      if (llvm::Error e = optimizer.set("learning_rate", *initial))
-        return e;
-      optimizer.notes.push_back(
-          "the compile_config's " + what +
-          " is not applied: the program trains at its initial learning rate " +
-          std::to_string(*optimizer.learningRate) + " (fit --lr overrides)");
-    } else {
-      optimizer.notes.push_back("the compile_config's " + what +
-                                " is not supported: the program uses the "
-                                "optimizer's default learning rate (fit --lr "
-                                "overrides)");
+  if (auto object = dyn_cast<DictionaryAttr>(lr)) {
+    auto name = object.getAs<StringAttr>("class_name");
+    if (!name)
+      return pathError(path + ".class_name",
+                       "must name a Keras learning-rate schedule",
+                       object.get("class_name"));
+    if (auto module = object.getAs<StringAttr>("module");
+        module && module.getValue() != "keras.optimizers.schedules")
+      return pathError(path + ".module",
+                       "must be keras.optimizers.schedules (kiln has only "
+                       "the built-in schedules)",
+                       module);
+    ::kiln::schedule::LearningRateSchedule schedule;
+    std::string problem =
+        ::kiln::schedule::LearningRateSchedule::create(name.str(), &schedule);
+    if (!problem.empty())
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     path + ".class_name: " + problem);
+    auto config = object.getAs<DictionaryAttr>("config");
+    if (!config)
+      return pathError(path + ".config", "must be an object",
+                       object.get("config"));
+    for (NamedAttribute argument : config) {
+      problem = schedule.set(argument.getName().str(),
+                             scheduleValue(argument.getValue()));
+      if (!problem.empty())
+        return pathError(path + ".config." + argument.getName().str(),
+                         "is invalid: " + problem, argument.getValue());
     }
+    problem = schedule.finish();
+    if (!problem.empty())
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     path + " (" + name.str() +
+                                         "): " + problem);
+    // The manifest's learning_rate is the schedule's rate at step 0.
+    if (llvm::Error e = optimizer.set("learning_rate", schedule(0)))
+      return e;
+    optimizer.learningRateSchedule = schedule.json();
     return llvm::Error::success();
   }
   if (isa<UnitAttr>(lr))
     return llvm::Error::success();
-  return pathError(llvm::Twine(kOptimizerPath) + ".learning_rate",
-                   "must be a number or a learning-rate schedule", lr);
+  return pathError(path, "must be a number or a learning-rate schedule", lr);
 }
 } // namespace
 
 llvm::Expected<TrainingConfig>
-kiln::trainingConfigFromCompileConfig(DictionaryAttr config) {
+mlir::kiln::trainingConfigFromCompileConfig(DictionaryAttr config) {
   TrainingConfig training;
   auto loss = config.getAs<StringAttr>("loss");
   if (!loss)

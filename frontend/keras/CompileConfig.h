@@ -23,14 +23,17 @@ namespace mlir::kiln {
 /// loss_config, the metric names, the optimizer (its lower-case class
 /// name; none or null: rmsprop, Keras' compile default) with every
 /// hyperparameter of its config, recorded as given, and the learning rate
-/// (a number; a LearningRateSchedule gives its `initial_learning_rate` and
-/// a note that the schedule is not applied). Keras settings without effect
-/// on the step (name, EMA and loss-scale settings when off,
-/// gradient_accumulation_steps) and null settings are ignored. The
+/// (a number, or a serialized Keras LearningRateSchedule: its canonical
+/// JSON in learningRateSchedule, its rate at step 0 in learningRate). Keras
+/// settings without effect on the step (name, EMA and loss-scale settings when
+/// off, gradient_accumulation_steps) and null settings are ignored. The
 /// convention is "keras".
 /// Errors (named by their JSON path, e.g. "compile_config.optimizer.config.
 /// beta_1 must be a number, got \"0.5\""): no loss name; a value of the
 /// wrong type (from_logits, metrics, optimizer, a setting, learning_rate);
+/// a schedule kiln lacks, or an argument it does not take, is missing or
+/// out of range (named by its path, e.g. "...learning_rate.config.
+/// decay_steps");
 /// label_smoothing other than 0; loss_weights; a non-zero weight_decay on
 /// an optimizer other than adamw (Keras applies it to all; kiln only in
 /// adamw); an optimizer setting kiln does not have that is not off

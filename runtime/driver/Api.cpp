@@ -126,8 +126,11 @@ kiln_status_t kiln_session_fit(kiln_session_t *s, const kiln_array_t *x,
     Data validation = session.slice(all, split, all.n);
     if (session.needsAdapt())
       session.adapt(train);
-    double lr = o.learning_rate >= 0 ? o.learning_rate
-                                     : session.manifest().learningRate;
+    // The model's rate is its schedule when it has one.
+    LearningRate lr(o.learning_rate >= 0 ? o.learning_rate
+                                         : session.manifest().learningRate);
+    if (o.learning_rate < 0)
+      lr.schedule = session.manifest().schedule;
     Metrics last;
     for (int32_t i = 0; i < o.epochs; ++i) {
       int64_t epoch = session.epoch + 1;

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -359,30 +360,53 @@ struct History {
     return out;
   }
   std::string toJson() const { return ordered(true).dump(2) + "\n"; }
+  /// Keras' CSVLogger: the column `epoch` (0-based, as Keras passes it to
+  /// on_epoch_end), then the logged names in sorted order (no epoch time);
+  /// values as Python writes a float (the shortest text that reads back the
+  /// same double), NA where an epoch lacks a value.
   std::string csv() const {
+    std::vector<std::string> columns;
+    for (const std::string &key : keys)
+      if (key != "epoch" && key != "time")
+        columns.push_back(key);
+    std::sort(columns.begin(), columns.end());
     std::ostringstream out;
-    for (size_t i = 0; i < keys.size(); ++i)
-      out << (i ? "," : "") << keys[i];
+    out << "epoch";
+    for (const std::string &key : columns)
+      out << "," << key;
     out << "\n";
     size_t count = rows();
-    char buffer[64];
     for (size_t r = 0; r < count; ++r) {
-      for (size_t i = 0; i < keys.size(); ++i) {
-        const nlohmann::json &list = values[keys[i]];
+      const nlohmann::json &epoch = values["epoch"][r];
+      out << (epoch.is_number_integer() ? epoch.get<int64_t>() - 1 : 0);
+      for (const std::string &key : columns) {
+        const nlohmann::json &list = values[key];
         const nlohmann::json &v =
             r < list.size() ? list[r] : nlohmann::json(nullptr);
-        if (!v.is_number())
-          buffer[0] = '\0';
-        else if (v.is_number_integer())
-          std::snprintf(buffer, sizeof buffer, "%lld",
-                        static_cast<long long>(v.get<int64_t>()));
-        else
-          std::snprintf(buffer, sizeof buffer, "%.9g", v.get<double>());
-        out << (i ? "," : "") << buffer;
+        out << "," << (v.is_number() ? pythonFloat(v.get<double>()) : "NA");
       }
       out << "\n";
     }
     return out.str();
+  }
+  /// repr() of a Python float: the shortest round-trip digits, with ".0" on
+  /// whole numbers.
+  static std::string pythonFloat(double v) {
+    char buffer[64];
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e16) {
+      std::snprintf(buffer, sizeof buffer, "%.1f", v);
+      return buffer;
+    }
+    if (std::isnan(v))
+      return "nan";
+    if (std::isinf(v))
+      return v > 0 ? "inf" : "-inf";
+    for (int precision = 1; precision <= 17; ++precision) {
+      std::snprintf(buffer, sizeof buffer, "%.*g", precision, v);
+      if (std::strtod(buffer, nullptr) == v)
+        break;
+    }
+    return buffer;
   }
   /// Reads serialized(); the epoch times it lacks become null. A history
   /// that is not lists of numbers (or null) of equal length is ignored.
@@ -412,35 +436,136 @@ struct History {
   std::string serialized() const { return ordered(false).dump(); }
 };
 
-/// Keras' EarlyStopping with mode "auto": metrics named like a loss or an
-/// error are minimized, the rest (accuracy, precision, ...) maximized.
+/// A callback option's mode: Keras' "auto", "min" or "max".
+enum class Mode { Auto, Min, Max };
+Mode parseMode(const std::string &text, const std::string &option);
+
+/// Whether `monitor` is minimized in mode "auto" as Keras' EarlyStopping
+/// and ModelCheckpoint decide it (MonitorCallback._set_monitor_op): the loss
+/// (also val_loss) is minimized; a metric follows its direction (accuracies,
+/// precision, recall and f1 up; mae and mse down).
+bool autoMinimizes(const Manifest &m, const std::string &monitor) {
+  std::string name =
+      monitor.compare(0, 4, "val_") == 0 ? monitor.substr(4) : monitor;
+  if (name == "loss")
+    return true;
+  for (const MetricInfo &metric : m.metrics)
+    if (metric.name == name)
+      return metric.kind == "mae" || metric.kind == "mse";
+  return false;
+}
+
+/// Keras' EarlyStopping (keras/src/callbacks/early_stopping.py): each epoch
+/// counts one more epoch of waiting unless the monitored value improves on
+/// the best by more than min_delta; training stops once the wait reaches
+/// `patience` (never after the first epoch). With restore_best_weights the
+/// parameters of the best epoch are put back when fit ends.
 struct EarlyStopping {
   std::string metric;
   int64_t patience = 0;
+  double minDelta = 0;
+  bool minimize = true, restoreBest = false;
   double best = NAN;
   int64_t bestEpoch = 0, wait = 0;
-  bool minimize() const {
-    return metric.find("loss") != std::string::npos ||
-           metric.find("error") != std::string::npos || metric == "mae" ||
-           metric == "mse" || metric == "val_mae" || metric == "val_mse";
+  /// The parameters (params region) of epoch weightsEpoch, the best one
+  /// this run has seen (restore_best_weights).
+  std::vector<char> weights;
+  int64_t weightsEpoch = 0;
+  void start() {
+    if (std::isnan(best))
+      best = minimize ? INFINITY : -INFINITY;
   }
-  /// Records an epoch; returns true when training should stop.
-  bool update(int64_t epoch, double value) {
-    bool better =
-        std::isnan(best) || (minimize() ? value < best : value > best);
-    if (better) {
+  bool improved(double current, double reference) const {
+    return minimize ? current + minDelta < reference
+                    : current - minDelta > reference;
+  }
+  /// Records (1-based) `epoch`; returns true when training should stop.
+  bool update(int64_t epoch, double value, const Session &session) {
+    start();
+    if (restoreBest && weights.empty()) {
+      weights = session.paramsSnapshot();
+      weightsEpoch = epoch;
+    }
+    ++wait;
+    if (improved(value, best)) {
       best = value;
       bestEpoch = epoch;
+      if (restoreBest) {
+        weights = session.paramsSnapshot();
+        weightsEpoch = epoch;
+      }
       wait = 0;
       return false;
     }
-    return ++wait >= patience;
+    return wait >= patience && epoch > 1;
   }
+};
+
+/// Keras' ReduceLROnPlateau (keras/src/callbacks/reduce_lr_on_plateau.py):
+/// mode "auto" maximizes a monitor whose name contains "acc" and minimizes
+/// the others; the rate is Keras' float32 optimizer variable.
+struct ReduceLrOnPlateau {
+  std::string monitor = "val_loss";
+  double factor = 0.1, minDelta = 1e-4, minLr = 0;
+  int64_t patience = 10, cooldown = 0;
+  bool minimize = true;
+  double best = NAN;
+  int64_t wait = 0, cooldownCounter = 0;
+  /// Records an epoch's value; returns true after lowering `*lr`.
+  bool update(double current, double *lr) {
+    if (std::isnan(best))
+      best = minimize ? INFINITY : -INFINITY;
+    if (cooldownCounter > 0) {
+      --cooldownCounter;
+      wait = 0;
+    }
+    if (minimize ? current < best - minDelta : current > best + minDelta) {
+      best = current;
+      wait = 0;
+    } else if (cooldownCounter <= 0 && ++wait >= patience) {
+      double old = static_cast<float>(*lr);
+      if (old > static_cast<float>(minLr)) {
+        double lowered = std::max(old * factor, minLr);
+        *lr = static_cast<float>(lowered);
+        cooldownCounter = cooldown;
+        wait = 0;
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+/// Keras' ModelCheckpoint with save_best_only: the checkpoint is written
+/// when the monitored value is strictly better than the best so far.
+struct BestCheckpoint {
+  std::string path, resolved, monitor = "val_loss";
+  bool minimize = true;
+  double best = NAN;
+  bool update(double value) {
+    if (std::isnan(best))
+      best = minimize ? INFINITY : -INFINITY;
+    if (minimize ? value < best : value > best) {
+      best = value;
+      return true;
+    }
+    return false;
+  }
+};
+
+/// What a checkpoint records besides the session: the learning rate (or
+/// schedule) and each callback's state, so that --resume continues them.
+struct FitState {
+  LearningRate lr;
+  std::unique_ptr<EarlyStopping> stopping;
+  std::unique_ptr<ReduceLrOnPlateau> reduceLr;
+  std::unique_ptr<BestCheckpoint> bestCheckpoint;
 };
 
 struct Options {
   std::string data, labels, labelColumn, validationData, validationLabels;
   std::string checkpoint, resume, history, output, earlyStopping;
+  std::string lrSchedule, lrTrace, reduceLr, bestCheckpoint, bestMonitor;
   int64_t epochs = 1;
   double validationSplit = 0;
   /// --lr; unset: the checkpoint's (--resume), else the model's.
@@ -485,8 +610,11 @@ void printUsage(const std::string &program, const Manifest &m) {
       "        [--epochs N] [--validation-split F | --validation-data FILE\n"
       "        [--validation-labels FILE]] [--no-shuffle] [--lr F]\n"
       "        [--checkpoint PATH] [--resume PATH] [--history PATH.csv|.json]\n"
-      "        [--early-stopping METRIC:PATIENCE] [--threads N] [--seed N]\n"
-      "        [--quiet]\n"
+      "        [--early-stopping METRIC:PATIENCE|METRIC:key=value,...]\n"
+      "        [--lr-schedule CLASS:key=value,...|JSON] [--lr-trace PATH.csv]\n"
+      "        [--reduce-lr-on-plateau METRIC[:key=value,...]]\n"
+      "        [--best-checkpoint PATH [--best-monitor METRIC[:MODE]]]\n"
+      "        [--threads N] [--seed N] [--quiet]\n"
       "  %s evaluate --data FILE [--labels FILE | --label-column C]\n"
       "        [--checkpoint PATH] [--threads N] [--quiet]\n"
       "  %s predict --data FILE [--label-column C] [--checkpoint PATH]\n"
@@ -521,6 +649,11 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     kResume,
     kHistory,
     kEarlyStopping,
+    kLrSchedule,
+    kLrTrace,
+    kReduceLr,
+    kBestCheckpoint,
+    kBestMonitor,
     kThreads,
     kSeed,
     kOutput,
@@ -541,6 +674,11 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       {"resume", required_argument, nullptr, kResume},
       {"history", required_argument, nullptr, kHistory},
       {"early-stopping", required_argument, nullptr, kEarlyStopping},
+      {"lr-schedule", required_argument, nullptr, kLrSchedule},
+      {"lr-trace", required_argument, nullptr, kLrTrace},
+      {"reduce-lr-on-plateau", required_argument, nullptr, kReduceLr},
+      {"best-checkpoint", required_argument, nullptr, kBestCheckpoint},
+      {"best-monitor", required_argument, nullptr, kBestMonitor},
       {"threads", required_argument, nullptr, kThreads},
       {"seed", required_argument, nullptr, kSeed},
       {"output", required_argument, nullptr, kOutput},
@@ -632,6 +770,21 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     case kEarlyStopping:
       o.earlyStopping = optarg;
       break;
+    case kLrSchedule:
+      o.lrSchedule = optarg;
+      break;
+    case kLrTrace:
+      o.lrTrace = pathArgument(optarg, "lr-trace");
+      break;
+    case kReduceLr:
+      o.reduceLr = optarg;
+      break;
+    case kBestCheckpoint:
+      o.bestCheckpoint = pathArgument(optarg, "best-checkpoint");
+      break;
+    case kBestMonitor:
+      o.bestMonitor = optarg;
+      break;
     case kThreads:
       o.threads = static_cast<int>(
           std::min<int64_t>(parseInt(optarg, "threads", 1), INT32_MAX));
@@ -664,6 +817,10 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     throw UsageError("give --validation-split or --validation-data, not both");
   if (!o.validationLabels.empty() && o.validationData.empty())
     throw UsageError("--validation-labels needs --validation-data");
+  if (o.lr && !o.lrSchedule.empty())
+    throw UsageError("give --lr or --lr-schedule, not both");
+  if (!o.bestMonitor.empty() && o.bestCheckpoint.empty())
+    throw UsageError("--best-monitor needs --best-checkpoint PATH");
   if (command == "predict") {
     if (o.output.empty())
       throw UsageError("'predict' needs --output FILE.csv or FILE.npy");
@@ -735,9 +892,11 @@ int summary(const Manifest &m) {
   std::printf(" Batch size: %lld (compile time)\n",
               static_cast<long long>(input->shape[0]));
   if (m.training) {
-    std::printf(" Training: loss %s%s, optimizer %s (learning rate %g)",
+    std::printf(" Training: loss %s%s, optimizer %s (learning rate %g%s%s)",
                 m.loss.c_str(), m.fromLogits ? " (from logits)" : "",
-                m.optimizer.c_str(), m.learningRate);
+                m.optimizer.c_str(), m.learningRate,
+                m.schedule ? ", schedule " : "",
+                m.schedule ? m.schedule->className.c_str() : "");
     for (size_t i = 0; i < m.metrics.size(); ++i)
       std::printf("%s%s", i ? ", " : ", metrics ", m.metrics[i].name.c_str());
     std::printf("\n");
@@ -753,39 +912,130 @@ int summary(const Manifest &m) {
 }
 
 void saveCheckpoint(const Session &session, const std::string &path,
-                    const History &history, const EarlyStopping *stopping,
-                    double lr) {
-  char rate[64];
-  std::snprintf(rate, sizeof rate, "%.17g", lr);
-  std::map<std::string, std::string> extra = {{"history", history.serialized()},
-                                              {"learning_rate", rate}};
-  if (stopping) {
-    char best[64];
-    std::snprintf(best, sizeof best, "%.17g", stopping->best);
-    extra["early_stopping"] = stopping->metric + ":" +
-                              std::to_string(stopping->patience) + ":" + best +
-                              ":" + std::to_string(stopping->bestEpoch) + ":" +
-                              std::to_string(stopping->wait);
-  }
+                    const History &history, const FitState &state) {
+  auto number = [](double v) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    return std::string(text);
+  };
+  // learning_rate: the rate of the next step (a schedule's at the current
+  // step counter); lr_schedule: the schedule, which a resumed run follows.
+  std::map<std::string, std::string> extra = {
+      {"history", history.serialized()},
+      {"learning_rate", number(state.lr.at(session.iterations()))}};
+  if (state.lr.schedule)
+    extra["lr_schedule"] = state.lr.schedule->json();
+  if (const EarlyStopping *stopping = state.stopping.get())
+    extra["early_stopping"] =
+        stopping->metric + ":" + std::to_string(stopping->patience) + ":" +
+        number(stopping->best) + ":" + std::to_string(stopping->bestEpoch) +
+        ":" + std::to_string(stopping->wait);
+  if (const ReduceLrOnPlateau *r = state.reduceLr.get())
+    extra["reduce_lr_on_plateau"] = json{
+        {"monitor", r->monitor},
+        {"best", number(r->best)},
+        {"wait", r->wait},
+        {"cooldown_counter",
+         r->cooldownCounter}}.dump();
+  if (const BestCheckpoint *b = state.bestCheckpoint.get())
+    extra["best_checkpoint"] =
+        json{{"monitor", b->monitor}, {"best", number(b->best)}}.dump();
   session.save(path, extra);
+}
+
+/// Splits a callback option "MONITOR[:key=value,...]" into the monitor and
+/// its arguments; `bare` names the argument a lone value after the colon
+/// stands for (--early-stopping val_loss:3 is patience 3), or is null.
+std::pair<std::string, std::map<std::string, std::string>>
+callbackArguments(const std::string &text, const std::string &option,
+                  const std::vector<std::string> &keys, const char *bare) {
+  size_t colon = text.find(':');
+  std::string monitor = text.substr(0, colon);
+  std::map<std::string, std::string> args;
+  if (colon == std::string::npos)
+    return {monitor, args};
+  std::string rest = text.substr(colon + 1);
+  if (bare && rest.find('=') == std::string::npos) {
+    args[bare] = rest;
+    return {monitor, args};
+  }
+  std::stringstream items(rest);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    size_t equals = item.find('=');
+    std::string key = item.substr(0, equals);
+    if (equals == std::string::npos ||
+        std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      std::string list;
+      for (const std::string &k : keys)
+        list += (list.empty() ? "" : ", ") + k;
+      throw UsageError(option + ": '" + item +
+                       "' is not key=value with a key of " + list);
+    }
+    args[key] = item.substr(equals + 1);
+  }
+  return {monitor, args};
+}
+
+Mode parseMode(const std::string &text, const std::string &option) {
+  if (text == "auto")
+    return Mode::Auto;
+  if (text == "min")
+    return Mode::Min;
+  if (text == "max")
+    return Mode::Max;
+  throw UsageError(option + ": mode must be auto, min or max, got '" + text +
+                   "'");
+}
+
+bool parseBool(const std::string &text, const std::string &what) {
+  if (text == "true" || text == "1")
+    return true;
+  if (text == "false" || text == "0")
+    return false;
+  throw UsageError(what + " takes true or false, got '" + text + "'");
+}
+
+/// The value of `name` among an epoch's training and validation metrics.
+std::optional<double> monitored(const std::string &name, const Metrics &trained,
+                                const Metrics &validated) {
+  for (const auto &[metric, v] : trained)
+    if (metric == name)
+      return v;
+  for (const auto &[metric, v] : validated)
+    if ("val_" + metric == name)
+      return v;
+  return std::nullopt;
 }
 
 int fit(Session &session, const Options &o) {
   const Manifest &m = session.manifest();
   std::vector<std::string> inputs = {o.data, o.labels, o.validationData,
                                      o.validationLabels};
-  std::string checkpointPath, historyPath;
-  if (!o.checkpoint.empty() || !o.history.empty()) {
-    std::vector<std::string> others = inputs;
-    if (!o.history.empty())
-      others.push_back(o.history);
+  // Every output differs from the inputs and from the other outputs (the
+  // checkpoint may be the --resume file).
+  std::string checkpointPath, historyPath, tracePath, bestPath;
+  {
+    auto outputsBut = [&](const std::string &self) {
+      std::vector<std::string> others = inputs;
+      for (const std::string *p :
+           {&o.checkpoint, &o.history, &o.lrTrace, &o.bestCheckpoint})
+        if (p != &self && !p->empty())
+          others.push_back(*p);
+      if (&self != &o.checkpoint)
+        others.push_back(o.resume);
+      return others;
+    };
     if (!o.checkpoint.empty())
-      checkpointPath = checkOutput(o.checkpoint, "--checkpoint", others);
-    others = inputs;
-    others.push_back(o.checkpoint);
-    others.push_back(o.resume);
+      checkpointPath =
+          checkOutput(o.checkpoint, "--checkpoint", outputsBut(o.checkpoint));
     if (!o.history.empty())
-      historyPath = checkOutput(o.history, "--history", others);
+      historyPath = checkOutput(o.history, "--history", outputsBut(o.history));
+    if (!o.lrTrace.empty())
+      tracePath = checkOutput(o.lrTrace, "--lr-trace", outputsBut(o.lrTrace));
+    if (!o.bestCheckpoint.empty())
+      bestPath = checkOutput(o.bestCheckpoint, "--best-checkpoint",
+                             outputsBut(o.bestCheckpoint));
   }
   auto [x, y] = loadData(o.data, o.labels, o.labelColumn);
   if (!y)
@@ -821,33 +1071,126 @@ int fit(Session &session, const Options &o) {
   if (o.validationSplit > 0 && validation.n == 0)
     fail(o.data + ": --validation-split leaves no validation samples");
 
-  History history;
-  std::unique_ptr<EarlyStopping> stopping;
-  if (!o.earlyStopping.empty()) {
-    size_t colon = o.earlyStopping.rfind(':');
-    if (colon == std::string::npos)
-      throw UsageError("--early-stopping takes METRIC:PATIENCE, e.g. "
-                       "val_loss:3");
-    stopping = std::make_unique<EarlyStopping>();
-    stopping->metric = o.earlyStopping.substr(0, colon);
-    stopping->patience = parseInt(o.earlyStopping.c_str() + colon + 1,
-                                  "early-stopping patience", 0);
-    std::vector<std::string> known;
-    for (const std::string &name : session.metricNames()) {
-      known.push_back(name);
-      if (validation.n > 0)
-        known.push_back("val_" + name);
-    }
-    if (std::find(known.begin(), known.end(), stopping->metric) ==
-        known.end()) {
-      std::string list;
-      for (const std::string &k : known)
-        list += (list.empty() ? "" : ", ") + k;
-      throw UsageError("--early-stopping: unknown metric '" + stopping->metric +
-                       "' (this run has: " + list + ")");
-    }
+  // The names a callback may monitor: the logged loss and metrics.
+  std::vector<std::string> known;
+  for (const std::string &name : session.metricNames()) {
+    known.push_back(name);
+    if (validation.n > 0)
+      known.push_back("val_" + name);
   }
-  double lr = o.lr ? *o.lr : m.learningRate;
+  auto checkMonitor = [&](const std::string &option,
+                          const std::string &monitor) {
+    if (std::find(known.begin(), known.end(), monitor) != known.end())
+      return;
+    std::string list;
+    for (const std::string &k : known)
+      list += (list.empty() ? "" : ", ") + k;
+    throw UsageError(option + ": unknown metric '" + monitor +
+                     "' (this run has: " + list + ")");
+  };
+  auto minimizes = [&](Mode mode, const std::string &monitor) {
+    return mode == Mode::Auto ? autoMinimizes(m, monitor) : mode == Mode::Min;
+  };
+
+  History history;
+  FitState state;
+  if (!o.earlyStopping.empty()) {
+    auto [monitor, args] = callbackArguments(
+        o.earlyStopping, "--early-stopping",
+        {"patience", "min_delta", "mode", "restore_best_weights"}, "patience");
+    if (o.earlyStopping.find(':') == std::string::npos)
+      throw UsageError("--early-stopping takes METRIC:PATIENCE or "
+                       "METRIC:key=value,..., e.g. val_loss:3");
+    checkMonitor("--early-stopping", monitor);
+    auto stopping = std::make_unique<EarlyStopping>();
+    stopping->metric = monitor;
+    Mode mode = Mode::Auto;
+    for (const auto &[key, value] : args) {
+      if (key == "patience")
+        stopping->patience =
+            parseInt(value.c_str(), "early-stopping patience", 0);
+      else if (key == "min_delta")
+        // Keras takes abs(min_delta).
+        stopping->minDelta =
+            std::fabs(parseDouble(value.c_str(), "early-stopping min_delta"));
+      else if (key == "mode")
+        mode = parseMode(value, "--early-stopping");
+      else if (key == "restore_best_weights")
+        stopping->restoreBest =
+            parseBool(value, "--early-stopping restore_best_weights");
+    }
+    stopping->minimize = minimizes(mode, monitor);
+    state.stopping = std::move(stopping);
+  }
+  if (!o.reduceLr.empty()) {
+    auto [monitor, args] = callbackArguments(
+        o.reduceLr, "--reduce-lr-on-plateau",
+        {"factor", "patience", "min_delta", "cooldown", "min_lr", "mode"},
+        nullptr);
+    checkMonitor("--reduce-lr-on-plateau", monitor);
+    auto reduce = std::make_unique<ReduceLrOnPlateau>();
+    reduce->monitor = monitor;
+    Mode mode = Mode::Auto;
+    for (const auto &[key, value] : args) {
+      const char *c = value.c_str();
+      if (key == "factor")
+        reduce->factor = parseDouble(c, "reduce-lr-on-plateau factor");
+      else if (key == "patience")
+        reduce->patience = parseInt(c, "reduce-lr-on-plateau patience", 0);
+      else if (key == "min_delta")
+        reduce->minDelta = parseDouble(c, "reduce-lr-on-plateau min_delta");
+      else if (key == "cooldown")
+        reduce->cooldown = parseInt(c, "reduce-lr-on-plateau cooldown", 0);
+      else if (key == "min_lr")
+        reduce->minLr = parseDouble(c, "reduce-lr-on-plateau min_lr");
+      else if (key == "mode")
+        mode = parseMode(value, "--reduce-lr-on-plateau");
+    }
+    if (!(reduce->factor >= 0 && reduce->factor < 1))
+      throw UsageError("--reduce-lr-on-plateau: factor must be in [0, 1) "
+                       "(new_lr = lr * factor), got " +
+                       args["factor"]);
+    if (!(reduce->minLr >= 0))
+      throw UsageError("--reduce-lr-on-plateau: min_lr must be >= 0");
+    // Keras' ReduceLROnPlateau: "auto" maximizes names containing "acc".
+    reduce->minimize = mode == Mode::Auto
+                           ? monitor.find("acc") == std::string::npos
+                           : mode == Mode::Min;
+    state.reduceLr = std::move(reduce);
+  }
+  if (!o.bestCheckpoint.empty()) {
+    auto best = std::make_unique<BestCheckpoint>();
+    best->path = o.bestCheckpoint;
+    best->resolved = bestPath;
+    Mode mode = Mode::Auto;
+    if (!o.bestMonitor.empty()) {
+      size_t colon = o.bestMonitor.find(':');
+      best->monitor = o.bestMonitor.substr(0, colon);
+      if (colon != std::string::npos)
+        mode = parseMode(o.bestMonitor.substr(colon + 1), "--best-monitor");
+    }
+    checkMonitor(o.bestMonitor.empty() ? "--best-checkpoint (monitoring "
+                                         "val_loss, Keras' default; give "
+                                         "--best-monitor METRIC)"
+                                       : "--best-monitor",
+                 best->monitor);
+    best->minimize = minimizes(mode, best->monitor);
+    state.bestCheckpoint = std::move(best);
+  }
+
+  // The learning rate: --lr, --lr-schedule, else (on --resume) the
+  // checkpoint's, else the model's rate or schedule.
+  state.lr = LearningRate(o.lr ? *o.lr : m.learningRate);
+  if (!o.lrSchedule.empty()) {
+    try {
+      state.lr.schedule =
+          parseLearningRateSchedule(o.lrSchedule, "--lr-schedule");
+    } catch (const std::runtime_error &e) {
+      throw UsageError(e.what());
+    }
+  } else if (!o.lr) {
+    state.lr.schedule = m.schedule;
+  }
   if (!o.resume.empty()) {
     checkInput(o.resume, "--resume");
     if (o.seedGiven && !o.quiet)
@@ -858,15 +1201,23 @@ int fit(Session &session, const Options &o) {
     std::map<std::string, std::string> meta = session.load(o.resume);
     if (meta.count("history"))
       history.restore(meta["history"]);
-    // The run continues at the checkpoint's learning rate unless --lr says
-    // otherwise.
-    if (!o.lr && meta.count("learning_rate")) {
-      char *end = nullptr;
-      double saved = std::strtod(meta["learning_rate"].c_str(), &end);
-      if (end && !*end && std::isfinite(saved) && saved >= 0)
-        lr = saved;
+    // The run continues at the checkpoint's learning rate or schedule
+    // unless --lr or --lr-schedule says otherwise.
+    if (!o.lr && o.lrSchedule.empty()) {
+      if (meta.count("lr_schedule")) {
+        state.lr.schedule = parseLearningRateSchedule(
+            meta["lr_schedule"], o.resume + ": metadata 'lr_schedule'");
+      } else if (meta.count("learning_rate")) {
+        char *end = nullptr;
+        double saved = std::strtod(meta["learning_rate"].c_str(), &end);
+        if (end && !*end && std::isfinite(saved) && saved >= 0) {
+          state.lr.constant = saved;
+          state.lr.schedule.reset();
+        }
+      }
     }
-    if (stopping && meta.count("early_stopping")) {
+    if (EarlyStopping *stopping = state.stopping.get();
+        stopping && meta.count("early_stopping")) {
       std::string s = meta["early_stopping"];
       std::vector<std::string> parts;
       size_t start = 0;
@@ -880,14 +1231,56 @@ int fit(Session &session, const Options &o) {
         stopping->wait = std::strtoll(parts[4].c_str(), nullptr, 10);
       }
     }
+    auto restored = [&](const char *key, const std::string &monitor) {
+      json saved =
+          meta.count(key) ? json::parse(meta[key], nullptr, false) : json();
+      if (!saved.is_object() || saved.value("monitor", "") != monitor ||
+          !saved.contains("best") || !saved["best"].is_string())
+        return json();
+      return saved;
+    };
+    if (ReduceLrOnPlateau *r = state.reduceLr.get()) {
+      json saved = restored("reduce_lr_on_plateau", r->monitor);
+      if (!saved.is_null()) {
+        r->best =
+            std::strtod(saved["best"].get<std::string>().c_str(), nullptr);
+        r->wait = saved.value("wait", int64_t(0));
+        r->cooldownCounter = saved.value("cooldown_counter", int64_t(0));
+      }
+    }
+    if (BestCheckpoint *b = state.bestCheckpoint.get()) {
+      json saved = restored("best_checkpoint", b->monitor);
+      if (!saved.is_null())
+        b->best =
+            std::strtod(saved["best"].get<std::string>().c_str(), nullptr);
+    }
     if (!o.quiet)
       std::printf("Resumed from %s: %lld epoch(s) done, step %lld\n",
                   o.resume.c_str(), static_cast<long long>(session.epoch),
                   static_cast<long long>(session.steps));
   }
+  // Keras: an optimizer whose learning rate is a schedule has no settable
+  // rate for ReduceLROnPlateau to lower.
+  if (state.reduceLr && state.lr.schedule)
+    throw UsageError("--reduce-lr-on-plateau cannot lower a learning rate "
+                     "that follows the " +
+                     state.lr.schedule->className +
+                     " schedule (Keras refuses it too); give --lr F to "
+                     "train at a constant rate");
   int64_t resumedEpoch = o.resume.empty() ? -1 : session.epoch;
   if (session.needsAdapt())
     session.adapt(train);
+
+  // --lr-trace: the rate of every step of this run, by the optimizer's
+  // step counter.
+  std::string trace = "iteration,learning_rate\n";
+  if (!tracePath.empty())
+    session.onStep = [&](int64_t iteration, double rate) {
+      char line[64];
+      std::snprintf(line, sizeof line, "%lld,%.9g\n",
+                    static_cast<long long>(iteration), rate);
+      trace += line;
+    };
 
   interruptRequested = 0;
   session.interrupt = &interruptRequested;
@@ -900,9 +1293,12 @@ int fit(Session &session, const Options &o) {
     ProgressLine line(!o.quiet);
     line.start();
     Metrics trained;
+    // The rate of this epoch's steps, as Keras logs it (its float32
+    // variable) with ReduceLROnPlateau.
+    double epochRate = static_cast<float>(state.lr.constant);
     try {
       trained = session.trainEpoch(
-          train, epoch, o.shuffle, lr,
+          train, epoch, o.shuffle, state.lr,
           [&](int64_t step, int64_t steps, const Metrics &metrics) {
             line.update(step, steps, metrics);
           });
@@ -935,32 +1331,68 @@ int fit(Session &session, const Options &o) {
     line.finish(steps,
                 formatMetrics(trained, "") + formatMetrics(validated, "val_"));
     session.epoch = epoch;
-    history.add(epoch, trained, validated, seconds);
+    Metrics logged = trained;
+    if (state.reduceLr)
+      logged.push_back({"learning_rate", epochRate});
+    history.add(epoch, logged, validated, seconds);
     bool stop = false;
-    if (stopping) {
-      double value = NAN;
-      for (const auto &[name, v] : trained)
-        if (name == stopping->metric)
-          value = v;
-      for (const auto &[name, v] : validated)
-        if ("val_" + name == stopping->metric)
-          value = v;
-      stop = stopping->update(epoch, value);
+    if (EarlyStopping *stopping = state.stopping.get())
+      stop = stopping->update(
+          epoch, monitored(stopping->metric, trained, validated).value_or(NAN),
+          session);
+    if (ReduceLrOnPlateau *r = state.reduceLr.get()) {
+      double value = monitored(r->monitor, trained, validated).value_or(NAN);
+      if (r->update(value, &state.lr.constant) && !o.quiet)
+        std::printf("Epoch %lld: ReduceLROnPlateau reducing learning rate "
+                    "to %.9g.\n",
+                    static_cast<long long>(epoch), state.lr.constant);
     }
+    if (BestCheckpoint *b = state.bestCheckpoint.get())
+      if (b->update(monitored(b->monitor, trained, validated).value_or(NAN)))
+        saveCheckpoint(session, b->resolved, history, state);
     if (!checkpointPath.empty())
-      saveCheckpoint(session, checkpointPath, history, stopping.get(), lr);
+      saveCheckpoint(session, checkpointPath, history, state);
     if (!historyPath.empty())
       writeTextAtomically(historyPath, endsWith(o.history, ".json")
                                            ? history.toJson()
                                            : history.csv());
+    if (!tracePath.empty())
+      writeTextAtomically(tracePath, trace);
     if (stop) {
+      const EarlyStopping &stopping = *state.stopping;
       if (!o.quiet)
         std::printf("Epoch %lld: early stopping: %s did not improve for %lld "
                     "epochs (best %.4f at epoch %lld)\n",
-                    static_cast<long long>(epoch), stopping->metric.c_str(),
-                    static_cast<long long>(stopping->patience), stopping->best,
-                    static_cast<long long>(stopping->bestEpoch));
+                    static_cast<long long>(epoch), stopping.metric.c_str(),
+                    static_cast<long long>(stopping.wait), stopping.best,
+                    static_cast<long long>(stopping.bestEpoch));
       break;
+    }
+  }
+  // EarlyStopping(restore_best_weights=True) puts the best epoch's
+  // parameters back when training ends, stopped early or not; the
+  // checkpoint then holds them (with the last epoch's optimizer state and
+  // counters, the state of a Keras model after fit).
+  if (EarlyStopping *stopping = state.stopping.get();
+      stopping && stopping->restoreBest && stopping->bestEpoch > 0 &&
+      resumedEpoch < o.epochs) {
+    if (stopping->weightsEpoch == stopping->bestEpoch) {
+      if (stopping->bestEpoch != session.epoch) {
+        session.restoreParams(stopping->weights);
+        if (!o.quiet)
+          std::printf("Restoring model weights from the end of the best "
+                      "epoch: %lld.\n",
+                      static_cast<long long>(stopping->bestEpoch));
+        if (!checkpointPath.empty())
+          saveCheckpoint(session, checkpointPath, history, state);
+      }
+    } else if (!o.quiet) {
+      std::fprintf(stderr,
+                   "%s fit: note: the best epoch (%lld) came before the "
+                   "--resume; its weights are not in the checkpoint, so "
+                   "the last weights are kept\n",
+                   programName.c_str(),
+                   static_cast<long long>(stopping->bestEpoch));
     }
   }
   if (resumedEpoch >= o.epochs && !o.quiet)

@@ -3,6 +3,7 @@
 #include "Manifest.h"
 
 #include <cmath>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -128,6 +129,140 @@ std::vector<const TensorInfo *> EntryInfo::all(kiln_tensor_kind_t kind) const {
   return out;
 }
 
+namespace {
+using kiln::schedule::LearningRateSchedule;
+using kiln::schedule::ScheduleValue;
+
+ScheduleValue scheduleValue(const json &v) {
+  ScheduleValue out;
+  if (v.is_null()) {
+    out.kind = ScheduleValue::Null;
+  } else if (v.is_boolean()) {
+    out.kind = ScheduleValue::Bool;
+    out.boolean = v.get<bool>();
+  } else if (v.is_number()) {
+    out.kind = ScheduleValue::Number;
+    out.number = v.get<double>();
+  } else if (v.is_string()) {
+    out.kind = ScheduleValue::String;
+    out.text = v.get<std::string>();
+  } else if (v.is_array()) {
+    out.kind = ScheduleValue::List;
+    for (const json &x : v) {
+      if (x.is_number())
+        out.list.push_back(x.get<double>());
+      else
+        out.listOfNumbers = false;
+    }
+  } else {
+    out.kind = ScheduleValue::Other;
+  }
+  return out;
+}
+
+/// A value of the compact form: a number, true/false, null, or [n,...].
+ScheduleValue compactValue(const std::string &text, const std::string &what) {
+  ScheduleValue out;
+  auto number = [&](const std::string &s, double *v) {
+    char *end = nullptr;
+    *v = std::strtod(s.c_str(), &end);
+    return !s.empty() && end && !*end;
+  };
+  if (text == "true" || text == "false") {
+    out.kind = ScheduleValue::Bool;
+    out.boolean = text == "true";
+  } else if (text == "null" || text == "None") {
+    out.kind = ScheduleValue::Null;
+  } else if (!text.empty() && text.front() == '[') {
+    if (text.back() != ']')
+      throw std::runtime_error(what + ": the list '" + text +
+                               "' has no closing ']'");
+    out.kind = ScheduleValue::List;
+    std::string inner = text.substr(1, text.size() - 2);
+    size_t start = 0;
+    while (start <= inner.size() && !inner.empty()) {
+      size_t comma = inner.find(',', start);
+      std::string item =
+          inner.substr(start, comma == std::string::npos ? std::string::npos
+                                                         : comma - start);
+      double v;
+      if (!number(item, &v))
+        throw std::runtime_error(what + ": '" + item +
+                                 "' in a list is not a number");
+      out.list.push_back(v);
+      if (comma == std::string::npos)
+        break;
+      start = comma + 1;
+    }
+  } else if (double v; number(text, &v)) {
+    out.kind = ScheduleValue::Number;
+    out.number = v;
+  } else {
+    out.kind = ScheduleValue::String;
+    out.text = text;
+  }
+  return out;
+}
+} // namespace
+
+LearningRateSchedule
+kiln::driver::parseLearningRateSchedule(const std::string &text,
+                                        const std::string &what) {
+  auto check = [&](const std::string &problem) {
+    if (!problem.empty())
+      throw std::runtime_error(what + ": " + problem);
+  };
+  LearningRateSchedule schedule;
+  size_t first = text.find_first_not_of(" \t\n");
+  if (first != std::string::npos && text[first] == '{') {
+    json object = json::parse(text, nullptr, false);
+    if (object.is_discarded() || !object.is_object())
+      check("not a JSON object");
+    for (auto &[key, value] : object.items())
+      if (key != "class_name" && key != "config" && key != "module" &&
+          key != "registered_name")
+        check("unknown key '" + key +
+              "' (a schedule has class_name and config)");
+    if (object.contains("module") &&
+        object.at("module") != "keras.optimizers.schedules")
+      check("module must be keras.optimizers.schedules (kiln has the "
+            "built-in schedules only)");
+    if (!object.contains("class_name") || !object.at("class_name").is_string())
+      check("class_name must name a Keras learning-rate schedule");
+    check(LearningRateSchedule::create(
+        object.at("class_name").get<std::string>(), &schedule));
+    if (!object.contains("config") || !object.at("config").is_object())
+      check("config must be an object");
+    for (auto &[key, value] : object.at("config").items())
+      check(schedule.set(key, scheduleValue(value)));
+  } else {
+    size_t colon = text.find(':');
+    check(LearningRateSchedule::create(text.substr(0, colon), &schedule));
+    std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
+    // key=value items separated by commas outside brackets.
+    size_t start = 0;
+    int depth = 0;
+    for (size_t i = 0; i <= rest.size() && !rest.empty(); ++i) {
+      if (i < rest.size() && rest[i] == '[')
+        ++depth;
+      else if (i < rest.size() && rest[i] == ']')
+        --depth;
+      if (i < rest.size() && (rest[i] != ',' || depth > 0))
+        continue;
+      std::string item = rest.substr(start, i - start);
+      start = i + 1;
+      size_t equals = item.find('=');
+      if (equals == std::string::npos || equals == 0)
+        check("'" + item + "' is not key=value");
+      std::string key = item.substr(0, equals);
+      check(schedule.set(
+          key, compactValue(item.substr(equals + 1), what + ": " + key)));
+    }
+  }
+  check(schedule.finish());
+  return schedule;
+}
+
 kiln_dtype_t kiln::driver::toDtype(const std::string &dtype) {
   if (dtype == "f32")
     return KILN_DTYPE_F32;
@@ -222,6 +357,14 @@ Manifest kiln::driver::parseManifest(const char *text) {
         !std::isfinite(lr.get<double>()))
       fail("training.learning_rate is not a finite non-negative number");
     m.learningRate = lr.get<double>();
+    if (training.contains("lr_schedule")) {
+      try {
+        m.schedule = parseLearningRateSchedule(
+            training.at("lr_schedule").dump(), "training.lr_schedule");
+      } catch (const std::runtime_error &e) {
+        fail(e.what());
+      }
+    }
     for (const json &metric : field(training, "metrics", "training"))
       m.metrics.push_back({string(metric, "name", "metrics[]"),
                            string(metric, "kind", "metrics[]")});

@@ -10,6 +10,8 @@
 #ifndef KILN_DRIVER_MANIFEST_H
 #define KILN_DRIVER_MANIFEST_H
 
+#include "LearningRateSchedule.h"
+
 #include "kiln/data.h"
 
 #include <cstdint>
@@ -93,6 +95,8 @@ struct Manifest {
   std::string loss, optimizer;
   bool fromLogits = false;
   double learningRate = 0.01;
+  /// training.lr_schedule: a Keras schedule the rate of each step follows.
+  std::optional<kiln::schedule::LearningRateSchedule> schedule;
   std::vector<MetricInfo> metrics;
   int64_t paramCount = 0, trainableParamCount = 0;
   double trainStepFlops = 0, predictFlops = 0;
@@ -102,6 +106,15 @@ struct Manifest {
 /// Parses and checks `text`. Throws std::runtime_error with a message
 /// naming the field on malformed input.
 Manifest parseManifest(const char *text);
+
+/// A Keras learning-rate schedule from `text`: its JSON serialization
+/// ({"class_name": "ExponentialDecay", "config": {...}}, optionally with
+/// "module" and "registered_name", as keras.optimizers.schedules.serialize
+/// writes it) when `text` starts with '{', else the command line's compact
+/// form CLASS:key=value,... (lists in brackets: boundaries=[100,200]; true,
+/// false, null). Throws std::runtime_error starting with `what`.
+kiln::schedule::LearningRateSchedule
+parseLearningRateSchedule(const std::string &text, const std::string &what);
 
 /// kiln_dtype_t of a manifest dtype ("f32" -> KILN_DTYPE_F32, "i1" ->
 /// KILN_DTYPE_BOOL); throws for unknown names.

@@ -590,8 +590,29 @@ Metrics Session::finish(const std::map<std::string, double> &sums) const {
   return out;
 }
 
+std::vector<char> Session::paramsSnapshot() const {
+  const char *begin = static_cast<const char *>(regions->params);
+  return std::vector<char>(begin, begin + regions->sizes.params_size);
+}
+
+void Session::restoreParams(const std::vector<char> &snapshot) {
+  if (snapshot.size() != regions->sizes.params_size)
+    fail("restoreParams: a snapshot of another model");
+  std::memcpy(regions->params, snapshot.data(), snapshot.size());
+}
+
+int64_t Session::iterations() const {
+  if (m.trainStep)
+    if (const TensorInfo *t = m.trainStep->find(KILN_TENSOR_OPT_STATE, "step");
+        t && t->shape.empty())
+      return static_cast<int64_t>(
+          readAs(reinterpret_cast<const unsigned char *>(address(*t)),
+                 toDtype(t->dtype)));
+  return steps;
+}
+
 Metrics Session::trainEpoch(const Data &data, int64_t epochNumber, bool shuffle,
-                            double lr, const Progress &progress) {
+                            const LearningRate &lr, const Progress &progress) {
   if (!m.trainStep)
     fail("the model was compiled without a loss, so it cannot be trained "
          "(compile it with kilnc --loss=...)");
@@ -632,8 +653,23 @@ Metrics Session::trainEpoch(const Data &data, int64_t epochNumber, bool shuffle,
     }
     int64_t begin = step * batch, count = std::min(batch, data.n - begin);
     feed(entry, data, order, begin, count);
+    int64_t iteration = iterations();
+    double rate = lr.at(iteration);
+    if (!std::isfinite(rate) || rate < 0) {
+      std::memcpy(regions->params, params.data(), params.size());
+      std::memcpy(regions->opt_state, state.data(), state.size());
+      steps -= step;
+      fail("the learning-rate schedule " +
+           (lr.schedule ? lr.schedule->className : std::string("")) +
+           " gives " + kiln::schedule::scheduleNumber(rate) + " at step " +
+           std::to_string(iteration) +
+           " (a rate must be finite and >= 0); training stopped "
+           "(parameters restored to the start of the epoch)");
+    }
+    if (onStep)
+      onStep(iteration, rate);
     writeAs(reinterpret_cast<unsigned char *>(address(*lrTensor)),
-            toDtype(lrTensor->dtype), lr);
+            toDtype(lrTensor->dtype), rate);
     kiln_status_t status =
         kiln_regions_call(regions, nullptr, model->train_step);
     if (status != KILN_OK)

@@ -18,6 +18,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -39,6 +40,17 @@ struct Data {
 
 /// Loss and metrics in report order ("loss" first), as Keras names them.
 using Metrics = std::vector<std::pair<std::string, double>>;
+
+/// The learning rate of each train step: a constant, or a Keras schedule of
+/// the optimizer's iteration counter (Session::iterations()).
+struct LearningRate {
+  LearningRate(double constant = 0) : constant(constant) {}
+  double constant;
+  std::optional<kiln::schedule::LearningRateSchedule> schedule;
+  double at(int64_t iteration) const {
+    return schedule ? static_cast<double>((*schedule)(iteration)) : constant;
+  }
+};
 
 /// Training stopped by a signal (SIGINT, SIGTERM): see Session::interrupt.
 struct Interrupted : std::runtime_error {
@@ -96,15 +108,26 @@ public:
   /// One epoch of training (1-based `epoch` seeds the shuffle); returns the
   /// epoch's metrics as exact weighted means. Throws NonFiniteLoss, after
   /// restoring params and optimizer state to their values at the start of
-  /// the epoch.
-  Metrics trainEpoch(const Data &data, int64_t epoch, bool shuffle, double lr,
-                     const Progress &progress);
+  /// the epoch. Each step runs at `lr.at(iterations())`; a rate that is
+  /// negative or not finite is an error naming the step.
+  Metrics trainEpoch(const Data &data, int64_t epoch, bool shuffle,
+                     const LearningRate &lr, const Progress &progress);
+  /// The optimizer's step counter (opt_state `step`, Keras' `iterations`):
+  /// train steps taken since initialization, kept by checkpoints.
+  int64_t iterations() const;
+  /// Called before each train step with iterations() and its learning rate.
+  std::function<void(int64_t iteration, double lr)> onStep;
   /// Loss and metrics over `data` (weighted means, as Keras' evaluate).
   Metrics evaluate(const Data &data, const Progress &progress);
   /// predict over `data`: returns bytes of [N, ...output shape] in `dtype`.
   std::vector<unsigned char> predict(const Data &data, kiln_dtype_t *dtype,
                                      std::vector<int64_t> *shape,
                                      const Progress &progress);
+
+  /// A copy of the params region (parameters and state), as Keras'
+  /// get_weights; restoreParams puts one back.
+  std::vector<char> paramsSnapshot() const;
+  void restoreParams(const std::vector<char> &snapshot);
 
   /// Writes a checkpoint (params, opt_state, counters, `extra` metadata).
   void save(const std::string &path,

@@ -204,20 +204,40 @@ TEST(TrainingConfigTest, KerasAdapter) {
                 .find("kiln.compile_config: optimizer option 'amsgrad' is "
                       "not supported by kiln"),
             std::string::npos);
-  // A schedule: its initial rate, with a note.
-  auto schedule = b.getDictionaryAttr(
-      {b.getNamedAttr("class_name", b.getStringAttr("ExponentialDecay")),
-       b.getNamedAttr("config",
-                      b.getDictionaryAttr(b.getNamedAttr(
-                          "initial_learning_rate", b.getF64FloatAttr(0.1))))});
-  auto scheduled =
-      trainingConfigFromCompileConfig(with("learning_rate", schedule));
+  // A schedule: its canonical JSON for the program, its rate at step 0 as
+  // the learning rate, no note.
+  auto exponential = [&](mlir::Attribute decaySteps) {
+    llvm::SmallVector<mlir::NamedAttribute> config = {
+        b.getNamedAttr("initial_learning_rate", b.getF64FloatAttr(0.1)),
+        b.getNamedAttr("decay_rate", b.getF64FloatAttr(0.5))};
+    if (decaySteps)
+      config.push_back(b.getNamedAttr("decay_steps", decaySteps));
+    return b.getDictionaryAttr(
+        {b.getNamedAttr("class_name", b.getStringAttr("ExponentialDecay")),
+         b.getNamedAttr("config", b.getDictionaryAttr(config))});
+  };
+  auto scheduled = trainingConfigFromCompileConfig(
+      with("learning_rate", exponential(b.getI64IntegerAttr(10))));
   ASSERT_TRUE(bool(scheduled)) << message(scheduled.takeError());
-  EXPECT_EQ(scheduled->optimizer.learningRate, 0.1);
-  ASSERT_EQ(scheduled->optimizer.notes.size(), 1u);
-  EXPECT_NE(scheduled->optimizer.notes[0].find("ExponentialDecay is not "
-                                               "applied"),
-            std::string::npos);
+  EXPECT_EQ(scheduled->optimizer.learningRate, 0.1f);
+  EXPECT_TRUE(scheduled->optimizer.notes.empty());
+  EXPECT_EQ(scheduled->optimizer.learningRateSchedule,
+            "{\"class_name\": \"ExponentialDecay\", \"config\": "
+            "{\"initial_learning_rate\": 0.10000000000000001, "
+            "\"decay_steps\": 10, \"decay_rate\": 0.5, \"staircase\": false}}");
+  // A missing or bad argument is an error naming its JSON path.
+  EXPECT_EQ(message(trainingConfigFromCompileConfig(
+                        with("learning_rate", exponential({})))
+                        .takeError()),
+            "compile_config.optimizer.config.learning_rate "
+            "(ExponentialDecay): ExponentialDecay needs decay_steps");
+  EXPECT_EQ(
+      message(trainingConfigFromCompileConfig(
+                  with("learning_rate", exponential(b.getStringAttr("10"))))
+                  .takeError()),
+      "compile_config.optimizer.config.learning_rate.config."
+      "decay_steps is invalid: decay_steps must be a finite number, "
+      "got \"10\"");
   // Values are checked by the one validation.
   auto negative = trainingConfigFromCompileConfig(
       with("learning_rate", b.getF64FloatAttr(-0.5)));

@@ -69,7 +69,9 @@ typedef struct kiln_fit_options_t {
   /// model's: the manifest's `training.learning_rate`, from the compiled
   /// TrainingConfig (kilnc --optimizer, the Keras compile_config or the
   /// builder's Optimizer), else Keras' default (SGD 0.01, every other
-  /// optimizer 0.001; docs/spec.md, "Model manifest").
+  /// optimizer 0.001; docs/spec.md, "Model manifest"), or the manifest's
+  /// `training.lr_schedule` when the model has a Keras schedule (the rate
+  /// of each step; docs/spec.md, "Learning-rate schedules").
   double learning_rate;
   /// Nonzero: a new seeded permutation of the training samples each epoch
   /// (default 1).
