@@ -1,8 +1,9 @@
-//===- LowerConvolution.cpp - conv and pooling -> runtime kernel calls ----===//
+//===- LowerConvolution.cpp - conv, pooling, gather -> kernel calls -------===//
 //
-// convert-kiln-to-linalg patterns for the convolution and pooling ops: each
-// becomes one kiln_rt.kernel_call of its runtime kernel (runtime.h:
-// kiln_conv_{fwd,bwd_data,bwd_filter}_*, kiln_{max,avg}_pool_{fwd,bwd}_*)
+// convert-kiln-to-linalg patterns for the convolution, pooling, gather and
+// scatter-add ops: each becomes one kiln_rt.kernel_call of its runtime kernel
+// (runtime.h: kiln_conv_{fwd,bwd_data,bwd_filter}_*,
+// kiln_{max,avg}_pool_{fwd,bwd}_*, kiln_gather_*, kiln_scatter_add_*)
 // on tensors, with the kernel's descriptor struct as a constant i64 array
 // and a tensor.empty output (the kernels overwrite every output element).
 // kiln-lower-kernel-calls turns the call into a C call after the memory
@@ -207,11 +208,55 @@ struct AvgPoolGradLowering : OpRewritePattern<AvgPoolGradOp> {
   }
 };
 
+/// The descriptor of a gather from `table` along `axis` with `indices`
+/// (shapes and index element type).
+kiln_gather_desc_t gatherDescriptor(ArrayRef<int64_t> table, int64_t axis,
+                                    RankedTensorType indices) {
+  kiln_gather_desc_t d;
+  std::memset(&d, 0, sizeof(d));
+  d.outer = 1;
+  for (int64_t i = 0; i < axis; ++i)
+    d.outer *= table[i];
+  d.axis_size = table[axis];
+  d.inner = 1;
+  for (size_t i = axis + 1; i < table.size(); ++i)
+    d.inner *= table[i];
+  d.count = indices.getNumElements();
+  d.index_bytes = indices.getElementType().getIntOrFloatBitWidth() / 8;
+  return d;
+}
+
+struct GatherLowering : OpRewritePattern<GatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherOp op,
+                                PatternRewriter &rewriter) const override {
+    kiln_gather_desc_t d = gatherDescriptor(
+        shapeOf(op.getInput()), op.getAxis(), op.getIndices().getType());
+    replaceWithKernelCall(rewriter, op, "kiln_gather", toI64Array(d),
+                          {op.getInput(), op.getIndices()});
+    return success();
+  }
+};
+
+struct ScatterAddLowering : OpRewritePattern<ScatterAddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ScatterAddOp op,
+                                PatternRewriter &rewriter) const override {
+    // The gathered-from tensor is this op's result.
+    kiln_gather_desc_t d = gatherDescriptor(
+        shapeOf(op.getResult()), op.getAxis(), op.getIndices().getType());
+    replaceWithKernelCall(rewriter, op, "kiln_scatter_add", toI64Array(d),
+                          {op.getUpdates(), op.getIndices()});
+    return success();
+  }
+};
+
 } // namespace
 
 void kiln::populateKilnConvolutionToRuntimePatterns(
     RewritePatternSet &patterns) {
   patterns.add<ConvLowering, ConvTransposeLowering, ConvFilterGradLowering,
                MaxPoolLowering, MaxPoolGradLowering, AvgPoolLowering,
-               AvgPoolGradLowering>(patterns.getContext());
+               AvgPoolGradLowering, GatherLowering, ScatterAddLowering>(
+      patterns.getContext());
 }

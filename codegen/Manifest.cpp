@@ -160,8 +160,13 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
 
   for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
     auto name = getArgAttr<KilnDialect::ParamAttrHelper>(forward, i);
-    if (!name)
+    if (!name) {
+      auto range = getArgAttr<KilnDialect::IndexRangeAttrHelper>(forward, i);
+      auto input = getArgAttr<KilnDialect::NameAttrHelper>(forward, i);
+      if (range && input)
+        info.inputRanges[input.str()] = {range[0], range[1]};
       continue;
+    }
     auto type = cast<RankedTensorType>(forward.getArgumentTypes()[i]);
     ManifestParam p;
     p.name = name.str();
@@ -330,6 +335,12 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
   root["flops"] = json::Object{{"train_step", info.trainStepFlops},
                                {"predict", info.predictFlops}};
   root["layers"] = json::Array(info.layers);
+  if (!info.inputRanges.empty()) {
+    json::Object ranges;
+    for (const auto &[name, range] : info.inputRanges)
+      ranges[name] = json::Array{range.first, range.second};
+    root["input_ranges"] = std::move(ranges);
+  }
 
   // The fingerprint names the state a checkpoint holds: every param, state
   // and opt_state tensor (name, dtype, shape) and the optimizer. FNV-1a 64.

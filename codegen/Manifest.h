@@ -71,6 +71,8 @@ struct ModelInfo {
   /// A Keras learning-rate schedule's canonical JSON (training.lr_schedule).
   std::optional<std::string> learningRateSchedule;
   std::map<std::string, double> optStateInit; // kiln.opt_state -> value
+  /// kiln.index_range of integer inputs: name -> [low, high).
+  std::map<std::string, std::pair<int64_t, int64_t>> inputRanges;
   /// Multiply-adds count twice; other ops one per output element.
   double trainStepFlops = 0, predictFlops = 0;
 };

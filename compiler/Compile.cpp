@@ -200,6 +200,7 @@ OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
     StringRef extension = llvm::sys::path::extension(path);
     ImportOptions importOptions;
     importOptions.batchSize = opts.batchSize;
+    importOptions.sequenceLength = opts.sequenceLength;
     if (extension == ".onnx")
       module = importOnnxModel(path, &context, importOptions);
     else if (extension == ".json" || extension == ".keras")

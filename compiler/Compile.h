@@ -95,6 +95,8 @@ struct CompileOptions {
   std::string source;
   /// Imported models: the batch size of a dynamic leading dimension.
   std::optional<int64_t> batchSize;
+  /// Keras models: the length of a variable-length time axis.
+  std::optional<int64_t> sequenceLength;
   /// Recorded in the manifest: the seed of initializers and shuffles.
   uint64_t seed = 0;
   /// The most ops the imported forward form may have (0: no limit).

@@ -27,6 +27,9 @@ namespace mlir::kiln {
 struct ImportOptions {
   /// Overrides the leading (batch) dimension of every model input.
   std::optional<int64_t> batchSize;
+  /// Keras inputs: the length of a variable-length time axis (the first
+  /// axis after the batch, `shape=(None, ...)`), kilnc --sequence-length.
+  std::optional<int64_t> sequenceLength;
 };
 
 /// Imports an ONNX model (.onnx) with the ONNX library (frontend/onnx).

@@ -54,6 +54,7 @@ def Kiln_Dialect : Dialect {
     "::mlir::FloatAttr":$l1,
     "::mlir::FloatAttr":$l2,
     "::mlir::DictionaryAttr":$adapt,
+    "::mlir::DenseI64ArrayAttr":$index_range,
     "::mlir::UnitAttr":$step,
     "::mlir::UnitAttr":$sample_weight,
     "::mlir::StringAttr":$opt_state,

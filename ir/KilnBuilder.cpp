@@ -78,6 +78,22 @@ Value ForwardFunctionBuilder::addInput(RankedTensorType type, StringRef name) {
   return arg;
 }
 
+void ForwardFunctionBuilder::restrictInputRange(Value input, int64_t low,
+                                                int64_t high) {
+  auto it = llvm::find(inputs, input);
+  if (it == inputs.end())
+    return;
+  DictionaryAttr &attrs = inputAttrs[it - inputs.begin()];
+  StringRef key = KilnDialect::IndexRangeAttrHelper::getNameStr();
+  if (auto old = attrs.getAs<DenseI64ArrayAttr>(key)) {
+    low = std::max(low, old[0]);
+    high = std::min(high, old[1]);
+  }
+  NamedAttrList list(attrs);
+  list.set(key, b.getDenseI64ArrayAttr({low, high}));
+  attrs = list.getDictionary(b.getContext());
+}
+
 Value ForwardFunctionBuilder::stepCounter() {
   if (!counter) {
     Value arg = body->addArgument(RankedTensorType::get({}, b.getI64Type()),

@@ -87,6 +87,12 @@ public:
   /// use: train_step feeds it the optimizer's step, the inference forms
   /// remove it.
   Value stepCounter();
+  /// Restricts the valid values of integer input `input` (an addInput
+  /// result) to [low, high): `kiln.index_range`, intersected with any range
+  /// set before (an input read by two embeddings takes the smaller
+  /// vocabulary). No effect on values that are not inputs.
+  void restrictInputRange(Value input, int64_t low, int64_t high);
+
   /// The batch's sample weights (`[batchSize]` of `elementType`, marked
   /// `kiln.sample_weight`), created on first use: BatchNorm reads them to
   /// leave the zero-weight rows of a padded batch out of its statistics;

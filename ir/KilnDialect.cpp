@@ -79,6 +79,9 @@ template <> const char *describe<FloatAttr>() { return "a float"; }
 template <> const char *describe<IntegerAttr>() { return "an integer"; }
 template <> const char *describe<ArrayAttr>() { return "an array"; }
 template <> const char *describe<DictionaryAttr>() { return "a dictionary"; }
+template <> const char *describe<DenseI64ArrayAttr>() {
+  return "an array<i64>";
+}
 template <> const char *describe<DenseElementsAttr>() {
   return "dense elements";
 }
@@ -102,6 +105,7 @@ ArrayRef<AttrRule> getRules() {
       rule<D::L1AttrHelper>(Place::Arg),
       rule<D::L2AttrHelper>(Place::Arg),
       rule<D::AdaptAttrHelper>(Place::Arg),
+      rule<D::IndexRangeAttrHelper>(Place::Arg),
       rule<D::StepAttrHelper>(Place::Arg),
       rule<D::SampleWeightAttrHelper>(Place::Arg),
       rule<D::OptStateAttrHelper>(Place::Arg),
@@ -210,6 +214,18 @@ static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
       return emitArgError()
              << where << "'" << name << "' holds a value of type "
              << init.getType() << ", but the argument has type " << argType;
+  }
+  if (name == KilnDialect::IndexRangeAttrHelper::getNameStr()) {
+    ArrayRef<int64_t> range = cast<DenseI64ArrayAttr>(attr.getValue());
+    auto shaped = dyn_cast<ShapedType>(argType);
+    if (!shaped || !shaped.getElementType().isSignlessInteger() ||
+        shaped.getElementType().isInteger(1))
+      return emitArgError()
+             << where << "'" << name << "' belongs on an integer input, not on "
+             << argType;
+    if (range.size() != 2 || range[0] >= range[1])
+      return emitArgError()
+             << where << "'" << name << "' must be [low, high) with low < high";
   }
   if (name == KilnDialect::L1AttrHelper::getNameStr() ||
       name == KilnDialect::L2AttrHelper::getNameStr()) {

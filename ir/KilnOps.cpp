@@ -184,6 +184,35 @@ ArgmaxOp::inferReturnTypes(MLIRContext *context, std::optional<Location> loc,
 }
 
 //===----------------------------------------------------------------------===//
+// Gather and scatter
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+GatherOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                           Adaptor adaptor,
+                           SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType input = tensorType(adaptor.getInput());
+  RankedTensorType indices = tensorType(adaptor.getIndices());
+  return inferred<GatherOp>(
+      loc,
+      inferGatherShape(input.getShape(), indices.getShape(), adaptor.getAxis()),
+      input.getElementType(), inferredReturnTypes);
+}
+
+LogicalResult
+ScatterAddOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                               Adaptor adaptor,
+                               SmallVectorImpl<Type> &inferredReturnTypes) {
+  RankedTensorType updates = tensorType(adaptor.getUpdates());
+  RankedTensorType indices = tensorType(adaptor.getIndices());
+  return inferred<ScatterAddOp>(
+      loc,
+      inferScatterAddShape(updates.getShape(), indices.getShape(),
+                           adaptor.getAxis(), adaptor.getSize()),
+      updates.getElementType(), inferredReturnTypes);
+}
+
+//===----------------------------------------------------------------------===//
 // Contraction
 //===----------------------------------------------------------------------===//
 

@@ -676,8 +676,90 @@ def Kiln_AvgPoolGradOp : Kiln_PoolFamilyOp<"avg_pool_grad"> {
   let hasVerifier = 1;
 }
 
-// Embedding and recurrent ops join here with shape rules in
-// ShapeInference.h.
+//===----------------------------------------------------------------------===//
+// Gather and scatter (embedding lookup and its gradient)
+//===----------------------------------------------------------------------===//
+
+def Kiln_GatherOp : Kiln_Op<"gather", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    Kiln_FlopCountOpInterface]> {
+  let summary = "Takes slices of a tensor along one axis at integer indices";
+  let description = [{
+    With `input` of shape `[A.., V, B..]` (`V` on `axis`) and `indices` of
+    shape `[I..]` (i32 or i64), the result has shape `[A.., I.., B..]` and
+
+    ```
+    result[a.., i.., b..] = input[a.., indices[i..], b..]
+    ```
+
+    (ONNX `Gather`, NumPy `take`, Keras `Embedding` with `axis = 0`). An
+    index in `[-V, 0)` counts from the end, as ONNX allows; an index outside
+    `[-V, V)` yields zeros (never a read outside the tensor). Generated
+    programs check the token ids they read against the vocabulary before
+    any step (docs/spec.md, "Integer inputs"), so in a training program that
+    case is an error with the file, sample and position. Shape rule:
+    `inferGatherShape` (label `gather_c1`: axis in range). Its VJP with
+    respect to `input` is `kiln.scatter_add`; `indices` get no gradient.
+
+    Example (an embedding lookup):
+    ```mlir
+    %e = kiln.gather %table[%ids] {axis = 0 : i64}
+        : tensor<1000x16xf32>, tensor<32x20xi32> -> tensor<32x20x16xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, Kiln_IntTensor:$indices,
+                   DefaultValuedAttr<I64Attr, "0">:$axis);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `[` $indices `]` attr-dict `:` type($input) `,` type($indices)
+    `->` type($result)
+  }];
+  let extraClassDeclaration = Kiln_NoFlops;
+}
+
+def Kiln_ScatterAddOp : Kiln_Op<"scatter_add", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    Kiln_FlopCountOpInterface]> {
+  let summary = "Adds slices into a zero tensor at integer indices";
+  let description = [{
+    The transpose of `kiln.gather`: with `updates` of shape `[A.., I.., B..]`
+    (`I..` the shape of `indices`, starting at `axis`), the result has shape
+    `[A.., size, B..]`, starts as zeros, and every slice is added at its
+    index:
+
+    ```
+    result[a.., indices[i..], b..] += updates[a.., i.., b..]
+    ```
+
+    Repeated indices accumulate (the same token twice in a batch adds its
+    two gradients, never overwrites; TensorFlow `unsorted_segment_sum`,
+    PyTorch `index_add_`). Indices in `[-size, 0)` count from the end;
+    slices whose index is outside `[-size, size)` are dropped, matching
+    `kiln.gather`'s zeros. Sums run in index order, so the result does not
+    depend on the thread count. Shape rule: `inferScatterAddShape` (labels
+    `scatter_add_c1` axis and size, `scatter_add_c2` the updates' shape).
+    Linear in `updates`; its VJP is `kiln.gather` with the same indices.
+
+    Example:
+    ```mlir
+    %dt = kiln.scatter_add %de[%ids] {axis = 0 : i64, size = 1000 : i64}
+        : tensor<32x20x16xf32>, tensor<32x20xi32> -> tensor<1000x16xf32>
+    ```
+  }];
+  let arguments = (ins Kiln_FloatTensor:$updates, Kiln_IntTensor:$indices,
+                   DefaultValuedAttr<I64Attr, "0">:$axis, I64Attr:$size);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = [{
+    $updates `[` $indices `]` attr-dict `:` type($updates) `,` type($indices)
+    `->` type($result)
+  }];
+  let extraClassDeclaration = [{
+    /// FLOPs (FlopCountOpInterface): one addition per update element.
+    double getFlops() {
+      return static_cast<double>(getUpdates().getType().getNumElements());
+    }
+  }];
+}
 
 //===----------------------------------------------------------------------===//
 // Normalization

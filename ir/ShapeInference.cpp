@@ -111,6 +111,42 @@ llvm::Expected<Shape> mlir::kiln::inferArgmaxShape(ArrayRef<int64_t> input,
   return result;
 }
 
+llvm::Expected<Shape> mlir::kiln::inferGatherShape(ArrayRef<int64_t> input,
+                                                   ArrayRef<int64_t> indices,
+                                                   int64_t axis) {
+  int64_t rank = input.size();
+  if (axis < 0 || axis >= rank)
+    return violation("gather_c1", "axis {0} is out of range [0, {1})", axis,
+                     rank);
+  Shape result(input.begin(), input.begin() + axis);
+  result.append(indices.begin(), indices.end());
+  result.append(input.begin() + axis + 1, input.end());
+  return result;
+}
+
+llvm::Expected<Shape>
+mlir::kiln::inferScatterAddShape(ArrayRef<int64_t> updates,
+                                 ArrayRef<int64_t> indices, int64_t axis,
+                                 int64_t size) {
+  int64_t rank = updates.size(), indexRank = indices.size();
+  if (axis < 0 || axis + indexRank > rank)
+    return violation("scatter_add_c1",
+                     "axis {0} with rank-{1} indices does not fit rank-{2} "
+                     "updates",
+                     axis, indexRank, rank);
+  if (size < 1)
+    return violation("scatter_add_c1", "size {0} must be >= 1", size);
+  if (updates.slice(axis, indexRank) != indices)
+    return violation("scatter_add_c2",
+                     "updates {0} do not have the indices' shape {1} at axis "
+                     "{2}",
+                     shapeStr(updates), shapeStr(indices), axis);
+  Shape result(updates.begin(), updates.begin() + axis);
+  result.push_back(size);
+  result.append(updates.begin() + axis + indexRank, updates.end());
+  return result;
+}
+
 llvm::Expected<Shape>
 mlir::kiln::inferTransposeShape(ArrayRef<int64_t> input,
                                 ArrayRef<int64_t> permutation) {

@@ -47,6 +47,20 @@ llvm::Expected<Shape> inferReduceShape(llvm::ArrayRef<int64_t> input,
                                        llvm::ArrayRef<int64_t> axes,
                                        bool keepDims);
 
+/// kiln.gather. `axis` is in [0, rank(input)) (gather_c1). Returns
+/// `input[:axis] ++ indices ++ input[axis + 1:]`.
+llvm::Expected<Shape> inferGatherShape(llvm::ArrayRef<int64_t> input,
+                                       llvm::ArrayRef<int64_t> indices,
+                                       int64_t axis);
+
+/// kiln.scatter_add. `axis` is in [0, rank(updates) - rank(indices)] and
+/// `size` >= 1 (scatter_add_c1); updates[axis : axis + rank(indices)] equals
+/// the indices' shape (scatter_add_c2). Returns `updates[:axis] ++ [size] ++
+/// updates[axis + rank(indices):]`.
+llvm::Expected<Shape> inferScatterAddShape(llvm::ArrayRef<int64_t> updates,
+                                           llvm::ArrayRef<int64_t> indices,
+                                           int64_t axis, int64_t size);
+
 /// kiln.argmax. `axis` is in [0, rank) (argmax_c1).
 llvm::Expected<Shape> inferArgmaxShape(llvm::ArrayRef<int64_t> input,
                                        int64_t axis, bool keepDims);

@@ -288,6 +288,29 @@ LogicalResult ConcatOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
   return success();
 }
 
+/// y = gather(x, idx, axis): dx = scatter_add(g, idx, axis, size =
+/// x.shape[axis]) (repeated indices accumulate); idx gets no gradient.
+LogicalResult GatherOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                 SmallVectorImpl<Value> &operandGrads) {
+  RankedTensorType xType = tensorType(getInput());
+  operandGrads.push_back(b.create<ScatterAddOp>(getLoc(), xType, resultGrads[0],
+                                                getIndices(), getAxis(),
+                                                xType.getDimSize(getAxis())));
+  operandGrads.push_back(Value());
+  return success();
+}
+
+/// y = scatter_add(u, idx, axis, size) is linear in u: du = gather(g, idx,
+/// axis); idx gets no gradient.
+LogicalResult ScatterAddOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                                     SmallVectorImpl<Value> &operandGrads) {
+  operandGrads.push_back(b.create<GatherOp>(getLoc(), getUpdates().getType(),
+                                            resultGrads[0], getIndices(),
+                                            getAxis()));
+  operandGrads.push_back(Value());
+  return success();
+}
+
 /// y = x[start : limit : stride] (n = y's size per axis): dx = pad(g) with
 /// zeros, low = start, interior = stride - 1, high = size - (start +
 /// (n - 1) * stride + 1) (size - start when n = 0). As StableHLO.

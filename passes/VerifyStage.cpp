@@ -67,8 +67,8 @@ bool isForwardArgAttr(StringRef name) {
        D::StepAttrHelper::getNameStr(), D::SampleWeightAttrHelper::getNameStr(),
        D::L1AttrHelper::getNameStr(), D::L2AttrHelper::getNameStr(),
        D::InitialValueAttrHelper::getNameStr(), D::InitAttrHelper::getNameStr(),
-       D::InitializerAttrHelper::getNameStr(),
-       D::AdaptAttrHelper::getNameStr()},
+       D::InitializerAttrHelper::getNameStr(), D::AdaptAttrHelper::getNameStr(),
+       D::IndexRangeAttrHelper::getNameStr()},
       name);
 }
 bool isForwardResultAttr(StringRef name) {

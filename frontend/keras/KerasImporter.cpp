@@ -128,6 +128,23 @@ std::optional<ClassInfo> getClassInfo(StringRef cls) {
                       {"quantization_config", null}}};
   if (cls == "Activation")
     return ClassInfo{{"activation"}, {}};
+  if (cls == "Embedding")
+    return ClassInfo{{"input_dim", "output_dim", "embeddings_initializer",
+                      "embeddings_regularizer", "input_length"},
+                     {{"embeddings_constraint", null},
+                      {"activity_regularizer", null},
+                      {"mask_zero", false},
+                      {"sparse", false},
+                      {"lora_rank", null},
+                      {"lora_alpha", null},
+                      {"quantization_config", null}}};
+  if (cls == "LayerNormalization")
+    return ClassInfo{{"axis", "epsilon", "center", "scale", "beta_initializer",
+                      "gamma_initializer", "beta_regularizer",
+                      "gamma_regularizer"},
+                     {{"beta_constraint", null},
+                      {"gamma_constraint", null},
+                      {"rms_scaling", false}}};
   if (cls == "ReLU")
     return ClassInfo{{"max_value", "negative_slope"}, {{"threshold", 0.0}}};
   if (cls == "LeakyReLU")
@@ -484,6 +501,8 @@ private:
   FailureOr<Value> emitInput(const Layer &layer);
   FailureOr<Value> emitDense(const Layer &layer, Value x);
   FailureOr<Value> emitNormalization(const Layer &layer, Value x);
+  FailureOr<Value> emitEmbedding(const Layer &layer, Value x);
+  FailureOr<Value> emitLayerNormalization(const Layer &layer, Value x);
   FailureOr<Value> emitMerge(const Layer &layer, ArrayRef<Value> inputs);
   Value emitActivation(StringRef name, Value x);
   // Convolution, pooling and the other spatial layers.
@@ -816,10 +835,15 @@ void KerasImporter::checkLayer(const Layer &layer) {
     if (const json::Object *policy = dtype->getAsObject())
       if (const json::Object *config = policy->getObject("config"))
         name = config->getString("name");
-    if (!dtype->getAsNull() &&
-        (!name || (*name != "float32" && *name != "float64")))
+    bool integer = name && (*name == "int32" || *name == "int64");
+    if (integer && layer.className != "InputLayer")
       issue(layer, "unsupported argument 'dtype' = " + describe(*dtype) +
-                       " (float32 and float64 are supported)");
+                       " (integer dtypes are supported on inputs)");
+    else if (!dtype->getAsNull() && !integer &&
+             (!name || (*name != "float32" && *name != "float64")))
+      issue(layer, "unsupported argument 'dtype' = " + describe(*dtype) +
+                       " (float32 and float64 are supported, and int32 and "
+                       "int64 on inputs)");
   }
   const json::Object &c = *layer.config;
   if (layer.className == "Dense") {
@@ -832,6 +856,44 @@ void KerasImporter::checkLayer(const Layer &layer) {
           issue(layer,
                 "argument '" + key + "': " + llvm::toString(init.takeError()));
     for (StringRef key : {"kernel_regularizer", "bias_regularizer"})
+      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+        if (auto reg = parseRegularizer(*value); !reg)
+          issue(layer,
+                "argument '" + key + "': " + llvm::toString(reg.takeError()));
+  } else if (layer.className == "Embedding") {
+    for (StringRef key : {"input_dim", "output_dim"})
+      if (!c.getInteger(key) || *c.getInteger(key) <= 0)
+        issue(layer, "'" + key + "' must be a positive integer");
+    if (const json::Value *value = c.get("embeddings_initializer");
+        !isNullOrAbsent(value))
+      if (auto init = parseInitializer(*value, builder); !init)
+        issue(layer, "argument 'embeddings_initializer': " +
+                         llvm::toString(init.takeError()));
+    if (const json::Value *value = c.get("embeddings_regularizer");
+        !isNullOrAbsent(value))
+      if (auto reg = parseRegularizer(*value); !reg)
+        issue(layer, "argument 'embeddings_regularizer': " +
+                         llvm::toString(reg.takeError()));
+  } else if (layer.className == "LayerNormalization") {
+    if (const json::Value *axis = c.get("axis"); !isNullOrAbsent(axis)) {
+      const json::Array *list = axis->getAsArray();
+      bool ok = axis->getAsInteger() ||
+                (list && !list->empty() &&
+                 llvm::all_of(*list, [](const json::Value &v) {
+                   return v.getAsInteger().has_value();
+                 }));
+      if (!ok)
+        issue(layer, "'axis' must be an integer or a list of integers, got " +
+                         describe(*axis));
+    }
+    if (auto eps = getNumber(c.get("epsilon")); eps && !(*eps > 0))
+      issue(layer, "'epsilon' must be > 0");
+    for (StringRef key : {"beta_initializer", "gamma_initializer"})
+      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+        if (auto init = parseInitializer(*value, builder); !init)
+          issue(layer,
+                "argument '" + key + "': " + llvm::toString(init.takeError()));
+    for (StringRef key : {"beta_regularizer", "gamma_regularizer"})
       if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
         if (auto reg = parseRegularizer(*value); !reg)
           issue(layer,
@@ -996,10 +1058,27 @@ FailureOr<Value> KerasImporter::emitInput(const Layer &layer) {
       continue;
     }
     auto n = dim.getAsInteger();
+    // The time axis (the first after the batch) of a variable-length
+    // sequence input: kilnc --sequence-length fixes it.
+    bool timeAxis = static_cast<int64_t>(i) == (hasBatch ? 1 : 0);
+    if (dim.getAsNull() && timeAxis) {
+      if (!options.sequenceLength) {
+        layerError(layer)
+            << "dimension " << i
+            << " of the input shape is null (a variable-length sequence); "
+               "give its length with kilnc --sequence-length=N";
+        return failure();
+      }
+      n = *options.sequenceLength;
+    }
     if (!n || *n <= 0) {
       layerError(layer) << "dimension " << i << " of the input shape is "
                         << describe(dim)
-                        << "; kiln needs static sizes beyond the batch";
+                        << "; kiln needs static sizes beyond the batch"
+                        << (timeAxis ? ""
+                                     : " (kilnc --sequence-length sets "
+                                       "only the time axis, the first "
+                                       "after the batch)");
       return failure();
     }
     shape.push_back(*n);
@@ -1021,13 +1100,22 @@ FailureOr<Value> KerasImporter::emitInput(const Layer &layer) {
   }
   shape[0] = batch;
 
-  Type elementType = builder.getF32Type();
-  if (auto dtype = c.getString("dtype"); dtype && *dtype == "float64")
-    elementType = builder.getF64Type();
+  std::optional<StringRef> dtypeName = c.getString("dtype");
   if (const json::Object *policy = c.getObject("dtype"))
     if (const json::Object *config = policy->getObject("config"))
-      if (config->getString("name") == "float64")
-        elementType = builder.getF64Type();
+      dtypeName = config->getString("name");
+  Type elementType = builder.getF32Type();
+  if (dtypeName == "float64")
+    elementType = builder.getF64Type();
+  else if (dtypeName == "int32")
+    elementType = builder.getI32Type();
+  else if (dtypeName == "int64")
+    elementType = builder.getI64Type();
+  // A Sequential model whose first layer is an Embedding and that has no
+  // InputLayer takes token ids (Keras casts a float input to int32).
+  if (&layer != &layers.front() && layer.className == "InputLayer" &&
+      !layers.empty() && layers.front().className == "Embedding")
+    elementType = builder.getI32Type();
   return forward->addInput(RankedTensorType::get(shape, elementType),
                            layer.name);
 }
@@ -1183,6 +1271,125 @@ FailureOr<Value> KerasImporter::emitNormalization(const Layer &layer, Value x) {
     return builder.create<BroadcastInDimOp>(fileLoc, type, v, axes).getResult();
   };
   return binary<DivOp>(binary<SubOp>(x, broadcast(*mean)), broadcast(stddev));
+}
+
+/// Keras Embedding: y[..., :] = embeddings[ids[...], :] (kiln.gather on
+/// axis 0), embeddings [input_dim, output_dim] initialized as Keras'
+/// "uniform" (RandomUniform(-0.05, 0.05)). Float ids are converted to int32
+/// first, as Keras casts them. An input read directly gets
+/// `kiln.index_range = [0, input_dim)`, so generated programs refuse token
+/// ids outside the vocabulary before training.
+FailureOr<Value> KerasImporter::emitEmbedding(const Layer &layer, Value x) {
+  const json::Object &c = *layer.config;
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t vocabulary = *c.getInteger("input_dim");
+  int64_t width = *c.getInteger("output_dim");
+  Value ids = x;
+  if (isa<FloatType>(type.getElementType()))
+    ids = builder
+              .create<ConvertOp>(fileLoc, type.clone(builder.getI32Type()),
+                                 ValueRange{x})
+              .getResult();
+  else
+    forward->restrictInputRange(x, 0, vocabulary);
+  Type elementType = builder.getF32Type();
+  bool trainable = c.getBoolean("trainable").value_or(true);
+  DictionaryAttr init;
+  if (isNullOrAbsent(c.get("embeddings_initializer"))) {
+    NamedAttrList uniform;
+    uniform.set("name", builder.getStringAttr("random_uniform"));
+    uniform.set("minval", builder.getF64FloatAttr(-0.05));
+    uniform.set("maxval", builder.getF64FloatAttr(0.05));
+    init = uniform.getDictionary(context);
+  } else {
+    init = initializerOf(layer, "embeddings_initializer", "uniform");
+  }
+  Value table =
+      addParam(layer, "embeddings", {vocabulary, width}, elementType, trainable,
+               init, regularizerOf(layer, "embeddings_regularizer"));
+  SmallVector<int64_t> shape(type.getShape());
+  shape.push_back(width);
+  return builder
+      .create<GatherOp>(fileLoc, RankedTensorType::get(shape, elementType),
+                        table, ids, /*axis=*/0)
+      .getResult();
+}
+
+/// Keras LayerNormalization over `axis` (default -1): mean and biased
+/// variance over those axes, y = (x - mean) * rsqrt(variance + epsilon) *
+/// gamma + beta (Ba et al. 2016; Keras 3 layer_normalization.py; epsilon
+/// 1e-3 by default), gamma and beta of the normalized axes' shape.
+FailureOr<Value> KerasImporter::emitLayerNormalization(const Layer &layer,
+                                                       Value x) {
+  const json::Object &c = *layer.config;
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t rank = type.getRank();
+  SmallVector<int64_t> axes;
+  const json::Value *axisValue = c.get("axis");
+  if (isNullOrAbsent(axisValue))
+    axes.push_back(rank - 1);
+  else if (auto axis = axisValue->getAsInteger())
+    axes.push_back(*axis);
+  else
+    for (const json::Value &v : *axisValue->getAsArray())
+      axes.push_back(*v.getAsInteger());
+  for (int64_t &axis : axes) {
+    if (axis < 0)
+      axis += rank;
+    if (axis <= 0 || axis >= rank) {
+      layerError(layer) << "axis out of range for input " << type
+                        << " (the batch axis cannot be normalized)";
+      return failure();
+    }
+  }
+  llvm::sort(axes);
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) {
+    layerError(layer) << "an axis appears twice in 'axis'";
+    return failure();
+  }
+  double epsilon = getNumber(c.get("epsilon")).value_or(1e-3);
+  bool center = c.getBoolean("center").value_or(true);
+  bool scale = c.getBoolean("scale").value_or(true);
+  bool trainable = c.getBoolean("trainable").value_or(true);
+
+  SmallVector<int64_t> kept, paramShape;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (llvm::is_contained(axes, d))
+      paramShape.push_back(type.getDimSize(d));
+    else
+      kept.push_back(d);
+  }
+  SmallVector<int64_t> reducedShape;
+  for (int64_t d : kept)
+    reducedShape.push_back(type.getDimSize(d));
+  auto reducedType = RankedTensorType::get(reducedShape, type.getElementType());
+  auto mean = [&](Value v) {
+    Value m = builder.create<ReduceMeanOp>(fileLoc, reducedType, v,
+                                           builder.getDenseI64ArrayAttr(axes),
+                                           builder.getBoolAttr(false));
+    return builder.create<BroadcastInDimOp>(fileLoc, type, m, kept).getResult();
+  };
+  Value centered = binary<SubOp>(x, mean(x));
+  Value variance = mean(binary<MulOp>(centered, centered));
+  Value inv =
+      unary<RsqrtOp>(binary<AddOp>(variance, kb().splat(type, epsilon)));
+  Value y = binary<MulOp>(centered, inv);
+  auto param = [&](StringRef key) {
+    return builder
+        .create<BroadcastInDimOp>(
+            fileLoc, type,
+            addParam(layer, key, paramShape, type.getElementType(), trainable,
+                     initializerOf(layer, (key + "_initializer").str(),
+                                   key == "gamma" ? "ones" : "zeros"),
+                     regularizerOf(layer, (key + "_regularizer").str())),
+            axes)
+        .getResult();
+  };
+  if (scale)
+    y = binary<MulOp>(y, param("gamma"));
+  if (center)
+    y = binary<AddOp>(y, param("beta"));
+  return y;
 }
 
 FailureOr<Value> KerasImporter::emitMerge(const Layer &layer,
@@ -2085,6 +2292,10 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
   }
   if (cls == "Normalization")
     return emitNormalization(layer, x);
+  if (cls == "Embedding")
+    return emitEmbedding(layer, x);
+  if (cls == "LayerNormalization")
+    return emitLayerNormalization(layer, x);
   if (cls == "Rescaling") {
     double scale = getNumber(c.get("scale")).value_or(1.0);
     double offset = getNumber(c.get("offset")).value_or(0.0);

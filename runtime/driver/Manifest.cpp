@@ -385,5 +385,17 @@ Manifest kiln::driver::parseManifest(const char *text) {
       m.layers.push_back({string(l, "name", "layers[]"),
                           string(l, "class_name", "layers[]"),
                           shape(field(l, "shape", "layers[]"), "layer shape")});
+  if (root.contains("input_ranges")) {
+    const json &ranges = root.at("input_ranges");
+    if (!ranges.is_object())
+      fail("input_ranges is not an object");
+    for (auto &[name, range] : ranges.items()) {
+      if (!range.is_array() || range.size() != 2 ||
+          !range[0].is_number_integer() || !range[1].is_number_integer() ||
+          range[0].get<int64_t>() >= range[1].get<int64_t>())
+        fail("input_ranges." + name + " is not [low, high) with low < high");
+      m.inputRanges[name] = {range[0].get<int64_t>(), range[1].get<int64_t>()};
+    }
+  }
   return m;
 }

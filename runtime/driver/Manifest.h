@@ -101,6 +101,9 @@ struct Manifest {
   int64_t paramCount = 0, trainableParamCount = 0;
   double trainStepFlops = 0, predictFlops = 0;
   std::vector<LayerInfo> layers;
+  /// input_ranges: the valid values [low, high) of integer inputs (token
+  /// ids of an Embedding), by input name.
+  std::map<std::string, std::pair<int64_t, int64_t>> inputRanges;
 };
 
 /// Parses and checks `text`. Throws std::runtime_error with a message

@@ -354,6 +354,42 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
              "), beyond the f32 range of the model input '" + in.name + "'");
     }
   }
+  // Integer inputs (token ids): whole numbers within the input's range
+  // (the vocabulary of the Embedding that reads it, manifest input_ranges),
+  // else within the dtype. An id outside would otherwise read a zero
+  // embedding silently (kiln.gather's rule).
+  kiln_dtype_t inType = toDtype(in.dtype);
+  if (inType == KILN_DTYPE_I32 || inType == KILN_DTYPE_I64) {
+    auto range = m.inputRanges.find(in.name);
+    bool hasRange = range != m.inputRanges.end();
+    double low = hasRange ? static_cast<double>(range->second.first)
+                 : inType == KILN_DTYPE_I32 ? -2147483648.0
+                                            : -9223372036854775808.0;
+    double high = hasRange ? static_cast<double>(range->second.second)
+                  : inType == KILN_DTYPE_I32 ? 2147483648.0
+                                             : 9223372036854775808.0;
+    size_t size = kiln_dtype_size(x->dtype);
+    for (int64_t i = 0; i < n * perSample; ++i) {
+      double v = readAs(src + i * size, x->dtype);
+      if (std::isfinite(v) && v == std::floor(v) && v >= low && v < high)
+        continue;
+      std::string where = what + ": " + sampleText(what, i / perSample) +
+                          ", position " + std::to_string(i % perSample + 1) +
+                          ": ";
+      if (!std::isfinite(v) || v != std::floor(v))
+        fail(where + number(v) +
+             " is not a whole number, but the model "
+             "input '" +
+             in.name + "' takes integers (" + in.dtype + ")");
+      if (hasRange)
+        fail(where + "token id " + number(v) + " is outside [" +
+             std::to_string(range->second.first) + ", " +
+             std::to_string(range->second.second) +
+             "), the vocabulary of the model input '" + in.name + "'");
+      fail(where + number(v) + " does not fit the " + in.dtype +
+           " model input '" + in.name + "'");
+    }
+  }
   data.x.assign(src, src + static_cast<size_t>(n) * data.xSampleBytes);
 
   if (!y)

@@ -515,6 +515,32 @@ def shape_cases():
     one("broadcast_in_dim_scalar", "broadcast_in_dim", (),
         "kiln.broadcast_in_dim %x, dims = []", (2, 3))
 
+    # gather: an embedding table read at repeated token ids (its gradient,
+    # a scatter-add, must add both contributions of a repeated id) ...
+    rng = rng_for("gather_embedding")
+    table = Arg("table", rng.standard_normal((6, 3)), True)
+    ids = Arg("ids", np.array([[1, 4, 1], [0, 4, 1]], np.int32))
+    projected("gather_embedding", ["gather"], [table, ids],
+              ["%%y = kiln.gather %%table[%%ids] : %s, %s -> %s" % (
+                  table.type, ids.type, T((2, 3, 3)))],
+              "%y", (2, 3, 3), rng)
+    # ... along axis 1 with i64 indices counting from the end.
+    rng = rng_for("gather_axis1")
+    x = Arg("x", rng.standard_normal((2, 4, 2)), True)
+    idx = Arg("idx", np.array([-1, 0, 3, 0], np.int64))
+    projected("gather_axis1", ["gather"], [x, idx],
+              ["%%y = kiln.gather %%x[%%idx] {axis = 1 : i64} : %s, %s -> %s"
+               % (x.type, idx.type, T((2, 4, 2)))],
+              "%y", (2, 4, 2), rng)
+    # scatter_add (linear; its VJP gathers), repeated and negative indices.
+    rng = rng_for("scatter_add")
+    u = Arg("u", rng.standard_normal((2, 3, 2)), True)
+    ids = Arg("ids", np.array([[2, 0, 2], [-1, 2, 0]], np.int32))
+    projected("scatter_add", ["scatter_add"], [u, ids],
+              ["%%y = kiln.scatter_add %%u[%%ids] {size = 4 : i64} : %s, %s "
+               "-> %s" % (u.type, ids.type, T((4, 2)))],
+              "%y", (4, 2), rng)
+
     # concat with an input used twice (its gradient sums both slices).
     for name, axis, bshape, out in (("concat", 1, (2, 2), (2, 8)),
                                     ("concat_axis0", 0, (1, 3), (5, 3))):

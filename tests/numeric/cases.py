@@ -1865,6 +1865,89 @@ def batch_norm_cases(dt):
                  batch_norm_ref(axis, 1e-3, 0.9, unbiased, weights), tol)
 
 
+# ---------------------------------------------------------------------------
+# gather / scatter_add (embedding lookup and its gradient)
+# ---------------------------------------------------------------------------
+
+def gather_ref(axis):
+    def ref(x, idx):
+        v = x.shape[axis]
+        idx = idx.astype(np.int64)
+        inside = (idx >= -v) & (idx < v)
+        taken = np.take(x, np.where(inside, idx % v, 0), axis=axis)
+        # Out-of-range indices give zero slices.
+        mask = inside.reshape((1,) * axis + idx.shape +
+                              (1,) * (x.ndim - axis - 1))
+        return np.where(mask, taken, 0.0)
+    return ref
+
+
+def scatter_add_ref(axis, size):
+    def ref(u, idx):
+        idx = idx.astype(np.int64)
+        lead = u.shape[:axis]
+        tail = u.shape[axis + idx.ndim:]
+        out = np.zeros(lead + (size,) + tail)
+        flat_u = u.astype(np.float64).reshape(lead + (idx.size,) + tail)
+        for j, v in enumerate(idx.reshape(-1)):
+            if -size <= v < size:
+                out[(slice(None),) * axis + (v % size,)] += \
+                    flat_u[(slice(None),) * axis + (j,)]
+        return out
+    return ref
+
+
+def gather_cases(dt):
+    r = rng_for("gather", dt)
+    # Embedding: a [V, D] table, [B, T] i32 token ids with repeats.
+    table = uniform(r, -2, 2, (7, 5), dt)
+    ids = np.array([[0, 6, 3, 3], [6, 0, 0, 2]], np.int32)
+    add_case("gather_embedding", dt, [table, ids],
+             "%%r = kiln.gather %%a0[%%a1] : %s, %s -> %s" % (
+                 TA(table), TA(ids), T((2, 4, 5), dt)),
+             [("%r", T((2, 4, 5), dt))], gather_ref(0), EXACT)
+    # Axis 1, i64 indices counting from the end, one out of range (zeros).
+    x = uniform(r, -2, 2, (2, 4, 3), dt)
+    idx = np.array([3, -1, 0, -4, 4], np.int64)
+    add_case("gather_axis1_negative", dt, [x, idx],
+             "%%r = kiln.gather %%a0[%%a1] {axis = 1 : i64} : %s, %s -> %s" % (
+                 TA(x), TA(idx), T((2, 5, 3), dt)),
+             [("%r", T((2, 5, 3), dt))], gather_ref(1), EXACT)
+    # A large lookup (parallel copy path: >= 256 KiB).
+    table = uniform(r, -2, 2, (50, 64), dt)
+    ids = r.integers(0, 50, size=(64, 40)).astype(np.int32)
+    add_case("gather_large", dt, [table, ids],
+             "%%r = kiln.gather %%a0[%%a1] : %s, %s -> %s" % (
+                 TA(table), TA(ids), T((64, 40, 64), dt)),
+             [("%r", T((64, 40, 64), dt))], gather_ref(0), EXACT)
+    # scatter_add: repeated indices add in index order. Each element sums
+    # at most n terms: recursive-summation bound n eps sum|terms|.
+    u = uniform(r, -2, 2, (2, 4, 5), dt)
+    ids = np.array([[0, 6, 3, 3], [6, 0, 0, 2]], np.int32)
+    n = ids.size
+    add_case("scatter_add_repeats", dt, [u, ids],
+             "%%r = kiln.scatter_add %%a0[%%a1] {size = 7 : i64} : %s, %s "
+             "-> %s" % (TA(u), TA(ids), T((7, 5), dt)),
+             [("%r", T((7, 5), dt))], scatter_add_ref(0, 7),
+             Tol(0.0, n * eps(dt) * 2.0 * n, "sums of up to n terms |u| <= 2"))
+    u = uniform(r, -2, 2, (3, 5, 2), dt)
+    idx = np.array([1, -1, 1, 9, 0], np.int64)
+    add_case("scatter_add_axis1_negative", dt, [u, idx],
+             "%%r = kiln.scatter_add %%a0[%%a1] {axis = 1 : i64, size = 3 : "
+             "i64} : %s, %s -> %s" % (TA(u), TA(idx), T((3, 3, 2), dt)),
+             [("%r", T((3, 3, 2), dt))], scatter_add_ref(1, 3),
+             Tol(0.0, 5 * eps(dt) * 2.0 * 5, "sums of up to 5 terms |u| <= 2"))
+    # Large (column-block parallel path).
+    u = uniform(r, -1, 1, (64, 40, 300), dt)
+    ids = r.integers(0, 50, size=(64, 40)).astype(np.int64)
+    add_case("scatter_add_large", dt, [u, ids],
+             "%%r = kiln.scatter_add %%a0[%%a1] {size = 50 : i64} : %s, %s "
+             "-> %s" % (TA(u), TA(ids), T((50, 300), dt)),
+             [("%r", T((50, 300), dt))], scatter_add_ref(0, 50),
+             Tol(0.0, ids.size * eps(dt) * ids.size,
+                 "sums of up to n terms |u| <= 1"))
+
+
 def build_cases():
     if CASES:
         return CASES
@@ -1891,6 +1974,7 @@ def build_cases():
         dropout_cases(dt)
         loss_cases(dt)
         identity_return_cases(dt)
+        gather_cases(dt)
     # Integer and i1 tensors where the op takes any Kiln_Tensor.
     for dt in ("i32", "i64", "i1"):
         compare_cases(dt)

@@ -111,6 +111,24 @@ TEST(ShapeInference, Concat) {
   EXPECT_EQ(label(inferConcatShape({b, c}, 1)), "concat_c4");
 }
 
+TEST(ShapeInference, Gather) {
+  EXPECT_EQ(ok(inferGatherShape({10, 4}, {2, 3}, 0)), (Shape{2, 3, 4}));
+  EXPECT_EQ(ok(inferGatherShape({2, 5, 3}, {4}, 1)), (Shape{2, 4, 3}));
+  EXPECT_EQ(ok(inferGatherShape({5}, {}, 0)), (Shape{}));
+  EXPECT_EQ(label(inferGatherShape({10, 4}, {3}, 2)), "gather_c1");
+  EXPECT_EQ(label(inferGatherShape({10, 4}, {3}, -1)), "gather_c1");
+}
+
+TEST(ShapeInference, ScatterAdd) {
+  EXPECT_EQ(ok(inferScatterAddShape({2, 3, 4}, {2, 3}, 0, 10)), (Shape{10, 4}));
+  EXPECT_EQ(ok(inferScatterAddShape({2, 4, 3}, {4}, 1, 5)), (Shape{2, 5, 3}));
+  EXPECT_EQ(label(inferScatterAddShape({3, 4}, {2, 3}, 1, 10)),
+            "scatter_add_c1");
+  EXPECT_EQ(label(inferScatterAddShape({3, 4}, {3}, 0, 0)), "scatter_add_c1");
+  EXPECT_EQ(label(inferScatterAddShape({2, 4, 5}, {2, 3}, 0, 10)),
+            "scatter_add_c2");
+}
+
 TEST(ShapeInference, Slice) {
   EXPECT_EQ(ok(inferSliceShape({2, 10}, {0, 1}, {2, 8}, {1, 3})),
             (Shape{2, 3}));

@@ -237,6 +237,12 @@ cl::opt<int64_t>
                        "dimension of the inputs"),
               cl::init(0), cl::cat(kilncCategory));
 
+cl::opt<int64_t> sequenceLength(
+    "sequence-length",
+    cl::desc("Keras models: the length of a variable-length time axis "
+             "(an input shape (None, ...) after the batch)"),
+    cl::init(0), cl::cat(kilncCategory));
+
 cl::opt<int64_t>
     maxOps("max-ops",
            cl::desc("The most ops a model may have after import (0: no limit)"),
@@ -740,6 +746,19 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
+  if (given(sequenceLength)) {
+    StringRef extension = llvm::sys::path::extension(inputFilename);
+    if (sequenceLength <= 0) {
+      llvm::errs() << "kilnc: error: --sequence-length must be positive, got "
+                   << sequenceLength << "\n";
+      return 1;
+    }
+    if (extension != ".json" && extension != ".keras") {
+      llvm::errs() << "kilnc: error: --sequence-length applies to Keras "
+                      "models (.json, .keras)\n";
+      return 1;
+    }
+  }
   if (!jitMode && outputFilename == "-" &&
       (llvm::is_contained(emitKinds, EmitKind::Exe) ||
        llvm::is_contained(emitKinds, EmitKind::Lib))) {
@@ -799,6 +818,8 @@ int main(int argc, char **argv) {
   options.source = llvm::sys::path::filename(inputFilename).str();
   if (batchSize > 0)
     options.batchSize = batchSize;
+  if (sequenceLength > 0)
+    options.sequenceLength = sequenceLength;
   if (maxOps < 0) {
     llvm::errs() << "kilnc: error: --max-ops must be >= 0, got " << maxOps
                  << "\n";

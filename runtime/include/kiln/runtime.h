@@ -6,7 +6,7 @@
 |*   - GEMM kernels (f32, f64, plain and batched) with fused epilogues (bias  *|
 |*     add and an activation applied while each output tile is in cache);     *|
 |*   - convolution (forward, backward data, backward filter) and max/average *|
-|*     pooling kernels on channels-last tensors;                              *|
+|*     pooling kernels on channels-last tensors; gather and scatter-add;      *|
 |*   - the thread-count setting used by those kernels;                        *|
 |*   - aligned allocation, and the four memory regions of a compiled model    *|
 |*     (parameters, optimizer state, io, scratch).                            *|
@@ -390,6 +390,56 @@ KILN_API void kiln_avg_pool_fwd_f64(const kiln_pool_desc_t *d, const double *x,
                                     double *y);
 KILN_API void kiln_avg_pool_bwd_f64(const kiln_pool_desc_t *d, const double *dy,
                                     double *dx);
+
+/*===----------------------------------------------------------------------===*\
+|* Gather and scatter-add (embedding lookup and its gradient)                 *|
+\*===----------------------------------------------------------------------===*/
+
+/// The shapes of one gather / scatter-add: the gathered tensor viewed as
+/// `[outer, axis_size, inner]` (the axes before, on and after the gather
+/// axis, flattened), and `count` indices (all index axes flattened). The
+/// gathered side is `[outer, count, inner]`.
+typedef struct kiln_gather_desc_t {
+  int64_t outer;       ///< >= 0
+  int64_t axis_size;   ///< V >= 1
+  int64_t inner;       ///< >= 0
+  int64_t count;       ///< >= 0
+  int64_t index_bytes; ///< 4 (int32 indices) or 8 (int64)
+  int64_t reserved[3]; ///< must be 0
+} kiln_gather_desc_t;
+
+/// Gather (ONNX Gather, numpy take, Keras Embedding):
+///
+///   y[o, j, i] = x[o, idx[j], i]
+///
+/// An index in [-V, 0) counts from the end (ONNX); an index outside [-V, V)
+/// gives a zero slice, never a read outside x. y is write-only and must not
+/// overlap x. Exact (copies). Threads: blocks of (o, j) slices on up to
+/// kiln_get_num_threads() threads when the copy is large (>= 256 KiB).
+/// Errors: none returned; a descriptor that breaks the rules above is a bug
+/// in the caller: the kernel prints the field to stderr and aborts.
+/// Thread-safety: safe to call concurrently with non-overlapping outputs.
+KILN_API void kiln_gather_f32(const kiln_gather_desc_t *d, const float *x,
+                              const void *indices, float *y);
+KILN_API void kiln_gather_f64(const kiln_gather_desc_t *d, const double *x,
+                              const void *indices, double *y);
+
+/// Scatter-add, the transpose of the gather (TensorFlow
+/// unsorted_segment_sum, PyTorch index_add_): y is zeroed, then
+///
+///   y[o, idx[j], i] += u[o, j, i]      for j = 0, 1, .., count - 1
+///
+/// in that order, so repeated indices accumulate and the sums do not depend
+/// on the thread count. Indices count from the end as for the gather; a
+/// slice whose index is outside [-V, V) is dropped. Threads: the `inner`
+/// columns are split into blocks (each thread owns its columns of every
+/// row, so no two threads add to one element). Errors and thread-safety as
+/// kiln_gather_f32.
+KILN_API void kiln_scatter_add_f32(const kiln_gather_desc_t *d, const float *u,
+                                   const void *indices, float *y);
+KILN_API void kiln_scatter_add_f64(const kiln_gather_desc_t *d,
+                                   const double *u, const void *indices,
+                                   double *y);
 
 /*===----------------------------------------------------------------------===*\
 |* Threads                                                                    *|

@@ -731,3 +731,52 @@ func.func @pool_overflow(%x: tensor<1x5x3x2xf32>) -> tensor<1x1x3x2xf32> {
   %0 = kiln.max_pool %x {window = array<i64: 9223372036854775807, 1>, strides = array<i64: 1, 1>, pad_low = array<i64: 9223372036854775806, 0>, pad_high = array<i64: 9223372036854775806, 0>} : tensor<1x5x3x2xf32> -> tensor<1x1x3x2xf32>
   return %0 : tensor<1x1x3x2xf32>
 }
+
+// -----
+
+// Tests that gather rejects an axis outside the input's rank (gather_c1).
+func.func @gather_axis(%t: tensor<10x4xf32>, %i: tensor<3xi32>) -> tensor<10x3xf32> {
+  // expected-error @+2 {{[gather_c1] axis 2 is out of range [0, 2)}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.gather %t[%i] {axis = 2 : i64} : tensor<10x4xf32>, tensor<3xi32> -> tensor<10x3xf32>
+  return %0 : tensor<10x3xf32>
+}
+
+// -----
+
+// Tests that gather needs integer indices.
+func.func @gather_float_indices(%t: tensor<10x4xf32>, %i: tensor<3xf32>) -> tensor<3x4xf32> {
+  // expected-error @+1 {{operand #1 must be statically shaped tensor of 32-bit signless integer or 64-bit signless integer values}}
+  %0 = kiln.gather %t[%i] : tensor<10x4xf32>, tensor<3xf32> -> tensor<3x4xf32>
+  return %0 : tensor<3x4xf32>
+}
+
+// -----
+
+// Tests that scatter_add needs room for the indices (scatter_add_c1).
+func.func @scatter_add_axis(%u: tensor<3x4xf32>, %i: tensor<2x3xi32>) -> tensor<10x4xf32> {
+  // expected-error @+2 {{[scatter_add_c1] axis 1 with rank-2 indices does not fit rank-2 updates}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.scatter_add %u[%i] {axis = 1 : i64, size = 10 : i64} : tensor<3x4xf32>, tensor<2x3xi32> -> tensor<10x4xf32>
+  return %0 : tensor<10x4xf32>
+}
+
+// -----
+
+// Tests that scatter_add needs a positive size (scatter_add_c1).
+func.func @scatter_add_size(%u: tensor<3x4xf32>, %i: tensor<3xi32>) -> tensor<0x4xf32> {
+  // expected-error @+2 {{[scatter_add_c1] size 0 must be >= 1}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.scatter_add %u[%i] {size = 0 : i64} : tensor<3x4xf32>, tensor<3xi32> -> tensor<0x4xf32>
+  return %0 : tensor<0x4xf32>
+}
+
+// -----
+
+// Tests that the updates carry the indices' shape at the axis (scatter_add_c2).
+func.func @scatter_add_shape(%u: tensor<2x4x5xf32>, %i: tensor<2x3xi32>) -> tensor<10x5xf32> {
+  // expected-error @+2 {{[scatter_add_c2] updates [2, 4, 5] do not have the indices' shape [2, 3] at axis 0}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.scatter_add %u[%i] {size = 10 : i64} : tensor<2x4x5xf32>, tensor<2x3xi32> -> tensor<10x5xf32>
+  return %0 : tensor<10x5xf32>
+}

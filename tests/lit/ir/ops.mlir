@@ -439,3 +439,15 @@ func.func @pooling(%x: tensor<2x9x8xf64>) -> (tensor<2x9x8xf64>, tensor<2x9x8xf6
   // CHECK: return %[[DM]], %[[DA]]
   return %dm, %da : tensor<2x9x8xf64>, tensor<2x9x8xf64>
 }
+
+// An embedding lookup and its gradient round-trip (axis 0 elided).
+// CHECK-LABEL: func.func @gather_scatter(
+// CHECK-SAME: %[[T:[^:]+]]: tensor<10x4xf32>, %[[I:[^:]+]]: tensor<2x3xi32>
+func.func @gather_scatter(%t: tensor<10x4xf32>, %i: tensor<2x3xi32>) -> (tensor<2x3x4xf32>, tensor<10x4xf32>) {
+  // CHECK: %[[G:.+]] = kiln.gather %[[T]][%[[I]]] : tensor<10x4xf32>, tensor<2x3xi32> -> tensor<2x3x4xf32>
+  %g = kiln.gather %t[%i] {axis = 0 : i64} : tensor<10x4xf32>, tensor<2x3xi32> -> tensor<2x3x4xf32>
+  // CHECK: %[[S:.+]] = kiln.scatter_add %[[G]][%[[I]]] {size = 10 : i64} : tensor<2x3x4xf32>, tensor<2x3xi32> -> tensor<10x4xf32>
+  %s = kiln.scatter_add %g[%i] {size = 10 : i64} : tensor<2x3x4xf32>, tensor<2x3xi32> -> tensor<10x4xf32>
+  // CHECK: return %[[G]], %[[S]]
+  return %g, %s : tensor<2x3x4xf32>, tensor<10x4xf32>
+}
