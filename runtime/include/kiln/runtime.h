@@ -7,6 +7,8 @@
 |*     add and an activation applied while each output tile is in cache);     *|
 |*   - convolution (forward, backward data, backward filter) and max/average *|
 |*     pooling kernels on channels-last tensors; gather and scatter-add;      *|
+|*   - whole-sequence recurrent kernels (SimpleRNN, LSTM, GRU; forward and    *|
+|*     backward);                                                             *|
 |*   - the thread-count setting used by those kernels;                        *|
 |*   - aligned allocation, and the four memory regions of a compiled model    *|
 |*     (parameters, optimizer state, io, scratch).                            *|
@@ -711,6 +713,213 @@ typedef void (*kiln_entry_point_t)(void *params, void *opt_state, void *io,
 KILN_API kiln_status_t kiln_regions_call(const kiln_regions_t *regions,
                                          const kiln_region_sizes_t *required,
                                          kiln_entry_point_t entry);
+
+/*===----------------------------------------------------------------------===*\
+|* Recurrent layers (whole sequences)                                         *|
+\*===----------------------------------------------------------------------===*/
+
+/// The cell of a recurrent layer (kiln_rnn_desc_t::cell). The values are
+/// part of the ABI.
+typedef enum kiln_rnn_cell_t {
+  /// Keras SimpleRNN (Elman 1990): h = act(x_t W + h_prev U + b). G = 1.
+  KILN_RNN_SIMPLE = 0,
+  /// Keras LSTM (Hochreiter & Schmidhuber 1997, with the forget gate of
+  /// Gers et al. 2000, no peepholes). G = 4, gates in Keras' order i, f, c, o.
+  KILN_RNN_LSTM = 1,
+  /// Keras GRU (Cho et al. 2014). G = 3, gates in Keras' order z, r, h.
+  KILN_RNN_GRU = 2,
+} kiln_rnn_cell_t;
+
+/// The shape and options of a recurrent layer: one struct for the forward
+/// and backward kernels. All fields are int64_t so that generated code can
+/// pass a constant i64 array.
+///
+/// Layouts (row-major, dense, batch-major as Keras; G the cell's gate count,
+/// 1 / 4 / 3):
+///   x:                [N, T, I]
+///   kernel:           [I, G*H]   (Keras `kernel`, gate blocks in Keras order)
+///   recurrent_kernel: [H, G*H]   (Keras `recurrent_kernel`)
+///   bias:             [G*H] (SIMPLE, LSTM, GRU with reset_after = 0) or
+///                     [2, 3H] (GRU with reset_after = 1: row 0 the input
+///                     bias, row 1 the recurrent bias), as Keras stores it
+///   y:                [N, T, H]  every step's hidden state
+///   last_cell:        [N, H]     LSTM only: the final cell state
+///
+/// Activations (`activation`, `recurrent_activation`) are kiln_epilogue_t
+/// values with the GEMM epilogues' definitions: KILN_EPILOGUE_NONE (Keras
+/// "linear"), KILN_EPILOGUE_RELU, KILN_EPILOGUE_SIGMOID, KILN_EPILOGUE_TANH.
+/// Keras defaults: activation tanh (all cells), recurrent_activation sigmoid
+/// (LSTM, GRU). Other Keras activations (hard_sigmoid, ...) are not
+/// supported.
+///
+/// Steps: s = 0 .. T-1 in processing order. Step s reads x[:, t_s, :] with
+/// t_s = T-1-s if go_backwards else s, and stores its hidden state at
+/// y[:, u_s, :] with u_s = T-1-s if reverse_output else s. Keras'
+/// go_backwards=True alone is go_backwards = 1, reverse_output = 0 (y in
+/// processing order); the backward half of a Bidirectional layer is
+/// go_backwards = 1, reverse_output = 1 (y aligned with x). The last
+/// processed step's state (Keras' output with return_sequences=False) is at
+/// y[:, T-1, :] when reverse_output = 0 and at y[:, 0, :] when
+/// reverse_output = 1. The initial states are zero (h_0 = 0, c_0 = 0).
+///
+/// Cells (Keras 3 keras/src/layers/rnn/simple_rnn.py, lstm.py, gru.py; act =
+/// activation, ra = recurrent_activation, * elementwise, a column block of
+/// H columns per gate, h the previous step's state h_prev):
+///   SIMPLE: h' = act(x_t W + h U + b)
+///   LSTM:   z = x_t W + h U + b;  i = ra(z_i), f = ra(z_f), g = act(z_c),
+///           o = ra(z_o);  c' = f * c + i * g;  h' = o * act(c')
+///   GRU, reset_after = 1 (Keras 3 default; the CuDNN form):
+///           xz = x_t W + b_in;  hz = h U + b_rec;
+///           z = ra(xz_z + hz_z);  r = ra(xz_r + hz_r);
+///           hh = act(xz_h + r * hz_h);  h' = z * h + (1 - z) * hh
+///   GRU, reset_after = 0 (Cho et al. 2014; one bias b):
+///           xz = x_t W + b;  z = ra(xz_z + h U_z);  r = ra(xz_r + h U_r);
+///           hh = act(xz_h + (r * h) U_h);  h' = z * h + (1 - z) * hh
+typedef struct kiln_rnn_desc_t {
+  int64_t cell;       ///< a kiln_rnn_cell_t
+  int64_t batch;      ///< N >= 0 (0: nothing is computed, weight grads zeroed)
+  int64_t steps;      ///< T >= 1
+  int64_t input_size; ///< I >= 1
+  int64_t units;      ///< H >= 1
+  int64_t activation; ///< a kiln_epilogue_t (Keras `activation`)
+  /// A kiln_epilogue_t (Keras `recurrent_activation`) for LSTM and GRU;
+  /// ignored (any value) for SIMPLE.
+  int64_t recurrent_activation;
+  int64_t go_backwards;   ///< 0 or 1: step s reads x[:, T-1-s, :]
+  int64_t reverse_output; ///< 0 or 1: step s writes y[:, T-1-s, :]
+  /// GRU only, 0 or 1 (see the formulas above; 1 is Keras 3's default);
+  /// must still be 0 or 1 for the other cells, which ignore it.
+  int64_t reset_after;
+  int64_t reserved[3]; ///< must be 0
+} kiln_rnn_desc_t;
+
+/// Number of elements (of the kernel's float type: floats for the f32
+/// kernels, doubles for the f64 ones) of the workspace kiln_rnn_fwd_* fills
+/// and kiln_rnn_bwd_* reads. It depends on the descriptor only. With
+/// P = N*T rows (row n*T + t belongs to the step that reads x[n, t, :]),
+/// the workspace holds, in this order:
+///   gates  [P, G*H]  the activated gates of every step (SIMPLE: h itself;
+///                    LSTM: i, f, g, o; GRU: z, r, hh)
+///   h_prev [P, H]    the state each step started from
+///   LSTM:  c_prev [P, H] (the cell state each step started from), then
+///          act_c [P, H] (act(c') of each step)
+///   GRU reset_after = 1: hz_h [P, H] (h U_h + b_rec,h of each step), then
+///          [N, 3H] (one step's h U + b_rec, scratch of the forward pass)
+///   GRU reset_after = 0: r * h_prev [P, H] of each step
+/// so the size is
+///   SIMPLE: 2*N*T*H            LSTM: 7*N*T*H
+///   GRU:    5*N*T*H + 3*N*H (reset_after = 1), 5*N*T*H (reset_after = 0).
+/// N = 0 gives 0.
+///
+/// Errors: none returned; an invalid descriptor (see kiln_rnn_desc_t) aborts
+/// with a message naming the field, like the GEMM's bad arguments. So do
+/// sizes whose element counts overflow int64_t.
+/// Thread-safety: safe to call from any thread.
+KILN_API int64_t kiln_rnn_workspace_size(const kiln_rnn_desc_t *d);
+
+/// Forward pass of a recurrent layer over the whole sequence (formulas at
+/// kiln_rnn_desc_t): writes y [N, T, H] (every step), last_cell [N, H]
+/// (LSTM's final cell state c_T; may be NULL, must be NULL for the other
+/// cells) and the workspace (kiln_rnn_workspace_size(d) elements) the
+/// backward pass reads. `bias` may be NULL (Keras use_bias=False). y,
+/// last_cell and workspace are write-only (may hold garbage on entry) and
+/// must not overlap each other or the inputs.
+///
+/// Computation: the input projections of all T steps are one GEMM (x [N*T,
+/// I] * kernel [I, G*H] + input bias) into the workspace; then per step one
+/// [N, H] x [H, G*H] GEMM adds h_prev * recurrent_kernel (GRU with
+/// reset_after = 0: [N, H] x [H, 2H] for z, r, then (r * h_prev) [N, H] x
+/// [H, H] for hh, which needs r first; no recurrent GEMM at the first step,
+/// where h_prev = 0), the activations run through the GEMM's epilogues and
+/// the cell update in plain loops.
+///
+/// Numerics: f32 arithmetic (sums in the GEMM's fixed order, FMA where the
+/// CPU has it) for the f32 kernel, f64 for the f64 kernel, which is the
+/// reference the f32 one is tested against; the activations are exactly the
+/// GEMM epilogues' (kiln_epilogue_t: same accuracy and NaN behaviour).
+/// Results are bitwise identical for any thread count.
+///
+/// Threads: the GEMMs run on up to kiln_get_num_threads() threads (the
+/// per-step GEMMs only when large enough, see kiln_gemm_f32); the
+/// elementwise cell updates run on the calling thread. Memory: no
+/// allocation (beyond the GEMM's per-thread packing buffers).
+///
+/// Errors: none returned. An invalid descriptor, a NULL kernel or
+/// recurrent_kernel, a non-NULL last_cell for a non-LSTM cell, or a NULL x,
+/// y or workspace with N > 0 is a bug in the caller: the kernel prints the
+/// offending field or pointer to stderr and calls abort().
+///
+/// Thread-safety: safe to call concurrently from several threads as long as
+/// their outputs and workspaces do not overlap.
+KILN_API void kiln_rnn_fwd_f32(const kiln_rnn_desc_t *d, const float *x,
+                               const float *kernel,
+                               const float *recurrent_kernel, const float *bias,
+                               float *y, float *last_cell, float *workspace);
+
+/// Backward pass (backpropagation through time) of kiln_rnn_fwd_f32 with
+/// the same descriptor and inputs, given the workspace that forward call
+/// filled (read only, unchanged). Inputs: dy [N, T, H], the gradient of
+/// every element of y (zeros where y is unused, e.g. all but the last step
+/// with return_sequences=False), and dlast_cell [N, H], the gradient of
+/// last_cell (LSTM only; NULL means zero; must be NULL for the other
+/// cells). `y` is not read (the workspace holds every state the gradients
+/// need) and may be NULL.
+///
+/// Outputs, all overwritten (not accumulated) and write-only: dx [N, T, I],
+/// dkernel [I, G*H], drecurrent_kernel [H, G*H], dbias (the shape of the
+/// forward's bias; NULL when the layer has no bias). They must not overlap
+/// each other or the inputs. With N = 0, dkernel, drecurrent_kernel and
+/// dbias are zeroed.
+///
+/// Computation: the reverse time loop turns dy (and dlast_cell) into the
+/// gradients of every step's gate pre-activations, with one GEMM per step
+/// for the gradient reaching h_prev (dgates [N, G*H] x recurrent_kernel^T;
+/// GRU reset_after = 0: a second [N, H] x [H, H] one for r * h_prev); after
+/// the loop dx = dgates_all * kernel^T, dkernel = x^T * dgates_all and
+/// drecurrent_kernel = h_prev_all^T * dgates_all are single GEMMs over the
+/// N*T rows (GRU: the h block of drecurrent_kernel is its own GEMM, against
+/// the gradient of hz_h (reset_after = 1) or against r * h_prev
+/// (reset_after = 0)); dbias sums the rows of dgates_all in row order. The
+/// activation derivatives come from the activations' outputs (sigmoid' =
+/// y (1 - y), tanh' = 1 - y^2, relu' = (y > 0), so relu'(0) = 0 as in
+/// TensorFlow and PyTorch).
+///
+/// Numerics and threads: as kiln_rnn_fwd_f32; results are bitwise identical
+/// for any thread count. Memory: each calling thread keeps a scratch buffer
+/// for the gate gradients (N*T*G*H + 3*N*H elements, plus N*H for LSTM,
+/// N*T*H + 3*N*H for GRU with reset_after = 1, N*T*H + N*H for GRU with
+/// reset_after = 0), grown on demand and freed at thread exit; the
+/// workspace stays read-only.
+///
+/// Errors: as kiln_rnn_fwd_f32 (plus: NULL dkernel or drecurrent_kernel,
+/// non-NULL dlast_cell for a non-LSTM cell, NULL workspace, dy or dx with
+/// N > 0 abort). Thread-safety: safe to call concurrently from several
+/// threads as long as their outputs do not overlap.
+KILN_API void kiln_rnn_bwd_f32(const kiln_rnn_desc_t *d, const float *x,
+                               const float *kernel,
+                               const float *recurrent_kernel, const float *y,
+                               const float *workspace, const float *dy,
+                               const float *dlast_cell, float *dx,
+                               float *dkernel, float *drecurrent_kernel,
+                               float *dbias);
+
+/// kiln_rnn_fwd_f32 for f64 tensors (arithmetic in f64): same rules and
+/// behaviour; the workspace holds kiln_rnn_workspace_size(d) doubles.
+KILN_API void kiln_rnn_fwd_f64(const kiln_rnn_desc_t *d, const double *x,
+                               const double *kernel,
+                               const double *recurrent_kernel,
+                               const double *bias, double *y, double *last_cell,
+                               double *workspace);
+
+/// kiln_rnn_bwd_f32 for f64 tensors (arithmetic in f64): same rules and
+/// behaviour.
+KILN_API void kiln_rnn_bwd_f64(const kiln_rnn_desc_t *d, const double *x,
+                               const double *kernel,
+                               const double *recurrent_kernel, const double *y,
+                               const double *workspace, const double *dy,
+                               const double *dlast_cell, double *dx,
+                               double *dkernel, double *drecurrent_kernel,
+                               double *dbias);
 
 #ifdef __cplusplus
 } /* extern "C" */
