@@ -55,6 +55,10 @@ llvm::Expected<std::unique_ptr<JitModule>> JitModule::create(ModuleOp module) {
     KILN_BIND(kiln_gather_f64);
     KILN_BIND(kiln_scatter_add_f32);
     KILN_BIND(kiln_scatter_add_f64);
+    KILN_BIND(kiln_rnn_fwd_f32);
+    KILN_BIND(kiln_rnn_fwd_f64);
+    KILN_BIND(kiln_rnn_bwd_f32);
+    KILN_BIND(kiln_rnn_bwd_f64);
     KILN_BIND(kiln_parallel_for);
 #undef KILN_BIND
     return symbols;

@@ -1,9 +1,10 @@
-//===- LowerConvolution.cpp - conv, pooling, gather -> kernel calls -------===//
+//===- LowerConvolution.cpp - ops computed by runtime kernels -------------===//
 //
-// convert-kiln-to-linalg patterns for the convolution, pooling, gather and
-// scatter-add ops: each becomes one kiln_rt.kernel_call of its runtime kernel
-// (runtime.h: kiln_conv_{fwd,bwd_data,bwd_filter}_*,
-// kiln_{max,avg}_pool_{fwd,bwd}_*, kiln_gather_*, kiln_scatter_add_*)
+// convert-kiln-to-linalg patterns for the convolution, pooling, gather,
+// scatter-add and recurrent ops: each becomes one kiln_rt.kernel_call of its
+// runtime kernel (runtime.h: kiln_conv_{fwd,bwd_data,bwd_filter}_*,
+// kiln_{max,avg}_pool_{fwd,bwd}_*, kiln_gather_*, kiln_scatter_add_*,
+// kiln_rnn_{fwd,bwd}_*)
 // on tensors, with the kernel's descriptor struct as a constant i64 array
 // and a tensor.empty output (the kernels overwrite every output element).
 // kiln-lower-kernel-calls turns the call into a C call after the memory
@@ -251,12 +252,96 @@ struct ScatterAddLowering : OpRewritePattern<ScatterAddOp> {
   }
 };
 
+/// The kiln_epilogue_t of a recurrent activation name (verified by the op).
+int64_t rnnActivation(StringRef name) {
+  if (name == "tanh")
+    return KILN_EPILOGUE_TANH;
+  if (name == "sigmoid")
+    return KILN_EPILOGUE_SIGMOID;
+  if (name == "relu")
+    return KILN_EPILOGUE_RELU;
+  return KILN_EPILOGUE_NONE;
+}
+
+/// The descriptor of a kiln.rnn / kiln.rnn_grad (same attributes).
+template <typename OpTy> kiln_rnn_desc_t rnnDescriptor(OpTy op) {
+  kiln_rnn_desc_t d;
+  std::memset(&d, 0, sizeof(d));
+  ArrayRef<int64_t> x = shapeOf(op.getInput());
+  StringRef cell = op.getCell();
+  d.cell = cell == "lstm"  ? KILN_RNN_LSTM
+           : cell == "gru" ? KILN_RNN_GRU
+                           : KILN_RNN_SIMPLE;
+  d.batch = x[0];
+  d.steps = x[1];
+  d.input_size = x[2];
+  d.units = shapeOf(op.getRecurrentKernel())[0];
+  d.activation = rnnActivation(op.getActivation());
+  d.recurrent_activation = rnnActivation(op.getRecurrentActivation());
+  d.go_backwards = op.getGoBackwards() ? 1 : 0;
+  d.reverse_output = op.getReverseOutput() ? 1 : 0;
+  d.reset_after = cell == "gru" && op.getResetAfter() ? 1 : 0;
+  return d;
+}
+
+/// Replaces `op` by a kernel call of `base`_f32/_f64 writing fresh tensors
+/// of its result types.
+void replaceWithMultiResultKernelCall(PatternRewriter &rewriter, Operation *op,
+                                      StringRef base,
+                                      ArrayRef<int64_t> descriptor,
+                                      ValueRange inputs,
+                                      ArrayRef<int64_t> nullPointers) {
+  Location loc = op->getLoc();
+  SmallVector<Value> inits;
+  for (Type type : op->getResultTypes()) {
+    auto tensor = cast<RankedTensorType>(type);
+    inits.push_back(
+        emptyTensor(rewriter, loc, tensor.getShape(), tensor.getElementType()));
+  }
+  Type element =
+      cast<RankedTensorType>(op->getResult(0).getType()).getElementType();
+  auto call = rewriter.create<kiln_rt::KernelCallOp>(
+      loc, op->getResultTypes(),
+      FlatSymbolRefAttr::get(rewriter.getContext(), kernelName(base, element)),
+      rewriter.getDenseI64ArrayAttr(descriptor),
+      rewriter.getDenseI64ArrayAttr(nullPointers), inputs, inits);
+  rewriter.replaceOp(op, call.getResults());
+}
+
+struct RnnLowering : OpRewritePattern<RnnOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RnnOp op,
+                                PatternRewriter &rewriter) const override {
+    // (x, kernel, recurrent_kernel, bias, y, last_cell = NULL, workspace)
+    replaceWithMultiResultKernelCall(
+        rewriter, op, "kiln_rnn_fwd", toI64Array(rnnDescriptor(op)),
+        {op.getInput(), op.getKernel(), op.getRecurrentKernel(), op.getBias()},
+        /*nullPointers=*/{5});
+    return success();
+  }
+};
+
+struct RnnGradLowering : OpRewritePattern<RnnGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RnnGradOp op,
+                                PatternRewriter &rewriter) const override {
+    // (x, kernel, recurrent_kernel, y = NULL (unread), workspace, dy,
+    //  dlast_cell = NULL, dx, dkernel, drecurrent_kernel, dbias)
+    replaceWithMultiResultKernelCall(
+        rewriter, op, "kiln_rnn_bwd", toI64Array(rnnDescriptor(op)),
+        {op.getInput(), op.getKernel(), op.getRecurrentKernel(),
+         op.getWorkspace(), op.getResultGrad()},
+        /*nullPointers=*/{3, 6});
+    return success();
+  }
+};
+
 } // namespace
 
 void kiln::populateKilnConvolutionToRuntimePatterns(
     RewritePatternSet &patterns) {
   patterns.add<ConvLowering, ConvTransposeLowering, ConvFilterGradLowering,
                MaxPoolLowering, MaxPoolGradLowering, AvgPoolLowering,
-               AvgPoolGradLowering, GatherLowering, ScatterAddLowering>(
-      patterns.getContext());
+               AvgPoolGradLowering, GatherLowering, ScatterAddLowering,
+               RnnLowering, RnnGradLowering>(patterns.getContext());
 }

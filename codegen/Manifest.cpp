@@ -115,6 +115,7 @@ static llvm::Error checkInitializer(DictionaryAttr init, StringRef param) {
                        .Case("maxval", &parsed.maxval)
                        .Case("mean", &parsed.mean)
                        .Case("stddev", &parsed.stddev)
+                       .Case("gain", &parsed.gain)
                        .Default(nullptr);
     if (!slot)
       continue; // other Keras settings (distribution, mode, ...) are implied

@@ -762,6 +762,103 @@ def Kiln_ScatterAddOp : Kiln_Op<"scatter_add", [Pure, InferTypeOpAdaptor,
 }
 
 //===----------------------------------------------------------------------===//
+// Recurrent layers (whole sequences)
+//===----------------------------------------------------------------------===//
+
+defvar Kiln_RnnAttrs = (ins
+    StrAttr:$cell,
+    DefaultValuedAttr<StrAttr, "\"tanh\"">:$activation,
+    DefaultValuedAttr<StrAttr, "\"sigmoid\"">:$recurrent_activation,
+    DefaultValuedAttr<BoolAttr, "false">:$go_backwards,
+    DefaultValuedAttr<BoolAttr, "false">:$reverse_output,
+    DefaultValuedAttr<BoolAttr, "true">:$reset_after);
+
+def Kiln_RnnOp : Kiln_Op<"rnn", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_FlopCountOpInterface>]> {
+  let summary = "A recurrent layer (SimpleRNN, LSTM, GRU) over a whole sequence";
+  let description = [{
+    Runs the cell `cell` ("simple", "lstm" or "gru") over the T steps of
+    `input` `[N, T, I]` from zero initial states, with Keras' layouts and
+    gate orders: `kernel` `[I, G*H]`, `recurrent_kernel` `[H, G*H]`, `bias`
+    `[G*H]` (G = 1, 4 (i, f, c, o), 3 (z, r, h)), or `[2, 3H]` for a GRU
+    with `reset_after` (row 0 input bias, row 1 recurrent bias; Keras 3's
+    default). `activation` and `recurrent_activation` are "tanh",
+    "sigmoid", "relu" or "linear". Step s reads `input[:, T-1-s]` with
+    `go_backwards`, else `input[:, s]`, and stores its hidden state at
+    `result[:, T-1-s]` with `reverse_output`, else `result[:, s]`. The
+    formulas are those of runtime.h's `kiln_rnn_desc_t` (Keras 3
+    simple_rnn.py, lstm.py, gru.py; Hochreiter & Schmidhuber 1997, Cho et
+    al. 2014).
+
+    `result` `[N, T, H]` holds every step's hidden state (Keras'
+    `return_sequences=True`; the last processed step is `result[:, T-1]`,
+    or `result[:, 0]` with `reverse_output`). `workspace` (a 1-D tensor of
+    `kiln_rnn_workspace_size` elements) keeps the gates and states of every
+    step for `kiln.rnn_grad`; it is not a model value. Shape rule:
+    `inferRnnShapes` (labels `rnn_c1` cell and activations, `rnn_c2` input
+    and kernel, `rnn_c3` recurrent kernel, `rnn_c4` bias, `rnn_c5` element
+    types). Its VJP is `kiln.rnn_grad`. Runtime kernel `kiln_rnn_fwd_*`.
+
+    Example (an LSTM of 16 units over 20 steps of 8 features):
+    ```mlir
+    %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "lstm"}
+        : tensor<4x20x8xf32>, tensor<8x64xf32>, tensor<16x64xf32>, tensor<64xf32>
+        -> tensor<4x20x16xf32>, tensor<8960xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$kernel,
+                            Kiln_FloatTensor:$recurrent_kernel,
+                            Kiln_FloatTensor:$bias), Kiln_RnnAttrs);
+  let results = (outs Kiln_FloatTensor:$result, Kiln_FloatTensor:$workspace);
+  let assemblyFormat = [{
+    $input `,` $kernel `,` $recurrent_kernel `,` $bias attr-dict `:`
+    type($input) `,` type($kernel) `,` type($recurrent_kernel) `,`
+    type($bias) `->` type($result) `,` type($workspace)
+  }];
+  let hasVerifier = 1;
+}
+
+def Kiln_RnnGradOp : Kiln_Op<"rnn_grad", [Pure, InferTypeOpAdaptor,
+    DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
+    DeclareOpInterfaceMethods<Kiln_FlopCountOpInterface>]> {
+  let summary = "Backpropagation through time of kiln.rnn";
+  let description = [{
+    Given the inputs of a `kiln.rnn` with the same attributes, the
+    `workspace` it produced and `result_grad` `[N, T, H]` (the gradient of
+    its `result`, zeros at the unused steps), returns the gradients of its
+    input, kernel, recurrent kernel and bias (shapes of those operands).
+    Runtime kernel `kiln_rnn_bwd_*` (reverse time loop with one recurrent
+    GEMM per step; the weight and input gradients as single GEMMs over all
+    steps). Shape rules as `kiln.rnn`, plus `rnn_grad_c1` the workspace and
+    `result_grad` have the shapes `kiln.rnn` gives. No second derivatives.
+
+    Example:
+    ```mlir
+    %dx, %dk, %drk, %db = kiln.rnn_grad %x, %k, %rk, %ws, %dy {cell = "lstm"}
+        : tensor<4x20x8xf32>, tensor<8x64xf32>, tensor<16x64xf32>,
+          tensor<8960xf32>, tensor<4x20x16xf32>
+        -> tensor<4x20x8xf32>, tensor<8x64xf32>, tensor<16x64xf32>, tensor<64xf32>
+    ```
+  }];
+  let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$kernel,
+                            Kiln_FloatTensor:$recurrent_kernel,
+                            Kiln_FloatTensor:$workspace,
+                            Kiln_FloatTensor:$result_grad), Kiln_RnnAttrs);
+  let results = (outs Kiln_FloatTensor:$input_grad,
+                      Kiln_FloatTensor:$kernel_grad,
+                      Kiln_FloatTensor:$recurrent_kernel_grad,
+                      Kiln_FloatTensor:$bias_grad);
+  let assemblyFormat = [{
+    $input `,` $kernel `,` $recurrent_kernel `,` $workspace `,` $result_grad
+    attr-dict `:` type($input) `,` type($kernel) `,` type($recurrent_kernel)
+    `,` type($workspace) `,` type($result_grad) `->` type($input_grad) `,`
+    type($kernel_grad) `,` type($recurrent_kernel_grad) `,` type($bias_grad)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Normalization
 //===----------------------------------------------------------------------===//
 

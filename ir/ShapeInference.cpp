@@ -147,6 +147,49 @@ mlir::kiln::inferScatterAddShape(ArrayRef<int64_t> updates,
   return result;
 }
 
+llvm::Expected<RnnShapes>
+mlir::kiln::inferRnnShapes(ArrayRef<int64_t> input, ArrayRef<int64_t> kernel,
+                           ArrayRef<int64_t> recurrentKernel, int64_t gates,
+                           bool gru, bool resetAfter) {
+  if (input.size() != 3 || input[1] < 1 || input[2] < 1)
+    return violation("rnn_c2",
+                     "the input must be [N, T, I] with T, I >= 1, got {0}",
+                     shapeStr(input));
+  int64_t n = input[0], t = input[1], i = input[2];
+  if (kernel.size() != 2 || kernel[0] != i || kernel[1] < gates ||
+      kernel[1] % gates != 0)
+    return violation("rnn_c2",
+                     "the kernel must be [I, {0}*H] = [{1}, {0}*H] with H >= "
+                     "1, got {2}",
+                     gates, i, shapeStr(kernel));
+  int64_t h = kernel[1] / gates;
+  if (recurrentKernel.size() != 2 || recurrentKernel[0] != h ||
+      recurrentKernel[1] != gates * h)
+    return violation("rnn_c3",
+                     "the recurrent kernel must be [H, {0}*H] = [{1}, {2}], "
+                     "got {3}",
+                     gates, h, gates * h, shapeStr(recurrentKernel));
+  RnnShapes shapes;
+  shapes.result = {n, t, h};
+  if (gru && resetAfter)
+    shapes.bias = {2, 3 * h};
+  else
+    shapes.bias = {gates * h};
+  // kiln_rnn_workspace_size: P = N*T rows of gates [G*H] and h_prev [H];
+  // LSTM adds c_prev and act(c) [H] per row; GRU adds one [H] per row
+  // (hz_h, or r * h_prev) and, with reset_after, one step's [N, 3H].
+  int64_t perRow = gates * h + h;
+  if (gates == 4)
+    perRow += 2 * h;
+  else if (gru)
+    perRow += h;
+  llvm::Expected<int64_t> rows = getElementCount({n, t, perRow});
+  if (!rows)
+    return rows.takeError();
+  shapes.workspace = *rows + (gru && resetAfter ? n * 3 * h : 0);
+  return shapes;
+}
+
 llvm::Expected<Shape>
 mlir::kiln::inferTransposeShape(ArrayRef<int64_t> input,
                                 ArrayRef<int64_t> permutation) {

@@ -61,6 +61,24 @@ llvm::Expected<Shape> inferScatterAddShape(llvm::ArrayRef<int64_t> updates,
                                            llvm::ArrayRef<int64_t> indices,
                                            int64_t axis, int64_t size);
 
+/// The shapes of a kiln.rnn / kiln.rnn_grad (see inferRnnShapes).
+struct RnnShapes {
+  Shape result;      ///< [N, T, H]
+  Shape bias;        ///< [G*H], or [2, 3H] for a GRU with reset_after
+  int64_t workspace; ///< elements: runtime.h's kiln_rnn_workspace_size
+};
+
+/// kiln.rnn with `gates` G (1 SimpleRNN, 4 LSTM, 3 GRU) and `gru` /
+/// `resetAfter` for the GRU's bias and workspace: `input` is [N, T, I] with
+/// T >= 1 (rnn_c2); `kernel` is [I, G*H] with H >= 1 (rnn_c2);
+/// `recurrentKernel` is [H, G*H] (rnn_c3). The workspace size formula is
+/// runtime.h's kiln_rnn_workspace_size (a unit test checks they agree).
+llvm::Expected<RnnShapes> inferRnnShapes(llvm::ArrayRef<int64_t> input,
+                                         llvm::ArrayRef<int64_t> kernel,
+                                         llvm::ArrayRef<int64_t> recurrentKernel,
+                                         int64_t gates, bool gru,
+                                         bool resetAfter);
+
 /// kiln.argmax. `axis` is in [0, rank) (argmax_c1).
 llvm::Expected<Shape> inferArgmaxShape(llvm::ArrayRef<int64_t> input,
                                        int64_t axis, bool keepDims);

@@ -138,6 +138,31 @@ std::optional<ClassInfo> getClassInfo(StringRef cls) {
                       {"lora_rank", null},
                       {"lora_alpha", null},
                       {"quantization_config", null}}};
+  if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN") {
+    ClassInfo info{{"units", "activation", "use_bias", "kernel_initializer",
+                    "recurrent_initializer", "bias_initializer",
+                    "kernel_regularizer", "recurrent_regularizer",
+                    "bias_regularizer", "return_sequences", "go_backwards",
+                    "unroll", "use_cudnn", "implementation", "seed"},
+                   {{"activity_regularizer", null},
+                    {"kernel_constraint", null},
+                    {"recurrent_constraint", null},
+                    {"bias_constraint", null},
+                    {"dropout", 0},
+                    {"recurrent_dropout", 0},
+                    {"return_state", false},
+                    {"stateful", false},
+                    {"time_major", false}}};
+    if (cls != "SimpleRNN")
+      info.known.push_back("recurrent_activation");
+    if (cls == "LSTM")
+      info.known.push_back("unit_forget_bias");
+    if (cls == "GRU")
+      info.known.push_back("reset_after");
+    return info;
+  }
+  if (cls == "Bidirectional")
+    return ClassInfo{{"layer", "merge_mode", "backward_layer"}, {}};
   if (cls == "LayerNormalization")
     return ClassInfo{{"axis", "epsilon", "center", "scale", "beta_initializer",
                       "gamma_initializer", "beta_regularizer",
@@ -502,6 +527,12 @@ private:
   FailureOr<Value> emitDense(const Layer &layer, Value x);
   FailureOr<Value> emitNormalization(const Layer &layer, Value x);
   FailureOr<Value> emitEmbedding(const Layer &layer, Value x);
+  void checkRecurrent(const Layer &layer);
+  FailureOr<Value> emitRecurrent(const Layer &layer, const json::Object &c,
+                                 StringRef cls, StringRef prefix,
+                                 bool flipDirection, bool reverseOutput,
+                                 Value x);
+  FailureOr<Value> emitBidirectional(const Layer &layer, Value x);
   FailureOr<Value> emitLayerNormalization(const Layer &layer, Value x);
   FailureOr<Value> emitMerge(const Layer &layer, ArrayRef<Value> inputs);
   Value emitActivation(StringRef name, Value x);
@@ -874,6 +905,33 @@ void KerasImporter::checkLayer(const Layer &layer) {
       if (auto reg = parseRegularizer(*value); !reg)
         issue(layer, "argument 'embeddings_regularizer': " +
                          llvm::toString(reg.takeError()));
+  } else if (layer.className == "LSTM" || layer.className == "GRU" ||
+             layer.className == "SimpleRNN") {
+    checkRecurrent(layer);
+  } else if (layer.className == "Bidirectional") {
+    auto merge = c.getString("merge_mode");
+    if (c.get("merge_mode") &&
+        (!merge ||
+         !llvm::is_contained({"concat", "sum", "mul", "ave"}, merge->str())))
+      issue(layer, "unsupported argument 'merge_mode' = " +
+                       describe(*c.get("merge_mode")) +
+                       " (concat, sum, mul and ave are supported)");
+    for (StringRef key : {"layer", "backward_layer"}) {
+      const json::Value *value = c.get(key);
+      if (key == "backward_layer" && isNullOrAbsent(value))
+        continue;
+      const json::Object *inner = value ? value->getAsObject() : nullptr;
+      const json::Object *config = inner ? inner->getObject("config") : nullptr;
+      auto cls = inner ? inner->getString("class_name") : std::nullopt;
+      if (!config || !cls ||
+          !llvm::is_contained({"LSTM", "GRU", "SimpleRNN"}, cls->str())) {
+        issue(layer,
+              "'" + key + "' must be an LSTM, GRU or SimpleRNN layer config");
+        continue;
+      }
+      std::string name = config->getString("name").value_or(key).str();
+      checkLayer(Layer{layer.name + "/" + name, cls->str(), config, {}, false});
+    }
   } else if (layer.className == "LayerNormalization") {
     if (const json::Value *axis = c.get("axis"); !isNullOrAbsent(axis)) {
       const json::Array *list = axis->getAsArray();
@@ -1390,6 +1448,224 @@ FailureOr<Value> KerasImporter::emitLayerNormalization(const Layer &layer,
   if (center)
     y = binary<AddOp>(y, param("beta"));
   return y;
+}
+
+/// The activations the recurrent kernels compute (runtime.h's
+/// kiln_rnn_desc_t); Keras' default is tanh (sigmoid for the recurrent one).
+static bool isRecurrentActivation(StringRef name) {
+  return name == "tanh" || name == "sigmoid" || name == "relu" ||
+         name == "linear";
+}
+
+void KerasImporter::checkRecurrent(const Layer &layer) {
+  const json::Object &c = *layer.config;
+  if (!c.getInteger("units") || *c.getInteger("units") <= 0)
+    issue(layer, "'units' must be a positive integer");
+  for (StringRef key : {"activation", "recurrent_activation"}) {
+    const json::Value *value = c.get(key);
+    if (isNullOrAbsent(value))
+      continue;
+    StringRef name = activationName(value);
+    if (!isRecurrentActivation(name))
+      issue(layer, "unsupported " + key + " '" + name +
+                       "' (tanh, sigmoid, relu and linear are supported)");
+  }
+  for (StringRef key :
+       {"kernel_initializer", "recurrent_initializer", "bias_initializer"})
+    if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+      if (auto init = parseInitializer(*value, builder); !init)
+        issue(layer,
+              "argument '" + key + "': " + llvm::toString(init.takeError()));
+  for (StringRef key :
+       {"kernel_regularizer", "recurrent_regularizer", "bias_regularizer"})
+    if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+      if (auto reg = parseRegularizer(*value); !reg)
+        issue(layer,
+              "argument '" + key + "': " + llvm::toString(reg.takeError()));
+  if (layer.className == "LSTM" && c.getBoolean("unit_forget_bias") != false &&
+      c.getBoolean("use_bias") != false) {
+    const json::Value *init = c.get("bias_initializer");
+    if (!isNullOrAbsent(init)) {
+      auto dict = parseInitializer(*init, builder);
+      if (dict && dict->getAs<StringAttr>("name") &&
+          dict->getAs<StringAttr>("name").getValue() != "zeros")
+        issue(layer, "unit_forget_bias with a bias_initializer other than "
+                     "zeros is not supported");
+      if (!dict)
+        llvm::consumeError(dict.takeError());
+    }
+  }
+}
+
+/// A Keras SimpleRNN / LSTM / GRU layer (config `c`, class `cls`) over `x`
+/// [N, T, I] as one kiln.rnn: parameters `<prefix>/kernel` [I, G*H] (Keras
+/// default glorot_uniform), `<prefix>/recurrent_kernel` [H, G*H]
+/// (orthogonal), `<prefix>/bias` [G*H] or [2, 3H] (GRU reset_after; zeros,
+/// and for an LSTM with unit_forget_bias the forget block ones, stored as
+/// the initial value). Returns every step ([N, T, H]) with
+/// return_sequences, else the last processed step [N, H]. `goBackwards`
+/// flips Keras' go_backwards (the backward half of a Bidirectional);
+/// `reverseOutput` stores the states aligned with x.
+FailureOr<Value> KerasImporter::emitRecurrent(const Layer &layer,
+                                              const json::Object &c,
+                                              StringRef cls, StringRef prefix,
+                                              bool flipDirection,
+                                              bool reverseOutput, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getRank() != 3 || !isa<FloatType>(type.getElementType())) {
+    layerError(layer) << "input " << type
+                      << " is not a float sequence [batch, steps, features]";
+    return failure();
+  }
+  Type element = type.getElementType();
+  int64_t n = type.getDimSize(0), t = type.getDimSize(1),
+          i = type.getDimSize(2);
+  int64_t h = *c.getInteger("units");
+  StringRef cell = cls == "LSTM" ? "lstm" : cls == "GRU" ? "gru" : "simple";
+  int64_t gates = cls == "LSTM" ? 4 : cls == "GRU" ? 3 : 1;
+  bool resetAfter = cls == "GRU" && c.getBoolean("reset_after").value_or(true);
+  bool useBias = c.getBoolean("use_bias").value_or(true);
+  bool trainable = c.getBoolean("trainable").value_or(true);
+  bool returnSequences = c.getBoolean("return_sequences").value_or(false);
+  bool goBackwards = c.getBoolean("go_backwards").value_or(false);
+  if (flipDirection)
+    goBackwards = !goBackwards;
+
+  auto param = [&](StringRef name, ArrayRef<int64_t> shape, StringRef initKey,
+                   StringRef fallback, StringRef regKey) {
+    ParamSpec spec;
+    spec.name = (prefix + "/" + name).str();
+    spec.trainable = trainable;
+    const json::Value *value = c.get(initKey);
+    json::Value fallbackName = fallback;
+    if (auto init = parseInitializer(
+            isNullOrAbsent(value) ? fallbackName : *value, builder))
+      spec.initializer = *init;
+    else
+      llvm::consumeError(init.takeError()); // reported by checkLayer
+    if (const json::Value *reg = c.get(regKey); !isNullOrAbsent(reg)) {
+      if (auto r = parseRegularizer(*reg)) {
+        spec.l1 = r->l1;
+        spec.l2 = r->l2;
+      } else {
+        llvm::consumeError(r.takeError());
+      }
+    }
+    return spec;
+  };
+  Value kernel =
+      forward->addParam(RankedTensorType::get({i, gates * h}, element),
+                        param("kernel", {}, "kernel_initializer",
+                              "glorot_uniform", "kernel_regularizer"));
+  Value recurrent =
+      forward->addParam(RankedTensorType::get({h, gates * h}, element),
+                        param("recurrent_kernel", {}, "recurrent_initializer",
+                              "orthogonal", "recurrent_regularizer"));
+  SmallVector<int64_t> biasShape = resetAfter ? SmallVector<int64_t>{2, 3 * h}
+                                              : SmallVector<int64_t>{gates * h};
+  auto biasType = RankedTensorType::get(biasShape, element);
+  Value bias;
+  if (useBias) {
+    ParamSpec spec =
+        param("bias", {}, "bias_initializer", "zeros", "bias_regularizer");
+    if (cls == "LSTM" && c.getBoolean("unit_forget_bias").value_or(true)) {
+      // Keras: zeros, with ones for the forget gate's block (i, f, c, o).
+      SmallVector<Attribute> values;
+      for (int64_t j = 0; j < 4 * h; ++j)
+        values.push_back(
+            builder.getFloatAttr(element, j >= h && j < 2 * h ? 1.0 : 0.0));
+      spec.initializer = DictionaryAttr();
+      spec.initValue = DenseElementsAttr::get(biasType, values);
+    }
+    bias = forward->addParam(biasType, spec);
+  } else {
+    bias = kb().splat(biasType, 0.0);
+  }
+  auto strAttr = [&](StringRef key, StringRef fallback) {
+    const json::Value *value = c.get(key);
+    return builder.getStringAttr(isNullOrAbsent(value) ? fallback
+                                                       : activationName(value));
+  };
+  auto rnn = builder.create<RnnOp>(
+      fileLoc, x, kernel, recurrent, bias, builder.getStringAttr(cell),
+      strAttr("activation", "tanh"), strAttr("recurrent_activation", "sigmoid"),
+      builder.getBoolAttr(goBackwards), builder.getBoolAttr(reverseOutput),
+      // Only GRUs read it; the default elsewhere keeps the IR plain.
+      builder.getBoolAttr(cls == "GRU" ? resetAfter : true));
+  Value y = rnn.getResult();
+  if (returnSequences)
+    return y;
+  // The last processed step: y[:, T-1] (or y[:, 0] when stored reversed).
+  int64_t last = reverseOutput ? 0 : t - 1;
+  Value step = builder.create<SliceOp>(
+      fileLoc, RankedTensorType::get({n, 1, h}, element), y,
+      builder.getDenseI64ArrayAttr({0, last, 0}),
+      builder.getDenseI64ArrayAttr({n, last + 1, h}),
+      builder.getDenseI64ArrayAttr({1, 1, 1}));
+  return kb().reshape(step, {n, h});
+}
+
+/// Keras Bidirectional: the wrapped layer as `<layer>/forward_<inner>` and a
+/// copy going the other way as `<layer>/backward_<inner>` (or the given
+/// backward_layer config), whose states are stored aligned with x (Keras
+/// flips the backward sequence back), merged by merge_mode (concat on the
+/// last axis by default, sum, mul or ave).
+FailureOr<Value> KerasImporter::emitBidirectional(const Layer &layer, Value x) {
+  const json::Object &c = *layer.config;
+  const json::Object *inner = c.getObject("layer");
+  const json::Object *innerConfig = inner->getObject("config");
+  StringRef innerClass = *inner->getString("class_name");
+  StringRef innerName = innerConfig->getString("name").value_or("rnn");
+  const json::Object *backward = c.getObject("backward_layer");
+  const json::Object *backwardConfig =
+      backward ? backward->getObject("config") : innerConfig;
+  StringRef backwardClass =
+      backward ? *backward->getString("class_name") : innerClass;
+  bool returnSequences =
+      innerConfig->getBoolean("return_sequences").value_or(false);
+  if (backwardConfig->getBoolean("return_sequences").value_or(false) !=
+      returnSequences) {
+    layerError(layer) << "the forward and backward layers differ in "
+                         "return_sequences";
+    return failure();
+  }
+  FailureOr<Value> fwd = emitRecurrent(
+      layer, *innerConfig, innerClass,
+      (layer.name + "/forward_" + innerName).str(), false, false, x);
+  if (failed(fwd))
+    return failure();
+  StringRef backwardName =
+      backward ? backwardConfig->getString("name").value_or("rnn") : innerName;
+  // The given backward_layer already has go_backwards set (Keras requires
+  // it); the copy of `layer` flips the wrapped layer's direction.
+  FailureOr<Value> bwd = emitRecurrent(
+      layer, *backwardConfig, backwardClass,
+      (layer.name + (backward ? "/" : "/backward_") + backwardName).str(),
+      /*flipDirection=*/!backward, /*reverseOutput=*/true, x);
+  if (failed(bwd))
+    return failure();
+  StringRef mode = c.getString("merge_mode").value_or("concat");
+  auto type = cast<RankedTensorType>(fwd->getType());
+  if (type != bwd->getType()) {
+    layerError(layer) << "the forward and backward layers give " << type
+                      << " and " << bwd->getType();
+    return failure();
+  }
+  if (mode == "concat") {
+    SmallVector<int64_t> shape(type.getShape());
+    shape.back() *= 2;
+    return builder
+        .create<ConcatOp>(fileLoc,
+                          RankedTensorType::get(shape, type.getElementType()),
+                          ValueRange{*fwd, *bwd},
+                          builder.getI64IntegerAttr(type.getRank() - 1))
+        .getResult();
+  }
+  if (mode == "sum")
+    return binary<AddOp>(*fwd, *bwd);
+  if (mode == "mul")
+    return binary<MulOp>(*fwd, *bwd);
+  return binary<MulOp>(binary<AddOp>(*fwd, *bwd), kb().splat(type, 0.5));
 }
 
 FailureOr<Value> KerasImporter::emitMerge(const Layer &layer,
@@ -2294,6 +2570,10 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
     return emitNormalization(layer, x);
   if (cls == "Embedding")
     return emitEmbedding(layer, x);
+  if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN")
+    return emitRecurrent(layer, c, cls, layer.name, false, false, x);
+  if (cls == "Bidirectional")
+    return emitBidirectional(layer, x);
   if (cls == "LayerNormalization")
     return emitLayerNormalization(layer, x);
   if (cls == "Rescaling") {

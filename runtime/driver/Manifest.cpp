@@ -327,6 +327,7 @@ Manifest kiln::driver::parseManifest(const char *text) {
       number("maxval", pi.maxval);
       number("mean", pi.mean);
       number("stddev", pi.stddev);
+      number("gain", pi.gain);
       if (init.contains("seed") && init.at("seed").is_number_integer())
         pi.initSeed = init.at("seed").get<int64_t>();
     }

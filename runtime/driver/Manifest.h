@@ -63,7 +63,8 @@ struct ParamInfo {
   bool state = false;
   /// Initializer name and arguments ("glorot_uniform", "constant" value...).
   std::string initName;
-  double value = 0, minval = -0.05, maxval = 0.05, mean = 0, stddev = 0.05;
+  double value = 0, minval = -0.05, maxval = 0.05, mean = 0, stddev = 0.05,
+         gain = 1;
   std::optional<int64_t> initSeed;
   /// Byte offset into kiln_model_t::initial_values for stored values.
   std::optional<int64_t> stored;

@@ -266,6 +266,7 @@ void Session::initialize() {
     init.maxval = p.maxval;
     init.mean = p.mean;
     init.stddev = p.stddev;
+    init.gain = p.gain;
     // An initializer's own seed (Keras' seed argument) fixes its values; the
     // others derive one from the session seed and the param's position.
     uint64_t seed = p.initSeed ? static_cast<uint64_t>(*p.initSeed)

@@ -6,6 +6,8 @@
 
 #include "kiln/init.h"
 
+#include <Eigen/QR>
+
 #include <cmath>
 #include <cstring>
 
@@ -73,6 +75,7 @@ const Named kNames[] = {
     {"he_normal", "HeNormal", KILN_INIT_HE_NORMAL},
     {"lecun_uniform", "LecunUniform", KILN_INIT_LECUN_UNIFORM},
     {"lecun_normal", "LecunNormal", KILN_INIT_LECUN_NORMAL},
+    {"orthogonal", "Orthogonal", KILN_INIT_ORTHOGONAL},
 };
 } // namespace
 
@@ -89,6 +92,7 @@ extern "C" kiln_status_t kiln_initializer_from_name(const char *name,
       out->maxval = 0.05;
       out->mean = 0.0;
       out->stddev = 0.05;
+      out->gain = 1.0;
       return KILN_OK;
     }
   return KILN_ERROR_INVALID_ARGUMENT;
@@ -164,6 +168,32 @@ extern "C" kiln_status_t kiln_initialize_f32(const kiln_initializer_t *init,
   case KILN_INIT_LECUN_NORMAL:
     scaling(1.0, fans.in, false);
     return KILN_OK;
+  case KILN_INIT_ORTHOGONAL: {
+    if (count == 0)
+      return KILN_OK;
+    if (!std::isfinite(init->gain))
+      return KILN_ERROR_INVALID_ARGUMENT;
+    int64_t cols = rank == 0 ? 1 : shape[rank - 1];
+    int64_t rows = count / cols;
+    int64_t tall = rows > cols ? rows : cols, thin = rows > cols ? cols : rows;
+    Eigen::MatrixXd a(tall, thin);
+    for (int64_t i = 0; i < tall; ++i)
+      for (int64_t j = 0; j < thin; ++j)
+        a(i, j) = stream.normal();
+    Eigen::HouseholderQR<Eigen::MatrixXd> qr(a);
+    Eigen::MatrixXd q =
+        qr.householderQ() * Eigen::MatrixXd::Identity(tall, thin);
+    for (int64_t j = 0; j < thin; ++j)
+      if (qr.matrixQR()(j, j) < 0)
+        q.col(j) = -q.col(j);
+    // q is [tall, thin]: the [rows, cols] result is q, or q^T when rows <
+    // cols.
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        out[i * cols + j] =
+            float(init->gain * (rows >= cols ? q(i, j) : q(j, i)));
+    return KILN_OK;
+  }
   }
   return KILN_ERROR_INVALID_ARGUMENT;
 }

@@ -1,20 +1,25 @@
 #!/usr/bin/python3
-"""Checks a kiln-compiled training step of a Keras text model against PyTorch.
+"""Checks kiln-compiled training steps of Keras text models against PyTorch.
 
-Usage: text_train_check.py KILN_OPT KILNC WORKDIR
+Usage: text_train_check.py KILN_OPT KILNC WORKDIR [MODEL...]
 
-Model (a Keras config, imported by kilnc): int32 token ids [16, 10] ->
-Embedding(20, 8) -> LayerNormalization(axis -1, epsilon 1e-3) ->
-Dense(8, tanh) on every step -> GlobalAveragePooling1D -> Dense(3) logits,
-sparse categorical cross-entropy from logits, f32. The ids are drawn from 20
-values for 160 positions, so every id repeats: the embedding gradient must
-add every occurrence (scatter-add), which a gather VJP that overwrote would
-fail.
+Models (Keras configs, imported by kilnc), int32 token ids [16, 10] drawn
+from 20 values, so every id repeats (the embedding gradient must add every
+occurrence: a scatter-add), sparse categorical cross-entropy from logits,
+f32:
+  pool: Embedding(20, 8) -> LayerNormalization(axis -1, epsilon 1e-3) ->
+        Dense(8, tanh) on every step -> GlobalAveragePooling1D -> Dense(3)
+  rnn:  Embedding(20, 6) -> Bidirectional(LSTM(5, return_sequences)) ->
+        GRU(4) (reset_after, last step) -> Dense(3); and a second input
+        path is not needed: the Bidirectional covers go_backwards with the
+        states stored aligned, the GRU the last-step slice.
+The torch side writes the Keras 3 formulas out (lstm.py, gru.py: gate orders
+i, f, c, o and z, r, h; Bidirectional flips the backward sequence back and
+concatenates) with autograd, independent of kiln's kernels.
 
 1. `kilnc --emit=kiln` gives the forward form; `kiln-opt --kiln-attach-loss
-   --kiln-derive-gradients` gives @loss_grad; the loss and the 7 gradients
-   are compared with torch autograd on the same model (F.embedding,
-   F.layer_norm with eps 1e-3, nn.Linear weights = transposed kiln kernels).
+   --kiln-derive-gradients` gives @loss_grad; the loss and every gradient
+   are compared with torch autograd on the same model.
 2. Adam, PyTorch convention: 3 @train_step calls against torch.optim.Adam
    (lr 1e-2): loss and params after each step, and both moments.
 
@@ -35,55 +40,141 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlp_train_check as common  # noqa: E402
 
-BATCH, STEPS_T, VOCAB, WIDTH, CLASSES = 16, 10, 20, 8, 3
+BATCH, STEPS_T, VOCAB, CLASSES = 16, 10, 20, 3
 LR = 1e-2
 STEPS = 3
 SEED = 20261207
-NAMES = ["embedding/embeddings", "ln/gamma", "ln/beta", "proj/kernel",
-         "proj/bias", "out/kernel", "out/bias"]
 LOSS_OPTIONS = ("loss=sparse_categorical_crossentropy from_logits=1 "
                 "metrics=accuracy")
 
-CONFIG = {"class_name": "Sequential", "config": {"name": "text", "layers": [
-    {"class_name": "InputLayer",
-     "config": {"batch_shape": [BATCH, STEPS_T], "dtype": "int32",
-                "name": "tokens"}},
-    {"class_name": "Embedding",
-     "config": {"name": "embedding", "input_dim": VOCAB,
-                "output_dim": WIDTH}},
-    {"class_name": "LayerNormalization", "config": {"name": "ln"}},
-    {"class_name": "Dense",
-     "config": {"name": "proj", "units": WIDTH, "activation": "tanh"}},
-    {"class_name": "GlobalAveragePooling1D", "config": {"name": "gap"}},
-    {"class_name": "Dense", "config": {"name": "out", "units": CLASSES}}]}}
+
+def sequential(layers):
+    return {"class_name": "Sequential", "config": {"name": "text", "layers": [
+        {"class_name": "InputLayer",
+         "config": {"batch_shape": [BATCH, STEPS_T], "dtype": "int32",
+                    "name": "tokens"}}] + layers}}
 
 
-def init_data():
+def lstm_ref(x, k, rk, b, backwards=False):
+    """Keras 3 LSTM (i, f, c, o; sigmoid gates, tanh), every step's h in
+    processing order."""
+    n, t, _ = x.shape
+    units = rk.shape[0]
+    h = x.new_zeros(n, units)
+    c = x.new_zeros(n, units)
+    out = []
+    for s in range(t):
+        z = x[:, t - 1 - s if backwards else s] @ k + h @ rk + b
+        i, f, g, o = z.split(units, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        out.append(h)
+    return torch.stack(out, dim=1)
+
+
+def gru_ref(x, k, rk, b):
+    """Keras 3 GRU, reset_after (bias [2, 3H]), last state."""
+    n, t, _ = x.shape
+    units = rk.shape[0]
+    h = x.new_zeros(n, units)
+    for s in range(t):
+        xz = x[:, s] @ k + b[0]
+        hz = h @ rk + b[1]
+        xzz, xzr, xzh = xz.split(units, dim=1)
+        hzz, hzr, hzh = hz.split(units, dim=1)
+        z = torch.sigmoid(xzz + hzz)
+        r = torch.sigmoid(xzr + hzr)
+        hh = torch.tanh(xzh + r * hzh)
+        h = z * h + (1 - z) * hh
+    return h
+
+
+def pool_logits(p, ids):
+    table, gamma, beta, k1, b1, k2, b2 = p
+    e = torch.nn.functional.embedding(ids, table)
+    h = torch.nn.functional.layer_norm(e, (e.shape[-1],), gamma, beta,
+                                       eps=1e-3)
+    h = torch.tanh(h @ k1 + b1)
+    return h.mean(dim=1) @ k2 + b2
+
+
+def rnn_logits(p, ids):
+    table, fk, frk, fb, bk, brk, bb, gk, grk, gb, k2, b2 = p
+    e = torch.nn.functional.embedding(ids, table)
+    forward = lstm_ref(e, fk, frk, fb)
+    # Keras Bidirectional: the backward layer runs on the reversed
+    # sequence; its outputs are flipped back to align with the input.
+    backward = lstm_ref(e, bk, brk, bb, backwards=True).flip(1)
+    seq = torch.cat([forward, backward], dim=2)
+    return gru_ref(seq, gk, grk, gb) @ k2 + b2
+
+
+def pool_params(rng):
+    w = 8
+    return [rng.uniform(-0.5, 0.5, (VOCAB, w)), rng.uniform(0.5, 1.5, w),
+            rng.uniform(-0.2, 0.2, w), rng.uniform(-0.6, 0.6, (w, w)),
+            rng.uniform(-0.1, 0.1, w), rng.uniform(-0.7, 0.7, (w, CLASSES)),
+            rng.uniform(-0.1, 0.1, CLASSES)]
+
+
+def rnn_params(rng):
+    e, u, g = 6, 5, 4
+    lstm = lambda: [rng.uniform(-0.6, 0.6, (e, 4 * u)),
+                    rng.uniform(-0.6, 0.6, (u, 4 * u)),
+                    rng.uniform(-0.3, 0.3, 4 * u)]
+    return ([rng.uniform(-0.8, 0.8, (VOCAB, e))] + lstm() + lstm() +
+            [rng.uniform(-0.6, 0.6, (2 * u, 3 * g)),
+             rng.uniform(-0.6, 0.6, (g, 3 * g)),
+             rng.uniform(-0.3, 0.3, (2, 3 * g)),
+             rng.uniform(-0.7, 0.7, (g, CLASSES)),
+             rng.uniform(-0.1, 0.1, CLASSES)])
+
+
+MODELS = {
+    "pool": (sequential([
+        {"class_name": "Embedding",
+         "config": {"name": "embedding", "input_dim": VOCAB,
+                    "output_dim": 8}},
+        {"class_name": "LayerNormalization", "config": {"name": "ln"}},
+        {"class_name": "Dense",
+         "config": {"name": "proj", "units": 8, "activation": "tanh"}},
+        {"class_name": "GlobalAveragePooling1D", "config": {"name": "gap"}},
+        {"class_name": "Dense", "config": {"name": "out", "units": CLASSES}},
+    ]), ["embedding/embeddings", "ln/gamma", "ln/beta", "proj/kernel",
+         "proj/bias", "out/kernel", "out/bias"], pool_params, pool_logits),
+    "rnn": (sequential([
+        {"class_name": "Embedding",
+         "config": {"name": "embedding", "input_dim": VOCAB,
+                    "output_dim": 6}},
+        {"class_name": "Bidirectional",
+         "config": {"name": "bidi", "merge_mode": "concat",
+                    "layer": {"module": "keras.layers", "class_name": "LSTM",
+                              "config": {"name": "lstm", "units": 5,
+                                         "return_sequences": True}}}},
+        {"class_name": "GRU", "config": {"name": "gru", "units": 4}},
+        {"class_name": "Dense", "config": {"name": "out", "units": CLASSES}},
+    ]), ["embedding/embeddings", "bidi/forward_lstm/kernel",
+         "bidi/forward_lstm/recurrent_kernel", "bidi/forward_lstm/bias",
+         "bidi/backward_lstm/kernel", "bidi/backward_lstm/recurrent_kernel",
+         "bidi/backward_lstm/bias", "gru/kernel", "gru/recurrent_kernel",
+         "gru/bias", "out/kernel", "out/bias"], rnn_params, rnn_logits),
+}
+
+
+def init_data(make_params):
     rng = np.random.default_rng(SEED)
-    params = [rng.uniform(-0.5, 0.5, (VOCAB, WIDTH)),     # embeddings
-              rng.uniform(0.5, 1.5, WIDTH),               # gamma
-              rng.uniform(-0.2, 0.2, WIDTH),              # beta
-              rng.uniform(-0.6, 0.6, (WIDTH, WIDTH)),     # proj kernel
-              rng.uniform(-0.1, 0.1, WIDTH),              # proj bias
-              rng.uniform(-0.7, 0.7, (WIDTH, CLASSES)),   # out kernel
-              rng.uniform(-0.1, 0.1, CLASSES)]            # out bias
-    params = [p.astype(np.float32) for p in params]
+    params = [np.asarray(p).astype(np.float32) for p in make_params(rng)]
     ids = rng.integers(0, VOCAB, (BATCH, STEPS_T)).astype(np.int32)
     y = rng.integers(0, CLASSES, BATCH).astype(np.int32)
     return params, ids, y
 
 
-def torch_model(params, dtype):
+def torch_model(params, dtype, logits_fn):
     tparams = [torch.tensor(p.astype(np.float64), dtype=dtype,
                             requires_grad=True) for p in params]
-    table, gamma, beta, k1, b1, k2, b2 = tparams
 
     def loss_fn(ids, y):
-        e = torch.nn.functional.embedding(ids, table)
-        h = torch.nn.functional.layer_norm(e, (WIDTH,), gamma, beta, eps=1e-3)
-        h = torch.tanh(h @ k1 + b1)
-        logits = h.mean(dim=1) @ k2 + b2
-        return torch.nn.functional.cross_entropy(logits, y)
+        return torch.nn.functional.cross_entropy(logits_fn(tparams, ids), y)
 
     return tparams, loss_fn
 
@@ -92,16 +183,16 @@ def as_numpy(t):
     return t.detach().numpy().copy()
 
 
-def torch_grads(params, ids, y, dtype):
-    tparams, loss_fn = torch_model(params, dtype)
+def torch_grads(params, ids, y, dtype, logits_fn):
+    tparams, loss_fn = torch_model(params, dtype, logits_fn)
     loss = loss_fn(torch.from_numpy(ids.astype(np.int64)),
                    torch.from_numpy(y.astype(np.int64)))
     loss.backward()
     return loss.item(), [as_numpy(p.grad) for p in tparams]
 
 
-def torch_adam(params, ids, y, dtype):
-    tparams, loss_fn = torch_model(params, dtype)
+def torch_adam(params, ids, y, dtype, logits_fn):
+    tparams, loss_fn = torch_model(params, dtype, logits_fn)
     opt = torch.optim.Adam(tparams, lr=LR)
     tids = torch.from_numpy(ids.astype(np.int64))
     ty = torch.from_numpy(y.astype(np.int64))
@@ -137,20 +228,19 @@ def kiln_train(kiln, module, params, ids, y):
     return history
 
 
-def main():
-    kiln_opt, kilnc, workdir = sys.argv[1:4]
+def check_model(kiln_opt, kilnc, workdir, model):
+    config, names, make_params, logits_fn = MODELS[model]
+    workdir = os.path.join(workdir, model)
     os.makedirs(workdir, exist_ok=True)
-    torch.set_num_threads(1)
-    config = os.path.join(workdir, "text.json")
-    with open(config, "w") as f:
-        json.dump(CONFIG, f)
+    path = os.path.join(workdir, "text.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
     kiln = common.Kiln(kiln_opt, kilnc, workdir)
     kiln.model = os.path.join(workdir, "text_forward.mlir")
-    subprocess.run([kilnc, config, "--emit=kiln", "-o", kiln.model],
+    subprocess.run([kilnc, path, "--emit=kiln", "-o", kiln.model],
                    check=True)
-    params, ids, y = init_data()
+    params, ids, y = init_data(make_params)
     assert len(np.unique(ids)) < ids.size  # repeated ids
-    print(f"tolerance {common.RTOL:g} relative")
 
     grad_module = kiln.opt("grad", f"--kiln-attach-loss={LOSS_OPTIONS}",
                            "--kiln-derive-gradients=function=loss")
@@ -158,35 +248,45 @@ def main():
                    [*params, ids, y, np.ones(BATCH, np.float32)],
                    4 + len(params))
     loss, grads = float(out[0]), out[4:]
-    t_loss, t_grads = torch_grads(params, ids, y, torch.float32)
-    r_loss, r_grads = torch_grads(params, ids, y, torch.float64)
-    common.compare("grad: loss", loss, t_loss, r_loss, elementwise_check=True)
-    for name, g, tg, rg in zip(NAMES, grads, t_grads, r_grads):
-        common.compare(f"grad: d loss / d {name}", g, tg, rg)
+    t_loss, t_grads = torch_grads(params, ids, y, torch.float32, logits_fn)
+    r_loss, r_grads = torch_grads(params, ids, y, torch.float64, logits_fn)
+    common.compare(f"{model} grad: loss", loss, t_loss, r_loss,
+                   elementwise_check=True)
+    for name, g, tg, rg in zip(names, grads, t_grads, r_grads):
+        common.compare(f"{model} grad: d loss / d {name}", g, tg, rg)
     # Rows of ids that never occur get exactly zero gradient.
     unused = np.setdiff1d(np.arange(VOCAB), ids)
     if unused.size and np.any(grads[0][unused] != 0):
-        print("FAIL grad: unused embedding rows have a gradient")
+        print(f"FAIL {model} grad: unused embedding rows have a gradient")
         common.failures.append("unused rows")
 
     module = kiln.opt("train_pytorch", "--kiln-training-pipeline=" +
                       LOSS_OPTIONS + " optimizer=adam convention=pytorch")
     got = kiln_train(kiln, module, params, ids, y)
-    want = torch_adam(params, ids, y, torch.float32)
-    ref = torch_adam(params, ids, y, torch.float64)
+    want = torch_adam(params, ids, y, torch.float32, logits_fn)
+    ref = torch_adam(params, ids, y, torch.float64, logits_fn)
     for s in range(STEPS):
         k_loss, k_params, k_m, k_v = got[s]
         t_loss, t_params, t_m, t_v = want[s]
         r_loss, r_params, r_m, r_v = ref[s]
-        common.compare(f"adam step {s + 1}: loss", k_loss, t_loss, r_loss,
-                       elementwise_check=True)
-        for i, name in enumerate(NAMES):
-            common.compare(f"adam step {s + 1}: {name}", k_params[i],
+        common.compare(f"{model} adam step {s + 1}: loss", k_loss, t_loss,
+                       r_loss, elementwise_check=True)
+        for i, name in enumerate(names):
+            common.compare(f"{model} adam step {s + 1}: {name}", k_params[i],
                            t_params[i], r_params[i], elementwise_check=True)
-            common.compare(f"adam step {s + 1}: {name}/m", k_m[i], t_m[i],
-                           r_m[i])
-            common.compare(f"adam step {s + 1}: {name}/v", k_v[i], t_v[i],
-                           r_v[i])
+            common.compare(f"{model} adam step {s + 1}: {name}/m", k_m[i],
+                           t_m[i], r_m[i])
+            common.compare(f"{model} adam step {s + 1}: {name}/v", k_v[i],
+                           t_v[i], r_v[i])
+
+
+def main():
+    kiln_opt, kilnc, workdir = sys.argv[1:4]
+    models = sys.argv[4:] or list(MODELS)
+    torch.set_num_threads(1)
+    print(f"tolerance {common.RTOL:g} relative")
+    for model in models:
+        check_model(kiln_opt, kilnc, workdir, model)
     if common.failures:
         print(f"{len(common.failures)} tensors beyond tolerance")
         sys.exit(1)

@@ -72,7 +72,9 @@ ZERO_GRADIENT_OPS = ("compare", "argmax", "constant", "iota",
 # Ops whose VJP rule reports an error (no second derivatives); each has an
 # explicit check that kiln-derive-gradients fails with this text.
 NO_VJP_OPS = {"max_pool_grad": "second derivatives of max pooling are not "
-                               "supported"}
+                               "supported",
+              "rnn_grad": "second derivatives of recurrent layers are not "
+                          "supported"}
 
 MLIR_TYPE = {np.dtype(np.float64): "f64", np.dtype(np.float32): "f32",
              np.dtype(np.int32): "i32", np.dtype(np.int64): "i64",
@@ -540,6 +542,40 @@ def shape_cases():
               ["%%y = kiln.scatter_add %%u[%%ids] {size = 4 : i64} : %s, %s "
                "-> %s" % (u.type, ids.type, T((4, 2)))],
               "%y", (4, 2), rng)
+
+    # rnn: every cell, both GRU forms, go_backwards with and without
+    # reverse_output; the loss reads every step (return_sequences), so
+    # the gradient flows back through the whole recurrence.
+    for name, cell, attrs, bshape_of in (
+            ("rnn_lstm", "lstm", "", lambda h: (4 * h,)),
+            ("rnn_lstm_backwards", "lstm", ", go_backwards = true",
+             lambda h: (4 * h,)),
+            ("rnn_lstm_bidirectional_half", "lstm",
+             ", go_backwards = true, reverse_output = true",
+             lambda h: (4 * h,)),
+            ("rnn_gru", "gru", "", lambda h: (2, 3 * h)),
+            ("rnn_gru_reset_before", "gru", ", reset_after = false",
+             lambda h: (3 * h,)),
+            ("rnn_simple", "simple", "", lambda h: (h,)),
+            ("rnn_simple_relu", "simple", ', activation = "relu"',
+             lambda h: (h,))):
+        rng = rng_for(name)
+        n, t, i, h = 2, 4, 3, 3
+        g = {"simple": 1, "lstm": 4, "gru": 3}[cell]
+        reset_after = cell == "gru" and "reset_after = false" not in attrs
+        per_row = g * h + h + (2 * h if cell == "lstm" else
+                               h if cell == "gru" else 0)
+        ws = n * t * per_row + (3 * n * h if reset_after else 0)
+        x = Arg("x", rng.uniform(-1, 1, (n, t, i)), True)
+        k = Arg("k", rng.uniform(-0.8, 0.8, (i, g * h)), True)
+        rk = Arg("rk", rng.uniform(-0.8, 0.8, (h, g * h)), True)
+        b = Arg("b", rng.uniform(-0.4, 0.4, bshape_of(h)), True)
+        projected(name, ["rnn"], [x, k, rk, b],
+                  ['%%y, %%ws = kiln.rnn %%x, %%k, %%rk, %%b {cell = "%s"%s} : '
+                   "%s, %s, %s, %s -> %s, %s" % (
+                       cell, attrs, x.type, k.type, rk.type, b.type,
+                       T((n, t, h)), T((ws,)))],
+                  "%y", (n, t, h), rng)
 
     # concat with an input used twice (its gradient sums both slices).
     for name, axis, bshape, out in (("concat", 1, (2, 2), (2, 8)),
@@ -1199,6 +1235,20 @@ def no_vjp_checks():
             "  return %l : tensor<f64>\n}\n")
     EXPLICIT.append(Explicit("max_pool_grad_no_vjp", mlir, [],
                              expect_error=NO_VJP_OPS["max_pool_grad"]))
+    # rnn_grad likewise (a gradient of a gradient through a recurrence).
+    mlir = ("func.func @loss(%x: tensor<1x2x1xf64> {kiln.trainable}, "
+            "%k: tensor<1x1xf64>, %rk: tensor<1x1xf64>, "
+            "%ws: tensor<4xf64>, %dy: tensor<1x2x1xf64>) -> tensor<f64> {\n"
+            '  %dx, %dk, %drk, %db = kiln.rnn_grad %x, %k, %rk, %ws, %dy '
+            '{cell = "simple"} : tensor<1x2x1xf64>, tensor<1x1xf64>, '
+            "tensor<1x1xf64>, tensor<4xf64>, tensor<1x2x1xf64> -> "
+            "tensor<1x2x1xf64>, tensor<1x1xf64>, tensor<1x1xf64>, "
+            "tensor<1xf64>\n"
+            "  %l = kiln.reduce_sum %dk {axes = array<i64: 0, 1>} : "
+            "tensor<1x1xf64> -> tensor<f64>\n"
+            "  return %l : tensor<f64>\n}\n")
+    EXPLICIT.append(Explicit("rnn_grad_no_vjp", mlir, [],
+                             expect_error=NO_VJP_OPS["rnn_grad"]))
 
 
 def hard_sigmoid_kink_checks():

@@ -1948,6 +1948,151 @@ def gather_cases(dt):
                  "sums of up to n terms |u| <= 1"))
 
 
+# ---------------------------------------------------------------------------
+# rnn (SimpleRNN, LSTM, GRU over a whole sequence; Keras 3 formulas)
+# ---------------------------------------------------------------------------
+
+def rnn_ref(cell, act="tanh", ract="sigmoid", go_backwards=False,
+            reverse_output=False, reset_after=True):
+    """Keras 3 simple_rnn.py / lstm.py / gru.py in float64, zero initial
+    states; the result holds every step's state (return_sequences). Works
+    on numpy arrays and (for rnn_vjp_ref) on float64 torch tensors."""
+
+    def ref(x, k, rk, b):
+        if isinstance(x, np.ndarray):
+            x, k, rk, b = (a.astype(np.float64) for a in (x, k, rk, b))
+            lib, stack = np, lambda v: np.stack(v, axis=1)
+            relu = lambda v: np.maximum(v, 0)
+        else:
+            import torch as lib
+            stack = lambda v: lib.stack(v, dim=1)
+            relu = lib.relu
+        fns = {"tanh": lib.tanh, "sigmoid": lambda v: 1 / (1 + lib.exp(-v)),
+               "relu": relu, "linear": lambda v: v}
+        f, rf = fns[act], fns[ract]
+        n, t, _ = x.shape
+        H = rk.shape[0]
+        h = 0 * (x[:, 0] @ k[:, :H])  # zeros [N, H] of x's kind
+        c = h
+        states = [None] * t
+        for s in range(t):
+            xt = x[:, t - 1 - s if go_backwards else s]
+            if cell == "simple":
+                h = f(xt @ k + h @ rk + b)
+            elif cell == "lstm":
+                z = xt @ k + h @ rk + b
+                i, fg = rf(z[:, :H]), rf(z[:, H:2 * H])
+                g, o = f(z[:, 2 * H:3 * H]), rf(z[:, 3 * H:])
+                c = fg * c + i * g
+                h = o * f(c)
+            else:
+                if reset_after:
+                    xz = xt @ k + b[0]
+                    hz = h @ rk + b[1]
+                    z = rf(xz[:, :H] + hz[:, :H])
+                    r = rf(xz[:, H:2 * H] + hz[:, H:2 * H])
+                    hh = f(xz[:, 2 * H:] + r * hz[:, 2 * H:])
+                else:
+                    xz = xt @ k + b
+                    z = rf(xz[:, :H] + h @ rk[:, :H])
+                    r = rf(xz[:, H:2 * H] + h @ rk[:, H:2 * H])
+                    hh = f(xz[:, 2 * H:] + (r * h) @ rk[:, 2 * H:])
+                h = z * h + (1 - z) * hh
+            states[t - 1 - s if reverse_output else s] = h
+        return stack(states)
+    return ref
+
+
+def rnn_vjp_ref(cell, **kw):
+    """(dx, dk, drk, db) of sum(rnn(x, k, rk, b) * dy) by float64 torch
+    autograd through rnn_ref's formulas (run on torch tensors)."""
+    import torch
+    forward = rnn_ref(cell, **kw)
+
+    def ref(x, k, rk, b, dy):
+        ts = [torch.tensor(a.astype(np.float64), requires_grad=True)
+              for a in (x, k, rk, b)]
+        y = forward(*ts)
+        (y * torch.tensor(dy.astype(np.float64))).sum().backward()
+        return [a.grad.numpy() for a in ts]
+    return ref
+
+
+def rnn_cases(dt):
+    # (name, cell, N, T, I, H, attrs, reference keyword arguments)
+    specs = [
+        ("rnn_lstm", "lstm", 3, 5, 4, 6, "", {}),
+        ("rnn_lstm_backwards", "lstm", 2, 4, 3, 5,
+         ", go_backwards = true", {"go_backwards": True}),
+        ("rnn_lstm_bidirectional_half", "lstm", 2, 4, 3, 5,
+         ", go_backwards = true, reverse_output = true",
+         {"go_backwards": True, "reverse_output": True}),
+        ("rnn_gru", "gru", 3, 5, 4, 6, "", {}),
+        ("rnn_gru_reset_before", "gru", 2, 4, 3, 5,
+         ", reset_after = false", {"reset_after": False}),
+        ("rnn_simple_relu", "simple", 3, 6, 4, 5,
+         ", activation = \"relu\"", {"act": "relu"}),
+        ("rnn_lstm_long", "lstm", 4, 40, 8, 16, "", {}),
+    ]
+    for name, cell, n, t, i, h, attrs, kw in specs:
+        r = rng_for(name, dt)
+        g = {"simple": 1, "lstm": 4, "gru": 3}[cell]
+        reset_after = kw.get("reset_after", True)
+        bshape = (2, 3 * h) if cell == "gru" and reset_after else (g * h,)
+        x = uniform(r, -1, 1, (n, t, i), dt)
+        k = uniform(r, -0.5, 0.5, (i, g * h), dt)
+        rk = uniform(r, -0.5, 0.5, (h, g * h), dt)
+        b = uniform(r, -0.3, 0.3, bshape, dt)
+        per_row = g * h + h + (2 * h if cell == "lstm" else
+                               h if cell == "gru" else 0)
+        ws = n * t * per_row + (3 * n * h if cell == "gru" and reset_after
+                                else 0)
+        # The states are bounded (|h| <= 1 with tanh); each step is a few
+        # dozen roundings on top of sums of I + H terms; the gates (< 1)
+        # damp what earlier steps carry in, so the error stays at about one
+        # step's: (I + H + 64) eps, times 4 as margin, relative to 1.
+        tol = Tol(0.0, (i + h + 64) * eps(dt) * 4,
+                  "a step's sums of I + H terms and ~60 roundings")
+        add_case(name, dt, [x, k, rk, b],
+                 "%%y, %%ws = kiln.rnn %%a0, %%a1, %%a2, %%a3 {cell = \"%s\"%s} "
+                 ": %s, %s, %s, %s -> %s, %s" % (
+                     cell, attrs, TA(x), TA(k), TA(rk), TA(b),
+                     T((n, t, h), dt), T((ws,), dt)),
+                 [("%y", T((n, t, h), dt))], rnn_ref(cell, **kw), tol)
+
+    # rnn_grad: the vector-Jacobian product of rnn_ref, by float64 torch
+    # autograd on the same explicit formulas (numpy has no autograd; torch
+    # only differentiates rnn_ref's arithmetic, nothing of kiln's).
+    for name, cell, n, t, i, h, attrs, kw in specs[:6]:
+        r = rng_for(name + "_grad", dt)
+        g = {"simple": 1, "lstm": 4, "gru": 3}[cell]
+        reset_after = kw.get("reset_after", True)
+        bshape = (2, 3 * h) if cell == "gru" and reset_after else (g * h,)
+        x = uniform(r, -1, 1, (n, t, i), dt)
+        k = uniform(r, -0.5, 0.5, (i, g * h), dt)
+        rk = uniform(r, -0.5, 0.5, (h, g * h), dt)
+        b = uniform(r, -0.3, 0.3, bshape, dt)
+        dy = uniform(r, -1, 1, (n, t, h), dt)
+        per_row = g * h + h + (2 * h if cell == "lstm" else
+                               h if cell == "gru" else 0)
+        ws = n * t * per_row + (3 * n * h if cell == "gru" and reset_after
+                                else 0)
+        tol = Tol(0.0, (i + h + n * t + 64) * eps(dt) * 16,
+                  "BPTT: sums of I + H terms per step, N T terms per weight")
+        types = [TA(x), TA(k), TA(rk), TA(b)]
+        add_case(name + "_grad", dt, [x, k, rk, b, dy],
+                 "%%y, %%ws = kiln.rnn %%a0, %%a1, %%a2, %%a3 {cell = \"%s\"%s} "
+                 ": %s, %s, %s, %s -> %s, %s\n"
+                 "%%dx, %%dk, %%drk, %%db = kiln.rnn_grad %%a0, %%a1, %%a2, "
+                 "%%ws, %%a4 {cell = \"%s\"%s} : %s, %s, %s, %s, %s -> "
+                 "%s, %s, %s, %s" % (
+                     cell, attrs, *types, T((n, t, h), dt), T((ws,), dt),
+                     cell, attrs, types[0], types[1], types[2],
+                     T((ws,), dt), T((n, t, h), dt), *types),
+                 [("%dx", types[0]), ("%dk", types[1]), ("%drk", types[2]),
+                  ("%db", types[3])], rnn_vjp_ref(cell, **kw), tol)
+
+
 def build_cases():
     if CASES:
         return CASES
@@ -1975,6 +2120,7 @@ def build_cases():
         loss_cases(dt)
         identity_return_cases(dt)
         gather_cases(dt)
+        rnn_cases(dt)
     # Integer and i1 tensors where the op takes any Kiln_Tensor.
     for dt in ("i32", "i64", "i1"):
         compare_cases(dt)

@@ -132,7 +132,7 @@ TEST(RuntimeInitTest, DeterministicPerSeed) {
 
 TEST(RuntimeInitTest, Errors) {
   kiln_initializer_t init;
-  EXPECT_EQ(kiln_initializer_from_name("orthogonal", &init),
+  EXPECT_EQ(kiln_initializer_from_name("no_such_initializer", &init),
             KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(kiln_initializer_from_name(nullptr, &init),
             KILN_ERROR_INVALID_ARGUMENT);
@@ -145,4 +145,47 @@ TEST(RuntimeInitTest, Errors) {
   int64_t shape[] = {2, 2};
   EXPECT_EQ(kiln_initialize_f32(&init, 0, 2, shape, out),
             KILN_ERROR_INVALID_ARGUMENT);
+}
+
+namespace {
+/// max |W W^T - gain^2 I| over the rows of a [rows, cols] matrix (rows <=
+/// cols), or of W^T W over the columns (rows > cols).
+double orthogonalityError(const std::vector<float> &w, int64_t rows,
+                          int64_t cols, double gain) {
+  bool byRows = rows <= cols;
+  int64_t k = byRows ? rows : cols, len = byRows ? cols : rows;
+  double worst = 0;
+  for (int64_t a = 0; a < k; ++a)
+    for (int64_t b = 0; b < k; ++b) {
+      double dot = 0;
+      for (int64_t e = 0; e < len; ++e)
+        dot += byRows ? double(w[a * cols + e]) * w[b * cols + e]
+                      : double(w[e * cols + a]) * w[e * cols + b];
+      worst = std::fmax(worst, std::fabs(dot - (a == b ? gain * gain : 0)));
+    }
+  return worst;
+}
+} // namespace
+
+// Keras Orthogonal: an LSTM recurrent kernel [H, 4H] has orthonormal rows,
+// a tall [4H, H] matrix orthonormal columns; gain scales; deterministic.
+TEST(RuntimeInit, OrthogonalRowsAndColumns) {
+  for (auto [rows, cols] :
+       {std::pair<int64_t, int64_t>{8, 32}, {32, 8}, {16, 16}}) {
+    std::vector<float> w;
+    draw("orthogonal", {rows, cols}, 7, &w);
+    EXPECT_LT(orthogonalityError(w, rows, cols, 1.0), 1e-5)
+        << rows << "x" << cols;
+    std::vector<float> again;
+    draw("orthogonal", {rows, cols}, 7, &again);
+    EXPECT_EQ(w, again);
+  }
+  kiln_initializer_t init;
+  ASSERT_EQ(kiln_initializer_from_name("Orthogonal", &init), KILN_OK);
+  EXPECT_EQ(init.gain, 1.0);
+  init.gain = 2.0;
+  int64_t shape[] = {3, 3, 4, 6}; // viewed as [36, 6]
+  std::vector<float> w(3 * 3 * 4 * 6);
+  ASSERT_EQ(kiln_initialize_f32(&init, 1, 4, shape, w.data()), KILN_OK);
+  EXPECT_LT(orthogonalityError(w, 36, 6, 2.0), 1e-4);
 }

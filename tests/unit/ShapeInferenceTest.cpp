@@ -8,6 +8,8 @@
 
 #include "ir/ShapeInference.h"
 
+#include "kiln/runtime.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -38,6 +40,18 @@ std::string label(llvm::Expected<Shape> shape) {
   if (shape)
     return "";
   return label(shape.takeError());
+}
+RnnShapes ok(llvm::Expected<RnnShapes> shapes) {
+  if (!shapes) {
+    ADD_FAILURE() << llvm::toString(shapes.takeError());
+    return {};
+  }
+  return *shapes;
+}
+std::string label(llvm::Expected<RnnShapes> shapes) {
+  if (shapes)
+    return "";
+  return label(shapes.takeError());
 }
 } // namespace
 
@@ -127,6 +141,54 @@ TEST(ShapeInference, ScatterAdd) {
   EXPECT_EQ(label(inferScatterAddShape({3, 4}, {3}, 0, 0)), "scatter_add_c1");
   EXPECT_EQ(label(inferScatterAddShape({2, 4, 5}, {2, 3}, 0, 10)),
             "scatter_add_c2");
+}
+
+TEST(ShapeInference, Rnn) {
+  // LSTM: 4 gates; GRU reset_after: bias [2, 3H].
+  RnnShapes lstm = ok(inferRnnShapes({2, 5, 3}, {3, 16}, {4, 16}, 4,
+                                     /*gru=*/false, /*resetAfter=*/true));
+  EXPECT_EQ(lstm.result, (Shape{2, 5, 4}));
+  EXPECT_EQ(lstm.bias, (Shape{16}));
+  RnnShapes gru =
+      ok(inferRnnShapes({2, 5, 3}, {3, 12}, {4, 12}, 3, true, true));
+  EXPECT_EQ(gru.bias, (Shape{2, 12}));
+  EXPECT_EQ(label(inferRnnShapes({2, 5}, {3, 16}, {4, 16}, 4, false, true)),
+            "rnn_c2");
+  EXPECT_EQ(label(inferRnnShapes({2, 5, 3}, {3, 15}, {4, 16}, 4, false, true)),
+            "rnn_c2");
+  EXPECT_EQ(label(inferRnnShapes({2, 5, 3}, {3, 16}, {4, 12}, 4, false, true)),
+            "rnn_c3");
+}
+
+/// The workspace size of the shape rule is the runtime's
+/// kiln_rnn_workspace_size for every cell and form.
+TEST(ShapeInference, RnnWorkspaceMatchesRuntime) {
+  struct Case {
+    int64_t cell, gates;
+    bool gru, resetAfter;
+  } cases[] = {{KILN_RNN_SIMPLE, 1, false, false},
+               {KILN_RNN_LSTM, 4, false, false},
+               {KILN_RNN_GRU, 3, true, true},
+               {KILN_RNN_GRU, 3, true, false}};
+  for (const Case &c : cases)
+    for (int64_t n : {0, 1, 7})
+      for (int64_t t : {1, 9}) {
+        int64_t i = 5, h = 6;
+        kiln_rnn_desc_t d{};
+        d.cell = c.cell;
+        d.batch = n;
+        d.steps = t;
+        d.input_size = i;
+        d.units = h;
+        d.activation = KILN_EPILOGUE_TANH;
+        d.recurrent_activation = KILN_EPILOGUE_SIGMOID;
+        d.reset_after = c.resetAfter ? 1 : 0;
+        RnnShapes shapes =
+            ok(inferRnnShapes({n, t, i}, {i, c.gates * h}, {h, c.gates * h},
+                              c.gates, c.gru, c.resetAfter));
+        EXPECT_EQ(shapes.workspace, kiln_rnn_workspace_size(&d))
+            << "cell " << c.cell << " N " << n << " T " << t;
+      }
 }
 
 TEST(ShapeInference, Slice) {

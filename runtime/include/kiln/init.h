@@ -52,6 +52,12 @@ typedef enum kiln_initializer_kind_t {
   KILN_INIT_HE_NORMAL = 9,
   KILN_INIT_LECUN_UNIFORM = 10,
   KILN_INIT_LECUN_NORMAL = 11,
+  /// Keras Orthogonal (Saxe et al. 2014): the shape viewed as [rows =
+  /// product of all but the last axis, cols = last axis]; a standard
+  /// normal [max, min] matrix's thin QR factor Q, with each column's sign
+  /// made that of R's diagonal, transposed when rows < cols, times `gain`.
+  /// Orthonormal rows or columns, whichever fit.
+  KILN_INIT_ORTHOGONAL = 12,
 } kiln_initializer_kind_t;
 
 /// An initializer and its parameters (unused fields are ignored).
@@ -64,6 +70,8 @@ typedef struct kiln_initializer_t {
   double minval, maxval;
   /// random_normal, truncated_normal: the distribution before truncation.
   double mean, stddev;
+  /// orthogonal: the scale of the orthogonal matrix (Keras default 1).
+  double gain;
 } kiln_initializer_t;
 
 /// Fills `*out` with the initializer called `name` (Keras' snake_case name,

@@ -780,3 +780,72 @@ func.func @scatter_add_shape(%u: tensor<2x4x5xf32>, %i: tensor<2x3xi32>) -> tens
   %0 = kiln.scatter_add %u[%i] {size = 10 : i64} : tensor<2x4x5xf32>, tensor<2x3xi32> -> tensor<10x5xf32>
   return %0 : tensor<10x5xf32>
 }
+
+// -----
+
+// Tests that rnn names its cells (rnn_c1).
+func.func @rnn_cell(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4xf32>, %b: tensor<4xf32>) -> tensor<2x5x4xf32> {
+  // expected-error @+2 {{[rnn_c1] cell "elman" is not "simple", "lstm" or "gru"}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "elman"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<80xf32>
+  return %y : tensor<2x5x4xf32>
+}
+
+// -----
+
+// Tests that rnn knows its activations (rnn_c1).
+func.func @rnn_activation(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4xf32>, %b: tensor<4xf32>) -> tensor<2x5x4xf32> {
+  // expected-error @+1 {{[rnn_c1] activation "softsign" is not "tanh", "sigmoid", "relu" or "linear"}}
+  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "simple", activation = "softsign"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<80xf32>
+  return %y : tensor<2x5x4xf32>
+}
+
+// -----
+
+// Tests that the LSTM kernel has 4 gate blocks per unit (rnn_c2).
+func.func @rnn_kernel(%x: tensor<2x5x3xf32>, %k: tensor<3x6xf32>, %rk: tensor<4x16xf32>, %b: tensor<16xf32>) -> tensor<2x5x4xf32> {
+  // expected-error @+2 {{[rnn_c2] the kernel must be [I, 4*H] = [3, 4*H] with H >= 1, got [3, 6]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "lstm"} : tensor<2x5x3xf32>, tensor<3x6xf32>, tensor<4x16xf32>, tensor<16xf32> -> tensor<2x5x4xf32>, tensor<280xf32>
+  return %y : tensor<2x5x4xf32>
+}
+
+// -----
+
+// Tests that the recurrent kernel is [H, G*H] (rnn_c3).
+func.func @rnn_recurrent(%x: tensor<2x5x3xf32>, %k: tensor<3x16xf32>, %rk: tensor<3x16xf32>, %b: tensor<16xf32>) -> tensor<2x5x4xf32> {
+  // expected-error @+2 {{[rnn_c3] the recurrent kernel must be [H, 4*H] = [4, 16], got [3, 16]}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "lstm"} : tensor<2x5x3xf32>, tensor<3x16xf32>, tensor<3x16xf32>, tensor<16xf32> -> tensor<2x5x4xf32>, tensor<280xf32>
+  return %y : tensor<2x5x4xf32>
+}
+
+// -----
+
+// Tests that a reset_after GRU takes a [2, 3H] bias (rnn_c4).
+func.func @rnn_bias(%x: tensor<2x5x3xf32>, %k: tensor<3x12xf32>, %rk: tensor<4x12xf32>, %b: tensor<12xf32>) -> tensor<2x5x4xf32> {
+  // expected-error @+2 {{[rnn_c4] the bias must be tensor<2x12xf32>, got tensor<12xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "gru"} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<12xf32> -> tensor<2x5x4xf32>, tensor<224xf32>
+  return %y : tensor<2x5x4xf32>
+}
+
+// -----
+
+// Tests that the kernels share the input's element type (rnn_c5).
+func.func @rnn_types(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf64>, %rk: tensor<4x4xf32>, %b: tensor<4xf32>) -> tensor<2x5x4xf32> {
+  // expected-error @+2 {{[rnn_c5] the kernels must have the input's element type}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf64>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<80xf32>
+  return %y : tensor<2x5x4xf32>
+}
+
+// -----
+
+// Tests that rnn_grad takes the workspace kiln.rnn gives (rnn_grad_c1).
+func.func @rnn_grad_workspace(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4xf32>, %ws: tensor<79xf32>, %dy: tensor<2x5x4xf32>) -> tensor<3x4xf32> {
+  // expected-error @+2 {{[rnn_grad_c1] the workspace and result gradient must be tensor<80xf32> and tensor<2x5x4xf32>, got tensor<79xf32> and tensor<2x5x4xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %dx, %dk, %drk, %db = kiln.rnn_grad %x, %k, %rk, %ws, %dy {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<79xf32>, tensor<2x5x4xf32> -> tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32>
+  return %dk : tensor<3x4xf32>
+}

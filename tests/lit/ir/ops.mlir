@@ -451,3 +451,14 @@ func.func @gather_scatter(%t: tensor<10x4xf32>, %i: tensor<2x3xi32>) -> (tensor<
   // CHECK: return %[[G]], %[[S]]
   return %g, %s : tensor<2x3x4xf32>, tensor<10x4xf32>
 }
+
+// A GRU (reset_after: bias [2, 3H]) and its gradient round-trip; default
+// attributes are elided.
+// CHECK-LABEL: func.func @rnn(
+func.func @rnn(%x: tensor<2x5x3xf32>, %k: tensor<3x12xf32>, %rk: tensor<4x12xf32>, %b: tensor<2x12xf32>, %dy: tensor<2x5x4xf32>) -> (tensor<2x5x4xf32>, tensor<3x12xf32>) {
+  // CHECK: %[[Y:.+]], %[[WS:.+]] = kiln.rnn %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {cell = "gru", go_backwards = true} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32> -> tensor<2x5x4xf32>, tensor<224xf32>
+  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "gru", go_backwards = true, activation = "tanh"} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32> -> tensor<2x5x4xf32>, tensor<224xf32>
+  // CHECK: kiln.rnn_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[WS]], %{{.*}} {cell = "gru", go_backwards = true} : {{.*}} -> tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32>
+  %dx, %dk, %drk, %db = kiln.rnn_grad %x, %k, %rk, %ws, %dy {cell = "gru", go_backwards = true} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<224xf32>, tensor<2x5x4xf32> -> tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32>
+  return %y, %dk : tensor<2x5x4xf32>, tensor<3x12xf32>
+}

@@ -1,0 +1,192 @@
+//===- Recurrent.cpp - kiln.rnn and kiln.rnn_grad -------------------------===//
+//
+// Shape inference, verifiers, FLOP counts and VJP rules of the whole-sequence
+// recurrent ops. The shapes follow ShapeInference.h's inferRnnShapes; the
+// computation is the runtime's kiln_rnn_fwd_* / kiln_rnn_bwd_* (runtime.h,
+// where the cell formulas are written out).
+//
+//===----------------------------------------------------------------------===//
+
+#include "ir/KilnOps.h"
+#include "ir/ShapeInference.h"
+
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
+
+using namespace mlir;
+using namespace mlir::kiln;
+
+namespace {
+
+RankedTensorType tensorType(Value value) {
+  return cast<RankedTensorType>(value.getType());
+}
+
+/// The gate count of a cell name, or 0 for an unknown name.
+int64_t gatesOf(StringRef cell) {
+  return llvm::StringSwitch<int64_t>(cell)
+      .Case("simple", 1)
+      .Case("lstm", 4)
+      .Case("gru", 3)
+      .Default(0);
+}
+
+bool isRnnActivation(StringRef name) {
+  return name == "tanh" || name == "sigmoid" || name == "relu" ||
+         name == "linear";
+}
+
+template <typename OpTy>
+LogicalResult emitRnnError(std::optional<Location> loc, const char *label,
+                           const Twine &message) {
+  return emitOptionalError(loc, "'", OpTy::getOperationName(), "' op [", label,
+                           "] ", message);
+}
+
+/// The shapes of the op whose operands are `input`, `kernel` and
+/// `recurrentKernel`, or an error at `loc`.
+template <typename OpTy>
+FailureOr<RnnShapes> rnnShapes(std::optional<Location> loc, StringRef cell,
+                               bool resetAfter, Value input, Value kernel,
+                               Value recurrentKernel) {
+  int64_t gates = gatesOf(cell);
+  if (gates == 0) {
+    (void)emitRnnError<OpTy>(loc, "rnn_c1",
+                             "cell \"" + cell +
+                                 "\" is not \"simple\", \"lstm\" or \"gru\"");
+    return failure();
+  }
+  RankedTensorType x = tensorType(input);
+  RankedTensorType k = tensorType(kernel);
+  RankedTensorType rk = tensorType(recurrentKernel);
+  if (k.getElementType() != x.getElementType() ||
+      rk.getElementType() != x.getElementType()) {
+    (void)emitRnnError<OpTy>(loc, "rnn_c5",
+                             "the kernels must have the input's element type");
+    return failure();
+  }
+  llvm::Expected<RnnShapes> shapes =
+      inferRnnShapes(x.getShape(), k.getShape(), rk.getShape(), gates,
+                     cell == "gru", resetAfter);
+  if (!shapes) {
+    (void)emitOptionalError(loc, "'", OpTy::getOperationName(), "' op ",
+                            llvm::toString(shapes.takeError()));
+    return failure();
+  }
+  return *shapes;
+}
+
+template <typename OpTy> LogicalResult verifyActivations(OpTy op) {
+  for (StringRef name : {op.getActivation(), op.getRecurrentActivation()})
+    if (!isRnnActivation(name))
+      return op.emitOpError()
+             << "[rnn_c1] activation \"" << name
+             << "\" is not \"tanh\", \"sigmoid\", \"relu\" or \"linear\"";
+  return success();
+}
+
+/// "tensor<...>" of a type.
+std::string str(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << type;
+  return text;
+}
+
+} // namespace
+
+LogicalResult
+RnnOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                        Adaptor adaptor,
+                        SmallVectorImpl<Type> &inferredReturnTypes) {
+  FailureOr<RnnShapes> shapes = rnnShapes<RnnOp>(
+      loc, adaptor.getCell(), adaptor.getResetAfter(), adaptor.getInput(),
+      adaptor.getKernel(), adaptor.getRecurrentKernel());
+  if (failed(shapes))
+    return failure();
+  Type element = tensorType(adaptor.getInput()).getElementType();
+  RankedTensorType bias = tensorType(adaptor.getBias());
+  if (bias.getShape() != ArrayRef<int64_t>(shapes->bias) ||
+      bias.getElementType() != element)
+    return emitRnnError<RnnOp>(
+        loc, "rnn_c4",
+        "the bias must be " +
+            str(RankedTensorType::get(shapes->bias, element)) + ", got " +
+            str(bias));
+  inferredReturnTypes.push_back(RankedTensorType::get(shapes->result, element));
+  inferredReturnTypes.push_back(
+      RankedTensorType::get({shapes->workspace}, element));
+  return success();
+}
+
+LogicalResult RnnOp::verify() { return verifyActivations(*this); }
+
+/// Forward: the input projections (2 N T I G H) and the recurrent products
+/// (2 N T H G H), plus about 10 FLOPs per gate element for the cell update.
+double RnnOp::getFlops() {
+  RankedTensorType x = tensorType(getInput());
+  RankedTensorType rk = tensorType(getRecurrentKernel());
+  double n = x.getDimSize(0), t = x.getDimSize(1), i = x.getDimSize(2);
+  double h = rk.getDimSize(0), gh = rk.getDimSize(1);
+  return 2.0 * n * t * (i + h) * gh + 10.0 * n * t * gh;
+}
+
+/// (y, ws) = rnn(x, W, U, b): (dx, dW, dU, db) = rnn_grad(x, W, U, ws,
+/// dy). The workspace is not a model value: its gradient is ignored.
+LogicalResult RnnOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
+                              SmallVectorImpl<Value> &operandGrads) {
+  auto grad = b.create<RnnGradOp>(
+      getLoc(), getInput(), getKernel(), getRecurrentKernel(), getWorkspace(),
+      resultGrads[0], getCellAttr(), getActivationAttr(),
+      getRecurrentActivationAttr(), getGoBackwardsAttr(),
+      getReverseOutputAttr(), getResetAfterAttr());
+  operandGrads.append(grad->result_begin(), grad->result_end());
+  return success();
+}
+
+LogicalResult
+RnnGradOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                            Adaptor adaptor,
+                            SmallVectorImpl<Type> &inferredReturnTypes) {
+  FailureOr<RnnShapes> shapes = rnnShapes<RnnGradOp>(
+      loc, adaptor.getCell(), adaptor.getResetAfter(), adaptor.getInput(),
+      adaptor.getKernel(), adaptor.getRecurrentKernel());
+  if (failed(shapes))
+    return failure();
+  Type element = tensorType(adaptor.getInput()).getElementType();
+  auto workspace = RankedTensorType::get({shapes->workspace}, element);
+  auto resultGrad = RankedTensorType::get(shapes->result, element);
+  if (tensorType(adaptor.getWorkspace()) != workspace ||
+      tensorType(adaptor.getResultGrad()) != resultGrad)
+    return emitRnnError<RnnGradOp>(
+        loc, "rnn_grad_c1",
+        "the workspace and result gradient must be " + str(workspace) +
+            " and " + str(resultGrad) + ", got " +
+            str(adaptor.getWorkspace().getType()) + " and " +
+            str(adaptor.getResultGrad().getType()));
+  inferredReturnTypes.push_back(adaptor.getInput().getType());
+  inferredReturnTypes.push_back(adaptor.getKernel().getType());
+  inferredReturnTypes.push_back(adaptor.getRecurrentKernel().getType());
+  inferredReturnTypes.push_back(RankedTensorType::get(shapes->bias, element));
+  return success();
+}
+
+LogicalResult RnnGradOp::verify() { return verifyActivations(*this); }
+
+/// Backward: the recurrent products once more (dh_prev), then dx, dW and
+/// dU as GEMMs: about twice the forward's multiply-adds.
+double RnnGradOp::getFlops() {
+  RankedTensorType x = tensorType(getInput());
+  RankedTensorType rk = tensorType(getRecurrentKernel());
+  double n = x.getDimSize(0), t = x.getDimSize(1), i = x.getDimSize(2);
+  double h = rk.getDimSize(0), gh = rk.getDimSize(1);
+  return 4.0 * n * t * (i + h) * gh + 10.0 * n * t * gh;
+}
+
+LogicalResult RnnGradOp::buildVJP(OpBuilder &, ValueRange,
+                                  SmallVectorImpl<Value> &) {
+  return emitOpError("has no VJP rule: second derivatives of recurrent "
+                     "layers are not supported");
+}
