@@ -47,6 +47,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -454,6 +455,7 @@ def main():
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
         f.write(text)
+    shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
