@@ -116,8 +116,7 @@ MODELS = {
     "bilstm": dict(config="examples/text_classifier/bilstm.json",
                    epochs=2, quick_epochs=2, torch=torch_bilstm),
 }
-# bilstm joins once kilnc imports Bidirectional and LSTM.
-DEFAULT_MODELS = ["embedding_pool"]
+DEFAULT_MODELS = ["embedding_pool", "bilstm"]
 
 
 # --------------------------------------------------------- torch worker ----

@@ -72,6 +72,8 @@ struct Layer {
   SmallVector<TensorRef> inputs;
   /// Sequential layers take the previous layer's output.
   bool sequentialInput = false;
+  /// MultiHeadAttention's call arguments: use_causal_mask.
+  bool causalMask = false;
 };
 
 /// One entry of the "unsupported" report.
@@ -143,7 +145,8 @@ std::optional<ClassInfo> getClassInfo(StringRef cls) {
                     "recurrent_initializer", "bias_initializer",
                     "kernel_regularizer", "recurrent_regularizer",
                     "bias_regularizer", "return_sequences", "go_backwards",
-                    "unroll", "use_cudnn", "implementation", "seed"},
+                    "unroll", "use_cudnn", "implementation", "seed",
+                    "zero_output_for_mask"},
                    {{"activity_regularizer", null},
                     {"kernel_constraint", null},
                     {"recurrent_constraint", null},
@@ -163,6 +166,21 @@ std::optional<ClassInfo> getClassInfo(StringRef cls) {
   }
   if (cls == "Bidirectional")
     return ClassInfo{{"layer", "merge_mode", "backward_layer"}, {}};
+  if (cls == "MultiHeadAttention")
+    return ClassInfo{{"num_heads", "key_dim", "value_dim", "dropout",
+                      "use_bias", "kernel_initializer", "bias_initializer",
+                      "kernel_regularizer", "bias_regularizer", "seed"},
+                     {{"output_shape", null},
+                      {"attention_axes", null},
+                      {"activity_regularizer", null},
+                      {"kernel_constraint", null},
+                      {"bias_constraint", null},
+                      {"flash_attention", null},
+                      {"query_shape", null},
+                      {"key_shape", null},
+                      {"value_shape", null}}};
+  if (cls == "PositionEmbedding")
+    return ClassInfo{{"sequence_length", "initializer"}, {}};
   if (cls == "LayerNormalization")
     return ClassInfo{{"axis", "epsilon", "center", "scale", "beta_initializer",
                       "gamma_initializer", "beta_regularizer",
@@ -533,6 +551,8 @@ private:
                                  bool flipDirection, bool reverseOutput,
                                  Value x);
   FailureOr<Value> emitBidirectional(const Layer &layer, Value x);
+  FailureOr<Value> emitAttention(const Layer &layer, ArrayRef<Value> operands);
+  FailureOr<Value> emitPositionEmbedding(const Layer &layer, Value x);
   FailureOr<Value> emitLayerNormalization(const Layer &layer, Value x);
   FailureOr<Value> emitMerge(const Layer &layer, ArrayRef<Value> inputs);
   Value emitActivation(StringRef name, Value x);
@@ -723,9 +743,23 @@ LogicalResult KerasImporter::readLayer(const json::Value &entry,
         if (const json::Value *args = keras3->get("args"))
           collectKerasTensors(*args, layer.inputs, ok);
         if (const json::Object *kwargs = keras3->getObject("kwargs"))
-          for (const auto &[key, value] : *kwargs)
+          for (const auto &[key, value] : *kwargs) {
+            bool attention = layer.className == "MultiHeadAttention";
+            if (attention && key == "key") {
+              // query, value, then key: the order emitAttention reads.
+              collectKerasTensors(value, layer.inputs, ok);
+              continue;
+            }
+            if (attention && key == "use_causal_mask" && value.getAsBoolean()) {
+              layer.causalMask = *value.getAsBoolean();
+              continue;
+            }
+            if (attention && key == "return_attention_scores" &&
+                value.getAsBoolean() == false)
+              continue;
             if (key != "training" && key != "mask" && !value.getAsNull())
               issue(layer, "unsupported call argument '" + key.str() + "'");
+          }
       } else if (const json::Array *keras2 = node.getAsArray()) {
         for (const json::Value &ref : *keras2) {
           if (auto r = readTensorRef(ref))
@@ -932,6 +966,34 @@ void KerasImporter::checkLayer(const Layer &layer) {
       std::string name = config->getString("name").value_or(key).str();
       checkLayer(Layer{layer.name + "/" + name, cls->str(), config, {}, false});
     }
+  } else if (layer.className == "MultiHeadAttention") {
+    for (StringRef key : {"num_heads", "key_dim"})
+      if (!c.getInteger(key) || *c.getInteger(key) <= 0)
+        issue(layer, "'" + key + "' must be a positive integer");
+    if (const json::Value *v = c.get("value_dim");
+        !isNullOrAbsent(v) && (!v->getAsInteger() || *v->getAsInteger() <= 0))
+      issue(layer, "'value_dim' must be a positive integer or null");
+    if (auto rate = getNumber(c.get("dropout"));
+        rate && (*rate < 0 || *rate >= 1))
+      issue(layer, "'dropout' must be a number in [0, 1)");
+    for (StringRef key : {"kernel_initializer", "bias_initializer"})
+      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+        if (auto init = parseInitializer(*value, builder); !init)
+          issue(layer,
+                "argument '" + key + "': " + llvm::toString(init.takeError()));
+    for (StringRef key : {"kernel_regularizer", "bias_regularizer"})
+      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
+        if (auto reg = parseRegularizer(*value); !reg)
+          issue(layer,
+                "argument '" + key + "': " + llvm::toString(reg.takeError()));
+  } else if (layer.className == "PositionEmbedding") {
+    if (!c.getInteger("sequence_length") ||
+        *c.getInteger("sequence_length") <= 0)
+      issue(layer, "'sequence_length' must be a positive integer");
+    if (const json::Value *value = c.get("initializer"); !isNullOrAbsent(value))
+      if (auto init = parseInitializer(*value, builder); !init)
+        issue(layer,
+              "argument 'initializer': " + llvm::toString(init.takeError()));
   } else if (layer.className == "LayerNormalization") {
     if (const json::Value *axis = c.get("axis"); !isNullOrAbsent(axis)) {
       const json::Array *list = axis->getAsArray();
@@ -1629,9 +1691,16 @@ FailureOr<Value> KerasImporter::emitBidirectional(const Layer &layer, Value x) {
                          "return_sequences";
     return failure();
   }
-  FailureOr<Value> fwd = emitRecurrent(
-      layer, *innerConfig, innerClass,
-      (layer.name + "/forward_" + innerName).str(), false, false, x);
+  // Keras 3 serializes the wrapped copies, already named forward_<name>
+  // and backward_<name>; Keras 2 configs hold the original layer.
+  auto prefixed = [&](StringRef name, StringRef direction) {
+    std::string local =
+        name.starts_with(direction) ? name.str() : (direction + name).str();
+    return layer.name + "/" + local;
+  };
+  FailureOr<Value> fwd =
+      emitRecurrent(layer, *innerConfig, innerClass,
+                    prefixed(innerName, "forward_"), false, false, x);
   if (failed(fwd))
     return failure();
   StringRef backwardName =
@@ -1640,7 +1709,10 @@ FailureOr<Value> KerasImporter::emitBidirectional(const Layer &layer, Value x) {
   // it); the copy of `layer` flips the wrapped layer's direction.
   FailureOr<Value> bwd = emitRecurrent(
       layer, *backwardConfig, backwardClass,
-      (layer.name + (backward ? "/" : "/backward_") + backwardName).str(),
+      prefixed(backward ? backwardName
+                        : StringRef(innerName).drop_front(
+                              innerName.starts_with("forward_") ? 8 : 0),
+               "backward_"),
       /*flipDirection=*/!backward, /*reverseOutput=*/true, x);
   if (failed(bwd))
     return failure();
@@ -1666,6 +1738,176 @@ FailureOr<Value> KerasImporter::emitBidirectional(const Layer &layer, Value x) {
   if (mode == "mul")
     return binary<MulOp>(*fwd, *bwd);
   return binary<MulOp>(binary<AddOp>(*fwd, *bwd), kb().splat(type, 0.5));
+}
+
+/// Keras MultiHeadAttention (Vaswani et al. 2017; Keras 3
+/// multi_head_attention.py) on query [N, Tq, dq], value [N, Tv, dv] and key
+/// (default value): per head, Q = query Wq + bq, K, V likewise (kernels
+/// `<layer>/query/kernel` [dq, heads, key_dim] ..., as Keras' EinsumDense
+/// stores them, reshaped in-graph), scores = (Q / sqrt(key_dim)) K^T, with
+/// use_causal_mask -1e9 added above the diagonal (Keras' Softmax mask
+/// adder), softmax over the keys, dropout, times V, then
+/// `<layer>/attention_output` [heads, value_dim, dq] back to [N, Tq, dq].
+FailureOr<Value> KerasImporter::emitAttention(const Layer &layer,
+                                              ArrayRef<Value> operands) {
+  if (operands.size() < 2 || operands.size() > 3) {
+    layerError(layer) << "takes " << operands.size()
+                      << " inputs; it needs query and value (and key)";
+    return failure();
+  }
+  const json::Object &c = *layer.config;
+  Value query = operands[0], value = operands[1];
+  Value key = operands.size() == 3 ? operands[2] : value;
+  auto qType = cast<RankedTensorType>(query.getType());
+  auto vType = cast<RankedTensorType>(value.getType());
+  auto kType = cast<RankedTensorType>(key.getType());
+  if (qType.getRank() != 3 || vType.getRank() != 3 || kType.getRank() != 3 ||
+      vType.getDimSize(1) != kType.getDimSize(1) ||
+      qType.getDimSize(0) != vType.getDimSize(0) ||
+      kType.getDimSize(0) != vType.getDimSize(0)) {
+    layerError(layer) << "query, value and key must be [batch, steps, "
+                         "features] with equal batch and value/key steps; got "
+                      << qType << ", " << vType << ", " << kType;
+    return failure();
+  }
+  Type element = qType.getElementType();
+  int64_t n = qType.getDimSize(0), tq = qType.getDimSize(1),
+          tk = kType.getDimSize(1), dq = qType.getDimSize(2);
+  int64_t heads = *c.getInteger("num_heads");
+  int64_t keyDim = *c.getInteger("key_dim");
+  int64_t valueDim = c.getInteger("value_dim").value_or(keyDim);
+  bool useBias = c.getBoolean("use_bias").value_or(true);
+  bool trainable = c.getBoolean("trainable").value_or(true);
+  DictionaryAttr kernelInit =
+      initializerOf(layer, "kernel_initializer", "glorot_uniform");
+  DictionaryAttr biasInit = initializerOf(layer, "bias_initializer", "zeros");
+  Regularizer kernelReg = regularizerOf(layer, "kernel_regularizer");
+  Regularizer biasReg = regularizerOf(layer, "bias_regularizer");
+  auto tensor = [&](ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, element);
+  };
+  // x [N, T, d] -> [N, heads, T, width] through the EinsumDense
+  // "abc,cde->abde".
+  auto project = [&](StringRef name, Value x, int64_t width) {
+    auto type = cast<RankedTensorType>(x.getType());
+    int64_t t = type.getDimSize(1), d = type.getDimSize(2);
+    Value kernel = addParam(layer, (name + "/kernel").str(), {d, heads, width},
+                            element, trainable, kernelInit, kernelReg);
+    Value y = builder.create<MatmulOp>(
+        fileLoc, TypeRange{tensor({n * t, heads * width})},
+        ValueRange{kb().reshape(x, {n * t, d}),
+                   kb().reshape(kernel, {d, heads * width})});
+    if (useBias) {
+      Value bias = addParam(layer, (name + "/bias").str(), {heads, width},
+                            element, trainable, biasInit, biasReg);
+      y = binary<AddOp>(y, kb().broadcastTo(kb().reshape(bias, {heads * width}),
+                                            {n * t, heads * width}));
+    }
+    y = kb().reshape(y, {n, t, heads, width});
+    return builder
+        .create<TransposeOp>(fileLoc, y,
+                             builder.getDenseI64ArrayAttr({0, 2, 1, 3}))
+        .getResult();
+  };
+  Value q = project("query", query, keyDim);
+  Value k = project("key", key, keyDim);
+  Value v = project("value", value, valueDim);
+  // Keras scales the query before the dot product.
+  q = binary<MulOp>(q, kb().splat(tensor({n, heads, tq, keyDim}),
+                                  1.0 / std::sqrt(double(keyDim))));
+  auto scoresType = tensor({n, heads, tq, tk});
+  Value scores =
+      builder
+          .create<MatmulOp>(
+              fileLoc, TypeRange{scoresType}, ValueRange{q, k},
+              builder.getNamedAttr("transpose_rhs", builder.getBoolAttr(true)))
+          .getResult();
+  if (layer.causalMask) {
+    // Query i sees keys j <= i: -1e9 (Keras' large negative) elsewhere.
+    SmallVector<Attribute> adder;
+    for (int64_t i = 0; i < tq; ++i)
+      for (int64_t j = 0; j < tk; ++j)
+        adder.push_back(builder.getFloatAttr(element, j <= i ? 0.0 : -1e9));
+    auto maskType = tensor({tq, tk});
+    Value mask = builder
+                     .create<ConstantOp>(
+                         fileLoc, TypeRange{maskType}, ValueRange{},
+                         builder.getNamedAttr(
+                             "value", DenseElementsAttr::get(maskType, adder)))
+                     .getResult();
+    scores = binary<AddOp>(
+        scores, builder.create<BroadcastInDimOp>(fileLoc, scoresType, mask,
+                                                 ArrayRef<int64_t>{2, 3}));
+  }
+  Value probs = unary<SoftmaxOp>(
+      scores, {builder.getNamedAttr("axis", builder.getI64IntegerAttr(3))});
+  if (double rate = getNumber(c.get("dropout")).value_or(0.0); rate > 0) {
+    int64_t seed = c.getInteger("seed").value_or(
+        static_cast<int64_t>(layerIndex.lookup(layer.name)) + 1);
+    probs =
+        builder
+            .create<DropoutOp>(
+                fileLoc, TypeRange{scoresType},
+                ValueRange{probs, forward->stepCounter()},
+                ArrayRef<NamedAttribute>{
+                    builder.getNamedAttr("rate", builder.getF64FloatAttr(rate)),
+                    builder.getNamedAttr("seed",
+                                         builder.getI64IntegerAttr(seed))})
+            .getResult();
+  }
+  Value context = builder
+                      .create<MatmulOp>(
+                          fileLoc, TypeRange{tensor({n, heads, tq, valueDim})},
+                          ValueRange{probs, v})
+                      .getResult();
+  context = builder
+                .create<TransposeOp>(fileLoc, context,
+                                     builder.getDenseI64ArrayAttr({0, 2, 1, 3}))
+                .getResult();
+  Value outKernel =
+      addParam(layer, "attention_output/kernel", {heads, valueDim, dq}, element,
+               trainable, kernelInit, kernelReg);
+  Value out = builder.create<MatmulOp>(
+      fileLoc, TypeRange{tensor({n * tq, dq})},
+      ValueRange{kb().reshape(context, {n * tq, heads * valueDim}),
+                 kb().reshape(outKernel, {heads * valueDim, dq})});
+  if (useBias) {
+    Value bias = addParam(layer, "attention_output/bias", {dq}, element,
+                          trainable, biasInit, biasReg);
+    out = binary<AddOp>(out, kb().broadcastTo(bias, {n * tq, dq}));
+  }
+  return kb().reshape(out, {n, tq, dq});
+}
+
+/// keras_hub PositionEmbedding: a trainable [sequence_length, features]
+/// table (`<layer>/embeddings`, glorot_uniform by default); the output is
+/// its first T rows broadcast over the batch (the layer returns the
+/// position embeddings; an Add layer adds them to the tokens').
+FailureOr<Value> KerasImporter::emitPositionEmbedding(const Layer &layer,
+                                                      Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t length = *layer.config->getInteger("sequence_length");
+  if (type.getRank() != 3 || type.getDimSize(1) > length) {
+    layerError(layer) << "input " << type
+                      << " must be [batch, steps, features] with steps <= "
+                         "sequence_length "
+                      << length;
+    return failure();
+  }
+  int64_t t = type.getDimSize(1), d = type.getDimSize(2);
+  Value table = addParam(
+      layer, "embeddings", {length, d}, type.getElementType(),
+      layer.config->getBoolean("trainable").value_or(true),
+      initializerOf(layer, "initializer", "glorot_uniform"), Regularizer{});
+  if (t < length)
+    table = builder.create<SliceOp>(
+        fileLoc, RankedTensorType::get({t, d}, type.getElementType()), table,
+        builder.getDenseI64ArrayAttr({0, 0}),
+        builder.getDenseI64ArrayAttr({t, d}),
+        builder.getDenseI64ArrayAttr({1, 1}));
+  return builder
+      .create<BroadcastInDimOp>(fileLoc, type, table, ArrayRef<int64_t>{1, 2})
+      .getResult();
 }
 
 FailureOr<Value> KerasImporter::emitMerge(const Layer &layer,
@@ -2480,6 +2722,8 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
                cls == "Concatenate";
   if (merge)
     return emitMerge(layer, operands);
+  if (cls == "MultiHeadAttention")
+    return emitAttention(layer, operands);
   if (operands.size() != 1) {
     layerError(layer) << "takes " << operands.size() << " inputs; it needs 1";
     return failure();
@@ -2574,6 +2818,8 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
     return emitRecurrent(layer, c, cls, layer.name, false, false, x);
   if (cls == "Bidirectional")
     return emitBidirectional(layer, x);
+  if (cls == "PositionEmbedding")
+    return emitPositionEmbedding(layer, x);
   if (cls == "LayerNormalization")
     return emitLayerNormalization(layer, x);
   if (cls == "Rescaling") {

@@ -91,34 +91,37 @@ LOSS_OPTIONS = ("loss=sparse_categorical_crossentropy from_logits=1 "
 failures = []
 
 
-def errors(a, b):
+def errors(a, b, floor=0.0):
+    """Norm-wise and element-wise relative errors; the element-wise
+    denominator is |b_i| + max(1e-6 max|b|, floor)."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     assert a.shape == b.shape, (a.shape, b.shape)
     nb = np.linalg.norm(b)
     normwise = np.linalg.norm(a - b) / nb if nb > 0 else np.linalg.norm(a)
     scale = np.abs(b).max() if b.size else 0.0
-    elementwise = (np.abs(a - b) / (np.abs(b) + 1e-6 * scale + 1e-300)).max()
+    elementwise = (np.abs(a - b) /
+                   (np.abs(b) + max(1e-6 * scale, floor) + 1e-300)).max()
     return normwise, elementwise
 
 
-def compare(label, got, want, f64=None, elementwise_check=False):
+def compare(label, got, want, f64=None, elementwise_check=False, floor=0.0):
     """Prints the errors of `got` against `want` (and of `want` against the
     float64 `f64`); records a failure beyond RTOL norm-wise, or element-wise
-    when `elementwise_check`."""
-    normwise, elementwise = errors(got, want)
+    when `elementwise_check` (element-wise floor: see errors)."""
+    normwise, elementwise = errors(got, want, floor)
     line = (f"{label:<34} norm-wise {normwise:.2e}  element-wise "
             f"{elementwise:.2e}")
     if f64 is not None:
-        line += "  torch-f32: %.2e %.2e" % errors(want, f64)
+        line += "  torch-f32: %.2e %.2e" % errors(want, f64, floor)
     if elementwise_check:
         line += "  [elementwise]"
     elementwise_ok = elementwise <= RTOL
     if elementwise_check and not elementwise_ok and f64 is not None:
         # Two float32 computations each ~torch's rounding away from the
         # exact value can be twice that apart: judge kiln against float64.
-        torch_error = errors(want, f64)[1]
-        kiln_error = errors(got, f64)[1]
+        torch_error = errors(want, f64, floor)[1]
+        kiln_error = errors(got, f64, floor)[1]
         elementwise_ok = kiln_error <= max(RTOL, 2 * torch_error)
         line += f"  kiln-f64: {kiln_error:.2e}"
     ok = (np.all(np.isfinite(got)) and normwise <= RTOL and
