@@ -107,6 +107,50 @@ def torch_bilstm(torch, nn):
     return BiLSTM()
 
 
+def torch_transformer(torch, nn):
+    """The keras.io "Text classification with Transformer" block as in
+    examples/text_classifier/transformer.json: token + position embeddings,
+    2-head self-attention (key_dim 32, nn.MultiheadAttention with
+    kdim = vdim = 32 per head: embed_dim 64 would change the shapes, so the
+    projections are written out), dropout 0.1, residual + LayerNorm(1e-6),
+    feed-forward 32-32, residual + LayerNorm, mean over time, dropout,
+    Dense(20, relu), dropout, logit."""
+    d, heads, kd = 32, 2, 32
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = nn.Embedding(VOCAB, d)
+            nn.init.uniform_(self.tok.weight, -0.05, 0.05)
+            self.pos = nn.Parameter(torch.empty(SEQUENCE_LENGTH, d))
+            nn.init.xavier_uniform_(self.pos)
+            self.q = nn.Linear(d, heads * kd)
+            self.k = nn.Linear(d, heads * kd)
+            self.v = nn.Linear(d, heads * kd)
+            self.o = nn.Linear(heads * kd, d)
+            self.norm1 = nn.LayerNorm(d, eps=1e-6)
+            self.ff1 = nn.Linear(d, d)
+            self.ff2 = nn.Linear(d, d)
+            self.norm2 = nn.LayerNorm(d, eps=1e-6)
+            self.hidden = nn.Linear(d, 20)
+            self.out = nn.Linear(20, 1)
+            self.drop = nn.Dropout(0.1)
+
+        def forward(self, ids):
+            n, t = ids.shape
+            x = self.tok(ids) + self.pos[:t]
+            split = lambda y: y.view(n, t, heads, kd).transpose(1, 2)
+            q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+            probs = torch.softmax(q @ k.transpose(2, 3) / kd ** 0.5, dim=-1)
+            a = (probs @ v).transpose(1, 2).reshape(n, t, heads * kd)
+            h = self.norm1(x + self.drop(self.o(a)))
+            h = self.norm2(h + self.drop(self.ff2(torch.relu(self.ff1(h)))))
+            h = self.drop(torch.relu(self.hidden(self.drop(h.mean(1)))))
+            return self.out(h)
+
+    return Block()
+
+
 MODELS = {
     "embedding_pool": dict(config="examples/text_classifier/embedding_pool.json",
                            epochs=10, quick_epochs=4,
@@ -115,8 +159,10 @@ MODELS = {
     # 0.965 after one epoch), so 2 epochs: the second is the one timed.
     "bilstm": dict(config="examples/text_classifier/bilstm.json",
                    epochs=2, quick_epochs=2, torch=torch_bilstm),
+    "transformer": dict(config="examples/text_classifier/transformer.json",
+                        epochs=2, quick_epochs=2, torch=torch_transformer),
 }
-DEFAULT_MODELS = ["embedding_pool", "bilstm"]
+DEFAULT_MODELS = ["embedding_pool", "bilstm", "transformer"]
 
 
 # --------------------------------------------------------- torch worker ----
