@@ -181,6 +181,12 @@ std::optional<ClassInfo> getClassInfo(StringRef cls) {
                       {"value_shape", null}}};
   if (cls == "PositionEmbedding")
     return ClassInfo{{"sequence_length", "initializer"}, {}};
+  if (cls == "TimeDistributed")
+    return ClassInfo{{"layer"}, {}};
+  if (cls == "RepeatVector")
+    return ClassInfo{{"n"}, {}};
+  if (cls == "Permute")
+    return ClassInfo{{"dims"}, {}};
   if (cls == "LayerNormalization")
     return ClassInfo{{"axis", "epsilon", "center", "scale", "beta_initializer",
                       "gamma_initializer", "beta_regularizer",
@@ -986,6 +992,37 @@ void KerasImporter::checkLayer(const Layer &layer) {
         if (auto reg = parseRegularizer(*value); !reg)
           issue(layer,
                 "argument '" + key + "': " + llvm::toString(reg.takeError()));
+  } else if (layer.className == "TimeDistributed") {
+    const json::Object *inner = c.getObject("layer");
+    const json::Object *config = inner ? inner->getObject("config") : nullptr;
+    auto cls = inner ? inner->getString("class_name") : std::nullopt;
+    if (!config || cls != "Dense")
+      issue(layer, "'layer' must be a Dense layer config (TimeDistributed "
+                   "over other layers is not supported)");
+    else
+      checkLayer(Layer{layer.name + "/" +
+                           config->getString("name").value_or("dense").str(),
+                       "Dense",
+                       config,
+                       {},
+                       false});
+  } else if (layer.className == "RepeatVector") {
+    if (!c.getInteger("n") || *c.getInteger("n") <= 0)
+      issue(layer, "'n' must be a positive integer");
+  } else if (layer.className == "Permute") {
+    const json::Array *dims = c.getArray("dims");
+    SmallVector<int64_t> seen;
+    bool ok = dims && !dims->empty();
+    for (size_t i = 0; ok && i < dims->size(); ++i) {
+      auto d = (*dims)[i].getAsInteger();
+      ok = d && *d >= 1 && *d <= static_cast<int64_t>(dims->size()) &&
+           !llvm::is_contained(seen, *d);
+      if (ok)
+        seen.push_back(*d);
+    }
+    if (!ok)
+      issue(layer, "'dims' must be a permutation of 1..rank (the batch axis "
+                   "stays first)");
   } else if (layer.className == "PositionEmbedding") {
     if (!c.getInteger("sequence_length") ||
         *c.getInteger("sequence_length") <= 0)
@@ -2820,6 +2857,50 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
     return emitBidirectional(layer, x);
   if (cls == "PositionEmbedding")
     return emitPositionEmbedding(layer, x);
+  if (cls == "TimeDistributed") {
+    // Dense acts on the last axis of any rank: the same weights at every
+    // step, as Keras' TimeDistributed(Dense) (weights
+    // `<layer>/<inner>/kernel`, `.../bias`).
+    const json::Object *inner = c.getObject("layer")->getObject("config");
+    return emitDense(Layer{layer.name + "/" +
+                               inner->getString("name").value_or("dense").str(),
+                           "Dense",
+                           inner,
+                           {},
+                           false},
+                     x);
+  }
+  if (cls == "RepeatVector") {
+    // [N, F] -> [N, n, F].
+    if (rank != 2) {
+      layerError(layer) << "input " << type << " must be [batch, features]";
+      return failure();
+    }
+    int64_t n = *c.getInteger("n");
+    return builder
+        .create<BroadcastInDimOp>(
+            fileLoc,
+            RankedTensorType::get({type.getDimSize(0), n, type.getDimSize(1)},
+                                  type.getElementType()),
+            x, ArrayRef<int64_t>{0, 2})
+        .getResult();
+  }
+  if (cls == "Permute") {
+    const json::Array *dims = c.getArray("dims");
+    if (static_cast<int64_t>(dims->size()) != rank - 1) {
+      layerError(layer) << "'dims' has " << dims->size()
+                        << " entries for an input of rank " << rank
+                        << " (one per axis after the batch)";
+      return failure();
+    }
+    SmallVector<int64_t> permutation{0};
+    for (const json::Value &d : *dims)
+      permutation.push_back(*d.getAsInteger());
+    return builder
+        .create<TransposeOp>(fileLoc, x,
+                             builder.getDenseI64ArrayAttr(permutation))
+        .getResult();
+  }
   if (cls == "LayerNormalization")
     return emitLayerNormalization(layer, x);
   if (cls == "Rescaling") {
