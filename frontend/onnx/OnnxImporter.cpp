@@ -55,50 +55,30 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 
 /// ONNX op types the importer supports (default domain), sorted; the one
 /// list (kilnc --list-onnx-ops prints it, the conformance runner reads it).
-constexpr llvm::StringLiteral kSupportedOps[] = {"Abs",
-                                                 "Add",
-                                                 "AveragePool",
-                                                 "BatchNormalization",
-                                                 "Cast",
-                                                 "Clip",
-                                                 "Concat",
-                                                 "Constant",
-                                                 "Conv",
-                                                 "ConvTranspose",
-                                                 "Div",
-                                                 "Dropout",
-                                                 "Elu",
-                                                 "Exp",
-                                                 "Flatten",
-                                                 "Gemm",
-                                                 "GlobalAveragePool",
-                                                 "GlobalMaxPool",
-                                                 "HardSigmoid",
-                                                 "Identity",
-                                                 "LeakyRelu",
-                                                 "Log",
-                                                 "LogSoftmax",
-                                                 "MatMul",
-                                                 "MaxPool",
-                                                 "Mul",
-                                                 "Neg",
-                                                 "Pad",
-                                                 "Pow",
-                                                 "ReduceMax",
-                                                 "ReduceMean",
-                                                 "ReduceSum",
-                                                 "Relu",
-                                                 "Reshape",
-                                                 "Sigmoid",
-                                                 "Slice",
-                                                 "Softmax",
-                                                 "Softplus",
-                                                 "Sqrt",
-                                                 "Squeeze",
-                                                 "Sub",
-                                                 "Tanh",
-                                                 "Transpose",
-                                                 "Unsqueeze"};
+constexpr llvm::StringLiteral kSupportedOps[] = {
+    "Abs",           "Add",
+    "AveragePool",   "BatchNormalization",
+    "Cast",          "Clip",
+    "Concat",        "Constant",
+    "Conv",          "ConvTranspose",
+    "Div",           "Dropout",
+    "Elu",           "Exp",
+    "Flatten",       "Gather",
+    "Gemm",          "GlobalAveragePool",
+    "GlobalMaxPool", "HardSigmoid",
+    "Identity",      "LeakyRelu",
+    "Log",           "LogSoftmax",
+    "MatMul",        "MaxPool",
+    "Mul",           "Neg",
+    "Pad",           "Pow",
+    "ReduceMax",     "ReduceMean",
+    "ReduceSum",     "Relu",
+    "Reshape",       "Sigmoid",
+    "Slice",         "Softmax",
+    "Softplus",      "Sqrt",
+    "Squeeze",       "Sub",
+    "Tanh",          "Transpose",
+    "Unsqueeze"};
 
 bool isSupportedOp(StringRef op) {
   return llvm::is_contained(kSupportedOps, op);
@@ -243,6 +223,7 @@ private:
   LogicalResult constant();
   template <typename OpT> LogicalResult reduce();
   LogicalResult castOp();
+  LogicalResult gather();
   LogicalResult dropout();
 
   // Convolution, pooling, normalization (ONNX NCHW, kiln channels-last) ----
@@ -1265,6 +1246,84 @@ template <typename OpT> LogicalResult Importer::reduce() {
                       namedAttr("keep_dims", builder.getBoolAttr(keepDims))}));
 }
 
+/// ONNX Gather (opsets 1-13): kiln.gather along `axis` (negative counts
+/// from the end) with i32/i64 indices; indices in [-V, 0) count from the
+/// end. Constant data and indices (shape arithmetic, as exporters emit it)
+/// fold at import, for any element type.
+LogicalResult Importer::gather() {
+  const std::string &dataName = currentNode->input(0);
+  const std::string &indexName = currentNode->input(1);
+  auto dataConstant = constants.find(dataName);
+  auto indexConstant = constants.find(indexName);
+  bool folded = dataConstant != constants.end() && !values.count(dataName) &&
+                indexConstant != constants.end() && !values.count(indexName);
+  Type dataType;
+  RankedTensorType indexType;
+  ArrayRef<int64_t> dataShape;
+  if (folded) {
+    dataType = dataConstant->second.getType();
+    indexType = cast<RankedTensorType>(indexConstant->second.getType());
+  } else {
+    FailureOr<Value> indices = input(1);
+    if (failed(indices))
+      return failure();
+    indexType = typeOf(*indices);
+    FailureOr<Value> data = floatInput(0);
+    if (failed(data))
+      return failure();
+    dataType = data->getType();
+  }
+  dataShape = cast<RankedTensorType>(dataType).getShape();
+  if (!indexType.getElementType().isInteger(32) &&
+      !indexType.getElementType().isInteger(64)) {
+    nodeError() << "indices must be int32 or int64, got "
+                << indexType.getElementType();
+    return failure();
+  }
+  FailureOr<int64_t> axis = normalizeAxis(intAttr("axis", 0), dataShape.size());
+  if (failed(axis))
+    return failure();
+  SmallVector<int64_t> shape(dataShape.begin(), dataShape.begin() + *axis);
+  llvm::append_range(shape, indexType.getShape());
+  shape.append(dataShape.begin() + *axis + 1, dataShape.end());
+  Type element = cast<RankedTensorType>(dataType).getElementType();
+  auto resultType = RankedTensorType::get(shape, element);
+  if (!folded) {
+    Value data = *value(dataName), indices = *value(indexName);
+    // Token ids read straight from a graph input: generated programs check
+    // them against [-V, V) (ONNX's range) before training.
+    forward->restrictInputRange(indices, -dataShape[*axis], dataShape[*axis]);
+    return setOutput(
+        0, create<GatherOp>(
+               resultType, {data, indices},
+               {namedAttr("axis", builder.getI64IntegerAttr(*axis))}));
+  }
+  // Fold: result[a, i, b] = data[a, idx[i], b].
+  SmallVector<Attribute> data(dataConstant->second.getValues<Attribute>());
+  SmallVector<int64_t> idx;
+  for (const APInt &v : indexConstant->second.getValues<APInt>())
+    idx.push_back(v.getSExtValue());
+  int64_t outer = 1, inner = 1, v = dataShape[*axis];
+  for (int64_t i = 0; i < *axis; ++i)
+    outer *= dataShape[i];
+  for (size_t i = *axis + 1; i < dataShape.size(); ++i)
+    inner *= dataShape[i];
+  SmallVector<Attribute> out;
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j : idx) {
+      if (j < -v || j >= v) {
+        nodeError() << "index " << j << " is outside [" << -v << ", " << v
+                    << ")";
+        return failure();
+      }
+      int64_t row = j < 0 ? j + v : j;
+      for (int64_t e = 0; e < inner; ++e)
+        out.push_back(data[(o * v + row) * inner + e]);
+    }
+  constants[currentNode->output(0)] = DenseElementsAttr::get(resultType, out);
+  return success();
+}
+
 LogicalResult Importer::castOp() {
   FailureOr<Value> x = input(0);
   if (failed(x))
@@ -2013,6 +2072,8 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
     return reduce<ReduceMaxOp>();
   if (op == "Cast")
     return castOp();
+  if (op == "Gather")
+    return gather();
   if (op == "Conv")
     return conv();
   if (op == "ConvTranspose")

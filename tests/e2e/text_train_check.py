@@ -13,6 +13,9 @@ f32:
         GRU(4) (reset_after, last step) -> Dense(3): the Bidirectional
         covers go_backwards with the states stored aligned, the GRU the
         last-step slice.
+  onnx: a torch.nn module (nn.Embedding(20, 8) -> mean over time ->
+        nn.Linear(8, 3)) exported to ONNX (opset 13) at test time
+        (Gather, ReduceMean, Gemm), imported by kilnc.
   transformer (functional): Embedding(20, 8) + PositionEmbedding(10) ->
         MultiHeadAttention(2 heads, key_dim 4, value_dim 3, causal mask)
         -> Add -> LayerNormalization -> Dense(8, relu) -> Dense(8) -> Add
@@ -182,6 +185,35 @@ def functional(layers, output):
         "output_layers": [[output, 0, 0]]}}
 
 
+def export_onnx(workdir):
+    """The torch module of the `onnx` model, exported with dynamic batch."""
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(VOCAB, 8)
+            self.fc = torch.nn.Linear(8, CLASSES)
+
+        def forward(self, ids):
+            return self.fc(self.emb(ids).mean(dim=1))
+
+    path = os.path.join(workdir, "embedding.onnx")
+    torch.onnx.export(Model(), torch.zeros(BATCH, STEPS_T, dtype=torch.long),
+                      path, input_names=["ids"], output_names=["logits"],
+                      opset_version=13, dynamic_axes={"ids": {0: "batch"}})
+    return path
+
+
+def onnx_logits(p, ids):
+    table, weight, bias = p  # nn.Linear's weight is [out, in] in ONNX too
+    return torch.nn.functional.embedding(ids, table).mean(dim=1) @ weight.T \
+        + bias
+
+
+def onnx_params(rng):
+    return [rng.uniform(-1, 1, (VOCAB, 8)), rng.uniform(-0.7, 0.7, (CLASSES, 8)),
+            rng.uniform(-0.1, 0.1, CLASSES)]
+
+
 def pool_params(rng):
     w = 8
     return [rng.uniform(-0.5, 0.5, (VOCAB, w)), rng.uniform(0.5, 1.5, w),
@@ -231,6 +263,8 @@ MODELS = {
          "bidi/backward_lstm/kernel", "bidi/backward_lstm/recurrent_kernel",
          "bidi/backward_lstm/bias", "gru/kernel", "gru/recurrent_kernel",
          "gru/bias", "out/kernel", "out/bias"], rnn_params, rnn_logits),
+    "onnx": (export_onnx, ["emb.weight", "fc.weight", "fc.bias"],
+             onnx_params, onnx_logits),
     "transformer": (functional([
         ("Embedding", {"name": "embedding", "input_dim": VOCAB,
                        "output_dim": 8}, ["tokens"], {}),
@@ -336,18 +370,23 @@ def check_model(kiln_opt, kilnc, workdir, model):
     config, names, make_params, logits_fn = MODELS[model]
     workdir = os.path.join(workdir, model)
     os.makedirs(workdir, exist_ok=True)
-    path = os.path.join(workdir, "text.json")
-    with open(path, "w") as f:
-        json.dump(config, f)
+    if callable(config):
+        path = config(workdir)
+    else:
+        path = os.path.join(workdir, "text.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
     kiln = common.Kiln(kiln_opt, kilnc, workdir)
     kiln.model = os.path.join(workdir, "text_forward.mlir")
-    subprocess.run([kilnc, path, "--emit=kiln", "-o", kiln.model],
-                   check=True)
+    subprocess.run([kilnc, path, "--emit=kiln", f"--batch-size={BATCH}",
+                    "-o", kiln.model], check=True)
     with open(kiln.model) as f:
         order = re.findall(r'kiln.param = "([^"]+)"', f.read())
     assert order == names, order
     params, ids, y = init_data(make_params)
     assert len(np.unique(ids)) < ids.size  # repeated ids
+    if callable(config):
+        ids = ids.astype(np.int64)  # torch exports int64 ids
 
     grad_module = kiln.opt("grad", f"--kiln-attach-loss={LOSS_OPTIONS}",
                            "--kiln-derive-gradients=function=loss")
