@@ -56,28 +56,18 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 /// ONNX op types the importer supports (default domain), sorted; the one
 /// list (kilnc --list-onnx-ops prints it, the conformance runner reads it).
 constexpr llvm::StringLiteral kSupportedOps[] = {
-    "Abs",           "Add",
-    "AveragePool",   "BatchNormalization",
-    "Cast",          "Clip",
-    "Concat",        "Constant",
-    "Conv",          "ConvTranspose",
-    "Div",           "Dropout",
-    "Elu",           "Exp",
-    "Flatten",       "Gather",
-    "Gemm",          "GlobalAveragePool",
-    "GlobalMaxPool", "HardSigmoid",
-    "Identity",      "LeakyRelu",
-    "Log",           "LogSoftmax",
-    "MatMul",        "MaxPool",
-    "Mul",           "Neg",
-    "Pad",           "Pow",
-    "ReduceMax",     "ReduceMean",
-    "ReduceSum",     "Relu",
-    "Reshape",       "Sigmoid",
-    "Slice",         "Softmax",
-    "Softplus",      "Sqrt",
-    "Squeeze",       "Sub",
-    "Tanh",          "Transpose",
+    "Abs",           "Add",           "AveragePool", "BatchNormalization",
+    "Cast",          "Clip",          "Concat",      "Constant",
+    "Conv",          "ConvTranspose", "Div",         "Dropout",
+    "Elu",           "Exp",           "Expand",      "Flatten",
+    "GRU",           "Gather",        "Gemm",        "GlobalAveragePool",
+    "GlobalMaxPool", "HardSigmoid",   "Identity",    "LSTM",
+    "LeakyRelu",     "Log",           "LogSoftmax",  "MatMul",
+    "MaxPool",       "Mul",           "Neg",         "Pad",
+    "Pow",           "ReduceMax",     "ReduceMean",  "ReduceSum",
+    "Relu",          "Reshape",       "Shape",       "Sigmoid",
+    "Slice",         "Softmax",       "Softplus",    "Sqrt",
+    "Squeeze",       "Sub",           "Tanh",        "Transpose",
     "Unsqueeze"};
 
 bool isSupportedOp(StringRef op) {
@@ -97,6 +87,8 @@ bool isConstantInput(StringRef op, unsigned index, int64_t opset) {
     return index >= 1;
   if (op == "Dropout")
     return index >= 1;
+  if (op == "Expand")
+    return index == 1;
   if (op == "Pad")
     return index >= 1 && opset >= 11;
   return false;
@@ -224,6 +216,14 @@ private:
   template <typename OpT> LogicalResult reduce();
   LogicalResult castOp();
   LogicalResult gather();
+  LogicalResult shapeOp();
+  LogicalResult expand();
+  bool isConstant(const std::string &name) {
+    return !name.empty() && constants.count(name) && !values.count(name);
+  }
+  std::optional<SmallVector<int64_t>> inferredShape(const std::string &name);
+  LogicalResult foldShapeArithmetic(bool &folded);
+  LogicalResult recurrent(bool lstm);
   LogicalResult dropout();
 
   // Convolution, pooling, normalization (ONNX NCHW, kiln channels-last) ----
@@ -1324,6 +1324,346 @@ LogicalResult Importer::gather() {
   return success();
 }
 
+std::optional<SmallVector<int64_t>>
+Importer::inferredShape(const std::string &name) {
+  auto t = inferred.find(name);
+  if (t == inferred.end() || !t->second->has_tensor_type() ||
+      !t->second->tensor_type().has_shape())
+    return std::nullopt;
+  SmallVector<int64_t> shape;
+  for (const auto &dim : t->second->tensor_type().shape().dim()) {
+    if (!dim.has_dim_value())
+      return std::nullopt;
+    shape.push_back(dim.dim_value());
+  }
+  return shape;
+}
+
+/// Unsqueeze, Squeeze, Reshape, Flatten, Identity of a constant (the
+/// elements reshaped to the shape ONNX shape inference gives), and Concat
+/// of constants, become constants.
+LogicalResult Importer::foldShapeArithmetic(bool &folded) {
+  const onnx::NodeProto &node = *currentNode;
+  StringRef op = node.op_type();
+  bool reshapeLike = op == "Unsqueeze" || op == "Squeeze" || op == "Reshape" ||
+                     op == "Flatten" || op == "Identity";
+  if (reshapeLike && node.input_size() >= 1 && isConstant(node.input(0))) {
+    for (int i = 1; i < node.input_size(); ++i)
+      if (!node.input(i).empty() && !isConstant(node.input(i)))
+        return success();
+    std::optional<SmallVector<int64_t>> shape = inferredShape(node.output(0));
+    if (!shape)
+      return success();
+    DenseElementsAttr value = constants[node.input(0)];
+    auto type = RankedTensorType::get(*shape, value.getElementType());
+    if (type.getNumElements() != value.getNumElements())
+      return success(); // the op's own import reports it
+    constants[node.output(0)] = value.reshape(type);
+    folded = true;
+    return success();
+  }
+  if (op == "Concat" && node.input_size() >= 1 &&
+      llvm::all_of(node.input(),
+                   [&](const std::string &name) { return isConstant(name); })) {
+    std::optional<SmallVector<int64_t>> shape = inferredShape(node.output(0));
+    if (!shape || shape->empty())
+      return success();
+    int64_t rank = shape->size();
+    FailureOr<int64_t> axis = normalizeAxis(intAttr("axis", 0), rank);
+    if (failed(axis))
+      return failure();
+    // Row-major: `outer` blocks, each input contributing its slab.
+    int64_t outer = 1;
+    for (int64_t i = 0; i < *axis; ++i)
+      outer *= (*shape)[i];
+    if (outer == 0)
+      return success();
+    SmallVector<SmallVector<Attribute>> parts;
+    SmallVector<int64_t> slab;
+    for (const std::string &name : node.input()) {
+      DenseElementsAttr value = constants[name];
+      parts.emplace_back(value.getValues<Attribute>());
+      slab.push_back(value.getNumElements() / outer);
+    }
+    SmallVector<Attribute> out;
+    for (int64_t o = 0; o < outer; ++o)
+      for (size_t p = 0; p < parts.size(); ++p)
+        for (int64_t e = 0; e < slab[p]; ++e)
+          out.push_back(parts[p][o * slab[p] + e]);
+    Type element = constants[node.input(0)].getElementType();
+    auto type = RankedTensorType::get(*shape, element);
+    if (static_cast<int64_t>(out.size()) != type.getNumElements())
+      return success();
+    constants[node.output(0)] = DenseElementsAttr::get(type, out);
+    folded = true;
+  }
+  return success();
+}
+
+/// ONNX Shape: the input's static shape (all of kiln's shapes are static)
+/// as an int64 constant; `start` / `end` (opset 15) slice it.
+LogicalResult Importer::shapeOp() {
+  const std::string &name = currentNode->input(0);
+  SmallVector<int64_t> shape;
+  if (isConstant(name)) {
+    auto type = cast<RankedTensorType>(constants[name].getType());
+    shape.assign(type.getShape().begin(), type.getShape().end());
+  } else {
+    FailureOr<Value> x = input(0);
+    if (failed(x))
+      return failure();
+    shape.assign(typeOf(*x).getShape().begin(), typeOf(*x).getShape().end());
+  }
+  int64_t rank = shape.size();
+  auto clampIndex = [&](int64_t i) {
+    if (i < 0)
+      i += rank;
+    return std::clamp<int64_t>(i, 0, rank);
+  };
+  int64_t start = clampIndex(intAttr("start", 0));
+  int64_t end = clampIndex(intAttr("end", rank));
+  SmallVector<APInt> dims;
+  for (int64_t i = start; i < end; ++i)
+    dims.push_back(APInt(64, shape[i], /*isSigned=*/true));
+  auto type = RankedTensorType::get({static_cast<int64_t>(dims.size())},
+                                    builder.getI64Type());
+  constants[currentNode->output(0)] = DenseElementsAttr::get(type, dims);
+  return success();
+}
+
+/// ONNX Expand: multidirectional broadcast of the input to the constant
+/// shape; a constant splat input folds.
+LogicalResult Importer::expand() {
+  FailureOr<SmallVector<int64_t>> target = constantInts(1);
+  if (failed(target))
+    return failure();
+  const std::string &name = currentNode->input(0);
+  if (isConstant(name) && constants[name].isSplat()) {
+    DenseElementsAttr value = constants[name];
+    auto type = cast<RankedTensorType>(value.getType());
+    FailureOr<SmallVector<int64_t>> shape =
+        broadcastShape(type.getShape(), *target);
+    if (failed(shape))
+      return failure();
+    constants[currentNode->output(0)] = DenseElementsAttr::get(
+        RankedTensorType::get(*shape, type.getElementType()),
+        value.getSplatValue<Attribute>());
+    return success();
+  }
+  FailureOr<Value> x = input(0);
+  if (failed(x))
+    return failure();
+  FailureOr<SmallVector<int64_t>> shape =
+      broadcastShape(typeOf(*x).getShape(), *target);
+  if (failed(shape))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  int64_t offset = shape->size() - type.getRank();
+  SmallVector<int64_t> dims;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    dims.push_back(i + offset);
+  // Size-1 axes that grow are expanded by broadcast_in_dim.
+  return setOutput(0, create<BroadcastInDimOp>(
+                          RankedTensorType::get(*shape, type.getElementType()),
+                          {*x},
+                          {namedAttr("broadcast_dimensions",
+                                     builder.getDenseI64ArrayAttr(dims))}));
+}
+
+/// ONNX LSTM / GRU (forward, reverse, bidirectional; layout 0 or 1) as one
+/// kiln.rnn per direction. ONNX keeps W [D, G*H, I], R [D, G*H, H], B [D,
+/// 2*G*H] (input then recurrent biases) with gate orders i, o, f, c (LSTM)
+/// and z, r, h (GRU); kiln.rnn takes Keras' kernel [I, G*H] in i, f, c, o /
+/// z, r, h, so each direction's blocks are reordered and transposed in the
+/// graph (the params stay in ONNX layout; their gradients flow back through
+/// the slices). Both layouts (0: time-major, 1: batch-major) are read. LSTM bias = Wb + Rb; GRU with linear_before_reset = 1 is
+/// Keras' reset_after (bias [Wb; Rb]), with 0 Keras' reset-before form (bias
+/// Wb + Rb). The reverse direction runs with go_backwards and its states
+/// stored aligned with the input, as ONNX's Y holds them. Initial states
+/// must be absent or constant zeros, sequence_lens absent, activations the
+/// defaults; Y_c (LSTM's final cell state) is not produced.
+LogicalResult Importer::recurrent(bool lstm) {
+  const onnx::NodeProto &node = *currentNode;
+  int64_t gates = lstm ? 4 : 3;
+  std::string direction =
+      stringAttr("direction").value_or(std::string("forward"));
+  if (direction != "forward" && direction != "reverse" &&
+      direction != "bidirectional") {
+    nodeError() << "direction '" << direction
+                << "' is not forward, reverse or bidirectional";
+    return failure();
+  }
+  int64_t layout = intAttr("layout", 0);
+  if (layout != 0 && layout != 1) {
+    nodeError() << "layout " << layout << " is not 0 or 1";
+    return failure();
+  }
+  for (StringRef unsupported :
+       {"activations", "activation_alpha", "activation_beta", "clip"})
+    if (attr(unsupported)) {
+      nodeError() << "attribute '" << unsupported
+                  << "' is not supported (only the default activations)";
+      return failure();
+    }
+  if (lstm && intAttr("input_forget", 0) != 0) {
+    nodeError() << "input_forget = 1 is not supported";
+    return failure();
+  }
+  if (lstm && node.input_size() > 7 && !node.input(7).empty()) {
+    nodeError() << "peephole weights (input P) are not supported";
+    return failure();
+  }
+  if (node.input_size() > 4 && !node.input(4).empty()) {
+    nodeError() << "sequence_lens is not supported";
+    return failure();
+  }
+  for (int i = 5; i < std::min(node.input_size(), 7); ++i) {
+    const std::string &name = node.input(i);
+    if (name.empty())
+      continue;
+    if (!isConstant(name) || !constants[name].isSplat() ||
+        !isa<FloatType>(constants[name].getElementType()) ||
+        !constants[name].getSplatValue<APFloat>().isZero()) {
+      nodeError() << "input " << i
+                  << " (an initial state) must be absent or constant zeros";
+      return failure();
+    }
+  }
+  if (lstm && node.output_size() > 2 && !node.output(2).empty()) {
+    const std::string &cell = node.output(2);
+    bool used = llvm::any_of(graph.node(),
+                             [&](const onnx::NodeProto &other) {
+                               return llvm::is_contained(other.input(), cell);
+                             }) ||
+                llvm::any_of(graph.output(), [&](const auto &out) {
+                  return out.name() == cell;
+                });
+    if (used) {
+      nodeError() << "output Y_c (the final cell state) is not supported";
+      return failure();
+    }
+  }
+  FailureOr<Value> x = floatInput(0), w = floatInput(1), r = floatInput(2);
+  if (failed(x) || failed(w) || failed(r))
+    return failure();
+  RankedTensorType xType = typeOf(*x), wType = typeOf(*w);
+  int64_t numDirections = direction == "bidirectional" ? 2 : 1;
+  int64_t h = intAttr("hidden_size", 0);
+  if (xType.getRank() != 3 || wType.getRank() != 3 || h <= 0 ||
+      h > (int64_t(1) << 24) || wType.getDimSize(0) != numDirections ||
+      wType.getDimSize(1) != gates * h ||
+      wType.getDimSize(2) != xType.getDimSize(2) ||
+      typeOf(*r).getShape() != ArrayRef<int64_t>{numDirections, gates * h, h}) {
+    nodeError() << "X " << xType << ", W " << wType << ", R " << typeOf(*r)
+                << " do not match hidden_size " << h << " and " << numDirections
+                << " direction(s)";
+    return failure();
+  }
+  Type element = xType.getElementType();
+  // layout 0: X [T, N, I], Y [T, D, N, H], Y_h [D, N, H]; layout 1 (opset
+  // 14): X [N, T, I], Y [N, T, D, H], Y_h [N, D, H].
+  int64_t t = xType.getDimSize(layout ? 1 : 0),
+          n = xType.getDimSize(layout ? 0 : 1), in = xType.getDimSize(2);
+  Value bias;
+  if (node.input_size() > 3 && !node.input(3).empty()) {
+    FailureOr<Value> b = floatInput(3);
+    if (failed(b))
+      return failure();
+    bias = *b;
+    if (typeOf(bias).getShape() !=
+        ArrayRef<int64_t>{numDirections, 2 * gates * h}) {
+      nodeError() << "B " << typeOf(bias) << " is not [" << numDirections
+                  << ", " << 2 * gates * h << "]";
+      return failure();
+    }
+  }
+  bool resetAfter = !lstm && intAttr("linear_before_reset", 0) != 0;
+  // The ONNX gate block of each Keras gate: LSTM i, f, c, o <- i (0), f (2),
+  // c (3), o (1); GRU keeps z, r, h.
+  SmallVector<int64_t> order =
+      lstm ? SmallVector<int64_t>{0, 2, 3, 1} : SmallVector<int64_t>{0, 1, 2};
+  auto tensor = [&](ArrayRef<int64_t> shape) {
+    return RankedTensorType::get(shape, element);
+  };
+  auto axisAttr = [&](int64_t axis) {
+    return namedAttr("axis", builder.getI64IntegerAttr(axis));
+  };
+  auto sliceOf = [&](Value v, ArrayRef<int64_t> start,
+                     ArrayRef<int64_t> limit) {
+    SmallVector<int64_t> shape, strides(start.size(), 1);
+    for (size_t i = 0; i < start.size(); ++i)
+      shape.push_back(limit[i] - start[i]);
+    return create<SliceOp>(
+        tensor(shape), {v},
+        {namedAttr("start", builder.getDenseI64ArrayAttr(start)),
+         namedAttr("limit", builder.getDenseI64ArrayAttr(limit)),
+         namedAttr("strides", builder.getDenseI64ArrayAttr(strides))});
+  };
+  // Direction d of a [D, G*h, cols] weight, gate blocks in the Keras order,
+  // transposed to [cols, G*h].
+  auto kernelOf = [&](Value weight, int64_t d, int64_t cols) {
+    SmallVector<Value> blocks;
+    for (int64_t k : order)
+      blocks.push_back(
+          reshape(sliceOf(weight, {d, k * h, 0}, {d + 1, (k + 1) * h, cols}),
+                  {h, cols}));
+    Value rows =
+        create<ConcatOp>(tensor({gates * h, cols}), blocks, {axisAttr(0)});
+    return transposeValue(rows, {1, 0});
+  };
+  // Part `half` (0: Wb, 1: Rb) of direction d's bias, Keras gate order.
+  auto biasOf = [&](int64_t d, int64_t half) {
+    SmallVector<Value> blocks;
+    for (int64_t k : order) {
+      int64_t start = half * gates * h + k * h;
+      blocks.push_back(
+          reshape(sliceOf(bias, {d, start}, {d + 1, start + h}), {h}));
+    }
+    return create<ConcatOp>(tensor({gates * h}), blocks, {axisAttr(0)});
+  };
+  Value seq = layout ? *x : transposeValue(*x, {1, 0, 2}); // [N, T, I]
+  SmallVector<Value> sequences, lasts;
+  for (int64_t d = 0; d < numDirections; ++d) {
+    bool backward = direction == "reverse" || d == 1;
+    Value kernel = kernelOf(*w, d, in);
+    Value recurrentKernel = kernelOf(*r, d, h);
+    Value b;
+    if (!bias) {
+      b = splat(resetAfter ? tensor({2, 3 * h}) : tensor({gates * h}), 0.0);
+    } else if (resetAfter) {
+      b = create<ConcatOp>(tensor({2, 3 * h}),
+                           {reshape(biasOf(d, 0), {1, 3 * h}),
+                            reshape(biasOf(d, 1), {1, 3 * h})},
+                           {axisAttr(0)});
+    } else {
+      b = create<AddOp>(tensor({gates * h}), {biasOf(d, 0), biasOf(d, 1)});
+    }
+    auto rnn = builder.create<RnnOp>(
+        currentLoc, seq, kernel, recurrentKernel, b,
+        builder.getStringAttr(lstm ? "lstm" : "gru"),
+        builder.getStringAttr("tanh"), builder.getStringAttr("sigmoid"),
+        builder.getBoolAttr(backward), builder.getBoolAttr(backward),
+        builder.getBoolAttr(lstm ? true : resetAfter));
+    Value y = rnn.getResult(); // [N, T, H], aligned with the input
+    sequences.push_back(reshape(y, {n, t, 1, h}));
+    int64_t last = backward ? 0 : t - 1;
+    lasts.push_back(
+        reshape(sliceOf(y, {0, last, 0}, {n, last + 1, h}), {1, n, h}));
+  }
+  Value all = sequences.size() == 1
+                  ? sequences[0]
+                  : create<ConcatOp>(tensor({n, t, numDirections, h}),
+                                     sequences, {axisAttr(2)});
+  if (failed(setOutput(0, layout ? all : transposeValue(all, {1, 2, 0, 3}))))
+    return failure();
+  Value finalState = lasts.size() == 1
+                         ? lasts[0]
+                         : create<ConcatOp>(tensor({numDirections, n, h}),
+                                            lasts, {axisAttr(0)});
+  return setOutput(1, layout ? transposeValue(finalState, {1, 0, 2})
+                             : finalState);
+}
+
 LogicalResult Importer::castOp() {
   FailureOr<Value> x = input(0);
   if (failed(x))
@@ -1990,6 +2330,20 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
       builder.getStringAttr(node.name().empty() ? node.op_type() : node.name()),
       fileLoc);
   StringRef op = node.op_type();
+  // Shape arithmetic on constants (as exporters emit it around LSTM/GRU
+  // and Reshape) folds at import, so the ops that read shapes see
+  // constants.
+  bool folded = false;
+  if (failed(foldShapeArithmetic(folded)))
+    return failure();
+  if (folded)
+    return success();
+  if (op == "Shape")
+    return shapeOp();
+  if (op == "Expand")
+    return expand();
+  if (op == "LSTM" || op == "GRU")
+    return recurrent(op == "LSTM");
   if (op == "Gemm")
     return gemm();
   if (op == "MatMul")

@@ -16,6 +16,15 @@ f32:
   onnx: a torch.nn module (nn.Embedding(20, 8) -> mean over time ->
         nn.Linear(8, 3)) exported to ONNX (opset 13) at test time
         (Gather, ReduceMean, Gemm), imported by kilnc.
+  onnx_lstm, onnx_gru: torch modules nn.Embedding(20, 6) ->
+        nn.LSTM(6, 5, bidirectional) (final states of both directions) or
+        nn.GRU(6, 5, bidirectional) (mean of the sequence output) ->
+        nn.Linear(10, 3), exported to ONNX (opset 13: Shape/Gather/
+        Unsqueeze/Concat/Expand build the zero initial states, folded at
+        import; LSTM/GRU with ONNX's gate orders and bias pairs). Compared
+        with the torch module's own autograd and torch.optim.Adam, its
+        params and gradients mapped to the ONNX layout (gate blocks i, f, g,
+        o -> i, o, f, c for the LSTM; biases [b_ih, b_hh]).
   transformer (functional): Embedding(20, 8) + PositionEmbedding(10) ->
         MultiHeadAttention(2 heads, key_dim 4, value_dim 3, causal mask)
         -> Add -> LayerNormalization -> Dense(8, relu) -> Dense(8) -> Add
@@ -39,6 +48,7 @@ magnitude. A gradient that vanishes identically (the attention key bias's)
 is checked to be rounding noise instead (<= 1e-6 of the largest gradient).
 Prints one line per tensor, then PASS, or FAIL lines and exits non-zero.
 """
+import copy
 import json
 import os
 import re
@@ -446,13 +456,161 @@ def check_model(kiln_opt, kilnc, workdir, model):
                            t_v[i], r_v[i])
 
 
+class TorchRnn(torch.nn.Module):
+    def __init__(self, lstm):
+        super().__init__()
+        self.lstm = lstm
+        self.emb = torch.nn.Embedding(VOCAB, 6)
+        cell = torch.nn.LSTM if lstm else torch.nn.GRU
+        self.rnn = cell(6, 5, batch_first=True, bidirectional=True)
+        self.fc = torch.nn.Linear(10, CLASSES)
+
+    def forward(self, ids):
+        out, state = self.rnn(self.emb(ids))
+        if self.lstm:
+            h = state[0]
+            return self.fc(torch.cat([h[0], h[1]], dim=1))
+        return self.fc(out.mean(dim=1))
+
+
+def onnx_layout(module, names, shapes, attr):
+    """The module's params (attr "data", "grad", or an Adam state key) in
+    the ONNX initializer layout, by initializer name."""
+    def get(p):
+        if attr == "data":
+            t = p.detach()
+        elif attr == "grad":
+            t = p.grad
+        else:
+            t = opt_state[p][attr]
+        return t.detach().double().numpy()
+    opt_state = getattr(module, "_adam_state", None)
+    rnn = module.rnn
+    gates = 4 if module.lstm else 3
+    # torch gate blocks -> ONNX: LSTM i, f, g, o -> i, o, f, c; GRU
+    # r, z, n -> z, r, h.
+    order = [0, 3, 1, 2] if module.lstm else [1, 0, 2]
+
+    def reorder(a):
+        blocks = np.split(a, gates, axis=0)
+        return np.concatenate([blocks[k] for k in order], axis=0)
+
+    suffixes = ["_l0", "_l0_reverse"]
+    w = np.stack([reorder(get(getattr(rnn, "weight_ih" + s)))
+                  for s in suffixes])
+    r = np.stack([reorder(get(getattr(rnn, "weight_hh" + s)))
+                  for s in suffixes])
+    b = np.stack([np.concatenate([reorder(get(getattr(rnn, "bias_ih" + s))),
+                                  reorder(get(getattr(rnn, "bias_hh" + s)))])
+                  for s in suffixes])
+    by_shape = {w.shape: w, r.shape: r, b.shape: b}
+    out = []
+    for name, shape in zip(names, shapes):
+        if name in ("emb.weight", "fc.weight", "fc.bias"):
+            out.append(get(dict(module.named_parameters())[name]))
+        else:
+            out.append(by_shape[tuple(shape)])
+    return out
+
+
+def check_onnx_rnn(kiln_opt, kilnc, workdir, model):
+    import onnx
+    from onnx import numpy_helper
+    lstm = model == "onnx_lstm"
+    workdir = os.path.join(workdir, model)
+    os.makedirs(workdir, exist_ok=True)
+    torch.manual_seed(SEED % 1000)
+    module = TorchRnn(lstm)
+    path = os.path.join(workdir, model + ".onnx")
+    torch.onnx.export(module, torch.zeros(BATCH, STEPS_T, dtype=torch.long),
+                      path, input_names=["ids"], output_names=["logits"],
+                      opset_version=13)
+    ops = sorted({n.op_type for n in onnx.load(path).graph.node})
+    print(f"{model} exported ops: {' '.join(ops)}")
+    kiln = common.Kiln(kiln_opt, kilnc, workdir)
+    kiln.model = os.path.join(workdir, "forward.mlir")
+    subprocess.run([kilnc, path, "--emit=kiln", "-o", kiln.model], check=True)
+    with open(kiln.model) as f:
+        names = re.findall(r'kiln.param = "([^"]+)"', f.read())
+    init = {i.name: numpy_helper.to_array(i)
+            for i in onnx.load(path).graph.initializer}
+    params = [init[n].astype(np.float32) for n in names]
+    shapes = [p.shape for p in params]
+    # The exported initializers are the module's params in ONNX layout.
+    for name, mine, theirs in zip(names, onnx_layout(module, names, shapes,
+                                                     "data"), params):
+        assert np.array_equal(mine.astype(np.float32), theirs), name
+    rng = np.random.default_rng(SEED)
+    ids = rng.integers(0, VOCAB, (BATCH, STEPS_T)).astype(np.int64)
+    y = rng.integers(0, CLASSES, BATCH).astype(np.int32)
+    tids = torch.from_numpy(ids)
+    ty = torch.from_numpy(y.astype(np.int64))
+    label = {n: ("W" if p.ndim == 3 and p.shape[2] == 6 else
+                 "R" if p.ndim == 3 else "B" if n.startswith("onnx::")
+                 else n) for n, p in zip(names, params)}
+
+    grad_module = kiln.opt("grad", f"--kiln-attach-loss={LOSS_OPTIONS}",
+                           "--kiln-derive-gradients=function=loss")
+    out = kiln.run(grad_module, "loss_grad",
+                   [*params, ids, y, np.ones(BATCH, np.float32)],
+                   4 + len(params))
+    refs = []
+    for dtype in (torch.float32, torch.float64):
+        m = copy.deepcopy(module).to(dtype)
+        loss = torch.nn.functional.cross_entropy(m(tids), ty)
+        loss.backward()
+        refs.append((loss.item(), onnx_layout(m, names, shapes, "grad")))
+    common.compare(f"{model} grad: loss", float(out[0]), refs[0][0],
+                   refs[1][0], elementwise_check=True)
+    for i, name in enumerate(names):
+        common.compare(f"{model} grad: d loss / d {label[name]}", out[4 + i],
+                       refs[0][1][i], refs[1][1][i])
+
+    train = kiln.opt("train_pytorch", "--kiln-training-pipeline=" +
+                     LOSS_OPTIONS + " optimizer=adam convention=pytorch")
+    got = kiln_train(kiln, train, params, ids, y)
+    want = []
+    for dtype in (torch.float32, torch.float64):
+        m = copy.deepcopy(module).to(dtype)
+        opt = torch.optim.Adam(m.parameters(), lr=LR)
+        m._adam_state = opt.state
+        history = []
+        for _ in range(STEPS):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(m(tids), ty)
+            loss.backward()
+            opt.step()
+            history.append((loss.item(),
+                            onnx_layout(m, names, shapes, "data"),
+                            onnx_layout(m, names, shapes, "exp_avg"),
+                            onnx_layout(m, names, shapes, "exp_avg_sq")))
+        want.append(history)
+    for s in range(STEPS):
+        k_loss, k_params, k_m, k_v = got[s]
+        (t_loss, t_params, t_m, t_v), (r_loss, r_params, r_m, r_v) = (
+            want[0][s], want[1][s])
+        common.compare(f"{model} adam step {s + 1}: loss", k_loss, t_loss,
+                       r_loss, elementwise_check=True)
+        for i, name in enumerate(names):
+            common.compare(f"{model} adam step {s + 1}: {label[name]}",
+                           k_params[i], t_params[i], r_params[i],
+                           elementwise_check=True, floor=LR)
+            common.compare(f"{model} adam step {s + 1}: {label[name]}/m",
+                           k_m[i], t_m[i], r_m[i])
+            common.compare(f"{model} adam step {s + 1}: {label[name]}/v",
+                           k_v[i], t_v[i], r_v[i])
+
+
 def main():
     kiln_opt, kilnc, workdir = sys.argv[1:4]
-    models = sys.argv[4:] or list(MODELS)
+    models = sys.argv[4:] or list(MODELS) + ["onnx_lstm", "onnx_gru"]
     torch.set_num_threads(1)
     print(f"tolerance {common.RTOL:g} relative")
     for model in models:
-        check_model(kiln_opt, kilnc, workdir, model)
+        if model in ("onnx_lstm", "onnx_gru"):
+            check_onnx_rnn(kiln_opt, kilnc, workdir, model)
+        else:
+            check_model(kiln_opt, kilnc, workdir, model)
     if common.failures:
         print(f"{len(common.failures)} tensors beyond tolerance")
         sys.exit(1)
