@@ -218,11 +218,13 @@ static LogicalResult checkArgAttribute(Operation *op, unsigned argIndex,
   if (name == KilnDialect::IndexRangeAttrHelper::getNameStr()) {
     ArrayRef<int64_t> range = cast<DenseI64ArrayAttr>(attr.getValue());
     auto shaped = dyn_cast<ShapedType>(argType);
-    if (!shaped || !shaped.getElementType().isSignlessInteger() ||
-        shaped.getElementType().isInteger(1))
-      return emitArgError()
-             << where << "'" << name << "' belongs on an integer input, not on "
-             << argType;
+    Type element = shaped ? shaped.getElementType() : Type();
+    if (!shaped || element.isInteger(1) ||
+        (!element.isSignlessInteger() && !isa<FloatType>(element)))
+      return emitArgError() << where << "'" << name
+                            << "' belongs on an integer or float input, not "
+                               "on "
+                            << argType;
     if (range.size() != 2 || range[0] >= range[1])
       return emitArgError()
              << where << "'" << name << "' must be [low, high) with low < high";

@@ -121,7 +121,19 @@ RnnOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
   return success();
 }
 
-LogicalResult RnnOp::verify() { return verifyActivations(*this); }
+LogicalResult RnnOp::verify() {
+  if (failed(verifyActivations(*this)))
+    return failure();
+  // The workspace is the backward pass's record, not a model value: it has
+  // no gradient, so anything but kiln.rnn_grad reading it would silently
+  // lose one.
+  for (Operation *user : getWorkspace().getUsers())
+    if (!isa<RnnGradOp>(user))
+      return emitOpError() << "[rnn_c6] the workspace is read only by "
+                              "kiln.rnn_grad, not by '"
+                           << user->getName() << "'";
+  return success();
+}
 
 /// Forward: the input projections (2 N T I G H) and the recurrent products
 /// (2 N T H G H), plus about 10 FLOPs per gate element for the cell update.

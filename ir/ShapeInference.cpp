@@ -129,7 +129,7 @@ mlir::kiln::inferScatterAddShape(ArrayRef<int64_t> updates,
                                  ArrayRef<int64_t> indices, int64_t axis,
                                  int64_t size) {
   int64_t rank = updates.size(), indexRank = indices.size();
-  if (axis < 0 || axis + indexRank > rank)
+  if (axis < 0 || indexRank > rank || axis > rank - indexRank)
     return violation("scatter_add_c1",
                      "axis {0} with rank-{1} indices does not fit rank-{2} "
                      "updates",

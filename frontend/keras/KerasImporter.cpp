@@ -100,6 +100,11 @@ bool isKnownActivation(StringRef name) {
       .Default(false);
 }
 
+/// The largest `units`, head count and head size the importer accepts:
+/// beyond, the weights alone would take terabytes and sizes times gate
+/// counts could overflow.
+constexpr int64_t kMaxLayerWidth = int64_t(1) << 20;
+
 /// The argument keys of each supported layer class, beyond the common
 /// ones: `known` are read, `mustBeDefault` are accepted only with their
 /// default value (null unless given).
@@ -602,6 +607,8 @@ private:
   StringRef path;
   MLIRContext *context;
   const ImportOptions &options;
+  /// Whether an input's null time axis took --sequence-length.
+  bool sequenceLengthUsed = false;
   OpBuilder builder;
   Location fileLoc;
 
@@ -974,14 +981,23 @@ void KerasImporter::checkLayer(const Layer &layer) {
     }
   } else if (layer.className == "MultiHeadAttention") {
     for (StringRef key : {"num_heads", "key_dim"})
-      if (!c.getInteger(key) || *c.getInteger(key) <= 0)
-        issue(layer, "'" + key + "' must be a positive integer");
+      if (!c.getInteger(key) || *c.getInteger(key) <= 0 ||
+          *c.getInteger(key) > kMaxLayerWidth)
+        issue(layer, "'" + key + "' must be an integer in [1, " +
+                         Twine(kMaxLayerWidth) + "]");
     if (const json::Value *v = c.get("value_dim");
-        !isNullOrAbsent(v) && (!v->getAsInteger() || *v->getAsInteger() <= 0))
-      issue(layer, "'value_dim' must be a positive integer or null");
-    if (auto rate = getNumber(c.get("dropout"));
-        rate && (*rate < 0 || *rate >= 1))
-      issue(layer, "'dropout' must be a number in [0, 1)");
+        !isNullOrAbsent(v) && (!v->getAsInteger() || *v->getAsInteger() <= 0 ||
+                               *v->getAsInteger() > kMaxLayerWidth))
+      issue(layer, "'value_dim' must be null or an integer in [1, " +
+                       Twine(kMaxLayerWidth) + "]");
+    if (const json::Value *rate = c.get("dropout"); !isNullOrAbsent(rate)) {
+      auto r = rate->getAsNumber();
+      if (!r || *r < 0 || *r >= 1)
+        issue(layer, "'dropout' must be a number in [0, 1)");
+    }
+    if (const json::Value *seed = c.get("seed");
+        !isNullOrAbsent(seed) && !seed->getAsInteger())
+      issue(layer, "'seed' must be an integer or null");
     for (StringRef key : {"kernel_initializer", "bias_initializer"})
       if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
         if (auto init = parseInitializer(*value, builder); !init)
@@ -1043,8 +1059,15 @@ void KerasImporter::checkLayer(const Layer &layer) {
         issue(layer, "'axis' must be an integer or a list of integers, got " +
                          describe(*axis));
     }
-    if (auto eps = getNumber(c.get("epsilon")); eps && !(*eps > 0))
-      issue(layer, "'epsilon' must be > 0");
+    if (const json::Value *eps = c.get("epsilon"); !isNullOrAbsent(eps)) {
+      auto e = eps->getAsNumber();
+      if (!e || !(*e > 0) || !std::isfinite(*e))
+        issue(layer, "'epsilon' must be a finite number > 0");
+    }
+    for (StringRef key : {"center", "scale"})
+      if (const json::Value *flag = c.get(key);
+          !isNullOrAbsent(flag) && !flag->getAsBoolean())
+        issue(layer, "'" + key + "' must be true or false");
     for (StringRef key : {"beta_initializer", "gamma_initializer"})
       if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
         if (auto init = parseInitializer(*value, builder); !init)
@@ -1227,6 +1250,7 @@ FailureOr<Value> KerasImporter::emitInput(const Layer &layer) {
         return failure();
       }
       n = *options.sequenceLength;
+      sequenceLengthUsed = true;
     }
     if (!n || *n <= 0) {
       layerError(layer) << "dimension " << i << " of the input shape is "
@@ -1447,8 +1471,9 @@ FailureOr<Value> KerasImporter::emitEmbedding(const Layer &layer, Value x) {
               .create<ConvertOp>(fileLoc, type.clone(builder.getI32Type()),
                                  ValueRange{x})
               .getResult();
-  else
-    forward->restrictInputRange(x, 0, vocabulary);
+  // A model input read directly (float or integer) is checked by generated
+  // programs: whole numbers in [0, input_dim).
+  forward->restrictInputRange(x, 0, vocabulary);
   Type elementType = builder.getF32Type();
   bool trainable = c.getBoolean("trainable").value_or(true);
   DictionaryAttr init;
@@ -1558,8 +1583,10 @@ static bool isRecurrentActivation(StringRef name) {
 
 void KerasImporter::checkRecurrent(const Layer &layer) {
   const json::Object &c = *layer.config;
-  if (!c.getInteger("units") || *c.getInteger("units") <= 0)
-    issue(layer, "'units' must be a positive integer");
+  if (!c.getInteger("units") || *c.getInteger("units") <= 0 ||
+      *c.getInteger("units") > kMaxLayerWidth)
+    issue(layer,
+          "'units' must be an integer in [1, " + Twine(kMaxLayerWidth) + "]");
   for (StringRef key : {"activation", "recurrent_activation"}) {
     const json::Value *value = c.get(key);
     if (isNullOrAbsent(value))
@@ -1669,12 +1696,15 @@ FailureOr<Value> KerasImporter::emitRecurrent(const Layer &layer,
         param("bias", {}, "bias_initializer", "zeros", "bias_regularizer");
     if (cls == "LSTM" && c.getBoolean("unit_forget_bias").value_or(true)) {
       // Keras: zeros, with ones for the forget gate's block (i, f, c, o).
-      SmallVector<Attribute> values;
-      for (int64_t j = 0; j < 4 * h; ++j)
-        values.push_back(
-            builder.getFloatAttr(element, j >= h && j < 2 * h ? 1.0 : 0.0));
+      SmallVector<double> values(4 * h, 0.0);
+      std::fill(values.begin() + h, values.begin() + 2 * h, 1.0);
       spec.initializer = DictionaryAttr();
-      spec.initValue = DenseElementsAttr::get(biasType, values);
+      if (element.isF32()) {
+        SmallVector<float> narrow(values.begin(), values.end());
+        spec.initValue = DenseElementsAttr::get(biasType, ArrayRef(narrow));
+      } else {
+        spec.initValue = DenseElementsAttr::get(biasType, ArrayRef(values));
+      }
     }
     bias = forward->addParam(biasType, spec);
   } else {
@@ -1860,18 +1890,18 @@ FailureOr<Value> KerasImporter::emitAttention(const Layer &layer,
               builder.getNamedAttr("transpose_rhs", builder.getBoolAttr(true)))
           .getResult();
   if (layer.causalMask) {
-    // Query i sees keys j <= i: -1e9 (Keras' large negative) elsewhere.
-    SmallVector<Attribute> adder;
-    for (int64_t i = 0; i < tq; ++i)
-      for (int64_t j = 0; j < tk; ++j)
-        adder.push_back(builder.getFloatAttr(element, j <= i ? 0.0 : -1e9));
+    // Query i sees keys j <= i: -1e9 (Keras' large negative) elsewhere,
+    // computed from two iotas (no Tq x Tk constant in the program).
+    auto indexType = RankedTensorType::get({tq, tk}, builder.getI64Type());
+    Value rows = builder.create<IotaOp>(fileLoc, indexType, uint64_t(0));
+    Value cols = builder.create<IotaOp>(fileLoc, indexType, uint64_t(1));
+    Value visible = builder.create<CompareOp>(
+        fileLoc, RankedTensorType::get({tq, tk}, builder.getI1Type()),
+        ComparisonDirection::le, cols, rows);
     auto maskType = tensor({tq, tk});
-    Value mask = builder
-                     .create<ConstantOp>(
-                         fileLoc, TypeRange{maskType}, ValueRange{},
-                         builder.getNamedAttr(
-                             "value", DenseElementsAttr::get(maskType, adder)))
-                     .getResult();
+    Value mask = builder.create<SelectOp>(fileLoc, maskType, visible,
+                                          kb().splat(maskType, 0.0),
+                                          kb().splat(maskType, -1e9));
     scores = binary<AddOp>(
         scores, builder.create<BroadcastInDimOp>(fileLoc, scoresType, mask,
                                                  ArrayRef<int64_t>{2, 3}));
@@ -3236,6 +3266,13 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
   }
   if (failed(emitFunction(*module)))
     return nullptr;
+  if (options.sequenceLength && !sequenceLengthUsed) {
+    emitError(fileLoc) << "--sequence-length=" << *options.sequenceLength
+                       << " was given, but no input has a variable-length "
+                          "time axis (a null dimension right after the "
+                          "batch); the model's shapes are fixed";
+    return nullptr;
+  }
   setOpAttr<KilnDialect::LayersAttrHelper>(*module,
                                            builder.getArrayAttr(layerRecords));
   return module;

@@ -360,15 +360,25 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
   // else within the dtype. An id outside would otherwise read a zero
   // embedding silently (kiln.gather's rule).
   kiln_dtype_t inType = toDtype(in.dtype);
-  if (inType == KILN_DTYPE_I32 || inType == KILN_DTYPE_I64) {
-    auto range = m.inputRanges.find(in.name);
-    bool hasRange = range != m.inputRanges.end();
+  auto range = m.inputRanges.find(in.name);
+  bool hasRange = range != m.inputRanges.end();
+  if (inType == KILN_DTYPE_I32 || inType == KILN_DTYPE_I64 || hasRange) {
     double low = hasRange ? static_cast<double>(range->second.first)
                  : inType == KILN_DTYPE_I32 ? -2147483648.0
                                             : -9223372036854775808.0;
     double high = hasRange ? static_cast<double>(range->second.second)
                   : inType == KILN_DTYPE_I32 ? 2147483648.0
                                              : 9223372036854775808.0;
+    // Ids exactly: a whole number as an integer, anything else with all
+    // its digits.
+    auto id = [](double v) {
+      char buffer[40];
+      if (v == std::floor(v) && std::fabs(v) < 9.2e18)
+        std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(v));
+      else
+        std::snprintf(buffer, sizeof buffer, "%.17g", v);
+      return std::string(buffer);
+    };
     size_t size = kiln_dtype_size(x->dtype);
     for (int64_t i = 0; i < n * perSample; ++i) {
       double v = readAs(src + i * size, x->dtype);
@@ -378,17 +388,17 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
                           ", position " + std::to_string(i % perSample + 1) +
                           ": ";
       if (!std::isfinite(v) || v != std::floor(v))
-        fail(where + number(v) +
-             " is not a whole number, but the model "
-             "input '" +
-             in.name + "' takes integers (" + in.dtype + ")");
+        fail(where + id(v) + " is not a whole number, but the model input '" +
+             in.name + "' takes " +
+             (hasRange ? std::string("token ids")
+                       : "integers (" + in.dtype + ")"));
       if (hasRange)
-        fail(where + "token id " + number(v) + " is outside [" +
+        fail(where + "token id " + id(v) + " is outside [" +
              std::to_string(range->second.first) + ", " +
              std::to_string(range->second.second) +
              "), the vocabulary of the model input '" + in.name + "'");
-      fail(where + number(v) + " does not fit the " + in.dtype +
-           " model input '" + in.name + "'");
+      fail(where + id(v) + " does not fit the " + in.dtype + " model input '" +
+           in.name + "'");
     }
   }
   data.x.assign(src, src + static_cast<size_t>(n) * data.xSampleBytes);

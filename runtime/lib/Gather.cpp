@@ -42,10 +42,10 @@ void validate(const char *function, const kiln_gather_desc_t *d, const void *in,
               const void *indices, const void *out) {
   if (!d)
     fatal(function, "descriptor is NULL");
-  if (d->outer < 0 || d->axis_size < 1 || d->inner < 0 || d->count < 0)
+  if (d->outer < 0 || d->axis_size < 0 || d->inner < 0 || d->count < 0)
     fatal(function,
           "outer = %" PRId64 ", axis_size = %" PRId64 ", inner = %" PRId64
-          ", count = %" PRId64 " (need >= 0, >= 1, >= 0, >= 0)",
+          ", count = %" PRId64 " (need >= 0 each)",
           d->outer, d->axis_size, d->inner, d->count);
   if (d->index_bytes != 4 && d->index_bytes != 8)
     fatal(function, "index_bytes = %" PRId64 " is not 4 or 8", d->index_bytes);

@@ -403,7 +403,7 @@ KILN_API void kiln_avg_pool_bwd_f64(const kiln_pool_desc_t *d, const double *dy,
 /// gathered side is `[outer, count, inner]`.
 typedef struct kiln_gather_desc_t {
   int64_t outer;       ///< >= 0
-  int64_t axis_size;   ///< V >= 1
+  int64_t axis_size;   ///< V >= 0 (0: every index is out of range)
   int64_t inner;       ///< >= 0
   int64_t count;       ///< >= 0
   int64_t index_bytes; ///< 4 (int32 indices) or 8 (int64)

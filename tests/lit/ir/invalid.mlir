@@ -849,3 +849,24 @@ func.func @rnn_grad_workspace(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: t
   %dx, %dk, %drk, %db = kiln.rnn_grad %x, %k, %rk, %ws, %dy {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<79xf32>, tensor<2x5x4xf32> -> tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32>
   return %dk : tensor<3x4xf32>
 }
+
+// -----
+
+// Tests that only rnn_grad reads the rnn workspace (rnn_c6): it has no
+// gradient, so a loss reading it would silently lose one.
+func.func @rnn_workspace_use(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4xf32>, %b: tensor<4xf32>) -> tensor<f32> {
+  // expected-error @+1 {{[rnn_c6] the workspace is read only by kiln.rnn_grad, not by 'kiln.reduce_sum'}}
+  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<80xf32>
+  %s = kiln.reduce_sum %ws {axes = array<i64: 0>} : tensor<80xf32> -> tensor<f32>
+  return %s : tensor<f32>
+}
+
+// -----
+
+// Tests that scatter_add's axis check does not overflow (scatter_add_c1).
+func.func @scatter_add_axis_overflow(%u: tensor<3x4xf32>, %i: tensor<3xi32>) -> tensor<10x4xf32> {
+  // expected-error @+2 {{[scatter_add_c1] axis 9223372036854775807 with rank-1 indices does not fit rank-2 updates}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = kiln.scatter_add %u[%i] {axis = 9223372036854775807 : i64, size = 10 : i64} : tensor<3x4xf32>, tensor<3xi32> -> tensor<10x4xf32>
+  return %0 : tensor<10x4xf32>
+}
