@@ -557,6 +557,10 @@ private:
   FailureOr<Value> emitNormalization(const Layer &layer, Value x);
   FailureOr<Value> emitEmbedding(const Layer &layer, Value x);
   void checkRecurrent(const Layer &layer);
+  /// Reports each of `keys` that holds an initializer (regularizer) kiln
+  /// cannot read, with the reason.
+  void checkInitializers(const Layer &layer, ArrayRef<StringRef> keys);
+  void checkRegularizers(const Layer &layer, ArrayRef<StringRef> keys);
   FailureOr<Value> emitRecurrent(const Layer &layer, const json::Object &c,
                                  StringRef cls, StringRef prefix,
                                  bool flipDirection, bool reverseOutput,
@@ -928,30 +932,14 @@ void KerasImporter::checkLayer(const Layer &layer) {
     checkActivation(layer, c.get("activation"));
     if (!c.getInteger("units") || *c.getInteger("units") <= 0)
       issue(layer, "'units' must be a positive integer");
-    for (StringRef key : {"kernel_initializer", "bias_initializer"})
-      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-        if (auto init = parseInitializer(*value, builder); !init)
-          issue(layer,
-                "argument '" + key + "': " + llvm::toString(init.takeError()));
-    for (StringRef key : {"kernel_regularizer", "bias_regularizer"})
-      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-        if (auto reg = parseRegularizer(*value); !reg)
-          issue(layer,
-                "argument '" + key + "': " + llvm::toString(reg.takeError()));
+    checkInitializers(layer, {"kernel_initializer", "bias_initializer"});
+    checkRegularizers(layer, {"kernel_regularizer", "bias_regularizer"});
   } else if (layer.className == "Embedding") {
     for (StringRef key : {"input_dim", "output_dim"})
       if (!c.getInteger(key) || *c.getInteger(key) <= 0)
         issue(layer, "'" + key + "' must be a positive integer");
-    if (const json::Value *value = c.get("embeddings_initializer");
-        !isNullOrAbsent(value))
-      if (auto init = parseInitializer(*value, builder); !init)
-        issue(layer, "argument 'embeddings_initializer': " +
-                         llvm::toString(init.takeError()));
-    if (const json::Value *value = c.get("embeddings_regularizer");
-        !isNullOrAbsent(value))
-      if (auto reg = parseRegularizer(*value); !reg)
-        issue(layer, "argument 'embeddings_regularizer': " +
-                         llvm::toString(reg.takeError()));
+    checkInitializers(layer, {"embeddings_initializer"});
+    checkRegularizers(layer, {"embeddings_regularizer"});
   } else if (layer.className == "LSTM" || layer.className == "GRU" ||
              layer.className == "SimpleRNN") {
     checkRecurrent(layer);
@@ -998,16 +986,8 @@ void KerasImporter::checkLayer(const Layer &layer) {
     if (const json::Value *seed = c.get("seed");
         !isNullOrAbsent(seed) && !seed->getAsInteger())
       issue(layer, "'seed' must be an integer or null");
-    for (StringRef key : {"kernel_initializer", "bias_initializer"})
-      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-        if (auto init = parseInitializer(*value, builder); !init)
-          issue(layer,
-                "argument '" + key + "': " + llvm::toString(init.takeError()));
-    for (StringRef key : {"kernel_regularizer", "bias_regularizer"})
-      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-        if (auto reg = parseRegularizer(*value); !reg)
-          issue(layer,
-                "argument '" + key + "': " + llvm::toString(reg.takeError()));
+    checkInitializers(layer, {"kernel_initializer", "bias_initializer"});
+    checkRegularizers(layer, {"kernel_regularizer", "bias_regularizer"});
   } else if (layer.className == "TimeDistributed") {
     const json::Object *inner = c.getObject("layer");
     const json::Object *config = inner ? inner->getObject("config") : nullptr;
@@ -1068,16 +1048,8 @@ void KerasImporter::checkLayer(const Layer &layer) {
       if (const json::Value *flag = c.get(key);
           !isNullOrAbsent(flag) && !flag->getAsBoolean())
         issue(layer, "'" + key + "' must be true or false");
-    for (StringRef key : {"beta_initializer", "gamma_initializer"})
-      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-        if (auto init = parseInitializer(*value, builder); !init)
-          issue(layer,
-                "argument '" + key + "': " + llvm::toString(init.takeError()));
-    for (StringRef key : {"beta_regularizer", "gamma_regularizer"})
-      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-        if (auto reg = parseRegularizer(*value); !reg)
-          issue(layer,
-                "argument '" + key + "': " + llvm::toString(reg.takeError()));
+    checkInitializers(layer, {"beta_initializer", "gamma_initializer"});
+    checkRegularizers(layer, {"beta_regularizer", "gamma_regularizer"});
   } else if (layer.className == "Activation") {
     if (isNullOrAbsent(c.get("activation")))
       issue(layer, "missing argument 'activation'");
@@ -1581,6 +1553,26 @@ static bool isRecurrentActivation(StringRef name) {
          name == "linear";
 }
 
+void KerasImporter::checkInitializers(const Layer &layer,
+                                      ArrayRef<StringRef> keys) {
+  for (StringRef key : keys)
+    if (const json::Value *value = layer.config->get(key);
+        !isNullOrAbsent(value))
+      if (auto init = parseInitializer(*value, builder); !init)
+        issue(layer,
+              "argument '" + key + "': " + llvm::toString(init.takeError()));
+}
+
+void KerasImporter::checkRegularizers(const Layer &layer,
+                                      ArrayRef<StringRef> keys) {
+  for (StringRef key : keys)
+    if (const json::Value *value = layer.config->get(key);
+        !isNullOrAbsent(value))
+      if (auto reg = parseRegularizer(*value); !reg)
+        issue(layer,
+              "argument '" + key + "': " + llvm::toString(reg.takeError()));
+}
+
 void KerasImporter::checkRecurrent(const Layer &layer) {
   const json::Object &c = *layer.config;
   if (!c.getInteger("units") || *c.getInteger("units") <= 0 ||
@@ -1596,18 +1588,10 @@ void KerasImporter::checkRecurrent(const Layer &layer) {
       issue(layer, "unsupported " + key + " '" + name +
                        "' (tanh, sigmoid, relu and linear are supported)");
   }
-  for (StringRef key :
-       {"kernel_initializer", "recurrent_initializer", "bias_initializer"})
-    if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-      if (auto init = parseInitializer(*value, builder); !init)
-        issue(layer,
-              "argument '" + key + "': " + llvm::toString(init.takeError()));
-  for (StringRef key :
-       {"kernel_regularizer", "recurrent_regularizer", "bias_regularizer"})
-    if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-      if (auto reg = parseRegularizer(*value); !reg)
-        issue(layer,
-              "argument '" + key + "': " + llvm::toString(reg.takeError()));
+  checkInitializers(layer, {"kernel_initializer", "recurrent_initializer",
+                            "bias_initializer"});
+  checkRegularizers(layer, {"kernel_regularizer", "recurrent_regularizer",
+                            "bias_regularizer"});
   if (layer.className == "LSTM" && c.getBoolean("unit_forget_bias") != false &&
       c.getBoolean("use_bias") != false) {
     const json::Value *init = c.get("bias_initializer");
@@ -2098,20 +2082,6 @@ void KerasImporter::checkSpatialLayer(const Layer &layer) {
       issue(layer, "'" + key + "' must be a positive integer, got " +
                        describe(*value));
   };
-  auto checkInitializers = [&](ArrayRef<StringRef> keys) {
-    for (StringRef key : keys)
-      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-        if (auto init = parseInitializer(*value, builder); !init)
-          issue(layer,
-                "argument '" + key + "': " + llvm::toString(init.takeError()));
-  };
-  auto checkRegularizers = [&](ArrayRef<StringRef> keys) {
-    for (StringRef key : keys)
-      if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-        if (auto reg = parseRegularizer(*value); !reg)
-          issue(layer,
-                "argument '" + key + "': " + llvm::toString(reg.takeError()));
-  };
   auto checkRate = [&] {
     auto rate = getNumber(c.get("rate"));
     if (!rate || *rate < 0 || *rate >= 1)
@@ -2166,9 +2136,11 @@ void KerasImporter::checkSpatialLayer(const Layer &layer) {
                              " must be smaller than the stride " +
                              Twine((*strides)[i]));
     }
-    checkInitializers({"kernel_initializer", "bias_initializer",
+    checkInitializers(layer,
+                      {"kernel_initializer", "bias_initializer",
                        "depthwise_initializer", "pointwise_initializer"});
-    checkRegularizers({"kernel_regularizer", "bias_regularizer",
+    checkRegularizers(layer,
+                      {"kernel_regularizer", "bias_regularizer",
                        "depthwise_regularizer", "pointwise_regularizer"});
     break;
   }
@@ -2676,18 +2648,10 @@ void KerasImporter::checkBatchNorm(const Layer &layer) {
     if (const json::Value *v = c.get(key);
         !isNullOrAbsent(v) && !v->getAsBoolean())
       issue(layer, "'" + key + "' must be a boolean, got " + describe(*v));
-  for (StringRef key :
-       {"beta_initializer", "gamma_initializer", "moving_mean_initializer",
-        "moving_variance_initializer"})
-    if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-      if (auto init = parseInitializer(*value, builder); !init)
-        issue(layer,
-              "argument '" + key + "': " + llvm::toString(init.takeError()));
-  for (StringRef key : {"beta_regularizer", "gamma_regularizer"})
-    if (const json::Value *value = c.get(key); !isNullOrAbsent(value))
-      if (auto reg = parseRegularizer(*value); !reg)
-        issue(layer,
-              "argument '" + key + "': " + llvm::toString(reg.takeError()));
+  checkInitializers(layer,
+                    {"beta_initializer", "gamma_initializer",
+                     "moving_mean_initializer", "moving_variance_initializer"});
+  checkRegularizers(layer, {"beta_regularizer", "gamma_regularizer"});
 }
 
 FailureOr<Value> KerasImporter::emitBatchNorm(const Layer &layer, Value x) {

@@ -23,6 +23,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Fatal.h"
 #include "ThreadPool.h"
 
 #include "kiln/runtime.h"
@@ -39,15 +40,7 @@ using namespace kiln::runtime;
 
 namespace {
 
-[[noreturn]] void fatal(const char *function, const char *format, ...) {
-  std::fprintf(stderr, "kiln: %s: invalid argument: ", function);
-  va_list args;
-  va_start(args, format);
-  std::vfprintf(stderr, format, args);
-  va_end(args);
-  std::fputc('\n', stderr);
-  std::abort();
-}
+using kiln::runtime::fatal;
 
 /// A validated kiln_conv_desc_t with the unused dimensions normalized
 /// (size 1, kernel 1, stride 1, dilation 1, no padding) and derived sizes.

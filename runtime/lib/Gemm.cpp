@@ -25,6 +25,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Fatal.h"
 #include "ThreadPool.h"
 
 #include "kiln/runtime.h"
@@ -64,15 +65,7 @@ constexpr int64_t kMaxTileBytes = 64 * 1024;
 /// waking the workers costs more than it saves (about 40 us of work).
 constexpr int64_t kMinParallelWork = int64_t(1) << 21;
 
-[[noreturn]] void fatal(const char *function, const char *format, ...) {
-  std::fprintf(stderr, "kiln: %s: invalid argument: ", function);
-  va_list args;
-  va_start(args, format);
-  std::vfprintf(stderr, format, args);
-  va_end(args);
-  std::fputc('\n', stderr);
-  std::abort();
-}
+using kiln::runtime::fatal;
 
 int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t roundUp(int64_t a, int64_t multiple) {

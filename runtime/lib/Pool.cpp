@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Fatal.h"
 #include "ThreadPool.h"
 
 #include "kiln/runtime.h"
@@ -28,15 +29,7 @@ using namespace kiln::runtime;
 
 namespace {
 
-[[noreturn]] void fatal(const char *function, const char *format, ...) {
-  std::fprintf(stderr, "kiln: %s: invalid argument: ", function);
-  va_list args;
-  va_start(args, format);
-  std::vfprintf(stderr, format, args);
-  va_end(args);
-  std::fputc('\n', stderr);
-  std::abort();
-}
+using kiln::runtime::fatal;
 
 /// Channels per work item of the backward kernels.
 constexpr int64_t kChannelBlock = 64;

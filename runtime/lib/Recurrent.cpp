@@ -27,6 +27,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Fatal.h"
 #include "kiln/runtime.h"
 
 #include <algorithm>
@@ -39,15 +40,7 @@
 
 namespace {
 
-[[noreturn]] void fatal(const char *function, const char *format, ...) {
-  std::fprintf(stderr, "kiln: %s: invalid argument: ", function);
-  va_list args;
-  va_start(args, format);
-  std::vfprintf(stderr, format, args);
-  va_end(args);
-  std::fputc('\n', stderr);
-  std::abort();
-}
+using kiln::runtime::fatal;
 
 /// a * b, aborting (as a caller bug) if it overflows int64_t.
 int64_t checkedMul(const char *function, int64_t a, int64_t b) {
