@@ -202,6 +202,40 @@ Layer SpatialDropout2D(double rate, int64_t seed, std::string name) {
   l.name = std::move(name);
   return l;
 }
+Layer Embedding(int64_t inputDim, int64_t outputDim, std::string name) {
+  Layer l;
+  l.kind = Layer::Kind::Embedding;
+  l.inputDim = inputDim;
+  l.outputDim = outputDim;
+  l.name = std::move(name);
+  return l;
+}
+Layer LayerNormalization(double epsilon, std::string name) {
+  Layer l;
+  l.kind = Layer::Kind::LayerNormalization;
+  l.epsilon = epsilon;
+  l.name = std::move(name);
+  return l;
+}
+static Layer recurrent(Layer::Kind kind, int64_t units, bool returnSequences,
+                       std::string name) {
+  Layer l;
+  l.kind = kind;
+  l.units = units;
+  l.returnSequences = returnSequences;
+  l.name = std::move(name);
+  return l;
+}
+Layer SimpleRNN(int64_t units, bool returnSequences, std::string name) {
+  return recurrent(Layer::Kind::SimpleRNN, units, returnSequences,
+                   std::move(name));
+}
+Layer LSTM(int64_t units, bool returnSequences, std::string name) {
+  return recurrent(Layer::Kind::LSTM, units, returnSequences, std::move(name));
+}
+Layer GRU(int64_t units, bool returnSequences, std::string name) {
+  return recurrent(Layer::Kind::GRU, units, returnSequences, std::move(name));
+}
 } // namespace layers
 
 Optimizer Optimizer::SGD(double learningRate, double momentum, bool nesterov) {
@@ -330,6 +364,16 @@ const char *spatialClassName(Layer::Kind kind) {
     return "UpSampling2D";
   case Layer::Kind::SpatialDropout2D:
     return "SpatialDropout2D";
+  case Layer::Kind::Embedding:
+    return "Embedding";
+  case Layer::Kind::LayerNormalization:
+    return "LayerNormalization";
+  case Layer::Kind::SimpleRNN:
+    return "SimpleRNN";
+  case Layer::Kind::LSTM:
+    return "LSTM";
+  case Layer::Kind::GRU:
+    return "GRU";
   default:
     return "";
   }
@@ -492,6 +536,11 @@ llvm::Error Sequential::Impl::resolve() {
              : r.type == "DepthwiseConv2D"    ? "depthwise_conv2d"
              : r.type == "SeparableConv2D"    ? "separable_conv2d"
              : r.type == "BatchNormalization" ? "batch_normalization"
+             : r.type == "LayerNormalization" ? "layer_normalization"
+             : r.type == "SimpleRNN"          ? "simple_rnn"
+             : r.type == "LSTM"               ? "lstm"
+             : r.type == "GRU"                ? "gru"
+             : r.type == "Embedding"          ? "embedding"
                                               : nullptr;
       if (!base)
         base = snakeNames.insert(snakeCase(r.type)).first->getKey().data();
@@ -623,6 +672,32 @@ llvm::json::Value Sequential::Impl::kerasConfig() const {
     case Layer::Kind::Flatten:
       className = "Flatten";
       break;
+    case Layer::Kind::Embedding:
+      className = "Embedding";
+      config["input_dim"] = l.inputDim;
+      config["output_dim"] = l.outputDim;
+      break;
+    case Layer::Kind::LayerNormalization:
+      className = "LayerNormalization";
+      config["epsilon"] = l.epsilon;
+      break;
+    case Layer::Kind::SimpleRNN:
+    case Layer::Kind::LSTM:
+    case Layer::Kind::GRU: {
+      config["units"] = l.units;
+      config["return_sequences"] = l.returnSequences;
+      config["go_backwards"] = l.goBackwards;
+      className = spatialClassName(l.kind);
+      if (l.bidirectional) {
+        llvm::json::Object inner{{"class_name", className},
+                                 {"config", std::move(config)}};
+        config = llvm::json::Object{{"name", l.name},
+                                    {"merge_mode", "concat"},
+                                    {"layer", std::move(inner)}};
+        className = "Bidirectional";
+      }
+      break;
+    }
     default:
       className = spatialClassName(l.kind);
       spatialConfig(l, config);

@@ -86,6 +86,13 @@ struct Layer {
     Cropping2D,
     UpSampling2D,
     SpatialDropout2D,
+    // Sequence layers (token ids as float values; the Keras importer's
+    // semantics: docs/architecture.md, "Keras import").
+    Embedding,
+    LayerNormalization,
+    SimpleRNN,
+    LSTM,
+    GRU,
   };
   Kind kind = Kind::Input;
   /// Layer name; empty means the Keras default ("dense", "dense_1", ...).
@@ -137,6 +144,12 @@ struct Layer {
   std::vector<int64_t> size;
   /// "channels_last" or "channels_first".
   std::string dataFormat = "channels_last";
+  /// Embedding: vocabulary size (ids in [0, inputDim)) and vector width.
+  int64_t inputDim = 0, outputDim = 0;
+  /// SimpleRNN / LSTM / GRU: every step's state ([N, T, units]) instead of
+  /// the last one; read the sequence backwards (Keras go_backwards);
+  /// wrapped in a Bidirectional (concat) layer.
+  bool returnSequences = false, goBackwards = false, bidirectional = false;
 };
 
 namespace layers {
@@ -215,6 +228,20 @@ Layer Cropping2D(std::vector<std::pair<int64_t, int64_t>> cropping,
 Layer UpSampling2D(std::vector<int64_t> size = {2}, std::string name = "");
 /// Drops whole channels while training (mask [N, 1, 1, C]).
 Layer SpatialDropout2D(double rate, int64_t seed = 0, std::string name = "");
+/// Token ids (float values that are whole numbers in [0, inputDim); fit and
+/// predict refuse others, naming the sample and position) -> [.., outputDim]
+/// rows of the table `<name>/embeddings` (Keras' uniform(-0.05, 0.05)).
+Layer Embedding(int64_t inputDim, int64_t outputDim, std::string name = "");
+/// Keras LayerNormalization over the last axis (epsilon 1e-3 by default).
+Layer LayerNormalization(double epsilon = 1e-3, std::string name = "");
+/// Keras recurrent layers over [N, T, features]: one whole-sequence op,
+/// Keras weights and gate orders (kernel glorot_uniform, recurrent kernel
+/// orthogonal, bias zeros; LSTM forget bias 1; GRU reset_after). Set
+/// Layer::bidirectional for a Bidirectional(concat) wrapper.
+Layer SimpleRNN(int64_t units, bool returnSequences = false,
+                std::string name = "");
+Layer LSTM(int64_t units, bool returnSequences = false, std::string name = "");
+Layer GRU(int64_t units, bool returnSequences = false, std::string name = "");
 } // namespace layers
 
 /// A loss of kiln-attach-loss: "mse" / "mean_squared_error", "mae" /

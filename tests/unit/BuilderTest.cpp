@@ -329,3 +329,52 @@ TEST(BuilderTest, Errors) {
 }
 
 } // namespace
+
+namespace {
+// Token sequences whose label says whether token 7 occurs: a task that a
+// model ignoring the tokens cannot solve (the majority class is ~0.66).
+void makeTokens(size_t n, int64_t steps, uint32_t seed, std::vector<float> &x,
+                std::vector<int32_t> &y) {
+  std::mt19937 gen(seed);
+  x.resize(n * steps);
+  y.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    y[i] = 0;
+    for (int64_t t = 0; t < steps; ++t) {
+      int64_t token = gen() % 30;
+      x[i * steps + t] = float(token);
+      y[i] |= token == 7;
+    }
+  }
+}
+} // namespace
+
+// The sequence layers through the builder: Embedding -> Bidirectional LSTM
+// (every step) -> LayerNormalization -> GRU -> Dense learns the token task;
+// ids outside the vocabulary are refused.
+TEST(BuilderTest, SequenceLayersLearnTokens) {
+  kiln::Layer bidi = layers::LSTM(8, /*returnSequences=*/true);
+  bidi.bidirectional = true;
+  Sequential model({layers::Input({12}), layers::Embedding(30, 8), bidi,
+                    layers::LayerNormalization(), layers::GRU(8),
+                    layers::Dense(2, "softmax")});
+  model.setSeed(3);
+  ASSERT_FALSE(model.build(32));
+  std::vector<float> x, xt;
+  std::vector<int32_t> y, yt;
+  makeTokens(1024, 12, 1, x, y);
+  makeTokens(256, 12, 2, xt, yt);
+  ASSERT_FALSE(model.compile(kiln::Loss{"sparse_categorical_crossentropy"},
+                             kiln::Optimizer::Adam(0.02), {"accuracy"}));
+  llvm::Expected<kiln::History> h = model.fit(x, y, /*epochs=*/6);
+  ASSERT_TRUE(bool(h)) << message(h.takeError());
+  auto score = model.evaluate(xt, yt);
+  ASSERT_TRUE(bool(score)) << message(score.takeError());
+  EXPECT_GE((*score)["accuracy"], 0.9) << "test accuracy";
+  std::vector<float> bad = xt;
+  bad[5] = 30;
+  auto refused = model.evaluate(bad, yt);
+  ASSERT_FALSE(bool(refused));
+  EXPECT_NE(message(refused.takeError()).find("outside [0, 30)"),
+            std::string::npos);
+}
