@@ -224,6 +224,15 @@ private:
   std::optional<SmallVector<int64_t>> inferredShape(const std::string &name);
   LogicalResult foldShapeArithmetic(bool &folded);
   LogicalResult recurrent(bool lstm);
+  /// Whether a node or a graph output reads the value `name`.
+  bool isConsumed(const std::string &name) {
+    return llvm::any_of(graph.node(),
+                        [&](const onnx::NodeProto &other) {
+                          return llvm::is_contained(other.input(), name);
+                        }) ||
+           llvm::any_of(graph.output(),
+                        [&](const auto &out) { return out.name() == name; });
+  }
   LogicalResult dropout();
 
   // Convolution, pooling, normalization (ONNX NCHW, kiln channels-last) ----
@@ -828,27 +837,62 @@ LogicalResult Importer::dropout() {
   FailureOr<Value> x = input(0);
   if (failed(x))
     return failure();
-  // Inference: the identity (ratio and training_mode are ignored; a
-  // training_mode input must be a constant false).
+  // training_mode (opset 12+, a constant input): false (the default) is
+  // the inference graph, the identity; true is a training graph (PyTorch's
+  // export in training mode): kiln.dropout with the ratio (input 1, default
+  // 0.5; before opset 12 the `ratio` attribute only matters in training),
+  // which drops in train steps and is the identity in eval and predict. A
+  // ratio of 0 is the identity either way.
+  bool training = false;
   if (opset >= 12 && hasInput(2)) {
     FailureOr<DenseElementsAttr> mode = constantInput(2);
     if (failed(mode))
       return failure();
-    if (mode->getElementType().isInteger(1) &&
-        *mode->getValues<bool>().begin()) {
-      nodeError() << "training_mode = true is not supported (kiln imports "
-                     "the inference graph; training adds kiln.dropout)";
+    training =
+        mode->getElementType().isInteger(1) && *mode->getValues<bool>().begin();
+  }
+  double ratio = 0.5;
+  if (training && hasInput(1)) {
+    FailureOr<DenseElementsAttr> r = constantInput(1);
+    if (failed(r))
+      return failure();
+    if (!isa<FloatType>(r->getElementType()) || r->getNumElements() != 1) {
+      nodeError() << "ratio must be a float scalar";
       return failure();
     }
+    ratio = (*r->getValues<APFloat>().begin()).convertToDouble();
   }
+  if (training && !(ratio >= 0 && ratio < 1)) {
+    nodeError() << "ratio " << ratio << " is not in [0, 1)";
+    return failure();
+  }
+  bool drops = training && ratio > 0;
   if (currentNode->output_size() > 1 && !currentNode->output(1).empty()) {
-    auto maskType =
-        RankedTensorType::get(typeOf(*x).getShape(), builder.getI1Type());
-    auto mask = DenseElementsAttr::get(maskType, true);
-    (void)setOutput(
-        1, create<ConstantOp>(maskType, {}, {namedAttr("value", mask)}));
+    if (drops && isConsumed(currentNode->output(1))) {
+      nodeError() << "the mask output of a training-mode Dropout is not "
+                     "supported";
+      return failure();
+    }
+    if (!drops) { // nothing is dropped: the mask is all true
+      auto maskType =
+          RankedTensorType::get(typeOf(*x).getShape(), builder.getI1Type());
+      auto mask = DenseElementsAttr::get(maskType, true);
+      (void)setOutput(
+          1, create<ConstantOp>(maskType, {}, {namedAttr("value", mask)}));
+    }
   }
-  return setOutput(0, *x);
+  if (!drops)
+    return setOutput(0, *x);
+  // The node's position (1-based) seeds the mask unless `seed` is given.
+  int64_t position = 0;
+  while (position < graph.node_size() && &graph.node(position) != currentNode)
+    ++position;
+  int64_t seed = intAttr("seed", position + 1);
+  return setOutput(
+      0,
+      create<DropoutOp>(typeOf(*x), {*x, forward->stepCounter()},
+                        {namedAttr("rate", builder.getF64FloatAttr(ratio)),
+                         namedAttr("seed", builder.getI64IntegerAttr(seed))}));
 }
 
 LogicalResult Importer::flatten() {
@@ -1476,12 +1520,13 @@ LogicalResult Importer::expand() {
 /// and z, r, h (GRU); kiln.rnn takes Keras' kernel [I, G*H] in i, f, c, o /
 /// z, r, h, so each direction's blocks are reordered and transposed in the
 /// graph (the params stay in ONNX layout; their gradients flow back through
-/// the slices). Both layouts (0: time-major, 1: batch-major) are read. LSTM bias = Wb + Rb; GRU with linear_before_reset = 1 is
-/// Keras' reset_after (bias [Wb; Rb]), with 0 Keras' reset-before form (bias
-/// Wb + Rb). The reverse direction runs with go_backwards and its states
-/// stored aligned with the input, as ONNX's Y holds them. Initial states
-/// must be absent or constant zeros, sequence_lens absent, activations the
-/// defaults; Y_c (LSTM's final cell state) is not produced.
+/// the slices). Both layouts (0: time-major, 1: batch-major) are read. LSTM
+/// bias = Wb + Rb; GRU with linear_before_reset = 1 is Keras' reset_after (bias
+/// [Wb; Rb]), with 0 Keras' reset-before form (bias Wb + Rb). The reverse
+/// direction runs with go_backwards and its states stored aligned with the
+/// input, as ONNX's Y holds them. Initial states must be absent or constant
+/// zeros, sequence_lens absent, activations the defaults; Y_c (LSTM's final
+/// cell state) is not produced.
 LogicalResult Importer::recurrent(bool lstm) {
   const onnx::NodeProto &node = *currentNode;
   int64_t gates = lstm ? 4 : 3;
@@ -1529,19 +1574,10 @@ LogicalResult Importer::recurrent(bool lstm) {
       return failure();
     }
   }
-  if (lstm && node.output_size() > 2 && !node.output(2).empty()) {
-    const std::string &cell = node.output(2);
-    bool used = llvm::any_of(graph.node(),
-                             [&](const onnx::NodeProto &other) {
-                               return llvm::is_contained(other.input(), cell);
-                             }) ||
-                llvm::any_of(graph.output(), [&](const auto &out) {
-                  return out.name() == cell;
-                });
-    if (used) {
-      nodeError() << "output Y_c (the final cell state) is not supported";
-      return failure();
-    }
+  if (lstm && node.output_size() > 2 && !node.output(2).empty() &&
+      isConsumed(node.output(2))) {
+    nodeError() << "output Y_c (the final cell state) is not supported";
+    return failure();
   }
   FailureOr<Value> x = floatInput(0), w = floatInput(1), r = floatInput(2);
   if (failed(x) || failed(w) || failed(r))
@@ -1660,8 +1696,8 @@ LogicalResult Importer::recurrent(bool lstm) {
                          ? lasts[0]
                          : create<ConcatOp>(tensor({numDirections, n, h}),
                                             lasts, {axisAttr(0)});
-  return setOutput(1, layout ? transposeValue(finalState, {1, 0, 2})
-                             : finalState);
+  return setOutput(1,
+                   layout ? transposeValue(finalState, {1, 0, 2}) : finalState);
 }
 
 LogicalResult Importer::castOp() {
