@@ -73,11 +73,10 @@ struct RnnShapes {
 /// T >= 1 (rnn_c2); `kernel` is [I, G*H] with H >= 1 (rnn_c2);
 /// `recurrentKernel` is [H, G*H] (rnn_c3). The workspace size formula is
 /// runtime.h's kiln_rnn_workspace_size (a unit test checks they agree).
-llvm::Expected<RnnShapes> inferRnnShapes(llvm::ArrayRef<int64_t> input,
-                                         llvm::ArrayRef<int64_t> kernel,
-                                         llvm::ArrayRef<int64_t> recurrentKernel,
-                                         int64_t gates, bool gru,
-                                         bool resetAfter);
+llvm::Expected<RnnShapes>
+inferRnnShapes(llvm::ArrayRef<int64_t> input, llvm::ArrayRef<int64_t> kernel,
+               llvm::ArrayRef<int64_t> recurrentKernel, int64_t gates, bool gru,
+               bool resetAfter);
 
 /// kiln.argmax. `axis` is in [0, rank) (argmax_c1).
 llvm::Expected<Shape> inferArgmaxShape(llvm::ArrayRef<int64_t> input,

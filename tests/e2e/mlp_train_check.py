@@ -274,16 +274,17 @@ def paper_adam_f64(params, x, y, eps):
     return history
 
 
-def kiln_train(kiln, module, params, x, y):
-    """STEPS @train_step calls: per step (loss, params, m, v)."""
+def kiln_train(kiln, module, params, x, y, batch=BATCH, lr=LR, steps=STEPS):
+    """`steps` @train_step calls of an Adam training step (sample weights
+    1, learning rate `lr`): per step (loss, params, m, v, step counter)."""
     state = []
     for p in params:
         state += [np.zeros_like(p), np.zeros_like(p)]  # m, v
     step = np.array(0.0, np.float64)
-    weight = np.ones(BATCH, np.float32)
-    lr = np.array(LR, np.float32)
+    weight = np.ones(batch, np.float32)
+    lr = np.array(lr, np.float32)
     history = []
-    for _ in range(STEPS):
+    for _ in range(steps):
         # Results: loss, 3 partials; then updated params, state, step.
         out = kiln.run(module, "train_step",
                        [*params, *state, step, x, y, weight, lr],

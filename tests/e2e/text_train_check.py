@@ -358,22 +358,10 @@ def torch_adam(params, ids, y, dtype, logits_fn):
 
 
 def kiln_train(kiln, module, params, ids, y):
-    state = []
-    for p in params:
-        state += [np.zeros_like(p), np.zeros_like(p)]  # m, v
-    step = np.array(0.0, np.float64)
-    weight = np.ones(BATCH, np.float32)
-    lr = np.array(LR, np.float32)
-    history = []
-    for _ in range(STEPS):
-        out = kiln.run(module, "train_step",
-                       [*params, *state, step, ids, y, weight, lr],
-                       4 + len(params) + len(state) + 1)
-        params = out[4:4 + len(params)]
-        state = out[4 + len(params):4 + len(params) + len(state)]
-        step = out[-1]
-        history.append((float(out[0]), params, state[0::2], state[1::2]))
-    return history
+    """STEPS Adam steps of @train_step: per step (loss, params, m, v)."""
+    return [h[:4] for h in common.kiln_train(kiln, module, params, ids, y,
+                                              batch=BATCH, lr=LR,
+                                              steps=STEPS)]
 
 
 def check_model(kiln_opt, kilnc, workdir, model):

@@ -439,9 +439,8 @@ KILN_API void kiln_gather_f64(const kiln_gather_desc_t *d, const double *x,
 /// kiln_gather_f32.
 KILN_API void kiln_scatter_add_f32(const kiln_gather_desc_t *d, const float *u,
                                    const void *indices, float *y);
-KILN_API void kiln_scatter_add_f64(const kiln_gather_desc_t *d,
-                                   const double *u, const void *indices,
-                                   double *y);
+KILN_API void kiln_scatter_add_f64(const kiln_gather_desc_t *d, const double *u,
+                                   const void *indices, double *y);
 
 /*===----------------------------------------------------------------------===*\
 |* Threads                                                                    *|
