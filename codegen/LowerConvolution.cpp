@@ -281,6 +281,7 @@ template <typename OpTy> kiln_rnn_desc_t rnnDescriptor(OpTy op) {
   d.go_backwards = op.getGoBackwards() ? 1 : 0;
   d.reverse_output = op.getReverseOutput() ? 1 : 0;
   d.reset_after = cell == "gru" && op.getResetAfter() ? 1 : 0;
+  d.zero_output_for_mask = op.getZeroOutputForMask() ? 1 : 0;
   return d;
 }
 
@@ -312,11 +313,19 @@ struct RnnLowering : OpRewritePattern<RnnOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RnnOp op,
                                 PatternRewriter &rewriter) const override {
-    // (x, kernel, recurrent_kernel, bias, y, last_cell = NULL, workspace)
-    replaceWithMultiResultKernelCall(
-        rewriter, op, "kiln_rnn_fwd", toI64Array(rnnDescriptor(op)),
-        {op.getInput(), op.getKernel(), op.getRecurrentKernel(), op.getBias()},
-        /*nullPointers=*/{5});
+    // (x, mask, kernel, recurrent_kernel, bias, y, last_cell = NULL,
+    //  workspace); mask NULL when the op has none.
+    SmallVector<Value> inputs = {op.getInput()};
+    SmallVector<int64_t> nullPointers;
+    if (Value mask = op.getMask())
+      inputs.push_back(mask);
+    else
+      nullPointers.push_back(1);
+    inputs.append({op.getKernel(), op.getRecurrentKernel(), op.getBias()});
+    nullPointers.push_back(6);
+    replaceWithMultiResultKernelCall(rewriter, op, "kiln_rnn_fwd",
+                                     toI64Array(rnnDescriptor(op)), inputs,
+                                     nullPointers);
     return success();
   }
 };
@@ -325,13 +334,21 @@ struct RnnGradLowering : OpRewritePattern<RnnGradOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RnnGradOp op,
                                 PatternRewriter &rewriter) const override {
-    // (x, kernel, recurrent_kernel, y = NULL (unread), workspace, dy,
-    //  dlast_cell = NULL, dx, dkernel, drecurrent_kernel, dbias)
-    replaceWithMultiResultKernelCall(
-        rewriter, op, "kiln_rnn_bwd", toI64Array(rnnDescriptor(op)),
-        {op.getInput(), op.getKernel(), op.getRecurrentKernel(),
-         op.getWorkspace(), op.getResultGrad()},
-        /*nullPointers=*/{3, 6});
+    // (x, mask, kernel, recurrent_kernel, y = NULL (unread), workspace, dy,
+    //  dlast_cell = NULL, dx, dkernel, drecurrent_kernel, dbias); mask NULL
+    // when the op has none.
+    SmallVector<Value> inputs = {op.getInput()};
+    SmallVector<int64_t> nullPointers;
+    if (Value mask = op.getMask())
+      inputs.push_back(mask);
+    else
+      nullPointers.push_back(1);
+    inputs.append({op.getKernel(), op.getRecurrentKernel(), op.getWorkspace(),
+                   op.getResultGrad()});
+    nullPointers.append({4, 7});
+    replaceWithMultiResultKernelCall(rewriter, op, "kiln_rnn_bwd",
+                                     toI64Array(rnnDescriptor(op)), inputs,
+                                     nullPointers);
     return success();
   }
 };

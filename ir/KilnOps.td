@@ -771,7 +771,8 @@ defvar Kiln_RnnAttrs = (ins
     DefaultValuedAttr<StrAttr, "\"sigmoid\"">:$recurrent_activation,
     DefaultValuedAttr<BoolAttr, "false">:$go_backwards,
     DefaultValuedAttr<BoolAttr, "false">:$reverse_output,
-    DefaultValuedAttr<BoolAttr, "true">:$reset_after);
+    DefaultValuedAttr<BoolAttr, "true">:$reset_after,
+    DefaultValuedAttr<BoolAttr, "false">:$zero_output_for_mask);
 
 def Kiln_RnnOp : Kiln_Op<"rnn", [Pure, InferTypeOpAdaptor,
     DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
@@ -791,6 +792,12 @@ def Kiln_RnnOp : Kiln_Op<"rnn", [Pure, InferTypeOpAdaptor,
     simple_rnn.py, lstm.py, gru.py; Hochreiter & Schmidhuber 1997, Cho et
     al. 2014).
 
+    The optional `mask` `[N, T]` (the input's element type, nonzero = valid,
+    indexed like `input`) is Keras' RNN mask: a masked step of a sample
+    keeps its states and writes the carried hidden state to `result` (zeros
+    with `zero_output_for_mask`, which Keras' Bidirectional sets to
+    `return_sequences`). The mask gets no gradient.
+
     `result` `[N, T, H]` holds every step's hidden state (Keras'
     `return_sequences=True`; the last processed step is `result[:, T-1]`,
     or `result[:, 0]` with `reverse_output`). `workspace` (a 1-D tensor of
@@ -798,7 +805,8 @@ def Kiln_RnnOp : Kiln_Op<"rnn", [Pure, InferTypeOpAdaptor,
     step for `kiln.rnn_grad`; it is not a model value. Shape rule:
     `inferRnnShapes` (labels `rnn_c1` cell and activations, `rnn_c2` input
     and kernel, `rnn_c3` recurrent kernel, `rnn_c4` bias, `rnn_c5` element
-    types). Its VJP is `kiln.rnn_grad`. Runtime kernel `kiln_rnn_fwd_*`.
+    types, `rnn_c7` the mask). Its VJP is `kiln.rnn_grad`. Runtime kernel
+    `kiln_rnn_fwd_*`.
 
     Example (an LSTM of 16 units over 20 steps of 8 features):
     ```mlir
@@ -809,10 +817,12 @@ def Kiln_RnnOp : Kiln_Op<"rnn", [Pure, InferTypeOpAdaptor,
   }];
   let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$kernel,
                             Kiln_FloatTensor:$recurrent_kernel,
-                            Kiln_FloatTensor:$bias), Kiln_RnnAttrs);
+                            Kiln_FloatTensor:$bias,
+                            Optional<Kiln_FloatTensor>:$mask), Kiln_RnnAttrs);
   let results = (outs Kiln_FloatTensor:$result, Kiln_FloatTensor:$workspace);
   let assemblyFormat = [{
-    $input `,` $kernel `,` $recurrent_kernel `,` $bias attr-dict `:`
+    $input `,` $kernel `,` $recurrent_kernel `,` $bias
+    (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:`
     type($input) `,` type($kernel) `,` type($recurrent_kernel) `,`
     type($bias) `->` type($result) `,` type($workspace)
   }];
@@ -824,7 +834,8 @@ def Kiln_RnnGradOp : Kiln_Op<"rnn_grad", [Pure, InferTypeOpAdaptor,
     DeclareOpInterfaceMethods<Kiln_FlopCountOpInterface>]> {
   let summary = "Backpropagation through time of kiln.rnn";
   let description = [{
-    Given the inputs of a `kiln.rnn` with the same attributes, the
+    Given the inputs of a `kiln.rnn` with the same attributes (and its
+    mask, if it has one), the
     `workspace` it produced and `result_grad` `[N, T, H]` (the gradient of
     its `result`, zeros at the unused steps), returns the gradients of its
     input, kernel, recurrent kernel and bias (shapes of those operands).
@@ -844,14 +855,15 @@ def Kiln_RnnGradOp : Kiln_Op<"rnn_grad", [Pure, InferTypeOpAdaptor,
   let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$kernel,
                             Kiln_FloatTensor:$recurrent_kernel,
                             Kiln_FloatTensor:$workspace,
-                            Kiln_FloatTensor:$result_grad), Kiln_RnnAttrs);
+                            Kiln_FloatTensor:$result_grad,
+                            Optional<Kiln_FloatTensor>:$mask), Kiln_RnnAttrs);
   let results = (outs Kiln_FloatTensor:$input_grad,
                       Kiln_FloatTensor:$kernel_grad,
                       Kiln_FloatTensor:$recurrent_kernel_grad,
                       Kiln_FloatTensor:$bias_grad);
   let assemblyFormat = [{
     $input `,` $kernel `,` $recurrent_kernel `,` $workspace `,` $result_grad
-    attr-dict `:` type($input) `,` type($kernel) `,` type($recurrent_kernel)
+    (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:` type($input) `,` type($kernel) `,` type($recurrent_kernel)
     `,` type($workspace) `,` type($result_grad) `->` type($input_grad) `,`
     type($kernel_grad) `,` type($recurrent_kernel_grad) `,` type($bias_grad)
   }];

@@ -95,6 +95,22 @@ std::string str(Type type) {
   return text;
 }
 
+/// rnn_c7: the mask, when there is one, is [N, T] of the input's type.
+template <typename OpTy>
+LogicalResult checkMask(std::optional<Location> loc, Value input, Value mask) {
+  if (!mask)
+    return success();
+  RankedTensorType x = tensorType(input);
+  auto expected = RankedTensorType::get({x.getDimSize(0), x.getDimSize(1)},
+                                        x.getElementType());
+  if (tensorType(mask) != expected)
+    return emitRnnError<OpTy>(loc, "rnn_c7",
+                              "the mask must be " + str(expected) +
+                                  " (batch, steps), got " +
+                                  str(mask.getType()));
+  return success();
+}
+
 } // namespace
 
 LogicalResult
@@ -104,7 +120,8 @@ RnnOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
   FailureOr<RnnShapes> shapes = rnnShapes<RnnOp>(
       loc, adaptor.getCell(), adaptor.getResetAfter(), adaptor.getInput(),
       adaptor.getKernel(), adaptor.getRecurrentKernel());
-  if (failed(shapes))
+  if (failed(shapes) ||
+      failed(checkMask<RnnOp>(loc, adaptor.getInput(), adaptor.getMask())))
     return failure();
   Type element = tensorType(adaptor.getInput()).getElementType();
   RankedTensorType bias = tensorType(adaptor.getBias());
@@ -151,10 +168,12 @@ LogicalResult RnnOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                               SmallVectorImpl<Value> &operandGrads) {
   auto grad = b.create<RnnGradOp>(
       getLoc(), getInput(), getKernel(), getRecurrentKernel(), getWorkspace(),
-      resultGrads[0], getCellAttr(), getActivationAttr(),
+      resultGrads[0], getMask(), getCellAttr(), getActivationAttr(),
       getRecurrentActivationAttr(), getGoBackwardsAttr(),
-      getReverseOutputAttr(), getResetAfterAttr());
+      getReverseOutputAttr(), getResetAfterAttr(), getZeroOutputForMaskAttr());
   operandGrads.append(grad->result_begin(), grad->result_end());
+  if (getMask())
+    operandGrads.push_back(Value()); // the mask selects steps: no gradient
   return success();
 }
 
@@ -165,7 +184,8 @@ RnnGradOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
   FailureOr<RnnShapes> shapes = rnnShapes<RnnGradOp>(
       loc, adaptor.getCell(), adaptor.getResetAfter(), adaptor.getInput(),
       adaptor.getKernel(), adaptor.getRecurrentKernel());
-  if (failed(shapes))
+  if (failed(shapes) ||
+      failed(checkMask<RnnGradOp>(loc, adaptor.getInput(), adaptor.getMask())))
     return failure();
   Type element = tensorType(adaptor.getInput()).getElementType();
   auto workspace = RankedTensorType::get({shapes->workspace}, element);

@@ -47,12 +47,20 @@ Value zerosLike(OpBuilder &b, Location loc, Type type) {
 /// program order.
 SmallVector<Operation *> getActiveOps(Block &body, ArrayRef<Value> trainable,
                                       Value loss) {
-  // Forward: values that depend on a trainable argument.
+  // Forward: float values that depend on a trainable argument. Integer and
+  // i1 values carry no gradient, and kiln.stop_gradient ends the
+  // dependence (a mask computed from params by comparisons is constant
+  // for the gradient).
   llvm::DenseSet<Value> varied(trainable.begin(), trainable.end());
-  for (Operation &op : body)
+  for (Operation &op : body) {
+    if (isa<StopGradientOp>(op))
+      continue;
     if (llvm::any_of(op.getOperands(),
                      [&](Value v) { return varied.contains(v); }))
-      varied.insert(op.result_begin(), op.result_end());
+      for (Value result : op.getResults())
+        if (isFloatTensor(result))
+          varied.insert(result);
+  }
   // Backward: values the loss depends on.
   llvm::DenseSet<Value> useful = {loss};
   SmallVector<Operation *> active;

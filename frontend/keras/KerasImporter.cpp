@@ -137,10 +137,9 @@ std::optional<ClassInfo> getClassInfo(StringRef cls) {
     return ClassInfo{{"activation"}, {}};
   if (cls == "Embedding")
     return ClassInfo{{"input_dim", "output_dim", "embeddings_initializer",
-                      "embeddings_regularizer", "input_length"},
+                      "embeddings_regularizer", "input_length", "mask_zero"},
                      {{"embeddings_constraint", null},
                       {"activity_regularizer", null},
-                      {"mask_zero", false},
                       {"sparse", false},
                       {"lora_rank", null},
                       {"lora_alpha", null},
@@ -190,6 +189,8 @@ std::optional<ClassInfo> getClassInfo(StringRef cls) {
     return ClassInfo{{"layer"}, {}};
   if (cls == "RepeatVector")
     return ClassInfo{{"n"}, {}};
+  if (cls == "Masking")
+    return ClassInfo{{"mask_value"}, {}};
   if (cls == "Permute")
     return ClassInfo{{"dims"}, {}};
   if (cls == "LayerNormalization")
@@ -564,7 +565,24 @@ private:
   FailureOr<Value> emitRecurrent(const Layer &layer, const json::Object &c,
                                  StringRef cls, StringRef prefix,
                                  bool flipDirection, bool reverseOutput,
-                                 Value x);
+                                 Value x, Value mask, bool zeroOutputForMask);
+  FailureOr<Value> emitMasking(const Layer &layer, Value x);
+  // Keras masks (keras/src/layers/layer.py): a [batch, steps] mask travels
+  // with a tensor from the layer that makes it (Embedding with mask_zero,
+  // Masking); layers that support masking pass it on, the recurrent layers,
+  // GlobalAveragePooling1D and MultiHeadAttention read it, the others drop
+  // it. Here a mask is a float tensor of 0 (masked) and 1 (valid).
+  /// The mask `layer` gives its output `result`, from operandMasks and
+  /// createdMask.
+  FailureOr<Value> outputMask(const Layer &layer, ArrayRef<Value> operands,
+                              Value result);
+  /// `mask` checked to be [N, T] for the sequence `x` [N, T, ...] and
+  /// converted to x's element type; an error naming the layer otherwise.
+  FailureOr<Value> sequenceMask(const Layer &layer, Value mask, Value x);
+  /// 1 where `condition` (i1) holds, else 0, as `element` floats.
+  Value maskFromCondition(Value condition, Type element);
+  /// mask != 0 as i1.
+  Value maskCondition(Value mask);
   FailureOr<Value> emitBidirectional(const Layer &layer, Value x);
   FailureOr<Value> emitAttention(const Layer &layer, ArrayRef<Value> operands);
   FailureOr<Value> emitPositionEmbedding(const Layer &layer, Value x);
@@ -633,6 +651,12 @@ private:
   // The function being built (params, inputs, the counter, outputs).
   std::unique_ptr<ForwardFunctionBuilder> forward;
   llvm::StringMap<Value> outputsByLayer;
+  /// The Keras mask of a layer output that has one.
+  llvm::DenseMap<Value, Value> maskOf;
+  /// While a layer is emitted: its operands' masks (null: none), and the
+  /// mask it created (Embedding, Masking).
+  SmallVector<Value> operandMasks;
+  Value createdMask;
   /// kiln.layers: {name, class_name, shape} of every emitted layer.
   SmallVector<Attribute> layerRecords;
   std::optional<int64_t> configBatch;
@@ -1005,6 +1029,9 @@ void KerasImporter::checkLayer(const Layer &layer) {
   } else if (layer.className == "RepeatVector") {
     if (!c.getInteger("n") || *c.getInteger("n") <= 0)
       issue(layer, "'n' must be a positive integer");
+  } else if (layer.className == "Masking") {
+    if (const json::Value *v = c.get("mask_value"); v && !getNumber(v))
+      issue(layer, "'mask_value' must be a number, got " + describe(*v));
   } else if (layer.className == "Permute") {
     const json::Array *dims = c.getArray("dims");
     SmallVector<int64_t> seen;
@@ -1463,6 +1490,18 @@ FailureOr<Value> KerasImporter::emitEmbedding(const Layer &layer, Value x) {
                init, regularizerOf(layer, "embeddings_regularizer"));
   SmallVector<int64_t> shape(type.getShape());
   shape.push_back(width);
+  if (c.getBoolean("mask_zero").value_or(false)) {
+    // Keras: mask = ids != 0, shaped like the ids.
+    auto idType = cast<RankedTensorType>(ids.getType());
+    Value zero = builder.create<ConstantOp>(
+        fileLoc, idType,
+        DenseElementsAttr::get(
+            idType, builder.getIntegerAttr(idType.getElementType(), 0)));
+    createdMask = maskFromCondition(
+        builder.create<CompareOp>(fileLoc, idType.clone(builder.getI1Type()),
+                                  ComparisonDirection::ne, ids, zero),
+        elementType);
+  }
   return builder
       .create<GatherOp>(fileLoc, RankedTensorType::get(shape, elementType),
                         table, ids, /*axis=*/0)
@@ -1616,16 +1655,22 @@ void KerasImporter::checkRecurrent(const Layer &layer) {
 /// return_sequences, else the last processed step [N, H]. `goBackwards`
 /// flips Keras' go_backwards (the backward half of a Bidirectional);
 /// `reverseOutput` stores the states aligned with x.
-FailureOr<Value> KerasImporter::emitRecurrent(const Layer &layer,
-                                              const json::Object &c,
-                                              StringRef cls, StringRef prefix,
-                                              bool flipDirection,
-                                              bool reverseOutput, Value x) {
+FailureOr<Value>
+KerasImporter::emitRecurrent(const Layer &layer, const json::Object &c,
+                             StringRef cls, StringRef prefix,
+                             bool flipDirection, bool reverseOutput, Value x,
+                             Value mask, bool zeroOutputForMask) {
   auto type = cast<RankedTensorType>(x.getType());
   if (type.getRank() != 3 || !isa<FloatType>(type.getElementType())) {
     layerError(layer) << "input " << type
                       << " is not a float sequence [batch, steps, features]";
     return failure();
+  }
+  if (mask) {
+    FailureOr<Value> checked = sequenceMask(layer, mask, x);
+    if (failed(checked))
+      return failure();
+    mask = *checked;
   }
   Type element = type.getElementType();
   int64_t n = type.getDimSize(0), t = type.getDimSize(1),
@@ -1700,11 +1745,12 @@ FailureOr<Value> KerasImporter::emitRecurrent(const Layer &layer,
                                                        : activationName(value));
   };
   auto rnn = builder.create<RnnOp>(
-      fileLoc, x, kernel, recurrent, bias, builder.getStringAttr(cell),
+      fileLoc, x, kernel, recurrent, bias, mask, builder.getStringAttr(cell),
       strAttr("activation", "tanh"), strAttr("recurrent_activation", "sigmoid"),
       builder.getBoolAttr(goBackwards), builder.getBoolAttr(reverseOutput),
       // Only GRUs read it; the default elsewhere keeps the IR plain.
-      builder.getBoolAttr(cls == "GRU" ? resetAfter : true));
+      builder.getBoolAttr(cls == "GRU" ? resetAfter : true),
+      builder.getBoolAttr(mask && zeroOutputForMask));
   Value y = rnn.getResult();
   if (returnSequences)
     return y;
@@ -1749,9 +1795,12 @@ FailureOr<Value> KerasImporter::emitBidirectional(const Layer &layer, Value x) {
         name.starts_with(direction) ? name.str() : (direction + name).str();
     return layer.name + "/" + local;
   };
-  FailureOr<Value> fwd =
-      emitRecurrent(layer, *innerConfig, innerClass,
-                    prefixed(innerName, "forward_"), false, false, x);
+  // Keras' Bidirectional sets zero_output_for_mask = return_sequences on
+  // both halves.
+  Value mask = operandMasks[0];
+  FailureOr<Value> fwd = emitRecurrent(layer, *innerConfig, innerClass,
+                                       prefixed(innerName, "forward_"), false,
+                                       false, x, mask, returnSequences);
   if (failed(fwd))
     return failure();
   StringRef backwardName =
@@ -1764,7 +1813,8 @@ FailureOr<Value> KerasImporter::emitBidirectional(const Layer &layer, Value x) {
                         : StringRef(innerName).drop_front(
                               innerName.starts_with("forward_") ? 8 : 0),
                "backward_"),
-      /*flipDirection=*/!backward, /*reverseOutput=*/true, x);
+      /*flipDirection=*/!backward, /*reverseOutput=*/true, x, mask,
+      returnSequences);
   if (failed(bwd))
     return failure();
   StringRef mode = c.getString("merge_mode").value_or("concat");
@@ -1789,6 +1839,169 @@ FailureOr<Value> KerasImporter::emitBidirectional(const Layer &layer, Value x) {
   if (mode == "mul")
     return binary<MulOp>(*fwd, *bwd);
   return binary<MulOp>(binary<AddOp>(*fwd, *bwd), kb().splat(type, 0.5));
+}
+
+Value KerasImporter::maskFromCondition(Value condition, Type element) {
+  auto type = cast<RankedTensorType>(condition.getType()).clone(element);
+  Value mask = builder.create<SelectOp>(
+      fileLoc, type, condition, kb().splat(type, 1.0), kb().splat(type, 0.0));
+  // Piecewise constant: no gradient, even when computed from params
+  // (Masking after an Embedding).
+  return builder.create<StopGradientOp>(fileLoc, type, mask);
+}
+
+Value KerasImporter::maskCondition(Value mask) {
+  auto type = cast<RankedTensorType>(mask.getType());
+  return builder.create<CompareOp>(fileLoc, type.clone(builder.getI1Type()),
+                                   ComparisonDirection::ne, mask,
+                                   kb().splat(type, 0.0));
+}
+
+FailureOr<Value> KerasImporter::sequenceMask(const Layer &layer, Value mask,
+                                             Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  auto maskType = cast<RankedTensorType>(mask.getType());
+  if (type.getRank() < 2 ||
+      maskType.getShape() !=
+          ArrayRef<int64_t>{type.getDimSize(0), type.getDimSize(1)}) {
+    layerError(layer) << "the mask of its input is " << maskType
+                      << ", which does not match the input " << type
+                      << " (a mask is [batch, steps])";
+    return failure();
+  }
+  if (maskType.getElementType() == type.getElementType())
+    return mask;
+  return builder
+      .create<ConvertOp>(fileLoc, maskType.clone(type.getElementType()),
+                         ValueRange{mask})
+      .getResult();
+}
+
+/// Keras Masking (keras/src/layers/core/masking.py): a step is valid when
+/// any feature differs from mask_value; masked steps are set to 0.
+FailureOr<Value> KerasImporter::emitMasking(const Layer &layer, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  if (type.getRank() < 2 || !isa<FloatType>(type.getElementType())) {
+    layerError(layer) << "input " << type
+                      << " is not a float tensor [batch, ..., features]";
+    return failure();
+  }
+  double value = getNumber(layer.config->get("mask_value")).value_or(0.0);
+  Value differs = maskFromCondition(
+      builder.create<CompareOp>(fileLoc, type.clone(builder.getI1Type()),
+                                ComparisonDirection::ne, x,
+                                kb().splat(type, value)),
+      type.getElementType());
+  SmallVector<int64_t> shape(type.getShape().drop_back());
+  int64_t last = type.getRank() - 1;
+  createdMask =
+      builder
+          .create<ReduceMaxOp>(
+              fileLoc,
+              TypeRange{RankedTensorType::get(shape, type.getElementType())},
+              ValueRange{differs},
+              ArrayRef<NamedAttribute>{builder.getNamedAttr(
+                  "axes", builder.getDenseI64ArrayAttr({last}))})
+          .getResult();
+  SmallVector<int64_t> dims;
+  for (int64_t i = 0; i < last; ++i)
+    dims.push_back(i);
+  Value spread =
+      builder.create<BroadcastInDimOp>(fileLoc, type, createdMask, dims);
+  return binary<MulOp>(x, spread);
+}
+
+/// Keras 3's mask propagation (layer.py, base_merge.py, concatenate.py,
+/// rnn.py, multi_head_attention.py): what a layer's output carries.
+FailureOr<Value> KerasImporter::outputMask(const Layer &layer,
+                                           ArrayRef<Value> operands,
+                                           Value result) {
+  if (createdMask)
+    return createdMask;
+  StringRef cls = layer.className;
+  Value first = operandMasks.empty() ? Value() : operandMasks[0];
+  bool anyMask = llvm::any_of(operandMasks, [](Value m) { return bool(m); });
+  if (!anyMask)
+    return Value();
+  // Layers whose output lines up with their input step by step.
+  if (llvm::is_contained({"Dense", "Activation", "ReLU", "LeakyReLU", "Dropout",
+                          "LayerNormalization", "BatchNormalization",
+                          "Rescaling", "Normalization", "TimeDistributed",
+                          "MultiHeadAttention"},
+                         cls))
+    return first; // MultiHeadAttention: the query's mask
+  if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN" ||
+      cls == "Bidirectional") {
+    const json::Object *c = layer.config;
+    if (cls == "Bidirectional")
+      c = c->getObject("layer")->getObject("config");
+    return c->getBoolean("return_sequences").value_or(false) ? first : Value();
+  }
+  if (cls == "Add" || cls == "Subtract" || cls == "Multiply") {
+    // Any input without a mask: none; else their logical or.
+    if (llvm::is_contained(operandMasks, Value()))
+      return Value();
+    Value m = operandMasks[0];
+    for (Value other : ArrayRef<Value>(operandMasks).drop_front()) {
+      if (other.getType() != m.getType()) {
+        layerError(layer) << "its inputs' masks " << m.getType() << " and "
+                          << other.getType() << " differ";
+        return failure();
+      }
+      m = binary<MaximumOp>(m, other);
+    }
+    return m;
+  }
+  if (cls == "Concatenate") {
+    auto type = cast<RankedTensorType>(result.getType());
+    int64_t axis = layer.config->getInteger("axis").value_or(-1);
+    if (axis < 0)
+      axis += type.getRank();
+    // Along the features: the or of the masks, all valid where an input
+    // has none (so none). Along the steps: the masks joined, ones for an
+    // input without one.
+    if (axis == type.getRank() - 1) {
+      if (llvm::is_contained(operandMasks, Value()))
+        return Value();
+      Value m = operandMasks[0];
+      for (Value other : ArrayRef<Value>(operandMasks).drop_front())
+        m = binary<MaximumOp>(m, other);
+      return m;
+    }
+    if (axis == 1) {
+      SmallVector<Value> parts;
+      SmallVector<int64_t> shape{type.getDimSize(0), type.getDimSize(1)};
+      Type element = cast<RankedTensorType>(first ? first.getType()
+                                                  : operandMasks[1].getType())
+                         .getElementType();
+      for (auto [v, m] : llvm::zip(operands, operandMasks)) {
+        auto vt = cast<RankedTensorType>(v.getType());
+        auto mt = RankedTensorType::get({vt.getDimSize(0), vt.getDimSize(1)},
+                                        element);
+        if (m && m.getType() != mt) {
+          layerError(layer) << "an input's mask " << m.getType()
+                            << " does not match the input " << vt;
+          return failure();
+        }
+        parts.push_back(m ? m : kb().splat(mt, 1.0));
+      }
+      return builder
+          .create<ConcatOp>(fileLoc, RankedTensorType::get(shape, element),
+                            parts, builder.getI64IntegerAttr(1))
+          .getResult();
+    }
+    layerError(layer) << "concatenates masked inputs along axis " << axis
+                      << "; kiln carries masks through a concatenation "
+                         "along the steps or the features only";
+    return failure();
+  }
+  // GlobalAveragePooling1D reads the mask; the rest drop it, as Keras
+  // does for layers that do not support masking (with a warning).
+  if (cls != "GlobalAveragePooling1D" && cls != "Embedding")
+    emitWarning(fileLoc) << "layer '" << layer.name << "' (" << cls
+                         << ") drops the Keras mask of its input, as Keras "
+                            "does: the layers after it do not see it";
+  return Value();
 }
 
 /// Keras MultiHeadAttention (Vaswani et al. 2017; Keras 3
@@ -1873,25 +2086,87 @@ FailureOr<Value> KerasImporter::emitAttention(const Layer &layer,
               fileLoc, TypeRange{scoresType}, ValueRange{q, k},
               builder.getNamedAttr("transpose_rhs", builder.getBoolAttr(true)))
           .getResult();
+  // The inputs' Keras masks: the query's [N, Tq], the value's [N, Tk] and
+  // the key's when the key is a tensor of its own (Keras ignores it when
+  // key is value).
+  Value queryMask = operandMasks.size() > 0 ? operandMasks[0] : Value();
+  Value valueMask = operandMasks.size() > 1 ? operandMasks[1] : Value();
+  Value keyMask = operandMasks.size() > 2 && operands[2] != operands[1]
+                      ? operandMasks[2]
+                      : Value();
+  for (auto [mask, steps, what] :
+       {std::tuple(queryMask, tq, "query"), std::tuple(valueMask, tk, "value"),
+        std::tuple(keyMask, tk, "key")}) {
+    if (!mask)
+      continue;
+    auto type = cast<RankedTensorType>(mask.getType());
+    if (type.getShape() != ArrayRef<int64_t>{n, steps}) {
+      layerError(layer) << "the " << what << "'s mask is " << type
+                        << "; it must be [batch, steps] = [" << n << ", "
+                        << steps << "]";
+      return failure();
+    }
+  }
+  // Query i sees keys j <= i under use_causal_mask, from two iotas (no
+  // Tq x Tk constant in the program).
+  Value visible;
   if (layer.causalMask) {
-    // Query i sees keys j <= i: -1e9 (Keras' large negative) elsewhere,
-    // computed from two iotas (no Tq x Tk constant in the program).
     auto indexType = RankedTensorType::get({tq, tk}, builder.getI64Type());
     Value rows = builder.create<IotaOp>(fileLoc, indexType, uint64_t(0));
     Value cols = builder.create<IotaOp>(fileLoc, indexType, uint64_t(1));
-    Value visible = builder.create<CompareOp>(
+    visible = builder.create<CompareOp>(
         fileLoc, RankedTensorType::get({tq, tk}, builder.getI1Type()),
         ComparisonDirection::le, cols, rows);
-    auto maskType = tensor({tq, tk});
-    Value mask = builder.create<SelectOp>(fileLoc, maskType, visible,
-                                          kb().splat(maskType, 0.0),
-                                          kb().splat(maskType, -1e9));
-    scores = binary<AddOp>(
-        scores, builder.create<BroadcastInDimOp>(fileLoc, scoresType, mask,
-                                                 ArrayRef<int64_t>{2, 3}));
+  }
+  Value keep; // i1 [N, heads, Tq, Tk] when the inputs carry masks
+  if (!queryMask && !valueMask && !keyMask) {
+    if (visible) {
+      // -1e9 (Keras' large negative) added where the query may not look.
+      auto maskType = tensor({tq, tk});
+      Value mask = builder.create<SelectOp>(fileLoc, maskType, visible,
+                                            kb().splat(maskType, 0.0),
+                                            kb().splat(maskType, -1e9));
+      scores = binary<AddOp>(
+          scores, builder.create<BroadcastInDimOp>(fileLoc, scoresType, mask,
+                                                   ArrayRef<int64_t>{2, 3}));
+    }
+  } else {
+    // Keras' _compute_attention_mask: query_mask[:, :, None] &
+    // value_mask[:, None, :] & key_mask[:, None, :] & causal, as a product
+    // of 0/1 floats.
+    auto attentionType = tensor({n, tq, tk});
+    Value allowed;
+    auto combine = [&](Value mask, ArrayRef<int64_t> dims) {
+      auto type = cast<RankedTensorType>(mask.getType());
+      if (type.getElementType() != element)
+        mask = builder
+                   .create<ConvertOp>(fileLoc, type.clone(element),
+                                      ValueRange{mask})
+                   .getResult();
+      Value spread =
+          builder.create<BroadcastInDimOp>(fileLoc, attentionType, mask, dims);
+      allowed = allowed ? binary<MulOp>(allowed, spread) : spread;
+    };
+    if (queryMask)
+      combine(queryMask, {0, 1});
+    if (valueMask)
+      combine(valueMask, {0, 2});
+    if (keyMask)
+      combine(keyMask, {0, 2});
+    if (visible)
+      combine(maskFromCondition(visible, element), {1, 2});
+    keep = maskCondition(builder.create<BroadcastInDimOp>(
+        fileLoc, scoresType, allowed, ArrayRef<int64_t>{0, 2, 3}));
+    // Keras' Softmax with a mask: where(mask, scores, -1e9).
+    scores = builder.create<SelectOp>(fileLoc, scoresType, keep, scores,
+                                      kb().splat(scoresType, -1e9));
   }
   Value probs = unary<SoftmaxOp>(
       scores, {builder.getNamedAttr("axis", builder.getI64IntegerAttr(3))});
+  // ... and where(mask, probs, 0), so that a fully masked row is 0.
+  if (keep)
+    probs = builder.create<SelectOp>(fileLoc, scoresType, keep, probs,
+                                     kb().splat(scoresType, 0.0));
   if (double rate = getNumber(c.get("dropout")).value_or(0.0); rate > 0) {
     int64_t seed = c.getInteger("seed").value_or(
         static_cast<int64_t>(layerIndex.lookup(layer.name)) + 1);
@@ -2232,6 +2507,47 @@ FailureOr<Value> KerasImporter::emitSpatialLayer(const Layer &layer, Value x) {
         builder.getNamedAttr("axes", builder.getDenseI64ArrayAttr(axes)),
         builder.getNamedAttr("keep_dims", builder.getBoolAttr(keep))};
     auto resultType = RankedTensorType::get(shape, type.getElementType());
+    if (kind == Spatial::GlobalAvgPool && d == 1 && !operandMasks.empty() &&
+        operandMasks[0]) {
+      // Keras GlobalAveragePooling1D with a mask: the sum of the valid
+      // steps over their count (0/0 = NaN for a fully masked sample, as in
+      // Keras).
+      Value mask = operandMasks[0];
+      int64_t steps = axes[0];
+      auto maskType = cast<RankedTensorType>(mask.getType());
+      if (maskType.getShape() !=
+          ArrayRef<int64_t>{type.getDimSize(0), type.getDimSize(steps)}) {
+        layerError(layer) << "the mask of its input is " << maskType
+                          << ", which does not match the input " << type
+                          << " (a mask is [batch, steps])";
+        return failure();
+      }
+      if (maskType.getElementType() != type.getElementType())
+        mask = builder
+                   .create<ConvertOp>(fileLoc,
+                                      maskType.clone(type.getElementType()),
+                                      ValueRange{mask})
+                   .getResult();
+      Value spread = builder.create<BroadcastInDimOp>(
+          fileLoc, type, mask, ArrayRef<int64_t>{0, steps});
+      Value sum =
+          builder
+              .create<ReduceSumOp>(fileLoc, TypeRange{resultType},
+                                   ValueRange{binary<MulOp>(x, spread)}, attrs)
+              .getResult();
+      Value count = builder
+                        .create<ReduceSumOp>(
+                            fileLoc,
+                            TypeRange{RankedTensorType::get(
+                                {type.getDimSize(0)}, type.getElementType())},
+                            ValueRange{mask},
+                            ArrayRef<NamedAttribute>{builder.getNamedAttr(
+                                "axes", builder.getDenseI64ArrayAttr({1}))})
+                        .getResult();
+      return binary<DivOp>(
+          sum, builder.create<BroadcastInDimOp>(fileLoc, resultType, count,
+                                                ArrayRef<int64_t>{0}));
+    }
     if (kind == Spatial::GlobalAvgPool)
       return builder
           .create<ReduceMeanOp>(fileLoc, TypeRange{resultType}, ValueRange{x},
@@ -2846,7 +3162,11 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
   if (cls == "Embedding")
     return emitEmbedding(layer, x);
   if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN")
-    return emitRecurrent(layer, c, cls, layer.name, false, false, x);
+    return emitRecurrent(layer, c, cls, layer.name, false, false, x,
+                         operandMasks[0],
+                         c.getBoolean("zero_output_for_mask").value_or(false));
+  if (cls == "Masking")
+    return emitMasking(layer, x);
   if (cls == "Bidirectional")
     return emitBidirectional(layer, x);
   if (cls == "PositionEmbedding")
@@ -2981,8 +3301,19 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
       if (layersWithIssues.count(layer.name) && !sanitizable)
         skip = true;
       FailureOr<Value> result = Value();
+      operandMasks.clear();
+      for (Value v : operands)
+        operandMasks.push_back(maskOf.lookup(v));
+      createdMask = Value();
       if (!skip)
         result = emitLayer(layer, operands);
+      if (succeeded(result) && *result) {
+        FailureOr<Value> mask = outputMask(layer, operands, *result);
+        if (failed(mask))
+          result = failure();
+        else if (*mask)
+          maskOf[*result] = *mask;
+      }
       if (failed(result)) {
         (void)reportIssues();
         return failure();
@@ -3040,8 +3371,16 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
              << " InputLayers but input_layers lists " << ordered.size();
   }
 
-  for (const TensorRef &ref : modelOutputs)
-    forward->addOutput(outputsByLayer.lookup(ref.layer), ref.layer);
+  for (const TensorRef &ref : modelOutputs) {
+    Value output = outputsByLayer.lookup(ref.layer);
+    // Keras would also weight the loss by the output's mask.
+    if (maskOf.count(output))
+      emitWarning(fileLoc)
+          << "the output of layer '" << ref.layer
+          << "' carries a Keras mask, which kiln does not apply to the loss "
+             "or metrics: masked steps count like the others";
+    forward->addOutput(output, ref.layer);
+  }
   forward->finish();
   return success();
 }

@@ -1675,11 +1675,12 @@ LogicalResult Importer::recurrent(bool lstm) {
       b = create<AddOp>(tensor({gates * h}), {biasOf(d, 0), biasOf(d, 1)});
     }
     auto rnn = builder.create<RnnOp>(
-        currentLoc, seq, kernel, recurrentKernel, b,
+        currentLoc, seq, kernel, recurrentKernel, b, /*mask=*/Value(),
         builder.getStringAttr(lstm ? "lstm" : "gru"),
         builder.getStringAttr("tanh"), builder.getStringAttr("sigmoid"),
         builder.getBoolAttr(backward), builder.getBoolAttr(backward),
-        builder.getBoolAttr(lstm ? true : resetAfter));
+        builder.getBoolAttr(lstm ? true : resetAfter),
+        /*zero_output_for_mask=*/builder.getBoolAttr(false));
     Value y = rnn.getResult(); // [N, T, H], aligned with the input
     sequences.push_back(reshape(y, {n, t, 1, h}));
     int64_t last = backward ? 0 : t - 1;

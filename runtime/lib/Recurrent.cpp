@@ -60,6 +60,7 @@ struct Rnn {
   int64_t P;  ///< N * T rows
   int32_t act, ract;
   bool backwards, reverseOutput, resetAfter;
+  bool zeroOutputForMask;   ///< masked steps write y = 0, not the carried h
   bool gruAfter, gruBefore; ///< GRU with reset_after = 1 / 0
   // Workspace sections.
   int64_t gates;  ///< [P, GH]: the activated gates of every step
@@ -116,6 +117,9 @@ Rnn plan(const char *function, const kiln_rnn_desc_t *d) {
           d->reverse_output);
   if (d->reset_after != 0 && d->reset_after != 1)
     fatal(function, "reset_after = %" PRId64 " is not 0 or 1", d->reset_after);
+  if (d->zero_output_for_mask != 0 && d->zero_output_for_mask != 1)
+    fatal(function, "zero_output_for_mask = %" PRId64 " is not 0 or 1",
+          d->zero_output_for_mask);
   for (int64_t v : d->reserved)
     if (v != 0)
       fatal(function, "reserved fields must be 0");
@@ -124,6 +128,7 @@ Rnn plan(const char *function, const kiln_rnn_desc_t *d) {
   r.backwards = d->go_backwards != 0;
   r.reverseOutput = d->reverse_output != 0;
   r.resetAfter = d->reset_after != 0;
+  r.zeroOutputForMask = d->zero_output_for_mask != 0;
   r.gruAfter = r.cell == KILN_RNN_GRU && r.resetAfter;
   r.gruBefore = r.cell == KILN_RNN_GRU && !r.resetAfter;
   r.G = r.cell == KILN_RNN_SIMPLE ? 1 : r.cell == KILN_RNN_LSTM ? 4 : 3;
@@ -210,8 +215,8 @@ void mulActivationGrad(int32_t activation, const T *y, T *g, int64_t n) {
 
 template <typename T>
 void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
-             const T *kernel, const T *recurrentKernel, const T *bias, T *y,
-             T *lastCell, T *workspace) {
+             const T *mask, const T *kernel, const T *recurrentKernel,
+             const T *bias, T *y, T *lastCell, T *workspace) {
   Rnn r = plan(function, d);
   if (!kernel || !recurrentKernel)
     fatal(function, "%s is NULL", !kernel ? "kernel" : "recurrent_kernel");
@@ -351,6 +356,31 @@ void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
       break;
     }
     }
+
+    // Masked samples (Keras' backend rnn): the states carry over and y is
+    // the carried h (or zeros). The cell ran on them above; its results
+    // are replaced here, and the backward pass ignores their gates.
+    if (!mask)
+      continue;
+    for (int64_t n = 0; n < N; ++n) {
+      if (mask[n * T_ + t] != T(0))
+        continue;
+      const T *hpn = hp + n * ldH;
+      T *o = out + n * ldH;
+      if (r.zeroOutputForMask)
+        std::fill_n(o, H, T(0));
+      else
+        std::copy_n(hpn, H, o);
+      if (!last)
+        std::copy_n(hpn, H, hPrev + n * ldH + tNext * H);
+      if (r.cell == KILN_RNN_LSTM) {
+        const T *cpn = workspace + r.cPrev + n * ldH + t * H;
+        if (!last)
+          std::copy_n(cpn, H, workspace + r.cPrev + n * ldH + tNext * H);
+        else if (lastCell)
+          std::copy_n(cpn, H, lastCell + n * H);
+      }
+    }
   }
 }
 
@@ -369,9 +399,9 @@ template <typename T> T *scratch(int64_t count) {
 
 template <typename T>
 void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
-              const T *kernel, const T *recurrentKernel, const T *y,
-              const T *workspace, const T *dy, const T *dlastCell, T *dx,
-              T *dkernel, T *drecurrentKernel, T *dbias) {
+              const T *mask, const T *kernel, const T *recurrentKernel,
+              const T *y, const T *workspace, const T *dy, const T *dlastCell,
+              T *dx, T *dkernel, T *drecurrentKernel, T *dbias) {
   Rnn r = plan(function, d);
   (void)y; // Everything the gradients need is in the workspace.
   if (!kernel || !recurrentKernel || !dkernel || !drecurrentKernel)
@@ -413,20 +443,38 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
     need += NH;
   if (r.cell == KILN_RNN_GRU)
     need += PH + (r.gruAfter ? N * GH : NH);
+  if (mask)
+    need += NH; // carry: dh of the masked samples, passed to h_prev
   T *dgates = scratch<T>(need);
   T *dh = dgates + r.P * GH, *dhNext = dh + NH, *tmp = dhNext + NH;
   T *rest = tmp + NH;
   T *dc = nullptr, *dAux = nullptr, *stepRec = nullptr;
   if (r.cell == KILN_RNN_LSTM) {
     dc = rest;
+    rest += NH;
   } else if (r.cell == KILN_RNN_GRU) {
     dAux = rest;
     stepRec = rest + PH;
+    rest += PH + (r.gruAfter ? N * GH : NH);
   }
+  T *carry = rest;
+  // Whether sample n is masked at x's time index t.
+  auto masked = [&](int64_t n, int64_t t) {
+    return mask && mask[n * T_ + t] == T(0);
+  };
+  // dy of step s into dst [N, H]; zeros for samples whose masked step
+  // wrote zeros.
+  auto loadDy = [&](int64_t s, T *dst) {
+    for (int64_t n = 0; n < N; ++n) {
+      if (r.zeroOutputForMask && masked(n, r.xIndex(s)))
+        std::fill_n(dst + n * H, H, T(0));
+      else
+        std::copy_n(dy + n * ldH + r.yIndex(s) * H, H, dst + n * H);
+    }
+  };
 
   // dh of the last step.
-  for (int64_t n = 0; n < N; ++n)
-    std::copy_n(dy + n * ldH + r.yIndex(T_ - 1) * H, H, dh + n * H);
+  loadDy(T_ - 1, dh);
   if (dc) {
     if (dlastCell)
       std::copy_n(dlastCell, NH, dc);
@@ -443,8 +491,17 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
     // dhNext starts as dy of the previous step; the terms through h_prev
     // are added below.
     if (!first)
-      for (int64_t n = 0; n < N; ++n)
-        std::copy_n(dy + n * ldH + r.yIndex(s - 1) * H, H, dhNext + n * H);
+      loadDy(s - 1, dhNext);
+    // A masked sample's dh (and LSTM dc) passes to h_prev unchanged and its
+    // gates get none: its dh row is set aside and zeroed, which zeroes
+    // every gate gradient below (LSTM skips the sample's dc update).
+    if (mask)
+      for (int64_t n = 0; n < N; ++n) {
+        if (!masked(n, t))
+          continue;
+        std::copy_n(dh + n * H, H, carry + n * H);
+        std::fill_n(dh + n * H, H, T(0));
+      }
 
     switch (r.cell) {
     case KILN_RNN_SIMPLE:
@@ -459,6 +516,10 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
       const T *actC = workspace + r.actC + t * H;
       const T *cPrev = workspace + r.cPrev + t * H;
       for (int64_t n = 0; n < N; ++n) {
+        if (masked(n, t)) {
+          std::fill_n(dg + n * ldG, GH, T(0));
+          continue;
+        }
         const T *gi = g + n * ldG, *gf = gi + H, *gg = gi + 2 * H,
                 *go = gi + 3 * H;
         const T *ac = actC + n * ldH, *cp = cPrev + n * ldH, *dhn = dh + n * H;
@@ -552,6 +613,15 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
       if (r.cell != KILN_RNN_GRU)
         gemm(N, H, GH, 0, 1, dg, ldG, U, GH, T(1), dhNext, H, nullptr,
              KILN_EPILOGUE_NONE);
+      if (mask)
+        for (int64_t n = 0; n < N; ++n) {
+          if (!masked(n, t))
+            continue;
+          T *dst = dhNext + n * H;
+          const T *src = carry + n * H;
+          for (int64_t j = 0; j < H; ++j)
+            dst[j] += src[j];
+        }
       std::swap(dh, dhNext);
     }
   }
@@ -602,43 +672,43 @@ extern "C" int64_t kiln_rnn_workspace_size(const kiln_rnn_desc_t *d) {
 }
 
 extern "C" void kiln_rnn_fwd_f32(const kiln_rnn_desc_t *d, const float *x,
-                                 const float *kernel,
+                                 const float *mask, const float *kernel,
                                  const float *recurrent_kernel,
                                  const float *bias, float *y, float *last_cell,
                                  float *workspace) {
-  forward<float>("kiln_rnn_fwd_f32", d, x, kernel, recurrent_kernel, bias, y,
-                 last_cell, workspace);
+  forward<float>("kiln_rnn_fwd_f32", d, x, mask, kernel, recurrent_kernel, bias,
+                 y, last_cell, workspace);
 }
 
 extern "C" void kiln_rnn_fwd_f64(const kiln_rnn_desc_t *d, const double *x,
-                                 const double *kernel,
+                                 const double *mask, const double *kernel,
                                  const double *recurrent_kernel,
                                  const double *bias, double *y,
                                  double *last_cell, double *workspace) {
-  forward<double>("kiln_rnn_fwd_f64", d, x, kernel, recurrent_kernel, bias, y,
-                  last_cell, workspace);
+  forward<double>("kiln_rnn_fwd_f64", d, x, mask, kernel, recurrent_kernel,
+                  bias, y, last_cell, workspace);
 }
 
 extern "C" void kiln_rnn_bwd_f32(const kiln_rnn_desc_t *d, const float *x,
-                                 const float *kernel,
+                                 const float *mask, const float *kernel,
                                  const float *recurrent_kernel, const float *y,
                                  const float *workspace, const float *dy,
                                  const float *dlast_cell, float *dx,
                                  float *dkernel, float *drecurrent_kernel,
                                  float *dbias) {
-  backward<float>("kiln_rnn_bwd_f32", d, x, kernel, recurrent_kernel, y,
+  backward<float>("kiln_rnn_bwd_f32", d, x, mask, kernel, recurrent_kernel, y,
                   workspace, dy, dlast_cell, dx, dkernel, drecurrent_kernel,
                   dbias);
 }
 
 extern "C" void kiln_rnn_bwd_f64(const kiln_rnn_desc_t *d, const double *x,
-                                 const double *kernel,
+                                 const double *mask, const double *kernel,
                                  const double *recurrent_kernel,
                                  const double *y, const double *workspace,
                                  const double *dy, const double *dlast_cell,
                                  double *dx, double *dkernel,
                                  double *drecurrent_kernel, double *dbias) {
-  backward<double>("kiln_rnn_bwd_f64", d, x, kernel, recurrent_kernel, y,
+  backward<double>("kiln_rnn_bwd_f64", d, x, mask, kernel, recurrent_kernel, y,
                    workspace, dy, dlast_cell, dx, dkernel, drecurrent_kernel,
                    dbias);
 }

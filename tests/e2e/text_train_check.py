@@ -309,10 +309,12 @@ MODELS = {
 ZERO_GRADIENTS = {"mha/key/bias"}
 
 
-def init_data(make_params):
+def init_data(make_params, make_ids=None):
+    """Params, ids [BATCH, STEPS_T] (uniform, or make_ids(rng)) and labels."""
     rng = np.random.default_rng(SEED)
     params = [np.asarray(p).astype(np.float32) for p in make_params(rng)]
-    ids = rng.integers(0, VOCAB, (BATCH, STEPS_T)).astype(np.int32)
+    ids = (make_ids(rng) if make_ids else
+           rng.integers(0, VOCAB, (BATCH, STEPS_T))).astype(np.int32)
     y = rng.integers(0, CLASSES, BATCH).astype(np.int32)
     return params, ids, y
 
@@ -365,7 +367,8 @@ def kiln_train(kiln, module, params, ids, y):
 
 
 def check_model(kiln_opt, kilnc, workdir, model):
-    config, names, make_params, logits_fn = MODELS[model]
+    # An optional fifth entry draws the ids (masked models pad with 0).
+    config, names, make_params, logits_fn, *make_ids = MODELS[model]
     workdir = os.path.join(workdir, model)
     os.makedirs(workdir, exist_ok=True)
     if callable(config):
@@ -381,7 +384,7 @@ def check_model(kiln_opt, kilnc, workdir, model):
     with open(kiln.model) as f:
         order = re.findall(r'kiln.param = "([^"]+)"', f.read())
     assert order == names, order
-    params, ids, y = init_data(make_params)
+    params, ids, y = init_data(make_params, *make_ids)
     assert len(np.unique(ids)) < ids.size  # repeated ids
     if callable(config):
         ids = ids.astype(np.int64)  # torch exports int64 ids

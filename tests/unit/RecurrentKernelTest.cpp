@@ -6,7 +6,9 @@
 // nn.GRU where PyTorch has the same cell) and takes every gradient from
 // torch autograd. Cases: SimpleRNN (tanh, relu, linear), LSTM, GRU with
 // reset_after 1 and 0, go_backwards with and without reverse_output, no
-// bias, N = 0, T = 1, T = 40, a non-NULL dlast_cell.
+// bias, N = 0, T = 1, T = 40, a non-NULL dlast_cell, masks (right padding,
+// gaps, masked first and last steps, a fully masked sample) with and
+// without zero_output_for_mask.
 //
 // Tolerances: |kiln - golden| <= rtol * (1 + |golden|), rtol = 1e-10 for
 // the f64 kernels, 1e-4 for the f32 ones (same inputs: the generator rounds
@@ -49,7 +51,7 @@ struct ThreadCount {
 struct GoldenCase {
   std::string name;
   kiln_rnn_desc_t desc = {};
-  bool hasBias = false, hasDlastCell = false;
+  bool hasBias = false, hasDlastCell = false, hasMask = false;
   std::map<std::string, std::vector<double>> arrays;
 
   const std::vector<double> &at(const std::string &key) const {
@@ -72,12 +74,14 @@ std::vector<GoldenCase> loadGolden() {
     if (key == "case") {
       GoldenCase c;
       kiln_rnn_desc_t &d = c.desc;
-      int hasBias, hasDlast;
+      int hasBias, hasDlast, hasMask;
       words >> c.name >> d.cell >> d.batch >> d.steps >> d.input_size >>
           d.units >> d.activation >> d.recurrent_activation >> d.go_backwards >>
-          d.reverse_output >> d.reset_after >> hasBias >> hasDlast;
+          d.reverse_output >> d.reset_after >> hasBias >> hasDlast >> hasMask >>
+          d.zero_output_for_mask;
       c.hasBias = hasBias != 0;
       c.hasDlastCell = hasDlast != 0;
+      c.hasMask = hasMask != 0;
       cases.push_back(c);
     } else if (key == "end" || key.empty()) {
       continue;
@@ -121,7 +125,7 @@ template <typename T> Outputs run(const GoldenCase &c) {
   std::vector<T> x = conv(c.at("x")), kernel = conv(c.at("kernel")),
                  rec = conv(c.at("recurrent_kernel")),
                  bias = conv(c.at("bias")), dy = conv(c.at("dy")),
-                 dlast = conv(c.at("dlast_cell"));
+                 dlast = conv(c.at("dlast_cell")), mask = conv(c.at("mask"));
   const int64_t N = d.batch, T_ = d.steps, I = d.input_size, H = d.units;
   const int64_t GH = gateCount(d) * H;
   const bool lstm = d.cell == KILN_RNN_LSTM;
@@ -130,24 +134,25 @@ template <typename T> Outputs run(const GoldenCase &c) {
   std::vector<T> dx(N * T_ * I, T(kNaN)), dk(I * GH, T(kNaN)),
       drk(H * GH, T(kNaN)), db(bias.size(), T(kNaN));
   const T *biasPtr = c.hasBias ? bias.data() : nullptr;
+  const T *maskPtr = c.hasMask ? mask.data() : nullptr;
   T *lastPtr = lstm ? lastCell.data() : nullptr;
   const T *dlastPtr = c.hasDlastCell ? dlast.data() : nullptr;
   T *dbPtr = c.hasBias ? db.data() : nullptr;
   if constexpr (std::is_same_v<T, float>) {
-    kiln_rnn_fwd_f32(&d, x.data(), kernel.data(), rec.data(), biasPtr, y.data(),
-                     lastPtr, ws.data());
+    kiln_rnn_fwd_f32(&d, x.data(), maskPtr, kernel.data(), rec.data(), biasPtr,
+                     y.data(), lastPtr, ws.data());
     std::vector<T> wsBefore = ws;
-    kiln_rnn_bwd_f32(&d, x.data(), kernel.data(), rec.data(), y.data(),
+    kiln_rnn_bwd_f32(&d, x.data(), maskPtr, kernel.data(), rec.data(), y.data(),
                      ws.data(), dy.data(), dlastPtr, dx.data(), dk.data(),
                      drk.data(), dbPtr);
     EXPECT_EQ(0, std::memcmp(wsBefore.data(), ws.data(), ws.size() * sizeof(T)))
         << "the backward pass changed the workspace";
   } else {
-    kiln_rnn_fwd_f64(&d, x.data(), kernel.data(), rec.data(), biasPtr, y.data(),
-                     lastPtr, ws.data());
+    kiln_rnn_fwd_f64(&d, x.data(), maskPtr, kernel.data(), rec.data(), biasPtr,
+                     y.data(), lastPtr, ws.data());
     std::vector<T> wsBefore = ws;
     // y is documented as unread by the backward pass: pass NULL.
-    kiln_rnn_bwd_f64(&d, x.data(), kernel.data(), rec.data(), nullptr,
+    kiln_rnn_bwd_f64(&d, x.data(), maskPtr, kernel.data(), rec.data(), nullptr,
                      ws.data(), dy.data(), dlastPtr, dx.data(), dk.data(),
                      drk.data(), dbPtr);
     EXPECT_EQ(0, std::memcmp(wsBefore.data(), ws.data(), ws.size() * sizeof(T)))
@@ -208,7 +213,7 @@ std::vector<std::string> goldenNames() {
 TEST(RnnGoldenFile, HasEveryCase) {
   // The parameterized tests below are generated from the file: check that
   // it was found and holds what gen_rnn_golden.py writes.
-  ASSERT_EQ(goldenCases().size(), 25u)
+  ASSERT_EQ(goldenCases().size(), 32u)
       << "tests/unit/data/rnn_golden.txt missing or stale";
   for (const GoldenCase &c : goldenCases()) {
     EXPECT_FALSE(c.at("y").empty() && c.desc.batch > 0) << c.name;
@@ -241,14 +246,18 @@ INSTANTIATE_TEST_SUITE_P(Cases, RnnGolden, ::testing::ValuesIn(goldenNames()),
 struct Problem {
   kiln_rnn_desc_t d;
   std::vector<double> x, kernel, rec, bias, dy, dlast;
+  std::vector<double> mask; ///< [N, T] or empty for no mask
+
+  const double *maskPtr() const { return mask.empty() ? nullptr : mask.data(); }
 
   double loss() const {
     const int64_t N = d.batch, H = d.units;
     std::vector<double> y(N * d.steps * H), last(N * H),
         ws(kiln_rnn_workspace_size(&d));
     bool lstm = d.cell == KILN_RNN_LSTM;
-    kiln_rnn_fwd_f64(&d, x.data(), kernel.data(), rec.data(), bias.data(),
-                     y.data(), lstm ? last.data() : nullptr, ws.data());
+    kiln_rnn_fwd_f64(&d, x.data(), maskPtr(), kernel.data(), rec.data(),
+                     bias.data(), y.data(), lstm ? last.data() : nullptr,
+                     ws.data());
     double l = 0;
     for (size_t i = 0; i < y.size(); ++i)
       l += y[i] * dy[i];
@@ -301,12 +310,14 @@ void gradCheck(Problem p) {
   bool lstm = d.cell == KILN_RNN_LSTM;
   std::vector<double> y(N * T * H), last(N * H),
       ws(kiln_rnn_workspace_size(&d));
-  kiln_rnn_fwd_f64(&d, p.x.data(), p.kernel.data(), p.rec.data(), p.bias.data(),
-                   y.data(), lstm ? last.data() : nullptr, ws.data());
+  kiln_rnn_fwd_f64(&d, p.x.data(), p.maskPtr(), p.kernel.data(), p.rec.data(),
+                   p.bias.data(), y.data(), lstm ? last.data() : nullptr,
+                   ws.data());
   std::vector<double> dx(N * T * I), dk(I * GH), drk(H * GH), db(p.bias.size());
-  kiln_rnn_bwd_f64(&d, p.x.data(), p.kernel.data(), p.rec.data(), y.data(),
-                   ws.data(), p.dy.data(), lstm ? p.dlast.data() : nullptr,
-                   dx.data(), dk.data(), drk.data(), db.data());
+  kiln_rnn_bwd_f64(&d, p.x.data(), p.maskPtr(), p.kernel.data(), p.rec.data(),
+                   y.data(), ws.data(), p.dy.data(),
+                   lstm ? p.dlast.data() : nullptr, dx.data(), dk.data(),
+                   drk.data(), db.data());
   struct Param {
     const char *name;
     std::vector<double> *value;
@@ -330,6 +341,28 @@ void gradCheck(Problem p) {
           << param.name << "[" << i << "]";
     }
   }
+}
+
+/// The same problem with a mask: sample 0 has masked steps 0, 2 and 4
+/// (first, a gap, last), sample 1 is right-padded by one step.
+Problem masked(Problem p, int64_t zeroOutput) {
+  p.mask = {0, 1, 0, 1, 0, 1, 1, 1, 1, 0};
+  p.d.zero_output_for_mask = zeroOutput;
+  return p;
+}
+
+TEST(RnnGradCheck, LstmMasked) {
+  gradCheck(masked(randomProblem(KILN_RNN_LSTM, 0, 1, 0, 111), 0));
+  gradCheck(masked(randomProblem(KILN_RNN_LSTM, 0, 0, 0, 112), 1));
+}
+
+TEST(RnnGradCheck, GruMasked) {
+  gradCheck(masked(randomProblem(KILN_RNN_GRU, 1, 1, 1, 113), 1));
+  gradCheck(masked(randomProblem(KILN_RNN_GRU, 0, 0, 0, 114), 0));
+}
+
+TEST(RnnGradCheck, SimpleMasked) {
+  gradCheck(masked(randomProblem(KILN_RNN_SIMPLE, 0, 0, 0, 115), 0));
 }
 
 TEST(RnnGradCheck, Lstm) {
@@ -369,11 +402,11 @@ std::vector<std::vector<float>> runLarge(const kiln_rnn_desc_t &d) {
                      dy = random(N * T * H);
   std::vector<float> y(N * T * H), ws(kiln_rnn_workspace_size(&d)),
       dx(N * T * I), dk(I * GH), drk(H * GH), db(2 * GH);
-  kiln_rnn_fwd_f32(&d, x.data(), k.data(), rk.data(), b.data(), y.data(),
-                   nullptr, ws.data());
-  kiln_rnn_bwd_f32(&d, x.data(), k.data(), rk.data(), y.data(), ws.data(),
-                   dy.data(), nullptr, dx.data(), dk.data(), drk.data(),
-                   db.data());
+  kiln_rnn_fwd_f32(&d, x.data(), nullptr, k.data(), rk.data(), b.data(),
+                   y.data(), nullptr, ws.data());
+  kiln_rnn_bwd_f32(&d, x.data(), nullptr, k.data(), rk.data(), y.data(),
+                   ws.data(), dy.data(), nullptr, dx.data(), dk.data(),
+                   drk.data(), db.data());
   return {y, dx, dk, drk, db};
 }
 
@@ -455,10 +488,10 @@ TEST(RnnKernel, EmptyBatchZeroesWeightGradients) {
   d.reset_after = 1;
   std::vector<double> k(12, 1), rk(12, 1), b(12, 1);
   std::vector<double> dk(12, kNaN), drk(12, kNaN), db(12, kNaN);
-  kiln_rnn_fwd_f64(&d, nullptr, k.data(), rk.data(), b.data(), nullptr, nullptr,
-                   nullptr);
-  kiln_rnn_bwd_f64(&d, nullptr, k.data(), rk.data(), nullptr, nullptr, nullptr,
-                   nullptr, nullptr, dk.data(), drk.data(), db.data());
+  kiln_rnn_fwd_f64(&d, nullptr, nullptr, k.data(), rk.data(), b.data(), nullptr,
+                   nullptr, nullptr);
+  kiln_rnn_bwd_f64(&d, nullptr, nullptr, k.data(), rk.data(), nullptr, nullptr,
+                   nullptr, nullptr, nullptr, dk.data(), drk.data(), db.data());
   EXPECT_EQ(dk, std::vector<double>(12, 0));
   EXPECT_EQ(drk, std::vector<double>(12, 0));
   EXPECT_EQ(db, std::vector<double>(12, 0));
@@ -497,7 +530,10 @@ TEST(RnnKernelDeathTest, BadDescriptorAborts) {
   d.reset_after = 5;
   EXPECT_DEATH(size(d), "reset_after = 5");
   d = good;
-  d.reserved[2] = 1;
+  d.zero_output_for_mask = 2;
+  EXPECT_DEATH(size(d), "zero_output_for_mask = 2");
+  d = good;
+  d.reserved[1] = 1;
   EXPECT_DEATH(size(d), "reserved fields must be 0");
   d = good;
   d.units = int64_t(1) << 40;
@@ -507,16 +543,16 @@ TEST(RnnKernelDeathTest, BadDescriptorAborts) {
   std::vector<float> buf(1024);
   d = good;
   d.cell = KILN_RNN_GRU;
-  EXPECT_DEATH(kiln_rnn_fwd_f32(&d, buf.data(), buf.data(), buf.data(), nullptr,
-                                buf.data(), buf.data(), buf.data()),
+  EXPECT_DEATH(kiln_rnn_fwd_f32(&d, buf.data(), nullptr, buf.data(), buf.data(),
+                                nullptr, buf.data(), buf.data(), buf.data()),
                "kiln_rnn_fwd_f32: .*last_cell must be NULL");
   d = good;
-  EXPECT_DEATH(kiln_rnn_fwd_f32(&d, buf.data(), buf.data(), buf.data(), nullptr,
-                                buf.data(), nullptr, nullptr),
+  EXPECT_DEATH(kiln_rnn_fwd_f32(&d, buf.data(), nullptr, buf.data(), buf.data(),
+                                nullptr, buf.data(), nullptr, nullptr),
                "workspace is NULL");
-  EXPECT_DEATH(kiln_rnn_bwd_f32(&d, buf.data(), buf.data(), nullptr, nullptr,
-                                buf.data(), buf.data(), nullptr, buf.data(),
-                                buf.data(), buf.data(), nullptr),
+  EXPECT_DEATH(kiln_rnn_bwd_f32(&d, buf.data(), nullptr, buf.data(), nullptr,
+                                nullptr, buf.data(), buf.data(), nullptr,
+                                buf.data(), buf.data(), buf.data(), nullptr),
                "kiln_rnn_bwd_f32: .*recurrent_kernel is NULL");
 }
 

@@ -761,6 +761,16 @@ typedef enum kiln_rnn_cell_t {
 /// y[:, T-1, :] when reverse_output = 0 and at y[:, 0, :] when
 /// reverse_output = 1. The initial states are zero (h_0 = 0, c_0 = 0).
 ///
+/// Masks (Keras' `mask` argument of an RNN layer, from `mask_zero=True`
+/// embeddings or a `Masking` layer): an optional mask [N, T] (the kernel's
+/// float type; nonzero = the step is valid), indexed like x. A masked
+/// step of sample n keeps its states (h, and c for LSTM, carried over
+/// unchanged) and writes y = the carried h, or zeros with
+/// zero_output_for_mask = 1 (Keras' RNN `zero_output_for_mask`, which
+/// Bidirectional sets to return_sequences); its gates get no gradient.
+/// This is keras/src/backend/*/rnn.py: new_states = where(mask, states',
+/// states); output = where(mask, output', zero_output ? 0 : states[0]).
+///
 /// Cells (Keras 3 keras/src/layers/rnn/simple_rnn.py, lstm.py, gru.py; act =
 /// activation, ra = recurrent_activation, * elementwise, a column block of
 /// H columns per gate, h the previous step's state h_prev):
@@ -789,7 +799,9 @@ typedef struct kiln_rnn_desc_t {
   /// GRU only, 0 or 1 (see the formulas above; 1 is Keras 3's default);
   /// must still be 0 or 1 for the other cells, which ignore it.
   int64_t reset_after;
-  int64_t reserved[3]; ///< must be 0
+  /// 0 or 1: a masked step writes zeros to y instead of the carried h.
+  int64_t zero_output_for_mask;
+  int64_t reserved[2]; ///< must be 0
 } kiln_rnn_desc_t;
 
 /// Number of elements (of the kernel's float type: floats for the f32
@@ -817,7 +829,8 @@ typedef struct kiln_rnn_desc_t {
 KILN_API int64_t kiln_rnn_workspace_size(const kiln_rnn_desc_t *d);
 
 /// Forward pass of a recurrent layer over the whole sequence (formulas at
-/// kiln_rnn_desc_t): writes y [N, T, H] (every step), last_cell [N, H]
+/// kiln_rnn_desc_t; `mask` [N, T] or NULL for no mask, see there):
+/// writes y [N, T, H] (every step), last_cell [N, H]
 /// (LSTM's final cell state c_T; may be NULL, must be NULL for the other
 /// cells) and the workspace (kiln_rnn_workspace_size(d) elements) the
 /// backward pass reads. `bias` may be NULL (Keras use_bias=False). y,
@@ -851,17 +864,17 @@ KILN_API int64_t kiln_rnn_workspace_size(const kiln_rnn_desc_t *d);
 /// Thread-safety: safe to call concurrently from several threads as long as
 /// their outputs and workspaces do not overlap.
 KILN_API void kiln_rnn_fwd_f32(const kiln_rnn_desc_t *d, const float *x,
-                               const float *kernel,
+                               const float *mask, const float *kernel,
                                const float *recurrent_kernel, const float *bias,
                                float *y, float *last_cell, float *workspace);
 
 /// Backward pass (backpropagation through time) of kiln_rnn_fwd_f32 with
-/// the same descriptor and inputs, given the workspace that forward call
-/// filled (read only, unchanged). Inputs: dy [N, T, H], the gradient of
-/// every element of y (zeros where y is unused, e.g. all but the last step
-/// with return_sequences=False), and dlast_cell [N, H], the gradient of
-/// last_cell (LSTM only; NULL means zero; must be NULL for the other
-/// cells). `y` is not read (the workspace holds every state the gradients
+/// the same descriptor and inputs (the same mask, or NULL), given the
+/// workspace that forward call filled (read only, unchanged). Inputs: dy [N, T,
+/// H], the gradient of every element of y (zeros where y is unused, e.g. all
+/// but the last step with return_sequences=False), and dlast_cell [N, H], the
+/// gradient of last_cell (LSTM only; NULL means zero; must be NULL for the
+/// other cells). `y` is not read (the workspace holds every state the gradients
 /// need) and may be NULL.
 ///
 /// Outputs, all overwritten (not accumulated) and write-only: dx [N, T, I],
@@ -895,7 +908,7 @@ KILN_API void kiln_rnn_fwd_f32(const kiln_rnn_desc_t *d, const float *x,
 /// N > 0 abort). Thread-safety: safe to call concurrently from several
 /// threads as long as their outputs do not overlap.
 KILN_API void kiln_rnn_bwd_f32(const kiln_rnn_desc_t *d, const float *x,
-                               const float *kernel,
+                               const float *mask, const float *kernel,
                                const float *recurrent_kernel, const float *y,
                                const float *workspace, const float *dy,
                                const float *dlast_cell, float *dx,
@@ -905,7 +918,7 @@ KILN_API void kiln_rnn_bwd_f32(const kiln_rnn_desc_t *d, const float *x,
 /// kiln_rnn_fwd_f32 for f64 tensors (arithmetic in f64): same rules and
 /// behaviour; the workspace holds kiln_rnn_workspace_size(d) doubles.
 KILN_API void kiln_rnn_fwd_f64(const kiln_rnn_desc_t *d, const double *x,
-                               const double *kernel,
+                               const double *mask, const double *kernel,
                                const double *recurrent_kernel,
                                const double *bias, double *y, double *last_cell,
                                double *workspace);
@@ -913,7 +926,7 @@ KILN_API void kiln_rnn_fwd_f64(const kiln_rnn_desc_t *d, const double *x,
 /// kiln_rnn_bwd_f32 for f64 tensors (arithmetic in f64): same rules and
 /// behaviour.
 KILN_API void kiln_rnn_bwd_f64(const kiln_rnn_desc_t *d, const double *x,
-                               const double *kernel,
+                               const double *mask, const double *kernel,
                                const double *recurrent_kernel, const double *y,
                                const double *workspace, const double *dy,
                                const double *dlast_cell, double *dx,

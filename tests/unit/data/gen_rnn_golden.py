@@ -11,6 +11,9 @@ torch autograd of
     loss = sum(y * dy) + sum(last_cell * dlast_cell)
 
 so the backward values come from autograd, not from hand-derived formulas.
+Masked cases follow Keras' backend rnn (keras/src/backend/*/rnn.py): at a
+masked step the states carry over (torch.where) and the output is the
+carried h, or zeros with zero_output_for_mask.
 The LSTM and the reset_after=1 GRU reference is also cross-checked against
 torch.nn.LSTM / torch.nn.GRU with the weights reordered into PyTorch's
 layout, so that the explicit code is not only checked against itself.
@@ -24,10 +27,11 @@ The output is deterministic (fixed seeds, CPU float64).
 
 File format (text): per case a line
     case NAME CELL N T I H ACT RACT GO_BACKWARDS REVERSE_OUTPUT RESET_AFTER
-         HAS_BIAS HAS_DLAST_CELL
+         HAS_BIAS HAS_DLAST_CELL HAS_MASK ZERO_OUTPUT_FOR_MASK
 (one line), then arrays, one per line: `NAME COUNT v0 v1 ...` with values in
 '%.17g' (exact round trip), then `end`. Arrays: x, kernel, recurrent_kernel,
-bias (if HAS_BIAS), dy, dlast_cell (if HAS_DLAST_CELL), y, last_cell (LSTM),
+bias (if HAS_BIAS), mask (if HAS_MASK; [N, T] of 0/1), dy, dlast_cell (if
+HAS_DLAST_CELL), y, last_cell (LSTM),
 dx, dkernel, drecurrent_kernel, dbias (if HAS_BIAS). CELL: 0 simple, 1 LSTM,
 2 GRU; ACT / RACT: kiln_epilogue_t (0 linear, 1 relu, 2 sigmoid, 3 tanh).
 """
@@ -57,7 +61,7 @@ def gates(cell):
     return {SIMPLE: 1, LSTM: 4, GRU: 3}[cell]
 
 
-def reference(c, x, kernel, rec, bias):
+def reference(c, x, kernel, rec, bias, mask=None):
     """Keras forward pass. Returns y [N, T, H] and last_cell [N, H] (LSTM)."""
     N, T, _ = x.shape
     H = c["H"]
@@ -68,6 +72,7 @@ def reference(c, x, kernel, rec, bias):
     for s in range(T):
         t = T - 1 - s if c["go_backwards"] else s
         xt = x[:, t, :]
+        h_prev, c_prev = h, cs
         if c["cell"] == SIMPLE:
             z = xt @ kernel + h @ rec
             if bias is not None:
@@ -101,7 +106,14 @@ def reference(c, x, kernel, rec, bias):
             r = ra(xz[:, H : 2 * H] + h @ rec[:, H : 2 * H])
             hh = act(xz[:, 2 * H :] + (r * h) @ rec[:, 2 * H :])
             h = z * h + (1 - z) * hh
-        ys[T - 1 - s if c["reverse_output"] else s] = h
+        out = h
+        if mask is not None:
+            valid = mask[:, t : t + 1] != 0
+            h = torch.where(valid, h, h_prev)
+            cs = torch.where(valid, cs, c_prev)
+            out = torch.where(valid, out, torch.zeros_like(h)
+                              if c["zero_output"] else h_prev)
+        ys[T - 1 - s if c["reverse_output"] else s] = out
     y = torch.stack(ys, dim=1)
     return y, (cs if c["cell"] == LSTM else None)
 
@@ -147,11 +159,11 @@ def cross_check(c, x, kernel, rec, bias, y, last_cell):
 
 def case(name, cell, N, T, I, H, act=TANH, ract=SIGMOID, go_backwards=0,
          reverse_output=0, reset_after=1, bias=True, dlast_cell=False,
-         scale=0.5, seed=0):
+         scale=0.5, seed=0, mask=False, zero_output=0):
     return dict(name=name, cell=cell, N=N, T=T, I=I, H=H, act=act, ract=ract,
                 go_backwards=go_backwards, reverse_output=reverse_output,
                 reset_after=reset_after, bias=bias, dlast_cell=dlast_cell,
-                scale=scale, seed=seed)
+                scale=scale, seed=seed, mask=mask, zero_output=zero_output)
 
 
 CASES = [
@@ -190,7 +202,34 @@ CASES = [
     case("simple_t1", SIMPLE, 3, 1, 2, 3, seed=35),
     case("simple_long", SIMPLE, 2, 40, 3, 4, seed=36),
     case("simple_empty_batch", SIMPLE, 0, 4, 3, 2, seed=37),
+    # Masks: right padding (mask_zero embeddings), gaps, a first and a last
+    # masked step, a fully masked sample (see random_mask).
+    case("lstm_masked", LSTM, 4, 6, 3, 3, dlast_cell=True, mask=True,
+         seed=41),
+    case("lstm_masked_bidirectional_half_zero_output", LSTM, 4, 5, 3, 3,
+         go_backwards=1, reverse_output=1, mask=True, zero_output=1,
+         dlast_cell=True, seed=42),
+    case("gru_masked", GRU, 4, 6, 3, 4, mask=True, seed=43),
+    case("gru_masked_backwards_zero_output", GRU, 4, 5, 2, 3, go_backwards=1,
+         mask=True, zero_output=1, seed=44),
+    case("gru_reset_before_masked", GRU, 4, 6, 3, 3, reset_after=0,
+         mask=True, seed=45),
+    case("simple_masked", SIMPLE, 4, 5, 3, 3, mask=True, seed=46),
+    case("simple_masked_zero_output_relu", SIMPLE, 4, 6, 2, 3, act=RELU,
+         mask=True, zero_output=1, seed=47),
 ]
+
+
+def random_mask(rng, N, T):
+    """[N, T] of 0/1: sample 0 right-padded, sample 1 with random gaps and
+    its first and last steps masked, sample 2 fully masked, the rest
+    random."""
+    m = (rng.uniform(size=(N, T)) < 0.7).astype(np.float64)
+    m[0, :] = 1
+    m[0, T - 2 :] = 0
+    m[1, 0] = m[1, T - 1] = 0
+    m[2, :] = 0
+    return torch.tensor(m)
 
 
 def uniform(rng, shape, scale):
@@ -219,10 +258,11 @@ def main():
             if c["bias"]:
                 shape = (2, GH) if c["cell"] == GRU and c["reset_after"] else (GH,)
                 bias = uniform(rng, shape, c["scale"]).requires_grad_()
+            mask = random_mask(rng, N, T) if c["mask"] else None
             dy = uniform(rng, (N, T, H), 1.0)
             dlast = uniform(rng, (N, H), 1.0) if c["dlast_cell"] else None
 
-            y, last_cell = reference(c, x, kernel, rec, bias)
+            y, last_cell = reference(c, x, kernel, rec, bias, mask)
             loss = (y * dy).sum()
             if dlast is not None:
                 loss = loss + (last_cell * dlast).sum()
@@ -230,18 +270,22 @@ def main():
             grads = torch.autograd.grad(loss, params, allow_unused=True)
             grads = [g if g is not None else torch.zeros_like(p)
                      for g, p in zip(grads, params)]
-            if cross_check(c, x, kernel, rec, bias, y, last_cell):
+            if mask is None and cross_check(c, x, kernel, rec, bias, y,
+                                            last_cell):
                 checked.append(c["name"])
 
-            out.write("case %s %d %d %d %d %d %d %d %d %d %d %d %d\n" % (
+            out.write("case %s %d %d %d %d %d %d %d %d %d %d %d %d %d %d\n" % (
                 c["name"], c["cell"], N, T, I, H, c["act"], c["ract"],
                 c["go_backwards"], c["reverse_output"], c["reset_after"],
-                int(bias is not None), int(dlast is not None)))
+                int(bias is not None), int(dlast is not None),
+                int(mask is not None), c["zero_output"]))
             write_array(out, "x", x)
             write_array(out, "kernel", kernel)
             write_array(out, "recurrent_kernel", rec)
             if bias is not None:
                 write_array(out, "bias", bias)
+            if mask is not None:
+                write_array(out, "mask", mask)
             write_array(out, "dy", dy)
             if dlast is not None:
                 write_array(out, "dlast_cell", dlast)
