@@ -210,6 +210,13 @@ Layer Embedding(int64_t inputDim, int64_t outputDim, std::string name) {
   l.name = std::move(name);
   return l;
 }
+Layer Masking(double maskValue, std::string name) {
+  Layer l;
+  l.kind = Layer::Kind::Masking;
+  l.maskValue = maskValue;
+  l.name = std::move(name);
+  return l;
+}
 Layer LayerNormalization(double epsilon, std::string name) {
   Layer l;
   l.kind = Layer::Kind::LayerNormalization;
@@ -366,6 +373,8 @@ const char *spatialClassName(Layer::Kind kind) {
     return "SpatialDropout2D";
   case Layer::Kind::Embedding:
     return "Embedding";
+  case Layer::Kind::Masking:
+    return "Masking";
   case Layer::Kind::LayerNormalization:
     return "LayerNormalization";
   case Layer::Kind::SimpleRNN:
@@ -676,6 +685,11 @@ llvm::json::Value Sequential::Impl::kerasConfig() const {
       className = "Embedding";
       config["input_dim"] = l.inputDim;
       config["output_dim"] = l.outputDim;
+      config["mask_zero"] = l.maskZero;
+      break;
+    case Layer::Kind::Masking:
+      className = "Masking";
+      config["mask_value"] = l.maskValue;
       break;
     case Layer::Kind::LayerNormalization:
       className = "LayerNormalization";

@@ -89,6 +89,7 @@ struct Layer {
     // Sequence layers (token ids as float values; the Keras importer's
     // semantics: docs/architecture.md, "Keras import").
     Embedding,
+    Masking,
     LayerNormalization,
     SimpleRNN,
     LSTM,
@@ -146,6 +147,13 @@ struct Layer {
   std::string dataFormat = "channels_last";
   /// Embedding: vocabulary size (ids in [0, inputDim)) and vector width.
   int64_t inputDim = 0, outputDim = 0;
+  /// Embedding: id 0 is padding (Keras mask_zero): the steps whose id is 0
+  /// are masked for the recurrent layers, attention and
+  /// GlobalAveragePooling1D after it (docs/architecture.md, "masks").
+  bool maskZero = false;
+  /// Masking: a step whose features all equal this value is masked (and
+  /// set to 0).
+  double maskValue = 0;
   /// SimpleRNN / LSTM / GRU: every step's state ([N, T, units]) instead of
   /// the last one; read the sequence backwards (Keras go_backwards);
   /// wrapped in a Bidirectional (concat) layer.
@@ -232,6 +240,10 @@ Layer SpatialDropout2D(double rate, int64_t seed = 0, std::string name = "");
 /// predict refuse others, naming the sample and position) -> [.., outputDim]
 /// rows of the table `<name>/embeddings` (Keras' uniform(-0.05, 0.05)).
 Layer Embedding(int64_t inputDim, int64_t outputDim, std::string name = "");
+/// Keras Masking: steps whose features all equal `maskValue` are masked for
+/// the layers after it that read masks (recurrent layers skip them,
+/// keeping their states) and set to 0.
+Layer Masking(double maskValue = 0.0, std::string name = "");
 /// Keras LayerNormalization over the last axis (epsilon 1e-3 by default).
 Layer LayerNormalization(double epsilon = 1e-3, std::string name = "");
 /// Keras recurrent layers over [N, T, features]: one whole-sequence op,

@@ -2510,8 +2510,9 @@ FailureOr<Value> KerasImporter::emitSpatialLayer(const Layer &layer, Value x) {
     if (kind == Spatial::GlobalAvgPool && d == 1 && !operandMasks.empty() &&
         operandMasks[0]) {
       // Keras GlobalAveragePooling1D with a mask: the sum of the valid
-      // steps over their count (0/0 = NaN for a fully masked sample, as in
-      // Keras).
+      // steps over their count, at least 1: a fully masked sample (the zero
+      // rows padding a last batch, too) averages to 0 where Keras' 0/0
+      // gives NaN.
       Value mask = operandMasks[0];
       int64_t steps = axes[0];
       auto maskType = cast<RankedTensorType>(mask.getType());
@@ -2544,6 +2545,8 @@ FailureOr<Value> KerasImporter::emitSpatialLayer(const Layer &layer, Value x) {
                             ArrayRef<NamedAttribute>{builder.getNamedAttr(
                                 "axes", builder.getDenseI64ArrayAttr({1}))})
                         .getResult();
+      count = binary<MaximumOp>(
+          count, kb().splat(cast<RankedTensorType>(count.getType()), 1.0));
       return binary<DivOp>(
           sum, builder.create<BroadcastInDimOp>(fileLoc, resultType, count,
                                                 ArrayRef<int64_t>{0}));

@@ -2,9 +2,7 @@
 //
 // Keras semantics, as documented in docs/spec.md ("Generated programs"):
 //   - a batch is `batch_size` consecutive samples of the (shuffled) order;
-//     the last partial batch is padded with zero-weight rows (copies of its
-//     first sample, so that they are valid inputs: zeros can make a loss or
-//     a masked average NaN, and 0 * NaN is NaN), and since the
+//     the last partial batch is padded with zero-weight rows, and since the
 //     loss is the weighted mean sum(w * l) / sum(w), its gradient is exactly
 //     that of the short batch;
 //   - epoch metrics are exact weighted means over the epoch, from the
@@ -580,24 +578,13 @@ void Session::feed(const EntryInfo &entry, const Data &data,
         writeAs(dst + e * inSize, inType, readAs(src + e * xSize, data.xType));
     }
   }
-  // Padding rows: copies of the batch's first sample (zeros without one).
-  for (int64_t r = count; r < batch; ++r) {
-    if (count > 0)
-      std::memcpy(xOut + r * sampleBytes, xOut, sampleBytes);
-    else
-      std::memset(xOut + r * sampleBytes, 0, sampleBytes);
-  }
+  std::memset(xOut + count * sampleBytes, 0, (batch - count) * sampleBytes);
   if (const TensorInfo *labels = entry.find(KILN_TENSOR_INPUT, "labels")) {
     char *yOut = address(*labels);
     for (int64_t r = 0; r < count; ++r)
       std::memcpy(yOut + r * labelBytes,
                   data.y.data() + order[begin + r] * labelBytes, labelBytes);
-    for (int64_t r = count; r < batch; ++r) {
-      if (count > 0)
-        std::memcpy(yOut + r * labelBytes, yOut, labelBytes);
-      else
-        std::memset(yOut + r * labelBytes, 0, labelBytes);
-    }
+    std::memset(yOut + count * labelBytes, 0, (batch - count) * labelBytes);
   }
   if (const TensorInfo *w = entry.find(KILN_TENSOR_INPUT, "sample_weight")) {
     kiln_dtype_t dtype = toDtype(w->dtype);

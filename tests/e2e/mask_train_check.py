@@ -33,7 +33,8 @@ The torch side writes Keras 3's masking rules out (keras/src/backend/*/
 rnn.py: states = where(mask, new, old), output = where(mask, new,
 zero_output ? 0 : old); Softmax with a mask: where(mask, x, -1e9), then
 where(mask, probs, 0); GlobalAveragePooling1D: sum of valid steps / their
-count), independent of kiln's kernels.
+count, which kiln floors at 1 where Keras would divide 0 by 0: no sample of
+that model is fully masked), independent of kiln's kernels.
 Prints one line per tensor, then PASS, or FAIL lines and exits non-zero.
 """
 import os
@@ -186,7 +187,7 @@ def transformer_masked_logits(p, ids):
         x + mha_masked(x, mask, wq, bq, wk, bk, wv, bv, wo, bo),
         (x.shape[-1],), g1, b1, eps=1e-3)
     m = mask[..., None].to(h.dtype)
-    pooled = (h * m).sum(dim=1) / m.sum(dim=1)
+    pooled = (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)
     return pooled @ ko + bo2
 
 

@@ -378,3 +378,44 @@ TEST(BuilderTest, SequenceLayersLearnTokens) {
   EXPECT_NE(message(refused.takeError()).find("outside [0, 30)"),
             std::string::npos);
 }
+
+// Keras masking: with Embedding(mask_zero) a forward LSTM skips the steps of
+// id 0, keeping its states, so moving the padding around (the same tokens in
+// the same order) leaves every prediction bit-identical; without the mask the
+// zero rows are ordinary tokens and the predictions change. A Masking layer
+// skips the input steps whose features are all 0 the same way.
+TEST(BuilderTest, MaskedStepsDoNotChangePredictions) {
+  auto predictions = [](bool maskZero, const std::vector<float> &x) {
+    kiln::Layer embedding = layers::Embedding(10, 4);
+    embedding.maskZero = maskZero;
+    Sequential model({layers::Input({6}), embedding, layers::LSTM(5),
+                      layers::Dense(2, "softmax")});
+    model.setSeed(7);
+    EXPECT_FALSE(model.build(2));
+    EXPECT_FALSE(model.compile(kiln::Loss{"sparse_categorical_crossentropy"},
+                               kiln::Optimizer::Adam(0.01), {}));
+    llvm::Expected<std::vector<float>> p = model.predict(x);
+    EXPECT_TRUE(bool(p)) << message(p.takeError());
+    return *p;
+  };
+  // Two samples: tokens (3, 7, 5) and (9, 2), padded two ways.
+  std::vector<float> right = {3, 7, 5, 0, 0, 0, 9, 2, 0, 0, 0, 0};
+  std::vector<float> spread = {0, 3, 0, 7, 5, 0, 0, 0, 9, 0, 2, 0};
+  EXPECT_EQ(predictions(true, right), predictions(true, spread));
+  EXPECT_NE(predictions(false, right), predictions(false, spread));
+
+  // Masking(0): an input step of all zeros is skipped the same way.
+  auto masked = [](const std::vector<float> &x) {
+    Sequential model({layers::Input({4, 2}), layers::Masking(0.0),
+                      layers::GRU(3), layers::Dense(1)});
+    model.setSeed(5);
+    EXPECT_FALSE(model.build(1));
+    EXPECT_FALSE(model.compile(kiln::Loss{"mean_squared_error"},
+                               kiln::Optimizer::Adam(0.01), {}));
+    llvm::Expected<std::vector<float>> p = model.predict(x);
+    EXPECT_TRUE(bool(p)) << message(p.takeError());
+    return *p;
+  };
+  EXPECT_EQ(masked({1, 2, 0, 0, 3, 0, 0, 0}), masked({0, 0, 1, 2, 0, 0, 3, 0}));
+  EXPECT_NE(masked({1, 2, 0, 0, 3, 0, 0, 0}), masked({1, 2, 0, 1, 3, 0, 0, 0}));
+}
