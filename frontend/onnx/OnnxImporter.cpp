@@ -55,68 +55,30 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 
 /// ONNX op types the importer supports (default domain), sorted; the one
 /// list (kilnc --list-onnx-ops prints it, the conformance runner reads it).
-constexpr llvm::StringLiteral kSupportedOps[] = {"Abs",
-                                                 "Add",
-                                                 "AveragePool",
-                                                 "BatchNormalization",
-                                                 "Cast",
-                                                 "Clip",
-                                                 "Concat",
-                                                 "Constant",
-                                                 "ConstantOfShape",
-                                                 "Conv",
-                                                 "ConvTranspose",
-                                                 "Div",
-                                                 "Dropout",
-                                                 "Elu",
-                                                 "Equal",
-                                                 "Erf",
-                                                 "Exp",
-                                                 "Expand",
-                                                 "Flatten",
-                                                 "GRU",
-                                                 "Gather",
-                                                 "Gemm",
-                                                 "GlobalAveragePool",
-                                                 "GlobalMaxPool",
-                                                 "Greater",
-                                                 "GreaterOrEqual",
-                                                 "HardSigmoid",
-                                                 "Identity",
-                                                 "LSTM",
-                                                 "LayerNormalization",
-                                                 "LeakyRelu",
-                                                 "Less",
-                                                 "LessOrEqual",
-                                                 "Log",
-                                                 "LogSoftmax",
-                                                 "MatMul",
-                                                 "MaxPool",
-                                                 "Mul",
-                                                 "Neg",
-                                                 "Pad",
-                                                 "Pow",
-                                                 "RNN",
-                                                 "Range",
-                                                 "Reciprocal",
-                                                 "ReduceMax",
-                                                 "ReduceMean",
-                                                 "ReduceSum",
-                                                 "Relu",
-                                                 "Reshape",
-                                                 "Shape",
-                                                 "Sigmoid",
-                                                 "Slice",
-                                                 "Softmax",
-                                                 "Softplus",
-                                                 "Split",
-                                                 "Sqrt",
-                                                 "Squeeze",
-                                                 "Sub",
-                                                 "Tanh",
-                                                 "Transpose",
-                                                 "Unsqueeze",
-                                                 "Where"};
+// clang-format off
+constexpr llvm::StringLiteral kSupportedOps[] = {
+    "Abs",                 "Add",                 "AveragePool",
+    "BatchNormalization",  "Cast",                "Clip",
+    "Concat",              "Constant",            "ConstantOfShape",
+    "Conv",                "ConvTranspose",       "Div",
+    "Dropout",             "Elu",                 "Equal",
+    "Erf",                 "Exp",                 "Expand",
+    "Flatten",             "GRU",                 "Gather",
+    "Gemm",                "GlobalAveragePool",   "GlobalMaxPool",
+    "Greater",             "GreaterOrEqual",      "HardSigmoid",
+    "Identity",            "LSTM",                "LayerNormalization",
+    "LeakyRelu",           "Less",                "LessOrEqual",
+    "Log",                 "LogSoftmax",          "MatMul",
+    "MaxPool",             "Mul",                 "Neg",
+    "Pad",                 "Pow",                 "RNN",
+    "Range",               "Reciprocal",          "ReduceMax",
+    "ReduceMean",          "ReduceSum",           "Relu",
+    "Reshape",             "Shape",               "Sigmoid",
+    "Size",                "Slice",               "Softmax",
+    "Softplus",            "Split",               "Sqrt",
+    "Squeeze",             "Sub",                 "Tanh",
+    "Transpose",           "Unsqueeze",           "Where"};
+// clang-format on
 
 bool isSupportedOp(StringRef op) {
   return llvm::is_contained(kSupportedOps, op);
@@ -269,6 +231,7 @@ private:
   LogicalResult castOp();
   LogicalResult gather();
   LogicalResult shapeOp();
+  LogicalResult sizeOp();
   LogicalResult expand();
   bool isConstant(const std::string &name) {
     return !name.empty() && constants.count(name) && !values.count(name);
@@ -1466,11 +1429,79 @@ LogicalResult Importer::foldShapeArithmetic(bool &folded) {
     folded = true;
     return success();
   }
+  // Slice of a 1-D constant (a shape vector) with constant bounds, steps
+  // >= 1.
+  if (op == "Slice" && node.input_size() >= 1 && isConstant(node.input(0)) &&
+      constants[node.input(0)].getType().getRank() == 1 &&
+      llvm::all_of(node.input(), [&](const std::string &name) {
+        return name.empty() || isConstant(name);
+      })) {
+    DenseElementsAttr value = constants[node.input(0)];
+    int64_t dim = value.getNumElements();
+    SmallVector<int64_t> starts, ends, axes, steps;
+    auto ints = [&](unsigned index) {
+      SmallVector<int64_t> v;
+      if (static_cast<int>(index) < node.input_size() &&
+          !node.input(index).empty())
+        for (const APInt &x : constants[node.input(index)].getValues<APInt>())
+          v.push_back(x.getSExtValue());
+      return v;
+    };
+    if (opset < 10) {
+      starts = intsAttr("starts").value_or(SmallVector<int64_t>());
+      ends = intsAttr("ends").value_or(SmallVector<int64_t>());
+      axes = intsAttr("axes").value_or(SmallVector<int64_t>());
+    } else {
+      starts = ints(1);
+      ends = ints(2);
+      axes = ints(3);
+      steps = ints(4);
+    }
+    if (starts.size() != 1 || ends.size() != 1 || axes.size() > 1 ||
+        steps.size() > 1 || (!axes.empty() && axes[0] != 0 && axes[0] != -1) ||
+        (!steps.empty() && steps[0] < 1))
+      return success(); // slice() reports or imports it
+    int64_t step = steps.empty() ? 1 : steps[0];
+    auto clampIndex = [&](int64_t v) {
+      if (v < 0)
+        v = v <= std::numeric_limits<int64_t>::min() + dim ? 0 : v + dim;
+      return std::clamp<int64_t>(v, 0, dim);
+    };
+    int64_t start = clampIndex(starts[0]), end = clampIndex(ends[0]);
+    SmallVector<Attribute> all(value.getValues<Attribute>()), out;
+    for (int64_t i = start; i < end; i += step)
+      out.push_back(all[i]);
+    constants[node.output(0)] = DenseElementsAttr::get(
+        RankedTensorType::get({static_cast<int64_t>(out.size())},
+                              value.getElementType()),
+        out);
+    folded = true;
+    return success();
+  }
   if (op == "Concat" && node.input_size() >= 1 &&
       llvm::all_of(node.input(),
                    [&](const std::string &name) { return isConstant(name); })) {
     std::optional<SmallVector<int64_t>> shape = inferredShape(node.output(0));
-    if (!shape || shape->empty())
+    if (!shape) {
+      // No static inferred shape (e.g. the inputs came from folded
+      // Slices): the inputs' shapes joined along the axis.
+      auto first = cast<RankedTensorType>(constants[node.input(0)].getType());
+      if (first.getRank() == 0)
+        return success();
+      int64_t a = intAttr("axis", 0);
+      if (a < -first.getRank() || a >= first.getRank())
+        return success(); // concat() reports it
+      a = a < 0 ? a + first.getRank() : a;
+      shape = SmallVector<int64_t>(first.getShape());
+      (*shape)[a] = 0;
+      for (const std::string &name : node.input()) {
+        auto t = cast<RankedTensorType>(constants[name].getType());
+        if (t.getRank() != first.getRank())
+          return success();
+        (*shape)[a] += t.getDimSize(a);
+      }
+    }
+    if (shape->empty())
       return success();
     int64_t rank = shape->size();
     FailureOr<int64_t> axis = normalizeAxis(intAttr("axis", 0), rank);
@@ -1532,6 +1563,24 @@ LogicalResult Importer::shapeOp() {
   auto type = RankedTensorType::get({static_cast<int64_t>(dims.size())},
                                     builder.getI64Type());
   constants[currentNode->output(0)] = DenseElementsAttr::get(type, dims);
+  return success();
+}
+
+/// ONNX Size: the input's static element count as an int64 scalar
+/// constant.
+LogicalResult Importer::sizeOp() {
+  const std::string &name = currentNode->input(0);
+  int64_t count;
+  if (isConstant(name)) {
+    count = constants[name].getNumElements();
+  } else {
+    FailureOr<Value> x = input(0);
+    if (failed(x))
+      return failure();
+    count = typeOf(*x).getNumElements();
+  }
+  constants[currentNode->output(0)] = DenseElementsAttr::get(
+      RankedTensorType::get({}, builder.getI64Type()), count);
   return success();
 }
 
@@ -1830,6 +1879,13 @@ LogicalResult Importer::foldConstantElementwise(bool &folded) {
       return failure();
     shape = *s;
   }
+  // Large results (constant tensors, not shape arithmetic) are left to the
+  // op's own import, which materializes its constant operands.
+  int64_t resultSize = 1;
+  for (int64_t d : shape)
+    resultSize *= d;
+  if (resultSize > (int64_t(1) << 16))
+    return success();
   // Each input's elements as doubles and int64s, and whether it is float.
   struct Elements {
     SmallVector<double> f;
@@ -1845,7 +1901,7 @@ LogicalResult Importer::foldConstantElementwise(bool &folded) {
     for (Attribute v : a.getValues<Attribute>()) {
       if (auto f = dyn_cast<FloatAttr>(v)) {
         e[k].f.push_back(f.getValueAsDouble());
-        e[k].i.push_back(static_cast<int64_t>(f.getValueAsDouble()));
+        e[k].i.push_back(toInt(f.getValueAsDouble()));
       } else {
         const APInt &x = cast<IntegerAttr>(v).getValue();
         int64_t n = t.isInteger(1) ? x.getZExtValue() : x.getSExtValue();
@@ -2922,6 +2978,8 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
     return success();
   if (op == "Shape")
     return shapeOp();
+  if (op == "Size")
+    return sizeOp();
   if (op == "Expand")
     return expand();
   if (op == "LSTM")

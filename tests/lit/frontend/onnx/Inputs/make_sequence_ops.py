@@ -18,6 +18,8 @@ into DIR (sequence_ops.test runs them through check_run.py):
     no B, epsilon 1e-3) with its Mean and InvStdDev outputs.
   rnn.onnx (opset 14): RNN forward (tanh, bias), reverse (Relu, no bias),
     bidirectional (layout 1), their Y and Y_h.
+  gelu.onnx: torch nn.Linear -> nn.GELU() exported (opset 13: the exact
+    GELU as Div, Erf, Add, Mul, Mul), against the module in float64.
   bad.onnx: an RNN with sequence_lens, an RNN with a LeakyRelu activation,
     a LayerNormalization with stash_type 0 and a Range of graph inputs:
     each reported in one run.
@@ -229,6 +231,19 @@ npy("rnn.2.npy", f32(yr[:, None]))
 npy("rnn.3.npy", f32(hr[None]))
 npy("rnn.4.npy", f32(np.stack([y0, y1], axis=2).transpose(1, 0, 2, 3)))
 npy("rnn.5.npy", f32(np.stack([h0, h1], axis=1)))
+
+# gelu: torch exports nn.GELU() decomposed (Div, Erf, Add, Mul, Mul) -------
+import torch  # noqa: E402
+
+torch.manual_seed(3)
+gelu = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.GELU())
+gx = rng.uniform(-3, 3, (4, 3)).astype(np.float32)
+torch.onnx.export(gelu, torch.from_numpy(gx), os.path.join(out, "gelu.onnx"),
+                  input_names=["x"], output_names=["y"], opset_version=13)
+npy("gx.npy", gx)
+with torch.no_grad():
+    npy("gelu.0.npy", gelu.double()(torch.from_numpy(gx).double()).numpy()
+        .astype(np.float32))
 
 # bad -------------------------------------------------------------------------
 nodes = [
