@@ -116,6 +116,10 @@ Value RsqrtOp::buildScalar(OpBuilder &b, Location loc, ValueRange args) {
   return b.create<arith::DivFOp>(loc, cst(b, loc, args[0], 1.0), root);
 }
 
+Value ErfOp::buildScalar(OpBuilder &b, Location loc, ValueRange args) {
+  return b.create<math::ErfOp>(loc, args[0]);
+}
+
 Value AbsOp::buildScalar(OpBuilder &b, Location loc, ValueRange args) {
   return b.create<math::AbsFOp>(loc, args[0]);
 }

@@ -171,6 +171,19 @@ def Kiln_SquareOp : Kiln_UnaryOp<"square", "x * x">;
 def Kiln_TanhOp : Kiln_UnaryOp<"tanh", "tanh(x)">;
 def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid", "1 / (1 + e^-x)">;
 def Kiln_ReluOp : Kiln_UnaryOp<"relu", "max(x, 0) (NaN propagating)">;
+def Kiln_ErfOp : Kiln_UnaryOp<"erf", "erf(x)"> {
+  let description = [{
+    The error function `erf(x) = 2/sqrt(pi) * integral_0^x e^(-t^2) dt`
+    (Abramowitz & Stegun 7.1.1; ONNX `Erf`, as exporters emit the exact
+    GELU `0.5 x (1 + erf(x / sqrt 2))` decomposed), lowered to libm's
+    `erff`/`erf`. Its VJP is `g * 2/sqrt(pi) * e^(-x^2)`.
+
+    Example:
+    ```mlir
+    %r = kiln.erf %x : tensor<4xf32>
+    ```
+  }];
+}
 def Kiln_SoftplusOp : Kiln_UnaryOp<"softplus", "ln(1 + e^x)"> {
   let description = [{
     Softplus `ln(1 + e^x)`, computed in the overflow-free form

@@ -118,6 +118,15 @@ Value Log1pOp::vjp(VJPBuilder &vb, Value g) {
   return vb.div(g, vb.add(x, vb.splatLike(x, 1.0)));
 }
 
+/// d erf(x) = g * 2/sqrt(pi) * e^(-x^2) (Abramowitz & Stegun 7.1.19;
+/// PyTorch `erf` backward). e^(-x^2) underflows to 0 for large |x|, where
+/// erf is flat to working precision.
+Value ErfOp::vjp(VJPBuilder &vb, Value g) {
+  Value x = getOperand();
+  Value density = vb.exp(vb.neg(vb.mul(x, x)));
+  return vb.mul(g, vb.mul(density, 2.0 / std::sqrt(llvm::numbers::pi)));
+}
+
 /// d sqrt(x) = g / (2 y) (PyTorch `sqrt` backward); +inf * g at x = 0.
 Value SqrtOp::vjp(VJPBuilder &vb, Value g) {
   return vb.div(g, vb.mul(getResult(), 2.0));
@@ -198,12 +207,12 @@ Value HardSigmoidOp::vjp(VJPBuilder &vb, Value g) {
 }
 
 /// Exact: d x Phi(x) = g * (Phi(x) + x phi(x)), phi(x) = e^(-x^2/2) /
-/// sqrt(2 pi) (Hendrycks & Gimpel 2016; PyTorch `gelu_backward`). kiln has
-/// no erf, so Phi(x) = y / x, and Phi(x) = 0.5 where |x| < epsilon of the
-/// element type (there Phi(x) = 0.5 + x phi(0) rounds to 0.5 within 1 ulp,
-/// and y / x would lose precision as y becomes subnormal). For x << 0, y / x
-/// has the relative error of y, but the gradient is then ~0 in absolute
-/// terms.
+/// sqrt(2 pi) (Hendrycks & Gimpel 2016; PyTorch `gelu_backward`). Written
+/// before kiln.erf, the rule reads y and x only: Phi(x) = y / x, and Phi(x) =
+/// 0.5 where |x| < epsilon of the element type (there Phi(x) = 0.5 + x phi(0)
+/// rounds to 0.5 within 1 ulp, and y / x would lose precision as y becomes
+/// subnormal). For x << 0, y / x has the relative error of y, but the gradient
+/// is then ~0 in absolute terms.
 ///
 /// Tanh form: y = 0.5 x (1 + t), t = tanh(u), u = sqrt(2/pi) (x + k x^3),
 /// k = 0.044715: dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi)

@@ -55,20 +55,30 @@ std::string shapeString(ArrayRef<int64_t> shape) {
 
 /// ONNX op types the importer supports (default domain), sorted; the one
 /// list (kilnc --list-onnx-ops prints it, the conformance runner reads it).
+// clang-format off
 constexpr llvm::StringLiteral kSupportedOps[] = {
-    "Abs",           "Add",           "AveragePool", "BatchNormalization",
-    "Cast",          "Clip",          "Concat",      "Constant",
-    "Conv",          "ConvTranspose", "Div",         "Dropout",
-    "Elu",           "Exp",           "Expand",      "Flatten",
-    "GRU",           "Gather",        "Gemm",        "GlobalAveragePool",
-    "GlobalMaxPool", "HardSigmoid",   "Identity",    "LSTM",
-    "LeakyRelu",     "Log",           "LogSoftmax",  "MatMul",
-    "MaxPool",       "Mul",           "Neg",         "Pad",
-    "Pow",           "ReduceMax",     "ReduceMean",  "ReduceSum",
-    "Relu",          "Reshape",       "Shape",       "Sigmoid",
-    "Slice",         "Softmax",       "Softplus",    "Sqrt",
-    "Squeeze",       "Sub",           "Tanh",        "Transpose",
-    "Unsqueeze"};
+    "Abs",                 "Add",                 "AveragePool",
+    "BatchNormalization",  "Cast",                "Clip",
+    "Concat",              "Constant",            "ConstantOfShape",
+    "Conv",                "ConvTranspose",       "Div",
+    "Dropout",             "Elu",                 "Equal",
+    "Erf",                 "Exp",                 "Expand",
+    "Flatten",             "GRU",                 "Gather",
+    "Gemm",                "GlobalAveragePool",   "GlobalMaxPool",
+    "Greater",             "GreaterOrEqual",      "HardSigmoid",
+    "Identity",            "LSTM",                "LayerNormalization",
+    "LeakyRelu",           "Less",                "LessOrEqual",
+    "Log",                 "LogSoftmax",          "MatMul",
+    "MaxPool",             "Mul",                 "Neg",
+    "Pad",                 "Pow",                 "RNN",
+    "Range",               "Reciprocal",          "ReduceMax",
+    "ReduceMean",          "ReduceSum",           "Relu",
+    "Reshape",             "Shape",               "Sigmoid",
+    "Size",                "Slice",               "Softmax",
+    "Softplus",            "Split",               "Sqrt",
+    "Squeeze",             "Sub",                 "Tanh",
+    "Transpose",           "Unsqueeze",           "Where"};
+// clang-format on
 
 bool isSupportedOp(StringRef op) {
   return llvm::is_contained(kSupportedOps, op);
@@ -91,6 +101,10 @@ bool isConstantInput(StringRef op, unsigned index, int64_t opset) {
     return index == 1;
   if (op == "Pad")
     return index >= 1 && opset >= 11;
+  if (op == "Split")
+    return index == 1 && opset >= 13;
+  if (op == "Range" || op == "ConstantOfShape")
+    return true;
   return false;
 }
 
@@ -217,13 +231,22 @@ private:
   LogicalResult castOp();
   LogicalResult gather();
   LogicalResult shapeOp();
+  LogicalResult sizeOp();
   LogicalResult expand();
   bool isConstant(const std::string &name) {
     return !name.empty() && constants.count(name) && !values.count(name);
   }
   std::optional<SmallVector<int64_t>> inferredShape(const std::string &name);
   LogicalResult foldShapeArithmetic(bool &folded);
-  LogicalResult recurrent(bool lstm);
+  LogicalResult foldConstantElementwise(bool &folded);
+  LogicalResult compare(ComparisonDirection direction);
+  LogicalResult where();
+  LogicalResult reciprocal();
+  LogicalResult split();
+  LogicalResult range();
+  LogicalResult constantOfShape();
+  LogicalResult layerNormalization();
+  LogicalResult recurrent(StringRef cell);
   /// Whether a node or a graph output reads the value `name`.
   bool isConsumed(const std::string &name) {
     return llvm::any_of(graph.node(),
@@ -1406,11 +1429,79 @@ LogicalResult Importer::foldShapeArithmetic(bool &folded) {
     folded = true;
     return success();
   }
+  // Slice of a 1-D constant (a shape vector) with constant bounds, steps
+  // >= 1.
+  if (op == "Slice" && node.input_size() >= 1 && isConstant(node.input(0)) &&
+      constants[node.input(0)].getType().getRank() == 1 &&
+      llvm::all_of(node.input(), [&](const std::string &name) {
+        return name.empty() || isConstant(name);
+      })) {
+    DenseElementsAttr value = constants[node.input(0)];
+    int64_t dim = value.getNumElements();
+    SmallVector<int64_t> starts, ends, axes, steps;
+    auto ints = [&](unsigned index) {
+      SmallVector<int64_t> v;
+      if (static_cast<int>(index) < node.input_size() &&
+          !node.input(index).empty())
+        for (const APInt &x : constants[node.input(index)].getValues<APInt>())
+          v.push_back(x.getSExtValue());
+      return v;
+    };
+    if (opset < 10) {
+      starts = intsAttr("starts").value_or(SmallVector<int64_t>());
+      ends = intsAttr("ends").value_or(SmallVector<int64_t>());
+      axes = intsAttr("axes").value_or(SmallVector<int64_t>());
+    } else {
+      starts = ints(1);
+      ends = ints(2);
+      axes = ints(3);
+      steps = ints(4);
+    }
+    if (starts.size() != 1 || ends.size() != 1 || axes.size() > 1 ||
+        steps.size() > 1 || (!axes.empty() && axes[0] != 0 && axes[0] != -1) ||
+        (!steps.empty() && steps[0] < 1))
+      return success(); // slice() reports or imports it
+    int64_t step = steps.empty() ? 1 : steps[0];
+    auto clampIndex = [&](int64_t v) {
+      if (v < 0)
+        v = v <= std::numeric_limits<int64_t>::min() + dim ? 0 : v + dim;
+      return std::clamp<int64_t>(v, 0, dim);
+    };
+    int64_t start = clampIndex(starts[0]), end = clampIndex(ends[0]);
+    SmallVector<Attribute> all(value.getValues<Attribute>()), out;
+    for (int64_t i = start; i < end; i += step)
+      out.push_back(all[i]);
+    constants[node.output(0)] = DenseElementsAttr::get(
+        RankedTensorType::get({static_cast<int64_t>(out.size())},
+                              value.getElementType()),
+        out);
+    folded = true;
+    return success();
+  }
   if (op == "Concat" && node.input_size() >= 1 &&
       llvm::all_of(node.input(),
                    [&](const std::string &name) { return isConstant(name); })) {
     std::optional<SmallVector<int64_t>> shape = inferredShape(node.output(0));
-    if (!shape || shape->empty())
+    if (!shape) {
+      // No static inferred shape (e.g. the inputs came from folded
+      // Slices): the inputs' shapes joined along the axis.
+      auto first = cast<RankedTensorType>(constants[node.input(0)].getType());
+      if (first.getRank() == 0)
+        return success();
+      int64_t a = intAttr("axis", 0);
+      if (a < -first.getRank() || a >= first.getRank())
+        return success(); // concat() reports it
+      a = a < 0 ? a + first.getRank() : a;
+      shape = SmallVector<int64_t>(first.getShape());
+      (*shape)[a] = 0;
+      for (const std::string &name : node.input()) {
+        auto t = cast<RankedTensorType>(constants[name].getType());
+        if (t.getRank() != first.getRank())
+          return success();
+        (*shape)[a] += t.getDimSize(a);
+      }
+    }
+    if (shape->empty())
       return success();
     int64_t rank = shape->size();
     FailureOr<int64_t> axis = normalizeAxis(intAttr("axis", 0), rank);
@@ -1475,6 +1566,24 @@ LogicalResult Importer::shapeOp() {
   return success();
 }
 
+/// ONNX Size: the input's static element count as an int64 scalar
+/// constant.
+LogicalResult Importer::sizeOp() {
+  const std::string &name = currentNode->input(0);
+  int64_t count;
+  if (isConstant(name)) {
+    count = constants[name].getNumElements();
+  } else {
+    FailureOr<Value> x = input(0);
+    if (failed(x))
+      return failure();
+    count = typeOf(*x).getNumElements();
+  }
+  constants[currentNode->output(0)] = DenseElementsAttr::get(
+      RankedTensorType::get({}, builder.getI64Type()), count);
+  return success();
+}
+
 /// ONNX Expand: multidirectional broadcast of the input to the constant
 /// shape; a constant splat input folds.
 LogicalResult Importer::expand() {
@@ -1527,9 +1636,10 @@ LogicalResult Importer::expand() {
 /// input, as ONNX's Y holds them. Initial states must be absent or constant
 /// zeros, sequence_lens absent, activations the defaults; Y_c (LSTM's final
 /// cell state) is not produced.
-LogicalResult Importer::recurrent(bool lstm) {
+LogicalResult Importer::recurrent(StringRef cell) {
   const onnx::NodeProto &node = *currentNode;
-  int64_t gates = lstm ? 4 : 3;
+  bool lstm = cell == "lstm", simple = cell == "simple";
+  int64_t gates = lstm ? 4 : simple ? 1 : 3;
   std::string direction =
       stringAttr("direction").value_or(std::string("forward"));
   if (direction != "forward" && direction != "reverse" &&
@@ -1543,9 +1653,30 @@ LogicalResult Importer::recurrent(bool lstm) {
     nodeError() << "layout " << layout << " is not 0 or 1";
     return failure();
   }
+  int64_t numDirections = direction == "bidirectional" ? 2 : 1;
+  // RNN's activation per direction (ONNX default Tanh): kiln.rnn's simple
+  // cell computes tanh, sigmoid or relu.
+  SmallVector<std::string> activations(numDirections, "tanh");
+  if (simple && attr("activations")) {
+    const onnx::AttributeProto *a = attr("activations");
+    if (a->strings_size() != numDirections) {
+      nodeError() << "activations has " << a->strings_size() << " entries for "
+                  << numDirections << " direction(s)";
+      return failure();
+    }
+    for (int64_t d = 0; d < numDirections; ++d) {
+      const std::string &name = a->strings(d);
+      if (name != "Tanh" && name != "Relu" && name != "Sigmoid") {
+        nodeError() << "activation '" << name
+                    << "' is not supported (Tanh, Relu, Sigmoid)";
+        return failure();
+      }
+      activations[d] = StringRef(name).lower();
+    }
+  }
   for (StringRef unsupported :
        {"activations", "activation_alpha", "activation_beta", "clip"})
-    if (attr(unsupported)) {
+    if (attr(unsupported) && !(simple && unsupported == "activations")) {
       nodeError() << "attribute '" << unsupported
                   << "' is not supported (only the default activations)";
       return failure();
@@ -1583,7 +1714,6 @@ LogicalResult Importer::recurrent(bool lstm) {
   if (failed(x) || failed(w) || failed(r))
     return failure();
   RankedTensorType xType = typeOf(*x), wType = typeOf(*w);
-  int64_t numDirections = direction == "bidirectional" ? 2 : 1;
   int64_t h = intAttr("hidden_size", 0);
   if (xType.getRank() != 3 || wType.getRank() != 3 || h <= 0 ||
       h > (int64_t(1) << 24) || wType.getDimSize(0) != numDirections ||
@@ -1616,8 +1746,9 @@ LogicalResult Importer::recurrent(bool lstm) {
   bool resetAfter = !lstm && intAttr("linear_before_reset", 0) != 0;
   // The ONNX gate block of each Keras gate: LSTM i, f, c, o <- i (0), f (2),
   // c (3), o (1); GRU keeps z, r, h.
-  SmallVector<int64_t> order =
-      lstm ? SmallVector<int64_t>{0, 2, 3, 1} : SmallVector<int64_t>{0, 1, 2};
+  SmallVector<int64_t> order = lstm     ? SmallVector<int64_t>{0, 2, 3, 1}
+                               : simple ? SmallVector<int64_t>{0}
+                                        : SmallVector<int64_t>{0, 1, 2};
   auto tensor = [&](ArrayRef<int64_t> shape) {
     return RankedTensorType::get(shape, element);
   };
@@ -1676,10 +1807,10 @@ LogicalResult Importer::recurrent(bool lstm) {
     }
     auto rnn = builder.create<RnnOp>(
         currentLoc, seq, kernel, recurrentKernel, b, /*mask=*/Value(),
-        builder.getStringAttr(lstm ? "lstm" : "gru"),
-        builder.getStringAttr("tanh"), builder.getStringAttr("sigmoid"),
-        builder.getBoolAttr(backward), builder.getBoolAttr(backward),
-        builder.getBoolAttr(lstm ? true : resetAfter),
+        builder.getStringAttr(cell), builder.getStringAttr(activations[d]),
+        builder.getStringAttr("sigmoid"), builder.getBoolAttr(backward),
+        builder.getBoolAttr(backward),
+        builder.getBoolAttr(cell == "gru" ? resetAfter : true),
         /*zero_output_for_mask=*/builder.getBoolAttr(false));
     Value y = rnn.getResult(); // [N, T, H], aligned with the input
     sequences.push_back(reshape(y, {n, t, 1, h}));
@@ -1699,6 +1830,473 @@ LogicalResult Importer::recurrent(bool lstm) {
                                             lasts, {axisAttr(0)});
   return setOutput(1,
                    layout ? transposeValue(finalState, {1, 0, 2}) : finalState);
+}
+
+/// A double truncated towards zero to int64 (a float-to-integer Cast); NaN
+/// and values outside int64 give 0 and the int64 bounds (ONNX leaves them
+/// undefined).
+static int64_t toInt(double v) {
+  if (std::isnan(v))
+    return 0;
+  if (v >= 9.2233720368547758e18)
+    return std::numeric_limits<int64_t>::max();
+  if (v <= -9.2233720368547758e18)
+    return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(std::trunc(v));
+}
+
+/// ONNX elementwise ops whose inputs are all import-time constants fold
+/// at import, with multidirectional broadcasting: the shape arithmetic
+/// exporters emit (PyTorch's nn.MultiheadAttention computes its slice
+/// bounds as Add/Div/Mul of int64 sizes), comparisons, Where and Cast of
+/// constants. Integer results are computed in int64 (Div truncates towards
+/// zero, as C and ONNX Runtime), float ones in double and rounded once to
+/// the element type (exact IEEE results for one f32 operation).
+LogicalResult Importer::foldConstantElementwise(bool &folded) {
+  const onnx::NodeProto &node = *currentNode;
+  StringRef op = node.op_type();
+  static const llvm::StringSet<> foldable = {"Add",         "Sub",
+                                             "Mul",         "Div",
+                                             "Neg",         "Abs",
+                                             "Equal",       "Less",
+                                             "LessOrEqual", "Greater",
+                                             "Where",       "Cast",
+                                             "Reciprocal",  "GreaterOrEqual",
+                                             "Sqrt"};
+  if (!foldable.contains(op) || node.input_size() == 0 ||
+      !llvm::all_of(node.input(),
+                    [&](const std::string &name) { return isConstant(name); }))
+    return success();
+  SmallVector<DenseElementsAttr> in;
+  for (const std::string &name : node.input())
+    in.push_back(constants[name]);
+  auto shapeOf = [](DenseElementsAttr a) {
+    return cast<RankedTensorType>(a.getType()).getShape();
+  };
+  SmallVector<int64_t> shape(shapeOf(in[0]));
+  for (DenseElementsAttr a : ArrayRef(in).drop_front()) {
+    FailureOr<SmallVector<int64_t>> s = broadcastShape(shape, shapeOf(a));
+    if (failed(s))
+      return failure();
+    shape = *s;
+  }
+  // Large results (constant tensors, not shape arithmetic) are left to the
+  // op's own import, which materializes its constant operands.
+  int64_t resultSize = 1;
+  for (int64_t d : shape)
+    resultSize *= d;
+  if (resultSize > (int64_t(1) << 16))
+    return success();
+  // Each input's elements as doubles and int64s, and whether it is float.
+  struct Elements {
+    SmallVector<double> f;
+    SmallVector<int64_t> i;
+    bool isFloat;
+    SmallVector<int64_t> strides; // broadcast strides in the result shape
+  };
+  SmallVector<Elements> e(in.size());
+  int64_t rank = shape.size();
+  for (auto [k, a] : llvm::enumerate(in)) {
+    Type t = a.getElementType();
+    e[k].isFloat = isa<FloatType>(t);
+    for (Attribute v : a.getValues<Attribute>()) {
+      if (auto f = dyn_cast<FloatAttr>(v)) {
+        e[k].f.push_back(f.getValueAsDouble());
+        e[k].i.push_back(toInt(f.getValueAsDouble()));
+      } else {
+        const APInt &x = cast<IntegerAttr>(v).getValue();
+        int64_t n = t.isInteger(1) ? x.getZExtValue() : x.getSExtValue();
+        e[k].i.push_back(n);
+        e[k].f.push_back(static_cast<double>(n));
+      }
+    }
+    ArrayRef<int64_t> s = shapeOf(a);
+    e[k].strides.assign(rank, 0);
+    int64_t stride = 1;
+    for (int64_t d = s.size() - 1; d >= 0; --d) {
+      if (s[d] != 1)
+        e[k].strides[rank - s.size() + d] = stride;
+      stride *= s[d];
+    }
+  }
+  Type element = in[0].getElementType();
+  if (op == "Where")
+    element = in[1].getElementType();
+  else if (op == "Cast") {
+    element = elementType(intAttr("to", 0));
+    if (!element)
+      return success(); // castOp reports it
+  } else if (op == "Equal" || op == "Less" || op == "LessOrEqual" ||
+             op == "Greater" || op == "GreaterOrEqual")
+    element = builder.getI1Type();
+  bool binaryArith = op == "Add" || op == "Sub" || op == "Mul" || op == "Div";
+  if ((binaryArith || element.isInteger(1)) && op != "Cast" && op != "Where" &&
+      in.size() == 2 && in[0].getElementType() != in[1].getElementType()) {
+    nodeError() << "operand element types differ";
+    return failure();
+  }
+  if ((op == "Sqrt" || op == "Reciprocal") && !e[0].isFloat)
+    return success(); // the op's own import reports it
+  bool floatMath = op == "Where" ? false : e[0].isFloat;
+  auto type = RankedTensorType::get(shape, element);
+  SmallVector<Attribute> out;
+  int64_t count = type.getNumElements();
+  SmallVector<int64_t> index(rank, 0);
+  for (int64_t n = 0; n < count; ++n) {
+    SmallVector<int64_t> at(in.size(), 0);
+    for (size_t k = 0; k < in.size(); ++k)
+      for (int64_t d = 0; d < rank; ++d)
+        at[k] += index[d] * e[k].strides[d];
+    auto f = [&](size_t k) { return e[k].f[at[k]]; };
+    auto i = [&](size_t k) { return e[k].i[at[k]]; };
+    // The result as a double, an int64 and a bool; the element type picks.
+    double fv = 0;
+    int64_t iv = 0;
+    auto fromFloat = [&](double v) {
+      fv = v;
+      iv = toInt(v);
+    };
+    auto fromInt = [&](int64_t v) {
+      iv = v;
+      fv = static_cast<double>(v);
+    };
+    if (op == "Add")
+      floatMath ? fromFloat(f(0) + f(1)) : fromInt(i(0) + i(1));
+    else if (op == "Sub")
+      floatMath ? fromFloat(f(0) - f(1)) : fromInt(i(0) - i(1));
+    else if (op == "Mul")
+      floatMath ? fromFloat(f(0) * f(1)) : fromInt(i(0) * i(1));
+    else if (op == "Div") {
+      if (!floatMath && i(1) == 0) {
+        nodeError() << "integer division by zero";
+        return failure();
+      }
+      floatMath ? fromFloat(f(0) / f(1)) : fromInt(i(0) / i(1));
+    } else if (op == "Neg")
+      floatMath ? fromFloat(-f(0)) : fromInt(-i(0));
+    else if (op == "Abs")
+      floatMath ? fromFloat(std::fabs(f(0))) : fromInt(i(0) < 0 ? -i(0) : i(0));
+    else if (op == "Sqrt")
+      fromFloat(std::sqrt(f(0)));
+    else if (op == "Reciprocal")
+      fromFloat(1.0 / f(0));
+    else if (op == "Where") {
+      size_t k = i(0) != 0 ? 1 : 2;
+      e[k].isFloat ? fromFloat(f(k)) : fromInt(i(k));
+    } else if (op == "Cast")
+      e[0].isFloat ? fromFloat(f(0)) : fromInt(i(0));
+    else {
+      bool lt = floatMath ? f(0) < f(1) : i(0) < i(1);
+      bool eq = floatMath ? f(0) == f(1) : i(0) == i(1);
+      bool gt = floatMath ? f(0) > f(1) : i(0) > i(1);
+      bool r = op == "Equal"         ? eq
+               : op == "Less"        ? lt
+               : op == "LessOrEqual" ? lt || eq
+               : op == "Greater"     ? gt
+                                     : gt || eq;
+      fromInt(r);
+    }
+    if (element.isInteger(1))
+      out.push_back(builder.getBoolAttr(fv != 0));
+    else if (isa<FloatType>(element))
+      out.push_back(builder.getFloatAttr(element, fv));
+    else
+      out.push_back(builder.getIntegerAttr(element, iv));
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      if (++index[d] < shape[d])
+        break;
+      index[d] = 0;
+    }
+  }
+  constants[node.output(0)] = DenseElementsAttr::get(type, out);
+  folded = true;
+  return success();
+}
+
+/// ONNX Equal, Less, LessOrEqual, Greater, GreaterOrEqual: kiln.compare of
+/// the broadcast operands (same element type, float or integer), i1 result.
+LogicalResult Importer::compare(ComparisonDirection direction) {
+  FailureOr<Value> a = input(0), b = failure();
+  if (failed(a) || failed(b = input(1)))
+    return failure();
+  if (typeOf(*a).getElementType() != typeOf(*b).getElementType()) {
+    nodeError() << "operand element types differ ("
+                << typeOf(*a).getElementType() << " vs "
+                << typeOf(*b).getElementType() << ")";
+    return failure();
+  }
+  FailureOr<SmallVector<int64_t>> shape =
+      broadcastShape(typeOf(*a).getShape(), typeOf(*b).getShape());
+  if (failed(shape))
+    return failure();
+  Value lhs = broadcastTo(*a, *shape), rhs = broadcastTo(*b, *shape);
+  return setOutput(
+      0,
+      builder.create<CompareOp>(currentLoc, direction, lhs, rhs).getResult());
+}
+
+/// ONNX Where: kiln.select of the three broadcast operands (a bool
+/// condition; X and Y of one element type).
+LogicalResult Importer::where() {
+  FailureOr<Value> c = input(0), x = failure(), y = failure();
+  if (failed(c) || failed(x = input(1)) || failed(y = input(2)))
+    return failure();
+  if (!typeOf(*c).getElementType().isInteger(1)) {
+    nodeError() << "condition must be bool, got "
+                << typeOf(*c).getElementType();
+    return failure();
+  }
+  if (typeOf(*x).getElementType() != typeOf(*y).getElementType()) {
+    nodeError() << "X and Y element types differ";
+    return failure();
+  }
+  FailureOr<SmallVector<int64_t>> shape =
+      broadcastShape(typeOf(*c).getShape(), typeOf(*x).getShape());
+  if (failed(shape))
+    return failure();
+  shape = broadcastShape(*shape, typeOf(*y).getShape());
+  if (failed(shape))
+    return failure();
+  Value pred = broadcastTo(*c, *shape);
+  Value onTrue = broadcastTo(*x, *shape), onFalse = broadcastTo(*y, *shape);
+  return setOutput(
+      0,
+      builder.create<SelectOp>(currentLoc, pred, onTrue, onFalse).getResult());
+}
+
+/// ONNX Reciprocal: 1 / x (kiln.div, correctly rounded).
+LogicalResult Importer::reciprocal() {
+  FailureOr<Value> x = floatInput(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  return setOutput(0, create<DivOp>(type, {splat(type, 1.0), *x}));
+}
+
+/// ONNX Split (opsets 7-17): `axis` (default 0) cut into the `split`
+/// sizes (an attribute before opset 13, a constant input from 13) or into
+/// as many equal parts as the node has outputs; one kiln.slice each.
+LogicalResult Importer::split() {
+  FailureOr<Value> x = input(0);
+  if (failed(x))
+    return failure();
+  RankedTensorType type = typeOf(*x);
+  FailureOr<int64_t> axis = normalizeAxis(intAttr("axis", 0), type.getRank());
+  if (failed(axis))
+    return failure();
+  int64_t size = type.getDimSize(*axis);
+  int64_t parts = currentNode->output_size();
+  SmallVector<int64_t> sizes;
+  if (opset >= 13 && hasInput(1)) {
+    FailureOr<SmallVector<int64_t>> s = constantInts(1);
+    if (failed(s))
+      return failure();
+    sizes = *s;
+  } else if (opset < 13 && attr("split")) {
+    sizes = *intsAttr("split");
+  } else {
+    if (parts == 0 || size % parts != 0) {
+      nodeError() << "axis " << *axis << " of size " << size
+                  << " does not split into " << parts << " equal parts";
+      return failure();
+    }
+    sizes.assign(parts, size / parts);
+  }
+  if (static_cast<int64_t>(sizes.size()) != parts) {
+    nodeError() << "split has " << sizes.size() << " entries for " << parts
+                << " outputs";
+    return failure();
+  }
+  int64_t total = 0;
+  for (int64_t s : sizes) {
+    if (s < 0) {
+      nodeError() << "negative split size " << s;
+      return failure();
+    }
+    total += s;
+  }
+  if (total != size) {
+    nodeError() << "split sizes sum to " << total << ", axis " << *axis
+                << " has size " << size;
+    return failure();
+  }
+  int64_t offset = 0;
+  for (int64_t k = 0; k < parts; ++k) {
+    SmallVector<int64_t> start(type.getRank(), 0), limit(type.getShape()),
+        strides(type.getRank(), 1), shape(type.getShape());
+    start[*axis] = offset;
+    limit[*axis] = offset + sizes[k];
+    shape[*axis] = sizes[k];
+    offset += sizes[k];
+    Value part =
+        sizes[k] == size
+            ? *x
+            : create<SliceOp>(
+                  RankedTensorType::get(shape, type.getElementType()), {*x},
+                  {namedAttr("start", builder.getDenseI64ArrayAttr(start)),
+                   namedAttr("limit", builder.getDenseI64ArrayAttr(limit)),
+                   namedAttr("strides",
+                             builder.getDenseI64ArrayAttr(strides))});
+    (void)setOutput(k, part);
+  }
+  return success();
+}
+
+/// ONNX Range of constant scalars: start, start + delta, ... before limit
+/// (max(ceil((limit - start) / delta), 0) elements), folded at import.
+LogicalResult Importer::range() {
+  SmallVector<DenseElementsAttr> in;
+  for (unsigned k = 0; k < 3; ++k) {
+    FailureOr<DenseElementsAttr> c = constantInput(k);
+    if (failed(c))
+      return failure();
+    if (c->getNumElements() != 1) {
+      nodeError() << "input " << k << " must be a scalar";
+      return failure();
+    }
+    in.push_back(*c);
+  }
+  Type element = in[0].getElementType();
+  bool isFloat = isa<FloatType>(element);
+  auto get = [&](unsigned k) {
+    Attribute v = *in[k].getValues<Attribute>().begin();
+    if (auto f = dyn_cast<FloatAttr>(v))
+      return f.getValueAsDouble();
+    return static_cast<double>(cast<IntegerAttr>(v).getValue().getSExtValue());
+  };
+  double start = get(0), limit = get(1), delta = get(2);
+  if (delta == 0 || !std::isfinite(start) || !std::isfinite(limit) ||
+      !std::isfinite(delta)) {
+    nodeError() << "delta must be nonzero and the bounds finite";
+    return failure();
+  }
+  double n = std::max(std::ceil((limit - start) / delta), 0.0);
+  if (n > double(int64_t(1) << 32)) {
+    nodeError() << "range of " << n << " elements is too large";
+    return failure();
+  }
+  auto type = RankedTensorType::get({static_cast<int64_t>(n)}, element);
+  SmallVector<Attribute> out;
+  for (int64_t k = 0; k < static_cast<int64_t>(n); ++k) {
+    if (isFloat)
+      out.push_back(builder.getFloatAttr(element, start + k * delta));
+    else
+      out.push_back(
+          builder.getIntegerAttr(element, static_cast<int64_t>(start) +
+                                              k * static_cast<int64_t>(delta)));
+  }
+  constants[currentNode->output(0)] = DenseElementsAttr::get(type, out);
+  return success();
+}
+
+/// ONNX ConstantOfShape of a constant shape: a splat of `value` (a
+/// one-element tensor, default float 0), folded at import.
+LogicalResult Importer::constantOfShape() {
+  FailureOr<SmallVector<int64_t>> shape = constantInts(0);
+  if (failed(shape))
+    return failure();
+  for (int64_t d : *shape)
+    if (d < 0) {
+      nodeError() << "negative dimension " << d << " in the shape";
+      return failure();
+    }
+  Attribute v = builder.getF32FloatAttr(0.0f);
+  Type element = builder.getF32Type();
+  if (const onnx::AttributeProto *a = attr("value")) {
+    FailureOr<DenseElementsAttr> t = toElements(a->t());
+    if (failed(t))
+      return failure();
+    if (t->getNumElements() != 1) {
+      nodeError() << "value must hold one element";
+      return failure();
+    }
+    v = *t->getValues<Attribute>().begin();
+    element = t->getElementType();
+  }
+  constants[currentNode->output(0)] =
+      DenseElementsAttr::get(RankedTensorType::get(*shape, element), v);
+  return success();
+}
+
+/// ONNX LayerNormalization (opset 17): over the axes [axis, rank) (axis
+/// default -1, negative counts from the end), mean and biased variance,
+/// Y = (X - mean) * rsqrt(variance + epsilon) * Scale + B (Ba et al. 2016;
+/// epsilon default 1e-5), Scale and B broadcast to X's shape. The optional
+/// outputs Mean and InvStdDev have X's shape with the normalized axes
+/// kept as 1. stash_type 1 (float) only; f64 inputs compute in f64.
+LogicalResult Importer::layerNormalization() {
+  FailureOr<Value> x = floatInput(0), scale = failure();
+  if (failed(x) || failed(scale = floatInput(1)))
+    return failure();
+  if (intAttr("stash_type", 1) != 1) {
+    nodeError() << "stash_type " << intAttr("stash_type", 1)
+                << " is not supported (1: float)";
+    return failure();
+  }
+  RankedTensorType type = typeOf(*x);
+  int64_t rank = type.getRank();
+  FailureOr<int64_t> axis = normalizeAxis(intAttr("axis", -1), rank);
+  if (failed(axis))
+    return failure();
+  double epsilon = floatAttr("epsilon", 1e-5);
+  SmallVector<int64_t> axes, kept, reducedShape, statShape;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (d >= *axis) {
+      axes.push_back(d);
+      statShape.push_back(1);
+    } else {
+      kept.push_back(d);
+      reducedShape.push_back(type.getDimSize(d));
+      statShape.push_back(type.getDimSize(d));
+    }
+  }
+  Type element = type.getElementType();
+  auto reducedType = RankedTensorType::get(reducedShape, element);
+  auto expand = [&](Value v) {
+    return create<BroadcastInDimOp>(
+        type, {v},
+        {namedAttr("broadcast_dimensions",
+                   builder.getDenseI64ArrayAttr(kept))});
+  };
+  auto meanOf = [&](Value v) {
+    return create<ReduceMeanOp>(
+        reducedType, {v},
+        {namedAttr("axes", builder.getDenseI64ArrayAttr(axes)),
+         namedAttr("keep_dims", builder.getBoolAttr(false))});
+  };
+  Value mean = meanOf(*x);
+  Value centered = create<SubOp>(type, {*x, expand(mean)});
+  Value variance = meanOf(create<MulOp>(type, {centered, centered}));
+  Value inv = create<RsqrtOp>(
+      reducedType,
+      {create<AddOp>(reducedType, {variance, splat(reducedType, epsilon)})});
+  Value y = create<MulOp>(type, {centered, expand(inv)});
+  auto affine = [&](Value p) -> FailureOr<Value> {
+    FailureOr<SmallVector<int64_t>> s =
+        broadcastShape(type.getShape(), typeOf(p).getShape());
+    if (failed(s))
+      return failure();
+    if (ArrayRef<int64_t>(*s) != type.getShape() ||
+        typeOf(p).getElementType() != element) {
+      nodeError() << "Scale/B " << typeOf(p) << " does not broadcast to X "
+                  << type;
+      return failure();
+    }
+    return broadcastTo(p, type.getShape());
+  };
+  FailureOr<Value> s = affine(*scale);
+  if (failed(s))
+    return failure();
+  y = create<MulOp>(type, {y, *s});
+  if (hasInput(2)) {
+    FailureOr<Value> b = floatInput(2);
+    if (failed(b) || failed(b = affine(*b)))
+      return failure();
+    y = create<AddOp>(type, {y, *b});
+  }
+  (void)setOutput(1, reshape(mean, statShape));
+  (void)setOutput(2, reshape(inv, statShape));
+  return setOutput(0, y);
 }
 
 LogicalResult Importer::castOp() {
@@ -2375,12 +2973,46 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
     return failure();
   if (folded)
     return success();
+  if (failed(foldConstantElementwise(folded)))
+    return failure();
+  if (folded)
+    return success();
   if (op == "Shape")
     return shapeOp();
+  if (op == "Size")
+    return sizeOp();
   if (op == "Expand")
     return expand();
-  if (op == "LSTM" || op == "GRU")
-    return recurrent(op == "LSTM");
+  if (op == "LSTM")
+    return recurrent("lstm");
+  if (op == "GRU")
+    return recurrent("gru");
+  if (op == "RNN")
+    return recurrent("simple");
+  if (op == "Equal")
+    return compare(ComparisonDirection::eq);
+  if (op == "Less")
+    return compare(ComparisonDirection::lt);
+  if (op == "LessOrEqual")
+    return compare(ComparisonDirection::le);
+  if (op == "Greater")
+    return compare(ComparisonDirection::gt);
+  if (op == "GreaterOrEqual")
+    return compare(ComparisonDirection::ge);
+  if (op == "Where")
+    return where();
+  if (op == "Erf")
+    return unary<ErfOp>();
+  if (op == "Reciprocal")
+    return reciprocal();
+  if (op == "Split")
+    return split();
+  if (op == "Range")
+    return range();
+  if (op == "ConstantOfShape")
+    return constantOfShape();
+  if (op == "LayerNormalization")
+    return layerNormalization();
   if (op == "Gemm")
     return gemm();
   if (op == "MatMul")

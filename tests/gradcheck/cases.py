@@ -260,6 +260,7 @@ def unary_cases():
         ("abs", "abs", lambda r: away(r, shape, -2, 2)),
         ("square", "square", lambda r: r.uniform(-2, 2, shape)),
         ("tanh", "tanh", lambda r: r.uniform(-2, 2, shape)),
+        ("erf", "erf", lambda r: r.uniform(-2, 2, shape)),
         ("sigmoid", "sigmoid", lambda r: r.uniform(-4, 4, shape)),
         ("relu", "relu", lambda r: away(r, shape, -2, 2)),
         ("softplus", "softplus", lambda r: r.uniform(-4, 4, shape)),

@@ -322,6 +322,8 @@ def unary_cases(dt):
           np.log, lib)
     unary("log1p", dt, uniform(r, -0.9, 5, shape, dt), np.log1p, lib)
     unary("tanh", dt, uniform(r, -4, 4, shape, dt), np.tanh, lib)
+    unary("erf", dt, uniform(r, -3, 3, shape, dt), np.vectorize(math.erf),
+          lib)
     unary("sigmoid", dt, uniform(r, -8, 8, shape, dt), sigmoid_ref, lib)
     unary("softplus", dt, uniform(r, -10, 10, shape, dt),
           lambda x: np.logaddexp(0.0, x), lib)
@@ -390,6 +392,9 @@ def unary_cases(dt):
           name="rsqrt_special")
     x = np.array([20, -20, INF, -INF, 0, 1e-10, -1e-10, NAN], NP[dt])
     unary("tanh", dt, x, np.tanh, lib, name="tanh_special")
+    x = np.array([6, -6, INF, -INF, 0, -0.0, 1e-30, NAN], NP[dt])
+    unary("erf", dt, x, np.vectorize(math.erf), lib,
+          name="erf_special")  # erf(+-inf) = +-1, erf(-0) = -0
     x = np.array([NAN, -INF, INF, -0.0, -5.0, 2.0, -1e-3, 1e-3], NP[dt])
     unary("leaky_relu", dt, x, lambda x: np.where(x >= 0, x, 0.3 * x), two,
           name="leaky_relu_special")

@@ -72,6 +72,7 @@ func.func @binary(%a: tensor<2x3xf64>, %b: tensor<2x3xf64>) -> tensor<2x3xf64> {
 // CHECK: ^bb0(%[[S:[^:]+]]: f32
 // CHECK: arith.mulf %[[S]], %[[S]] : f32
 // CHECK: math.tanh
+// CHECK: math.erf
 func.func @unary(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = kiln.neg %x : tensor<4xf32>
   %1 = kiln.exp %0 : tensor<4xf32>
@@ -82,7 +83,8 @@ func.func @unary(%x: tensor<4xf32>) -> tensor<4xf32> {
   %6 = kiln.abs %5 : tensor<4xf32>
   %7 = kiln.square %6 : tensor<4xf32>
   %8 = kiln.tanh %7 : tensor<4xf32>
-  return %8 : tensor<4xf32>
+  %9 = kiln.erf %8 : tensor<4xf32>
+  return %9 : tensor<4xf32>
 }
 
 // -----

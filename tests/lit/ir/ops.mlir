@@ -69,8 +69,10 @@ func.func @unary(%x: tensor<4xf32>) -> tensor<4xf32> {
   %6 = kiln.abs %5 : tensor<4xf32>
   // CHECK: %[[SQUARE:.+]] = kiln.square %[[ABS]] : tensor<4xf32>
   %7 = kiln.square %6 : tensor<4xf32>
-  // CHECK: return %[[SQUARE]] : tensor<4xf32>
-  return %7 : tensor<4xf32>
+  // CHECK: %[[ERF:.+]] = kiln.erf %[[SQUARE]] : tensor<4xf32>
+  %8 = kiln.erf %7 : tensor<4xf32>
+  // CHECK: return %[[ERF]] : tensor<4xf32>
+  return %8 : tensor<4xf32>
 }
 
 // Tests that the unary ops also round-trip on f64 tensors.
