@@ -37,16 +37,21 @@ struct Monitor {
   double minDelta = 0;
 
   /// MonitorCallback._is_improvement(current, reference): always true
-  /// without a reference (Keras' None); else `current - min_delta <
-  /// reference` with min_delta negated in min mode, i.e. `current +
-  /// |min_delta| < reference` (min) or `current - |min_delta| > reference`
-  /// (max), in double precision. A NaN is never an improvement over a
-  /// reference and never improved on.
+  /// without a reference (Keras' None); else `ops.less(current - min_delta,
+  /// reference)` with min_delta negated in min mode (`current + |min_delta|
+  /// < reference`), or ops.greater with `current - |min_delta|` in max
+  /// mode. The logged values are Python floats, so the subtraction is in
+  /// double; ops.less / ops.greater then convert both sides to float32
+  /// tensors (Keras' floatx, with the TensorFlow, JAX and PyTorch backends)
+  /// and compare those. A NaN is never an improvement over a reference and
+  /// never improved on.
   bool improves(double current, std::optional<double> reference) const {
     if (!reference)
       return true;
-    return minimize ? current + minDelta < *reference
-                    : current - minDelta > *reference;
+    float shifted =
+        static_cast<float>(minimize ? current + minDelta : current - minDelta);
+    float best = static_cast<float>(*reference);
+    return minimize ? shifted < best : shifted > best;
   }
 };
 

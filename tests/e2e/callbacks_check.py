@@ -55,13 +55,16 @@ def minimizes(monitor, mode):
 
 def is_improvement(current, reference, min_delta, lower):
     """MonitorCallback._is_improvement: min_delta = abs(min_delta), negated
-    in min mode; monitor_op(current - min_delta, reference); True when the
-    reference is None."""
+    in min mode; monitor_op(current - min_delta, reference) on Python
+    floats, which ops.less / ops.greater convert to float32 tensors (the
+    TensorFlow, JAX and PyTorch backends); True when the reference is
+    None."""
     if reference is None:
         return True
     min_delta = abs(min_delta) * (-1 if lower else 1)
-    return (current - min_delta < reference) if lower else \
-        (current - min_delta > reference)
+    shifted = np.float32(current - min_delta)
+    reference = np.float32(reference)
+    return bool(shifted < reference) if lower else bool(shifted > reference)
 
 
 def reduce_lr(values, factor, patience, min_delta, cooldown, min_lr,

@@ -247,6 +247,22 @@ TEST(BestCheckpointTest, StrictImprovementOnly) {
             (std::vector<int64_t>{1, 2, 5}));
 }
 
+TEST(BestCheckpointTest, ComparesInFloat32) {
+  // ops.less converts both Python floats to float32 tensors: 1.0 and
+  // 1.0 + 1e-9 are the same float32, so e2 does not improve on e1 (in double
+  // it would); 0.9999999 is float32 0.99999988, below 1.0: e3 improves.
+  BestCheckpoint b;
+  EXPECT_EQ(runBest(b, {1.0 + 1e-9, 1.0, 0.9999999}),
+            (std::vector<int64_t>{1, 3}));
+  // With min_delta the shifted value is rounded too: 0.75 + (0.25 - 1e-12)
+  // is below 1.0 in double but float32 1.0, not below 1.0: no improvement,
+  // so e2 stops (patience 1).
+  EarlyStopping e;
+  e.patience = 1;
+  e.monitor.minDelta = 0.25 - 1e-12;
+  EXPECT_EQ(runEarlyStopping(e, {1.0, 0.75}), 2);
+}
+
 TEST(BestCheckpointTest, InitialValueThreshold) {
   // initial_value_threshold 1.5 is the first best: only e5 (1) and e7 (0.5)
   // beat it and then the best.
