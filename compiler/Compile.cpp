@@ -59,6 +59,10 @@ TrainingConfig TrainingOverrides::applyTo(TrainingConfig config) const {
     config.metrics = *metrics;
   if (optimizer)
     config.optimizer = *optimizer;
+  if (lrSchedule) {
+    config.optimizer.learningRate = lrSchedule->learningRate;
+    config.optimizer.learningRateSchedule = lrSchedule->learningRateSchedule;
+  }
   config.convention = convention;
   return config;
 }
@@ -78,6 +82,16 @@ llvm::Error kiln::applyTrainingFlags(const TrainingFlags &flags,
     if (!optimizer)
       return optimizer.takeError();
     overrides.optimizer = std::move(*optimizer);
+  }
+  if (flags.lrSchedule) {
+    if (overrides.optimizer && overrides.optimizer->isGiven("learning_rate"))
+      return error("give --optimizer's learning_rate or --lr-schedule, not "
+                   "both");
+    OptimizerConfig scheduled;
+    if (llvm::Error e =
+            applyLearningRateScheduleSpec(*flags.lrSchedule, scheduled))
+      return e;
+    overrides.lrSchedule = std::move(scheduled);
   }
   if (flags.loss) {
     TrainingConfig config;

@@ -57,19 +57,26 @@ struct TrainingOverrides {
   std::optional<std::vector<std::string>> metrics;
   /// The whole optimizer, with its hyperparameters and learning rate.
   std::optional<OptimizerConfig> optimizer;
+  /// A learning-rate schedule (kilnc --lr-schedule), applied after
+  /// `optimizer`: its learningRateSchedule and learningRate replace the
+  /// optimizer's.
+  std::optional<OptimizerConfig> lrSchedule;
   /// The convention always comes from the client (default "keras").
   std::string convention = "keras";
 
-  bool empty() const { return !fromLogits && !metrics && !optimizer; }
+  bool empty() const {
+    return !fromLogits && !metrics && !optimizer && !lrSchedule;
+  }
   /// `config` with the overridden parts replaced.
   TrainingConfig applyTo(TrainingConfig config) const;
 };
 
 /// Training flags as a command line wrote them (unset: not given), e.g.
 /// kilnc's --loss, --from-logits, --metrics=a,b,
-/// --optimizer=NAME[:key=value,...], --convention.
+/// --optimizer=NAME[:key=value,...], --lr-schedule=CLASS:key=value,...,
+/// --convention.
 struct TrainingFlags {
-  std::optional<std::string> loss, metrics, optimizer, convention;
+  std::optional<std::string> loss, metrics, optimizer, lrSchedule, convention;
   std::optional<bool> fromLogits;
 };
 

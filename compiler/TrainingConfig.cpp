@@ -9,11 +9,14 @@
 
 #include "compiler/TrainingConfig.h"
 
+#include "runtime/driver/LearningRateSchedule.h"
+
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cmath>
@@ -92,7 +95,7 @@ const char *const kKnownMetrics[] = {"binary_accuracy",
                                      "mse"};
 } // namespace
 
-std::optional<LossKind> kiln::parseLossName(StringRef name) {
+std::optional<LossKind> mlir::kiln::parseLossName(StringRef name) {
   return llvm::StringSwitch<std::optional<LossKind>>(name)
       .Cases("mean_squared_error", "mse", LossKind::MeanSquaredError)
       .Cases("mean_absolute_error", "mae", LossKind::MeanAbsoluteError)
@@ -103,7 +106,7 @@ std::optional<LossKind> kiln::parseLossName(StringRef name) {
       .Default(std::nullopt);
 }
 
-std::string kiln::resolveMetricName(StringRef name, LossKind loss) {
+std::string mlir::kiln::resolveMetricName(StringRef name, LossKind loss) {
   if (name != "accuracy" && name != "acc")
     return name.str();
   switch (loss) {
@@ -116,7 +119,7 @@ std::string kiln::resolveMetricName(StringRef name, LossKind loss) {
   }
 }
 
-std::optional<OptimizerKind> kiln::parseOptimizerName(StringRef name) {
+std::optional<OptimizerKind> mlir::kiln::parseOptimizerName(StringRef name) {
   return llvm::StringSwitch<std::optional<OptimizerKind>>(name)
       .Case("sgd", OptimizerKind::SGD)
       .Case("rmsprop", OptimizerKind::RMSprop)
@@ -176,8 +179,9 @@ std::string TrainingConfig::metricList() const {
   return llvm::join(metrics, ",");
 }
 
-llvm::Error kiln::validateLossAndMetrics(StringRef loss,
-                                         llvm::ArrayRef<std::string> metrics) {
+llvm::Error
+mlir::kiln::validateLossAndMetrics(StringRef loss,
+                                   llvm::ArrayRef<std::string> metrics) {
   std::optional<LossKind> kind = parseLossName(loss);
   if (!kind)
     return error("unknown loss '" + loss +
@@ -216,7 +220,7 @@ llvm::Error kiln::validateLossAndMetrics(StringRef loss,
 }
 
 llvm::Expected<ResolvedOptimizer>
-kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
+mlir::kiln::resolveOptimizer(const OptimizerConfig &o, StringRef convention) {
   std::optional<OptimizerKind> kind = parseOptimizerName(o.name);
   if (!kind)
     return error("unknown optimizer '" + o.name +
@@ -304,7 +308,7 @@ llvm::Error TrainingConfig::validate() const {
 // Command-line adapter
 //===----------------------------------------------------------------------===//
 
-llvm::Expected<OptimizerConfig> kiln::parseOptimizerSpec(StringRef spec) {
+llvm::Expected<OptimizerConfig> mlir::kiln::parseOptimizerSpec(StringRef spec) {
   auto [name, rest] = spec.split(':');
   OptimizerConfig config;
   config.name = name.trim().str();
@@ -339,7 +343,80 @@ llvm::Expected<OptimizerConfig> kiln::parseOptimizerSpec(StringRef spec) {
   return config;
 }
 
-std::vector<std::string> kiln::parseMetricList(StringRef list) {
+llvm::Error
+mlir::kiln::applyLearningRateScheduleSpec(StringRef spec,
+                                          OptimizerConfig &optimizer) {
+  using ::kiln::schedule::LearningRateSchedule;
+  using ::kiln::schedule::ScheduleValue;
+  LearningRateSchedule schedule;
+  std::string problem;
+  if (spec.ltrim().starts_with("{")) {
+    llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(spec);
+    if (!parsed)
+      return error("--lr-schedule: not JSON: " +
+                   llvm::toString(parsed.takeError()));
+    const llvm::json::Object *object = parsed->getAsObject();
+    if (!object)
+      return error("--lr-schedule: not a JSON object");
+    for (const auto &[key, value] : *object)
+      if (key != "class_name" && key != "config" && key != "module" &&
+          key != "registered_name")
+        return error("--lr-schedule: unknown key '" + key.str() +
+                     "' (a schedule has class_name and config)");
+    if (const llvm::json::Value *module = object->get("module");
+        module && module->getAsString() != StringRef("keras.optimizers."
+                                                     "schedules"))
+      return error("--lr-schedule: module must be keras.optimizers.schedules "
+                   "(kiln has the built-in schedules only)");
+    std::optional<StringRef> className = object->getString("class_name");
+    if (!className)
+      return error(
+          "--lr-schedule: class_name must name a Keras learning-rate schedule");
+    problem = LearningRateSchedule::create(className->str(), &schedule);
+    const llvm::json::Object *config = object->getObject("config");
+    if (problem.empty() && !config)
+      problem = "config must be an object";
+    if (problem.empty())
+      for (const auto &[key, value] : *config) {
+        ScheduleValue v;
+        if (value.kind() == llvm::json::Value::Null) {
+          v.kind = ScheduleValue::Null;
+        } else if (std::optional<bool> b = value.getAsBoolean()) {
+          v.kind = ScheduleValue::Bool;
+          v.boolean = *b;
+        } else if (std::optional<double> n = value.getAsNumber()) {
+          v.kind = ScheduleValue::Number;
+          v.number = *n;
+        } else if (std::optional<StringRef> text = value.getAsString()) {
+          v.kind = ScheduleValue::String;
+          v.text = text->str();
+        } else if (const llvm::json::Array *list = value.getAsArray()) {
+          v.kind = ScheduleValue::List;
+          for (const llvm::json::Value &x : *list) {
+            if (std::optional<double> element = x.getAsNumber())
+              v.list.push_back(*element);
+            else
+              v.listOfNumbers = false;
+          }
+        } else {
+          v.kind = ScheduleValue::Other;
+        }
+        if (!(problem = schedule.set(key.str(), v)).empty())
+          break;
+      }
+    if (problem.empty())
+      problem = schedule.finish();
+  } else {
+    problem = ::kiln::schedule::parseCompactSchedule(spec.str(), &schedule);
+  }
+  if (!problem.empty())
+    return error("--lr-schedule: " + problem);
+  optimizer.learningRate = schedule(0);
+  optimizer.learningRateSchedule = schedule.json();
+  return llvm::Error::success();
+}
+
+std::vector<std::string> mlir::kiln::parseMetricList(StringRef list) {
   std::vector<std::string> names;
   for (StringRef m : llvm::split(list, ','))
     if (!m.trim().empty())

@@ -183,6 +183,16 @@ resolveOptimizer(const OptimizerConfig &optimizer, llvm::StringRef convention);
 /// TrainingConfig::validate().
 llvm::Expected<OptimizerConfig> parseOptimizerSpec(llvm::StringRef spec);
 
+/// A Keras learning-rate schedule as kilnc --lr-schedule takes it: the
+/// compact `CLASS:key=value,...` (lists in brackets, true/false/null) or
+/// Keras' JSON ({"class_name": ..., "config": {...}}, optionally "module":
+/// "keras.optimizers.schedules" and "registered_name"), checked by
+/// runtime/driver/LearningRateSchedule.h. Sets `optimizer`'s
+/// learningRateSchedule (canonical JSON) and learningRate (the rate at step
+/// 0). Errors are prefixed "--lr-schedule: " and name the argument.
+llvm::Error applyLearningRateScheduleSpec(llvm::StringRef spec,
+                                          OptimizerConfig &optimizer);
+
 /// Splits "accuracy,mae" (kilnc --metrics) into names; blanks dropped.
 /// A name given twice is left in (TrainingConfig::validate() rejects it).
 std::vector<std::string> parseMetricList(llvm::StringRef list);

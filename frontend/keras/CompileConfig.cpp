@@ -216,9 +216,17 @@ mlir::kiln::trainingConfigFromCompileConfig(DictionaryAttr config) {
   if (!options)
     return training;
   // Keras settings that do not change the compiled step.
-  static const char *const ignored[] = {
-      "name", "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
-      "gradient_accumulation_steps"};
+  // (Keras 2.11+ also writes jit_compile and is_legacy_optimizer.)
+  static const char *const ignored[] = {"name",
+                                        "ema_momentum",
+                                        "ema_overwrite_frequency",
+                                        "loss_scale_factor",
+                                        "gradient_accumulation_steps",
+                                        "jit_compile",
+                                        "is_legacy_optimizer"};
+  // Keras 2's legacy optimizers (optimizer_v2): `decay`, the rate
+  // lr / (1 + decay * iterations).
+  std::optional<double> legacyDecay;
   for (NamedAttribute option : options) {
     StringRef key = option.getName().getValue();
     Attribute value = option.getValue();
@@ -228,6 +236,14 @@ mlir::kiln::trainingConfigFromCompileConfig(DictionaryAttr config) {
     if (key == "learning_rate") {
       if (llvm::Error e = readLearningRate(value, optimizer))
         return std::move(e);
+      continue;
+    }
+    if (key == "decay") {
+      if (isa<UnitAttr>(value))
+        continue;
+      legacyDecay = number(value);
+      if (!legacyDecay || !std::isfinite(*legacyDecay) || *legacyDecay < 0)
+        return pathError(path, "must be a finite number >= 0", value);
       continue;
     }
     if (llvm::is_contained(OptimizerConfig::settingNames(), key)) {
@@ -269,6 +285,39 @@ mlir::kiln::trainingConfigFromCompileConfig(DictionaryAttr config) {
     return error("optimizer option '" + key +
                  "' is not supported by kiln (give --loss and --optimizer to "
                  "choose the training step yourself)");
+  }
+  if (legacyDecay && *legacyDecay != 0) {
+    std::string path = std::string(kOptimizerPath) + ".decay";
+    if (optimizer.learningRateSchedule)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          path + " (Keras 2's legacy decay) on top of a learning-rate "
+                 "schedule is not supported");
+    // optimizer_v2._decayed_lr: lr_t / (1 + decay_t * local_step) in
+    // float32 with local_step = iterations: InverseTimeDecay with
+    // decay_steps 1 (step / 1 is exact).
+    ::kiln::schedule::LearningRateSchedule schedule;
+    std::string problem = ::kiln::schedule::LearningRateSchedule::create(
+        "InverseTimeDecay", &schedule);
+    auto numberValue = [](double v) {
+      ::kiln::schedule::ScheduleValue value;
+      value.kind = ::kiln::schedule::ScheduleValue::Number;
+      value.number = v;
+      return value;
+    };
+    for (auto [key, v] :
+         {std::pair<const char *, double>{"initial_learning_rate",
+                                          optimizer.learningRateOrDefault()},
+          {"decay_steps", 1.0},
+          {"decay_rate", *legacyDecay}})
+      if (problem.empty())
+        problem = schedule.set(key, numberValue(v));
+    if (problem.empty())
+      problem = schedule.finish();
+    if (!problem.empty())
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     path + ": " + problem);
+    optimizer.learningRateSchedule = schedule.json();
   }
   return training;
 }

@@ -24,10 +24,15 @@ namespace mlir::kiln {
 /// name; none or null: rmsprop, Keras' compile default) with every
 /// hyperparameter of its config, recorded as given, and the learning rate
 /// (a number, or a serialized Keras LearningRateSchedule: its canonical
-/// JSON in learningRateSchedule, its rate at step 0 in learningRate). Keras
-/// settings without effect on the step (name, EMA and loss-scale settings when
-/// off, gradient_accumulation_steps) and null settings are ignored. The
-/// convention is "keras".
+/// JSON in learningRateSchedule, its rate at step 0 in learningRate; tf.keras
+/// 2's serialization without "module" too). A Keras 2 legacy optimizer's
+/// `decay` > 0 becomes the schedule InverseTimeDecay(learning_rate,
+/// decay_steps = 1, decay_rate = decay) (optimizer_v2's lr / (1 + decay *
+/// iterations)); with a schedule it is an error. Keras settings without
+/// effect on the step (name, EMA and loss-scale settings when off,
+/// gradient_accumulation_steps, jit_compile, is_legacy_optimizer) and null
+/// settings are ignored. Errors name the JSON path. The convention is
+/// "keras".
 /// Errors (named by their JSON path, e.g. "compile_config.optimizer.config.
 /// beta_1 must be a number, got \"0.5\""): no loss name; a value of the
 /// wrong type (from_logits, metrics, optimizer, a setting, learning_rate);

@@ -8,11 +8,12 @@
 // Options are parsed with getopt_long (POSIX/glibc); `prog COMMAND --help`
 // lists them. Keras' fit semantics are in Session.cpp; this file adds the
 // files: data loading, progress lines, history, checkpoints each epoch,
-// resume and early stopping. docs/spec.md ("Generated programs") is the
-// reference.
+// resume and the callbacks (their rules: Callbacks.h). docs/spec.md ("Generated
+// programs") is the reference.
 //
 //===----------------------------------------------------------------------===//
 
+#include "Callbacks.h"
 #include "Checkpoint.h"
 #include "Session.h"
 
@@ -436,130 +437,46 @@ struct History {
   std::string serialized() const { return ordered(false).dump(); }
 };
 
-/// A callback option's mode: Keras' "auto", "min" or "max".
-enum class Mode { Auto, Min, Max };
+using callbacks::Mode;
 Mode parseMode(const std::string &text, const std::string &option);
 
-/// Whether `monitor` is minimized in mode "auto" as Keras' EarlyStopping
-/// and ModelCheckpoint decide it (MonitorCallback._set_monitor_op): the loss
-/// (also val_loss) is minimized; a metric follows its direction (accuracies,
-/// precision, recall and f1 up; mae and mse down).
-bool autoMinimizes(const Manifest &m, const std::string &monitor) {
+/// Whether `monitor` is minimized in mode "auto", as Keras 3's
+/// MonitorCallback._set_monitor_op decides it for EarlyStopping,
+/// ReduceLROnPlateau and ModelCheckpoint: the loss (also val_loss) is
+/// minimized; a metric follows its `_direction` (accuracies, precision,
+/// recall and f1 up; mae and mse down). Empty when the direction is unknown
+/// (Keras raises a ValueError asking for mode="min" or "max").
+std::optional<bool> autoMinimizes(const Manifest &m,
+                                  const std::string &monitor) {
   std::string name =
       monitor.compare(0, 4, "val_") == 0 ? monitor.substr(4) : monitor;
   if (name == "loss")
     return true;
   for (const MetricInfo &metric : m.metrics)
-    if (metric.name == name)
-      return metric.kind == "mae" || metric.kind == "mse";
-  return false;
-}
-
-/// Keras' EarlyStopping (keras/src/callbacks/early_stopping.py): each epoch
-/// counts one more epoch of waiting unless the monitored value improves on
-/// the best by more than min_delta; training stops once the wait reaches
-/// `patience` (never after the first epoch). With restore_best_weights the
-/// parameters of the best epoch are put back when fit ends.
-struct EarlyStopping {
-  std::string metric;
-  int64_t patience = 0;
-  double minDelta = 0;
-  bool minimize = true, restoreBest = false;
-  double best = NAN;
-  int64_t bestEpoch = 0, wait = 0;
-  /// The parameters (params region) of epoch weightsEpoch, the best one
-  /// this run has seen (restore_best_weights).
-  std::vector<char> weights;
-  int64_t weightsEpoch = 0;
-  void start() {
-    if (std::isnan(best))
-      best = minimize ? INFINITY : -INFINITY;
-  }
-  bool improved(double current, double reference) const {
-    return minimize ? current + minDelta < reference
-                    : current - minDelta > reference;
-  }
-  /// Records (1-based) `epoch`; returns true when training should stop.
-  bool update(int64_t epoch, double value, const Session &session) {
-    start();
-    if (restoreBest && weights.empty()) {
-      weights = session.paramsSnapshot();
-      weightsEpoch = epoch;
-    }
-    ++wait;
-    if (improved(value, best)) {
-      best = value;
-      bestEpoch = epoch;
-      if (restoreBest) {
-        weights = session.paramsSnapshot();
-        weightsEpoch = epoch;
-      }
-      wait = 0;
-      return false;
-    }
-    return wait >= patience && epoch > 1;
-  }
-};
-
-/// Keras' ReduceLROnPlateau (keras/src/callbacks/reduce_lr_on_plateau.py):
-/// mode "auto" maximizes a monitor whose name contains "acc" and minimizes
-/// the others; the rate is Keras' float32 optimizer variable.
-struct ReduceLrOnPlateau {
-  std::string monitor = "val_loss";
-  double factor = 0.1, minDelta = 1e-4, minLr = 0;
-  int64_t patience = 10, cooldown = 0;
-  bool minimize = true;
-  double best = NAN;
-  int64_t wait = 0, cooldownCounter = 0;
-  /// Records an epoch's value; returns true after lowering `*lr`.
-  bool update(double current, double *lr) {
-    if (std::isnan(best))
-      best = minimize ? INFINITY : -INFINITY;
-    if (cooldownCounter > 0) {
-      --cooldownCounter;
-      wait = 0;
-    }
-    if (minimize ? current < best - minDelta : current > best + minDelta) {
-      best = current;
-      wait = 0;
-    } else if (cooldownCounter <= 0 && ++wait >= patience) {
-      double old = static_cast<float>(*lr);
-      if (old > static_cast<float>(minLr)) {
-        double lowered = std::max(old * factor, minLr);
-        *lr = static_cast<float>(lowered);
-        cooldownCounter = cooldown;
-        wait = 0;
+    if (metric.name == name) {
+      const std::string &k = metric.kind;
+      if (k == "mae" || k == "mse")
         return true;
-      }
+      if (k == "accuracy" || k.find("_accuracy") != std::string::npos ||
+          k == "precision" || k == "recall" || k == "f1")
+        return false;
     }
-    return false;
-  }
-};
-
-/// Keras' ModelCheckpoint with save_best_only: the checkpoint is written
-/// when the monitored value is strictly better than the best so far.
-struct BestCheckpoint {
-  std::string path, resolved, monitor = "val_loss";
-  bool minimize = true;
-  double best = NAN;
-  bool update(double value) {
-    if (std::isnan(best))
-      best = minimize ? INFINITY : -INFINITY;
-    if (minimize ? value < best : value > best) {
-      best = value;
-      return true;
-    }
-    return false;
-  }
-};
+  return std::nullopt;
+}
 
 /// What a checkpoint records besides the session: the learning rate (or
 /// schedule) and each callback's state, so that --resume continues them.
 struct FitState {
   LearningRate lr;
-  std::unique_ptr<EarlyStopping> stopping;
-  std::unique_ptr<ReduceLrOnPlateau> reduceLr;
-  std::unique_ptr<BestCheckpoint> bestCheckpoint;
+  std::unique_ptr<callbacks::EarlyStopping> stopping;
+  /// restore_best_weights: the params region of epoch bestWeightsEpoch,
+  /// the best one this run has seen (Keras' best_weights).
+  std::vector<char> bestWeights;
+  int64_t bestWeightsEpoch = 0;
+  std::unique_ptr<callbacks::ReduceLrOnPlateau> reduceLr;
+  std::unique_ptr<callbacks::BestCheckpoint> bestCheckpoint;
+  /// Where the best checkpoint goes (resolved by checkOutput).
+  std::string bestCheckpointPath;
 };
 
 struct Options {
@@ -613,7 +530,8 @@ void printUsage(const std::string &program, const Manifest &m) {
       "        [--early-stopping METRIC:PATIENCE|METRIC:key=value,...]\n"
       "        [--lr-schedule CLASS:key=value,...|JSON] [--lr-trace PATH.csv]\n"
       "        [--reduce-lr-on-plateau METRIC[:key=value,...]]\n"
-      "        [--best-checkpoint PATH [--best-monitor METRIC[:MODE]]]\n"
+      "        [--best-checkpoint PATH [--best-monitor METRIC[:MODE]|\n"
+      "        METRIC:key=value,...]]\n"
       "        [--threads N] [--seed N] [--quiet]\n"
       "  %s evaluate --data FILE [--labels FILE | --label-column C]\n"
       "        [--checkpoint PATH] [--threads N] [--quiet]\n"
@@ -925,21 +843,27 @@ void saveCheckpoint(const Session &session, const std::string &path,
       {"learning_rate", number(state.lr.at(session.iterations()))}};
   if (state.lr.schedule)
     extra["lr_schedule"] = state.lr.schedule->json();
-  if (const EarlyStopping *stopping = state.stopping.get())
-    extra["early_stopping"] =
-        stopping->metric + ":" + std::to_string(stopping->patience) + ":" +
-        number(stopping->best) + ":" + std::to_string(stopping->bestEpoch) +
-        ":" + std::to_string(stopping->wait);
-  if (const ReduceLrOnPlateau *r = state.reduceLr.get())
+  // A best value is a string (%.17g, "nan" or "inf" included) or null
+  // (Keras' None: no value yet).
+  auto best = [&](const std::optional<double> &b) {
+    return b ? json(number(*b)) : json(nullptr);
+  };
+  if (const callbacks::EarlyStopping *e = state.stopping.get())
+    extra["early_stopping"] = json{
+        {"monitor", e->monitor.name},
+        {"best", best(e->best)},
+        {"best_epoch", e->bestEpoch},
+        {"wait", e->wait}}.dump();
+  if (const callbacks::ReduceLrOnPlateau *r = state.reduceLr.get())
     extra["reduce_lr_on_plateau"] = json{
-        {"monitor", r->monitor},
-        {"best", number(r->best)},
+        {"monitor", r->monitor.name},
+        {"best", best(r->best)},
         {"wait", r->wait},
         {"cooldown_counter",
          r->cooldownCounter}}.dump();
-  if (const BestCheckpoint *b = state.bestCheckpoint.get())
+  if (const callbacks::BestCheckpoint *b = state.bestCheckpoint.get())
     extra["best_checkpoint"] =
-        json{{"monitor", b->monitor}, {"best", number(b->best)}}.dump();
+        json{{"monitor", b->monitor.name}, {"best", best(b->best)}}.dump();
   session.save(path, extra);
 }
 
@@ -1088,38 +1012,56 @@ int fit(Session &session, const Options &o) {
     throw UsageError(option + ": unknown metric '" + monitor +
                      "' (this run has: " + list + ")");
   };
-  auto minimizes = [&](Mode mode, const std::string &monitor) {
-    return mode == Mode::Auto ? autoMinimizes(m, monitor) : mode == Mode::Min;
+  // The direction of a monitor; mode auto follows Keras' MonitorCallback.
+  auto minimizes = [&](Mode mode, const std::string &option,
+                       const std::string &monitor) {
+    if (mode != Mode::Auto)
+      return mode == Mode::Min;
+    if (std::optional<bool> minimize = autoMinimizes(m, monitor))
+      return *minimize;
+    throw UsageError(option + ": cannot tell whether '" + monitor +
+                     "' should be minimized or maximized; give mode=min or "
+                     "mode=max");
+  };
+  // min_delta, baseline, ...: finite numbers (Keras takes abs(min_delta)).
+  auto number = [](const std::string &value, const std::string &what) {
+    return parseDouble(value.c_str(), what.c_str());
   };
 
   History history;
   FitState state;
   if (!o.earlyStopping.empty()) {
-    auto [monitor, args] = callbackArguments(
-        o.earlyStopping, "--early-stopping",
-        {"patience", "min_delta", "mode", "restore_best_weights"}, "patience");
+    auto [monitor, args] =
+        callbackArguments(o.earlyStopping, "--early-stopping",
+                          {"patience", "min_delta", "mode", "baseline",
+                           "restore_best_weights", "start_from_epoch"},
+                          "patience");
     if (o.earlyStopping.find(':') == std::string::npos)
       throw UsageError("--early-stopping takes METRIC:PATIENCE or "
                        "METRIC:key=value,..., e.g. val_loss:3");
     checkMonitor("--early-stopping", monitor);
-    auto stopping = std::make_unique<EarlyStopping>();
-    stopping->metric = monitor;
+    auto stopping = std::make_unique<callbacks::EarlyStopping>();
+    stopping->monitor.name = monitor;
     Mode mode = Mode::Auto;
     for (const auto &[key, value] : args) {
       if (key == "patience")
         stopping->patience =
             parseInt(value.c_str(), "early-stopping patience", 0);
       else if (key == "min_delta")
-        // Keras takes abs(min_delta).
-        stopping->minDelta =
-            std::fabs(parseDouble(value.c_str(), "early-stopping min_delta"));
+        stopping->monitor.minDelta =
+            std::fabs(number(value, "early-stopping min_delta"));
       else if (key == "mode")
         mode = parseMode(value, "--early-stopping");
+      else if (key == "baseline")
+        stopping->baseline = number(value, "early-stopping baseline");
       else if (key == "restore_best_weights")
-        stopping->restoreBest =
+        stopping->restoreBestWeights =
             parseBool(value, "--early-stopping restore_best_weights");
+      else if (key == "start_from_epoch")
+        stopping->startFromEpoch =
+            parseInt(value.c_str(), "early-stopping start_from_epoch", 0);
     }
-    stopping->minimize = minimizes(mode, monitor);
+    stopping->monitor.minimize = minimizes(mode, "--early-stopping", monitor);
     state.stopping = std::move(stopping);
   }
   if (!o.reduceLr.empty()) {
@@ -1128,8 +1070,8 @@ int fit(Session &session, const Options &o) {
         {"factor", "patience", "min_delta", "cooldown", "min_lr", "mode"},
         nullptr);
     checkMonitor("--reduce-lr-on-plateau", monitor);
-    auto reduce = std::make_unique<ReduceLrOnPlateau>();
-    reduce->monitor = monitor;
+    auto reduce = std::make_unique<callbacks::ReduceLrOnPlateau>();
+    reduce->monitor.name = monitor;
     Mode mode = Mode::Auto;
     for (const auto &[key, value] : args) {
       const char *c = value.c_str();
@@ -1138,7 +1080,8 @@ int fit(Session &session, const Options &o) {
       else if (key == "patience")
         reduce->patience = parseInt(c, "reduce-lr-on-plateau patience", 0);
       else if (key == "min_delta")
-        reduce->minDelta = parseDouble(c, "reduce-lr-on-plateau min_delta");
+        reduce->monitor.minDelta =
+            std::fabs(parseDouble(c, "reduce-lr-on-plateau min_delta"));
       else if (key == "cooldown")
         reduce->cooldown = parseInt(c, "reduce-lr-on-plateau cooldown", 0);
       else if (key == "min_lr")
@@ -1146,35 +1089,40 @@ int fit(Session &session, const Options &o) {
       else if (key == "mode")
         mode = parseMode(value, "--reduce-lr-on-plateau");
     }
+    // Keras refuses factor >= 1; a negative factor would make the rate
+    // negative (then min_lr), so kiln refuses it too.
     if (!(reduce->factor >= 0 && reduce->factor < 1))
       throw UsageError("--reduce-lr-on-plateau: factor must be in [0, 1) "
                        "(new_lr = lr * factor), got " +
                        args["factor"]);
     if (!(reduce->minLr >= 0))
-      throw UsageError("--reduce-lr-on-plateau: min_lr must be >= 0");
-    // Keras' ReduceLROnPlateau: "auto" maximizes names containing "acc".
-    reduce->minimize = mode == Mode::Auto
-                           ? monitor.find("acc") == std::string::npos
-                           : mode == Mode::Min;
+      throw UsageError("--reduce-lr-on-plateau: min_lr must be >= 0, got " +
+                       args["min_lr"]);
+    reduce->monitor.minimize =
+        minimizes(mode, "--reduce-lr-on-plateau", monitor);
     state.reduceLr = std::move(reduce);
   }
   if (!o.bestCheckpoint.empty()) {
-    auto best = std::make_unique<BestCheckpoint>();
-    best->path = o.bestCheckpoint;
-    best->resolved = bestPath;
+    auto best = std::make_unique<callbacks::BestCheckpoint>();
+    state.bestCheckpointPath = bestPath;
     Mode mode = Mode::Auto;
+    std::string option = "--best-monitor";
     if (!o.bestMonitor.empty()) {
-      size_t colon = o.bestMonitor.find(':');
-      best->monitor = o.bestMonitor.substr(0, colon);
-      if (colon != std::string::npos)
-        mode = parseMode(o.bestMonitor.substr(colon + 1), "--best-monitor");
+      auto [monitor, args] = callbackArguments(
+          o.bestMonitor, option, {"mode", "initial_value_threshold"}, "mode");
+      best->monitor.name = monitor;
+      for (const auto &[key, value] : args) {
+        if (key == "mode")
+          mode = parseMode(value, option);
+        else if (key == "initial_value_threshold")
+          best->best = number(value, "best-monitor initial_value_threshold");
+      }
+    } else {
+      option = "--best-checkpoint (monitoring val_loss, Keras' default; give "
+               "--best-monitor METRIC)";
     }
-    checkMonitor(o.bestMonitor.empty() ? "--best-checkpoint (monitoring "
-                                         "val_loss, Keras' default; give "
-                                         "--best-monitor METRIC)"
-                                       : "--best-monitor",
-                 best->monitor);
-    best->minimize = minimizes(mode, best->monitor);
+    checkMonitor(option, best->monitor.name);
+    best->monitor.minimize = minimizes(mode, option, best->monitor.name);
     state.bestCheckpoint = std::move(best);
   }
 
@@ -1216,44 +1164,42 @@ int fit(Session &session, const Options &o) {
         }
       }
     }
-    if (EarlyStopping *stopping = state.stopping.get();
-        stopping && meta.count("early_stopping")) {
-      std::string s = meta["early_stopping"];
-      std::vector<std::string> parts;
-      size_t start = 0;
-      for (size_t pos; (pos = s.find(':', start)) != std::string::npos;
-           start = pos + 1)
-        parts.push_back(s.substr(start, pos - start));
-      parts.push_back(s.substr(start));
-      if (parts.size() == 5 && parts[0] == stopping->metric) {
-        stopping->best = std::strtod(parts[2].c_str(), nullptr);
-        stopping->bestEpoch = std::strtoll(parts[3].c_str(), nullptr, 10);
-        stopping->wait = std::strtoll(parts[4].c_str(), nullptr, 10);
-      }
-    }
-    auto restored = [&](const char *key, const std::string &monitor) {
+    // Callback state saved for the same monitor continues; a best of null
+    // is Keras' None.
+    auto restored = [&](const char *key, const std::string &monitor,
+                        std::optional<double> *best) {
       json saved =
           meta.count(key) ? json::parse(meta[key], nullptr, false) : json();
       if (!saved.is_object() || saved.value("monitor", "") != monitor ||
-          !saved.contains("best") || !saved["best"].is_string())
+          !saved.contains("best") ||
+          !(saved["best"].is_string() || saved["best"].is_null()))
         return json();
+      if (saved["best"].is_null())
+        best->reset();
+      else
+        *best = std::strtod(saved["best"].get<std::string>().c_str(), nullptr);
       return saved;
     };
-    if (ReduceLrOnPlateau *r = state.reduceLr.get()) {
-      json saved = restored("reduce_lr_on_plateau", r->monitor);
+    auto counter = [](const json &saved, const char *key) {
+      const json &v = saved.contains(key) ? saved[key] : json();
+      return v.is_number_integer() ? v.get<int64_t>() : int64_t(0);
+    };
+    if (callbacks::EarlyStopping *e = state.stopping.get()) {
+      json saved = restored("early_stopping", e->monitor.name, &e->best);
       if (!saved.is_null()) {
-        r->best =
-            std::strtod(saved["best"].get<std::string>().c_str(), nullptr);
-        r->wait = saved.value("wait", int64_t(0));
-        r->cooldownCounter = saved.value("cooldown_counter", int64_t(0));
+        e->bestEpoch = counter(saved, "best_epoch");
+        e->wait = counter(saved, "wait");
       }
     }
-    if (BestCheckpoint *b = state.bestCheckpoint.get()) {
-      json saved = restored("best_checkpoint", b->monitor);
-      if (!saved.is_null())
-        b->best =
-            std::strtod(saved["best"].get<std::string>().c_str(), nullptr);
+    if (callbacks::ReduceLrOnPlateau *r = state.reduceLr.get()) {
+      json saved = restored("reduce_lr_on_plateau", r->monitor.name, &r->best);
+      if (!saved.is_null()) {
+        r->wait = counter(saved, "wait");
+        r->cooldownCounter = counter(saved, "cooldown_counter");
+      }
     }
+    if (callbacks::BestCheckpoint *b = state.bestCheckpoint.get())
+      restored("best_checkpoint", b->monitor.name, &b->best);
     if (!o.quiet)
       std::printf("Resumed from %s: %lld epoch(s) done, step %lld\n",
                   o.resume.c_str(), static_cast<long long>(session.epoch),
@@ -1336,20 +1282,32 @@ int fit(Session &session, const Options &o) {
       logged.push_back({"learning_rate", epochRate});
     history.add(epoch, logged, validated, seconds);
     bool stop = false;
-    if (EarlyStopping *stopping = state.stopping.get())
-      stop = stopping->update(
-          epoch, monitored(stopping->metric, trained, validated).value_or(NAN),
-          session);
-    if (ReduceLrOnPlateau *r = state.reduceLr.get()) {
-      double value = monitored(r->monitor, trained, validated).value_or(NAN);
+    if (callbacks::EarlyStopping *e = state.stopping.get()) {
+      // After a --resume the best epoch's weights may be older than this
+      // run (bestEpoch restored, no snapshot): they stay unavailable
+      // rather than being replaced by a later epoch's.
+      bool haveWeights = !state.bestWeights.empty() || e->bestEpoch > 0;
+      callbacks::EarlyStopping::Decision d = e->update(
+          epoch, monitored(e->monitor.name, trained, validated).value_or(NAN),
+          haveWeights);
+      if (d.snapshotWeights) {
+        state.bestWeights = session.paramsSnapshot();
+        state.bestWeightsEpoch = epoch;
+      }
+      stop = d.stop;
+    }
+    if (callbacks::ReduceLrOnPlateau *r = state.reduceLr.get()) {
+      double value =
+          monitored(r->monitor.name, trained, validated).value_or(NAN);
       if (r->update(value, &state.lr.constant) && !o.quiet)
         std::printf("Epoch %lld: ReduceLROnPlateau reducing learning rate "
                     "to %.9g.\n",
                     static_cast<long long>(epoch), state.lr.constant);
     }
-    if (BestCheckpoint *b = state.bestCheckpoint.get())
-      if (b->update(monitored(b->monitor, trained, validated).value_or(NAN)))
-        saveCheckpoint(session, b->resolved, history, state);
+    if (callbacks::BestCheckpoint *b = state.bestCheckpoint.get())
+      if (b->update(
+              monitored(b->monitor.name, trained, validated).value_or(NAN)))
+        saveCheckpoint(session, state.bestCheckpointPath, history, state);
     if (!checkpointPath.empty())
       saveCheckpoint(session, checkpointPath, history, state);
     if (!historyPath.empty())
@@ -1359,13 +1317,13 @@ int fit(Session &session, const Options &o) {
     if (!tracePath.empty())
       writeTextAtomically(tracePath, trace);
     if (stop) {
-      const EarlyStopping &stopping = *state.stopping;
+      const callbacks::EarlyStopping &e = *state.stopping;
       if (!o.quiet)
         std::printf("Epoch %lld: early stopping: %s did not improve for %lld "
                     "epochs (best %.4f at epoch %lld)\n",
-                    static_cast<long long>(epoch), stopping.metric.c_str(),
-                    static_cast<long long>(stopping.wait), stopping.best,
-                    static_cast<long long>(stopping.bestEpoch));
+                    static_cast<long long>(epoch), e.monitor.name.c_str(),
+                    static_cast<long long>(e.wait), e.best.value_or(NAN),
+                    static_cast<long long>(e.bestEpoch));
       break;
     }
   }
@@ -1373,16 +1331,16 @@ int fit(Session &session, const Options &o) {
   // parameters back when training ends, stopped early or not; the
   // checkpoint then holds them (with the last epoch's optimizer state and
   // counters, the state of a Keras model after fit).
-  if (EarlyStopping *stopping = state.stopping.get();
-      stopping && stopping->restoreBest && stopping->bestEpoch > 0 &&
+  if (callbacks::EarlyStopping *e = state.stopping.get();
+      e && e->restoreBestWeights && e->bestEpoch > 0 &&
       resumedEpoch < o.epochs) {
-    if (stopping->weightsEpoch == stopping->bestEpoch) {
-      if (stopping->bestEpoch != session.epoch) {
-        session.restoreParams(stopping->weights);
+    if (state.bestWeightsEpoch == e->bestEpoch) {
+      if (e->bestEpoch != session.epoch) {
+        session.restoreParams(state.bestWeights);
         if (!o.quiet)
           std::printf("Restoring model weights from the end of the best "
                       "epoch: %lld.\n",
-                      static_cast<long long>(stopping->bestEpoch));
+                      static_cast<long long>(e->bestEpoch));
         if (!checkpointPath.empty())
           saveCheckpoint(session, checkpointPath, history, state);
       }
@@ -1391,8 +1349,7 @@ int fit(Session &session, const Options &o) {
                    "%s fit: note: the best epoch (%lld) came before the "
                    "--resume; its weights are not in the checkpoint, so "
                    "the last weights are kept\n",
-                   programName.c_str(),
-                   static_cast<long long>(stopping->bestEpoch));
+                   programName.c_str(), static_cast<long long>(e->bestEpoch));
     }
   }
   if (resumedEpoch >= o.epochs && !o.quiet)

@@ -7,9 +7,11 @@
 // Keras' order. docs/spec.md ("Learning-rate schedules") lists the formulas.
 //
 // Header-only, without exceptions or dependencies: the compiler (a Keras
-// compile_config, frontend/keras/CompileConfig.cpp) and the training driver
-// (the manifest, `fit --lr-schedule`, checkpoints) share it, each feeding the
-// values of its own JSON library through ScheduleValue.
+// compile_config, frontend/keras/CompileConfig.cpp; `kilnc --lr-schedule`,
+// compiler/Compile.cpp) and the training driver (the manifest, `fit
+// --lr-schedule`, checkpoints) share it, each feeding the values of its own
+// JSON library through ScheduleValue; both read the compact spelling with
+// parseCompactSchedule.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +21,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -439,6 +442,86 @@ inline float LearningRateSchedule::operator()(int64_t iteration) const {
   float scaled = oneMinusAlpha * cosineDecayed;
   float decayed = scaled + a;
   return initial * decayed;
+}
+
+/// A value of the compact spelling: a number, true/false, null (or None),
+/// [n,...], else a string. Returns an error message (empty on success).
+inline std::string compactScheduleValue(const std::string &text,
+                                        ScheduleValue *out) {
+  *out = ScheduleValue();
+  auto number = [](const std::string &s, double *v) {
+    char *end = nullptr;
+    *v = std::strtod(s.c_str(), &end);
+    return !s.empty() && end && !*end;
+  };
+  if (text == "true" || text == "false") {
+    out->kind = ScheduleValue::Bool;
+    out->boolean = text == "true";
+  } else if (text == "null" || text == "None") {
+    out->kind = ScheduleValue::Null;
+  } else if (!text.empty() && text.front() == '[') {
+    if (text.back() != ']')
+      return "the list '" + text + "' has no closing ']'";
+    out->kind = ScheduleValue::List;
+    std::string inner = text.substr(1, text.size() - 2);
+    size_t start = 0;
+    while (start <= inner.size() && !inner.empty()) {
+      size_t comma = inner.find(',', start);
+      std::string item =
+          inner.substr(start, comma == std::string::npos ? std::string::npos
+                                                         : comma - start);
+      double v;
+      if (!number(item, &v))
+        return "'" + item + "' in a list is not a number";
+      out->list.push_back(v);
+      if (comma == std::string::npos)
+        break;
+      start = comma + 1;
+    }
+  } else if (double v; number(text, &v)) {
+    out->kind = ScheduleValue::Number;
+    out->number = v;
+  } else {
+    out->kind = ScheduleValue::String;
+    out->text = text;
+  }
+  return "";
+}
+
+/// The compact spelling `CLASS:key=value,...` (items separated by commas
+/// outside brackets; values as compactScheduleValue reads them), e.g.
+/// `PiecewiseConstantDecay:boundaries=[100,200],values=[0.1,0.01,0.001]`:
+/// the schedule, checked (finish()). Returns an error message (empty on
+/// success).
+inline std::string parseCompactSchedule(const std::string &text,
+                                        LearningRateSchedule *out) {
+  size_t colon = text.find(':');
+  std::string e = LearningRateSchedule::create(text.substr(0, colon), out);
+  if (!e.empty())
+    return e;
+  std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
+  size_t start = 0;
+  int depth = 0;
+  for (size_t i = 0; i <= rest.size() && !rest.empty(); ++i) {
+    if (i < rest.size() && rest[i] == '[')
+      ++depth;
+    else if (i < rest.size() && rest[i] == ']')
+      --depth;
+    if (i < rest.size() && (rest[i] != ',' || depth > 0))
+      continue;
+    std::string item = rest.substr(start, i - start);
+    start = i + 1;
+    size_t equals = item.find('=');
+    if (equals == std::string::npos || equals == 0)
+      return "'" + item + "' is not key=value";
+    std::string key = item.substr(0, equals);
+    ScheduleValue value;
+    if (!(e = compactScheduleValue(item.substr(equals + 1), &value)).empty())
+      return key + ": " + e;
+    if (!(e = out->set(key, value)).empty())
+      return e;
+  }
+  return out->finish();
 }
 
 } // namespace kiln::schedule

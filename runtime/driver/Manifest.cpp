@@ -160,49 +160,6 @@ ScheduleValue scheduleValue(const json &v) {
   return out;
 }
 
-/// A value of the compact form: a number, true/false, null, or [n,...].
-ScheduleValue compactValue(const std::string &text, const std::string &what) {
-  ScheduleValue out;
-  auto number = [&](const std::string &s, double *v) {
-    char *end = nullptr;
-    *v = std::strtod(s.c_str(), &end);
-    return !s.empty() && end && !*end;
-  };
-  if (text == "true" || text == "false") {
-    out.kind = ScheduleValue::Bool;
-    out.boolean = text == "true";
-  } else if (text == "null" || text == "None") {
-    out.kind = ScheduleValue::Null;
-  } else if (!text.empty() && text.front() == '[') {
-    if (text.back() != ']')
-      throw std::runtime_error(what + ": the list '" + text +
-                               "' has no closing ']'");
-    out.kind = ScheduleValue::List;
-    std::string inner = text.substr(1, text.size() - 2);
-    size_t start = 0;
-    while (start <= inner.size() && !inner.empty()) {
-      size_t comma = inner.find(',', start);
-      std::string item =
-          inner.substr(start, comma == std::string::npos ? std::string::npos
-                                                         : comma - start);
-      double v;
-      if (!number(item, &v))
-        throw std::runtime_error(what + ": '" + item +
-                                 "' in a list is not a number");
-      out.list.push_back(v);
-      if (comma == std::string::npos)
-        break;
-      start = comma + 1;
-    }
-  } else if (double v; number(text, &v)) {
-    out.kind = ScheduleValue::Number;
-    out.number = v;
-  } else {
-    out.kind = ScheduleValue::String;
-    out.text = text;
-  }
-  return out;
-}
 } // namespace
 
 LearningRateSchedule
@@ -236,28 +193,8 @@ kiln::driver::parseLearningRateSchedule(const std::string &text,
     for (auto &[key, value] : object.at("config").items())
       check(schedule.set(key, scheduleValue(value)));
   } else {
-    size_t colon = text.find(':');
-    check(LearningRateSchedule::create(text.substr(0, colon), &schedule));
-    std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
-    // key=value items separated by commas outside brackets.
-    size_t start = 0;
-    int depth = 0;
-    for (size_t i = 0; i <= rest.size() && !rest.empty(); ++i) {
-      if (i < rest.size() && rest[i] == '[')
-        ++depth;
-      else if (i < rest.size() && rest[i] == ']')
-        --depth;
-      if (i < rest.size() && (rest[i] != ',' || depth > 0))
-        continue;
-      std::string item = rest.substr(start, i - start);
-      start = i + 1;
-      size_t equals = item.find('=');
-      if (equals == std::string::npos || equals == 0)
-        check("'" + item + "' is not key=value");
-      std::string key = item.substr(0, equals);
-      check(schedule.set(
-          key, compactValue(item.substr(equals + 1), what + ": " + key)));
-    }
+    check(kiln::schedule::parseCompactSchedule(text, &schedule));
+    return schedule;
   }
   check(schedule.finish());
   return schedule;

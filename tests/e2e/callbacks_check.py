@@ -5,15 +5,17 @@ the values the program logged in its history (Keras' CSVLogger columns:
 the 0-based epoch, then the sorted names).
 
   callbacks_check.py reduce HISTORY.csv TRACE.csv MONITOR FACTOR PATIENCE
-      MIN_DELTA COOLDOWN MIN_LR INITIAL_LR
+      MIN_DELTA COOLDOWN MIN_LR INITIAL_LR [MODE]
     ReduceLROnPlateau.on_epoch_end: the history's learning_rate column and
     every traced step's rate equal the rates Keras would set.
   callbacks_check.py early HISTORY.csv MONITOR PATIENCE MIN_DELTA MODE EPOCHS
+      [BASELINE|none [START_FROM_EPOCH]]
     EarlyStopping.on_epoch_end: the run stopped after the epoch Keras stops
     at (or ran all EPOCHS).
   callbacks_check.py best CHECKPOINT HISTORY.csv MONITOR MODE
-    ModelCheckpoint(save_best_only=True): the checkpoint holds the epoch
-    whose value was the first strict best.
+      [INITIAL_VALUE_THRESHOLD]
+    ModelCheckpoint(save_best_only=True): the checkpoint holds the last
+    epoch Keras saves (or none is written when Keras saves none).
   callbacks_check.py same-params A.safetensors B.safetensors
     Both checkpoints hold the same parameter bytes.
 Prints PASSED or FAILED with the difference.
@@ -38,21 +40,39 @@ def history(path):
 
 
 def minimizes(monitor, mode):
-    """MonitorCallback._set_monitor_op for EarlyStopping / ModelCheckpoint:
-    the loss is minimized, accuracies maximized (their _direction)."""
+    """MonitorCallback._set_monitor_op (Keras 3.16, shared by EarlyStopping,
+    ReduceLROnPlateau and ModelCheckpoint): the loss is minimized, a metric
+    follows its _direction (accuracies up, mae/mse down)."""
     if mode != "auto":
         return mode == "min"
     name = monitor[4:] if monitor.startswith("val_") else monitor
-    return name == "loss" or name in ("mae", "mse")
+    if name == "loss" or name in ("mae", "mse"):
+        return True
+    if "accuracy" in name or name in ("precision", "recall", "f1"):
+        return False
+    raise ValueError(f"cannot tell the direction of {monitor}")
+
+
+def is_improvement(current, reference, min_delta, lower):
+    """MonitorCallback._is_improvement: min_delta = abs(min_delta), negated
+    in min mode; monitor_op(current - min_delta, reference) on Python
+    floats, which ops.less / ops.greater convert to float32 tensors (the
+    TensorFlow, JAX and PyTorch backends); True when the reference is
+    None."""
+    if reference is None:
+        return True
+    min_delta = abs(min_delta) * (-1 if lower else 1)
+    shifted = np.float32(current - min_delta)
+    reference = np.float32(reference)
+    return bool(shifted < reference) if lower else bool(shifted > reference)
 
 
 def reduce_lr(values, factor, patience, min_delta, cooldown, min_lr,
-              initial, monitor):
-    """ReduceLROnPlateau: mode auto minimizes unless 'acc' is in the name;
-    the optimizer's rate is a float32 variable. Returns the rate of each
-    epoch (the logged learning_rate)."""
-    lower = "acc" not in monitor
-    best = math.inf if lower else -math.inf
+              initial, lower):
+    """ReduceLROnPlateau.on_epoch_end and _reduce_optimizer_lr; the
+    optimizer's rate is a float32 variable. Returns the rate of each epoch
+    (the logged learning_rate)."""
+    best = None
     lr = np.float32(initial)
     wait = cooldown_counter = 0
     rates = []
@@ -61,8 +81,7 @@ def reduce_lr(values, factor, patience, min_delta, cooldown, min_lr,
         if cooldown_counter > 0:
             cooldown_counter -= 1
             wait = 0
-        if (current < best - min_delta) if lower else \
-                (current > best + min_delta):
+        if is_improvement(current, best, min_delta, lower):
             best = current
             wait = 0
         elif not cooldown_counter > 0:
@@ -76,19 +95,20 @@ def reduce_lr(values, factor, patience, min_delta, cooldown, min_lr,
     return rates
 
 
-def early_stop_epochs(values, patience, min_delta, lower):
-    """EarlyStopping: how many epochs run (wait counts first; stop when
-    wait >= patience and epoch > 0)."""
-    min_delta = abs(min_delta) * (-1 if lower else 1)
-    best = math.inf if lower else -math.inf
+def early_stop_epochs(values, patience, min_delta, lower, baseline=None,
+                      start_from_epoch=0):
+    """EarlyStopping.on_epoch_end: how many epochs run (None: all)."""
+    best = None
     wait = 0
     for epoch, current in enumerate(values):
+        if epoch < start_from_epoch:
+            continue
         wait += 1
-        better = (current - min_delta < best) if lower else \
-            (current - min_delta > best)
-        if better:
+        if is_improvement(current, best, min_delta, lower):
             best = current
-            wait = 0
+            if baseline is None or is_improvement(current, baseline,
+                                                  min_delta, lower):
+                wait = 0
             continue
         if wait >= patience and epoch > 0:
             return epoch + 1
@@ -101,11 +121,12 @@ def main():
     if mode == "reduce":
         (hist, trace, monitor, factor, patience, min_delta, cooldown, min_lr,
          initial) = sys.argv[2:11]
+        cmode = sys.argv[11] if len(sys.argv) > 11 else "auto"
         rows = history(hist)
         values = [float(r[monitor]) for r in rows]
         want = reduce_lr(values, float(factor), int(patience),
                          float(min_delta), int(cooldown), float(min_lr),
-                         float(initial), monitor)
+                         float(initial), minimizes(monitor, cmode))
         got = [float(r["learning_rate"]) for r in rows]
         print("learning_rate per epoch:", got)
         if got != want:
@@ -122,27 +143,37 @@ def main():
                 break
     elif mode == "early":
         hist, monitor, patience, min_delta, cmode, epochs = sys.argv[2:8]
+        baseline = sys.argv[8] if len(sys.argv) > 8 else "none"
+        start = int(sys.argv[9]) if len(sys.argv) > 9 else 0
         rows = history(hist)
         values = [float(r[monitor]) for r in rows]
-        stop = early_stop_epochs(values, int(patience), float(min_delta),
-                                 minimizes(monitor, cmode))
+        stop = early_stop_epochs(
+            values, int(patience), float(min_delta),
+            minimizes(monitor, cmode),
+            None if baseline == "none" else float(baseline), start)
         want = stop if stop is not None else int(epochs)
         print(f"ran {len(rows)} epochs, Keras stops after {want}")
         if len(rows) != want:
             failures.append(f"{len(rows)} epochs, Keras {want}")
     elif mode == "best":
         ckpt, hist, monitor, cmode = sys.argv[2:6]
+        best = float(sys.argv[6]) if len(sys.argv) > 6 else None
         values = [float(r[monitor]) for r in history(hist)]
         lower = minimizes(monitor, cmode)
-        best, best_epoch = (math.inf if lower else -math.inf), None
+        best_epoch = None
         for epoch, v in enumerate(values):
-            if (v < best) if lower else (v > best):
+            if is_improvement(v, best, 0, lower):
                 best, best_epoch = v, epoch + 1
-        _, meta = safetensors_read.read(ckpt)
-        print(f"best checkpoint holds epoch {meta['epoch']}, "
-              f"Keras saves epoch {best_epoch}")
-        if int(meta["epoch"]) != best_epoch:
-            failures.append(f"epoch {meta['epoch']}, Keras {best_epoch}")
+        if best_epoch is None:
+            print(f"no best checkpoint written: {not os.path.exists(ckpt)}")
+            if os.path.exists(ckpt):
+                failures.append(f"{ckpt} written, Keras saves no epoch")
+        else:
+            _, meta = safetensors_read.read(ckpt)
+            print(f"best checkpoint holds epoch {meta['epoch']}, "
+                  f"Keras saves epoch {best_epoch}")
+            if int(meta["epoch"]) != best_epoch:
+                failures.append(f"epoch {meta['epoch']}, Keras {best_epoch}")
     elif mode == "same-params":
         a, _ = safetensors_read.read(sys.argv[2])
         b, _ = safetensors_read.read(sys.argv[3])

@@ -145,6 +145,63 @@ TEST(TrainingConfigTest, CommandLineFlags) {
   CompileOptions unused;
   EXPECT_EQ(message(applyTrainingFlags(empty, unused)),
             "--loss needs a loss name");
+
+  // --lr-schedule: both spellings give the same canonical schedule and the
+  // rate at step 0 (float32(0.1) for ExponentialDecay at step 0).
+  const char *canonical =
+      "{\"class_name\": \"ExponentialDecay\", \"config\": "
+      "{\"initial_learning_rate\": 0.10000000000000001, \"decay_steps\": "
+      "100, \"decay_rate\": 0.5, \"staircase\": true}}";
+  for (const char *spec :
+       {"ExponentialDecay:initial_learning_rate=0.1,decay_steps=100,"
+        "decay_rate=0.5,staircase=true",
+        "{\"module\": \"keras.optimizers.schedules\", \"class_name\": "
+        "\"ExponentialDecay\", \"config\": {\"initial_learning_rate\": 0.1, "
+        "\"decay_steps\": 100, \"decay_rate\": 0.5, \"staircase\": true, "
+        "\"name\": null}, \"registered_name\": null}"}) {
+    TrainingFlags scheduled;
+    scheduled.loss = "mse";
+    scheduled.optimizer = "adam";
+    scheduled.lrSchedule = spec;
+    CompileOptions withSchedule;
+    ASSERT_FALSE(applyTrainingFlags(scheduled, withSchedule)) << spec;
+    EXPECT_EQ(withSchedule.training->optimizer.name, "adam");
+    EXPECT_EQ(withSchedule.training->optimizer.learningRate, 0.1f);
+    EXPECT_EQ(withSchedule.training->optimizer.learningRateSchedule, canonical);
+    // Without --loss it overrides a compile_config's rate or schedule.
+    TrainingFlags alone;
+    alone.lrSchedule = spec;
+    CompileOptions overriding;
+    ASSERT_FALSE(applyTrainingFlags(alone, overriding));
+    TrainingConfig keras;
+    keras.optimizer.name = "rmsprop";
+    keras.optimizer.learningRate = 0.5;
+    TrainingConfig applied = overriding.overrides.applyTo(keras);
+    EXPECT_EQ(applied.optimizer.name, "rmsprop");
+    EXPECT_EQ(applied.optimizer.learningRateSchedule, canonical);
+    EXPECT_EQ(applied.optimizer.learningRate, 0.1f);
+  }
+  TrainingFlags both;
+  both.optimizer = "adam:learning_rate=0.1";
+  both.lrSchedule = "CosineDecay:initial_learning_rate=0.1,decay_steps=10";
+  CompileOptions clash;
+  EXPECT_EQ(message(applyTrainingFlags(both, clash)),
+            "give --optimizer's learning_rate or --lr-schedule, not both");
+  TrainingFlags bad;
+  CompileOptions fresh;
+  bad.lrSchedule = "CosineDecay:initial_learning_rate=0.1";
+  EXPECT_EQ(message(applyTrainingFlags(bad, fresh)),
+            "--lr-schedule: CosineDecay needs decay_steps");
+  bad.lrSchedule = "{\"class_name\": \"CosineDecay\", \"config\": "
+                   "{\"initial_learning_rate\": 0.1, \"decay_steps\": 10, "
+                   "\"t_mul\": 2}}";
+  EXPECT_EQ(message(applyTrainingFlags(bad, fresh)),
+            "--lr-schedule: 't_mul' is not an argument of CosineDecay (it "
+            "takes initial_learning_rate, decay_steps, alpha, warmup_target, "
+            "warmup_steps, name)");
+  bad.lrSchedule = "PiecewiseConstantDecay:boundaries=[1,x],values=[1,2,3]";
+  EXPECT_EQ(message(applyTrainingFlags(bad, fresh)),
+            "--lr-schedule: boundaries: 'x' in a list is not a number");
 }
 
 TEST(TrainingConfigTest, KerasAdapter) {

@@ -225,6 +225,13 @@ cl::opt<std::string> optimizerSpec(
              "(sgd, rmsprop, adam, adamw, adagrad; keys as in "
              "kiln-training-pipeline)"),
     cl::init("sgd"), cl::cat(kilncCategory));
+cl::opt<std::string> lrScheduleSpec(
+    "lr-schedule",
+    cl::desc("A Keras learning-rate schedule the program follows by default: "
+             "CLASS:key=value,... or Keras' JSON, e.g. "
+             "ExponentialDecay:initial_learning_rate=0.01,decay_steps=100,"
+             "decay_rate=0.9"),
+    cl::init(""), cl::cat(kilncCategory));
 cl::opt<std::string> convention("convention",
                                 cl::desc("Optimizer formulas: keras or "
                                          "pytorch"),
@@ -350,8 +357,8 @@ private:
   LogicalResult checkOutputs() const;
   LogicalResult writeText(EmitKind kind,
                           function_ref<void(llvm::raw_ostream &)> write);
-  /// Fails when --optimizer, --metrics or --from-logits were given for a
-  /// model without --loss or a compile_config to apply them to.
+  /// Fails when --optimizer, --lr-schedule, --metrics or --from-logits were
+  /// given for a model without --loss or a compile_config to apply them to.
   LogicalResult checkTrainingOptions(ModuleOp module) const;
 
   llvm::SourceMgr &sourceMgr;
@@ -435,6 +442,7 @@ LogicalResult Driver::checkTrainingOptions(ModuleOp module) const {
     return success();
   for (const cl::Option *option :
        {static_cast<const cl::Option *>(&optimizerSpec),
+        static_cast<const cl::Option *>(&lrScheduleSpec),
         static_cast<const cl::Option *>(&metricsList),
         static_cast<const cl::Option *>(&fromLogits)})
     if (option->getNumOccurrences() > 0)
@@ -673,6 +681,8 @@ kiln::TrainingFlags trainingFlags() {
     flags.metrics = metricsList;
   if (optimizerSpec.getNumOccurrences())
     flags.optimizer = optimizerSpec;
+  if (lrScheduleSpec.getNumOccurrences())
+    flags.lrSchedule = lrScheduleSpec;
   if (convention.getNumOccurrences())
     flags.convention = convention;
   return flags;
@@ -720,6 +730,7 @@ int main(int argc, char **argv) {
   if (lossName.empty())
     for (const cl::Option *option :
          {static_cast<const cl::Option *>(&optimizerSpec),
+          static_cast<const cl::Option *>(&lrScheduleSpec),
           static_cast<const cl::Option *>(&metricsList),
           static_cast<const cl::Option *>(&fromLogits),
           static_cast<const cl::Option *>(&convention)})
