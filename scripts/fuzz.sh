@@ -58,7 +58,10 @@ if [[ ! -f "$build/build.ninja" ]]; then
 fi
 targets=()
 for h in "${selected[@]}"; do targets+=("kiln-fuzz-$h"); done
-KILN_BUILD_DIR="$build" "$root/scripts/build.sh" "${targets[@]}" >/dev/null
+# KILN_FUZZ_NO_BUILD=1 uses the harnesses as built (runs beside an edit).
+if [[ "${KILN_FUZZ_NO_BUILD:-0}" != 1 ]]; then
+  KILN_BUILD_DIR="$build" "$root/scripts/build.sh" "${targets[@]}" >/dev/null
+fi
 
 # Leaks are reported (libFuzzer checks each new input); a UB report aborts
 # (the build uses -fno-sanitize-recover=undefined).
