@@ -28,6 +28,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::kiln;
@@ -240,7 +241,60 @@ OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
       return nullptr;
     }
   }
+  if (opts.maxTensorElements > 0 && failed(checkTensorSizes(*module)))
+    return nullptr;
   return module;
+}
+
+LogicalResult Compiler::checkTensorSizes(ModuleOp module) {
+  const uint64_t limit = static_cast<uint64_t>(opts.maxTensorElements);
+  // False (after an error at `loc`) when `type` has more elements than the
+  // limit; dynamic dimensions count as 1.
+  auto check = [&](Type type, Location loc, const llvm::Twine &what) {
+    auto shaped = dyn_cast<ShapedType>(type);
+    if (!shaped || !shaped.hasRank())
+      return true;
+    uint64_t count = 1;
+    bool overflow = false;
+    for (int64_t d : shaped.getShape()) {
+      if (ShapedType::isDynamic(d) || d <= 0) {
+        count = d == 0 ? 0 : count;
+        continue;
+      }
+      if (count > std::numeric_limits<uint64_t>::max() / uint64_t(d))
+        overflow = true;
+      count *= uint64_t(d);
+    }
+    if (!overflow && count <= limit)
+      return true;
+    InFlightDiagnostic diag = emitError(loc);
+    diag << what << " has type " << type << " (";
+    if (overflow)
+      diag << "more than 2^64";
+    else
+      diag << count;
+    diag << " elements), above the limit of " << limit
+         << " elements per tensor; kilnc --max-tensor-elements=N raises the "
+            "limit, 0 removes it";
+    return false;
+  };
+  WalkResult walked = module.walk<WalkOrder::PreOrder>([&](Operation *op) {
+    if (auto func = dyn_cast<func::FuncOp>(op)) {
+      for (BlockArgument arg : func.getArguments())
+        if (!check(arg.getType(), arg.getLoc(),
+                   "argument " + llvm::Twine(arg.getArgNumber()) + " of @" +
+                       func.getSymName()))
+          return WalkResult::interrupt();
+      return WalkResult::advance();
+    }
+    for (OpResult result : op->getResults())
+      if (!check(result.getType(), op->getLoc(),
+                 "result " + llvm::Twine(result.getResultNumber()) + " of '" +
+                     op->getName().getStringRef() + "'"))
+        return WalkResult::interrupt();
+    return WalkResult::advance();
+  });
+  return failure(walked.wasInterrupted());
 }
 
 LogicalResult Compiler::verifyForward(ModuleOp module) {

@@ -112,6 +112,13 @@ struct CompileOptions {
   /// names the limit rather than a compile that seems to hang.
   int64_t maxOps = kDefaultMaxOps;
   static constexpr int64_t kDefaultMaxOps = 10000;
+  /// The most elements one tensor of the imported model may have (kilnc
+  /// --max-tensor-elements; 0: no limit): a function argument or an op
+  /// result above it is an error naming the tensor, its type and the limit.
+  /// 2^32 elements is 16 GiB of f32 in one tensor; a layer of 2^40 units
+  /// otherwise compiled into a program that asked for 131,072 GiB.
+  int64_t maxTensorElements = kDefaultMaxTensorElements;
+  static constexpr int64_t kDefaultMaxTensorElements = int64_t(1) << 32;
   /// The training step. Unset: the one a Keras model's compile_config
   /// describes (with `overrides` applied), else none (inference form).
   std::optional<TrainingConfig> training;
@@ -147,6 +154,11 @@ public:
 
   /// Checks the forward-form contract (kiln-verify-stage).
   LogicalResult verifyForward(ModuleOp module);
+
+  /// Checks every function argument and op result against
+  /// options().maxTensorElements (importFile calls it); the first tensor
+  /// above the limit is reported at its location.
+  LogicalResult checkTensorSizes(ModuleOp module);
 
   /// Gathers the manifest's forward-form parts (collectForwardInfo) so
   /// that a model descriptor can be emitted. Errors: a module that is not

@@ -116,6 +116,10 @@ llvm::Expected<LinkedFile> mlir::kiln::linkModel(llvm::ArrayRef<char> object,
   if (options.sharedLibrary)
     args.push_back("-Wl,--no-whole-archive");
   args.append({"-pthread", "-lm"});
+#ifdef KILN_LINK_SANITIZE_FLAGS
+  // This kilnc's archives were built with sanitizers (KILN_SANITIZE).
+  args.push_back(KILN_LINK_SANITIZE_FLAGS);
+#endif
   llvm::SmallVector<StringRef> argRefs(args.begin(), args.end());
   std::string message;
   int status = llvm::sys::ExecuteAndWait(linkerPath, argRefs, std::nullopt, {},

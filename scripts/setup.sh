@@ -18,6 +18,9 @@ packages=(
   # Build: compilers, LLVM/MLIR 19, generators.
   cmake ninja-build ccache clang-19 lld-19 llvm-19-dev llvm-19-tools
   libmlir-19-dev mlir-19-tools
+  # clang's sanitizer and libFuzzer runtimes: the build-fuzz/ configuration
+  # (KILN_FUZZ, scripts/fuzz.sh) that scripts/test.sh builds and runs.
+  libclang-rt-19-dev
   # LLVM 19's CMake package links LLVMSupport to zstd::libzstd_shared;
   # without the headers every CMake (re)configure fails.
   libzstd-dev

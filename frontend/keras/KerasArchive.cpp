@@ -7,6 +7,17 @@
 
 #include <zip.h>
 
+namespace {
+llvm::Error tooLarge(const std::string &name, uint64_t size) {
+  return llvm::createStringError(
+      llvm::Twine("'") + name + "' is " + llvm::Twine(size) +
+      " bytes or more, above the limit of " +
+      llvm::Twine(mlir::kiln::keras::kMaxZipMemberBytes) +
+      " bytes for a member of a .keras archive; extract it and give kilnc "
+      "the .json instead");
+}
+} // namespace
+
 llvm::Expected<std::string>
 mlir::kiln::keras::readZipMember(llvm::StringRef path, llvm::StringRef member) {
   int errorCode = 0;
@@ -32,11 +43,29 @@ mlir::kiln::keras::readZipMember(llvm::StringRef path, llvm::StringRef member) {
     return llvm::createStringError(llvm::Twine("cannot read '") + name +
                                    "': " + zip_strerror(archive));
   auto closeFile = llvm::make_scope_exit([&] { zip_fclose(file); });
-  std::string text(stat.size, '\0');
-  zip_int64_t read = zip_fread(file, text.data(), stat.size);
-  if (read < 0 || static_cast<zip_uint64_t>(read) != stat.size)
-    return llvm::createStringError(llvm::Twine("cannot read '") + name +
-                                   "': " + zip_file_strerror(file));
+  // The size in the archive's directory is a claim: the text grows with
+  // the bytes actually inflated, so a 100-byte archive claiming 4 GB
+  // allocates nothing big, and more than kMaxZipMemberBytes is refused.
+  if (stat.size > kMaxZipMemberBytes)
+    return tooLarge(name, stat.size);
+  std::string text;
+  char buffer[64 * 1024];
+  while (true) {
+    zip_int64_t read = zip_fread(file, buffer, sizeof buffer);
+    if (read < 0)
+      return llvm::createStringError(llvm::Twine("cannot read '") + name +
+                                     "': " + zip_file_strerror(file));
+    if (read == 0)
+      break;
+    if (text.size() + static_cast<size_t>(read) > kMaxZipMemberBytes)
+      return tooLarge(name, text.size() + static_cast<size_t>(read));
+    text.append(buffer, static_cast<size_t>(read));
+  }
+  if (text.size() != stat.size)
+    return llvm::createStringError(
+        llvm::Twine("cannot read '") + name + "': the archive says it has " +
+        llvm::Twine(stat.size) + " bytes, it holds " +
+        llvm::Twine(text.size()));
   return text;
 }
 

@@ -12,11 +12,19 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
+#include <cstdint>
 #include <string>
 
 namespace mlir::kiln::keras {
 
-/// The text of the member `member` of the zip archive at `path`.
+/// The most bytes readZipMember reads from one member (256 MiB): a model
+/// config is a few MB even for thousands of layers.
+constexpr uint64_t kMaxZipMemberBytes = uint64_t(256) << 20;
+
+/// The text of the member `member` of the zip archive at `path`. Errors: no
+/// such member, a read or inflate error, a member above kMaxZipMemberBytes
+/// (by its directory entry or by its inflated bytes), or inflated bytes
+/// that differ from the directory's size.
 llvm::Expected<std::string> readZipMember(llvm::StringRef path,
                                           llvm::StringRef member);
 

@@ -618,7 +618,10 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     return false;
   };
   Options o;
-  optind = 1;
+  // 0, not 1: glibc then also resets its scan position, which otherwise
+  // points into the argv of a previous call (kiln_cli_main called twice in
+  // one process, as an embedding program or the fuzz harness does).
+  optind = 0;
   opterr = 0;
   int id, index = 0;
   while ((id = getopt_long(argc, argv, "", all, &index)) != -1) {

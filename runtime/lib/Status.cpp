@@ -1,15 +1,27 @@
 //===- Status.cpp - status messages and epilogue names ----------*- C++ -*-===//
 //
-// The static strings behind kiln_status_message and kiln_epilogue_name. Both
-// switch over every enumerator without a default label so that a new
-// enumerator without a string is a compiler warning (-Wswitch).
+// The static strings behind kiln_status_message and kiln_epilogue_name. A C
+// caller may pass any int (C converts it to the enum), while in C++ a value
+// outside the enum is undefined: each function copies its argument to an int
+// before looking at it.
 //
 //===----------------------------------------------------------------------===//
 
 #include "kiln/runtime.h"
 
+#include <cstring>
+
+namespace {
+template <typename Enum> int asInt(const Enum &value) {
+  static_assert(sizeof(Enum) == sizeof(int));
+  int code;
+  std::memcpy(&code, &value, sizeof code);
+  return code;
+}
+} // namespace
+
 extern "C" const char *kiln_status_message(kiln_status_t status) {
-  switch (status) {
+  switch (asInt(status)) {
   case KILN_OK:
     return "success";
   case KILN_ERROR_INVALID_ARGUMENT:
@@ -30,7 +42,7 @@ extern "C" const char *kiln_status_message(kiln_status_t status) {
 }
 
 extern "C" const char *kiln_epilogue_name(kiln_epilogue_t epilogue) {
-  switch (epilogue) {
+  switch (asInt(epilogue)) {
   case KILN_EPILOGUE_NONE:
     return "none";
   case KILN_EPILOGUE_RELU:

@@ -256,6 +256,13 @@ cl::opt<int64_t>
            cl::init(kiln::CompileOptions::kDefaultMaxOps),
            cl::cat(kilncCategory));
 
+cl::opt<int64_t> maxTensorElements(
+    "max-tensor-elements",
+    cl::desc("The most elements one tensor of the model may have (0: no "
+             "limit)"),
+    cl::init(kiln::CompileOptions::kDefaultMaxTensorElements),
+    cl::cat(kilncCategory));
+
 // Options of `kilnc run`.
 cl::opt<std::string> runEntry("entry",
                               cl::desc("run: entry point (function name)"),
@@ -837,6 +844,12 @@ int main(int argc, char **argv) {
     return 1;
   }
   options.maxOps = maxOps;
+  if (maxTensorElements < 0) {
+    llvm::errs() << "kilnc: error: --max-tensor-elements must be >= 0, got "
+                 << maxTensorElements << "\n";
+    return 1;
+  }
+  options.maxTensorElements = maxTensorElements;
   options.seed = seed;
   options.target = {targetTriple, targetCpu};
   options.passManagerCLOptions = true;

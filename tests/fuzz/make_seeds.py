@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""Seed corpora for the kiln fuzz harnesses, made from the repository's test
+inputs (nothing large is committed under tests/fuzz).
+
+Usage: make_seeds.py HARNESS OUTDIR   (HARNESS as in scripts/fuzz.sh: onnx,
+keras-json, keras-archive, kiln-ir, csv, npy, idx, checkpoint, cli)
+
+Each seed is a file named after a hash of its bytes. Inputs above 64 KiB
+are left out (mutating them is slow and they add little coverage).
+"""
+import hashlib
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+MAX_SEED = 64 * 1024
+
+
+def tracked(*suffixes):
+    """The repository's tracked files ending in one of `suffixes`."""
+    names = subprocess.run(["git", "-C", ROOT, "ls-files"], check=True,
+                           capture_output=True, text=True).stdout.split("\n")
+    return [os.path.join(ROOT, n) for n in names if n.endswith(suffixes)]
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def keras_archive(config):
+    """A .keras zip archive holding `config` as config.json."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", config)
+        z.writestr("metadata.json",
+                   json.dumps({"keras_version": "3.3.3",
+                               "date_saved": "2024-01-01@00:00:00"}))
+    return out.getvalue()
+
+
+def safetensors(tensors, metadata):
+    """A safetensors file: {name: (dtype, shape, bytes)} and string metadata."""
+    header, data = {"__metadata__": metadata}, b""
+    for name, (dtype, shape, raw) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape,
+                        "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def seeds(harness):
+    if harness == "onnx":
+        return [read(p) for p in tracked(".onnx")]
+    if harness in ("keras-json", "keras-archive"):
+        configs = [read(p) for p in tracked(".json")
+                   if "/keras/" in p or "/examples/" in p]
+        configs = [c for c in configs if b"class_name" in c]
+        return configs if harness == "keras-json" else \
+            [keras_archive(c) for c in configs]
+    if harness == "kiln-ir":
+        return [read(p) for p in tracked(".mlir")]
+    if harness == "csv":
+        # The harness's first byte picks the options: 0 is ',' with no
+        # label column, 0x10 ',' with the column named 'label'.
+        out = []
+        for p in tracked(".csv"):
+            text = read(p)
+            # Only the first rows of large files.
+            text = b"\n".join(text.split(b"\n")[:20])
+            out += [b"\x00" + text, b"\x10" + text, b"\x29" + text]
+        return out
+    if harness == "npy":
+        return [read(p) for p in tracked(".npy")]
+    if harness == "idx":
+        return [read(p) for p in tracked(".idx")]
+    if harness == "checkpoint":
+        meta = {"format": "kiln-checkpoint", "version": "1", "model": "fuzz",
+                "fingerprint": "0", "epoch": "1", "steps": "3", "seed": "1",
+                "adapted": "0", "history": '{"epoch": [1], "loss": [0.5]}'}
+        return [
+            safetensors({"dense/kernel": ("F32", [2, 3], bytes(24)),
+                         "dense/bias": ("F32", [3], bytes(12))}, meta),
+            safetensors({"t": ("F64", [], bytes(8)),
+                         "u": ("I64", [2], bytes(16)),
+                         "b": ("BOOL", [1], b"\x01")}, {}),
+            safetensors({}, {"format": "kiln-checkpoint"}),
+        ]
+    if harness == "cli":
+        lines = [
+            "summary",
+            "--help",
+            "fit\n--data\ndata.csv\n--label-column\nmalignant\n--epochs\n2"
+            "\n--validation-split\n0.25\n--checkpoint\nout.safetensors"
+            "\n--history\nh.csv\n--quiet",
+            "fit\n--data\ndata.csv\n--label-column\nmalignant\n--resume"
+            "\nck.safetensors\n--epochs\n3\n--quiet",
+            "fit\n--data=data.csv\n--label-column=malignant\n--epochs=2"
+            "\n--lr-schedule\nExponentialDecay:initial_learning_rate=0.1,"
+            "decay_steps=2,decay_rate=0.5\n--early-stopping\nloss:patience=1"
+            ",restore_best_weights=true\n--reduce-lr-on-plateau\nloss:"
+            "factor=0.5,patience=1\n--best-checkpoint\nbest.safetensors"
+            "\n--best-monitor\nval_accuracy\n--validation-split\n0.5\n--quiet",
+            "evaluate\n--data\ndata.csv\n--label-column\nmalignant"
+            "\n--checkpoint\nck.safetensors",
+            "predict\n--data\ndata.csv\n--label-column\n30\n--checkpoint"
+            "\nck.safetensors\n--output\np.npy",
+            "predict\n--data\ndata.csv\n--label-column\nmalignant\n--output"
+            "\np.csv\n--threads\n2",
+        ]
+        return [l.encode() for l in lines]
+    raise SystemExit("make_seeds.py: unknown harness '%s'" % harness)
+
+
+def main():
+    if len(sys.argv) != 3:
+        raise SystemExit(__doc__)
+    harness, outdir = sys.argv[1], sys.argv[2]
+    os.makedirs(outdir, exist_ok=True)
+    count = 0
+    for data in seeds(harness):
+        if len(data) > MAX_SEED:
+            continue
+        name = hashlib.sha1(data).hexdigest()
+        with open(os.path.join(outdir, name), "wb") as f:
+            f.write(data)
+        count += 1
+    print("%s: %d seeds in %s" % (harness, count, outdir))
+
+
+if __name__ == "__main__":
+    main()
