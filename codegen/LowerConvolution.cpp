@@ -309,18 +309,27 @@ void replaceWithMultiResultKernelCall(PatternRewriter &rewriter, Operation *op,
   rewriter.replaceOp(op, call.getResults());
 }
 
+/// The recurrent kernels' first arguments: x, then the mask, or a NULL
+/// pointer (position 1) when `op` has none.
+template <typename OpTy>
+void rnnInputAndMask(OpTy op, SmallVectorImpl<Value> &inputs,
+                     SmallVectorImpl<int64_t> &nullPointers) {
+  inputs.push_back(op.getInput());
+  if (Value mask = op.getMask())
+    inputs.push_back(mask);
+  else
+    nullPointers.push_back(1);
+}
+
 struct RnnLowering : OpRewritePattern<RnnOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RnnOp op,
                                 PatternRewriter &rewriter) const override {
     // (x, mask, kernel, recurrent_kernel, bias, y, last_cell = NULL,
-    //  workspace); mask NULL when the op has none.
-    SmallVector<Value> inputs = {op.getInput()};
+    //  workspace).
+    SmallVector<Value> inputs;
     SmallVector<int64_t> nullPointers;
-    if (Value mask = op.getMask())
-      inputs.push_back(mask);
-    else
-      nullPointers.push_back(1);
+    rnnInputAndMask(op, inputs, nullPointers);
     inputs.append({op.getKernel(), op.getRecurrentKernel(), op.getBias()});
     nullPointers.push_back(6);
     replaceWithMultiResultKernelCall(rewriter, op, "kiln_rnn_fwd",
@@ -335,14 +344,10 @@ struct RnnGradLowering : OpRewritePattern<RnnGradOp> {
   LogicalResult matchAndRewrite(RnnGradOp op,
                                 PatternRewriter &rewriter) const override {
     // (x, mask, kernel, recurrent_kernel, y = NULL (unread), workspace, dy,
-    //  dlast_cell = NULL, dx, dkernel, drecurrent_kernel, dbias); mask NULL
-    // when the op has none.
-    SmallVector<Value> inputs = {op.getInput()};
+    //  dlast_cell = NULL, dx, dkernel, drecurrent_kernel, dbias).
+    SmallVector<Value> inputs;
     SmallVector<int64_t> nullPointers;
-    if (Value mask = op.getMask())
-      inputs.push_back(mask);
-    else
-      nullPointers.push_back(1);
+    rnnInputAndMask(op, inputs, nullPointers);
     inputs.append({op.getKernel(), op.getRecurrentKernel(), op.getWorkspace(),
                    op.getResultGrad()});
     nullPointers.append({4, 7});

@@ -651,8 +651,10 @@ private:
   // The function being built (params, inputs, the counter, outputs).
   std::unique_ptr<ForwardFunctionBuilder> forward;
   llvm::StringMap<Value> outputsByLayer;
-  /// The Keras mask of a layer output that has one.
-  llvm::DenseMap<Value, Value> maskOf;
+  /// The Keras mask of each layer output that has one, by layer name (not
+  /// by value: a layer that returns its input unchanged, such as an
+  /// identity Reshape, must not inherit the input's mask).
+  llvm::StringMap<Value> maskByLayer;
   /// While a layer is emitted: its operands' masks (null: none), and the
   /// mask it created (Embedding, Masking).
   SmallVector<Value> operandMasks;
@@ -1861,6 +1863,11 @@ FailureOr<Value> KerasImporter::sequenceMask(const Layer &layer, Value mask,
                                              Value x) {
   auto type = cast<RankedTensorType>(x.getType());
   auto maskType = cast<RankedTensorType>(mask.getType());
+  if (maskType.getRank() != 2) {
+    layerError(layer) << "the mask of its input is " << maskType
+                      << "; kiln reads [batch, steps] masks only";
+    return failure();
+  }
   if (type.getRank() < 2 ||
       maskType.getShape() !=
           ArrayRef<int64_t>{type.getDimSize(0), type.getDimSize(1)}) {
@@ -1908,6 +1915,15 @@ FailureOr<Value> KerasImporter::emitMasking(const Layer &layer, Value x) {
     dims.push_back(i);
   Value spread =
       builder.create<BroadcastInDimOp>(fileLoc, type, createdMask, dims);
+  // Masks are f32 whatever the data's type (they hold 0 and 1).
+  if (!type.getElementType().isF32())
+    createdMask =
+        builder
+            .create<ConvertOp>(fileLoc,
+                               cast<RankedTensorType>(createdMask.getType())
+                                   .clone(builder.getF32Type()),
+                               ValueRange{createdMask})
+            .getResult();
   return binary<MulOp>(x, spread);
 }
 
@@ -1971,16 +1987,15 @@ FailureOr<Value> KerasImporter::outputMask(const Layer &layer,
     if (axis == 1) {
       SmallVector<Value> parts;
       SmallVector<int64_t> shape{type.getDimSize(0), type.getDimSize(1)};
-      Type element = cast<RankedTensorType>(first ? first.getType()
-                                                  : operandMasks[1].getType())
-                         .getElementType();
+      Type element = builder.getF32Type(); // every mask is f32
       for (auto [v, m] : llvm::zip(operands, operandMasks)) {
         auto vt = cast<RankedTensorType>(v.getType());
         auto mt = RankedTensorType::get({vt.getDimSize(0), vt.getDimSize(1)},
                                         element);
         if (m && m.getType() != mt) {
-          layerError(layer) << "an input's mask " << m.getType()
-                            << " does not match the input " << vt;
+          layerError(layer)
+              << "an input's mask is " << m.getType()
+              << "; kiln joins [batch, steps] masks only, here " << mt;
           return failure();
         }
         parts.push_back(m ? m : kb().splat(mt, 1.0));
@@ -1993,6 +2008,13 @@ FailureOr<Value> KerasImporter::outputMask(const Layer &layer,
     layerError(layer) << "concatenates masked inputs along axis " << axis
                       << "; kiln carries masks through a concatenation "
                          "along the steps or the features only";
+    return failure();
+  }
+  // Keras' Softmax layer applies a mask broadcast against its input;
+  // kiln does not.
+  if (cls == "Softmax") {
+    layerError(layer) << "its input carries a Keras mask, which kiln does "
+                         "not apply in a Softmax layer";
     return failure();
   }
   // GlobalAveragePooling1D reads the mask; the rest drop it, as Keras
@@ -3253,6 +3275,7 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
   SmallVector<bool> done(layers.size(), false);
   size_t remaining = layers.size();
   Value previous = syntheticInput ? outputsByLayer["input"] : Value();
+  std::string previousName = "input";
   bool previousSkipped = false;
   while (remaining) {
     bool progress = false;
@@ -3260,6 +3283,7 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
       if (done[i])
         continue;
       SmallVector<Value> operands;
+      operandMasks.clear();
       bool ready = true, skip = false;
       if (layer.sequentialInput && previousSkipped) {
         skip = true;
@@ -3270,6 +3294,7 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
           return failure();
         }
         operands.push_back(previous);
+        operandMasks.push_back(maskByLayer.lookup(previousName));
       }
       for (const TensorRef &ref : layer.inputs) {
         if (ref.node != 0 || ref.tensor != 0) {
@@ -3293,6 +3318,7 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
           break;
         }
         operands.push_back(v);
+        operandMasks.push_back(maskByLayer.lookup(ref.layer));
       }
       if (!ready)
         continue;
@@ -3304,9 +3330,6 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
       if (layersWithIssues.count(layer.name) && !sanitizable)
         skip = true;
       FailureOr<Value> result = Value();
-      operandMasks.clear();
-      for (Value v : operands)
-        operandMasks.push_back(maskOf.lookup(v));
       createdMask = Value();
       if (!skip)
         result = emitLayer(layer, operands);
@@ -3315,7 +3338,7 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
         if (failed(mask))
           result = failure();
         else if (*mask)
-          maskOf[*result] = *mask;
+          maskByLayer[layer.name] = *mask;
       }
       if (failed(result)) {
         (void)reportIssues();
@@ -3342,6 +3365,7 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
                builder.getI64ArrayAttr(
                    cast<RankedTensorType>(result->getType()).getShape()))}));
       previous = *result;
+      previousName = layer.name;
       done[i] = true;
       --remaining;
       progress = true;
@@ -3377,11 +3401,11 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
   for (const TensorRef &ref : modelOutputs) {
     Value output = outputsByLayer.lookup(ref.layer);
     // Keras would also weight the loss by the output's mask.
-    if (maskOf.count(output))
+    if (maskByLayer.count(ref.layer))
       emitWarning(fileLoc)
           << "the output of layer '" << ref.layer
           << "' carries a Keras mask, which kiln does not apply to the loss "
-             "or metrics: masked steps count like the others";
+             "or metrics: masked entries count like the others";
     forward->addOutput(output, ref.layer);
   }
   forward->finish();

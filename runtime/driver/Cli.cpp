@@ -501,6 +501,14 @@ std::string pathArgument(const char *text, const char *name) {
   return text;
 }
 
+/// The value of --NAME, which must not be empty (an empty callback or
+/// schedule option used to be ignored): `what` says what it takes.
+std::string nonEmpty(const char *text, const char *name, const char *what) {
+  if (!*text)
+    throw UsageError(std::string("--") + name + " takes " + what + ", got ''");
+  return text;
+}
+
 int64_t parseInt(const char *text, const char *option, int64_t min) {
   char *end = nullptr;
   errno = 0;
@@ -689,16 +697,16 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
                          o.history + "'");
       break;
     case kEarlyStopping:
-      o.earlyStopping = optarg;
+      o.earlyStopping = nonEmpty(optarg, "early-stopping", "a metric");
       break;
     case kLrSchedule:
-      o.lrSchedule = optarg;
+      o.lrSchedule = nonEmpty(optarg, "lr-schedule", "a schedule");
       break;
     case kLrTrace:
       o.lrTrace = pathArgument(optarg, "lr-trace");
       break;
     case kReduceLr:
-      o.reduceLr = optarg;
+      o.reduceLr = nonEmpty(optarg, "reduce-lr-on-plateau", "a metric");
       break;
     case kBestCheckpoint:
       o.bestCheckpoint = pathArgument(optarg, "best-checkpoint");
@@ -899,7 +907,8 @@ callbackArguments(const std::string &text, const std::string &option,
       throw UsageError(option + ": '" + item +
                        "' is not key=value with a key of " + list);
     }
-    args[key] = item.substr(equals + 1);
+    if (!args.emplace(key, item.substr(equals + 1)).second)
+      throw UsageError(option + ": '" + key + "' is given twice");
   }
   return {monitor, args};
 }

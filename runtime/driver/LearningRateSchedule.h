@@ -18,6 +18,7 @@
 #ifndef KILN_DRIVER_LEARNINGRATESCHEDULE_H
 #define KILN_DRIVER_LEARNINGRATESCHEDULE_H
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -502,6 +503,7 @@ inline std::string parseCompactSchedule(const std::string &text,
   std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
   size_t start = 0;
   int depth = 0;
+  std::vector<std::string> seen;
   for (size_t i = 0; i <= rest.size() && !rest.empty(); ++i) {
     if (i < rest.size() && rest[i] == '[')
       ++depth;
@@ -515,6 +517,9 @@ inline std::string parseCompactSchedule(const std::string &text,
     if (equals == std::string::npos || equals == 0)
       return "'" + item + "' is not key=value";
     std::string key = item.substr(0, equals);
+    if (std::find(seen.begin(), seen.end(), key) != seen.end())
+      return "'" + key + "' is given twice";
+    seen.push_back(key);
     ScheduleValue value;
     if (!(e = compactScheduleValue(item.substr(equals + 1), &value)).empty())
       return key + ": " + e;
