@@ -459,6 +459,91 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
   return data;
 }
 
+void Session::setSampleWeights(Data &data, const kiln_array_t &weights,
+                               const std::string &what) const {
+  int64_t n = weights.rank > 0 ? weights.shape[0] : 0;
+  if (weights.rank < 1 || weights.rank > 2 ||
+      (weights.rank == 2 && weights.shape[1] != 1) || n != data.n)
+    fail(what + ": sample weights have shape " +
+         shapeText(weights.shape, weights.rank) + " but the data has " +
+         std::to_string(data.n) + " samples (want [" + std::to_string(data.n) +
+         "])");
+  size_t size = kiln_dtype_size(weights.dtype);
+  const unsigned char *src = static_cast<const unsigned char *>(weights.data);
+  std::vector<double> w(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    double v = readAs(src + i * size, weights.dtype);
+    if (!std::isfinite(v) || v < 0 || beyondF32(v)) {
+      char buffer[32];
+      std::snprintf(buffer, sizeof buffer, "%g", v);
+      fail(what + ": the sample weight " + buffer + " of sample " +
+           std::to_string(i + 1) +
+           (what.size() > 4 && what.compare(what.size() - 4, 4, ".csv") == 0
+                ? " (line " + std::to_string(i + 2) + ")"
+                : std::string()) +
+           " is not a finite number >= 0");
+    }
+    w[i] = static_cast<double>(static_cast<float>(v));
+  }
+  data.w = std::move(w);
+}
+
+void Session::applyClassWeights(
+    Data &data, const std::map<int64_t, double> &classWeights) const {
+  if (!labelInfo || !data.hasLabels)
+    fail("class weights need labels");
+  const TensorInfo *out = m.predict.all(KILN_TENSOR_OUTPUT).front();
+  int64_t units = out->shape.empty() ? 1 : out->shape.back();
+  int64_t classes = units > 1 ? units : 2;
+  for (const auto &[id, weight] : classWeights) {
+    if (id < 0 || id >= classes)
+      fail("--class-weight: class " + std::to_string(id) +
+           " is not a class of the model's labels (classes 0 to " +
+           std::to_string(classes - 1) + ", from its output of " +
+           std::to_string(units) + (units == 1 ? " unit)" : " units)"));
+    if (!std::isfinite(weight) || weight < 0)
+      fail("--class-weight: the weight of class " + std::to_string(id) +
+           " is not a finite number >= 0");
+  }
+  // Labels per sample: [N] (sparse) or [N, k].
+  size_t perLabel = 1;
+  for (size_t i = 1; i < labelInfo->shape.size(); ++i)
+    perLabel *= static_cast<size_t>(labelInfo->shape[i]);
+  if (labelInfo->shape.size() > 2)
+    fail("--class-weight: the labels have shape " +
+         shapeText(labelInfo->shape) +
+         "; class weights need one label per sample (Keras: class_weight "
+         "is not supported for 3+ dimensional targets)");
+  kiln_dtype_t type = toDtype(labelInfo->dtype);
+  size_t size = kiln_dtype_size(type);
+  if (data.w.empty())
+    data.w.assign(static_cast<size_t>(data.n), 1.0);
+  for (int64_t i = 0; i < data.n; ++i) {
+    const unsigned char *row = data.y.data() + i * labelBytes;
+    int64_t cls;
+    if (perLabel > 1) {
+      // argmax, the first of equal maxima (numpy).
+      size_t best = 0;
+      double bestValue = readAs(row, type);
+      for (size_t c = 1; c < perLabel; ++c) {
+        double v = readAs(row + c * size, type);
+        if (v > bestValue) {
+          bestValue = v;
+          best = c;
+        }
+      }
+      cls = static_cast<int64_t>(best);
+    } else {
+      // np.round: halves to even.
+      cls = static_cast<int64_t>(std::nearbyint(readAs(row, type)));
+    }
+    auto it = classWeights.find(cls);
+    if (it != classWeights.end())
+      data.w[i] =
+          static_cast<double>(static_cast<float>(data.w[i] * it->second));
+  }
+}
+
 Data Session::slice(const Data &data, int64_t begin, int64_t end) const {
   Data out;
   out.n = end - begin;
@@ -470,6 +555,8 @@ Data Session::slice(const Data &data, int64_t begin, int64_t end) const {
   if (data.hasLabels)
     out.y.assign(data.y.begin() + begin * labelBytes,
                  data.y.begin() + end * labelBytes);
+  if (!data.w.empty())
+    out.w.assign(data.w.begin() + begin, data.w.begin() + end);
   return out;
 }
 
@@ -590,8 +677,14 @@ void Session::feed(const EntryInfo &entry, const Data &data,
     kiln_dtype_t dtype = toDtype(w->dtype);
     size_t size = kiln_dtype_size(dtype);
     unsigned char *out = reinterpret_cast<unsigned char *>(address(*w));
+    // Padded rows get +0; a sample of weight 0 gets -0, which the loss
+    // still counts as a sample (see kiln-attach-loss).
     for (int64_t r = 0; r < batch; ++r)
-      writeAs(out + r * size, dtype, r < count ? 1.0 : 0.0);
+      writeAs(out + r * size, dtype,
+              r >= count                      ? 0.0
+              : data.w.empty()                ? 1.0
+              : data.w[order[begin + r]] == 0 ? -0.0
+                                              : data.w[order[begin + r]]);
   }
 }
 
@@ -617,7 +710,11 @@ Metrics Session::finish(const std::map<std::string, double> &sums) const {
   };
   auto ratio = [](double a, double b) { return b != 0 ? a / b : 0.0; };
   double weights = get("weight_sum");
-  Metrics out = {{"loss", ratio(get("loss_sum"), weights)}};
+  // The loss is Keras' mean over samples (sum_over_batch_size: sum(w l) /
+  // samples), the metrics weighted means (sum(w m) / sum(w)).
+  Metrics out = {{"loss", ratio(get("loss_sum"), sums.count("sample_count")
+                                                     ? get("sample_count")
+                                                     : weights)}};
   double tp = get("true_positives"), pp = get("predicted_positives"),
          ap = get("actual_positives");
   for (const MetricInfo &metric : m.metrics) {
