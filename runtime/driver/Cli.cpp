@@ -15,6 +15,7 @@
 
 #include "Callbacks.h"
 #include "Checkpoint.h"
+#include "Plot.h"
 #include "Session.h"
 
 #include "kiln/data.h"
@@ -444,6 +445,23 @@ struct History {
     for (size_t i = 0; i < in["epoch"].size(); ++i)
       values["time"].push_back(nullptr);
   }
+  /// The lists as curves to plot (Plot.h): every logged name but the
+  /// epoch times.
+  Curves curves() const {
+    Curves c;
+    for (const auto &e :
+         values.contains("epoch") ? values["epoch"] : nlohmann::json::array())
+      c.epochs.push_back(e.is_number() ? e.get<double>() : NAN);
+    for (const std::string &key : keys) {
+      if (key == "epoch" || key == "time")
+        continue;
+      std::vector<double> list;
+      for (const auto &v : values[key])
+        list.push_back(v.is_number() ? v.get<double>() : NAN);
+      c.series.push_back({key, std::move(list)});
+    }
+    return c;
+  }
   /// The history kept in checkpoints: without the epoch times, so that the
   /// same seed and thread count give byte-identical checkpoint files.
   std::string serialized() const { return ordered(false).dump(); }
@@ -562,12 +580,13 @@ void printUsage(const std::string &program, const Manifest &m) {
       "        [--checkpoint PATH] [--threads N] [--quiet]\n"
       "  %s predict --data FILE [--label-column C] [--checkpoint PATH]\n"
       "        --output FILE.csv|.npy [--threads N]\n"
+      "  %s plot HISTORY.csv|.json -o OUT.svg|.png\n"
       "  %s summary\n\n"
       "Data files: CSV with a header row, NPY (f32, f64, i32, i64, u8, bool;\n"
       "C order), or IDX (MNIST). Batch size %lld (fixed at compile time);\n"
       "the last partial batch counts exactly.%s\n",
       program.c_str(), m.name.c_str(), m.source.c_str(), program.c_str(),
-      program.c_str(), program.c_str(), program.c_str(),
+      program.c_str(), program.c_str(), program.c_str(), program.c_str(),
       static_cast<long long>(
           m.predict.tensors.empty()
               ? 0
@@ -1477,6 +1496,9 @@ int fit(Session &session, const Options &o) {
                                            : history.csv());
     if (!tracePath.empty())
       writeTextAtomically(tracePath, trace);
+    if (!plotPath.empty())
+      writeTextAtomically(
+          plotPath, plotCurves(history.curves(), endsWith(o.plot, ".svg")));
     if (stop) {
       const callbacks::EarlyStopping &e = *state.stopping;
       if (!o.quiet)
@@ -1617,6 +1639,42 @@ int predict(Session &session, const Options &o) {
                seconds > 0 ? data.n / seconds : 0.0, o.output.c_str());
   return 0;
 }
+/// `prog plot HISTORY.csv|.json -o OUT.svg|.png`: draws a history written
+/// by fit --history (Plot.h). Needs no model.
+int plotCommand(const std::string &program, int argc, char **argv) {
+  std::string input, output;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-o" || arg == "--output") {
+      if (i + 1 >= argc)
+        throw UsageError("option '" + arg + "' needs a value");
+      output = pathArgument(argv[++i], "output");
+    } else if (arg.compare(0, 9, "--output=") == 0) {
+      output = pathArgument(argv[i] + 9, "output");
+    } else if (arg == "--help" || arg == "-h") {
+      std::printf("usage: %s plot HISTORY.csv|.json -o OUT.svg|.png\n",
+                  program.c_str());
+      return 0;
+    } else if (!arg.empty() && arg[0] == '-') {
+      throw UsageError("unknown option '" + arg + "' for 'plot'");
+    } else if (input.empty()) {
+      input = arg;
+    } else {
+      throw UsageError("unexpected argument '" + arg + "'");
+    }
+  }
+  if (input.empty())
+    throw UsageError("'plot' needs a history file (written by fit --history)");
+  if (output.empty())
+    throw UsageError("'plot' needs -o FILE.svg or FILE.png");
+  if (!endsWith(output, ".svg") && !endsWith(output, ".png"))
+    throw UsageError("-o takes a .svg or .png file name, got '" + output + "'");
+  checkInput(input, "history");
+  std::string outputPath = checkOutput(output, "-o", {input});
+  Curves curves = readHistory(input);
+  writeTextAtomically(outputPath, plotCurves(curves, endsWith(output, ".svg")));
+  return 0;
+}
 } // namespace
 
 extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
@@ -1640,11 +1698,25 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
     printUsage(program, *manifest);
     return command.empty() ? 2 : 0;
   }
+  if (command == "plot") {
+    try {
+      return plotCommand(program, argc, argv);
+    } catch (const UsageError &e) {
+      std::fprintf(stderr, "%s plot: error: %s (see %s plot --help)\n",
+                   printable(program).c_str(), printable(e.what()).c_str(),
+                   printable(program).c_str());
+      return 2;
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "%s plot: error: %s\n", printable(program).c_str(),
+                   printable(e.what()).c_str());
+      return 1;
+    }
+  }
   if (command != "fit" && command != "evaluate" && command != "predict" &&
       command != "summary") {
     std::fprintf(stderr,
                  "%s: error: unknown command '%s' (fit, evaluate, predict, "
-                 "summary; see %s --help)\n",
+                 "plot, summary; see %s --help)\n",
                  program.c_str(), command.c_str(), program.c_str());
     return 2;
   }
