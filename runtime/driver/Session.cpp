@@ -2,9 +2,12 @@
 //
 // Keras semantics, as documented in docs/spec.md ("Generated programs"):
 //   - a batch is `batch_size` consecutive samples of the (shuffled) order;
-//     the last partial batch is padded with zero-weight rows, and since the
-//     loss is the weighted mean sum(w * l) / sum(w), its gradient is exactly
-//     that of the short batch;
+//     the last partial batch is padded with rows of weight +0, which add
+//     nothing to the loss and are not counted as samples, so its gradient
+//     is exactly that of the short batch;
+//   - the loss is Keras' sum_over_batch_size, sum(w * l) / samples, with
+//     the sample (and class) weights of Data::w; a sample of weight 0 is fed
+//     as -0 so that it still counts (kiln-attach-loss);
 //   - epoch metrics are exact weighted means over the epoch, from the
 //     partial sums every step returns (loss_sum, weight_sum, *_sum, counts);
 //   - shuffling: a Fisher-Yates permutation drawn from splitmix64 seeded by
