@@ -104,14 +104,19 @@ Value buildWeightedMean(OpBuilder &b, Location loc, Value l, Value w) {
       ValueRange{num, den}, ArrayRef<AffineMap>{id, id, toScalar, toScalar},
       ArrayRef<utils::IteratorType>{utils::IteratorType::reduction},
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        // A row of weight 0 adds 0, even when its loss is infinite (no
-        // 0 * inf = NaN).
-        Value zero = floatConst(nb, nloc, args[1].getType(), 0.0);
-        Value unweighted = nb.create<arith::CmpFOp>(
+        // A row of weight 0 adds 0 even when its loss is infinite (0 * inf
+        // would be NaN); a NaN loss (an invalid label) stays NaN.
+        Type ft = args[1].getType();
+        Value zero = floatConst(nb, nloc, ft, 0.0);
+        Value zeroWeight = nb.create<arith::CmpFOp>(
             nloc, arith::CmpFPredicate::OEQ, args[1], zero);
+        Value infiniteLoss =
+            nb.create<arith::CmpFOp>(nloc, arith::CmpFPredicate::OEQ,
+                                     nb.create<math::AbsFOp>(nloc, args[0]),
+                                     floatConst(nb, nloc, ft, kInfinity));
         Value wl = nb.create<arith::SelectOp>(
-            nloc, unweighted, zero,
-            nb.create<arith::MulFOp>(nloc, args[1], args[0]));
+            nloc, nb.create<arith::AndIOp>(nloc, zeroWeight, infiniteLoss),
+            zero, nb.create<arith::MulFOp>(nloc, args[1], args[0]));
         Value n = nb.create<arith::AddFOp>(nloc, args[2], wl);
         Value d = nb.create<arith::AddFOp>(nloc, args[3], args[1]);
         nb.create<linalg::YieldOp>(nloc, ValueRange{n, d});
