@@ -161,6 +161,9 @@ void kiln::buildBufferizePipeline(OpPassManager &pm) {
 void kiln::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createKilnParallelizeLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // Long entry points (deep models) as calls of parts: LLVM's time is
+  // superlinear in a function's size.
+  pm.addPass(createKilnSplitEntryPointsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertSCFToCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

@@ -513,7 +513,12 @@ Compiler::emitLLVMModule(ModuleOp module, llvm::LLVMContext &llvmContext,
     std::optional<TimingScope> llvmTiming;
     if (timing)
       llvmTiming = timing->nest("llvm-translate-and-optimize");
+    auto start = std::chrono::steady_clock::now();
     auto translated = translateAndOptimize(module, llvmContext, machine);
+    recordStage(
+        "llvm-translate-and-optimize",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
     if (!translated)
       return translated.takeError();
     llvmModule = std::move(*translated);
@@ -712,5 +717,5 @@ void kiln::printCompileSummary(
     os << "  wrote        " << path << " (" << bytesText(size) << ")\n";
   if (verbose)
     for (auto &[stage, secondsTaken] : compiler.stageSeconds())
-      os << llvm::formatv("  {0,-26} {1:f3} s\n", stage, secondsTaken);
+      os << llvm::formatv("  {0,-28} {1:f3} s\n", stage, secondsTaken);
 }

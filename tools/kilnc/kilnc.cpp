@@ -565,9 +565,14 @@ LogicalResult Driver::run() {
     // Emit into memory: object writers seek, which a pipe cannot.
     SmallString<0> buffer;
     llvm::raw_svector_ostream stream(buffer);
+    auto start = std::chrono::steady_clock::now();
     if (llvm::Error err = kiln::emitMachineCode(**llvmModule, **machine,
                                                 kind == EmitKind::Obj, stream))
       return fail(llvm::toString(std::move(err)));
+    compiler.recordStage(
+        kind == EmitKind::Obj ? "llvm-codegen-object" : "llvm-codegen-assembly",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
     if (wants(kind) && failed(writeText(kind, [&](llvm::raw_ostream &os) {
           os.write(buffer.data(), buffer.size());
         })))
