@@ -52,5 +52,8 @@ config.substitutions.append(("%kiln_build", config.kiln_obj_root))
 # --allow-run-as-root, and --oversubscribe lets 2 ranks share fewer cores.
 if shutil.which("mpirun"):
     config.available_features.add("mpirun")
+    # Open MPI's shared-memory transport copies large messages with
+    # process_vm_readv, which containers without CAP_SYS_PTRACE refuse.
+    config.environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
     config.substitutions.append(
         ("%mpirun2", "mpirun --allow-run-as-root --oversubscribe -np 2"))
