@@ -107,6 +107,7 @@ void kiln::buildTrainingPipeline(OpPassManager &pm,
   opt.initialAccumulatorValue = o.initialAccumulatorValue.value_or(-1.0);
   opt.clipValue = o.clipValue;
   opt.globalClipNorm = o.globalClipNorm;
+  opt.dataParallel = config.dataParallel;
   pm.addPass(createKilnAttachOptimizerPass(opt));
   pm.addPass(createSymbolDCEPass());
   pm.addPass(createCanonicalizerPass());

@@ -349,6 +349,7 @@ LogicalResult Compiler::applyTraining(ModuleOp module) {
     return failure();
   config = std::move(*training);
   if (config) {
+    config->dataParallel = opts.dataParallel;
     notesList = config->optimizer.notes;
     if (info) {
       info->loss = config->loss;
@@ -563,9 +564,14 @@ kiln::compileToJit(ModuleOp module, const CompileOptions &options) {
   std::pair<kiln_entry_point_t *, const char *> roles[] = {
       {&model.train_step, "train_step"},
       {&model.eval_step, "eval_step"},
-      {&model.predict, "predict"}};
+      {&model.predict, "predict"},
+      {&model.grad_step, "grad_step"},
+      {&model.apply_step, "apply_step"}};
   for (auto [slot, role] : roles) {
     if (!training && llvm::StringRef(role) != "predict")
+      continue;
+    if (!options.dataParallel && (llvm::StringRef(role) == "grad_step" ||
+                                  llvm::StringRef(role) == "apply_step"))
       continue;
     // An inference-only model's one function is its predict.
     std::string symbol =

@@ -232,6 +232,12 @@ cl::opt<std::string> lrScheduleSpec(
              "ExponentialDecay:initial_learning_rate=0.01,decay_steps=100,"
              "decay_rate=0.9"),
     cl::init(""), cl::cat(kilncCategory));
+cl::opt<bool> dataParallel(
+    "data-parallel",
+    cl::desc("Training builds: also emit grad_step and apply_step, so that "
+             "the program trains data-parallel when started under mpirun "
+             "(docs/spec.md, \"Data-parallel training\")"),
+    cl::init(false), cl::cat(kilncCategory));
 cl::opt<std::string> convention("convention",
                                 cl::desc("Optimizer formulas: keras or "
                                          "pytorch"),
@@ -856,6 +862,7 @@ int main(int argc, char **argv) {
   }
   options.maxTensorElements = maxTensorElements;
   options.seed = seed;
+  options.dataParallel = dataParallel;
   options.target = {targetTriple, targetCpu};
   options.passManagerCLOptions = true;
   if (llvm::Error err = kiln::applyTrainingFlags(trainingFlags(), options)) {
