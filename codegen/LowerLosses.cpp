@@ -28,6 +28,7 @@ namespace {
 
 /// Keras' probability clipping epsilon (`keras.config.epsilon()`).
 constexpr double kProbEpsilon = 1e-7;
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
 /// Picks x[..., label[...]] along the last axis of `x` (one-hot on the fly:
 /// linalg.index of the last axis compared with the label); NaN when the
@@ -103,7 +104,19 @@ Value buildWeightedMean(OpBuilder &b, Location loc, Value l, Value w) {
       ValueRange{num, den}, ArrayRef<AffineMap>{id, id, toScalar, toScalar},
       ArrayRef<utils::IteratorType>{utils::IteratorType::reduction},
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value wl = nb.create<arith::MulFOp>(nloc, args[1], args[0]);
+        // A row of weight 0 adds 0 even when its loss is infinite (0 * inf
+        // would be NaN); a NaN loss (an invalid label) stays NaN.
+        Type ft = args[1].getType();
+        Value zero = floatConst(nb, nloc, ft, 0.0);
+        Value zeroWeight = nb.create<arith::CmpFOp>(
+            nloc, arith::CmpFPredicate::OEQ, args[1], zero);
+        Value infiniteLoss =
+            nb.create<arith::CmpFOp>(nloc, arith::CmpFPredicate::OEQ,
+                                     nb.create<math::AbsFOp>(nloc, args[0]),
+                                     floatConst(nb, nloc, ft, kInfinity));
+        Value wl = nb.create<arith::SelectOp>(
+            nloc, nb.create<arith::AndIOp>(nloc, zeroWeight, infiniteLoss),
+            zero, nb.create<arith::MulFOp>(nloc, args[1], args[0]));
         Value n = nb.create<arith::AddFOp>(nloc, args[2], wl);
         Value d = nb.create<arith::AddFOp>(nloc, args[3], args[1]);
         nb.create<linalg::YieldOp>(nloc, ValueRange{n, d});
@@ -119,7 +132,10 @@ Value buildWeightedMean(OpBuilder &b, Location loc, Value l, Value w) {
 }
 
 /// Shifted logits along the last axis: d = z - max(z) and log(sum(exp(d))),
-/// the stable pieces of log_softmax(z) = d - log(sum(exp(d))).
+/// the stable pieces of log_softmax(z) = d - log(sum(exp(d))). When the
+/// maximum m is infinite, z - m would be inf - inf = NaN: the limit is taken
+/// instead, d = 0 where z == m and -inf elsewhere (the logits equal to an
+/// infinite maximum share the probability evenly).
 std::pair<Value, Value> buildShiftedLogits(OpBuilder &b, Location loc,
                                            Value z) {
   int64_t last = cast<RankedTensorType>(z.getType()).getRank() - 1;
@@ -127,8 +143,20 @@ std::pair<Value, Value> buildShiftedLogits(OpBuilder &b, Location loc,
   Value mb = buildBroadcastLastAxis(b, loc, m, z);
   Value d =
       buildMapLike(b, loc, z, ValueRange{z, mb},
-                   [](OpBuilder &nb, Location nloc, ValueRange args) {
-                     return nb.create<arith::SubFOp>(nloc, args[0], args[1]);
+                   [](OpBuilder &nb, Location nloc, ValueRange args) -> Value {
+                     Type ft = args[0].getType();
+                     Value inf = floatConst(nb, nloc, ft, kInfinity);
+                     Value isInf = nb.create<arith::CmpFOp>(
+                         nloc, arith::CmpFPredicate::OEQ,
+                         nb.create<math::AbsFOp>(nloc, args[1]), inf);
+                     Value atMax = nb.create<arith::CmpFOp>(
+                         nloc, arith::CmpFPredicate::OEQ, args[0], args[1]);
+                     Value limit = nb.create<arith::SelectOp>(
+                         nloc, atMax, floatConst(nb, nloc, ft, 0.0),
+                         floatConst(nb, nloc, ft, -kInfinity));
+                     return nb.create<arith::SelectOp>(
+                         nloc, isInf, limit,
+                         nb.create<arith::SubFOp>(nloc, args[0], args[1]));
                    });
   Value e = buildMapLike(b, loc, d, d,
                          [](OpBuilder &nb, Location nloc, ValueRange args) {
@@ -179,9 +207,27 @@ template <typename OpTy> struct LossLowering : OpRewritePattern<OpTy> {
           [&](OpBuilder &b, Location l, ValueRange args) -> Value {
             Value x = args[0], label = args[1];
             if (fromLogits) {
-              // max(z, 0) - z y + log1p(exp(-|z|)) = softplus(z) - z y.
+              // max(z, 0) - z y + log1p(exp(-|z|)) = softplus(z) - z y,
+              // and at z = +-inf (where that is inf - inf or 0 * inf) its
+              // limit: (1 - y) * inf at +inf (0 for y = 1), y * inf at -inf
+              // (0 for y = 0).
+              Type ft = x.getType();
               Value zy = b.create<arith::MulFOp>(l, x, label);
-              return b.create<arith::SubFOp>(l, scalar::softplus(b, l, x), zy);
+              Value t =
+                  b.create<arith::SubFOp>(l, scalar::softplus(b, l, x), zy);
+              Value zero = floatConst(b, l, ft, 0.0);
+              Value inf = floatConst(b, l, ft, kInfinity);
+              auto eq = [&](Value u, Value v) -> Value {
+                return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, u,
+                                               v);
+              };
+              Value atPos = b.create<arith::SelectOp>(
+                  l, eq(label, floatConst(b, l, ft, 1.0)), zero, inf);
+              Value atNeg =
+                  b.create<arith::SelectOp>(l, eq(label, zero), zero, inf);
+              t = b.create<arith::SelectOp>(
+                  l, eq(x, floatConst(b, l, ft, -kInfinity)), atNeg, t);
+              return b.create<arith::SelectOp>(l, eq(x, inf), atPos, t);
             }
             // -(y log pc + (1 - y) log(1 - pc)), pc = clip(p, eps, 1 - eps).
             Type ft = x.getType();
@@ -209,12 +255,17 @@ template <typename OpTy> struct LossLowering : OpRewritePattern<OpTy> {
         // the cancellation of logsumexp(z) - z_c at large |z|.
         auto [d, logS] = buildShiftedLogits(rewriter, loc, p);
         Value lsb = buildBroadcastLastAxis(rewriter, loc, logS, p);
-        t = buildMapLike(rewriter, loc, p, ValueRange{y, d, lsb},
-                         [](OpBuilder &b, Location l, ValueRange args) {
-                           Value diff =
-                               b.create<arith::SubFOp>(l, args[2], args[1]);
-                           return b.create<arith::MulFOp>(l, args[0], diff);
-                         });
+        t = buildMapLike(
+            rewriter, loc, p, ValueRange{y, d, lsb},
+            [](OpBuilder &b, Location l, ValueRange args) {
+              // y_c = 0 adds 0, also where d_c = -inf.
+              Value diff = b.create<arith::SubFOp>(l, args[2], args[1]);
+              Value zero = floatConst(b, l, args[0].getType(), 0.0);
+              Value noLabel = b.create<arith::CmpFOp>(
+                  l, arith::CmpFPredicate::OEQ, args[0], zero);
+              return b.create<arith::SelectOp>(
+                  l, noLabel, zero, b.create<arith::MulFOp>(l, args[0], diff));
+            });
       } else {
         // Keras: p / sum_c(p), clipped to [eps, 1 - eps]; -y log(pc).
         Value s = buildReduce(rewriter, loc, p, {last}, ReduceKind::Sum);

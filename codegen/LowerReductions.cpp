@@ -150,7 +150,25 @@ template <typename OpTy> struct SoftmaxDecomposition : OpRewritePattern<OpTy> {
       return rewriter.create<BroadcastInDimOp>(loc, type, v, allDims);
     };
     Value m = rewriter.create<ReduceMaxOp>(loc, x, axes, keep);
-    Value d = rewriter.create<SubOp>(loc, x, broadcast(m));
+    Value mb = broadcast(m);
+    // An infinite maximum would make x - m = inf - inf = NaN: take the
+    // limit, d = 0 where x == m and -inf elsewhere (the entries equal to an
+    // infinite maximum share the probability evenly).
+    auto splat = [&](double v) -> Value {
+      return rewriter.create<ConstantOp>(
+          loc, DenseElementsAttr::get(
+                   type, rewriter.getFloatAttr(type.getElementType(), v)));
+    };
+    double inf = std::numeric_limits<double>::infinity();
+    Value isInf =
+        rewriter.create<CompareOp>(loc, ComparisonDirection::eq,
+                                   rewriter.create<AbsOp>(loc, mb), splat(inf));
+    Value atMax =
+        rewriter.create<CompareOp>(loc, ComparisonDirection::eq, x, mb);
+    Value limit =
+        rewriter.create<SelectOp>(loc, atMax, splat(0.0), splat(-inf));
+    Value d = rewriter.create<SelectOp>(loc, isInf, limit,
+                                        rewriter.create<SubOp>(loc, x, mb));
     Value e = rewriter.create<ExpOp>(loc, d);
     Value s = rewriter.create<ReduceSumOp>(loc, e, axes, keep);
     Value r;

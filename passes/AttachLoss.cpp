@@ -219,6 +219,30 @@ struct KilnAttachLossPass
       break;
     }
 
+    // Keras' default reduction, sum_over_batch_size: sum_n(w_n l_n) / n
+    // with n the rows of the batch, not sum(w) (they differ once class or
+    // sample weights are given). The loss op gives sum(w l) / sum(w), so the
+    // factor sum(w) / n (exactly 1 for 0/1 weights). Padded rows (weight
+    // +0) are not counted; a real row of weight 0 is passed as -0 and is
+    // (1 / -0 = -inf < 0).
+    Value weightSum = lb.sumAll(weights);
+    Value sampleCount;
+    {
+      Value zero = lb.splat(weightType, 0.0);
+      Value nonzero =
+          b.create<CompareOp>(loc, ComparisonDirection::ne, weights, zero);
+      Value negativeZero = b.create<CompareOp>(
+          loc, ComparisonDirection::lt,
+          b.create<DivOp>(loc, lb.splat(weightType, 1.0), weights), zero);
+      Value real = b.create<MaximumOp>(loc, lb.toFloat(nonzero),
+                                       lb.toFloat(negativeZero));
+      sampleCount = lb.sumAll(real);
+      Value denominator =
+          b.create<MaximumOp>(loc, sampleCount, lb.splat(lb.scalar, 1.0));
+      lossValue = b.create<MulOp>(loc, lossValue,
+                                  b.create<DivOp>(loc, weightSum, denominator));
+    }
+
     // Keras kernel/bias regularizers: l1 * sum|w| + l2 * sum w^2.
     for (unsigned i = 0; i < numForwardArgs; ++i) {
       Value arg = body.getArgument(i);
@@ -247,9 +271,11 @@ struct KilnAttachLossPass
       results.push_back(value);
       partialNames.push_back(b.getStringAttr(name));
     };
-    Value weightSum = lb.sumAll(weights);
-    addPartial("loss_sum", b.create<MulOp>(loc, lossValue, weightSum));
+    // Epoch loss = sum(loss_sum) / sum(sample_count) (Keras weighs each
+    // batch's loss by its number of samples); metrics divide by weight_sum.
+    addPartial("loss_sum", b.create<MulOp>(loc, lossValue, sampleCount));
     addPartial("weight_sum", weightSum);
+    addPartial("sample_count", sampleCount);
     bool countsAdded = false;
     for (const std::string &m : metricNames) {
       if (m == "binary_accuracy") {

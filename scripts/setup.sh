@@ -31,6 +31,9 @@ packages=(
   # JSON in the generated programs' driver (model manifest, safetensors
   # checkpoint headers, history files); header-only.
   nlohmann-json3-dev
+  # Training curves (fit --plot, prog plot): cairo's headers at build time;
+  # the driver loads libcairo.so.2 (libcairo2) with dlopen when drawing.
+  libcairo2-dev
   # Reference tools for tests (/usr/bin/python3): numpy for every golden
   # value, PyTorch for the train-step comparison, ONNX for the importer
   # tests' models and the backend conformance cases.

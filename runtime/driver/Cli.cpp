@@ -15,6 +15,7 @@
 
 #include "Callbacks.h"
 #include "Checkpoint.h"
+#include "Plot.h"
 #include "Session.h"
 
 #include "kiln/data.h"
@@ -183,19 +184,27 @@ void checkInput(const std::string &path, const std::string &what) {
 
 /// Loads `path` as features, and labels from `labelsPath` or the CSV column
 /// `labelColumn` (a name, or a 0-based index).
+/// With `weightColumn` (--sample-weight-column), that CSV column goes to
+/// `*weights` instead of the features.
 std::pair<ArrayPtr, ArrayPtr> loadData(const std::string &path,
                                        const std::string &labelsPath,
-                                       const std::string &labelColumn) {
+                                       const std::string &labelColumn,
+                                       const std::string &weightColumn = "",
+                                       ArrayPtr *weights = nullptr) {
   char error[1024] = "";
   auto load = [&](const std::string &file, const std::string &column,
                   bool wantLabels) -> std::pair<ArrayPtr, ArrayPtr> {
     checkInput(file, "data");
-    kiln_array_t *features = nullptr, *labels = nullptr;
+    kiln_array_t *features = nullptr, *labels = nullptr, *w = nullptr;
     kiln_status_t status = KILN_OK;
     Format format = detect(file);
+    bool wantWeights = weights && !weightColumn.empty() && file == path;
     if (!column.empty() && format != Format::Csv)
       throw UsageError("--label-column applies to CSV data; " + file +
                        " is not CSV (give --labels FILE)");
+    if (wantWeights && format != Format::Csv)
+      throw UsageError("--sample-weight-column applies to CSV data; " + file +
+                       " is not CSV (give --sample-weight FILE)");
     switch (format) {
     case Format::Npy:
       status = kiln_npy_load(file.c_str(), &features, error, sizeof error);
@@ -216,14 +225,18 @@ std::pair<ArrayPtr, ArrayPtr> loadData(const std::string &path,
         options.label_index = static_cast<int32_t>(index);
       } else if (!column.empty())
         options.label_column = column.c_str();
-      status =
-          kiln_csv_load(file.c_str(), &options, &features,
-                        wantLabels ? &labels : nullptr, error, sizeof error);
+      if (wantWeights)
+        options.weight_column = weightColumn.c_str();
+      status = kiln_csv_load_weighted(
+          file.c_str(), &options, &features, wantLabels ? &labels : nullptr,
+          wantWeights ? &w : nullptr, error, sizeof error);
       break;
     }
     }
     if (status != KILN_OK)
       fail(error[0] ? error : file + ": " + kiln_status_message(status));
+    if (wantWeights)
+      *weights = ArrayPtr(w, kiln_array_destroy);
     return {ArrayPtr(features, kiln_array_destroy),
             ArrayPtr(labels, kiln_array_destroy)};
   };
@@ -432,6 +445,23 @@ struct History {
     for (size_t i = 0; i < in["epoch"].size(); ++i)
       values["time"].push_back(nullptr);
   }
+  /// The lists as curves to plot (Plot.h): every logged name but the
+  /// epoch times.
+  Curves curves() const {
+    Curves c;
+    for (const auto &e :
+         values.contains("epoch") ? values["epoch"] : nlohmann::json::array())
+      c.epochs.push_back(e.is_number() ? e.get<double>() : NAN);
+    for (const std::string &key : keys) {
+      if (key == "epoch" || key == "time")
+        continue;
+      std::vector<double> list;
+      for (const auto &v : values[key])
+        list.push_back(v.is_number() ? v.get<double>() : NAN);
+      c.series.push_back({key, std::move(list)});
+    }
+    return c;
+  }
   /// The history kept in checkpoints: without the epoch times, so that the
   /// same seed and thread count give byte-identical checkpoint files.
   std::string serialized() const { return ordered(false).dump(); }
@@ -483,6 +513,8 @@ struct Options {
   std::string data, labels, labelColumn, validationData, validationLabels;
   std::string checkpoint, resume, history, output, earlyStopping;
   std::string lrSchedule, lrTrace, reduceLr, bestCheckpoint, bestMonitor;
+  /// --class-weight, --sample-weight, --sample-weight-column, --plot.
+  std::string classWeight, sampleWeight, sampleWeightColumn, plot;
   int64_t epochs = 1;
   double validationSplit = 0;
   /// --lr; unset: the checkpoint's (--resume), else the model's.
@@ -540,17 +572,21 @@ void printUsage(const std::string &program, const Manifest &m) {
       "        [--reduce-lr-on-plateau METRIC[:key=value,...]]\n"
       "        [--best-checkpoint PATH [--best-monitor METRIC[:MODE]|\n"
       "        METRIC:key=value,...]]\n"
+      "        [--class-weight CLASS:W,...|FILE.json | --sample-weight FILE |\n"
+      "        --sample-weight-column NAME] [--plot PATH.svg|.png]\n"
       "        [--threads N] [--seed N] [--quiet]\n"
       "  %s evaluate --data FILE [--labels FILE | --label-column C]\n"
+      "        [--sample-weight FILE | --sample-weight-column NAME]\n"
       "        [--checkpoint PATH] [--threads N] [--quiet]\n"
       "  %s predict --data FILE [--label-column C] [--checkpoint PATH]\n"
       "        --output FILE.csv|.npy [--threads N]\n"
+      "  %s plot HISTORY.csv|.json -o OUT.svg|.png\n"
       "  %s summary\n\n"
       "Data files: CSV with a header row, NPY (f32, f64, i32, i64, u8, bool;\n"
       "C order), or IDX (MNIST). Batch size %lld (fixed at compile time);\n"
       "the last partial batch counts exactly.%s\n",
       program.c_str(), m.name.c_str(), m.source.c_str(), program.c_str(),
-      program.c_str(), program.c_str(), program.c_str(),
+      program.c_str(), program.c_str(), program.c_str(), program.c_str(),
       static_cast<long long>(
           m.predict.tensors.empty()
               ? 0
@@ -584,6 +620,10 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     kSeed,
     kOutput,
     kQuiet,
+    kClassWeight,
+    kSampleWeight,
+    kSampleWeightColumn,
+    kPlot,
     kHelp
   };
   static const option all[] = {
@@ -609,6 +649,10 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       {"seed", required_argument, nullptr, kSeed},
       {"output", required_argument, nullptr, kOutput},
       {"quiet", no_argument, nullptr, kQuiet},
+      {"class-weight", required_argument, nullptr, kClassWeight},
+      {"sample-weight", required_argument, nullptr, kSampleWeight},
+      {"sample-weight-column", required_argument, nullptr, kSampleWeightColumn},
+      {"plot", required_argument, nullptr, kPlot},
       {"help", no_argument, nullptr, kHelp},
       {nullptr, 0, nullptr, 0}};
   // Which options each command takes.
@@ -619,7 +663,8 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       return id != kOutput;
     if (command == "evaluate")
       return id == kData || id == kLabels || id == kLabelColumn ||
-             id == kCheckpoint || id == kQuiet;
+             id == kCheckpoint || id == kQuiet || id == kSampleWeight ||
+             id == kSampleWeightColumn;
     if (command == "predict")
       return id == kData || id == kLabelColumn || id == kCheckpoint ||
              id == kOutput;
@@ -732,6 +777,23 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     case kQuiet:
       o.quiet = true;
       break;
+    case kClassWeight:
+      o.classWeight =
+          nonEmpty(optarg, "class-weight", "CLASS:WEIGHT,... or a .json file");
+      break;
+    case kSampleWeight:
+      o.sampleWeight = pathArgument(optarg, "sample-weight");
+      break;
+    case kSampleWeightColumn:
+      o.sampleWeightColumn =
+          nonEmpty(optarg, "sample-weight-column", "a CSV column name");
+      break;
+    case kPlot:
+      o.plot = pathArgument(optarg, "plot");
+      if (!endsWith(o.plot, ".svg") && !endsWith(o.plot, ".png"))
+        throw UsageError("--plot takes a .svg or .png file name, got '" +
+                         o.plot + "'");
+      break;
     case kHelp:
       throw UsageError("");
     }
@@ -750,6 +812,15 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     throw UsageError("give --lr or --lr-schedule, not both");
   if (!o.bestMonitor.empty() && o.bestCheckpoint.empty())
     throw UsageError("--best-monitor needs --best-checkpoint PATH");
+  if (!o.sampleWeight.empty() && !o.sampleWeightColumn.empty())
+    throw UsageError(
+        "give --sample-weight or --sample-weight-column, not both");
+  // Keras 3 (ArrayDataAdapter): "You cannot `class_weight` and
+  // `sample_weight` at the same time."
+  if (!o.classWeight.empty() &&
+      (!o.sampleWeight.empty() || !o.sampleWeightColumn.empty()))
+    throw UsageError("give --class-weight or sample weights, not both "
+                     "(Keras 3 fit refuses class_weight with sample_weight)");
   if (command == "predict") {
     if (o.output.empty())
       throw UsageError("'predict' needs --output FILE.csv or FILE.npy");
@@ -944,18 +1015,99 @@ std::optional<double> monitored(const std::string &name, const Metrics &trained,
   return std::nullopt;
 }
 
+/// --class-weight: "CLASS:WEIGHT,..." (e.g. 0:1,1:3.5), a JSON object
+/// {"0": 1, "1": 3.5} (Keras' class_weight dict), or a .json file holding
+/// one. Class ids are integers; a class given twice or a weight that is
+/// negative or not a finite number is a usage error.
+std::map<int64_t, double> parseClassWeights(const std::string &spec) {
+  std::map<int64_t, double> out;
+  auto add = [&](const std::string &key, double weight,
+                 const std::string &where) {
+    char *end = nullptr;
+    errno = 0;
+    long long id = std::strtoll(key.c_str(), &end, 10);
+    if (key.empty() || *end || errno)
+      throw UsageError("--class-weight" + where + ": class '" + key +
+                       "' is not an integer class id");
+    if (!std::isfinite(weight) || weight < 0)
+      throw UsageError("--class-weight" + where + ": the weight of class " +
+                       key + " is not a finite number >= 0");
+    if (!out.emplace(id, weight).second)
+      throw UsageError("--class-weight" + where + ": class " + key +
+                       " is given twice");
+  };
+  bool isFile = endsWith(spec, ".json");
+  if (isFile || (!spec.empty() && spec[0] == '{')) {
+    std::string text = spec, where;
+    if (isFile) {
+      checkInput(spec, "--class-weight");
+      std::ifstream in(spec, std::ios::binary);
+      text.assign(std::istreambuf_iterator<char>(in),
+                  std::istreambuf_iterator<char>());
+      where = " " + spec;
+    }
+    json value = json::parse(text, nullptr, false);
+    if (value.is_discarded() || !value.is_object())
+      throw UsageError("--class-weight" + where +
+                       ": not a JSON object of class ids to weights");
+    for (const auto &[key, weight] : value.items()) {
+      if (!weight.is_number())
+        throw UsageError("--class-weight" + where + ": the weight of class " +
+                         key + " is not a number");
+      add(key, weight.get<double>(), where);
+    }
+    return out;
+  }
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    std::string item = spec.substr(
+        start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t colon = item.find(':');
+    if (colon == std::string::npos)
+      throw UsageError("--class-weight takes CLASS:WEIGHT,... (e.g. "
+                       "0:1,1:3.5) or a .json file, got '" +
+                       spec + "'");
+    std::string weightText = item.substr(colon + 1);
+    char *end = nullptr;
+    double weight = std::strtod(weightText.c_str(), &end);
+    if (weightText.empty() || *end)
+      throw UsageError("--class-weight: '" + weightText +
+                       "' is not a number (in '" + item + "')");
+    add(item.substr(0, colon), weight, "");
+    if (comma == std::string::npos)
+      break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+/// Sets data.w from --sample-weight-column (`column`, loaded with the data)
+/// or the --sample-weight file (applied to the --data file only).
+void attachSampleWeights(Session &session, Data &data, const Options &o,
+                         const std::string &dataPath, const ArrayPtr &column,
+                         bool useFile) {
+  if (column) {
+    session.setSampleWeights(
+        data, *column, dataPath + " (column '" + o.sampleWeightColumn + "')");
+  } else if (useFile && !o.sampleWeight.empty()) {
+    auto [w, unused] = loadData(o.sampleWeight, "", "");
+    session.setSampleWeights(data, *w, o.sampleWeight);
+  }
+}
+
 int fit(Session &session, const Options &o) {
   const Manifest &m = session.manifest();
   std::vector<std::string> inputs = {o.data, o.labels, o.validationData,
-                                     o.validationLabels};
+                                     o.validationLabels, o.sampleWeight};
   // Every output differs from the inputs and from the other outputs (the
   // checkpoint may be the --resume file).
-  std::string checkpointPath, historyPath, tracePath, bestPath;
+  std::string checkpointPath, historyPath, tracePath, bestPath, plotPath;
   {
     auto outputsBut = [&](const std::string &self) {
       std::vector<std::string> others = inputs;
       for (const std::string *p :
-           {&o.checkpoint, &o.history, &o.lrTrace, &o.bestCheckpoint})
+           {&o.checkpoint, &o.history, &o.lrTrace, &o.bestCheckpoint, &o.plot})
         if (p != &self && !p->empty())
           others.push_back(*p);
       if (&self != &o.checkpoint)
@@ -972,23 +1124,37 @@ int fit(Session &session, const Options &o) {
     if (!o.bestCheckpoint.empty())
       bestPath = checkOutput(o.bestCheckpoint, "--best-checkpoint",
                              outputsBut(o.bestCheckpoint));
+    if (!o.plot.empty())
+      plotPath = checkOutput(o.plot, "--plot", outputsBut(o.plot));
   }
-  auto [x, y] = loadData(o.data, o.labels, o.labelColumn);
+  std::map<int64_t, double> classWeights;
+  if (!o.classWeight.empty())
+    classWeights = parseClassWeights(o.classWeight);
+  ArrayPtr weightColumn(nullptr, kiln_array_destroy);
+  auto [x, y] = loadData(o.data, o.labels, o.labelColumn, o.sampleWeightColumn,
+                         &weightColumn);
   if (!y)
     fail(o.data + ": no labels (give --labels FILE or --label-column NAME)");
   Data all = session.makeData(x.get(), y.get(), o.data, o.labels);
   x.reset();
   y.reset();
+  // Keras: sample weights are split with --validation-split; class weights
+  // apply to the training samples only.
+  attachSampleWeights(session, all, o, o.data, weightColumn, true);
   Data train, validation;
   if (!o.validationData.empty()) {
+    ArrayPtr validationWeights(nullptr, kiln_array_destroy);
     auto [vx, vy] = loadData(o.validationData, o.validationLabels,
-                             o.validationLabels.empty() ? o.labelColumn : "");
+                             o.validationLabels.empty() ? o.labelColumn : "",
+                             o.sampleWeightColumn, &validationWeights);
     if (!vy)
       fail(o.validationData +
            ": no labels (give --validation-labels FILE, or a CSV with the "
            "--label-column)");
     validation = session.makeData(vx.get(), vy.get(), o.validationData,
                                   o.validationLabels);
+    attachSampleWeights(session, validation, o, o.validationData,
+                        validationWeights, false);
     if (validation.n == 0)
       fail(o.validationData + ": no validation samples");
     train = std::move(all);
@@ -1006,6 +1172,8 @@ int fit(Session &session, const Options &o) {
          (o.validationSplit > 0 ? " left by --validation-split" : ""));
   if (o.validationSplit > 0 && validation.n == 0)
     fail(o.data + ": --validation-split leaves no validation samples");
+  if (!classWeights.empty())
+    session.applyClassWeights(train, classWeights);
 
   // The names a callback may monitor: the logged loss and metrics.
   std::vector<std::string> known;
@@ -1331,6 +1499,9 @@ int fit(Session &session, const Options &o) {
                                            : history.csv());
     if (!tracePath.empty())
       writeTextAtomically(tracePath, trace);
+    if (!plotPath.empty())
+      writeTextAtomically(
+          plotPath, plotCurves(history.curves(), endsWith(o.plot, ".svg")));
     if (stop) {
       const callbacks::EarlyStopping &e = *state.stopping;
       if (!o.quiet)
@@ -1386,12 +1557,16 @@ int evaluate(Session &session, const Options &o) {
   checkInput(o.checkpoint, "--checkpoint");
   if (!o.checkpoint.empty())
     session.load(o.checkpoint);
-  auto [x, y] = loadData(o.data, o.labels, o.labelColumn);
+  checkInput(o.sampleWeight, "--sample-weight");
+  ArrayPtr weightColumn(nullptr, kiln_array_destroy);
+  auto [x, y] = loadData(o.data, o.labels, o.labelColumn, o.sampleWeightColumn,
+                         &weightColumn);
   if (!y)
     fail(o.data + ": no labels (give --labels FILE or --label-column NAME)");
   Data data = session.makeData(x.get(), y.get(), o.data, o.labels);
   if (data.n == 0)
     fail(o.data + ": no samples to evaluate");
+  attachSampleWeights(session, data, o, o.data, weightColumn, true);
   ProgressLine line(!o.quiet);
   line.start();
   Metrics metrics = session.evaluate(
@@ -1474,6 +1649,42 @@ int predict(Session &session, const Options &o) {
                seconds > 0 ? data.n / seconds : 0.0, o.output.c_str());
   return 0;
 }
+/// `prog plot HISTORY.csv|.json -o OUT.svg|.png`: draws a history written
+/// by fit --history (Plot.h). Needs no model.
+int plotCommand(const std::string &program, int argc, char **argv) {
+  std::string input, output;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-o" || arg == "--output") {
+      if (i + 1 >= argc)
+        throw UsageError("option '" + arg + "' needs a value");
+      output = pathArgument(argv[++i], "output");
+    } else if (arg.compare(0, 9, "--output=") == 0) {
+      output = pathArgument(argv[i] + 9, "output");
+    } else if (arg == "--help" || arg == "-h") {
+      std::printf("usage: %s plot HISTORY.csv|.json -o OUT.svg|.png\n",
+                  program.c_str());
+      return 0;
+    } else if (!arg.empty() && arg[0] == '-') {
+      throw UsageError("unknown option '" + arg + "' for 'plot'");
+    } else if (input.empty()) {
+      input = arg;
+    } else {
+      throw UsageError("unexpected argument '" + arg + "'");
+    }
+  }
+  if (input.empty())
+    throw UsageError("'plot' needs a history file (written by fit --history)");
+  if (output.empty())
+    throw UsageError("'plot' needs -o FILE.svg or FILE.png");
+  if (!endsWith(output, ".svg") && !endsWith(output, ".png"))
+    throw UsageError("-o takes a .svg or .png file name, got '" + output + "'");
+  checkInput(input, "history");
+  std::string outputPath = checkOutput(output, "-o", {input});
+  Curves curves = readHistory(input);
+  writeTextAtomically(outputPath, plotCurves(curves, endsWith(output, ".svg")));
+  return 0;
+}
 } // namespace
 
 static int cliMain(int argc, char **argv, const kiln_model_t *model) {
@@ -1497,11 +1708,25 @@ static int cliMain(int argc, char **argv, const kiln_model_t *model) {
     printUsage(program, *manifest);
     return command.empty() ? 2 : 0;
   }
+  if (command == "plot") {
+    try {
+      return plotCommand(program, argc, argv);
+    } catch (const UsageError &e) {
+      std::fprintf(stderr, "%s plot: error: %s (see %s plot --help)\n",
+                   printable(program).c_str(), printable(e.what()).c_str(),
+                   printable(program).c_str());
+      return 2;
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "%s plot: error: %s\n", printable(program).c_str(),
+                   printable(e.what()).c_str());
+      return 1;
+    }
+  }
   if (command != "fit" && command != "evaluate" && command != "predict" &&
       command != "summary") {
     std::fprintf(stderr,
                  "%s: error: unknown command '%s' (fit, evaluate, predict, "
-                 "summary; see %s --help)\n",
+                 "plot, summary; see %s --help)\n",
                  program.c_str(), command.c_str(), program.c_str());
     return 2;
   }

@@ -2,9 +2,12 @@
 //
 // Keras semantics, as documented in docs/spec.md ("Generated programs"):
 //   - a batch is `batch_size` consecutive samples of the (shuffled) order;
-//     the last partial batch is padded with zero-weight rows, and since the
-//     loss is the weighted mean sum(w * l) / sum(w), its gradient is exactly
-//     that of the short batch;
+//     the last partial batch is padded with rows of weight +0, which add
+//     nothing to the loss and are not counted as samples, so its gradient
+//     is exactly that of the short batch;
+//   - the loss is Keras' sum_over_batch_size, sum(w * l) / samples, with
+//     the sample (and class) weights of Data::w; a sample of weight 0 is fed
+//     as -0 so that it still counts (kiln-attach-loss);
 //   - epoch metrics are exact weighted means over the epoch, from the
 //     partial sums every step returns (loss_sum, weight_sum, *_sum, counts);
 //   - shuffling: a Fisher-Yates permutation drawn from splitmix64 seeded by
@@ -461,6 +464,91 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
   return data;
 }
 
+void Session::setSampleWeights(Data &data, const kiln_array_t &weights,
+                               const std::string &what) const {
+  int64_t n = weights.rank > 0 ? weights.shape[0] : 0;
+  if (weights.rank < 1 || weights.rank > 2 ||
+      (weights.rank == 2 && weights.shape[1] != 1) || n != data.n)
+    fail(what + ": sample weights have shape " +
+         shapeText(weights.shape, weights.rank) + " but the data has " +
+         std::to_string(data.n) + " samples (want [" + std::to_string(data.n) +
+         "])");
+  size_t size = kiln_dtype_size(weights.dtype);
+  const unsigned char *src = static_cast<const unsigned char *>(weights.data);
+  std::vector<double> w(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    double v = readAs(src + i * size, weights.dtype);
+    if (!std::isfinite(v) || v < 0 || beyondF32(v)) {
+      char buffer[32];
+      std::snprintf(buffer, sizeof buffer, "%g", v);
+      fail(what + ": the sample weight " + buffer + " of sample " +
+           std::to_string(i + 1) +
+           (what.size() > 4 && what.compare(what.size() - 4, 4, ".csv") == 0
+                ? " (line " + std::to_string(i + 2) + ")"
+                : std::string()) +
+           " is not a finite number >= 0");
+    }
+    w[i] = static_cast<double>(static_cast<float>(v));
+  }
+  data.w = std::move(w);
+}
+
+void Session::applyClassWeights(
+    Data &data, const std::map<int64_t, double> &classWeights) const {
+  if (!labelInfo || !data.hasLabels)
+    fail("class weights need labels");
+  const TensorInfo *out = m.predict.all(KILN_TENSOR_OUTPUT).front();
+  int64_t units = out->shape.empty() ? 1 : out->shape.back();
+  int64_t classes = units > 1 ? units : 2;
+  for (const auto &[id, weight] : classWeights) {
+    if (id < 0 || id >= classes)
+      fail("--class-weight: class " + std::to_string(id) +
+           " is not a class of the model's labels (classes 0 to " +
+           std::to_string(classes - 1) + ", from its output of " +
+           std::to_string(units) + (units == 1 ? " unit)" : " units)"));
+    if (!std::isfinite(weight) || weight < 0)
+      fail("--class-weight: the weight of class " + std::to_string(id) +
+           " is not a finite number >= 0");
+  }
+  // Labels per sample: [N] (sparse) or [N, k].
+  size_t perLabel = 1;
+  for (size_t i = 1; i < labelInfo->shape.size(); ++i)
+    perLabel *= static_cast<size_t>(labelInfo->shape[i]);
+  if (labelInfo->shape.size() > 2)
+    fail("--class-weight: the labels have shape " +
+         shapeText(labelInfo->shape) +
+         "; class weights need one label per sample (Keras: class_weight "
+         "is not supported for 3+ dimensional targets)");
+  kiln_dtype_t type = toDtype(labelInfo->dtype);
+  size_t size = kiln_dtype_size(type);
+  if (data.w.empty())
+    data.w.assign(static_cast<size_t>(data.n), 1.0);
+  for (int64_t i = 0; i < data.n; ++i) {
+    const unsigned char *row = data.y.data() + i * labelBytes;
+    int64_t cls;
+    if (perLabel > 1) {
+      // argmax, the first of equal maxima (numpy).
+      size_t best = 0;
+      double bestValue = readAs(row, type);
+      for (size_t c = 1; c < perLabel; ++c) {
+        double v = readAs(row + c * size, type);
+        if (v > bestValue) {
+          bestValue = v;
+          best = c;
+        }
+      }
+      cls = static_cast<int64_t>(best);
+    } else {
+      // np.round: halves to even.
+      cls = static_cast<int64_t>(std::nearbyint(readAs(row, type)));
+    }
+    auto it = classWeights.find(cls);
+    if (it != classWeights.end())
+      data.w[i] =
+          static_cast<double>(static_cast<float>(data.w[i] * it->second));
+  }
+}
+
 Data Session::slice(const Data &data, int64_t begin, int64_t end) const {
   Data out;
   out.n = end - begin;
@@ -472,6 +560,8 @@ Data Session::slice(const Data &data, int64_t begin, int64_t end) const {
   if (data.hasLabels)
     out.y.assign(data.y.begin() + begin * labelBytes,
                  data.y.begin() + end * labelBytes);
+  if (!data.w.empty())
+    out.w.assign(data.w.begin() + begin, data.w.begin() + end);
   return out;
 }
 
@@ -592,8 +682,14 @@ void Session::feed(const EntryInfo &entry, const Data &data,
     kiln_dtype_t dtype = toDtype(w->dtype);
     size_t size = kiln_dtype_size(dtype);
     unsigned char *out = reinterpret_cast<unsigned char *>(address(*w));
+    // Padded rows get +0; a sample of weight 0 gets -0, which the loss
+    // still counts as a sample (see kiln-attach-loss).
     for (int64_t r = 0; r < batch; ++r)
-      writeAs(out + r * size, dtype, r < count ? 1.0 : 0.0);
+      writeAs(out + r * size, dtype,
+              r >= count                      ? 0.0
+              : data.w.empty()                ? 1.0
+              : data.w[order[begin + r]] == 0 ? -0.0
+                                              : data.w[order[begin + r]]);
   }
 }
 
@@ -619,7 +715,11 @@ Metrics Session::finish(const std::map<std::string, double> &sums) const {
   };
   auto ratio = [](double a, double b) { return b != 0 ? a / b : 0.0; };
   double weights = get("weight_sum");
-  Metrics out = {{"loss", ratio(get("loss_sum"), weights)}};
+  // The loss is Keras' mean over samples (sum_over_batch_size: sum(w l) /
+  // samples), the metrics weighted means (sum(w m) / sum(w)).
+  Metrics out = {{"loss", ratio(get("loss_sum"), sums.count("sample_count")
+                                                     ? get("sample_count")
+                                                     : weights)}};
   double tp = get("true_positives"), pp = get("predicted_positives"),
          ap = get("actual_positives");
   for (const MetricInfo &metric : m.metrics) {
@@ -1065,13 +1165,22 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
   };
   const TensorInfo *lrTensor = a.find(KILN_TENSOR_INPUT, "learning_rate");
   const TensorInfo *counter = g.find(KILN_TENSOR_INPUT, "dropout_counter");
-  size_t weightIndex = 0, lossIndex = scalars.size();
+  // The loss is Keras' sum(w l) / n (n the batch's samples): each process's
+  // gradient weighs n_r / n. Models without sample_count (sum(w l) /
+  // sum(w)) weigh W_r / W.
+  size_t weightIndex = scalars.size(), lossIndex = scalars.size();
   for (size_t i = 0; i < scalars.size(); ++i) {
-    if (scalars[i]->name == "weight_sum")
+    if (scalars[i]->name == "sample_count")
       weightIndex = i;
     if (scalars[i]->name == "loss")
       lossIndex = i;
   }
+  if (weightIndex == scalars.size())
+    for (size_t i = 0; i < scalars.size(); ++i)
+      if (scalars[i]->name == "weight_sum")
+        weightIndex = i;
+  if (weightIndex == scalars.size())
+    weightIndex = 0;
   std::map<std::string, double> sums;
   int64_t numSteps = (data.n + batch * ranks - 1) / (batch * ranks);
   for (int64_t step = 0; step < numSteps; ++step) {
@@ -1135,8 +1244,8 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
               "the start of the epoch)",
           epochNumber, step + 1);
     }
-    // The loss is sum(w l) / sum(w) over the global batch, so its gradient
-    // is the sum over processes of (W_r / W) * (process r's gradient).
+    // The loss is sum(w l) / n over the global batch, so its gradient is
+    // the sum over processes of (n_r / n) * (process r's gradient).
     double total = reduced[weightIndex];
     double share = total > 0 ? localWeight / total : 0.0;
     if (share != 1.0)

@@ -37,6 +37,8 @@ struct Data {
   size_t xSampleBytes = 0;
   int64_t n = 0;
   bool hasLabels = false;
+  /// Per-sample weights (Keras sample_weight), [n] or empty for all 1.
+  std::vector<double> w;
 };
 
 /// Loss and metrics in report order ("loss" first), as Keras names them.
@@ -95,6 +97,20 @@ public:
   Data makeData(const kiln_array_t *x, const kiln_array_t *y,
                 const std::string &what,
                 const std::string &labelsWhat = "") const;
+  /// Sets data.w from per-sample weights (Keras fit's sample_weight):
+  /// `weights` is [N] or [N, 1] of any numeric dtype. Errors (naming `what`
+  /// and the sample): a length other than data.n, a negative, NaN or
+  /// infinite weight.
+  void setSampleWeights(Data &data, const kiln_array_t &weights,
+                        const std::string &what) const;
+  /// Keras' class_weight_to_sample_weights: the weight of each sample's
+  /// class (sparse labels and [N, 1] / [N] labels rounded to an integer,
+  /// one-hot labels their argmax; a class not in `classWeights` weighs 1),
+  /// multiplied into data.w. Errors: a class id outside [0, classes) (the
+  /// output's last dimension, 2 for one output unit), a negative or
+  /// non-finite weight, labels with more than one axis after the batch.
+  void applyClassWeights(Data &data,
+                         const std::map<int64_t, double> &classWeights) const;
   /// Samples [begin, end) of `data`.
   Data slice(const Data &data, int64_t begin, int64_t end) const;
 

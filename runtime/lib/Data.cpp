@@ -1083,7 +1083,7 @@ kiln_status_t readWholeFile(InputFile &file, std::string &out,
 
 kiln_status_t csvLoad(const char *path, const kiln_csv_options_t &options,
                       kiln_array_t **outFeatures, kiln_array_t **outLabels,
-                      Diagnostic &diag) {
+                      kiln_array_t **outWeights, Diagnostic &diag) {
   InputFile file;
   if (kiln_status_t status = openInput(path, file, diag))
     return status;
@@ -1160,11 +1160,39 @@ kiln_status_t csvLoad(const char *path, const kiln_csv_options_t &options,
                               std::to_string(numColumns) + " columns)");
     labelIndex = options.label_index;
   }
-  size_t numFeatures = numColumns - (labelIndex >= 0 ? 1 : 0);
+  // The sample-weight column (kiln_csv_load_weighted), by name.
+  int64_t weightIndex = -1;
+  if (options.weight_column) {
+    std::string_view wanted = options.weight_column;
+    for (size_t i = 0; i < numColumns; ++i) {
+      if (columns[i] != wanted)
+        continue;
+      if (weightIndex >= 0)
+        return lineError(1, "the sample-weight column name " + quoted(wanted) +
+                                " appears twice in the header (fields " +
+                                std::to_string(weightIndex + 1) + " and " +
+                                std::to_string(i + 1) + ")");
+      weightIndex = static_cast<int64_t>(i);
+    }
+    if (weightIndex < 0) {
+      std::string message = "no sample-weight column named " + quoted(wanted) +
+                            " in the header (columns: ";
+      for (size_t i = 0; i < numColumns && i < 10; ++i)
+        message += (i ? ", " : "") + quoted(columns[i]);
+      message += numColumns > 10 ? ", ...)" : ")";
+      return lineError(1, message);
+    }
+    if (weightIndex == labelIndex)
+      return lineError(1, "column " + quoted(wanted) +
+                              " is both the label and the sample-weight "
+                              "column");
+  }
+  size_t numFeatures =
+      numColumns - (labelIndex >= 0 ? 1 : 0) - (weightIndex >= 0 ? 1 : 0);
 
   // Records.
   std::vector<float> features;
-  std::vector<float> labels;
+  std::vector<float> labels, weights;
   // One record per remaining line is a good first guess.
   size_t lineGuess =
       static_cast<size_t>(std::count(rest.begin(), rest.end(), '\n') + 1);
@@ -1219,6 +1247,8 @@ kiln_status_t csvLoad(const char *path, const kiln_csv_options_t &options,
       }
       if (static_cast<int64_t>(i) == labelIndex)
         labels.push_back(value);
+      else if (static_cast<int64_t>(i) == weightIndex)
+        weights.push_back(value);
       else
         features.push_back(value);
     }
@@ -1242,9 +1272,22 @@ kiln_status_t csvLoad(const char *path, const kiln_csv_options_t &options,
     std::copy(labels.begin(), labels.end(),
               static_cast<float *>(labelArray->data));
   }
+  kiln_array_t *weightArray = nullptr;
+  if (weightIndex >= 0) {
+    if (kiln_status_t status =
+            kiln_array_create(KILN_DTYPE_F32, 1, &numRows, &weightArray)) {
+      kiln_array_destroy(featureArray);
+      kiln_array_destroy(labelArray);
+      return diag.fail(status, name + ": cannot allocate the sample weights");
+    }
+    std::copy(weights.begin(), weights.end(),
+              static_cast<float *>(weightArray->data));
+  }
   *outFeatures = featureArray;
   if (outLabels)
     *outLabels = labelArray;
+  if (outWeights)
+    *outWeights = weightArray;
   return KILN_OK;
 }
 
@@ -1399,6 +1442,7 @@ extern "C" void kiln_csv_options_init(kiln_csv_options_t *options) {
   options->label_column = nullptr;
   options->label_index = -1;
   options->delimiter = ',';
+  options->weight_column = nullptr;
 }
 
 extern "C" kiln_status_t kiln_csv_load(const char *path,
@@ -1406,11 +1450,32 @@ extern "C" kiln_status_t kiln_csv_load(const char *path,
                                        kiln_array_t **out_features,
                                        kiln_array_t **out_labels, char *error,
                                        size_t error_size) {
+  if (options && options->weight_column) {
+    Diagnostic diag(error, error_size);
+    if (out_features)
+      *out_features = nullptr;
+    if (out_labels)
+      *out_labels = nullptr;
+    return diag.fail(KILN_ERROR_INVALID_ARGUMENT,
+                     "kiln_csv_load: weight_column is set; use "
+                     "kiln_csv_load_weighted");
+  }
+  return kiln_csv_load_weighted(path, options, out_features, out_labels,
+                                nullptr, error, error_size);
+}
+
+extern "C" kiln_status_t
+kiln_csv_load_weighted(const char *path, const kiln_csv_options_t *options,
+                       kiln_array_t **out_features, kiln_array_t **out_labels,
+                       kiln_array_t **out_weights, char *error,
+                       size_t error_size) {
   Diagnostic diag(error, error_size);
   if (out_features)
     *out_features = nullptr;
   if (out_labels)
     *out_labels = nullptr;
+  if (out_weights)
+    *out_weights = nullptr;
   kiln_csv_options_t defaults;
   kiln_csv_options_init(&defaults);
   const kiln_csv_options_t &opts = options ? *options : defaults;
@@ -1427,10 +1492,12 @@ extern "C" kiln_status_t kiln_csv_load(const char *path,
     return invalid("label_index must be -1 (no label column) or >= 0");
   if (hasLabel && !out_labels)
     return invalid("a label column is selected but out_labels is NULL");
+  if (opts.weight_column && !out_weights)
+    return invalid("a weight column is selected but out_weights is NULL");
   char d = opts.delimiter;
   if (d == '"' || d == '\r' || d == '\n' || d == '\0')
     return invalid("the delimiter cannot be '\"', '\\r', '\\n' or '\\0'");
   return guarded(path, diag, [&] {
-    return csvLoad(path, opts, out_features, out_labels, diag);
+    return csvLoad(path, opts, out_features, out_labels, out_weights, diag);
   });
 }

@@ -285,13 +285,14 @@ def kiln_train(kiln, module, params, x, y, batch=BATCH, lr=LR, steps=STEPS):
     lr = np.array(lr, np.float32)
     history = []
     for _ in range(steps):
-        # Results: loss, 3 partials; then updated params, state, step.
+        # Results: loss, 4 partials (loss_sum, weight_sum, sample_count,
+        # accuracy_sum); then updated params, state, step.
         out = kiln.run(module, "train_step",
                        [*params, *state, step, x, y, weight, lr],
-                       4 + len(params) + len(state) + 1)
+                       5 + len(params) + len(state) + 1)
         loss = float(out[0])
-        params = out[4:4 + len(params)]
-        state = out[4 + len(params):4 + len(params) + len(state)]
+        params = out[5:5 + len(params)]
+        state = out[5 + len(params):5 + len(params) + len(state)]
         step = out[-1]
         history.append((loss, params, state[0::2], state[1::2], float(step)))
     return history
@@ -310,16 +311,17 @@ def main():
     grad_module = kiln.opt("grad", f"--kiln-attach-loss={LOSS_OPTIONS}",
                            "--kiln-derive-gradients=function=loss")
     out = kiln.run(grad_module, "loss_grad",
-                   [*params, x, y, np.ones(BATCH, np.float32)], 8)
-    loss, partials, grads = float(out[0]), out[1:4], out[4:]
+                   [*params, x, y, np.ones(BATCH, np.float32)], 9)
+    loss, partials, grads = float(out[0]), out[1:5], out[5:]
     t_loss, t_grads = torch_grads(params, x, y, torch.float32)
     r_loss, r_grads = torch_grads(params, x, y, torch.float64)
     compare("grad: loss", loss, t_loss, r_loss, elementwise_check=True)
     for name, g, tg, rg in zip(NAMES, grads, t_grads, r_grads):
         compare(f"grad: d loss / d {name}", g, tg, rg)
     print(f"grad: partials loss_sum {float(partials[0]):.6f} weight_sum "
-          f"{float(partials[1]):g} accuracy_sum {float(partials[2]):g}")
-    assert float(partials[1]) == BATCH
+          f"{float(partials[1]):g} sample_count {float(partials[2]):g} "
+          f"accuracy_sum {float(partials[3]):g}")
+    assert float(partials[1]) == BATCH and float(partials[2]) == BATCH
 
     # 2. Adam, PyTorch convention, vs torch.optim.Adam.
     module = kiln.opt("train_pytorch", "--kiln-training-pipeline=" +

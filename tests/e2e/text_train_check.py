@@ -404,8 +404,8 @@ def check_model(kiln_opt, kilnc, workdir, model):
                            "--kiln-derive-gradients=function=loss")
     out = kiln.run(grad_module, "loss_grad",
                    [*params, ids, y, np.ones(BATCH, np.float32)],
-                   4 + len(params))
-    loss, grads = float(out[0]), out[4:]
+                   5 + len(params))  # loss, 4 partials, grads
+    loss, grads = float(out[0]), out[5:]
     t_loss, t_grads = torch_grads(params, ids, y, torch.float32, logits_fn)
     r_loss, r_grads = torch_grads(params, ids, y, torch.float64, logits_fn)
     common.compare(f"{model} grad: loss", loss, t_loss, r_loss,
@@ -620,7 +620,7 @@ def check_onnx_module(kiln_opt, kilnc, workdir, model):
                            "--kiln-derive-gradients=function=loss")
     out = kiln.run(grad_module, "loss_grad",
                    [*params, ids, y, np.ones(BATCH, np.float32)],
-                   4 + len(params))
+                   5 + len(params))  # loss, 4 partials, grads
     refs = []
     for dtype in (torch.float32, torch.float64):
         m = copy.deepcopy(module).to(dtype)
@@ -629,7 +629,7 @@ def check_onnx_module(kiln_opt, kilnc, workdir, model):
         refs.append((loss.item(), layout(m, names, shapes, "grad")))
     common.compare(f"{model} grad: loss", float(out[0]), refs[0][0],
                    refs[1][0], elementwise_check=True)
-    grads = out[4:]
+    grads = out[5:]
     scale = max(np.abs(g).max() for g in grads)
     for i, name in enumerate(names):
         zero = ZERO_SLICES.get(name)

@@ -1026,6 +1026,8 @@ def fmt(values, dt="f64"):
 
     def one(v):
         v = float(v)
+        if not math.isfinite(v):
+            return repr(v)
         if v == int(v) and abs(v) < 1e6:
             return "%d" % v
         return repr(v) if dt == "f64" else str(np.float32(v))
@@ -1086,6 +1088,99 @@ def softmax_ce_must_holds():
                     "must_%s_%s_%s_%d" % (op, dt, "1e8" if c == 2 else
                                           "1000", label),
                     mlir, [z, y, w], verify=verify, must_hold=True))
+
+
+def infinite_logit_must_holds():
+    """Losses from logits at z = +-inf (what a sigmoid or softmax output
+    becomes under kiln-rewrite-losses-to-logits): the mathematical limit,
+    0 where the sample is classified perfectly and +inf only where the limit
+    is infinite; never NaN from inf - inf or 0 * inf. The gradient (one
+    sample of weight 1: dl/dz itself) is the finite limit sigmoid(z) - y or
+    softmax(z) - y, logits equal to an infinite maximum sharing the
+    probability evenly. A row of weight 0 adds nothing even when its loss is
+    infinite. Expected values are the limits worked by hand (stated in the
+    text); tolerance 4 ulps of the dtype."""
+    inf = math.inf
+    # (op, logits, label (an index, or a binary label), want loss, want grad)
+    scenarios = [
+        ("binary_crossentropy", [inf], 1.0, 0.0, [0.0]),
+        ("binary_crossentropy", [-inf], 0.0, 0.0, [0.0]),
+        ("binary_crossentropy", [inf], 0.0, inf, [1.0]),
+        ("binary_crossentropy", [-inf], 1.0, inf, [-1.0]),
+        ("binary_crossentropy", [inf], 0.25, inf, [0.75]),
+    ]
+    for op in ("sparse_categorical_crossentropy",
+               "categorical_crossentropy"):
+        scenarios += [
+            (op, [inf, 0.0, -inf], 0, 0.0, [0.0, 0.0, 0.0]),
+            (op, [inf, 0.0, -inf], 2, inf, [1.0, 0.0, -1.0]),
+            (op, [0.0, -inf], 0, 0.0, [0.0, 0.0]),
+            (op, [inf, inf, 0.0], 0, math.log(2.0), [-0.5, 0.5, 0.0]),
+            (op, [-inf, -inf], 1, math.log(2.0), [0.5, -0.5]),
+        ]
+    for dt, npt in (("f32", np.float32), ("f64", np.float64)):
+        for op, logits, label, want_loss, want_grad in scenarios:
+            c = len(logits)
+            z = np.array([logits], npt)
+            if op.startswith("sparse"):
+                y = np.array([label], np.int64)
+            elif op.startswith("categorical"):
+                y = np.eye(c, dtype=npt)[[label]]
+            else:
+                y = np.array([[label]], npt)
+            w = np.ones(1, npt)
+            zt, yt, wt = ttype(z), ttype(y), ttype(w)
+            mlir = ("func.func @loss(%%z: %s {kiln.trainable}, %%y: %s, "
+                    "%%w: %s) -> tensor<%s> {\n"
+                    "  %%l = kiln.%s %%z, %%y, %%w {from_logits = true} : "
+                    "%s, %s, %s -> tensor<%s>\n"
+                    "  return %%l : tensor<%s>\n}\n" % (
+                        zt, yt, wt, dt, op, zt, yt, wt, dt, dt))
+            ulp = float(np.finfo(npt).eps)
+            text = "%s %s logits=%s label=%s" % (
+                op, dt, fmt(logits), fmt(label))
+            want_text = "ln 2 = %r" % want_loss if 0 < want_loss < 1 else \
+                ("inf" if want_loss == inf else fmt(want_loss))
+
+            def verify(out, want_loss=want_loss, want_grad=want_grad,
+                       ulp=ulp, text=text, want_text=want_text, dt=dt):
+                loss, grad = float(out[0]), out[1].reshape(-1)
+                if want_loss == inf:
+                    loss_ok = loss == inf
+                else:
+                    loss_ok = abs(loss - want_loss) <= 4 * ulp * max(
+                        1.0, want_loss)
+                ok = (loss_ok and finite(grad) and
+                      np.all(np.abs(grad - want_grad) <= 4 * ulp))
+                return [(ok, "%s: loss=%s (want %s) grad=%s (want %s)" % (
+                    text, "inf" if loss == inf else fmt(loss, dt), want_text,
+                    fmt(grad, dt), fmt(want_grad)))]
+            EXPLICIT.append(Explicit(
+                "must_inf_%s_%s_%d" % (op, dt, len(EXPLICIT)),
+                mlir, [z, y, w], verify=verify, must_hold=True))
+        # A padded row (weight 0) whose loss is infinite adds nothing.
+        z = np.array([[inf], [0.0]], npt)
+        y = np.array([[0.0], [1.0]], npt)
+        w = np.array([0.0, 1.0], npt)
+        zt, yt, wt = ttype(z), ttype(y), ttype(w)
+        mlir = ("func.func @loss(%%z: %s {kiln.trainable}, %%y: %s, "
+                "%%w: %s) -> tensor<%s> {\n"
+                "  %%l = kiln.binary_crossentropy %%z, %%y, %%w "
+                "{from_logits = true} : %s, %s, %s -> tensor<%s>\n"
+                "  return %%l : tensor<%s>\n}\n" % (
+                    zt, yt, wt, dt, zt, yt, wt, dt, dt))
+        ulp = float(np.finfo(npt).eps)
+
+        def verify_padded(out, ulp=ulp, dt=dt):
+            loss, grad = float(out[0]), out[1].reshape(-1)
+            ok = (abs(loss - math.log(2.0)) <= 4 * ulp and finite(grad) and
+                  np.all(np.abs(grad - [0.0, -0.5]) <= 4 * ulp))
+            return [(ok, "binary_crossentropy %s logits=[inf, 0] labels=[0, 1]"
+                     " weights=[0, 1]: loss=%s (want ln 2) grad=%s (want "
+                     "[0, -0.5])" % (dt, fmt(loss, dt), fmt(grad, dt)))]
+        EXPLICIT.append(Explicit(
+            "must_inf_padded_%s" % dt, mlir, [z, y, w],
+            verify=verify_padded, must_hold=True))
 
 
 def fan_out_must_holds():
@@ -1310,6 +1405,7 @@ def batch_norm_cases():
 def build_explicit():
     if not EXPLICIT:
         softmax_ce_must_holds()
+        infinite_logit_must_holds()
         fan_out_must_holds()
         dense_bias_must_holds()
         other_explicit_checks()

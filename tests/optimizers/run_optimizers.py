@@ -165,13 +165,13 @@ def check_gradient_model(kiln_opt, kilnc, workdir):
         path = os.path.join(cdir, "in%d.npy" % i)
         np.save(path, x)
         cmd += ["--input", path]
-    outs = [os.path.join(cdir, "out%d.npy" % i) for i in range(3 + len(params))]
+    outs = [os.path.join(cdir, "out%d.npy" % i) for i in range(4 + len(params))]
     for path in outs:
         cmd += ["--output", path]
     err = run(cmd, log)
     if err:
         return err
-    for p, w, x, path in zip(params, ws, xs, outs[3:]):
+    for p, w, x, path in zip(params, ws, xs, outs[4:]):
         g = np.load(path)
         if not p["l2"]:
             if not np.array_equal(g, x[0]):
@@ -241,7 +241,7 @@ def run_case(case, data_dir, kiln_opt, kilnc, workdir):
             np.save(path, x)
             cmd += ["--input", path]
         outs = [os.path.join(sdir, "out%d.npy" % i)
-                for i in range(3 + len(order))]
+                for i in range(4 + len(order))]
         for path in outs:
             if os.path.exists(path):
                 os.remove(path)
@@ -249,7 +249,7 @@ def run_case(case, data_dir, kiln_opt, kilnc, workdir):
         err = run(cmd, log)
         if err:
             return False, None, "step %d: %s" % (k, err), []
-        got = [np.load(path) for path in outs[3:]]
+        got = [np.load(path) for path in outs[4:]]
         for key, g in zip(order, got):
             exp = data["exp.%d.%s" % (k, key)]
             if key == "step":

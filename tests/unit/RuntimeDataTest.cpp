@@ -667,6 +667,56 @@ TEST_F(RuntimeCsvTest, SplitsLabelColumnByName) {
   expectFloats(*labels, {0, 1, 2});
 }
 
+// Tests kiln_csv_load_weighted: the weight column leaves the features like
+// the label column; naming an unknown or the label column is an error, and
+// kiln_csv_load refuses weight_column rather than keep it as a feature.
+TEST_F(RuntimeCsvTest, SplitsSampleWeightColumn) {
+  kiln_csv_options_t options;
+  kiln_csv_options_init(&options);
+  EXPECT_EQ(options.weight_column, nullptr);
+  options.label_column = "label";
+  options.weight_column = "a";
+  kiln_array_t *features = nullptr, *labels = nullptr, *weights = nullptr;
+  ASSERT_EQ(kiln_csv_load_weighted(dataPath("mixed.csv").c_str(), &options,
+                                   &features, &labels, &weights, error,
+                                   sizeof error),
+            KILN_OK)
+      << error;
+  ArrayPtr featuresOwner(features), labelsOwner(labels), weightsOwner(weights);
+  EXPECT_EQ(shapeOf(*features), (std::vector<int64_t>{3, 2}));
+  expectFloats(*features, {2.5f, -3, 0.5f, 6, kNan, -kInf});
+  expectFloats(*labels, {0, 1, 2});
+  EXPECT_EQ(shapeOf(*weights), (std::vector<int64_t>{3}));
+  expectFloats(*weights, {1, 4, 7});
+
+  options.weight_column = "nope";
+  EXPECT_EQ(kiln_csv_load_weighted(dataPath("mixed.csv").c_str(), &options,
+                                   &features, &labels, &weights, error,
+                                   sizeof error),
+            KILN_ERROR_FORMAT);
+  EXPECT_NE(std::string(error).find("no sample-weight column named 'nope'"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(weights, nullptr);
+  options.weight_column = "label";
+  EXPECT_EQ(kiln_csv_load_weighted(dataPath("mixed.csv").c_str(), &options,
+                                   &features, &labels, &weights, error,
+                                   sizeof error),
+            KILN_ERROR_FORMAT);
+  EXPECT_NE(std::string(error).find("is both the label and the sample-weight "
+                                    "column"),
+            std::string::npos)
+      << error;
+  options.weight_column = "a";
+  EXPECT_EQ(kiln_csv_load(dataPath("mixed.csv").c_str(), &options, &features,
+                          &labels, error, sizeof error),
+            KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(kiln_csv_load_weighted(dataPath("mixed.csv").c_str(), &options,
+                                   &features, &labels, nullptr, error,
+                                   sizeof error),
+            KILN_ERROR_INVALID_ARGUMENT);
+}
+
 // Tests selecting the label column by a name that was quoted with a ""
 // escape, and by an index that points at a name containing a comma.
 TEST_F(RuntimeCsvTest, SelectsQuotedNamesAndIndexes) {

@@ -248,6 +248,9 @@ typedef struct kiln_csv_options_t {
   /// Field separator: any byte except '"', '\r', '\n' and '\0'. Default ','
   /// (use ';' for European exports, '\t' for TSV).
   char delimiter;
+  /// Name of a per-sample weight column (kiln_csv_load_weighted only), or
+  /// NULL. Default NULL. Ownership: borrowed, as label_column.
+  const char *weight_column;
 } kiln_csv_options_t;
 
 /// Sets `*options` to the defaults: no label column (label_column NULL,
@@ -301,6 +304,23 @@ KILN_API kiln_status_t kiln_csv_load(const char *path,
                                      kiln_array_t **out_features,
                                      kiln_array_t **out_labels, char *error,
                                      size_t error_size);
+
+/// kiln_csv_load, plus the column named options->weight_column (if not
+/// NULL) returned as a KILN_DTYPE_F32 [R] array in `*out_weights` and left
+/// out of the features ([R, C - 2] with a label column too). Errors: those
+/// of kiln_csv_load; KILN_ERROR_INVALID_ARGUMENT if a weight column is
+/// named and out_weights is NULL; KILN_ERROR_FORMAT if the header has no
+/// column of that name, has it twice, or it is also the label column.
+/// kiln_csv_load itself rejects options with weight_column set
+/// (KILN_ERROR_INVALID_ARGUMENT) rather than silently keep the column.
+/// Ownership and thread-safety: as kiln_csv_load; `*out_weights` is NULL
+/// without a weight column.
+KILN_API kiln_status_t kiln_csv_load_weighted(const char *path,
+                                              const kiln_csv_options_t *options,
+                                              kiln_array_t **out_features,
+                                              kiln_array_t **out_labels,
+                                              kiln_array_t **out_weights,
+                                              char *error, size_t error_size);
 
 #ifdef __cplusplus
 } /* extern "C" */

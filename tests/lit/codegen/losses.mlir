@@ -2,7 +2,9 @@
 // RUN: kiln-opt %s --convert-kiln-to-linalg --one-shot-bufferize="bufferize-function-boundaries" -split-input-file | FileCheck %s --check-prefix=BUF
 
 // Tests that mean_squared_error computes (y - p)^2, the mean over the
-// non-batch axes, then sum(w * l) / sum(w) in one two-output reduction and
+// non-batch axes, then sum(w * l) / sum(w) in one two-output reduction
+// (a row of weight 0 adds 0 even for l = inf, where 0 * l is NaN; a NaN
+// l stays NaN) and
 // selects 0 when the weights sum to 0.
 // CHECK-LABEL: func.func @mse(
 // CHECK-SAME: %[[P:[^:]+]]: tensor<8x10xf32>, %[[Y:[^:]+]]: tensor<8x10xf32>, %[[W:[^:]+]]: tensor<8xf32>
@@ -16,7 +18,13 @@
 // CHECK: arith.divf
 // CHECK: %[[ND:.+]]:2 = linalg.generic {{.*}}iterator_types = ["reduction"]} ins(%[[MEAN]], %[[W]] : tensor<8xf32>, tensor<8xf32>) outs(%{{.+}}, %{{.+}} : tensor<f32>, tensor<f32>)
 // CHECK: ^bb0(%[[L:[^:]+]]: f32, %[[WS:[^:]+]]: f32, %[[NUM:[^:]+]]: f32, %[[DEN:[^:]+]]: f32):
-// CHECK: %[[WL:.+]] = arith.mulf %[[WS]], %[[L]] : f32
+// CHECK: %[[Z0:.+]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[W0:.+]] = arith.cmpf oeq, %[[WS]], %[[Z0]] : f32
+// CHECK: %[[ABS:.+]] = math.absf %[[L]] : f32
+// CHECK: %[[INF:.+]] = arith.cmpf oeq, %[[ABS]], %{{.+}} : f32
+// CHECK: %[[BOTH:.+]] = arith.andi %[[W0]], %[[INF]] : i1
+// CHECK: %[[PROD:.+]] = arith.mulf %[[WS]], %[[L]] : f32
+// CHECK: %[[WL:.+]] = arith.select %[[BOTH]], %[[Z0]], %[[PROD]] : f32
 // CHECK: %[[N:.+]] = arith.addf %[[NUM]], %[[WL]] : f32
 // CHECK: %[[DN:.+]] = arith.addf %[[DEN]], %[[WS]] : f32
 // CHECK: linalg.yield %[[N]], %[[DN]] : f32, f32

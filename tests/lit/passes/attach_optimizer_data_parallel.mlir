@@ -14,7 +14,7 @@
 // CHECK-LABEL: func.func @train_step(
 // CHECK-LABEL: func.func @grad_step(
 // CHECK-SAME: %{{.+}}: tensor<4x3xf32> {kiln.param = "dense/kernel", kiln.trainable}, %{{.+}}: tensor<2x4xf32> {kiln.name = "x"}, %{{.+}}: tensor<2x3xf32> {kiln.name = "labels"}, %{{.+}}: tensor<2xf32> {kiln.name = "sample_weight"}, %[[C:.+]]: tensor<f64> {kiln.name = "dropout_counter"})
-// CHECK-SAME: -> (tensor<f32> {kiln.name = "loss"}, tensor<f32> {kiln.name = "loss_sum"}, tensor<f32> {kiln.name = "weight_sum"}, tensor<4x3xf32> {kiln.name = "grad/dense/kernel"})
+// CHECK-SAME: -> (tensor<f32> {kiln.name = "loss"}, tensor<f32> {kiln.name = "loss_sum"}, tensor<f32> {kiln.name = "weight_sum"}, tensor<f32> {kiln.name = "sample_count"}, tensor<4x3xf32> {kiln.name = "grad/dense/kernel"})
 // CHECK: %[[I:.+]] = kiln.convert %[[C]] : tensor<f64> -> tensor<i64>
 // CHECK: kiln.dropout %{{.+}}, %[[I]]
 // CHECK-NOT: kiln.sqrt

@@ -23,7 +23,7 @@
 // CHECK: return {{.*}}, %[[NEW]], %{{[^,]+}} : {{.*}}tensor<4xf32>, tensor<f64>
 // CHECK-LABEL: func.func @eval_step(
 // CHECK-SAME: {kiln.param = "stats/sum", kiln.state}
-// CHECK-SAME: -> (tensor<f32> {kiln.name = "loss"}, tensor<f32> {kiln.name = "loss_sum"}, tensor<f32> {kiln.name = "weight_sum"})
+// CHECK-SAME: -> (tensor<f32> {kiln.name = "loss"}, tensor<f32> {kiln.name = "loss_sum"}, tensor<f32> {kiln.name = "weight_sum"}, tensor<f32> {kiln.name = "sample_count"})
 // CHECK-LABEL: func.func @predict(
 // CHECK-SAME: %[[PSUM:[^:]+]]: tensor<4xf32> {kiln.param = "stats/sum", kiln.state}
 // CHECK-SAME: -> (tensor<8x1xf32> {kiln.name = "y"})
