@@ -3,6 +3,7 @@
 //   prog fit --data F [--labels F | --label-column C] [--epochs N] ...
 //   prog evaluate --data F [--labels F | --label-column C] [--checkpoint P]
 //   prog predict --data F [--checkpoint P] --output F.csv|F.npy
+//   prog export [--checkpoint P] --output F.onnx
 //   prog summary
 //
 // Options are parsed with getopt_long (POSIX/glibc); `prog COMMAND --help`
@@ -15,6 +16,7 @@
 
 #include "Callbacks.h"
 #include "Checkpoint.h"
+#include "ExportOnnx.h"
 #include "Session.h"
 
 #include "kiln/data.h"
@@ -545,19 +547,20 @@ void printUsage(const std::string &program, const Manifest &m) {
       "        [--checkpoint PATH] [--threads N] [--quiet]\n"
       "  %s predict --data FILE [--label-column C] [--checkpoint PATH]\n"
       "        --output FILE.csv|.npy [--threads N]\n"
+      "  %s export [--checkpoint PATH] --output FILE.onnx\n"
       "  %s summary\n\n"
       "Data files: CSV with a header row, NPY (f32, f64, i32, i64, u8, bool;\n"
       "C order), or IDX (MNIST). Batch size %lld (fixed at compile time);\n"
       "the last partial batch counts exactly.%s\n",
       program.c_str(), m.name.c_str(), m.source.c_str(), program.c_str(),
-      program.c_str(), program.c_str(), program.c_str(),
+      program.c_str(), program.c_str(), program.c_str(), program.c_str(),
       static_cast<long long>(
           m.predict.tensors.empty()
               ? 0
               : m.predict.all(KILN_TENSOR_INPUT).front()->shape[0]),
       m.training ? ""
-                 : "\nThis model was compiled without a loss: predict "
-                   "and summary only.");
+                 : "\nThis model was compiled without a loss: predict, "
+                   "export and summary only.");
 }
 
 Options parseOptions(int argc, char **argv, const std::string &command) {
@@ -623,6 +626,8 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     if (command == "predict")
       return id == kData || id == kLabelColumn || id == kCheckpoint ||
              id == kOutput;
+    if (command == "export")
+      return id == kCheckpoint || id == kOutput;
     return false;
   };
   Options o;
@@ -738,7 +743,7 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
   }
   if (optind < argc)
     throw UsageError("unexpected argument '" + std::string(argv[optind]) + "'");
-  if (command != "summary" && o.data.empty())
+  if (command != "summary" && command != "export" && o.data.empty())
     throw UsageError("'" + command + "' needs --data FILE");
   if (!o.labels.empty() && !o.labelColumn.empty())
     throw UsageError("give --labels or --label-column, not both");
@@ -756,6 +761,14 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     if (!endsWith(o.output, ".csv") && !endsWith(o.output, ".npy"))
       throw UsageError("--output takes a .csv or .npy file name, got '" +
                        o.output + "'");
+  }
+  // export: one file per format, chosen by the output's extension.
+  if (command == "export") {
+    if (o.output.empty())
+      throw UsageError("'export' needs --output FILE.onnx");
+    if (!endsWith(o.output, ".onnx"))
+      throw UsageError("--output takes a .onnx file name, got '" + o.output +
+                       "'");
   }
   if ((command == "fit" || command == "evaluate") && o.labels.empty() &&
       o.labelColumn.empty())
@@ -1397,6 +1410,21 @@ int evaluate(Session &session, const Options &o) {
   return 0;
 }
 
+/// prog export: the trained model in the format of --output's extension
+/// (.onnx: the inference graph with the parameters as initializers,
+/// ExportOnnx.h). Nothing is written when the model has no such form.
+int exportModel(Session &session, const kiln_model_t *model, const Options &o) {
+  std::string outputPath = checkOutput(o.output, "--output", {o.checkpoint});
+  checkInput(o.checkpoint, "--checkpoint");
+  if (!o.checkpoint.empty())
+    session.load(o.checkpoint);
+  std::string bytes = onnxModelBytes(model, session);
+  writeTextAtomically(outputPath, bytes);
+  std::fprintf(stderr, "export: wrote %s (ONNX, %zu bytes)\n", o.output.c_str(),
+               bytes.size());
+  return 0;
+}
+
 int predict(Session &session, const Options &o) {
   std::string outputPath =
       checkOutput(o.output, "--output", {o.data, o.checkpoint});
@@ -1488,10 +1516,10 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
     return command.empty() ? 2 : 0;
   }
   if (command != "fit" && command != "evaluate" && command != "predict" &&
-      command != "summary") {
+      command != "export" && command != "summary") {
     std::fprintf(stderr,
                  "%s: error: unknown command '%s' (fit, evaluate, predict, "
-                 "summary; see %s --help)\n",
+                 "export, summary; see %s --help)\n",
                  program.c_str(), command.c_str(), program.c_str());
     return 2;
   }
@@ -1532,6 +1560,7 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
     Session session(model, options.seedGiven ? options.seed : manifest->seed);
     int status = command == "fit"        ? fit(session, options)
                  : command == "evaluate" ? evaluate(session, options)
+                 : command == "export"   ? exportModel(session, model, options)
                                          : predict(session, options);
     // Results printed to a full disk or a closed pipe are an error too.
     if (std::fflush(stdout) != 0 || std::ferror(stdout))
