@@ -24,6 +24,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/raw_ostream.h"
@@ -64,12 +65,37 @@ void setType(onnx::ValueInfoProto *info, RankedTensorType type) {
     shape->add_dim()->set_dim_value(d);
 }
 
-/// "'kiln.rnn' at model.json:3:5".
-std::string describe(Operation *op) {
+/// "'kiln.rnn' (reading lstm/kernel, ...) at model.json:3:5": the op, the
+/// parameters it reads directly (the Keras importer's locations name only
+/// the file; parameter names carry the layer's) and its first file
+/// location (without a line when the importer gives none).
+std::string describe(Operation *op,
+                     const llvm::DenseMap<Value, std::string> &params) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << "'" << op->getName() << "' at ";
-  op->getLoc().print(os);
+  os << "'" << op->getName() << "'";
+  llvm::SmallVector<std::string> read;
+  for (Value v : op->getOperands())
+    if (auto it = params.find(v); it != params.end())
+      read.push_back(it->second);
+  if (!read.empty())
+    os << " (reading " << llvm::join(read, ", ") << ")";
+  FileLineColLoc file;
+  op->getLoc()->walk([&](Location inner) {
+    if (auto f = dyn_cast<FileLineColLoc>(inner)) {
+      file = f;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (file) {
+    os << " at " << file.getFilename().getValue();
+    if (file.getLine() > 0)
+      os << ":" << file.getLine() << ":" << file.getColumn();
+  } else {
+    os << " at ";
+    op->getLoc().print(os);
+  }
   return text;
 }
 
@@ -91,6 +117,10 @@ public:
   bool isTaken(llvm::StringRef name) const { return taken.contains(name); }
 
   void bind(Value v, std::string name) { names[v] = std::move(name); }
+  void bindParam(Value v, std::string name) {
+    paramNames[v] = name;
+    bind(v, std::move(name));
+  }
   std::string name(Value v) {
     auto it = names.find(v);
     return it == names.end() ? std::string() : it->second;
@@ -236,7 +266,11 @@ public:
 
 private:
   bool fail(Operation *op, const llvm::Twine &why) {
-    problems.push_back(describe(op) + ": " + why.str());
+    problems.push_back(describe(op, paramNames) + ": " + why.str());
+    // Placeholders, so that the ops reading the results are still checked
+    // and every problem is listed (the graph is not written).
+    for (Value result : op->getResults())
+      bind(result, fresh("unexported"));
     return false;
   }
   bool convolution(Operation *op, bool transposed);
@@ -244,7 +278,7 @@ private:
   bool rnn(RnnOp op);
 
   onnx::GraphProto &graph;
-  llvm::DenseMap<Value, std::string> names;
+  llvm::DenseMap<Value, std::string> names, paramNames;
   llvm::StringSet<> taken;
   int64_t counter = 0;
 };
@@ -735,7 +769,7 @@ OnnxGraphExport kiln::exportOnnxGraph(func::FuncOp forward,
     }
     if (auto param = getArgAttr<KilnDialect::ParamAttrHelper>(forward, i)) {
       ex.reserve(param.getValue());
-      ex.bind(arg, param.getValue().str());
+      ex.bindParam(arg, param.getValue().str());
       if (!arg.use_empty()) {
         result.initializers.push_back(param.getValue().str());
         params.push_back({param.getValue().str(), type});
