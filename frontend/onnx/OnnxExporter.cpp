@@ -493,9 +493,14 @@ bool Exporter::translate(Operation *op) {
   auto resultShape = [&]() {
     return cast<ShapedType>(op->getResult(0).getType()).getShape();
   };
+  // Constants are stored in the program; a splat of 2^26 elements or more
+  // (256 MiB of f32) would bloat it, and protobuf reads at most 2 GiB.
+  const int64_t maxConstantElements = int64_t(1) << 26;
   auto constantOf = [&](Attribute value) {
     std::string raw;
     auto elements = dyn_cast<ElementsAttr>(value);
+    if (elements && elements.getNumElements() >= maxConstantElements)
+      return fail(op, "the constant is too large to store in the program");
     if (!elements || !rawBytes(elements, raw))
       return fail(op, "its value is not a dense tensor of a type ONNX takes");
     auto type = cast<ShapedType>(elements.getType());
@@ -713,6 +718,8 @@ bool Exporter::translate(Operation *op) {
         // Static: materialized as a constant.
         auto type = cast<RankedTensorType>(o.getType());
         int64_t dim = o.getDimension(), count = type.getNumElements();
+        if (count >= maxConstantElements)
+          return fail(op, "the iota is too large to store in the program");
         llvm::ArrayRef<int64_t> shape = type.getShape();
         int64_t inner = 1;
         for (int64_t i = dim + 1; i < type.getRank(); ++i)
