@@ -11,7 +11,9 @@
                hard_sigmoid, log_softmax), and data for
                examples/text_classifier/transformer.json (transformer:
                Embedding, PositionEmbedding, MultiHeadAttention,
-               LayerNormalization, at sequence length 20)
+               LayerNormalization, at sequence length 20), and torch.onnx
+               (a PyTorch export of Embedding, bidirectional LSTM, GRU,
+               Linear) with its data
   check DIR M  checks DIR/M.onnx with the ONNX checker (full_check: strict
                shape inference), runs it with the numpy evaluator
                tests/e2e/onnx_eval.py (float64, the ONNX operator docs) on
@@ -115,6 +117,32 @@ def make(out):
         np.save(os.path.join(out, name + "_x.npy"), x.astype(dtype))
         np.save(os.path.join(out, name + "_y.npy"),
                 y.astype(np.int32 if name in ("mlp", "cnn") else np.float32))
+    # An ONNX source: PyTorch's export of Embedding, bidirectional LSTM,
+    # GRU and Linear (kiln's importer reorders the gates in the graph).
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(30, 5)
+            self.lstm = torch.nn.LSTM(5, 4, batch_first=True,
+                                      bidirectional=True)
+            self.gru = torch.nn.GRU(8, 3, batch_first=True)
+            self.out = torch.nn.Linear(3, 2)
+
+        def forward(self, ids):
+            y, _ = self.lstm(self.emb(ids))
+            y, _ = self.gru(y)
+            return torch.softmax(self.out(y[:, -1]), dim=-1)
+
+    torch.manual_seed(0)
+    torch.onnx.export(Net().eval(), torch.zeros(BATCH, 9, dtype=torch.int64),
+                      os.path.join(out, "torch.onnx"), opset_version=14,
+                      input_names=["ids"], output_names=["probs"])
+    np.save(os.path.join(out, "torch_x.npy"),
+            rng.integers(0, 30, (n, 9)).astype(np.int64))
+    np.save(os.path.join(out, "torch_y.npy"),
+            rng.integers(0, 2, n).astype(np.int32))
     np.save(os.path.join(out, "transformer_x.npy"),
             rng.integers(0, 10000, (n, 20)).astype(np.int32))
     np.save(os.path.join(out, "transformer_y.npy"),
