@@ -29,6 +29,20 @@ bool isParallelGeneric(Operation *op) {
   return generic && generic.getNumLoops() == generic.getNumParallelLoops();
 }
 
+/// The number of ops in the body of `op` (a linalg op), counting at most
+/// `cap + 1` so that the check stays O(cap) however large the body is.
+unsigned bodySize(Operation *op, unsigned cap) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  if (!linalgOp || op->getNumRegions() == 0 || op->getRegion(0).empty())
+    return 0;
+  unsigned n = 0;
+  for (auto it = op->getRegion(0).front().begin(),
+            end = op->getRegion(0).front().end();
+       it != end && n <= cap; ++it)
+    ++n;
+  return n;
+}
+
 /// True for elementwise work on a kernel call's result, directly or through
 /// one more elementwise op (`act(C + bias)` before fusion merged the two).
 bool isConvEpilogue(Operation *op, int depth = 2) {
@@ -47,9 +61,14 @@ struct KilnFuseElementwisePass
 
   void runOnOperation() override {
     unsigned limit = maxRecomputedOps;
-    linalg::ControlFusionFn control = [limit](OpOperand *fused) {
+    unsigned maxBody = maxFusedOps;
+    linalg::ControlFusionFn control = [limit, maxBody](OpOperand *fused) {
       Operation *producer = fused->get().getDefiningOp();
       if (!producer)
+        return false;
+      // Bound the fused body (both yields go, one comes back).
+      if (bodySize(producer, maxBody) + bodySize(fused->getOwner(), maxBody) >
+          maxBody + 1)
         return false;
       // A producer the consumer reads through a broadcast (a scalar bias
       // correction, a per-row statistic) stays separate: fused, its work

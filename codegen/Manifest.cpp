@@ -8,6 +8,7 @@
 
 #include "ir/KilnOps.h"
 #include "kiln/init.h"
+#include "kiln/model.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -236,7 +237,8 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
   json::Object entryPoints;
   const EntryPointAbi *layout = nullptr;
   auto role = [&](const EntryPointAbi &e) -> std::string {
-    for (StringRef r : {"train_step", "eval_step", "predict"})
+    for (StringRef r :
+         {"train_step", "eval_step", "predict", "grad_step", "apply_step"})
       if (e.symbol == (prefix + "_" + r).str())
         return r.str();
     return entries.size() == 1 ? "predict" : "";
@@ -425,12 +427,14 @@ llvm::Error kiln::addModelDescriptor(llvm::Module &module, StringRef prefix,
       }
   }
   auto *type = llvm::StructType::get(
-      ctx, {i32, i32, ptrTy, ptrTy, ptrTy, ptrTy, ptrTy, i64},
+      ctx, {i32, i32, ptrTy, ptrTy, ptrTy, ptrTy, ptrTy, i64, ptrTy, ptrTy},
       /*isPacked=*/false);
   auto *init = llvm::ConstantStruct::get(
-      type, {llvm::ConstantInt::get(i32, 1), llvm::ConstantInt::get(i32, 0),
-             manifestVar, entry("train_step"), entry("eval_step"), predict,
-             valuesPtr, llvm::ConstantInt::get(i64, initialValues.size())});
+      type, {llvm::ConstantInt::get(i32, KILN_MODEL_ABI_VERSION),
+             llvm::ConstantInt::get(i32, 0), manifestVar, entry("train_step"),
+             entry("eval_step"), predict, valuesPtr,
+             llvm::ConstantInt::get(i64, initialValues.size()),
+             entry("grad_step"), entry("apply_step")});
   std::string name = (prefix + "_model").str();
   if (module.getNamedValue(name))
     return error("the symbol '" + name + "' already exists in the module");

@@ -156,6 +156,46 @@ def KilnLowerKernelCallsPass
   ];
 }
 
+def KilnSplitEntryPointsPass
+    : Pass<"kiln-split-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Moves consecutive parts of a long entry point into functions of their own";
+  let description = [{
+    LLVM's optimizer and code generator take time superlinear in the size
+    of one function (value tracking scans basic blocks, scalar evolution and
+    the dominator tree walk chains as deep as the function has loops), so a
+    model of N layers compiled in O(N^2). An entry point (any function with
+    a body) of more than `max-ops` ops, nested ops included, is cut at its
+    top level into consecutive parts of about `part-ops` ops; each part
+    becomes a private `noinline` function called in its place. Values a part
+    reads from before it are passed as arguments (constants are cloned),
+    values read after it are returned. A part never ends where a buffer it
+    allocates is still read after it; that cut moves to a later op. The ops
+    run in the same order on the same data: results are bitwise unchanged.
+    Runs on loops (after linalg-to-loops), before the lowering to LLVM.
+
+    ```mlir
+    func.func @train_step(...) { <part 0 ops> <part 1 ops> return }
+    ```
+    becomes
+    ```mlir
+    func.func @train_step(...) {
+      %v = call @train_step__part0(...) : (...) -> f32
+      call @train_step__part1(..., %v) : (..., f32) -> ()
+      return
+    }
+    func.func private @train_step__part0(...) -> f32
+        attributes {passthrough = ["noinline"]} { <part 0 ops> return %v }
+    ```
+  }];
+  let options = [
+    Option<"maxOps", "max-ops", "unsigned", /*default=*/"4000",
+           "Functions of at most this many ops stay whole">,
+    Option<"partOps", "part-ops", "unsigned", /*default=*/"1500",
+           "Ops per part (a part ends at the first top-level op past it)">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def KilnParallelizeLoopsPass
     : Pass<"kiln-parallelize-loops", "::mlir::ModuleOp"> {
   let summary = "Splits large generated loops into chunks on the runtime's thread pool";
@@ -222,11 +262,21 @@ def KilnFuseElementwisePass
     single user, as upstream. A producer read through a broadcast (a scalar
     such as Adam's bias correction, a per-row softmax statistic) is never
     fused: its work would be repeated for every element of the consumer.
+
+    No fusion makes a body of more than `max-fused-ops` ops: a chain of N
+    elementwise layers (hundreds of Dropouts) would otherwise become one
+    loop body of O(N) ops, which costs O(N^2) here (each fusion copies the
+    growing body) and in LLVM (value tracking scans whole basic blocks).
+    With the cap both stay linear in N; real models' fused bodies are far
+    smaller than the default.
   }];
   let options = [
     Option<"maxRecomputedOps", "max-recomputed-ops", "unsigned",
            /*default=*/"16",
            "Largest producer body (ops) fused into several consumers">,
+    Option<"maxFusedOps", "max-fused-ops", "unsigned",
+           /*default=*/"256",
+           "Largest body (ops) a fusion may create">,
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }

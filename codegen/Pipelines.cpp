@@ -107,6 +107,7 @@ void kiln::buildTrainingPipeline(OpPassManager &pm,
   opt.initialAccumulatorValue = o.initialAccumulatorValue.value_or(-1.0);
   opt.clipValue = o.clipValue;
   opt.globalClipNorm = o.globalClipNorm;
+  opt.dataParallel = config.dataParallel;
   pm.addPass(createKilnAttachOptimizerPass(opt));
   pm.addPass(createSymbolDCEPass());
   pm.addPass(createCanonicalizerPass());
@@ -161,6 +162,9 @@ void kiln::buildBufferizePipeline(OpPassManager &pm) {
 void kiln::buildLowerToLLVMPipeline(OpPassManager &pm) {
   pm.addPass(createKilnParallelizeLoopsPass());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // Long entry points (deep models) as calls of parts: LLVM's time is
+  // superlinear in a function's size.
+  pm.addPass(createKilnSplitEntryPointsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertSCFToCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());

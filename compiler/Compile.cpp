@@ -352,6 +352,7 @@ LogicalResult Compiler::applyTraining(ModuleOp module) {
   if (info && failed(prepareOnnxExport(module)))
     return failure();
   if (config) {
+    config->dataParallel = opts.dataParallel;
     notesList = config->optimizer.notes;
     if (info) {
       info->loss = config->loss;
@@ -553,7 +554,12 @@ Compiler::emitLLVMModule(ModuleOp module, llvm::LLVMContext &llvmContext,
     std::optional<TimingScope> llvmTiming;
     if (timing)
       llvmTiming = timing->nest("llvm-translate-and-optimize");
+    auto start = std::chrono::steady_clock::now();
     auto translated = translateAndOptimize(module, llvmContext, machine);
+    recordStage(
+        "llvm-translate-and-optimize",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
     if (!translated)
       return translated.takeError();
     llvmModule = std::move(*translated);
@@ -598,9 +604,14 @@ kiln::compileToJit(ModuleOp module, const CompileOptions &options) {
   std::pair<kiln_entry_point_t *, const char *> roles[] = {
       {&model.train_step, "train_step"},
       {&model.eval_step, "eval_step"},
-      {&model.predict, "predict"}};
+      {&model.predict, "predict"},
+      {&model.grad_step, "grad_step"},
+      {&model.apply_step, "apply_step"}};
   for (auto [slot, role] : roles) {
     if (!training && llvm::StringRef(role) != "predict")
+      continue;
+    if (!options.dataParallel && (llvm::StringRef(role) == "grad_step" ||
+                                  llvm::StringRef(role) == "apply_step"))
       continue;
     // An inference-only model's one function is its predict.
     std::string symbol =
@@ -761,5 +772,5 @@ void kiln::printCompileSummary(
   }
   if (verbose)
     for (auto &[stage, secondsTaken] : compiler.stageSeconds())
-      os << llvm::formatv("  {0,-26} {1:f3} s\n", stage, secondsTaken);
+      os << llvm::formatv("  {0,-28} {1:f3} s\n", stage, secondsTaken);
 }

@@ -123,6 +123,9 @@ struct CompileOptions {
   /// describes (with `overrides` applied), else none (inference form).
   std::optional<TrainingConfig> training;
   TrainingOverrides overrides;
+  /// Training builds: also emit @grad_step and @apply_step (kilnc
+  /// --data-parallel), which generated programs run under mpirun.
+  bool dataParallel = false;
   /// Target of machine code (default: the host).
   TargetSelection target;
   /// Apply the MLIR pass-manager command-line options (--mlir-timing,

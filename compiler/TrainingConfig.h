@@ -149,6 +149,11 @@ struct TrainingConfig {
   /// Rewrite cross-entropies of sigmoid/softmax outputs to their logits
   /// forms (kiln-rewrite-losses-to-logits).
   bool stableLosses = true;
+  /// Also emit @grad_step and @apply_step, the halves of @train_step that
+  /// data-parallel training runs with a gradient allreduce in between
+  /// (kilnc --data-parallel; docs/architecture.md, "Data-parallel
+  /// training").
+  bool dataParallel = false;
 
   /// Checks everything that does not depend on the model: the loss and
   /// metric names, metrics that sparse labels cannot feed, the optimizer

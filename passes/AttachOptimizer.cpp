@@ -418,83 +418,95 @@ struct KilnAttachOptimizerPass
     SmallVector<Value> grads(outs.begin() + lossFunc.getNumResults(),
                              outs.end());
 
-    // Gradient clipping.
-    if (h.clipValue > 0.0)
-      for (Value &g : grads) {
-        Math m(b, loc, cast<RankedTensorType>(g.getType()));
-        g = b.create<MinimumOp>(loc,
-                                b.create<MaximumOp>(loc, g, m.c(-h.clipValue)),
-                                m.c(h.clipValue));
-      }
-    if (h.globalClipNorm > 0.0 && !grads.empty()) {
-      // scale = c / max(c, sqrt(sum of squares)), in the loss's type.
-      Math s(b, loc, lossType);
-      Value sumSquares = s.c(0.0);
-      for (Value g : grads) {
-        auto t = cast<RankedTensorType>(g.getType());
-        SmallVector<int64_t> axes =
-            llvm::to_vector(llvm::seq<int64_t>(0, t.getRank()));
-        Value sq = b.create<SquareOp>(loc, g);
-        Value part = b.create<ReduceSumOp>(loc, sq, axes, false);
-        if (part.getType() != lossType)
-          part = b.create<ConvertOp>(loc, lossType, part);
-        sumSquares = s.add(sumSquares, part);
-      }
-      Value norm = s.sqrt(sumSquares);
-      Value scale =
-          s.div(s.c(h.globalClipNorm),
-                b.create<MaximumOp>(loc, norm, s.c(h.globalClipNorm)));
-      for (Value &g : grads) {
-        auto t = cast<RankedTensorType>(g.getType());
-        Value sc = scale;
-        if (t.getElementType() != lossType.getElementType())
-          sc = b.create<ConvertOp>(loc, lossType.clone(t.getElementType()), sc);
-        g = b.create<MulOp>(loc, g, Math(b, loc, t).spread(sc));
-      }
-    }
-
-    // The step counter: t = step + 1 (the first update uses t = 1).
-    Math stepMath(b, loc, f64Scalar);
-    Value newStep = stepMath.add(body->getArgument(stepArg), stepMath.c(1.0));
-
-    SmallVector<Value> results(outs.begin(), outs.begin() + 1 + numPartials);
-    SmallVector<DictionaryAttr> resultAttrs;
-    for (unsigned r = 0; r <= numPartials; ++r)
-      resultAttrs.push_back(lossFunc.getResultAttrDict(r));
     auto updateOf = [&](unsigned arg) {
       return dict({namedAttr<KilnDialect::UpdateOfAttrHelper>(
           mb.getI64IntegerAttr(arg))});
     };
-    unsigned stateArg = firstState;
-    for (auto [k, i] : llvm::enumerate(trainable)) {
-      unsigned paramIndex =
-          std::find(paramArgs.begin(), paramArgs.end(), i) - paramArgs.begin();
-      Value w = body->getArgument(paramIndex);
-      auto type = cast<RankedTensorType>(w.getType());
-      Math m(b, loc, type);
-      auto scalarType = RankedTensorType::get({}, type.getElementType());
-      Math sm(b, loc, scalarType);
-      auto toScalar = [&](Value scalar) {
-        return scalar.getType() == scalarType
-                   ? scalar
-                   : b.create<ConvertOp>(loc, scalarType, scalar).getResult();
-      };
-      Value lrScalar = toScalar(body->getArgument(lrArg));
-      Value lr = m.spread(lrScalar);
-      Value t = toScalar(newStep);
-      ValueRange slotValues =
-          body->getArguments().slice(stateArg, slots.size());
-      SmallVector<Value> newSlots;
-      Value newW = buildUpdate(m, sm, h, w, grads[k], slotValues, lrScalar, lr,
-                               t, newStep, newSlots);
-      results.push_back(newW);
-      resultAttrs.push_back(updateOf(paramIndex));
-      for (auto [s, v] : llvm::enumerate(newSlots)) {
-        results.push_back(v);
-        resultAttrs.push_back(updateOf(stateArg + s));
+    // Clipping and the optimizer update of every trainable parameter from
+    // `grads`, in the function whose entry block is `body` (its arguments
+    // start with the params, the slots and the step, as @train_step's; the
+    // learning rate is argument `lrArg`). Appends the updated parameters
+    // and slots to `results`; returns the new step counter.
+    auto emitUpdate = [&](OpBuilder &b, Block *body, SmallVector<Value> grads,
+                          unsigned lrArg, SmallVectorImpl<Value> &results,
+                          SmallVectorImpl<DictionaryAttr> &resultAttrs) {
+      // Gradient clipping.
+      if (h.clipValue > 0.0)
+        for (Value &g : grads) {
+          Math m(b, loc, cast<RankedTensorType>(g.getType()));
+          g = b.create<MinimumOp>(
+              loc, b.create<MaximumOp>(loc, g, m.c(-h.clipValue)),
+              m.c(h.clipValue));
+        }
+      if (h.globalClipNorm > 0.0 && !grads.empty()) {
+        // scale = c / max(c, sqrt(sum of squares)), in the loss's type.
+        Math s(b, loc, lossType);
+        Value sumSquares = s.c(0.0);
+        for (Value g : grads) {
+          auto t = cast<RankedTensorType>(g.getType());
+          SmallVector<int64_t> axes =
+              llvm::to_vector(llvm::seq<int64_t>(0, t.getRank()));
+          Value sq = b.create<SquareOp>(loc, g);
+          Value part = b.create<ReduceSumOp>(loc, sq, axes, false);
+          if (part.getType() != lossType)
+            part = b.create<ConvertOp>(loc, lossType, part);
+          sumSquares = s.add(sumSquares, part);
+        }
+        Value norm = s.sqrt(sumSquares);
+        Value scale =
+            s.div(s.c(h.globalClipNorm),
+                  b.create<MaximumOp>(loc, norm, s.c(h.globalClipNorm)));
+        for (Value &g : grads) {
+          auto t = cast<RankedTensorType>(g.getType());
+          Value sc = scale;
+          if (t.getElementType() != lossType.getElementType())
+            sc = b.create<ConvertOp>(loc, lossType.clone(t.getElementType()),
+                                     sc);
+          g = b.create<MulOp>(loc, g, Math(b, loc, t).spread(sc));
+        }
       }
-      stateArg += slots.size();
-    }
+
+      // The step counter: t = step + 1 (the first update uses t = 1).
+      Math stepMath(b, loc, f64Scalar);
+      Value newStep = stepMath.add(body->getArgument(stepArg), stepMath.c(1.0));
+
+      unsigned stateArg = firstState;
+      for (auto [k, i] : llvm::enumerate(trainable)) {
+        unsigned paramIndex = std::find(paramArgs.begin(), paramArgs.end(), i) -
+                              paramArgs.begin();
+        Value w = body->getArgument(paramIndex);
+        auto type = cast<RankedTensorType>(w.getType());
+        Math m(b, loc, type);
+        auto scalarType = RankedTensorType::get({}, type.getElementType());
+        Math sm(b, loc, scalarType);
+        auto toScalar = [&](Value scalar) {
+          return scalar.getType() == scalarType
+                     ? scalar
+                     : b.create<ConvertOp>(loc, scalarType, scalar).getResult();
+        };
+        Value lrScalar = toScalar(body->getArgument(lrArg));
+        Value lr = m.spread(lrScalar);
+        Value t = toScalar(newStep);
+        ValueRange slotValues =
+            body->getArguments().slice(stateArg, slots.size());
+        SmallVector<Value> newSlots;
+        Value newW = buildUpdate(m, sm, h, w, grads[k], slotValues, lrScalar,
+                                 lr, t, newStep, newSlots);
+        results.push_back(newW);
+        resultAttrs.push_back(updateOf(paramIndex));
+        for (auto [s, v] : llvm::enumerate(newSlots)) {
+          results.push_back(v);
+          resultAttrs.push_back(updateOf(stateArg + s));
+        }
+        stateArg += slots.size();
+      }
+      return newStep;
+    };
+    SmallVector<Value> results(outs.begin(), outs.begin() + 1 + numPartials);
+    SmallVector<DictionaryAttr> resultAttrs;
+    for (unsigned r = 0; r <= numPartials; ++r)
+      resultAttrs.push_back(lossFunc.getResultAttrDict(r));
+    Value newStep = emitUpdate(b, body, grads, lrArg, results, resultAttrs);
     // Non-trainable state: the forward pass's new value, written in place
     // like the parameters (the optimizer never touches it).
     for (auto [r, arg] : stateUpdates) {
@@ -521,6 +533,117 @@ struct KilnAttachOptimizerPass
     setOpAttr<KilnDialect::MetricsAttrHelper>(
         train, getOpAttr<KilnDialect::MetricsAttrHelper>(lossFunc));
     setOpAttr<KilnDialect::OptimizerAttrHelper>(train, str(optimizer));
+
+    // --- @grad_step and @apply_step (data-parallel=true): @train_step cut
+    // between the gradients and the update, so that a driver can sum the
+    // gradients of several processes in between (docs/architecture.md,
+    // "Data-parallel training"). @grad_step takes the params and the data
+    // (and the dropout counter as an input, so that each process draws its
+    // own masks) and returns the loss, the partials, one gradient per
+    // trainable parameter (named grad/<param>, consecutive in the io
+    // region) and writes the state updates in place; @apply_step takes the
+    // params, the optimizer state and step of @train_step in the same
+    // order (so both regions keep @train_step's layout), the gradients and
+    // the learning rate, and clips and applies them.
+    if (dataParallel) {
+      auto paramName = [&](unsigned i) {
+        auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
+        return name ? name.getValue().str() : "arg" + std::to_string(i);
+      };
+      auto named = [&](const std::string &name) {
+        return dict({namedAttr<KilnDialect::NameAttrHelper>(str(name))});
+      };
+      SmallVector<Type> gTypes;
+      SmallVector<DictionaryAttr> gAttrs;
+      for (unsigned i : paramArgs) {
+        gTypes.push_back(lossFunc.getArgumentTypes()[i]);
+        gAttrs.push_back(lossFunc.getArgAttrDict(i));
+      }
+      for (unsigned i : dataArgs) {
+        gTypes.push_back(lossFunc.getArgumentTypes()[i]);
+        gAttrs.push_back(lossFunc.getArgAttrDict(i));
+      }
+      bool hasCounter = false;
+      for (unsigned i = 0; i < numLossArgs; ++i)
+        hasCounter |= hasArgAttr<KilnDialect::StepAttrHelper>(lossFunc, i);
+      if (hasCounter) {
+        gTypes.push_back(f64Scalar);
+        gAttrs.push_back(named("dropout_counter"));
+      }
+      auto gradStep = mb.create<func::FuncOp>(
+          loc, "grad_step", FunctionType::get(ctx, gTypes, {}));
+      Block *gBody = gradStep.addEntryBlock();
+      OpBuilder gb = OpBuilder::atBlockEnd(gBody);
+      SmallVector<Value> gArgs(numLossArgs);
+      for (auto [k, i] : llvm::enumerate(paramArgs))
+        gArgs[i] = gBody->getArgument(k);
+      for (auto [k, i] : llvm::enumerate(dataArgs))
+        gArgs[i] = gBody->getArgument(paramArgs.size() + k);
+      for (unsigned i = 0; i < numLossArgs; ++i)
+        if (hasArgAttr<KilnDialect::StepAttrHelper>(lossFunc, i))
+          gArgs[i] = gb.create<ConvertOp>(
+              loc, cast<RankedTensorType>(lossFunc.getArgumentTypes()[i]),
+              gBody->getArguments().back());
+      SmallVector<Value> gOuts = inlineBody(gb, gradFunc, gArgs, false);
+      SmallVector<Value> gResults(gOuts.begin(),
+                                  gOuts.begin() + 1 + numPartials);
+      SmallVector<DictionaryAttr> gResultAttrs;
+      for (unsigned r = 0; r <= numPartials; ++r)
+        gResultAttrs.push_back(lossFunc.getResultAttrDict(r));
+      for (auto [k, i] : llvm::enumerate(trainable)) {
+        gResults.push_back(gOuts[lossFunc.getNumResults() + k]);
+        gResultAttrs.push_back(named("grad/" + paramName(i)));
+      }
+      for (auto [r, arg] : stateUpdates) {
+        unsigned paramIndex =
+            std::find(paramArgs.begin(), paramArgs.end(), arg) -
+            paramArgs.begin();
+        gResults.push_back(gOuts[r]);
+        gResultAttrs.push_back(updateOf(paramIndex));
+      }
+      gb.create<func::ReturnOp>(loc, gResults);
+      SmallVector<Type> gResultTypes;
+      for (Value v : gResults)
+        gResultTypes.push_back(v.getType());
+      gradStep.setFunctionType(FunctionType::get(ctx, gTypes, gResultTypes));
+      gradStep.setAllArgAttrs(gAttrs);
+      gradStep.setAllResultAttrs(gResultAttrs);
+      setOpAttr<KilnDialect::PartialsAttrHelper>(
+          gradStep, getOpAttr<KilnDialect::PartialsAttrHelper>(lossFunc));
+      setOpAttr<KilnDialect::MetricsAttrHelper>(
+          gradStep, getOpAttr<KilnDialect::MetricsAttrHelper>(lossFunc));
+
+      SmallVector<Type> aTypes(argTypes.begin(), argTypes.begin() + firstData);
+      SmallVector<DictionaryAttr> aAttrs(argAttrs.begin(),
+                                         argAttrs.begin() + firstData);
+      for (unsigned i : trainable) {
+        aTypes.push_back(lossFunc.getArgumentTypes()[i]);
+        aAttrs.push_back(named("grad/" + paramName(i)));
+      }
+      unsigned aLrArg = aTypes.size();
+      aTypes.push_back(lossType);
+      aAttrs.push_back(named("learning_rate"));
+      auto applyStep = mb.create<func::FuncOp>(
+          loc, "apply_step", FunctionType::get(ctx, aTypes, {}));
+      Block *aBody = applyStep.addEntryBlock();
+      OpBuilder ab = OpBuilder::atBlockEnd(aBody);
+      SmallVector<Value> aGrads(
+          aBody->getArguments().slice(firstData, trainable.size()));
+      SmallVector<Value> aResults;
+      SmallVector<DictionaryAttr> aResultAttrs;
+      Value aStep =
+          emitUpdate(ab, aBody, aGrads, aLrArg, aResults, aResultAttrs);
+      aResults.push_back(aStep);
+      aResultAttrs.push_back(updateOf(stepArg));
+      ab.create<func::ReturnOp>(loc, aResults);
+      SmallVector<Type> aResultTypes;
+      for (Value v : aResults)
+        aResultTypes.push_back(v.getType());
+      applyStep.setFunctionType(FunctionType::get(ctx, aTypes, aResultTypes));
+      applyStep.setAllArgAttrs(aAttrs);
+      applyStep.setAllResultAttrs(aResultAttrs);
+      setOpAttr<KilnDialect::OptimizerAttrHelper>(applyStep, str(optimizer));
+    }
 
     // --- @eval_step and @predict: the loss and the forward pass with
     // dropout as the identity. They read state and do not update it: the

@@ -184,6 +184,11 @@ def KilnAttachOptimizerPass
            "Clip each gradient element to [-c, c] (0: off)">,
     Option<"globalClipNorm", "global_clipnorm", "double", /*default=*/"0.0",
            "Scale gradients to a global L2 norm of at most c (0: off)">,
+    Option<"dataParallel", "data-parallel", "bool", /*default=*/"false",
+           "Also emit @grad_step (forward + backward, gradients as results) "
+           "and @apply_step (clipping + update from gradient inputs), the "
+           "halves of @train_step a data-parallel driver runs with an "
+           "allreduce between them">,
   ];
   let dependentDialects = ["::mlir::kiln::KilnDialect"];
 }

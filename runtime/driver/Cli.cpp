@@ -1241,6 +1241,8 @@ int fit(Session &session, const Options &o) {
   int64_t resumedEpoch = o.resume.empty() ? -1 : session.epoch;
   if (session.needsAdapt())
     session.adapt(train);
+  // Data-parallel: every process starts from process 0's parameters.
+  session.broadcastState();
 
   // --lr-trace: the rate of every step of this run, by the optimizer's
   // step counter.
@@ -1298,7 +1300,8 @@ int fit(Session &session, const Options &o) {
     if (validation.n > 0)
       validated = session.evaluate(validation, nullptr);
     double seconds = line.elapsed();
-    int64_t steps = (train.n + session.batchSize() - 1) / session.batchSize();
+    int64_t steps =
+        (train.n + session.globalBatchSize() - 1) / session.globalBatchSize();
     line.finish(steps,
                 formatMetrics(trained, "") + formatMetrics(validated, "val_"));
     session.epoch = epoch;
@@ -1377,6 +1380,13 @@ int fit(Session &session, const Options &o) {
                    programName.c_str(), static_cast<long long>(e->bestEpoch));
     }
   }
+  if (Parallel *p = session.parallel(); p && p->active() && !o.quiet)
+    std::fprintf(stderr,
+                 "Data-parallel: %d processes (%s), global batch %lld; "
+                 "%lld allreduces summed %.3f MB in %.3f s\n",
+                 p->size(), p->library().c_str(),
+                 static_cast<long long>(session.globalBatchSize()), p->sumCalls,
+                 p->sumBytes / 1e6, p->sumSeconds);
   if (resumedEpoch >= o.epochs && !o.quiet)
     std::printf("Nothing to do: the checkpoint already holds %lld epochs "
                 "(--epochs %lld)\n",
@@ -1494,7 +1504,7 @@ int predict(Session &session, const Options &o) {
 }
 } // namespace
 
-extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
+static int cliMain(int argc, char **argv, const kiln_model_t *model) {
   std::string program = argc > 0 ? argv[0] : "model";
   size_t slash = program.rfind('/');
   if (slash != std::string::npos)
@@ -1555,9 +1565,30 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
     return 1;
   }
   try {
+    // Under mpirun: fit trains data-parallel; process 0 alone prints and
+    // writes files (docs/spec.md, "Data-parallel training").
+    Parallel *parallel = nullptr;
+    std::string launcher;
+    if (int launched = launchedSize(&launcher); launched > 1) {
+      if (command != "fit")
+        fail("this process is one of " + std::to_string(launched) + " (" +
+             launcher + "); only fit runs data-parallel: start " + command +
+             " without mpirun");
+      parallel = &Parallel::start();
+      if (parallel->rank() != 0) {
+        options.quiet = true;
+        for (std::string *path : {&options.checkpoint, &options.history,
+                                  &options.lrTrace, &options.bestCheckpoint})
+          path->clear();
+        if (!std::freopen("/dev/null", "w", stdout))
+          fail("cannot silence the standard output of process " +
+               std::to_string(parallel->rank()));
+      }
+    }
     if (options.threads > 0)
       kiln_set_num_threads(options.threads);
     Session session(model, options.seedGiven ? options.seed : manifest->seed);
+    session.useParallel(parallel);
     int status = command == "fit"        ? fit(session, options)
                  : command == "evaluate" ? evaluate(session, options)
                  : command == "export"   ? exportModel(session, model, options)
@@ -1577,4 +1608,13 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
                  printable(e.what()).c_str());
     return 1;
   }
+}
+
+extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
+  int status = cliMain(argc, argv, model);
+  // A data-parallel run ends MPI: a failed process aborts the others, which
+  // may be waiting for it in an allreduce.
+  if (Parallel *parallel = Parallel::current())
+    status = parallel->finish(status);
+  return status;
 }

@@ -236,6 +236,10 @@ Manifest kiln::driver::parseManifest(const char *text) {
     m.trainStep = entry(entries.at("train_step"), "entry_points.train_step");
   if (entries.contains("eval_step"))
     m.evalStep = entry(entries.at("eval_step"), "entry_points.eval_step");
+  if (entries.contains("grad_step"))
+    m.gradStep = entry(entries.at("grad_step"), "entry_points.grad_step");
+  if (entries.contains("apply_step"))
+    m.applyStep = entry(entries.at("apply_step"), "entry_points.apply_step");
 
   for (const json &p : field(root, "params", "manifest")) {
     ParamInfo pi;

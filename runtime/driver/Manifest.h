@@ -89,6 +89,8 @@ struct Manifest {
   std::string name, source, fingerprint;
   uint64_t seed = 0;
   std::optional<EntryInfo> trainStep, evalStep;
+  /// The data-parallel halves of train_step (kilnc --data-parallel).
+  std::optional<EntryInfo> gradStep, applyStep;
   EntryInfo predict;
   std::vector<ParamInfo> params;
   std::map<std::string, double> optStateInit;

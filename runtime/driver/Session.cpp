@@ -182,7 +182,9 @@ Session::Session(const kiln_model_t *model, uint64_t seed)
 
   kiln_region_sizes_t sizes = {};
   for (const EntryInfo *e : {&m.predict, m.trainStep ? &*m.trainStep : nullptr,
-                             m.evalStep ? &*m.evalStep : nullptr}) {
+                             m.evalStep ? &*m.evalStep : nullptr,
+                             m.gradStep ? &*m.gradStep : nullptr,
+                             m.applyStep ? &*m.applyStep : nullptr}) {
     if (!e)
       continue;
     sizes.params_size = std::max<size_t>(sizes.params_size, e->paramsSize);
@@ -208,7 +210,7 @@ const TensorInfo *Session::dataInput(const EntryInfo &entry) const {
   std::vector<const TensorInfo *> inputs;
   for (const TensorInfo *t : entry.all(KILN_TENSOR_INPUT))
     if (t->name != "labels" && t->name != "sample_weight" &&
-        t->name != "learning_rate")
+        t->name != "learning_rate" && t->name != "dropout_counter")
       inputs.push_back(t);
   if (inputs.size() != 1)
     fail("generated programs train models with one input; '" + m.name +
@@ -677,6 +679,8 @@ Metrics Session::trainEpoch(const Data &data, int64_t epochNumber, bool shuffle,
       std::swap(order[i], order[j]);
     }
   }
+  if (par && par->active())
+    return trainEpochParallel(data, epochNumber, order, lr, progress);
   // Snapshot for a NaN stop: the state at the start of the epoch.
   std::vector<char> params(static_cast<char *>(regions->params),
                            static_cast<char *>(regions->params) +
@@ -753,9 +757,17 @@ Metrics Session::evaluate(const Data &data, const Progress &progress) {
   std::vector<int64_t> order(data.n);
   std::iota(order.begin(), order.end(), 0);
   std::map<std::string, double> sums;
-  int64_t numSteps = (data.n + batch - 1) / batch;
+  // Data-parallel: process r evaluates rows [r * batch, (r + 1) * batch) of
+  // each global batch; the partial sums are added over the processes at
+  // the end (progress shows this process's share).
+  int64_t ranks = par && par->active() ? par->size() : 1,
+          rank = par && par->active() ? par->rank() : 0;
+  int64_t numSteps = (data.n + batch * ranks - 1) / (batch * ranks);
   for (int64_t step = 0; step < numSteps; ++step) {
-    int64_t begin = step * batch, count = std::min(batch, data.n - begin);
+    int64_t begin = (step * ranks + rank) * batch,
+            count = std::clamp<int64_t>(data.n - begin, 0, batch);
+    if (count == 0)
+      break;
     feed(entry, data, order, begin, count);
     if (kiln_status_t status =
             kiln_regions_call(regions, nullptr, model->eval_step))
@@ -763,6 +775,18 @@ Metrics Session::evaluate(const Data &data, const Progress &progress) {
     accumulate(entry, sums);
     if (progress)
       progress(step + 1, numSteps, finish(sums));
+  }
+  if (ranks > 1) {
+    // Every process has the same names: the eval_step's scalar outputs.
+    std::vector<double> values;
+    for (const TensorInfo &t : entry.tensors)
+      if (t.kind == KILN_TENSOR_OUTPUT && t.shape.empty() && t.name != "loss")
+        values.push_back(sums[t.name]);
+    par->sum(values.data(), values.size());
+    size_t i = 0;
+    for (const TensorInfo &t : entry.tensors)
+      if (t.kind == KILN_TENSOR_OUTPUT && t.shape.empty() && t.name != "loss")
+        sums[t.name] = values[i++];
   }
   return finish(sums);
 }
@@ -917,4 +941,249 @@ std::map<std::string, std::string> Session::load(const std::string &path) {
   if (meta("adapted") == "1" || !sameModel)
     adapted = true;
   return ckpt.metadata;
+}
+
+void Session::useParallel(Parallel *p) {
+  par = p;
+  if (!p || !p->active())
+    return;
+  if (!m.training)
+    fail("the model was compiled without a loss, so it cannot be trained");
+  if (!m.gradStep || !m.applyStep || !model->grad_step || !model->apply_step)
+    fail("this process is one of " + std::to_string(p->size()) +
+         " (mpirun), but the model was compiled without --data-parallel, so "
+         "it has no grad_step and apply_step to train data-parallel; "
+         "recompile it with kilnc --data-parallel, or start it without "
+         "mpirun");
+  // apply_step updates the params and opt_state regions in train_step's
+  // layout (kilnc keeps the argument order; a mismatch is a malformed
+  // model, not something to train on).
+  for (const EntryInfo *e : {&*m.gradStep, &*m.applyStep})
+    for (const TensorInfo &t : e->tensors) {
+      if (t.region == KILN_REGION_IO)
+        continue;
+      const TensorInfo *u = m.trainStep->findIn(t.region, t.name);
+      if (!u || u->offset != t.offset || u->bytes() != t.bytes())
+        fail("malformed model manifest: " + e->symbol + " places '" + t.name +
+             "' differently from train_step");
+    }
+  std::vector<const TensorInfo *> grads;
+  for (const TensorInfo &t : m.gradStep->tensors)
+    if (t.kind == KILN_TENSOR_OUTPUT && t.name.rfind("grad/", 0) == 0) {
+      const TensorInfo *in = m.applyStep->find(KILN_TENSOR_INPUT, t.name);
+      if (!in || in->bytes() != t.bytes() || in->dtype != t.dtype ||
+          (t.dtype != "f32" && t.dtype != "f64"))
+        fail("malformed model manifest: gradient '" + t.name +
+             "' of grad_step does not match apply_step's");
+      grads.push_back(&t);
+    }
+  if (grads.empty() || !m.gradStep->find(KILN_TENSOR_OUTPUT, "weight_sum") ||
+      !m.applyStep->find(KILN_TENSOR_INPUT, "learning_rate"))
+    fail("malformed model manifest: grad_step lacks gradients or "
+         "weight_sum, or apply_step lacks learning_rate");
+}
+
+void Session::broadcastState() {
+  if (!par || !par->active())
+    return;
+  par->broadcast(regions->params, regions->sizes.params_size);
+  par->broadcast(regions->opt_state, regions->sizes.opt_state_size);
+}
+
+void Session::averageState() {
+  if (!par || !par->active())
+    return;
+  const EntryInfo &layout = *m.trainStep;
+  double scale = 1.0 / par->size();
+  for (const ParamInfo &p : m.params) {
+    if (!p.state)
+      continue;
+    const TensorInfo *t = layout.findIn(KILN_REGION_PARAMS, p.name);
+    if (!t)
+      continue;
+    if (t->dtype == "f32") {
+      float *v = reinterpret_cast<float *>(address(*t));
+      par->sum(v, t->count());
+      for (int64_t i = 0; i < t->count(); ++i)
+        v[i] = static_cast<float>(v[i] * scale);
+    } else if (t->dtype == "f64") {
+      double *v = reinterpret_cast<double *>(address(*t));
+      par->sum(v, t->count());
+      for (int64_t i = 0; i < t->count(); ++i)
+        v[i] *= scale;
+    }
+  }
+}
+
+Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
+                                    const std::vector<int64_t> &order,
+                                    const LearningRate &lr,
+                                    const Progress &progress) {
+  const EntryInfo &g = *m.gradStep, &a = *m.applyStep;
+  const int64_t ranks = par->size(), rank = par->rank();
+  std::vector<char> params(static_cast<char *>(regions->params),
+                           static_cast<char *>(regions->params) +
+                               regions->sizes.params_size);
+  std::vector<char> state(static_cast<char *>(regions->opt_state),
+                          static_cast<char *>(regions->opt_state) +
+                              regions->sizes.opt_state_size);
+  auto restore = [&](int64_t step) {
+    std::memcpy(regions->params, params.data(), params.size());
+    std::memcpy(regions->opt_state, state.data(), state.size());
+    steps -= step;
+  };
+  // The gradients: grad_step's outputs grad/<param>, consecutive in the io
+  // region (the memory plan places results in order, 64-byte aligned), and
+  // the inputs of apply_step of the same names.
+  std::vector<const TensorInfo *> gGrads, aGrads, scalars;
+  for (const TensorInfo &t : g.tensors) {
+    if (t.kind != KILN_TENSOR_OUTPUT)
+      continue;
+    if (t.name.rfind("grad/", 0) == 0) {
+      gGrads.push_back(&t);
+      aGrads.push_back(a.find(KILN_TENSOR_INPUT, t.name));
+    } else if (t.shape.empty()) {
+      scalars.push_back(&t); // loss and the partial sums
+    }
+  }
+  bool oneType = true;
+  size_t gradBytes = 0;
+  for (const TensorInfo *t : gGrads) {
+    oneType &= t->dtype == gGrads.front()->dtype;
+    gradBytes += t->bytes();
+  }
+  char *spanBegin = address(*gGrads.front());
+  char *spanEnd = address(*gGrads.back()) + gGrads.back()->bytes();
+  oneType &= spanBegin < spanEnd;
+  std::vector<char> staging(gradBytes);
+  // Sums `bytes` at `p` (in place) over the processes.
+  auto sumBytes = [&](char *p, size_t bytes, const std::string &dtype) {
+    if (dtype == "f32")
+      par->sum(reinterpret_cast<float *>(p), bytes / 4);
+    else
+      par->sum(reinterpret_cast<double *>(p), bytes / 8);
+  };
+  const TensorInfo *lrTensor = a.find(KILN_TENSOR_INPUT, "learning_rate");
+  const TensorInfo *counter = g.find(KILN_TENSOR_INPUT, "dropout_counter");
+  size_t weightIndex = 0, lossIndex = scalars.size();
+  for (size_t i = 0; i < scalars.size(); ++i) {
+    if (scalars[i]->name == "weight_sum")
+      weightIndex = i;
+    if (scalars[i]->name == "loss")
+      lossIndex = i;
+  }
+  std::map<std::string, double> sums;
+  int64_t numSteps = (data.n + batch * ranks - 1) / (batch * ranks);
+  for (int64_t step = 0; step < numSteps; ++step) {
+    int64_t begin = (step * ranks + rank) * batch,
+            count = std::clamp<int64_t>(data.n - begin, 0, batch);
+    int64_t iteration = iterations();
+    double rate = lr.at(iteration);
+    if (!std::isfinite(rate) || rate < 0) {
+      restore(step);
+      fail("the learning-rate schedule " +
+           (lr.schedule ? lr.schedule->className : std::string("")) +
+           " gives " + kiln::schedule::scheduleNumber(rate) + " at step " +
+           std::to_string(iteration) +
+           " (a rate must be finite and >= 0); training stopped "
+           "(parameters restored to the start of the epoch)");
+    }
+    if (onStep)
+      onStep(iteration, rate);
+    // [loss and partial sums..., interrupt requests]
+    std::vector<double> reduced(scalars.size() + 1, 0.0);
+    double localWeight = 0;
+    if (count > 0) {
+      feed(g, data, order, begin, count);
+      // Each process draws its own dropout masks, deterministically: the
+      // counter of process r at step s is s * processes + r.
+      if (counter)
+        writeAs(reinterpret_cast<unsigned char *>(address(*counter)),
+                toDtype(counter->dtype),
+                static_cast<double>(iteration * ranks + rank));
+      if (kiln_status_t status =
+              kiln_regions_call(regions, nullptr, model->grad_step))
+        fail(std::string("grad_step: ") + kiln_status_message(status));
+      for (size_t i = 0; i < scalars.size(); ++i)
+        reduced[i] = scalar(g, scalars[i]->name);
+      localWeight = reduced[weightIndex];
+    } else {
+      // A shard past the end of the data (the last global batch is
+      // short): no rows, no gradient, no state update.
+      for (const TensorInfo *t : gGrads)
+        std::memset(address(*t), 0, t->bytes());
+    }
+    reduced.back() = interrupt && *interrupt ? 1.0 : 0.0;
+    par->sum(reduced.data(), reduced.size());
+    if (reduced.back() > 0) {
+      restore(step);
+      throw Interrupted("interrupted at epoch " + std::to_string(epochNumber) +
+                            ", step " + std::to_string(step + 1) + "/" +
+                            std::to_string(numSteps) +
+                            " (parameters restored to the start of the epoch)",
+                        epochNumber, step + 1);
+    }
+    double loss = lossIndex < scalars.size() ? reduced[lossIndex] : 0.0;
+    if (!std::isfinite(loss)) {
+      restore(step);
+      throw NonFiniteLoss(
+          "the loss became " +
+              std::string(std::isnan(loss) ? "NaN" : "infinite") +
+              " at epoch " + std::to_string(epochNumber) + ", step " +
+              std::to_string(step + 1) + "/" + std::to_string(numSteps) +
+              "; training stopped (parameters restored to "
+              "the start of the epoch)",
+          epochNumber, step + 1);
+    }
+    // The loss is sum(w l) / sum(w) over the global batch, so its gradient
+    // is the sum over processes of (W_r / W) * (process r's gradient).
+    double total = reduced[weightIndex];
+    double share = total > 0 ? localWeight / total : 0.0;
+    if (share != 1.0)
+      for (const TensorInfo *t : gGrads) {
+        char *p = address(*t);
+        if (t->dtype == "f32") {
+          float *v = reinterpret_cast<float *>(p);
+          for (int64_t i = 0, n = t->count(); i < n; ++i)
+            v[i] = static_cast<float>(v[i] * share);
+        } else {
+          double *v = reinterpret_cast<double *>(p);
+          for (int64_t i = 0, n = t->count(); i < n; ++i)
+            v[i] *= share;
+        }
+      }
+    // One in-place allreduce over the gradient region (the alignment gaps
+    // between tensors ride along and are never read).
+    if (oneType)
+      sumBytes(spanBegin, static_cast<size_t>(spanEnd - spanBegin),
+               gGrads.front()->dtype);
+    else
+      for (const TensorInfo *t : gGrads)
+        sumBytes(address(*t), t->bytes(), t->dtype);
+    // grad_step's outputs and apply_step's inputs may overlap in the io
+    // region: through a staging copy.
+    size_t at = 0;
+    for (const TensorInfo *t : gGrads) {
+      std::memcpy(staging.data() + at, address(*t), t->bytes());
+      at += t->bytes();
+    }
+    at = 0;
+    for (const TensorInfo *t : aGrads) {
+      std::memcpy(address(*t), staging.data() + at, t->bytes());
+      at += t->bytes();
+    }
+    writeAs(reinterpret_cast<unsigned char *>(address(*lrTensor)),
+            toDtype(lrTensor->dtype), rate);
+    if (kiln_status_t status =
+            kiln_regions_call(regions, nullptr, model->apply_step))
+      fail(std::string("apply_step: ") + kiln_status_message(status));
+    for (size_t i = 0; i < scalars.size(); ++i)
+      if (i != lossIndex)
+        sums[scalars[i]->name] += reduced[i];
+    ++steps;
+    if (progress)
+      progress(step + 1, numSteps, finish(sums));
+  }
+  averageState();
+  return finish(sums);
 }

@@ -12,6 +12,7 @@
 #define KILN_DRIVER_SESSION_H
 
 #include "Manifest.h"
+#include "Mpi.h"
 
 #include "kiln/model.h"
 #include "kiln/runtime.h"
@@ -147,7 +148,35 @@ public:
   /// and throws Interrupted.
   const volatile int *interrupt = nullptr;
 
+  /// Data-parallel training (docs/spec.md, "Data-parallel training"): with
+  /// an active Parallel, trainEpoch and evaluate shard every global batch
+  /// of batchSize() * size rows over the processes (rank r takes rows
+  /// [r * batchSize(), (r + 1) * batchSize()) of it), run grad_step, sum
+  /// the gradients (weighted by each shard's sample weights) and the
+  /// partial sums over all processes, and apply the same update
+  /// everywhere. Set it with useParallel().
+  Parallel *parallel() const { return par; }
+  /// Checks that the model has grad_step and apply_step whose regions
+  /// agree with train_step's (throws naming kilnc --data-parallel
+  /// otherwise) and makes `p` this session's Parallel (null: one process).
+  void useParallel(Parallel *p);
+  /// Copies the params and opt_state regions of process 0 to all others
+  /// (the initial parameters, or the checkpoint process 0 resumed from).
+  void broadcastState();
+  /// Rows per train step over all processes: batchSize() times the number
+  /// of processes.
+  int64_t globalBatchSize() const {
+    return batch * (par && par->active() ? par->size() : 1);
+  }
+
 private:
+  Metrics trainEpochParallel(const Data &data, int64_t epoch,
+                             const std::vector<int64_t> &order,
+                             const LearningRate &lr, const Progress &progress);
+  /// Averages non-trainable state (BatchNorm moving statistics) over the
+  /// processes; each updates its own copy from its shards during an epoch.
+  void averageState();
+  Parallel *par = nullptr;
   char *address(const TensorInfo &t) const;
   void initialize();
   /// Copies samples order[begin, begin + count) into the io tensors of

@@ -1,6 +1,7 @@
 # lit configuration for kiln: runs kiln-opt (and later kilnc) with FileCheck
 # from Debian's LLVM 19 tools directory.
 import os
+import shutil
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -46,3 +47,13 @@ config.substitutions.append(
 config.substitutions.append(("%refpython", "/usr/bin/python3"))
 # scripts/check-deps.py reads the build tree's programs.
 config.substitutions.append(("%kiln_build", config.kiln_obj_root))
+# Data-parallel tests run generated programs under Open MPI's mpirun
+# (scripts/setup.sh installs openmpi-bin); as root it needs
+# --allow-run-as-root, and --oversubscribe lets 2 ranks share fewer cores.
+if shutil.which("mpirun"):
+    config.available_features.add("mpirun")
+    # Open MPI's shared-memory transport copies large messages with
+    # process_vm_readv, which containers without CAP_SYS_PTRACE refuse.
+    config.environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
+    config.substitutions.append(
+        ("%mpirun2", "mpirun --allow-run-as-root --oversubscribe -np 2"))

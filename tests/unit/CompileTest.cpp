@@ -657,3 +657,147 @@ TEST(CompileTest, JitModelManifestAndSession) {
 }
 
 } // namespace
+
+/// The tensor `name` of `kind` in `abi`, or null.
+static const AbiTensor *findTensor(const EntryPointAbi &abi,
+                                   kiln_tensor_kind_t kind,
+                                   const std::string &name) {
+  for (const AbiTensor &t : abi.tensors)
+    if (t.kind == kind && t.name == name)
+      return &t;
+  return nullptr;
+}
+
+// --data-parallel: grad_step followed by apply_step (the gradients copied
+// from grad_step's outputs to apply_step's inputs, as the driver does
+// between them with the allreduce) updates params and optimizer state like
+// train_step, over two steps of SGD with momentum and global_clipnorm (so
+// the momentum slot, the step counter and the clipping are exercised),
+// with padded rows of sample weight 0.
+TEST(CompileTest, DataParallelHalvesEqualTrainStep) {
+  auto context = makeContext();
+  auto module =
+      mlir::parseSourceString<mlir::ModuleOp>(kLinearModel, context.get());
+  ASSERT_TRUE(module);
+  CompileOptions options;
+  options.name = "lin";
+  options.dataParallel = true;
+  TrainingConfig config;
+  config.loss = "mse";
+  auto optimizer = parseOptimizerSpec("sgd:learning_rate=0.05,momentum=0.9,"
+                                      "global_clipnorm=0.5");
+  ASSERT_TRUE(bool(optimizer)) << message(optimizer.takeError());
+  config.optimizer = *optimizer;
+  options.training = config;
+  auto jit = compileToJit(*module, options);
+  ASSERT_TRUE(bool(jit)) << message(jit.takeError());
+  const kiln_model_t &model = (*jit)->model;
+  ASSERT_TRUE(model.train_step && model.grad_step && model.apply_step);
+  const EntryPointAbi *train = nullptr, *grad = nullptr, *apply = nullptr;
+  kiln_region_sizes_t sizes = {};
+  for (const EntryPointAbi &e : (*jit)->abi) {
+    if (e.symbol == "lin_train_step")
+      train = &e;
+    if (e.symbol == "lin_grad_step")
+      grad = &e;
+    if (e.symbol == "lin_apply_step")
+      apply = &e;
+    sizes.params_size = std::max<size_t>(sizes.params_size, e.paramsSize);
+    sizes.opt_state_size =
+        std::max<size_t>(sizes.opt_state_size, e.optStateSize);
+    sizes.io_size = std::max<size_t>(sizes.io_size, e.ioSize);
+    sizes.scratch_size = std::max<size_t>(sizes.scratch_size, e.scratchSize);
+  }
+  ASSERT_TRUE(train && grad && apply);
+  auto manifest = llvm::json::parse((*jit)->manifest);
+  ASSERT_TRUE(bool(manifest)) << message(manifest.takeError());
+  const llvm::json::Object *entries =
+      manifest->getAsObject()->getObject("entry_points");
+  ASSERT_TRUE(entries && entries->get("grad_step") &&
+              entries->get("apply_step"));
+
+  kiln_regions_t *one = nullptr, *two = nullptr;
+  ASSERT_EQ(kiln_regions_create(&sizes, &one), KILN_OK);
+  ASSERT_EQ(kiln_regions_create(&sizes, &two), KILN_OK);
+  auto at = [](kiln_regions_t *r, const AbiTensor *t) {
+    void *base = t->region == KILN_REGION_PARAMS      ? r->params
+                 : t->region == KILN_REGION_OPT_STATE ? r->opt_state
+                                                      : r->io;
+    return reinterpret_cast<float *>(static_cast<char *>(base) + t->offset);
+  };
+  // Same initial parameters in both (params and opt_state have one layout).
+  const AbiTensor *w = findTensor(*train, KILN_TENSOR_PARAM, "w");
+  const AbiTensor *b = findTensor(*train, KILN_TENSOR_PARAM, "b");
+  ASSERT_TRUE(w && b);
+  for (kiln_regions_t *r : {one, two}) {
+    float *wv = at(r, w);
+    for (int i = 0; i < 4; ++i)
+      wv[i] = 0.25f * (i + 1);
+    *at(r, b) = -0.5f;
+  }
+  auto feed = [&](kiln_regions_t *r, const EntryPointAbi &e, int step) {
+    float *x = at(r, findTensor(e, KILN_TENSOR_INPUT, "x"));
+    float *y = at(r, findTensor(e, KILN_TENSOR_INPUT, "labels"));
+    float *sw = at(r, findTensor(e, KILN_TENSOR_INPUT, "sample_weight"));
+    for (int i = 0; i < 32; ++i)
+      x[i] = std::sin(0.7f * i + step);
+    for (int i = 0; i < 8; ++i) {
+      y[i] = std::cos(1.3f * i - step);
+      sw[i] = i < 6 ? 1.0f : 0.0f;
+    }
+    if (const AbiTensor *lr = findTensor(e, KILN_TENSOR_INPUT, "learning_rate"))
+      *at(r, lr) = 0.05f;
+  };
+  for (int step = 0; step < 2; ++step) {
+    feed(one, *train, step);
+    ASSERT_EQ(kiln_regions_call(one, nullptr, model.train_step), KILN_OK);
+    float trainLoss = *at(one, findTensor(*train, KILN_TENSOR_OUTPUT, "loss"));
+
+    feed(two, *grad, step);
+    ASSERT_EQ(kiln_regions_call(two, nullptr, model.grad_step), KILN_OK);
+    EXPECT_NEAR(*at(two, findTensor(*grad, KILN_TENSOR_OUTPUT, "loss")),
+                trainLoss, 1e-6f * std::fabs(trainLoss));
+    std::vector<float> grads;
+    for (const char *name : {"grad/w", "grad/b"}) {
+      const AbiTensor *g = findTensor(*grad, KILN_TENSOR_OUTPUT, name);
+      ASSERT_TRUE(g) << name;
+      float *v = at(two, g);
+      int64_t n = g->shape.empty() ? 1 : g->shape[0];
+      grads.insert(grads.end(), v, v + n);
+    }
+    size_t k = 0;
+    for (const char *name : {"grad/w", "grad/b"}) {
+      const AbiTensor *g = findTensor(*apply, KILN_TENSOR_INPUT, name);
+      ASSERT_TRUE(g) << name;
+      int64_t n = g->shape.empty() ? 1 : g->shape[0];
+      std::copy(grads.begin() + k, grads.begin() + k + n, at(two, g));
+      k += n;
+    }
+    *at(two, findTensor(*apply, KILN_TENSOR_INPUT, "learning_rate")) = 0.05f;
+    ASSERT_EQ(kiln_regions_call(two, nullptr, model.apply_step), KILN_OK);
+  }
+  for (const AbiTensor &t : train->tensors) {
+    if (t.region == KILN_REGION_IO)
+      continue;
+    int64_t n = 1;
+    for (int64_t d : t.shape)
+      n *= d;
+    if (t.dtype == "f64") {
+      EXPECT_EQ(*reinterpret_cast<double *>(at(one, &t)),
+                *reinterpret_cast<double *>(at(two, &t)))
+          << t.name;
+      continue;
+    }
+    for (int64_t i = 0; i < n; ++i)
+      EXPECT_NEAR(at(one, &t)[i], at(two, &t)[i],
+                  1e-6f * std::max(1.0f, std::fabs(at(one, &t)[i])))
+          << t.name << "[" << i << "]";
+  }
+  // The step counter advanced twice, and the update moved w.
+  EXPECT_EQ(*reinterpret_cast<double *>(
+                at(two, findTensor(*apply, KILN_TENSOR_OPT_STATE, "step"))),
+            2.0);
+  EXPECT_NE(at(two, w)[0], 0.25f);
+  kiln_regions_destroy(one);
+  kiln_regions_destroy(two);
+}

@@ -232,6 +232,12 @@ cl::opt<std::string> lrScheduleSpec(
              "ExponentialDecay:initial_learning_rate=0.01,decay_steps=100,"
              "decay_rate=0.9"),
     cl::init(""), cl::cat(kilncCategory));
+cl::opt<bool> dataParallel(
+    "data-parallel",
+    cl::desc("Training builds: also emit grad_step and apply_step, so that "
+             "the program trains data-parallel when started under mpirun "
+             "(docs/spec.md, \"Data-parallel training\")"),
+    cl::init(false), cl::cat(kilncCategory));
 cl::opt<std::string> convention("convention",
                                 cl::desc("Optimizer formulas: keras or "
                                          "pytorch"),
@@ -565,9 +571,14 @@ LogicalResult Driver::run() {
     // Emit into memory: object writers seek, which a pipe cannot.
     SmallString<0> buffer;
     llvm::raw_svector_ostream stream(buffer);
+    auto start = std::chrono::steady_clock::now();
     if (llvm::Error err = kiln::emitMachineCode(**llvmModule, **machine,
                                                 kind == EmitKind::Obj, stream))
       return fail(llvm::toString(std::move(err)));
+    compiler.recordStage(
+        kind == EmitKind::Obj ? "llvm-codegen-object" : "llvm-codegen-assembly",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
     if (wants(kind) && failed(writeText(kind, [&](llvm::raw_ostream &os) {
           os.write(buffer.data(), buffer.size());
         })))
@@ -851,6 +862,7 @@ int main(int argc, char **argv) {
   }
   options.maxTensorElements = maxTensorElements;
   options.seed = seed;
+  options.dataParallel = dataParallel;
   options.target = {targetTriple, targetCpu};
   options.passManagerCLOptions = true;
   if (llvm::Error err = kiln::applyTrainingFlags(trainingFlags(), options)) {

@@ -23,7 +23,7 @@ extern "C" {
 #endif
 
 /// The layout version of kiln_model_t; a session refuses other versions.
-#define KILN_MODEL_ABI_VERSION 1
+#define KILN_MODEL_ABI_VERSION 2
 
 /// A compiled model. Plain constant data emitted by kilnc; never modified.
 typedef struct kiln_model_t {
@@ -45,6 +45,15 @@ typedef struct kiln_model_t {
   /// offsets the manifest gives ("init": {"stored": offset}); NULL if none.
   const void *initial_values;
   uint64_t initial_values_size;
+  /// Data-parallel halves of train_step (kilnc --data-parallel), else NULL:
+  /// grad_step runs the forward and backward pass and writes the loss, the
+  /// partials and the gradients (io outputs grad/<param>, consecutive) and
+  /// the state updates; apply_step clips and applies gradients given as io
+  /// inputs and advances the step counter. A driver sums the gradients of
+  /// all processes between the two (docs/architecture.md, "Data-parallel
+  /// training"). Version 2.
+  kiln_entry_point_t grad_step;
+  kiln_entry_point_t apply_step;
 } kiln_model_t;
 
 #ifdef __cplusplus

@@ -63,3 +63,46 @@ func.func @broadcast_scalar(%w: tensor<4x8xf32>, %t: tensor<f32>) -> tensor<4x8x
   } -> tensor<4x8xf32>
   return %r : tensor<4x8xf32>
 }
+
+// -----
+
+// Tests the cap on fused bodies (max-fused-ops): a chain of four
+// single-use elementwise ops of two body ops each (op + yield) fuses into
+// bodies of at most 4 ops, so the chain stays two generics instead of one
+// whose body grows with the chain (quadratic fusion and LLVM time for
+// hundreds of Dropout layers).
+// RUN: kiln-opt %s -split-input-file --kiln-fuse-elementwise="max-fused-ops=4" | FileCheck %s --check-prefix=CAP
+
+#id1 = affine_map<(d0) -> (d0)>
+// CAP-LABEL: func.func @capped_chain
+// CAP-COUNT-2: linalg.generic
+// CAP-NOT: linalg.generic
+// CAP: return
+func.func @capped_chain(%x: tensor<8xf32>) -> tensor<8xf32> {
+  %e = tensor.empty() : tensor<8xf32>
+  %a = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%x : tensor<8xf32>) outs(%e : tensor<8xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = arith.negf %v : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %b = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%a : tensor<8xf32>) outs(%e : tensor<8xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = math.exp %v : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %c = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%b : tensor<8xf32>) outs(%e : tensor<8xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = math.sqrt %v : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %d = linalg.generic {indexing_maps = [#id1, #id1], iterator_types = ["parallel"]}
+      ins(%c : tensor<8xf32>) outs(%e : tensor<8xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = math.absf %v : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  return %d : tensor<8xf32>
+}

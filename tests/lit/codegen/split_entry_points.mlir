@@ -1,0 +1,61 @@
+// RUN: kiln-opt %s --kiln-split-entry-points="max-ops=10 part-ops=7" | FileCheck %s
+// RUN: kiln-opt %s --kiln-split-entry-points | FileCheck %s --check-prefix=SMALL
+
+// Tests that a long entry point becomes calls of private noinline parts in
+// program order, that a scalar computed in one part reaches a later part as
+// a result and an argument, that constants are cloned into the parts that
+// use them, that views are rebuilt in each part from the region buffer (a
+// memref crosses a call as a bare pointer, which would drop the view's
+// offset), and that a function under `max-ops` stays whole.
+
+// CHECK-LABEL: func.func @step(
+// CHECK-SAME: %[[BUF:.+]]: memref<64xi8>
+// CHECK: %[[S:.+]] = call @step__part0(%[[BUF]]) : (memref<64xi8>) -> f32
+// CHECK: call @step__part1(%[[BUF]], %[[S]]) : (memref<64xi8>, f32) -> ()
+// CHECK-NEXT: return
+
+// CHECK: func.func private @step__part1(%[[B1:.+]]: memref<64xi8>, %[[V:.+]]: f32)
+// CHECK-SAME: passthrough = ["noinline"]
+// CHECK-DAG: %[[C32:.+]] = arith.constant 32 : index
+// CHECK-DAG: %[[W:.+]] = memref.view %[[B1]][%[[C32]]][] : memref<64xi8> to memref<4xf32>
+// CHECK: scf.for
+// CHECK: memref.store %[[V]], %[[W]]
+// CHECK: scf.for
+// CHECK: arith.mulf
+// CHECK: return
+
+// CHECK: func.func private @step__part0(%[[B0:.+]]: memref<64xi8>) -> f32
+// CHECK-SAME: passthrough = ["noinline"]
+// CHECK: memref.view %[[B0]]
+// CHECK: scf.for
+// CHECK: }
+// CHECK: %[[L:.+]] = memref.load
+// CHECK: return %[[L]] : f32
+
+// SMALL-LABEL: func.func @step(
+// SMALL-NOT: call
+// SMALL-NOT: func.func private
+func.func @step(%buf: memref<64xi8>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c32 = arith.constant 32 : index
+  %one = arith.constant 1.0 : f32
+  %in = memref.view %buf[%c0][] : memref<64xi8> to memref<4xf32>
+  %out = memref.view %buf[%c32][] : memref<64xi8> to memref<4xf32>
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %in[%i] : memref<4xf32>
+    %w = arith.addf %v, %one : f32
+    memref.store %w, %in[%i] : memref<4xf32>
+  }
+  %s = memref.load %in[%c0] : memref<4xf32>
+  scf.for %i = %c0 to %c4 step %c1 {
+    memref.store %s, %out[%i] : memref<4xf32>
+  }
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %out[%i] : memref<4xf32>
+    %w = arith.mulf %v, %one : f32
+    memref.store %w, %out[%i] : memref<4xf32>
+  }
+  return
+}
