@@ -338,6 +338,21 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
   root["flops"] = json::Object{{"train_step", info.trainStepFlops},
                                {"predict", info.predictFlops}};
   root["layers"] = json::Array(info.layers);
+  // export.onnx: where the ONNX graph lies in initial_values and which
+  // parameters become its initializers, or why the model has none.
+  json::Object onnx;
+  if (!info.onnxExport) {
+    onnx["unavailable"] = json::Array{"the model was compiled without ONNX "
+                                      "export"};
+  } else if (!info.onnxExport->problems.empty()) {
+    onnx["unavailable"] = json::Array(info.onnxExport->problems);
+  } else {
+    onnx["offset"] = info.onnxExport->offset;
+    onnx["size"] = info.onnxExport->size;
+    onnx["opset"] = info.onnxExport->opset;
+    onnx["initializers"] = json::Array(info.onnxExport->initializers);
+  }
+  root["export"] = json::Object{{"onnx", std::move(onnx)}};
   if (!info.inputRanges.empty()) {
     json::Object ranges;
     for (const auto &[name, range] : info.inputRanges)

@@ -75,6 +75,17 @@ struct ModelInfo {
   std::map<std::string, std::pair<int64_t, int64_t>> inputRanges;
   /// Multiply-adds count twice; other ops one per output element.
   double trainStepFlops = 0, predictFlops = 0;
+  /// The ONNX form of the inference graph (`prog export --output F.onnx`,
+  /// frontend/onnx/OnnxExporter.h): a serialized ModelProto without the
+  /// parameters at [offset, offset + size) of initialValues and the
+  /// parameters to append as initializers, or why there is none. Unset:
+  /// not attempted (the manifest then says so).
+  struct OnnxExport {
+    int64_t offset = 0, size = 0, opset = 0;
+    std::vector<std::string> initializers;
+    std::vector<std::string> problems;
+  };
+  std::optional<OnnxExport> onnxExport;
 };
 
 /// Reads the forward form: the single public function's parameters and

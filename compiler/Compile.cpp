@@ -11,6 +11,7 @@
 #include "codegen/Pipelines.h"
 #include "frontend/Import.h"
 #include "frontend/keras/CompileConfig.h"
+#include "frontend/onnx/OnnxExporter.h"
 #include "ir/KilnDialect.h"
 #include "passes/Passes.h"
 
@@ -348,6 +349,8 @@ LogicalResult Compiler::applyTraining(ModuleOp module) {
   if (failed(training))
     return failure();
   config = std::move(*training);
+  if (info && failed(prepareOnnxExport(module)))
+    return failure();
   if (config) {
     config->dataParallel = opts.dataParallel;
     notesList = config->optimizer.notes;
@@ -378,6 +381,43 @@ LogicalResult Compiler::applyTraining(ModuleOp module) {
   }
   if (info)
     collectTrainingInfo(module, *info);
+  return success();
+}
+
+LogicalResult Compiler::prepareOnnxExport(ModuleOp module) {
+  // The inference form of a copy: what @predict computes.
+  OwningOpRef<ModuleOp> copy = module.clone();
+  if (failed(runStage(*copy, "onnx-export", [](OpPassManager &pm) {
+        pm.addPass(createKilnInferenceFormPass());
+      })))
+    return failure();
+  auto start = std::chrono::steady_clock::now();
+  func::FuncOp forward;
+  for (auto func : copy->getOps<func::FuncOp>())
+    if (func.isPublic() && !func.isExternal())
+      forward = func;
+  ModelInfo::OnnxExport result;
+  if (!forward) {
+    result.problems.push_back("the model has no public function");
+  } else {
+    OnnxGraphExport graph = exportOnnxGraph(
+        forward, info->modelName.empty() ? opts.name : info->modelName);
+    result.problems = std::move(graph.problems);
+    if (result.problems.empty()) {
+      while (info->initialValues.size() % 8)
+        info->initialValues.push_back(0);
+      result.offset = static_cast<int64_t>(info->initialValues.size());
+      result.size = static_cast<int64_t>(graph.model.size());
+      result.opset = kOnnxExportOpset;
+      result.initializers = std::move(graph.initializers);
+      info->initialValues.insert(info->initialValues.end(), graph.model.begin(),
+                                 graph.model.end());
+    }
+  }
+  info->onnxExport = std::move(result);
+  seconds.back().second +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   return success();
 }
 
@@ -721,6 +761,15 @@ void kiln::printCompileSummary(
      << bytesText(scratch) << "\n";
   for (auto &[path, size] : written)
     os << "  wrote        " << path << " (" << bytesText(size) << ")\n";
+  // Only under --verbose: a model that ONNX cannot express still compiles,
+  // and `prog export --output F.onnx` gives the same list.
+  if (verbose && info && info->onnxExport &&
+      !info->onnxExport->problems.empty()) {
+    os << "  warning: ONNX export unavailable ("
+       << info->onnxExport->problems.size() << " problem(s)):\n";
+    for (const std::string &problem : info->onnxExport->problems)
+      os << "    " << problem << "\n";
+  }
   if (verbose)
     for (auto &[stage, secondsTaken] : compiler.stageSeconds())
       os << llvm::formatv("  {0,-28} {1:f3} s\n", stage, secondsTaken);

@@ -187,6 +187,12 @@ public:
   /// schedule that is not applied).
   llvm::ArrayRef<std::string> notes() const { return notesList; }
 
+  /// Translates the inference form of a copy of the forward-form `module`
+  /// to ONNX (frontend/onnx/OnnxExporter.h) and records it, or why it
+  /// cannot be, in the model info (applyTraining calls it; needs
+  /// collectModelInfo). Untranslatable ops are not errors.
+  LogicalResult prepareOnnxExport(ModuleOp module);
+
   /// kiln -> linalg on tensors (buildKilnToLinalgPipeline).
   LogicalResult lowerToLinalg(ModuleOp module);
   /// Gives every public function with a body its C symbol

@@ -3,6 +3,7 @@
 //   prog fit --data F [--labels F | --label-column C] [--epochs N] ...
 //   prog evaluate --data F [--labels F | --label-column C] [--checkpoint P]
 //   prog predict --data F [--checkpoint P] --output F.csv|F.npy
+//   prog export [--checkpoint P] --output F.onnx
 //   prog summary
 //
 // Options are parsed with getopt_long (POSIX/glibc); `prog COMMAND --help`
@@ -16,6 +17,7 @@
 #include "Callbacks.h"
 #include "Checkpoint.h"
 #include "Plot.h"
+#include "ExportOnnx.h"
 #include "Session.h"
 
 #include "kiln/data.h"
@@ -581,6 +583,7 @@ void printUsage(const std::string &program, const Manifest &m) {
       "  %s predict --data FILE [--label-column C] [--checkpoint PATH]\n"
       "        --output FILE.csv|.npy [--threads N]\n"
       "  %s plot HISTORY.csv|.json -o OUT.svg|.png\n"
+      "  %s export [--checkpoint PATH] --output FILE.onnx\n"
       "  %s summary\n\n"
       "Data files: CSV with a header row, NPY (f32, f64, i32, i64, u8, bool;\n"
       "C order), or IDX (MNIST). Batch size %lld (fixed at compile time);\n"
@@ -592,8 +595,8 @@ void printUsage(const std::string &program, const Manifest &m) {
               ? 0
               : m.predict.all(KILN_TENSOR_INPUT).front()->shape[0]),
       m.training ? ""
-                 : "\nThis model was compiled without a loss: predict "
-                   "and summary only.");
+                 : "\nThis model was compiled without a loss: predict, "
+                   "export and summary only.");
 }
 
 Options parseOptions(int argc, char **argv, const std::string &command) {
@@ -668,6 +671,8 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     if (command == "predict")
       return id == kData || id == kLabelColumn || id == kCheckpoint ||
              id == kOutput;
+    if (command == "export")
+      return id == kCheckpoint || id == kOutput;
     return false;
   };
   Options o;
@@ -800,7 +805,7 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
   }
   if (optind < argc)
     throw UsageError("unexpected argument '" + std::string(argv[optind]) + "'");
-  if (command != "summary" && o.data.empty())
+  if (command != "summary" && command != "export" && o.data.empty())
     throw UsageError("'" + command + "' needs --data FILE");
   if (!o.labels.empty() && !o.labelColumn.empty())
     throw UsageError("give --labels or --label-column, not both");
@@ -827,6 +832,14 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     if (!endsWith(o.output, ".csv") && !endsWith(o.output, ".npy"))
       throw UsageError("--output takes a .csv or .npy file name, got '" +
                        o.output + "'");
+  }
+  // export: one file per format, chosen by the output's extension.
+  if (command == "export") {
+    if (o.output.empty())
+      throw UsageError("'export' needs --output FILE.onnx");
+    if (!endsWith(o.output, ".onnx"))
+      throw UsageError("--output takes a .onnx file name, got '" + o.output +
+                       "'");
   }
   if ((command == "fit" || command == "evaluate") && o.labels.empty() &&
       o.labelColumn.empty())
@@ -1582,6 +1595,21 @@ int evaluate(Session &session, const Options &o) {
   return 0;
 }
 
+/// prog export: the trained model in the format of --output's extension
+/// (.onnx: the inference graph with the parameters as initializers,
+/// ExportOnnx.h). Nothing is written when the model has no such form.
+int exportModel(Session &session, const kiln_model_t *model, const Options &o) {
+  std::string outputPath = checkOutput(o.output, "--output", {o.checkpoint});
+  checkInput(o.checkpoint, "--checkpoint");
+  if (!o.checkpoint.empty())
+    session.load(o.checkpoint);
+  std::string bytes = onnxModelBytes(model, session);
+  writeTextAtomically(outputPath, bytes);
+  std::fprintf(stderr, "export: wrote %s (ONNX, %zu bytes)\n", o.output.c_str(),
+               bytes.size());
+  return 0;
+}
+
 int predict(Session &session, const Options &o) {
   std::string outputPath =
       checkOutput(o.output, "--output", {o.data, o.checkpoint});
@@ -1723,10 +1751,10 @@ static int cliMain(int argc, char **argv, const kiln_model_t *model) {
     }
   }
   if (command != "fit" && command != "evaluate" && command != "predict" &&
-      command != "summary") {
+      command != "export" && command != "summary") {
     std::fprintf(stderr,
                  "%s: error: unknown command '%s' (fit, evaluate, predict, "
-                 "plot, summary; see %s --help)\n",
+                 "plot, export, summary; see %s --help)\n",
                  program.c_str(), command.c_str(), program.c_str());
     return 2;
   }
@@ -1788,6 +1816,7 @@ static int cliMain(int argc, char **argv, const kiln_model_t *model) {
     session.useParallel(parallel);
     int status = command == "fit"        ? fit(session, options)
                  : command == "evaluate" ? evaluate(session, options)
+                 : command == "export"   ? exportModel(session, model, options)
                                          : predict(session, options);
     // Results printed to a full disk or a closed pipe are an error too.
     if (std::fflush(stdout) != 0 || std::ferror(stdout))

@@ -83,8 +83,8 @@ write("checkpoint.dict", JSON + [
     "dense", "dense_1", "kernel", "bias", "opt", "iterations"] +
     literals("runtime/driver/Checkpoint.cpp", "runtime/driver/Session.cpp",
              "runtime/driver/Manifest.cpp"))
-write("cli.dict", ["fit", "evaluate", "predict", "summary", "help", "--",
-                   "=", ",", ":", "data.csv", "ck.safetensors", "out.npy",
+write("cli.dict", ["fit", "evaluate", "predict", "export", "summary", "help", "--",
+                   "=", ",", ":", "data.csv", "ck.safetensors", "out.npy", "m.onnx",
                    "h.csv", "0", "1", "2", "-1", "0.5", "nan", "inf",
                    "true", "false", "loss", "val_loss", "accuracy",
                    "val_accuracy", "malignant", "min", "max", "auto",

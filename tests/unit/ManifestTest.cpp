@@ -7,11 +7,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "Manifest.h"
+#include "ExportOnnx.h"
 
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 using namespace kiln::driver;
 
@@ -80,3 +82,24 @@ TEST(DriverManifest, RejectsARegionThatDoesNotMatchTheKind) {
             std::string::npos);
 }
 } // namespace
+
+// The protobuf varints of prog export's ONNX initializers
+// (runtime/driver/ExportOnnx.cpp), against the encoding guide's examples
+// (https://protobuf.dev/programming-guides/encoding/: 1 is 01, 150 is
+// 96 01) and the base-128 rule at the group boundaries.
+TEST(ExportOnnx, Varints) {
+  auto encode = [](uint64_t value) {
+    std::string out;
+    kiln::driver::appendVarint(out, value);
+    return std::vector<unsigned char>(out.begin(), out.end());
+  };
+  using Bytes = std::vector<unsigned char>;
+  EXPECT_EQ(encode(0), Bytes({0x00}));
+  EXPECT_EQ(encode(1), Bytes({0x01}));
+  EXPECT_EQ(encode(127), Bytes({0x7f}));
+  EXPECT_EQ(encode(128), Bytes({0x80, 0x01}));
+  EXPECT_EQ(encode(150), Bytes({0x96, 0x01}));
+  EXPECT_EQ(encode(300), Bytes({0xac, 0x02}));
+  EXPECT_EQ(encode(UINT64_MAX), Bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                       0xff, 0xff, 0x01}));
+}
