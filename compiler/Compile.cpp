@@ -216,9 +216,11 @@ OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
     ImportOptions importOptions;
     importOptions.batchSize = opts.batchSize;
     importOptions.sequenceLength = opts.sequenceLength;
+    importOptions.noWeights = opts.noWeights;
     if (extension == ".onnx")
       module = importOnnxModel(path, &context, importOptions);
-    else if (extension == ".json" || extension == ".keras")
+    else if (extension == ".json" || extension == ".keras" ||
+             extension == ".h5" || extension == ".hdf5")
       module = importKerasModel(path, &context, importOptions);
     else
       module = parseForwardIR(sourceMgr, context);

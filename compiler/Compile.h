@@ -104,6 +104,8 @@ struct CompileOptions {
   std::optional<int64_t> batchSize;
   /// Keras models: the length of a variable-length time axis.
   std::optional<int64_t> sequenceLength;
+  /// Keras models: ignore the stored weights (ImportOptions::noWeights).
+  bool noWeights = false;
   /// Recorded in the manifest: the seed of initializers and shuffles.
   uint64_t seed = 0;
   /// The most ops the imported forward form may have (0: no limit).
