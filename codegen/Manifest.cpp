@@ -144,6 +144,10 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
   info.source = source.str();
   if (auto name = getOpAttr<KilnDialect::ModelNameAttrHelper>(module))
     info.modelName = name.str();
+  if (auto variables = getOpAttr<KilnDialect::KerasVariablesAttrHelper>(module))
+    for (NamedAttribute v : variables)
+      if (auto path = dyn_cast<StringAttr>(v.getValue()))
+        info.kerasVariables[v.getName().str()] = path.str();
   if (auto layers = getOpAttr<KilnDialect::LayersAttrHelper>(module))
     for (Attribute layer : layers)
       info.layers.push_back(toJson(layer));
@@ -336,6 +340,17 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
   root["flops"] = json::Object{{"train_step", info.trainStepFlops},
                                {"predict", info.predictFlops}};
   root["layers"] = json::Array(info.layers);
+  if (!info.kerasVariables.empty()) {
+    json::Object variables;
+    for (const auto &[name, path] : info.kerasVariables)
+      variables[name] = path;
+    json::Object keras{{"variables", std::move(variables)}};
+    if (info.kerasConfig)
+      keras["config"] = *info.kerasConfig;
+    else
+      keras["config"] = nullptr;
+    root["keras"] = std::move(keras);
+  }
   if (!info.inputRanges.empty()) {
     json::Object ranges;
     for (const auto &[name, range] : info.inputRanges)

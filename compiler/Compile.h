@@ -239,6 +239,8 @@ private:
   CompileOptions opts;
   TimingScope *timing;
   std::optional<ModelInfo> info;
+  /// The Keras config text of the imported file (ModelInfo::kerasConfig).
+  std::optional<std::string> kerasConfigText;
   std::optional<TrainingConfig> config;
   std::vector<std::string> notesList;
   std::string manifestText, manifestError;

@@ -15,6 +15,7 @@
 
 #include "Callbacks.h"
 #include "Checkpoint.h"
+#include "KerasExport.h"
 #include "Session.h"
 
 #include "kiln/data.h"
@@ -545,12 +546,13 @@ void printUsage(const std::string &program, const Manifest &m) {
       "        [--checkpoint PATH] [--threads N] [--quiet]\n"
       "  %s predict --data FILE [--label-column C] [--checkpoint PATH]\n"
       "        --output FILE.csv|.npy [--threads N]\n"
+      "  %s export [--checkpoint PATH] --output FILE.keras|FILE.weights.h5\n"
       "  %s summary\n\n"
       "Data files: CSV with a header row, NPY (f32, f64, i32, i64, u8, bool;\n"
       "C order), or IDX (MNIST). Batch size %lld (fixed at compile time);\n"
       "the last partial batch counts exactly.%s\n",
       program.c_str(), m.name.c_str(), m.source.c_str(), program.c_str(),
-      program.c_str(), program.c_str(), program.c_str(),
+      program.c_str(), program.c_str(), program.c_str(), program.c_str(),
       static_cast<long long>(
           m.predict.tensors.empty()
               ? 0
@@ -623,6 +625,8 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     if (command == "predict")
       return id == kData || id == kLabelColumn || id == kCheckpoint ||
              id == kOutput;
+    if (command == "export")
+      return id == kCheckpoint || id == kOutput;
     return false;
   };
   Options o;
@@ -738,7 +742,7 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
   }
   if (optind < argc)
     throw UsageError("unexpected argument '" + std::string(argv[optind]) + "'");
-  if (command != "summary" && o.data.empty())
+  if (command != "summary" && command != "export" && o.data.empty())
     throw UsageError("'" + command + "' needs --data FILE");
   if (!o.labels.empty() && !o.labelColumn.empty())
     throw UsageError("give --labels or --label-column, not both");
@@ -755,6 +759,15 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
       throw UsageError("'predict' needs --output FILE.csv or FILE.npy");
     if (!endsWith(o.output, ".csv") && !endsWith(o.output, ".npy"))
       throw UsageError("--output takes a .csv or .npy file name, got '" +
+                       o.output + "'");
+  }
+  if (command == "export") {
+    if (o.output.empty())
+      throw UsageError("'export' needs --output FILE.keras or "
+                       "FILE.weights.h5");
+    if (!endsWith(o.output, ".keras") && !endsWith(o.output, ".h5"))
+      throw UsageError("--output takes a .keras or .h5 (model.weights.h5) "
+                       "file name, got '" +
                        o.output + "'");
   }
   if ((command == "fit" || command == "evaluate") && o.labels.empty() &&
@@ -1464,7 +1477,30 @@ int predict(Session &session, const Options &o) {
                seconds > 0 ? data.n / seconds : 0.0, o.output.c_str());
   return 0;
 }
+/// export: the parameters (of --checkpoint, else the initial ones) in the
+/// format the --output name asks for. Keras outputs (.keras, .h5) go to the
+/// exporter generated executables install (KerasExport.h).
+int exportModel(Session &session, const Options &o) {
+  std::string outputPath = checkOutput(o.output, "--output", {o.checkpoint});
+  checkInput(o.checkpoint, "--checkpoint");
+  if (!o.checkpoint.empty())
+    session.load(o.checkpoint);
+  if (!kerasExporter)
+    fail("this program was linked without the Keras exporter (executables "
+         "kilnc writes have it; an embedding program calls "
+         "kiln_cli_register_keras_export() and links HDF5 and libzip)");
+  kerasExporter(session, outputPath);
+  std::fprintf(stderr, "export: wrote %s (%zu variables%s)\n", o.output.c_str(),
+               session.manifest().kerasVariables.size(),
+               endsWith(o.output, ".keras") ? ", config.json, metadata.json"
+                                            : "");
+  return 0;
+}
 } // namespace
+
+// Defined here, in kiln_driver, so that programs without kiln_main link;
+// kiln_cli_register_keras_export (kiln_main) sets it.
+KerasExporter kiln::driver::kerasExporter = nullptr;
 
 extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
   std::string program = argc > 0 ? argv[0] : "model";
@@ -1488,10 +1524,10 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
     return command.empty() ? 2 : 0;
   }
   if (command != "fit" && command != "evaluate" && command != "predict" &&
-      command != "summary") {
+      command != "summary" && command != "export") {
     std::fprintf(stderr,
                  "%s: error: unknown command '%s' (fit, evaluate, predict, "
-                 "summary; see %s --help)\n",
+                 "export, summary; see %s --help)\n",
                  program.c_str(), command.c_str(), program.c_str());
     return 2;
   }
@@ -1532,6 +1568,7 @@ extern "C" int kiln_cli_main(int argc, char **argv, const kiln_model_t *model) {
     Session session(model, options.seedGiven ? options.seed : manifest->seed);
     int status = command == "fit"        ? fit(session, options)
                  : command == "evaluate" ? evaluate(session, options)
+                 : command == "export"   ? exportModel(session, options)
                                          : predict(session, options);
     // Results printed to a full disk or a closed pipe are an error too.
     if (std::fflush(stdout) != 0 || std::ferror(stdout))

@@ -92,6 +92,8 @@ def write_keras(name, config, groups, optimizer=None):
 def save(name, x, y):
     np.save(f"{DIR}/{name}.x.npy", x.astype(np.float32))
     np.save(f"{DIR}/{name}.expected.npy", y)
+    # Training targets for the export tests (fit moves every variable).
+    np.save(f"{DIR}/{name}.y.npy", rand(*y.shape, scale=1.0))
 
 
 def softmax(z):
