@@ -2,6 +2,7 @@
 
 #include "frontend/keras/KerasWeights.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/Twine.h"
 
@@ -210,13 +211,24 @@ H5File::stringAttribute(llvm::StringRef path, llvm::StringRef name) const {
   std::vector<std::string> strings;
   if (count == 0)
     return strings;
-  if (H5Tis_variable_str(type) != 0) {
-    // Variable-length strings live in HDF5's global heap, whose reader
-    // (H5HG_read in libhdf5 1.10) crashes on corrupt heap references:
-    // kiln reads the fixed-length strings Keras writes (it stores these
-    // attributes as bytes) and refuses the others.
-    return error(where + " is a variable-length string; kiln reads the "
-                         "fixed-length strings Keras writes (bytes)");
+  uint64_t total = 0;
+  if (H5Tis_variable_str(type) > 0) {
+    Handle memType{H5Tcopy(H5T_C_S1), H5Tclose};
+    H5Tset_size(memType, H5T_VARIABLE);
+    H5Tset_cset(memType, H5Tget_cset(type));
+    std::vector<char *> pointers(size_t(count), nullptr);
+    if (H5Aread(attr, memType, pointers.data()) < 0)
+      return error(withH5Error("cannot read " + where));
+    auto reclaim = llvm::make_scope_exit(
+        [&] { H5Dvlen_reclaim(memType, space, H5P_DEFAULT, pointers.data()); });
+    for (char *p : pointers) {
+      size_t n = p ? strnlen(p, kMaxAttributeBytes + 1) : 0;
+      total += n;
+      if (total > kMaxAttributeBytes)
+        return error(where + " is longer than " +
+                     llvm::Twine(kMaxAttributeBytes) + " bytes");
+      strings.emplace_back(p ? p : "", n);
+    }
   } else {
     size_t size = H5Tget_size(type);
     if (size == 0 || uint64_t(size) * uint64_t(count) > kMaxAttributeBytes)

@@ -62,12 +62,11 @@ public:
   /// elements' bytes. Errors: size mismatch, HDF5 read errors.
   llvm::Error readFloats(llvm::StringRef path, bool f64, char *out,
                          size_t bytes) const;
-  /// The strings of the fixed-length string attribute `name` of the object
-  /// at `path` (scalar: one string; 1-D: each element; each ends at its
-  /// first NUL), as Keras writes them (bytes). std::nullopt when there is
-  /// no such attribute. Errors: not a string attribute, a variable-length
-  /// string (HDF5's global-heap reader is not safe on corrupt files), above
-  /// kMaxAttributeStrings / kMaxAttributeBytes.
+  /// The strings of the string attribute `name` of the object at `path`
+  /// (scalar: one string; 1-D: each element; fixed-length strings end at
+  /// their first NUL). std::nullopt when there is no such attribute.
+  /// Errors: not a string attribute, above kMaxAttributeStrings /
+  /// kMaxAttributeBytes.
   llvm::Expected<std::optional<std::vector<std::string>>>
   stringAttribute(llvm::StringRef path, llvm::StringRef name) const;
   /// Every dataset under the group `path` (recursively), as paths from
