@@ -145,6 +145,10 @@ llvm::Expected<ModelInfo> kiln::collectForwardInfo(ModuleOp module,
   info.source = source.str();
   if (auto name = getOpAttr<KilnDialect::ModelNameAttrHelper>(module))
     info.modelName = name.str();
+  if (auto variables = getOpAttr<KilnDialect::KerasVariablesAttrHelper>(module))
+    for (NamedAttribute v : variables)
+      if (auto path = dyn_cast<StringAttr>(v.getValue()))
+        info.kerasVariables[v.getName().str()] = path.str();
   if (auto layers = getOpAttr<KilnDialect::LayersAttrHelper>(module))
     for (Attribute layer : layers)
       info.layers.push_back(toJson(layer));
@@ -353,6 +357,17 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
     onnx["initializers"] = json::Array(info.onnxExport->initializers);
   }
   root["export"] = json::Object{{"onnx", std::move(onnx)}};
+  if (!info.kerasVariables.empty()) {
+    json::Object variables;
+    for (const auto &[name, path] : info.kerasVariables)
+      variables[name] = path;
+    json::Object keras{{"variables", std::move(variables)}};
+    if (info.kerasConfig)
+      keras["config"] = *info.kerasConfig;
+    else
+      keras["config"] = nullptr;
+    root["keras"] = std::move(keras);
+  }
   if (!info.inputRanges.empty()) {
     json::Object ranges;
     for (const auto &[name, range] : info.inputRanges)

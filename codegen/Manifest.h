@@ -73,6 +73,12 @@ struct ModelInfo {
   std::map<std::string, double> optStateInit; // kiln.opt_state -> value
   /// kiln.index_range of integer inputs: name -> [low, high).
   std::map<std::string, std::pair<int64_t, int64_t>> inputRanges;
+  /// Keras models: each parameter's Keras 3 variable path
+  /// (kiln.keras_variables), and the model config's JSON text as imported
+  /// (a .keras archive's config.json or a .json file; none for Keras 2 .h5
+  /// files). The manifest's `keras` field, read by `export`.
+  std::map<std::string, std::string> kerasVariables;
+  std::optional<std::string> kerasConfig;
   /// Multiply-adds count twice; other ops one per output element.
   double trainStepFlops = 0, predictFlops = 0;
   /// The ONNX form of the inference graph (`prog export --output F.onnx`,

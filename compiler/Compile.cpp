@@ -11,6 +11,7 @@
 #include "codegen/Pipelines.h"
 #include "frontend/Import.h"
 #include "frontend/keras/CompileConfig.h"
+#include "frontend/keras/KerasArchive.h"
 #include "frontend/onnx/OnnxExporter.h"
 #include "ir/KilnDialect.h"
 #include "passes/Passes.h"
@@ -25,6 +26,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <chrono>
@@ -217,12 +219,25 @@ OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
     ImportOptions importOptions;
     importOptions.batchSize = opts.batchSize;
     importOptions.sequenceLength = opts.sequenceLength;
+    importOptions.noWeights = opts.noWeights;
     if (extension == ".onnx")
       module = importOnnxModel(path, &context, importOptions);
-    else if (extension == ".json" || extension == ".keras")
+    else if (extension == ".json" || extension == ".keras" ||
+             extension == ".h5" || extension == ".hdf5")
       module = importKerasModel(path, &context, importOptions);
     else
       module = parseForwardIR(sourceMgr, context);
+    // The config as written, for the manifest (export --output m.keras).
+    kerasConfigText.reset();
+    if (module && extension == ".keras") {
+      if (auto text = keras::readZipMember(path, "config.json"))
+        kerasConfigText = std::move(*text);
+      else
+        llvm::consumeError(text.takeError());
+    } else if (module && extension == ".json") {
+      if (auto buffer = llvm::MemoryBuffer::getFile(path))
+        kerasConfigText = (*buffer)->getBuffer().str();
+    }
   }
   if (!module || failed(verifyForward(*module)))
     return nullptr;
@@ -309,6 +324,7 @@ llvm::Error Compiler::collectModelInfo(ModuleOp module) {
   if (!collected)
     return collected.takeError();
   info = std::move(*collected);
+  info->kerasConfig = kerasConfigText;
   return llvm::Error::success();
 }
 

@@ -104,6 +104,8 @@ struct CompileOptions {
   std::optional<int64_t> batchSize;
   /// Keras models: the length of a variable-length time axis.
   std::optional<int64_t> sequenceLength;
+  /// Keras models: ignore the stored weights (ImportOptions::noWeights).
+  bool noWeights = false;
   /// Recorded in the manifest: the seed of initializers and shuffles.
   uint64_t seed = 0;
   /// The most ops the imported forward form may have (0: no limit).
@@ -246,6 +248,8 @@ private:
   CompileOptions opts;
   TimingScope *timing;
   std::optional<ModelInfo> info;
+  /// The Keras config text of the imported file (ModelInfo::kerasConfig).
+  std::optional<std::string> kerasConfigText;
   std::optional<TrainingConfig> config;
   std::vector<std::string> notesList;
   std::string manifestText, manifestError;

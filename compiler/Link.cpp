@@ -115,6 +115,14 @@ llvm::Expected<LinkedFile> mlir::kiln::linkModel(llvm::ArrayRef<char> object,
   args.append(archives.begin(), archives.end());
   if (options.sharedLibrary)
     args.push_back("-Wl,--no-whole-archive");
+  if (!options.sharedLibrary) {
+    // kiln_main's Keras exporter: HDF5 and libzip, as this build found them
+    // (a ','-separated list of libraries).
+    llvm::SmallVector<StringRef> libs;
+    StringRef(KILN_MAIN_LINK_LIBS).split(libs, ',', -1, false);
+    for (StringRef lib : libs)
+      args.push_back(lib.str());
+  }
   args.append({"-pthread", "-lm"});
 #ifdef KILN_LINK_SANITIZE_FLAGS
   // This kilnc's archives were built with sanitizers (KILN_SANITIZE).

@@ -30,6 +30,10 @@ struct ImportOptions {
   /// Keras inputs: the length of a variable-length time axis (the first
   /// axis after the batch, `shape=(None, ...)`), kilnc --sequence-length.
   std::optional<int64_t> sequenceLength;
+  /// Keras files: ignore the stored weights (a `.keras` archive's
+  /// model.weights.h5, a Keras 2 `.h5` file's model_weights) and start from
+  /// the initializers (kilnc --no-weights).
+  bool noWeights = false;
 };
 
 /// Imports an ONNX model (.onnx) with the ONNX library (frontend/onnx).
@@ -41,8 +45,14 @@ OwningOpRef<ModuleOp> importOnnxModel(llvm::StringRef path,
 /// (`kilnc --list-onnx-ops`).
 llvm::ArrayRef<llvm::StringLiteral> getSupportedOnnxOps();
 
-/// Imports a Keras model config (model.to_json() output, or a .keras
-/// archive's config.json) (frontend/keras).
+/// Imports a Keras model config (model.to_json() output, a .keras
+/// archive's config.json, or a Keras 2 .h5 file's model_config attribute)
+/// (frontend/keras). The stored weights of a .keras archive
+/// (model.weights.h5) or a Keras 2 .h5 file become the parameters' initial
+/// values (`kiln.init`) unless `options.noWeights`; a stored variable that
+/// is missing, extra or of another shape is one error naming its path and
+/// both shapes, and the import fails. Every Keras model records its
+/// parameters' Keras 3 variable paths (`kiln.keras_variables`).
 OwningOpRef<ModuleOp> importKerasModel(llvm::StringRef path,
                                        MLIRContext *context,
                                        const ImportOptions &options);

@@ -77,7 +77,8 @@ def Kiln_Dialect : Dialect {
     // Modules.
     "::mlir::StringAttr":$model_name,
     "::mlir::DictionaryAttr":$compile_config,
-    "::mlir::ArrayAttr":$layers
+    "::mlir::ArrayAttr":$layers,
+    "::mlir::DictionaryAttr":$keras_variables
   );
   let hasOperationAttrVerify = 1;
   let hasRegionArgAttrVerify = 1;

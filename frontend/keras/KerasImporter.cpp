@@ -14,14 +14,18 @@
 //      / kiln.l1 / kiln.l2 (values are drawn by the driver at init time).
 //
 // `compile_config`, when present, is recorded as the module attribute
-// `kiln.compile_config`. A `.keras` archive gives its config.json (libzip);
-// the weights it stores (model.weights.h5) are not read yet.
+// `kiln.compile_config`. A `.keras` archive gives its config.json (libzip)
+// and its stored weights (model.weights.h5, HDF5); a Keras 2 `.h5` file its
+// `model_config` attribute and `model_weights` group. Stored weights become
+// `kiln.init` values (loadStoredWeights); every parameter's Keras 3 variable
+// path is recorded in `kiln.keras_variables` (kerasVariablePaths).
 //
 //===----------------------------------------------------------------------===//
 
 #include "frontend/Import.h"
 #include "frontend/keras/KerasArchive.h"
 #include "frontend/keras/KerasJson.h"
+#include "frontend/keras/KerasWeights.h"
 #include "ir/KilnBuilder.h"
 #include "ir/KilnDialect.h"
 #include "ir/KilnOps.h"
@@ -31,12 +35,14 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -625,6 +631,31 @@ private:
            << "layer '" << layer.name << "' (" << layer.className << "): ";
   }
   Attribute compileConfig(const json::Object &config);
+  /// Each parameter's Keras 3 variable path ("layers/dense/vars/0"), by
+  /// parameter name, under the container `container` ("layers").
+  llvm::StringMap<std::string> kerasVariablePaths(func::FuncOp forward,
+                                                  StringRef container);
+  /// Sets `kiln.init` of every parameter from `weightsFile` (all or
+  /// nothing); one error naming the variable path and both shapes.
+  LogicalResult loadStoredWeights(func::FuncOp forward);
+  LogicalResult
+  loadKeras2Weights(func::FuncOp forward,
+                    SmallVectorImpl<std::pair<unsigned, std::string>> &);
+  /// Reads `file` into stored values for the parameters `sources` (argument
+  /// index, dataset path); sets them only if all succeed.
+  LogicalResult
+  applyStoredValues(func::FuncOp forward,
+                    ArrayRef<std::pair<unsigned, std::string>> sources);
+  /// Keras 2 .h5 files: the JSON text of the model_config attribute, with
+  /// the training_config attribute turned into a compile_config.
+  FailureOr<std::string> readKeras2File();
+
+  /// The stored weights (HDF5), when there are any and !noWeights.
+  std::unique_ptr<H5File> weightsFile;
+  /// The weights file's name in messages ("m.keras:model.weights.h5").
+  std::string weightsName;
+  /// Whether weightsFile is a Keras 2 .h5 file (else Keras 3 layout).
+  bool legacyWeights = false;
 
   StringRef path;
   MLIRContext *context;
@@ -3496,13 +3527,26 @@ OwningOpRef<ModuleOp> KerasImporter::run() {
       return nullptr;
     }
     text = std::move(*config);
-    // Trained weights are not imported yet (HDF5): say so rather than
-    // silently starting from the initializers.
-    if (hasZipMember(path, "model.weights.h5"))
-      emitWarning(fileLoc)
-          << "the archive's model.weights.h5 is not imported (stored "
-             "weights are not supported yet): parameters start from their "
-             "initializers";
+    if (!options.noWeights && hasZipMember(path, "model.weights.h5")) {
+      weightsName = (path + ":model.weights.h5").str();
+      llvm::Expected<std::string> bytes =
+          readZipMember(path, "model.weights.h5");
+      llvm::Expected<std::unique_ptr<H5File>> file =
+          bytes ? H5File::open(std::move(*bytes), weightsName)
+                : bytes.takeError();
+      if (!file) {
+        emitError(fileLoc) << "cannot read the stored weights: "
+                           << llvm::toString(file.takeError())
+                           << " (kilnc --no-weights ignores them)";
+        return nullptr;
+      }
+      weightsFile = std::move(*file);
+    }
+  } else if (path.ends_with(".h5") || path.ends_with(".hdf5")) {
+    FailureOr<std::string> config = readKeras2File();
+    if (failed(config))
+      return nullptr;
+    text = std::move(*config);
   } else {
     auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(path);
     if (!buffer) {
@@ -3596,6 +3640,18 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
   }
   if (failed(emitFunction(*module)))
     return nullptr;
+  if (auto forward = module->lookupSymbol<func::FuncOp>("forward")) {
+    llvm::StringMap<std::string> paths = kerasVariablePaths(forward, "layers");
+    if (!paths.empty()) {
+      NamedAttrList entries;
+      for (const auto &entry : paths)
+        entries.append(entry.getKey(), builder.getStringAttr(entry.getValue()));
+      setOpAttr<KilnDialect::KerasVariablesAttrHelper>(
+          *module, entries.getDictionary(context));
+    }
+    if (weightsFile && failed(loadStoredWeights(forward)))
+      return nullptr;
+  }
   if (options.sequenceLength && !sequenceLengthUsed) {
     emitError(fileLoc) << "--sequence-length=" << *options.sequenceLength
                        << " was given, but no input has a variable-length "
@@ -3606,6 +3662,349 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
   setOpAttr<KilnDialect::LayersAttrHelper>(*module,
                                            builder.getArrayAttr(layerRecords));
   return module;
+}
+
+//===----------------------------------------------------------------------===//
+// Stored weights
+//===----------------------------------------------------------------------===//
+
+/// The attribute path under which Keras 3 saves the nested layer holding a
+/// kiln parameter of a layer of class `cls` (kiln name `<layer>/<suffix>`):
+/// saving_lib._save_state visits a layer's attributes by name (recurrent
+/// layers keep their weights in `cell`, Bidirectional in `forward_layer` and
+/// `backward_layer`, MultiHeadAttention in its EinsumDense projections,
+/// TimeDistributed in `layer`); "" for the layer's own variables.
+static std::string kerasSubLayer(StringRef cls, StringRef suffix) {
+  if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN")
+    return "cell";
+  if (cls == "Bidirectional")
+    return suffix.starts_with("backward_") ? "backward_layer/cell"
+                                           : "forward_layer/cell";
+  if (cls == "MultiHeadAttention") {
+    StringRef head = suffix.split('/').first;
+    if (head == "attention_output")
+      return "_output_dense";
+    return ("_" + head + "_dense").str();
+  }
+  if (cls == "TimeDistributed")
+    return "layer";
+  return "";
+}
+
+static std::string shapeText(ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+llvm::StringMap<std::string>
+KerasImporter::kerasVariablePaths(func::FuncOp forward, StringRef container) {
+  // saving_lib._save_container_state: the layers of model.layers (the
+  // config's order) under the snake_case name of their class, `_1`, `_2`,
+  // ... for repeats; each one's variables (trainable, then non-trainable,
+  // in creation order: kiln adds a layer's parameters in Keras' order)
+  // under `vars/<i>`.
+  llvm::StringMap<std::string> layerPath;
+  llvm::StringMap<int> used;
+  for (const Layer &layer : layers) {
+    std::string name = toSnakeCase(layer.className);
+    auto [it, inserted] = used.try_emplace(name, 0);
+    if (!inserted)
+      name += "_" + std::to_string(++it->second);
+    layerPath[layer.name] = (container + "/" + name).str();
+  }
+  llvm::StringMap<int> nextIndex;
+  llvm::StringMap<std::string> paths;
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
+    auto name = getArgAttr<KilnDialect::ParamAttrHelper>(forward, i);
+    if (!name)
+      continue;
+    auto [layerName, suffix] = name.getValue().split('/');
+    auto found = layerIndex.find(layerName);
+    if (found == layerIndex.end())
+      continue;
+    std::string group = layerPath[layerName];
+    std::string sub = kerasSubLayer(layers[found->second].className, suffix);
+    if (!sub.empty())
+      group += "/" + sub;
+    group += "/vars";
+    int index = nextIndex[group]++;
+    paths[name.getValue()] = group + "/" + std::to_string(index);
+  }
+  return paths;
+}
+
+LogicalResult KerasImporter::applyStoredValues(
+    func::FuncOp forward, ArrayRef<std::pair<unsigned, std::string>> sources) {
+  auto fail = [&]() {
+    return emitError(fileLoc) << "stored weights (" << weightsName << "): ";
+  };
+  SmallVector<std::pair<unsigned, DenseElementsAttr>> values;
+  for (const auto &[arg, dataset] : sources) {
+    auto type = cast<RankedTensorType>(forward.getArgumentTypes()[arg]);
+    StringRef param =
+        getArgAttr<KilnDialect::ParamAttrHelper>(forward, arg).getValue();
+    if (!weightsFile->isDataset(dataset))
+      return fail() << "no variable '" << dataset << "' for the parameter '"
+                    << param << "' " << shapeText(type.getShape())
+                    << " (kilnc --no-weights starts from the initializers)";
+    auto shape = weightsFile->floatShape(dataset);
+    if (!shape)
+      return fail() << "the variable '" << dataset << "' for the parameter '"
+                    << param << "': " << llvm::toString(shape.takeError());
+    if (ArrayRef<int64_t>(*shape) != type.getShape())
+      return fail() << "the variable '" << dataset << "' has shape "
+                    << shapeText(*shape) << ", the parameter '" << param
+                    << "' has shape " << shapeText(type.getShape());
+    Type element = type.getElementType();
+    if (!element.isF32() && !element.isF64())
+      return fail() << "the parameter '" << param << "' is of type " << type
+                    << "; stored values are read into f32 and f64 only";
+    bool f64 = element.isF64();
+    size_t count = static_cast<size_t>(type.getNumElements());
+    std::vector<char> buffer(count * (f64 ? 8 : 4));
+    if (llvm::Error e =
+            weightsFile->readFloats(dataset, f64, buffer.data(), buffer.size()))
+      return fail() << llvm::toString(std::move(e));
+    for (size_t k = 0; k < count; ++k) {
+      double v;
+      if (f64) {
+        std::memcpy(&v, buffer.data() + 8 * k, 8);
+      } else {
+        float f;
+        std::memcpy(&f, buffer.data() + 4 * k, 4);
+        v = f;
+      }
+      if (!std::isfinite(v))
+        return fail() << "the variable '" << dataset << "' (parameter '"
+                      << param << "') holds " << v << " at element " << k
+                      << "; parameters must be finite";
+    }
+    DenseElementsAttr value =
+        f64 ? DenseElementsAttr::get(
+                  type,
+                  ArrayRef<double>(
+                      reinterpret_cast<const double *>(buffer.data()), count))
+            : DenseElementsAttr::get(
+                  type,
+                  ArrayRef<float>(
+                      reinterpret_cast<const float *>(buffer.data()), count));
+    values.push_back({arg, value});
+  }
+  // All read: only now the module changes.
+  for (auto &[arg, value] : values) {
+    forward.removeArgAttr(arg,
+                          KilnDialect::InitializerAttrHelper::getNameStr());
+    forward.setArgAttr(arg, KilnDialect::InitAttrHelper::getNameStr(), value);
+  }
+  return success();
+}
+
+/// The strings of the attribute `name` of `group`, or of `name0`, `name1`,
+/// ... when Keras split it (save_attributes_to_hdf5_group: attributes above
+/// 64 KB are split into numbered chunks).
+static llvm::Expected<std::vector<std::string>>
+splitAttribute(const H5File &file, StringRef group, StringRef name) {
+  auto whole = file.stringAttribute(group, name);
+  if (!whole)
+    return whole.takeError();
+  if (*whole)
+    return std::move(**whole);
+  std::vector<std::string> all;
+  for (int chunk = 0;; ++chunk) {
+    auto part = file.stringAttribute(group, (name + Twine(chunk)).str());
+    if (!part)
+      return part.takeError();
+    if (!*part)
+      break;
+    if (all.size() + (*part)->size() > kMaxAttributeStrings)
+      return llvm::createStringError("the attribute '" + name + "' of '" +
+                                     group + "' has too many strings");
+    all.insert(all.end(), (*part)->begin(), (*part)->end());
+  }
+  return all;
+}
+
+LogicalResult KerasImporter::loadKeras2Weights(
+    func::FuncOp forward,
+    SmallVectorImpl<std::pair<unsigned, std::string>> &sources) {
+  // Keras' legacy load_weights_from_hdf5_group: the layers with weights in
+  // the order of `layer_names`, each one's weights listed by
+  // `weight_names` and matched to layer.weights (trainable, then
+  // non-trainable) by position.
+  auto fail = [&]() {
+    return emitError(fileLoc) << "stored weights (" << weightsName << "): ";
+  };
+  const char *root = "model_weights";
+  auto layerNames = splitAttribute(*weightsFile, root, "layer_names");
+  if (!layerNames)
+    return fail() << llvm::toString(layerNames.takeError());
+  llvm::MapVector<StringRef, SmallVector<unsigned>> byLayer;
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
+    if (auto name = getArgAttr<KilnDialect::ParamAttrHelper>(forward, i))
+      byLayer[name.getValue().split('/').first].push_back(i);
+  auto paramList = [&](ArrayRef<unsigned> args) {
+    std::string text;
+    for (unsigned a : args)
+      text += (text.empty() ? "" : ", ") +
+              getArgAttr<KilnDialect::ParamAttrHelper>(forward, a).str();
+    return text;
+  };
+  llvm::StringSet<> seen;
+  for (const std::string &layerName : *layerNames) {
+    std::string group = std::string(root) + "/" + layerName;
+    auto weightNames = splitAttribute(*weightsFile, group, "weight_names");
+    if (!weightNames)
+      return fail() << llvm::toString(weightNames.takeError());
+    if (weightNames->empty())
+      continue;
+    auto it = byLayer.find(layerName);
+    size_t have = it == byLayer.end() ? 0 : it->second.size();
+    auto found = layerIndex.find(layerName);
+    bool normalization = found != layerIndex.end() &&
+                         layers[found->second].className == "Normalization";
+    std::string stored;
+    for (const std::string &w : *weightNames)
+      stored += (stored.empty() ? "" : ", ") + w;
+    // Keras' Normalization also stores its sample count, which kiln does
+    // not keep.
+    if (weightNames->size() != have &&
+        !(normalization && weightNames->size() == have + 1 && have > 0))
+      return fail() << "the layer '" << layerName << "' has "
+                    << weightNames->size() << " stored weights (" << stored
+                    << "), the model's layer has " << have
+                    << (have ? " (" + paramList(it->second) + ")" : "");
+    for (size_t k = 0; k < have; ++k)
+      sources.push_back({it->second[k], group + "/" + (*weightNames)[k]});
+    seen.insert(layerName);
+  }
+  for (const auto &[layerName, args] : byLayer)
+    if (!seen.contains(layerName))
+      return fail() << "no stored weights for the layer '" << layerName
+                    << "' (parameters " << paramList(args)
+                    << ") in model_weights";
+  return success();
+}
+
+LogicalResult KerasImporter::loadStoredWeights(func::FuncOp forward) {
+  SmallVector<std::pair<unsigned, std::string>> sources;
+  if (legacyWeights) {
+    if (failed(loadKeras2Weights(forward, sources)))
+      return failure();
+    return applyStoredValues(forward, sources);
+  }
+  // Keras 3.0 files written by keras-core name the container
+  // `_layer_checkpoint_dependencies` (saving_lib.H5IOStore.get).
+  StringRef container = "layers";
+  if (!weightsFile->exists(container) &&
+      weightsFile->exists("_layer_checkpoint_dependencies"))
+    container = "_layer_checkpoint_dependencies";
+  llvm::StringMap<std::string> paths = kerasVariablePaths(forward, container);
+  llvm::StringSet<> consumed;
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
+    if (auto name = getArgAttr<KilnDialect::ParamAttrHelper>(forward, i)) {
+      auto it = paths.find(name.getValue());
+      if (it == paths.end()) {
+        emitError(fileLoc) << "stored weights (" << weightsName
+                           << "): the parameter '" << name.getValue()
+                           << "' belongs to no layer of the config";
+        return failure();
+      }
+      sources.push_back({i, it->second});
+      consumed.insert(it->second);
+    }
+  // A float variable the model has no parameter for is a layout kiln does
+  // not know (another model, a layer kiln maps differently): an error, not
+  // a silently ignored weight. Integer variables (Normalization's count,
+  // seed-generator states) are not parameters in kiln.
+  auto all = weightsFile->datasets(container);
+  if (!all) {
+    emitError(fileLoc) << "stored weights (" << weightsName
+                       << "): " << llvm::toString(all.takeError());
+    return failure();
+  }
+  for (const std::string &dataset : *all) {
+    if (consumed.contains(dataset))
+      continue;
+    auto shape = weightsFile->floatShape(dataset);
+    if (!shape) {
+      llvm::consumeError(shape.takeError());
+      continue;
+    }
+    emitError(fileLoc) << "stored weights (" << weightsName
+                       << "): the variable '" << dataset << "' "
+                       << shapeText(*shape)
+                       << " matches no parameter of the model (kilnc "
+                          "--no-weights starts from the initializers)";
+    return failure();
+  }
+  return applyStoredValues(forward, sources);
+}
+
+FailureOr<std::string> KerasImporter::readKeras2File() {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    emitError(fileLoc) << "cannot read the file: "
+                       << buffer.getError().message();
+    return failure();
+  }
+  auto file = H5File::open((*buffer)->getBuffer().str(), path);
+  if (!file) {
+    emitError(fileLoc) << llvm::toString(file.takeError());
+    return failure();
+  }
+  auto config = (*file)->stringAttribute("", "model_config");
+  if (!config) {
+    emitError(fileLoc) << llvm::toString(config.takeError());
+    return failure();
+  }
+  if (!*config || (*config)->size() != 1) {
+    emitError(fileLoc) << "no 'model_config' attribute holding one string: "
+                          "not a Keras model saved with model.save() (a "
+                          "weights-only .h5 file has no model config)";
+    return failure();
+  }
+  std::string text = std::move((**config)[0]);
+  // Keras 2 keeps compile()'s arguments in `training_config`: the same
+  // fields as a Keras 3 compile_config, with the optimizer under
+  // `optimizer_config`.
+  auto training = (*file)->stringAttribute("", "training_config");
+  if (!training)
+    llvm::consumeError(training.takeError());
+  else if (*training && (*training)->size() == 1) {
+    llvm::Expected<json::Value> model = json::parse(text);
+    llvm::Expected<json::Value> compile = json::parse((**training)[0]);
+    if (!compile) {
+      emitError(fileLoc) << "the 'training_config' attribute is not JSON: "
+                         << llvm::toString(compile.takeError());
+      if (!model)
+        llvm::consumeError(model.takeError());
+      return failure();
+    }
+    if (model && model->getAsObject() && compile->getAsObject() &&
+        !model->getAsObject()->get("compile_config")) {
+      json::Object converted;
+      for (StringRef key :
+           {"loss", "metrics", "weighted_metrics", "loss_weights"})
+        if (const json::Value *v = compile->getAsObject()->get(key))
+          converted[key] = *v;
+      if (const json::Value *v =
+              compile->getAsObject()->get("optimizer_config"))
+        converted["optimizer"] = *v;
+      (*model->getAsObject())["compile_config"] = std::move(converted);
+      text = llvm::formatv("{0}", *model).str();
+    } else if (!model) {
+      llvm::consumeError(model.takeError()); // reported by run()
+    }
+  }
+  if (!options.noWeights && (*file)->exists("model_weights")) {
+    weightsFile = std::move(*file);
+    weightsName = path.str();
+    legacyWeights = true;
+  }
+  return text;
 }
 
 } // namespace

@@ -16,8 +16,9 @@
 
 #include "Callbacks.h"
 #include "Checkpoint.h"
-#include "Plot.h"
 #include "ExportOnnx.h"
+#include "KerasExport.h"
+#include "Plot.h"
 #include "Session.h"
 
 #include "kiln/data.h"
@@ -583,7 +584,8 @@ void printUsage(const std::string &program, const Manifest &m) {
       "  %s predict --data FILE [--label-column C] [--checkpoint PATH]\n"
       "        --output FILE.csv|.npy [--threads N]\n"
       "  %s plot HISTORY.csv|.json -o OUT.svg|.png\n"
-      "  %s export [--checkpoint PATH] --output FILE.onnx\n"
+      "  %s export [--checkpoint PATH] --output "
+      "FILE.onnx|FILE.keras|FILE.weights.h5\n"
       "  %s summary\n\n"
       "Data files: CSV with a header row, NPY (f32, f64, i32, i64, u8, bool;\n"
       "C order), or IDX (MNIST). Batch size %lld (fixed at compile time);\n"
@@ -836,10 +838,13 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
   // export: one file per format, chosen by the output's extension.
   if (command == "export") {
     if (o.output.empty())
-      throw UsageError("'export' needs --output FILE.onnx");
-    if (!endsWith(o.output, ".onnx"))
-      throw UsageError("--output takes a .onnx file name, got '" + o.output +
-                       "'");
+      throw UsageError("'export' needs --output FILE.onnx, FILE.keras or "
+                       "FILE.weights.h5");
+    if (!endsWith(o.output, ".onnx") && !endsWith(o.output, ".keras") &&
+        !endsWith(o.output, ".h5"))
+      throw UsageError("--output takes a .onnx, .keras or .h5 "
+                       "(model.weights.h5) file name, got '" +
+                       o.output + "'");
   }
   if ((command == "fit" || command == "evaluate") && o.labels.empty() &&
       o.labelColumn.empty())
@@ -1595,10 +1600,15 @@ int evaluate(Session &session, const Options &o) {
   return 0;
 }
 
+int exportKeras(Session &session, const Options &o);
+
 /// prog export: the trained model in the format of --output's extension
 /// (.onnx: the inference graph with the parameters as initializers,
-/// ExportOnnx.h). Nothing is written when the model has no such form.
+/// ExportOnnx.h; .keras / .h5: the Keras 3 layout, exportKeras). Nothing
+/// is written when the model has no such form.
 int exportModel(Session &session, const kiln_model_t *model, const Options &o) {
+  if (!endsWith(o.output, ".onnx"))
+    return exportKeras(session, o);
   std::string outputPath = checkOutput(o.output, "--output", {o.checkpoint});
   checkInput(o.checkpoint, "--checkpoint");
   if (!o.checkpoint.empty())
@@ -1713,7 +1723,31 @@ int plotCommand(const std::string &program, int argc, char **argv) {
   writeTextAtomically(outputPath, plotCurves(curves, endsWith(output, ".svg")));
   return 0;
 }
+
+/// export to .keras / .h5: the parameters (of --checkpoint, else the
+/// initial ones) through the exporter generated executables install
+/// (KerasExport.h).
+int exportKeras(Session &session, const Options &o) {
+  std::string outputPath = checkOutput(o.output, "--output", {o.checkpoint});
+  checkInput(o.checkpoint, "--checkpoint");
+  if (!o.checkpoint.empty())
+    session.load(o.checkpoint);
+  if (!kerasExporter)
+    fail("this program was linked without the Keras exporter (executables "
+         "kilnc writes have it; an embedding program calls "
+         "kiln_cli_register_keras_export() and links HDF5 and libzip)");
+  kerasExporter(session, outputPath);
+  std::fprintf(stderr, "export: wrote %s (%zu variables%s)\n", o.output.c_str(),
+               session.manifest().kerasVariables.size(),
+               endsWith(o.output, ".keras") ? ", config.json, metadata.json"
+                                            : "");
+  return 0;
+}
 } // namespace
+
+// Defined here, in kiln_driver, so that programs without kiln_main link;
+// kiln_cli_register_keras_export (kiln_main) sets it.
+KerasExporter kiln::driver::kerasExporter = nullptr;
 
 static int cliMain(int argc, char **argv, const kiln_model_t *model) {
   std::string program = argc > 0 ? argv[0] : "model";

@@ -9,7 +9,10 @@
 #include "kiln/session.h"
 
 extern const kiln_model_t kiln_main_model;
+/* KerasExport.cpp (in this archive): `export --output m.keras|.h5`. */
+void kiln_cli_register_keras_export(void);
 
 int main(int argc, char **argv) {
+  kiln_cli_register_keras_export();
   return kiln_cli_main(argc, argv, &kiln_main_model);
 }

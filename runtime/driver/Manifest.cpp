@@ -339,5 +339,26 @@ Manifest kiln::driver::parseManifest(const char *text) {
       m.inputRanges[name] = {range[0].get<int64_t>(), range[1].get<int64_t>()};
     }
   }
+  if (root.contains("keras")) {
+    const json &keras = root.at("keras");
+    const json &variables = field(keras, "variables", "keras");
+    if (!variables.is_object())
+      fail("keras.variables is not an object");
+    for (auto &[name, path] : variables.items()) {
+      // A path of groups and a variable index: letters, digits and
+      // '_', '/', never '..' or an empty component.
+      if (!path.is_string() || path.get<std::string>().empty() ||
+          path.get<std::string>().size() > 4096 ||
+          path.get<std::string>().find("//") != std::string::npos ||
+          path.get<std::string>().front() == '/' ||
+          path.get<std::string>().find_first_not_of(
+              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+              "/") != std::string::npos)
+        fail("keras.variables." + name + " is not a variable path");
+      m.kerasVariables[name] = path.get<std::string>();
+    }
+    if (keras.contains("config") && !keras.at("config").is_null())
+      m.kerasConfig = string(keras, "config", "keras");
+  }
   return m;
 }

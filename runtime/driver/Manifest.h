@@ -107,6 +107,11 @@ struct Manifest {
   /// input_ranges: the valid values [low, high) of integer inputs (token
   /// ids of an Embedding), by input name.
   std::map<std::string, std::pair<int64_t, int64_t>> inputRanges;
+  /// keras.variables: each parameter's Keras 3 variable path
+  /// ("layers/dense/vars/0"), for `export` (empty: not a Keras model).
+  std::map<std::string, std::string> kerasVariables;
+  /// keras.config: the Keras model config's JSON text as imported.
+  std::optional<std::string> kerasConfig;
 };
 
 /// Parses and checks `text`. Throws std::runtime_error with a message

@@ -232,11 +232,12 @@ char *Session::address(const TensorInfo &t) const {
 char *Session::parameter(const std::string &name,
                          const TensorInfo **info) const {
   const EntryInfo &layout = m.trainStep ? *m.trainStep : m.predict;
-  const TensorInfo *t = layout.find(KILN_TENSOR_PARAM, name);
+  const TensorInfo *t = layout.findIn(KILN_REGION_PARAMS, name);
   if (!t) {
     std::string known;
-    for (const TensorInfo *p : layout.all(KILN_TENSOR_PARAM))
-      known += (known.empty() ? "" : ", ") + p->name;
+    for (kiln_tensor_kind_t kind : {KILN_TENSOR_PARAM, KILN_TENSOR_STATE})
+      for (const TensorInfo *p : layout.all(kind))
+        known += (known.empty() ? "" : ", ") + p->name;
     fail("no parameter '" + name + "' (parameters: " + known + ")");
   }
   if (info)

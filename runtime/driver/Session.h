@@ -153,8 +153,9 @@ public:
   /// unchanged when this throws.
   std::map<std::string, std::string> load(const std::string &path);
 
-  /// The parameter `name` in the params region and its layout; throws for
-  /// an unknown name.
+  /// The parameter or state tensor `name` (BatchNormalization's moving
+  /// statistics) in the params region and its layout; throws for an
+  /// unknown name.
   char *parameter(const std::string &name, const TensorInfo **info) const;
 
   /// Completed epochs and train steps (restored by load()).

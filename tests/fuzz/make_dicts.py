@@ -48,6 +48,11 @@ write("keras-json.dict", JSON + keras)
 write("keras-archive.dict", ["PK\x03\x04", "PK\x01\x02", "PK\x05\x06",
                              "config.json", "metadata.json",
                              "model.weights.h5"] + JSON + keras)
+write("keras-h5.dict", ["\x89HDF\r\n\x1a\n", "TREE", "HEAP", "SNOD",
+                         "OHDR", "GCOL", "model_config", "training_config",
+                         "model_weights", "layer_names", "layer_names0",
+                         "weight_names", "kernel:0", "bias:0", "vars",
+                         "layers"] + JSON + keras)
 write("onnx.dict", literals("frontend/onnx/OnnxImporter.cpp",
                             "frontend/onnx/OnnxLoader.cpp") +
       ["ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training", "pytorch"])

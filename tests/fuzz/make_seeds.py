@@ -3,7 +3,7 @@
 inputs (nothing large is committed under tests/fuzz).
 
 Usage: make_seeds.py HARNESS OUTDIR   (HARNESS as in scripts/fuzz.sh: onnx,
-keras-json, keras-archive, kiln-ir, csv, npy, idx, checkpoint, cli)
+keras-json, keras-archive, keras-h5, kiln-ir, csv, npy, idx, checkpoint, cli)
 
 Each seed is a file named after a hash of its bytes. Inputs above 64 KiB
 are left out (mutating them is slow and they add little coverage).
@@ -15,6 +15,7 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -65,6 +66,15 @@ def seeds(harness):
         configs = [c for c in configs if b"class_name" in c]
         return configs if harness == "keras-json" else \
             [keras_archive(c) for c in configs]
+    if harness == "keras-h5":
+        # Keras 2 .h5 files (model_config + model_weights) as the stored
+        # weights tests write them.
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run([sys.executable, os.path.join(
+                ROOT, "tests/lit/frontend/keras/Inputs/make_weights.py"), d],
+                check=True, capture_output=True)
+            return [read(os.path.join(d, n)) for n in sorted(os.listdir(d))
+                    if n.endswith(".h5")]
     if harness == "kiln-ir":
         return [read(p) for p in tracked(".mlir")]
     if harness == "csv":

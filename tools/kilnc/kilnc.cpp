@@ -146,9 +146,10 @@ enum class EmitKind {
 
 cl::OptionCategory kilncCategory("kilnc options");
 
-cl::opt<std::string> inputFilename(cl::Positional,
-                                   cl::desc("<model.mlir|.onnx|.json|.keras>"),
-                                   cl::init("-"), cl::cat(kilncCategory));
+cl::opt<std::string>
+    inputFilename(cl::Positional,
+                  cl::desc("<model.mlir|.onnx|.json|.keras|.h5>"),
+                  cl::init("-"), cl::cat(kilncCategory));
 cl::opt<bool> listOnnxOps(
     "list-onnx-ops",
     cl::desc("Print the ONNX op types the importer supports and exit"),
@@ -255,6 +256,12 @@ cl::opt<int64_t> sequenceLength(
     cl::desc("Keras models: the length of a variable-length time axis "
              "(an input shape (None, ...) after the batch)"),
     cl::init(0), cl::cat(kilncCategory));
+
+cl::opt<bool> noWeights(
+    "no-weights",
+    cl::desc("Keras .keras/.h5 models: ignore the stored weights and draw "
+             "fresh initial values from the initializers"),
+    cl::init(false), cl::cat(kilncCategory));
 
 cl::opt<int64_t>
     maxOps("max-ops",
@@ -705,6 +712,14 @@ kiln::TrainingFlags trainingFlags() {
     flags.convention = convention;
   return flags;
 }
+/// Whether `path` names a Keras model file (.json, .keras, .h5, .hdf5).
+bool isKerasFile(StringRef path) {
+  StringRef extension = llvm::sys::path::extension(path);
+  return extension.equals_insensitive(".json") ||
+         extension.equals_insensitive(".keras") ||
+         extension.equals_insensitive(".h5") ||
+         extension.equals_insensitive(".hdf5");
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -729,7 +744,7 @@ int main(int argc, char **argv) {
       "kilnc: compiles a model (Keras config, ONNX, kiln IR) to native code: "
       "a training program (default), a shared library, or an object file "
       "and C header\n\n"
-      "  kilnc MODEL.json|.keras|.onnx|.mlir [--loss=...] [--emit=...] -o "
+      "  kilnc MODEL.json|.keras|.h5|.onnx|.mlir [--loss=...] [--emit=...] -o "
       "OUT\n"
       "  kilnc run MODEL.mlir --entry F --input a.npy ... [--output y.npy]\n"
       "\n  MLIR and LLVM options (--mlir-timing, --mlir-print-ir-after-all, "
@@ -752,11 +767,7 @@ int main(int argc, char **argv) {
           static_cast<const cl::Option *>(&metricsList),
           static_cast<const cl::Option *>(&fromLogits),
           static_cast<const cl::Option *>(&convention)})
-      if (given(*option) &&
-          !llvm::sys::path::extension(inputFilename)
-               .equals_insensitive(".json") &&
-          !llvm::sys::path::extension(inputFilename)
-               .equals_insensitive(".keras")) {
+      if (given(*option) && !isKerasFile(inputFilename)) {
         llvm::errs() << "kilnc: error: --" << option->ArgStr
                      << " configures the training step; give --loss too\n";
         return 1;
@@ -768,23 +779,29 @@ int main(int argc, char **argv) {
                    << batchSize << "\n";
       return 1;
     }
-    if (extension != ".onnx" && extension != ".json" && extension != ".keras") {
+    if (extension != ".onnx" && !isKerasFile(inputFilename)) {
       llvm::errs() << "kilnc: error: --batch-size applies to imported "
-                      "models (.onnx, .json, .keras); a .mlir model has "
+                      "models (.onnx, .json, .keras, .h5); a .mlir model has "
                       "static shapes\n";
       return 1;
     }
   }
+  if (given(noWeights) &&
+      (!isKerasFile(inputFilename) ||
+       llvm::sys::path::extension(inputFilename).equals_insensitive(".json"))) {
+    llvm::errs() << "kilnc: error: --no-weights applies to Keras models "
+                    "(.keras, .h5) that store weights\n";
+    return 1;
+  }
   if (given(sequenceLength)) {
-    StringRef extension = llvm::sys::path::extension(inputFilename);
     if (sequenceLength <= 0) {
       llvm::errs() << "kilnc: error: --sequence-length must be positive, got "
                    << sequenceLength << "\n";
       return 1;
     }
-    if (extension != ".json" && extension != ".keras") {
+    if (!isKerasFile(inputFilename)) {
       llvm::errs() << "kilnc: error: --sequence-length applies to Keras "
-                      "models (.json, .keras)\n";
+                      "models (.json, .keras, .h5)\n";
       return 1;
     }
   }
@@ -849,6 +866,7 @@ int main(int argc, char **argv) {
     options.batchSize = batchSize;
   if (sequenceLength > 0)
     options.sequenceLength = sequenceLength;
+  options.noWeights = noWeights;
   if (maxOps < 0) {
     llvm::errs() << "kilnc: error: --max-ops must be >= 0, got " << maxOps
                  << "\n";

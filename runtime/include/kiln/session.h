@@ -135,13 +135,13 @@ KILN_API kiln_status_t kiln_session_predict(kiln_session_t *session,
 KILN_API kiln_status_t kiln_session_last_epoch_metrics(kiln_session_t *session,
                                                        double *out_values);
 
-/// The parameter `name` (as the manifest names it, e.g. "dense/kernel") in
-/// the session's params region: `*out_data` points at its `*out_count`
-/// elements of `*out_dtype`, row-major in the parameter's shape. Writing
-/// through the pointer changes the parameter. The memory is owned by the
-/// session and stays valid until kiln_session_destroy.
-/// Errors: KILN_ERROR_INVALID_ARGUMENT for NULL pointers or an unknown name
-/// (the message lists the parameters).
+/// The parameter or state tensor `name` (as the manifest names it, e.g.
+/// "dense/kernel", "bn/moving_mean") in the session's params region:
+/// `*out_data` points at its `*out_count` elements of `*out_dtype`, row-major
+/// in the parameter's shape. Writing through the pointer changes the parameter.
+/// The memory is owned by the session and stays valid until
+/// kiln_session_destroy. Errors: KILN_ERROR_INVALID_ARGUMENT for NULL pointers
+/// or an unknown name (the message lists the parameters).
 KILN_API kiln_status_t kiln_session_parameter(kiln_session_t *session,
                                               const char *name, void **out_data,
                                               kiln_dtype_t *out_dtype,

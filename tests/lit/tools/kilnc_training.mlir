@@ -51,7 +51,7 @@
 // BADOPT: kilnc: error: --optimizer: unknown setting 'bogus=1' (known: learning_rate,
 // BADLOSS: error: the training options: unknown loss 'hinge'
 // NOLOSS: kilnc: error: --metrics configures the training step; give --loss too
-// BATCH: kilnc: error: --batch-size applies to imported models (.onnx, .json, .keras); a .mlir model has static shapes
+// BATCH: kilnc: error: --batch-size applies to imported models (.onnx, .json, .keras, .h5); a .mlir model has static shapes
 // RANGE: error: the training options: momentum = 2.000000e+00 is out of range [0, 1]
 // WDADAM: error: the training options: weight_decay does not apply to adam (it applies to: adamw)
 // MOMADAM: error: the training options: momentum does not apply to adam (it applies to: sgd, rmsprop)
