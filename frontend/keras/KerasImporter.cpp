@@ -3541,6 +3541,13 @@ OwningOpRef<ModuleOp> KerasImporter::run() {
         return nullptr;
       }
       weightsFile = std::move(*file);
+    } else if (!options.noWeights) {
+      // Keras 3's load_model refuses such an archive; kiln compiles it from
+      // the initializers but says so (a .npz weights member is not read).
+      emitWarning(fileLoc)
+          << "the .keras archive has no model.weights.h5: the parameters "
+             "start from their initializers, not from stored weights "
+             "(kilnc --no-weights silences this)";
     }
   } else if (path.ends_with(".h5") || path.ends_with(".hdf5")) {
     FailureOr<std::string> config = readKeras2File();

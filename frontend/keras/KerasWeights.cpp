@@ -107,7 +107,14 @@ bool H5File::exists(llvm::StringRef path) const {
     if (!prefix.empty())
       prefix += "/";
     prefix += part.str();
+    // Only hard links: a soft or external link (or a user-defined one)
+    // would make a weights file read another object or another file on
+    // this machine (an external link to /etc/passwd, a FIFO that blocks).
+    // H5Lget_info does not traverse the link; H5Oexists_by_name would.
+    H5L_info_t link;
     if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0 ||
+        H5Lget_info(file, prefix.c_str(), &link, H5P_DEFAULT) < 0 ||
+        link.type != H5L_TYPE_HARD ||
         H5Oexists_by_name(file, prefix.c_str(), H5P_DEFAULT) <= 0) {
       H5Eclear2(H5E_DEFAULT);
       return false;
@@ -134,6 +141,15 @@ H5File::floatShape(llvm::StringRef path) const {
   Handle dataset{H5Dopen2(file, path.str().c_str(), H5P_DEFAULT), H5Dclose};
   if (dataset < 0)
     return error(withH5Error("cannot open '" + path + "'"));
+  // The values must be inside the file: external raw storage and virtual
+  // datasets name other files, which a model file must not make kiln read.
+  Handle creation{H5Dget_create_plist(dataset), H5Pclose};
+  if (creation < 0 || H5Pget_layout(creation) == H5D_VIRTUAL ||
+      H5Pget_external_count(creation) != 0)
+    return error("'" + path +
+                 "' keeps its values outside the file (external storage or "
+                 "a virtual dataset); kiln reads only values stored in the "
+                 "weights file itself");
   Handle type{H5Dget_type(dataset), H5Tclose};
   if (type < 0 || H5Tget_class(type) != H5T_FLOAT)
     return error("'" + path +

@@ -69,7 +69,8 @@ constexpr llvm::StringLiteral kSupportedOps[] = {
     "Identity",            "LSTM",                "LayerNormalization",
     "LeakyRelu",           "Less",                "LessOrEqual",
     "Log",                 "LogSoftmax",          "MatMul",
-    "MaxPool",             "Mul",                 "Neg",
+    "Max",                 "MaxPool",             "Min",
+    "Mul",                 "Neg",
     "Pad",                 "Pow",                 "RNN",
     "Range",               "Reciprocal",          "ReduceMax",
     "ReduceMean",          "ReduceSum",           "Relu",
@@ -213,6 +214,7 @@ private:
   LogicalResult checkInferredShapes(const onnx::NodeProto &node);
   LogicalResult setOutput(unsigned index, Value v);
   template <typename OpT> LogicalResult binary();
+  template <typename OpT> LogicalResult variadic();
   template <typename OpT> LogicalResult unary(ArrayRef<NamedAttribute> a = {});
   LogicalResult gemm();
   LogicalResult matmul();
@@ -677,6 +679,35 @@ template <typename OpT> LogicalResult Importer::binary() {
     return failure();
   Value lhs = broadcastTo(*a, *shape), rhs = broadcastTo(*b, *shape);
   return setOutput(0, create<OpT>(typeOf(lhs), {lhs, rhs}));
+}
+
+/// An elementwise op of 1 to N inputs (ONNX Max, Min), folded left to
+/// right over the broadcast operands: op(op(x0, x1), x2)...
+template <typename OpT> LogicalResult Importer::variadic() {
+  int n = currentNode->input_size();
+  if (n < 1) {
+    nodeError() << "needs at least one input";
+    return failure();
+  }
+  FailureOr<Value> acc = floatInput(0);
+  if (failed(acc))
+    return failure();
+  for (int i = 1; i < n; ++i) {
+    FailureOr<Value> next = floatInput(i);
+    if (failed(next))
+      return failure();
+    if (typeOf(*acc).getElementType() != typeOf(*next).getElementType()) {
+      nodeError() << "operand element types differ";
+      return failure();
+    }
+    FailureOr<SmallVector<int64_t>> shape =
+        broadcastShape(typeOf(*acc).getShape(), typeOf(*next).getShape());
+    if (failed(shape))
+      return failure();
+    Value lhs = broadcastTo(*acc, *shape), rhs = broadcastTo(*next, *shape);
+    acc = create<OpT>(typeOf(lhs), {lhs, rhs});
+  }
+  return setOutput(0, *acc);
 }
 
 template <typename OpT>
@@ -3021,6 +3052,12 @@ LogicalResult Importer::importNode(const onnx::NodeProto &node) {
     return binary<AddOp>();
   if (op == "Sub")
     return binary<SubOp>();
+  // ONNX Max/Min take 1 to N inputs (multidirectional broadcasting);
+  // kiln's exporter writes Max for Normalization's variance floor.
+  if (op == "Max")
+    return variadic<MaximumOp>();
+  if (op == "Min")
+    return variadic<MinimumOp>();
   if (op == "Mul")
     return binary<MulOp>();
   if (op == "Div")

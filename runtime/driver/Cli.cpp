@@ -592,6 +592,7 @@ void printUsage(const std::string &program, const Manifest &m) {
       "the last partial batch counts exactly.%s\n",
       program.c_str(), m.name.c_str(), m.source.c_str(), program.c_str(),
       program.c_str(), program.c_str(), program.c_str(), program.c_str(),
+      program.c_str(),
       static_cast<long long>(
           m.predict.tensors.empty()
               ? 0
@@ -840,10 +841,12 @@ Options parseOptions(int argc, char **argv, const std::string &command) {
     if (o.output.empty())
       throw UsageError("'export' needs --output FILE.onnx, FILE.keras or "
                        "FILE.weights.h5");
+    // Keras 3 reads a weights-only file only under a `.weights.h5` name
+    // (any other `.h5` goes to its Keras 2 reader, which needs a model).
     if (!endsWith(o.output, ".onnx") && !endsWith(o.output, ".keras") &&
-        !endsWith(o.output, ".h5"))
-      throw UsageError("--output takes a .onnx, .keras or .h5 "
-                       "(model.weights.h5) file name, got '" +
+        !endsWith(o.output, ".weights.h5"))
+      throw UsageError("--output takes a .onnx, .keras or .weights.h5 file "
+                       "name, got '" +
                        o.output + "'");
   }
   if ((command == "fit" || command == "evaluate") && o.labels.empty() &&
