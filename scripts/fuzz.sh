@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes kiln's readers of untrusted input with libFuzzer (tests/fuzz).
 #
-#   scripts/fuzz.sh [HARNESS|all] [SECONDS]   fuzz each harness SECONDS (60)
+#   scripts/fuzz.sh [HARNESS|all|ci] [SECONDS] fuzz each harness SECONDS (60);
+#                                             ci: all but keras-h5
 #   scripts/fuzz.sh --replay [HARNESS|all]    rerun the saved crash inputs
 #   scripts/fuzz.sh --list                    print the harness names
 #
@@ -21,6 +22,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${KILN_FUZZ_BUILD_DIR:-$root/build-fuzz}
 harnesses=(onnx keras-json keras-archive keras-h5 kiln-ir csv npy idx checkpoint cli)
+# `ci` (what scripts/test.sh fuzzes) leaves out keras-h5: Debian's libhdf5
+# 1.10 loops or crashes inside H5HG_read on corrupt variable-length string
+# attributes (found by this harness; docs/spec.md, limits table), which kiln
+# cannot check before libhdf5 reads them, so every short run would report
+# that known finding. `all` and `keras-h5` still run it.
+ci_harnesses=(onnx keras-json keras-archive kiln-ir csv npy idx checkpoint cli)
 
 mode=fuzz
 if [[ "${1:-}" == --list ]]; then
@@ -35,12 +42,14 @@ which=${1:-all}
 seconds=${2:-60}
 if [[ "$which" == all ]]; then
   selected=("${harnesses[@]}")
+elif [[ "$which" == ci ]]; then
+  selected=("${ci_harnesses[@]}")
 else
   for h in "${harnesses[@]}" ""; do
     [[ "$h" == "$which" ]] && break
   done
   if [[ -z "$h" ]]; then
-    echo "fuzz.sh: unknown harness '$which' (${harnesses[*]}, all)" >&2
+    echo "fuzz.sh: unknown harness '$which' (${harnesses[*]}, all, ci)" >&2
     exit 2
   fi
   selected=("$which")
