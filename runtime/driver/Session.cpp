@@ -99,6 +99,18 @@ void writeAs(unsigned char *p, kiln_dtype_t dtype, double v) {
   }
 }
 
+/// The error of a schedule that gives a rate that is not finite or
+/// negative; the callers restore the epoch's start first.
+[[noreturn]] void failBadRate(const LearningRate &lr, double rate,
+                              int64_t iteration) {
+  fail("the learning-rate schedule " +
+       (lr.schedule ? lr.schedule->className : std::string("")) + " gives " +
+       kiln::schedule::scheduleNumber(rate) + " at step " +
+       std::to_string(iteration) +
+       " (a rate must be finite and >= 0); training stopped "
+       "(parameters restored to the start of the epoch)");
+}
+
 std::string shapeText(const int64_t *shape, size_t rank) {
   std::string s = "[";
   for (size_t i = 0; i < rank; ++i)
@@ -811,12 +823,7 @@ Metrics Session::trainEpoch(const Data &data, int64_t epochNumber, bool shuffle,
       std::memcpy(regions->params, params.data(), params.size());
       std::memcpy(regions->opt_state, state.data(), state.size());
       steps -= step;
-      fail("the learning-rate schedule " +
-           (lr.schedule ? lr.schedule->className : std::string("")) +
-           " gives " + kiln::schedule::scheduleNumber(rate) + " at step " +
-           std::to_string(iteration) +
-           " (a rate must be finite and >= 0); training stopped "
-           "(parameters restored to the start of the epoch)");
+      failBadRate(lr, rate, iteration);
     }
     if (onStep)
       onStep(iteration, rate);
@@ -1191,12 +1198,7 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
     double rate = lr.at(iteration);
     if (!std::isfinite(rate) || rate < 0) {
       restore(step);
-      fail("the learning-rate schedule " +
-           (lr.schedule ? lr.schedule->className : std::string("")) +
-           " gives " + kiln::schedule::scheduleNumber(rate) + " at step " +
-           std::to_string(iteration) +
-           " (a rate must be finite and >= 0); training stopped "
-           "(parameters restored to the start of the epoch)");
+      failBadRate(lr, rate, iteration);
     }
     if (onStep)
       onStep(iteration, rate);

@@ -2,9 +2,8 @@
 
 Usage: compare_checkpoints.py A B [--rtol R] [--atol A] [--only PREFIX]
 
-Reads both files with the safetensors layout (8-byte little-endian header
-length, JSON header of name -> {dtype, shape, data_offsets}, raw data) in
-numpy, independently of kiln, and checks every tensor of A against B
+Reads both files with tests/e2e/safetensors_read.py (numpy, independently
+of kiln), and checks every tensor of A against B
 relative to B's scale: max |a - b| <= atol + rtol * max |b| (an element
 near zero differs by float32 rounding of the larger ones it was summed
 with, so elementwise relative differences say little there). Prints the
@@ -12,30 +11,17 @@ scaled and the worst elementwise relative difference per tensor; exits 1
 when a tensor differs, is missing, or has another shape.
 """
 import argparse
-import json
-import struct
+import os
 import sys
 
 import numpy as np
 
-DTYPES = {"F32": np.float32, "F64": np.float64, "I32": np.int32,
-          "I64": np.int64, "U8": np.uint8, "BOOL": np.bool_}
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../../e2e"))
+import safetensors_read  # noqa: E402
 
 
 def read(path):
-    with open(path, "rb") as f:
-        blob = f.read()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + n])
-    data = blob[8 + n:]
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        out[name] = np.frombuffer(data[begin:end], DTYPES[info["dtype"]]) \
-            .reshape(info["shape"])
-    return out
+    return safetensors_read.read(path)[0]
 
 
 def main():
