@@ -213,6 +213,7 @@ private:
   LogicalResult importNode(const onnx::NodeProto &node);
   LogicalResult checkInferredShapes(const onnx::NodeProto &node);
   LogicalResult setOutput(unsigned index, Value v);
+  template <typename OpT> FailureOr<Value> broadcastBinary(Value a, Value b);
   template <typename OpT> LogicalResult binary();
   template <typename OpT> LogicalResult variadic();
   template <typename OpT> LogicalResult unary(ArrayRef<NamedAttribute> a = {});
@@ -665,20 +666,27 @@ LogicalResult Importer::setOutput(unsigned index, Value v) {
 // Ops
 //===----------------------------------------------------------------------===//
 
-template <typename OpT> LogicalResult Importer::binary() {
-  FailureOr<Value> a = floatInput(0), b = failure();
-  if (failed(a) || failed(b = floatInput(1)))
-    return failure();
-  if (typeOf(*a).getElementType() != typeOf(*b).getElementType()) {
+/// OpT of `a` and `b` after ONNX multidirectional broadcasting.
+template <typename OpT>
+FailureOr<Value> Importer::broadcastBinary(Value a, Value b) {
+  if (typeOf(a).getElementType() != typeOf(b).getElementType()) {
     nodeError() << "operand element types differ";
     return failure();
   }
   FailureOr<SmallVector<int64_t>> shape =
-      broadcastShape(typeOf(*a).getShape(), typeOf(*b).getShape());
+      broadcastShape(typeOf(a).getShape(), typeOf(b).getShape());
   if (failed(shape))
     return failure();
-  Value lhs = broadcastTo(*a, *shape), rhs = broadcastTo(*b, *shape);
-  return setOutput(0, create<OpT>(typeOf(lhs), {lhs, rhs}));
+  Value lhs = broadcastTo(a, *shape), rhs = broadcastTo(b, *shape);
+  return create<OpT>(typeOf(lhs), {lhs, rhs});
+}
+
+template <typename OpT> LogicalResult Importer::binary() {
+  FailureOr<Value> a = floatInput(0), b = failure();
+  if (failed(a) || failed(b = floatInput(1)))
+    return failure();
+  FailureOr<Value> result = broadcastBinary<OpT>(*a, *b);
+  return failed(result) ? failure() : setOutput(0, *result);
 }
 
 /// An elementwise op of 1 to N inputs (ONNX Max, Min), folded left to
@@ -694,18 +702,8 @@ template <typename OpT> LogicalResult Importer::variadic() {
     return failure();
   for (int i = 1; i < n; ++i) {
     FailureOr<Value> next = floatInput(i);
-    if (failed(next))
+    if (failed(next) || failed(acc = broadcastBinary<OpT>(*acc, *next)))
       return failure();
-    if (typeOf(*acc).getElementType() != typeOf(*next).getElementType()) {
-      nodeError() << "operand element types differ";
-      return failure();
-    }
-    FailureOr<SmallVector<int64_t>> shape =
-        broadcastShape(typeOf(*acc).getShape(), typeOf(*next).getShape());
-    if (failed(shape))
-      return failure();
-    Value lhs = broadcastTo(*acc, *shape), rhs = broadcastTo(*next, *shape);
-    acc = create<OpT>(typeOf(lhs), {lhs, rhs});
   }
   return setOutput(0, *acc);
 }
