@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "BenchUtil.h"
 #include "kiln/runtime.h"
 
 #include <algorithm>
@@ -29,131 +30,14 @@
 extern "C" void omp_set_num_threads(int);
 #endif
 
+using namespace kiln_bench;
+
 namespace {
 
 struct Shape {
   const char *name;
   int64_t N, H, W, C, F, K, pad;
 };
-
-double minSeconds = 0.3;
-
-/// Best of 3 rounds of at least minSeconds / 3 each: seconds per call.
-double timeIt(const std::function<void()> &fn) {
-  fn(); // warm-up (workspaces, primitive caches, thread start)
-  double best = 1e30;
-  for (int round = 0; round < 3; ++round) {
-    int reps = 0;
-    auto start = std::chrono::steady_clock::now();
-    double elapsed = 0;
-    do {
-      fn();
-      ++reps;
-      elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                              start)
-                    .count();
-    } while (elapsed < minSeconds / 3);
-    best = std::min(best, elapsed / reps);
-  }
-  return best;
-}
-
-std::vector<float> randomVector(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float &e : v)
-    e = dist(rng);
-  return v;
-}
-
-/// GFLOP/s of one core's FMA units, measured rather than taken from a data
-/// sheet: a 6 x 16 block of C kept in 12 ymm registers updated with
-/// broadcast-A x B FMAs over L1-resident operands (the shape of BLIS's
-/// Haswell GEMM micro-kernel; independent accumulators, so throughput, not
-/// latency, bounds it), 2000 blocks of depth 256, best of 5 runs. AVX-512
-/// machines get the 6 x 32 zmm variant.
-constexpr int kPeakDepth = 256, kPeakBlocks = 2000;
-
-__attribute__((target("avx2,fma"))) double peakAvx2() {
-  std::vector<float> a(6 * kPeakDepth, 0.001f), b(16 * kPeakDepth, 0.002f);
-  alignas(32) float out[6][16] = {};
-  double best = 1e30;
-  for (int run = 0; run < 5; ++run) {
-    auto start = std::chrono::steady_clock::now();
-    for (int block = 0; block < kPeakBlocks; ++block) {
-      __m256 c[6][2];
-      for (auto &row : c)
-        row[0] = row[1] = _mm256_setzero_ps();
-      for (int k = 0; k < kPeakDepth; ++k) {
-        __m256 b0 = _mm256_loadu_ps(&b[16 * k]),
-               b1 = _mm256_loadu_ps(&b[16 * k + 8]);
-        for (int r = 0; r < 6; ++r) {
-          __m256 ar = _mm256_broadcast_ss(&a[6 * k + r]);
-          c[r][0] = _mm256_fmadd_ps(ar, b0, c[r][0]);
-          c[r][1] = _mm256_fmadd_ps(ar, b1, c[r][1]);
-        }
-      }
-      for (int r = 0; r < 6; ++r) {
-        _mm256_store_ps(out[r], _mm256_add_ps(_mm256_load_ps(out[r]), c[r][0]));
-        _mm256_store_ps(out[r] + 8,
-                        _mm256_add_ps(_mm256_load_ps(out[r] + 8), c[r][1]));
-      }
-    }
-    best = std::min(best, std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count());
-  }
-  // The sums are used, so the work cannot be dropped.
-  if (out[0][0] < 0)
-    std::printf("unexpected\n");
-  return double(kPeakBlocks) * 2 * 6 * 16 * kPeakDepth / best * 1e-9;
-}
-
-__attribute__((target("avx512f"))) double peakAvx512() {
-  std::vector<float> a(6 * kPeakDepth, 0.001f), b(32 * kPeakDepth, 0.002f);
-  alignas(64) float out[6][32] = {};
-  double best = 1e30;
-  for (int run = 0; run < 5; ++run) {
-    auto start = std::chrono::steady_clock::now();
-    for (int block = 0; block < kPeakBlocks; ++block) {
-      __m512 c[6][2];
-      for (auto &row : c)
-        row[0] = row[1] = _mm512_setzero_ps();
-      for (int k = 0; k < kPeakDepth; ++k) {
-        __m512 b0 = _mm512_loadu_ps(&b[32 * k]),
-               b1 = _mm512_loadu_ps(&b[32 * k + 16]);
-        for (int r = 0; r < 6; ++r) {
-          __m512 ar = _mm512_set1_ps(a[6 * k + r]);
-          c[r][0] = _mm512_fmadd_ps(ar, b0, c[r][0]);
-          c[r][1] = _mm512_fmadd_ps(ar, b1, c[r][1]);
-        }
-      }
-      for (int r = 0; r < 6; ++r) {
-        _mm512_store_ps(out[r], _mm512_add_ps(_mm512_load_ps(out[r]), c[r][0]));
-        _mm512_store_ps(out[r] + 16,
-                        _mm512_add_ps(_mm512_load_ps(out[r] + 16), c[r][1]));
-      }
-    }
-    best = std::min(best, std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - start)
-                              .count());
-  }
-  if (out[0][0] < 0)
-    std::printf("unexpected\n");
-  return double(kPeakBlocks) * 2 * 6 * 32 * kPeakDepth / best * 1e-9;
-}
-
-/// The measured per-core FP32 FMA peak (0 when the CPU has no AVX2/FMA) and
-/// the instruction set it used.
-std::pair<double, const char *> measurePeak() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f"))
-    return {peakAvx512(), "AVX-512 FMA"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    return {peakAvx2(), "AVX2 FMA"};
-  return {0.0, "none"};
-}
 
 } // namespace
 

@@ -2,7 +2,8 @@
 # Installs the Debian packages kiln's build and tests need, when missing.
 # With --bench it also installs OpenBLAS, so that the numpy and PyTorch that
 # bench/ compares against do not run on Debian's reference BLAS, and oneDNN
-# (libdnnl-dev), which bench/conv_kernels.cpp compares kiln's convolutions to.
+# (libdnnl-dev), which bench/conv_kernels.cpp and bench/gemm_kernels.cpp
+# compare kiln's convolutions and GEMM to.
 # With --examples it also installs python3-sklearn, for regenerating the
 # example data (examples/breast_cancer/make_data.py).
 # With --list it prints the package list (one per line) and installs
@@ -56,8 +57,8 @@ packages=(
 list=0
 for arg in "$@"; do
   case "$arg" in
-    # OpenBLAS for numpy/torch; oneDNN for the kiln-bench-conv comparison
-    # (bench/conv_kernels.cpp builds without it).
+    # OpenBLAS for numpy/torch; oneDNN for the kiln-bench-conv and
+    # kiln-bench-gemm comparisons (both build without it).
     --bench) packages+=(libopenblas0-pthread libdnnl-dev) ;;
     # examples/breast_cancer/make_data.py reads sklearn's copy of the data.
     --examples) packages+=(python3-sklearn) ;;

@@ -15,6 +15,10 @@
 // computed by one thread with the same blocking, so results are bitwise
 // identical for any thread count.
 //
+// The f32 products run kiln's own register-blocked kernels (SgemmKernels.h:
+// AVX-512F or AVX2 + FMA, chosen from cpuid at run time); f64 and CPUs
+// without AVX2 use Eigen.
+//
 // Eigen's product expressions (`C.noalias() += A * B`) allocate their packing
 // buffers on the heap above 128 KiB, i.e. on most calls. To keep allocation
 // out of training steps the tiles call Eigen's internal
@@ -26,6 +30,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Fatal.h"
+#include "SgemmKernels.h"
 #include "ThreadPool.h"
 
 #include "kiln/runtime.h"
@@ -41,6 +46,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #if !defined(KILN_RUNTIME_EIGEN_PUBLIC_GEMM) &&                                \
     (!EIGEN_VERSION_AT_LEAST(3, 4, 0) || EIGEN_VERSION_AT_LEAST(3, 4, 90))
@@ -110,8 +116,6 @@ using TileProductFn = void (*)(int64_t rows, int64_t cols, int64_t depth,
                                const T *a, int64_t lda, const T *b, int64_t ldb,
                                T *c, int64_t ldc, T alpha);
 
-#ifndef KILN_RUNTIME_EIGEN_PUBLIC_GEMM
-
 /// Packing buffers of the calling thread, grown on demand and released at
 /// thread exit. One per thread, so tiles on different threads never share.
 class PackingWorkspace {
@@ -149,6 +153,8 @@ private:
 };
 
 thread_local PackingWorkspace packingWorkspace;
+
+#ifndef KILN_RUNTIME_EIGEN_PUBLIC_GEMM
 
 /// Eigen's cache blocking (kc, mc, nc) for one tile, as
 /// gemm_blocking_space computes it for a row-major result, but with the
@@ -208,11 +214,11 @@ void tileProduct(int64_t rows, int64_t cols, int64_t depth, const T *a,
 
 #endif // KILN_RUNTIME_EIGEN_PUBLIC_GEMM
 
-/// The product for the given transposes. A non-transposed row-major operand
-/// is Eigen row-major with the same leading dimension; a transposed one is
-/// Eigen column-major.
+/// The Eigen product for the given transposes. A non-transposed row-major
+/// operand is Eigen row-major with the same leading dimension; a transposed
+/// one is Eigen column-major.
 template <typename T>
-TileProductFn<T> selectTileProduct(bool transA, bool transB) {
+TileProductFn<T> selectEigenTileProduct(bool transA, bool transB) {
   constexpr int R = Eigen::RowMajor, C = Eigen::ColMajor;
   if (!transA && !transB)
     return tileProduct<T, R, R>;
@@ -221,6 +227,45 @@ TileProductFn<T> selectTileProduct(bool transA, bool transB) {
   if (transA && !transB)
     return tileProduct<T, C, R>;
   return tileProduct<T, C, C>;
+}
+
+/// A tile product through one of kiln's f32 kernels.
+template <SgemmTileFn Kernel, bool TransA, bool TransB>
+void kilnTileProduct(int64_t rows, int64_t cols, int64_t depth, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, float *c,
+                     int64_t ldc, float alpha) {
+  Kernel(rows, cols, depth, a, lda, TransA, b, ldb, TransB, c, ldc, alpha);
+}
+
+template <SgemmTileFn Kernel>
+TileProductFn<float> selectKilnTileProduct(bool transA, bool transB) {
+  if (!transA && !transB)
+    return kilnTileProduct<Kernel, false, false>;
+  if (!transA && transB)
+    return kilnTileProduct<Kernel, false, true>;
+  if (transA && !transB)
+    return kilnTileProduct<Kernel, true, false>;
+  return kilnTileProduct<Kernel, true, true>;
+}
+
+template <typename T>
+TileProductFn<T> selectTileProduct(bool transA, bool transB) {
+  return selectEigenTileProduct<T>(transA, transB);
+}
+
+template <>
+TileProductFn<float> selectTileProduct<float>(bool transA, bool transB) {
+  switch (selectedSgemmKernel()) {
+#if KILN_RUNTIME_X86_KERNELS
+  case SgemmKernel::Avx512:
+    return selectKilnTileProduct<sgemmTileAvx512>(transA, transB);
+  case SgemmKernel::Avx2:
+    return selectKilnTileProduct<sgemmTileAvx2>(transA, transB);
+#endif
+  default:
+    break;
+  }
+  return selectEigenTileProduct<float>(transA, transB);
 }
 
 //===----------------------------------------------------------------------===//
@@ -475,6 +520,96 @@ void gemm(const char *function, int64_t batch, int64_t M, int64_t N, int64_t K,
 }
 
 } // namespace
+
+//===----------------------------------------------------------------------===//
+// Kernel selection (SgemmKernels.h)
+//===----------------------------------------------------------------------===//
+
+namespace kiln {
+namespace runtime {
+
+void *sgemmPackingBuffer(size_t bytes) {
+  return packingWorkspace.reserve(bytes);
+}
+
+const char *sgemmKernelName(SgemmKernel kernel) {
+  switch (kernel) {
+  case SgemmKernel::Eigen:
+    return "eigen";
+  case SgemmKernel::Avx2:
+    return "avx2";
+  case SgemmKernel::Avx512:
+    return "avx512";
+  }
+  return "?";
+}
+
+bool sgemmKernelSupported(SgemmKernel kernel) {
+#if KILN_RUNTIME_X86_KERNELS
+  // __builtin_cpu_supports reports a feature only when the OS saves its
+  // register state (XCR0), so a kernel it allows can run.
+  switch (kernel) {
+  case SgemmKernel::Eigen:
+    return true;
+  case SgemmKernel::Avx2:
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  case SgemmKernel::Avx512:
+    return __builtin_cpu_supports("avx512f");
+  }
+  return false;
+#else
+  return kernel == SgemmKernel::Eigen;
+#endif
+}
+
+namespace {
+
+SgemmKernel defaultSgemmKernel() {
+  if (const char *forced = std::getenv("KILN_SGEMM_KERNEL")) {
+    for (SgemmKernel kernel :
+         {SgemmKernel::Eigen, SgemmKernel::Avx2, SgemmKernel::Avx512}) {
+      if (std::strcmp(forced, sgemmKernelName(kernel)) != 0)
+        continue;
+      if (sgemmKernelSupported(kernel))
+        return kernel;
+      std::fprintf(stderr,
+                   "kiln: warning: KILN_SGEMM_KERNEL=%s: this CPU cannot run "
+                   "it; choosing by the CPU\n",
+                   forced);
+      break;
+    }
+    if (std::strcmp(forced, "eigen") != 0 && std::strcmp(forced, "avx2") != 0 &&
+        std::strcmp(forced, "avx512") != 0)
+      std::fprintf(stderr,
+                   "kiln: warning: KILN_SGEMM_KERNEL=%s is not one of eigen, "
+                   "avx2, avx512; choosing by the CPU\n",
+                   forced);
+  }
+  if (sgemmKernelSupported(SgemmKernel::Avx512))
+    return SgemmKernel::Avx512;
+  if (sgemmKernelSupported(SgemmKernel::Avx2))
+    return SgemmKernel::Avx2;
+  return SgemmKernel::Eigen;
+}
+
+SgemmKernel &currentSgemmKernel() {
+  static SgemmKernel kernel = defaultSgemmKernel();
+  return kernel;
+}
+
+} // namespace
+
+SgemmKernel selectedSgemmKernel() { return currentSgemmKernel(); }
+
+bool setSgemmKernelForTesting(SgemmKernel kernel) {
+  if (!sgemmKernelSupported(kernel))
+    return false;
+  currentSgemmKernel() = kernel;
+  return true;
+}
+
+} // namespace runtime
+} // namespace kiln
 
 extern "C" void kiln_gemm_f32(int64_t M, int64_t N, int64_t K, int32_t trans_a,
                               int32_t trans_b, float alpha, const float *A,
