@@ -3,7 +3,8 @@
 //
 // GFLOP/s of kiln_gemm_f32 with each of kiln's f32 tile kernels (its own
 // AVX-512 and AVX2 kernels, and Eigen 3.4, which it used before; see
-// runtime/lib/SgemmKernels.h) and, when the build found oneDNN, of
+// runtime/lib/SgemmKernels.h), of kiln_gemm_bf16_f32 (bf16 operands, f32
+// sums) where the CPU has AVX512_BF16, and, when the build found oneDNN, of
 // dnnl_sgemm, on the GEMMs of one MNIST-MLP (784-512-512-10, batch 128)
 // training step, batch-1 predict and a square problem; 1 and 2 threads.
 // The GEMMs of a training step are listed with their transposes as kiln's
@@ -82,7 +83,7 @@ int main(int argc, char **argv) {
 
   const rt::SgemmKernel kernels[] = {
       rt::SgemmKernel::Avx512, rt::SgemmKernel::Avx2, rt::SgemmKernel::Eigen};
-  double mlpStepSeconds[2][4] = {}; // [threads - 1][impl]: the 8 step GEMMs
+  double mlpStepSeconds[2][5] = {}; // [threads - 1][impl]: the 8 step GEMMs
   for (const Shape &s : shapes) {
     std::vector<float> a = randomVector(size_t(s.M * s.K), 1),
                        b = randomVector(size_t(s.K * s.N), 2),
@@ -129,6 +130,21 @@ int main(int argc, char **argv) {
         row((std::string("kiln ") + rt::sgemmKernelName(kernel)).c_str(),
             seconds, maxRelativeError(c, reference));
       }
+      rt::setSgemmKernelForTesting(rt::SgemmKernel::Avx512) ||
+          rt::setSgemmKernelForTesting(rt::SgemmKernel::Avx2);
+      if (kiln_cpu_has_bf16()) {
+        // Error against the f32 reference: bf16 operands (8 significant
+        // bits) give about 1e-2 here; the unit tests check the rounding.
+        auto runBf16 = [&] {
+          kiln_gemm_bf16_f32(s.M, s.N, s.K, s.transA, s.transB, 1.0f, a.data(),
+                             lda, b.data(), ldb, 0.0f, c.data(), s.N, nullptr,
+                             KILN_EPILOGUE_NONE);
+        };
+        double seconds = timeIt(runBf16);
+        row("kiln bf16 (AVX512_BF16)", seconds, maxRelativeError(c, reference));
+      } else {
+        ++implIndex;
+      }
 #if KILN_BENCH_DNNL
       omp_set_num_threads(threads);
       auto runDnnl = [&] {
@@ -144,7 +160,7 @@ int main(int argc, char **argv) {
       rt::setSgemmKernelForTesting(rt::SgemmKernel::Avx2);
 
   const char *implNames[] = {"kiln avx512", "kiln avx2", "kiln eigen",
-                             "oneDNN dnnl_sgemm"};
+                             "kiln bf16 (AVX512_BF16)", "oneDNN dnnl_sgemm"};
   std::printf("\nThe 8 GEMMs of one MNIST-MLP training step (411 MFLOP), "
               "summed:\n\n| impl | threads | ms/step | GFLOP/s | %% of peak "
               "|\n|---|---|---|---|---|\n");
@@ -152,7 +168,7 @@ int main(int argc, char **argv) {
   for (const Shape &s : shapes)
     if (s.name[0] == 'm' && s.M != 1)
       stepFlop += 2.0 * s.M * s.N * s.K;
-  for (int impl = 0; impl < 4; ++impl)
+  for (int impl = 0; impl < 5; ++impl)
     for (int threads = 1; threads <= 2; ++threads) {
       double seconds = mlpStepSeconds[threads - 1][impl];
       if (seconds == 0)

@@ -472,11 +472,23 @@ void checkArguments(const char *function, int64_t batch, int64_t M, int64_t N,
           strideC, (M - 1) * ldc + N);
 }
 
+/// The f32 product of kiln_gemm_bf16_f32: bf16 operands where the CPU has
+/// AVX512_BF16, else the f32 product.
+TileProductFn<float> selectBf16TileProduct(bool transA, bool transB) {
+#if KILN_RUNTIME_X86_KERNELS
+  if (sgemmBf16Supported())
+    return selectKilnTileProduct<sgemmTileBf16>(transA, transB);
+#endif
+  return selectTileProduct<float>(transA, transB);
+}
+
 template <typename T>
 void gemm(const char *function, int64_t batch, int64_t M, int64_t N, int64_t K,
           int32_t transA, int32_t transB, T alpha, const T *A, int64_t lda,
           const T *B, int64_t ldb, T beta, T *C, int64_t ldc, const T *bias,
-          int32_t epilogue, int64_t strideA, int64_t strideB, int64_t strideC) {
+          int32_t epilogue, int64_t strideA, int64_t strideB, int64_t strideC,
+          TileProductFn<T> (*selectProduct)(bool,
+                                            bool) = selectTileProduct<T>) {
   checkArguments<T>(function, batch, M, N, K, transA != 0, transB != 0, alpha,
                     A, lda, B, ldb, C, ldc, epilogue, strideA, strideB,
                     strideC);
@@ -503,7 +515,7 @@ void gemm(const char *function, int64_t batch, int64_t M, int64_t N, int64_t K,
   call.strideC = strideC;
   call.tiling = Tiling::plan<T>(M, N);
   call.product = (alpha != T(0) && K > 0)
-                     ? selectTileProduct<T>(call.transA, call.transB)
+                     ? selectProduct(call.transA, call.transB)
                      : nullptr;
   call.epilogue = selectTileEpilogue<T>(epilogue, bias != nullptr);
 
@@ -601,6 +613,17 @@ SgemmKernel &currentSgemmKernel() {
 
 SgemmKernel selectedSgemmKernel() { return currentSgemmKernel(); }
 
+bool sgemmBf16Supported() {
+#if KILN_RUNTIME_X86_KERNELS
+  static const bool supported = __builtin_cpu_supports("avx512bf16") &&
+                                __builtin_cpu_supports("avx512bw") &&
+                                __builtin_cpu_supports("avx512f");
+  return supported;
+#else
+  return false;
+#endif
+}
+
 bool setSgemmKernelForTesting(SgemmKernel kernel) {
   if (!sgemmKernelSupported(kernel))
     return false;
@@ -649,4 +672,29 @@ kiln_gemm_batched_f64(int64_t batch, int64_t M, int64_t N, int64_t K,
   gemm<double>("kiln_gemm_batched_f64", batch, M, N, K, trans_a, trans_b, alpha,
                A, lda, B, ldb, beta, C, ldc, bias, epilogue, stride_a, stride_b,
                stride_c);
+}
+
+extern "C" void kiln_gemm_bf16_f32(int64_t M, int64_t N, int64_t K,
+                                   int32_t trans_a, int32_t trans_b,
+                                   float alpha, const float *A, int64_t lda,
+                                   const float *B, int64_t ldb, float beta,
+                                   float *C, int64_t ldc, const float *bias,
+                                   int32_t epilogue) {
+  gemm<float>("kiln_gemm_bf16_f32", 1, M, N, K, trans_a, trans_b, alpha, A, lda,
+              B, ldb, beta, C, ldc, bias, epilogue, 0, 0, 0,
+              selectBf16TileProduct);
+}
+
+extern "C" void kiln_gemm_batched_bf16_f32(
+    int64_t batch, int64_t M, int64_t N, int64_t K, int32_t trans_a,
+    int32_t trans_b, float alpha, const float *A, int64_t lda, const float *B,
+    int64_t ldb, float beta, float *C, int64_t ldc, const float *bias,
+    int32_t epilogue, int64_t stride_a, int64_t stride_b, int64_t stride_c) {
+  gemm<float>("kiln_gemm_batched_bf16_f32", batch, M, N, K, trans_a, trans_b,
+              alpha, A, lda, B, ldb, beta, C, ldc, bias, epilogue, stride_a,
+              stride_b, stride_c, selectBf16TileProduct);
+}
+
+extern "C" int kiln_cpu_has_bf16(void) {
+  return kiln::runtime::sgemmBf16Supported() ? 1 : 0;
 }

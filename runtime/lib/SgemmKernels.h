@@ -79,6 +79,16 @@ void sgemmTileAvx2(int64_t rows, int64_t cols, int64_t depth, const float *a,
                    int64_t lda, bool transA, const float *b, int64_t ldb,
                    bool transB, float *c, int64_t ldc, float alpha);
 
+/// kiln_gemm_bf16_f32's tile (SgemmBf16.cpp): as SgemmTileFn, with op(A)
+/// and op(B) rounded to bfloat16 and products summed in f32 by VDPBF16PS.
+/// Call only when sgemmBf16Supported().
+void sgemmTileBf16(int64_t rows, int64_t cols, int64_t depth, const float *a,
+                   int64_t lda, bool transA, const float *b, int64_t ldb,
+                   bool transB, float *c, int64_t ldc, float alpha);
+
+/// Whether this CPU (and OS) has AVX512_BF16 (and the AVX-512F/BW it needs).
+bool sgemmBf16Supported();
+
 } // namespace runtime
 } // namespace kiln
 

@@ -211,6 +211,101 @@ TEST(SgemmKernelTest, ElementsDoNotDependOnTheBlockShape) {
   }
 }
 
+/// x rounded to bfloat16 (nearest even), as VCVTNE2PS2BF16 does for the
+/// finite, normal values the tests use.
+float toBf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  u &= 0xFFFF0000u;
+  float r;
+  std::memcpy(&r, &u, 4);
+  return r;
+}
+
+// Tests kiln_gemm_bf16_f32 against a double reference of the bf16-rounded
+// operands (the products are then exact, so only the f32 sums may differ:
+// the f32 tolerance applies), on every transpose combination and on shapes
+// with odd depths (a half-empty last pair), partial row and column blocks
+// and several depth blocks. Without AVX512_BF16 it must equal the f32 GEMM.
+TEST(SgemmKernelTest, Bf16GemmMatchesTheRoundedReference) {
+  struct Shape {
+    int64_t M, N, K;
+  };
+  const Shape shapes[] = {{1, 1, 1},     {3, 17, 7},      {13, 33, 255},
+                          {25, 10, 513}, {130, 70, 1030}, {1, 129, 784}};
+  unsigned seed = 40;
+  for (const Shape &sh : shapes)
+    for (int trans = 0; trans < 4; ++trans) {
+      const bool tA = trans & 1, tB = trans & 2;
+      const int64_t lda = (tA ? sh.M : sh.K) + 1, ldb = (tB ? sh.K : sh.N) + 2;
+      const int64_t ldc = sh.N + 3;
+      std::vector<float> A = randomMatrix(tA ? sh.K : sh.M, tA ? sh.M : sh.K,
+                                          lda, ++seed),
+                         B = randomMatrix(tB ? sh.N : sh.K, tB ? sh.K : sh.N,
+                                          ldb, ++seed),
+                         C = randomMatrix(sh.M, sh.N, ldc, ++seed);
+      std::vector<float> C0 = C, Cf32 = C;
+      const float alpha = 0.5f, beta = -1.0f;
+      kiln_gemm_bf16_f32(sh.M, sh.N, sh.K, tA, tB, alpha, A.data(), lda,
+                         B.data(), ldb, beta, C.data(), ldc, nullptr,
+                         KILN_EPILOGUE_NONE);
+      SCOPED_TRACE("M=" + std::to_string(sh.M) + " N=" + std::to_string(sh.N) +
+                   " K=" + std::to_string(sh.K) +
+                   " trans=" + std::to_string(trans));
+      if (!kiln_cpu_has_bf16()) {
+        kiln_gemm_f32(sh.M, sh.N, sh.K, tA, tB, alpha, A.data(), lda, B.data(),
+                      ldb, beta, Cf32.data(), ldc, nullptr, KILN_EPILOGUE_NONE);
+        EXPECT_EQ(0,
+                  std::memcmp(C.data(), Cf32.data(), C.size() * sizeof(float)));
+        continue;
+      }
+      int failures = 0;
+      for (int64_t i = 0; i < sh.M; ++i) {
+        for (int64_t j = 0; j < sh.N; ++j) {
+          double sum = 0, scale = 0;
+          for (int64_t k = 0; k < sh.K; ++k) {
+            double a =
+                toBf16(tA ? A[size_t(k * lda + i)] : A[size_t(i * lda + k)]);
+            double b =
+                toBf16(tB ? B[size_t(j * ldb + k)] : B[size_t(k * ldb + j)]);
+            sum += a * b;
+            scale += std::fabs(a * b);
+          }
+          double c0 = C0[size_t(i * ldc + j)];
+          double want = alpha * sum + beta * c0;
+          double bound =
+              1e-5 * std::max(1.0, std::sqrt(double(sh.K))) *
+              (std::fabs(alpha) * scale + std::fabs(c0) + std::fabs(want));
+          double got = C[size_t(i * ldc + j)];
+          if (!(std::fabs(got - want) <= bound) && failures++ < 5)
+            ADD_FAILURE() << "C(" << i << ", " << j << ") = " << got
+                          << ", reference " << want;
+        }
+        for (int64_t j = sh.N; j < ldc; ++j)
+          if (C[size_t(i * ldc + j)] != kPadding && failures++ < 5)
+            ADD_FAILURE() << "padding C(" << i << ", " << j << ") overwritten";
+      }
+      EXPECT_EQ(failures, 0);
+    }
+}
+
+// Tests that the bf16 GEMM really rounds its operands where the CPU has
+// AVX512_BF16: 1 + 2^-10 is not a bf16 value (8 significant bits) and
+// rounds to 1, so a K = 64 dot product of it with ones is exactly 64, where
+// f32 gives 64.0625.
+TEST(SgemmKernelTest, Bf16GemmRoundsOperands) {
+  const int64_t K = 64;
+  std::vector<float> a(K, 1.0f + 1.0f / 1024.0f), b(K, 1.0f);
+  float c = 0, cf32 = 0;
+  kiln_gemm_bf16_f32(1, 1, K, 0, 0, 1.0f, a.data(), K, b.data(), 1, 0.0f, &c, 1,
+                     nullptr, KILN_EPILOGUE_NONE);
+  kiln_gemm_f32(1, 1, K, 0, 0, 1.0f, a.data(), K, b.data(), 1, 0.0f, &cf32, 1,
+                nullptr, KILN_EPILOGUE_NONE);
+  EXPECT_EQ(cf32, 64.0625f);
+  EXPECT_EQ(c, kiln_cpu_has_bf16() ? 64.0f : 64.0625f);
+}
+
 // Tests that a kernel the CPU cannot run is refused and changes nothing.
 TEST(SgemmKernelTest, UnsupportedKernelIsRefused) {
   KernelGuard guard;

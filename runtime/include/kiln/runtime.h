@@ -193,6 +193,35 @@ KILN_API void kiln_gemm_batched_f32(int64_t batch, int64_t M, int64_t N,
                                     int32_t epilogue, int64_t stride_a,
                                     int64_t stride_b, int64_t stride_c);
 
+/// kiln_gemm_f32 with bfloat16 operands (mixed precision, `kilnc
+/// --precision=bf16`): the elements of op(A) and op(B) are rounded to
+/// bfloat16 (round to nearest even) and their products, exact in f32, are
+/// summed in f32 by the CPU's AVX512_BF16 dot products (VDPBF16PS; it treats
+/// bf16 and f32 denormals as zero); alpha, beta, C, bias and the epilogue
+/// stay f32. Relative error of each product about 2^-8 (bf16 keeps 8
+/// significant bits) instead of 2^-24. Formula and use in training:
+/// Kalamkar et al., "A Study of BFLOAT16 for Deep Learning Training" (2019).
+/// On a CPU without AVX512_BF16 (kiln_cpu_has_bf16() == 0) it is
+/// kiln_gemm_f32, exactly. Shapes, rules, threads, memory, errors and
+/// thread-safety: as kiln_gemm_f32; results are bitwise identical for any
+/// thread count.
+KILN_API void kiln_gemm_bf16_f32(int64_t M, int64_t N, int64_t K,
+                                 int32_t trans_a, int32_t trans_b, float alpha,
+                                 const float *A, int64_t lda, const float *B,
+                                 int64_t ldb, float beta, float *C, int64_t ldc,
+                                 const float *bias, int32_t epilogue);
+
+/// kiln_gemm_batched_f32 with bfloat16 operands, as kiln_gemm_bf16_f32.
+KILN_API void kiln_gemm_batched_bf16_f32(
+    int64_t batch, int64_t M, int64_t N, int64_t K, int32_t trans_a,
+    int32_t trans_b, float alpha, const float *A, int64_t lda, const float *B,
+    int64_t ldb, float beta, float *C, int64_t ldc, const float *bias,
+    int32_t epilogue, int64_t stride_a, int64_t stride_b, int64_t stride_c);
+
+/// 1 when this CPU (and OS) runs the bf16 GEMMs in bf16 (AVX512_BF16),
+/// 0 when they fall back to f32.
+KILN_API int kiln_cpu_has_bf16(void);
+
 /// kiln_gemm_batched_f32 for f64 matrices.
 /// Errors and thread-safety: as kiln_gemm_f32.
 KILN_API void kiln_gemm_batched_f64(int64_t batch, int64_t M, int64_t N,
