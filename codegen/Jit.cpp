@@ -40,6 +40,7 @@ llvm::Expected<std::unique_ptr<JitModule>> JitModule::create(ModuleOp module) {
     };
     bind("kiln_gemm_f32", reinterpret_cast<void *>(&kiln_gemm_f32));
     bind("kiln_gemm_f64", reinterpret_cast<void *>(&kiln_gemm_f64));
+    bind("kiln_gemm_bf16_f32", reinterpret_cast<void *>(&kiln_gemm_bf16_f32));
 #define KILN_BIND(name) bind(#name, reinterpret_cast<void *>(&name))
     KILN_BIND(kiln_conv_fwd_f32);
     KILN_BIND(kiln_conv_fwd_f64);

@@ -157,7 +157,7 @@ bool isZeroFillRightBefore(linalg::FillOp fill, Operation *matmul,
 /// Rewrites one matmul-family op into runtime calls. Returns failure (and
 /// leaves the op) when an operand layout does not fit the GEMM.
 LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
-                              ModuleOp module) {
+                              ModuleOp module, bool bf16) {
   Value a = op.getDpsInputs()[0], b = op.getDpsInputs()[1];
   Value c = op.getDpsInits()[0];
   auto cType = dyn_cast<MemRefType>(c.getType());
@@ -224,7 +224,9 @@ LogicalResult lowerToGemmCall(linalg::LinalgOp op, GemmForm form,
   int64_t k =
       form.transposeA ? aType.getDimSize(rank - 2) : aType.getDimSize(rank - 1);
 
-  StringRef name = elementType.isF32() ? "kiln_gemm_f32" : "kiln_gemm_f64";
+  StringRef name = !elementType.isF32() ? "kiln_gemm_f64"
+                   : bf16               ? "kiln_gemm_bf16_f32"
+                                        : "kiln_gemm_f32";
   func::FuncOp gemm = getOrDeclareGemm(module, name, elementType);
   auto i64 = [&](int64_t v) {
     return builder.create<arith::ConstantIntOp>(loc, v, 64).getResult();
@@ -357,8 +359,15 @@ struct KilnFuseGemmEpiloguesPass
 struct KilnLowerMatmulToRuntimePass
     : public kiln::impl::KilnLowerMatmulToRuntimePassBase<
           KilnLowerMatmulToRuntimePass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (precision != "f32" && precision != "bf16") {
+      module.emitError("kiln-lower-matmul-to-runtime: precision '")
+          << precision << "' is not f32 or bf16";
+      return signalPassFailure();
+    }
     SmallVector<std::pair<linalg::LinalgOp, GemmForm>> candidates;
     module.walk([&](linalg::LinalgOp op) {
       if (!op.hasPureBufferSemantics())
@@ -367,7 +376,7 @@ struct KilnLowerMatmulToRuntimePass
         candidates.push_back({op, *form});
     });
     for (auto [op, form] : candidates)
-      (void)lowerToGemmCall(op, form, module);
+      (void)lowerToGemmCall(op, form, module, precision == "bf16");
   }
 };
 } // namespace

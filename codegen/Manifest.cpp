@@ -339,6 +339,7 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
   } else {
     root["training"] = nullptr;
   }
+  root["precision"] = info.precision;
   root["flops"] = json::Object{{"train_step", info.trainStepFlops},
                                {"predict", info.predictFlops}};
   root["layers"] = json::Array(info.layers);

@@ -57,6 +57,9 @@ struct ManifestParam {
 struct ModelInfo {
   std::string modelName;
   std::string source; // input file name
+  /// Operand precision of the f32 GEMMs: "f32" or "bf16" (kilnc
+  /// --precision).
+  std::string precision = "f32";
   std::vector<ManifestParam> params;
   /// Bytes of every stored initial value, little-endian, 8-byte aligned.
   std::vector<char> initialValues;

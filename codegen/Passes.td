@@ -114,8 +114,13 @@ def KilnLowerMatmulToRuntimePass
     memrefs becomes a call to `kiln_gemm_f32` / `kiln_gemm_f64`
     (runtime/include/kiln/runtime.h) with the operands' aligned pointers,
     leading dimensions and `beta = 1` (linalg.matmul accumulates into its
-    output).
+    output). With `precision=bf16` the f32 ones call `kiln_gemm_bf16_f32`
+    instead (bf16 operands, f32 sums; `kilnc --precision=bf16`).
   }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"f32\"",
+           "GEMM operand precision of f32 matmuls: f32 or bf16">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::func::FuncDialect",

@@ -130,6 +130,10 @@ void kiln::buildKilnToLinalgPipeline(OpPassManager &pm) {
 }
 
 void kiln::buildBufferizePipeline(OpPassManager &pm) {
+  buildBufferizePipeline(pm, Precision::F32);
+}
+
+void kiln::buildBufferizePipeline(OpPassManager &pm, Precision precision) {
   pm.addPass(createKilnPrepareEntryPointsPass());
   // Copies become linalg.copy (then loops): memref.copy of strided memrefs
   // would lower to a call into MLIR's C runner library, which generated
@@ -154,7 +158,9 @@ void kiln::buildBufferizePipeline(OpPassManager &pm) {
   pm.addPass(createKilnFuseConvEpiloguesPass());
   pm.addPass(createKilnPlanMemoryPass());
   // After the plan: GEMM pointers are computed from the regions directly.
-  pm.addPass(createKilnLowerMatmulToRuntimePass());
+  KilnLowerMatmulToRuntimePassOptions gemm;
+  gemm.precision = precision == Precision::Bf16 ? "bf16" : "f32";
+  pm.addPass(createKilnLowerMatmulToRuntimePass(gemm));
   pm.addPass(createKilnLowerKernelCallsPass());
   pm.addPass(createKilnVerifyStagePass({"bufferized"}));
 }
@@ -226,7 +232,7 @@ void kiln::registerKilnPipelines() {
       "kiln-bufferize",
       "Bufferize, static memory plan (region ABI), runtime GEMM and kernel "
       "calls",
-      buildBufferizePipeline);
+      [](OpPassManager &pm) { buildBufferizePipeline(pm); });
   PassPipelineRegistration<>("kiln-lower-to-llvm",
                              "Bufferized kiln code -> LLVM dialect",
                              buildLowerToLLVMPipeline);

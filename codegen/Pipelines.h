@@ -89,6 +89,13 @@ void buildKilnToLinalgPipeline(OpPassManager &pm);
 /// byte regions; no memref.alloc.
 void buildBufferizePipeline(OpPassManager &pm);
 
+/// Operand precision of the f32 GEMMs (`kilnc --precision`): f32, or bf16
+/// operands with f32 sums (kiln_gemm_bf16_f32).
+enum class Precision { F32, Bf16 };
+
+/// buildBufferizePipeline with the given GEMM precision.
+void buildBufferizePipeline(OpPassManager &pm, Precision precision);
+
 /// Stage 5: loops, then the LLVM dialect (bare-pointer calling convention,
 /// so an entry point is
 /// `void f(void *params, void *opt_state, void *io, void *scratch)`).

@@ -325,6 +325,7 @@ llvm::Error Compiler::collectModelInfo(ModuleOp module) {
     return collected.takeError();
   info = std::move(*collected);
   info->kerasConfig = kerasConfigText;
+  info->precision = opts.bf16 ? "bf16" : "f32";
   return llvm::Error::success();
 }
 
@@ -468,7 +469,10 @@ LogicalResult Compiler::renameEntryPoints(ModuleOp module) {
 }
 
 FailureOr<std::vector<EntryPointAbi>> Compiler::bufferize(ModuleOp module) {
-  if (failed(runStage(module, "kiln-bufferize", buildBufferizePipeline)))
+  Precision precision = opts.bf16 ? Precision::Bf16 : Precision::F32;
+  if (failed(runStage(module, "kiln-bufferize", [&](OpPassManager &pm) {
+        buildBufferizePipeline(pm, precision);
+      })))
     return failure();
   llvm::Expected<std::vector<EntryPointAbi>> abi = collectAbi(module);
   if (!abi) {

@@ -128,6 +128,11 @@ struct CompileOptions {
   /// Training builds: also emit @grad_step and @apply_step (kilnc
   /// --data-parallel), which generated programs run under mpirun.
   bool dataParallel = false;
+  /// Operand precision of the f32 GEMMs (kilnc --precision=bf16: bf16
+  /// operands, f32 sums; params, optimizer state and everything else stay
+  /// f32). Recorded in the manifest, so the program can say when its CPU
+  /// lacks AVX512_BF16 and the GEMMs run in f32.
+  bool bf16 = false;
   /// Target of machine code (default: the host).
   TargetSelection target;
   /// Apply the MLIR pass-manager command-line options (--mlir-timing,

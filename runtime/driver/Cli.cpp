@@ -1849,6 +1849,14 @@ static int cliMain(int argc, char **argv, const kiln_model_t *model) {
     }
     if (options.threads > 0)
       kiln_set_num_threads(options.threads);
+    // kilnc --precision=bf16 on a CPU without AVX512_BF16: the GEMMs fall
+    // back to f32 (kiln_gemm_bf16_f32); say so once, unless --quiet.
+    if (manifest->precision == "bf16" && !kiln_cpu_has_bf16() &&
+        !options.quiet && command != "export")
+      std::fprintf(stderr,
+                   "%s: note: compiled with --precision=bf16, but this CPU "
+                   "has no AVX512_BF16: the matrix products run in f32\n",
+                   program.c_str());
     Session session(model, options.seedGiven ? options.seed : manifest->seed);
     session.useParallel(parallel);
     int status = command == "fit"        ? fit(session, options)

@@ -228,6 +228,11 @@ Manifest kiln::driver::parseManifest(const char *text) {
   m.source = string(root, "source", "manifest");
   m.fingerprint = string(root, "fingerprint", "manifest");
   m.seed = static_cast<uint64_t>(integer(root, "seed", "manifest"));
+  if (root.contains("precision")) {
+    m.precision = string(root, "precision", "manifest");
+    if (m.precision != "f32" && m.precision != "bf16")
+      fail("precision '" + m.precision + "' is not f32 or bf16");
+  }
   const json &entries = field(root, "entry_points", "manifest");
   if (!entries.contains("predict"))
     fail("no predict entry point");

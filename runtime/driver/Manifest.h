@@ -112,6 +112,9 @@ struct Manifest {
   std::map<std::string, std::string> kerasVariables;
   /// keras.config: the Keras model config's JSON text as imported.
   std::optional<std::string> kerasConfig;
+  /// precision: "f32", or "bf16" (GEMMs with bf16 operands, f32 sums; kilnc
+  /// --precision=bf16). Absent in older manifests: f32.
+  std::string precision = "f32";
 };
 
 /// Parses and checks `text`. Throws std::runtime_error with a message

@@ -71,6 +71,20 @@ TEST(DriverManifest, RejectsUnknownKindsAndRegions) {
             std::string::npos);
 }
 
+// Tests the optional precision field (kilnc --precision): absent means f32,
+// bf16 is read, anything else is an error naming the value.
+TEST(DriverManifest, ReadsPrecision) {
+  std::string text = manifestWith("state", "params");
+  EXPECT_EQ(parseManifest(text.c_str()).precision, "f32");
+  std::string bf16 = text;
+  bf16.insert(bf16.find("\"seed\""), "\"precision\": \"bf16\", ");
+  EXPECT_EQ(parseManifest(bf16.c_str()).precision, "bf16");
+  std::string fp8 = text;
+  fp8.insert(fp8.find("\"seed\""), "\"precision\": \"fp8\", ");
+  EXPECT_NE(errorOf(fp8).find("precision 'fp8' is not f32 or bf16"),
+            std::string::npos);
+}
+
 TEST(DriverManifest, RejectsARegionThatDoesNotMatchTheKind) {
   EXPECT_NE(errorOf(manifestWith("state", "io"))
                 .find("tensor 't': a tensor of kind 'state' does not live "

@@ -239,6 +239,13 @@ cl::opt<bool> dataParallel(
              "the program trains data-parallel when started under mpirun "
              "(docs/spec.md, \"Data-parallel training\")"),
     cl::init(false), cl::cat(kilncCategory));
+cl::opt<std::string> precisionName(
+    "precision",
+    cl::desc("Operand precision of the f32 matrix products: f32 (default) or "
+             "bf16 (bf16 operands, f32 sums through AVX512_BF16; params, "
+             "optimizer state, activations and losses stay f32; a CPU without "
+             "AVX512_BF16 runs f32 and the program says so)"),
+    cl::init("f32"), cl::cat(kilncCategory));
 cl::opt<std::string> convention("convention",
                                 cl::desc("Optimizer formulas: keras or "
                                          "pytorch"),
@@ -881,6 +888,12 @@ int main(int argc, char **argv) {
   options.maxTensorElements = maxTensorElements;
   options.seed = seed;
   options.dataParallel = dataParallel;
+  if (precisionName != "f32" && precisionName != "bf16") {
+    llvm::errs() << "kilnc: error: --precision must be f32 or bf16, got '"
+                 << precisionName << "'\n";
+    return 1;
+  }
+  options.bf16 = precisionName == "bf16";
   options.target = {targetTriple, targetCpu};
   options.passManagerCLOptions = true;
   if (llvm::Error err = kiln::applyTrainingFlags(trainingFlags(), options)) {
