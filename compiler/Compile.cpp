@@ -319,13 +319,22 @@ LogicalResult Compiler::verifyForward(ModuleOp module) {
   });
 }
 
+/// Whether the f32 GEMMs take bf16 operands: kilnc --precision=bf16, or a
+/// Keras mixed_bfloat16 dtype policy (kiln.precision on the module).
+static bool usesBf16(const CompileOptions &opts, ModuleOp module) {
+  if (opts.bf16)
+    return true;
+  StringAttr precision = getOpAttr<KilnDialect::PrecisionAttrHelper>(module);
+  return precision && precision.getValue() == "bf16";
+}
+
 llvm::Error Compiler::collectModelInfo(ModuleOp module) {
   llvm::Expected<ModelInfo> collected = collectForwardInfo(module, opts.source);
   if (!collected)
     return collected.takeError();
   info = std::move(*collected);
   info->kerasConfig = kerasConfigText;
-  info->precision = opts.bf16 ? "bf16" : "f32";
+  info->precision = usesBf16(opts, module) ? "bf16" : "f32";
   return llvm::Error::success();
 }
 
@@ -469,7 +478,8 @@ LogicalResult Compiler::renameEntryPoints(ModuleOp module) {
 }
 
 FailureOr<std::vector<EntryPointAbi>> Compiler::bufferize(ModuleOp module) {
-  Precision precision = opts.bf16 ? Precision::Bf16 : Precision::F32;
+  Precision precision =
+      usesBf16(opts, module) ? Precision::Bf16 : Precision::F32;
   if (failed(runStage(module, "kiln-bufferize", [&](OpPassManager &pm) {
         buildBufferizePipeline(pm, precision);
       })))

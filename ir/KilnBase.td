@@ -78,7 +78,9 @@ def Kiln_Dialect : Dialect {
     "::mlir::StringAttr":$model_name,
     "::mlir::DictionaryAttr":$compile_config,
     "::mlir::ArrayAttr":$layers,
-    "::mlir::DictionaryAttr":$keras_variables
+    "::mlir::DictionaryAttr":$keras_variables,
+    // "bf16": a Keras mixed_bfloat16 dtype policy (kilnc --precision).
+    "::mlir::StringAttr":$precision
   );
   let hasOperationAttrVerify = 1;
   let hasRegionArgAttrVerify = 1;

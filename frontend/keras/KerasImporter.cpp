@@ -677,6 +677,8 @@ private:
   /// (spatial layers, so that later shape rules are still checked) or not at
   /// all, and layers that read a layer not emitted are skipped.
   llvm::StringSet<> layersWithIssues;
+  /// Some layer has the mixed_bfloat16 dtype policy (kiln.precision).
+  bool usesMixedBf16 = false;
   llvm::StringSet<> skipped;
 
   // The function being built (params, inputs, the counter, outputs).
@@ -975,14 +977,19 @@ void KerasImporter::checkLayer(const Layer &layer) {
       if (const json::Object *config = policy->getObject("config"))
         name = config->getString("name");
     bool integer = name && (*name == "int32" || *name == "int64");
+    // Keras' mixed_bfloat16 policy (bf16 compute, f32 variables): the
+    // model's matrix products take bf16 operands (kilnc --precision=bf16).
+    bool mixedBf16 = name && *name == "mixed_bfloat16";
+    if (mixedBf16)
+      usesMixedBf16 = true;
     if (integer && layer.className != "InputLayer")
       issue(layer, "unsupported argument 'dtype' = " + describe(*dtype) +
                        " (integer dtypes are supported on inputs)");
-    else if (!dtype->getAsNull() && !integer &&
+    else if (!dtype->getAsNull() && !integer && !mixedBf16 &&
              (!name || (*name != "float32" && *name != "float64")))
       issue(layer, "unsupported argument 'dtype' = " + describe(*dtype) +
-                       " (float32 and float64 are supported, and int32 and "
-                       "int64 on inputs)");
+                       " (float32, float64 and mixed_bfloat16 are "
+                       "supported, and int32 and int64 on inputs)");
   }
   const json::Object &c = *layer.config;
   if (layer.className == "Dense") {
@@ -3633,6 +3640,9 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
   if (!modelName.empty())
     setOpAttr<KilnDialect::ModelNameAttrHelper>(
         *module, builder.getStringAttr(modelName));
+  if (usesMixedBf16)
+    setOpAttr<KilnDialect::PrecisionAttrHelper>(*module,
+                                                builder.getStringAttr("bf16"));
   if (const json::Object *compile = root->getObject("compile_config")) {
     (*module)->setAttr(KilnDialect::CompileConfigAttrHelper::getNameStr(),
                        compileConfig(*compile));
