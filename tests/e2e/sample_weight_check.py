@@ -289,6 +289,9 @@ bad_npy = os.path.join(WORK, "short.npy")
 np.save(bad_npy, SW[:7])
 neg_npy = os.path.join(WORK, "neg.npy")
 np.save(neg_npy, np.where(np.arange(N) == 4, -1.0, 1.0))
+dup_json = os.path.join(WORK, "dup.json")
+with open(dup_json, "w") as f:
+    f.write('{"0": 1, "1": 2, "0": 3, "1": 4}')
 ERRORS = [
     (["--class-weight", "0:1,3:2"], "class 3 is not a class of the model's "
      "labels (classes 0 to 1, from its output of 1 unit)"),
@@ -302,11 +305,20 @@ ERRORS = [
      "a finite number >= 0"),
     (["--sample-weight-column", "nope"], "no sample-weight column named "
      "'nope'"),
+    # A duplicated JSON key is an error, not the last value silently.
+    (["--class-weight", '{"0": 1, "0": 2}'], "--class-weight: class 0 is "
+     "given twice (a JSON object key appears more than once)"),
+    (["--class-weight", dup_json], "dup.json: classes 0, 1 are given twice"),
+    (["--class-weight", '{"zero": 1}'], "class 'zero' is not an integer "
+     "class id"),
+    (["--class-weight", '{"0": 1, "2": 1}'], "class 2 is not a class of the "
+     "model's labels (classes 0 to 1, from its output of 1 unit)"),
     (["--sample-weight-column", "w", "--class-weight", "0:1"],
      "give --class-weight or sample weights, not both"),
 ]
-for extra, want in ERRORS:
+for extra, want, *given in ERRORS:
     data = csv2 if "--sample-weight-column" in extra else csv2plain
+    data = given[0] if given else data
     p = run([binary, "fit", "--data", data, "--label-column", "label",
              "--quiet"] + extra, expect_ok=False)
     ok = p.returncode != 0 and want in p.stderr
