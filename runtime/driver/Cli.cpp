@@ -1133,11 +1133,13 @@ void attachSampleWeights(Session &session, Data &data, const Options &o,
                          const std::string &dataPath, const ArrayPtr &column,
                          bool useFile) {
   if (column) {
-    session.setSampleWeights(
-        data, *column, dataPath + " (column '" + o.sampleWeightColumn + "')");
+    // The column is read from CSV only (loadData checks).
+    session.setSampleWeights(data, *column, dataPath, o.sampleWeightColumn,
+                             /*csvRows=*/true);
   } else if (useFile && !o.sampleWeight.empty()) {
     auto [w, unused] = loadData(o.sampleWeight, "", "");
-    session.setSampleWeights(data, *w, o.sampleWeight);
+    session.setSampleWeights(data, *w, o.sampleWeight, "",
+                             detect(o.sampleWeight) == Format::Csv);
   }
 }
 
