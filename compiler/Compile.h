@@ -126,7 +126,8 @@ struct CompileOptions {
   std::optional<TrainingConfig> training;
   TrainingOverrides overrides;
   /// Training builds: also emit @grad_step and @apply_step (kilnc
-  /// --data-parallel), which generated programs run under mpirun.
+  /// --data-parallel), which generated programs run under mpirun. Set
+  /// for a model without a training configuration, compilation fails.
   bool dataParallel = false;
   /// Target of machine code (default: the host).
   TargetSelection target;
