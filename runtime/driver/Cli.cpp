@@ -1749,7 +1749,13 @@ int plotCommand(const std::string &program, int argc, char **argv) {
   checkInput(input, "history");
   std::string outputPath = checkOutput(output, "-o", {input});
   Curves curves = readHistory(input);
-  writeTextAtomically(outputPath, plotCurves(curves, endsWith(output, ".svg")));
+  std::vector<std::string> notes;
+  writeTextAtomically(outputPath,
+                      plotCurves(curves, endsWith(output, ".svg"), &notes));
+  for (const std::string &note : notes)
+    std::fprintf(stderr, "%s plot: warning: %s: %s\n",
+                 printable(program).c_str(), printable(input).c_str(),
+                 printable(note).c_str());
   return 0;
 }
 
