@@ -177,6 +177,8 @@ def KilnSplitEntryPointsPass
     allocates is still read after it; that cut moves to a later op. The ops
     run in the same order on the same data: results are bitwise unchanged.
     Runs on loops (after linalg-to-loops), before the lowering to LLVM.
+    Parts are named `<function>__part<N>`; a name the module already uses
+    gets a suffix (`_0`, `_1`, ...) from the symbol table.
 
     ```mlir
     func.func @train_step(...) { <part 0 ops> <part 1 ops> return }

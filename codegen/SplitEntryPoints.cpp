@@ -29,7 +29,9 @@
 // cloned instead); values later ops read become its results. A part never
 // ends where a buffer it allocates is read after it (the buffer would not
 // outlive the call): such a cut moves to the next op. The parts run in the
-// same order on the same data, so results are bitwise unchanged.
+// same order on the same data, so results are bitwise unchanged. A part
+// whose name the module already uses is renamed by the symbol table
+// (`train_step__part0_0`).
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,6 +43,7 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -194,7 +197,8 @@ FailureOr<PartInterface> interfaceOf(Block &body, Block::iterator begin,
 /// Moves the ops [begin, end) of `func`'s body into a new private function
 /// `name` and calls it in their place.
 void outlinePart(func::FuncOp func, Block::iterator begin, Block::iterator end,
-                 const PartInterface &interface, StringRef name) {
+                 const PartInterface &interface, StringRef name,
+                 SymbolTable &symbols) {
   Block &body = func.getBody().front();
   MLIRContext *ctx = func.getContext();
   SmallVector<Type> argTypes, resultTypes;
@@ -204,9 +208,11 @@ void outlinePart(func::FuncOp func, Block::iterator begin, Block::iterator end,
     resultTypes.push_back(v.getType());
 
   OpBuilder builder(ctx);
-  builder.setInsertionPointAfter(func);
-  auto part = builder.create<func::FuncOp>(
+  // Through the symbol table: a module that already has a function of this
+  // name (a user's `step__part0`) gets the part as `step__part0_0`, ...
+  auto part = func::FuncOp::create(
       func.getLoc(), name, FunctionType::get(ctx, argTypes, resultTypes));
+  symbols.insert(part, std::next(func->getIterator()));
   part.setPrivate();
   part->setAttr("passthrough",
                 builder.getArrayAttr({builder.getStringAttr("noinline")}));
@@ -215,7 +221,7 @@ void outlinePart(func::FuncOp func, Block::iterator begin, Block::iterator end,
   // The call, before the part's first op.
   builder.setInsertionPoint(&body, begin);
   auto call = builder.create<func::CallOp>(
-      begin->getLoc(), name, resultTypes,
+      begin->getLoc(), part.getSymName(), resultTypes,
       SmallVector<Value>(interface.captures.begin(), interface.captures.end()));
 
   // Move the ops, then rewire: captures to arguments, cloned constants,
@@ -258,15 +264,16 @@ struct KilnSplitEntryPointsPass
 
   void runOnOperation() override {
     SmallVector<func::FuncOp> funcs(getOperation().getOps<func::FuncOp>());
+    SymbolTable symbols(getOperation());
     for (func::FuncOp func : funcs) {
       if (func.isDeclaration() || !func.getBody().hasOneBlock() ||
           countOps(func) <= static_cast<int64_t>(maxOps))
         continue;
-      split(func);
+      split(func, symbols);
     }
   }
 
-  void split(func::FuncOp func) {
+  void split(func::FuncOp func, SymbolTable &symbols) {
     Block &body = func.getBody().front();
     rematerializeViewsAndHoistConstants(body);
     Block::iterator begin = body.begin();
@@ -286,7 +293,7 @@ struct KilnSplitEntryPointsPass
       if (failed(interface))
         continue; // cut after a later op
       std::string name = (func.getSymName() + "__part" + Twine(index++)).str();
-      outlinePart(func, begin, it, *interface, name);
+      outlinePart(func, begin, it, *interface, name, symbols);
       begin = it;
       size = 0;
     }

@@ -396,6 +396,12 @@ LogicalResult Compiler::applyTraining(ModuleOp module) {
               buildTrainingPipeline(pm, *config);
             })))
       return failure();
+  } else if (opts.dataParallel) {
+    // grad_step and apply_step split a training step the model lacks.
+    mlir::emitError(module.getLoc())
+        << "data-parallel compilation needs a training step, but the model "
+           "has no loss (no compile_config and no training options)";
+    return failure();
   } else if (info) {
     // A model compiled without a loss is a predict function: inference mode
     // (dropout off, as Keras outside fit), like a training build's

@@ -126,7 +126,8 @@ struct CompileOptions {
   std::optional<TrainingConfig> training;
   TrainingOverrides overrides;
   /// Training builds: also emit @grad_step and @apply_step (kilnc
-  /// --data-parallel), which generated programs run under mpirun.
+  /// --data-parallel), which generated programs run under mpirun. Set
+  /// for a model without a training configuration, compilation fails.
   bool dataParallel = false;
   /// Operand precision of the f32 GEMMs (kilnc --precision=bf16: bf16
   /// operands, f32 sums; params, optimizer state and everything else stay

@@ -3809,10 +3809,13 @@ LogicalResult KerasImporter::applyStoredValues(
                       reinterpret_cast<const float *>(buffer.data()), count));
     values.push_back({arg, value});
   }
-  // All read: only now the module changes.
+  // All read: only now the module changes. A stored Normalization
+  // statistic is the adapted value (Keras does not adapt a loaded model
+  // again), so its kiln.adapt goes too: fit must not overwrite it.
   for (auto &[arg, value] : values) {
     forward.removeArgAttr(arg,
                           KilnDialect::InitializerAttrHelper::getNameStr());
+    forward.removeArgAttr(arg, KilnDialect::AdaptAttrHelper::getNameStr());
     forward.setArgAttr(arg, KilnDialect::InitAttrHelper::getNameStr(), value);
   }
   return success();

@@ -38,6 +38,7 @@
 #include <getopt.h>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1067,10 +1068,33 @@ std::map<int64_t, double> parseClassWeights(const std::string &spec) {
                   std::istreambuf_iterator<char>());
       where = " " + spec;
     }
-    json value = json::parse(text, nullptr, false);
+    // A JSON object keeps the last of duplicated keys (RFC 8259 leaves it
+    // open); Python's dict would too, but a class given twice is a mistake,
+    // so the keys of the top-level object are collected while parsing.
+    std::set<std::string> keys, duplicated;
+    json value = json::parse(
+        text,
+        [&](int depth, json::parse_event_t event, json &parsed) {
+          if (event == json::parse_event_t::key && depth == 1 &&
+              parsed.is_string() &&
+              !keys.insert(parsed.get<std::string>()).second)
+            duplicated.insert(parsed.get<std::string>());
+          return true;
+        },
+        false);
     if (value.is_discarded() || !value.is_object())
       throw UsageError("--class-weight" + where +
                        ": not a JSON object of class ids to weights");
+    if (!duplicated.empty()) {
+      std::string list;
+      for (const std::string &key : duplicated)
+        list += (list.empty() ? "" : ", ") + key;
+      throw UsageError("--class-weight" + where +
+                       (duplicated.size() == 1 ? ": class " : ": classes ") +
+                       list + (duplicated.size() == 1 ? " is" : " are") +
+                       " given twice (a JSON object key appears more than "
+                       "once)");
+    }
     for (const auto &[key, weight] : value.items()) {
       if (!weight.is_number())
         throw UsageError("--class-weight" + where + ": the weight of class " +
@@ -1109,11 +1133,13 @@ void attachSampleWeights(Session &session, Data &data, const Options &o,
                          const std::string &dataPath, const ArrayPtr &column,
                          bool useFile) {
   if (column) {
-    session.setSampleWeights(
-        data, *column, dataPath + " (column '" + o.sampleWeightColumn + "')");
+    // The column is read from CSV only (loadData checks).
+    session.setSampleWeights(data, *column, dataPath, o.sampleWeightColumn,
+                             /*csvRows=*/true);
   } else if (useFile && !o.sampleWeight.empty()) {
     auto [w, unused] = loadData(o.sampleWeight, "", "");
-    session.setSampleWeights(data, *w, o.sampleWeight);
+    session.setSampleWeights(data, *w, o.sampleWeight, "",
+                             detect(o.sampleWeight) == Format::Csv);
   }
 }
 
@@ -1723,7 +1749,13 @@ int plotCommand(const std::string &program, int argc, char **argv) {
   checkInput(input, "history");
   std::string outputPath = checkOutput(output, "-o", {input});
   Curves curves = readHistory(input);
-  writeTextAtomically(outputPath, plotCurves(curves, endsWith(output, ".svg")));
+  std::vector<std::string> notes;
+  writeTextAtomically(outputPath,
+                      plotCurves(curves, endsWith(output, ".svg"), &notes));
+  for (const std::string &note : notes)
+    std::fprintf(stderr, "%s plot: warning: %s: %s\n",
+                 printable(program).c_str(), printable(input).c_str(),
+                 printable(note).c_str());
   return 0;
 }
 

@@ -241,6 +241,16 @@ Curves readJson(const std::string &path, const std::string &text) {
 //===----------------------------------------------------------------------===//
 
 constexpr double kPanelWidth = 460, kPanelHeight = 300;
+/// Values beyond +-kMaxPlotted are not drawn (as infinities): the axis
+/// arithmetic (ranges, steps, ticks) then stays finite for any history.
+constexpr double kMaxPlotted = 1e300;
+/// At most this many ticks per axis, whatever the range's rounding does.
+constexpr size_t kMaxTicks = 64;
+/// Epoch numbers beyond +-1e15 are refused: near 2^53 consecutive
+/// numbers are no longer distinct doubles and the x axis has no width.
+constexpr double kMaxEpoch = 1e15;
+/// At most this many panels (quantities) in one picture.
+constexpr size_t kMaxPanels = 64;
 constexpr double kLeft = 72, kRight = 18, kTop = 34, kBottom = 50;
 constexpr double kTrain[3] = {0x1f / 255.0, 0x77 / 255.0, 0xb4 / 255.0};
 constexpr double kValidation[3] = {0xff / 255.0, 0x7f / 255.0, 0x0e / 255.0};
@@ -258,8 +268,15 @@ std::vector<double> ticks(double low, double high, int target, double *step) {
     }
   *step = s;
   std::vector<double> out;
-  for (double v = std::ceil(low / s - 1e-9) * s; v <= high + s * 1e-9; v += s)
+  // Counted, not accumulated: v += s would stall where s is below the ulp
+  // of v.
+  double first = std::ceil(low / s - 1e-9);
+  for (size_t i = 0; i < kMaxTicks; ++i) {
+    double v = (first + static_cast<double>(i)) * s;
+    if (!(v <= high + s * 1e-9))
+      break;
     out.push_back(std::fabs(v) < s * 1e-9 ? 0.0 : v);
+  }
   return out;
 }
 
@@ -281,19 +298,30 @@ struct Panel {
   std::string trainName, validationName;
 };
 
-void drawPanel(const Cairo &k, cairo_t *cr, const Panel &p,
-               const std::vector<double> &epochs, double x0, double y0) {
+/// Whether a history value is drawn: finite and within +-kMaxPlotted.
+bool drawn(double v) { return std::isfinite(v) && std::fabs(v) <= kMaxPlotted; }
+
+/// Draws one panel; returns a note on the values it left out ("" if none).
+std::string drawPanel(const Cairo &k, cairo_t *cr, const Panel &p,
+                      const std::vector<double> &epochs, double x0, double y0) {
   double left = x0 + kLeft, right = x0 + kPanelWidth - kRight;
   double top = y0 + kTop, bottom = y0 + kPanelHeight - kBottom;
-  // Ranges over the finite values.
+  // Ranges over the drawn values; the others are counted for the note.
   double ylo = INFINITY, yhi = -INFINITY;
+  size_t missing = 0, outside = 0;
   for (const std::vector<double> *s : {p.train, p.validation})
     if (s)
-      for (double v : *s)
-        if (std::isfinite(v)) {
+      for (size_t i = 0; i < s->size() && i < epochs.size(); ++i) {
+        double v = (*s)[i];
+        if (drawn(v)) {
           ylo = std::min(ylo, v);
           yhi = std::max(yhi, v);
+        } else if (std::isnan(v)) {
+          ++missing;
+        } else {
+          ++outside;
         }
+      }
   if (!std::isfinite(ylo)) {
     ylo = 0;
     yhi = 1;
@@ -316,11 +344,12 @@ void drawPanel(const Cairo &k, cairo_t *cr, const Panel &p,
   }
   double xstep;
   std::vector<double> xticks =
-      ticks(xlo, xhi, std::min(8, static_cast<int>(xhi - xlo) + 1), &xstep);
+      ticks(xlo, xhi,
+            static_cast<int>(std::min(8.0, std::floor(xhi - xlo) + 1)), &xstep);
   if (xstep < 1) {
     xstep = 1;
     xticks.clear();
-    for (double v = std::ceil(xlo); v <= xhi; ++v)
+    for (double v = std::ceil(xlo); v <= xhi && xticks.size() < kMaxTicks; ++v)
       xticks.push_back(v);
   }
   auto X = [&](double e) {
@@ -386,7 +415,7 @@ void drawPanel(const Cairo &k, cairo_t *cr, const Panel &p,
     k.cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
     bool open = false;
     for (size_t i = 0; i < values.size() && i < epochs.size(); ++i) {
-      if (!std::isfinite(values[i])) {
+      if (!drawn(values[i])) {
         open = false;
         continue;
       }
@@ -401,7 +430,7 @@ void drawPanel(const Cairo &k, cairo_t *cr, const Panel &p,
     }
     k.cairo_stroke(cr);
     for (size_t i = 0; i < values.size() && i < epochs.size(); ++i)
-      if (std::isfinite(values[i])) {
+      if (drawn(values[i])) {
         k.cairo_new_path(cr);
         k.cairo_arc(cr, X(epochs[i]), Y(values[i]), 2.5, 0, 2 * M_PI);
         k.cairo_fill(cr);
@@ -433,6 +462,23 @@ void drawPanel(const Cairo &k, cairo_t *cr, const Panel &p,
     k.cairo_move_to(cr, lx + 24, y0 + 22);
     k.cairo_show_text(cr, entries[i].first.c_str());
   }
+
+  // Left-out values are said, in the panel's lower left corner.
+  std::string note;
+  if (outside)
+    note = std::to_string(outside) + " infinite or beyond +-1e300";
+  if (missing)
+    note +=
+        (note.empty() ? "" : ", ") + std::to_string(missing) + " missing (NaN)";
+  if (!note.empty()) {
+    note = "not drawn: " + note;
+    k.cairo_set_font_size(cr, 10);
+    k.cairo_set_source_rgb(cr, 0.6, 0.1, 0.1);
+    k.cairo_move_to(cr, x0 + 8, y0 + kPanelHeight - 6);
+    k.cairo_show_text(cr, note.c_str());
+    note = p.title + ": " + note;
+  }
+  return note;
 }
 } // namespace
 
@@ -450,14 +496,18 @@ Curves kiln::driver::readHistory(const std::string &path) {
   }
   Curves c = json ? readJson(path, text) : readCsv(path, text);
   for (double e : c.epochs)
-    if (!std::isfinite(e))
-      fail(path + ": an epoch number is not finite");
+    if (!std::isfinite(e) || std::fabs(e) > kMaxEpoch)
+      fail(path + ": an epoch number is not finite or beyond +-1e15");
   return c;
 }
 
-std::string kiln::driver::plotCurves(const Curves &curves, bool svg) {
+std::string kiln::driver::plotCurves(const Curves &curves, bool svg,
+                                     std::vector<std::string> *notes) {
   if (curves.epochs.empty() || curves.series.empty())
     fail("no epochs to plot");
+  for (double e : curves.epochs)
+    if (!std::isfinite(e) || std::fabs(e) > kMaxEpoch)
+      fail("an epoch number is not finite or beyond +-1e15");
   const Cairo &k = cairo();
   // Panels: each name that is not "val_*", with its "val_" twin; a "val_*"
   // series without a training twin gets a panel of its own.
@@ -490,6 +540,15 @@ std::string kiln::driver::plotCurves(const Curves &curves, bool svg) {
                            [](const Panel &p) { return p.title == "loss"; });
   if (loss != panels.end())
     std::rotate(panels.begin(), loss, loss + 1);
+  // The picture grows with the panels (kPanelHeight per two): a cap keeps
+  // it within cairo's image limit (32767 pixels) and a sane file size.
+  if (panels.size() > kMaxPanels)
+    fail("the history has " + std::to_string(panels.size()) +
+         " quantities to plot; at most " + std::to_string(kMaxPanels) +
+         " panels are drawn (a picture of " +
+         std::to_string(static_cast<int>(kPanelWidth) * 2) + " x " +
+         std::to_string(static_cast<int>(kPanelHeight) * kMaxPanels / 2) +
+         " pixels)");
   int columns = panels.size() > 1 ? 2 : 1;
   int rows = static_cast<int>((panels.size() + columns - 1) / columns);
   double width = kPanelWidth * columns, height = kPanelHeight * rows;
@@ -510,10 +569,14 @@ std::string kiln::driver::plotCurves(const Curves &curves, bool svg) {
   cairo_t *cr = k.cairo_create(surface);
   k.cairo_set_source_rgb(cr, 1, 1, 1);
   k.cairo_paint(cr);
-  for (size_t i = 0; i < panels.size(); ++i)
-    drawPanel(k, cr, panels[i], curves.epochs,
-              kPanelWidth * static_cast<double>(i % columns),
-              kPanelHeight * static_cast<double>(i / columns));
+  for (size_t i = 0; i < panels.size(); ++i) {
+    std::string note =
+        drawPanel(k, cr, panels[i], curves.epochs,
+                  kPanelWidth * static_cast<double>(i % columns),
+                  kPanelHeight * static_cast<double>(i / columns));
+    if (notes && !note.empty())
+      notes->push_back(std::move(note));
+  }
   cairo_status_t status = k.cairo_status(cr);
   k.cairo_destroy(cr);
   if (status == CAIRO_STATUS_SUCCESS && !svg)

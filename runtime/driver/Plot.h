@@ -32,16 +32,24 @@ struct Curves {
 /// an object of equal-length lists, with an "epoch" list of 1-based
 /// numbers; "time" is ignored). Throws std::runtime_error naming the file
 /// and the line (CSV) or key (JSON): no epoch column, a row of the wrong
-/// length, a value that is not a number, no epochs, no series.
+/// length, a value that is not a number, no epochs, no series, an epoch
+/// number that is not finite or beyond +-1e15.
 Curves readHistory(const std::string &path);
 
 /// The picture of `curves` as the bytes of an SVG (`svg` true) or PNG
-/// file: one panel per quantity (a name and its "val_" twin), epochs on
-/// the x axis, the quantity on the y axis, the training series in blue
-/// (#1f77b4) and the validation series in orange (#ff7f0e), each drawn as
-/// one stroked path (broken where a value is missing or not finite), with
-/// a legend. Throws std::runtime_error if cairo cannot be loaded or fails.
-std::string plotCurves(const Curves &curves, bool svg);
+/// file: one panel per quantity (a name and its "val_" twin; at most 64,
+/// so at most 920 x 9600 pixels), epochs on the x axis, the quantity on
+/// the y axis, the training series in blue (#1f77b4) and the validation
+/// series in orange (#ff7f0e), each drawn as one stroked path (broken
+/// where a value is missing or not drawn), with a legend. Values that are
+/// NaN (missing), infinite or beyond +-1e300 are not drawn; a panel with
+/// such values says so in its lower left corner, and the same note
+/// ("loss: not drawn: 2 infinite or beyond +-1e300") is appended to
+/// `notes` if given. Throws std::runtime_error if cairo cannot be loaded
+/// or fails, for more than 64 panels or an epoch number that is not
+/// finite or beyond +-1e15.
+std::string plotCurves(const Curves &curves, bool svg,
+                       std::vector<std::string> *notes = nullptr);
 
 } // namespace kiln::driver
 

@@ -478,7 +478,10 @@ Data Session::makeData(const kiln_array_t *x, const kiln_array_t *y,
 }
 
 void Session::setSampleWeights(Data &data, const kiln_array_t &weights,
-                               const std::string &what) const {
+                               const std::string &file,
+                               const std::string &column, bool csvRows) const {
+  std::string what =
+      column.empty() ? file : file + " (column '" + column + "')";
   int64_t n = weights.rank > 0 ? weights.shape[0] : 0;
   if (weights.rank < 1 || weights.rank > 2 ||
       (weights.rank == 2 && weights.shape[1] != 1) || n != data.n)
@@ -489,19 +492,37 @@ void Session::setSampleWeights(Data &data, const kiln_array_t &weights,
   size_t size = kiln_dtype_size(weights.dtype);
   const unsigned char *src = static_cast<const unsigned char *>(weights.data);
   std::vector<double> w(static_cast<size_t>(n));
+  // Every bad weight is listed (the first 10 of them), each in the data
+  // reader's style: "FILE:LINE: column 'w': ..." for CSV rows.
+  std::vector<std::string> bad;
+  int64_t numBad = 0;
   for (int64_t i = 0; i < n; ++i) {
     double v = readAs(src + i * size, weights.dtype);
     if (!std::isfinite(v) || v < 0 || beyondF32(v)) {
+      if (++numBad > 10)
+        continue;
       char buffer[32];
       std::snprintf(buffer, sizeof buffer, "%g", v);
-      fail(what + ": the sample weight " + buffer + " of sample " +
-           std::to_string(i + 1) +
-           (what.size() > 4 && what.compare(what.size() - 4, 4, ".csv") == 0
-                ? " (line " + std::to_string(i + 2) + ")"
-                : std::string()) +
-           " is not a finite number >= 0");
+      std::string place =
+          csvRows ? file + ":" + std::to_string(i + 2) + ": " +
+                        (column.empty() ? "" : "column '" + column + "': ")
+                  : what + ": ";
+      bad.push_back(place + "the sample weight " + buffer + " of sample " +
+                    std::to_string(i + 1) + " is not a finite number >= 0");
+      continue;
     }
     w[i] = static_cast<double>(static_cast<float>(v));
+  }
+  if (numBad == 1)
+    fail(bad.front());
+  if (numBad > 1) {
+    std::string message =
+        std::to_string(numBad) + " sample weights are not finite numbers >= 0:";
+    for (const std::string &b : bad)
+      message += "\n  " + b;
+    if (numBad > 10)
+      message += "\n  (and " + std::to_string(numBad - 10) + " more)";
+    fail(message);
   }
   data.w = std::move(w);
 }

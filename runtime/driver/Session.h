@@ -98,11 +98,15 @@ public:
                 const std::string &what,
                 const std::string &labelsWhat = "") const;
   /// Sets data.w from per-sample weights (Keras fit's sample_weight):
-  /// `weights` is [N] or [N, 1] of any numeric dtype. Errors (naming `what`
-  /// and the sample): a length other than data.n, a negative, NaN or
-  /// infinite weight.
+  /// `weights` is [N] or [N, 1] of any numeric dtype, read from `file`
+  /// (its CSV column `column`, if not empty). Errors (naming the file, the
+  /// column and the sample, and with `csvRows` the line as the CSV reader
+  /// does, `FILE:LINE: column 'w': ...`: sample i, 0-based, is on line
+  /// i + 2 after the header): a length other than data.n; negative, NaN or
+  /// infinite weights (all listed, the first 10 in full).
   void setSampleWeights(Data &data, const kiln_array_t &weights,
-                        const std::string &what) const;
+                        const std::string &file, const std::string &column,
+                        bool csvRows) const;
   /// Keras' class_weight_to_sample_weights: the weight of each sample's
   /// class (sparse labels and [N, 1] / [N] labels rounded to an integer,
   /// one-hot labels their argmax; a class not in `classWeights` weighs 1),

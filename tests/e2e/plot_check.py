@@ -30,7 +30,8 @@ VALIDATION = "stroke:rgb(100%,49.803922%,5.490196%)"
 
 
 def run(args, expect_ok=True):
-    p = subprocess.run(args, capture_output=True, text=True)
+    # A hang is a failure too (the timeout raises).
+    p = subprocess.run(args, capture_output=True, text=True, timeout=120)
     if expect_ok and p.returncode != 0:
         sys.exit("command failed: %s\n%s%s" % (" ".join(args), p.stdout,
                                                 p.stderr))
@@ -167,6 +168,70 @@ p = run([prog, "fit", "--data", data, "--label-column", "label", "--plot",
          os.path.join(WORK, "c.jpg")], expect_ok=False)
 check("fit --plot usage", p.returncode == 2 and "--plot takes a .svg or "
       ".png file name" in p.stderr, p.stderr.strip().replace(WORK + "/", ""))
+
+# Histories with values at the ends of the double range, infinities and
+# NaN: the picture is drawn (no hang, every coordinate finite), the values
+# beyond +-1e300 or infinite are left out of the curve and said, in the
+# panel and on stderr; the rest of the curve is drawn.
+EXTREME = ("epoch,loss,val_loss\n0,1e308,0.5\n1,0.5,-1e308\n2,inf,nan\n"
+           "3,0.25,0.4\n4,-inf,0.3\n5,0.125,1e-308\n")
+extreme = os.path.join(WORK, "extreme.csv")
+with open(extreme, "w") as f:
+    f.write(EXTREME)
+for ext in ("svg", "png"):
+    out = os.path.join(WORK, "extreme." + ext)
+    p = run([prog, "plot", extreme, "-o", out], expect_ok=False)
+    warned = ("plot: warning: " in p.stderr and "loss: not drawn: 4 infinite "
+              "or beyond +-1e300, 1 missing (NaN)" in p.stderr)
+    if ext == "png":
+        ok = p.returncode == 0 and warned and png_size(out) == (460, 300)
+        text = "exit %d, PNG %s, stderr %s" % (p.returncode, png_size(out),
+                                              p.stderr.strip())
+    else:
+        try:
+            root = ET.parse(out).getroot()
+            ds = " ".join(q.get("d", "") for q in root.iter(
+                "{http://www.w3.org/2000/svg}path"))
+            finite = not re.search(r"nan|inf", ds, re.I)
+            _, curves = svg_curves(out)
+            # Training: epochs 2, 4, 6 drawn (x 1..6 on the plot area
+            # [72, 442]: 146 to 442), lone points between gaps; validation:
+            # epochs 1, 4, 5, 6 (72 to 442).
+            ok = (p.returncode == 0 and warned and finite and
+                  curves["training"] == [(146, 442)] and
+                  curves["validation"] == [(72, 442)])
+            text = "exit %d, finite coordinates %s, curves %s, stderr %s" % (
+                p.returncode, finite, curves, p.stderr.strip())
+        except ET.ParseError as e:
+            ok, text = False, "not SVG: %s" % e
+    check("extreme values " + ext, ok, text.replace(WORK + "/", ""))
+
+# Size caps: more panels than 64, or epoch numbers beyond +-1e15, are
+# errors (the picture's size and the x axis would not be sane).
+wide = os.path.join(WORK, "wide.csv")
+with open(wide, "w") as f:
+    f.write("epoch," + ",".join("m%d" % i for i in range(65)) + "\n")
+    f.write("0," + ",".join("0.5" for _ in range(65)) + "\n")
+far = os.path.join(WORK, "far.json")
+with open(far, "w") as f:
+    f.write('{"epoch": [1, 1e300], "loss": [0.5, 0.4]}')
+# One epoch at 1e17: the axis' unit ticks would not advance (1e17 + 1 is
+# 1e17), which hung the tick loop before.
+one = os.path.join(WORK, "one.json")
+with open(one, "w") as f:
+    f.write('{"epoch": [1e17], "loss": [0.5]}')
+for path, want in ((wide, "the history has 65 quantities to plot; at most "
+                    "64 panels are drawn"),
+                   (far, "far.json: an epoch number is not finite or beyond "
+                    "+-1e15"),
+                   (one, "one.json: an epoch number is not finite or beyond "
+                    "+-1e15")):
+    p = run([prog, "plot", path, "-o", os.path.join(WORK, "x.svg")],
+            expect_ok=False)
+    ok = p.returncode == 1 and want in p.stderr and not os.path.exists(
+        os.path.join(WORK, "x.svg"))
+    check("plot limit " + os.path.basename(path), ok,
+          p.stderr.strip().replace(WORK + "/", ""))
 
 print("plot_check: %d failed" % len(FAILED))
 sys.exit(1 if FAILED else 0)

@@ -289,6 +289,23 @@ bad_npy = os.path.join(WORK, "short.npy")
 np.save(bad_npy, SW[:7])
 neg_npy = os.path.join(WORK, "neg.npy")
 np.save(neg_npy, np.where(np.arange(N) == 4, -1.0, 1.0))
+# The same weights as a CSV file (header "w", sample 5 on line 6), once
+# more under a name without .csv (CSV by content), and as the w column.
+neg_csv = os.path.join(WORK, "neg.csv")
+neg_txt = os.path.join(WORK, "neg_weights")
+for path in (neg_csv, neg_txt):
+    with open(path, "w") as f:
+        f.write("w\n" + "".join("%g\n" % (-1.0 if i == 4 else 1.0)
+                                for i in range(N)))
+csv2neg = os.path.join(WORK, "binary_neg.csv")
+write_csv(csv2neg, Y2, np.where(np.arange(N) == 4, -1.0, SW))
+# Two bad weights: both are listed.
+csv2bad = os.path.join(WORK, "binary_bad.csv")
+write_csv(csv2bad, Y2, np.where(np.arange(N) == 1, -2.0,
+                                np.where(np.arange(N) == 6, np.inf, SW)))
+dup_json = os.path.join(WORK, "dup.json")
+with open(dup_json, "w") as f:
+    f.write('{"0": 1, "1": 2, "0": 3, "1": 4}')
 ERRORS = [
     (["--class-weight", "0:1,3:2"], "class 3 is not a class of the model's "
      "labels (classes 0 to 1, from its output of 1 unit)"),
@@ -300,13 +317,33 @@ ERRORS = [
      "data has 10 samples"),
     (["--sample-weight", neg_npy], "the sample weight -1 of sample 5 is not "
      "a finite number >= 0"),
+    (["--sample-weight", neg_csv], "neg.csv:6: the sample weight -1 of "
+     "sample 5 is not a finite number >= 0"),
+    (["--sample-weight", neg_txt], "neg_weights:6: the sample weight -1 of "
+     "sample 5 is not a finite number >= 0"),
+    (["--sample-weight-column", "w"], "binary_neg.csv:6: column 'w': the "
+     "sample weight -1 of sample 5 is not a finite number >= 0", csv2neg),
+    (["--sample-weight-column", "w"], "2 sample weights are not finite "
+     "numbers >= 0:\n  " + csv2bad + ":3: column 'w': the sample weight -2 "
+     "of sample 2 is not a finite number >= 0\n  " + csv2bad + ":8: column "
+     "'w': the sample weight inf of sample 7 is not a finite number >= 0",
+     csv2bad),
     (["--sample-weight-column", "nope"], "no sample-weight column named "
      "'nope'"),
+    # A duplicated JSON key is an error, not the last value silently.
+    (["--class-weight", '{"0": 1, "0": 2}'], "--class-weight: class 0 is "
+     "given twice (a JSON object key appears more than once)"),
+    (["--class-weight", dup_json], "dup.json: classes 0, 1 are given twice"),
+    (["--class-weight", '{"zero": 1}'], "class 'zero' is not an integer "
+     "class id"),
+    (["--class-weight", '{"0": 1, "2": 1}'], "class 2 is not a class of the "
+     "model's labels (classes 0 to 1, from its output of 1 unit)"),
     (["--sample-weight-column", "w", "--class-weight", "0:1"],
      "give --class-weight or sample weights, not both"),
 ]
-for extra, want in ERRORS:
+for extra, want, *given in ERRORS:
     data = csv2 if "--sample-weight-column" in extra else csv2plain
+    data = given[0] if given else data
     p = run([binary, "fit", "--data", data, "--label-column", "label",
              "--quiet"] + extra, expect_ok=False)
     ok = p.returncode != 0 and want in p.stderr

@@ -17,6 +17,7 @@
 #include "ir/KilnDialect.h"
 #include "kiln/session.h"
 
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/JSON.h"
@@ -800,4 +801,30 @@ TEST(CompileTest, DataParallelHalvesEqualTrainStep) {
   EXPECT_NE(at(two, w)[0], 0.25f);
   kiln_regions_destroy(one);
   kiln_regions_destroy(two);
+}
+
+// --data-parallel splits a training step; a model without a loss has none,
+// so the request is an error rather than a silently inference-only build.
+TEST(CompileTest, DataParallelWithoutTrainingIsAnError) {
+  auto context = makeContext();
+  auto module =
+      mlir::parseSourceString<mlir::ModuleOp>(kLinearModel, context.get());
+  ASSERT_TRUE(module);
+  std::string diagnostics;
+  mlir::ScopedDiagnosticHandler handler(context.get(),
+                                        [&](mlir::Diagnostic &d) {
+                                          diagnostics += d.str() + "\n";
+                                          return mlir::success();
+                                        });
+  CompileOptions options;
+  options.name = "lin";
+  options.dataParallel = true;
+  auto jit = compileToJit(*module, options);
+  ASSERT_FALSE(bool(jit));
+  EXPECT_NE(message(jit.takeError()).find("deriving the training step"),
+            std::string::npos);
+  EXPECT_NE(diagnostics.find("data-parallel compilation needs a training "
+                             "step, but the model has no loss"),
+            std::string::npos)
+      << diagnostics;
 }

@@ -471,7 +471,8 @@ LogicalResult Driver::checkTrainingOptions(ModuleOp module) const {
        {static_cast<const cl::Option *>(&optimizerSpec),
         static_cast<const cl::Option *>(&lrScheduleSpec),
         static_cast<const cl::Option *>(&metricsList),
-        static_cast<const cl::Option *>(&fromLogits)})
+        static_cast<const cl::Option *>(&fromLogits),
+        static_cast<const cl::Option *>(&dataParallel)})
     if (option->getNumOccurrences() > 0)
       return fail("--" + option->ArgStr +
                   " configures the training step, but the model has no "
@@ -773,7 +774,8 @@ int main(int argc, char **argv) {
           static_cast<const cl::Option *>(&lrScheduleSpec),
           static_cast<const cl::Option *>(&metricsList),
           static_cast<const cl::Option *>(&fromLogits),
-          static_cast<const cl::Option *>(&convention)})
+          static_cast<const cl::Option *>(&convention),
+          static_cast<const cl::Option *>(&dataParallel)})
       if (given(*option) && !isKerasFile(inputFilename)) {
         llvm::errs() << "kilnc: error: --" << option->ArgStr
                      << " configures the training step; give --loss too\n";

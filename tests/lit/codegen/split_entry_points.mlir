@@ -1,5 +1,6 @@
-// RUN: kiln-opt %s --kiln-split-entry-points="max-ops=10 part-ops=7" | FileCheck %s
-// RUN: kiln-opt %s --kiln-split-entry-points | FileCheck %s --check-prefix=SMALL
+// RUN: kiln-opt %s --split-input-file --kiln-split-entry-points="max-ops=10 part-ops=7" | FileCheck %s
+// RUN: kiln-opt %s --split-input-file --kiln-split-entry-points | FileCheck %s --check-prefix=SMALL
+// RUN: kiln-opt %s --split-input-file --kiln-split-entry-points="max-ops=10 part-ops=7" | FileCheck %s --check-prefix=UNIQUE
 
 // Tests that a long entry point becomes calls of private noinline parts in
 // program order, that a scalar computed in one part reaches a later part as
@@ -58,4 +59,48 @@ func.func @step(%buf: memref<64xi8>) {
     memref.store %w, %out[%i] : memref<4xf32>
   }
   return
+}
+
+// -----
+
+// Tests that a part whose name `<func>__part<N>` the module already uses
+// gets a unique name from the symbol table, and that the calls reach the
+// new parts, not the existing function.
+
+// UNIQUE: // -----
+// UNIQUE: func.func @step(
+// UNIQUE: call @step__part0_0(
+// UNIQUE: call @step__part1(
+// UNIQUE-NEXT: return
+// UNIQUE: func.func private @step__part1(
+// UNIQUE: func.func private @step__part0_0(
+// UNIQUE-SAME: passthrough = ["noinline"]
+// UNIQUE: func.func @step__part0(%{{.+}}: f32) -> f32
+// UNIQUE-NEXT: return
+func.func @step(%buf: memref<64xi8>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c32 = arith.constant 32 : index
+  %one = arith.constant 1.0 : f32
+  %in = memref.view %buf[%c0][] : memref<64xi8> to memref<4xf32>
+  %out = memref.view %buf[%c32][] : memref<64xi8> to memref<4xf32>
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %in[%i] : memref<4xf32>
+    %w = arith.addf %v, %one : f32
+    memref.store %w, %in[%i] : memref<4xf32>
+  }
+  %s = memref.load %in[%c0] : memref<4xf32>
+  scf.for %i = %c0 to %c4 step %c1 {
+    memref.store %s, %out[%i] : memref<4xf32>
+  }
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %out[%i] : memref<4xf32>
+    %w = arith.mulf %v, %one : f32
+    memref.store %w, %out[%i] : memref<4xf32>
+  }
+  return
+}
+func.func @step__part0(%x: f32) -> f32 {
+  return %x : f32
 }

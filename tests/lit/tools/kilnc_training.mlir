@@ -10,6 +10,11 @@
 // RUN: not kilnc %s --loss=hinge --emit=header 2>&1 | FileCheck %s --check-prefix=BADLOSS
 // RUN: not kilnc %s --metrics=accuracy --emit=header 2>&1 | FileCheck %s --check-prefix=NOLOSS
 // RUN: not kilnc %s --batch-size=4 --emit=header 2>&1 | FileCheck %s --check-prefix=BATCH
+// --data-parallel splits the training step: without one (no --loss, no
+// compile_config) it is an error, not an inference-only program.
+// RUN: not kilnc %s --data-parallel --emit=obj -o %t.o 2>&1 | FileCheck %s --check-prefix=DPNOLOSS
+// RUN: not kilnc %S/../frontend/keras/Inputs/hard_sigmoid.json --batch-size=4 --data-parallel --emit=obj -o %t.o 2>&1 | FileCheck %s --check-prefix=DPNOCONFIG
+// RUN: kilnc %S/../frontend/keras/Inputs/hard_sigmoid.json --batch-size=4 --emit=header -o /dev/null
 // RUN: not kilnc %s --loss=mse --optimizer=sgd:momentum=2 --emit=header 2>&1 | FileCheck %s --check-prefix=RANGE
 // A setting the optimizer does not read is an error naming both, not ignored.
 // RUN: not kilnc %s --loss=mse --optimizer=adam:weight_decay=0.1 --emit=header 2>&1 | FileCheck %s --check-prefix=WDADAM
@@ -51,6 +56,8 @@
 // BADOPT: kilnc: error: --optimizer: unknown setting 'bogus=1' (known: learning_rate,
 // BADLOSS: error: the training options: unknown loss 'hinge'
 // NOLOSS: kilnc: error: --metrics configures the training step; give --loss too
+// DPNOLOSS: kilnc: error: --data-parallel configures the training step; give --loss too
+// DPNOCONFIG: error: --data-parallel configures the training step, but the model has no compile_config; give --loss too
 // BATCH: kilnc: error: --batch-size applies to imported models (.onnx, .json, .keras, .h5); a .mlir model has static shapes
 // RANGE: error: the training options: momentum = 2.000000e+00 is out of range [0, 1]
 // WDADAM: error: the training options: weight_decay does not apply to adam (it applies to: adamw)
