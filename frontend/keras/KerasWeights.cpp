@@ -19,7 +19,9 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 
 using namespace mlir::kiln::keras;
 namespace snap = mlir::kiln::keras::snapshot;
@@ -354,7 +356,8 @@ H5Reader::list(llvm::StringRef path) const {
 void mlir::kiln::keras::writeH5Snapshot(llvm::StringRef bytes,
                                         llvm::StringRef what,
                                         llvm::ArrayRef<std::string> dataRoots,
-                                        llvm::raw_ostream &out) {
+                                        llvm::raw_ostream &out,
+                                        void (*outOfMemory)()) {
   out << snap::kMagic;
   auto reader = H5Reader::open(bytes, what);
   if (!reader) {
@@ -433,15 +436,26 @@ void mlir::kiln::keras::writeH5Snapshot(llvm::StringRef bytes,
                        llvm::Twine(kMaxWeightsDataBytes) + " bytes"));
       return;
     }
-    std::vector<char> buffer(size);
-    if (llvm::Error e = (*reader)->read(path, shape->elementBytes,
-                                        buffer.data(), buffer.size())) {
+    // malloc, not new: a failed allocation (the child's RLIMIT_AS, or a
+    // sanitizer's allocator with allocator_may_return_null) is reported
+    // as running out of memory rather than aborting.
+    std::unique_ptr<char, void (*)(void *)> buffer(
+        static_cast<char *>(std::malloc(size ? size : 1)), std::free);
+    if (!buffer) {
+      if (outOfMemory)
+        outOfMemory();
+      writeError(error("'" + path + "': cannot allocate " + llvm::Twine(size) +
+                       " bytes for its values"));
+      return;
+    }
+    if (llvm::Error e =
+            (*reader)->read(path, shape->elementBytes, buffer.get(), size)) {
       writeError(std::move(e));
       return;
     }
     dataLeft -= size;
     out << snap::kOk;
-    snap::writeString(out, llvm::StringRef(buffer.data(), buffer.size()));
+    snap::writeString(out, llvm::StringRef(buffer.get(), size));
   };
   for (const std::string &root : dataRoots) {
     if (!(*reader)->exists(root))

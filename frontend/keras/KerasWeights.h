@@ -155,10 +155,12 @@ private:
 /// The child's side of H5File::open, in the calling process: opens `bytes`
 /// with libhdf5 and writes the snapshot stream to `out` (an error opening
 /// the file is a record of the stream). Calls libhdf5 on untrusted bytes:
-/// only for a child process, or for a trusted file (tests).
+/// only for a child process, or for a trusted file (tests). When the
+/// values of a dataset cannot be allocated, `outOfMemory` is called (the
+/// child exits), or without one the dataset's values are an error record.
 void writeH5Snapshot(llvm::StringRef bytes, llvm::StringRef what,
                      llvm::ArrayRef<std::string> dataRoots,
-                     llvm::raw_ostream &out);
+                     llvm::raw_ostream &out, void (*outOfMemory)() = nullptr);
 
 } // namespace mlir::kiln::keras
 
