@@ -78,6 +78,13 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 timeout_s=${KILN_FUZZ_TIMEOUT:-25}
 rss_mb=${KILN_FUZZ_RSS_MB:-2560}
 jobs=${KILN_FUZZ_JOBS:-1}
+# The harnesses run from here: a sanitizer report in a forked child (the
+# HDF5 reader's child process, keras-h5 and keras-archive, which libhdf5
+# bugs crash) goes to a file named .PID in the working directory when
+# libFuzzer has closed stderr (-close_fd_mask).
+build=$(cd "$build" && pwd)
+mkdir -p "$build/fuzz-child-reports"
+cd "$build/fuzz-child-reports"
 status=0
 for h in "${selected[@]}"; do
   bin="$build/bin/kiln-fuzz-$h"
