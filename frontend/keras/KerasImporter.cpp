@@ -3538,8 +3538,11 @@ OwningOpRef<ModuleOp> KerasImporter::run() {
       weightsName = (path + ":model.weights.h5").str();
       llvm::Expected<std::string> bytes =
           readZipMember(path, "model.weights.h5");
+      // Keras 3.0 files written by keras-core name the container
+      // `_layer_checkpoint_dependencies` (loadStoredWeights).
       llvm::Expected<std::unique_ptr<H5File>> file =
-          bytes ? H5File::open(std::move(*bytes), weightsName)
+          bytes ? H5File::open(*bytes, weightsName,
+                               {"layers", "_layer_checkpoint_dependencies"})
                 : bytes.takeError();
       if (!file) {
         emitError(fileLoc) << "cannot read the stored weights: "
@@ -3970,7 +3973,11 @@ FailureOr<std::string> KerasImporter::readKeras2File() {
                        << buffer.getError().message();
     return failure();
   }
-  auto file = H5File::open((*buffer)->getBuffer().str(), path);
+  // The weights are read (in the HDF5 child) only when they are used.
+  std::vector<std::string> dataRoots;
+  if (!options.noWeights)
+    dataRoots.push_back("model_weights");
+  auto file = H5File::open((*buffer)->getBuffer(), path, dataRoots);
   if (!file) {
     emitError(fileLoc) << llvm::toString(file.takeError());
     return failure();

@@ -52,7 +52,12 @@ write("keras-h5.dict", ["\x89HDF\r\n\x1a\n", "TREE", "HEAP", "SNOD",
                          "OHDR", "GCOL", "model_config", "training_config",
                          "model_weights", "layer_names", "layer_names0",
                          "weight_names", "kernel:0", "bias:0", "vars",
-                         "layers"] + JSON + keras)
+                         "layers",
+                         # The HDF5 child's snapshot stream (H5Snapshot.h).
+                         "KILNH5S1F", "KILNH5S1E", "\x00" * 8,
+                         "\x04\x00\x00\x00\x00\x00\x00\x00",
+                         "\x08\x00\x00\x00\x00\x00\x00\x00",
+                         "\xff" * 8] + JSON + keras)
 write("onnx.dict", literals("frontend/onnx/OnnxImporter.cpp",
                             "frontend/onnx/OnnxLoader.cpp") +
       ["ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training", "pytorch"])

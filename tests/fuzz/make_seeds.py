@@ -57,6 +57,63 @@ def safetensors(tensors, metadata):
     return struct.pack("<Q", len(text)) + text + data
 
 
+def h5_snapshot(data, roots):
+    """The HDF5 child's snapshot stream (frontend/keras/H5Snapshot.h) of the
+    HDF5 file `data`, written with h5py (the keras-h5 harness's second
+    input form; approximates writeH5Snapshot: hard links only, values as f32
+    or f64)."""
+    import h5py
+    import numpy as np
+
+    u64 = lambda v: struct.pack("<Q", v)
+    string = lambda b: u64(len(b)) + b
+    out = [b"KILNH5S1F"]
+
+    def attributes(name, obj):
+        for key in obj.attrs:
+            value = obj.attrs[key]
+            values = value.tolist() if isinstance(value, np.ndarray) else [value]
+            if not all(isinstance(v, (str, bytes)) for v in values):
+                out.append(b"A" + string(name.encode()) + string(key.encode())
+                           + b"e" + string(b"not a string"))
+                continue
+            values = [v.encode() if isinstance(v, str) else v for v in values]
+            out.append(b"A" + string(name.encode()) + string(key.encode())
+                       + b"k" + u64(len(values))
+                       + b"".join(string(v) for v in values))
+
+    def obj(name, o):
+        if isinstance(o, h5py.Group):
+            out.append(b"O" + string(name.encode()) + b"\0")
+            attributes(name, o)
+        elif isinstance(o, h5py.Dataset):
+            out.append(b"O" + string(name.encode()) + b"\1")
+            if o.dtype.kind != "f":
+                out.append(b"S" + string(name.encode()) + b"e"
+                           + string(b"not a floating-point dataset"))
+                return
+            size = 8 if o.dtype.itemsize > 4 else 4
+            values = np.asarray(o[()], "<f8" if size == 8 else "<f4")
+            out.append(b"S" + string(name.encode()) + b"k" + u64(o.ndim)
+                       + b"".join(u64(d) for d in o.shape) + u64(size))
+            out.append(b"D" + string(name.encode()) + b"k"
+                       + string(values.tobytes()))
+
+    with h5py.File(io.BytesIO(data), "r") as f:
+        attributes("", f)
+        for root in roots:
+            if root not in f:
+                continue
+            obj(root, f[root])
+            names = []
+            f[root].visit(names.append)
+            out.append(b"L" + string(root.encode()) + b"k" + u64(len(names))
+                       + b"".join(string(n.encode()) for n in names))
+            for n in names:
+                obj(root + "/" + n, f[root + "/" + n])
+    return b"".join(out) + b"Z"
+
+
 def seeds(harness):
     if harness == "onnx":
         return [read(p) for p in tracked(".onnx")]
@@ -73,8 +130,11 @@ def seeds(harness):
             subprocess.run([sys.executable, os.path.join(
                 ROOT, "tests/lit/frontend/keras/Inputs/make_weights.py"), d],
                 check=True, capture_output=True)
-            return [read(os.path.join(d, n)) for n in sorted(os.listdir(d))
-                    if n.endswith(".h5")]
+            files = [read(os.path.join(d, n)) for n in sorted(os.listdir(d))
+                     if n.endswith(".h5")]
+            # The harness also takes the HDF5 child's output: the snapshots
+            # of the same files (the parent's parser, in process).
+            return files + [h5_snapshot(f, ["model_weights"]) for f in files]
     if harness == "kiln-ir":
         return [read(p) for p in tracked(".mlir")]
     if harness == "csv":
