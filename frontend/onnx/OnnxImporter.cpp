@@ -1665,8 +1665,9 @@ LogicalResult Importer::expand() {
 /// input, as ONNX's Y holds them. The initial states initial_h / initial_c
 /// ([D, N, H], layout 1: [N, D, H]; either may be absent: zeros) become each
 /// direction's kiln.rnn initial_state [S, N, H], and Y_h / Y_c come from
-/// its final_state, so gradients flow through both. sequence_lens must be
-/// absent and the activations the defaults.
+/// its final_state, so gradients flow through both. sequence_lens [N]
+/// (int32) becomes kiln.rnn's mask (t < len) with zero_output_for_mask.
+/// The activations must be the defaults (RNN: Tanh, Relu, Sigmoid).
 LogicalResult Importer::recurrent(StringRef cell) {
   const onnx::NodeProto &node = *currentNode;
   bool lstm = cell == "lstm", simple = cell == "simple";
@@ -1718,10 +1719,6 @@ LogicalResult Importer::recurrent(StringRef cell) {
   }
   if (lstm && node.input_size() > 7 && !node.input(7).empty()) {
     nodeError() << "peephole weights (input P) are not supported";
-    return failure();
-  }
-  if (node.input_size() > 4 && !node.input(4).empty()) {
-    nodeError() << "sequence_lens is not supported";
     return failure();
   }
   FailureOr<Value> x = floatInput(0), w = floatInput(1), r = floatInput(2);
@@ -1830,6 +1827,34 @@ LogicalResult Importer::recurrent(StringRef cell) {
     return create<ConcatOp>(tensor({gates * h}), blocks, {axisAttr(0)});
   };
   Value seq = layout ? *x : transposeValue(*x, {1, 0, 2}); // [N, T, I]
+  // sequence_lens [N] (int32): steps t >= len of a sample are kiln.rnn's
+  // masked steps with zero outputs (ONNX: Y = 0 there, Y_h the state
+  // after the last valid step). A reverse direction then starts at the
+  // sample's last valid step, as ONNX's does: the masked steps before it
+  // carry the initial state.
+  Value mask;
+  if (node.input_size() > 4 && !node.input(4).empty()) {
+    FailureOr<Value> lens = input(4);
+    if (failed(lens))
+      return failure();
+    RankedTensorType lensType = typeOf(*lens);
+    if (lensType.getShape() != ArrayRef<int64_t>{n} ||
+        !lensType.getElementType().isInteger(32)) {
+      nodeError() << "input 4 (sequence_lens) is " << lensType << ", expected "
+                  << RankedTensorType::get({n}, builder.getI32Type())
+                  << " (batch)";
+      return failure();
+    }
+    auto steps = RankedTensorType::get({n, t}, builder.getI32Type());
+    Value iota = create<IotaOp>(
+        steps, {}, {namedAttr("dimension", builder.getI64IntegerAttr(1))});
+    Value bounds = create<BroadcastInDimOp>(
+        steps, {*lens},
+        {namedAttr("broadcast_dimensions", builder.getDenseI64ArrayAttr({0}))});
+    Value valid = builder.create<CompareOp>(currentLoc, ComparisonDirection::lt,
+                                            iota, bounds);
+    mask = create<ConvertOp>(tensor({n, t}), {valid});
+  }
   // Direction d's initial_state [S, N, H] (null when neither is given).
   auto initialOf = [&](int64_t d) -> Value {
     if (!initial[0] && !initial[1])
@@ -1859,12 +1884,12 @@ LogicalResult Importer::recurrent(StringRef cell) {
       b = create<AddOp>(tensor({gates * h}), {biasOf(d, 0), biasOf(d, 1)});
     }
     auto rnn = builder.create<RnnOp>(
-        currentLoc, seq, kernel, recurrentKernel, b, /*mask=*/Value(),
-        initialOf(d), builder.getStringAttr(cell),
-        builder.getStringAttr(activations[d]), builder.getStringAttr("sigmoid"),
-        builder.getBoolAttr(backward), builder.getBoolAttr(backward),
+        currentLoc, seq, kernel, recurrentKernel, b, mask, initialOf(d),
+        builder.getStringAttr(cell), builder.getStringAttr(activations[d]),
+        builder.getStringAttr("sigmoid"), builder.getBoolAttr(backward),
+        builder.getBoolAttr(backward),
         builder.getBoolAttr(cell == "gru" ? resetAfter : true),
-        /*zero_output_for_mask=*/builder.getBoolAttr(false));
+        /*zero_output_for_mask=*/builder.getBoolAttr(static_cast<bool>(mask)));
     Value y = rnn.getResult(); // [N, T, H], aligned with the input
     sequences.push_back(reshape(y, {n, t, 1, h}));
     // final_state [S, N, H]: h (Y_h), then the LSTM's c (Y_c).

@@ -12,6 +12,9 @@ from PyTorch's own modules in float64:
     initial_h [N, 1, H] and Y_h; reference: numpy, the ONNX formula.
   lstm_only_c.onnx (opset 14, hand-built): LSTM with initial_c but no
     initial_h (zeros), Y_c used; reference: torch nn.LSTM with h0 = 0.
+  lstm_lens.onnx (opset 14, hand-built): bidirectional LSTM with
+    sequence_lens as a graph input; reference: torch's bidirectional
+    nn.LSTM run on each sample's valid prefix alone.
   bad_states.onnx: an LSTM whose initial_h has the wrong batch, one whose
     initial_c has the wrong hidden size: both reported in one run.
 """
@@ -183,3 +186,48 @@ m = model_of(nodes, "bad_states", [
     [helper.make_tensor_value_info("Y1", F, [T, 1, N, 5]),
      helper.make_tensor_value_info("Y2", F, [T, 1, N, 5])], inits, 14)
 onnx.save(m, os.path.join(out, "bad_states.onnx"))
+
+
+# lstm_lens: bidirectional LSTM with sequence_lens (a graph input) --------------
+# Reference: torch's bidirectional nn.LSTM run on each sample's valid prefix
+# alone (ONNX: outputs past a sample's length are 0, Y_h/Y_c the states
+# after its last valid step; the reverse direction starts at that step).
+lb = torch.nn.LSTM(IN, 5, bidirectional=True).double()
+ws = [getattr(lb, "%s_l0%s" % (kind, suffix)).detach().numpy()
+      for suffix in ("", "_reverse")
+      for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+inits = [numpy_helper.from_array(np.stack([onnx_gates(ws[0]), onnx_gates(
+             ws[4])]).astype(np.float32), "W"),
+         numpy_helper.from_array(np.stack([onnx_gates(ws[1]), onnx_gates(
+             ws[5])]).astype(np.float32), "R"),
+         numpy_helper.from_array(np.stack([
+             np.concatenate([onnx_gates(ws[2]), onnx_gates(ws[3])]),
+             np.concatenate([onnx_gates(ws[6]), onnx_gates(ws[7])])]).astype(
+                 np.float32), "B")]
+node = helper.make_node("LSTM", ["xt", "W", "R", "B", "lens"],
+                        ["Y", "Yh", "Yc"], hidden_size=5,
+                        direction="bidirectional")
+m = model_of([node], "lstm_lens", [
+    helper.make_tensor_value_info("xt", F, [T, N, IN]),
+    helper.make_tensor_value_info("lens", TensorProto.INT32, [N])],
+    [helper.make_tensor_value_info("Y", F, [T, 2, N, 5]),
+     helper.make_tensor_value_info("Yh", F, [2, N, 5]),
+     helper.make_tensor_value_info("Yc", F, [2, N, 5])], inits, 14)
+onnx.checker.check_model(m, full_check=True)
+onnx.save(m, os.path.join(out, "lstm_lens.onnx"))
+lens = np.array([T, 3, 1], np.int32)
+y_ref = np.zeros((T, 2, N, 5))
+h_ref = np.zeros((2, N, 5))
+c_ref = np.zeros((2, N, 5))
+with torch.no_grad():
+    for s in range(N):
+        length = int(lens[s])
+        xs = torch.from_numpy(xt[:length, s:s + 1].astype(np.float64))
+        y, (hn, cn) = lb(xs)
+        y_ref[:length, :, s] = y[:, 0].numpy().reshape(length, 2, 5)
+        h_ref[:, s] = hn[:, 0].numpy()
+        c_ref[:, s] = cn[:, 0].numpy()
+np.save(os.path.join(out, "lens.npy"), lens)
+npy("lstm_lens.0.npy", y_ref)
+npy("lstm_lens.1.npy", h_ref)
+npy("lstm_lens.2.npy", c_ref)
