@@ -16,7 +16,8 @@ from PyTorch's own modules in float64:
     sequence_lens as a graph input; reference: torch's bidirectional
     nn.LSTM run on each sample's valid prefix alone.
   bad_states.onnx: an LSTM whose initial_h has the wrong batch, one whose
-    initial_c has the wrong hidden size: both reported in one run.
+    initial_c has the wrong hidden size, one whose sequence_lens has the
+    wrong batch: all reported in one run.
 """
 import os
 import sys
@@ -178,13 +179,17 @@ inits = [numpy_helper.from_array(onnx_gates(wi)[None], "W"),
 nodes = [helper.make_node("LSTM", ["xt", "W", "R", "", "", "hb"], ["Y1"],
                           hidden_size=5, name="lstm_bad_h"),
          helper.make_node("LSTM", ["xt", "W", "R", "", "", "", "cb"],
-                          ["Y2"], hidden_size=5, name="lstm_bad_c")]
+                          ["Y2"], hidden_size=5, name="lstm_bad_c"),
+         helper.make_node("LSTM", ["xt", "W", "R", "", "lb"], ["Y3"],
+                          hidden_size=5, name="lstm_bad_lens")]
 m = model_of(nodes, "bad_states", [
     helper.make_tensor_value_info("xt", F, [T, N, IN]),
     helper.make_tensor_value_info("hb", F, [1, N + 1, 5]),
-    helper.make_tensor_value_info("cb", F, [1, N, 4])],
+    helper.make_tensor_value_info("cb", F, [1, N, 4]),
+    helper.make_tensor_value_info("lb", TensorProto.INT32, [N + 1])],
     [helper.make_tensor_value_info("Y1", F, [T, 1, N, 5]),
-     helper.make_tensor_value_info("Y2", F, [T, 1, N, 5])], inits, 14)
+     helper.make_tensor_value_info("Y2", F, [T, 1, N, 5]),
+     helper.make_tensor_value_info("Y3", F, [T, 1, N, 5])], inits, 14)
 onnx.save(m, os.path.join(out, "bad_states.onnx"))
 
 
