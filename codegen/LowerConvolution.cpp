@@ -325,13 +325,16 @@ struct RnnLowering : OpRewritePattern<RnnOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RnnOp op,
                                 PatternRewriter &rewriter) const override {
-    // (x, mask, kernel, recurrent_kernel, bias, y, last_cell = NULL,
-    //  workspace).
+    // (x, mask, kernel, recurrent_kernel, bias, initial_state (NULL: zero
+    //  states), y, final_state, workspace).
     SmallVector<Value> inputs;
     SmallVector<int64_t> nullPointers;
     rnnInputAndMask(op, inputs, nullPointers);
     inputs.append({op.getKernel(), op.getRecurrentKernel(), op.getBias()});
-    nullPointers.push_back(6);
+    if (Value initial = op.getInitialState())
+      inputs.push_back(initial);
+    else
+      nullPointers.push_back(5);
     replaceWithMultiResultKernelCall(rewriter, op, "kiln_rnn_fwd",
                                      toI64Array(rnnDescriptor(op)), inputs,
                                      nullPointers);
@@ -344,13 +347,14 @@ struct RnnGradLowering : OpRewritePattern<RnnGradOp> {
   LogicalResult matchAndRewrite(RnnGradOp op,
                                 PatternRewriter &rewriter) const override {
     // (x, mask, kernel, recurrent_kernel, y = NULL (unread), workspace, dy,
-    //  dlast_cell = NULL, dx, dkernel, drecurrent_kernel, dbias).
+    //  dfinal_state, dx, dkernel, drecurrent_kernel, dbias,
+    //  dinitial_state).
     SmallVector<Value> inputs;
     SmallVector<int64_t> nullPointers;
     rnnInputAndMask(op, inputs, nullPointers);
     inputs.append({op.getKernel(), op.getRecurrentKernel(), op.getWorkspace(),
-                   op.getResultGrad()});
-    nullPointers.append({4, 7});
+                   op.getResultGrad(), op.getFinalStateGrad()});
+    nullPointers.push_back(4);
     replaceWithMultiResultKernelCall(rewriter, op, "kiln_rnn_bwd",
                                      toI64Array(rnnDescriptor(op)), inputs,
                                      nullPointers);

@@ -788,12 +788,13 @@ defvar Kiln_RnnAttrs = (ins
     DefaultValuedAttr<BoolAttr, "false">:$zero_output_for_mask);
 
 def Kiln_RnnOp : Kiln_Op<"rnn", [Pure, InferTypeOpAdaptor,
+    AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>,
     DeclareOpInterfaceMethods<Kiln_FlopCountOpInterface>]> {
   let summary = "A recurrent layer (SimpleRNN, LSTM, GRU) over a whole sequence";
   let description = [{
     Runs the cell `cell` ("simple", "lstm" or "gru") over the T steps of
-    `input` `[N, T, I]` from zero initial states, with Keras' layouts and
+    `input` `[N, T, I]` from `initial_state` (zero states without it), with Keras' layouts and
     gate orders: `kernel` `[I, G*H]`, `recurrent_kernel` `[H, G*H]`, `bias`
     `[G*H]` (G = 1, 4 (i, f, c, o), 3 (z, r, h)), or `[2, 3H]` for a GRU
     with `reset_after` (row 0 input bias, row 1 recurrent bias; Keras 3's
@@ -813,31 +814,43 @@ def Kiln_RnnOp : Kiln_Op<"rnn", [Pure, InferTypeOpAdaptor,
 
     `result` `[N, T, H]` holds every step's hidden state (Keras'
     `return_sequences=True`; the last processed step is `result[:, T-1]`,
-    or `result[:, 0]` with `reverse_output`). `workspace` (a 1-D tensor of
+    or `result[:, 0]` with `reverse_output`). The optional `initial_state`
+    and the result `final_state` are `[S, N, H]`: h, then (LSTM, S = 2) c;
+    S = 1 for "simple" and "gru" (Keras' `initial_state` call argument and
+    `return_state`; ONNX's `initial_h`/`initial_c` and `Y_h`/`Y_c` of one
+    direction). `final_state` holds the states after the last processed
+    step; with a mask those are the carried states, whatever
+    `zero_output_for_mask` writes to `result`. `workspace` (a 1-D tensor of
     `kiln_rnn_workspace_size` elements) keeps the gates and states of every
     step for `kiln.rnn_grad`; it is not a model value. Shape rule:
     `inferRnnShapes` (labels `rnn_c1` cell and activations, `rnn_c2` input
     and kernel, `rnn_c3` recurrent kernel, `rnn_c4` bias, `rnn_c5` element
-    types, `rnn_c7` the mask). Its VJP is `kiln.rnn_grad`. Runtime kernel
-    `kiln_rnn_fwd_*`.
+    types, `rnn_c7` the mask, `rnn_c8` the initial state). Its VJP is
+    `kiln.rnn_grad` (gradients reach `initial_state` and flow from
+    `final_state`). Runtime kernel `kiln_rnn_fwd_*`.
 
     Example (an LSTM of 16 units over 20 steps of 8 features):
     ```mlir
-    %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "lstm"}
+    %y, %st, %ws = kiln.rnn %x, %k, %rk, %b {cell = "lstm"}
         : tensor<4x20x8xf32>, tensor<8x64xf32>, tensor<16x64xf32>, tensor<64xf32>
-        -> tensor<4x20x16xf32>, tensor<8960xf32>
+        -> tensor<4x20x16xf32>, tensor<2x4x16xf32>, tensor<8960xf32>
     ```
   }];
   let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$kernel,
                             Kiln_FloatTensor:$recurrent_kernel,
                             Kiln_FloatTensor:$bias,
-                            Optional<Kiln_FloatTensor>:$mask), Kiln_RnnAttrs);
-  let results = (outs Kiln_FloatTensor:$result, Kiln_FloatTensor:$workspace);
+                            Optional<Kiln_FloatTensor>:$mask,
+                            Optional<Kiln_FloatTensor>:$initial_state),
+                       Kiln_RnnAttrs);
+  let results = (outs Kiln_FloatTensor:$result, Kiln_FloatTensor:$final_state,
+                      Kiln_FloatTensor:$workspace);
   let assemblyFormat = [{
     $input `,` $kernel `,` $recurrent_kernel `,` $bias
-    (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:`
+    (`mask` `(` $mask^ `:` type($mask) `)`)?
+    (`initial_state` `(` $initial_state^ `:` type($initial_state) `)`)?
+    attr-dict `:`
     type($input) `,` type($kernel) `,` type($recurrent_kernel) `,`
-    type($bias) `->` type($result) `,` type($workspace)
+    type($bias) `->` type($result) `,` type($final_state) `,` type($workspace)
   }];
   let hasVerifier = 1;
 }
@@ -849,36 +862,46 @@ def Kiln_RnnGradOp : Kiln_Op<"rnn_grad", [Pure, InferTypeOpAdaptor,
   let description = [{
     Given the inputs of a `kiln.rnn` with the same attributes (and its
     mask, if it has one), the
-    `workspace` it produced and `result_grad` `[N, T, H]` (the gradient of
-    its `result`, zeros at the unused steps), returns the gradients of its
-    input, kernel, recurrent kernel and bias (shapes of those operands).
+    `workspace` it produced, `result_grad` `[N, T, H]` (the gradient of
+    its `result`, zeros at the unused steps) and `final_state_grad` `[S, N,
+    H]` (of its `final_state`), returns the gradients of its input, kernel,
+    recurrent kernel, bias and initial state (shapes of those operands; the
+    last `[S, N, H]`, unused when the `kiln.rnn` started from zeros).
     Runtime kernel `kiln_rnn_bwd_*` (reverse time loop with one recurrent
     GEMM per step; the weight and input gradients as single GEMMs over all
-    steps). Shape rules as `kiln.rnn`, plus `rnn_grad_c1` the workspace and
-    `result_grad` have the shapes `kiln.rnn` gives. No second derivatives.
+    steps). Shape rules as `kiln.rnn`, plus `rnn_grad_c1` the workspace,
+    `result_grad` and `final_state_grad` have the shapes `kiln.rnn` gives.
+    No second derivatives.
 
     Example:
     ```mlir
-    %dx, %dk, %drk, %db = kiln.rnn_grad %x, %k, %rk, %ws, %dy {cell = "lstm"}
+    %dx, %dk, %drk, %db, %ds0 = kiln.rnn_grad %x, %k, %rk, %ws, %dy, %dst
+        {cell = "lstm"}
         : tensor<4x20x8xf32>, tensor<8x64xf32>, tensor<16x64xf32>,
-          tensor<8960xf32>, tensor<4x20x16xf32>
-        -> tensor<4x20x8xf32>, tensor<8x64xf32>, tensor<16x64xf32>, tensor<64xf32>
+          tensor<8960xf32>, tensor<4x20x16xf32>, tensor<2x4x16xf32>
+        -> tensor<4x20x8xf32>, tensor<8x64xf32>, tensor<16x64xf32>,
+           tensor<64xf32>, tensor<2x4x16xf32>
     ```
   }];
   let arguments = !con((ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$kernel,
                             Kiln_FloatTensor:$recurrent_kernel,
                             Kiln_FloatTensor:$workspace,
                             Kiln_FloatTensor:$result_grad,
+                            Kiln_FloatTensor:$final_state_grad,
                             Optional<Kiln_FloatTensor>:$mask), Kiln_RnnAttrs);
   let results = (outs Kiln_FloatTensor:$input_grad,
                       Kiln_FloatTensor:$kernel_grad,
                       Kiln_FloatTensor:$recurrent_kernel_grad,
-                      Kiln_FloatTensor:$bias_grad);
+                      Kiln_FloatTensor:$bias_grad,
+                      Kiln_FloatTensor:$initial_state_grad);
   let assemblyFormat = [{
     $input `,` $kernel `,` $recurrent_kernel `,` $workspace `,` $result_grad
+    `,` $final_state_grad
     (`mask` `(` $mask^ `:` type($mask) `)`)? attr-dict `:` type($input) `,` type($kernel) `,` type($recurrent_kernel)
-    `,` type($workspace) `,` type($result_grad) `->` type($input_grad) `,`
+    `,` type($workspace) `,` type($result_grad) `,` type($final_state_grad)
+    `->` type($input_grad) `,`
     type($kernel_grad) `,` type($recurrent_kernel_grad) `,` type($bias_grad)
+    `,` type($initial_state_grad)
   }];
   let hasVerifier = 1;
 }

@@ -111,6 +111,15 @@ LogicalResult checkMask(std::optional<Location> loc, Value input, Value mask) {
   return success();
 }
 
+/// The states' type [S, N, H] (S = 2 for an LSTM: h and c; 1 otherwise) of
+/// a recurrent op over `input` with `recurrentKernel` [H, G*H].
+RankedTensorType stateType(StringRef cell, Value input, Value recurrentKernel) {
+  RankedTensorType x = tensorType(input);
+  return RankedTensorType::get({cell == "lstm" ? 2 : 1, x.getDimSize(0),
+                                tensorType(recurrentKernel).getDimSize(0)},
+                               x.getElementType());
+}
+
 } // namespace
 
 LogicalResult
@@ -132,7 +141,17 @@ RnnOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
         "the bias must be " +
             str(RankedTensorType::get(shapes->bias, element)) + ", got " +
             str(bias));
+  RankedTensorType states = stateType(adaptor.getCell(), adaptor.getInput(),
+                                      adaptor.getRecurrentKernel());
+  if (Value initial = adaptor.getInitialState();
+      initial && tensorType(initial) != states)
+    return emitRnnError<RnnOp>(
+        loc, "rnn_c8",
+        "the initial state must be " + str(states) + " (" +
+            (adaptor.getCell() == "lstm" ? "h and c" : "h") +
+            ", batch, units), got " + str(initial.getType()));
   inferredReturnTypes.push_back(RankedTensorType::get(shapes->result, element));
+  inferredReturnTypes.push_back(states);
   inferredReturnTypes.push_back(
       RankedTensorType::get({shapes->workspace}, element));
   return success();
@@ -162,18 +181,22 @@ double RnnOp::getFlops() {
   return 2.0 * n * t * (i + h) * gh + 10.0 * n * t * gh;
 }
 
-/// (y, ws) = rnn(x, W, U, b): (dx, dW, dU, db) = rnn_grad(x, W, U, ws,
-/// dy). The workspace is not a model value: its gradient is ignored.
+/// (y, s, ws) = rnn(x, W, U, b[, mask][, s0]): (dx, dW, dU, db, ds0) =
+/// rnn_grad(x, W, U, ws, dy, ds). The workspace is not a model value: its
+/// gradient is ignored.
 LogicalResult RnnOp::buildVJP(OpBuilder &b, ValueRange resultGrads,
                               SmallVectorImpl<Value> &operandGrads) {
   auto grad = b.create<RnnGradOp>(
       getLoc(), getInput(), getKernel(), getRecurrentKernel(), getWorkspace(),
-      resultGrads[0], getMask(), getCellAttr(), getActivationAttr(),
-      getRecurrentActivationAttr(), getGoBackwardsAttr(),
+      resultGrads[0], resultGrads[1], getMask(), getCellAttr(),
+      getActivationAttr(), getRecurrentActivationAttr(), getGoBackwardsAttr(),
       getReverseOutputAttr(), getResetAfterAttr(), getZeroOutputForMaskAttr());
-  operandGrads.append(grad->result_begin(), grad->result_end());
+  operandGrads.append({grad.getInputGrad(), grad.getKernelGrad(),
+                       grad.getRecurrentKernelGrad(), grad.getBiasGrad()});
   if (getMask())
     operandGrads.push_back(Value()); // the mask selects steps: no gradient
+  if (getInitialState())
+    operandGrads.push_back(grad.getInitialStateGrad());
   return success();
 }
 
@@ -190,18 +213,23 @@ RnnGradOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
   Type element = tensorType(adaptor.getInput()).getElementType();
   auto workspace = RankedTensorType::get({shapes->workspace}, element);
   auto resultGrad = RankedTensorType::get(shapes->result, element);
+  RankedTensorType states = stateType(adaptor.getCell(), adaptor.getInput(),
+                                      adaptor.getRecurrentKernel());
   if (tensorType(adaptor.getWorkspace()) != workspace ||
-      tensorType(adaptor.getResultGrad()) != resultGrad)
+      tensorType(adaptor.getResultGrad()) != resultGrad ||
+      tensorType(adaptor.getFinalStateGrad()) != states)
     return emitRnnError<RnnGradOp>(
         loc, "rnn_grad_c1",
-        "the workspace and result gradient must be " + str(workspace) +
-            " and " + str(resultGrad) + ", got " +
-            str(adaptor.getWorkspace().getType()) + " and " +
-            str(adaptor.getResultGrad().getType()));
+        "the workspace, result gradient and final state gradient must be " +
+            str(workspace) + ", " + str(resultGrad) + " and " + str(states) +
+            ", got " + str(adaptor.getWorkspace().getType()) + ", " +
+            str(adaptor.getResultGrad().getType()) + " and " +
+            str(adaptor.getFinalStateGrad().getType()));
   inferredReturnTypes.push_back(adaptor.getInput().getType());
   inferredReturnTypes.push_back(adaptor.getKernel().getType());
   inferredReturnTypes.push_back(adaptor.getRecurrentKernel().getType());
   inferredReturnTypes.push_back(RankedTensorType::get(shapes->bias, element));
+  inferredReturnTypes.push_back(states);
   return success();
 }
 

@@ -156,14 +156,13 @@ std::optional<ClassInfo> getClassInfo(StringRef cls) {
                     "kernel_regularizer", "recurrent_regularizer",
                     "bias_regularizer", "return_sequences", "go_backwards",
                     "unroll", "use_cudnn", "implementation", "seed",
-                    "zero_output_for_mask"},
+                    "zero_output_for_mask", "return_state"},
                    {{"activity_regularizer", null},
                     {"kernel_constraint", null},
                     {"recurrent_constraint", null},
                     {"bias_constraint", null},
                     {"dropout", 0},
                     {"recurrent_dropout", 0},
-                    {"return_state", false},
                     {"stateful", false},
                     {"time_major", false}}};
     if (cls != "SimpleRNN")
@@ -558,6 +557,7 @@ private:
   LogicalResult reportIssues();
   // Emission.
   LogicalResult emitFunction(ModuleOp module);
+  FailureOr<Value> extraOutput(StringRef reader, const TensorRef &ref);
   FailureOr<Value> emitLayer(const Layer &layer, ArrayRef<Value> inputs);
   FailureOr<Value> emitInput(const Layer &layer);
   FailureOr<Value> emitDense(const Layer &layer, Value x);
@@ -571,7 +571,8 @@ private:
   FailureOr<Value> emitRecurrent(const Layer &layer, const json::Object &c,
                                  StringRef cls, StringRef prefix,
                                  bool flipDirection, bool reverseOutput,
-                                 Value x, Value mask, bool zeroOutputForMask);
+                                 Value x, Value mask, bool zeroOutputForMask,
+                                 ArrayRef<Value> initialStates = {});
   FailureOr<Value> emitMasking(const Layer &layer, Value x);
   // Keras masks (keras/src/layers/layer.py): a [batch, steps] mask travels
   // with a tensor from the layer that makes it (Embedding with mask_zero,
@@ -684,6 +685,11 @@ private:
   // The function being built (params, inputs, the counter, outputs).
   std::unique_ptr<ForwardFunctionBuilder> forward;
   llvm::StringMap<Value> outputsByLayer;
+  /// Outputs 1, 2, ... of layers with several (a recurrent layer with
+  /// return_state: its final states), by layer name.
+  llvm::StringMap<SmallVector<Value>> extraOutputsByLayer;
+  /// While a layer is emitted: its outputs after the first.
+  SmallVector<Value> extraOutputs;
   /// The Keras mask of each layer output that has one, by layer name (not
   /// by value: a layer that returns its input unchanged, such as an
   /// identity Reshape, must not inherit the input's mask).
@@ -833,6 +839,18 @@ LogicalResult KerasImporter::readLayer(const json::Value &entry,
             if (attention && key == "return_attention_scores" &&
                 value.getAsBoolean() == false)
               continue;
+            // A recurrent layer's initial_state: its tensors follow the
+            // sequence (as Keras 2 lists them in the inbound node).
+            if (key == "initial_state" &&
+                llvm::is_contained({"LSTM", "GRU", "SimpleRNN"},
+                                   layer.className) &&
+                !value.getAsNull()) {
+              size_t before = layer.inputs.size();
+              collectKerasTensors(value, layer.inputs, ok);
+              if (layer.inputs.size() == before)
+                ok = false;
+              continue;
+            }
             if (key != "training" && key != "mask" && !value.getAsNull())
               issue(layer, "unsupported call argument '" + key.str() + "'");
           }
@@ -1029,6 +1047,11 @@ void KerasImporter::checkLayer(const Layer &layer) {
         continue;
       }
       std::string name = config->getString("name").value_or(key).str();
+      if (config->getBoolean("return_state").value_or(false))
+        issue(layer, "'" + key +
+                         "' has return_state = true, which kiln supports on "
+                         "LSTM, GRU and SimpleRNN layers, not under "
+                         "Bidirectional");
       checkLayer(Layer{layer.name + "/" + name, cls->str(), config, {}, false});
     }
   } else if (layer.className == "MultiHeadAttention") {
@@ -1694,16 +1717,27 @@ void KerasImporter::checkRecurrent(const Layer &layer) {
 /// the initial value). Returns every step ([N, T, H]) with
 /// return_sequences, else the last processed step [N, H]. `goBackwards`
 /// flips Keras' go_backwards (the backward half of a Bidirectional);
-/// `reverseOutput` stores the states aligned with x.
-FailureOr<Value>
-KerasImporter::emitRecurrent(const Layer &layer, const json::Object &c,
-                             StringRef cls, StringRef prefix,
-                             bool flipDirection, bool reverseOutput, Value x,
-                             Value mask, bool zeroOutputForMask) {
+/// `reverseOutput` stores the states aligned with x. `initialStates` are
+/// Keras' initial_state call argument: none, or h (and for an LSTM c), each
+/// [N, H]. With return_state the final states h (and c), each [N, H], are
+/// the layer's further outputs (`extraOutputs`; Keras returns [output, h]
+/// or [output, h, c]).
+FailureOr<Value> KerasImporter::emitRecurrent(
+    const Layer &layer, const json::Object &c, StringRef cls, StringRef prefix,
+    bool flipDirection, bool reverseOutput, Value x, Value mask,
+    bool zeroOutputForMask, ArrayRef<Value> initialStates) {
   auto type = cast<RankedTensorType>(x.getType());
   if (type.getRank() != 3 || !isa<FloatType>(type.getElementType())) {
     layerError(layer) << "input " << type
                       << " is not a float sequence [batch, steps, features]";
+    return failure();
+  }
+  int64_t numStates = cls == "LSTM" ? 2 : 1;
+  if (!initialStates.empty() &&
+      static_cast<int64_t>(initialStates.size()) != numStates) {
+    layerError(layer) << "gets " << initialStates.size()
+                      << " initial state(s); " << cls << " takes "
+                      << (numStates == 2 ? "2 ([h, c])" : "1 ([h])");
     return failure();
   }
   if (mask) {
@@ -1784,14 +1818,49 @@ KerasImporter::emitRecurrent(const Layer &layer, const json::Object &c,
     return builder.getStringAttr(isNullOrAbsent(value) ? fallback
                                                        : activationName(value));
   };
+  // initial_state [S, N, H] from Keras' [h(, c)], each [N, H].
+  Value initialState;
+  if (!initialStates.empty()) {
+    auto stateType = RankedTensorType::get({n, h}, element);
+    SmallVector<Value> rows;
+    bool bad = false;
+    for (auto [k, state] : llvm::enumerate(initialStates)) {
+      if (state.getType() != stateType) {
+        layerError(layer) << "initial state " << k << " ("
+                          << (k == 0 ? "h" : "c") << ") is " << state.getType()
+                          << ", expected " << stateType << " (batch, units)";
+        bad = true;
+        continue;
+      }
+      rows.push_back(kb().reshape(state, {1, n, h}));
+    }
+    if (bad)
+      return failure();
+    initialState =
+        rows.size() == 1
+            ? rows[0]
+            : builder.create<ConcatOp>(
+                  fileLoc, RankedTensorType::get({numStates, n, h}, element),
+                  rows, builder.getI64IntegerAttr(0));
+  }
   auto rnn = builder.create<RnnOp>(
-      fileLoc, x, kernel, recurrent, bias, mask, builder.getStringAttr(cell),
-      strAttr("activation", "tanh"), strAttr("recurrent_activation", "sigmoid"),
+      fileLoc, x, kernel, recurrent, bias, mask, initialState,
+      builder.getStringAttr(cell), strAttr("activation", "tanh"),
+      strAttr("recurrent_activation", "sigmoid"),
       builder.getBoolAttr(goBackwards), builder.getBoolAttr(reverseOutput),
       // Only GRUs read it; the default elsewhere keeps the IR plain.
       builder.getBoolAttr(cls == "GRU" ? resetAfter : true),
       builder.getBoolAttr(mask && zeroOutputForMask));
   Value y = rnn.getResult();
+  if (c.getBoolean("return_state").value_or(false))
+    for (int64_t k = 0; k < numStates; ++k) {
+      Value state = builder.create<SliceOp>(
+          fileLoc, RankedTensorType::get({1, n, h}, element),
+          rnn.getFinalState(), builder.getDenseI64ArrayAttr({k, 0, 0}),
+          builder.getDenseI64ArrayAttr({k + 1, n, h}),
+          builder.getDenseI64ArrayAttr({1, 1, 1}));
+      extraOutputs.push_back(kb().reshape(state, {n, h}));
+    }
   if (returnSequences)
     return y;
   // The last processed step: y[:, T-1] (or y[:, 0] when stored reversed).
@@ -3134,6 +3203,12 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
     return emitMerge(layer, operands);
   if (cls == "MultiHeadAttention")
     return emitAttention(layer, operands);
+  if ((cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN") &&
+      !operands.empty())
+    return emitRecurrent(layer, c, cls, layer.name, false, false, operands[0],
+                         operandMasks[0],
+                         c.getBoolean("zero_output_for_mask").value_or(false),
+                         operands.drop_front());
   if (operands.size() != 1) {
     layerError(layer) << "takes " << operands.size() << " inputs; it needs 1";
     return failure();
@@ -3224,10 +3299,6 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
     return emitNormalization(layer, x);
   if (cls == "Embedding")
     return emitEmbedding(layer, x);
-  if (cls == "LSTM" || cls == "GRU" || cls == "SimpleRNN")
-    return emitRecurrent(layer, c, cls, layer.name, false, false, x,
-                         operandMasks[0],
-                         c.getBoolean("zero_output_for_mask").value_or(false));
   if (cls == "Masking")
     return emitMasking(layer, x);
   if (cls == "Bidirectional")
@@ -3291,6 +3362,22 @@ FailureOr<Value> KerasImporter::emitLayer(const Layer &layer,
   llvm_unreachable("layer class checked before emission");
 }
 
+/// Output `ref.tensor` (>= 1) of the emitted layer `ref.layer`, read by
+/// `reader` (a layer name or "output_layers"), or an error naming both.
+FailureOr<Value> KerasImporter::extraOutput(StringRef reader,
+                                            const TensorRef &ref) {
+  auto it = extraOutputsByLayer.find(ref.layer);
+  size_t count = it == extraOutputsByLayer.end() ? 1 : 1 + it->second.size();
+  if (static_cast<size_t>(ref.tensor) >= count)
+    return emitError(fileLoc)
+           << "'" << reader << "' reads output " << ref.tensor << " of layer '"
+           << ref.layer << "', which has " << count << " output"
+           << (count == 1 ? "" : "s")
+           << (count == 1 ? " (a recurrent layer has more with return_state)"
+                          : "");
+  return it->second[ref.tensor - 1];
+}
+
 LogicalResult KerasImporter::emitFunction(ModuleOp module) {
   forward = std::make_unique<ForwardFunctionBuilder>(module, fileLoc);
   builder.setInsertionPointToEnd(&forward->getFunction().getBody().front());
@@ -3335,11 +3422,10 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
         operandMasks.push_back(maskByLayer.lookup(previousName));
       }
       for (const TensorRef &ref : layer.inputs) {
-        if (ref.node != 0 || ref.tensor != 0) {
+        if (ref.node != 0 || ref.tensor < 0) {
           layerError(layer) << "reads output " << ref.tensor << " of node "
                             << ref.node << " of '" << ref.layer
-                            << "'; only single-output, single-call layers "
-                               "are supported";
+                            << "'; only single-call layers are supported";
           return failure();
         }
         if (!layerIndex.count(ref.layer)) {
@@ -3355,8 +3441,17 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
           ready = false;
           break;
         }
+        if (ref.tensor > 0) {
+          FailureOr<Value> extra = extraOutput(layer.name, ref);
+          if (failed(extra))
+            return failure();
+          v = *extra;
+        }
         operands.push_back(v);
-        operandMasks.push_back(maskByLayer.lookup(ref.layer));
+        // A recurrent layer's states carry no mask (Keras: [mask] + [None]
+        // per state).
+        operandMasks.push_back(ref.tensor == 0 ? maskByLayer.lookup(ref.layer)
+                                               : Value());
       }
       if (!ready)
         continue;
@@ -3369,6 +3464,7 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
         skip = true;
       FailureOr<Value> result = Value();
       createdMask = Value();
+      extraOutputs.clear();
       if (!skip)
         result = emitLayer(layer, operands);
       if (succeeded(result) && *result) {
@@ -3392,6 +3488,8 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
       }
       previousSkipped = false;
       outputsByLayer[layer.name] = *result;
+      if (!extraOutputs.empty())
+        extraOutputsByLayer[layer.name] = extraOutputs;
       // For the Keras-like summary of generated programs: layer name,
       // class and output shape, in emission order.
       layerRecords.push_back(builder.getDictionaryAttr(
@@ -3438,6 +3536,13 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
 
   for (const TensorRef &ref : modelOutputs) {
     Value output = outputsByLayer.lookup(ref.layer);
+    if (ref.tensor != 0) {
+      FailureOr<Value> extra = extraOutput("output_layers", ref);
+      if (failed(extra))
+        return failure();
+      forward->addOutput(*extra, (ref.layer + "_" + Twine(ref.tensor)).str());
+      continue;
+    }
     // Keras would also weight the loss by the output's mask.
     if (maskByLayer.count(ref.layer))
       emitWarning(fileLoc)

@@ -437,8 +437,31 @@ bool Exporter::rnn(RnnOp op) {
   llvm::StringRef opType = cell == "lstm"  ? "LSTM"
                            : cell == "gru" ? "GRU"
                                            : "RNN";
-  std::string Y = fresh(opType);
-  onnx::NodeProto *n = node(opType, {name(op.getInput()), W, R, B}, {Y});
+  std::string Y = fresh(opType), Yh = fresh("Y_h"), Yc = fresh("Y_c");
+  // kiln's states [S, N, H] (h, then the LSTM's c) are ONNX's initial_h /
+  // initial_c and Y_h / Y_c, each [N, 1, H] with layout 1.
+  llvm::SmallVector<std::string> inputs = {name(op.getInput()), W, R, B};
+  if (Value initial = op.getInitialState()) {
+    std::string perm = transpose(name(initial), {1, 0, 2}); // [N, S, H]
+    inputs.push_back("");                                   // sequence_lens
+    if (cell == "lstm") {
+      std::string parts[2] = {fresh("initial_h"), fresh("initial_c")};
+      attr(node("Split", {perm, ints({1, 1})}, llvm::ArrayRef(parts)), "axis",
+           1);
+      inputs.append({parts[0], parts[1]});
+    } else {
+      inputs.push_back(perm);
+    }
+  }
+  // Y_h / Y_c only when the final states are read (exports stay as before
+  // for models without return_state).
+  bool states = !op.getFinalState().use_empty();
+  llvm::SmallVector<std::string> outputs = {Y};
+  if (states)
+    outputs.push_back(Yh);
+  if (states && cell == "lstm")
+    outputs.push_back(Yc);
+  onnx::NodeProto *n = node(opType, inputs, outputs);
   attr(n, "hidden_size", H);
   attr(n, "layout", 1); // X [N, T, I], Y [N, T, 1, H]
   attrString(n, "direction", op.getGoBackwards() ? "reverse" : "forward");
@@ -472,6 +495,14 @@ bool Exporter::rnn(RnnOp op) {
     y = flipped;
   }
   bind(op.getResult(), y);
+  if (states) {
+    std::string both = Yh; // [N, S, H]
+    if (cell == "lstm") {
+      both = fresh("Concat");
+      attr(node("Concat", {Yh, Yc}, {both}), "axis", 1);
+    }
+    bind(op.getFinalState(), transpose(both, {1, 0, 2}));
+  }
   return true;
 }
 

@@ -1662,9 +1662,12 @@ LogicalResult Importer::expand() {
 /// bias = Wb + Rb; GRU with linear_before_reset = 1 is Keras' reset_after (bias
 /// [Wb; Rb]), with 0 Keras' reset-before form (bias Wb + Rb). The reverse
 /// direction runs with go_backwards and its states stored aligned with the
-/// input, as ONNX's Y holds them. Initial states must be absent or constant
-/// zeros, sequence_lens absent, activations the defaults; Y_c (LSTM's final
-/// cell state) is not produced.
+/// input, as ONNX's Y holds them. The initial states initial_h / initial_c
+/// ([D, N, H], layout 1: [N, D, H]; either may be absent: zeros) become each
+/// direction's kiln.rnn initial_state [S, N, H], and Y_h / Y_c come from
+/// its final_state, so gradients flow through both. sequence_lens [N]
+/// (int32) becomes kiln.rnn's mask (t < len) with zero_output_for_mask.
+/// The activations must be the defaults (RNN: Tanh, Relu, Sigmoid).
 LogicalResult Importer::recurrent(StringRef cell) {
   const onnx::NodeProto &node = *currentNode;
   bool lstm = cell == "lstm", simple = cell == "simple";
@@ -1718,27 +1721,6 @@ LogicalResult Importer::recurrent(StringRef cell) {
     nodeError() << "peephole weights (input P) are not supported";
     return failure();
   }
-  if (node.input_size() > 4 && !node.input(4).empty()) {
-    nodeError() << "sequence_lens is not supported";
-    return failure();
-  }
-  for (int i = 5; i < std::min(node.input_size(), 7); ++i) {
-    const std::string &name = node.input(i);
-    if (name.empty())
-      continue;
-    if (!isConstant(name) || !constants[name].isSplat() ||
-        !isa<FloatType>(constants[name].getElementType()) ||
-        !constants[name].getSplatValue<APFloat>().isZero()) {
-      nodeError() << "input " << i
-                  << " (an initial state) must be absent or constant zeros";
-      return failure();
-    }
-  }
-  if (lstm && node.output_size() > 2 && !node.output(2).empty() &&
-      isConsumed(node.output(2))) {
-    nodeError() << "output Y_c (the final cell state) is not supported";
-    return failure();
-  }
   FailureOr<Value> x = floatInput(0), w = floatInput(1), r = floatInput(2);
   if (failed(x) || failed(w) || failed(r))
     return failure();
@@ -1759,6 +1741,33 @@ LogicalResult Importer::recurrent(StringRef cell) {
   // 14): X [N, T, I], Y [N, T, D, H], Y_h [N, D, H].
   int64_t t = xType.getDimSize(layout ? 1 : 0),
           n = xType.getDimSize(layout ? 0 : 1), in = xType.getDimSize(2);
+  // initial_h (input 5) and initial_c (input 6) as [D, N, H] (null: zeros).
+  SmallVector<int64_t> stateShape =
+      layout ? SmallVector<int64_t>{n, numDirections, h}
+             : SmallVector<int64_t>{numDirections, n, h};
+  Value initial[2];
+  for (int i = 5; i < std::min(node.input_size(), 7); ++i) {
+    const std::string &name = node.input(i);
+    // Constant zeros (what torch exports build with Expand) are the
+    // default: the first step then skips its recurrent GEMM.
+    if (name.empty() || (isConstant(name) && constants[name].isSplat() &&
+                         isa<FloatType>(constants[name].getElementType()) &&
+                         constants[name].getSplatValue<APFloat>().isZero()))
+      continue;
+    FailureOr<Value> state = floatInput(i);
+    if (failed(state))
+      return failure();
+    if (typeOf(*state) != RankedTensorType::get(stateShape, element)) {
+      nodeError() << "input " << i << " ("
+                  << (i == 5 ? "initial_h" : "initial_c") << ") is "
+                  << typeOf(*state) << ", expected "
+                  << RankedTensorType::get(stateShape, element) << " ("
+                  << (layout ? "batch, directions" : "directions, batch")
+                  << ", hidden_size)";
+      return failure();
+    }
+    initial[i - 5] = layout ? transposeValue(*state, {1, 0, 2}) : *state;
+  }
   Value bias;
   if (node.input_size() > 3 && !node.input(3).empty()) {
     FailureOr<Value> b = floatInput(3);
@@ -1818,7 +1827,47 @@ LogicalResult Importer::recurrent(StringRef cell) {
     return create<ConcatOp>(tensor({gates * h}), blocks, {axisAttr(0)});
   };
   Value seq = layout ? *x : transposeValue(*x, {1, 0, 2}); // [N, T, I]
-  SmallVector<Value> sequences, lasts;
+  // sequence_lens [N] (int32): steps t >= len of a sample are kiln.rnn's
+  // masked steps with zero outputs (ONNX: Y = 0 there, Y_h the state
+  // after the last valid step). A reverse direction then starts at the
+  // sample's last valid step, as ONNX's does: the masked steps before it
+  // carry the initial state.
+  Value mask;
+  if (node.input_size() > 4 && !node.input(4).empty()) {
+    FailureOr<Value> lens = input(4);
+    if (failed(lens))
+      return failure();
+    RankedTensorType lensType = typeOf(*lens);
+    if (lensType.getShape() != ArrayRef<int64_t>{n} ||
+        !lensType.getElementType().isInteger(32)) {
+      nodeError() << "input 4 (sequence_lens) is " << lensType << ", expected "
+                  << RankedTensorType::get({n}, builder.getI32Type())
+                  << " (batch)";
+      return failure();
+    }
+    auto steps = RankedTensorType::get({n, t}, builder.getI32Type());
+    Value iota = create<IotaOp>(
+        steps, {}, {namedAttr("dimension", builder.getI64IntegerAttr(1))});
+    Value bounds = create<BroadcastInDimOp>(
+        steps, {*lens},
+        {namedAttr("broadcast_dimensions", builder.getDenseI64ArrayAttr({0}))});
+    Value valid = builder.create<CompareOp>(currentLoc, ComparisonDirection::lt,
+                                            iota, bounds);
+    mask = create<ConvertOp>(tensor({n, t}), {valid});
+  }
+  // Direction d's initial_state [S, N, H] (null when neither is given).
+  auto initialOf = [&](int64_t d) -> Value {
+    if (!initial[0] && !initial[1])
+      return Value();
+    SmallVector<Value> parts;
+    for (int64_t k = 0; k < (lstm ? 2 : 1); ++k)
+      parts.push_back(initial[k] ? sliceOf(initial[k], {d, 0, 0}, {d + 1, n, h})
+                                 : splat(tensor({1, n, h}), 0.0));
+    return parts.size() == 1
+               ? parts[0]
+               : create<ConcatOp>(tensor({2, n, h}), parts, {axisAttr(0)});
+  };
+  SmallVector<Value> sequences, lasts, cells;
   for (int64_t d = 0; d < numDirections; ++d) {
     bool backward = direction == "reverse" || d == 1;
     Value kernel = kernelOf(*w, d, in);
@@ -1835,17 +1884,19 @@ LogicalResult Importer::recurrent(StringRef cell) {
       b = create<AddOp>(tensor({gates * h}), {biasOf(d, 0), biasOf(d, 1)});
     }
     auto rnn = builder.create<RnnOp>(
-        currentLoc, seq, kernel, recurrentKernel, b, /*mask=*/Value(),
+        currentLoc, seq, kernel, recurrentKernel, b, mask, initialOf(d),
         builder.getStringAttr(cell), builder.getStringAttr(activations[d]),
         builder.getStringAttr("sigmoid"), builder.getBoolAttr(backward),
         builder.getBoolAttr(backward),
         builder.getBoolAttr(cell == "gru" ? resetAfter : true),
-        /*zero_output_for_mask=*/builder.getBoolAttr(false));
+        /*zero_output_for_mask=*/builder.getBoolAttr(static_cast<bool>(mask)));
     Value y = rnn.getResult(); // [N, T, H], aligned with the input
     sequences.push_back(reshape(y, {n, t, 1, h}));
-    int64_t last = backward ? 0 : t - 1;
-    lasts.push_back(
-        reshape(sliceOf(y, {0, last, 0}, {n, last + 1, h}), {1, n, h}));
+    // final_state [S, N, H]: h (Y_h), then the LSTM's c (Y_c).
+    Value states = rnn.getFinalState();
+    lasts.push_back(lstm ? sliceOf(states, {0, 0, 0}, {1, n, h}) : states);
+    if (lstm)
+      cells.push_back(sliceOf(states, {1, 0, 0}, {2, n, h}));
   }
   Value all = sequences.size() == 1
                   ? sequences[0]
@@ -1853,12 +1904,19 @@ LogicalResult Importer::recurrent(StringRef cell) {
                                      sequences, {axisAttr(2)});
   if (failed(setOutput(0, layout ? all : transposeValue(all, {1, 2, 0, 3}))))
     return failure();
-  Value finalState = lasts.size() == 1
-                         ? lasts[0]
-                         : create<ConcatOp>(tensor({numDirections, n, h}),
-                                            lasts, {axisAttr(0)});
-  return setOutput(1,
-                   layout ? transposeValue(finalState, {1, 0, 2}) : finalState);
+  // Y_h and Y_c: [D, N, H] (layout 1: [N, D, H]).
+  auto stateOutput = [&](ArrayRef<Value> perDirection) {
+    Value v = perDirection.size() == 1
+                  ? perDirection[0]
+                  : create<ConcatOp>(tensor({numDirections, n, h}),
+                                     perDirection, {axisAttr(0)});
+    return layout ? transposeValue(v, {1, 0, 2}) : v;
+  };
+  if (failed(setOutput(1, stateOutput(lasts))))
+    return failure();
+  if (lstm)
+    return setOutput(2, stateOutput(cells));
+  return success();
 }
 
 /// A double truncated towards zero to int64 (a float-to-integer Cast); NaN

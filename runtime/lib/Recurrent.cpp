@@ -216,12 +216,11 @@ void mulActivationGrad(int32_t activation, const T *y, T *g, int64_t n) {
 template <typename T>
 void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
              const T *mask, const T *kernel, const T *recurrentKernel,
-             const T *bias, T *y, T *lastCell, T *workspace) {
+             const T *bias, const T *initialState, T *y, T *finalState,
+             T *workspace) {
   Rnn r = plan(function, d);
   if (!kernel || !recurrentKernel)
     fatal(function, "%s is NULL", !kernel ? "kernel" : "recurrent_kernel");
-  if (r.cell != KILN_RNN_LSTM && lastCell)
-    fatal(function, "last_cell must be NULL for a non-LSTM cell");
   if (r.N == 0)
     return;
   if (!x || !y || !workspace)
@@ -235,17 +234,30 @@ void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
   const int64_t ldH = T_ * H;  // between batch rows of one step's [N, H]
   T *gates = workspace + r.gates;
   T *hPrev = workspace + r.hPrev;
+  // The final states [S, N, H]: h, then (LSTM) c.
+  T *finalH = finalState;
+  T *finalC =
+      finalState && r.cell == KILN_RNN_LSTM ? finalState + N * H : nullptr;
 
   // 1. All input projections: gates = x * kernel + input bias.
   gemm(r.P, GH, r.I, 0, 0, x, r.I, kernel, GH, T(0), gates, GH, bias,
        KILN_EPILOGUE_NONE);
   const T *recBias = r.gruAfter && bias ? bias + GH : nullptr;
 
-  // h0 = 0 (and c0 = 0).
+  // h0 (and c0): the initial states [S, N, H], or zeros.
   for (int64_t n = 0; n < N; ++n) {
-    std::fill_n(hPrev + n * ldH + r.xIndex(0) * H, H, T(0));
-    if (r.cell == KILN_RNN_LSTM)
-      std::fill_n(workspace + r.cPrev + n * ldH + r.xIndex(0) * H, H, T(0));
+    T *h0 = hPrev + n * ldH + r.xIndex(0) * H;
+    if (initialState)
+      std::copy_n(initialState + n * H, H, h0);
+    else
+      std::fill_n(h0, H, T(0));
+    if (r.cell == KILN_RNN_LSTM) {
+      T *c0 = workspace + r.cPrev + n * ldH + r.xIndex(0) * H;
+      if (initialState)
+        std::copy_n(initialState + (N + n) * H, H, c0);
+      else
+        std::fill_n(c0, H, T(0));
+    }
   }
 
   for (int64_t s = 0; s < T_; ++s) {
@@ -255,8 +267,9 @@ void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
     T *g = gates + t * GH;
     const T *hp = hPrev + t * H;
     T *out = y + r.yIndex(s) * H;
-    // The recurrent product's depth: 0 at the first step (h_prev = 0).
-    const int64_t K = s == 0 ? 0 : H;
+    // The recurrent product's depth: 0 at the first step from zero states
+    // (h_prev = 0).
+    const int64_t K = s == 0 && !initialState ? 0 : H;
 
     switch (r.cell) {
     case KILN_RNN_SIMPLE:
@@ -268,6 +281,8 @@ void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
         std::copy_n(h, H, out + n * ldH);
         if (!last)
           std::copy_n(h, H, hPrev + n * ldH + tNext * H);
+        else if (finalH)
+          std::copy_n(h, H, finalH + n * H);
       }
       break;
 
@@ -289,8 +304,8 @@ void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
           c[j] = gf[j] * cp[j] + gi[j] * gg[j];
         if (!last)
           std::copy_n(c, H, cPrev + n * ldH + tNext * H);
-        else if (lastCell)
-          std::copy_n(c, H, lastCell + n * H);
+        else if (finalC)
+          std::copy_n(c, H, finalC + n * H);
       }
       activate(actC, N, H, ldH, r.act);
       // h = o * act(c).
@@ -301,6 +316,8 @@ void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
           h[j] = go[j] * ac[j];
         if (!last)
           std::copy_n(h, H, hPrev + n * ldH + tNext * H);
+        else if (finalH)
+          std::copy_n(h, H, finalH + n * H);
       }
       break;
     }
@@ -352,6 +369,8 @@ void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
           h[j] = gz[j] * hpn[j] + (T(1) - gz[j]) * gh[j];
         if (!last)
           std::copy_n(h, H, hPrev + n * ldH + tNext * H);
+        else if (finalH)
+          std::copy_n(h, H, finalH + n * H);
       }
       break;
     }
@@ -373,12 +392,14 @@ void forward(const char *function, const kiln_rnn_desc_t *d, const T *x,
         std::copy_n(hpn, H, o);
       if (!last)
         std::copy_n(hpn, H, hPrev + n * ldH + tNext * H);
+      else if (finalH)
+        std::copy_n(hpn, H, finalH + n * H);
       if (r.cell == KILN_RNN_LSTM) {
         const T *cpn = workspace + r.cPrev + n * ldH + t * H;
         if (!last)
           std::copy_n(cpn, H, workspace + r.cPrev + n * ldH + tNext * H);
-        else if (lastCell)
-          std::copy_n(cpn, H, lastCell + n * H);
+        else if (finalC)
+          std::copy_n(cpn, H, finalC + n * H);
       }
     }
   }
@@ -400,8 +421,9 @@ template <typename T> T *scratch(int64_t count) {
 template <typename T>
 void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
               const T *mask, const T *kernel, const T *recurrentKernel,
-              const T *y, const T *workspace, const T *dy, const T *dlastCell,
-              T *dx, T *dkernel, T *drecurrentKernel, T *dbias) {
+              const T *y, const T *workspace, const T *dy, const T *dfinalState,
+              T *dx, T *dkernel, T *drecurrentKernel, T *dbias,
+              T *dinitialState) {
   Rnn r = plan(function, d);
   (void)y; // Everything the gradients need is in the workspace.
   if (!kernel || !recurrentKernel || !dkernel || !drecurrentKernel)
@@ -410,8 +432,6 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
           : !recurrentKernel ? "recurrent_kernel"
           : !dkernel         ? "dkernel"
                              : "drecurrent_kernel");
-  if (r.cell != KILN_RNN_LSTM && dlastCell)
-    fatal(function, "dlast_cell must be NULL for a non-LSTM cell");
   const int64_t N = r.N, T_ = r.T, H = r.H, GH = r.GH, I = r.I;
   const int64_t biasSize = r.gruAfter ? 2 * GH : GH;
   if (r.N == 0) {
@@ -473,11 +493,15 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
     }
   };
 
-  // dh of the last step.
+  // dh of the last step: its dy plus the final h's gradient (LSTM: dc
+  // starts as the final c's gradient).
   loadDy(T_ - 1, dh);
+  if (dfinalState)
+    for (int64_t j = 0; j < NH; ++j)
+      dh[j] += dfinalState[j];
   if (dc) {
-    if (dlastCell)
-      std::copy_n(dlastCell, NH, dc);
+    if (dfinalState)
+      std::copy_n(dfinalState + NH, NH, dc);
     else
       std::fill_n(dc, NH, T(0));
   }
@@ -485,13 +509,18 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
   for (int64_t s = T_ - 1; s >= 0; --s) {
     const int64_t t = r.xIndex(s);
     const bool first = s == 0;
+    // Whether the gradient reaching h_prev is needed: always but at the
+    // first step, where it is the initial state's.
+    const bool needPrev = !first || dinitialState;
     const T *g = gates + t * GH;
     const T *hp = hPrev + t * H;
     T *dg = dgates + t * GH;
-    // dhNext starts as dy of the previous step; the terms through h_prev
-    // are added below.
+    // dhNext starts as dy of the previous step (zero before the first);
+    // the terms through h_prev are added below.
     if (!first)
       loadDy(s - 1, dhNext);
+    else if (needPrev)
+      std::fill_n(dhNext, NH, T(0));
     // A masked sample's dh (and LSTM dc) passes to h_prev unchanged and its
     // gates get none: its dh row is set aside and zeroed, which zeroes
     // every gate gradient below (LSTM skips the sample's dc update).
@@ -559,7 +588,7 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
           dz[j] = dhn[j] * (hpn[j] - gh[j]);
           dhh[j] = dhn[j] * (T(1) - gz[j]);
         }
-        if (!first)
+        if (needPrev)
           for (int64_t j = 0; j < H; ++j)
             dhp[j] += dhn[j] * gz[j];
         mulActivationGrad(r.ract, gz, dz, H);
@@ -581,7 +610,7 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
           std::copy_n(dz, 2 * H, rec);
           std::copy_n(dhz, H, rec + 2 * H);
         }
-        if (!first)
+        if (needPrev)
           gemm(N, H, GH, 0, 1, stepRec, GH, U, GH, T(1), dhNext, H, nullptr,
                KILN_EPILOGUE_NONE);
       } else {
@@ -597,11 +626,11 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
           for (int64_t j = 0; j < H; ++j)
             dr[j] = drhn[j] * hpn[j];
           mulActivationGrad(r.ract, gr, dr, H);
-          if (!first)
+          if (needPrev)
             for (int64_t j = 0; j < H; ++j)
               dhp[j] += drhn[j] * gr[j];
         }
-        if (!first)
+        if (needPrev)
           gemm(N, H, 2 * H, 0, 1, dg, ldG, U, GH, T(1), dhNext, H, nullptr,
                KILN_EPILOGUE_NONE);
       }
@@ -609,7 +638,7 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
     }
     }
 
-    if (!first) {
+    if (needPrev) {
       if (r.cell != KILN_RNN_GRU)
         gemm(N, H, GH, 0, 1, dg, ldG, U, GH, T(1), dhNext, H, nullptr,
              KILN_EPILOGUE_NONE);
@@ -624,6 +653,13 @@ void backward(const char *function, const kiln_rnn_desc_t *d, const T *x,
         }
       std::swap(dh, dhNext);
     }
+  }
+  // The initial states' gradients: dh (swapped in at the first step) and
+  // the LSTM's dc, both past the first step.
+  if (dinitialState) {
+    std::copy_n(dh, NH, dinitialState);
+    if (dc)
+      std::copy_n(dc, NH, dinitialState + NH);
   }
 
   // Weight and input gradients over all N*T rows at once.
@@ -671,44 +707,23 @@ extern "C" int64_t kiln_rnn_workspace_size(const kiln_rnn_desc_t *d) {
   return plan("kiln_rnn_workspace_size", d).size;
 }
 
-extern "C" void kiln_rnn_fwd_f32(const kiln_rnn_desc_t *d, const float *x,
-                                 const float *mask, const float *kernel,
-                                 const float *recurrent_kernel,
-                                 const float *bias, float *y, float *last_cell,
-                                 float *workspace) {
-  forward<float>("kiln_rnn_fwd_f32", d, x, mask, kernel, recurrent_kernel, bias,
-                 y, last_cell, workspace);
-}
+#define KILN_RNN_ENTRY_POINTS(T, SUFFIX)                                       \
+  extern "C" void kiln_rnn_fwd_##SUFFIX(                                       \
+      const kiln_rnn_desc_t *d, const T *x, const T *mask, const T *kernel,    \
+      const T *recurrent_kernel, const T *bias, const T *initial_state, T *y,  \
+      T *final_state, T *workspace) {                                          \
+    forward<T>("kiln_rnn_fwd_" #SUFFIX, d, x, mask, kernel, recurrent_kernel,  \
+               bias, initial_state, y, final_state, workspace);                \
+  }                                                                            \
+  extern "C" void kiln_rnn_bwd_##SUFFIX(                                       \
+      const kiln_rnn_desc_t *d, const T *x, const T *mask, const T *kernel,    \
+      const T *recurrent_kernel, const T *y, const T *workspace, const T *dy,  \
+      const T *dfinal_state, T *dx, T *dkernel, T *drecurrent_kernel,          \
+      T *dbias, T *dinitial_state) {                                           \
+    backward<T>("kiln_rnn_bwd_" #SUFFIX, d, x, mask, kernel, recurrent_kernel, \
+                y, workspace, dy, dfinal_state, dx, dkernel,                   \
+                drecurrent_kernel, dbias, dinitial_state);                     \
+  }
 
-extern "C" void kiln_rnn_fwd_f64(const kiln_rnn_desc_t *d, const double *x,
-                                 const double *mask, const double *kernel,
-                                 const double *recurrent_kernel,
-                                 const double *bias, double *y,
-                                 double *last_cell, double *workspace) {
-  forward<double>("kiln_rnn_fwd_f64", d, x, mask, kernel, recurrent_kernel,
-                  bias, y, last_cell, workspace);
-}
-
-extern "C" void kiln_rnn_bwd_f32(const kiln_rnn_desc_t *d, const float *x,
-                                 const float *mask, const float *kernel,
-                                 const float *recurrent_kernel, const float *y,
-                                 const float *workspace, const float *dy,
-                                 const float *dlast_cell, float *dx,
-                                 float *dkernel, float *drecurrent_kernel,
-                                 float *dbias) {
-  backward<float>("kiln_rnn_bwd_f32", d, x, mask, kernel, recurrent_kernel, y,
-                  workspace, dy, dlast_cell, dx, dkernel, drecurrent_kernel,
-                  dbias);
-}
-
-extern "C" void kiln_rnn_bwd_f64(const kiln_rnn_desc_t *d, const double *x,
-                                 const double *mask, const double *kernel,
-                                 const double *recurrent_kernel,
-                                 const double *y, const double *workspace,
-                                 const double *dy, const double *dlast_cell,
-                                 double *dx, double *dkernel,
-                                 double *drecurrent_kernel, double *dbias) {
-  backward<double>("kiln_rnn_bwd_f64", d, x, mask, kernel, recurrent_kernel, y,
-                   workspace, dy, dlast_cell, dx, dkernel, drecurrent_kernel,
-                   dbias);
-}
+KILN_RNN_ENTRY_POINTS(float, f32)
+KILN_RNN_ENTRY_POINTS(double, f64)

@@ -40,8 +40,10 @@ def _torch_fn(name, d):
     return getattr(F, f"{name}{d}d")
 
 
-def _recurrent(op, x, w, r, b, a):
-    """LSTM / GRU / RNN with one direction, layout 1: x [N, T, I]."""
+def _recurrent(op, x, w, r, b, a, h0=None, c0=None):
+    """LSTM / GRU / RNN with one direction, layout 1: x [N, T, I], initial
+    states h0, c0 [N, 1, H] (None: zeros). Returns Y [N, T, 1, H], Y_h and
+    (LSTM) Y_c [N, 1, H]."""
     h_size = a["hidden_size"]
     assert a.get("layout", 0) == 1
     direction = a.get("direction", b"forward")
@@ -54,8 +56,8 @@ def _recurrent(op, x, w, r, b, a):
     w, r, b = w[0], r[0], b[0]
     g = w.shape[0] // h_size
     wb, rb = b[: g * h_size], b[g * h_size:]
-    h = np.zeros((n, h_size))
-    c = np.zeros((n, h_size))
+    h = np.zeros((n, h_size)) if h0 is None else h0[:, 0].astype(np.float64)
+    c = np.zeros((n, h_size)) if c0 is None else c0[:, 0].astype(np.float64)
     y = np.zeros((n, t_len, 1, h_size))
     steps = range(t_len) if direction == "forward" else range(t_len - 1, -1, -1)
     for t in steps:
@@ -83,7 +85,7 @@ def _recurrent(op, x, w, r, b, a):
         else:
             h = _ACT[acts[0]](xt @ w.T + h @ r.T + wb + rb)
         y[:, t, 0] = h
-    return y
+    return [y, h[:, None], c[:, None]] if op == "LSTM" else [y, h[:, None]]
 
 
 def _node(node, v):
@@ -181,7 +183,10 @@ def _node(node, v):
     if op == "Gather":
         return [np.take(x[0], x[1], axis=a.get("axis", 0))]
     if op in ("LSTM", "GRU", "RNN"):
-        return [_recurrent(op, x[0], x[1], x[2], x[3], a)]
+        if len(x) > 4 and x[4] is not None:
+            raise NotImplementedError("sequence_lens")
+        state = lambda i: x[i] if len(x) > i else None
+        return _recurrent(op, x[0], x[1], x[2], x[3], a, state(5), state(6))
     if op == "Reshape":
         return [x[0].reshape(tuple(x[1]))]
     if op == "Transpose":

@@ -571,12 +571,71 @@ def shape_cases():
         k = Arg("k", rng.uniform(-0.8, 0.8, (i, g * h)), True)
         rk = Arg("rk", rng.uniform(-0.8, 0.8, (h, g * h)), True)
         b = Arg("b", rng.uniform(-0.4, 0.4, bshape_of(h)), True)
+        s = 2 if cell == "lstm" else 1
         projected(name, ["rnn"], [x, k, rk, b],
-                  ['%%y, %%ws = kiln.rnn %%x, %%k, %%rk, %%b {cell = "%s"%s} : '
-                   "%s, %s, %s, %s -> %s, %s" % (
+                  ['%%y, %%st, %%ws = kiln.rnn %%x, %%k, %%rk, %%b {cell = '
+                   '"%s"%s} : %s, %s, %s, %s -> %s, %s, %s' % (
                        cell, attrs, x.type, k.type, rk.type, b.type,
-                       T((n, t, h)), T((ws,)))],
+                       T((n, t, h)), T((s, n, h)), T((ws,)))],
                   "%y", (n, t, h), rng)
+
+    # rnn with initial states (Keras initial_state, ONNX initial_h/_c) and
+    # the final states (return_state, Y_h/Y_c) in the loss: the loss reads
+    # every step and the final [S, N, H] states, so the gradient reaches the
+    # initial states and flows in from the final ones. With a mask (steps
+    # masked at the start, so a sample's first steps carry s0 through; at
+    # the end, so the final state is a carried one; one sample all masked:
+    # its final state is s0 itself).
+    for name, cell, attrs, bshape_of, masked in (
+            ("rnn_lstm_states", "lstm", "", lambda h: (4 * h,), False),
+            ("rnn_lstm_states_backwards", "lstm",
+             ", go_backwards = true, reverse_output = true",
+             lambda h: (4 * h,), False),
+            ("rnn_lstm_states_masked", "lstm", "", lambda h: (4 * h,), True),
+            ("rnn_gru_states", "gru", "", lambda h: (2, 3 * h), False),
+            ("rnn_gru_reset_before_states", "gru", ", reset_after = false",
+             lambda h: (3 * h,), False),
+            ("rnn_gru_states_masked", "gru",
+             ", zero_output_for_mask = true", lambda h: (2, 3 * h), True),
+            ("rnn_simple_states", "simple", "", lambda h: (h,), False),
+            ("rnn_simple_states_masked", "simple", ", go_backwards = true",
+             lambda h: (h,), True)):
+        rng = rng_for(name)
+        n, t, i, h = 3, 4, 3, 3
+        g = {"simple": 1, "lstm": 4, "gru": 3}[cell]
+        s = 2 if cell == "lstm" else 1
+        reset_after = cell == "gru" and "reset_after = false" not in attrs
+        per_row = g * h + h + (2 * h if cell == "lstm" else
+                               h if cell == "gru" else 0)
+        ws = n * t * per_row + (3 * n * h if reset_after else 0)
+        x = Arg("x", rng.uniform(-1, 1, (n, t, i)), True)
+        k = Arg("k", rng.uniform(-0.8, 0.8, (i, g * h)), True)
+        rk = Arg("rk", rng.uniform(-0.8, 0.8, (h, g * h)), True)
+        b = Arg("b", rng.uniform(-0.4, 0.4, bshape_of(h)), True)
+        s0 = Arg("s0", rng.uniform(-0.9, 0.9, (s, n, h)), True)
+        args = [x, k, rk, b]
+        mask_text = ""
+        if masked:
+            m = Arg("m", np.array([[0, 1, 1, 0], [1, 0, 1, 1], [0, 0, 0, 0]],
+                                  np.float64))
+            args.append(m)
+            mask_text = " mask(%%m : %s)" % m.type
+        args.append(s0)
+        size = n * t * h + s * n * h
+        projected(name, ["rnn"], args,
+                  ['%%y, %%st, %%ws = kiln.rnn %%x, %%k, %%rk, %%b%s '
+                   'initial_state(%%s0 : %s) {cell = "%s"%s} : %s, %s, %s, '
+                   '%s -> %s, %s, %s' % (
+                       mask_text, s0.type, cell, attrs, x.type, k.type,
+                       rk.type, b.type, T((n, t, h)), T((s, n, h)),
+                       T((ws,))),
+                   "%%yf = kiln.reshape %%y : %s -> %s" % (
+                       T((n, t, h)), T((n * t * h,))),
+                   "%%sf = kiln.reshape %%st : %s -> %s" % (
+                       T((s, n, h)), T((s * n * h,))),
+                   "%%out = kiln.concat %%yf, %%sf {axis = 0 : i64} : %s, %s "
+                   "-> %s" % (T((n * t * h,)), T((s * n * h,)), T((size,)))],
+                  "%out", (size,), rng)
 
     # concat with an input used twice (its gradient sums both slices).
     for name, axis, bshape, out in (("concat", 1, (2, 2), (2, 8)),
@@ -1334,12 +1393,14 @@ def no_vjp_checks():
     # rnn_grad likewise (a gradient of a gradient through a recurrence).
     mlir = ("func.func @loss(%x: tensor<1x2x1xf64> {kiln.trainable}, "
             "%k: tensor<1x1xf64>, %rk: tensor<1x1xf64>, "
-            "%ws: tensor<4xf64>, %dy: tensor<1x2x1xf64>) -> tensor<f64> {\n"
-            '  %dx, %dk, %drk, %db = kiln.rnn_grad %x, %k, %rk, %ws, %dy '
-            '{cell = "simple"} : tensor<1x2x1xf64>, tensor<1x1xf64>, '
-            "tensor<1x1xf64>, tensor<4xf64>, tensor<1x2x1xf64> -> "
+            "%ws: tensor<4xf64>, %dy: tensor<1x2x1xf64>, "
+            "%dst: tensor<1x1x1xf64>) -> tensor<f64> {\n"
+            '  %dx, %dk, %drk, %db, %ds0 = kiln.rnn_grad %x, %k, %rk, %ws, '
+            '%dy, %dst {cell = "simple"} : tensor<1x2x1xf64>, '
+            "tensor<1x1xf64>, tensor<1x1xf64>, tensor<4xf64>, "
+            "tensor<1x2x1xf64>, tensor<1x1x1xf64> -> "
             "tensor<1x2x1xf64>, tensor<1x1xf64>, tensor<1x1xf64>, "
-            "tensor<1xf64>\n"
+            "tensor<1xf64>, tensor<1x1x1xf64>\n"
             "  %l = kiln.reduce_sum %dk {axes = array<i64: 0, 1>} : "
             "tensor<1x1xf64> -> tensor<f64>\n"
             "  return %l : tensor<f64>\n}\n")

@@ -2058,11 +2058,12 @@ def rnn_cases(dt):
         # step's: (I + H + 64) eps, times 4 as margin, relative to 1.
         tol = Tol(0.0, (i + h + 64) * eps(dt) * 4,
                   "a step's sums of I + H terms and ~60 roundings")
+        st = T((2 if cell == "lstm" else 1, n, h), dt)
         add_case(name, dt, [x, k, rk, b],
-                 "%%y, %%ws = kiln.rnn %%a0, %%a1, %%a2, %%a3 {cell = \"%s\"%s} "
-                 ": %s, %s, %s, %s -> %s, %s" % (
+                 "%%y, %%st, %%ws = kiln.rnn %%a0, %%a1, %%a2, %%a3 {cell = "
+                 "\"%s\"%s} : %s, %s, %s, %s -> %s, %s, %s" % (
                      cell, attrs, TA(x), TA(k), TA(rk), TA(b),
-                     T((n, t, h), dt), T((ws,), dt)),
+                     T((n, t, h), dt), st, T((ws,), dt)),
                  [("%y", T((n, t, h), dt))], rnn_ref(cell, **kw), tol)
 
     # rnn_grad: the vector-Jacobian product of rnn_ref, by float64 torch
@@ -2085,17 +2086,138 @@ def rnn_cases(dt):
         tol = Tol(0.0, (i + h + n * t + 64) * eps(dt) * 16,
                   "BPTT: sums of I + H terms per step, N T terms per weight")
         types = [TA(x), TA(k), TA(rk), TA(b)]
+        st = T((2 if cell == "lstm" else 1, n, h), dt)
         add_case(name + "_grad", dt, [x, k, rk, b, dy],
-                 "%%y, %%ws = kiln.rnn %%a0, %%a1, %%a2, %%a3 {cell = \"%s\"%s} "
-                 ": %s, %s, %s, %s -> %s, %s\n"
-                 "%%dx, %%dk, %%drk, %%db = kiln.rnn_grad %%a0, %%a1, %%a2, "
-                 "%%ws, %%a4 {cell = \"%s\"%s} : %s, %s, %s, %s, %s -> "
-                 "%s, %s, %s, %s" % (
-                     cell, attrs, *types, T((n, t, h), dt), T((ws,), dt),
-                     cell, attrs, types[0], types[1], types[2],
-                     T((ws,), dt), T((n, t, h), dt), *types),
+                 "%%y, %%st, %%ws = kiln.rnn %%a0, %%a1, %%a2, %%a3 {cell = "
+                 "\"%s\"%s} : %s, %s, %s, %s -> %s, %s, %s\n"
+                 "%%dst = kiln.constant dense<0.0> : %s\n"
+                 "%%dx, %%dk, %%drk, %%db, %%ds0 = kiln.rnn_grad %%a0, %%a1, "
+                 "%%a2, %%ws, %%a4, %%dst {cell = \"%s\"%s} : %s, %s, %s, %s, "
+                 "%s, %s -> %s, %s, %s, %s, %s" % (
+                     cell, attrs, *types, T((n, t, h), dt), st, T((ws,), dt),
+                     st, cell, attrs, types[0], types[1], types[2],
+                     T((ws,), dt), T((n, t, h), dt), st, *types, st),
                  [("%dx", types[0]), ("%dk", types[1]), ("%drk", types[2]),
                   ("%db", types[3])], rnn_vjp_ref(cell, **kw), tol)
+
+
+def torch_rnn(cell, x, k, rk, b, s0, backwards=False):
+    """PyTorch's own nn.LSTM / nn.GRU / nn.RNN (float64) with kiln.rnn's
+    Keras-layout weights loaded: every step's output and the final states
+    [S, N, H] (h_n, c_n), from the initial states s0 [S, N, H]. The
+    layouts: torch weight_ih = kernel^T, weight_hh = recurrent_kernel^T;
+    LSTM gates i, f, g, o = Keras i, f, c, o (bias_ih = b, bias_hh = 0);
+    GRU (torch's form is Keras' reset_after) gates r, z, n <- Keras z, r, h
+    blocks, bias_ih = b[0], bias_hh = b[1]. `backwards` runs torch on the
+    time-flipped input and flips its outputs back (Keras go_backwards with
+    the states stored aligned)."""
+    import torch
+    n, t, i = x.shape
+    h = rk.shape[0]
+    mod = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU,
+           "simple": torch.nn.RNN}[cell](i, h, batch_first=True).double()
+    blocks = (lambda w: np.concatenate([w[:, h:2 * h], w[:, :h],
+                                        w[:, 2 * h:]], axis=1)
+              if cell == "gru" else w)
+    with torch.no_grad():
+        mod.weight_ih_l0.copy_(torch.tensor(blocks(k).T))
+        mod.weight_hh_l0.copy_(torch.tensor(blocks(rk).T))
+        if cell == "gru":
+            mod.bias_ih_l0.copy_(torch.tensor(blocks(b[0:1])[0]))
+            mod.bias_hh_l0.copy_(torch.tensor(blocks(b[1:2])[0]))
+        else:
+            mod.bias_ih_l0.copy_(torch.tensor(b))
+            mod.bias_hh_l0.zero_()
+    return mod
+
+
+def torch_rnn_run(cell, mod, x, s0, backwards):
+    import torch
+    xs = x.flip(1) if backwards else x
+    if cell == "lstm":
+        y, (hn, cn) = mod(xs, (s0[0:1].contiguous(), s0[1:2].contiguous()))
+        states = torch.cat([hn, cn], dim=0)
+    else:
+        y, states = mod(xs, s0)
+    return (y.flip(1) if backwards else y), states
+
+
+def rnn_state_cases(dt):
+    """kiln.rnn with initial_state and final_state against PyTorch's
+    nn.LSTM / nn.GRU / nn.RNN (independent implementations), forward and
+    (rnn_grad) the vector-Jacobian product by torch autograd."""
+    import torch
+    specs = [("rnn_lstm_states", "lstm", ""),
+             ("rnn_lstm_states_backwards", "lstm",
+              ", go_backwards = true, reverse_output = true"),
+             ("rnn_gru_states", "gru", ""),
+             ("rnn_simple_states", "simple", "")]
+    n, t, i, h = 3, 6, 4, 5
+    for name, cell, attrs in specs:
+        backwards = "go_backwards" in attrs
+        r = rng_for(name, dt)
+        g = {"simple": 1, "lstm": 4, "gru": 3}[cell]
+        s = 2 if cell == "lstm" else 1
+        bshape = (2, 3 * h) if cell == "gru" else (g * h,)
+        x = uniform(r, -1, 1, (n, t, i), dt)
+        k = uniform(r, -0.5, 0.5, (i, g * h), dt)
+        rk = uniform(r, -0.5, 0.5, (h, g * h), dt)
+        b = uniform(r, -0.3, 0.3, bshape, dt)
+        s0 = uniform(r, -0.8, 0.8, (s, n, h), dt)
+        dy = uniform(r, -1, 1, (n, t, h), dt)
+        dst = uniform(r, -1, 1, (s, n, h), dt)
+        per_row = g * h + h + (2 * h if cell == "lstm" else
+                               h if cell == "gru" else 0)
+        ws = n * t * per_row + (3 * n * h if cell == "gru" else 0)
+        st = T((s, n, h), dt)
+        types = [TA(x), TA(k), TA(rk), TA(b)]
+        rnn = ("%%y, %%st, %%ws = kiln.rnn %%a0, %%a1, %%a2, %%a3 "
+               "initial_state(%%a4 : %s) {cell = \"%s\"%s} : %s, %s, %s, %s "
+               "-> %s, %s, %s" % (st, cell, attrs, *types, T((n, t, h), dt),
+                                  st, T((ws,), dt)))
+
+        def forward_ref(x, k, rk, b, s0, cell=cell, backwards=backwards):
+            mod = torch_rnn(cell, x, k, rk, b, s0)
+            with torch.no_grad():
+                y, states = torch_rnn_run(cell, mod, torch.tensor(x),
+                                          torch.tensor(s0), backwards)
+            return [y.numpy(), states.numpy()]
+
+        tol = Tol(0.0, (i + h + 64) * eps(dt) * 4,
+                  "a step's sums of I + H terms and ~60 roundings")
+        add_case(name, dt, [x, k, rk, b, s0], rnn,
+                 [("%y", T((n, t, h), dt)), ("%st", st)], forward_ref, tol)
+
+        def vjp_ref(x, k, rk, b, s0, dy, dst, cell=cell, backwards=backwards):
+            mod = torch_rnn(cell, x, k, rk, b, s0)
+            tx = torch.tensor(x, requires_grad=True)
+            ts0 = torch.tensor(s0, requires_grad=True)
+            y, states = torch_rnn_run(cell, mod, tx, ts0, backwards)
+            ((y * torch.tensor(dy)).sum() +
+             (states * torch.tensor(dst)).sum()).backward()
+            unblock = (lambda w: np.concatenate(
+                [w[:, h:2 * h], w[:, :h], w[:, 2 * h:]], axis=1)
+                if cell == "gru" else w)
+            dk = unblock(mod.weight_ih_l0.grad.numpy().T)
+            drk = unblock(mod.weight_hh_l0.grad.numpy().T)
+            if cell == "gru":
+                db = np.stack([unblock(mod.bias_ih_l0.grad.numpy()[None])[0],
+                               unblock(mod.bias_hh_l0.grad.numpy()[None])[0]])
+            else:
+                db = mod.bias_ih_l0.grad.numpy()
+            return [tx.grad.numpy(), dk, drk, db, ts0.grad.numpy()]
+
+        tol = Tol(0.0, (i + h + n * t + 64) * eps(dt) * 16,
+                  "BPTT: sums of I + H terms per step, N T terms per weight")
+        add_case(name + "_grad", dt, [x, k, rk, b, s0, dy, dst],
+                 rnn + "\n"
+                 "%%dx, %%dk, %%drk, %%db, %%ds0 = kiln.rnn_grad %%a0, %%a1, "
+                 "%%a2, %%ws, %%a5, %%a6 {cell = \"%s\"%s} : %s, %s, %s, %s, "
+                 "%s, %s -> %s, %s, %s, %s, %s" % (
+                     cell, attrs, types[0], types[1], types[2],
+                     T((ws,), dt), T((n, t, h), dt), st, *types, st),
+                 [("%dx", types[0]), ("%dk", types[1]), ("%drk", types[2]),
+                  ("%db", types[3]), ("%ds0", st)], vjp_ref, tol)
 
 
 def build_cases():
@@ -2126,6 +2248,7 @@ def build_cases():
         identity_return_cases(dt)
         gather_cases(dt)
         rnn_cases(dt)
+        rnn_state_cases(dt)
     # Integer and i1 tensors where the op takes any Kiln_Tensor.
     for dt in ("i32", "i64", "i1"):
         compare_cases(dt)

@@ -6,16 +6,19 @@
 // nn.GRU where PyTorch has the same cell) and takes every gradient from
 // torch autograd. Cases: SimpleRNN (tanh, relu, linear), LSTM, GRU with
 // reset_after 1 and 0, go_backwards with and without reverse_output, no
-// bias, N = 0, T = 1, T = 40, a non-NULL dlast_cell, masks (right padding,
+// bias, N = 0, T = 1, T = 40, a final cell state gradient (the c half of
+// dfinal_state; the h half zero), masks (right padding,
 // gaps, masked first and last steps, a fully masked sample) with and
 // without zero_output_for_mask.
 //
 // Tolerances: |kiln - golden| <= rtol * (1 + |golden|), rtol = 1e-10 for
 // the f64 kernels, 1e-4 for the f32 ones (same inputs: the generator rounds
 // them to f32). Also: a central finite-difference gradient check of the f64
-// backward kernel per cell type, results independent of the thread count,
-// outputs overwritten, the workspace left unchanged by the backward pass,
-// the workspace size formula, and descriptor errors that abort.
+// backward kernel per cell type (loss reading y and the final states; with
+// and without initial states, whose gradient is checked too), results
+// independent of the thread count, outputs overwritten, the workspace left
+// unchanged by the backward pass, the workspace size formula, and descriptor
+// errors that abort.
 //
 //===----------------------------------------------------------------------===//
 
@@ -129,33 +132,38 @@ template <typename T> Outputs run(const GoldenCase &c) {
   const int64_t N = d.batch, T_ = d.steps, I = d.input_size, H = d.units;
   const int64_t GH = gateCount(d) * H;
   const bool lstm = d.cell == KILN_RNN_LSTM;
-  std::vector<T> y(N * T_ * H, T(kNaN)), lastCell(lstm ? N * H : 0, T(kNaN));
+  const int64_t S = lstm ? 2 : 1;
+  // final_state [S, N, H]: h, then the LSTM's c (the golden last_cell).
+  std::vector<T> y(N * T_ * H, T(kNaN)), finalState(S * N * H, T(kNaN));
   std::vector<T> ws(kiln_rnn_workspace_size(&d), T(kNaN));
   std::vector<T> dx(N * T_ * I, T(kNaN)), dk(I * GH, T(kNaN)),
       drk(H * GH, T(kNaN)), db(bias.size(), T(kNaN));
   const T *biasPtr = c.hasBias ? bias.data() : nullptr;
   const T *maskPtr = c.hasMask ? mask.data() : nullptr;
-  T *lastPtr = lstm ? lastCell.data() : nullptr;
-  const T *dlastPtr = c.hasDlastCell ? dlast.data() : nullptr;
+  // dfinal_state: zero for h, the golden dlast_cell for the LSTM's c.
+  std::vector<T> dfinal(S * N * H, T(0));
+  if (c.hasDlastCell)
+    std::copy(dlast.begin(), dlast.end(), dfinal.begin() + N * H);
+  const T *dlastPtr = c.hasDlastCell ? dfinal.data() : nullptr;
   T *dbPtr = c.hasBias ? db.data() : nullptr;
   if constexpr (std::is_same_v<T, float>) {
     kiln_rnn_fwd_f32(&d, x.data(), maskPtr, kernel.data(), rec.data(), biasPtr,
-                     y.data(), lastPtr, ws.data());
+                     nullptr, y.data(), finalState.data(), ws.data());
     std::vector<T> wsBefore = ws;
     kiln_rnn_bwd_f32(&d, x.data(), maskPtr, kernel.data(), rec.data(), y.data(),
                      ws.data(), dy.data(), dlastPtr, dx.data(), dk.data(),
-                     drk.data(), dbPtr);
+                     drk.data(), dbPtr, nullptr);
     EXPECT_TRUE(ws.empty() || std::memcmp(wsBefore.data(), ws.data(),
                                           ws.size() * sizeof(T)) == 0)
         << "the backward pass changed the workspace";
   } else {
     kiln_rnn_fwd_f64(&d, x.data(), maskPtr, kernel.data(), rec.data(), biasPtr,
-                     y.data(), lastPtr, ws.data());
+                     nullptr, y.data(), finalState.data(), ws.data());
     std::vector<T> wsBefore = ws;
     // y is documented as unread by the backward pass: pass NULL.
     kiln_rnn_bwd_f64(&d, x.data(), maskPtr, kernel.data(), rec.data(), nullptr,
                      ws.data(), dy.data(), dlastPtr, dx.data(), dk.data(),
-                     drk.data(), dbPtr);
+                     drk.data(), dbPtr, nullptr);
     EXPECT_TRUE(ws.empty() || std::memcmp(wsBefore.data(), ws.data(),
                                           ws.size() * sizeof(T)) == 0)
         << "the backward pass changed the workspace";
@@ -163,6 +171,8 @@ template <typename T> Outputs run(const GoldenCase &c) {
   auto back = [](const std::vector<T> &v) {
     return std::vector<double>(v.begin(), v.end());
   };
+  std::vector<T> lastCell(lstm ? finalState.begin() + N * H : finalState.end(),
+                          finalState.end());
   return {back(y), back(lastCell), back(dx), back(dk), back(drk), back(db)};
 }
 
@@ -244,28 +254,28 @@ INSTANTIATE_TEST_SUITE_P(Cases, RnnGolden, ::testing::ValuesIn(goldenNames()),
 // Finite differences
 //===----------------------------------------------------------------------===//
 
-/// loss = sum(y * dy) + sum(last_cell * dlast) with the f64 forward kernel.
+/// loss = sum(y * dy) + sum(final_state * dfinal) with the f64 forward
+/// kernel, from the initial states s0 (empty: zeros).
 struct Problem {
   kiln_rnn_desc_t d;
-  std::vector<double> x, kernel, rec, bias, dy, dlast;
+  std::vector<double> x, kernel, rec, bias, dy, dfinal;
   std::vector<double> mask; ///< [N, T] or empty for no mask
+  std::vector<double> s0;   ///< [S, N, H] or empty for zero states
 
   const double *maskPtr() const { return mask.empty() ? nullptr : mask.data(); }
+  const double *s0Ptr() const { return s0.empty() ? nullptr : s0.data(); }
 
   double loss() const {
     const int64_t N = d.batch, H = d.units;
-    std::vector<double> y(N * d.steps * H), last(N * H),
+    std::vector<double> y(N * d.steps * H), states(dfinal.size()),
         ws(kiln_rnn_workspace_size(&d));
-    bool lstm = d.cell == KILN_RNN_LSTM;
     kiln_rnn_fwd_f64(&d, x.data(), maskPtr(), kernel.data(), rec.data(),
-                     bias.data(), y.data(), lstm ? last.data() : nullptr,
-                     ws.data());
+                     bias.data(), s0Ptr(), y.data(), states.data(), ws.data());
     double l = 0;
     for (size_t i = 0; i < y.size(); ++i)
       l += y[i] * dy[i];
-    if (lstm)
-      for (size_t i = 0; i < last.size(); ++i)
-        l += last[i] * dlast[i];
+    for (size_t i = 0; i < states.size(); ++i)
+      l += states[i] * dfinal[i];
     return l;
   }
 };
@@ -298,7 +308,7 @@ Problem randomProblem(kiln_rnn_cell_t cell, int64_t resetAfter,
   fill(p.rec, H * GH, 0.6);
   fill(p.bias, (cell == KILN_RNN_GRU && resetAfter ? 2 : 1) * GH, 0.6);
   fill(p.dy, N * T * H, 1);
-  fill(p.dlast, N * H, 1);
+  fill(p.dfinal, (cell == KILN_RNN_LSTM ? 2 : 1) * N * H, 1);
   return p;
 }
 
@@ -309,25 +319,27 @@ void gradCheck(Problem p) {
   const kiln_rnn_desc_t &d = p.d;
   const int64_t N = d.batch, T = d.steps, I = d.input_size, H = d.units;
   const int64_t GH = gateCount(d) * H;
-  bool lstm = d.cell == KILN_RNN_LSTM;
-  std::vector<double> y(N * T * H), last(N * H),
+  std::vector<double> y(N * T * H), states(p.dfinal.size()),
       ws(kiln_rnn_workspace_size(&d));
   kiln_rnn_fwd_f64(&d, p.x.data(), p.maskPtr(), p.kernel.data(), p.rec.data(),
-                   p.bias.data(), y.data(), lstm ? last.data() : nullptr,
+                   p.bias.data(), p.s0Ptr(), y.data(), states.data(),
                    ws.data());
-  std::vector<double> dx(N * T * I), dk(I * GH), drk(H * GH), db(p.bias.size());
+  std::vector<double> dx(N * T * I), dk(I * GH), drk(H * GH), db(p.bias.size()),
+      ds0(p.dfinal.size());
   kiln_rnn_bwd_f64(&d, p.x.data(), p.maskPtr(), p.kernel.data(), p.rec.data(),
-                   y.data(), ws.data(), p.dy.data(),
-                   lstm ? p.dlast.data() : nullptr, dx.data(), dk.data(),
-                   drk.data(), db.data());
+                   y.data(), ws.data(), p.dy.data(), p.dfinal.data(), dx.data(),
+                   dk.data(), drk.data(), db.data(), ds0.data());
   struct Param {
     const char *name;
     std::vector<double> *value;
     const std::vector<double> *grad;
-  } params[] = {{"x", &p.x, &dx},
-                {"kernel", &p.kernel, &dk},
-                {"recurrent_kernel", &p.rec, &drk},
-                {"bias", &p.bias, &db}};
+  };
+  std::vector<Param> params = {{"x", &p.x, &dx},
+                               {"kernel", &p.kernel, &dk},
+                               {"recurrent_kernel", &p.rec, &drk},
+                               {"bias", &p.bias, &db}};
+  if (!p.s0.empty())
+    params.push_back({"initial_state", &p.s0, &ds0});
   const double h = 1e-6;
   for (const Param &param : params) {
     for (size_t i = 0; i < param.value->size(); ++i) {
@@ -351,6 +363,28 @@ Problem masked(Problem p, int64_t zeroOutput) {
   p.mask = {0, 1, 0, 1, 0, 1, 1, 1, 1, 0};
   p.d.zero_output_for_mask = zeroOutput;
   return p;
+}
+
+/// The same problem from random initial states [S, N, H].
+Problem withInitialState(Problem p, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-0.9, 0.9);
+  p.s0.resize(p.dfinal.size());
+  for (double &e : p.s0)
+    e = u(rng);
+  return p;
+}
+
+TEST(RnnGradCheck, InitialStates) {
+  gradCheck(withInitialState(randomProblem(KILN_RNN_LSTM, 0, 0, 0, 121), 1));
+  gradCheck(withInitialState(randomProblem(KILN_RNN_LSTM, 0, 1, 1, 122), 2));
+  gradCheck(withInitialState(randomProblem(KILN_RNN_GRU, 1, 0, 0, 123), 3));
+  gradCheck(withInitialState(randomProblem(KILN_RNN_GRU, 0, 1, 0, 124), 4));
+  gradCheck(withInitialState(randomProblem(KILN_RNN_SIMPLE, 0, 0, 0, 125), 5));
+  gradCheck(withInitialState(
+      masked(randomProblem(KILN_RNN_LSTM, 0, 1, 0, 126), 1), 6));
+  gradCheck(withInitialState(
+      masked(randomProblem(KILN_RNN_GRU, 1, 0, 1, 127), 0), 7));
 }
 
 TEST(RnnGradCheck, LstmMasked) {
@@ -405,10 +439,10 @@ std::vector<std::vector<float>> runLarge(const kiln_rnn_desc_t &d) {
   std::vector<float> y(N * T * H), ws(kiln_rnn_workspace_size(&d)),
       dx(N * T * I), dk(I * GH), drk(H * GH), db(2 * GH);
   kiln_rnn_fwd_f32(&d, x.data(), nullptr, k.data(), rk.data(), b.data(),
-                   y.data(), nullptr, ws.data());
+                   nullptr, y.data(), nullptr, ws.data());
   kiln_rnn_bwd_f32(&d, x.data(), nullptr, k.data(), rk.data(), y.data(),
                    ws.data(), dy.data(), nullptr, dx.data(), dk.data(),
-                   drk.data(), db.data());
+                   drk.data(), db.data(), nullptr);
   return {y, dx, dk, drk, db};
 }
 
@@ -491,9 +525,10 @@ TEST(RnnKernel, EmptyBatchZeroesWeightGradients) {
   std::vector<double> k(12, 1), rk(12, 1), b(12, 1);
   std::vector<double> dk(12, kNaN), drk(12, kNaN), db(12, kNaN);
   kiln_rnn_fwd_f64(&d, nullptr, nullptr, k.data(), rk.data(), b.data(), nullptr,
-                   nullptr, nullptr);
+                   nullptr, nullptr, nullptr);
   kiln_rnn_bwd_f64(&d, nullptr, nullptr, k.data(), rk.data(), nullptr, nullptr,
-                   nullptr, nullptr, nullptr, dk.data(), drk.data(), db.data());
+                   nullptr, nullptr, nullptr, dk.data(), drk.data(), db.data(),
+                   nullptr);
   EXPECT_EQ(dk, std::vector<double>(12, 0));
   EXPECT_EQ(drk, std::vector<double>(12, 0));
   EXPECT_EQ(db, std::vector<double>(12, 0));
@@ -544,17 +579,13 @@ TEST(RnnKernelDeathTest, BadDescriptorAborts) {
 
   std::vector<float> buf(1024);
   d = good;
-  d.cell = KILN_RNN_GRU;
   EXPECT_DEATH(kiln_rnn_fwd_f32(&d, buf.data(), nullptr, buf.data(), buf.data(),
-                                nullptr, buf.data(), buf.data(), buf.data()),
-               "kiln_rnn_fwd_f32: .*last_cell must be NULL");
-  d = good;
-  EXPECT_DEATH(kiln_rnn_fwd_f32(&d, buf.data(), nullptr, buf.data(), buf.data(),
-                                nullptr, buf.data(), nullptr, nullptr),
+                                nullptr, nullptr, buf.data(), nullptr, nullptr),
                "workspace is NULL");
   EXPECT_DEATH(kiln_rnn_bwd_f32(&d, buf.data(), nullptr, buf.data(), nullptr,
                                 nullptr, buf.data(), buf.data(), nullptr,
-                                buf.data(), buf.data(), buf.data(), nullptr),
+                                buf.data(), buf.data(), buf.data(), nullptr,
+                                nullptr),
                "kiln_rnn_bwd_f32: .*recurrent_kernel is NULL");
 }
 

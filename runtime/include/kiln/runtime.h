@@ -771,7 +771,10 @@ typedef enum kiln_rnn_cell_t {
 ///                     [2, 3H] (GRU with reset_after = 1: row 0 the input
 ///                     bias, row 1 the recurrent bias), as Keras stores it
 ///   y:                [N, T, H]  every step's hidden state
-///   last_cell:        [N, H]     LSTM only: the final cell state
+///   initial_state:    [S, N, H]  h_0, then (LSTM) c_0; S = 2 for LSTM, 1
+///                                for SIMPLE and GRU (Keras `initial_state`)
+///   final_state:      [S, N, H]  the states after the last step, same
+///                                layout (Keras `return_state`)
 ///
 /// Activations (`activation`, `recurrent_activation`) are kiln_epilogue_t
 /// values with the GEMM epilogues' definitions: KILN_EPILOGUE_NONE (Keras
@@ -788,7 +791,10 @@ typedef enum kiln_rnn_cell_t {
 /// go_backwards = 1, reverse_output = 1 (y aligned with x). The last
 /// processed step's state (Keras' output with return_sequences=False) is at
 /// y[:, T-1, :] when reverse_output = 0 and at y[:, 0, :] when
-/// reverse_output = 1. The initial states are zero (h_0 = 0, c_0 = 0).
+/// reverse_output = 1. The initial states are initial_state, or zero
+/// (h_0 = 0, c_0 = 0) when it is NULL. The final states are the states after
+/// the last processed step (with a mask: the carried states, which is what
+/// Keras' return_state gives; y's last step may be 0 there).
 ///
 /// Masks (Keras' `mask` argument of an RNN layer, from `mask_zero=True`
 /// embeddings or a `Masking` layer): an optional mask [N, T] (the kernel's
@@ -859,20 +865,20 @@ KILN_API int64_t kiln_rnn_workspace_size(const kiln_rnn_desc_t *d);
 
 /// Forward pass of a recurrent layer over the whole sequence (formulas at
 /// kiln_rnn_desc_t; `mask` [N, T] or NULL for no mask, see there):
-/// writes y [N, T, H] (every step), last_cell [N, H]
-/// (LSTM's final cell state c_T; may be NULL, must be NULL for the other
-/// cells) and the workspace (kiln_rnn_workspace_size(d) elements) the
-/// backward pass reads. `bias` may be NULL (Keras use_bias=False). y,
-/// last_cell and workspace are write-only (may hold garbage on entry) and
-/// must not overlap each other or the inputs.
+/// reads initial_state [S, N, H] (NULL: zero states) and writes y [N, T, H]
+/// (every step), final_state [S, N, H] (h_T, then LSTM's c_T; may be NULL)
+/// and the workspace (kiln_rnn_workspace_size(d) elements) the backward pass
+/// reads. `bias` may be NULL (Keras use_bias=False). y, final_state and
+/// workspace are write-only (may hold garbage on entry) and must not overlap
+/// each other or the inputs.
 ///
 /// Computation: the input projections of all T steps are one GEMM (x [N*T,
 /// I] * kernel [I, G*H] + input bias) into the workspace; then per step one
 /// [N, H] x [H, G*H] GEMM adds h_prev * recurrent_kernel (GRU with
 /// reset_after = 0: [N, H] x [H, 2H] for z, r, then (r * h_prev) [N, H] x
-/// [H, H] for hh, which needs r first; no recurrent GEMM at the first step,
-/// where h_prev = 0), the activations run through the GEMM's epilogues and
-/// the cell update in plain loops.
+/// [H, H] for hh, which needs r first; no recurrent GEMM at the first step
+/// when initial_state is NULL, where h_prev = 0), the activations run through
+/// the GEMM's epilogues and the cell update in plain loops.
 ///
 /// Numerics: f32 arithmetic (sums in the GEMM's fixed order, FMA where the
 /// CPU has it) for the f32 kernel, f64 for the f64 kernel, which is the
@@ -886,33 +892,36 @@ KILN_API int64_t kiln_rnn_workspace_size(const kiln_rnn_desc_t *d);
 /// allocation (beyond the GEMM's per-thread packing buffers).
 ///
 /// Errors: none returned. An invalid descriptor, a NULL kernel or
-/// recurrent_kernel, a non-NULL last_cell for a non-LSTM cell, or a NULL x,
-/// y or workspace with N > 0 is a bug in the caller: the kernel prints the
-/// offending field or pointer to stderr and calls abort().
+/// recurrent_kernel, or a NULL x, y or workspace with N > 0 is a bug in the
+/// caller: the kernel prints the offending field or pointer to stderr and calls
+/// abort().
 ///
 /// Thread-safety: safe to call concurrently from several threads as long as
 /// their outputs and workspaces do not overlap.
 KILN_API void kiln_rnn_fwd_f32(const kiln_rnn_desc_t *d, const float *x,
                                const float *mask, const float *kernel,
                                const float *recurrent_kernel, const float *bias,
-                               float *y, float *last_cell, float *workspace);
+                               const float *initial_state, float *y,
+                               float *final_state, float *workspace);
 
 /// Backward pass (backpropagation through time) of kiln_rnn_fwd_f32 with
 /// the same descriptor and inputs (the same mask, or NULL), given the
 /// workspace that forward call filled (read only, unchanged). Inputs: dy [N, T,
 /// H], the gradient of every element of y (zeros where y is unused, e.g. all
-/// but the last step with return_sequences=False), and dlast_cell [N, H], the
-/// gradient of last_cell (LSTM only; NULL means zero; must be NULL for the
-/// other cells). `y` is not read (the workspace holds every state the gradients
-/// need) and may be NULL.
+/// but the last step with return_sequences=False), and dfinal_state [S, N,
+/// H], the gradient of final_state (NULL means zero). `y` is not read (the
+/// workspace holds every state the gradients need) and may be NULL.
 ///
 /// Outputs, all overwritten (not accumulated) and write-only: dx [N, T, I],
 /// dkernel [I, G*H], drecurrent_kernel [H, G*H], dbias (the shape of the
-/// forward's bias; NULL when the layer has no bias). They must not overlap
+/// forward's bias; NULL when the layer has no bias), dinitial_state [S, N,
+/// H] (the gradient of initial_state; NULL when not wanted; the workspace
+/// says whether the forward started from initial_state or zeros, so the
+/// backward pass takes no initial_state). They must not overlap
 /// each other or the inputs. With N = 0, dkernel, drecurrent_kernel and
 /// dbias are zeroed.
 ///
-/// Computation: the reverse time loop turns dy (and dlast_cell) into the
+/// Computation: the reverse time loop turns dy (and dfinal_state) into the
 /// gradients of every step's gate pre-activations, with one GEMM per step
 /// for the gradient reaching h_prev (dgates [N, G*H] x recurrent_kernel^T;
 /// GRU reset_after = 0: a second [N, H] x [H, H] one for r * h_prev); after
@@ -933,23 +942,23 @@ KILN_API void kiln_rnn_fwd_f32(const kiln_rnn_desc_t *d, const float *x,
 /// workspace stays read-only.
 ///
 /// Errors: as kiln_rnn_fwd_f32 (plus: NULL dkernel or drecurrent_kernel,
-/// non-NULL dlast_cell for a non-LSTM cell, NULL workspace, dy or dx with
-/// N > 0 abort). Thread-safety: safe to call concurrently from several
-/// threads as long as their outputs do not overlap.
+/// NULL workspace, dy or dx with N > 0 abort). Thread-safety: safe to call
+/// concurrently from several threads as long as their outputs do not overlap.
 KILN_API void kiln_rnn_bwd_f32(const kiln_rnn_desc_t *d, const float *x,
                                const float *mask, const float *kernel,
                                const float *recurrent_kernel, const float *y,
                                const float *workspace, const float *dy,
-                               const float *dlast_cell, float *dx,
+                               const float *dfinal_state, float *dx,
                                float *dkernel, float *drecurrent_kernel,
-                               float *dbias);
+                               float *dbias, float *dinitial_state);
 
 /// kiln_rnn_fwd_f32 for f64 tensors (arithmetic in f64): same rules and
 /// behaviour; the workspace holds kiln_rnn_workspace_size(d) doubles.
 KILN_API void kiln_rnn_fwd_f64(const kiln_rnn_desc_t *d, const double *x,
                                const double *mask, const double *kernel,
                                const double *recurrent_kernel,
-                               const double *bias, double *y, double *last_cell,
+                               const double *bias, const double *initial_state,
+                               double *y, double *final_state,
                                double *workspace);
 
 /// kiln_rnn_bwd_f32 for f64 tensors (arithmetic in f64): same rules and
@@ -958,9 +967,9 @@ KILN_API void kiln_rnn_bwd_f64(const kiln_rnn_desc_t *d, const double *x,
                                const double *mask, const double *kernel,
                                const double *recurrent_kernel, const double *y,
                                const double *workspace, const double *dy,
-                               const double *dlast_cell, double *dx,
+                               const double *dfinal_state, double *dx,
                                double *dkernel, double *drecurrent_kernel,
-                               double *dbias);
+                               double *dbias, double *dinitial_state);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -787,7 +787,7 @@ func.func @scatter_add_shape(%u: tensor<2x4x5xf32>, %i: tensor<2x3xi32>) -> tens
 func.func @rnn_cell(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4xf32>, %b: tensor<4xf32>) -> tensor<2x5x4xf32> {
   // expected-error @+2 {{[rnn_c1] cell "elman" is not "simple", "lstm" or "gru"}}
   // expected-error @+1 {{failed to infer returned types}}
-  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "elman"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<80xf32>
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b {cell = "elman"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<1x2x4xf32>, tensor<80xf32>
   return %y : tensor<2x5x4xf32>
 }
 
@@ -796,7 +796,7 @@ func.func @rnn_cell(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4x
 // Tests that rnn knows its activations (rnn_c1).
 func.func @rnn_activation(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4xf32>, %b: tensor<4xf32>) -> tensor<2x5x4xf32> {
   // expected-error @+1 {{[rnn_c1] activation "softsign" is not "tanh", "sigmoid", "relu" or "linear"}}
-  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "simple", activation = "softsign"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<80xf32>
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b {cell = "simple", activation = "softsign"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<1x2x4xf32>, tensor<80xf32>
   return %y : tensor<2x5x4xf32>
 }
 
@@ -806,7 +806,7 @@ func.func @rnn_activation(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tenso
 func.func @rnn_kernel(%x: tensor<2x5x3xf32>, %k: tensor<3x6xf32>, %rk: tensor<4x16xf32>, %b: tensor<16xf32>) -> tensor<2x5x4xf32> {
   // expected-error @+2 {{[rnn_c2] the kernel must be [I, 4*H] = [3, 4*H] with H >= 1, got [3, 6]}}
   // expected-error @+1 {{failed to infer returned types}}
-  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "lstm"} : tensor<2x5x3xf32>, tensor<3x6xf32>, tensor<4x16xf32>, tensor<16xf32> -> tensor<2x5x4xf32>, tensor<280xf32>
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b {cell = "lstm"} : tensor<2x5x3xf32>, tensor<3x6xf32>, tensor<4x16xf32>, tensor<16xf32> -> tensor<2x5x4xf32>, tensor<2x2x4xf32>, tensor<280xf32>
   return %y : tensor<2x5x4xf32>
 }
 
@@ -816,7 +816,7 @@ func.func @rnn_kernel(%x: tensor<2x5x3xf32>, %k: tensor<3x6xf32>, %rk: tensor<4x
 func.func @rnn_recurrent(%x: tensor<2x5x3xf32>, %k: tensor<3x16xf32>, %rk: tensor<3x16xf32>, %b: tensor<16xf32>) -> tensor<2x5x4xf32> {
   // expected-error @+2 {{[rnn_c3] the recurrent kernel must be [H, 4*H] = [4, 16], got [3, 16]}}
   // expected-error @+1 {{failed to infer returned types}}
-  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "lstm"} : tensor<2x5x3xf32>, tensor<3x16xf32>, tensor<3x16xf32>, tensor<16xf32> -> tensor<2x5x4xf32>, tensor<280xf32>
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b {cell = "lstm"} : tensor<2x5x3xf32>, tensor<3x16xf32>, tensor<3x16xf32>, tensor<16xf32> -> tensor<2x5x4xf32>, tensor<2x2x4xf32>, tensor<280xf32>
   return %y : tensor<2x5x4xf32>
 }
 
@@ -826,7 +826,7 @@ func.func @rnn_recurrent(%x: tensor<2x5x3xf32>, %k: tensor<3x16xf32>, %rk: tenso
 func.func @rnn_bias(%x: tensor<2x5x3xf32>, %k: tensor<3x12xf32>, %rk: tensor<4x12xf32>, %b: tensor<12xf32>) -> tensor<2x5x4xf32> {
   // expected-error @+2 {{[rnn_c4] the bias must be tensor<2x12xf32>, got tensor<12xf32>}}
   // expected-error @+1 {{failed to infer returned types}}
-  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "gru"} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<12xf32> -> tensor<2x5x4xf32>, tensor<224xf32>
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b {cell = "gru"} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<12xf32> -> tensor<2x5x4xf32>, tensor<1x2x4xf32>, tensor<224xf32>
   return %y : tensor<2x5x4xf32>
 }
 
@@ -836,18 +836,49 @@ func.func @rnn_bias(%x: tensor<2x5x3xf32>, %k: tensor<3x12xf32>, %rk: tensor<4x1
 func.func @rnn_types(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf64>, %rk: tensor<4x4xf32>, %b: tensor<4xf32>) -> tensor<2x5x4xf32> {
   // expected-error @+2 {{[rnn_c5] the kernels must have the input's element type}}
   // expected-error @+1 {{failed to infer returned types}}
-  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf64>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<80xf32>
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf64>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<1x2x4xf32>, tensor<80xf32>
   return %y : tensor<2x5x4xf32>
 }
 
 // -----
 
 // Tests that rnn_grad takes the workspace kiln.rnn gives (rnn_grad_c1).
-func.func @rnn_grad_workspace(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4xf32>, %ws: tensor<79xf32>, %dy: tensor<2x5x4xf32>) -> tensor<3x4xf32> {
-  // expected-error @+2 {{[rnn_grad_c1] the workspace and result gradient must be tensor<80xf32> and tensor<2x5x4xf32>, got tensor<79xf32> and tensor<2x5x4xf32>}}
+func.func @rnn_grad_workspace(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4xf32>, %ws: tensor<79xf32>, %dy: tensor<2x5x4xf32>, %dst: tensor<1x2x4xf32>) -> tensor<3x4xf32> {
+  // expected-error @+2 {{[rnn_grad_c1] the workspace, result gradient and final state gradient must be tensor<80xf32>, tensor<2x5x4xf32> and tensor<1x2x4xf32>, got tensor<79xf32>, tensor<2x5x4xf32> and tensor<1x2x4xf32>}}
   // expected-error @+1 {{failed to infer returned types}}
-  %dx, %dk, %drk, %db = kiln.rnn_grad %x, %k, %rk, %ws, %dy {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<79xf32>, tensor<2x5x4xf32> -> tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32>
+  %dx, %dk, %drk, %db, %ds0 = kiln.rnn_grad %x, %k, %rk, %ws, %dy, %dst {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<79xf32>, tensor<2x5x4xf32>, tensor<1x2x4xf32> -> tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32>, tensor<1x2x4xf32>
   return %dk : tensor<3x4xf32>
+}
+
+// -----
+
+// Tests that rnn_grad takes the final state gradient of kiln.rnn's shape
+// (rnn_grad_c1): an LSTM's is [2, N, H].
+func.func @rnn_grad_final_state(%x: tensor<2x5x3xf32>, %k: tensor<3x16xf32>, %rk: tensor<4x16xf32>, %ws: tensor<280xf32>, %dy: tensor<2x5x4xf32>, %dst: tensor<1x2x4xf32>) -> tensor<3x16xf32> {
+  // expected-error @+2 {{[rnn_grad_c1] the workspace, result gradient and final state gradient must be tensor<280xf32>, tensor<2x5x4xf32> and tensor<2x2x4xf32>, got tensor<280xf32>, tensor<2x5x4xf32> and tensor<1x2x4xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %dx, %dk, %drk, %db, %ds0 = kiln.rnn_grad %x, %k, %rk, %ws, %dy, %dst {cell = "lstm"} : tensor<2x5x3xf32>, tensor<3x16xf32>, tensor<4x16xf32>, tensor<280xf32>, tensor<2x5x4xf32>, tensor<1x2x4xf32> -> tensor<2x5x3xf32>, tensor<3x16xf32>, tensor<4x16xf32>, tensor<16xf32>, tensor<2x2x4xf32>
+  return %dk : tensor<3x16xf32>
+}
+
+// -----
+
+// Tests that an LSTM's initial state is [2, N, H], h and c (rnn_c8).
+func.func @rnn_initial_state(%x: tensor<2x5x3xf32>, %k: tensor<3x16xf32>, %rk: tensor<4x16xf32>, %b: tensor<16xf32>, %s0: tensor<1x2x4xf32>) -> tensor<2x5x4xf32> {
+  // expected-error @+2 {{[rnn_c8] the initial state must be tensor<2x2x4xf32> (h and c, batch, units), got tensor<1x2x4xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b initial_state(%s0 : tensor<1x2x4xf32>) {cell = "lstm"} : tensor<2x5x3xf32>, tensor<3x16xf32>, tensor<4x16xf32>, tensor<16xf32> -> tensor<2x5x4xf32>, tensor<2x2x4xf32>, tensor<280xf32>
+  return %y : tensor<2x5x4xf32>
+}
+
+// -----
+
+// Tests that a GRU's initial state has the batch of the input (rnn_c8).
+func.func @rnn_initial_state_batch(%x: tensor<2x5x3xf32>, %k: tensor<3x12xf32>, %rk: tensor<4x12xf32>, %b: tensor<2x12xf32>, %s0: tensor<1x3x4xf32>) -> tensor<2x5x4xf32> {
+  // expected-error @+2 {{[rnn_c8] the initial state must be tensor<1x2x4xf32> (h, batch, units), got tensor<1x3x4xf32>}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b initial_state(%s0 : tensor<1x3x4xf32>) {cell = "gru"} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32> -> tensor<2x5x4xf32>, tensor<1x2x4xf32>, tensor<224xf32>
+  return %y : tensor<2x5x4xf32>
 }
 
 // -----
@@ -856,7 +887,7 @@ func.func @rnn_grad_workspace(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: t
 // gradient, so a loss reading it would silently lose one.
 func.func @rnn_workspace_use(%x: tensor<2x5x3xf32>, %k: tensor<3x4xf32>, %rk: tensor<4x4xf32>, %b: tensor<4xf32>) -> tensor<f32> {
   // expected-error @+1 {{[rnn_c6] the workspace is read only by kiln.rnn_grad, not by 'kiln.reduce_sum'}}
-  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<80xf32>
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b {cell = "simple"} : tensor<2x5x3xf32>, tensor<3x4xf32>, tensor<4x4xf32>, tensor<4xf32> -> tensor<2x5x4xf32>, tensor<1x2x4xf32>, tensor<80xf32>
   %s = kiln.reduce_sum %ws {axes = array<i64: 0>} : tensor<80xf32> -> tensor<f32>
   return %s : tensor<f32>
 }

@@ -457,10 +457,18 @@ func.func @gather_scatter(%t: tensor<10x4xf32>, %i: tensor<2x3xi32>) -> (tensor<
 // A GRU (reset_after: bias [2, 3H]) and its gradient round-trip; default
 // attributes are elided.
 // CHECK-LABEL: func.func @rnn(
-func.func @rnn(%x: tensor<2x5x3xf32>, %k: tensor<3x12xf32>, %rk: tensor<4x12xf32>, %b: tensor<2x12xf32>, %dy: tensor<2x5x4xf32>) -> (tensor<2x5x4xf32>, tensor<3x12xf32>) {
-  // CHECK: %[[Y:.+]], %[[WS:.+]] = kiln.rnn %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {cell = "gru", go_backwards = true} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32> -> tensor<2x5x4xf32>, tensor<224xf32>
-  %y, %ws = kiln.rnn %x, %k, %rk, %b {cell = "gru", go_backwards = true, activation = "tanh"} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32> -> tensor<2x5x4xf32>, tensor<224xf32>
-  // CHECK: kiln.rnn_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[WS]], %{{.*}} {cell = "gru", go_backwards = true} : {{.*}} -> tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32>
-  %dx, %dk, %drk, %db = kiln.rnn_grad %x, %k, %rk, %ws, %dy {cell = "gru", go_backwards = true} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<224xf32>, tensor<2x5x4xf32> -> tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32>
+func.func @rnn(%x: tensor<2x5x3xf32>, %k: tensor<3x12xf32>, %rk: tensor<4x12xf32>, %b: tensor<2x12xf32>, %dy: tensor<2x5x4xf32>, %dst: tensor<1x2x4xf32>) -> (tensor<2x5x4xf32>, tensor<3x12xf32>) {
+  // CHECK: %[[Y:.+]], %[[ST:.+]], %[[WS:.+]] = kiln.rnn %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {cell = "gru", go_backwards = true} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32> -> tensor<2x5x4xf32>, tensor<1x2x4xf32>, tensor<224xf32>
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b {cell = "gru", go_backwards = true, activation = "tanh"} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32> -> tensor<2x5x4xf32>, tensor<1x2x4xf32>, tensor<224xf32>
+  // CHECK: kiln.rnn_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[WS]], %{{.*}}, %{{.*}} {cell = "gru", go_backwards = true} : {{.*}} -> tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32>, tensor<1x2x4xf32>
+  %dx, %dk, %drk, %db, %ds0 = kiln.rnn_grad %x, %k, %rk, %ws, %dy, %dst {cell = "gru", go_backwards = true} : tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<224xf32>, tensor<2x5x4xf32>, tensor<1x2x4xf32> -> tensor<2x5x3xf32>, tensor<3x12xf32>, tensor<4x12xf32>, tensor<2x12xf32>, tensor<1x2x4xf32>
   return %y, %dk : tensor<2x5x4xf32>, tensor<3x12xf32>
+}
+
+// An LSTM with a mask and initial states [2, N, H] (h, c) round-trips.
+// CHECK-LABEL: func.func @rnn_initial_state(
+func.func @rnn_initial_state(%x: tensor<2x5x3xf32>, %k: tensor<3x16xf32>, %rk: tensor<4x16xf32>, %b: tensor<16xf32>, %m: tensor<2x5xf32>, %s0: tensor<2x2x4xf32>) -> tensor<2x2x4xf32> {
+  // CHECK: kiln.rnn %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} mask(%{{.*}} : tensor<2x5xf32>) initial_state(%{{.*}} : tensor<2x2x4xf32>) {cell = "lstm"} : {{.*}} -> tensor<2x5x4xf32>, tensor<2x2x4xf32>, tensor<280xf32>
+  %y, %st, %ws = kiln.rnn %x, %k, %rk, %b mask(%m : tensor<2x5xf32>) initial_state(%s0 : tensor<2x2x4xf32>) {cell = "lstm"} : tensor<2x5x3xf32>, tensor<3x16xf32>, tensor<4x16xf32>, tensor<16xf32> -> tensor<2x5x4xf32>, tensor<2x2x4xf32>, tensor<280xf32>
+  return %st : tensor<2x2x4xf32>
 }

@@ -20,7 +20,9 @@ into DIR (sequence_ops.test runs them through check_run.py):
     bidirectional (layout 1), their Y and Y_h.
   gelu.onnx: torch nn.Linear -> nn.GELU() exported (opset 13: the exact
     GELU as Div, Erf, Add, Mul, Mul), against the module in float64.
-  bad.onnx: an RNN with sequence_lens, an RNN with a LeakyRelu activation,
+  bad.onnx: an RNN with sequence_lens (imported since sequence_lens is
+    supported; tests/lit/frontend/onnx/rnn_states.test checks its numbers),
+    an RNN with a LeakyRelu activation,
     a LayerNormalization with stash_type 0 and a Range of graph inputs:
     each reported in one run.
 Every reference is numpy (float64, then f32), independent of kiln.
