@@ -152,7 +152,12 @@ expected = {
 for name, want in expected.items():
     got = np.load(f"{out_dir}/{name}.npy")
     assert got.shape == want.shape, (name, got.shape, want.shape)
-    err = np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-3))
+    # Relative to max(|want|, 1% of the largest |want|): BatchNorm's
+    # y - mean cancels, so an output near 0 carries the f32 rounding of
+    # inputs ~100x larger (an element of 0.0078 among outputs up to 5.2 was
+    # 1.4e-7 off with kiln's GEMM, 1.8e-5 relative to itself).
+    floor = max(1e-2 * np.max(np.abs(want)), 1e-3)
+    err = np.max(np.abs(got - want) / np.maximum(np.abs(want), floor))
     print(f"{name}: max relative error {err:.2e}")
     assert err < 1e-5, (name, err)
 print("PASS conv_model vs numpy")
