@@ -249,13 +249,24 @@ TileProductFn<float> selectKilnTileProduct(bool transA, bool transB) {
 }
 
 template <typename T>
-TileProductFn<T> selectTileProduct(bool transA, bool transB) {
+TileProductFn<T> selectTileProduct(bool transA, bool transB, int64_t M) {
   return selectEigenTileProduct<T>(transA, transB);
 }
 
+/// Products of at most this many rows run kiln's kernel by default (it
+/// reads B in place with wide register blocks: 34 us against Eigen's 58 us
+/// for a batch-1 784 x 512 layer); taller ones run Eigen, which measured
+/// 0-10% faster than kiln's 12 x 32 kernel on the MNIST-MLP training shapes
+/// on a Zen 4 core (bench/results/gemm_kernels.md).
+constexpr int64_t kKilnKernelMaxRows = 4;
+
 template <>
-TileProductFn<float> selectTileProduct<float>(bool transA, bool transB) {
-  switch (selectedSgemmKernel()) {
+TileProductFn<float> selectTileProduct<float>(bool transA, bool transB,
+                                              int64_t M) {
+  SgemmKernel kernel = selectedSgemmKernel();
+  if (!sgemmKernelForced() && M > kKilnKernelMaxRows)
+    kernel = SgemmKernel::Eigen;
+  switch (kernel) {
 #if KILN_RUNTIME_X86_KERNELS
   case SgemmKernel::Avx512:
     return selectKilnTileProduct<sgemmTileAvx512>(transA, transB);
@@ -474,12 +485,13 @@ void checkArguments(const char *function, int64_t batch, int64_t M, int64_t N,
 
 /// The f32 product of kiln_gemm_bf16_f32: bf16 operands where the CPU has
 /// AVX512_BF16, else the f32 product.
-TileProductFn<float> selectBf16TileProduct(bool transA, bool transB) {
+TileProductFn<float> selectBf16TileProduct(bool transA, bool transB,
+                                           int64_t M) {
 #if KILN_RUNTIME_X86_KERNELS
   if (sgemmBf16Supported())
     return selectKilnTileProduct<sgemmTileBf16>(transA, transB);
 #endif
-  return selectTileProduct<float>(transA, transB);
+  return selectTileProduct<float>(transA, transB, M);
 }
 
 template <typename T>
@@ -487,8 +499,8 @@ void gemm(const char *function, int64_t batch, int64_t M, int64_t N, int64_t K,
           int32_t transA, int32_t transB, T alpha, const T *A, int64_t lda,
           const T *B, int64_t ldb, T beta, T *C, int64_t ldc, const T *bias,
           int32_t epilogue, int64_t strideA, int64_t strideB, int64_t strideC,
-          TileProductFn<T> (*selectProduct)(bool,
-                                            bool) = selectTileProduct<T>) {
+          TileProductFn<T> (*selectProduct)(bool, bool,
+                                            int64_t) = selectTileProduct<T>) {
   checkArguments<T>(function, batch, M, N, K, transA != 0, transB != 0, alpha,
                     A, lda, B, ldb, C, ldc, epilogue, strideA, strideB,
                     strideC);
@@ -515,7 +527,7 @@ void gemm(const char *function, int64_t batch, int64_t M, int64_t N, int64_t K,
   call.strideC = strideC;
   call.tiling = Tiling::plan<T>(M, N);
   call.product = (alpha != T(0) && K > 0)
-                     ? selectProduct(call.transA, call.transB)
+                     ? selectProduct(call.transA, call.transB, M)
                      : nullptr;
   call.epilogue = selectTileEpilogue<T>(epilogue, bias != nullptr);
 
@@ -576,14 +588,20 @@ bool sgemmKernelSupported(SgemmKernel kernel) {
 
 namespace {
 
+/// Set when KILN_SGEMM_KERNEL or setSgemmKernelForTesting chose the kernel
+/// for every product.
+bool forcedSgemmKernel = false;
+
 SgemmKernel defaultSgemmKernel() {
   if (const char *forced = std::getenv("KILN_SGEMM_KERNEL")) {
     for (SgemmKernel kernel :
          {SgemmKernel::Eigen, SgemmKernel::Avx2, SgemmKernel::Avx512}) {
       if (std::strcmp(forced, sgemmKernelName(kernel)) != 0)
         continue;
-      if (sgemmKernelSupported(kernel))
+      if (sgemmKernelSupported(kernel)) {
+        forcedSgemmKernel = true;
         return kernel;
+      }
       std::fprintf(stderr,
                    "kiln: warning: KILN_SGEMM_KERNEL=%s: this CPU cannot run "
                    "it; choosing by the CPU\n",
@@ -613,6 +631,11 @@ SgemmKernel &currentSgemmKernel() {
 
 SgemmKernel selectedSgemmKernel() { return currentSgemmKernel(); }
 
+bool sgemmKernelForced() {
+  currentSgemmKernel(); // reads KILN_SGEMM_KERNEL on the first call
+  return forcedSgemmKernel;
+}
+
 bool sgemmBf16Supported() {
 #if KILN_RUNTIME_X86_KERNELS
   static const bool supported = __builtin_cpu_supports("avx512bf16") &&
@@ -628,6 +651,7 @@ bool setSgemmKernelForTesting(SgemmKernel kernel) {
   if (!sgemmKernelSupported(kernel))
     return false;
   currentSgemmKernel() = kernel;
+  forcedSgemmKernel = true;
   return true;
 }
 

@@ -44,13 +44,18 @@ enum class SgemmKernel {
   Avx512, ///< 12 x 32 register blocks, AVX-512F
 };
 
-/// The kernel for this CPU: AVX-512F if the CPU and OS support it, else
-/// AVX2 + FMA, else Eigen; the environment variable KILN_SGEMM_KERNEL
-/// (eigen, avx2, avx512) overrides the choice (an unsupported or unknown
-/// value is ignored with a warning on stderr). Decided once per process.
+/// kiln's kernel for this CPU: AVX-512F if the CPU and OS support it, else
+/// AVX2 + FMA, else Eigen. By default it runs the products of 1-4 rows and
+/// Eigen the taller ones (measured faster there; Gemm.cpp). The environment
+/// variable KILN_SGEMM_KERNEL (eigen, avx2, avx512) forces one kernel for
+/// every product (an unsupported or unknown value is ignored with a warning
+/// on stderr). Decided once per process.
 SgemmKernel selectedSgemmKernel();
 
-/// Forces `kernel` for the calls that follow (tests and benchmarks only;
+/// Whether KILN_SGEMM_KERNEL or setSgemmKernelForTesting forced the kernel.
+bool sgemmKernelForced();
+
+/// Forces `kernel` for every product that follows (tests and benchmarks only;
 /// not thread-safe against concurrent GEMM calls). Returns false, changing
 /// nothing, when this CPU cannot run it.
 bool setSgemmKernelForTesting(SgemmKernel kernel);
