@@ -26,6 +26,7 @@
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -39,6 +40,7 @@
 #include <limits>
 #include <new>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,14 +79,27 @@ constexpr int kExitSanitizer = 5;
 /// The most bytes the parent accepts from the child.
 constexpr uint64_t kMaxStreamBytes = kMaxWeightsDataBytes + (uint64_t(1) << 30);
 
-/// A positive number from the environment variable `name`, or 0.
-double fromEnvironment(const char *name) {
+/// The longest time limit and largest memory budget the environment may
+/// set (a day; 1 TiB): larger values are clamped, so that the deadline
+/// arithmetic cannot overflow.
+constexpr double kMaxTimeoutSeconds = 86400;
+constexpr double kMaxMemoryMiB = double(uint64_t(1) << 20);
+
+/// A positive number from the environment variable `name`, at most `max`,
+/// or 0 when it is unset; any other value is ignored with a warning on
+/// stderr that names it (the default applies).
+double fromEnvironment(const char *name, double max) {
   const char *text = std::getenv(name);
-  if (!text || !*text)
+  if (!text)
     return 0;
   char *end = nullptr;
   double value = std::strtod(text, &end);
-  return end && *end == 0 && std::isfinite(value) && value > 0 ? value : 0;
+  if (!*text || !end || *end != 0 || !std::isfinite(value) || !(value > 0)) {
+    llvm::errs() << "kiln: warning: " << name << "='" << text
+                 << "' is not a positive number; using the default\n";
+    return 0;
+  }
+  return std::min(value, max);
 }
 
 /// The child: reads the file, writes the stream to `fd`, never returns.
@@ -143,6 +158,7 @@ llvm::Error readInChild(llvm::StringRef bytes, llvm::StringRef what,
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     return fail(llvm::Twine("cannot create a pipe: ") + std::strerror(errno));
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     int e = errno;
@@ -152,14 +168,27 @@ llvm::Error readInChild(llvm::StringRef bytes, llvm::StringRef what,
                 std::strerror(e));
   }
   if (pid == 0) {
+    // The child dies with the parent (a killed kilnc must not leave a
+    // reader spinning in libhdf5), also when the parent died before this
+    // line; and it never outlives its time limit by much even if the
+    // parent stops watching (RLIMIT_CPU: SIGXCPU, then SIGKILL).
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(kExitWriteFailed);
+    struct rlimit cpu;
+    cpu.rlim_cur =
+        rlim_t(std::min(limits.timeoutSeconds, kMaxTimeoutSeconds)) + 2;
+    cpu.rlim_max = cpu.rlim_cur + 1;
+    setrlimit(RLIMIT_CPU, &cpu);
     ::close(fds[0]);
     runChild(fds[1], bytes, what, dataRoots, limits.memoryMiB);
   }
   ::close(fds[1]);
   using Clock = std::chrono::steady_clock;
   auto deadline =
-      Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(limits.timeoutSeconds));
+      Clock::now() +
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+          std::min(limits.timeoutSeconds, kMaxTimeoutSeconds)));
   auto msLeft = [&] {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - Clock::now())
@@ -307,11 +336,13 @@ private:
 H5ReadLimits H5ReadLimits::resolve(uint64_t fileBytes) const {
   H5ReadLimits out = *this;
   if (out.timeoutSeconds <= 0)
-    out.timeoutSeconds = fromEnvironment("KILN_HDF5_TIMEOUT");
+    out.timeoutSeconds =
+        fromEnvironment("KILN_HDF5_TIMEOUT", kMaxTimeoutSeconds);
   if (out.timeoutSeconds <= 0)
     out.timeoutSeconds = 5.0 + double(fileBytes >> 25);
   if (out.memoryMiB == 0)
-    out.memoryMiB = uint64_t(fromEnvironment("KILN_HDF5_MEMORY_MB"));
+    out.memoryMiB =
+        uint64_t(fromEnvironment("KILN_HDF5_MEMORY_MB", kMaxMemoryMiB));
   if (out.memoryMiB == 0)
     out.memoryMiB = 1024 + 2 * (fileBytes >> 20);
   return out;

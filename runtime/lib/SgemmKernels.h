@@ -48,8 +48,9 @@ enum class SgemmKernel {
 /// AVX2 + FMA, else Eigen. By default it runs the products of 1-4 rows and
 /// Eigen the taller ones (measured faster there; Gemm.cpp). The environment
 /// variable KILN_SGEMM_KERNEL (eigen, avx2, avx512) forces one kernel for
-/// every product (an unsupported or unknown value is ignored with a warning
-/// on stderr). Decided once per process.
+/// every f32 product (not the bf16 ones of kiln_gemm_bf16_f32) (an unsupported
+/// or unknown value is ignored with a warning on stderr). Decided once per
+/// process.
 SgemmKernel selectedSgemmKernel();
 
 /// Whether KILN_SGEMM_KERNEL or setSgemmKernelForTesting forced the kernel.
