@@ -191,19 +191,5 @@ MODELS = {
 }
 
 
-def main():
-    kiln_opt, kilnc, workdir = sys.argv[1:4]
-    models = sys.argv[4:] or list(MODELS)
-    text.MODELS.update(MODELS)
-    torch.set_num_threads(1)
-    print(f"tolerance {common.RTOL:g} relative")
-    for model in models:
-        text.check_model(kiln_opt, kilnc, workdir, model)
-    if common.failures:
-        print(f"{len(common.failures)} tensors beyond tolerance")
-        sys.exit(1)
-    print("PASS")
-
-
 if __name__ == "__main__":
-    main()
+    text.main_for(MODELS)

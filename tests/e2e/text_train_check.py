@@ -687,6 +687,24 @@ def check_onnx_module(kiln_opt, kilnc, workdir, model):
                            k_v[i][keep], t_v[i][keep], r_v[i][keep])
 
 
+def main_for(models):
+    """The main of a script that adds Keras `models` ({name: (config
+    builder, torch module builder, ids)}) to MODELS and checks the ones its
+    command line names (all by default): mask_train_check.py,
+    rnn_state_check.py."""
+    kiln_opt, kilnc, workdir = sys.argv[1:4]
+    names = sys.argv[4:] or list(models)
+    MODELS.update(models)
+    torch.set_num_threads(1)
+    print(f"tolerance {common.RTOL:g} relative")
+    for model in names:
+        check_model(kiln_opt, kilnc, workdir, model)
+    if common.failures:
+        print(f"{len(common.failures)} tensors beyond tolerance")
+        sys.exit(1)
+    print("PASS")
+
+
 def main():
     kiln_opt, kilnc, workdir = sys.argv[1:4]
     models = sys.argv[4:] or list(MODELS) + list(ONNX_MODULES)
