@@ -15,9 +15,11 @@
 // computed by one thread with the same blocking, so results are bitwise
 // identical for any thread count.
 //
-// The f32 products run kiln's own register-blocked kernels (SgemmKernels.h:
-// AVX-512F or AVX2 + FMA, chosen from cpuid at run time); f64 and CPUs
-// without AVX2 use Eigen.
+// Products run Eigen's GEBP kernel, except f32 products of 1-4 rows, which
+// run kiln's own register-blocked kernels (SgemmKernels.h: AVX-512F or
+// AVX2 + FMA, chosen from cpuid at run time; measured faster there, slower
+// on taller products), and kiln_gemm_bf16_f32, whose bf16-operand kernel
+// only kiln has (SgemmBf16.cpp).
 //
 // Eigen's product expressions (`C.noalias() += A * B`) allocate their packing
 // buffers on the heap above 128 KiB, i.e. on most calls. To keep allocation
