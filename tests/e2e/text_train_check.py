@@ -187,21 +187,24 @@ def transformer_params(rng):
             u(-0.7, 0.7, (d, CLASSES)), u(-0.1, 0.1, CLASSES)]
 
 
-def functional(layers, output):
-    """A Keras 3 functional config: `layers` are (class, config, inputs,
-    kwargs) with inputs as layer names."""
+def functional(layers, output, name="text"):
+    """A Keras 3 functional config: `layers` are (class, config, args,
+    kwargs); args entries are layer names or (name, tensor index), and
+    kwargs values may hold such references in lists."""
+    ref = lambda r: {"class_name": "__keras_tensor__", "config": {
+        "keras_history": [r, 0, 0] if isinstance(r, str) else [r[0], 0, r[1]]}}
     entries = [{"class_name": "InputLayer", "name": "tokens",
                 "config": {"batch_shape": [BATCH, STEPS_T], "dtype": "int32",
                            "name": "tokens"}, "inbound_nodes": []}]
-    ref = lambda name: {"class_name": "__keras_tensor__",
-                        "config": {"keras_history": [name, 0, 0]}}
-    for cls, config, inputs, kwargs in layers:
+    for cls, config, args, kwargs in layers:
+        kw = {k: [ref(r) for r in v] if isinstance(v, list) else v
+              for k, v in kwargs.items()}
         entries.append({"class_name": cls, "name": config["name"],
                         "config": config,
-                        "inbound_nodes": [{"args": [ref(i) for i in inputs],
-                                           "kwargs": kwargs}]})
+                        "inbound_nodes": [{"args": [ref(a) for a in args],
+                                           "kwargs": kw}]})
     return {"class_name": "Functional", "config": {
-        "name": "text", "layers": entries,
+        "name": name, "layers": entries,
         "input_layers": [["tokens", 0, 0]],
         "output_layers": [[output, 0, 0]]}}
 
