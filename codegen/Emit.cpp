@@ -11,13 +11,22 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Bitcode/BitcodeReader.h"
+#include "llvm/Bitcode/BitcodeWriter.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/SubtargetFeature.h"
+#include "llvm/Transforms/Utils/SplitModule.h"
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <thread>
 
 using namespace mlir;
 using namespace mlir::kiln;
@@ -66,10 +75,15 @@ kiln::createTargetMachine(const TargetSelection &target) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "unknown CPU '%s' for target '%s'",
                                    cpu.c_str(), triple.c_str());
+  std::optional<llvm::CodeGenOptLevel> level =
+      llvm::CodeGenOpt::getLevel(static_cast<int>(target.optLevel));
+  if (!level)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "optimization level %u is not 0-3",
+                                   target.optLevel);
   llvm::TargetOptions options;
   std::unique_ptr<llvm::TargetMachine> machine(llvmTarget->createTargetMachine(
-      triple, cpu, features, options, llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOptLevel::Aggressive));
+      triple, cpu, features, options, llvm::Reloc::PIC_, std::nullopt, *level));
   if (!machine)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "cannot create a target machine for '%s'",
@@ -78,8 +92,8 @@ kiln::createTargetMachine(const TargetSelection &target) {
 }
 
 llvm::Expected<std::unique_ptr<llvm::Module>>
-kiln::translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
-                           llvm::TargetMachine &machine) {
+kiln::translateToLLVMIR(ModuleOp module, llvm::LLVMContext &context,
+                        llvm::TargetMachine &machine) {
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, context, "kiln");
   if (!llvmModule)
@@ -89,11 +103,15 @@ kiln::translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
         "the LLVM dialect?)");
   llvmModule->setTargetTriple(machine.getTargetTriple().str());
   llvmModule->setDataLayout(machine.createDataLayout());
-  auto optimize =
-      makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, &machine);
-  if (llvm::Error error = optimize(llvmModule.get()))
-    return std::move(error);
   return std::move(llvmModule);
+}
+
+llvm::Error kiln::optimizeLLVMModule(llvm::Module &module,
+                                     llvm::TargetMachine &machine) {
+  auto optimize =
+      makeOptimizingTransformer(static_cast<unsigned>(machine.getOptLevel()),
+                                /*sizeLevel=*/0, &machine);
+  return optimize(&module);
 }
 
 llvm::Error kiln::emitMachineCode(llvm::Module &module,
@@ -107,6 +125,106 @@ llvm::Error kiln::emitMachineCode(llvm::Module &module,
                                    "the target cannot emit this file type");
   passes.run(module);
   return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<llvm::SmallString<0>>>
+kiln::emitObjectsInParallel(std::unique_ptr<llvm::Module> module,
+                            const TargetSelection &target, unsigned threads,
+                            ParallelEmitTimes &times) {
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  auto start = Clock::now();
+  unsigned bodies = 0;
+  for (llvm::Function &f : *module)
+    bodies += !f.isDeclaration();
+  threads = std::max(1u, threads);
+  // Several partitions per thread balance the work (see below); each costs
+  // a target machine and a pass pipeline, a few milliseconds.
+  unsigned partitions =
+      std::max(1u, std::min(threads == 1 ? 1u : 4 * threads, bodies));
+  // Each partition travels as bitcode: a module belongs to its
+  // LLVMContext, and a context to one thread at a time.
+  std::vector<llvm::SmallString<0>> bitcode;
+  auto write = [&](const llvm::Module &part) {
+    bitcode.emplace_back();
+    llvm::raw_svector_ostream os(bitcode.back());
+    llvm::WriteBitcodeToFile(part, os);
+  };
+  if (partitions == 1)
+    write(*module);
+  else
+    llvm::SplitModule(
+        *module, partitions,
+        [&](std::unique_ptr<llvm::Module> part) { write(*part); },
+        /*PreserveLocals=*/false, /*RoundRobin=*/true);
+  module.reset();
+  times.partitions = bitcode.size();
+  times.threads = std::min<size_t>(threads, bitcode.size());
+  // The target machines are made here, not on the workers: target
+  // registration is not meant to run concurrently.
+  std::vector<std::unique_ptr<llvm::TargetMachine>> machines;
+  for (size_t i = 0; i < bitcode.size(); ++i) {
+    auto machine = createTargetMachine(target);
+    if (!machine)
+      return machine.takeError();
+    machines.push_back(std::move(*machine));
+  }
+  times.split = since(start);
+
+  start = Clock::now();
+  std::vector<llvm::SmallString<0>> objects(bitcode.size());
+  std::vector<std::string> errors(bitcode.size());
+  times.partitionCpuSeconds.assign(bitcode.size(), 0.0);
+  auto compile = [&](size_t i) {
+    auto threadSeconds = [] {
+      timespec t{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+      return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+    };
+    double cpuStart = threadSeconds();
+    auto recordCpu = llvm::make_scope_exit(
+        [&] { times.partitionCpuSeconds[i] = threadSeconds() - cpuStart; });
+    llvm::LLVMContext context;
+    auto part = llvm::parseBitcodeFile(
+        llvm::MemoryBufferRef(
+            llvm::StringRef(bitcode[i].data(), bitcode[i].size()), "partition"),
+        context);
+    llvm::Error err = llvm::Error::success();
+    if (!part)
+      err = part.takeError();
+    else if (!(err = optimizeLLVMModule(**part, *machines[i]))) {
+      llvm::raw_svector_ostream os(objects[i]);
+      err = emitMachineCode(**part, *machines[i], /*asObject=*/true, os);
+    }
+    if (err)
+      errors[i] = "partition " + std::to_string(i + 1) + " of " +
+                  std::to_string(bitcode.size()) + ": " +
+                  llvm::toString(std::move(err));
+  };
+  {
+    // Each thread takes the next partition until none is left: partitions
+    // are cut finer than the threads (and largest first), so that one big
+    // function does not leave the other threads idle.
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < bitcode.size();)
+        compile(i);
+    };
+    std::vector<std::thread> workers;
+    for (unsigned t = 1; t < std::min<size_t>(threads, bitcode.size()); ++t)
+      workers.emplace_back(work);
+    work();
+    for (std::thread &worker : workers)
+      worker.join();
+  }
+  times.optimizeAndCodegen = since(start);
+  for (std::string &e : errors)
+    if (!e.empty())
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "code generation failed in " + e);
+  return std::move(objects);
 }
 
 llvm::Expected<std::vector<EntryPointAbi>> kiln::collectAbi(ModuleOp module) {

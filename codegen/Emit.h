@@ -14,6 +14,7 @@
 #include "kiln/runtime.h"
 
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/Error.h"
@@ -22,6 +23,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mlir::kiln {
 
@@ -32,18 +34,55 @@ struct TargetSelection {
   /// CPU name (e.g. "skylake-avx512"); empty means the host CPU when the
   /// triple is the host's, else "generic".
   std::string cpu;
+  /// LLVM optimization level of the IR pipeline and of code generation,
+  /// 0-3 (kilnc -O). At 2 the generated loops train as fast as at 3
+  /// (bench/results/compile_time.md) while LLVM takes about half the time:
+  /// -O3 adds non-trivial loop unswitching, which duplicates loop nests.
+  unsigned optLevel = 2;
 };
 
-/// Creates the TargetMachine for `target` (PIC, -O3 code generation).
+/// Creates the TargetMachine for `target` (PIC, code generation at
+/// `target.optLevel`).
 /// Errors: an unknown triple or CPU name.
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createTargetMachine(const TargetSelection &target);
 
-/// Translates an LLVM-dialect `module` to LLVM IR for `machine` and runs the
-/// -O3 pipeline. Errors: a module that is not fully in the LLVM dialect.
+/// Translates an LLVM-dialect `module` to LLVM IR for `machine` (its triple
+/// and data layout). Errors: a module that is not fully in the LLVM dialect.
 llvm::Expected<std::unique_ptr<llvm::Module>>
-translateAndOptimize(ModuleOp module, llvm::LLVMContext &context,
-                     llvm::TargetMachine &machine);
+translateToLLVMIR(ModuleOp module, llvm::LLVMContext &context,
+                  llvm::TargetMachine &machine);
+
+/// Runs LLVM's default pipeline at the machine's optimization level.
+llvm::Error optimizeLLVMModule(llvm::Module &module,
+                               llvm::TargetMachine &machine);
+
+/// What emitObjectsInParallel measured (wall seconds).
+struct ParallelEmitTimes {
+  double split = 0, optimizeAndCodegen = 0;
+  /// The partitions made (at most the number of functions with a body)
+  /// and the threads that compiled them.
+  unsigned partitions = 0, threads = 0;
+  /// CPU seconds of each partition's optimization and code generation.
+  std::vector<double> partitionCpuSeconds;
+};
+
+/// Optimizes `module` and writes it as object files, one per partition, on
+/// up to `threads` threads: llvm::SplitModule distributes the functions
+/// into 4 partitions per thread (largest first, round robin; internal
+/// symbols become hidden globals), each partition travels as bitcode into
+/// its own LLVMContext and is optimized and compiled there by its own
+/// TargetMachine for `target`; threads take the next partition when done.
+/// The partitions' objects together define what the whole module's object
+/// would; kiln's functions do not inline into each other (entry points call
+/// their parts through noinline calls, parallel chunks through the thread
+/// pool), so the code is the same as one partition's. Errors: a target
+/// machine that cannot be created, a partition that fails to parse or to
+/// compile (named).
+llvm::Expected<std::vector<llvm::SmallString<0>>>
+emitObjectsInParallel(std::unique_ptr<llvm::Module> module,
+                      const TargetSelection &target, unsigned threads,
+                      ParallelEmitTimes &times);
 
 /// Writes `module` as an object file (`asObject`) or assembly to `os`.
 llvm::Error emitMachineCode(llvm::Module &module, llvm::TargetMachine &machine,

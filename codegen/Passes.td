@@ -195,9 +195,9 @@ def KilnSplitEntryPointsPass
     ```
   }];
   let options = [
-    Option<"maxOps", "max-ops", "unsigned", /*default=*/"4000",
+    Option<"maxOps", "max-ops", "unsigned", /*default=*/"1500",
            "Functions of at most this many ops stay whole">,
-    Option<"partOps", "part-ops", "unsigned", /*default=*/"1500",
+    Option<"partOps", "part-ops", "unsigned", /*default=*/"700",
            "Ops per part (a part ends at the first top-level op past it)">,
   ];
   let dependentDialects = ["::mlir::func::FuncDialect"];

@@ -33,6 +33,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -291,6 +292,16 @@ LogicalResult planFunction(func::FuncOp func) {
       FunctionType::get(ctx, {paramsType, stateType, ioType, scratchType},
                         func.getResultTypes()));
   func.removeArgAttrsAttr();
+  // The four regions are separate allocations (kiln_regions_create; the ABI
+  // forbids overlapping regions, docs/architecture.md) aligned to
+  // kAlignment: tell LLVM, so that its vectorizer needs no runtime overlap
+  // checks and no loop versions for them.
+  for (unsigned i = 0; i < KILN_REGION_COUNT; ++i) {
+    func.setArgAttr(i, LLVM::LLVMDialect::getNoAliasAttrName(),
+                    UnitAttr::get(ctx));
+    func.setArgAttr(i, LLVM::LLVMDialect::getAlignAttrName(),
+                    IntegerAttr::get(IntegerType::get(ctx, 64), kAlignment));
+  }
 
   auto i64 = [&](int64_t v) {
     return IntegerAttr::get(IntegerType::get(ctx, 64), v);

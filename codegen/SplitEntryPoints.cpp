@@ -68,13 +68,43 @@ bool isConstant(Operation *op) {
          op->getNumResults() == 1 && matchPattern(op, m_Constant());
 }
 
-/// A pure op making a memref (a view, a cast, a global's address): cloned
-/// next to its users instead of crossing a part boundary. Memrefs cross
-/// function boundaries as bare pointers (the aligned pointer alone), which
-/// would drop a view's offset.
+bool isAddressType(Type type) {
+  return isa<BaseMemRefType, LLVM::LLVMPointerType>(type);
+}
+
+/// A pure op that computes an address from the function's arguments and
+/// constants: a view, a cast, a global's address, a pointer taken out of a
+/// view for a runtime call (memref.extract_aligned_pointer_as_index,
+/// index_cast, llvm.inttoptr) and the index arithmetic on it. Cloned next to
+/// its users instead of crossing a part boundary: memrefs cross function
+/// boundaries as bare pointers (the aligned pointer alone), which would drop
+/// a view's offset, and an address computed outside a part would not be
+/// based on the part's `llvm.noalias` region arguments.
 bool isViewLike(Operation *op) {
-  return op->getNumRegions() == 0 && isPure(op) &&
-         llvm::any_of(op->getResultTypes(), llvm::IsaPred<BaseMemRefType>);
+  if (op->getNumRegions() != 0 || !isPure(op) || op->getNumResults() == 0)
+    return false;
+  if (llvm::any_of(op->getResultTypes(), isAddressType))
+    return true;
+  // Index arithmetic counts only on the way to an address: an operand that
+  // is an address or such a computation.
+  return llvm::any_of(op->getOperands(), [op](Value operand) {
+    if (isAddressType(operand.getType()))
+      return true;
+    Operation *def = operand.getDefiningOp();
+    return def && def->getBlock() == op->getBlock() && isViewLike(def);
+  });
+}
+
+/// Whether `value`, a capture of a part, may carry an address into memory
+/// (a pointer, a memref, or an integer computed from one). Loaded values
+/// and the results of loops and calls are data.
+bool mayCarryAddress(Value value) {
+  if (isAddressType(value.getType()))
+    return true;
+  Operation *def = value.getDefiningOp();
+  if (!def || !isPure(def) || def->getNumRegions() != 0)
+    return false;
+  return llvm::any_of(def->getOperands(), mayCarryAddress);
 }
 
 /// Gives every top-level op of `body` its own copies, right before it, of
@@ -239,6 +269,23 @@ void outlinePart(func::FuncOp func, Block::iterator begin, Block::iterator end,
     Value value = capture;
     value.replaceUsesWithIf(arg, isInside);
   }
+  // The region buffers' `llvm.noalias` and `llvm.align` (kiln-plan-memory)
+  // hold in the part too, unless another address reaches it: then memory
+  // behind a noalias argument could be reached through a pointer not based
+  // on it.
+  bool onlyRegionAddresses = llvm::all_of(interface.captures, [&](Value v) {
+    auto arg = dyn_cast<BlockArgument>(v);
+    return (arg && arg.getOwner() == &body) || !mayCarryAddress(v);
+  });
+  if (onlyRegionAddresses)
+    for (auto [index, capture] : llvm::enumerate(interface.captures))
+      if (auto arg = dyn_cast<BlockArgument>(capture);
+          arg && arg.getOwner() == &body)
+        if (DictionaryAttr attrs = func.getArgAttrDict(arg.getArgNumber()))
+          for (NamedAttribute attr : attrs)
+            if (attr.getName() == LLVM::LLVMDialect::getNoAliasAttrName() ||
+                attr.getName() == LLVM::LLVMDialect::getAlignAttrName())
+              part.setArgAttr(index, attr.getName(), attr.getValue());
   builder.setInsertionPointToStart(entry);
   for (Operation *constant : interface.constants) {
     Operation *clone = builder.clone(*constant);

@@ -215,6 +215,12 @@ OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
     std::optional<TimingScope> parseTiming;
     if (timing)
       parseTiming = timing->nest("parse");
+    auto start = std::chrono::steady_clock::now();
+    auto recordImport = llvm::make_scope_exit([&] {
+      recordStage("import", std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - start)
+                                .count());
+    });
     StringRef extension = llvm::sys::path::extension(path);
     ImportOptions importOptions;
     importOptions.batchSize = opts.batchSize;
@@ -582,30 +588,90 @@ LogicalResult Compiler::lowerToLLVM(ModuleOp module) {
   return runStage(module, "kiln-lower-to-llvm", buildLowerToLLVMPipeline);
 }
 
+namespace {
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+} // namespace
+
+llvm::Expected<std::unique_ptr<llvm::Module>>
+Compiler::translateModule(ModuleOp module, llvm::LLVMContext &llvmContext,
+                          llvm::TargetMachine &machine) {
+  std::optional<TimingScope> llvmTiming;
+  if (timing)
+    llvmTiming = timing->nest("llvm-translate");
+  auto start = Clock::now();
+  auto translated = translateToLLVMIR(module, llvmContext, machine);
+  recordStage("llvm-translate", secondsSince(start));
+  return translated;
+}
+
+llvm::Error Compiler::addDescriptor(llvm::Module &llvmModule, bool mainAlias) {
+  if (!hasManifest())
+    return llvm::Error::success();
+  return addModelDescriptor(llvmModule, opts.name, manifestText,
+                            info->initialValues, mainAlias);
+}
+
 llvm::Expected<std::unique_ptr<llvm::Module>>
 Compiler::emitLLVMModule(ModuleOp module, llvm::LLVMContext &llvmContext,
                          llvm::TargetMachine &machine, bool mainAlias) {
-  std::unique_ptr<llvm::Module> llvmModule;
+  auto llvmModule = translateModule(module, llvmContext, machine);
+  if (!llvmModule)
+    return llvmModule.takeError();
   {
     std::optional<TimingScope> llvmTiming;
     if (timing)
-      llvmTiming = timing->nest("llvm-translate-and-optimize");
-    auto start = std::chrono::steady_clock::now();
-    auto translated = translateAndOptimize(module, llvmContext, machine);
-    recordStage(
-        "llvm-translate-and-optimize",
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count());
-    if (!translated)
-      return translated.takeError();
-    llvmModule = std::move(*translated);
-  }
-  if (hasManifest())
-    if (llvm::Error err =
-            addModelDescriptor(*llvmModule, opts.name, manifestText,
-                               info->initialValues, mainAlias))
+      llvmTiming = timing->nest("llvm-optimize");
+    auto start = Clock::now();
+    llvm::Error err = optimizeLLVMModule(**llvmModule, machine);
+    recordStage("llvm-optimize (-O" + std::to_string(opts.target.optLevel) +
+                    ")",
+                secondsSince(start));
+    if (err)
       return std::move(err);
-  return std::move(llvmModule);
+  }
+  if (llvm::Error err = addDescriptor(**llvmModule, mainAlias))
+    return std::move(err);
+  return llvmModule;
+}
+
+llvm::Expected<std::vector<llvm::SmallString<0>>>
+Compiler::emitObjects(ModuleOp module, unsigned jobs, bool mainAlias) {
+  auto machine = createTargetMachine(opts.target);
+  if (!machine)
+    return machine.takeError();
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = translateModule(module, llvmContext, **machine);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  if (llvm::Error err = addDescriptor(**llvmModule, mainAlias))
+    return std::move(err);
+  ParallelEmitTimes times;
+  std::optional<TimingScope> llvmTiming;
+  if (timing)
+    llvmTiming = timing->nest("llvm-optimize-and-codegen");
+  auto objects =
+      emitObjectsInParallel(std::move(*llvmModule), opts.target, jobs, times);
+  recordStage("llvm-split", times.split);
+  std::string label = "llvm-optimize-and-codegen (-O" +
+                      std::to_string(opts.target.optLevel) + ", " +
+                      std::to_string(times.threads) +
+                      (times.threads == 1 ? " thread" : " threads");
+  if (times.partitions > 1) {
+    // How evenly the partitions split the work.
+    double total = 0, largest = 0;
+    for (double cpu : times.partitionCpuSeconds) {
+      total += cpu;
+      largest = std::max(largest, cpu);
+    }
+    label += llvm::formatv(", {0} partitions: {1:f2} s CPU, largest {2:f2}",
+                           times.partitions, total, largest)
+                 .str();
+  }
+  recordStage(label + ")", times.optimizeAndCodegen);
+  return objects;
 }
 
 llvm::Expected<std::unique_ptr<JitModel>>
@@ -808,5 +874,5 @@ void kiln::printCompileSummary(
   }
   if (verbose)
     for (auto &[stage, secondsTaken] : compiler.stageSeconds())
-      os << llvm::formatv("  {0,-28} {1:f3} s\n", stage, secondsTaken);
+      os << llvm::formatv("  {0,-44} {1:f3} s\n", stage, secondsTaken);
 }

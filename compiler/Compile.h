@@ -14,6 +14,7 @@
 //   renameEntryPoints + bufferize     region ABI (+ manifest, C header)
 //   lowerToLLVM                       LLVM dialect
 //   emitLLVMModule / emitMachineCode  LLVM IR with the model descriptor, .o
+//   emitObjects                       the same as .o files, on several threads
 //
 // compileToJit runs them all and gives a JIT-compiled model with its
 // in-memory kiln_model_t, the input of the session API (kiln/session.h).
@@ -230,12 +231,19 @@ public:
   /// Bufferized -> LLVM dialect.
   LogicalResult lowerToLLVM(ModuleOp module);
 
-  /// LLVM IR (-O3 for `machine`) with the model descriptor
-  /// `<name>_model` when there is a manifest (and the alias
-  /// kiln_main_model with `mainAlias`).
+  /// Optimized LLVM IR (at `machine`'s optimization level) with the model
+  /// descriptor `<name>_model` when there is a manifest (and the alias
+  /// kiln_main_model with `mainAlias`): the one module of --emit=llvm-ir,
+  /// asm and obj.
   llvm::Expected<std::unique_ptr<llvm::Module>>
   emitLLVMModule(ModuleOp module, llvm::LLVMContext &llvmContext,
                  llvm::TargetMachine &machine, bool mainAlias);
+
+  /// The same code as object files for linking, optimized and compiled on
+  /// up to `jobs` threads (emitObjectsInParallel): the descriptor is added
+  /// before the module is split, so it is compiled with the rest.
+  llvm::Expected<std::vector<llvm::SmallString<0>>>
+  emitObjects(ModuleOp module, unsigned jobs, bool mainAlias);
 
   /// Wall time of each stage run so far, in order (seconds).
   llvm::ArrayRef<std::pair<std::string, double>> stageSeconds() const {
@@ -247,6 +255,10 @@ public:
   }
 
 private:
+  llvm::Expected<std::unique_ptr<llvm::Module>>
+  translateModule(ModuleOp module, llvm::LLVMContext &llvmContext,
+                  llvm::TargetMachine &machine);
+  llvm::Error addDescriptor(llvm::Module &llvmModule, bool mainAlias);
   LogicalResult runStage(ModuleOp module, llvm::StringRef name,
                          llvm::function_ref<void(OpPassManager &)> build);
 

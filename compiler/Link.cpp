@@ -15,7 +15,9 @@
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <memory>
 #include <optional>
+#include <vector>
 
 using namespace mlir::kiln;
 using llvm::StringRef;
@@ -48,9 +50,9 @@ std::optional<std::string> findArchive(StringRef name, StringRef builtPath,
 }
 } // namespace
 
-llvm::Expected<LinkedFile> mlir::kiln::linkModel(llvm::ArrayRef<char> object,
-                                                 StringRef path,
-                                                 const LinkOptions &options) {
+llvm::Expected<LinkedFile>
+mlir::kiln::linkModel(llvm::ArrayRef<llvm::SmallString<0>> objects,
+                      StringRef path, const LinkOptions &options) {
   // The archives, in link order.
   llvm::SmallVector<std::pair<StringRef, StringRef>> wanted;
   if (!options.sharedLibrary)
@@ -87,16 +89,20 @@ llvm::Expected<LinkedFile> mlir::kiln::linkModel(llvm::ArrayRef<char> object,
                    "clang++, c++ or g++ on PATH); give --linker");
   }
 
-  // The object goes to a temporary file that is removed afterwards.
-  llvm::SmallString<128> objectPath;
-  int fd = -1;
-  if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
-          "kilnc-" + options.name, "o", fd, objectPath))
-    return error("cannot create a temporary file: " + ec.message());
-  llvm::FileRemover removeObject(objectPath);
-  {
+  // The objects go to temporary files that are removed afterwards.
+  std::vector<std::string> objectPaths;
+  std::vector<std::unique_ptr<llvm::FileRemover>> removers;
+  for (const llvm::SmallString<0> &object : objects) {
+    llvm::SmallString<128> objectPath;
+    int fd = -1;
+    if (std::error_code ec = llvm::sys::fs::createTemporaryFile(
+            "kilnc-" + options.name, "o", fd, objectPath))
+      return error("cannot create a temporary file: " + ec.message());
+    removers.push_back(std::make_unique<llvm::FileRemover>(objectPath));
+    objectPaths.push_back(objectPath.str().str());
     llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
     os.write(object.data(), object.size());
+    os.close();
     if (os.has_error())
       return error("cannot write " + objectPath + ": " + os.error().message());
   }
@@ -109,7 +115,7 @@ llvm::Expected<LinkedFile> mlir::kiln::linkModel(llvm::ArrayRef<char> object,
   llvm::SmallVector<std::string> args = {linkerPath, "-o", temporary};
   if (options.sharedLibrary)
     args.push_back("-shared");
-  args.push_back(objectPath.str().str());
+  args.append(objectPaths.begin(), objectPaths.end());
   if (options.sharedLibrary)
     args.push_back("-Wl,--whole-archive");
   args.append(archives.begin(), archives.end());

@@ -11,6 +11,7 @@
 #define KILN_COMPILER_LINK_H
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -38,13 +39,14 @@ struct LinkedFile {
   uint64_t size = 0;
 };
 
-/// Links `object` into a new file beside `path` (a unique temporary name,
-/// never an existing file); the caller renames it over `path` when the
-/// whole compilation succeeded, or removes it. Errors: a missing archive,
-/// no linker, the linker's failure (with its command line).
-llvm::Expected<LinkedFile> linkModel(llvm::ArrayRef<char> object,
-                                     llvm::StringRef path,
-                                     const LinkOptions &options);
+/// Links the model's `objects` (one or more object files in memory) into a
+/// new file beside `path` (a unique temporary name, never an existing
+/// file); the caller renames it over `path` when the whole compilation
+/// succeeded, or removes it. Errors: a missing archive, no linker, the
+/// linker's failure (with its command line).
+llvm::Expected<LinkedFile>
+linkModel(llvm::ArrayRef<llvm::SmallString<0>> objects, llvm::StringRef path,
+          const LinkOptions &options);
 
 } // namespace mlir::kiln
 

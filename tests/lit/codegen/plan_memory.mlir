@@ -7,7 +7,9 @@
 // 12288 B. The parameter goes to the params region, the input and output to
 // the io region, each at 64-byte alignment.
 // CHECK-LABEL: func.func @chain
-// CHECK-SAME: (%[[PARAMS:.+]]: memref<4096xi8>, %[[STATE:.+]]: memref<0xi8>, %[[IO:.+]]: memref<8192xi8>, %[[SCRATCH:.+]]: memref<8192xi8>)
+// The regions are separate allocations at 64-byte alignment: each argument
+// says so to LLVM.
+// CHECK-SAME: (%[[PARAMS:[^:]+]]: memref<4096xi8> {llvm.align = 64 : i64, llvm.noalias}, %[[STATE:[^:]+]]: memref<0xi8> {llvm.align = 64 : i64, llvm.noalias}, %[[IO:[^:]+]]: memref<8192xi8> {llvm.align = 64 : i64, llvm.noalias}, %[[SCRATCH:[^:]+]]: memref<8192xi8> {llvm.align = 64 : i64, llvm.noalias})
 // CHECK-SAME: io_size = 8192
 // CHECK-SAME: num_temporaries = 3
 // CHECK-SAME: params_size = 4096

@@ -1,6 +1,7 @@
 // RUN: kiln-opt %s --split-input-file --kiln-split-entry-points="max-ops=10 part-ops=7" | FileCheck %s
 // RUN: kiln-opt %s --split-input-file --kiln-split-entry-points | FileCheck %s --check-prefix=SMALL
 // RUN: kiln-opt %s --split-input-file --kiln-split-entry-points="max-ops=10 part-ops=7" | FileCheck %s --check-prefix=UNIQUE
+// RUN: kiln-opt %s --split-input-file --kiln-split-entry-points="max-ops=10 part-ops=6" | FileCheck %s --check-prefix=ATTRS
 
 // Tests that a long entry point becomes calls of private noinline parts in
 // program order, that a scalar computed in one part reaches a later part as
@@ -34,8 +35,8 @@
 // CHECK: return %[[L]] : f32
 
 // SMALL-LABEL: func.func @step(
-// SMALL-NOT: call
-// SMALL-NOT: func.func private
+// SMALL-NOT: call @step
+// SMALL-NOT: func.func private @step
 func.func @step(%buf: memref<64xi8>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -103,4 +104,52 @@ func.func @step(%buf: memref<64xi8>) {
 }
 func.func @step__part0(%x: f32) -> f32 {
   return %x : f32
+}
+
+// -----
+
+// Tests that the region buffers' llvm.noalias and llvm.align (from
+// kiln-plan-memory) carry over to the parts that receive them, and that an
+// address taken for a runtime call (extract_aligned_pointer_as_index,
+// index_cast, inttoptr) is recomputed in the part that calls, from the
+// part's own argument, instead of crossing the boundary as an integer that
+// would not be based on the noalias argument.
+
+// ATTRS-LABEL: func.func private @consume
+// ATTRS: func.func @step(
+// ATTRS: call @step__part0(%{{.+}}) : (memref<64xi8>) -> ()
+// ATTRS: call @step__part1(%{{.+}}) : (memref<64xi8>) -> ()
+// ATTRS-NEXT: return
+// ATTRS: func.func private @step__part1(%[[B1:[^:]+]]: memref<64xi8> {llvm.align = 64 : i64, llvm.noalias})
+// ATTRS: %[[V1:.+]] = memref.view %[[B1]]
+// ATTRS: %[[I1:.+]] = memref.extract_aligned_pointer_as_index %[[V1]]
+// ATTRS: %[[J1:.+]] = arith.index_cast %[[I1]] : index to i64
+// ATTRS: %[[P1:.+]] = llvm.inttoptr %[[J1]] : i64 to !llvm.ptr
+// ATTRS: call @consume(%[[P1]])
+// ATTRS: scf.for
+// ATTRS: func.func private @step__part0(%{{[^:]+}}: memref<64xi8> {llvm.align = 64 : i64, llvm.noalias})
+// ATTRS-NOT: inttoptr
+// ATTRS: scf.for
+func.func private @consume(!llvm.ptr)
+func.func @step(%buf: memref<64xi8> {llvm.align = 64 : i64, llvm.noalias}) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %one = arith.constant 1.0 : f32
+  %in = memref.view %buf[%c0][] : memref<64xi8> to memref<4xf32>
+  %address = memref.extract_aligned_pointer_as_index %in : memref<4xf32> -> index
+  %i64 = arith.index_cast %address : index to i64
+  %ptr = llvm.inttoptr %i64 : i64 to !llvm.ptr
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %in[%i] : memref<4xf32>
+    %w = arith.addf %v, %one : f32
+    memref.store %w, %in[%i] : memref<4xf32>
+  }
+  call @consume(%ptr) : (!llvm.ptr) -> ()
+  scf.for %i = %c0 to %c4 step %c1 {
+    %v = memref.load %in[%i] : memref<4xf32>
+    %w = arith.mulf %v, %one : f32
+    memref.store %w, %in[%i] : memref<4xf32>
+  }
+  return
 }
