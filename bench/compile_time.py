@@ -124,7 +124,7 @@ def main():
                         sys.exit(f"error: kilnc failed on {name}:\n"
                                  f"{done.stderr}")
                     if wall < best[c][0]:
-                        stages = [line.strip() for line in
+                        stages = [re.sub(r"\s+", " ", line.strip()) for line in
                                   done.stderr.splitlines()
                                   if re.search(r" [0-9.]+ s$", line)]
                         best[c] = (wall, "; ".join(stages))
@@ -143,7 +143,7 @@ def main():
                                                           f"{name}.{c}")),
                              best[c][1]))
                 print(f"{name} {c}: compile {best[c][0]:.2f} s"
-                      + (f", epoch {min(fits[c]):.3f} s" if fits[c] else ""),
+                      + (f", epoch {min(fits[c]):.4g} s" if fits[c] else ""),
                       flush=True)
     load_after = os.getloadavg()[0]
     cpu = "unknown CPU"
@@ -169,7 +169,7 @@ def main():
     ]
     for name, c, wall, fit, size, stages in rows:
         lines.append(f"| {name} | {c} | {wall:.2f} | "
-                     + (f"{fit:.3f} | " if fit is not None else "")
+                     + (f"{fit:.4g} | " if fit is not None else "")
                      + f"{size / 1e6:.2f} | {stages} |")
     lines += ["", f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}; "
               f"load average {load_before:.2f} before, {load_after:.2f} "
