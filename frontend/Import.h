@@ -34,6 +34,9 @@ struct ImportOptions {
   /// model.weights.h5, a Keras 2 `.h5` file's model_weights) and start from
   /// the initializers (kilnc --no-weights).
   bool noWeights = false;
+  /// Keras 3 files: ignore the stored optimizer state (`optimizer/vars`) but
+  /// keep the weights (kilnc --no-optimizer-state).
+  bool noOptimizerState = false;
 };
 
 /// Imports an ONNX model (.onnx) with the ONNX library (frontend/onnx).

@@ -15,6 +15,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/StringMap.h"
 
 #include <cmath>
 
@@ -274,6 +275,147 @@ struct KilnAttachOptimizerPass
     return *h;
   }
 
+  /// Maps a Keras 3 optimizer state (`kiln.keras_optimizer_state`, from
+  /// KerasImporter::loadOptimizerState: `variables` = optimizer/vars/1...,
+  /// `params` = the trainable parameters in Keras' order) to kiln's slots:
+  /// fills `stored[k][s]` (trainable index k, slot s of getSlots) with the
+  /// values converted to the parameter's type, and `initialStep` with
+  /// Keras' `iterations`. Keras 3 layout (base_optimizer.py, adam.py, ...):
+  /// `iteration`, `learning_rate` (absent with a schedule), then the slots:
+  /// Adam / AdamW per parameter (m, v; add_optimizer_variables interleaves
+  /// them), RMSprop per kind (every velocity, then every momentum, then
+  /// every average_gradient), SGD every momentum, Adagrad every
+  /// accumulator. Keras' slots hold what kiln's Keras convention holds
+  /// (docs/spec.md, Optimizers). Errors name the variable path.
+  LogicalResult
+  mapKerasState(ModuleOp module, DictionaryAttr state, const Hyper &h,
+                func::FuncOp lossFunc, ArrayRef<unsigned> trainable,
+                ArrayRef<StringRef> slots,
+                SmallVectorImpl<SmallVector<DenseElementsAttr>> &stored,
+                double &initialStep) {
+    auto source = state.getAs<StringAttr>("source");
+    auto iterations = state.getAs<IntegerAttr>("iterations");
+    auto params = state.getAs<ArrayAttr>("params");
+    auto variables = state.getAs<ArrayAttr>("variables");
+    if (!source || !iterations || !params || !variables ||
+        !llvm::all_of(params, [](Attribute a) { return isa<StringAttr>(a); }) ||
+        !llvm::all_of(variables,
+                      [](Attribute a) { return isa<DenseElementsAttr>(a); }))
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-optimizer: kiln.keras_optimizer_"
+                             "state must hold source (a string), iterations "
+                             "(an integer), params (strings) and variables "
+                             "(dense elements)");
+    auto fail = [&]() {
+      return mlir::emitError(module.getLoc())
+             << "stored optimizer state (" << source.getValue() << "): ";
+    };
+    const char *fresh =
+        " (kilnc --no-optimizer-state starts the optimizer fresh)";
+    size_t numParams = trainable.size(), numSlots = slots.size();
+    size_t expected = numParams * numSlots, count = variables.size();
+    // An optimizer Keras never built (compiled, not trained) saved only
+    // `iteration` and `learning_rate`: nothing to continue from.
+    if (expected > 0 && count <= 1 && iterations.getInt() == 0)
+      return success();
+    if (h.pytorch && numSlots > 0)
+      return fail() << "it continues Keras' " << optimizer.getValue()
+                    << " update; convention=pytorch keeps other slots" << fresh;
+    if (params.size() != numParams)
+      return fail() << "the model has " << numParams
+                    << " trainable parameters, the Keras order lists "
+                    << params.size();
+    std::string slotText;
+    for (StringRef slot : slots)
+      slotText += (slotText.empty() ? "" : ", ") + slot.str();
+    std::string layout =
+        "(iteration, learning_rate, then " +
+        (numSlots ? slotText + " of each parameter" : std::string("no slots")) +
+        ")";
+    if (count != expected + 1 && count != expected)
+      return fail() << "'optimizer/vars' holds " << count + 1 << " variables; "
+                    << optimizer.getValue() << " over the model's " << numParams
+                    << " trainable parameters has " << expected + 2 << " "
+                    << layout << ", or " << expected + 1
+                    << " with a learning-rate schedule" << fresh;
+    // One variable short of the layout with a learning_rate looks like the
+    // layout of a schedule: a scalar where the first slot (of Keras' first
+    // trainable parameter) is not one is a missing variable.
+    if (count == expected && count > 0 &&
+        cast<DenseElementsAttr>(variables[0]).getType().getRank() == 0)
+      for (unsigned i : trainable)
+        if (auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
+            name && name == params[0] &&
+            cast<RankedTensorType>(lossFunc.getArgumentTypes()[i]).getRank() !=
+                0)
+          return fail() << "'optimizer/vars' holds " << count + 1
+                        << " variables and 'optimizer/vars/1' is a scalar: "
+                           "one short of the "
+                        << expected + 2 << " of " << optimizer.getValue()
+                        << " over the model's " << numParams
+                        << " trainable parameters " << layout << fresh;
+    size_t first = count - expected; // 1 with learning_rate, else 0
+    if (first == 1 &&
+        cast<DenseElementsAttr>(variables[0]).getType().getRank() != 0)
+      return fail()
+             << "'optimizer/vars/1' (the learning rate) has shape "
+             << shapeText(
+                    cast<DenseElementsAttr>(variables[0]).getType().getShape())
+             << ", expected a scalar";
+    llvm::StringMap<size_t> position;
+    for (auto [p, name] : llvm::enumerate(params))
+      position[cast<StringAttr>(name).getValue()] = p;
+    bool interleaved = h.kind == Optimizer::Adam || h.kind == Optimizer::AdamW;
+    for (unsigned i : trainable) {
+      auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
+      auto found = name ? position.find(name.getValue()) : position.end();
+      if (found == position.end())
+        return fail() << "the trainable parameter '"
+                      << (name ? name.getValue() : StringRef("?"))
+                      << "' has no place in Keras' trainable variables"
+                      << fresh;
+      size_t p = found->second;
+      auto type = cast<RankedTensorType>(lossFunc.getArgumentTypes()[i]);
+      SmallVector<DenseElementsAttr> values;
+      for (auto [s, slot] : llvm::enumerate(slots)) {
+        size_t index =
+            first + (interleaved ? p * numSlots + s : s * numParams + p);
+        auto value = cast<DenseElementsAttr>(variables[index]);
+        auto valueType = cast<RankedTensorType>(value.getType());
+        if (valueType.getShape() != type.getShape())
+          return fail() << "the variable 'optimizer/vars/" << index + 1
+                        << "' has shape " << shapeText(valueType.getShape())
+                        << ", the slot '" << name.getValue() << "/" << slot
+                        << "' has shape " << shapeText(type.getShape());
+        if (valueType.getElementType() != type.getElementType()) {
+          if (!isa<FloatType>(type.getElementType()))
+            return fail() << "the parameter '" << name.getValue()
+                          << "' is of type " << type;
+          const llvm::fltSemantics &to =
+              cast<FloatType>(type.getElementType()).getFloatSemantics();
+          SmallVector<APFloat> converted;
+          for (APFloat v : value.getValues<APFloat>()) {
+            bool lost;
+            v.convert(to, APFloat::rmNearestTiesToEven, &lost);
+            converted.push_back(v);
+          }
+          value = DenseElementsAttr::get(type, converted);
+        }
+        values.push_back(value);
+      }
+      stored.push_back(std::move(values));
+    }
+    initialStep = static_cast<double>(iterations.getInt());
+    return success();
+  }
+
+  static std::string shapeText(ArrayRef<int64_t> shape) {
+    std::string text = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+      text += (i ? ", " : "") + std::to_string(shape[i]);
+    return text + "]";
+  }
+
   LogicalResult attach() {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -365,18 +507,31 @@ struct KilnAttachOptimizerPass
       argAttrs.push_back(lossFunc.getArgAttrDict(i));
     }
     SmallVector<StringRef> slots = getSlots(h);
+    // A Keras file's stored optimizer state: each slot's initial values
+    // (by trainable index, then slot) and the step counter.
+    SmallVector<SmallVector<DenseElementsAttr>> stored;
+    double initialStep = 0.0;
+    if (auto state =
+            getOpAttr<KilnDialect::KerasOptimizerStateAttrHelper>(module))
+      if (failed(mapKerasState(module, state, h, lossFunc, trainable, slots,
+                               stored, initialStep)))
+        return failure();
     unsigned firstState = argTypes.size();
-    for (unsigned i : trainable) {
+    for (auto [k, i] : llvm::enumerate(trainable)) {
       auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
       std::string base =
           name ? name.getValue().str() : "arg" + std::to_string(i);
-      for (StringRef slot : slots) {
+      for (auto [s, slot] : llvm::enumerate(slots)) {
         argTypes.push_back(lossFunc.getArgumentTypes()[i]);
         double init = slot == "accumulator" ? h.initialAccumulator : 0.0;
-        argAttrs.push_back(dict({namedAttr<KilnDialect::OptStateAttrHelper>(
-                                     str(base + "/" + slot.str())),
-                                 namedAttr<KilnDialect::InitialValueAttrHelper>(
-                                     mb.getF64FloatAttr(init))}));
+        SmallVector<NamedAttribute> attrs = {
+            namedAttr<KilnDialect::OptStateAttrHelper>(
+                str(base + "/" + slot.str())),
+            namedAttr<KilnDialect::InitialValueAttrHelper>(
+                mb.getF64FloatAttr(init))};
+        if (!stored.empty())
+          attrs.push_back(namedAttr<KilnDialect::InitAttrHelper>(stored[k][s]));
+        argAttrs.push_back(dict(attrs));
       }
     }
     auto f64Scalar = RankedTensorType::get({}, mb.getF64Type());
@@ -385,7 +540,7 @@ struct KilnAttachOptimizerPass
     argAttrs.push_back(
         dict({namedAttr<KilnDialect::OptStateAttrHelper>(str("step")),
               namedAttr<KilnDialect::InitialValueAttrHelper>(
-                  mb.getF64FloatAttr(0.0))}));
+                  mb.getF64FloatAttr(initialStep))}));
     unsigned firstData = argTypes.size();
     for (unsigned i : dataArgs) {
       argTypes.push_back(lossFunc.getArgumentTypes()[i]);

@@ -639,6 +639,9 @@ private:
   /// Sets `kiln.init` of every parameter from `weightsFile` (all or
   /// nothing); one error naming the variable path and both shapes.
   LogicalResult loadStoredWeights(func::FuncOp forward);
+  /// Keras 3: records `optimizer/vars` of `weightsFile` (when there is one)
+  /// as the module's `kiln.keras_optimizer_state` for kiln-attach-optimizer.
+  LogicalResult loadOptimizerState(ModuleOp module, func::FuncOp forward);
   LogicalResult
   loadKeras2Weights(func::FuncOp forward,
                     SmallVectorImpl<std::pair<unsigned, std::string>> &);
@@ -3646,8 +3649,9 @@ OwningOpRef<ModuleOp> KerasImporter::run() {
       // Keras 3.0 files written by keras-core name the container
       // `_layer_checkpoint_dependencies` (loadStoredWeights).
       llvm::Expected<std::unique_ptr<H5File>> file =
-          bytes ? H5File::open(*bytes, weightsName,
-                               {"layers", "_layer_checkpoint_dependencies"})
+          bytes ? H5File::open(
+                      *bytes, weightsName,
+                      {"layers", "_layer_checkpoint_dependencies", "optimizer"})
                 : bytes.takeError();
       if (!file) {
         emitError(fileLoc) << "cannot read the stored weights: "
@@ -3775,6 +3779,9 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
           *module, entries.getDictionary(context));
     }
     if (weightsFile && failed(loadStoredWeights(forward)))
+      return nullptr;
+    if (weightsFile && !legacyWeights && !options.noOptimizerState &&
+        failed(loadOptimizerState(*module, forward)))
       return nullptr;
   }
   if (options.sequenceLength && !sequenceLengthUsed) {
@@ -4068,6 +4075,118 @@ LogicalResult KerasImporter::loadStoredWeights(func::FuncOp forward) {
     return failure();
   }
   return applyStoredValues(forward, sources);
+}
+
+LogicalResult KerasImporter::loadOptimizerState(ModuleOp module,
+                                                func::FuncOp forward) {
+  // saving_lib saves the optimizer's variables (base_optimizer.py,
+  // save_own_variables) as `optimizer/vars/<i>` in tracking order: the
+  // integer `iteration`, the float `learning_rate` (absent with a
+  // schedule), then the slots build() adds. Which slot belongs to which
+  // parameter depends on the optimizer kilnc resolves later, so the values
+  // are recorded in file order with the trainable parameters in Keras'
+  // order (model.trainable_variables: the config's layers in order, each
+  // one's variables in creation order) and mapped by kiln-attach-optimizer.
+  if (!weightsFile->exists("optimizer/vars"))
+    return success();
+  auto fail = [&]() {
+    return emitError(fileLoc)
+           << "stored optimizer state (" << weightsName << "): ";
+  };
+  auto all = weightsFile->datasets("optimizer");
+  if (!all)
+    return fail() << llvm::toString(all.takeError());
+  size_t count = 0;
+  for (const std::string &dataset : *all) {
+    StringRef rest = dataset;
+    unsigned index;
+    if (!rest.consume_front("optimizer/vars/") || rest.getAsInteger(10, index))
+      return fail() << "'" << dataset
+                    << "' is not a variable of the Keras 3 layout "
+                       "(optimizer/vars/<i>) (kilnc --no-optimizer-state "
+                       "ignores the optimizer state)";
+    ++count;
+  }
+  for (size_t i = 0; i < count; ++i)
+    if (!weightsFile->isDataset("optimizer/vars/" + std::to_string(i)))
+      return fail() << "the variables are not numbered 0 to " << count - 1
+                    << ": 'optimizer/vars/" << i << "' is missing";
+  if (count == 0)
+    return success();
+  auto iterations = weightsFile->integerScalar("optimizer/vars/0");
+  if (!iterations)
+    return fail() << "'optimizer/vars/0' must be the optimizer's integer "
+                     "iteration counter: "
+                  << llvm::toString(iterations.takeError());
+  if (*iterations < 0 || *iterations > (int64_t(1) << 53))
+    return fail() << "'optimizer/vars/0' (the iteration counter) holds "
+                  << *iterations << ", outside [0, 2^53]";
+  // f64 values when the model has f64 parameters, else f32 (Keras'
+  // optimizer variables take their parameter's dtype).
+  bool f64 = false;
+  SmallVector<Attribute> params;
+  SmallVector<std::pair<size_t, unsigned>> order; // (layer index, argument)
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
+    auto name = getArgAttr<KilnDialect::ParamAttrHelper>(forward, i);
+    if (!name || !hasArgAttr<KilnDialect::TrainableAttrHelper>(forward, i))
+      continue;
+    if (cast<RankedTensorType>(forward.getArgumentTypes()[i])
+            .getElementType()
+            .isF64())
+      f64 = true;
+    auto found = layerIndex.find(name.getValue().split('/').first);
+    order.push_back(
+        {found == layerIndex.end() ? layers.size() : found->second, i});
+  }
+  llvm::stable_sort(order, [](auto a, auto b) { return a.first < b.first; });
+  for (auto [layer, arg] : order)
+    params.push_back(getArgAttr<KilnDialect::ParamAttrHelper>(forward, arg));
+  SmallVector<Attribute> values;
+  for (size_t i = 1; i < count; ++i) {
+    std::string dataset = "optimizer/vars/" + std::to_string(i);
+    auto shape = weightsFile->floatShape(dataset);
+    if (!shape)
+      return fail() << "the variable '" << dataset
+                    << "': " << llvm::toString(shape.takeError());
+    Type element = f64 ? builder.getF64Type() : builder.getF32Type();
+    auto type = RankedTensorType::get(*shape, element);
+    size_t elements = static_cast<size_t>(type.getNumElements());
+    std::vector<char> buffer(elements * (f64 ? 8 : 4));
+    if (llvm::Error e =
+            weightsFile->readFloats(dataset, f64, buffer.data(), buffer.size()))
+      return fail() << llvm::toString(std::move(e));
+    for (size_t k = 0; k < elements; ++k) {
+      double v;
+      if (f64) {
+        std::memcpy(&v, buffer.data() + 8 * k, 8);
+      } else {
+        float f;
+        std::memcpy(&f, buffer.data() + 4 * k, 4);
+        v = f;
+      }
+      if (!std::isfinite(v))
+        return fail() << "the variable '" << dataset << "' holds " << v
+                      << " at element " << k
+                      << "; optimizer state must be finite";
+    }
+    values.push_back(
+        f64 ? DenseElementsAttr::get(
+                  type, ArrayRef<double>(
+                            reinterpret_cast<const double *>(buffer.data()),
+                            elements))
+            : DenseElementsAttr::get(
+                  type, ArrayRef<float>(
+                            reinterpret_cast<const float *>(buffer.data()),
+                            elements)));
+  }
+  NamedAttrList entries;
+  entries.append("source", builder.getStringAttr(weightsName));
+  entries.append("iterations", builder.getI64IntegerAttr(*iterations));
+  entries.append("params", builder.getArrayAttr(params));
+  entries.append("variables", builder.getArrayAttr(values));
+  setOpAttr<KilnDialect::KerasOptimizerStateAttrHelper>(
+      module, entries.getDictionary(context));
+  return success();
 }
 
 FailureOr<std::string> KerasImporter::readKeras2File() {

@@ -270,6 +270,13 @@ cl::opt<bool> noWeights(
              "fresh initial values from the initializers"),
     cl::init(false), cl::cat(kilncCategory));
 
+cl::opt<bool> noOptimizerState(
+    "no-optimizer-state",
+    cl::desc("Keras .keras models: ignore the stored optimizer state "
+             "(optimizer/vars) and start training with fresh slots and step "
+             "0; the stored weights are still used"),
+    cl::init(false), cl::cat(kilncCategory));
+
 cl::opt<int64_t>
     maxOps("max-ops",
            cl::desc("The most ops a model may have after import (0: no limit)"),
@@ -876,6 +883,7 @@ int main(int argc, char **argv) {
   if (sequenceLength > 0)
     options.sequenceLength = sequenceLength;
   options.noWeights = noWeights;
+  options.noOptimizerState = noOptimizerState;
   if (maxOps < 0) {
     llvm::errs() << "kilnc: error: --max-ops must be >= 0, got " << maxOps
                  << "\n";

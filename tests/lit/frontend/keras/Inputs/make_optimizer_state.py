@@ -1,0 +1,253 @@
+"""Writes Keras 3 `.keras` archives with a stored optimizer state, and checks
+kiln's first training step from that state against numpy references of
+Keras' optimizers.
+
+Keras and TensorFlow are not installable here, so the archives are built
+with h5py following keras/src/saving/saving_lib.py and
+keras/src/optimizers/base_optimizer.py exactly: `optimizer/vars/<i>` holds
+the optimizer's variables in tracking order, `iteration` (integer, 0),
+`learning_rate` (float32, 1), then the slots build() adds for
+model.trainable_variables (the layers in order, each layer's kernel then
+bias):
+- Adam (adam.py, add_optimizer_variables with ["momentum", "velocity"]):
+  interleaved per variable, m0, v0, m1, v1, ...
+- RMSprop (rmsprop.py, one add_optimizer_variables call per kind): every
+  velocity, then every momentum (momentum > 0), then every
+  average_gradient (centered);
+- SGD (sgd.py): every momentum (momentum != 0).
+
+The model: Dense(3, tanh) then Dense(2), mean squared error. The stored
+weights and slots are those after N steps of the numpy reference on random
+batches; the check is the next step on the batch `<model>.x.npy` /
+`<model>.y.npy` (8 rows, one step of `fit`), with Keras' formulas in
+float64 (Keras' update_step; beta / rho cast to float32 first, as Keras
+casts them to the variable's dtype):
+- Adam: t = iterations + 1; m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2);
+  w -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps)
+- RMSprop: v = rho v + (1 - rho) g^2; centered: a = rho a + (1 - rho) g,
+  d = v - a^2 + eps (else v + eps); inc = lr g / sqrt(d);
+  momentum: mom = mu mom + inc, w -= mom (else w -= inc)
+- SGD: m = mu m - lr g; w += m
+
+Usage: make_optimizer_state.py DIR              writes the archives
+       make_optimizer_state.py DIR --check M CK  compares the checkpoint CK
+                                 (after one fit step) with the reference
+       make_optimizer_state.py DIR --step CK     prints CK's step counter
+"""
+
+import io
+import json
+import os
+import sys
+import zipfile
+
+import h5py
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../../../e2e"))
+import safetensors_read  # noqa: E402
+
+DIR = sys.argv[1]
+rng = np.random.default_rng(1414)
+N_BEFORE = 5  # steps Keras "ran" before saving: iterations = 5
+F32 = lambda v: float(np.float32(v))  # noqa: E731
+
+OPTIMIZERS = {
+    "adam": {"class_name": "Adam",
+             "config": {"name": "adam", "learning_rate": 0.01,
+                        "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}},
+    "rmsprop": {"class_name": "RMSprop",
+                "config": {"name": "rmsprop", "learning_rate": 0.01,
+                           "rho": 0.9, "momentum": 0.5, "epsilon": 1e-7,
+                           "centered": True}},
+    "sgd": {"class_name": "SGD",
+            "config": {"name": "SGD", "learning_rate": 0.05,
+                       "momentum": 0.9, "nesterov": False}},
+}
+PARAMS = ["hidden/kernel", "hidden/bias", "out/kernel", "out/bias"]
+
+
+def config(kind):
+    opt = {"module": "keras.optimizers", "registered_name": None,
+           **OPTIMIZERS[kind]}
+
+    def layer(cls, name, **cfg):
+        return {"module": "keras.layers", "class_name": cls,
+                "config": {"name": name, "trainable": True, **cfg},
+                "registered_name": None}
+    return {"module": "keras", "class_name": "Sequential",
+            "registered_name": None,
+            "config": {"name": kind, "trainable": True, "layers": [
+                layer("InputLayer", "features", batch_shape=[None, 4],
+                      dtype="float32"),
+                layer("Dense", "hidden", units=3, activation="tanh"),
+                layer("Dense", "out", units=2)]},
+            "compile_config": {"optimizer": opt, "loss": "mean_squared_error",
+                               "metrics": []}}
+
+
+def grads(w, x, y):
+    """Gradients of Keras' mean_squared_error (mean over all elements)."""
+    k1, b1, k2, b2 = w
+    h = np.tanh(x @ k1 + b1)
+    out = h @ k2 + b2
+    d = 2 * (out - y) / out.size
+    dh = (d @ k2.T) * (1 - h * h)
+    return [x.T @ dh, dh.sum(0), h.T @ d, d.sum(0)]
+
+
+def step(kind, w, slots, t, x, y):
+    """One Keras update_step of every variable; t = iterations + 1."""
+    c = OPTIMIZERS[kind]["config"]
+    lr = F32(c["learning_rate"])
+    g = grads(w, x, y)
+    w = [a.copy() for a in w]
+    if kind == "adam":
+        b1, b2, eps = F32(c["beta_1"]), F32(c["beta_2"]), F32(c["epsilon"])
+        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        for i in range(4):
+            m, v = slots["m"][i], slots["v"][i]
+            m += (g[i] - m) * (1 - b1)
+            v += (g[i] ** 2 - v) * (1 - b2)
+            w[i] -= alpha * m / (np.sqrt(v) + eps)
+    elif kind == "rmsprop":
+        rho, mu, eps = F32(c["rho"]), F32(c["momentum"]), F32(c["epsilon"])
+        for i in range(4):
+            v, mom, a = (slots[s][i] for s in
+                         ("velocity", "momentum", "average_gradient"))
+            v[...] = rho * v + (1 - rho) * g[i] ** 2
+            a[...] = rho * a + (1 - rho) * g[i]
+            inc = lr * g[i] / np.sqrt(v - a ** 2 + eps)
+            mom[...] = mu * mom + inc
+            w[i] -= mom
+    else:
+        mu = F32(c["momentum"])
+        for i in range(4):
+            m = slots["momentum"][i]
+            m[...] = mu * m - lr * g[i]
+            w[i] += m
+    return w
+
+
+def slot_names(kind):
+    return {"adam": ["m", "v"],
+            "rmsprop": ["velocity", "momentum", "average_gradient"],
+            "sgd": ["momentum"]}[kind]
+
+
+def keras_order(kind, slots):
+    """The slot arrays in optimizer/vars order (after iteration and
+    learning_rate)."""
+    if kind == "adam":  # interleaved per variable
+        return [slots[s][i] for i in range(4) for s in ("m", "v")]
+    return [slots[s][i] for s in slot_names(kind) for i in range(4)]
+
+
+def write(name, kind, w, variables):
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.create_group("vars").attrs["name"] = kind
+        for path, lname, arrays in [("layers/input_layer", "features", []),
+                                    ("layers/dense", "hidden", w[:2]),
+                                    ("layers/dense_1", "out", w[2:])]:
+            g = f.create_group(path + "/vars")
+            g.attrs["name"] = lname
+            for i, a in enumerate(arrays):
+                g.create_dataset(str(i), data=np.float32(a))
+        g = f.create_group("optimizer/vars")
+        g.attrs["name"] = kind
+        for i, a in enumerate(variables):
+            g.create_dataset(str(i), data=a)
+    with zipfile.ZipFile(f"{DIR}/{name}.keras", "w") as z:
+        z.writestr("config.json", json.dumps(config(kind)))
+        z.writestr("metadata.json", json.dumps(
+            {"keras_version": "3.5.0", "date_saved": "2026-12-08@03:00:00"}))
+        z.writestr("model.weights.h5", buffer.getvalue())
+
+
+def state_after_steps(kind):
+    """Weights and slots (float32, as Keras stores them) after N_BEFORE
+    reference steps from random weights on random batches."""
+    w = [rng.standard_normal(s) * 0.5 for s in [(4, 3), (3,), (3, 2), (2,)]]
+    slots = {s: [np.zeros_like(a) for a in w] for s in slot_names(kind)}
+    for t in range(1, N_BEFORE + 1):
+        x = rng.standard_normal((8, 4))
+        y = rng.standard_normal((8, 2))
+        w = step(kind, w, slots, t, x, y)
+    w = [np.float32(a) for a in w]
+    slots = {s: [np.float32(a) for a in v] for s, v in slots.items()}
+    return w, slots
+
+
+def check(name, checkpoint):
+    kind = name.split("_")[0]  # adam_schedule: the adam model's arrays
+    w = [np.load(f"{DIR}/{kind}.w{i}.npy").astype(np.float64)
+         for i in range(4)]
+    slots = {s: [np.load(f"{DIR}/{kind}.{s}{i}.npy").astype(np.float64)
+                 for i in range(4)] for s in slot_names(kind)}
+    x = np.load(f"{DIR}/{kind}.x.npy").astype(np.float64)
+    y = np.load(f"{DIR}/{kind}.y.npy").astype(np.float64)
+    want = step(kind, w, slots, N_BEFORE + 1, x, y)
+    tensors, _ = safetensors_read.read(checkpoint)
+    # Relative error, against the magnitude of the parameter (at least 0.01
+    # so that a parameter near zero does not divide by ~0).
+    worst = 0.0
+    for i, p in enumerate(PARAMS):
+        got = tensors[f"params/{p}"].astype(np.float64)
+        worst = max(worst, np.max(np.abs(got - want[i]) /
+                                  np.maximum(np.abs(want[i]), 1e-2)))
+        for s in slot_names(kind):
+            got = tensors[f"opt_state/{p}/{kiln_slot(kind, s)}"]
+            ref = slots[s][i]
+            worst = max(worst, np.max(np.abs(got - ref) /
+                                      np.maximum(np.abs(ref), 1e-2)))
+    steps = float(tensors["opt_state/step"])
+    ok = worst < 1e-6 and steps == N_BEFORE + 1
+    print(f"{'PASS' if ok else 'FAIL'} {name}: step {steps:g}, max rel err "
+          f"{worst:.1e}")
+    return ok
+
+
+def kiln_slot(kind, s):
+    return {"velocity": "mean_square", "average_gradient": "mean_gradient"
+            }.get(s, s)
+
+
+if len(sys.argv) > 2 and sys.argv[2] == "--step":
+    print(f"step {float(safetensors_read.read(sys.argv[3])[0]['opt_state/step']):g}")
+    sys.exit(0)
+if len(sys.argv) > 2 and sys.argv[2] == "--check":
+    sys.exit(0 if check(sys.argv[3], sys.argv[4]) else 1)
+
+states = {}
+for kind in OPTIMIZERS:
+    w, slots = states[kind] = state_after_steps(kind)
+    lr = np.float32(OPTIMIZERS[kind]["config"]["learning_rate"])
+    variables = ([np.array(N_BEFORE, dtype=np.int64), lr]
+                 + keras_order(kind, slots))
+    write(kind, kind, w, variables)
+    for i in range(4):
+        np.save(f"{DIR}/{kind}.w{i}.npy", w[i])
+        for s in slot_names(kind):
+            np.save(f"{DIR}/{kind}.{s}{i}.npy", slots[s][i])
+    np.save(f"{DIR}/{kind}.x.npy", np.float32(rng.standard_normal((8, 4))))
+    np.save(f"{DIR}/{kind}.y.npy", np.float32(rng.standard_normal((8, 2))))
+
+# Error cases, on the Adam model.
+w, slots = states["adam"]
+good = ([np.array(N_BEFORE, dtype=np.int64), np.float32(0.01)]
+        + keras_order("adam", slots))
+# Slots per kind (every m, then every v): Keras never wrote this for Adam,
+# and the first v lands on the second parameter's m.
+blocks = good[:2] + [slots[s][i] for s in ("m", "v") for i in range(4)]
+write("adam_by_kind", "adam", w, blocks)
+write("adam_short", "adam", w, good[:-1])
+write("adam_float_iteration", "adam", w,
+      [np.float32(N_BEFORE)] + good[1:])
+nan = [a.copy() for a in good]
+nan[5][1] = np.nan
+write("adam_nan", "adam", w, nan)
+# With a learning-rate schedule Keras stores no learning_rate variable.
+write("adam_schedule", "adam", w, good[:1] + good[2:])
+# Compiled, never trained: the optimizer was not built.
+write("adam_unbuilt", "adam", w, [np.array(0, dtype=np.int64), good[1]])
