@@ -4201,6 +4201,11 @@ FailureOr<std::string> KerasImporter::readKeras2File() {
   std::vector<std::string> dataRoots;
   if (!options.noWeights)
     dataRoots.push_back("model_weights");
+  // Read only to say that it is not imported (Keras 2 names its slots
+  // `<optimizer>/<variable>/<slot>:0`, with formulas of its own, e.g.
+  // RMSprop's eps outside the square root).
+  if (!options.noWeights && !options.noOptimizerState)
+    dataRoots.push_back("optimizer_weights");
   auto file = H5File::open((*buffer)->getBuffer(), path, dataRoots);
   if (!file) {
     emitError(fileLoc) << llvm::toString(file.takeError());
@@ -4250,6 +4255,12 @@ FailureOr<std::string> KerasImporter::readKeras2File() {
       llvm::consumeError(model.takeError()); // reported by run()
     }
   }
+  if (!options.noWeights && !options.noOptimizerState &&
+      (*file)->exists("optimizer_weights"))
+    emitWarning(fileLoc)
+        << "the optimizer state of a Keras 2 file (optimizer_weights) is not "
+           "imported: training starts with fresh optimizer slots and step 0 "
+           "(kilnc --no-optimizer-state silences this)";
   if (!options.noWeights && (*file)->exists("model_weights")) {
     weightsFile = std::move(*file);
     weightsName = path.str();

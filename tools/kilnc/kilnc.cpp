@@ -272,7 +272,7 @@ cl::opt<bool> noWeights(
 
 cl::opt<bool> noOptimizerState(
     "no-optimizer-state",
-    cl::desc("Keras .keras models: ignore the stored optimizer state "
+    cl::desc("Keras .keras/.h5 models: ignore the stored optimizer state "
              "(optimizer/vars) and start training with fresh slots and step "
              "0; the stored weights are still used"),
     cl::init(false), cl::cat(kilncCategory));
@@ -807,6 +807,13 @@ int main(int argc, char **argv) {
        llvm::sys::path::extension(inputFilename).equals_insensitive(".json"))) {
     llvm::errs() << "kilnc: error: --no-weights applies to Keras models "
                     "(.keras, .h5) that store weights\n";
+    return 1;
+  }
+  if (given(noOptimizerState) &&
+      (!isKerasFile(inputFilename) ||
+       llvm::sys::path::extension(inputFilename).equals_insensitive(".json"))) {
+    llvm::errs() << "kilnc: error: --no-optimizer-state applies to Keras "
+                    "models (.keras, .h5) that store an optimizer state\n";
     return 1;
   }
   if (given(sequenceLength)) {

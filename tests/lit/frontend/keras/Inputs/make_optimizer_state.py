@@ -251,3 +251,38 @@ write("adam_nan", "adam", w, nan)
 write("adam_schedule", "adam", w, good[:1] + good[2:])
 # Compiled, never trained: the optimizer was not built.
 write("adam_unbuilt", "adam", w, [np.array(0, dtype=np.int64), good[1]])
+
+# A Keras 2 .h5 file (hdf5_format.save_model_to_hdf5 with
+# include_optimizer=True): optimizer_weights lists the legacy optimizer's
+# weights by name (`Adam/iter:0`, then every m, then every v:
+# optimizer_v2 Adam._create_slots). kiln does not import them (it warns).
+with h5py.File(f"{DIR}/legacy_adam.h5", "w") as f:
+    f.attrs["keras_version"] = b"2.12.0"
+    f.attrs["backend"] = b"tensorflow"
+    f.attrs["model_config"] = json.dumps({
+        "class_name": "Sequential", "config": {"name": "legacy", "layers": [
+            {"class_name": "InputLayer", "config": {
+                "batch_input_shape": [None, 4], "dtype": "float32",
+                "name": "input_1"}},
+            {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}
+    }).encode("utf8")
+    f.attrs["training_config"] = json.dumps({
+        "loss": "mean_squared_error", "metrics": None,
+        "weighted_metrics": None, "loss_weights": None,
+        "optimizer_config": {"class_name": "Adam", "config": {
+            "name": "Adam", "learning_rate": 0.01}}}).encode("utf8")
+    g = f.create_group("model_weights")
+    g.attrs["layer_names"] = [b"input_1", b"d"]
+    g.create_group("input_1").attrs["weight_names"] = np.array([], dtype="S")
+    lg = g.create_group("d")
+    lg.attrs["weight_names"] = np.array([b"d/kernel:0", b"d/bias:0"])
+    lg.create_dataset("d/kernel:0", data=w[2][:, :2].repeat(2, 0)[:4])
+    lg.create_dataset("d/bias:0", data=w[3])
+    og = f.create_group("optimizer_weights")
+    names = ["Adam/iter:0", "Adam/d/kernel/m:0", "Adam/d/bias/m:0",
+             "Adam/d/kernel/v:0", "Adam/d/bias/v:0"]
+    og.attrs["weight_names"] = np.array([n.encode() for n in names])
+    og.create_dataset(names[0], data=np.array(N_BEFORE, dtype=np.int64))
+    for n in names[1:]:
+        og.create_dataset(n, data=np.zeros((4, 2) if "kernel" in n else (2,),
+                                           dtype=np.float32))
