@@ -15,7 +15,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <cmath>
 
@@ -275,6 +277,130 @@ struct KilnAttachOptimizerPass
     return *h;
   }
 
+  /// `value` (a stored slot of the parameter's shape) in the element type
+  /// of `type`, rounded to nearest.
+  static DenseElementsAttr convertTo(DenseElementsAttr value,
+                                     RankedTensorType type) {
+    if (value.getType().getElementType() == type.getElementType())
+      return value;
+    const llvm::fltSemantics &to =
+        cast<FloatType>(type.getElementType()).getFloatSemantics();
+    SmallVector<APFloat> converted;
+    for (APFloat v : value.getValues<APFloat>()) {
+      bool lost;
+      v.convert(to, APFloat::rmNearestTiesToEven, &lost);
+      converted.push_back(v);
+    }
+    return DenseElementsAttr::get(type, converted);
+  }
+
+  /// The Keras 2 names of kiln's slot `slot` of optimizer `h`: the legacy
+  /// optimizers' add_slot names (`legacy`) or the TF 2.11+ optimizers'
+  /// add_variable_from_reference names (tf_keras/optimizers/*.py).
+  static StringRef keras2SlotName(const Hyper &h, StringRef slot, bool legacy) {
+    if (slot == "mean_square")
+      return legacy ? "rms" : "velocity";
+    if (slot == "mean_gradient")
+      return legacy ? "mg" : "average_gradient";
+    if (slot == "momentum" && h.kind == Optimizer::SGD)
+      return legacy ? "momentum" : "m";
+    return slot; // m, v, momentum (RMSprop), accumulator
+  }
+
+  /// Maps a Keras 2 optimizer state (`kiln.keras_optimizer_state` with
+  /// `slots`: "<param>:<Keras slot name>" -> values, and `slot_names`: the
+  /// same keys -> the HDF5 weight name, from
+  /// KerasImporter::loadKeras2OptimizerState) to kiln's slots. Every slot
+  /// of every trainable parameter must be there and every stored slot
+  /// used. Legacy RMSprop without momentum and legacy Adagrad divide by
+  /// sqrt(v) + eps (eps outside the square root, tf.raw_ops
+  /// ResourceApplyAdagradV2 and optimizer_v2/rmsprop.py), not Keras 3's
+  /// sqrt(v + eps): their state is refused.
+  LogicalResult
+  mapKeras2State(ModuleOp module, DictionaryAttr state, const Hyper &h,
+                 func::FuncOp lossFunc, ArrayRef<unsigned> trainable,
+                 ArrayRef<StringRef> slots,
+                 SmallVectorImpl<SmallVector<DenseElementsAttr>> &stored,
+                 double &initialStep) {
+    auto source = state.getAs<StringAttr>("source");
+    auto iterations = state.getAs<IntegerAttr>("iterations");
+    auto named = state.getAs<DictionaryAttr>("slots");
+    auto names = state.getAs<DictionaryAttr>("slot_names");
+    auto legacyAttr = state.getAs<BoolAttr>("legacy");
+    if (!source || !iterations || !named || !names || !legacyAttr ||
+        !llvm::all_of(named, [](NamedAttribute a) {
+          return isa<DenseElementsAttr>(a.getValue());
+        }))
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-optimizer: kiln.keras_optimizer_"
+                             "state with slots must hold source, iterations, "
+                             "slots (dense elements), slot_names and legacy");
+    bool legacy = legacyAttr.getValue();
+    auto fail = [&]() {
+      return mlir::emitError(module.getLoc())
+             << "stored optimizer state (" << source.getValue() << "): ";
+    };
+    const char *fresh =
+        " (kilnc --no-optimizer-state starts the optimizer fresh)";
+    auto nameOf = [&](StringRef key) {
+      auto n = names.getAs<StringAttr>(key);
+      return n ? n.getValue().str() : key.str();
+    };
+    if (named.empty() && iterations.getInt() == 0)
+      return success();
+    if (h.pytorch && !slots.empty())
+      return fail() << "it continues Keras' " << optimizer.getValue()
+                    << " update; convention=pytorch keeps other slots" << fresh;
+    if (legacy && ((h.kind == Optimizer::RMSprop && h.momentum == 0.0) ||
+                   h.kind == Optimizer::Adagrad))
+      return fail() << "Keras 2's legacy " << optimizer.getValue()
+                    << (h.kind == Optimizer::RMSprop ? " without momentum" : "")
+                    << " divides by sqrt(v) + eps, kiln's Keras update by "
+                       "sqrt(v + eps): the stored state would not continue "
+                       "the same training"
+                    << fresh;
+    llvm::StringSet<> used;
+    for (unsigned i : trainable) {
+      auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
+      auto type = cast<RankedTensorType>(lossFunc.getArgumentTypes()[i]);
+      SmallVector<DenseElementsAttr> values;
+      for (StringRef slot : slots) {
+        StringRef kerasSlot = keras2SlotName(h, slot, legacy);
+        std::string key = (name.getValue() + ":" + kerasSlot).str();
+        auto value = named.getAs<DenseElementsAttr>(key);
+        if (!value)
+          return fail() << "no '" << kerasSlot << "' slot of '"
+                        << name.getValue() << "' among the optimizer weights ("
+                        << optimizer.getValue() << " keeps "
+                        << llvm::join(
+                               llvm::map_range(
+                                   slots,
+                                   [&](StringRef s) {
+                                     return keras2SlotName(h, s, legacy).str();
+                                   }),
+                               ", ")
+                        << " per parameter)" << fresh;
+        used.insert(key);
+        auto valueType = cast<RankedTensorType>(value.getType());
+        if (valueType.getShape() != type.getShape())
+          return fail() << "the optimizer weight '" << nameOf(key)
+                        << "' has shape " << shapeText(valueType.getShape())
+                        << ", the slot '" << name.getValue() << "/" << slot
+                        << "' has shape " << shapeText(type.getShape());
+        values.push_back(convertTo(value, type));
+      }
+      stored.push_back(std::move(values));
+    }
+    for (NamedAttribute entry : named)
+      if (!used.contains(entry.getName().getValue()))
+        return fail() << "the optimizer weight '"
+                      << nameOf(entry.getName().getValue())
+                      << "' is not a slot " << optimizer.getValue()
+                      << " keeps for a trainable parameter" << fresh;
+    initialStep = static_cast<double>(iterations.getInt());
+    return success();
+  }
+
   /// Maps a Keras 3 optimizer state (`kiln.keras_optimizer_state`, from
   /// KerasImporter::loadOptimizerState: `variables` = optimizer/vars/1...,
   /// `params` = the trainable parameters in Keras' order) to kiln's slots:
@@ -387,20 +513,7 @@ struct KilnAttachOptimizerPass
                         << "' has shape " << shapeText(valueType.getShape())
                         << ", the slot '" << name.getValue() << "/" << slot
                         << "' has shape " << shapeText(type.getShape());
-        if (valueType.getElementType() != type.getElementType()) {
-          if (!isa<FloatType>(type.getElementType()))
-            return fail() << "the parameter '" << name.getValue()
-                          << "' is of type " << type;
-          const llvm::fltSemantics &to =
-              cast<FloatType>(type.getElementType()).getFloatSemantics();
-          SmallVector<APFloat> converted;
-          for (APFloat v : value.getValues<APFloat>()) {
-            bool lost;
-            v.convert(to, APFloat::rmNearestTiesToEven, &lost);
-            converted.push_back(v);
-          }
-          value = DenseElementsAttr::get(type, converted);
-        }
+        value = convertTo(value, type);
         values.push_back(value);
       }
       stored.push_back(std::move(values));
@@ -513,8 +626,11 @@ struct KilnAttachOptimizerPass
     double initialStep = 0.0;
     if (auto state =
             getOpAttr<KilnDialect::KerasOptimizerStateAttrHelper>(module))
-      if (failed(mapKerasState(module, state, h, lossFunc, trainable, slots,
-                               stored, initialStep)))
+      if (failed(state.get("slots")
+                     ? mapKeras2State(module, state, h, lossFunc, trainable,
+                                      slots, stored, initialStep)
+                     : mapKerasState(module, state, h, lossFunc, trainable,
+                                     slots, stored, initialStep)))
         return failure();
     unsigned firstState = argTypes.size();
     for (auto [k, i] : llvm::enumerate(trainable)) {

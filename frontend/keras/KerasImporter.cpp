@@ -642,6 +642,9 @@ private:
   /// Keras 3: records `optimizer/vars` of `weightsFile` (when there is one)
   /// as the module's `kiln.keras_optimizer_state` for kiln-attach-optimizer.
   LogicalResult loadOptimizerState(ModuleOp module, func::FuncOp forward);
+  /// Keras 2: records `optimizer_weights` (named slots) as the module's
+  /// `kiln.keras_optimizer_state` for kiln-attach-optimizer.
+  LogicalResult loadKeras2OptimizerState(ModuleOp module, func::FuncOp forward);
   LogicalResult
   loadKeras2Weights(func::FuncOp forward,
                     SmallVectorImpl<std::pair<unsigned, std::string>> &);
@@ -660,6 +663,9 @@ private:
   std::string weightsName;
   /// Whether weightsFile is a Keras 2 .h5 file (else Keras 3 layout).
   bool legacyWeights = false;
+  /// Keras 2: the forward argument of each stored variable, by the
+  /// variable's name without ":0" (`d1/kernel`), from weight_names.
+  llvm::StringMap<unsigned> keras2Variables;
 
   StringRef path;
   MLIRContext *context;
@@ -3780,8 +3786,9 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
     }
     if (weightsFile && failed(loadStoredWeights(forward)))
       return nullptr;
-    if (weightsFile && !legacyWeights && !options.noOptimizerState &&
-        failed(loadOptimizerState(*module, forward)))
+    if (weightsFile && !options.noOptimizerState &&
+        failed(legacyWeights ? loadKeras2OptimizerState(*module, forward)
+                             : loadOptimizerState(*module, forward)))
       return nullptr;
   }
   if (options.sequenceLength && !sequenceLengthUsed) {
@@ -4010,8 +4017,14 @@ LogicalResult KerasImporter::loadKeras2Weights(
                     << weightNames->size() << " stored weights (" << stored
                     << "), the model's layer has " << have
                     << (have ? " (" + paramList(it->second) + ")" : "");
-    for (size_t k = 0; k < have; ++k)
+    for (size_t k = 0; k < have; ++k) {
       sources.push_back({it->second[k], group + "/" + (*weightNames)[k]});
+      // The variable's name without ":0", as the optimizer's slot names
+      // spell it (`Adam/d1/kernel/m:0`).
+      StringRef variable = (*weightNames)[k];
+      variable.consume_back(":0");
+      keras2Variables[variable] = it->second[k];
+    }
     seen.insert(layerName);
   }
   for (const auto &[layerName, args] : byLayer)
@@ -4189,6 +4202,158 @@ LogicalResult KerasImporter::loadOptimizerState(ModuleOp module,
   return success();
 }
 
+LogicalResult KerasImporter::loadKeras2OptimizerState(ModuleOp module,
+                                                      func::FuncOp forward) {
+  // hdf5_format.save_optimizer_weights_to_hdf5_group: the group
+  // `optimizer_weights`, its attribute `weight_names` (split above 64 KB
+  // like layer_names) and one dataset per name, the optimizer's variables
+  // in creation order. Legacy optimizers (optimizer_v2, TF < 2.11 and
+  // tf.keras.optimizers.legacy) name them `<opt>/iter:0` and
+  // `<opt>/<variable>/<slot>:0` (add_slot); the TF 2.11+ optimizers
+  // `[<opt>/]iteration:0`, `[<opt>/]learning_rate:0` and
+  // `[<opt>/]<slot>/<variable>:0` (add_variable_from_reference). kiln maps
+  // them by name (Keras' own loader goes by position into an optimizer
+  // built the same way): each slot becomes (parameter, Keras slot name),
+  // resolved to kiln's slots by kiln-attach-optimizer.
+  if (!weightsFile->exists("optimizer_weights"))
+    return success();
+  auto fail = [&]() {
+    return emitError(fileLoc)
+           << "stored optimizer state (" << weightsName << "): ";
+  };
+  auto names =
+      splitAttribute(*weightsFile, "optimizer_weights", "weight_names");
+  if (!names)
+    return fail() << llvm::toString(names.takeError());
+  std::optional<int64_t> iterations;
+  std::optional<bool> legacy;
+  bool f64 = false;
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
+    if (getArgAttr<KilnDialect::ParamAttrHelper>(forward, i) &&
+        cast<RankedTensorType>(forward.getArgumentTypes()[i])
+            .getElementType()
+            .isF64())
+      f64 = true;
+  NamedAttrList slots, slotNames;
+  llvm::StringSet<> seen;
+  for (const std::string &name : *names) {
+    std::string dataset = "optimizer_weights/" + name;
+    StringRef n = name;
+    n.consume_back(":0");
+    StringRef last = n.rsplit('/').second.empty() ? n : n.rsplit('/').second;
+    if (!weightsFile->isDataset(dataset))
+      return fail() << "no dataset '" << dataset
+                    << "' for the optimizer weight '" << name << "'";
+    if (last == "iter" || last == "iteration") {
+      auto value = weightsFile->integerScalar(dataset);
+      if (!value)
+        return fail() << "'" << dataset
+                      << "' must be the optimizer's integer iteration "
+                         "counter: "
+                      << llvm::toString(value.takeError());
+      if (*value < 0 || *value > (int64_t(1) << 53))
+        return fail() << "'" << dataset << "' (the iteration counter) holds "
+                      << *value << ", outside [0, 2^53]";
+      iterations = *value;
+      continue;
+    }
+    // (parameter argument, Keras slot name, legacy form) of a slot name:
+    // after any prefix, `<variable>/<slot>` (legacy) or `<slot>/<variable>`.
+    std::optional<std::tuple<unsigned, std::string, bool>> match;
+    SmallVector<StringRef> rests = {n};
+    for (size_t at = n.find('/'); at != StringRef::npos;
+         at = n.find('/', at + 1))
+      rests.push_back(n.substr(at + 1));
+    for (StringRef rest : rests) {
+      auto [body, slot] = rest.rsplit('/');
+      if (!slot.empty())
+        if (auto it = keras2Variables.find(body); it != keras2Variables.end()) {
+          match = {it->second, slot.str(), true};
+          break;
+        }
+      auto [head, tail] = rest.split('/');
+      if (!tail.empty())
+        if (auto it = keras2Variables.find(tail); it != keras2Variables.end()) {
+          match = {it->second, head.str(), false};
+          break;
+        }
+    }
+    auto shape = weightsFile->floatShape(dataset);
+    if (!match) {
+      // The TF 2.11+ optimizers' learning_rate variable; no other weight is
+      // expected.
+      if ((last == "learning_rate" || last == "current_learning_rate") &&
+          shape && shape->empty())
+        continue;
+      return fail() << "the optimizer weight '" << name
+                    << "' is neither the iteration counter nor a slot of a "
+                       "stored variable (kilnc --no-optimizer-state ignores "
+                       "the optimizer state)";
+    }
+    auto [arg, slot, isLegacy] = *match;
+    if (legacy && *legacy != isLegacy)
+      return fail() << "the optimizer weight '" << name << "' names its slot "
+                    << (isLegacy ? "after" : "before")
+                    << " the variable, the ones before it the other way";
+    legacy = isLegacy;
+    if (!shape)
+      return fail() << "the optimizer weight '" << name
+                    << "': " << llvm::toString(shape.takeError());
+    StringRef param =
+        getArgAttr<KilnDialect::ParamAttrHelper>(forward, arg).getValue();
+    std::string key = (param + ":" + slot).str();
+    if (!seen.insert(key).second)
+      return fail() << "the optimizer weight '" << name << "' is a second '"
+                    << slot << "' slot of '" << param << "'";
+    Type element = f64 ? builder.getF64Type() : builder.getF32Type();
+    auto type = RankedTensorType::get(*shape, element);
+    size_t elements = static_cast<size_t>(type.getNumElements());
+    std::vector<char> buffer(elements * (f64 ? 8 : 4));
+    if (llvm::Error e =
+            weightsFile->readFloats(dataset, f64, buffer.data(), buffer.size()))
+      return fail() << llvm::toString(std::move(e));
+    for (size_t k = 0; k < elements; ++k) {
+      double v;
+      if (f64) {
+        std::memcpy(&v, buffer.data() + 8 * k, 8);
+      } else {
+        float f;
+        std::memcpy(&f, buffer.data() + 4 * k, 4);
+        v = f;
+      }
+      if (!std::isfinite(v))
+        return fail() << "the optimizer weight '" << name << "' holds " << v
+                      << " at element " << k
+                      << "; optimizer state must be finite";
+    }
+    slots.append(
+        key, f64 ? DenseElementsAttr::get(
+                       type, ArrayRef<double>(reinterpret_cast<const double *>(
+                                                  buffer.data()),
+                                              elements))
+                 : DenseElementsAttr::get(
+                       type, ArrayRef<float>(
+                                 reinterpret_cast<const float *>(buffer.data()),
+                                 elements)));
+    slotNames.append(key, builder.getStringAttr(name));
+  }
+  if (!iterations) {
+    if (slots.empty())
+      return success();
+    return fail() << "no iteration counter (`<optimizer>/iter:0` or "
+                     "`iteration:0`) among the optimizer weights";
+  }
+  NamedAttrList entries;
+  entries.append("source", builder.getStringAttr(weightsName));
+  entries.append("iterations", builder.getI64IntegerAttr(*iterations));
+  entries.append("slots", slots.getDictionary(context));
+  entries.append("slot_names", slotNames.getDictionary(context));
+  entries.append("legacy", builder.getBoolAttr(legacy.value_or(false)));
+  setOpAttr<KilnDialect::KerasOptimizerStateAttrHelper>(
+      module, entries.getDictionary(context));
+  return success();
+}
+
 FailureOr<std::string> KerasImporter::readKeras2File() {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
@@ -4201,9 +4366,6 @@ FailureOr<std::string> KerasImporter::readKeras2File() {
   std::vector<std::string> dataRoots;
   if (!options.noWeights)
     dataRoots.push_back("model_weights");
-  // Read only to say that it is not imported (Keras 2 names its slots
-  // `<optimizer>/<variable>/<slot>:0`, with formulas of its own, e.g.
-  // RMSprop's eps outside the square root).
   if (!options.noWeights && !options.noOptimizerState)
     dataRoots.push_back("optimizer_weights");
   auto file = H5File::open((*buffer)->getBuffer(), path, dataRoots);
@@ -4255,12 +4417,6 @@ FailureOr<std::string> KerasImporter::readKeras2File() {
       llvm::consumeError(model.takeError()); // reported by run()
     }
   }
-  if (!options.noWeights && !options.noOptimizerState &&
-      (*file)->exists("optimizer_weights"))
-    emitWarning(fileLoc)
-        << "the optimizer state of a Keras 2 file (optimizer_weights) is not "
-           "imported: training starts with fresh optimizer slots and step 0 "
-           "(kilnc --no-optimizer-state silences this)";
   if (!options.noWeights && (*file)->exists("model_weights")) {
     weightsFile = std::move(*file);
     weightsName = path.str();

@@ -273,7 +273,8 @@ cl::opt<bool> noWeights(
 cl::opt<bool> noOptimizerState(
     "no-optimizer-state",
     cl::desc("Keras .keras/.h5 models: ignore the stored optimizer state "
-             "(optimizer/vars) and start training with fresh slots and step "
+             "(optimizer/vars, Keras 2 optimizer_weights) and start training "
+             "with fresh slots and step "
              "0; the stored weights are still used"),
     cl::init(false), cl::cat(kilncCategory));
 

@@ -1,4 +1,5 @@
-"""Writes Keras 3 `.keras` archives with a stored optimizer state, and checks
+"""Writes Keras 3 `.keras` archives and Keras 2 `.h5` files (at the end)
+with a stored optimizer state, and checks
 kiln's first training step from that state against numpy references of
 Keras' optimizers.
 
@@ -252,37 +253,87 @@ write("adam_schedule", "adam", w, good[:1] + good[2:])
 # Compiled, never trained: the optimizer was not built.
 write("adam_unbuilt", "adam", w, [np.array(0, dtype=np.int64), good[1]])
 
-# A Keras 2 .h5 file (hdf5_format.save_model_to_hdf5 with
-# include_optimizer=True): optimizer_weights lists the legacy optimizer's
-# weights by name (`Adam/iter:0`, then every m, then every v:
-# optimizer_v2 Adam._create_slots). kiln does not import them (it warns).
-with h5py.File(f"{DIR}/legacy_adam.h5", "w") as f:
-    f.attrs["keras_version"] = b"2.12.0"
-    f.attrs["backend"] = b"tensorflow"
-    f.attrs["model_config"] = json.dumps({
-        "class_name": "Sequential", "config": {"name": "legacy", "layers": [
-            {"class_name": "InputLayer", "config": {
-                "batch_input_shape": [None, 4], "dtype": "float32",
-                "name": "input_1"}},
-            {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}
-    }).encode("utf8")
-    f.attrs["training_config"] = json.dumps({
-        "loss": "mean_squared_error", "metrics": None,
-        "weighted_metrics": None, "loss_weights": None,
-        "optimizer_config": {"class_name": "Adam", "config": {
-            "name": "Adam", "learning_rate": 0.01}}}).encode("utf8")
-    g = f.create_group("model_weights")
-    g.attrs["layer_names"] = [b"input_1", b"d"]
-    g.create_group("input_1").attrs["weight_names"] = np.array([], dtype="S")
-    lg = g.create_group("d")
-    lg.attrs["weight_names"] = np.array([b"d/kernel:0", b"d/bias:0"])
-    lg.create_dataset("d/kernel:0", data=w[2][:, :2].repeat(2, 0)[:4])
-    lg.create_dataset("d/bias:0", data=w[3])
-    og = f.create_group("optimizer_weights")
-    names = ["Adam/iter:0", "Adam/d/kernel/m:0", "Adam/d/bias/m:0",
-             "Adam/d/kernel/v:0", "Adam/d/bias/v:0"]
-    og.attrs["weight_names"] = np.array([n.encode() for n in names])
-    og.create_dataset(names[0], data=np.array(N_BEFORE, dtype=np.int64))
-    for n in names[1:]:
-        og.create_dataset(n, data=np.zeros((4, 2) if "kernel" in n else (2,),
-                                           dtype=np.float32))
+# Keras 2 .h5 files (tf_keras/saving/legacy/hdf5_format.py,
+# save_model_to_hdf5 with include_optimizer=True): the group
+# optimizer_weights, its attribute weight_names, one dataset per name.
+# Legacy optimizers (optimizer_v2: TF < 2.11, tf.keras.optimizers.legacy)
+# hold `<Opt>/iter:0`, then the slots of add_slot, `<Opt>/<variable>/<slot>:0`
+# (Adam: every m, then every v; RMSprop: rms, momentum, mg; SGD: momentum);
+# the TF 2.11+ optimizers `<Opt>/iteration:0`, `<Opt>/learning_rate:0`,
+# then `<Opt>/<slot>/<variable>:0` (Adam m, v interleaved). The state is the
+# same as the Keras 3 files' (the legacy formulas of Adam, SGD momentum and
+# RMSprop with momentum equal Keras 3's), so the same check applies.
+def write_keras2(name, kind, w, opt_weights, class_name=None, config=None):
+    opt = OPTIMIZERS[kind]
+    with h5py.File(f"{DIR}/{name}.h5", "w") as f:
+        f.attrs["keras_version"] = b"2.12.0"
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["model_config"] = json.dumps({
+            "class_name": "Sequential", "config": {"name": kind, "layers": [
+                {"class_name": "InputLayer", "config": {
+                    "batch_input_shape": [None, 4], "dtype": "float32",
+                    "name": "features"}},
+                {"class_name": "Dense", "config": {
+                    "name": "hidden", "units": 3, "activation": "tanh"}},
+                {"class_name": "Dense", "config": {"name": "out",
+                                                   "units": 2}}]}
+        }).encode("utf8")
+        f.attrs["training_config"] = json.dumps({
+            "loss": "mean_squared_error", "metrics": None,
+            "weighted_metrics": None, "loss_weights": None,
+            "optimizer_config": {
+                "class_name": class_name or opt["class_name"],
+                "config": config or opt["config"]}}).encode("utf8")
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = [b"features", b"hidden", b"out"]
+        g.create_group("features").attrs["weight_names"] = np.array(
+            [], dtype="S")
+        for layer, (k, b) in (("hidden", w[:2]), ("out", w[2:])):
+            lg = g.create_group(layer)
+            lg.attrs["weight_names"] = np.array(
+                [f"{layer}/kernel:0".encode(), f"{layer}/bias:0".encode()])
+            lg.create_dataset(f"{layer}/kernel:0", data=k)
+            lg.create_dataset(f"{layer}/bias:0", data=b)
+        og = f.create_group("optimizer_weights")
+        og.attrs["weight_names"] = np.array(
+            [n.encode() for n, _ in opt_weights])
+        for n, a in opt_weights:
+            og.create_dataset(n, data=a)
+
+
+LEGACY_SLOTS = {"adam": ["m", "v"], "sgd": ["momentum"],
+                "rmsprop": ["rms", "momentum", "mg"]}
+
+
+def legacy_weights(kind, slots, prefix):
+    """iter, then per slot kind every variable (optimizer_v2 add_slot)."""
+    out = [(f"{prefix}/iter:0", np.array(N_BEFORE, dtype=np.int64))]
+    for legacy, ours in zip(LEGACY_SLOTS[kind], slot_names(kind)):
+        out += [(f"{prefix}/{p}/{legacy}:0", slots[ours][i])
+                for i, p in enumerate(PARAMS)]
+    return out
+
+
+for kind, prefix in (("adam", "Adam"), ("sgd", "SGD"),
+                     ("rmsprop", "RMSprop")):
+    w, slots = states[kind]
+    write_keras2(f"{kind}_legacy", kind, w, legacy_weights(kind, slots, prefix))
+w, slots = states["adam"]
+write_keras2("adam_tf211", "adam", w,
+             [("Adam/iteration:0", np.array(N_BEFORE, dtype=np.int64)),
+              ("Adam/learning_rate:0", np.float32(0.01))]
+             + [(f"Adam/{s}/{p}:0", slots[s][i])
+                for i, p in enumerate(PARAMS) for s in ("m", "v")])
+legacy_adam = legacy_weights("adam", slots, "Adam")
+write_keras2("adam_legacy_missing", "adam", w, legacy_adam[:-1])
+write_keras2("adam_legacy_vhat", "adam", w, legacy_adam + [
+    ("Adam/out/bias/vhat:0", slots["v"][3])])
+write_keras2("adam_legacy_shape", "adam", w, legacy_adam[:2] + [
+    ("Adam/hidden/bias/m:0", slots["m"][0])] + legacy_adam[3:])
+# Legacy RMSprop without momentum puts eps outside the square root.
+w, slots = states["rmsprop"]
+write_keras2("rmsprop_legacy_plain", "rmsprop", w,
+             [("RMSprop/iter:0", np.array(N_BEFORE, dtype=np.int64))]
+             + [(f"RMSprop/{p}/rms:0", slots["velocity"][i])
+                for i, p in enumerate(PARAMS)],
+             config={"name": "RMSprop", "learning_rate": 0.01, "rho": 0.9})
