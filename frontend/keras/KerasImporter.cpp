@@ -4090,6 +4090,46 @@ LogicalResult KerasImporter::loadStoredWeights(func::FuncOp forward) {
   return applyStoredValues(forward, sources);
 }
 
+/// The float dataset `dataset` of `file`, of shape `shape`, as a dense
+/// constant in f32 or f64 (`element`). Errors: the reader's; a NaN or
+/// infinite element, as "'<what>' holds <v> at element <k>; optimizer
+/// state must be finite".
+static llvm::Expected<DenseElementsAttr>
+readOptimizerValues(const H5File &file, StringRef dataset,
+                    ArrayRef<int64_t> shape, Type element, const Twine &what) {
+  bool f64 = element.isF64();
+  auto type = RankedTensorType::get(shape, element);
+  size_t elements = static_cast<size_t>(type.getNumElements());
+  std::vector<char> buffer(elements * (f64 ? 8 : 4));
+  if (llvm::Error e =
+          file.readFloats(dataset, f64, buffer.data(), buffer.size()))
+    return std::move(e);
+  for (size_t k = 0; k < elements; ++k) {
+    double v;
+    if (f64) {
+      std::memcpy(&v, buffer.data() + 8 * k, 8);
+    } else {
+      float f;
+      std::memcpy(&f, buffer.data() + 4 * k, 4);
+      v = f;
+    }
+    if (!std::isfinite(v)) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << what << " holds " << v << " at element " << k
+         << "; optimizer state must be finite";
+      return llvm::createStringError(os.str());
+    }
+  }
+  if (f64)
+    return DenseElementsAttr::get(
+        type, ArrayRef<double>(reinterpret_cast<const double *>(buffer.data()),
+                               elements));
+  return DenseElementsAttr::get(
+      type, ArrayRef<float>(reinterpret_cast<const float *>(buffer.data()),
+                            elements));
+}
+
 LogicalResult KerasImporter::loadOptimizerState(ModuleOp module,
                                                 func::FuncOp forward) {
   // saving_lib saves the optimizer's variables (base_optimizer.py,
@@ -4161,36 +4201,13 @@ LogicalResult KerasImporter::loadOptimizerState(ModuleOp module,
     if (!shape)
       return fail() << "the variable '" << dataset
                     << "': " << llvm::toString(shape.takeError());
-    Type element = f64 ? builder.getF64Type() : builder.getF32Type();
-    auto type = RankedTensorType::get(*shape, element);
-    size_t elements = static_cast<size_t>(type.getNumElements());
-    std::vector<char> buffer(elements * (f64 ? 8 : 4));
-    if (llvm::Error e =
-            weightsFile->readFloats(dataset, f64, buffer.data(), buffer.size()))
-      return fail() << llvm::toString(std::move(e));
-    for (size_t k = 0; k < elements; ++k) {
-      double v;
-      if (f64) {
-        std::memcpy(&v, buffer.data() + 8 * k, 8);
-      } else {
-        float f;
-        std::memcpy(&f, buffer.data() + 4 * k, 4);
-        v = f;
-      }
-      if (!std::isfinite(v))
-        return fail() << "the variable '" << dataset << "' holds " << v
-                      << " at element " << k
-                      << "; optimizer state must be finite";
-    }
-    values.push_back(
-        f64 ? DenseElementsAttr::get(
-                  type, ArrayRef<double>(
-                            reinterpret_cast<const double *>(buffer.data()),
-                            elements))
-            : DenseElementsAttr::get(
-                  type, ArrayRef<float>(
-                            reinterpret_cast<const float *>(buffer.data()),
-                            elements)));
+    auto value =
+        readOptimizerValues(*weightsFile, dataset, *shape,
+                            f64 ? builder.getF64Type() : builder.getF32Type(),
+                            "the variable '" + dataset + "'");
+    if (!value)
+      return fail() << llvm::toString(value.takeError());
+    values.push_back(*value);
   }
   NamedAttrList entries;
   entries.append("source", builder.getStringAttr(weightsName));
@@ -4305,36 +4322,13 @@ LogicalResult KerasImporter::loadKeras2OptimizerState(ModuleOp module,
     if (!seen.insert(key).second)
       return fail() << "the optimizer weight '" << name << "' is a second '"
                     << slot << "' slot of '" << param << "'";
-    Type element = f64 ? builder.getF64Type() : builder.getF32Type();
-    auto type = RankedTensorType::get(*shape, element);
-    size_t elements = static_cast<size_t>(type.getNumElements());
-    std::vector<char> buffer(elements * (f64 ? 8 : 4));
-    if (llvm::Error e =
-            weightsFile->readFloats(dataset, f64, buffer.data(), buffer.size()))
-      return fail() << llvm::toString(std::move(e));
-    for (size_t k = 0; k < elements; ++k) {
-      double v;
-      if (f64) {
-        std::memcpy(&v, buffer.data() + 8 * k, 8);
-      } else {
-        float f;
-        std::memcpy(&f, buffer.data() + 4 * k, 4);
-        v = f;
-      }
-      if (!std::isfinite(v))
-        return fail() << "the optimizer weight '" << name << "' holds " << v
-                      << " at element " << k
-                      << "; optimizer state must be finite";
-    }
-    slots.append(
-        key, f64 ? DenseElementsAttr::get(
-                       type, ArrayRef<double>(reinterpret_cast<const double *>(
-                                                  buffer.data()),
-                                              elements))
-                 : DenseElementsAttr::get(
-                       type, ArrayRef<float>(
-                                 reinterpret_cast<const float *>(buffer.data()),
-                                 elements)));
+    auto value =
+        readOptimizerValues(*weightsFile, dataset, *shape,
+                            f64 ? builder.getF64Type() : builder.getF32Type(),
+                            "the optimizer weight '" + name + "'");
+    if (!value)
+      return fail() << llvm::toString(value.takeError());
+    slots.append(key, *value);
     slotNames.append(key, builder.getStringAttr(name));
   }
   if (!iterations) {
