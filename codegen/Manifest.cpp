@@ -216,6 +216,14 @@ void kiln::collectTrainingInfo(ModuleOp module, ModelInfo &info) {
     auto value = getArgAttr<KilnDialect::InitialValueAttrHelper>(train, i);
     if (name)
       info.optStateInit[name.str()] = value ? value.getValueAsDouble() : 0.0;
+    if (auto values = getArgAttr<KilnDialect::InitAttrHelper>(train, i);
+        name && values) {
+      while (info.initialValues.size() % 8)
+        info.initialValues.push_back(0);
+      info.optStateStored[name.str()] =
+          static_cast<int64_t>(info.initialValues.size());
+      appendElements(values, info.initialValues);
+    }
   }
   if (auto metrics = getOpAttr<KilnDialect::MetricsAttrHelper>(train)) {
     info.resolvedMetrics.clear();
@@ -308,8 +316,13 @@ llvm::Expected<std::string> kiln::buildManifest(const ModelInfo &info,
   root["trainable_param_count"] = trainable;
 
   json::Object optState;
-  for (const auto &[name, value] : info.optStateInit)
-    optState[name] = value;
+  for (const auto &[name, value] : info.optStateInit) {
+    auto stored = info.optStateStored.find(name);
+    if (stored != info.optStateStored.end())
+      optState[name] = json::Object{{"stored", stored->second}};
+    else
+      optState[name] = value;
+  }
   root["opt_state_init"] = std::move(optState);
 
   if (!info.loss.empty()) {

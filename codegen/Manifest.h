@@ -74,6 +74,11 @@ struct ModelInfo {
   /// A Keras learning-rate schedule's canonical JSON (training.lr_schedule).
   std::optional<std::string> learningRateSchedule;
   std::map<std::string, double> optStateInit; // kiln.opt_state -> value
+  /// Optimizer-state tensors with stored initial values (`kiln.init` on a
+  /// @train_step argument: a Keras file's optimizer state): byte offset
+  /// into initialValues; the manifest's `opt_state_init` says
+  /// `{"stored": offset}` for them.
+  std::map<std::string, int64_t> optStateStored;
   /// kiln.index_range of integer inputs: name -> [low, high).
   std::map<std::string, std::pair<int64_t, int64_t>> inputRanges;
   /// Keras models: each parameter's Keras 3 variable path

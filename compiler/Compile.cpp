@@ -226,6 +226,7 @@ OwningOpRef<ModuleOp> Compiler::importFile(StringRef path,
     importOptions.batchSize = opts.batchSize;
     importOptions.sequenceLength = opts.sequenceLength;
     importOptions.noWeights = opts.noWeights;
+    importOptions.noOptimizerState = opts.noOptimizerState;
     if (extension == ".onnx")
       module = importOnnxModel(path, &context, importOptions);
     else if (extension == ".json" || extension == ".keras" ||

@@ -107,6 +107,9 @@ struct CompileOptions {
   std::optional<int64_t> sequenceLength;
   /// Keras models: ignore the stored weights (ImportOptions::noWeights).
   bool noWeights = false;
+  /// Keras models: ignore the stored optimizer state
+  /// (ImportOptions::noOptimizerState).
+  bool noOptimizerState = false;
   /// Recorded in the manifest: the seed of initializers and shuffles.
   uint64_t seed = 0;
   /// The most ops the imported forward form may have (0: no limit).

@@ -34,6 +34,10 @@ struct ImportOptions {
   /// model.weights.h5, a Keras 2 `.h5` file's model_weights) and start from
   /// the initializers (kilnc --no-weights).
   bool noWeights = false;
+  /// Keras files: ignore the stored optimizer state (`optimizer/vars`, Keras
+  /// 2 `optimizer_weights`) but keep the weights (kilnc
+  /// --no-optimizer-state).
+  bool noOptimizerState = false;
 };
 
 /// Imports an ONNX model (.onnx) with the ONNX library (frontend/onnx).
@@ -52,7 +56,11 @@ llvm::ArrayRef<llvm::StringLiteral> getSupportedOnnxOps();
 /// values (`kiln.init`) unless `options.noWeights`; a stored variable that
 /// is missing, extra or of another shape is one error naming its path and
 /// both shapes, and the import fails. Every Keras model records its
-/// parameters' Keras 3 variable paths (`kiln.keras_variables`).
+/// parameters' Keras 3 variable paths (`kiln.keras_variables`). A stored
+/// optimizer state (Keras 3 `optimizer/vars`, Keras 2 `optimizer_weights`)
+/// is recorded as `kiln.keras_optimizer_state` unless
+/// `options.noOptimizerState` (or noWeights); kiln-attach-optimizer maps it
+/// to the slots (docs/spec.md, "Keras weights files").
 OwningOpRef<ModuleOp> importKerasModel(llvm::StringRef path,
                                        MLIRContext *context,
                                        const ImportOptions &options);

@@ -79,6 +79,11 @@ def Kiln_Dialect : Dialect {
     "::mlir::DictionaryAttr":$compile_config,
     "::mlir::ArrayAttr":$layers,
     "::mlir::DictionaryAttr":$keras_variables,
+    // A Keras file's optimizer state (KerasImporter::loadOptimizerState,
+    // loadKeras2OptimizerState): {source, iterations, params, variables}
+    // (Keras 3) or {source, iterations, slots, slot_names, legacy} (Keras
+    // 2); read by kiln-attach-optimizer.
+    "::mlir::DictionaryAttr":$keras_optimizer_state,
     // "bf16": a Keras mixed_bfloat16 dtype policy (kilnc --precision).
     "::mlir::StringAttr":$precision
   );

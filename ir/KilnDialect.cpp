@@ -126,6 +126,7 @@ ArrayRef<AttrRule> getRules() {
       rule<D::CompileConfigAttrHelper>(Place::Module),
       rule<D::LayersAttrHelper>(Place::Module),
       rule<D::KerasVariablesAttrHelper>(Place::Module),
+      rule<D::KerasOptimizerStateAttrHelper>(Place::Module),
       rule<D::PrecisionAttrHelper>(Place::Module),
   };
   return rules;

@@ -15,6 +15,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 
 #include <cmath>
 
@@ -274,6 +277,258 @@ struct KilnAttachOptimizerPass
     return *h;
   }
 
+  /// `value` (a stored slot of the parameter's shape) in the element type
+  /// of `type`, rounded to nearest.
+  static DenseElementsAttr convertTo(DenseElementsAttr value,
+                                     RankedTensorType type) {
+    if (value.getType().getElementType() == type.getElementType())
+      return value;
+    const llvm::fltSemantics &to =
+        cast<FloatType>(type.getElementType()).getFloatSemantics();
+    SmallVector<APFloat> converted;
+    for (APFloat v : value.getValues<APFloat>()) {
+      bool lost;
+      v.convert(to, APFloat::rmNearestTiesToEven, &lost);
+      converted.push_back(v);
+    }
+    return DenseElementsAttr::get(type, converted);
+  }
+
+  /// The Keras 2 names of kiln's slot `slot` of optimizer `h`: the legacy
+  /// optimizers' add_slot names (`legacy`) or the TF 2.11+ optimizers'
+  /// add_variable_from_reference names (tf_keras/optimizers/*.py).
+  static StringRef keras2SlotName(const Hyper &h, StringRef slot, bool legacy) {
+    if (slot == "mean_square")
+      return legacy ? "rms" : "velocity";
+    if (slot == "mean_gradient")
+      return legacy ? "mg" : "average_gradient";
+    if (slot == "momentum" && h.kind == Optimizer::SGD)
+      return legacy ? "momentum" : "m";
+    return slot; // m, v, momentum (RMSprop), accumulator
+  }
+
+  /// Maps a Keras 2 optimizer state (`kiln.keras_optimizer_state` with
+  /// `slots`: "<param>:<Keras slot name>" -> values, and `slot_names`: the
+  /// same keys -> the HDF5 weight name, from
+  /// KerasImporter::loadKeras2OptimizerState) to kiln's slots. Every slot
+  /// of every trainable parameter must be there and every stored slot
+  /// used. Legacy RMSprop without momentum and legacy Adagrad divide by
+  /// sqrt(v) + eps (eps outside the square root, tf.raw_ops
+  /// ResourceApplyAdagradV2 and optimizer_v2/rmsprop.py), not Keras 3's
+  /// sqrt(v + eps): their state is refused.
+  LogicalResult
+  mapKeras2State(ModuleOp module, DictionaryAttr state, const Hyper &h,
+                 func::FuncOp lossFunc, ArrayRef<unsigned> trainable,
+                 ArrayRef<StringRef> slots,
+                 SmallVectorImpl<SmallVector<DenseElementsAttr>> &stored,
+                 double &initialStep) {
+    auto source = state.getAs<StringAttr>("source");
+    auto iterations = state.getAs<IntegerAttr>("iterations");
+    auto named = state.getAs<DictionaryAttr>("slots");
+    auto names = state.getAs<DictionaryAttr>("slot_names");
+    auto legacyAttr = state.getAs<BoolAttr>("legacy");
+    if (!source || !iterations || !named || !names || !legacyAttr ||
+        !llvm::all_of(named, [](NamedAttribute a) {
+          return isa<DenseElementsAttr>(a.getValue());
+        }))
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-optimizer: kiln.keras_optimizer_"
+                             "state with slots must hold source, iterations, "
+                             "slots (dense elements), slot_names and legacy");
+    bool legacy = legacyAttr.getValue();
+    auto fail = [&]() {
+      return mlir::emitError(module.getLoc())
+             << "stored optimizer state (" << source.getValue() << "): ";
+    };
+    const char *fresh =
+        " (kilnc --no-optimizer-state starts the optimizer fresh)";
+    auto nameOf = [&](StringRef key) {
+      auto n = names.getAs<StringAttr>(key);
+      return n ? n.getValue().str() : key.str();
+    };
+    if (named.empty() && iterations.getInt() == 0)
+      return success();
+    if (h.pytorch && !slots.empty())
+      return fail() << "it continues Keras' " << optimizer.getValue()
+                    << " update; convention=pytorch keeps other slots" << fresh;
+    if (legacy && ((h.kind == Optimizer::RMSprop && h.momentum == 0.0) ||
+                   h.kind == Optimizer::Adagrad))
+      return fail() << "Keras 2's legacy " << optimizer.getValue()
+                    << (h.kind == Optimizer::RMSprop ? " without momentum" : "")
+                    << " divides by sqrt(v) + eps, kiln's Keras update by "
+                       "sqrt(v + eps): the stored state would not continue "
+                       "the same training"
+                    << fresh;
+    llvm::StringSet<> used;
+    for (unsigned i : trainable) {
+      auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
+      auto type = cast<RankedTensorType>(lossFunc.getArgumentTypes()[i]);
+      SmallVector<DenseElementsAttr> values;
+      for (StringRef slot : slots) {
+        StringRef kerasSlot = keras2SlotName(h, slot, legacy);
+        std::string key = (name.getValue() + ":" + kerasSlot).str();
+        auto value = named.getAs<DenseElementsAttr>(key);
+        if (!value)
+          return fail() << "no '" << kerasSlot << "' slot of '"
+                        << name.getValue() << "' among the optimizer weights ("
+                        << optimizer.getValue() << " keeps "
+                        << llvm::join(
+                               llvm::map_range(
+                                   slots,
+                                   [&](StringRef s) {
+                                     return keras2SlotName(h, s, legacy).str();
+                                   }),
+                               ", ")
+                        << " per parameter)" << fresh;
+        used.insert(key);
+        auto valueType = cast<RankedTensorType>(value.getType());
+        if (valueType.getShape() != type.getShape())
+          return fail() << "the optimizer weight '" << nameOf(key)
+                        << "' has shape " << shapeText(valueType.getShape())
+                        << ", the slot '" << name.getValue() << "/" << slot
+                        << "' has shape " << shapeText(type.getShape());
+        values.push_back(convertTo(value, type));
+      }
+      stored.push_back(std::move(values));
+    }
+    for (NamedAttribute entry : named)
+      if (!used.contains(entry.getName().getValue()))
+        return fail() << "the optimizer weight '"
+                      << nameOf(entry.getName().getValue())
+                      << "' is not a slot " << optimizer.getValue()
+                      << " keeps for a trainable parameter" << fresh;
+    initialStep = static_cast<double>(iterations.getInt());
+    return success();
+  }
+
+  /// Maps a Keras 3 optimizer state (`kiln.keras_optimizer_state`, from
+  /// KerasImporter::loadOptimizerState: `variables` = optimizer/vars/1...,
+  /// `params` = the trainable parameters in Keras' order) to kiln's slots:
+  /// fills `stored[k][s]` (trainable index k, slot s of getSlots) with the
+  /// values converted to the parameter's type, and `initialStep` with
+  /// Keras' `iterations`. Keras 3 layout (base_optimizer.py, adam.py, ...):
+  /// `iteration`, `learning_rate` (absent with a schedule), then the slots:
+  /// Adam / AdamW per parameter (m, v; add_optimizer_variables interleaves
+  /// them), RMSprop per kind (every velocity, then every momentum, then
+  /// every average_gradient), SGD every momentum, Adagrad every
+  /// accumulator. Keras' slots hold what kiln's Keras convention holds
+  /// (docs/spec.md, Optimizers). Errors name the variable path.
+  LogicalResult
+  mapKerasState(ModuleOp module, DictionaryAttr state, const Hyper &h,
+                func::FuncOp lossFunc, ArrayRef<unsigned> trainable,
+                ArrayRef<StringRef> slots,
+                SmallVectorImpl<SmallVector<DenseElementsAttr>> &stored,
+                double &initialStep) {
+    auto source = state.getAs<StringAttr>("source");
+    auto iterations = state.getAs<IntegerAttr>("iterations");
+    auto params = state.getAs<ArrayAttr>("params");
+    auto variables = state.getAs<ArrayAttr>("variables");
+    if (!source || !iterations || !params || !variables ||
+        !llvm::all_of(params, [](Attribute a) { return isa<StringAttr>(a); }) ||
+        !llvm::all_of(variables,
+                      [](Attribute a) { return isa<DenseElementsAttr>(a); }))
+      return mlir::emitError(module.getLoc(),
+                             "kiln-attach-optimizer: kiln.keras_optimizer_"
+                             "state must hold source (a string), iterations "
+                             "(an integer), params (strings) and variables "
+                             "(dense elements)");
+    auto fail = [&]() {
+      return mlir::emitError(module.getLoc())
+             << "stored optimizer state (" << source.getValue() << "): ";
+    };
+    const char *fresh =
+        " (kilnc --no-optimizer-state starts the optimizer fresh)";
+    size_t numParams = trainable.size(), numSlots = slots.size();
+    size_t expected = numParams * numSlots, count = variables.size();
+    // An optimizer Keras never built (compiled, not trained) saved only
+    // `iteration` and `learning_rate`: nothing to continue from.
+    if (expected > 0 && count <= 1 && iterations.getInt() == 0)
+      return success();
+    if (h.pytorch && numSlots > 0)
+      return fail() << "it continues Keras' " << optimizer.getValue()
+                    << " update; convention=pytorch keeps other slots" << fresh;
+    if (params.size() != numParams)
+      return fail() << "the model has " << numParams
+                    << " trainable parameters, the Keras order lists "
+                    << params.size();
+    std::string slotText;
+    for (StringRef slot : slots)
+      slotText += (slotText.empty() ? "" : ", ") + slot.str();
+    std::string layout =
+        "(iteration, learning_rate, then " +
+        (numSlots ? slotText + " of each parameter" : std::string("no slots")) +
+        ")";
+    if (count != expected + 1 && count != expected)
+      return fail() << "'optimizer/vars' holds " << count + 1 << " variables; "
+                    << optimizer.getValue() << " over the model's " << numParams
+                    << " trainable parameters has " << expected + 2 << " "
+                    << layout << ", or " << expected + 1
+                    << " with a learning-rate schedule" << fresh;
+    // One variable short of the layout with a learning_rate looks like the
+    // layout of a schedule: a scalar where the first slot (of Keras' first
+    // trainable parameter) is not one is a missing variable.
+    if (count == expected && count > 0 &&
+        cast<DenseElementsAttr>(variables[0]).getType().getRank() == 0)
+      for (unsigned i : trainable)
+        if (auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
+            name && name == params[0] &&
+            cast<RankedTensorType>(lossFunc.getArgumentTypes()[i]).getRank() !=
+                0)
+          return fail() << "'optimizer/vars' holds " << count + 1
+                        << " variables and 'optimizer/vars/1' is a scalar: "
+                           "one short of the "
+                        << expected + 2 << " of " << optimizer.getValue()
+                        << " over the model's " << numParams
+                        << " trainable parameters " << layout << fresh;
+    size_t first = count - expected; // 1 with learning_rate, else 0
+    if (first == 1 &&
+        cast<DenseElementsAttr>(variables[0]).getType().getRank() != 0)
+      return fail()
+             << "'optimizer/vars/1' (the learning rate) has shape "
+             << shapeText(
+                    cast<DenseElementsAttr>(variables[0]).getType().getShape())
+             << ", expected a scalar";
+    llvm::StringMap<size_t> position;
+    for (auto [p, name] : llvm::enumerate(params))
+      position[cast<StringAttr>(name).getValue()] = p;
+    bool interleaved = h.kind == Optimizer::Adam || h.kind == Optimizer::AdamW;
+    for (unsigned i : trainable) {
+      auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
+      auto found = name ? position.find(name.getValue()) : position.end();
+      if (found == position.end())
+        return fail() << "the trainable parameter '"
+                      << (name ? name.getValue() : StringRef("?"))
+                      << "' has no place in Keras' trainable variables"
+                      << fresh;
+      size_t p = found->second;
+      auto type = cast<RankedTensorType>(lossFunc.getArgumentTypes()[i]);
+      SmallVector<DenseElementsAttr> values;
+      for (auto [s, slot] : llvm::enumerate(slots)) {
+        size_t index =
+            first + (interleaved ? p * numSlots + s : s * numParams + p);
+        auto value = cast<DenseElementsAttr>(variables[index]);
+        auto valueType = cast<RankedTensorType>(value.getType());
+        if (valueType.getShape() != type.getShape())
+          return fail() << "the variable 'optimizer/vars/" << index + 1
+                        << "' has shape " << shapeText(valueType.getShape())
+                        << ", the slot '" << name.getValue() << "/" << slot
+                        << "' has shape " << shapeText(type.getShape());
+        value = convertTo(value, type);
+        values.push_back(value);
+      }
+      stored.push_back(std::move(values));
+    }
+    initialStep = static_cast<double>(iterations.getInt());
+    return success();
+  }
+
+  static std::string shapeText(ArrayRef<int64_t> shape) {
+    std::string text = "[";
+    for (size_t i = 0; i < shape.size(); ++i)
+      text += (i ? ", " : "") + std::to_string(shape[i]);
+    return text + "]";
+  }
+
   LogicalResult attach() {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -365,18 +620,34 @@ struct KilnAttachOptimizerPass
       argAttrs.push_back(lossFunc.getArgAttrDict(i));
     }
     SmallVector<StringRef> slots = getSlots(h);
+    // A Keras file's stored optimizer state: each slot's initial values
+    // (by trainable index, then slot) and the step counter.
+    SmallVector<SmallVector<DenseElementsAttr>> stored;
+    double initialStep = 0.0;
+    if (auto state =
+            getOpAttr<KilnDialect::KerasOptimizerStateAttrHelper>(module))
+      if (failed(state.get("slots")
+                     ? mapKeras2State(module, state, h, lossFunc, trainable,
+                                      slots, stored, initialStep)
+                     : mapKerasState(module, state, h, lossFunc, trainable,
+                                     slots, stored, initialStep)))
+        return failure();
     unsigned firstState = argTypes.size();
-    for (unsigned i : trainable) {
+    for (auto [k, i] : llvm::enumerate(trainable)) {
       auto name = getArgAttr<KilnDialect::ParamAttrHelper>(lossFunc, i);
       std::string base =
           name ? name.getValue().str() : "arg" + std::to_string(i);
-      for (StringRef slot : slots) {
+      for (auto [s, slot] : llvm::enumerate(slots)) {
         argTypes.push_back(lossFunc.getArgumentTypes()[i]);
         double init = slot == "accumulator" ? h.initialAccumulator : 0.0;
-        argAttrs.push_back(dict({namedAttr<KilnDialect::OptStateAttrHelper>(
-                                     str(base + "/" + slot.str())),
-                                 namedAttr<KilnDialect::InitialValueAttrHelper>(
-                                     mb.getF64FloatAttr(init))}));
+        SmallVector<NamedAttribute> attrs = {
+            namedAttr<KilnDialect::OptStateAttrHelper>(
+                str(base + "/" + slot.str())),
+            namedAttr<KilnDialect::InitialValueAttrHelper>(
+                mb.getF64FloatAttr(init))};
+        if (!stored.empty())
+          attrs.push_back(namedAttr<KilnDialect::InitAttrHelper>(stored[k][s]));
+        argAttrs.push_back(dict(attrs));
       }
     }
     auto f64Scalar = RankedTensorType::get({}, mb.getF64Type());
@@ -385,7 +656,7 @@ struct KilnAttachOptimizerPass
     argAttrs.push_back(
         dict({namedAttr<KilnDialect::OptStateAttrHelper>(str("step")),
               namedAttr<KilnDialect::InitialValueAttrHelper>(
-                  mb.getF64FloatAttr(0.0))}));
+                  mb.getF64FloatAttr(initialStep))}));
     unsigned firstData = argTypes.size();
     for (unsigned i : dataArgs) {
       argTypes.push_back(lossFunc.getArgumentTypes()[i]);

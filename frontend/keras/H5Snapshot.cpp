@@ -492,6 +492,21 @@ H5File::parseSnapshot(std::string stream, llvm::StringRef what) {
         file->datasetInfo[p] = std::move(dataset);
       break;
     }
+    case snap::kInteger: {
+      llvm::StringRef p = path("a dataset path");
+      uint64_t value = in.u64("an integer value");
+      if (in.failed())
+        break;
+      auto it = file->datasetInfo.find(p);
+      if (it == file->datasetInfo.end() || it->second.shape ||
+          it->second.integer) {
+        in.fail("integer value of '" + p +
+                "' without the error record of its shape, or twice");
+        break;
+      }
+      it->second.integer = int64_t(value);
+      break;
+    }
     case snap::kData: {
       llvm::StringRef p = path("a dataset path");
       if (in.failed())
@@ -577,6 +592,17 @@ H5File::floatShape(llvm::StringRef path) const {
   if (!it->second.shape)
     return error(it->second.shapeError);
   return *it->second.shape;
+}
+
+llvm::Expected<int64_t> H5File::integerScalar(llvm::StringRef path) const {
+  if (!isDataset(path))
+    return error("'" + path + "' is not a dataset");
+  auto it = datasetInfo.find(canonical(path));
+  if (it == datasetInfo.end())
+    return error("'" + path + "' was not read (not under a group kiln reads)");
+  if (!it->second.integer)
+    return error("'" + path + "' is not an integer dataset with one element");
+  return *it->second.integer;
 }
 
 llvm::Error H5File::readFloats(llvm::StringRef path, bool f64, char *out,

@@ -11,11 +11,13 @@
 //             | 'S' path ( 'k' rank dim* elementBytes(4|8) | 'e' string )
 //             | 'D' path ( 'k' string(values) | 'e' string )
 //             | 'L' root ( 'k' count name* | 'e' string )
+//             | 'I' path value(u64: an int64's bits)
 //
 // 'E' is the whole file's error (not HDF5, refused by libhdf5). 'S' and 'D'
 // follow the 'O' of their dataset; the values are the dataset's elements
 // as f32 (elementBytes 4) or f64 (8), in row-major order, native (x86-64:
-// little-endian) byte order.
+// little-endian) byte order. 'I' follows the 'S' error record of an integer
+// dataset with one element (a Keras optimizer's `iteration` counter).
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,7 +35,7 @@ namespace mlir::kiln::keras::snapshot {
 constexpr llvm::StringLiteral kMagic = "KILNH5S1";
 constexpr char kFileError = 'E', kFileOk = 'F', kEnd = 'Z';
 constexpr char kObject = 'O', kAttribute = 'A', kAttributeList = 'a',
-               kShape = 'S', kData = 'D', kList = 'L';
+               kShape = 'S', kData = 'D', kList = 'L', kInteger = 'I';
 constexpr char kOk = 'k', kError = 'e';
 
 inline void writeU64(llvm::raw_ostream &out, uint64_t value) {

@@ -639,6 +639,12 @@ private:
   /// Sets `kiln.init` of every parameter from `weightsFile` (all or
   /// nothing); one error naming the variable path and both shapes.
   LogicalResult loadStoredWeights(func::FuncOp forward);
+  /// Keras 3: records `optimizer/vars` of `weightsFile` (when there is one)
+  /// as the module's `kiln.keras_optimizer_state` for kiln-attach-optimizer.
+  LogicalResult loadOptimizerState(ModuleOp module, func::FuncOp forward);
+  /// Keras 2: records `optimizer_weights` (named slots) as the module's
+  /// `kiln.keras_optimizer_state` for kiln-attach-optimizer.
+  LogicalResult loadKeras2OptimizerState(ModuleOp module, func::FuncOp forward);
   LogicalResult
   loadKeras2Weights(func::FuncOp forward,
                     SmallVectorImpl<std::pair<unsigned, std::string>> &);
@@ -657,6 +663,9 @@ private:
   std::string weightsName;
   /// Whether weightsFile is a Keras 2 .h5 file (else Keras 3 layout).
   bool legacyWeights = false;
+  /// Keras 2: the forward argument of each stored variable, by the
+  /// variable's name without ":0" (`d1/kernel`), from weight_names.
+  llvm::StringMap<unsigned> keras2Variables;
 
   StringRef path;
   MLIRContext *context;
@@ -3646,8 +3655,9 @@ OwningOpRef<ModuleOp> KerasImporter::run() {
       // Keras 3.0 files written by keras-core name the container
       // `_layer_checkpoint_dependencies` (loadStoredWeights).
       llvm::Expected<std::unique_ptr<H5File>> file =
-          bytes ? H5File::open(*bytes, weightsName,
-                               {"layers", "_layer_checkpoint_dependencies"})
+          bytes ? H5File::open(
+                      *bytes, weightsName,
+                      {"layers", "_layer_checkpoint_dependencies", "optimizer"})
                 : bytes.takeError();
       if (!file) {
         emitError(fileLoc) << "cannot read the stored weights: "
@@ -3775,6 +3785,10 @@ OwningOpRef<ModuleOp> KerasImporter::run(const json::Value &config) {
           *module, entries.getDictionary(context));
     }
     if (weightsFile && failed(loadStoredWeights(forward)))
+      return nullptr;
+    if (weightsFile && !options.noOptimizerState &&
+        failed(legacyWeights ? loadKeras2OptimizerState(*module, forward)
+                             : loadOptimizerState(*module, forward)))
       return nullptr;
   }
   if (options.sequenceLength && !sequenceLengthUsed) {
@@ -4003,8 +4017,14 @@ LogicalResult KerasImporter::loadKeras2Weights(
                     << weightNames->size() << " stored weights (" << stored
                     << "), the model's layer has " << have
                     << (have ? " (" + paramList(it->second) + ")" : "");
-    for (size_t k = 0; k < have; ++k)
+    for (size_t k = 0; k < have; ++k) {
       sources.push_back({it->second[k], group + "/" + (*weightNames)[k]});
+      // The variable's name without ":0", as the optimizer's slot names
+      // spell it (`Adam/d1/kernel/m:0`).
+      StringRef variable = (*weightNames)[k];
+      variable.consume_back(":0");
+      keras2Variables[variable] = it->second[k];
+    }
     seen.insert(layerName);
   }
   for (const auto &[layerName, args] : byLayer)
@@ -4070,6 +4090,264 @@ LogicalResult KerasImporter::loadStoredWeights(func::FuncOp forward) {
   return applyStoredValues(forward, sources);
 }
 
+/// The float dataset `dataset` of `file`, of shape `shape`, as a dense
+/// constant in f32 or f64 (`element`). Errors: the reader's; a NaN or
+/// infinite element, as "'<what>' holds <v> at element <k>; optimizer
+/// state must be finite".
+static llvm::Expected<DenseElementsAttr>
+readOptimizerValues(const H5File &file, StringRef dataset,
+                    ArrayRef<int64_t> shape, Type element, const Twine &what) {
+  bool f64 = element.isF64();
+  auto type = RankedTensorType::get(shape, element);
+  size_t elements = static_cast<size_t>(type.getNumElements());
+  std::vector<char> buffer(elements * (f64 ? 8 : 4));
+  if (llvm::Error e =
+          file.readFloats(dataset, f64, buffer.data(), buffer.size()))
+    return std::move(e);
+  for (size_t k = 0; k < elements; ++k) {
+    double v;
+    if (f64) {
+      std::memcpy(&v, buffer.data() + 8 * k, 8);
+    } else {
+      float f;
+      std::memcpy(&f, buffer.data() + 4 * k, 4);
+      v = f;
+    }
+    if (!std::isfinite(v)) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << what << " holds " << v << " at element " << k
+         << "; optimizer state must be finite";
+      return llvm::createStringError(os.str());
+    }
+  }
+  if (f64)
+    return DenseElementsAttr::get(
+        type, ArrayRef<double>(reinterpret_cast<const double *>(buffer.data()),
+                               elements));
+  return DenseElementsAttr::get(
+      type, ArrayRef<float>(reinterpret_cast<const float *>(buffer.data()),
+                            elements));
+}
+
+LogicalResult KerasImporter::loadOptimizerState(ModuleOp module,
+                                                func::FuncOp forward) {
+  // saving_lib saves the optimizer's variables (base_optimizer.py,
+  // save_own_variables) as `optimizer/vars/<i>` in tracking order: the
+  // integer `iteration`, the float `learning_rate` (absent with a
+  // schedule), then the slots build() adds. Which slot belongs to which
+  // parameter depends on the optimizer kilnc resolves later, so the values
+  // are recorded in file order with the trainable parameters in Keras'
+  // order (model.trainable_variables: the config's layers in order, each
+  // one's variables in creation order) and mapped by kiln-attach-optimizer.
+  if (!weightsFile->exists("optimizer/vars"))
+    return success();
+  auto fail = [&]() {
+    return emitError(fileLoc)
+           << "stored optimizer state (" << weightsName << "): ";
+  };
+  auto all = weightsFile->datasets("optimizer");
+  if (!all)
+    return fail() << llvm::toString(all.takeError());
+  size_t count = 0;
+  for (const std::string &dataset : *all) {
+    StringRef rest = dataset;
+    unsigned index;
+    if (!rest.consume_front("optimizer/vars/") || rest.getAsInteger(10, index))
+      return fail() << "'" << dataset
+                    << "' is not a variable of the Keras 3 layout "
+                       "(optimizer/vars/<i>) (kilnc --no-optimizer-state "
+                       "ignores the optimizer state)";
+    ++count;
+  }
+  for (size_t i = 0; i < count; ++i)
+    if (!weightsFile->isDataset("optimizer/vars/" + std::to_string(i)))
+      return fail() << "the variables are not numbered 0 to " << count - 1
+                    << ": 'optimizer/vars/" << i << "' is missing";
+  if (count == 0)
+    return success();
+  auto iterations = weightsFile->integerScalar("optimizer/vars/0");
+  if (!iterations)
+    return fail() << "'optimizer/vars/0' must be the optimizer's integer "
+                     "iteration counter: "
+                  << llvm::toString(iterations.takeError());
+  if (*iterations < 0 || *iterations > (int64_t(1) << 53))
+    return fail() << "'optimizer/vars/0' (the iteration counter) holds "
+                  << *iterations << ", outside [0, 2^53]";
+  // f64 values when the model has f64 parameters, else f32 (Keras'
+  // optimizer variables take their parameter's dtype).
+  bool f64 = false;
+  SmallVector<Attribute> params;
+  SmallVector<std::pair<size_t, unsigned>> order; // (layer index, argument)
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i) {
+    auto name = getArgAttr<KilnDialect::ParamAttrHelper>(forward, i);
+    if (!name || !hasArgAttr<KilnDialect::TrainableAttrHelper>(forward, i))
+      continue;
+    if (cast<RankedTensorType>(forward.getArgumentTypes()[i])
+            .getElementType()
+            .isF64())
+      f64 = true;
+    auto found = layerIndex.find(name.getValue().split('/').first);
+    order.push_back(
+        {found == layerIndex.end() ? layers.size() : found->second, i});
+  }
+  llvm::stable_sort(order, [](auto a, auto b) { return a.first < b.first; });
+  for (auto [layer, arg] : order)
+    params.push_back(getArgAttr<KilnDialect::ParamAttrHelper>(forward, arg));
+  SmallVector<Attribute> values;
+  for (size_t i = 1; i < count; ++i) {
+    std::string dataset = "optimizer/vars/" + std::to_string(i);
+    auto shape = weightsFile->floatShape(dataset);
+    if (!shape)
+      return fail() << "the variable '" << dataset
+                    << "': " << llvm::toString(shape.takeError());
+    auto value =
+        readOptimizerValues(*weightsFile, dataset, *shape,
+                            f64 ? builder.getF64Type() : builder.getF32Type(),
+                            "the variable '" + dataset + "'");
+    if (!value)
+      return fail() << llvm::toString(value.takeError());
+    values.push_back(*value);
+  }
+  NamedAttrList entries;
+  entries.append("source", builder.getStringAttr(weightsName));
+  entries.append("iterations", builder.getI64IntegerAttr(*iterations));
+  entries.append("params", builder.getArrayAttr(params));
+  entries.append("variables", builder.getArrayAttr(values));
+  setOpAttr<KilnDialect::KerasOptimizerStateAttrHelper>(
+      module, entries.getDictionary(context));
+  return success();
+}
+
+LogicalResult KerasImporter::loadKeras2OptimizerState(ModuleOp module,
+                                                      func::FuncOp forward) {
+  // hdf5_format.save_optimizer_weights_to_hdf5_group: the group
+  // `optimizer_weights`, its attribute `weight_names` (split above 64 KB
+  // like layer_names) and one dataset per name, the optimizer's variables
+  // in creation order. Legacy optimizers (optimizer_v2, TF < 2.11 and
+  // tf.keras.optimizers.legacy) name them `<opt>/iter:0` and
+  // `<opt>/<variable>/<slot>:0` (add_slot); the TF 2.11+ optimizers
+  // `[<opt>/]iteration:0`, `[<opt>/]learning_rate:0` and
+  // `[<opt>/]<slot>/<variable>:0` (add_variable_from_reference). kiln maps
+  // them by name (Keras' own loader goes by position into an optimizer
+  // built the same way): each slot becomes (parameter, Keras slot name),
+  // resolved to kiln's slots by kiln-attach-optimizer.
+  if (!weightsFile->exists("optimizer_weights"))
+    return success();
+  auto fail = [&]() {
+    return emitError(fileLoc)
+           << "stored optimizer state (" << weightsName << "): ";
+  };
+  auto names =
+      splitAttribute(*weightsFile, "optimizer_weights", "weight_names");
+  if (!names)
+    return fail() << llvm::toString(names.takeError());
+  std::optional<int64_t> iterations;
+  std::optional<bool> legacy;
+  bool f64 = false;
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
+    if (getArgAttr<KilnDialect::ParamAttrHelper>(forward, i) &&
+        cast<RankedTensorType>(forward.getArgumentTypes()[i])
+            .getElementType()
+            .isF64())
+      f64 = true;
+  NamedAttrList slots, slotNames;
+  llvm::StringSet<> seen;
+  for (const std::string &name : *names) {
+    std::string dataset = "optimizer_weights/" + name;
+    StringRef n = name;
+    n.consume_back(":0");
+    StringRef last = n.rsplit('/').second.empty() ? n : n.rsplit('/').second;
+    if (!weightsFile->isDataset(dataset))
+      return fail() << "no dataset '" << dataset
+                    << "' for the optimizer weight '" << name << "'";
+    if (last == "iter" || last == "iteration") {
+      auto value = weightsFile->integerScalar(dataset);
+      if (!value)
+        return fail() << "'" << dataset
+                      << "' must be the optimizer's integer iteration "
+                         "counter: "
+                      << llvm::toString(value.takeError());
+      if (*value < 0 || *value > (int64_t(1) << 53))
+        return fail() << "'" << dataset << "' (the iteration counter) holds "
+                      << *value << ", outside [0, 2^53]";
+      iterations = *value;
+      continue;
+    }
+    // (parameter argument, Keras slot name, legacy form) of a slot name:
+    // after any prefix, `<variable>/<slot>` (legacy) or `<slot>/<variable>`.
+    std::optional<std::tuple<unsigned, std::string, bool>> match;
+    SmallVector<StringRef> rests = {n};
+    for (size_t at = n.find('/'); at != StringRef::npos;
+         at = n.find('/', at + 1))
+      rests.push_back(n.substr(at + 1));
+    for (StringRef rest : rests) {
+      auto [body, slot] = rest.rsplit('/');
+      if (!slot.empty())
+        if (auto it = keras2Variables.find(body); it != keras2Variables.end()) {
+          match = {it->second, slot.str(), true};
+          break;
+        }
+      auto [head, tail] = rest.split('/');
+      if (!tail.empty())
+        if (auto it = keras2Variables.find(tail); it != keras2Variables.end()) {
+          match = {it->second, head.str(), false};
+          break;
+        }
+    }
+    auto shape = weightsFile->floatShape(dataset);
+    if (!match) {
+      // The TF 2.11+ optimizers' learning_rate variable; no other weight is
+      // expected.
+      if ((last == "learning_rate" || last == "current_learning_rate") &&
+          shape && shape->empty())
+        continue;
+      return fail() << "the optimizer weight '" << name
+                    << "' is neither the iteration counter nor a slot of a "
+                       "stored variable (kilnc --no-optimizer-state ignores "
+                       "the optimizer state)";
+    }
+    auto [arg, slot, isLegacy] = *match;
+    if (legacy && *legacy != isLegacy)
+      return fail() << "the optimizer weight '" << name << "' names its slot "
+                    << (isLegacy ? "after" : "before")
+                    << " the variable, the ones before it the other way";
+    legacy = isLegacy;
+    if (!shape)
+      return fail() << "the optimizer weight '" << name
+                    << "': " << llvm::toString(shape.takeError());
+    StringRef param =
+        getArgAttr<KilnDialect::ParamAttrHelper>(forward, arg).getValue();
+    std::string key = (param + ":" + slot).str();
+    if (!seen.insert(key).second)
+      return fail() << "the optimizer weight '" << name << "' is a second '"
+                    << slot << "' slot of '" << param << "'";
+    auto value =
+        readOptimizerValues(*weightsFile, dataset, *shape,
+                            f64 ? builder.getF64Type() : builder.getF32Type(),
+                            "the optimizer weight '" + name + "'");
+    if (!value)
+      return fail() << llvm::toString(value.takeError());
+    slots.append(key, *value);
+    slotNames.append(key, builder.getStringAttr(name));
+  }
+  if (!iterations) {
+    if (slots.empty())
+      return success();
+    return fail() << "no iteration counter (`<optimizer>/iter:0` or "
+                     "`iteration:0`) among the optimizer weights";
+  }
+  NamedAttrList entries;
+  entries.append("source", builder.getStringAttr(weightsName));
+  entries.append("iterations", builder.getI64IntegerAttr(*iterations));
+  entries.append("slots", slots.getDictionary(context));
+  entries.append("slot_names", slotNames.getDictionary(context));
+  entries.append("legacy", builder.getBoolAttr(legacy.value_or(false)));
+  setOpAttr<KilnDialect::KerasOptimizerStateAttrHelper>(
+      module, entries.getDictionary(context));
+  return success();
+}
+
 FailureOr<std::string> KerasImporter::readKeras2File() {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
@@ -4082,6 +4360,8 @@ FailureOr<std::string> KerasImporter::readKeras2File() {
   std::vector<std::string> dataRoots;
   if (!options.noWeights)
     dataRoots.push_back("model_weights");
+  if (!options.noWeights && !options.noOptimizerState)
+    dataRoots.push_back("optimizer_weights");
   auto file = H5File::open((*buffer)->getBuffer(), path, dataRoots);
   if (!file) {
     emitError(fileLoc) << llvm::toString(file.takeError());

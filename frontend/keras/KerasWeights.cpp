@@ -95,6 +95,10 @@ public:
   /// 0 group, 1 dataset, 2 other (after exists).
   uint8_t kind(llvm::StringRef path) const;
   llvm::Expected<FloatShape> floatShape(llvm::StringRef path) const;
+  /// The value of an integer dataset with one element (a rank-0 counter
+  /// such as a Keras optimizer's `iteration`), read as int64; std::nullopt
+  /// for any other dataset or when libhdf5 cannot read it.
+  std::optional<int64_t> integerScalar(llvm::StringRef path) const;
   llvm::Error read(llvm::StringRef path, unsigned elementBytes, char *out,
                    size_t bytes) const;
   llvm::Expected<std::vector<std::string>>
@@ -209,6 +213,26 @@ llvm::Expected<FloatShape> H5Reader::floatShape(llvm::StringRef path) const {
   }
   shape.elementBytes = H5Tget_size(type) > 4 ? 8 : 4;
   return shape;
+}
+
+std::optional<int64_t> H5Reader::integerScalar(llvm::StringRef path) const {
+  Handle dataset{H5Dopen2(file, path.str().c_str(), H5P_DEFAULT), H5Dclose};
+  if (dataset < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return std::nullopt;
+  }
+  Handle creation{H5Dget_create_plist(dataset), H5Pclose};
+  Handle type{H5Dget_type(dataset), H5Tclose};
+  Handle space{H5Dget_space(dataset), H5Sclose};
+  int64_t value = 0;
+  bool ok = creation >= 0 && H5Pget_layout(creation) != H5D_VIRTUAL &&
+            H5Pget_external_count(creation) == 0 && type >= 0 &&
+            H5Tget_class(type) == H5T_INTEGER && space >= 0 &&
+            H5Sget_simple_extent_npoints(space) == 1 &&
+            H5Dread(dataset, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                    &value) >= 0;
+  H5Eclear2(H5E_DEFAULT);
+  return ok ? std::optional<int64_t>(value) : std::nullopt;
 }
 
 llvm::Error H5Reader::read(llvm::StringRef path, unsigned elementBytes,
@@ -413,6 +437,12 @@ void mlir::kiln::keras::writeH5Snapshot(llvm::StringRef bytes,
     auto shape = (*reader)->floatShape(path);
     if (!shape) {
       writeError(shape.takeError());
+      // An integer counter (a Keras optimizer's `iteration`): its value.
+      if (std::optional<int64_t> value = (*reader)->integerScalar(path)) {
+        out << snap::kInteger;
+        snap::writeString(out, path);
+        snap::writeU64(out, uint64_t(*value));
+      }
       return;
     }
     out << snap::kOk;

@@ -102,6 +102,11 @@ public:
   /// HDF5 read errors.
   llvm::Error readFloats(llvm::StringRef path, bool f64, char *out,
                          size_t bytes) const;
+  /// The value of the integer dataset with one element at `path` (e.g. the
+  /// `optimizer/vars/0` iteration counter of a Keras 3 file), under a data
+  /// root. Errors: not a dataset, not read, not an integer dataset with
+  /// exactly one element.
+  llvm::Expected<int64_t> integerScalar(llvm::StringRef path) const;
   /// The strings of the string attribute `name` of the object at `path`
   /// (the root, or a group under a data root; scalar: one string; 1-D:
   /// each element; fixed-length strings end at their first NUL).
@@ -131,6 +136,8 @@ private:
     /// The values, in `stream`.
     std::optional<llvm::StringRef> data;
     std::string dataError;
+    /// An integer dataset with one element: its value.
+    std::optional<int64_t> integer;
   };
   struct Attribute {
     std::optional<std::vector<std::string>> strings;

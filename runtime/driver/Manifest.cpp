@@ -290,6 +290,9 @@ Manifest kiln::driver::parseManifest(const char *text) {
     for (auto &[name, value] : root.at("opt_state_init").items())
       if (value.is_number())
         m.optStateInit[name] = value.get<double>();
+      else if (value.is_object())
+        m.optStateStored[name] =
+            size(value, "stored", "opt_state_init." + name);
   const json &training = field(root, "training", "manifest");
   if (!training.is_null()) {
     m.training = true;

@@ -94,6 +94,10 @@ struct Manifest {
   EntryInfo predict;
   std::vector<ParamInfo> params;
   std::map<std::string, double> optStateInit;
+  /// Optimizer-state tensors with stored initial values (`opt_state_init`
+  /// `{"stored": offset}`, a Keras file's optimizer state): byte offset
+  /// into kiln_model_t::initial_values.
+  std::map<std::string, int64_t> optStateStored;
   bool training = false;
   std::string loss, optimizer;
   bool fromLogits = false;

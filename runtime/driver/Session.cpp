@@ -300,6 +300,19 @@ void Session::initialize() {
   }
   if (m.trainStep)
     for (const TensorInfo *t : m.trainStep->all(KILN_TENSOR_OPT_STATE)) {
+      if (auto stored = m.optStateStored.find(t->name);
+          stored != m.optStateStored.end()) {
+        uint64_t offset = static_cast<uint64_t>(stored->second);
+        if (!model->initial_values || offset > model->initial_values_size ||
+            t->bytes() > model->initial_values_size - offset)
+          fail("malformed model: stored values of optimizer state '" + t->name +
+               "' lie outside initial_values");
+        std::memcpy(address(*t),
+                    static_cast<const unsigned char *>(model->initial_values) +
+                        offset,
+                    t->bytes());
+        continue;
+      }
       auto it = m.optStateInit.find(t->name);
       double v = it == m.optStateInit.end() ? 0.0 : it->second;
       kiln_dtype_t dtype = toDtype(t->dtype);

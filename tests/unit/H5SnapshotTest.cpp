@@ -26,9 +26,12 @@ namespace {
 
 /// A stream with the root attribute model_config, the group model_weights
 /// (attribute layer_names = ["d"]), the f64 dataset model_weights/d/k of
-/// shape [2, 3] holding `values`, and an integer dataset model_weights/d/n.
+/// shape [2, 3] holding `values`, and an integer dataset model_weights/d/n
+/// with one element, -7 (record 'I', after its shape's error; with
+/// `integerOf` another path, the 'I' record names that one instead).
 std::string stream(const std::vector<double> &values,
-                   std::vector<uint64_t> shape = {2, 3}) {
+                   std::vector<uint64_t> shape = {2, 3},
+                   const char *integerOf = "model_weights/d/n") {
   std::string s;
   llvm::raw_string_ostream out(s);
   out << snap::kMagic << snap::kFileOk;
@@ -77,6 +80,9 @@ std::string stream(const std::vector<double> &values,
   out << snap::kError;
   snap::writeString(out, "'model_weights/d/n' is not a floating-point "
                          "dataset");
+  out << snap::kInteger;
+  snap::writeString(out, integerOf);
+  snap::writeU64(out, uint64_t(int64_t(-7)));
   out << snap::kEnd;
   return s;
 }
@@ -112,6 +118,13 @@ TEST(H5Snapshot, AnswersFromAWellFormedStream) {
   ASSERT_FALSE(bool(integer));
   EXPECT_EQ(llvm::toString(integer.takeError()),
             "'model_weights/d/n' is not a floating-point dataset");
+  auto counter = (*file)->integerScalar("model_weights/d/n");
+  ASSERT_TRUE(bool(counter)) << llvm::toString(counter.takeError());
+  EXPECT_EQ(*counter, -7);
+  auto notInteger = (*file)->integerScalar("model_weights/d/k");
+  ASSERT_FALSE(bool(notInteger));
+  EXPECT_EQ(llvm::toString(notInteger.takeError()),
+            "'model_weights/d/k' is not an integer dataset with one element");
 
   double f64[6];
   ASSERT_FALSE(bool((*file)->readFloats("model_weights/d/k", true,
@@ -163,6 +176,18 @@ TEST(H5Snapshot, ValuesMustMatchTheShape) {
   ASSERT_FALSE(bool(huge));
   EXPECT_NE(llvm::toString(huge.takeError()).find("its shape needs"),
             std::string::npos);
+}
+
+TEST(H5Snapshot, IntegerValueOnlyAfterTheShapeError) {
+  // An integer value for a float dataset (whose shape was read) or for an
+  // object that is not a dataset is a malformed stream.
+  for (const char *path : {"model_weights/d/k", "model_weights/d"}) {
+    auto file = H5File::parseSnapshot(stream(kValues, {2, 3}, path), "m.h5");
+    ASSERT_FALSE(bool(file)) << path;
+    EXPECT_NE(llvm::toString(file.takeError())
+                  .find("integer value of '" + std::string(path) + "'"),
+              std::string::npos);
+  }
 }
 
 TEST(H5Snapshot, ChildReportsAFileThatIsNotHdf5) {

@@ -285,6 +285,14 @@ cl::opt<bool> noWeights(
              "fresh initial values from the initializers"),
     cl::init(false), cl::cat(kilncCategory));
 
+cl::opt<bool> noOptimizerState(
+    "no-optimizer-state",
+    cl::desc("Keras .keras/.h5 models: ignore the stored optimizer state "
+             "(optimizer/vars, Keras 2 optimizer_weights) and start training "
+             "with fresh slots and step "
+             "0; the stored weights are still used"),
+    cl::init(false), cl::cat(kilncCategory));
+
 cl::opt<int64_t>
     maxOps("max-ops",
            cl::desc("The most ops a model may have after import (0: no limit)"),
@@ -845,6 +853,13 @@ int main(int argc, char **argv) {
                     "(.keras, .h5) that store weights\n";
     return 1;
   }
+  if (given(noOptimizerState) &&
+      (!isKerasFile(inputFilename) ||
+       llvm::sys::path::extension(inputFilename).equals_insensitive(".json"))) {
+    llvm::errs() << "kilnc: error: --no-optimizer-state applies to Keras "
+                    "models (.keras, .h5) that store an optimizer state\n";
+    return 1;
+  }
   if (given(sequenceLength)) {
     if (sequenceLength <= 0) {
       llvm::errs() << "kilnc: error: --sequence-length must be positive, got "
@@ -919,6 +934,7 @@ int main(int argc, char **argv) {
   if (sequenceLength > 0)
     options.sequenceLength = sequenceLength;
   options.noWeights = noWeights;
+  options.noOptimizerState = noOptimizerState;
   if (maxOps < 0) {
     llvm::errs() << "kilnc: error: --max-ops must be >= 0, got " << maxOps
                  << "\n";
