@@ -1195,14 +1195,20 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
   const TensorInfo *lrTensor = a.find(KILN_TENSOR_INPUT, "learning_rate");
   const TensorInfo *counter = g.find(KILN_TENSOR_INPUT, "dropout_counter");
   // The loss is Keras' sum(w l) / n (n the batch's samples): each process's
-  // gradient weighs n_r / n. Models without sample_count (sum(w l) /
-  // sum(w)) weigh W_r / W.
-  size_t weightIndex = scalars.size(), lossIndex = scalars.size();
+  // gradient weighs n_r / n. With a Keras mask it is sum(w m l) / V (V the
+  // valid steps, the partial valid_count): V_r / V. Models without
+  // sample_count (sum(w l) / sum(w)) weigh W_r / W.
+  size_t weightIndex = scalars.size(), lossIndex = scalars.size(),
+         validIndex = scalars.size(), lossSumIndex = scalars.size();
   for (size_t i = 0; i < scalars.size(); ++i) {
-    if (scalars[i]->name == "sample_count")
+    if (scalars[i]->name == "sample_count" && validIndex == scalars.size())
       weightIndex = i;
+    if (scalars[i]->name == "valid_count")
+      weightIndex = validIndex = i;
     if (scalars[i]->name == "loss")
       lossIndex = i;
+    if (scalars[i]->name == "loss_sum")
+      lossSumIndex = i;
   }
   if (weightIndex == scalars.size())
     for (size_t i = 0; i < scalars.size(); ++i)
@@ -1223,8 +1229,8 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
     }
     if (onStep)
       onStep(iteration, rate);
-    // [loss and partial sums..., interrupt requests]
-    std::vector<double> reduced(scalars.size() + 1, 0.0);
+    // [loss and partial sums..., loss * valid_count, interrupt requests]
+    std::vector<double> reduced(scalars.size() + 2, 0.0);
     double localWeight = 0;
     if (count > 0) {
       feed(g, data, order, begin, count);
@@ -1240,6 +1246,8 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
       for (size_t i = 0; i < scalars.size(); ++i)
         reduced[i] = scalar(g, scalars[i]->name);
       localWeight = reduced[weightIndex];
+      if (validIndex < scalars.size() && lossIndex < scalars.size())
+        reduced[scalars.size()] = reduced[lossIndex] * reduced[validIndex];
     } else {
       // A shard past the end of the data (the last global batch is
       // short): no rows, no gradient, no state update.
@@ -1272,6 +1280,19 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
     // the sum over processes of (n_r / n) * (process r's gradient).
     double total = reduced[weightIndex];
     double share = total > 0 ? localWeight / total : 0.0;
+    // With a mask the global batch's loss is sum_r V_r L_r / V, which the
+    // epoch weighs by the batch's samples n: loss_sum = n sum_r V_r L_r / V
+    // (sum_r n_r L_r otherwise; and so when no step is valid, V = 0).
+    if (validIndex < scalars.size() && lossSumIndex < scalars.size() &&
+        total > 0 && weightIndex == validIndex) {
+      size_t countIndex = scalars.size();
+      for (size_t i = 0; i < scalars.size(); ++i)
+        if (scalars[i]->name == "sample_count")
+          countIndex = i;
+      if (countIndex < scalars.size())
+        reduced[lossSumIndex] =
+            reduced[countIndex] * reduced[scalars.size()] / total;
+    }
     if (share != 1.0)
       for (const TensorInfo *t : gGrads) {
         char *p = address(*t);
