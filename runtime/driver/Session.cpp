@@ -892,16 +892,36 @@ Metrics Session::evaluate(const Data &data, const Progress &progress) {
   int64_t ranks = par && par->active() ? par->size() : 1,
           rank = par && par->active() ? par->rank() : 0;
   int64_t numSteps = (data.n + batch * ranks - 1) / (batch * ranks);
+  // With a Keras mask the loss of a global batch is sum_r V_r L_r / V (V
+  // the valid steps, the partial valid_count), not a sum of the processes'
+  // loss_sum: one small allreduce per step gives it (every process takes
+  // every step then, an empty shard adding zeros).
+  bool masked = ranks > 1 && entry.find(KILN_TENSOR_OUTPUT, "valid_count");
+  double maskedLossSum = 0;
   for (int64_t step = 0; step < numSteps; ++step) {
     int64_t begin = (step * ranks + rank) * batch,
             count = std::clamp<int64_t>(data.n - begin, 0, batch);
-    if (count == 0)
+    // [L V, V, n, L n] of this process's shard.
+    double local[4] = {0, 0, 0, 0};
+    if (count == 0 && !masked)
       break;
-    feed(entry, data, order, begin, count);
-    if (kiln_status_t status =
-            kiln_regions_call(regions, nullptr, model->eval_step))
-      fail(std::string("eval_step: ") + kiln_status_message(status));
-    accumulate(entry, sums);
+    if (count > 0) {
+      feed(entry, data, order, begin, count);
+      if (kiln_status_t status =
+              kiln_regions_call(regions, nullptr, model->eval_step))
+        fail(std::string("eval_step: ") + kiln_status_message(status));
+      accumulate(entry, sums);
+      double loss = scalar(entry, "loss"), valid = scalar(entry, "valid_count"),
+             samples = scalar(entry, "sample_count");
+      local[0] = loss * valid;
+      local[1] = valid;
+      local[2] = samples;
+      local[3] = loss * samples;
+    }
+    if (masked) {
+      par->sum(local, 4);
+      maskedLossSum += local[1] > 0 ? local[2] * local[0] / local[1] : local[3];
+    }
     if (progress)
       progress(step + 1, numSteps, finish(sums));
   }
@@ -916,6 +936,8 @@ Metrics Session::evaluate(const Data &data, const Progress &progress) {
     for (const TensorInfo &t : entry.tensors)
       if (t.kind == KILN_TENSOR_OUTPUT && t.shape.empty() && t.name != "loss")
         sums[t.name] = values[i++];
+    if (masked)
+      sums["loss_sum"] = maskedLossSum;
   }
   return finish(sums);
 }

@@ -3,6 +3,7 @@
 kiln against Keras 3's masked loss formula written out in PyTorch.
 
 Usage: seq_mask_check.py KILN_OPT KILNC WORKDIR
+       seq_mask_check.py make DIR   (tagger.json, x.npy, y.npy, w.npy only)
 
 Model (Keras config, imported by kilnc): Embedding(20, 6, mask_zero) ->
 LSTM(5, return_sequences) -> TimeDistributed(Dense(3, softmax)); token ids
@@ -237,12 +238,11 @@ def check_steps(kiln, params, ids, y):
         fail("adam: masked labels change the params")
 
 
-def check_program(kilnc, workdir, rng):
-    """predict and evaluate of the compiled program over 40 samples (3
-    batches of 16, the last padded with 8 rows), after 4 epochs of fit so
-    that the predictions are far from uniform; evaluate with and without
-    per-sample weights (Keras' sample_weight of shape [N, 1], broadcast
-    over the steps; one sample of weight 0)."""
+def make_program_inputs(workdir, rng):
+    """Writes tagger.json (the model with a compile_config: Adam 0.05,
+    accuracy) and x.npy (ids [40, 10]), y.npy (labels: mostly id mod 3),
+    w.npy (sample weights 0.5/1/2, sample 3 weight 0) into `workdir`;
+    returns (config path, ids, y, w, {name: path})."""
     config = dict(CONFIG)
     config["compile_config"] = {
         "loss": "sparse_categorical_crossentropy",
@@ -252,9 +252,6 @@ def check_program(kilnc, workdir, rng):
     path = os.path.join(workdir, "tagger.json")
     with open(path, "w") as f:
         json.dump(config, f)
-    prog = os.path.join(workdir, "tagger")
-    subprocess.run([kilnc, path, f"--batch-size={BATCH}", "-o", prog],
-                   check=True)
     n = 40
     ids = np.concatenate([masked.padded_ids(all_padding=True)(rng)
                           for _ in range(3)])[:n].astype(np.int32)
@@ -268,6 +265,20 @@ def check_program(kilnc, workdir, rng):
     np.save(files["x"], ids)
     np.save(files["y"], y)
     np.save(files["w"], w)
+    return path, ids, y, w, files
+
+
+def check_program(kilnc, workdir, rng):
+    """predict and evaluate of the compiled program over 40 samples (3
+    batches of 16, the last padded with 8 rows), after 4 epochs of fit so
+    that the predictions are far from uniform; evaluate with and without
+    per-sample weights (Keras' sample_weight of shape [N, 1], broadcast
+    over the steps; one sample of weight 0)."""
+    path, ids, y, w, files = make_program_inputs(workdir, rng)
+    n = len(ids)
+    prog = os.path.join(workdir, "tagger")
+    subprocess.run([kilnc, path, f"--batch-size={BATCH}", "-o", prog],
+                   check=True)
     ckpt = os.path.join(workdir, "tagger.safetensors")
     subprocess.run([prog, "fit", "--data", files["x"], "--labels",
                     files["y"], "--epochs", "4", "--no-shuffle",
@@ -325,6 +336,14 @@ def check_program(kilnc, workdir, rng):
 
 
 def main():
+    if sys.argv[1] == "make":
+        # seq_mask_check.py make DIR: the program inputs only (the
+        # data-parallel test trains them on 1 and 2 processes).
+        os.makedirs(sys.argv[2], exist_ok=True)
+        rng = np.random.default_rng(SEED)
+        init_data(rng)  # the same draws as a full run
+        make_program_inputs(sys.argv[2], rng)
+        return
     kiln_opt, kilnc, workdir = sys.argv[1:4]
     os.makedirs(workdir, exist_ok=True)
     torch.set_num_threads(1)
