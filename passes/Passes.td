@@ -224,8 +224,10 @@ def KilnRewriteLossesToLogitsPass
     the probability forms clip probabilities to [1e-7, 1 - 1e-7]: a
     confidently wrong prediction with logit margin 1000 costs 1000 instead of
     -log(1e-7) = 16.1, and its gradient does not vanish. Keras does the same
-    by recovering the logits of a sigmoid/softmax output. Other users of the
-    probabilities (metrics) keep them. The rewrite is optional
+    by recovering the logits of a sigmoid/softmax output. A reshape that
+    keeps the last axis between the activation and the loss (the `[N*T, C]`
+    rows of a masked per-step loss) is applied to the logits instead. Other
+    users of the probabilities (metrics) keep them. The rewrite is optional
     (kiln-training-pipeline `stable_losses`, on by default).
 
     Before:
