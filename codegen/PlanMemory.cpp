@@ -395,12 +395,15 @@ struct KilnPrepareEntryPointsPass
       }
       kiln::setOpAttr<KilnDialect::OutputNamesAttrHelper>(
           func, b.getArrayAttr(names));
-      // Result-to-argument references end here: bufferization turns results
-      // into out-params (and their attributes into argument attributes).
+      // Result-to-argument references and result roles end here:
+      // bufferization turns results into out-params (and their attributes
+      // into argument attributes). A kiln.loss_mask result left in a
+      // function (a forward function compiled as it is) is an output.
       for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
         for (StringRef name :
              {KilnDialect::GradientOfAttrHelper::getNameStr(),
-              KilnDialect::StateUpdateOfAttrHelper::getNameStr()})
+              KilnDialect::StateUpdateOfAttrHelper::getNameStr(),
+              KilnDialect::LossMaskAttrHelper::getNameStr()})
           func.removeResultAttr(i, b.getStringAttr(name));
 
       // Each output needs its own buffer: copy returned arguments and

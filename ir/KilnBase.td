@@ -66,6 +66,7 @@ def Kiln_Dialect : Dialect {
     "::mlir::IntegerAttr":$update_of,
     "::mlir::IntegerAttr":$gradient_of,
     "::mlir::IntegerAttr":$state_update_of,
+    "::mlir::UnitAttr":$loss_mask,
     // Functions.
     "::mlir::StringAttr":$forward,
     "::mlir::ArrayAttr":$partials,

@@ -181,8 +181,8 @@ func::FuncOp ForwardFunctionBuilder::finish() {
   }
   body->eraseArguments(0, oldCount);
 
-  // Results: outputs, then state updates (an argument returned as is
-  // maps to its new block argument).
+  // Results: outputs, the loss mask, then state updates (an argument returned
+  // as is maps to its new block argument).
   auto current = [&](Value v) {
     Value now = renamed.lookup(v);
     return now ? now : v;
@@ -191,6 +191,11 @@ func::FuncOp ForwardFunctionBuilder::finish() {
   for (Value v : outputs)
     results.push_back(current(v));
   SmallVector<DictionaryAttr> resultAttrs(outputAttrs);
+  if (lossMask) {
+    results.push_back(current(lossMask));
+    resultAttrs.push_back(b.getDictionaryAttr(
+        namedAttr<KilnDialect::LossMaskAttrHelper>(b.getUnitAttr())));
+  }
   for (auto [param, newValue] : stateUpdates) {
     int64_t index = cast<BlockArgument>(current(param)).getArgNumber();
     results.push_back(current(newValue));

@@ -109,6 +109,10 @@ public:
 
   /// A model output named `name` (`kiln.name`).
   void addOutput(Value value, StringRef name);
+  /// The Keras mask `[N, T]` (0/1 floats) of the first output, which the
+  /// loss and the metrics weight the steps by (a result marked
+  /// `kiln.loss_mask`, placed after the outputs). Set at most once.
+  void setLossMask(Value mask) { lossMask = mask; }
   /// The new value of state parameter `param` after a training step (a
   /// result marked `kiln.state_update_of`).
   void addStateUpdate(Value param, Value newValue);
@@ -127,6 +131,7 @@ private:
   Block *body;
   SmallVector<Arg> params;
   SmallVector<Value> inputs;
+  Value lossMask;
   SmallVector<DictionaryAttr> inputAttrs;
   std::optional<Arg> counter;
   std::optional<Arg> weights;

@@ -115,6 +115,7 @@ ArrayRef<AttrRule> getRules() {
       rule<D::UpdateOfAttrHelper>(Place::Result),
       rule<D::GradientOfAttrHelper>(Place::Result),
       rule<D::StateUpdateOfAttrHelper>(Place::Result),
+      rule<D::LossMaskAttrHelper>(Place::Result),
       rule<D::ForwardAttrHelper>(Place::Function),
       rule<D::PartialsAttrHelper>(Place::Function),
       rule<D::MetricsAttrHelper>(Place::Function),

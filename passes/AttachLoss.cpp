@@ -2,7 +2,10 @@
 //
 // Implements kiln-attach-loss: the loss function of a training graph, with
 // Keras regularization terms and the partial sums that make epoch metrics
-// exact (docs/spec.md, "Metrics"). The forward function's state updates
+// exact (docs/spec.md, "Metrics"), weighting the steps by the Keras mask of
+// the predictions if the forward function returns one (a result marked
+// `kiln.loss_mask`; docs/spec.md, "Loss reduction"). The forward function's
+// state updates
 // (results marked `kiln.state_update_of`) stay results of @loss, after the
 // partials, so that the training step can write them back.
 //
@@ -132,13 +135,20 @@ struct KilnAttachLossPass
       return mlir::emitError(module.getLoc(),
                              "kiln-attach-loss: the module already has a "
                              "symbol @loss");
-    // The predictions: the first result that is not a state update.
-    std::optional<unsigned> predIndex;
+    // The predictions: the first result that is neither a state update nor
+    // the loss mask.
+    std::optional<unsigned> predIndex, maskIndex;
     SmallVector<unsigned> stateUpdates;
     for (unsigned r = 0, e = forward.getNumResults(); r < e; ++r) {
       if (hasResultAttr<KilnDialect::StateUpdateOfAttrHelper>(forward, r))
         stateUpdates.push_back(r);
-      else if (!predIndex)
+      else if (hasResultAttr<KilnDialect::LossMaskAttrHelper>(forward, r)) {
+        if (maskIndex)
+          return mlir::emitError(forward.getLoc(), "kiln-attach-loss: @")
+                 << function << " has two results marked 'kiln.loss_mask' ("
+                 << *maskIndex << " and " << r << ")";
+        maskIndex = r;
+      } else if (!predIndex)
         predIndex = r;
     }
     auto predType =
@@ -160,6 +170,21 @@ struct KilnAttachLossPass
              << loss << " needs a class axis of at least 2 classes, but @"
              << function << " outputs " << predType
              << " (use binary_crossentropy for one output unit)";
+    // The Keras mask of the predictions: [N, T] for predictions [N, T, C].
+    if (maskIndex) {
+      auto maskType =
+          dyn_cast<RankedTensorType>(forward.getResultTypes()[*maskIndex]);
+      if (predType.getRank() != 3 || !maskType ||
+          !isa<FloatType>(maskType.getElementType()) ||
+          maskType.getShape() != predType.getShape().take_front(2))
+        return mlir::emitError(forward.getLoc(), "kiln-attach-loss: result ")
+               << *maskIndex << " of @" << function
+               << " is marked 'kiln.loss_mask' but has type "
+               << forward.getResultTypes()[*maskIndex]
+               << "; the predictions are " << predType
+               << " (a loss mask is [batch, steps] floats of predictions "
+                  "[batch, steps, features])";
+    }
 
     // Metrics, with Keras's "accuracy" resolved from the loss.
     SmallVector<std::string> metricNames;
@@ -196,26 +221,60 @@ struct KilnAttachLossPass
     LossBuilder lb(b, loc, ret.getOperand(*predIndex), labels, weights,
                    fromLogits);
 
+    // With a Keras mask m [N, T], every step is a row of its own: the loss
+    // op sees predictions [N*T, C], labels [N*T(, C)] and the step weights
+    // w_n m_nt, whose sum replaces sum(w) below, and the count of valid
+    // steps of the samples, V = sum_nt real_n m_nt, replaces n (Keras
+    // apply_mask, docs/spec.md "Loss reduction").
+    Value lossPred = lb.p, lossLabels = labels, lossWeights = weights;
+    Value mask, stepWeights;
+    auto stepType = RankedTensorType::get(predType.getShape().take_front(2),
+                                          predType.getElementType());
+    auto perStep = [&](Value v) { // [N] -> [N, T]
+      return b.create<BroadcastInDimOp>(loc, stepType, v, ArrayRef<int64_t>{0})
+          .getResult();
+    };
+    if (maskIndex) {
+      mask = ret.getOperand(*maskIndex);
+      if (mask.getType() != stepType)
+        mask = b.create<ConvertOp>(loc, stepType, mask);
+      stepWeights = b.create<MulOp>(loc, perStep(weights), mask);
+      int64_t rows = predType.getDimSize(0) * predType.getDimSize(1);
+      auto flat = [&](Value v, ArrayRef<int64_t> tail) {
+        auto t = cast<RankedTensorType>(v.getType());
+        SmallVector<int64_t> shape = {rows};
+        shape.append(tail.begin(), tail.end());
+        return b.create<ReshapeOp>(loc, t.clone(shape), v).getResult();
+      };
+      lossPred = flat(lb.p, {classes});
+      lossLabels = kind == LossKind::SparseCategoricalCrossentropy
+                       ? flat(labels, {})
+                       : flat(labels, {classes});
+      lossWeights = flat(stepWeights, {});
+    }
+
     Value lossValue;
     auto logits = b.getBoolAttr(fromLogits);
     switch (kind) {
     case LossKind::MeanSquaredError:
-      lossValue = b.create<MeanSquaredErrorOp>(loc, lb.p, labels, weights);
+      lossValue =
+          b.create<MeanSquaredErrorOp>(loc, lossPred, lossLabels, lossWeights);
       break;
     case LossKind::MeanAbsoluteError:
-      lossValue = b.create<MeanAbsoluteErrorOp>(loc, lb.p, labels, weights);
+      lossValue =
+          b.create<MeanAbsoluteErrorOp>(loc, lossPred, lossLabels, lossWeights);
       break;
     case LossKind::BinaryCrossentropy:
-      lossValue =
-          b.create<BinaryCrossentropyOp>(loc, lb.p, labels, weights, logits);
+      lossValue = b.create<BinaryCrossentropyOp>(loc, lossPred, lossLabels,
+                                                 lossWeights, logits);
       break;
     case LossKind::CategoricalCrossentropy:
-      lossValue = b.create<CategoricalCrossentropyOp>(loc, lb.p, labels,
-                                                      weights, logits);
+      lossValue = b.create<CategoricalCrossentropyOp>(loc, lossPred, lossLabels,
+                                                      lossWeights, logits);
       break;
     case LossKind::SparseCategoricalCrossentropy:
-      lossValue = b.create<SparseCategoricalCrossentropyOp>(loc, lb.p, labels,
-                                                            weights, logits);
+      lossValue = b.create<SparseCategoricalCrossentropyOp>(
+          loc, lossPred, lossLabels, lossWeights, logits);
       break;
     }
 
@@ -224,9 +283,10 @@ struct KilnAttachLossPass
     // sample weights are given). The loss op gives sum(w l) / sum(w), so the
     // factor sum(w) / n (exactly 1 for 0/1 weights). Padded rows (weight
     // +0) are not counted; a real row of weight 0 is passed as -0 and is
-    // (1 / -0 = -inf < 0).
-    Value weightSum = lb.sumAll(weights);
-    Value sampleCount;
+    // (1 / -0 = -inf < 0). With a mask: sum(w m l) / sum(w m) times
+    // sum(w m) / V.
+    Value weightSum = lb.sumAll(maskIndex ? stepWeights : weights);
+    Value sampleCount, validCount;
     {
       Value zero = lb.splat(weightType, 0.0);
       Value nonzero =
@@ -237,8 +297,10 @@ struct KilnAttachLossPass
       Value real = b.create<MaximumOp>(loc, lb.toFloat(nonzero),
                                        lb.toFloat(negativeZero));
       sampleCount = lb.sumAll(real);
-      Value denominator =
-          b.create<MaximumOp>(loc, sampleCount, lb.splat(lb.scalar, 1.0));
+      if (maskIndex)
+        validCount = lb.sumAll(b.create<MulOp>(loc, perStep(real), mask));
+      Value denominator = b.create<MaximumOp>(
+          loc, maskIndex ? validCount : sampleCount, lb.splat(lb.scalar, 1.0));
       lossValue = b.create<MulOp>(loc, lossValue,
                                   b.create<DivOp>(loc, weightSum, denominator));
     }
@@ -272,18 +334,33 @@ struct KilnAttachLossPass
       partialNames.push_back(b.getStringAttr(name));
     };
     // Epoch loss = sum(loss_sum) / sum(sample_count) (Keras weighs each
-    // batch's loss by its number of samples); metrics divide by weight_sum.
+    // batch's loss by its number of samples); metrics divide by weight_sum
+    // (with a mask: the weights of the valid steps, sum(w m)).
     addPartial("loss_sum", b.create<MulOp>(loc, lossValue, sampleCount));
     addPartial("weight_sum", weightSum);
     addPartial("sample_count", sampleCount);
+    // The loss's divisor V with a mask: data-parallel training weighs each
+    // process's gradient and loss by it.
+    if (maskIndex)
+      addPartial("valid_count", validCount);
+    // Keras' mean metrics take the mask as a sample weight
+    // (MeanMetricWrapper): sum(v w m) over the steps, v [N, T]; without a
+    // mask, sum_n w_n mean(v_n).
+    auto metricSum = [&](Value v) -> Value {
+      if (!maskIndex)
+        return lb.weightedSum(lb.perSampleMean(v));
+      auto t = cast<RankedTensorType>(v.getType());
+      if (t.getRank() == 3)
+        v = b.create<ReduceMeanOp>(loc, v, ArrayRef<int64_t>{2}, false);
+      return lb.sumAll(b.create<MulOp>(loc, v, stepWeights));
+    };
     bool countsAdded = false;
     for (const std::string &m : metricNames) {
       if (m == "binary_accuracy") {
         Value match =
             b.create<CompareOp>(loc, ComparisonDirection::eq,
                                 lb.predictedPositive(), lb.actualPositive());
-        addPartial("binary_accuracy_sum",
-                   lb.weightedSum(lb.perSampleMean(lb.toFloat(match))));
+        addPartial("binary_accuracy_sum", metricSum(lb.toFloat(match)));
       } else if (m == "categorical_accuracy" ||
                  m == "sparse_categorical_accuracy") {
         Value truth =
@@ -295,8 +372,7 @@ struct KilnAttachLossPass
                       labels));
         Value match = b.create<CompareOp>(loc, ComparisonDirection::eq,
                                           lb.argmaxLast(lb.p), truth);
-        addPartial(m + "_sum",
-                   lb.weightedSum(lb.perSampleMean(lb.toFloat(match))));
+        addPartial(m + "_sum", metricSum(lb.toFloat(match)));
       } else if (m == "precision" || m == "recall" || m == "f1") {
         if (countsAdded)
           continue;
@@ -312,7 +388,7 @@ struct KilnAttachLossPass
         Value diff = b.create<SubOp>(loc, lb.p, labels);
         Value err = m == "mae" ? Value(b.create<AbsOp>(loc, diff))
                                : Value(b.create<SquareOp>(loc, diff));
-        addPartial(m + "_sum", lb.weightedSum(lb.perSampleMean(err)));
+        addPartial(m + "_sum", metricSum(err));
       }
     }
 

@@ -918,13 +918,15 @@ struct KilnAttachOptimizerPass
 
     // --- @eval_step and @predict: the loss and the forward pass with
     // dropout as the identity. They read state and do not update it: the
-    // state-update results are dropped.
+    // state-update results are dropped, and so is the loss mask (Keras'
+    // predict returns the outputs, not their masks).
     auto cloneInference = [&](func::FuncOp source, StringRef name) {
       SmallVector<unsigned> keptResults;
       SmallVector<Type> resultTypes;
       SmallVector<Attribute> resultAttrs;
       for (unsigned r = 0; r < source.getNumResults(); ++r)
-        if (!hasResultAttr<KilnDialect::StateUpdateOfAttrHelper>(source, r)) {
+        if (!hasResultAttr<KilnDialect::StateUpdateOfAttrHelper>(source, r) &&
+            !hasResultAttr<KilnDialect::LossMaskAttrHelper>(source, r)) {
           keptResults.push_back(r);
           resultTypes.push_back(source.getResultTypes()[r]);
           DictionaryAttr attrs = source.getResultAttrDict(r);

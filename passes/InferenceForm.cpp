@@ -4,7 +4,7 @@
 // InferenceFormOpInterface (dropout, batch_norm) is replaced by its
 // inference form, the step counter and sample-weight arguments, which no op
 // reads any more, disappear, and state is read but not updated (results
-// marked kiln.state_update_of are dropped).
+// marked kiln.state_update_of are dropped, and so is a kiln.loss_mask).
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,12 +26,13 @@ using namespace mlir;
 using namespace mlir::kiln;
 
 namespace {
-/// Removes the results marked kiln.state_update_of: inference reads state
-/// and never writes it.
+/// Removes the results marked kiln.state_update_of (inference reads state
+/// and never writes it) and kiln.loss_mask (only a loss reads it).
 void eraseStateUpdates(func::FuncOp func) {
   llvm::BitVector erase(func.getNumResults());
   for (unsigned r = 0, e = func.getNumResults(); r < e; ++r)
-    if (hasResultAttr<KilnDialect::StateUpdateOfAttrHelper>(func, r))
+    if (hasResultAttr<KilnDialect::StateUpdateOfAttrHelper>(func, r) ||
+        hasResultAttr<KilnDialect::LossMaskAttrHelper>(func, r))
       erase.set(r);
   if (erase.none())
     return;

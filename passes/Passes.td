@@ -105,9 +105,28 @@ def KilnAttachLossPass : Pass<"kiln-attach-loss", "::mlir::ModuleOp"> {
       ratios of partials summed over all batches, so they are exact
       (docs/spec.md, "Metrics").
 
+    A forward result marked `kiln.loss_mask` (the Keras mask `[N, T]` of
+    predictions `[N, T, C]`, 0/1 floats) is not returned; it weights every
+    step as Keras does (keras/src/losses/loss.py `apply_mask`): the loss op
+    reads `[N*T, C]` predictions with step weights `w_n m_nt`, the loss is
+    `sum(w m l) / V` (V the valid steps of the samples, 0 when none), the
+    mean metrics are `sum(w m v) / sum(w m)`, and the partial `valid_count`
+    = V follows `sample_count` (docs/spec.md, "Loss reduction"):
+
+    ```mlir
+    // before
+    func.func @forward(...) -> (tensor<4x6x5xf32> {kiln.name = "out"},
+                                tensor<4x6xf32> {kiln.loss_mask})
+    // after: @loss(..., %y: tensor<4x6xi32>, %w: tensor<4xf32>)
+    %sw = kiln.mul (kiln.broadcast_in_dim %w, dims = [0]), %mask
+    %l  = kiln.sparse_categorical_crossentropy %p_flat, %y_flat, %sw_flat
+        : tensor<24x5xf32>, tensor<24xi32>, tensor<24xf32> -> tensor<f32>
+    ```
+
     The names of the partials are recorded in `kiln.partials`, the metrics
     in `kiln.metrics`. A loss that does not fit the output (a sparse or
-    categorical loss on a 1-unit output) or an unknown name is an error.
+    categorical loss on a 1-unit output), an unknown name, or a loss mask
+    whose shape does not fit the predictions is an error.
   }];
   let options = [
     Option<"function", "function", "std::string", /*default=*/"\"forward\"",
@@ -205,8 +224,10 @@ def KilnRewriteLossesToLogitsPass
     the probability forms clip probabilities to [1e-7, 1 - 1e-7]: a
     confidently wrong prediction with logit margin 1000 costs 1000 instead of
     -log(1e-7) = 16.1, and its gradient does not vanish. Keras does the same
-    by recovering the logits of a sigmoid/softmax output. Other users of the
-    probabilities (metrics) keep them. The rewrite is optional
+    by recovering the logits of a sigmoid/softmax output. A reshape that
+    keeps the last axis between the activation and the loss (the `[N*T, C]`
+    rows of a masked per-step loss) is applied to the logits instead. Other
+    users of the probabilities (metrics) keep them. The rewrite is optional
     (kiln-training-pipeline `stable_losses`, on by default).
 
     Before:
@@ -234,7 +255,8 @@ def KilnInferenceFormPass
     or `kiln.sample_weight` (BatchNorm's row mask), which no op reads any
     more, are removed; results
     marked `kiln.state_update_of` are dropped (inference reads state and
-    never updates it). `kilnc` runs it
+    never updates it), and so is a result marked `kiln.loss_mask` (only a
+    loss reads it; Keras' predict returns no masks). `kilnc` runs it
     for models compiled without a loss, whose one function is the program's
     `predict`; with a loss, `kiln-attach-optimizer` builds `@predict` the
     same way.

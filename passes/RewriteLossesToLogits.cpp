@@ -47,6 +47,17 @@ struct LossOnActivation : OpRewritePattern<LossOp> {
     if (op.getFromLogits())
       return failure();
     Value logits = getLogits<Activation>(op.getPredictions());
+    // Through a reshape that keeps the last axis (kiln-attach-loss
+    // flattens [N, T, C] predictions to [N*T, C] for a Keras mask): the
+    // same reshape of the logits.
+    if (auto reshape = op.getPredictions().template getDefiningOp<ReshapeOp>();
+        !logits && reshape && reshape.getInput().getType().getRank() >= 1 &&
+        reshape.getInput().getType().getShape().back() ==
+            reshape.getType().getShape().back()) {
+      if (Value inner = getLogits<Activation>(reshape.getInput()))
+        logits =
+            rewriter.create<ReshapeOp>(op.getLoc(), reshape.getType(), inner);
+    }
     if (!logits)
       return failure();
     rewriter.replaceOpWithNewOp<LossOp>(op, logits, op.getLabels(),

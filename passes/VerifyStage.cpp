@@ -76,7 +76,8 @@ bool isForwardResultAttr(StringRef name) {
   return llvm::is_contained({D::NameAttrHelper::getNameStr(),
                              D::UpdateOfAttrHelper::getNameStr(),
                              D::GradientOfAttrHelper::getNameStr(),
-                             D::StateUpdateOfAttrHelper::getNameStr()},
+                             D::StateUpdateOfAttrHelper::getNameStr(),
+                             D::LossMaskAttrHelper::getNameStr()},
                             name);
 }
 

@@ -3552,12 +3552,25 @@ LogicalResult KerasImporter::emitFunction(ModuleOp module) {
       forward->addOutput(*extra, (ref.layer + "_" + Twine(ref.tensor)).str());
       continue;
     }
-    // Keras would also weight the loss by the output's mask.
-    if (maskByLayer.count(ref.layer))
-      emitWarning(fileLoc)
-          << "the output of layer '" << ref.layer
-          << "' carries a Keras mask, which kiln does not apply to the loss "
-             "or metrics: masked entries count like the others";
+    // Keras weights the loss and the metrics of an output by its mask
+    // (keras/src/losses/loss.py Loss.__call__, reduction_metrics.py
+    // MeanMetricWrapper): the first output's [N, T] mask of a [N, T, C]
+    // output becomes the result kiln-attach-loss reads (kiln.loss_mask).
+    if (Value mask = maskByLayer.lookup(ref.layer)) {
+      auto outType = cast<RankedTensorType>(output.getType());
+      auto maskType = cast<RankedTensorType>(mask.getType());
+      bool first = &ref == &modelOutputs.front();
+      if (first && outType.getRank() == 3 && maskType.getRank() == 2 &&
+          maskType.getShape() == outType.getShape().take_front(2))
+        forward->setLossMask(mask);
+      else
+        emitWarning(fileLoc)
+            << "the output of layer '" << ref.layer << "' " << outType
+            << " carries a Keras mask " << maskType
+            << ", which kiln does not apply to the loss or metrics (only a "
+               "[batch, steps] mask of the first output of shape [batch, "
+               "steps, features]): masked entries count like the others";
+    }
     forward->addOutput(output, ref.layer);
   }
   forward->finish();

@@ -905,16 +905,36 @@ Metrics Session::evaluate(const Data &data, const Progress &progress) {
   int64_t ranks = par && par->active() ? par->size() : 1,
           rank = par && par->active() ? par->rank() : 0;
   int64_t numSteps = (data.n + batch * ranks - 1) / (batch * ranks);
+  // With a Keras mask the loss of a global batch is sum_r V_r L_r / V (V
+  // the valid steps, the partial valid_count), not a sum of the processes'
+  // loss_sum: one small allreduce per step gives it (every process takes
+  // every step then, an empty shard adding zeros).
+  bool masked = ranks > 1 && entry.find(KILN_TENSOR_OUTPUT, "valid_count");
+  double maskedLossSum = 0;
   for (int64_t step = 0; step < numSteps; ++step) {
     int64_t begin = (step * ranks + rank) * batch,
             count = std::clamp<int64_t>(data.n - begin, 0, batch);
-    if (count == 0)
+    // [L V, V, n, L n] of this process's shard.
+    double local[4] = {0, 0, 0, 0};
+    if (count == 0 && !masked)
       break;
-    feed(entry, data, order, begin, count);
-    if (kiln_status_t status =
-            kiln_regions_call(regions, nullptr, model->eval_step))
-      fail(std::string("eval_step: ") + kiln_status_message(status));
-    accumulate(entry, sums);
+    if (count > 0) {
+      feed(entry, data, order, begin, count);
+      if (kiln_status_t status =
+              kiln_regions_call(regions, nullptr, model->eval_step))
+        fail(std::string("eval_step: ") + kiln_status_message(status));
+      accumulate(entry, sums);
+      double loss = scalar(entry, "loss"), valid = scalar(entry, "valid_count"),
+             samples = scalar(entry, "sample_count");
+      local[0] = loss * valid;
+      local[1] = valid;
+      local[2] = samples;
+      local[3] = loss * samples;
+    }
+    if (masked) {
+      par->sum(local, 4);
+      maskedLossSum += local[1] > 0 ? local[2] * local[0] / local[1] : local[3];
+    }
     if (progress)
       progress(step + 1, numSteps, finish(sums));
   }
@@ -929,6 +949,8 @@ Metrics Session::evaluate(const Data &data, const Progress &progress) {
     for (const TensorInfo &t : entry.tensors)
       if (t.kind == KILN_TENSOR_OUTPUT && t.shape.empty() && t.name != "loss")
         sums[t.name] = values[i++];
+    if (masked)
+      sums["loss_sum"] = maskedLossSum;
   }
   return finish(sums);
 }
@@ -1208,14 +1230,20 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
   const TensorInfo *lrTensor = a.find(KILN_TENSOR_INPUT, "learning_rate");
   const TensorInfo *counter = g.find(KILN_TENSOR_INPUT, "dropout_counter");
   // The loss is Keras' sum(w l) / n (n the batch's samples): each process's
-  // gradient weighs n_r / n. Models without sample_count (sum(w l) /
-  // sum(w)) weigh W_r / W.
-  size_t weightIndex = scalars.size(), lossIndex = scalars.size();
+  // gradient weighs n_r / n. With a Keras mask it is sum(w m l) / V (V the
+  // valid steps, the partial valid_count): V_r / V. Models without
+  // sample_count (sum(w l) / sum(w)) weigh W_r / W.
+  size_t weightIndex = scalars.size(), lossIndex = scalars.size(),
+         validIndex = scalars.size(), lossSumIndex = scalars.size();
   for (size_t i = 0; i < scalars.size(); ++i) {
-    if (scalars[i]->name == "sample_count")
+    if (scalars[i]->name == "sample_count" && validIndex == scalars.size())
       weightIndex = i;
+    if (scalars[i]->name == "valid_count")
+      weightIndex = validIndex = i;
     if (scalars[i]->name == "loss")
       lossIndex = i;
+    if (scalars[i]->name == "loss_sum")
+      lossSumIndex = i;
   }
   if (weightIndex == scalars.size())
     for (size_t i = 0; i < scalars.size(); ++i)
@@ -1236,8 +1264,8 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
     }
     if (onStep)
       onStep(iteration, rate);
-    // [loss and partial sums..., interrupt requests]
-    std::vector<double> reduced(scalars.size() + 1, 0.0);
+    // [loss and partial sums..., loss * valid_count, interrupt requests]
+    std::vector<double> reduced(scalars.size() + 2, 0.0);
     double localWeight = 0;
     if (count > 0) {
       feed(g, data, order, begin, count);
@@ -1253,6 +1281,8 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
       for (size_t i = 0; i < scalars.size(); ++i)
         reduced[i] = scalar(g, scalars[i]->name);
       localWeight = reduced[weightIndex];
+      if (validIndex < scalars.size() && lossIndex < scalars.size())
+        reduced[scalars.size()] = reduced[lossIndex] * reduced[validIndex];
     } else {
       // A shard past the end of the data (the last global batch is
       // short): no rows, no gradient, no state update.
@@ -1285,6 +1315,19 @@ Metrics Session::trainEpochParallel(const Data &data, int64_t epochNumber,
     // the sum over processes of (n_r / n) * (process r's gradient).
     double total = reduced[weightIndex];
     double share = total > 0 ? localWeight / total : 0.0;
+    // With a mask the global batch's loss is sum_r V_r L_r / V, which the
+    // epoch weighs by the batch's samples n: loss_sum = n sum_r V_r L_r / V
+    // (sum_r n_r L_r otherwise; and so when no step is valid, V = 0).
+    if (validIndex < scalars.size() && lossSumIndex < scalars.size() &&
+        total > 0 && weightIndex == validIndex) {
+      size_t countIndex = scalars.size();
+      for (size_t i = 0; i < scalars.size(); ++i)
+        if (scalars[i]->name == "sample_count")
+          countIndex = i;
+      if (countIndex < scalars.size())
+        reduced[lossSumIndex] =
+            reduced[countIndex] * reduced[scalars.size()] / total;
+    }
     if (share != 1.0)
       for (const TensorInfo *t : gGrads) {
         char *p = address(*t);

@@ -90,6 +90,36 @@ TEST_F(KilnBuilderTest, OrdersArgumentsAndWritesTheProtocol) {
   EXPECT_EQ(matmul.getRhs(), body.getArgument(0));
 }
 
+TEST_F(KilnBuilderTest, PutsTheLossMaskBetweenOutputsAndStateUpdates) {
+  Location loc = UnknownLoc::get(&context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  ForwardFunctionBuilder fb(*module, loc);
+  KilnBuilder &b = fb.builder();
+  auto f32 = b.getF32Type();
+  ParamSpec mean;
+  mean.name = "bn/mean";
+  mean.state = true;
+  Value m = fb.addParam(RankedTensorType::get({3}, f32), mean);
+  Value x = fb.addInput(RankedTensorType::get({2, 4, 3}, f32), "x");
+  Value mask = fb.addInput(RankedTensorType::get({2, 4}, f32), "m");
+  Value one = b.splat(cast<RankedTensorType>(m.getType()), 1.0);
+  fb.addStateUpdate(
+      m, b.create<AddOp>(TypeRange{m.getType()}, ValueRange{m, one}));
+  fb.setLossMask(mask);
+  fb.addOutput(x, "y");
+  func::FuncOp func = fb.finish();
+  ASSERT_TRUE(succeeded(verify(*module)));
+
+  using D = KilnDialect;
+  ASSERT_EQ(func.getNumResults(), 3u);
+  EXPECT_EQ(getResultAttr<D::NameAttrHelper>(func, 0).getValue(), "y");
+  EXPECT_TRUE(hasResultAttr<D::LossMaskAttrHelper>(func, 1));
+  EXPECT_FALSE(hasResultAttr<D::LossMaskAttrHelper>(func, 0));
+  EXPECT_EQ(getResultAttr<D::StateUpdateOfAttrHelper>(func, 2).getInt(), 0);
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  EXPECT_EQ(ret.getOperand(1), func.getArgument(2));
+}
+
 TEST_F(KilnBuilderTest, ReturnsArgumentsAfterReordering) {
   Location loc = UnknownLoc::get(&context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);

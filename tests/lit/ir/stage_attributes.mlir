@@ -220,6 +220,15 @@ func.func @state_update_of_param(%a: tensor<4xf32> {kiln.param = "a"}) -> (tenso
 
 // -----
 
+// Tests that kiln.loss_mask belongs on results (the Keras mask a forward
+// function returns for the loss), not on arguments.
+// expected-error @+1 {{argument 0: 'kiln.loss_mask' is a function result attribute, not a function argument attribute}}
+func.func @loss_mask_on_argument(%m: tensor<2x4xf32> {kiln.loss_mask}) -> tensor<2x4xf32> {
+  return %m : tensor<2x4xf32>
+}
+
+// -----
+
 // Tests that state is a parameter: it needs a kiln.param name.
 // expected-error @+1 {{argument 0: 'kiln.state' marks a parameter: the argument needs a 'kiln.param' name}}
 func.func @state_without_param(%a: tensor<4xf32> {kiln.state}) -> tensor<4xf32> {

@@ -42,3 +42,25 @@ func.func @unchanged(%z: tensor<8x10xf32>, %y: tensor<8x10xf32>, %w: tensor<8xf3
   %m = kiln.categorical_crossentropy %z, %y, %w {from_logits = true} : tensor<8x10xf32>, tensor<8x10xf32>, tensor<8xf32> -> tensor<f32>
   return %l, %m : tensor<f32>, tensor<f32>
 }
+
+// -----
+
+// Tests that a reshape keeping the last axis between the softmax and the
+// loss (kiln-attach-loss's [N*T, C] rows of a masked per-step loss) moves
+// to the logits, while a reshape that changes the class axis blocks the
+// rewrite (the softmax normalized other groups).
+// CHECK-LABEL: func.func @through_reshape
+// CHECK-SAME: (%[[Z:.+]]: tensor<2x3x5xf32>, %[[Y:.+]]: tensor<6xi32>, %[[W:.+]]: tensor<6xf32>, %[[Y2:.+]]: tensor<3xi32>, %[[W2:.+]]: tensor<3xf32>)
+// CHECK-DAG: %[[P:.+]] = kiln.softmax %[[Z]]
+// CHECK-DAG: %[[ZF:.+]] = kiln.reshape %[[Z]] : tensor<2x3x5xf32> -> tensor<6x5xf32>
+// CHECK: kiln.sparse_categorical_crossentropy %[[ZF]], %[[Y]], %[[W]] {from_logits = true}
+// CHECK: %[[PG:.+]] = kiln.reshape %[[P]] : tensor<2x3x5xf32> -> tensor<3x10xf32>
+// CHECK: kiln.sparse_categorical_crossentropy %[[PG]], %[[Y2]], %[[W2]] :
+func.func @through_reshape(%z: tensor<2x3x5xf32>, %y: tensor<6xi32>, %w: tensor<6xf32>, %y2: tensor<3xi32>, %w2: tensor<3xf32>) -> (tensor<f32>, tensor<f32>) {
+  %p = kiln.softmax %z {axis = 2 : i64} : tensor<2x3x5xf32>
+  %pf = kiln.reshape %p : tensor<2x3x5xf32> -> tensor<6x5xf32>
+  %l = kiln.sparse_categorical_crossentropy %pf, %y, %w : tensor<6x5xf32>, tensor<6xi32>, tensor<6xf32> -> tensor<f32>
+  %pg = kiln.reshape %p : tensor<2x3x5xf32> -> tensor<3x10xf32>
+  %l2 = kiln.sparse_categorical_crossentropy %pg, %y2, %w2 : tensor<3x10xf32>, tensor<3xi32>, tensor<3xf32> -> tensor<f32>
+  return %l, %l2 : tensor<f32>, tensor<f32>
+}
