@@ -4104,12 +4104,33 @@ LogicalResult KerasImporter::loadStoredWeights(func::FuncOp forward) {
 }
 
 /// The float dataset `dataset` of `file`, of shape `shape`, as a dense
-/// constant in f32 or f64 (`element`). Errors: the reader's; a NaN or
-/// infinite element, as "'<what>' holds <v> at element <k>; optimizer
-/// state must be finite".
+/// constant in f32 or f64 (`element`). Errors: more than `maxElements`
+/// elements (the largest parameter of the model: every slot has a
+/// parameter's shape), checked before anything is allocated, as "'<what>'
+/// has shape [...], more elements than the model's largest parameter
+/// (<max>)"; the reader's; a NaN or infinite element, as "'<what>' holds
+/// <v> at element <k>; optimizer state must be finite".
 static llvm::Expected<DenseElementsAttr>
 readOptimizerValues(const H5File &file, StringRef dataset,
-                    ArrayRef<int64_t> shape, Type element, const Twine &what) {
+                    ArrayRef<int64_t> shape, Type element, int64_t maxElements,
+                    const Twine &what) {
+  // A stored shape is not yet checked against any parameter: a chunked
+  // dataset of a few bytes on disk can claim terabytes.
+  maxElements = std::max<int64_t>(maxElements, 1);
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d != 0 && count > maxElements / d) {
+      count = maxElements + 1;
+      break;
+    }
+    count *= d;
+  }
+  if (count > maxElements)
+    return llvm::createStringError(
+        (what + " has shape " + shapeText(shape) +
+         ", more elements than the model's largest parameter (" +
+         Twine(maxElements) + ")")
+            .str());
   bool f64 = element.isF64();
   auto type = RankedTensorType::get(shape, element);
   size_t elements = static_cast<size_t>(type.getNumElements());
@@ -4141,6 +4162,18 @@ readOptimizerValues(const H5File &file, StringRef dataset,
   return DenseElementsAttr::get(
       type, ArrayRef<float>(reinterpret_cast<const float *>(buffer.data()),
                             elements));
+}
+
+/// The element count of the largest parameter (`kiln.param` argument) of
+/// `forward`: no optimizer slot is larger.
+static int64_t largestParameter(func::FuncOp forward) {
+  int64_t largest = 0;
+  for (unsigned i = 0, e = forward.getNumArguments(); i < e; ++i)
+    if (getArgAttr<KilnDialect::ParamAttrHelper>(forward, i))
+      largest = std::max(largest,
+                         cast<RankedTensorType>(forward.getArgumentTypes()[i])
+                             .getNumElements());
+  return largest;
 }
 
 LogicalResult KerasImporter::loadOptimizerState(ModuleOp module,
@@ -4214,10 +4247,10 @@ LogicalResult KerasImporter::loadOptimizerState(ModuleOp module,
     if (!shape)
       return fail() << "the variable '" << dataset
                     << "': " << llvm::toString(shape.takeError());
-    auto value =
-        readOptimizerValues(*weightsFile, dataset, *shape,
-                            f64 ? builder.getF64Type() : builder.getF32Type(),
-                            "the variable '" + dataset + "'");
+    auto value = readOptimizerValues(
+        *weightsFile, dataset, *shape,
+        f64 ? builder.getF64Type() : builder.getF32Type(),
+        largestParameter(forward), "the variable '" + dataset + "'");
     if (!value)
       return fail() << llvm::toString(value.takeError());
     values.push_back(*value);
@@ -4335,10 +4368,10 @@ LogicalResult KerasImporter::loadKeras2OptimizerState(ModuleOp module,
     if (!seen.insert(key).second)
       return fail() << "the optimizer weight '" << name << "' is a second '"
                     << slot << "' slot of '" << param << "'";
-    auto value =
-        readOptimizerValues(*weightsFile, dataset, *shape,
-                            f64 ? builder.getF64Type() : builder.getF32Type(),
-                            "the optimizer weight '" + name + "'");
+    auto value = readOptimizerValues(
+        *weightsFile, dataset, *shape,
+        f64 ? builder.getF64Type() : builder.getF32Type(),
+        largestParameter(forward), "the optimizer weight '" + name + "'");
     if (!value)
       return fail() << llvm::toString(value.takeError());
     slots.append(key, *value);

@@ -130,7 +130,8 @@ extern "C" kiln_status_t kiln_regions_call(const kiln_regions_t *regions,
   if (required && (regions->sizes.params_size < required->params_size ||
                    regions->sizes.opt_state_size < required->opt_state_size ||
                    regions->sizes.io_size < required->io_size ||
-                   regions->sizes.scratch_size < required->scratch_size))
+                   regions->sizes.scratch_size < required->scratch_size ||
+                   regions->sizes.alignment < required->alignment))
     return KILN_ERROR_INVALID_ARGUMENT;
   entry(regions->params, regions->opt_state, regions->io, regions->scratch);
   return KILN_OK;

@@ -247,6 +247,21 @@ TEST(RuntimeRegionsTest, CallPassesTheRegionsAndChecksSizes) {
   EXPECT_EQ(kiln_regions_call(regions, &tooLarge, recordingEntry),
             KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(seenIo, nullptr);
+  // Regions aligned to fewer bytes than the model declares are refused
+  // (the generated code assumes its *_ALIGNMENT); a requirement of 0 is
+  // none.
+  kiln_region_sizes_t aligned64 = sizes, aligned16 = sizes;
+  aligned64.alignment = 64;
+  aligned16.alignment = 16;
+  kiln_regions_t *loose = nullptr;
+  ASSERT_EQ(kiln_regions_create(&aligned16, &loose), KILN_OK);
+  EXPECT_EQ(kiln_regions_call(loose, &aligned64, recordingEntry),
+            KILN_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(seenIo, nullptr);
+  EXPECT_EQ(kiln_regions_call(loose, &aligned16, recordingEntry), KILN_OK);
+  EXPECT_EQ(kiln_regions_call(loose, &sizes, recordingEntry), KILN_OK);
+  kiln_regions_destroy(loose);
+  EXPECT_EQ(kiln_regions_call(regions, &aligned64, recordingEntry), KILN_OK);
   EXPECT_EQ(kiln_regions_call(nullptr, &sizes, recordingEntry),
             KILN_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(kiln_regions_call(regions, &sizes, nullptr),

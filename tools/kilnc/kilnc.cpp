@@ -211,7 +211,7 @@ cl::opt<unsigned> jobs(
     cl::desc("exe/lib: optimize and compile the generated code on this many "
              "threads (default: the CPUs this process may run on, at most "
              "16); the code does not depend on it"),
-    cl::init(0), cl::cat(kilncCategory));
+    cl::Prefix, cl::init(0), cl::cat(kilncCategory));
 cl::alias jobsLong("jobs", cl::desc("Alias for -j"), cl::aliasopt(jobs),
                    cl::cat(kilncCategory));
 cl::opt<std::string> targetTriple("target-triple",

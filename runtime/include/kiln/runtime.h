@@ -725,17 +725,21 @@ KILN_API void kiln_regions_destroy(kiln_regions_t *regions);
 
 /// An entry point of a kilnc-generated model, as declared in its header:
 /// `void <name>_<entry>(void *params, void *opt_state, void *io,
-/// void *scratch)`.
+/// void *scratch)`. The four regions must not overlap and each must be
+/// aligned to the header's *_ALIGNMENT (64) bytes: the generated code marks
+/// them `noalias` and 64-byte aligned, and may use aligned vector loads
+/// (a region aligned to 16 bytes only can crash).
 typedef void (*kiln_entry_point_t)(void *params, void *opt_state, void *io,
                                    void *scratch);
 
 /// Calls `entry` with the four regions of `regions`: the convenience form of
 /// `entry(r->params, r->opt_state, r->io, r->scratch)`. Returns
-/// KILN_ERROR_INVALID_ARGUMENT (and calls nothing) if either pointer is NULL
-/// or a region is smaller than `required` says (its sizes come from the
+/// KILN_ERROR_INVALID_ARGUMENT (and calls nothing) if either pointer is NULL,
+/// a region is smaller than `required` says (its sizes come from the
 /// model header: *_PARAMS_SIZE, *_OPT_STATE_SIZE, *_IO_SIZE,
-/// *_SCRATCH_SIZE of the entry point; `required` may be NULL to skip the
-/// check).
+/// *_SCRATCH_SIZE of the entry point) or the regions were created with a
+/// smaller alignment than `required->alignment` (*_ALIGNMENT; 0: no
+/// requirement). `required` may be NULL to skip the checks.
 /// Thread-safety: as the entry point: calls on distinct regions may run
 /// concurrently.
 KILN_API kiln_status_t kiln_regions_call(const kiln_regions_t *regions,

@@ -147,6 +147,21 @@ def keras_order(kind, slots):
     return [slots[s][i] for s in slot_names(kind) for i in range(4)]
 
 
+class Huge:
+    """A float32 dataset of `shape` with no values written (chunked: a few
+    bytes on disk whatever the shape claims)."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+
+def create(group, name, a):
+    if isinstance(a, Huge):
+        group.create_dataset(name, shape=a.shape, dtype="f4", chunks=(1024,))
+    else:
+        group.create_dataset(name, data=a)
+
+
 def write(name, kind, w, variables):
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
@@ -161,7 +176,7 @@ def write(name, kind, w, variables):
         g = f.create_group("optimizer/vars")
         g.attrs["name"] = kind
         for i, a in enumerate(variables):
-            g.create_dataset(str(i), data=a)
+            create(g, str(i), a)
     with zipfile.ZipFile(f"{DIR}/{name}.keras", "w") as z:
         z.writestr("config.json", json.dumps(config(kind)))
         z.writestr("metadata.json", json.dumps(
@@ -253,6 +268,10 @@ write("adam_float_iteration", "adam", w,
 nan = [a.copy() for a in good]
 nan[5][1] = np.nan
 write("adam_nan", "adam", w, nan)
+# A slot claiming 2^40 elements (4 TiB; a few bytes in the file).
+huge = list(good)
+huge[2] = Huge((2 ** 40,))
+write("adam_huge", "adam", w, huge)
 # With a learning-rate schedule Keras stores no learning_rate variable.
 write("adam_schedule", "adam", w, good[:1] + good[2:])
 # Compiled, never trained: the optimizer was not built.
@@ -303,7 +322,7 @@ def write_keras2(name, kind, w, opt_weights, class_name=None, config=None):
         og.attrs["weight_names"] = np.array(
             [n.encode() for n, _ in opt_weights])
         for n, a in opt_weights:
-            og.create_dataset(n, data=a)
+            create(og, n, a)
 
 
 LEGACY_SLOTS = {"adam": ["m", "v"], "sgd": ["momentum"],
@@ -331,6 +350,8 @@ write_keras2("adam_tf211", "adam", w,
                 for i, p in enumerate(PARAMS) for s in ("m", "v")])
 legacy_adam = legacy_weights("adam", slots, "Adam")
 write_keras2("adam_legacy_missing", "adam", w, legacy_adam[:-1])
+write_keras2("adam_legacy_huge", "adam", w, legacy_adam[:1] + [
+    ("Adam/hidden/kernel/m:0", Huge((2 ** 40,)))] + legacy_adam[2:])
 write_keras2("adam_legacy_vhat", "adam", w, legacy_adam + [
     ("Adam/out/bias/vhat:0", slots["v"][3])])
 write_keras2("adam_legacy_shape", "adam", w, legacy_adam[:2] + [
