@@ -12,10 +12,19 @@
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/Support/TargetSelect.h"
 
+#include <optional>
+
 using namespace mlir;
 using namespace mlir::kiln;
 
-llvm::Expected<std::unique_ptr<JitModule>> JitModule::create(ModuleOp module) {
+llvm::Expected<std::unique_ptr<JitModule>>
+JitModule::create(ModuleOp module, unsigned optLevel) {
+  std::optional<llvm::CodeGenOptLevel> level =
+      llvm::CodeGenOpt::getLevel(static_cast<int>(optLevel));
+  if (!level)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "optimization level %u is not 0-3",
+                                   optLevel);
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
 
@@ -23,11 +32,11 @@ llvm::Expected<std::unique_ptr<JitModule>> JitModule::create(ModuleOp module) {
   // refers to must outlive create() (a temporary did not: ASan reported a
   // stack use after scope in every JIT compile).
   std::function<llvm::Error(llvm::Module *)> transformer =
-      makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+      makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
                                 /*targetMachine=*/nullptr);
   ExecutionEngineOptions options;
   options.transformer = transformer;
-  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+  options.jitCodeGenOptLevel = *level;
   auto engine = ExecutionEngine::create(module, options);
   if (!engine)
     return engine.takeError();

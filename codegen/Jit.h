@@ -29,9 +29,11 @@ using EntryPoint = void (*)(void *params, void *optState, void *io,
 /// (reentrant across distinct regions).
 class JitModule {
 public:
-  /// JIT-compiles `module` (fully in the LLVM dialect) at -O3 for the host.
-  /// Errors: translation or code generation failures.
-  static llvm::Expected<std::unique_ptr<JitModule>> create(ModuleOp module);
+  /// JIT-compiles `module` (fully in the LLVM dialect) for the host at LLVM
+  /// optimization level `optLevel` (0-3; kilnc run -O). Errors: translation
+  /// or code generation failures.
+  static llvm::Expected<std::unique_ptr<JitModule>>
+  create(ModuleOp module, unsigned optLevel = 2);
 
   /// The entry point with C symbol `symbol`. Errors: no such symbol.
   llvm::Expected<EntryPoint> lookup(llvm::StringRef symbol) const;

@@ -693,7 +693,8 @@ kiln::compileToJit(ModuleOp module, const CompileOptions &options) {
   if (failed(compiler.lowerToLLVM(module)))
     return error("lowering to LLVM failed");
   auto result = std::make_unique<JitModel>();
-  llvm::Expected<std::unique_ptr<JitModule>> jit = JitModule::create(module);
+  llvm::Expected<std::unique_ptr<JitModule>> jit =
+      JitModule::create(module, options.target.optLevel);
   if (!jit)
     return jit.takeError();
   result->jit = std::move(*jit);

@@ -1428,9 +1428,11 @@ int fit(Session &session, const Options &o) {
     if (callbacks::BestCheckpoint *b = state.bestCheckpoint.get())
       restored("best_checkpoint", b->monitor.name, &b->best);
     if (!o.quiet)
+      // The optimizer's step counter: it also counts the steps of a Keras
+      // optimizer state the model was compiled with.
       std::printf("Resumed from %s: %lld epoch(s) done, step %lld\n",
                   o.resume.c_str(), static_cast<long long>(session.epoch),
-                  static_cast<long long>(session.steps));
+                  static_cast<long long>(session.iterations()));
   }
   // Keras: an optimizer whose learning rate is a schedule has no settable
   // rate for ReduceLROnPlateau to lower.

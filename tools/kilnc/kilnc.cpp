@@ -711,7 +711,8 @@ LogicalResult Driver::runJit() {
     return failRun("no interface recorded for @" + runEntry);
   if (failed(compiler.lowerToLLVM(*module)))
     return failure();
-  auto jit = kiln::JitModule::create(*module);
+  auto jit =
+      kiln::JitModule::create(*module, compiler.options().target.optLevel);
   if (!jit)
     return failRun(llvm::toString(jit.takeError()));
   auto entry = (*jit)->lookup(symbol);

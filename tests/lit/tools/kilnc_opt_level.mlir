@@ -7,6 +7,12 @@
 // RUN: kilnc %s --emit=llvm-ir --target-cpu=x86-64 -O3 | FileCheck %s --check-prefix=VEC
 // RUN: kilnc %s --emit=llvm-ir --target-cpu=x86-64 | FileCheck %s --check-prefix=VEC
 // RUN: not kilnc %s --emit=llvm-ir -O4 2>&1 | FileCheck %s --check-prefix=O4
+// kilnc run JIT-compiles at the level too; every level squares alike.
+// RUN: rm -rf %t && mkdir -p %t
+// RUN: %python -c "import numpy as np; np.save('%t/x.npy', np.linspace(-3, 3, 1024, dtype=np.float32))"
+// RUN: kilnc run %s --entry square --input %t/x.npy --output %t/y0.npy -O0
+// RUN: kilnc run %s --entry square --input %t/x.npy --output %t/y3.npy -O3
+// RUN: %python -c "import numpy as np; x = np.load('%t/x.npy'); assert (np.load('%t/y0.npy') == x * x).all() and (np.load('%t/y3.npy') == x * x).all()"
 
 // O0: define void @kilnc_opt_level_square(
 // O0-NOT: x float>
