@@ -191,10 +191,9 @@ kiln::emitObjectsInParallel(std::unique_ptr<llvm::Module> module,
         llvm::MemoryBufferRef(
             llvm::StringRef(bitcode[i].data(), bitcode[i].size()), "partition"),
         context);
-    llvm::Error err = llvm::Error::success();
-    if (!part)
-      err = part.takeError();
-    else if (!(err = optimizeLLVMModule(**part, *machines[i]))) {
+    llvm::Error err =
+        part ? optimizeLLVMModule(**part, *machines[i]) : part.takeError();
+    if (!err) {
       llvm::raw_svector_ostream os(objects[i]);
       err = emitMachineCode(**part, *machines[i], /*asObject=*/true, os);
     }
